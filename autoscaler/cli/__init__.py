@@ -1,0 +1,1 @@
+"""The ``lws-autoscaler`` command line: one module per subcommand, wired in ``main``."""

@@ -1,0 +1,56 @@
+"""Entry point of ``lws-autoscaler``: builds the argument parser from the subcommand
+modules and turns every :class:`~autoscaler.errors.AutoscalerError` into a one-line
+message and exit code 2, never a traceback.
+
+Each subcommand module exposes ``register(subparsers)``, which adds its parser and sets
+``func`` to a callable taking the parsed namespace and returning the exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from autoscaler import __version__
+from autoscaler.errors import AutoscalerError
+
+# Subcommand modules under autoscaler.cli, in the order `--help` lists them.
+SUBCOMMANDS = (
+    "validate",
+    "schema",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lws-autoscaler",
+        description="LLM-aware autoscaling for LeaderWorkerSet inference groups.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        module = importlib.import_module(f"autoscaler.cli.{name.replace('-', '_')}")
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        code: int = args.func(args)
+    except AutoscalerError as exc:
+        print(f"lws-autoscaler {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

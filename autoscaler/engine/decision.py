@@ -1,0 +1,117 @@
+"""What the engine returns: the recommendation, each signal's proposal, and the reasons."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from autoscaler.snapshot import LwsKey
+
+
+class SignalStatus(StrEnum):
+    OK = "ok"
+    PARTIAL = "partial"
+    """Some ready groups did not report: the sum was extrapolated, scale-down is blocked."""
+    MISSING = "missing"
+    STALE = "stale"
+    NO_TRAFFIC = "noTraffic"
+    """A latency quantile over no requests is undefined: no pressure, not an error."""
+
+
+class ReasonCode(StrEnum):
+    SIGNAL = "Signal"
+    TOLERANCE = "WithinTolerance"
+    FORECAST = "Forecast"
+    COVERED_BY_STARTING = "CoveredByStartingGroups"
+    SCALE_UP_WINDOW = "ScaleUpStabilization"
+    SCALE_DOWN_WINDOW = "ScaleDownStabilization"
+    STEP_LIMIT = "StepLimit"
+    PROTECT_STARTING = "ProtectStartingGroup"
+    PROTECT_YOUNG = "ProtectYoungGroup"
+    PRESSURE = "SignalAboveTarget"
+    BOUNDS = "ReplicaBounds"
+    PARTIAL_DATA = "PartialData"
+    WARMING_UP = "WindowsWarmingUp"
+    HOLD = "HoldLastRecommendation"
+    FALLBACK = "FallbackReplicas"
+    NO_RECOMMENDATION = "NoRecommendation"
+    WAITING_FOR_LEADERS = "WaitingForLeaders"
+    IDLE = "Idle"
+    SCALE_TO_ZERO = "ScaleToZero"
+    ACTIVATION = "Activation"
+    AT_ZERO = "AtZero"
+    COLD_START_LEARNED = "ColdStartLearned"
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: ReasonCode
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+
+@dataclass(frozen=True)
+class SignalProposal:
+    """One signal's view: the observed value, the groups it needs, and its proposal.
+
+    ``value`` is per ready group (queue per group, mean KV utilisation, tokens/s per
+    group) or the quantile itself for TTFT. ``needed`` is the continuous number of groups
+    that would bring the signal to its target; ``replicas`` the integer proposal after the
+    tolerance band.
+    """
+
+    name: str
+    status: SignalStatus
+    target: float
+    value: float | None = None
+    needed: float | None = None
+    replicas: int | None = None
+    reporting: int = 0
+
+    @property
+    def usable(self) -> bool:
+        return self.status in (SignalStatus.OK, SignalStatus.PARTIAL, SignalStatus.NO_TRAFFIC)
+
+    @property
+    def above_target(self) -> bool:
+        return self.value is not None and self.value > self.target
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome of one ``decide`` call.
+
+    ``replicas`` is None when the policy says to make no recommendation (missing data
+    past the hold time); ``driver`` names the signal (or rule) that set the value.
+    """
+
+    key: LwsKey
+    policy: str
+    at: float
+    replicas: int | None
+    current: int | None
+    driver: str | None
+    reasons: tuple[Reason, ...]
+    proposals: tuple[SignalProposal, ...]
+    demand: float | None = None
+    forecast: float | None = None
+    cold_start_seconds: float = 0.0
+
+    def explain(self) -> str:
+        """A multi-line, human-readable account, as printed by ``lws-autoscaler explain``."""
+        rec = "none" if self.replicas is None else str(self.replicas)
+        lines = [f"{self.key} (policy {self.policy}): recommend {rec} (current {self.current})"]
+        if self.driver:
+            lines.append(f"  driven by: {self.driver}")
+        for p in self.proposals:
+            value = "-" if p.value is None else f"{p.value:.4g}"
+            needed = "-" if p.needed is None else f"{p.needed:.2f}"
+            lines.append(
+                f"  signal {p.name}: {p.status} value={value} target={p.target:g} "
+                f"needed={needed} proposal={p.replicas} reporting={p.reporting}"
+            )
+        for reason in self.reasons:
+            lines.append(f"  - {reason}")
+        return "\n".join(lines)

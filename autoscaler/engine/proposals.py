@@ -1,0 +1,202 @@
+"""Per-signal proposals: from leader samples to "how many groups would meet the target".
+
+Every signal reduces to a *demand in groups*. For the per-group signals it is the sum
+over reporting leaders divided by the per-group target, e.g. 3 leaders waiting 12, 4 and
+8 requests with ``targetPerGroup: 5`` need (12+4+8)/5 = 4.8 groups, so the proposal is 5.
+KV-cache utilisation works the same way on fractions: 0.9 + 0.7 at target 0.8 need
+1.6/0.8 = 2 groups. Throughput divides tokens/s by ``capacityPerGroup *
+targetUtilization``. TTFT is a quantile, not a sum, so it scales the ready count by
+``observed/target``.
+
+Samples that are NaN, infinite, negative or older than ``metrics.staleAfter`` are
+dropped; a signal with no usable sample is MISSING or STALE, never zero.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+from autoscaler.engine.decision import SignalProposal, SignalStatus
+from autoscaler.policy.model import (
+    KvCacheSignal,
+    PolicySpec,
+    QueueDepthSignal,
+    SignalSpec,
+    TokenThroughputSignal,
+    TtftSignal,
+)
+from autoscaler.signals import Signal
+from autoscaler.snapshot import LwsSnapshot, Sample
+
+# A clock skew larger than this between a sample and ``now`` marks the sample unusable.
+_MAX_FUTURE_SKEW = 30.0
+# Utilisation above 100% is a unit mistake (percent vs fraction), not load.
+_MAX_FRACTION = 1.0
+
+
+def signal_name(spec: SignalSpec) -> str:
+    if isinstance(spec, TokenThroughputSignal):
+        return f"tokenThroughput/{spec.tokens}"
+    return spec.type
+
+
+def _usable(sample: Sample | None, now: float, stale_after: float) -> tuple[float | None, bool]:
+    """(value, stale): value is None when the sample cannot be used."""
+    if sample is None or not math.isfinite(sample.value) or sample.value < 0:
+        return None, False
+    if sample.timestamp > now + _MAX_FUTURE_SKEW:
+        return None, False
+    if now - sample.timestamp > stale_after:
+        return None, True
+    return sample.value, False
+
+
+def _leader_value(
+    spec: SignalSpec, samples: Mapping[Signal, Sample], now: float, stale_after: float
+) -> tuple[float | None, bool]:
+    if isinstance(spec, QueueDepthSignal):
+        return _usable(samples.get(Signal.QUEUE_DEPTH), now, stale_after)
+    if isinstance(spec, KvCacheSignal):
+        value, stale = _usable(samples.get(Signal.KV_CACHE), now, stale_after)
+        return (None, stale) if value is not None and value > _MAX_FRACTION else (value, stale)
+    assert isinstance(spec, TokenThroughputSignal)
+    wanted = {
+        "prompt": (Signal.PROMPT_TOKENS,),
+        "generation": (Signal.GENERATION_TOKENS,),
+        "total": (Signal.PROMPT_TOKENS, Signal.GENERATION_TOKENS),
+    }[spec.tokens]
+    total, any_stale = 0.0, False
+    for signal in wanted:
+        value, stale = _usable(samples.get(signal), now, stale_after)
+        any_stale |= stale
+        if value is None:
+            return None, any_stale
+        total += value
+    return total, False
+
+
+def _per_group_target(spec: SignalSpec) -> float:
+    if isinstance(spec, QueueDepthSignal):
+        return spec.target_per_group
+    if isinstance(spec, KvCacheSignal):
+        return spec.target
+    assert isinstance(spec, TokenThroughputSignal)
+    return spec.capacity_per_group * spec.target_utilization
+
+
+def _apply_tolerance(needed: float, current: int, tolerance: float) -> int:
+    """HPA-style dead band: within ``tolerance`` of the current size, keep it.
+
+    With 4 groups and tolerance 0.1, a demand of 4.3 groups (ratio 1.075) keeps 4, while
+    4.5 (ratio 1.125) proposes 5. The epsilon keeps 2.0000000001 from becoming 3.
+    """
+    if current > 0 and abs(needed / current - 1.0) <= tolerance:
+        return current
+    return max(0, math.ceil(needed - 1e-9))
+
+
+def _leader_proposal(
+    spec: SignalSpec, policy: PolicySpec, snapshot: LwsSnapshot, now: float
+) -> SignalProposal:
+    name, target = signal_name(spec), _per_group_target(spec)
+    stale_after = policy.metrics.stale_after
+    values: list[float] = []
+    saw_stale = False
+    for samples in snapshot.leaders.values():
+        value, stale = _leader_value(spec, samples, now, stale_after)
+        saw_stale |= stale
+        if value is not None:
+            values.append(value)
+    if not values:
+        status = SignalStatus.STALE if saw_stale else SignalStatus.MISSING
+        return SignalProposal(name, status, target)
+    reporting = len(values)
+    total = math.fsum(values)
+    status = SignalStatus.OK
+    if reporting < snapshot.ready_replicas:
+        # A ready group whose leader did not report (scrape failed, pod vanished
+        # mid-window): assume it carries the average load rather than none.
+        total *= snapshot.ready_replicas / reporting
+        status = SignalStatus.PARTIAL
+    needed = total / target
+    groups = max(snapshot.ready_replicas, reporting)
+    return SignalProposal(
+        name,
+        status,
+        target,
+        value=total / groups,
+        needed=needed,
+        replicas=_apply_tolerance(needed, snapshot.spec_replicas, policy.tolerance),
+        reporting=reporting,
+    )
+
+
+def _ttft_proposal(
+    spec: TtftSignal, policy: PolicySpec, snapshot: LwsSnapshot, now: float
+) -> SignalProposal:
+    name = spec.type
+    value, stale = _usable(snapshot.aggregates.get(Signal.TTFT), now, policy.metrics.stale_after)
+    if value is None:
+        # No finished prefill in the window: no latency pressure, and no evidence either
+        # way, so the signal neither proposes nor blocks.
+        status = SignalStatus.STALE if stale else SignalStatus.NO_TRAFFIC
+        return SignalProposal(name, status, spec.target_seconds)
+    ready = snapshot.ready_replicas
+    needed = ready * value / spec.target_seconds
+    return SignalProposal(
+        name,
+        SignalStatus.OK,
+        spec.target_seconds,
+        value=value,
+        needed=needed,
+        replicas=_apply_tolerance(needed, snapshot.spec_replicas, policy.tolerance),
+        reporting=len(snapshot.leaders),
+    )
+
+
+def propose(policy: PolicySpec, snapshot: LwsSnapshot, now: float) -> tuple[SignalProposal, ...]:
+    """One proposal per signal of the policy, in policy order."""
+    proposals = []
+    for spec in policy.signals:
+        if isinstance(spec, TtftSignal):
+            proposals.append(_ttft_proposal(spec, policy, snapshot, now))
+        else:
+            proposals.append(_leader_proposal(spec, policy, snapshot, now))
+    return tuple(proposals)
+
+
+_ACTIVITY_SIGNALS = (
+    Signal.QUEUE_DEPTH,
+    Signal.RUNNING,
+    Signal.PROMPT_TOKENS,
+    Signal.GENERATION_TOKENS,
+)
+
+
+def is_idle(policy: PolicySpec, snapshot: LwsSnapshot, now: float) -> bool:
+    """True when every leader reports no waiting, no running and no tokens, and the
+    activation signal (if any) is at or below its threshold.
+
+    A leader with no fresh activity sample makes the LWS *not* idle: no data is not zero.
+    """
+    stale_after = policy.metrics.stale_after
+    if not snapshot.leaders:
+        return False
+    for samples in snapshot.leaders.values():
+        seen = False
+        for signal in _ACTIVITY_SIGNALS:
+            value, _ = _usable(samples.get(signal), now, stale_after)
+            if value is None:
+                continue
+            seen = True
+            if value > 0:
+                return False
+        if not seen:
+            return False
+    activation = policy.scale_to_zero.activation
+    if activation is not None:
+        value, _ = _usable(snapshot.aggregates.get(Signal.ACTIVATION), now, stale_after)
+        if value is not None and value > activation.threshold:
+            return False
+    return True

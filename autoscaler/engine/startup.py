@@ -1,0 +1,85 @@
+"""Cold start: learning how long a group takes to become ready, and projecting demand
+over that time so scale-ups are sized for the load that will exist when groups arrive.
+"""
+
+from __future__ import annotations
+
+import math
+
+from autoscaler.engine.state import EngineState, TimedFloats
+from autoscaler.policy.model import ColdStart, Forecast
+from autoscaler.snapshot import LwsSnapshot
+
+# A start longer than this is an outage (image pull loop, stuck scheduling), not a
+# cold start; learning it would make every later scale-up wildly early.
+_MAX_PLAUSIBLE_START = 4 * 3600.0
+
+
+def observe_starts(config: ColdStart, snapshot: LwsSnapshot, state: EngineState) -> EngineState:
+    """Record the start duration of each group seen ready for the first time."""
+    if not config.learn:
+        return state
+    ready_keys = frozenset(
+        (g.index, g.created_at) for g in snapshot.groups if g.ready_at is not None
+    )
+    durations = list(state.start_durations)
+    for group in snapshot.groups:
+        key = (group.index, group.created_at)
+        if group.ready_at is None or key in state.seen_starts:
+            continue
+        duration = group.ready_at - group.created_at
+        if 0 < duration <= _MAX_PLAUSIBLE_START:
+            durations.append(duration)
+    kept = tuple(durations[-config.max_observations :])
+    # Only groups still present are remembered: a re-created group has a new
+    # creation time, so forgetting the old key cannot double count.
+    return state.evolve(start_durations=kept, seen_starts=ready_keys)
+
+
+def quantile(values: tuple[float, ...], q: float) -> float:
+    """Linear-interpolated quantile, as numpy's default: [60, 120, 300] at 0.75 -> 210."""
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q
+    low, high = math.floor(position), math.ceil(position)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def cold_start_seconds(config: ColdStart, state: EngineState) -> tuple[float, bool]:
+    """(seconds, learned): the learned quantile once enough starts were seen, else the
+    policy's expected value. A high quantile (default p75) is robust to one fast start
+    from a warm node cache, which would otherwise make scale-ups late.
+    """
+    if config.learn and len(state.start_durations) >= config.min_observations:
+        return quantile(state.start_durations, config.quantile), True
+    return config.expected, False
+
+
+def project_demand(
+    history: TimedFloats, now: float, horizon: float, config: Forecast
+) -> float | None:
+    """Demand in groups expected ``horizon`` seconds from now, or None without a trend.
+
+    A least-squares line through the last ``lookback`` seconds; only a rising trend is
+    projected (falling load is left to the scale-down window). Worked example: demand
+    rose from 2.0 to 3.0 groups over the last 300 s (slope 1/300 per s); with a 300 s
+    cold start the projection is 3.0 + 300/300 = 4.0 groups. The projection is capped at
+    ``maxGrowth`` times the current demand so one noisy minute cannot order a fleet.
+    """
+    if not config.enabled or horizon <= 0:
+        return None
+    points = [(t, d) for t, d in history if now - config.lookback <= t <= now]
+    # Need a trend over at least a third of the lookback, from three points or more.
+    if len(points) < 3 or points[-1][0] - points[0][0] < config.lookback / 3:
+        return None
+    n = len(points)
+    mean_t = math.fsum(t for t, _ in points) / n
+    mean_d = math.fsum(d for _, d in points) / n
+    var_t = math.fsum((t - mean_t) ** 2 for t, _ in points)
+    if var_t <= 0:
+        return None
+    slope = math.fsum((t - mean_t) * (d - mean_d) for t, d in points) / var_t
+    if slope <= 0:
+        return None
+    current = points[-1][1]
+    projected = current + slope * horizon
+    return min(projected, current * config.max_growth) if current > 0 else None

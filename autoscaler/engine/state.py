@@ -1,0 +1,61 @@
+"""The engine's memory between decisions: immutable, trimmed to the windows in use.
+
+Everything is a tuple of ``(time, value)`` pairs or a scalar, so a state can be
+compared, hashed and rebuilt by replaying history (what a restarted server does).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import TypeVar
+
+T = TypeVar("T")
+
+TimedInts = tuple[tuple[float, int], ...]
+TimedFloats = tuple[tuple[float, float], ...]
+
+
+@dataclass(frozen=True)
+class EngineState:
+    """Per-LWS memory.
+
+    - ``first_seen``: time of the first decision; scale-down waits until the down window
+      has been observed in full (a restarted server must not act on half a window);
+    - ``targets``: the groups the load called for, per decision (stabilisation windows);
+    - ``recommendations``: what was recommended, per decision (step limits per period);
+    - ``demand``: continuous demand in groups, per decision (trend for the forecast);
+    - ``last_good``: the last recommendation made on fresh data, for the missing-data hold;
+    - ``idle_since``: start of the current idle stretch (scale-to-zero);
+    - ``start_durations``/``seen_starts``: observed cold starts and the groups already
+      counted, keyed by (index, creation time).
+    """
+
+    first_seen: float | None = None
+    targets: TimedInts = ()
+    recommendations: TimedInts = ()
+    demand: TimedFloats = ()
+    last_good: tuple[float, int] | None = None
+    idle_since: float | None = None
+    start_durations: tuple[float, ...] = ()
+    seen_starts: frozenset[tuple[int, float]] = field(default_factory=frozenset)
+
+    def evolve(self, **changes: object) -> EngineState:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def append_window(
+    history: tuple[tuple[float, T], ...], now: float, value: T, keep_seconds: float
+) -> tuple[tuple[float, T], ...]:
+    """Append ``(now, value)`` and drop entries older than ``keep_seconds``.
+
+    Entries stamped after ``now`` (a clock that went backwards) are dropped too, so a
+    replay can never see the future.
+    """
+    horizon = now - keep_seconds
+    kept: tuple[tuple[float, T], ...] = tuple((t, v) for t, v in history if horizon <= t <= now)
+    return (*kept, (now, value))
+
+
+def within(history: tuple[tuple[float, int], ...], now: float, seconds: float) -> list[int]:
+    """Values recorded in the last ``seconds`` (inclusive), oldest first."""
+    return [v for t, v in history if now - seconds <= t <= now]

@@ -1,0 +1,286 @@
+"""The ScalingPolicy schema (``lws-autoscaler.io/v1alpha1``), as strict pydantic models.
+
+Field names are camelCase in YAML (Kubernetes style) and snake_case in Python. Every
+model forbids unknown keys and refuses type coercion (``"3"`` is not an int), and every
+window is a duration (``"5m"`` or seconds). Defaults are chosen for multi-node LLM
+serving: groups take minutes to start, so scale-up is immediate but bounded and
+scale-down is slow. ``docs/policy-reference.md`` documents each field.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from autoscaler.durations import parse_duration
+from autoscaler.signals import ServingEngine, Signal
+
+API_VERSION = "lws-autoscaler.io/v1alpha1"
+KIND = "ScalingPolicy"
+
+_DURATION_SCHEMA = {
+    "anyOf": [
+        {"type": "string", "pattern": r"^([0-9]+(\.[0-9]+)?(ms|s|m|h|d))+$|^[0-9]+(\.[0-9]+)?$"},
+        {"type": "number", "minimum": 0},
+    ],
+    "description": "A duration: seconds as a number, or a string such as '30s', '5m', '1h30m'.",
+}
+
+Duration = Annotated[
+    float, BeforeValidator(parse_duration), WithJsonSchema(_DURATION_SCHEMA, mode="validation")
+]
+"""A window or delay, always held in seconds."""
+
+
+def _dns_label(value: str) -> str:
+    # RFC 1123 label, as Kubernetes requires for namespaces and most names.
+    import re
+
+    if not re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?", value) or len(value) > 253:
+        raise ValueError(
+            f"{value!r} is not a valid Kubernetes name (lower-case letters, digits, '-', '.')"
+        )
+    return value
+
+
+KubeName = Annotated[str, AfterValidator(_dns_label)]
+Fraction = Annotated[float, Field(gt=0, le=1)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        frozen=True,
+        alias_generator=to_camel,
+        populate_by_name=True,
+    )
+
+
+class Metadata(_Strict):
+    name: KubeName
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+
+
+class TargetRef(_Strict):
+    """The LeaderWorkerSet this policy scales."""
+
+    namespace: KubeName
+    name: KubeName
+
+
+class ReplicaBounds(_Strict):
+    """Bounds on groups while serving. ``min`` is at least 1: zero is ``scaleToZero``'s job."""
+
+    min: int = Field(default=1, ge=1)
+    max: int = Field(ge=1)
+
+    # Field validators (not model validators) so the error points at the `max:` line.
+    @field_validator("max")
+    @classmethod
+    def _max_not_below_min(cls, value: int, info: ValidationInfo) -> int:
+        low = info.data.get("min")
+        if low is not None and value < low:
+            raise ValueError(f"max ({value}) must be >= min ({low})")
+        return value
+
+
+class MetricsConfig(_Strict):
+    """Where the signals come from. Metric names follow ``engine`` unless overridden."""
+
+    # Enums read from YAML arrive as strings; only they are exempt from strict mode.
+    engine: Annotated[ServingEngine, Strict(False)] = ServingEngine.VLLM
+    model_name: str | None = Field(
+        default=None, description="Only series with this model_name label (shared Prometheus)."
+    )
+    rate_window: Duration = 60.0
+    stale_after: Duration = Field(
+        default=60.0, description="A sample older than this is stale: treated as missing."
+    )
+    overrides: dict[Annotated[Signal, Strict(False)], str] = Field(
+        default_factory=dict,
+        description="PromQL per signal, replacing the engine's template for this policy.",
+    )
+
+
+class QueueDepthSignal(_Strict):
+    """Waiting requests per ready group; scale so each group has at most the target."""
+
+    type: Literal["queueDepth"]
+    target_per_group: Annotated[float, Field(gt=0)]
+
+
+class KvCacheSignal(_Strict):
+    """Average KV-cache utilisation (0..1) over ready groups."""
+
+    type: Literal["kvCacheUtilization"]
+    target: Fraction
+
+
+class TokenThroughputSignal(_Strict):
+    """Token throughput against a per-group capacity in tokens/s."""
+
+    type: Literal["tokenThroughput"]
+    tokens: Literal["prompt", "generation", "total"] = "generation"
+    capacity_per_group: Annotated[float, Field(gt=0)]
+    target_utilization: Fraction = 0.8
+
+
+class TtftSignal(_Strict):
+    """A TTFT quantile over ``metrics.rateWindow``; scale up while it is above the target."""
+
+    type: Literal["ttft"]
+    quantile: Annotated[float, Field(gt=0, lt=1)] = 0.9
+    target_seconds: Annotated[float, Field(gt=0)]
+
+
+SignalSpec = Annotated[
+    QueueDepthSignal | KvCacheSignal | TokenThroughputSignal | TtftSignal,
+    Field(discriminator="type"),
+]
+
+
+class ColdStart(_Strict):
+    """How long a new group takes to become ready, and whether to learn it."""
+
+    expected: Duration = 300.0
+    learn: bool = True
+    min_observations: int = Field(default=3, ge=1)
+    max_observations: int = Field(default=20, ge=1)
+    quantile: Annotated[float, Field(gt=0, lt=1)] = 0.75
+
+    @model_validator(mode="after")
+    def _window_holds_minimum(self) -> ColdStart:
+        if self.max_observations < self.min_observations:
+            raise ValueError("maxObservations must be >= minObservations")
+        return self
+
+
+class StepLimit(_Strict):
+    """At most ``groups`` (or ``percent`` of the current size, whichever is larger) per period."""
+
+    groups: int | None = Field(default=None, ge=1)
+    percent: float | None = Field(default=None, gt=0)
+    period: Duration = 60.0
+
+    @model_validator(mode="after")
+    def _needs_a_limit(self) -> StepLimit:
+        if self.groups is None and self.percent is None:
+            raise ValueError("set groups, percent, or both")
+        if self.period <= 0:
+            raise ValueError("period must be longer than 0s")
+        return self
+
+
+class Forecast(_Strict):
+    """Size scale-ups for the load expected once new groups are ready."""
+
+    enabled: bool = True
+    lookback: Duration = 300.0
+    max_growth: Annotated[float, Field(ge=1)] = 2.0
+
+
+class ScaleUp(_Strict):
+    stabilization_window: Duration = 0.0
+    max_step: StepLimit | None = Field(
+        default_factory=lambda: StepLimit(groups=4, percent=100.0, period=60.0)
+    )
+    forecast: Forecast = Field(default_factory=Forecast)
+
+
+class ScaleDown(_Strict):
+    stabilization_window: Duration = 600.0
+    max_step: StepLimit | None = Field(default_factory=lambda: StepLimit(groups=1, period=120.0))
+    min_group_age: Duration = 600.0
+    remove_starting_groups: bool = False
+
+
+class Activation(_Strict):
+    """The signal that wakes a model at zero: a PromQL expression on the gateway."""
+
+    query: Annotated[str, Field(min_length=1)]
+    threshold: Annotated[float, Field(ge=0)] = 0.0
+
+
+class ScaleToZero(_Strict):
+    enabled: bool = False
+    idle_after: Duration = 900.0
+    activation: Activation | None = Field(default=None, validate_default=True)
+
+    @field_validator("activation")
+    @classmethod
+    def _activation_when_enabled(
+        cls, value: Activation | None, info: ValidationInfo
+    ) -> Activation | None:
+        if info.data.get("enabled") and value is None:
+            raise ValueError(
+                "required when scale-to-zero is enabled: a model at zero exports no "
+                "vLLM metrics, so only the gateway can wake it"
+            )
+        return value
+
+
+class MissingMetrics(_Strict):
+    """What to recommend when signals are missing or stale ("no data" is never zero)."""
+
+    hold_for: Duration = 300.0
+    then: Literal["fallback", "noRecommendation"] = "noRecommendation"
+    fallback_replicas: int | None = Field(default=None, ge=0, validate_default=True)
+
+    @field_validator("fallback_replicas")
+    @classmethod
+    def _fallback_needs_count(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if info.data.get("then") == "fallback" and value is None:
+            raise ValueError("required when `then` is 'fallback'")
+        return value
+
+
+class PolicySpec(_Strict):
+    target: TargetRef
+    replicas: ReplicaBounds
+    gpus_per_group: int | None = Field(default=None, ge=1)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    signals: Annotated[list[SignalSpec], Field(min_length=1)]
+    tolerance: Annotated[float, Field(ge=0, lt=1)] = 0.1
+    cold_start: ColdStart = Field(default_factory=ColdStart)
+    scale_up: ScaleUp = Field(default_factory=ScaleUp)
+    scale_down: ScaleDown = Field(default_factory=ScaleDown)
+    scale_to_zero: ScaleToZero = Field(default_factory=ScaleToZero)
+    missing_metrics: MissingMetrics = Field(default_factory=MissingMetrics)
+
+    @model_validator(mode="after")
+    def _fallback_within_bounds(self) -> PolicySpec:
+        fallback = self.missing_metrics.fallback_replicas
+        if fallback is not None and fallback > self.replicas.max:
+            raise ValueError(
+                f"missingMetrics.fallbackReplicas ({fallback}) is above replicas.max "
+                f"({self.replicas.max})"
+            )
+        return self
+
+
+class ScalingPolicy(_Strict):
+    """One policy document: which LWS, on which signals, with which stabilisation."""
+
+    api_version: Literal["lws-autoscaler.io/v1alpha1"]
+    kind: Literal["ScalingPolicy"]
+    metadata: Metadata
+    spec: PolicySpec
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
