@@ -20,6 +20,9 @@ from autoscaler.errors import AutoscalerError
 SUBCOMMANDS = (
     "validate",
     "schema",
+    "simulate",
+    "hpa-conformance",
+    "benchmark",
 )
 
 

@@ -31,6 +31,7 @@ from autoscaler.snapshot import LwsSnapshot, Sample
 
 # A clock skew larger than this between a sample and ``now`` marks the sample unusable.
 _MAX_FUTURE_SKEW = 30.0
+_EPSILON = 1e-9
 # Utilisation above 100% is a unit mistake (percent vs fraction), not load.
 _MAX_FRACTION = 1.0
 
@@ -41,7 +42,9 @@ def signal_name(spec: SignalSpec) -> str:
     return spec.type
 
 
-def _usable(sample: Sample | None, now: float, stale_after: float) -> tuple[float | None, bool]:
+def usable_value(
+    sample: Sample | None, now: float, stale_after: float
+) -> tuple[float | None, bool]:
     """(value, stale): value is None when the sample cannot be used."""
     if sample is None or not math.isfinite(sample.value) or sample.value < 0:
         return None, False
@@ -52,26 +55,38 @@ def _usable(sample: Sample | None, now: float, stale_after: float) -> tuple[floa
     return sample.value, False
 
 
-def _leader_value(
-    spec: SignalSpec, samples: Mapping[Signal, Sample], now: float, stale_after: float
-) -> tuple[float | None, bool]:
+_TOKEN_SIGNALS: dict[str, tuple[Signal, ...]] = {
+    "prompt": (Signal.PROMPT_TOKENS,),
+    "generation": (Signal.GENERATION_TOKENS,),
+    "total": (Signal.PROMPT_TOKENS, Signal.GENERATION_TOKENS),
+}
+
+
+def _leader_inputs(spec: SignalSpec) -> tuple[tuple[Signal, ...], float]:
+    """The leader samples a signal sums, and the largest plausible value of each."""
     if isinstance(spec, QueueDepthSignal):
-        return _usable(samples.get(Signal.QUEUE_DEPTH), now, stale_after)
+        return (Signal.QUEUE_DEPTH,), math.inf
     if isinstance(spec, KvCacheSignal):
-        value, stale = _usable(samples.get(Signal.KV_CACHE), now, stale_after)
-        return (None, stale) if value is not None and value > _MAX_FRACTION else (value, stale)
+        return (Signal.KV_CACHE,), _MAX_FRACTION
     assert isinstance(spec, TokenThroughputSignal)
-    wanted = {
-        "prompt": (Signal.PROMPT_TOKENS,),
-        "generation": (Signal.GENERATION_TOKENS,),
-        "total": (Signal.PROMPT_TOKENS, Signal.GENERATION_TOKENS),
-    }[spec.tokens]
-    total, any_stale = 0.0, False
+    return _TOKEN_SIGNALS[spec.tokens], math.inf
+
+
+def _leader_value(
+    wanted: tuple[Signal, ...],
+    ceiling: float,
+    samples: Mapping[Signal, Sample],
+    now: float,
+    stale_after: float,
+) -> tuple[float | None, bool]:
+    """(sum of ``wanted``, stale): None as soon as one of them is unusable."""
+    total = 0.0
     for signal in wanted:
-        value, stale = _usable(samples.get(signal), now, stale_after)
-        any_stale |= stale
+        value, stale = usable_value(samples.get(signal), now, stale_after)
         if value is None:
-            return None, any_stale
+            return None, stale
+        if value > ceiling:
+            return None, False
         total += value
     return total, False
 
@@ -88,23 +103,26 @@ def _per_group_target(spec: SignalSpec) -> float:
 def _apply_tolerance(needed: float, current: int, tolerance: float) -> int:
     """HPA-style dead band: within ``tolerance`` of the current size, keep it.
 
-    With 4 groups and tolerance 0.1, a demand of 4.3 groups (ratio 1.075) keeps 4, while
-    4.5 (ratio 1.125) proposes 5. The epsilon keeps 2.0000000001 from becoming 3.
+    With 4 groups and tolerance 0.1, a demand of 4.3 groups (ratio 1.075) keeps 4, and so
+    does 4.4 (exactly on the edge: the band is inclusive), while 4.5 (ratio 1.125)
+    proposes 5. The epsilons absorb float noise: 4.4/4 - 1 is 0.10000000000000009, and
+    2.0000000001 groups must not become 3.
     """
-    if current > 0 and abs(needed / current - 1.0) <= tolerance:
+    if current > 0 and abs(needed / current - 1.0) <= tolerance + _EPSILON:
         return current
-    return max(0, math.ceil(needed - 1e-9))
+    return max(0, math.ceil(needed - _EPSILON))
 
 
 def _leader_proposal(
     spec: SignalSpec, policy: PolicySpec, snapshot: LwsSnapshot, now: float
 ) -> SignalProposal:
     name, target = signal_name(spec), _per_group_target(spec)
+    wanted, ceiling = _leader_inputs(spec)
     stale_after = policy.metrics.stale_after
     values: list[float] = []
     saw_stale = False
     for samples in snapshot.leaders.values():
-        value, stale = _leader_value(spec, samples, now, stale_after)
+        value, stale = _leader_value(wanted, ceiling, samples, now, stale_after)
         saw_stale |= stale
         if value is not None:
             values.append(value)
@@ -136,7 +154,9 @@ def _ttft_proposal(
     spec: TtftSignal, policy: PolicySpec, snapshot: LwsSnapshot, now: float
 ) -> SignalProposal:
     name = spec.type
-    value, stale = _usable(snapshot.aggregates.get(Signal.TTFT), now, policy.metrics.stale_after)
+    value, stale = usable_value(
+        snapshot.aggregates.get(Signal.TTFT), now, policy.metrics.stale_after
+    )
     if value is None:
         # No finished prefill in the window: no latency pressure, and no evidence either
         # way, so the signal neither proposes nor blocks.
@@ -178,15 +198,17 @@ def is_idle(policy: PolicySpec, snapshot: LwsSnapshot, now: float) -> bool:
     """True when every leader reports no waiting, no running and no tokens, and the
     activation signal (if any) is at or below its threshold.
 
-    A leader with no fresh activity sample makes the LWS *not* idle: no data is not zero.
+    A leader with no fresh activity sample, or a ready group without a reporting leader,
+    makes the LWS *not* idle: no data is not zero.
     """
     stale_after = policy.metrics.stale_after
-    if not snapshot.leaders:
+    # A ready group whose leader did not report may be the one serving traffic.
+    if not snapshot.leaders or len(snapshot.leaders) < snapshot.ready_replicas:
         return False
     for samples in snapshot.leaders.values():
         seen = False
         for signal in _ACTIVITY_SIGNALS:
-            value, _ = _usable(samples.get(signal), now, stale_after)
+            value, _ = usable_value(samples.get(signal), now, stale_after)
             if value is None:
                 continue
             seen = True
@@ -196,7 +218,7 @@ def is_idle(policy: PolicySpec, snapshot: LwsSnapshot, now: float) -> bool:
             return False
     activation = policy.scale_to_zero.activation
     if activation is not None:
-        value, _ = _usable(snapshot.aggregates.get(Signal.ACTIVATION), now, stale_after)
+        value, _ = usable_value(snapshot.aggregates.get(Signal.ACTIVATION), now, stale_after)
         if value is not None and value > activation.threshold:
             return False
     return True

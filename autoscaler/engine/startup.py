@@ -16,24 +16,34 @@ _MAX_PLAUSIBLE_START = 4 * 3600.0
 
 
 def observe_starts(config: ColdStart, snapshot: LwsSnapshot, state: EngineState) -> EngineState:
-    """Record the start duration of each group seen ready for the first time."""
-    if not config.learn:
+    """Record the start duration (created -> ready) of each group seen ready for the
+    first time.
+
+    A group is known by (index, creation time), so a group re-created at the same index
+    is a new start. Groups absent from a snapshot (a source that lists no groups this
+    cycle, or only some) are remembered, so they are not counted again when they
+    reappear; one entry per index keeps the memory bounded by the largest size seen.
+    """
+    if not config.learn or not snapshot.groups:
         return state
-    ready_keys = frozenset(
-        (g.index, g.created_at) for g in snapshot.groups if g.ready_at is not None
-    )
+    known = dict(state.seen_starts)
     durations = list(state.start_durations)
     for group in snapshot.groups:
-        key = (group.index, group.created_at)
-        if group.ready_at is None or key in state.seen_starts:
+        if known.get(group.index) == group.created_at:
             continue
+        if group.ready_at is None:
+            known.pop(group.index, None)  # re-created, still starting: count it when ready
+            continue
+        known[group.index] = group.created_at
         duration = group.ready_at - group.created_at
         if 0 < duration <= _MAX_PLAUSIBLE_START:
             durations.append(duration)
-    kept = tuple(durations[-config.max_observations :])
-    # Only groups still present are remembered: a re-created group has a new
-    # creation time, so forgetting the old key cannot double count.
-    return state.evolve(start_durations=kept, seen_starts=ready_keys)
+    seen = frozenset(known.items())
+    if seen == state.seen_starts:
+        return state
+    return state.evolve(
+        start_durations=tuple(durations[-config.max_observations :]), seen_starts=seen
+    )
 
 
 def quantile(values: tuple[float, ...], q: float) -> float:

@@ -19,20 +19,28 @@ TimedFloats = tuple[tuple[float, float], ...]
 class EngineState:
     """Per-LWS memory.
 
-    - ``first_seen``: time of the first decision; scale-down waits until the down window
-      has been observed in full (a restarted server must not act on half a window);
+    - ``first_seen``: time of the first decision (the missing-data hold counts from it
+      while nothing has been recommended yet);
+    - ``observed_since``: start of the current stretch of decisions on fresh data; a gap
+      longer than the down window starts a new one. Scale-down waits until the down
+      window has been observed in full (a restarted server must not act on half a
+      window, nor a server that was blind for longer than the window);
     - ``targets``: the groups the load called for, per decision (stabilisation windows);
-    - ``recommendations``: what was recommended, per decision (step limits per period);
+    - ``recommendations``: what was recommended, per decision;
+    - ``sizes``: ``spec.replicas`` seen at each decision; step limits count from the
+      smallest (up) or largest (down) size of their period;
     - ``demand``: continuous demand in groups, per decision (trend for the forecast);
     - ``last_good``: the last recommendation made on fresh data, for the missing-data hold;
     - ``idle_since``: start of the current idle stretch (scale-to-zero);
     - ``start_durations``/``seen_starts``: observed cold starts and the groups already
-      counted, keyed by (index, creation time).
+      counted, as (index, creation time), at most one per index.
     """
 
     first_seen: float | None = None
+    observed_since: float | None = None
     targets: TimedInts = ()
     recommendations: TimedInts = ()
+    sizes: TimedInts = ()
     demand: TimedFloats = ()
     last_good: tuple[float, int] | None = None
     idle_since: float | None = None

@@ -3,9 +3,11 @@
 - Scale-up window: the *lowest* target of the window wins (a one-cycle spike does not
   order groups when the window is set); scale-down window: the *highest* wins, so a
   lull shorter than the window never removes a group.
-- Step limits: relative to the extreme recommendation of the last ``period``, at most
+- Step limits: relative to the size at the start of the last ``period`` (the smallest
+  ``spec.replicas`` seen in it when going up, the largest when going down), at most
   ``groups`` or ``percent`` (whichever allows more) may be added or removed. With
-  ``groups: 4, percent: 100`` from 3 groups, up to max(3+4, 3*2) = 7.
+  ``groups: 4, percent: 100`` from 3 groups, up to max(3+4, 3*2) = 7; once the LWS is at
+  7, the next 4 may only come when 3 has left the period, as the HPA counts it.
 """
 
 from __future__ import annotations
@@ -26,21 +28,21 @@ def stabilised_down(targets: TimedInts, now: float, window: float, target: int) 
     return max([*values, target])
 
 
-def up_limit(limit: StepLimit | None, recs: TimedInts, now: float, current: int) -> int | None:
+def up_limit(limit: StepLimit | None, sizes: TimedInts, now: float, current: int) -> int | None:
     """Highest recommendation allowed now, or None when unlimited."""
     if limit is None:
         return None
-    base = min([*within(recs, now, limit.period), current])
+    base = min([*within(sizes, now, limit.period), current])
     by_groups = base + limit.groups if limit.groups is not None else base
     by_percent = math.ceil(base * (1 + limit.percent / 100)) if limit.percent is not None else base
     return max(by_groups, by_percent, base + 1)
 
 
-def down_limit(limit: StepLimit | None, recs: TimedInts, now: float, current: int) -> int | None:
+def down_limit(limit: StepLimit | None, sizes: TimedInts, now: float, current: int) -> int | None:
     """Lowest recommendation allowed now, or None when unlimited."""
     if limit is None:
         return None
-    base = max([*within(recs, now, limit.period), current])
+    base = max([*within(sizes, now, limit.period), current])
     by_groups = base - limit.groups if limit.groups is not None else base
     by_percent = math.floor(base * (1 - limit.percent / 100)) if limit.percent is not None else base
     return max(0, min(by_groups, by_percent, base - 1))

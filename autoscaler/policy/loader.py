@@ -4,17 +4,22 @@ YAML is composed into nodes first so that every value keeps its line; pydantic's
 locations (a path of keys and indices) are then mapped back to the line of the deepest
 node that exists. Loading never stops at the first problem: all errors of all files are
 collected, including the ones that span files (two policies for the same LWS).
+
+Booleans follow YAML 1.2 (only ``true``/``false``): YAML 1.1 would silently read
+``learn: yes`` as true and a label ``enabled: no`` as a boolean, so ``yes``/``no``/``on``/
+``off`` stay strings here and the strict schema reports them where a boolean is expected.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from autoscaler.errors import PolicyError, PolicyIssue
 from autoscaler.policy.model import ScalingPolicy
@@ -24,13 +29,37 @@ POLICY_SUFFIXES = (".yaml", ".yml")
 Path_ = tuple[str | int, ...]
 
 
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+
+
+class _StrictYamlLoader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 booleans (see the module docstring)."""
+
+
+_StrictYamlLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != _BOOL_TAG]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_StrictYamlLoader.add_implicit_resolver(
+    _BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
 @dataclass(frozen=True)
 class LoadedPolicy:
-    """A validated policy and where it came from."""
+    """A validated policy and where it came from.
+
+    ``line`` is the first line of the document; ``field_lines`` the lines of the fields
+    that cross-file checks point at (``spec.target``, ``metadata.name``).
+    """
 
     policy: ScalingPolicy
     file: str
     line: int
+    field_lines: Mapping[str, int] = field(default_factory=dict)
+
+    def line_of(self, field_path: str) -> int:
+        return self.field_lines.get(field_path, self.line)
 
     @property
     def key(self) -> LwsKey:
@@ -80,17 +109,44 @@ def _duplicate_keys(node: yaml.Node, path: Path_ = ()) -> Iterator[tuple[Path_, 
             yield from _duplicate_keys(item, (*path, index))
 
 
-def _field_path(loc: Sequence[str | int]) -> Path_:
-    # Discriminated unions add the tag ("queueDepth") to the location; it is not a key.
+def _model_field_names(model: type[BaseModel], names: dict[str, str]) -> dict[str, str]:
+    """snake_case field name -> YAML name, over every model of the schema."""
+    for name, info in model.model_fields.items():
+        names[name] = info.alias or name
+        for arg in _type_args(info.annotation):
+            if isinstance(arg, type) and issubclass(arg, BaseModel):
+                _model_field_names(arg, names)
+    return names
+
+
+def _type_args(annotation: Any) -> Iterator[Any]:
+    yield annotation
+    for arg in getattr(annotation, "__args__", ()):
+        yield from _type_args(arg)
+    for meta in getattr(annotation, "__metadata__", ()):
+        yield from _type_args(meta)
+
+
+# pydantic reports checks of defaulted fields under the Python name (fallback_replicas).
+_YAML_NAMES = _model_field_names(ScalingPolicy, {})
+_SIGNAL_TAGS = frozenset({"queueDepth", "kvCacheUtilization", "tokenThroughput", "ttft"})
+
+
+def _field_path(error: Any) -> Path_:
     parts: list[str | int] = []
-    for part in loc:
-        if isinstance(part, str) and ("[" in part or part in _UNION_TAGS):
-            continue
+    for part in error["loc"]:
+        if isinstance(part, str) and "[" in part:
+            continue  # "[key]" of a dict key error: the key itself is already in the path
+        if part in _SIGNAL_TAGS and parts and isinstance(parts[-1], int):
+            continue  # the discriminated union adds the signal's type; it is not a key
         parts.append(part)
+    if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        parts.append("type")
+    ctx = error.get("ctx") or {}
+    parts.extend(ctx.get("path", ()))
+    if parts and isinstance(parts[-1], str):
+        parts[-1] = _YAML_NAMES.get(parts[-1], parts[-1])
     return tuple(parts)
-
-
-_UNION_TAGS = frozenset({"queueDepth", "kvCacheUtilization", "tokenThroughput", "ttft"})
 
 
 def _render_path(path: Path_) -> str:
@@ -101,36 +157,58 @@ def _render_path(path: Path_) -> str:
 
 
 def _message(error: Any) -> str:
-    msg = str(error["msg"])
-    if error["type"] == "extra_forbidden":
+    kind = error["type"]
+    if kind == "extra_forbidden":
         return "unknown field (check the spelling; see `lws-autoscaler schema`)"
-    if error["type"] == "missing":
+    if kind == "missing":
         return "required field is missing"
+    if kind == "union_tag_not_found":
+        return f"required field is missing: the signal type, one of {_tag_list()}"
+    if kind == "union_tag_invalid":
+        return f"unknown signal type {error['ctx']['tag']!r}; expected one of {_tag_list()}"
     # pydantic prefixes messages of custom validators with "Value error, ".
-    return msg.removeprefix("Value error, ")
+    return str(error["msg"]).removeprefix("Value error, ")
 
 
-def _validate_document(
-    file: str, node: yaml.Node, loader_data: Any
-) -> tuple[ScalingPolicy | None, list[PolicyIssue]]:
+def _tag_list() -> str:
+    return ", ".join(sorted(_SIGNAL_TAGS))
+
+
+_CROSS_FILE_FIELDS = {"spec.target": ("spec", "target"), "metadata.name": ("metadata", "name")}
+
+
+def _validate_document(file: str, node: yaml.Node) -> tuple[LoadedPolicy | None, list[PolicyIssue]]:
     index = _LineIndex(node)
     issues = [
         PolicyIssue(file, line, _render_path(path), "duplicate key: the same field is set twice")
         for path, line in _duplicate_keys(node)
     ]
-    if not isinstance(loader_data, dict):
+    data = _StrictYamlLoader("").construct_document(node)
+    if not isinstance(data, dict):
         issues.append(PolicyIssue(file, index.line_of(()), "", "a policy must be a mapping"))
         return None, issues
     try:
-        policy = ScalingPolicy.model_validate(loader_data)
+        policy = ScalingPolicy.model_validate(data)
     except ValidationError as exc:
         for error in exc.errors():
-            path = _field_path(error["loc"])
+            path = _field_path(error)
             issues.append(
                 PolicyIssue(file, index.line_of(path), _render_path(path), _message(error))
             )
         return None, issues
-    return (None, issues) if issues else (policy, issues)
+    if issues:
+        return None, issues
+    lines = {name: index.line_of(path) for name, path in _CROSS_FILE_FIELDS.items()}
+    return LoadedPolicy(policy, file, node.start_mark.line + 1, lines), issues
+
+
+def _empty(node: yaml.Node | None) -> bool:
+    """An empty document, as a trailing or doubled ``---`` leaves in many GitOps repos."""
+    return node is None or (
+        isinstance(node, yaml.ScalarNode)
+        and node.tag == "tag:yaml.org,2002:null"
+        and not node.value
+    )
 
 
 def _parse_file(path: Path) -> tuple[list[LoadedPolicy], list[PolicyIssue]]:
@@ -140,23 +218,21 @@ def _parse_file(path: Path) -> tuple[list[LoadedPolicy], list[PolicyIssue]]:
     except (OSError, UnicodeDecodeError) as exc:
         return [], [PolicyIssue(file, 1, "", f"cannot read file: {exc}")]
     try:
-        nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
-        datas = list(yaml.safe_load_all(text))
+        nodes = [n for n in yaml.compose_all(text, Loader=_StrictYamlLoader) if not _empty(n)]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
         problem = getattr(exc, "problem", None) or str(exc)
         return [], [PolicyIssue(file, line, "", f"invalid YAML: {problem}")]
+    if not nodes:
+        return [], [PolicyIssue(file, 1, "", "file holds no policy document")]
     policies: list[LoadedPolicy] = []
     issues: list[PolicyIssue] = []
-    documents = [(n, d) for n, d in zip(nodes, datas, strict=True) if n is not None]
-    if not documents:
-        return [], [PolicyIssue(file, 1, "", "file holds no policy document")]
-    for node, data in documents:
-        policy, doc_issues = _validate_document(file, node, data)
+    for node in nodes:
+        loaded, doc_issues = _validate_document(file, node)
         issues.extend(doc_issues)
-        if policy is not None:
-            policies.append(LoadedPolicy(policy, file, node.start_mark.line + 1))
+        if loaded is not None:
+            policies.append(loaded)
     return policies, issues
 
 
@@ -186,10 +262,10 @@ def _duplicate_targets(policies: list[LoadedPolicy]) -> list[PolicyIssue]:
             issues.append(
                 PolicyIssue(
                     loaded.file,
-                    loaded.line,
+                    loaded.line_of("spec.target"),
                     "spec.target",
                     f"LWS {loaded.key} is already scaled by policy {earlier.policy.name!r} "
-                    f"({earlier.file}:{earlier.line}); one policy per LWS",
+                    f"({earlier.file}:{earlier.line_of('spec.target')}); one policy per LWS",
                 )
             )
         other = names.setdefault(loaded.policy.name, loaded)
@@ -197,10 +273,10 @@ def _duplicate_targets(policies: list[LoadedPolicy]) -> list[PolicyIssue]:
             issues.append(
                 PolicyIssue(
                     loaded.file,
-                    loaded.line,
+                    loaded.line_of("metadata.name"),
                     "metadata.name",
                     f"policy name {loaded.policy.name!r} is already used at "
-                    f"{other.file}:{other.line}",
+                    f"{other.file}:{other.line_of('metadata.name')}",
                 )
             )
     return issues

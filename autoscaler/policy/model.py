@@ -9,7 +9,7 @@ scale-down is slow. ``docs/policy-reference.md`` documents each field.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 
 from autoscaler.durations import parse_duration
 from autoscaler.signals import ServingEngine, Signal
@@ -31,7 +32,7 @@ from autoscaler.signals import ServingEngine, Signal
 API_VERSION = "lws-autoscaler.io/v1alpha1"
 KIND = "ScalingPolicy"
 
-_DURATION_SCHEMA = {
+_DURATION_SCHEMA: dict[str, Any] = {
     "anyOf": [
         {"type": "string", "pattern": r"^([0-9]+(\.[0-9]+)?(ms|s|m|h|d))+$|^[0-9]+(\.[0-9]+)?$"},
         {"type": "number", "minimum": 0},
@@ -58,6 +59,28 @@ def _dns_label(value: str) -> str:
 
 KubeName = Annotated[str, AfterValidator(_dns_label)]
 Fraction = Annotated[float, Field(gt=0, le=1)]
+PositiveDuration = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    Field(gt=0),
+    WithJsonSchema(
+        {
+            **_DURATION_SCHEMA,
+            "anyOf": [_DURATION_SCHEMA["anyOf"][0], {"type": "number", "exclusiveMinimum": 0}],
+        },
+        mode="validation",
+    ),
+]
+"""A duration that must be longer than zero (periods, staleness, rate windows)."""
+
+
+def cross_field_error(message: str, *path: str | int) -> PydanticCustomError:
+    """An error raised by a model-level check that belongs to one field below it.
+
+    pydantic locates model validators at the model itself; the loader appends ``path``
+    (YAML names) so the error points at the line of the field that is wrong.
+    """
+    return PydanticCustomError("cross_field", "{message}", {"message": message, "path": path})
 
 
 class _Strict(BaseModel):
@@ -107,8 +130,8 @@ class MetricsConfig(_Strict):
     model_name: str | None = Field(
         default=None, description="Only series with this model_name label (shared Prometheus)."
     )
-    rate_window: Duration = 60.0
-    stale_after: Duration = Field(
+    rate_window: PositiveDuration = 60.0
+    stale_after: PositiveDuration = Field(
         default=60.0, description="A sample older than this is stale: treated as missing."
     )
     overrides: dict[Annotated[Signal, Strict(False)], str] = Field(
@@ -166,7 +189,11 @@ class ColdStart(_Strict):
     @model_validator(mode="after")
     def _window_holds_minimum(self) -> ColdStart:
         if self.max_observations < self.min_observations:
-            raise ValueError("maxObservations must be >= minObservations")
+            raise cross_field_error(
+                f"maxObservations ({self.max_observations}) must be >= minObservations "
+                f"({self.min_observations})",
+                "maxObservations",
+            )
         return self
 
 
@@ -175,14 +202,12 @@ class StepLimit(_Strict):
 
     groups: int | None = Field(default=None, ge=1)
     percent: float | None = Field(default=None, gt=0)
-    period: Duration = 60.0
+    period: PositiveDuration = 60.0
 
     @model_validator(mode="after")
     def _needs_a_limit(self) -> StepLimit:
         if self.groups is None and self.percent is None:
             raise ValueError("set groups, percent, or both")
-        if self.period <= 0:
-            raise ValueError("period must be longer than 0s")
         return self
 
 
@@ -239,7 +264,7 @@ class MissingMetrics(_Strict):
 
     hold_for: Duration = 300.0
     then: Literal["fallback", "noRecommendation"] = "noRecommendation"
-    fallback_replicas: int | None = Field(default=None, ge=0, validate_default=True)
+    fallback_replicas: int | None = Field(default=None, ge=1, validate_default=True)
 
     @field_validator("fallback_replicas")
     @classmethod
@@ -264,13 +289,30 @@ class PolicySpec(_Strict):
 
     @model_validator(mode="after")
     def _fallback_within_bounds(self) -> PolicySpec:
-        fallback = self.missing_metrics.fallback_replicas
-        if fallback is not None and fallback > self.replicas.max:
-            raise ValueError(
-                f"missingMetrics.fallbackReplicas ({fallback}) is above replicas.max "
-                f"({self.replicas.max})"
+        # A fallback is the size to run blind; below min (or zero) it would read "no
+        # data" as "no load", which this project never does.
+        fallback, bounds = self.missing_metrics.fallback_replicas, self.replicas
+        if fallback is not None and not bounds.min <= fallback <= bounds.max:
+            raise cross_field_error(
+                f"fallbackReplicas ({fallback}) must be within replicas.min ({bounds.min}) "
+                f"and replicas.max ({bounds.max})",
+                "missingMetrics",
+                "fallbackReplicas",
             )
         return self
+
+    @field_validator("signals")
+    @classmethod
+    def _signals_unique(cls, signals: list[SignalSpec]) -> list[SignalSpec]:
+        seen: set[str] = set()
+        for index, signal in enumerate(signals):
+            name: str = signal.type
+            if isinstance(signal, TokenThroughputSignal):
+                name = f"{name}/{signal.tokens}"
+            if name in seen:
+                raise cross_field_error(f"signal {name!r} is listed twice", index)
+            seen.add(name)
+        return signals
 
 
 class ScalingPolicy(_Strict):

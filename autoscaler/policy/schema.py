@@ -14,10 +14,10 @@ def policy_json_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of one policy document, field names as in YAML."""
     schema = ScalingPolicy.model_json_schema(by_alias=True, mode="validation")
     return {
+        **schema,
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
         "title": f"ScalingPolicy ({API_VERSION})",
-        **schema,
     }
 
 

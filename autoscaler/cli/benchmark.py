@@ -1,0 +1,129 @@
+"""``lws-autoscaler benchmark``: the closed-loop benchmark on a request trace.
+
+Runs ours, the published recipes (as published and tuned with hindsight), static
+provisioning and the oracle on the same seeded arrivals, and writes ``results.json``,
+``results.md`` and ``timeline.png`` to ``--out``. See ``docs/benchmark.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from simulations.bench import BenchConfig, goal_check, load_ours_policy, run_benchmark
+from simulations.profile import DEFAULT_PROFILE, available_profiles, load_profile
+from simulations.report import markdown_table, write_outputs
+from simulations.traces import FORMATS
+from simulations.workload import WorkloadOptions, default_trace, load_workload
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "benchmark",
+        help="closed-loop benchmark of ours vs the published autoscaling recipes",
+        description="Replay a request trace through a model of vLLM groups, scaled by "
+        "lws-autoscaler and by the published recipes (seed HPA, KEDA, Knative KPA), "
+        "tuned and untuned, plus static provisioning and an oracle. Writes results.json, "
+        "results.md and timeline.png.",
+    )
+    parser.add_argument("--trace", type=Path, default=None,
+                        help="trace file (default: the Azure conversation trace)")
+    parser.add_argument("--format", choices=FORMATS, default=None,
+                        help="trace format (default: guessed from the file name)")
+    parser.add_argument("--profile", default=DEFAULT_PROFILE,
+                        help=f"serving profile name or YAML path ({', '.join(available_profiles())})")
+    parser.add_argument("--policy", type=Path, default=None,
+                        help="policy for 'ours' (default: the profile's example policy)")
+    parser.add_argument("--rate-scale", type=float, default=4.0,
+                        help="multiply the request rate, keeping the shape (default 4)")
+    parser.add_argument("--time-compression", type=float, default=1.0,
+                        help="divide every arrival time (14 days at 24 -> 14 hours)")
+    parser.add_argument("--start", type=float, default=0.0, help="skip the first SECONDS")
+    parser.add_argument("--duration", type=float, default=None, help="keep SECONDS of the trace")
+    parser.add_argument("--cold-start", type=float, default=None,
+                        help="median cold start in seconds (default: the profile's)")
+    parser.add_argument("--slo-queue-wait", type=float, default=1.0,
+                        help="queue-wait SLO in seconds (default 1)")
+    parser.add_argument("--slo-target", type=float, default=0.99,
+                        help="fraction of requests that must meet it (default 0.99)")
+    parser.add_argument("--servegen-category", default="reason/deepseek-r1",
+                        help="ServeGen client category (default reason/deepseek-r1)")
+    parser.add_argument("--servegen-clients", type=int, default=None,
+                        help="only the first N ServeGen clients")
+    parser.add_argument("--lengths", type=Path, default=None,
+                        help="request-level trace giving ServeGen token lengths")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=Path("benchmark-out"))
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run)
+
+
+def _bar(started: float) -> Any:
+    width = 30
+    last = [-1, ""]
+
+    def show(label: str, fraction: float) -> None:
+        filled = int(width * fraction)
+        permille = int(1000 * fraction)
+        if permille == last[0] and label == last[1]:
+            return
+        last[0], last[1] = permille, label
+        elapsed = time.monotonic() - started
+        sys.stderr.write(
+            f"\r[{'#' * filled}{'.' * (width - filled)}] {100 * fraction:5.1f}% "
+            f"{elapsed:5.0f}s {label:<22}"
+        )
+        sys.stderr.flush()
+
+    return show
+
+
+def run(args: argparse.Namespace) -> int:
+    if not 0 < args.slo_target <= 1:
+        raise SystemExit("lws-autoscaler benchmark: --slo-target must be in (0, 1]")
+    if args.slo_queue_wait <= 0:
+        raise SystemExit("lws-autoscaler benchmark: --slo-queue-wait must be > 0")
+    profile = load_profile(args.profile).with_cold_start(args.cold_start)
+    policy = load_ours_policy(profile, args.policy)
+    path = args.trace or default_trace()
+    options = WorkloadOptions(
+        format=args.format,
+        rate_scale=args.rate_scale,
+        time_compression=args.time_compression,
+        start=args.start,
+        duration=args.duration,
+        seed=args.seed,
+        lengths=args.lengths,
+        category=args.servegen_category,
+        clients=args.servegen_clients,
+    )
+    trace = load_workload(path, options)
+    config = BenchConfig(args.slo_queue_wait, args.slo_target, args.seed)
+    started = time.monotonic()
+    progress = None if args.quiet else _bar(started)
+    bench = run_benchmark(trace, profile, policy, config, progress)
+    if progress is not None:
+        sys.stderr.write("\n")
+    meta = {
+        "trace": str(path),
+        "requests": len(trace),
+        "duration_s": round(trace.duration, 1),
+        "rate_scale": args.rate_scale,
+        "time_compression": args.time_compression,
+        "profile": profile.name,
+        "policy": str(args.policy or profile.policy),
+        "cold_start_median_s": profile.cold_start.median_seconds,
+        "slo_queue_wait_s": args.slo_queue_wait,
+        "slo_target": args.slo_target,
+        "seed": args.seed,
+        "wall_seconds": round(time.monotonic() - started, 1),
+        "goal": goal_check(bench.figures, args.slo_target),
+    }
+    written = write_outputs(bench, args.out, meta, args.slo_target)
+    print(markdown_table(bench.figures, args.slo_target))
+    for file in written:
+        print(f"wrote {file}")
+    return 0

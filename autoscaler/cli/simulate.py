@@ -1,0 +1,119 @@
+"""``lws-autoscaler simulate``: what a policy would have done on recorded metrics.
+
+Replays a recording through the engine (the server's code, on a manual clock), the HPA
+emulation and the LWS model; prints a summary table per policy; writes
+``timeline-<policy>.csv``, ``summary.json`` and ``<namespace>_<lws>.png`` into ``--out``.
+With ``--check BASELINE.json`` it exits 1 when the policy is worse than the saved summary
+by more than the margins. Without arguments it runs on the built-in recording and the
+example policies. See ``docs/simulation.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from autoscaler.errors import AutoscalerError
+from autoscaler.policy.loader import load_policies
+from autoscaler.policy.model import ScalingPolicy
+
+EXIT_WORSE = 1
+
+
+def _examples() -> Path:
+    return Path(__file__).resolve().parents[2] / "policies"
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "simulate",
+        help="dry-run policies on recorded metrics (engine + HPA + LWS)",
+        description="Replay a recording through the engine, a faithful HPA emulation and "
+        "a model of the LeaderWorkerSet; summarise, write a timeline CSV, a summary JSON "
+        "and a PNG. Exit 1 when --check finds the policy worse than the baseline.",
+    )
+    p.add_argument("--recording", metavar="FILE", help="recording (default: built-in demo)")
+    p.add_argument(
+        "--policies", metavar="PATH", help="policy file or folder (default: example policies)"
+    )
+    p.add_argument("--compare", metavar="PATH", help="second policy set, drawn on the same axes")
+    p.add_argument("--out", metavar="DIR", default="simulation", help="output folder")
+    p.add_argument("--check", metavar="BASELINE.json", help="fail if worse than this summary")
+    g = p.add_argument_group("--check margins")
+    g.add_argument("--max-replica-hours-increase", type=float, default=10.0, metavar="PCT")
+    g.add_argument("--max-underprovisioned-increase", type=float, default=300.0, metavar="S")
+    g.add_argument("--max-wrong-size-increase", type=float, default=600.0, metavar="S")
+    g.add_argument("--max-scale-events-increase", type=float, default=50.0, metavar="PCT")
+    h = p.add_argument_group("HPA and cluster")
+    h.add_argument("--hpa", metavar="FILE", help="HPA manifest or spec (default: the chart's)")
+    h.add_argument(
+        "--hpa-tolerance-gate",
+        choices=("on", "off"),
+        default="on",
+        help="HPAConfigurableTolerance: honour the per-HPA tolerance (default on)",
+    )
+    h.add_argument("--cluster-tolerance", type=float, default=0.1, help="controller flag")
+    h.add_argument("--hpa-sync-period", type=float, default=15.0, metavar="S")
+    m = p.add_argument_group("LWS model")
+    m.add_argument("--cold-start", type=float, metavar="S", help="median (default: policy)")
+    m.add_argument("--cold-start-spread", type=float, default=0.2, metavar="SIGMA")
+    m.add_argument("--seed", type=int, default=0)
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    p.set_defaults(func=run)
+
+
+def _load(path: str, what: str) -> list[ScalingPolicy]:
+    policies = [loaded.policy for loaded in load_policies([path])]
+    if not policies:
+        raise AutoscalerError(f"{what} {path}: no policies found")
+    return policies
+
+
+def run(args: argparse.Namespace) -> int:
+    from autoscaler.sources.recording import RecordingSource, default_recording_path
+    from simulations.dryrun.runner import RunOptions, run_simulation
+
+    recording = Path(args.recording) if args.recording else default_recording_path()
+    policies_path = args.policies or str(_examples())
+    if args.policies is None and not _examples().is_dir():
+        raise AutoscalerError("no example policies installed here: pass --policies PATH")
+    options = RunOptions(
+        out=Path(args.out),
+        hpa_file=Path(args.hpa) if args.hpa else None,
+        tolerance_gate=args.hpa_tolerance_gate == "on",
+        cluster_tolerance=args.cluster_tolerance,
+        sync_period=args.hpa_sync_period,
+        cold_start=args.cold_start,
+        cold_start_spread=args.cold_start_spread,
+        seed=args.seed,
+        progress=None if args.quiet else sys.stderr,
+    )
+    primary = _load(policies_path, "--policies")
+    compare = _load(args.compare, "--compare") if args.compare else []
+    source = RecordingSource(recording)
+    try:
+        result = run_simulation(source, primary, compare, options)
+    finally:
+        source.close()
+    print(result.table)
+    for path in result.files:
+        print(f"wrote {path}")
+    if args.check:
+        from simulations.dryrun.checks import check_against
+
+        problems = check_against(
+            args.check,
+            result.primary,
+            replica_hours_percent=args.max_replica_hours_increase,
+            underprovisioned_seconds=args.max_underprovisioned_increase,
+            longest_wrong_size_seconds=args.max_wrong_size_increase,
+            scale_events_percent=args.max_scale_events_increase,
+        )
+        for line in problems:
+            print(f"check: {line}", file=sys.stderr)
+        if problems:
+            return EXIT_WORSE
+        print(f"check: no regression against {args.check}")
+    return 0

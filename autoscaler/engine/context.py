@@ -1,0 +1,73 @@
+"""The fixed inputs of one decision and the reasons collected while the rules run.
+
+Each rule module (``missing``, ``zero``, ``stabilize``) receives a :class:`DecisionContext`
+instead of a long argument list, notes why it changed the outcome, and ends through
+:meth:`DecisionContext.finish`, which records the recommendation for the step limits.
+"""
+
+from __future__ import annotations
+
+from autoscaler.engine.decision import Decision, Reason, ReasonCode, SignalProposal
+from autoscaler.engine.state import EngineState, append_window
+from autoscaler.policy.model import PolicySpec, ScalingPolicy
+from autoscaler.snapshot import LwsKey
+
+
+class DecisionContext:
+    """Policy, instant and cold-start time of one ``decide`` call, plus its reasons."""
+
+    __slots__ = ("cold", "key", "now", "policy", "reasons", "spec")
+
+    def __init__(self, policy: ScalingPolicy, now: float, cold: float) -> None:
+        self.policy = policy
+        self.spec: PolicySpec = policy.spec
+        self.key = LwsKey(self.spec.target.namespace, self.spec.target.name)
+        self.now = now
+        self.cold = cold
+        self.reasons: list[Reason] = []
+
+    def note(self, code: ReasonCode, message: str) -> None:
+        self.reasons.append(Reason(code, message))
+
+    def clamp(self, value: int, floor: int | None = None) -> int:
+        """``value`` within ``[floor, replicas.max]``; ``floor`` defaults to ``replicas.min``."""
+        low = self.spec.replicas.min if floor is None else floor
+        return min(max(value, low), self.spec.replicas.max)
+
+    def finish(
+        self,
+        state: EngineState,
+        current: int | None,
+        replicas: int | None,
+        proposals: tuple[SignalProposal, ...],
+        driver: str | None,
+        demand: float | None = None,
+        forecast: float | None = None,
+    ) -> tuple[Decision, EngineState]:
+        keep = _step_history_seconds(self.spec)
+        if replicas is not None:
+            state = state.evolve(
+                recommendations=append_window(state.recommendations, self.now, replicas, keep)
+            )
+        if current is not None:
+            state = state.evolve(sizes=append_window(state.sizes, self.now, current, keep))
+        decision = Decision(
+            key=self.key,
+            policy=self.policy.name,
+            at=self.now,
+            replicas=replicas,
+            current=current,
+            driver=driver,
+            reasons=tuple(self.reasons),
+            proposals=proposals,
+            demand=demand,
+            forecast=forecast,
+            cold_start_seconds=self.cold,
+        )
+        return decision, state
+
+
+def _step_history_seconds(spec: PolicySpec) -> float:
+    """Sizes and recommendations are kept as long as the longest step period needs them."""
+    periods = [s.period for s in (spec.scale_up.max_step, spec.scale_down.max_step) if s]
+    return max(periods, default=0.0)

@@ -1,0 +1,111 @@
+"""Stabilisation: from the target the load calls for to what may be recommended now.
+
+- Up: the lowest target of ``scaleUp.stabilizationWindow`` (0s: act at once), capped
+  by the step limit.
+- Down, in order: no scale-down while any signal is above its target (pressure), while
+  a signal or a leader is missing (partial data), or before the down window has been
+  observed without a gap (warm-up). Then the highest target of the window, the step
+  limit, and never a group that is still starting or younger than ``minGroupAge``.
+"""
+
+from __future__ import annotations
+
+from autoscaler.durations import format_duration as fmt
+from autoscaler.engine import windows
+from autoscaler.engine.context import DecisionContext
+from autoscaler.engine.decision import ReasonCode, SignalProposal, SignalStatus
+from autoscaler.engine.state import EngineState, TimedInts
+from autoscaler.snapshot import LwsSnapshot
+
+R = ReasonCode
+
+
+def scale_up(
+    ctx: DecisionContext, history: TimedInts, state: EngineState, current: int, target: int
+) -> int:
+    """``history`` holds the targets of earlier decisions (this one's not included)."""
+    up = ctx.spec.scale_up
+    rec = max(current, windows.stabilised_up(history, ctx.now, up.stabilization_window, target))
+    if rec < target:
+        ctx.note(
+            R.SCALE_UP_WINDOW, f"lowest target in the last {fmt(up.stabilization_window)} is {rec}"
+        )
+    limit = windows.up_limit(up.max_step, state.sizes, ctx.now, current)
+    if limit is not None and rec > limit:
+        ctx.note(R.STEP_LIMIT, f"scale-up step limit: at most {limit} now")
+        rec = limit
+    return rec
+
+
+def scale_down(
+    ctx: DecisionContext,
+    history: TimedInts,
+    state: EngineState,
+    snapshot: LwsSnapshot,
+    proposals: tuple[SignalProposal, ...],
+    target: int,
+) -> int:
+    down, now, current = ctx.spec.scale_down, ctx.now, snapshot.spec_replicas
+    pressed = [p.name for p in proposals if p.usable and p.above_target]
+    if pressed:
+        ctx.note(R.PRESSURE, f"{', '.join(pressed)} above target: no scale-down")
+        return current
+    incomplete = [
+        p.name for p in proposals if p.status not in (SignalStatus.OK, SignalStatus.NO_TRAFFIC)
+    ]
+    if incomplete:
+        ctx.note(R.PARTIAL_DATA, f"{', '.join(incomplete)}: data incomplete, no scale-down")
+        return current
+    observed = now - (state.observed_since if state.observed_since is not None else now)
+    if observed < down.stabilization_window:
+        ctx.note(
+            R.WARMING_UP,
+            f"only {fmt(observed)} of the {fmt(down.stabilization_window)} down window "
+            "observed: no scale-down",
+        )
+        return current
+    rec = min(current, windows.stabilised_down(history, now, down.stabilization_window, target))
+    if rec > target:
+        ctx.note(
+            R.SCALE_DOWN_WINDOW,
+            f"highest target in the last {fmt(down.stabilization_window)} is {rec}",
+        )
+    limit = windows.down_limit(down.max_step, state.sizes, now, current)
+    if limit is not None and rec < limit:
+        ctx.note(R.STEP_LIMIT, f"scale-down step limit: at least {limit} now")
+        rec = limit
+    return protect_groups(ctx, rec, snapshot)
+
+
+def protect_groups(ctx: DecisionContext, rec: int, snapshot: LwsSnapshot) -> int:
+    """The LWS controller removes the highest indices first: keep any starting or
+    too-young group among them by keeping everything up to its index.
+
+    Groups 0..4 with group 3 still starting and a wish to go to 2: groups 4 and 3 would
+    go, so the answer is 4 (only group 4 is removed).
+    """
+    down, current = ctx.spec.scale_down, snapshot.spec_replicas
+    if not snapshot.groups:
+        # Without per-group detail only the counts are known: keep every starting group.
+        keep = snapshot.ready_replicas + snapshot.starting_replicas
+        if snapshot.starting_replicas and not down.remove_starting_groups and rec < keep:
+            ctx.note(R.PROTECT_STARTING, f"{snapshot.starting_replicas} groups starting")
+            return min(current, keep)
+        return rec
+    for group in sorted(snapshot.groups, key=lambda g: -g.index):
+        if group.index < rec or group.index >= current:
+            continue
+        if group.ready_at is None:
+            if down.remove_starting_groups:
+                continue
+            ctx.note(R.PROTECT_STARTING, f"group {group.index} is still starting")
+            return group.index + 1
+        age = ctx.now - group.ready_at
+        if age < down.min_group_age:
+            ctx.note(
+                R.PROTECT_YOUNG,
+                f"group {group.index} ready for only {fmt(age)} "
+                f"(minGroupAge {fmt(down.min_group_age)})",
+            )
+            return group.index + 1
+    return rec

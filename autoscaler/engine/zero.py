@@ -1,0 +1,87 @@
+"""Scale-to-zero and back.
+
+- Going to zero: only when ``scaleToZero.enabled``, only from exactly one group, and only
+  after every leader has reported no waiting, running or token traffic (and the
+  activation signal stayed at or below its threshold) for ``idleAfter`` without a
+  break. While idle that long the floor is 1 instead of ``replicas.min``, so a larger
+  LWS first shrinks through the ordinary scale-down rules, then goes 1 -> 0.
+- At zero: no vLLM pod exports anything, so only the activation signal (a gateway
+  query) counts. Above its threshold: wake to ``replicas.min`` at once, no window, no
+  step limit. No fresh activation data: stay at zero (there is nothing to hold).
+- At zero with scale-to-zero disabled (someone scaled the LWS to 0 by hand): back to min.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from autoscaler.durations import format_duration as fmt
+from autoscaler.engine.context import DecisionContext
+from autoscaler.engine.decision import Decision, ReasonCode
+from autoscaler.engine.proposals import is_idle, usable_value
+from autoscaler.engine.state import EngineState
+from autoscaler.signals import Signal
+from autoscaler.snapshot import LwsSnapshot
+
+R = ReasonCode
+
+
+@dataclass(frozen=True, slots=True)
+class Idleness:
+    """Whether the LWS is idle now, for how long, and whether that allows zero."""
+
+    idle: bool
+    idle_for: float
+    long_enough: bool
+
+
+def from_zero(
+    ctx: DecisionContext, state: EngineState, snapshot: LwsSnapshot
+) -> tuple[Decision, EngineState]:
+    """The LWS runs zero groups: wake on activation, else stay at zero."""
+    stz, bounds = ctx.spec.scale_to_zero, ctx.spec.replicas
+    if not stz.enabled or stz.activation is None:
+        ctx.note(R.BOUNDS, f"LWS is at 0 but scale-to-zero is off: back to min {bounds.min}")
+        return ctx.finish(state.evolve(idle_since=None), 0, bounds.min, (), "bounds")
+    sample = snapshot.aggregates.get(Signal.ACTIVATION)
+    value, _ = usable_value(sample, ctx.now, ctx.spec.metrics.stale_after)
+    threshold = stz.activation.threshold
+    if value is not None and value > threshold:
+        ctx.note(R.ACTIVATION, f"activation {value:g} > threshold {threshold:g}: wake to min")
+        return ctx.finish(state.evolve(idle_since=None), 0, bounds.min, (), "activation")
+    seen = "no fresh activation data" if value is None else f"activation {value:g}"
+    ctx.note(R.AT_ZERO, f"at zero, {seen} (threshold {threshold:g}): stay at 0")
+    idle_since = state.idle_since if state.idle_since is not None else ctx.now
+    return ctx.finish(state.evolve(idle_since=idle_since), 0, 0, (), "scaleToZero")
+
+
+def track_idle(
+    ctx: DecisionContext, state: EngineState, snapshot: LwsSnapshot
+) -> tuple[EngineState, Idleness]:
+    """Update the start of the current idle stretch; only policies with scale-to-zero
+    pay for the idleness check."""
+    stz = ctx.spec.scale_to_zero
+    if not stz.enabled:
+        return (state.evolve(idle_since=None) if state.idle_since is not None else state), (
+            _NOT_IDLE
+        )
+    if not is_idle(ctx.spec, snapshot, ctx.now):
+        return state.evolve(idle_since=None), _NOT_IDLE
+    since = state.idle_since if state.idle_since is not None else ctx.now
+    idle_for = ctx.now - since
+    return state.evolve(idle_since=since), Idleness(True, idle_for, idle_for >= stz.idle_after)
+
+
+_NOT_IDLE = Idleness(False, 0.0, False)
+
+
+def to_zero(ctx: DecisionContext, idleness: Idleness, current: int) -> bool:
+    """True when this decision takes the LWS from one group to zero (and says why)."""
+    if not idleness.idle:
+        return False
+    idle_after = ctx.spec.scale_to_zero.idle_after
+    if idleness.long_enough and current == 1:
+        ctx.note(R.SCALE_TO_ZERO, f"idle {fmt(idleness.idle_for)} >= {fmt(idle_after)}: 1 -> 0")
+        return True
+    ctx.note(R.IDLE, f"idle for {fmt(idleness.idle_for)} (scale to zero after {fmt(idle_after)})")
+    return False

@@ -1,0 +1,119 @@
+"""The FastAPI application factory: every dependency is passed in, nothing is global.
+
+``create_app(context)`` wires discovery, health, the external metrics endpoint, the
+debug endpoint and ``/metrics`` behind authentication and authorisation (unless
+``context.security`` is None, i.e. ``--disable-auth``), and wraps it all in the
+middleware that turns any failure into a Kubernetes ``Status``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
+
+from autoscaler import __version__
+from autoscaler.server import discovery, external_metrics
+from autoscaler.server.authn import Authenticator
+from autoscaler.server.authz import Authorizer
+from autoscaler.server.identity import Attributes
+from autoscaler.server.middleware import DEFAULT_MAX_PATH_BYTES, ObserveAndContain
+from autoscaler.server.status import REASONS, ApiError, internal_error
+from autoscaler.server.store import DecisionStore
+from autoscaler.server.telemetry import CONTENT_TYPE, Telemetry
+
+
+@dataclass(frozen=True)
+class Security:
+    authenticator: Authenticator
+    authorizer: Authorizer
+
+
+@dataclass(frozen=True)
+class ServerContext:
+    """What the HTTP side needs. ``clock`` is the control loop's clock (recording time in
+    replay mode); it only judges staleness."""
+
+    store: DecisionStore
+    telemetry: Telemetry
+    clock: Callable[[], float]
+    security: Security | None
+    loop_alive: Callable[[], bool] = field(default=lambda: True)
+
+
+def _guard(context: ServerContext) -> Callable[[Request], object]:
+    async def guard(request: Request) -> None:
+        security = context.security
+        if security is None:
+            return
+        user = await security.authenticator.authenticate(dict(request.scope))
+        params = request.path_params
+        if "metric" in params and "namespace" in params:
+            attributes = Attributes.metric(params["namespace"], params["metric"])
+        else:
+            attributes = Attributes.non_resource(request.url.path)
+        await security.authorizer.authorize(user, attributes)
+
+    return guard
+
+
+def _status_response(error: ApiError) -> JSONResponse:
+    return JSONResponse(error.body(), status_code=error.code)
+
+
+def create_app(context: ServerContext) -> FastAPI:
+    """Build the application; wrap with :class:`ObserveAndContain` via ``asgi()``."""
+    app = FastAPI(
+        title="lws-autoscaler external metrics API",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,  # /openapi/v2 and /openapi/v3 are the aggregator's documents
+    )
+    guard = Depends(_guard(context))
+    app.include_router(discovery.health_router(context.store, context.clock, context.loop_alive))
+    app.include_router(discovery.discovery_router(), dependencies=[guard])
+    app.include_router(external_metrics.router(context.store, context.clock), dependencies=[guard])
+
+    @app.get("/metrics", dependencies=[guard], include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(context.telemetry.exposition(), media_type=CONTENT_TYPE)
+
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return _status_response(exc)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        if exc.status_code == 404:
+            message = "the server could not find the requested resource"
+        elif exc.status_code == 405:
+            message = f"the server does not allow method {request.method} on this resource"
+        else:
+            message = str(exc.detail)
+        response = _status_response(
+            ApiError(exc.status_code, message, REASONS.get(exc.status_code))
+        )
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        # Starlette re-raises after sending this; ObserveAndContain logs the traceback.
+        return _status_response(internal_error())
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return _status_response(ApiError(400, f"invalid request: {exc.errors()[:3]}"))
+
+    return app
+
+
+def asgi(context: ServerContext, max_path_bytes: int = DEFAULT_MAX_PATH_BYTES) -> ObserveAndContain:
+    """The full ASGI application to serve: the app inside the Status/metrics middleware."""
+    return ObserveAndContain(create_app(context), context.telemetry, max_path_bytes)

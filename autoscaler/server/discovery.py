@@ -1,0 +1,124 @@
+"""Discovery documents the aggregator reads, the OpenAPI stubs, and the health probes.
+
+Discovery is the legacy (``application/json``) form the aggregator falls back to:
+``APIGroupList`` at ``/apis``, ``APIGroup`` at ``/apis/external.metrics.k8s.io`` and an
+``APIResourceList`` listing every published metric at ``/apis/external.metrics.k8s.io/
+v1beta1``. These always answer 200, from constants: the availability check must never
+fail because the loop is slow.
+
+Health: ``/healthz`` and ``/livez`` say the process (and its loop thread) is alive;
+``/readyz`` is 200 only after the first cycle published and while the last one is
+fresher than the store's max age, so a replica whose loop is stuck leaves the Service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from autoscaler import __version__
+from autoscaler.server.identity import EXTERNAL_METRICS_GROUP, EXTERNAL_METRICS_VERSION
+from autoscaler.server.series import METRICS
+from autoscaler.server.store import DecisionStore
+
+GROUP_VERSION = f"{EXTERNAL_METRICS_GROUP}/{EXTERNAL_METRICS_VERSION}"
+_VERSION_ENTRY = {"groupVersion": GROUP_VERSION, "version": EXTERNAL_METRICS_VERSION}
+
+API_GROUP: dict[str, Any] = {
+    "kind": "APIGroup",
+    "apiVersion": "v1",
+    "name": EXTERNAL_METRICS_GROUP,
+    "versions": [_VERSION_ENTRY],
+    "preferredVersion": _VERSION_ENTRY,
+}
+
+API_GROUP_LIST: dict[str, Any] = {
+    "kind": "APIGroupList",
+    "apiVersion": "v1",
+    "groups": [{k: v for k, v in API_GROUP.items() if k not in ("kind", "apiVersion")}],
+}
+
+API_RESOURCE_LIST: dict[str, Any] = {
+    "kind": "APIResourceList",
+    "apiVersion": "v1",
+    "groupVersion": GROUP_VERSION,
+    "resources": [
+        {
+            "name": metric,
+            "singularName": "",
+            "namespaced": True,
+            "kind": "ExternalMetricValueList",
+            "verbs": ["get"],
+        }
+        for metric in METRICS
+    ],
+}
+
+OPENAPI_V2: dict[str, Any] = {
+    "swagger": "2.0",
+    "info": {"title": "lws-autoscaler external metrics", "version": __version__},
+    "paths": {},
+}
+
+OPENAPI_V3_INDEX: dict[str, Any] = {"paths": {}}
+
+
+def discovery_router() -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/apis")
+    async def apis() -> JSONResponse:
+        return JSONResponse(API_GROUP_LIST)
+
+    @router.get(f"/apis/{EXTERNAL_METRICS_GROUP}")
+    async def group() -> JSONResponse:
+        return JSONResponse(API_GROUP)
+
+    @router.get(f"/apis/{GROUP_VERSION}")
+    async def resources() -> JSONResponse:
+        return JSONResponse(API_RESOURCE_LIST)
+
+    @router.get("/openapi/v2", include_in_schema=False)
+    async def openapi_v2() -> JSONResponse:
+        return JSONResponse(OPENAPI_V2)
+
+    @router.get("/openapi/v3", include_in_schema=False)
+    async def openapi_v3() -> JSONResponse:
+        return JSONResponse(OPENAPI_V3_INDEX)
+
+    return router
+
+
+def health_router(
+    store: DecisionStore, clock: Callable[[], float], loop_alive: Callable[[], bool]
+) -> APIRouter:
+    router = APIRouter()
+
+    async def live() -> PlainTextResponse:
+        if not loop_alive():
+            return PlainTextResponse("control loop is not running", status_code=500)
+        return PlainTextResponse("ok")
+
+    router.add_api_route("/healthz", live, methods=["GET"])
+    router.add_api_route("/livez", live, methods=["GET"])
+
+    @router.get("/readyz")
+    async def ready() -> PlainTextResponse:
+        published = store.published_at
+        if published is None or store.source_ok_at is None:
+            return PlainTextResponse(
+                "no control-loop cycle with source data has completed yet", status_code=503
+            )
+        age = clock() - published
+        if age > store.max_age:
+            return PlainTextResponse(
+                f"last cycle {age:.0f}s ago (max age {store.max_age:.0f}s)", status_code=503
+            )
+        if not loop_alive():
+            return PlainTextResponse("control loop is not running", status_code=503)
+        return PlainTextResponse("ok")
+
+    return router

@@ -1,0 +1,165 @@
+"""Policies in force, reloaded when their files change (a ConfigMap mount update).
+
+A ConfigMap volume shows each key as ``name.yaml -> ..data/name.yaml`` and swaps the
+``..data`` symlink atomically on update. The watcher therefore compares, per policy
+file, the *resolved* path, inode, size and mtime, and it skips every name starting with
+``.`` when listing a folder (``..data`` and the timestamped ``..2026_...`` folder would
+otherwise yield every policy twice).
+
+On start the files are loaded strictly: any problem stops the server with every issue
+listed. Afterwards a changed file is reloaded on its own; if it is invalid, or targets
+an LWS (or reuses a policy name) already claimed by another file, it is rejected: the
+error is logged, ``policy_reload_errors_total{file}`` counts it, and the file's last
+good policies stay in force. A file that disappears takes its policies with it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from autoscaler.errors import PolicyError, PolicyIssue
+from autoscaler.policy.loader import POLICY_SUFFIXES, LoadedPolicy, load_policy_file
+from autoscaler.policy.model import ScalingPolicy
+from autoscaler.server.telemetry import Telemetry
+
+log = logging.getLogger(__name__)
+
+Signature = tuple[str, int, int, int]
+
+
+@dataclass(frozen=True)
+class _FileState:
+    signature: Signature | None
+    """Of the version last *looked at* (good or rejected), so a bad file is logged once."""
+    policies: tuple[LoadedPolicy, ...]
+
+
+def _signature(path: Path) -> Signature:
+    resolved = os.path.realpath(path)
+    info = os.stat(resolved)
+    return (resolved, info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+def _policy_files(paths: Iterable[Path]) -> tuple[list[Path], list[PolicyIssue]]:
+    files: list[Path] = []
+    issues: list[PolicyIssue] = []
+    for path in paths:
+        if path.is_file():
+            files.append(path)
+        elif path.is_dir():
+            for root, dirs, names in os.walk(path, followlinks=False):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                files.extend(
+                    Path(root) / n
+                    for n in sorted(names)
+                    if not n.startswith(".") and n.endswith(POLICY_SUFFIXES)
+                )
+        else:
+            issues.append(PolicyIssue(str(path), 1, "", "no such file or directory"))
+    return files, issues
+
+
+def _conflicts(loaded: Sequence[LoadedPolicy], others: Iterable[LoadedPolicy]) -> list[str]:
+    by_key = {p.key: p for p in others}
+    by_name = {p.policy.name: p for p in by_key.values()}
+    problems = []
+    for p in loaded:
+        if p.key in by_key:
+            other = by_key[p.key]
+            problems.append(
+                f"LWS {p.key} is already scaled by {other.policy.name!r} ({other.file})"
+            )
+        elif p.policy.name in by_name:
+            problems.append(
+                f"policy name {p.policy.name!r} is already used in {by_name[p.policy.name].file}"
+            )
+    return problems
+
+
+class PolicyWatcher:
+    """Holds the policies in force and refreshes them from ``paths``."""
+
+    def __init__(self, paths: Sequence[Path], telemetry: Telemetry) -> None:
+        self._paths = list(paths)
+        self._telemetry = telemetry
+        self._files: dict[Path, _FileState] = {}
+
+    @property
+    def policies(self) -> list[ScalingPolicy]:
+        return [p.policy for state in self._files.values() for p in state.policies]
+
+    def load_initial(self) -> list[ScalingPolicy]:
+        """Strict first load; PolicyError lists every problem in every file."""
+        files, issues = _policy_files(self._paths)
+        if not files and not issues:
+            issues.append(PolicyIssue("<policies>", 1, "", "no policy files (*.yaml, *.yml) found"))
+        for file in files:
+            try:
+                loaded = tuple(load_policy_file(file))
+            except PolicyError as exc:
+                issues.extend(exc.issues)
+                continue
+            for problem in _conflicts(loaded, self._in_force(except_file=file)):
+                issues.append(PolicyIssue(str(file), 1, "spec.target", problem))
+            self._files[file] = _FileState(_signature(file), loaded)
+        if issues:
+            self._files.clear()
+            raise PolicyError(issues)
+        self._telemetry.policies_loaded.set(len(self.policies))
+        return self.policies
+
+    def refresh(self) -> bool:
+        """Reload changed files; True when the policies in force changed."""
+        files, _ = _policy_files(self._paths)
+        changed = False
+        for gone in set(self._files) - set(files):
+            log.info("policy file %s removed: its policies are no longer in force", gone)
+            del self._files[gone]
+            changed = True
+        for file in files:
+            changed |= self._refresh_file(file)
+        if changed:
+            self._telemetry.policies_loaded.set(len(self.policies))
+        return changed
+
+    def _in_force(self, except_file: Path) -> list[LoadedPolicy]:
+        return [p for f, s in self._files.items() if f != except_file for p in s.policies]
+
+    def _refresh_file(self, file: Path) -> bool:
+        previous = self._files.get(file, _FileState(None, ()))
+        try:
+            signature = _signature(file)
+        except OSError as exc:
+            self._reject(file, previous, None, [f"cannot read: {exc}"])
+            return False
+        if signature == previous.signature:
+            return False
+        try:
+            loaded = tuple(load_policy_file(file))
+        except PolicyError as exc:
+            self._reject(file, previous, signature, [str(i) for i in exc.issues])
+            return False
+        problems = _conflicts(loaded, self._in_force(except_file=file))
+        if problems:
+            self._reject(file, previous, signature, problems)
+            return False
+        log.info("policy file %s reloaded: %s", file, ", ".join(p.policy.name for p in loaded))
+        self._files[file] = _FileState(signature, loaded)
+        return True
+
+    def _reject(
+        self, file: Path, previous: _FileState, signature: Signature | None, problems: list[str]
+    ) -> None:
+        kept = ", ".join(p.policy.name for p in previous.policies) or "nothing"
+        log.error(
+            "policy file %s rejected, keeping the last good version (%s):\n  %s",
+            file,
+            kept,
+            "\n  ".join(problems),
+        )
+        self._telemetry.reload_errors.labels(str(file)).inc()
+        self._files[file] = _FileState(signature, previous.policies)

@@ -1,0 +1,92 @@
+"""Typed, validated settings of one ``lws-autoscaler serve`` process.
+
+The CLI turns flags into :class:`ServeSettings`; everything downstream takes these
+values, never ``argparse`` namespaces. Validation enforces the security rules: plain
+HTTP only on a loopback address unless explicitly forced, certificate and key given
+together, and an explicit ``--disable-auth`` to run without authentication.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from autoscaler.errors import AutoscalerError
+
+SourceKind = Literal["prometheus", "scrape", "recording"]
+
+
+class ServerSetupError(AutoscalerError):
+    """The server cannot start with the given settings (bad flag combination, files)."""
+
+
+def is_loopback(address: str) -> bool:
+    if address == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+class ServeSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    policies: tuple[Path, ...] = ()
+    source: SourceKind = "prometheus"
+    prometheus_url: str = "http://prometheus-operated.monitoring.svc:9090"
+    recording: Path | None = None
+    replay_speed: float = Field(default=1.0, gt=0)
+    cycle_seconds: float = Field(default=15.0, gt=0)
+    max_decision_age: float | None = Field(default=None, gt=0)
+    """Seconds after which a decision is stale; default three cycles."""
+
+    bind_address: str = "0.0.0.0"
+    secure_port: int = Field(default=6443, ge=0, le=65535)
+    insecure: bool = False
+    insecure_port: int = Field(default=8080, ge=0, le=65535)
+    force_insecure_non_loopback: bool = False
+
+    tls_cert_file: Path | None = None
+    tls_private_key_file: Path | None = None
+    cert_dir: Path = Path("apiserver.local.config/certificates")
+    tls_host_names: tuple[str, ...] = ()
+
+    disable_auth: bool = False
+    kubeconfig: Path | None = None
+    client_ca_file: Path | None = None
+    requestheader_client_ca_file: Path | None = None
+    requestheader_allowed_names: tuple[str, ...] = ()
+    requestheader_username_headers: tuple[str, ...] = ("X-Remote-User",)
+    requestheader_group_headers: tuple[str, ...] = ("X-Remote-Group",)
+    requestheader_extra_headers_prefix: tuple[str, ...] = ("X-Remote-Extra-",)
+    auth_cache_ttl: float = Field(default=10.0, ge=0)
+
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ServeSettings:
+        if (self.tls_cert_file is None) != (self.tls_private_key_file is None):
+            raise ValueError("--tls-cert-file and --tls-private-key-file go together")
+        exposed = not is_loopback(self.bind_address)
+        if self.insecure and exposed and not self.force_insecure_non_loopback:
+            raise ValueError(
+                f"plain HTTP on {self.bind_address} would expose the API unencrypted; "
+                "bind to 127.0.0.1, or pass --force-insecure-non-loopback"
+            )
+        return self
+
+    @property
+    def port(self) -> int:
+        return self.insecure_port if self.insecure else self.secure_port
+
+    @property
+    def decision_max_age(self) -> float:
+        return self.max_decision_age or 3 * self.cycle_seconds
+
+    @property
+    def scheme(self) -> str:
+        return "http" if self.insecure else "https"

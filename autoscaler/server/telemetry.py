@@ -1,0 +1,107 @@
+"""The server's own Prometheus metrics, on a per-instance registry (never the global one).
+
+Names (all prefixed ``lws_autoscaler_``):
+
+- ``cycle_duration_seconds`` (histogram) and ``cycles_total{result}`` (ok, source_error);
+- ``last_cycle_timestamp_seconds``: loop-clock time of the last published cycle;
+- ``source_errors_total{scope}``: ``backend`` (the whole fetch failed) or ``target``;
+- ``policy_reload_errors_total{file}`` and ``policies_loaded``;
+- ``recommended_replicas{namespace,leaderworkerset,policy}`` and
+  ``signal_proposal_replicas{namespace,leaderworkerset,policy,signal}``;
+- ``http_requests_total{route,method,code}`` and
+  ``http_request_duration_seconds{route,method}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from autoscaler.engine.decision import Decision
+
+_PREFIX = "lws_autoscaler"
+_LWS_LABELS = ("namespace", "leaderworkerset", "policy")
+# Request latencies are sub-millisecond when served from memory; resolve that range.
+_HTTP_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+_CYCLE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+class Telemetry:
+    """All metric families of one server instance."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.cycle_duration = Histogram(
+            f"{_PREFIX}_cycle_duration_seconds",
+            "Wall time of one control-loop cycle (fetch, decide, publish).",
+            buckets=_CYCLE_BUCKETS,
+            registry=r,
+        )
+        self.cycles = Counter(
+            f"{_PREFIX}_cycles_total", "Control-loop cycles by result.", ["result"], registry=r
+        )
+        self.last_cycle = Gauge(
+            f"{_PREFIX}_last_cycle_timestamp_seconds",
+            "Loop-clock time of the last published cycle.",
+            registry=r,
+        )
+        self.source_errors = Counter(
+            f"{_PREFIX}_source_errors_total",
+            "Metric-source failures: scope=backend (whole fetch) or target (one LWS).",
+            ["scope"],
+            registry=r,
+        )
+        self.reload_errors = Counter(
+            f"{_PREFIX}_policy_reload_errors_total",
+            "Policy files rejected on reload (the last good version stays in force).",
+            ["file"],
+            registry=r,
+        )
+        self.policies_loaded = Gauge(
+            f"{_PREFIX}_policies_loaded", "Policies currently in force.", registry=r
+        )
+        self.recommended = Gauge(
+            f"{_PREFIX}_recommended_replicas",
+            "Latest recommendation per LWS (absent when the policy makes none).",
+            list(_LWS_LABELS),
+            registry=r,
+        )
+        self.proposals = Gauge(
+            f"{_PREFIX}_signal_proposal_replicas",
+            "Groups each signal proposed in the latest decision.",
+            [*_LWS_LABELS, "signal"],
+            registry=r,
+        )
+        self.http_requests = Counter(
+            f"{_PREFIX}_http_requests_total",
+            "HTTP requests by route template, method and status code.",
+            ["route", "method", "code"],
+            registry=r,
+        )
+        self.http_latency = Histogram(
+            f"{_PREFIX}_http_request_duration_seconds",
+            "HTTP request latency by route template and method.",
+            ["route", "method"],
+            buckets=_HTTP_BUCKETS,
+            registry=r,
+        )
+
+    def record_decisions(self, decisions: Iterable[Decision]) -> None:
+        """Replace the per-LWS gauges with this cycle's values (removed LWS disappear)."""
+        self.recommended.clear()
+        self.proposals.clear()
+        for d in decisions:
+            labels = (d.key.namespace, d.key.name, d.policy)
+            if d.replicas is not None:
+                self.recommended.labels(*labels).set(d.replicas)
+            for p in d.proposals:
+                if p.replicas is not None:
+                    self.proposals.labels(*labels, p.name).set(p.replicas)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)

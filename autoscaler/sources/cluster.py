@@ -1,0 +1,72 @@
+"""The cluster side of a snapshot: what each LeaderWorkerSet looks like right now.
+
+Metric adapters say what the leaders *report*; a :class:`ClusterStateReader` says what
+the LWS *is*: ``spec.replicas``, ``status.replicas`` (groups created),
+``status.readyReplicas``, and each group's leader pod with its creation and ready times.
+The two are merged by :mod:`autoscaler.sources.assemble`.
+
+The production reader talks to the Kubernetes API (:mod:`autoscaler.sources.kube`);
+:class:`StaticClusterReader` serves fixed states (tests, replays).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from autoscaler.snapshot import GroupStatus, LwsKey
+
+# Labels the LWS controller puts on every pod (kubernetes-sigs/lws,
+# api/leaderworkerset/v1/leaderworkerset_types.go).
+LWS_NAME_LABEL = "leaderworkerset.sigs.k8s.io/name"
+GROUP_INDEX_LABEL = "leaderworkerset.sigs.k8s.io/group-index"
+WORKER_INDEX_LABEL = "leaderworkerset.sigs.k8s.io/worker-index"
+LWS_GROUP = "leaderworkerset.x-k8s.io"
+LWS_VERSION = "v1"
+LWS_PLURAL = "leaderworkersets"
+
+
+@dataclass(frozen=True)
+class LeaderPod:
+    """The leader (``worker-index`` 0) of one group: the pod that exports the metrics."""
+
+    name: str
+    group_index: int
+    ip: str | None = None
+    ready: bool = False
+
+
+@dataclass(frozen=True)
+class LwsState:
+    """One LWS as the API server describes it."""
+
+    key: LwsKey
+    spec_replicas: int
+    status_replicas: int
+    ready_replicas: int
+    groups: tuple[GroupStatus, ...] = ()
+    leaders: tuple[LeaderPod, ...] = field(default_factory=tuple)
+
+    @property
+    def leader_names(self) -> frozenset[str]:
+        return frozenset(p.name for p in self.leaders)
+
+
+class ClusterStateReader(Protocol):
+    """Reads the current state of several LWS in as few API calls as it can."""
+
+    def read(self, keys: Sequence[LwsKey]) -> Mapping[LwsKey, LwsState]:
+        """States of the LWS that exist; a key missing from the answer has no LWS.
+        Raises SourceUnavailableError when the API server cannot be reached."""
+        ...
+
+
+class StaticClusterReader:
+    """A reader answering fixed states; ``states`` may be replaced between calls."""
+
+    def __init__(self, states: Mapping[LwsKey, LwsState] | None = None) -> None:
+        self.states: dict[LwsKey, LwsState] = dict(states or {})
+
+    def read(self, keys: Sequence[LwsKey]) -> Mapping[LwsKey, LwsState]:
+        return {k: self.states[k] for k in keys if k in self.states}

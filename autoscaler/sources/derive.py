@@ -1,0 +1,72 @@
+"""Rates and windowed quantiles from successive raw readings (direct scrape).
+
+Counters are cumulative, so a rate needs two readings: the increase between the oldest
+and newest reading inside the window, divided by the time between them. A counter that
+went *down* was reset (the pod or engine restarted); as in PromQL, the increase across a
+reset is the new value, because the counter restarted from zero. Worked example:
+readings 1000, 1300, 40, 100 over 30 s increase by 300 + 40 + 60 = 400, i.e. 13.3/s,
+where a naive ``(100 - 1000) / 30`` would be -30/s.
+
+For a counter that grows linearly this equals PromQL's ``rate()`` exactly (Prometheus
+extrapolates to the window edges, which changes nothing for a straight line), which is
+what lets the three sources agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from autoscaler.sources.histogram import bucket_quantile
+
+
+def increase(values: Sequence[float]) -> float:
+    """Total increase of a counter over successive values, counting resets as restarts."""
+    total = 0.0
+    for before, after in zip(values, values[1:], strict=False):
+        total += after - before if after >= before else after
+    return total
+
+
+def _in_window(times: Sequence[float], now: float, window: float) -> list[int]:
+    return [i for i, t in enumerate(times) if now - window <= t <= now]
+
+
+def window_rate(
+    times: Sequence[float], values: Sequence[float], now: float, window: float
+) -> float | None:
+    """Per-second rate over the readings in ``[now - window, now]``; None with fewer than two."""
+    index = _in_window(times, now, window)
+    if len(index) < 2:
+        return None
+    span = times[index[-1]] - times[index[0]]
+    if span <= 0:
+        return None
+    return increase([values[i] for i in index]) / span
+
+
+def window_bucket_rates(
+    times: Sequence[float],
+    buckets: Sequence[Mapping[float, float]],
+    now: float,
+    window: float,
+) -> dict[float, float]:
+    """Per-bucket rates of a cumulative histogram over the window (bounds seen in every reading)."""
+    index = _in_window(times, now, window)
+    if len(index) < 2:
+        return {}
+    span = times[index[-1]] - times[index[0]]
+    if span <= 0:
+        return {}
+    bounds = set(buckets[index[0]])
+    for i in index[1:]:
+        bounds &= set(buckets[i])
+    return {le: increase([buckets[i][le] for i in index]) / span for le in bounds}
+
+
+def summed_quantile(quantile: float, per_leader: Sequence[Mapping[float, float]]) -> float | None:
+    """The quantile of the bucket rates summed over leaders (``sum by (le)`` in PromQL)."""
+    total: dict[float, float] = {}
+    for buckets in per_leader:
+        for le, rate in buckets.items():
+            total[le] = total.get(le, 0.0) + rate
+    return bucket_quantile(quantile, total)

@@ -1,0 +1,180 @@
+"""Reads LeaderWorkerSets and their pods from the Kubernetes API.
+
+Two list calls per *namespace* per cycle, whatever the number of LWS in it: the
+``leaderworkersets`` of the namespace (``leaderworkerset.x-k8s.io/v1``) and its pods
+selected by ``leaderworkerset.sigs.k8s.io/name in (a,b,...)``. From them:
+
+- ``spec.replicas`` / ``status.replicas`` / ``status.readyReplicas`` as the LWS reports them
+  (the scale subresource maps ``.spec.replicas`` and ``.status.replicas``);
+- one group per ``group-index``: created when its leader pod was created, ready when all
+  ``spec.leaderWorkerTemplate.size`` pods are Ready (at the latest of their Ready
+  transitions), as the LWS controller counts a ready group;
+- the leader pods (``worker-index`` 0) with their IPs, for the direct-scrape source.
+
+Terminating pods are ignored: their group is going away.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from autoscaler.errors import QueryRejectedError, SourceUnavailableError
+from autoscaler.snapshot import GroupStatus, LwsKey
+from autoscaler.sources.cluster import (
+    GROUP_INDEX_LABEL,
+    LWS_GROUP,
+    LWS_NAME_LABEL,
+    LWS_PLURAL,
+    LWS_VERSION,
+    WORKER_INDEX_LABEL,
+    LeaderPod,
+    LwsState,
+)
+
+Json = dict[str, Any]
+
+
+def parse_time(text: str | None) -> float | None:
+    """RFC 3339 (``2026-01-01T00:00:00Z``) -> Unix seconds."""
+    if not text:
+        return None
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def _ready_since(pod: Json) -> float | None:
+    for condition in (pod.get("status") or {}).get("conditions") or []:
+        if condition.get("type") == "Ready" and condition.get("status") == "True":
+            return parse_time(condition.get("lastTransitionTime")) or 0.0
+    return None
+
+
+def _int_label(labels: Mapping[str, str], name: str) -> int | None:
+    try:
+        return int(labels[name])
+    except (KeyError, ValueError):
+        return None
+
+
+def lws_state(lws: Json, pods: Sequence[Json]) -> LwsState:
+    """One LWS object and its (non-terminating) pods -> :class:`LwsState`."""
+    meta, spec, status = lws["metadata"], lws.get("spec") or {}, lws.get("status") or {}
+    size = int((spec.get("leaderWorkerTemplate") or {}).get("size") or 1)
+    by_group: dict[int, list[Json]] = defaultdict(list)
+    for pod in pods:
+        index = _int_label(pod["metadata"].get("labels") or {}, GROUP_INDEX_LABEL)
+        if index is not None and not pod["metadata"].get("deletionTimestamp"):
+            by_group[index].append(pod)
+    groups: list[GroupStatus] = []
+    leaders: list[LeaderPod] = []
+    for index in sorted(by_group):
+        members = by_group[index]
+        leader = next(
+            (
+                p
+                for p in members
+                if _int_label(p["metadata"].get("labels") or {}, WORKER_INDEX_LABEL) == 0
+            ),
+            None,
+        )
+        created = [parse_time(p["metadata"].get("creationTimestamp")) for p in members]
+        if leader is not None:
+            created_at = parse_time(leader["metadata"].get("creationTimestamp"))
+        else:
+            created_at = min((c for c in created if c is not None), default=None)
+        ready = [_ready_since(p) for p in members]
+        ready_times = [r for r in ready if r is not None]
+        ready_at = max(ready_times) if len(ready_times) >= size else None
+        groups.append(GroupStatus(index, created_at or 0.0, ready_at))
+        if leader is not None:
+            leaders.append(
+                LeaderPod(
+                    leader["metadata"]["name"],
+                    index,
+                    (leader.get("status") or {}).get("podIP"),
+                    _ready_since(leader) is not None,
+                )
+            )
+    return LwsState(
+        key=LwsKey(meta["namespace"], meta["name"]),
+        spec_replicas=int(spec.get("replicas", 1)),
+        status_replicas=int(status.get("replicas") or 0),
+        ready_replicas=int(status.get("readyReplicas") or 0),
+        groups=tuple(groups),
+        leaders=tuple(leaders),
+    )
+
+
+class KubernetesClusterReader:
+    """:class:`~autoscaler.sources.cluster.ClusterStateReader` over the Kubernetes API.
+
+    ``api_client`` is a configured ``kubernetes.client.ApiClient`` (in-cluster config or a
+    kubeconfig); building it (auth, TLS) is the caller's job.
+    """
+
+    def __init__(self, api_client: Any, timeout: float = 5.0) -> None:
+        self._api = api_client
+        self._timeout = timeout
+
+    def _get(self, path: str, query: list[tuple[str, str]]) -> Json:
+        from kubernetes.client.exceptions import ApiException
+        from urllib3.exceptions import HTTPError
+
+        try:
+            response = self._api.call_api(
+                path,
+                "GET",
+                query_params=query,
+                header_params={"Accept": "application/json"},
+                auth_settings=["BearerToken"],
+                _preload_content=False,
+                _request_timeout=self._timeout,
+            )
+        except ApiException as exc:
+            message = _status_message(exc.body) or exc.reason
+            if exc.status and exc.status >= 500:
+                raise SourceUnavailableError(
+                    f"Kubernetes API: GET {path}: {exc.status} {message}"
+                ) from exc
+            raise QueryRejectedError(f"Kubernetes API: GET {path}: {exc.status} {message}") from exc
+        except (HTTPError, OSError) as exc:
+            raise SourceUnavailableError(f"Kubernetes API unreachable: {exc}") from exc
+        raw = response[0] if isinstance(response, tuple) else response
+        body: Json = json.loads(raw.data)
+        return body
+
+    def read(self, keys: Sequence[LwsKey]) -> Mapping[LwsKey, LwsState]:
+        by_namespace: dict[str, set[str]] = defaultdict(set)
+        for key in keys:
+            by_namespace[key.namespace].add(key.name)
+        states: dict[LwsKey, LwsState] = {}
+        for namespace, names in sorted(by_namespace.items()):
+            lws_list = self._get(
+                f"/apis/{LWS_GROUP}/{LWS_VERSION}/namespaces/{namespace}/{LWS_PLURAL}", []
+            )
+            selector = f"{LWS_NAME_LABEL} in ({','.join(sorted(names))})"
+            pod_list = self._get(
+                f"/api/v1/namespaces/{namespace}/pods", [("labelSelector", selector)]
+            )
+            pods: dict[str, list[Json]] = defaultdict(list)
+            for pod in pod_list.get("items") or []:
+                owner = (pod["metadata"].get("labels") or {}).get(LWS_NAME_LABEL)
+                if owner:
+                    pods[owner].append(pod)
+            for lws in lws_list.get("items") or []:
+                name = lws["metadata"]["name"]
+                if name in names:
+                    state = lws_state(lws, pods.get(name, []))
+                    states[state.key] = state
+        return states
+
+
+def _status_message(body: object) -> str | None:
+    try:
+        decoded = json.loads(body) if isinstance(body, str | bytes) else None
+    except ValueError:
+        return None
+    return str(decoded.get("message")) if isinstance(decoded, dict) else None

@@ -1,0 +1,237 @@
+"""The Prometheus source (the production default): one batched query per signal per cycle.
+
+Each cycle runs the queries of :func:`~autoscaler.sources.promql.signal_queries` (one per
+signal for all targets sharing engine, model, window and overrides), plus one batched
+query for the activation expressions of scale-to-zero policies, then merges the per-leader
+series with the cluster state (:mod:`autoscaler.sources.assemble`).
+
+Failure handling: Prometheus down or refusing a default query raises a
+:class:`~autoscaler.errors.SourceError` (the loop holds every target). A rejected
+*override* or activation expression only fails the policies that wrote it (the batched
+activation query is retried one expression at a time to find the culprit). Prometheus
+answering with no series at all for targets that should have some raises
+:class:`EmptyResultError`, which almost always means the scrape config does not attach the
+namespace / LWS / pod labels this source selects on (see ``docs/sources.md``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from autoscaler.errors import QueryRejectedError, SourceError
+from autoscaler.signals import Signal
+from autoscaler.snapshot import LwsKey, Sample
+from autoscaler.sources.assemble import assemble
+from autoscaler.sources.base import SourceResult, Target
+from autoscaler.sources.cluster import ClusterStateReader, LwsState
+from autoscaler.sources.prometheus_api import PrometheusQueryClient
+from autoscaler.sources.promql import (
+    FIELD_LABEL,
+    TARGET_LABEL,
+    LabelNames,
+    SignalQuery,
+    activation_query,
+    signal_queries,
+    single_activation,
+)
+
+MAX_POINTS_PER_QUERY = 10_000
+"""Prometheus refuses range queries of more than 11,000 points per series."""
+
+Json = dict[str, Any]
+Points = list[tuple[dict[str, str], float, float]]  # (labels, time, value)
+
+
+class EmptyResultError(SourceError):
+    """Prometheus answered, but no query returned a series for any target."""
+
+
+def _points(items: Iterable[Json]) -> Points:
+    """Instant-vector and matrix items flattened to (labels, time, value)."""
+    points: Points = []
+    for item in items:
+        metric = item.get("metric") or {}
+        pairs = item["values"] if "values" in item else [item["value"]]
+        for t, v in pairs:
+            points.append((metric, float(t), float(v)))
+    return points
+
+
+class _Frame:
+    """Everything the queries said about one evaluation time."""
+
+    def __init__(self) -> None:
+        self.leaders: dict[LwsKey, dict[str, dict[Signal, Sample]]] = defaultdict(
+            lambda: defaultdict(dict)
+        )
+        self.aggregates: dict[LwsKey, dict[Signal, Sample]] = defaultdict(dict)
+        self.series = 0
+
+
+def chunks(start: float, end: float, step: float) -> Iterator[tuple[float, float]]:
+    """``[start, end]`` cut into ranges of at most MAX_POINTS_PER_QUERY evaluation steps.
+
+    A week at 15 s is 40,321 points: chunks of 10,000 points (41h40m) -> 5 range queries
+    per expression. Chunks do not overlap: the next starts one step after the last.
+    """
+    span = step * (MAX_POINTS_PER_QUERY - 1)
+    cursor = start
+    while cursor <= end:
+        last = min(end, cursor + span)
+        yield cursor, last
+        cursor = last + step
+
+
+class PrometheusSource:
+    """:class:`~autoscaler.sources.base.MetricSource` over a Prometheus HTTP API."""
+
+    name = "prometheus"
+
+    def __init__(
+        self,
+        client: PrometheusQueryClient,
+        cluster: ClusterStateReader | None = None,
+        labels: LabelNames | None = None,
+    ) -> None:
+        self._client = client
+        self._cluster = cluster
+        self._labels = labels or LabelNames()
+
+    # -- parsing ---------------------------------------------------------------------------
+    def _absorb(self, query: SignalQuery, points: Points, frames: dict[float, _Frame]) -> None:
+        wanted = {t.key for t in query.targets}
+        signal = query.key.signal
+        values: dict[tuple[float, LwsKey, str], float] = {}
+        fresh: dict[tuple[float, LwsKey, str], float] = {}
+        names = self._labels
+        for metric, t, v in points:
+            key = LwsKey(metric.get(names.namespace, ""), metric.get(names.lws, ""))
+            if key not in wanted:
+                continue
+            pod = "" if signal is Signal.TTFT else metric.get(names.pod, "")
+            if signal is not Signal.TTFT and not pod:
+                continue
+            bucket = fresh if metric.get(FIELD_LABEL) == "timestamp" else values
+            bucket[(t, key, pod)] = v
+        for (t, key, pod), value in values.items():
+            newest = fresh.get((t, key, pod))
+            if query.has_freshness and newest is None:
+                continue  # the series ended (stale marker): a rate over old samples only
+            sample = Sample(value, newest if newest is not None else t)
+            frame = frames.setdefault(t, _Frame())
+            frame.series += 1
+            if signal is Signal.TTFT:
+                frame.aggregates[key][signal] = sample
+            else:
+                frame.leaders[key][pod][signal] = sample
+
+    def _absorb_activation(
+        self, points: Points, index: Mapping[str, LwsKey], frames: dict[float, _Frame]
+    ) -> None:
+        for metric, t, v in points:
+            key = index.get(metric.get(TARGET_LABEL, ""))
+            if key is not None:
+                frames.setdefault(t, _Frame()).aggregates[key][Signal.ACTIVATION] = Sample(v, t)
+
+    # -- querying ----------------------------------------------------------------------------
+    def _run(
+        self, targets: Sequence[Target], run: Any
+    ) -> tuple[dict[float, _Frame], dict[LwsKey, str]]:
+        frames: dict[float, _Frame] = {}
+        errors: dict[LwsKey, str] = {}
+        for query in signal_queries(targets, self._labels):
+            try:
+                points = _points(run(query.promql))
+            except QueryRejectedError as exc:
+                if query.key.override is None:
+                    raise
+                for target in query.targets:
+                    errors[target.key] = f"override for {query.key.signal}: {exc}"
+                continue
+            self._absorb(query, points, frames)
+        batched = activation_query(targets)
+        if batched is not None:
+            promql, index = batched
+            try:
+                self._absorb_activation(_points(run(promql)), index, frames)
+            except QueryRejectedError:
+                for target in targets:
+                    if target.key not in index.values():
+                        continue
+                    try:
+                        one, one_index = activation_query([target]) or ("", {})
+                        self._absorb_activation(_points(run(one)), one_index, frames)
+                    except QueryRejectedError as exc:
+                        errors[target.key] = f"activation query: {exc}"
+        return frames, errors
+
+    def _results(
+        self,
+        targets: Sequence[Target],
+        frame: _Frame,
+        at: float,
+        states: Mapping[LwsKey, LwsState] | None,
+        errors: Mapping[LwsKey, str],
+    ) -> SourceResult:
+        snapshots = {}
+        failed = dict(errors)
+        for target in targets:
+            if target.key in failed:
+                continue
+            state = None
+            if states is not None:
+                state = states.get(target.key)
+                if state is None:
+                    failed[target.key] = f"LeaderWorkerSet {target.key} not found"
+                    continue
+            built = assemble(
+                target.key, at, frame.leaders.get(target.key, {}), frame.aggregates[target.key],
+                state,
+            )
+            if isinstance(built, str):
+                failed[target.key] = built
+            else:
+                snapshots[target.key] = built
+        return SourceResult(snapshots, failed)
+
+    def fetch(self, targets: Sequence[Target], now: float) -> SourceResult:
+        if not targets:
+            return SourceResult()
+        states = self._cluster.read([t.key for t in targets]) if self._cluster else None
+        frames, errors = self._run(targets, lambda q: self._client.instant(q, now))
+        frame = _Frame()
+        for other in frames.values():  # instant answers all carry t == now
+            frame = other
+        if frame.series == 0 and _expects_series(targets, states):
+            raise EmptyResultError(
+                f"Prometheus at {self._client.url} returned no series for any of "
+                f"{len(targets)} target(s); check that leader pods are scraped and carry the "
+                f"labels {self._labels.by_leader!r} (see docs/sources.md)"
+            )
+        return self._results(targets, frame, now, states, errors)
+
+    def history(
+        self, targets: Sequence[Target], start: float, end: float, step: float
+    ) -> Iterator[tuple[float, SourceResult]]:
+        """Range queries (chunked under the points limit). Past cluster states are not
+        known, so replica counts are those of the reporting leaders."""
+        for lo, hi in chunks(start, end, step):
+            frames, errors = self._run(targets, lambda q, a=lo, b=hi: self._client.range(q, a, b, step))
+            steps = int(round((hi - lo) / step)) + 1
+            for i in range(steps):
+                t = float(round(lo) + i * step)
+                yield t, self._results(targets, frames.get(t, _Frame()), t, None, errors)
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _expects_series(targets: Sequence[Target], states: Mapping[LwsKey, LwsState] | None) -> bool:
+    if states is None:
+        return True
+    return any(s.ready_replicas > 0 for s in states.values())
+
+
+__all__ = ["EmptyResultError", "PrometheusSource", "chunks", "single_activation"]

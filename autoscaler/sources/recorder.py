@@ -1,0 +1,152 @@
+"""Records the raw series the policies need from Prometheus into a :class:`Recording`.
+
+What is stored is *raw*: gauges, cumulative counters and cumulative histogram buckets,
+one series per leader pod and family (engines of a data-parallel vLLM summed, SGLang's
+repeated per-rank gauges collapsed with ``max``), never rates or quantiles. A policy with
+another ``rateWindow``, quantile or signal can therefore be replayed on the same inputs.
+Summing the engines' counters *before* ``rate()`` differs from PromQL's rate-then-sum only
+across a counter reset of a single engine, which in practice restarts with its pod.
+
+Replica counts are recorded too when Prometheus has them: by default the
+kube-state-metrics custom-resource gauges of ``deploy/prometheus/
+kube-state-metrics-lws.yaml`` (``kube_leaderworkerset_{spec,status,status_ready}_replicas``
+labelled ``namespace`` and ``leaderworkerset``). Without them, replays count reporting
+leaders instead.
+
+Ranges are cut into chunks of at most 10,000 steps (Prometheus refuses more than 11,000
+points per series): a week at 15 s is 5 chunks per query.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from autoscaler.signals import MetricKind, ServingEngine
+from autoscaler.sources.base import Target
+from autoscaler.sources.families import RANK_LABELS, Reduction, families
+from autoscaler.sources.prometheus import chunks
+from autoscaler.sources.prometheus_api import PrometheusQueryClient
+from autoscaler.sources.promql import LabelNames, regex_literal, selector
+from autoscaler.sources.recording_format import (
+    REPLICA_SERIES,
+    RecordedTarget,
+    Recording,
+    Series,
+)
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class ReplicaMetrics:
+    """Where Prometheus keeps LWS replica counts (kube-state-metrics custom resources)."""
+
+    spec: str = "kube_leaderworkerset_spec_replicas"
+    status: str = "kube_leaderworkerset_status_replicas"
+    ready: str = "kube_leaderworkerset_status_ready_replicas"
+    namespace_label: str = "namespace"
+    name_label: str = "leaderworkerset"
+
+
+@dataclass(frozen=True)
+class RecordQuery:
+    """One range query and how to label what it returns."""
+
+    promql: str
+    name: str  # stored as __name__
+    rename: tuple[tuple[str, str], ...] = ()  # (from label, to label)
+
+
+def raw_queries(targets: Sequence[Target], labels: LabelNames) -> list[RecordQuery]:
+    """Per (engine, model) group of targets, one query per raw family name."""
+    groups: dict[tuple[ServingEngine, str | None], list[Target]] = defaultdict(list)
+    for target in targets:
+        metrics = target.policy.spec.metrics
+        groups[(metrics.engine, metrics.model_name)].append(target)
+    queries = []
+    for (engine, model), members in sorted(groups.items(), key=lambda g: (g[0][0], g[0][1] or "")):
+        matchers = selector(members, labels, model)
+        for fam in families(engine):
+            op = "sum" if fam.reduction is Reduction.SUM else "avg"
+            for name in fam.sample_names:
+                inner = f"{name}{{{matchers}}}"
+                if fam.kind is MetricKind.GAUGE and RANK_LABELS[engine]:
+                    inner = f"max without ({', '.join(sorted(RANK_LABELS[engine]))}) ({inner})"
+                by = labels.by_leader + (", le" if fam.kind is MetricKind.HISTOGRAM else "")
+                queries.append(RecordQuery(f"{op} by ({by}) ({inner})", name))
+    return queries
+
+
+def replica_queries(
+    targets: Sequence[Target], labels: LabelNames, metrics: ReplicaMetrics
+) -> list[RecordQuery]:
+    ns_re = regex_literal(t.key.namespace for t in targets)
+    name_re = regex_literal(t.key.name for t in targets)
+    queries = []
+    for field_name, stored in REPLICA_SERIES.items():
+        metric = getattr(metrics, field_name)
+        by = f"{metrics.namespace_label}, {metrics.name_label}"
+        promql = (
+            f"max by ({by}) ({metric}{{{metrics.namespace_label}=~{ns_re}, "
+            f"{metrics.name_label}=~{name_re}}})"
+        )
+        rename = ((metrics.namespace_label, labels.namespace), (metrics.name_label, labels.lws))
+        queries.append(RecordQuery(promql, stored, rename))
+    return queries
+
+
+def record(
+    client: PrometheusQueryClient,
+    targets: Sequence[Target],
+    start: float,
+    end: float,
+    step: float,
+    *,
+    labels: LabelNames | None = None,
+    replicas: ReplicaMetrics | None = None,
+    progress: Progress | None = None,
+) -> Recording:
+    """Query every raw series of ``targets`` over ``[start, end]`` at ``step``.
+
+    Raises SourceError subclasses when Prometheus is down or refuses a query.
+    """
+    if step < 1:
+        raise ValueError("the recording step must be at least 1s")
+    # query_range takes whole seconds; aligning the start keeps every chunk on one grid.
+    start = float(round(start))
+    names = labels or LabelNames()
+    queries = raw_queries(targets, names) + replica_queries(
+        targets, names, replicas or ReplicaMetrics()
+    )
+    ranges = list(chunks(start, end, step))
+    total, done = len(ranges) * len(queries), 0
+    collected: dict[tuple[tuple[str, str], ...], list[tuple[float, float]]] = defaultdict(list)
+    for lo, hi in ranges:
+        for query in queries:
+            for item in client.range(query.promql, lo, hi, step):
+                metric = dict(item.get("metric") or {})
+                for old, new in query.rename:
+                    if old in metric:
+                        metric[new] = metric.pop(old)
+                metric["__name__"] = query.name
+                key = tuple(sorted(metric.items()))
+                collected[key].extend((float(t), float(v)) for t, v in item["values"])
+            done += 1
+            if progress is not None:
+                progress(done, total)
+    series = [Series(dict(key), sorted(points)) for key, points in sorted(collected.items())]
+    recorded = tuple(
+        RecordedTarget(t.key, t.policy.spec.metrics.engine, t.policy.spec.metrics.model_name)
+        for t in targets
+    )
+    return Recording(
+        start=start,
+        end=start + step * int((end - start) // step),
+        step=step,
+        labels=names,
+        targets=recorded,
+        series=series,
+        source={"prometheusUrl": client.url},
+    )

@@ -1,0 +1,220 @@
+"""The recording file: a versioned JSON document (gzip when the name ends in ``.gz``).
+
+Version 1 (documented in ``docs/recording-format.md``)::
+
+    {"format": "lws-autoscaler-recording", "version": 1,
+     "createdAt": "2026-01-01T00:00:00Z", "source": {"prometheusUrl": "..."},
+     "start": 1767225600.0, "end": 1767229200.0, "step": 15.0,
+     "labels": {"namespace": "namespace", "lws": "leaderworkerset_sigs_k8s_io_name",
+                "pod": "pod"},
+     "targets": [{"namespace": "inference", "name": "llama-70b", "engine": "vllm",
+                  "modelName": null}],
+     "series": [{"metric": {"__name__": "vllm:num_requests_waiting", "namespace": ...,
+                            "leaderworkerset_sigs_k8s_io_name": ..., "pod": ...},
+                 "values": [[1767225600, "3"], ...]}]}
+
+``series`` items have exactly the shape of a Prometheus ``matrix`` result, so the reader
+also accepts a plain ``/api/v1/query_range`` response saved with curl
+(``{"status": "success", "data": {"resultType": "matrix", "result": [...]}}``); its step
+is inferred from the timestamps and its targets from the policies at replay time.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from autoscaler.errors import RecordingError
+from autoscaler.signals import ServingEngine
+from autoscaler.snapshot import LwsKey
+from autoscaler.sources.promql import LabelNames
+
+FORMAT = "lws-autoscaler-recording"
+VERSION = 1
+REPLICA_SERIES = {
+    "spec": "lws:spec_replicas",
+    "status": "lws:status_replicas",
+    "ready": "lws:ready_replicas",
+}
+"""Names of the replica-count series (labels: namespace and the LWS label)."""
+
+Json = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RecordedTarget:
+    key: LwsKey
+    engine: ServingEngine = ServingEngine.VLLM
+    model_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Series:
+    """One series: its labels (``__name__`` included) and its ``(time, value)`` points."""
+
+    metric: dict[str, str]
+    points: list[tuple[float, float]]
+
+
+@dataclass
+class Recording:
+    start: float
+    end: float
+    step: float
+    labels: LabelNames = field(default_factory=LabelNames)
+    targets: tuple[RecordedTarget, ...] = ()
+    series: list[Series] = field(default_factory=list)
+    source: Json = field(default_factory=dict)
+    created_at: str = ""
+
+    def to_json(self) -> Json:
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "createdAt": self.created_at
+            or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "source": self.source,
+            "start": self.start,
+            "end": self.end,
+            "step": self.step,
+            "labels": {
+                "namespace": self.labels.namespace,
+                "lws": self.labels.lws,
+                "pod": self.labels.pod,
+            },
+            "targets": [
+                {
+                    "namespace": t.key.namespace,
+                    "name": t.key.name,
+                    "engine": t.engine.value,
+                    "modelName": t.model_name,
+                }
+                for t in self.targets
+            ],
+            "series": [
+                {"metric": s.metric, "values": [[t, _number(v)] for t, v in s.points]}
+                for s in self.series
+            ],
+        }
+
+
+def _number(value: float) -> str:
+    # Prometheus writes sample values as strings ("NaN", "+Inf", "1.5"); so do we.
+    if value != value:
+        return "NaN"
+    if value in (float("inf"), float("-inf")):
+        return "+Inf" if value > 0 else "-Inf"
+    return repr(float(value))
+
+
+def save_recording(recording: Recording, path: Path | str) -> Path:
+    path = Path(path)
+    text = json.dumps(recording.to_json(), separators=(",", ":"))
+    if path.name.endswith(".gz"):
+        # mtime=0: the same recording gives the same bytes (reproducible demo file).
+        with path.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as out:
+            out.write(text.encode())
+    else:
+        path.write_text(text)
+    return path
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise RecordingError(f"cannot read recording {path}: {exc}") from exc
+    try:
+        if raw[:2] == b"\x1f\x8b":
+            raw = gzip.decompress(raw)
+        return json.loads(raw)
+    except (OSError, EOFError, ValueError) as exc:
+        raise RecordingError(f"{path} is not a JSON (or gzipped JSON) recording: {exc}") from exc
+
+
+def _series(items: Any, path: Path) -> list[Series]:
+    if not isinstance(items, list):
+        raise RecordingError(f"{path}: 'series' must be a list of matrix items")
+    result = []
+    for n, item in enumerate(items):
+        try:
+            metric = {str(k): str(v) for k, v in item["metric"].items()}
+            points = [(float(t), float(v)) for t, v in item["values"]]
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise RecordingError(f"{path}: series #{n} is malformed: {exc!r}") from exc
+        result.append(Series(metric, points))
+    return result
+
+
+def _inferred_step(series: Sequence[Series]) -> float:
+    gaps: Counter[float] = Counter()
+    for s in series:
+        times = [t for t, _ in s.points]
+        gaps.update(round(b - a, 3) for a, b in zip(times, times[1:], strict=False))
+    return gaps.most_common(1)[0][0] if gaps else 15.0
+
+
+def _from_query_range(body: Json, path: Path, labels: LabelNames) -> Recording:
+    data = body.get("data") or {}
+    if body.get("status") != "success" or data.get("resultType") != "matrix":
+        raise RecordingError(
+            f"{path}: a Prometheus response must have status 'success' and resultType "
+            f"'matrix' (an /api/v1/query_range answer), got {body.get('status')!r} / "
+            f"{data.get('resultType')!r}"
+        )
+    series = _series(data.get("result"), path)
+    times = [t for s in series for t, _ in s.points]
+    if not times:
+        raise RecordingError(f"{path}: the query_range response holds no samples")
+    return Recording(min(times), max(times), _inferred_step(series), labels, (), series)
+
+
+def load_recording(path: Path | str, labels: LabelNames | None = None) -> Recording:
+    """Read a recording (any supported version) or a saved query_range response.
+
+    ``labels`` names the series labels of a query_range response (a recording says them).
+    """
+    path = Path(path)
+    body = _read_json(path)
+    if not isinstance(body, dict):
+        raise RecordingError(f"{path}: expected a JSON object")
+    if "data" in body and "format" not in body:
+        return _from_query_range(body, path, labels or LabelNames())
+    if body.get("format") != FORMAT:
+        raise RecordingError(f"{path}: not an lws-autoscaler recording (no 'format': '{FORMAT}')")
+    version = body.get("version")
+    if version != VERSION:
+        raise RecordingError(
+            f"{path}: recording version {version!r} is not supported (this build reads "
+            f"version {VERSION}); re-record it or upgrade lws-autoscaler"
+        )
+    try:
+        names = body.get("labels") or {}
+        recording = Recording(
+            start=float(body["start"]),
+            end=float(body["end"]),
+            step=float(body["step"]),
+            labels=LabelNames(**{k: str(v) for k, v in names.items()}),
+            targets=tuple(
+                RecordedTarget(
+                    LwsKey(t["namespace"], t["name"]),
+                    ServingEngine(t.get("engine", "vllm")),
+                    t.get("modelName"),
+                )
+                for t in body.get("targets") or []
+            ),
+            series=_series(body.get("series", []), path),
+            source=dict(body.get("source") or {}),
+            created_at=str(body.get("createdAt", "")),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RecordingError(f"{path}: malformed recording header: {exc!r}") from exc
+    if recording.step <= 0 or recording.end < recording.start:
+        raise RecordingError(f"{path}: needs step > 0 and end >= start")
+    return recording

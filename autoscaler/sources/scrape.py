@@ -1,0 +1,228 @@
+"""The direct-scrape source: reads the leader pods' ``/metrics`` itself, no Prometheus.
+
+Each ``fetch`` scrapes every leader concurrently (one thread per request up to
+``concurrency``, each bounded by ``timeout``), parses the bodies with ``prometheus_client``
+(:mod:`autoscaler.sources.exposition`), and keeps a short history of raw readings per pod.
+Gauges are the newest reading; token rates and the TTFT quantile come from the readings
+inside the policy's ``rateWindow`` (:mod:`autoscaler.sources.derive`), so the first cycle
+after start-up has no rates yet (missing, not zero). Counter resets (a restarted pod)
+count as restarts from zero; a pod that disappears from discovery loses its history, and
+one that fails a scrape keeps its last readings, whose timestamps then age into "stale".
+
+Leaders come from the cluster reader (``worker-index`` 0 pods with an IP, scraped at
+``scheme://IP:port/path``) or from a fixed ``endpoints`` map (tests, static setups).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from autoscaler.errors import SourceError, SourceUnavailableError
+from autoscaler.signals import MetricKind, Signal
+from autoscaler.snapshot import LwsKey, Sample
+from autoscaler.sources.assemble import assemble
+from autoscaler.sources.base import SourceResult, Target
+from autoscaler.sources.cluster import ClusterStateReader, LwsState
+from autoscaler.sources.derive import summed_quantile, window_bucket_rates, window_rate
+from autoscaler.sources.exposition import RawReading, parse_exposition
+from autoscaler.sources.families import LEADER_SIGNALS, family
+from autoscaler.sources.promql import ttft_quantile
+
+# Readings older than this are dropped whatever the windows (bounds memory per pod).
+_MAX_HISTORY_SECONDS = 3600.0
+
+
+@dataclass
+class _PodHistory:
+    times: deque[float] = field(default_factory=deque)
+    readings: deque[RawReading] = field(default_factory=deque)
+
+    def add(self, at: float, reading: RawReading, keep: float) -> None:
+        self.times.append(at)
+        self.readings.append(reading)
+        while self.times and self.times[0] < at - keep:
+            self.times.popleft()
+            self.readings.popleft()
+
+
+def leader_samples(
+    history: _PodHistory, signals: Sequence[Signal], target: Target, now: float
+) -> dict[Signal, Sample]:
+    """The per-leader samples of one pod from its reading history."""
+    samples: dict[Signal, Sample] = {}
+    if not history.times:
+        return samples
+    engine = target.policy.spec.metrics.engine
+    window = target.policy.spec.metrics.rate_window
+    times = list(history.times)
+    for signal in signals:
+        present = [(t, r.values[signal]) for t, r in zip(times, history.readings, strict=True)
+                   if signal in r.values]
+        if not present:
+            continue
+        if family(engine, signal).kind is MetricKind.GAUGE:
+            samples[signal] = Sample(present[-1][1], present[-1][0])
+            continue
+        rate = window_rate([t for t, _ in present], [v for _, v in present], now, window)
+        if rate is not None:
+            samples[signal] = Sample(rate, present[-1][0])
+    return samples
+
+
+class DirectScrapeSource:
+    """:class:`~autoscaler.sources.base.MetricSource` scraping leader pods directly."""
+
+    name = "scrape"
+
+    def __init__(
+        self,
+        cluster: ClusterStateReader | None = None,
+        endpoints: Mapping[LwsKey, Mapping[str, str]] | None = None,
+        *,
+        port: int = 8000,
+        path: str = "/metrics",
+        scheme: str = "http",
+        timeout: float = 2.0,
+        concurrency: int = 16,
+        session: requests.Session | None = None,
+    ) -> None:
+        if cluster is None and endpoints is None:
+            raise ValueError("DirectScrapeSource needs a cluster reader or fixed endpoints")
+        self._cluster = cluster
+        self._endpoints = endpoints
+        self._port, self._path, self._scheme = port, path, scheme
+        self._timeout = timeout
+        self._session = session or requests.Session()
+        adapter = HTTPAdapter(pool_maxsize=concurrency, max_retries=0)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
+        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="scrape")
+        self._history: dict[tuple[LwsKey, str], _PodHistory] = {}
+
+    def _urls(
+        self, targets: Sequence[Target], states: Mapping[LwsKey, LwsState] | None
+    ) -> dict[tuple[LwsKey, str], str]:
+        urls: dict[tuple[LwsKey, str], str] = {}
+        for target in targets:
+            if self._endpoints is not None:
+                for pod, url in self._endpoints.get(target.key, {}).items():
+                    urls[(target.key, pod)] = url
+                continue
+            state = (states or {}).get(target.key)
+            for leader in state.leaders if state else ():
+                if leader.ip:
+                    host = f"[{leader.ip}]" if ":" in leader.ip else leader.ip
+                    urls[(target.key, leader.name)] = (
+                        f"{self._scheme}://{host}:{self._port}{self._path}"
+                    )
+        return urls
+
+    def _scrape(self, url: str) -> str:
+        try:
+            response = self._session.get(url, timeout=self._timeout)
+        except requests.RequestException as exc:
+            raise SourceUnavailableError(f"scrape of {url} failed: {exc}") from exc
+        if response.status_code != 200:
+            raise SourceUnavailableError(f"scrape of {url} answered {response.status_code}")
+        return response.text
+
+    def _scrape_all(
+        self, urls: Mapping[tuple[LwsKey, str], str]
+    ) -> dict[tuple[LwsKey, str], str | SourceError]:
+        futures = {pod: self._pool.submit(self._scrape, url) for pod, url in urls.items()}
+        bodies: dict[tuple[LwsKey, str], str | SourceError] = {}
+        for pod, future in futures.items():
+            try:
+                bodies[pod] = future.result()
+            except SourceError as exc:
+                bodies[pod] = exc
+        return bodies
+
+    def fetch(self, targets: Sequence[Target], now: float) -> SourceResult:
+        if not targets:
+            return SourceResult()
+        states = self._cluster.read([t.key for t in targets]) if self._cluster else None
+        urls = self._urls(targets, states)
+        bodies = self._scrape_all(urls)
+        by_key = {t.key: t for t in targets}
+        keep = max([t.policy.spec.metrics.rate_window for t in targets] + [60.0]) * 2
+        for pod in list(self._history):
+            if pod not in urls:
+                del self._history[pod]  # the pod is gone: its counters mean nothing now
+        failures: list[str] = []
+        for pod, body in bodies.items():
+            if isinstance(body, SourceError):
+                failures.append(str(body))
+                continue
+            metrics = by_key[pod[0]].policy.spec.metrics
+            try:
+                reading = parse_exposition(body, metrics.engine, metrics.model_name)
+            except SourceError as exc:
+                failures.append(f"{urls[pod]}: {exc}")
+                continue
+            self._history.setdefault(pod, _PodHistory()).add(
+                now, reading, min(keep, _MAX_HISTORY_SECONDS)
+            )
+        if urls and len(failures) == len(urls):
+            raise SourceUnavailableError(
+                f"all {len(urls)} leader scrapes failed; first: {failures[0]}"
+            )
+        return self._results(targets, now, states)
+
+    def _results(
+        self, targets: Sequence[Target], now: float, states: Mapping[LwsKey, LwsState] | None
+    ) -> SourceResult:
+        snapshots, errors = {}, {}
+        for target in targets:
+            state = None
+            if states is not None:
+                state = states.get(target.key)
+                if state is None:
+                    errors[target.key] = f"LeaderWorkerSet {target.key} not found"
+                    continue
+            pods = {p: h for (k, p), h in self._history.items() if k == target.key}
+            if state is not None:
+                pods = {p: h for p, h in pods.items() if p in state.leader_names}
+            leaders = {p: leader_samples(h, LEADER_SIGNALS, target, now) for p, h in pods.items()}
+            aggregates = self._ttft(target, pods, now)
+            built = assemble(target.key, now, leaders, aggregates, state)
+            if isinstance(built, str):
+                errors[target.key] = built
+            else:
+                snapshots[target.key] = built
+        return SourceResult(snapshots, errors)
+
+    def _ttft(
+        self, target: Target, pods: Mapping[str, _PodHistory], now: float
+    ) -> dict[Signal, Sample]:
+        quantile = ttft_quantile(target)
+        if quantile is None:
+            return {}
+        window = target.policy.spec.metrics.rate_window
+        per_leader, newest = [], -math.inf
+        for history in pods.values():
+            times = [t for t, r in zip(history.times, history.readings, strict=True) if r.buckets]
+            buckets = [r.buckets for r in history.readings if r.buckets]
+            rates = window_bucket_rates(times, buckets, now, window)
+            if rates:
+                per_leader.append(rates)
+                newest = max(newest, times[-1])
+        value = summed_quantile(quantile, per_leader)
+        return {} if value is None else {Signal.TTFT: Sample(value, newest)}
+
+    def history(
+        self, targets: Sequence[Target], start: float, end: float, step: float
+    ) -> Iterator[tuple[float, SourceResult]]:
+        """A scrape source has no past: nothing before its first scrape."""
+        return iter(())
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._session.close()

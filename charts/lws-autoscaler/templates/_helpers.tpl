@@ -1,0 +1,178 @@
+{{/*
+Names, labels and the few computed values several templates share.
+*/}}
+
+{{- define "lws-autoscaler.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Full name: <release>-<chart>, or the release name when it already contains the chart name. */}}
+{{- define "lws-autoscaler.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "lws-autoscaler.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "lws-autoscaler.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "lws-autoscaler.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "lws-autoscaler.labels" -}}
+helm.sh/chart: {{ include "lws-autoscaler.chart" . }}
+{{ include "lws-autoscaler.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: lws-autoscaler
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{- define "lws-autoscaler.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "lws-autoscaler.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "lws-autoscaler.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/* Name of the Secret holding the serving certificate (tls.crt, tls.key, ca.crt). */}}
+{{- define "lws-autoscaler.tlsSecretName" -}}
+{{- if eq .Values.tls.mode "secret" }}
+{{- .Values.tls.existingSecret }}
+{{- else }}
+{{- printf "%s-tls" (include "lws-autoscaler.fullname" .) }}
+{{- end }}
+{{- end }}
+
+{{- define "lws-autoscaler.policiesConfigMapName" -}}
+{{- default (printf "%s-policies" (include "lws-autoscaler.fullname" .)) .Values.policies.existingConfigMap }}
+{{- end }}
+
+{{/* Every DNS name the aggregator (and Prometheus) may use for the Service. */}}
+{{- define "lws-autoscaler.serviceDNSNames" -}}
+{{- $svc := include "lws-autoscaler.fullname" . }}
+{{- $ns := .Release.Namespace }}
+{{- list $svc (printf "%s.%s" $svc $ns) (printf "%s.%s.svc" $svc $ns) (printf "%s.%s.svc.cluster.local" $svc $ns) | toJson }}
+{{- end }}
+
+{{/*
+Certificate material for tls.mode=helm, generated once per render and memoised in
+.Values so that the Secret and the APIService caBundle agree. On upgrades the existing
+Secret is reused (lookup), so the CA does not change and pods keep their certificate.
+Returns JSON {ca, crt, key} (PEM strings).
+*/}}
+{{- define "lws-autoscaler.generatedTLS" -}}
+{{- if not (hasKey .Values "__generatedTLS") }}
+{{- $secretName := include "lws-autoscaler.tlsSecretName" . }}
+{{- $existing := lookup "v1" "Secret" .Release.Namespace $secretName }}
+{{- $material := dict }}
+{{- if and $existing $existing.data (hasKey $existing.data "ca.crt") (hasKey $existing.data "tls.crt") (hasKey $existing.data "tls.key") }}
+{{- $material = dict "ca" (index $existing.data "ca.crt" | b64dec) "crt" (index $existing.data "tls.crt" | b64dec) "key" (index $existing.data "tls.key" | b64dec) }}
+{{- else }}
+{{- $days := int .Values.tls.validityDays }}
+{{- $ca := genCA (printf "%s-ca" (include "lws-autoscaler.fullname" .)) $days }}
+{{- $dnsNames := include "lws-autoscaler.serviceDNSNames" . | fromJsonArray }}
+{{- $cert := genSignedCert (index $dnsNames 2) nil $dnsNames $days $ca }}
+{{- $material = dict "ca" $ca.Cert "crt" $cert.Cert "key" $cert.Key }}
+{{- end }}
+{{- $_ := set .Values "__generatedTLS" $material }}
+{{- end }}
+{{- toJson (get .Values "__generatedTLS") }}
+{{- end }}
+
+{{/*
+The aggregator's front-proxy settings: values win; otherwise, at install time, they are
+copied from ConfigMap kube-system/extension-apiserver-authentication (lookup; offline
+renders such as `helm template` see nothing, hence the NOTES warning). Returns JSON
+{ca, allowedNames, usernameHeaders, groupHeaders, extraHeadersPrefix, fromCluster}.
+*/}}
+{{- define "lws-autoscaler.requestheader" -}}
+{{- $values := .Values.auth.requestheader }}
+{{- $found := dict "ca" $values.clientCA "allowedNames" $values.allowedNames "usernameHeaders" $values.usernameHeaders "groupHeaders" $values.groupHeaders "extraHeadersPrefix" $values.extraHeadersPrefix "fromCluster" false }}
+{{- if and (not $values.clientCA) $values.fromCluster }}
+{{- $cm := lookup "v1" "ConfigMap" "kube-system" "extension-apiserver-authentication" }}
+{{- $data := (and $cm $cm.data) | default dict }}
+{{- with (get $data "requestheader-client-ca-file") }}
+{{- $_ := set $found "ca" . }}
+{{- $_ := set $found "fromCluster" true }}
+{{- if not $values.allowedNames }}
+{{- $_ := set $found "allowedNames" ((get $data "requestheader-allowed-names") | default "[]" | fromJsonArray) }}
+{{- end }}
+{{- if not $values.usernameHeaders }}
+{{- $_ := set $found "usernameHeaders" ((get $data "requestheader-username-headers") | default "[]" | fromJsonArray | join ",") }}
+{{- end }}
+{{- if not $values.groupHeaders }}
+{{- $_ := set $found "groupHeaders" ((get $data "requestheader-group-headers") | default "[]" | fromJsonArray | join ",") }}
+{{- end }}
+{{- if not $values.extraHeadersPrefix }}
+{{- $_ := set $found "extraHeadersPrefix" ((get $data "requestheader-extra-headers-prefix") | default "[]" | fromJsonArray | join ",") }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- toJson $found }}
+{{- end }}
+
+{{/* Policies given inline, parsed: a list of {key, doc} with doc a mapping. */}}
+{{- define "lws-autoscaler.inlinePolicies" -}}
+{{- $out := list }}
+{{- range $key, $value := .Values.policies.inline }}
+{{- $doc := $value }}
+{{- if kindIs "string" $value }}
+{{- $doc = fromYaml $value }}
+{{- if hasKey $doc "Error" }}
+{{- fail (printf "policies.inline.%s is not valid YAML: %s" $key (get $doc "Error")) }}
+{{- end }}
+{{- end }}
+{{- $out = append $out (dict "key" $key "doc" $doc) }}
+{{- end }}
+{{- toJson $out }}
+{{- end }}
+
+{{/* "true" when an auto/true/false switch is on, given the API it needs. */}}
+{{- define "lws-autoscaler.switch" -}}
+{{- $value := toString .value }}
+{{- if or (eq $value "true") (and (eq $value "auto") (.root.Capabilities.APIVersions.Has .api)) }}true{{ end }}
+{{- end }}
+
+{{/* Cross-field checks that JSON Schema cannot express clearly; run from the Deployment. */}}
+{{- define "lws-autoscaler.validateValues" -}}
+{{- if and .Values.server.insecure .Values.apiService.enabled }}
+{{- fail "server.insecure=true serves plain HTTP, which the Kubernetes aggregator cannot use: set apiService.enabled=false as well (local experiments only)" }}
+{{- end }}
+{{- if and .Values.policies.existingConfigMap .Values.policies.inline }}
+{{- fail "set either policies.inline or policies.existingConfigMap, not both" }}
+{{- end }}
+{{- if and .Values.hpa.create .Values.policies.existingConfigMap }}
+{{- fail "hpa.create needs the policies inline (policies.inline): the chart cannot read policies.existingConfigMap at render time" }}
+{{- end }}
+{{- range (include "lws-autoscaler.inlinePolicies" . | fromJsonArray) }}
+{{- $doc := .doc }}
+{{- if not (and (kindIs "map" $doc) $doc.spec $doc.spec.target $doc.spec.target.name $doc.spec.target.namespace) }}
+{{- fail (printf "policies.inline.%s: a ScalingPolicy needs spec.target.namespace and spec.target.name" .key) }}
+{{- end }}
+{{- if not (and $doc.metadata $doc.metadata.name) }}
+{{- fail (printf "policies.inline.%s: a ScalingPolicy needs metadata.name" .key) }}
+{{- end }}
+{{- end }}
+{{- end }}

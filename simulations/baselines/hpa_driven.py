@@ -1,0 +1,184 @@
+"""Autoscalers that act through a HorizontalPodAutoscaler (the emulator in
+:mod:`simulations.hpa`), every HPA sync period (15 s):
+
+- **ours**: the engine's ``decide`` on a snapshot built by the production source path,
+  published as ``lws_recommended_replicas`` and followed by the HPA our chart deploys
+  (External metric, AverageValue 1, the chart's permissive ``behavior`` and tolerance, read
+  from ``charts/lws-autoscaler/values.yaml`` so the two cannot drift apart);
+- **seed**: the recipe many teams copy: a Pods metric ``vllm:num_requests_waiting`` per
+  leader with AverageValue 10, scale-up stabilisation 300 s, scale-down 600 s;
+- **keda**: vLLM production-stack's ScaledObject: Prometheus trigger
+  ``sum(vllm:num_requests_waiting)`` with threshold 5. KEDA turns a Prometheus trigger
+  into an External metric with an AverageValue target equal to the threshold (its
+  default ``metricType``), so the HPA wants ``ceil(sum / 5)`` groups, with the HPA's
+  default behaviour. ``pollingInterval`` (30 s) and ``cooldownPeriod`` (300 s) only
+  govern activation and the scale to zero (https://keda.sh/docs/latest/reference/
+  scaledobject-spec); the recipe's ``minReplicaCount`` is 1, so they change nothing here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from autoscaler.engine import EngineState, decide
+from autoscaler.policy.model import ScalingPolicy
+from autoscaler.signals import Signal
+from simulations.closedloop import LoopView
+from simulations.hpa.calculator import Pod, ScaleView
+from simulations.hpa.controller import (
+    HpaEmulator,
+    MetricError,
+    MetricValues,
+    PodMetricValues,
+    Reading,
+)
+from simulations.hpa.spec import (
+    DEFAULT_SCALE_DOWN,
+    DEFAULT_SCALE_UP,
+    Behavior,
+    HpaBehavior,
+    HpaConfig,
+    MetricSource,
+    ScalingRules,
+    default_rules,
+    quantity_milli,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+CHART_VALUES = REPO / "charts" / "lws-autoscaler" / "values.yaml"
+
+
+def _scale_view(view: LoopView) -> ScaleView:
+    state = view.state
+    pods = tuple(Pod(p.name, ready=p.ready) for p in state.leaders)
+    return ScaleView(state.spec_replicas, state.status_replicas, state.ready_replicas, pods)
+
+
+class HpaDriven:
+    """An HPA reconciling every sync period on the value ``read(view)`` returns."""
+
+    def __init__(self, name: str, config: HpaConfig, read: Callable[[LoopView], Reading]) -> None:
+        self.name = name
+        self.period = config.controller.sync_period_seconds
+        self.hpa = HpaEmulator(config)
+        self._read = read
+
+    def decide(self, view: LoopView) -> int | None:
+        scale = _scale_view(view)
+        if scale.status_replicas == 0 and scale.spec_replicas == 0:
+            return None  # at zero the HPA is disabled; activation is someone else's job
+        return self.hpa.reconcile(view.now, scale, [self._read(view)]).replicas
+
+
+def _waiting(view: LoopView) -> dict[str, float]:
+    return {
+        pod: reading.values[Signal.QUEUE_DEPTH]
+        for pod, reading in view.store.latest().items()
+        if Signal.QUEUE_DEPTH in reading.values and pod in view.state.leader_names
+    }
+
+
+def seed_recipe(
+    max_replicas: int, average_waiting: float = 10.0, up_window: int = 300, down_window: int = 600
+) -> HpaDriven:
+    rules_up = ScalingRules(
+        float(up_window), DEFAULT_SCALE_UP.select_policy, DEFAULT_SCALE_UP.policies
+    )
+    rules_down = ScalingRules(
+        float(down_window), DEFAULT_SCALE_DOWN.select_policy, DEFAULT_SCALE_DOWN.policies
+    )
+    config = HpaConfig(
+        max_replicas=max_replicas,
+        metrics=(
+            MetricSource(
+                "Pods", "vllm:num_requests_waiting", "AverageValue", quantity_milli(average_waiting)
+            ),
+        ),
+        behavior=Behavior(rules_up, rules_down),
+    )
+
+    def read(view: LoopView) -> Reading:
+        per_pod = _waiting(view)
+        if not per_pod:
+            return MetricError("no vllm:num_requests_waiting series for the leaders")
+        return PodMetricValues({pod: quantity_milli(v) for pod, v in per_pod.items()})
+
+    return HpaDriven("seed", config, read)
+
+
+def keda_recipe(max_replicas: int, threshold: float = 5.0) -> HpaDriven:
+    config = HpaConfig(
+        max_replicas=max_replicas,
+        metrics=(
+            MetricSource("External", "s0-prometheus", "AverageValue", quantity_milli(threshold)),
+        ),
+    )
+
+    def read(view: LoopView) -> Reading:
+        # sum(vllm:num_requests_waiting); an empty result is 0 (ignoreNullValues: true).
+        return MetricValues.of(sum(_waiting(view).values()))
+
+    return HpaDriven("keda", config, read)
+
+
+def chart_behavior(values_file: Path = CHART_VALUES) -> tuple[Behavior, float | None]:
+    """The ``behavior`` and tolerance of the HPA our chart renders, from its values."""
+    values: dict[str, Any] = yaml.safe_load(values_file.read_text())["hpa"]
+    behavior = HpaBehavior.model_validate(
+        {"scaleUp": values["scaleUp"], "scaleDown": values["scaleDown"]}
+    )
+    assert behavior.scale_up is not None and behavior.scale_down is not None
+    tolerance = values.get("tolerance")
+    tol = float(tolerance) if tolerance not in (None, "") else None
+    return (
+        Behavior(
+            default_rules(behavior.scale_up, DEFAULT_SCALE_UP),
+            default_rules(behavior.scale_down, DEFAULT_SCALE_DOWN),
+        ),
+        tol,
+    )
+
+
+class Ours(HpaDriven):
+    """The engine on production snapshots, followed by the chart's HPA."""
+
+    def __init__(self, policy: ScalingPolicy) -> None:
+        behavior, tolerance = chart_behavior()
+        if tolerance is not None:
+            behavior = Behavior(
+                ScalingRules(
+                    behavior.scale_up.window,
+                    behavior.scale_up.select_policy,
+                    behavior.scale_up.policies,
+                    tolerance,
+                ),
+                ScalingRules(
+                    behavior.scale_down.window,
+                    behavior.scale_down.select_policy,
+                    behavior.scale_down.policies,
+                    tolerance,
+                ),
+            )
+        bounds = policy.spec.replicas
+        config = HpaConfig(
+            max_replicas=bounds.max,
+            min_replicas=bounds.min,
+            metrics=(MetricSource("External", "lws_recommended_replicas", "AverageValue", 1000),),
+            behavior=behavior,
+        )
+        super().__init__("ours", config, self._recommend)
+        self.policy = policy
+        self.engine_state = EngineState()
+        self.decisions: list[tuple[float, int | None, str | None]] = []
+
+    def _recommend(self, view: LoopView) -> Reading:
+        snapshot = view.store.snapshot(self.policy, view.now, view.state)
+        decision, self.engine_state = decide(self.policy, snapshot, self.engine_state, view.now)
+        self.decisions.append((view.now, decision.replicas, decision.driver))
+        if decision.replicas is None:
+            return MetricError("the engine made no recommendation")
+        return MetricValues.of(decision.replicas)

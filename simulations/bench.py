@@ -1,0 +1,232 @@
+"""The closed-loop benchmark: every policy on the same arrivals, side by side.
+
+``run_benchmark`` plays one trace through :func:`simulations.closedloop.run` once per
+policy: ours (the example policy of the profile, never tuned on the trace measured), the
+published recipes (seed HPA, KEDA, Knative KPA), each recipe again *tuned with
+hindsight* (its main threshold swept on this very trace, keeping the cheapest setting
+that reaches the SLO target), static provisioning at the peak and the oracle (also swept:
+its cheapest SLO-meeting utilisation is the GPU-hour lower bound).
+
+Figures per policy (:func:`summarise`): ``slo_attainment`` is the fraction of *all*
+requests served after a queue wait (arrival at the gateway to prefill start) of at most
+the SLO; failed and rejected requests are misses. TTFT is arrival to first token of
+served requests; ``queue_wait_p99`` is over served requests.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from autoscaler.policy.loader import load_policy_file
+from autoscaler.policy.model import ScalingPolicy
+from autoscaler.snapshot import LwsKey
+from simulations.baselines.hpa_driven import Ours, keda_recipe, seed_recipe
+from simulations.baselines.kpa import KnativeKpa
+from simulations.baselines.provisioned import Oracle, Static, needed_groups
+from simulations.closedloop import Controller, Fleet, LoopConfig, RunResult, run
+from simulations.lws_model import ColdStartModel, LwsModel
+from simulations.profile import ServingProfile
+from simulations.serving import Outcome
+from simulations.traces import Trace
+
+REPO = Path(__file__).resolve().parents[1]
+POLICY_ORDER = (
+    "ours",
+    "seed",
+    "seed-tuned",
+    "keda",
+    "keda-tuned",
+    "knative",
+    "knative-tuned",
+    "static",
+    "oracle",
+)
+SEED_SWEEP = (0.5, 1.0, 2.0, 3.0, 5.0, 7.0, 10.0, 15.0)
+KEDA_SWEEP = (0.5, 1.0, 2.0, 3.0, 5.0, 7.0, 10.0, 15.0)
+KNATIVE_SWEEP = (10.0, 20.0, 30.0, 40.0, 60.0, 80.0, 100.0, 150.0)
+ORACLE_SWEEP = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+
+Progress = Callable[[str, float], None]
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    slo_queue_wait: float = 1.0
+    slo_target: float = 0.99
+    seed: int = 0
+    loop: LoopConfig = LoopConfig()
+
+
+def load_ours_policy(profile: ServingProfile, override: Path | None = None) -> ScalingPolicy:
+    path = override or (REPO / profile.policy)
+    return load_policy_file(path)[0].policy
+
+
+def fleet_factory(initial: int, profile: ServingProfile, rng: np.random.Generator) -> Fleet:
+    cold = profile.cold_start
+    return LwsModel(ColdStartModel(cold.median_seconds, cold.spread), rng, initial)
+
+
+def summarise(result: RunResult, slo_queue_wait: float) -> dict[str, Any]:
+    """The figures of one run (see the module docstring)."""
+    log = result.log
+    served = log.outcome == Outcome.SERVED
+    wait = log.queue_wait()
+    within = served & (wait <= slo_queue_wait + 1e-9)
+    ttft = (log.first_token - log.arrival)[served]
+    waits = wait[served]
+
+    def pct(values: np.ndarray, q: float) -> float | None:
+        return round(float(np.percentile(values, q)), 4) if len(values) else None
+
+    return {
+        "slo_attainment": round(float(np.count_nonzero(within)) / len(log.arrival), 5),
+        "gpu_hours": round(result.gpu_hours, 3),
+        "replica_hours": round(result.replica_hours, 3),
+        "scale_events": result.scale_events,
+        "failed_requests": int(np.count_nonzero(log.outcome == Outcome.FAILED)),
+        "rejected_requests": result.rejected,
+        "gateway_held_requests": result.held_requests,
+        "ttft_p50": pct(ttft, 50),
+        "ttft_p99": pct(ttft, 99),
+        "queue_wait_p99": pct(waits, 99),
+        "requests": len(log.arrival),
+    }
+
+
+@dataclass
+class Benchmark:
+    """Results keyed by policy name, plus the runs behind them (for the plot)."""
+
+    figures: dict[str, dict[str, Any]]
+    runs: dict[str, RunResult]
+
+
+def run_benchmark(
+    trace: Trace,
+    profile: ServingProfile,
+    policy: ScalingPolicy,
+    config: BenchConfig,
+    progress: Progress | None = None,
+) -> Benchmark:
+    cfg = config
+    key = LwsKey(policy.spec.target.namespace, policy.spec.target.name)
+    loop = LoopConfig(
+        step=cfg.loop.step,
+        scrape_interval=cfg.loop.scrape_interval,
+        tail=cfg.loop.tail,
+        timeline_interval=cfg.loop.timeline_interval,
+        key=key,
+    )
+    max_replicas, min_replicas = policy.spec.replicas.max, policy.spec.replicas.min
+    oracle_needs = {u: needed_groups(trace, profile, u) for u in ORACLE_SWEEP}
+    # Every policy starts warm, sized for the first cold start of the trace: no policy
+    # can add capacity before then, so a cold beginning would only measure the start.
+    first = int(math.ceil((profile.cold_start.median_seconds + 60.0) / 60.0))
+    start = max(min_replicas, int(oracle_needs[0.6][:first].max()))
+    plan: list[tuple[str, Callable[[], Controller]]] = [
+        ("ours", lambda: Ours(policy)),
+        ("seed", lambda: seed_recipe(max_replicas)),
+        ("keda", lambda: keda_recipe(max_replicas)),
+        ("knative", lambda: KnativeKpa(max_replicas, min_replicas)),
+    ]
+    sweeps: dict[str, list[tuple[float, Callable[[], Controller]]]] = {
+        "seed-tuned": [(v, _bind(seed_recipe, max_replicas, v)) for v in SEED_SWEEP],
+        "keda-tuned": [(v, _bind(keda_recipe, max_replicas, v)) for v in KEDA_SWEEP],
+        "knative-tuned": [
+            (v, _bind_kpa(max_replicas, min_replicas, v)) for v in KNATIVE_SWEEP
+        ],
+        "oracle": [(u, _bind_oracle(trace, profile, max_replicas, u)) for u in ORACLE_SWEEP],
+    }
+    total = len(plan) + sum(len(s) for s in sweeps.values()) + 1
+    done = 0
+    figures: dict[str, dict[str, Any]] = {}
+    runs: dict[str, RunResult] = {}
+
+    def play(label: str, make: Callable[[], Controller]) -> tuple[RunResult, dict[str, Any]]:
+        nonlocal done
+        controller = make()
+
+        def tick(fraction: float) -> None:
+            if progress is not None:
+                progress(label, (done + fraction) / total)
+
+        result = run(trace, profile, controller, fleet_factory, start, cfg.seed, loop, tick)
+        done += 1
+        return result, summarise(result, cfg.slo_queue_wait)
+
+    for name, make in plan:
+        runs[name], figures[name] = play(name, make)
+    for name, options in sweeps.items():
+        tried = [(setting, *play(f"{name} {setting:g}", make)) for setting, make in options]
+        best = _cheapest_meeting(tried, cfg.slo_target)
+        setting, result, summary = best
+        summary = {
+            **summary,
+            "setting": setting,
+            "reached_target": summary["slo_attainment"] >= cfg.slo_target,
+            "sweep": [
+                {"setting": s, "slo_attainment": f["slo_attainment"], "gpu_hours": f["gpu_hours"]}
+                for s, _, f in tried
+            ],
+        }
+        runs[name], figures[name] = result, summary
+    peak = int(min(max_replicas, oracle_needs[_setting_of(figures["oracle"])].max()))
+    runs["static"], figures["static"] = play("static", lambda: Static(peak))
+    figures["static"]["setting"] = peak
+    ordered = {name: figures[name] for name in POLICY_ORDER}
+    return Benchmark(ordered, runs)
+
+
+def _setting_of(summary: dict[str, Any]) -> float:
+    return float(summary["setting"])
+
+
+def _cheapest_meeting(
+    tried: Sequence[tuple[float, RunResult, dict[str, Any]]], target: float
+) -> tuple[float, RunResult, dict[str, Any]]:
+    """The cheapest run reaching ``target``; with none, the one closest to it."""
+    meeting = [t for t in tried if t[2]["slo_attainment"] >= target]
+    if meeting:
+        return min(meeting, key=lambda t: (t[2]["gpu_hours"], -t[2]["slo_attainment"]))
+    return max(tried, key=lambda t: (t[2]["slo_attainment"], -t[2]["gpu_hours"]))
+
+
+def _bind(factory: Callable[[int, float], Controller], max_replicas: int, value: float) -> Callable[[], Controller]:
+    return lambda: factory(max_replicas, value)
+
+
+def _bind_kpa(max_replicas: int, min_replicas: int, target: float) -> Callable[[], Controller]:
+    return lambda: KnativeKpa(max_replicas, min_replicas, target=target)
+
+
+def _bind_oracle(
+    trace: Trace, profile: ServingProfile, max_replicas: int, utilization: float
+) -> Callable[[], Controller]:
+    return lambda: Oracle(trace, profile, max_replicas, utilization)
+
+
+def goal_check(figures: dict[str, dict[str, Any]], target: float) -> dict[str, Any]:
+    """The issue's goal, measured: ours reaches the target, within 1.15x of the oracle's
+    GPU-hours, >= 20% fewer GPU-hours than the best tuned recipe, fewer scale events."""
+    ours, oracle = figures["ours"], figures["oracle"]
+    tuned = [figures[n] for n in ("seed-tuned", "keda-tuned", "knative-tuned")]
+    reaching = [f for f in tuned if f["reached_target"]]
+    best = min(reaching, key=lambda f: f["gpu_hours"]) if reaching else None
+    vs_oracle = ours["gpu_hours"] / oracle["gpu_hours"] if oracle["gpu_hours"] else math.inf
+    saving = 1 - ours["gpu_hours"] / best["gpu_hours"] if best else None
+    return {
+        "ours_reaches_target": ours["slo_attainment"] >= target,
+        "ours_vs_oracle_gpu_hours": round(vs_oracle, 3),
+        "within_1_15x_oracle": vs_oracle <= 1.15,
+        "saving_vs_best_tuned_recipe": None if saving is None else round(saving, 3),
+        "at_least_20pct_fewer_than_best_tuned": saving is not None and saving >= 0.2,
+        "fewer_scale_events_than_best_tuned": best is not None
+        and ours["scale_events"] < best["scale_events"],
+    }

@@ -1,0 +1,70 @@
+"""The gateway in front of an LWS: rejects over-long requests, holds requests while no
+group is ready, and routes each request to the least-loaded ready group.
+
+"Least loaded" is the fewest requests outstanding at the group (waiting + running), the
+rule of vLLM production-stack's router and of most Gateway API inference extensions.
+A request held at the gateway is routed the step a group becomes ready; the time it
+waited there counts in its queue wait (``held_requests`` says how many were held).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+
+import numpy as np
+
+from simulations.serving import GroupEngine, Outcome, RequestLog
+
+
+class Gateway:
+    """Routes the arrivals of each step; one instance per simulated run."""
+
+    def __init__(self, log: RequestLog, max_context_tokens: int) -> None:
+        self.log = log
+        self.held: deque[int] = deque()
+        self.held_requests = 0
+        too_long = (log.prompt + log.output) > max_context_tokens
+        log.outcome[too_long] = np.int8(Outcome.REJECTED)
+        log.finished[too_long] = log.arrival[too_long]
+        self.rejected = int(np.count_nonzero(too_long))
+        self._routable = ~too_long
+        self._next = 0  # index of the first arrival not yet routed
+
+    def route_until(self, t1: float, groups: Sequence[GroupEngine], t0: float) -> None:
+        """Route everything held and every arrival before ``t1`` to ``groups`` (the ready,
+        non-draining ones); with none, hold them."""
+        log = self.log
+        end = int(np.searchsorted(log.arrival, t1, side="left"))
+        arriving = [i for i in range(self._next, end) if self._routable[i]]
+        self._next = end
+        if not groups:
+            self.held.extend(arriving)
+            self.held_requests += len(arriving)
+            return
+        loads = [g.outstanding for g in groups]
+        while self.held:
+            rid = self.held.popleft()
+            log.routed[rid] = max(t0, float(log.arrival[rid]))
+            self._send(rid, groups, loads)
+        for rid in arriving:
+            log.routed[rid] = log.arrival[rid]
+            self._send(rid, groups, loads)
+
+    @staticmethod
+    def _send(rid: int, groups: Sequence[GroupEngine], loads: list[int]) -> None:
+        best = min(range(len(loads)), key=loads.__getitem__)
+        loads[best] += 1
+        groups[best].enqueue(rid)
+
+    @property
+    def waiting(self) -> int:
+        return len(self.held)
+
+    def fail_held(self, now: float) -> int:
+        """At the end of a run, requests still held never got served."""
+        lost = list(self.held)
+        self.held.clear()
+        self.log.outcome[lost] = np.int8(Outcome.FAILED)
+        self.log.finished[lost] = now
+        return len(lost)

@@ -1,0 +1,101 @@
+"""The HPA a user deploys with the lws-autoscaler Helm chart, and loading a custom one.
+
+The default mirrors ``charts/lws-autoscaler/templates/hpa.yaml`` with the chart's default
+values: External metric ``lws_recommended_replicas`` with an ``AverageValue`` target of 1
+(so the HPA wants ``ceil(R / 1) = R`` groups), bounds from the policy, no stabilisation
+and permissive rate limits (Percent 1000 per 15 s up, Percent 100 per 15 s down), and a
+per-HPA tolerance of 0. That tolerance only takes effect with the
+``HPAConfigurableTolerance`` gate (Kubernetes >= 1.33); without it the cluster default of
+0.1 applies and the HPA ignores, e.g., 11 recommended groups while 10 exist
+(11 / 10 = 1.1 is inside the inclusive band [0.9, 1.1]).
+
+For a policy with scale-to-zero the minimum is 0, which the API only accepts with the
+``HPAScaleToZero`` gate.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from autoscaler.errors import AutoscalerError
+from autoscaler.policy.model import ScalingPolicy
+from simulations.hpa.spec import HpaSpec
+
+RECOMMENDATION_METRIC = "lws_recommended_replicas"
+
+
+class HpaSpecError(AutoscalerError):
+    """An HPA file given to the simulator is unreadable or not a valid HPA spec."""
+
+
+def chart_hpa_spec(policy: ScalingPolicy, tolerance: float | None = 0.0) -> HpaSpec:
+    """The chart's HPA for ``policy``; ``tolerance`` None leaves the cluster default."""
+    spec = policy.spec
+    extra: dict[str, Any] = {} if tolerance is None else {"tolerance": str(tolerance)}
+    return HpaSpec.model_validate(
+        {
+            "minReplicas": 0 if spec.scale_to_zero.enabled else spec.replicas.min,
+            "maxReplicas": spec.replicas.max,
+            "metrics": [
+                {
+                    "type": "External",
+                    "external": {
+                        "metric": {
+                            "name": RECOMMENDATION_METRIC,
+                            "selector": {
+                                "matchLabels": {
+                                    "leaderworkerset": spec.target.name,
+                                    "policy": policy.name,
+                                }
+                            },
+                        },
+                        "target": {"type": "AverageValue", "averageValue": "1"},
+                    },
+                }
+            ],
+            "behavior": {
+                "scaleUp": {
+                    "stabilizationWindowSeconds": 0,
+                    "selectPolicy": "Max",
+                    "policies": [{"type": "Percent", "value": 1000, "periodSeconds": 15}],
+                    **extra,
+                },
+                "scaleDown": {
+                    "stabilizationWindowSeconds": 0,
+                    "selectPolicy": "Max",
+                    "policies": [{"type": "Percent", "value": 100, "periodSeconds": 15}],
+                    **extra,
+                },
+            },
+        }
+    )
+
+
+def load_hpa_spec(path: Path | str) -> HpaSpec:
+    """An HPA from YAML: a whole ``HorizontalPodAutoscaler`` manifest or just its ``spec``.
+
+    ``scaleTargetRef`` is ignored (the simulated LWS is the target). The metrics must be
+    External metrics whose value is the recommendation (one value per metric per sync).
+    """
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise HpaSpecError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise HpaSpecError(f"{path}: not valid YAML: {exc}") from None
+    if isinstance(data, dict) and data.get("kind") == "HorizontalPodAutoscaler":
+        data = data.get("spec")
+    if not isinstance(data, dict):
+        raise HpaSpecError(f"{path}: expected an HPA manifest or its spec (a mapping)")
+    data = {k: v for k, v in data.items() if k != "scaleTargetRef"}
+    try:
+        return HpaSpec.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '<spec>'}: {e['msg']}" for e in exc.errors()
+        )
+        raise HpaSpecError(f"{path}: invalid HPA spec: {problems}") from None

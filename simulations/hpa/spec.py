@@ -1,0 +1,284 @@
+"""The part of a HorizontalPodAutoscaler (autoscaling/v2) the emulator reads, as strict models.
+
+Field names are those of the Kubernetes API (camelCase in YAML/JSON), so the ``spec`` of a
+real HPA manifest can be pasted as is. Two layers:
+
+- pydantic models (:class:`HpaSpec`, :class:`HpaBehavior`, ...) validate user input;
+- small frozen dataclasses (:class:`ScalingRules`, :class:`MetricSource`) are what the
+  controller port works on. They also carry what the API cannot express but upstream test
+  fixtures do (an unknown metric type, which the controller must report, not crash on).
+
+API defaulting follows ``pkg/apis/autoscaling/v2/defaults.go``: when ``behavior`` is set,
+each direction is filled from the defaults field by field (a user ``policies`` list
+replaces the default list wholesale); when ``behavior`` is absent nothing is defaulted and
+the legacy path (2x/4 scale-up cap, 5 min down stabilisation) applies.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
+
+MAX_INT32 = 2**31 - 1
+MIN_INT32 = -(2**31)
+MAX_INT64 = 2**63 - 1
+
+_SUFFIX = {
+    "": Decimal(1),
+    "m": Decimal("0.001"),
+    "k": Decimal(10) ** 3,
+    "M": Decimal(10) ** 6,
+    "G": Decimal(10) ** 9,
+    "T": Decimal(10) ** 12,
+    "P": Decimal(10) ** 15,
+    "E": Decimal(10) ** 18,
+    "Ki": Decimal(2) ** 10,
+    "Mi": Decimal(2) ** 20,
+    "Gi": Decimal(2) ** 30,
+    "Ti": Decimal(2) ** 40,
+    "Pi": Decimal(2) ** 50,
+    "Ei": Decimal(2) ** 60,
+}
+
+
+def parse_quantity(value: object) -> Decimal:
+    """A Kubernetes quantity (``"500m"``, ``"2"``, ``"1.5k"``, ``"1Gi"``, or a number)."""
+    if isinstance(value, bool):
+        raise ValueError("a quantity cannot be a boolean")
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"a quantity must be finite, got {value}")
+        amount = Decimal(repr(value))
+    elif isinstance(value, str):
+        text = value.strip()
+        number, suffix = text, ""
+        for candidate in sorted(_SUFFIX, key=len, reverse=True):
+            if candidate and text.endswith(candidate):
+                number, suffix = text[: -len(candidate)], candidate
+                break
+        try:
+            amount = Decimal(number) * _SUFFIX[suffix]
+        except InvalidOperation:
+            raise ValueError(f"{value!r} is not a Kubernetes quantity (e.g. '1', '500m')") from None
+    else:
+        raise ValueError(f"expected a quantity, got {type(value).__name__}")
+    return amount
+
+
+def quantity_milli(value: object) -> int:
+    """A quantity in milli-units, rounded up as ``Quantity.MilliValue()`` does:
+    ``"0.0001"`` -> 1, ``"2"`` -> 2000, ``"250m"`` -> 250."""
+    return math.ceil(parse_quantity(value) * 1000)
+
+
+def quantity_float(value: object) -> float:
+    """A quantity as a float (``AsApproximateFloat64``): ``"50m"`` -> 0.05."""
+    return float(parse_quantity(value))
+
+
+Milli = Annotated[int, BeforeValidator(quantity_milli)]
+"""A quantity field, held in milli-units."""
+
+
+class _Api(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True
+    )
+
+
+class HpaScalingPolicy(_Api):
+    type: Literal["Pods", "Percent"]
+    value: int = Field(gt=0)
+    period_seconds: int = Field(gt=0, le=1800)
+
+
+class HpaScalingRules(_Api):
+    """One direction of ``spec.behavior``; unset fields take the API defaults."""
+
+    stabilization_window_seconds: int | None = Field(default=None, ge=0, le=3600)
+    select_policy: Literal["Max", "Min", "Disabled"] | None = None
+    policies: list[HpaScalingPolicy] | None = None
+    tolerance: Annotated[float, BeforeValidator(quantity_float)] | None = Field(default=None, ge=0)
+
+
+class HpaBehavior(_Api):
+    scale_up: HpaScalingRules | None = None
+    scale_down: HpaScalingRules | None = None
+
+
+class LabelSelector(_Api):
+    match_labels: dict[str, str] = Field(default_factory=dict)
+
+
+class MetricIdentifier(_Api):
+    name: str = Field(min_length=1)
+    selector: LabelSelector | None = None
+
+
+class MetricTarget(_Api):
+    type: Literal["Value", "AverageValue"]
+    value: Milli | None = None
+    average_value: Milli | None = None
+
+    @model_validator(mode="after")
+    def _value_for_type(self) -> MetricTarget:
+        wanted = "value" if self.type == "Value" else "averageValue"
+        have = self.value if self.type == "Value" else self.average_value
+        if have is None or have <= 0:
+            raise ValueError(f"target type {self.type} needs a positive {wanted}")
+        return self
+
+
+class ExternalMetricSpec(_Api):
+    metric: MetricIdentifier
+    target: MetricTarget
+
+
+class HpaMetricSpec(_Api):
+    """Only External metrics: the emulator drives an LWS from the autoscaler's API."""
+
+    type: Literal["External"]
+    external: ExternalMetricSpec
+
+
+class HpaSpec(_Api):
+    """``spec`` of a HorizontalPodAutoscaler, minus ``scaleTargetRef``."""
+
+    min_replicas: int | None = Field(default=None, ge=0)
+    max_replicas: int = Field(ge=1)
+    metrics: list[HpaMetricSpec] = Field(min_length=1)
+    behavior: HpaBehavior | None = None
+
+    @model_validator(mode="after")
+    def _bounds(self) -> HpaSpec:
+        if self.min_replicas is not None and self.min_replicas > self.max_replicas:
+            raise ValueError(f"minReplicas {self.min_replicas} > maxReplicas {self.max_replicas}")
+        return self
+
+
+class ControllerConfig(_Api):
+    """kube-controller-manager settings (``--horizontal-pod-autoscaler-*`` flags)."""
+
+    sync_period_seconds: float = Field(default=15.0, gt=0)
+    tolerance: float = Field(default=0.1, ge=0)
+    downscale_stabilization_seconds: float = Field(default=300.0, ge=0)
+    configurable_tolerance: bool = Field(
+        default=True, description="Feature gate HPAConfigurableTolerance (per-HPA tolerance)."
+    )
+    scale_up_limit_factor: float = 2.0
+    scale_up_limit_minimum: float = 4.0
+
+
+# ---- what the controller port works on --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScalingPolicy:
+    type: str  # "Pods" | "Percent"
+    value: int
+    period_seconds: int
+
+
+@dataclass(frozen=True)
+class ScalingRules:
+    """One direction after API defaulting. ``window`` None = "use the controller's
+    downscale stabilisation" (only scale-down can be unset after defaulting)."""
+
+    window: float | None
+    select_policy: str  # "Max" | "Min" | "Disabled"
+    policies: tuple[ScalingPolicy, ...]
+    tolerance: float | None = None
+
+
+DEFAULT_SCALE_UP = ScalingRules(
+    0.0, "Max", (ScalingPolicy("Pods", 4, 15), ScalingPolicy("Percent", 100, 15))
+)
+DEFAULT_SCALE_DOWN = ScalingRules(None, "Max", (ScalingPolicy("Percent", 100, 15),))
+
+
+def default_rules(rules: HpaScalingRules | None, defaults: ScalingRules) -> ScalingRules:
+    """``GenerateHPAScale{Up,Down}Rules``: copy each set field over the defaults."""
+    if rules is None:
+        return defaults
+    policies = defaults.policies
+    if rules.policies is not None:
+        policies = tuple(ScalingPolicy(p.type, p.value, p.period_seconds) for p in rules.policies)
+    return ScalingRules(
+        window=(
+            float(rules.stabilization_window_seconds)
+            if rules.stabilization_window_seconds is not None
+            else defaults.window
+        ),
+        select_policy=rules.select_policy or defaults.select_policy,
+        policies=policies,
+        tolerance=rules.tolerance,
+    )
+
+
+@dataclass(frozen=True)
+class Behavior:
+    scale_up: ScalingRules
+    scale_down: ScalingRules
+
+
+@dataclass(frozen=True)
+class MetricSource:
+    """One entry of ``spec.metrics`` as the controller sees it.
+
+    ``kind`` is External, Object, Pods, Resource or anything else (reported as
+    InvalidMetricSourceType). ``target_type`` is Value, AverageValue or Utilization;
+    ``target`` is in milli-units, or a percentage for Utilization.
+    """
+
+    kind: str
+    name: str = ""
+    target_type: str = "Value"
+    target: int = 0
+
+
+@dataclass(frozen=True)
+class HpaConfig:
+    """A defaulted HPA: what :class:`~simulations.hpa.controller.HpaEmulator` runs."""
+
+    max_replicas: int
+    metrics: tuple[MetricSource, ...]
+    min_replicas: int = 1
+    behavior: Behavior | None = None
+    controller: ControllerConfig = field(default_factory=ControllerConfig)
+
+    @classmethod
+    def from_spec(cls, spec: HpaSpec, controller: ControllerConfig | None = None) -> HpaConfig:
+        behavior = None
+        if spec.behavior is not None:
+            behavior = Behavior(
+                default_rules(spec.behavior.scale_up, DEFAULT_SCALE_UP),
+                default_rules(spec.behavior.scale_down, DEFAULT_SCALE_DOWN),
+            )
+        metrics = tuple(
+            MetricSource(
+                "External",
+                m.external.metric.name,
+                m.external.target.type,
+                (
+                    m.external.target.value
+                    if m.external.target.type == "Value"
+                    else m.external.target.average_value
+                )
+                or 0,
+            )
+            for m in spec.metrics
+        )
+        return cls(
+            max_replicas=spec.max_replicas,
+            metrics=metrics,
+            min_replicas=1 if spec.min_replicas is None else spec.min_replicas,
+            behavior=behavior,
+            controller=controller or ControllerConfig(),
+        )

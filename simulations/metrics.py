@@ -1,0 +1,150 @@
+"""What each simulated leader exports, and the production path from there to a snapshot.
+
+Every scrape interval each ready group's leader exposes the vLLM families with their real
+names, types and labels (``model_name``, ``engine="0"``): the gauges
+``vllm:num_requests_waiting``, ``vllm:num_requests_running``,
+``vllm:kv_cache_usage_perc``, the counters ``vllm:prompt_tokens_total``,
+``vllm:generation_tokens_total``, ``vllm:num_preemptions_total``,
+``vllm:request_success_total`` and the histogram ``vllm:time_to_first_token_seconds``.
+
+From there the snapshot is built by the production source code, not a copy of it:
+``autoscaler.sources.exposition.reading_from_samples`` reduces the series to one raw
+reading per leader, ``autoscaler.sources.derive`` turns successive readings into rates
+(counter resets of re-created groups included) and a TTFT quantile, and
+``autoscaler.sources.assemble`` merges them with the LWS state.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Mapping, Sequence
+
+from autoscaler.policy.model import ScalingPolicy, TtftSignal
+from autoscaler.signals import MetricKind, ServingEngine, Signal
+from autoscaler.snapshot import LwsKey, LwsSnapshot, Sample
+from autoscaler.sources.assemble import assemble
+from autoscaler.sources.cluster import LwsState
+from autoscaler.sources.derive import summed_quantile, window_bucket_rates, window_rate
+from autoscaler.sources.exposition import Labels, RawReading, reading_from_samples
+from autoscaler.sources.families import families
+from simulations.serving import TTFT_BUCKETS, GroupEngine
+
+Samples = dict[str, list[tuple[Labels, float]]]
+_COUNTERS = tuple(f.signal for f in families(ServingEngine.VLLM) if f.kind is MetricKind.COUNTER)
+
+
+def leader_samples(group: GroupEngine, now: float, model_name: str) -> Samples:
+    """The leader's ``/metrics`` as ``{sample name: [(labels, value)]}``."""
+    labels = {"model_name": model_name, "engine": "0"}
+    c = group.counters
+    samples: Samples = {
+        "vllm:num_requests_waiting": [(labels, float(group.waiting_at(now)))],
+        "vllm:num_requests_running": [(labels, float(group.running_at(now)))],
+        "vllm:kv_cache_usage_perc": [(labels, group.kv_usage())],
+        "vllm:prompt_tokens_total": [(labels, c.prompt_tokens)],
+        "vllm:generation_tokens_total": [(labels, c.generation_tokens)],
+        "vllm:num_preemptions_total": [(labels, float(c.preemptions))],
+        "vllm:request_success_total": [({**labels, "finished_reason": "stop"}, float(c.successes))],
+    }
+    cumulative = 0
+    buckets: list[tuple[Labels, float]] = []
+    for bound, count in zip((*TTFT_BUCKETS, math.inf), c.ttft_buckets.tolist(), strict=True):
+        cumulative += count
+        le = "+Inf" if math.isinf(bound) else repr(bound)
+        buckets.append(({**labels, "le": le}, float(cumulative)))
+    samples["vllm:time_to_first_token_seconds_bucket"] = buckets
+    samples["vllm:time_to_first_token_seconds_count"] = [(labels, float(cumulative))]
+    samples["vllm:time_to_first_token_seconds_sum"] = [(labels, c.ttft_sum)]
+    return samples
+
+
+_TYPES = {
+    "vllm:num_requests_waiting": "gauge",
+    "vllm:num_requests_running": "gauge",
+    "vllm:kv_cache_usage_perc": "gauge",
+    "vllm:prompt_tokens_total": "counter",
+    "vllm:generation_tokens_total": "counter",
+    "vllm:num_preemptions_total": "counter",
+    "vllm:request_success_total": "counter",
+}
+
+
+def exposition_text(samples: Samples) -> str:
+    """The samples in the Prometheus text format (for inspection and parser tests)."""
+    lines: list[str] = []
+    for name, series in samples.items():
+        if name.startswith("vllm:time_to_first_token_seconds"):
+            continue
+        kind = _TYPES[name]
+        family = name.removesuffix("_total") if kind == "counter" else name
+        lines.append(f"# TYPE {family} {kind}")
+        lines.extend(f"{name}{_labels(lb)} {v!r}" for lb, v in series)
+    lines.append("# TYPE vllm:time_to_first_token_seconds histogram")
+    for suffix in ("_bucket", "_count", "_sum"):
+        name = f"vllm:time_to_first_token_seconds{suffix}"
+        lines.extend(f"{name}{_labels(lb)} {v!r}" for lb, v in samples[name])
+    return "\n".join(lines) + "\n"
+
+
+def _labels(labels: Labels) -> str:
+    return "{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}"
+
+
+class ScrapeStore:
+    """Readings per leader pod over the last ``keep`` seconds, and snapshots built from them."""
+
+    def __init__(self, key: LwsKey, model_name: str, keep: float) -> None:
+        self.key, self.model_name, self.keep = key, model_name, keep
+        self.readings: dict[str, deque[tuple[float, RawReading]]] = {}
+
+    def pod_name(self, index: int) -> str:
+        return f"{self.key.name}-{index}"
+
+    def scrape(self, now: float, groups: Sequence[GroupEngine]) -> None:
+        for group in groups:
+            samples = leader_samples(group, now, self.model_name)
+            reading = reading_from_samples(ServingEngine.VLLM, samples, self.model_name)
+            history = self.readings.setdefault(self.pod_name(group.index), deque())
+            history.append((now, reading))
+        for history in self.readings.values():
+            while history and history[0][0] < now - self.keep:
+                history.popleft()
+
+    def latest(self) -> Mapping[str, RawReading]:
+        return {pod: h[-1][1] for pod, h in self.readings.items() if h}
+
+    def snapshot(self, policy: ScalingPolicy, now: float, state: LwsState) -> LwsSnapshot:
+        """What a direct-scrape source would hand the engine for ``policy`` at ``now``."""
+        window = policy.spec.metrics.rate_window
+        leaders: dict[str, dict[Signal, Sample]] = {}
+        bucket_rates: list[Mapping[float, float]] = []
+        newest = -math.inf
+        for pod, history in self.readings.items():
+            if not history:
+                continue
+            times = [t for t, _ in history]
+            last_t, last = history[-1]
+            newest = max(newest, last_t)
+            samples: dict[Signal, Sample] = {}
+            for signal, value in last.values.items():
+                if signal in _COUNTERS:
+                    values = [r.values.get(signal, math.nan) for _, r in history]
+                    rate = window_rate(times, values, now, window)
+                    if rate is not None:
+                        samples[signal] = Sample(rate, last_t)
+                else:
+                    samples[signal] = Sample(value, last_t)
+            leaders[pod] = samples
+            bucket_rates.append(
+                window_bucket_rates(times, [r.buckets for _, r in history], now, window)
+            )
+        aggregates: dict[Signal, Sample] = {}
+        for spec in policy.spec.signals:
+            if isinstance(spec, TtftSignal):
+                value = summed_quantile(spec.quantile, bucket_rates)
+                if value is not None:
+                    aggregates[Signal.TTFT] = Sample(value, newest)
+        result = assemble(self.key, now, leaders, aggregates, state)
+        assert isinstance(result, LwsSnapshot)  # with a cluster state it always is
+        return result

@@ -1,0 +1,116 @@
+"""Benchmark outputs: ``results.json``, ``results.md`` (a markdown table) and
+``timeline.png`` (load, groups and TTFT over time, one line per policy)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from simulations.bench import POLICY_ORDER, Benchmark
+
+COLUMNS = (
+    ("slo_attainment", "SLO attainment"),
+    ("gpu_hours", "GPU-hours"),
+    ("replica_hours", "group-hours"),
+    ("scale_events", "scale events"),
+    ("failed_requests", "failed"),
+    ("ttft_p50", "TTFT p50 (s)"),
+    ("ttft_p99", "TTFT p99 (s)"),
+    ("queue_wait_p99", "queue wait p99 (s)"),
+)
+
+
+def markdown_table(figures: dict[str, dict[str, Any]], target: float) -> str:
+    head = "| policy | " + " | ".join(title for _, title in COLUMNS) + " | setting |"
+    rule = "|---|" + "---:|" * len(COLUMNS) + "---|"
+    rows = [head, rule]
+    for name in POLICY_ORDER:
+        f = figures[name]
+        cells = []
+        for key, _ in COLUMNS:
+            value = f.get(key)
+            if value is None:
+                cells.append("-")
+            elif key == "slo_attainment":
+                mark = "" if value >= target else " (miss)"
+                cells.append(f"{100 * value:.2f}%{mark}")
+            elif isinstance(value, float):
+                cells.append(
+                    f"{value:.3g}" if key.startswith(("ttft", "queue")) else f"{value:.1f}"
+                )
+            else:
+                cells.append(str(value))
+        setting = f.get("setting")
+        note = "" if setting is None else f"{setting:g}"
+        if f.get("reached_target") is False:
+            note += " (no setting of the sweep reached the target)"
+        rows.append(f"| {name} | " + " | ".join(cells) + f" | {note} |")
+    return "\n".join(rows) + "\n"
+
+
+def write_outputs(bench: Benchmark, out: Path, meta: dict[str, Any], target: float) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    results = out / "results.json"
+    results.write_text(json.dumps({**bench.figures, "_meta": meta}, indent=2) + "\n")
+    table = out / "results.md"
+    lines = [f"# Closed-loop benchmark: {meta.get('trace', '')}", ""]
+    lines += [f"- {k}: {v}" for k, v in meta.items() if k != "goal"]
+    lines += ["", markdown_table(bench.figures, target)]
+    if "goal" in meta:
+        lines += ["Goal check:", ""] + [f"- {k}: {v}" for k, v in meta["goal"].items()]
+    table.write_text("\n".join(lines) + "\n")
+    written = [results, table]
+    png = plot(bench, out / "timeline.png")
+    if png is not None:
+        written.append(png)
+    return written
+
+
+def plot(bench: Benchmark, path: Path) -> Path | None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print(
+            "matplotlib is not installed: no timeline.png (pip install lws-autoscaler[plot])",
+            file=sys.stderr,
+        )
+        return None
+    fig, (load_ax, groups_ax, ttft_ax) = plt.subplots(3, 1, figsize=(12, 10), sharex=True)
+    any_run = next(iter(bench.runs.values()))
+    arrival = any_run.log.arrival
+    minutes = np.arange(0, arrival[-1] / 60 + 1)
+    counts, _ = np.histogram(arrival / 60, bins=np.append(minutes, minutes[-1] + 1))
+    load_ax.step(minutes, counts / 60.0, where="post", color="black")
+    load_ax.set_ylabel("arrivals (req/s)")
+    for name in POLICY_ORDER:
+        run = bench.runs[name]
+        t = np.asarray(run.timeline.time) / 60
+        groups_ax.step(t, run.timeline.created, where="post", label=name)
+        log = run.log
+        served = ~np.isnan(log.first_token)
+        ttft = (log.first_token - log.arrival)[served]
+        at = log.arrival[served] / 60
+        if len(at):
+            bins = np.arange(0, at.max() + 1)
+            index = np.digitize(at, bins)
+            p99 = [
+                np.percentile(ttft[index == i], 99) if np.any(index == i) else np.nan
+                for i in range(1, len(bins) + 1)
+            ]
+            ttft_ax.plot(bins, p99, label=name)
+    groups_ax.set_ylabel("groups (created)")
+    groups_ax.legend(ncol=5, fontsize="small")
+    ttft_ax.set_ylabel("TTFT p99 per minute (s)")
+    ttft_ax.set_yscale("log")
+    ttft_ax.set_xlabel("minutes")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

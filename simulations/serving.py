@@ -1,0 +1,281 @@
+"""One LWS group's vLLM engine: continuous batching on a fixed time step.
+
+The model follows vLLM's V1 scheduler closely enough for autoscaling questions (who
+waits, for how long, what the leader's metrics say), with every parameter from a
+:class:`~simulations.profile.ServingProfile`:
+
+- **Admission** (FIFO, head-of-line): a waiting request enters the batch when a slot is
+  free (``max_num_seqs``) and the KV cache holds its prompt; otherwise it and everything
+  behind it wait, as in vLLM. A slot freed by a request that finished at time f is used
+  from f, not from the next step.
+- **Prefill** runs one request after another on the group's prefill timeline at
+  ``prefill_tokens_per_second`` times the share of each engine step that chunked prefill
+  gets (the ``max_num_batched_tokens`` budget minus one token per decoding sequence);
+  a request's *queue wait* ends when its prefill begins (vLLM's WAITING phase), its first
+  token comes when its prefill ends.
+- **Decode**: every running sequence gains one token per iteration; an iteration takes
+  ``decode.step_seconds(running, kv_tokens)`` and the time prefill took in this step is
+  not available to decode. The KV cache grows by one token per generated token; when it
+  overflows, the most recently admitted sequences are preempted (recomputed later), as
+  vLLM's ``RECOMPUTE`` preemption does.
+
+Times inside a step are continuous (arrival, prefill start, first token, finish), so a
+0.5 s step still measures a 1 s queue-wait SLO precisely. The request ledger is shared
+by all groups (:class:`RequestLog`); a group holds only request ids.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+import numpy as np
+from numpy.typing import NDArray
+
+from simulations.profile import ServingProfile
+from simulations.traces import FloatArray, IntArray, Trace
+
+# vLLM 0.33 default buckets of vllm:time_to_first_token_seconds (vllm/v1/metrics/buckets.py).
+TTFT_BUCKETS: tuple[float, ...] = (
+    0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0,
+    2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0, 160.0, 640.0, 2560.0,
+)  # fmt: skip
+_BOUNDS = np.asarray(TTFT_BUCKETS)
+_EMPTY_I = np.empty(0, dtype=np.int64)
+_EMPTY_F = np.empty(0, dtype=np.float64)
+
+
+class Outcome(IntEnum):
+    IN_FLIGHT = 0
+    SERVED = 1
+    FAILED = 2
+    """In flight on a group that was removed (scale-down without drain)."""
+    REJECTED = 3
+    """Prompt plus output longer than the profile's maximum context."""
+
+
+@dataclass
+class RequestLog:
+    """Per-request timeline shared by the gateway and every group (NaN = not yet)."""
+
+    arrival: FloatArray
+    prompt: IntArray
+    output: IntArray
+    routed: FloatArray
+    started: FloatArray
+    first_token: FloatArray
+    finished: FloatArray
+    outcome: NDArray[np.int8]
+
+    @classmethod
+    def for_trace(cls, trace: Trace) -> RequestLog:
+        n = len(trace)
+
+        def nans() -> FloatArray:
+            return np.full(n, np.nan)
+
+        return cls(
+            trace.arrival,
+            trace.prompt_tokens,
+            np.maximum(trace.output_tokens, 1),
+            nans(),
+            nans(),
+            nans(),
+            nans(),
+            np.zeros(n, dtype=np.int8),
+        )
+
+    def queue_wait(self) -> FloatArray:
+        """Arrival to prefill start (gateway wait included); NaN if never started."""
+        return self.started - self.arrival
+
+
+@dataclass
+class LeaderCounters:
+    """Cumulative counters the leader exports (they restart at 0 with a new group)."""
+
+    prompt_tokens: float = 0.0
+    generation_tokens: float = 0.0
+    preemptions: int = 0
+    successes: int = 0
+    ttft_buckets: IntArray = field(default_factory=lambda: np.zeros(len(TTFT_BUCKETS) + 1, int))
+    ttft_sum: float = 0.0
+
+
+class GroupEngine:
+    """The vLLM engine of one ready group (leader + workers act as one engine)."""
+
+    def __init__(
+        self, index: int, profile: ServingProfile, log: RequestLog, born: float = 0.0
+    ) -> None:
+        self.index, self.profile, self.log = index, profile, log
+        self.born = born  # the group's creation time: a re-created index is a new engine
+        self.waiting: deque[int] = deque()
+        self.ids = _EMPTY_I
+        self.remaining = _EMPTY_F  # tokens still to generate
+        self.context = _EMPTY_F  # tokens held in the KV cache
+        self.first = _EMPTY_F  # first-token time of each running sequence
+        self.start = _EMPTY_F  # prefill start of each running sequence
+        self.freed: list[float] = []  # finish times of last step's slots, ascending
+        self.prefill_until = -np.inf
+        self.resume: dict[int, float] = {}  # preempted id -> remaining tokens
+        self.counters = LeaderCounters()
+        self.draining_until: float | None = None
+
+    # -- load, as the router and the metrics see it --------------------------------
+    @property
+    def outstanding(self) -> int:
+        return len(self.waiting) + len(self.ids)
+
+    def waiting_at(self, now: float) -> int:
+        """vLLM's num_requests_waiting: queued plus admitted whose prefill has not begun."""
+        return len(self.waiting) + int(np.count_nonzero(self.start > now))
+
+    def running_at(self, now: float) -> int:
+        return len(self.ids) - int(np.count_nonzero(self.start > now))
+
+    def kv_usage(self) -> float:
+        return float(self.context.sum()) / self.profile.kv_cache_tokens
+
+    def enqueue(self, rid: int) -> None:
+        self.waiting.append(rid)
+
+    # -- one step ------------------------------------------------------------------
+    def step(self, t0: float, t1: float) -> None:
+        self._admit(t0)
+        if len(self.ids):
+            self._decode(t0, t1)
+
+    def _prefill_share(self, running: int, kv: float) -> float:
+        """Fraction of wall time chunked prefill gets while it has work: budget 8192
+        tokens, 100 sequences decoding at 14 ms/step, 20k tokens/s -> 8092/20000 =
+        0.405 s of prefill per 0.419 s step = 0.97."""
+        p = self.profile
+        chunk = max(1, p.max_num_batched_tokens - running)
+        prefill = chunk / p.prefill_tokens_per_second
+        return prefill / (prefill + p.decode.step_seconds(running, kv))
+
+    def _admit(self, t0: float) -> None:
+        p, log = self.profile, self.log
+        free = p.max_num_seqs - len(self.ids)
+        if not self.waiting or free <= 0:
+            return
+        kv = float(self.context.sum())
+        share = self._prefill_share(len(self.ids), kv)
+        rate = p.prefill_tokens_per_second * share
+        unused = free - len(self.freed)  # slots free since before this step
+        new_ids: list[int] = []
+        new_rem: list[float] = []
+        new_ctx: list[float] = []
+        new_first: list[float] = []
+        new_start: list[float] = []
+        while self.waiting and free > 0:
+            rid = self.waiting[0]
+            remaining = self.resume.get(rid)
+            generated = 0.0 if remaining is None else log.output[rid] - 1 - remaining
+            need = float(log.prompt[rid]) + generated
+            if kv + need > p.kv_cache_tokens:
+                break  # head-of-line: vLLM's FCFS waits for KV space
+            self.waiting.popleft()
+            if unused > 0:
+                # Free before this step, yet the request was not admitted then: it could
+                # not start before t0 (it arrived in this step, or waited for KV space).
+                unused -= 1
+                slot = t0
+            else:
+                slot = self.freed.pop(0)
+            free -= 1
+            begin = max(float(log.routed[rid]), slot, self.prefill_until)
+            self.prefill_until = begin + need / rate
+            kv += need
+            if remaining is None:
+                log.started[rid] = begin
+                remaining = float(log.output[rid] - 1)
+                self.counters.prompt_tokens += need
+            else:
+                del self.resume[rid]
+            new_ids.append(rid)
+            new_rem.append(remaining)
+            new_ctx.append(need)
+            new_first.append(self.prefill_until)
+            new_start.append(begin)
+        self.freed.clear()
+        if new_ids:
+            self.ids = np.concatenate((self.ids, np.asarray(new_ids, dtype=np.int64)))
+            self.remaining = np.concatenate((self.remaining, new_rem))
+            self.context = np.concatenate((self.context, new_ctx))
+            self.first = np.concatenate((self.first, new_first))
+            self.start = np.concatenate((self.start, new_start))
+
+    def _decode(self, t0: float, t1: float) -> None:
+        p, log, dt = self.profile, self.log, t1 - t0
+        kv = float(self.context.sum())
+        decoding = int(np.count_nonzero(self.first < t1))
+        # Prefill wall time inside the step: the sequences' prefill intervals do not overlap.
+        busy = float(
+            np.clip(np.minimum(self.first, t1) - np.maximum(self.start, t0), 0, None).sum()
+        )
+        share = self._prefill_share(decoding, kv)
+        decode_time = max(0.0, dt - min(busy, dt) * share)
+        iteration = p.decode.step_seconds(max(decoding, 1), kv)
+        iterations = decode_time / iteration
+        if iterations <= 0:
+            return
+        wall = dt / iterations  # wall seconds per decode iteration in this step
+        since = np.maximum(self.first, t0)
+        available = np.clip((t1 - since) / wall, 0.0, None)
+        tokens = np.minimum(available, self.remaining)
+        self.remaining = self.remaining - tokens
+        self.context = self.context + tokens
+        c = self.counters
+        c.generation_tokens += float(tokens.sum())
+        new_first = (self.first <= t1) & np.isnan(log.first_token[self.ids])
+        if new_first.any():
+            # The first token is generated by the prefill step itself.
+            c.generation_tokens += float(np.count_nonzero(new_first))
+            ids = self.ids[new_first]
+            log.first_token[ids] = self.first[new_first]
+            ttft = self.first[new_first] - log.routed[ids]
+            np.add.at(c.ttft_buckets, np.searchsorted(_BOUNDS, ttft, side="left"), 1)
+            c.ttft_sum += float(ttft.sum())
+        done = (self.remaining <= 1e-9) & (self.first <= t1)
+        if done.any():
+            finish = since[done] + tokens[done] * wall
+            log.finished[self.ids[done]] = finish
+            log.outcome[self.ids[done]] = Outcome.SERVED
+            c.successes += int(np.count_nonzero(done))
+            self.freed = sorted(finish.tolist())
+            keep = ~done
+            self.ids, self.remaining = self.ids[keep], self.remaining[keep]
+            self.context, self.first, self.start = (
+                self.context[keep],
+                self.first[keep],
+                self.start[keep],
+            )
+        self._preempt_overflow()
+
+    def _preempt_overflow(self) -> None:
+        """KV full: recompute-preempt the newest sequences until the rest fit."""
+        total = float(self.context.sum())
+        n = len(self.ids)
+        while n and total > self.profile.kv_cache_tokens:
+            n -= 1
+            total -= float(self.context[n])
+            rid = int(self.ids[n])
+            self.resume[rid] = float(self.remaining[n])
+            self.waiting.appendleft(rid)
+            self.counters.preemptions += 1
+        if n < len(self.ids):
+            self.ids, self.remaining = self.ids[:n], self.remaining[:n]
+            self.context, self.first, self.start = self.context[:n], self.first[:n], self.start[:n]
+
+    def fail_all(self, now: float) -> int:
+        """The group is gone: everything it held fails. Returns how many."""
+        lost = np.concatenate((self.ids, np.fromiter(self.waiting, dtype=np.int64)))
+        self.log.outcome[lost] = Outcome.FAILED
+        self.log.finished[lost] = now
+        self.waiting.clear()
+        self.ids = _EMPTY_I
+        self.remaining = self.context = self.first = self.start = _EMPTY_F
+        return len(lost)

@@ -1,0 +1,210 @@
+"""Request traces for the closed-loop benchmark: reading, de-quantising and rescaling.
+
+A :class:`Trace` is three aligned numpy arrays (arrival second, prompt tokens, output
+tokens), sorted by arrival, with time 0 at the first request. Readers:
+
+- Azure LLM inference trace 2023 (Splitwise, CC-BY 4.0): CSV ``TIMESTAMP,ContextTokens,
+  GeneratedTokens`` with wall-clock timestamps such as ``2023-11-16 18:17:03.9799600``;
+- Mooncake FAST'25 traces (Apache-2.0): JSONL with ``timestamp`` in ms, ``input_length``,
+  ``output_length``; timestamps are quantised, so each is spread uniformly over its slot
+  (a request stamped 4297 ms on a 1 ms grid arrived somewhere in [4.297, 4.298) s);
+- ServeGen per-client rate files (Apache-2.0): see :mod:`simulations.servegen`.
+
+``rescale`` multiplies the request rate (``rate_scale``) without changing the load's
+shape in time, and compresses time (``time_compression``) so that a long trace (14 days
+of ServeGen) plays in hours. Every random choice takes a seeded ``numpy`` generator.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from autoscaler.errors import AutoscalerError
+
+TraceFormat = Literal["azure", "mooncake", "servegen"]
+FORMATS: tuple[TraceFormat, ...] = ("azure", "mooncake", "servegen")
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+
+class TraceError(AutoscalerError):
+    """A trace file is missing, malformed, or empty."""
+
+
+@dataclass(frozen=True)
+class Trace:
+    """Requests of one trace: arrival (s from the first request), prompt and output tokens."""
+
+    name: str
+    arrival: FloatArray
+    prompt_tokens: IntArray
+    output_tokens: IntArray
+
+    def __post_init__(self) -> None:
+        n = len(self.arrival)
+        if len(self.prompt_tokens) != n or len(self.output_tokens) != n:
+            raise TraceError(f"{self.name}: arrival and token arrays differ in length")
+        if n and np.any(np.diff(self.arrival) < 0):
+            raise TraceError(f"{self.name}: arrivals are not sorted")
+
+    def __len__(self) -> int:
+        return len(self.arrival)
+
+    @property
+    def duration(self) -> float:
+        """Seconds from the first to the last arrival."""
+        return float(self.arrival[-1] - self.arrival[0]) if len(self) else 0.0
+
+    @property
+    def mean_rate(self) -> float:
+        """Requests per second over the trace's span (0 for fewer than two requests)."""
+        return (len(self) - 1) / self.duration if self.duration > 0 else 0.0
+
+    def window(self, start: float, end: float) -> Trace:
+        """Requests arriving in ``[start, end)``, times kept (not re-based)."""
+        lo, hi = np.searchsorted(self.arrival, [start, end], side="left")
+        return Trace(
+            self.name,
+            self.arrival[lo:hi],
+            self.prompt_tokens[lo:hi],
+            self.output_tokens[lo:hi],
+        )
+
+
+def _build(name: str, arrival: FloatArray, prompt: IntArray, output: IntArray) -> Trace:
+    if len(arrival) == 0:
+        raise TraceError(f"{name}: no requests")
+    if np.any(prompt < 0) or np.any(output < 0):
+        raise TraceError(f"{name}: negative token counts")
+    order = np.argsort(arrival, kind="stable")
+    arrival = arrival[order]
+    return Trace(name, arrival - arrival[0], prompt[order], output[order])
+
+
+def read_azure(path: Path) -> Trace:
+    """Azure 2023 CSV. Timestamps keep their 100 ns resolution (numpy datetime64[ns])."""
+    try:
+        with path.open(newline="") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, None)
+            if header is None or [h.strip() for h in header] != [
+                "TIMESTAMP",
+                "ContextTokens",
+                "GeneratedTokens",
+            ]:
+                raise TraceError(
+                    f"{path}: expected header TIMESTAMP,ContextTokens,GeneratedTokens, got {header}"
+                )
+            rows = [row for row in reader if row]
+    except OSError as exc:
+        raise TraceError(f"{path}: {exc.strerror or exc}") from exc
+    try:
+        stamps = np.array([r[0] for r in rows], dtype="datetime64[ns]")
+        prompt = np.array([int(r[1]) for r in rows], dtype=np.int64)
+        output = np.array([int(r[2]) for r in rows], dtype=np.int64)
+    except (ValueError, IndexError) as exc:
+        raise TraceError(f"{path}: malformed row ({exc})") from exc
+    if len(stamps) == 0:
+        raise TraceError(f"{path}: no requests")
+    seconds = (stamps - stamps.min()).astype(np.int64).astype(np.float64) / 1e9
+    return _build(path.name, seconds, prompt, output)
+
+
+def _quantum_ms(stamps: IntArray) -> int:
+    """The grid the timestamps sit on: their greatest common divisor, at least 1 ms.
+
+    Stamps 0, 1000, 3000 (whole seconds) give 1000 ms; 0, 40, 277 give 1 ms.
+    """
+    positive = np.unique(stamps[stamps > 0])
+    if len(positive) == 0:
+        return 1
+    return max(1, int(np.gcd.reduce(positive)))
+
+
+def read_mooncake(path: Path, rng: np.random.Generator) -> Trace:
+    """Mooncake JSONL; each quantised timestamp is spread uniformly within its slot."""
+    stamps: list[int] = []
+    prompt: list[int] = []
+    output: list[int] = []
+    try:
+        with path.open() as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                    stamps.append(int(record["timestamp"]))
+                    prompt.append(int(record["input_length"]))
+                    output.append(int(record["output_length"]))
+                except (ValueError, KeyError, TypeError) as exc:
+                    raise TraceError(
+                        f"{path}:{number}: expected timestamp, input_length, output_length ({exc})"
+                    ) from exc
+    except OSError as exc:
+        raise TraceError(f"{path}: {exc.strerror or exc}") from exc
+    ms = np.asarray(stamps, dtype=np.int64)
+    if len(ms) == 0:
+        raise TraceError(f"{path}: no requests")
+    quantum = _quantum_ms(ms)
+    spread = (ms + rng.uniform(0.0, quantum, size=len(ms))) / 1000.0
+    return _build(
+        path.name, spread, np.asarray(prompt, dtype=np.int64), np.asarray(output, np.int64)
+    )
+
+
+def rescale(
+    trace: Trace, rng: np.random.Generator, rate_scale: float = 1.0, time_compression: float = 1.0
+) -> Trace:
+    """Scale the request rate by ``rate_scale`` and compress time by ``time_compression``.
+
+    Rate: each request is kept ``floor(x)`` times plus once more with probability
+    ``x - floor(x)`` (so 0.5 thins to half, 2.5 keeps two or three copies). Copies are
+    placed uniformly between the original arrival and the next one, so the load keeps
+    its shape over time instead of turning into bursts of identical timestamps; a copy
+    keeps the original's token lengths. Time: every arrival is divided by the
+    compression, so an hour at ``time_compression=4`` lasts 15 minutes at 4x the rate.
+    """
+    if not math.isfinite(rate_scale) or rate_scale <= 0:
+        raise TraceError(f"rate scale must be > 0, got {rate_scale}")
+    if not math.isfinite(time_compression) or time_compression <= 0:
+        raise TraceError(f"time compression must be > 0, got {time_compression}")
+    arrival, prompt, output = trace.arrival, trace.prompt_tokens, trace.output_tokens
+    if rate_scale != 1.0:
+        whole = math.floor(rate_scale)
+        copies = np.full(len(trace), whole, dtype=np.int64)
+        copies += rng.random(len(trace)) < (rate_scale - whole)
+        # The last request has no successor: give it the median gap.
+        tail = float(np.median(np.diff(arrival))) if len(trace) > 1 else 1.0
+        gaps = np.diff(arrival, append=arrival[-1] + tail)
+        index = np.repeat(np.arange(len(trace)), copies)
+        # The first copy of each request stays at its own arrival; later ones are jittered.
+        first = np.concatenate(([True], index[1:] != index[:-1])) if len(index) else index
+        jitter = np.where(first, 0.0, rng.random(len(index)) * gaps[index])
+        arrival = arrival[index] + jitter
+        prompt, output = prompt[index], output[index]
+        if len(arrival) == 0:
+            raise TraceError(f"{trace.name}: rate scale {rate_scale} left no requests")
+    order = np.argsort(arrival, kind="stable")
+    return Trace(trace.name, arrival[order] / time_compression, prompt[order], output[order])
+
+
+def detect_format(path: Path) -> TraceFormat:
+    """Guess the format from the name: ``.jsonl`` Mooncake, ``.tar.gz``/dir ServeGen,
+    ``-trace.csv`` ServeGen, other ``.csv`` Azure."""
+    name = path.name.lower()
+    if name.endswith(".jsonl"):
+        return "mooncake"
+    if path.is_dir() or name.endswith((".tar.gz", ".tgz", "-trace.csv")):
+        return "servegen"
+    if name.endswith(".csv"):
+        return "azure"
+    raise TraceError(f"{path}: cannot tell the trace format; pass --format azure|mooncake|servegen")

@@ -1,0 +1,198 @@
+"""values.yaml and values.schema.json: bad values fail at install time with a message
+that names the key, the defaults satisfy the schema, the schema and values.yaml describe
+the same keys, and every key is documented with a helm-docs ``# --`` comment.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import helm_python as helm
+import jsonschema  # type: ignore[import-untyped]
+import pytest
+import yaml
+
+from tests.charts.chart_support import CHART_DIR, render
+
+SCHEMA = json.loads((CHART_DIR / "values.schema.json").read_text())
+VALUES_TEXT = (CHART_DIR / "values.yaml").read_text()
+DEFAULTS = yaml.safe_load(VALUES_TEXT)
+
+# (id, values, the text the error must contain)
+BAD_VALUES: list[tuple[str, dict[str, Any], str]] = [
+    ("replica-count-string", {"replicaCount": "two"}, "/replicaCount"),
+    ("replica-count-zero", {"replicaCount": 0}, "/replicaCount"),
+    ("unknown-top-level-key", {"replicas": 2}, "'replicas' not allowed"),
+    ("unknown-nested-key", {"image": {"repo": "x"}}, "'repo' not allowed"),
+    ("pull-policy", {"image": {"pullPolicy": "Sometimes"}}, "/image/pullPolicy"),
+    ("source-type", {"source": {"type": "influx"}}, "/source/type"),
+    (
+        "prometheus-url",
+        {"source": {"prometheus": {"url": "prometheus:9090"}}},
+        "/source/prometheus/url",
+    ),
+    ("cycle-not-a-duration", {"cycle": 15}, "/cycle"),
+    ("cycle-bad-unit", {"cycle": "15 seconds"}, "/cycle"),
+    ("tls-mode", {"tls": {"mode": "letsencrypt"}}, "/tls/mode"),
+    ("secret-mode-needs-secret", {"tls": {"mode": "secret"}}, "/tls/existingSecret"),
+    (
+        "ca-not-pem",
+        {"tls": {"mode": "secret", "existingSecret": "s", "caBundle": "abc"}},
+        "/tls/caBundle",
+    ),
+    ("monitor-switch", {"serviceMonitor": {"enabled": "yes"}}, "/serviceMonitor/enabled"),
+    (
+        "pod-monitor-label",
+        {"vllmPodMonitor": {"lwsLabel": "leaderworkerset.sigs.k8s.io/name"}},
+        "/vllmPodMonitor/lwsLabel",
+    ),
+    ("policy-key", {"policies": {"inline": {"Llama_70B": "x"}}}, "Llama_70B"),
+    (
+        "policy-kind",
+        {
+            "policies": {
+                "inline": {
+                    "p": {
+                        "apiVersion": "lws-autoscaler.io/v1alpha1",
+                        "kind": "Policy",
+                        "metadata": {},
+                        "spec": {},
+                    }
+                }
+            }
+        },
+        "/policies/inline/p",
+    ),
+    (
+        "hpa-window",
+        {"hpa": {"scaleDown": {"stabilizationWindowSeconds": 7200}}},
+        "/hpa/scaleDown/stabilizationWindowSeconds",
+    ),
+    ("hpa-tolerance", {"hpa": {"tolerance": "ten percent"}}, "/hpa/tolerance"),
+    ("anti-affinity", {"podAntiAffinity": "strict"}, "/podAntiAffinity"),
+    ("service-port", {"service": {"port": 70000}}, "/service/port"),
+]
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"), [pytest.param(v, e, id=i) for i, v, e in BAD_VALUES]
+)
+def test_schema_rejects_bad_values_at_install(values: dict[str, Any], expected: str) -> None:
+    with helm.Chart.load(CHART_DIR) as chart, pytest.raises(helm.HelmValuesError) as caught:
+        chart.validate_schema(values)
+    assert expected in str(caught.value)
+    # The install path (render) refuses them too, before any template runs.
+    with pytest.raises(helm.HelmValuesError):
+        render(values)
+
+
+def test_cross_field_rules_fail_with_a_clear_message() -> None:
+    with pytest.raises(helm.HelmError, match="aggregator cannot use"):
+        render({"server": {"insecure": True}})
+    with pytest.raises(helm.HelmError, match="not both"):
+        render({"policies": {"existingConfigMap": "x", "inline": {"p": "kind: ScalingPolicy"}}})
+    with pytest.raises(helm.HelmError, match=r"hpa\.create needs the policies inline"):
+        render({"policies": {"existingConfigMap": "x"}, "hpa": {"create": True}})
+
+
+def test_schema_is_valid_draft7_and_accepts_the_defaults() -> None:
+    jsonschema.Draft7Validator.check_schema(SCHEMA)
+    jsonschema.Draft7Validator(SCHEMA).validate(DEFAULTS)
+    with helm.Chart.load(CHART_DIR) as chart:
+        chart.validate_schema({})
+        assert chart.values == DEFAULTS
+
+
+def _value_paths(node: Any, prefix: str = "") -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, child in node.items():
+            path = f"{prefix}.{key}" if prefix else key
+            yield path
+            yield from _value_paths(child, path)
+
+
+def _schema_paths(schema: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, bool]]:
+    """(path, whether the schema spells out the children) for every declared property."""
+    for key, child in schema.get("properties", {}).items():
+        path = f"{prefix}.{key}" if prefix else key
+        yield path, "properties" in child
+        yield from _schema_paths(child, path)
+
+
+def test_schema_and_values_declare_the_same_keys() -> None:
+    declared = dict(_schema_paths(SCHEMA))
+    in_values = set(_value_paths(DEFAULTS))
+    # Keys under a free-form object (resources, securityContext, ...) are Kubernetes
+    # fields the schema leaves to the API server.
+    free_form = {p for p, closed in declared.items() if not closed}
+    structural = {p for p in in_values if not any(p.startswith(f + ".") for f in free_form)}
+    assert structural - declared.keys() == set(), "values.yaml keys missing from the schema"
+    # Every declared key has a default, except the fields of an optional object whose
+    # default is empty (tls.certManager.issuerRef: {}).
+    empty_objects = {p for p in in_values if _lookup(DEFAULTS, p) == {}}
+    missing = {
+        p
+        for p in declared.keys() - in_values
+        if not any(p.startswith(e + ".") for e in empty_objects)
+    }
+    assert missing == set(), "schema keys without a default in values.yaml"
+
+
+def _lookup(values: dict[str, Any], path: str) -> Any:
+    node: Any = values
+    for key in path.split("."):
+        node = node[key]
+    return node
+
+
+def _documented_paths(text: str) -> tuple[set[str], set[str]]:
+    """(all key paths, key paths with a `# --` comment right above them) in values.yaml."""
+    key_line = re.compile(r"^(?P<indent> *)(?P<key>[A-Za-z_][A-Za-z0-9_]*):")
+    stack: list[tuple[int, str]] = []
+    all_paths: set[str] = set()
+    documented: set[str] = set()
+    comment_block: list[str] = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("#"):
+            comment_block.append(stripped)
+            continue
+        match = key_line.match(line)
+        if not match:
+            if not stripped:
+                comment_block = []
+            continue
+        indent = len(match["indent"])
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        path = ".".join([*(k for _, k in stack), match["key"]])
+        stack.append((indent, match["key"]))
+        all_paths.add(path)
+        if any(c.startswith("# --") for c in comment_block):
+            documented.add(path)
+        comment_block = []
+    return all_paths, documented
+
+
+def test_documentation_check_sees_missing_comments() -> None:
+    all_paths, documented = _documented_paths("a:\n  # -- doc\n  b: 1\n# plain\nc: 2\n")
+    assert all_paths == {"a", "a.b", "c"}
+    assert documented == {"a.b"}
+
+
+def test_every_value_is_documented() -> None:
+    all_paths, documented = _documented_paths(VALUES_TEXT)
+    # A key is covered by its own `# --` comment or by one on an ancestor (e.g. the
+    # defaults inside `podSecurityContext`). Grouping keys (`image:`, `tls:`) need none
+    # as long as every leaf below them is covered.
+    leaves = {p for p in all_paths if not any(q.startswith(p + ".") for q in all_paths)}
+    undocumented = {
+        leaf
+        for leaf in leaves
+        if not any(leaf == d or leaf.startswith(d + ".") for d in documented)
+    }
+    assert undocumented == set()
+    assert leaves >= {"replicaCount", "tls.mode", "hpa.create", "vllmPodMonitor.lwsLabel"}

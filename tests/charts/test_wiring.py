@@ -1,0 +1,581 @@
+"""The objects the chart renders are wired to each other the way the aggregator, the HPA
+controller and Prometheus need: APIService -> Service -> container port, serving
+certificate <-> caBundle, container flags <-> values, RBAC, HPA shape, monitors.
+
+Expected values are derived from the inputs (values, policies, the external metrics
+contract), never copied from rendered output.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import pytest
+import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from autoscaler.sources.promql import DEFAULT_LWS_LABEL
+from tests.charts.chart_support import (
+    FULLNAME,
+    MONITORING_APIS,
+    NAMESPACE,
+    OLDEST_KUBE,
+    POLICIES_DIR,
+    Rendered,
+    policy_values,
+    render,
+)
+
+SERVICE_DNS = f"{FULLNAME}.{NAMESPACE}.svc"
+
+
+def _b64(text: str) -> bytes:
+    return base64.b64decode(text)
+
+
+def _secret_data(rendered: Rendered, name: str) -> dict[str, bytes]:
+    return {k: _b64(v) for k, v in rendered.one("Secret", name)["data"].items()}
+
+
+# --- APIService -> Service -> container -------------------------------------------------
+
+
+@pytest.mark.parametrize("service_port", [443, 8443])
+def test_apiservice_points_at_the_service_port_that_reaches_the_server(service_port: int) -> None:
+    rendered = render({"service": {"port": service_port}, "server": {"securePort": 7443}})
+    api = rendered.one("APIService")
+    assert api["metadata"]["name"] == "v1beta1.external.metrics.k8s.io"
+    assert (api["spec"]["group"], api["spec"]["version"]) == ("external.metrics.k8s.io", "v1beta1")
+
+    ref = api["spec"]["service"]
+    service = rendered.one("Service", ref["name"])
+    assert ref["namespace"] == service["metadata"]["namespace"] == NAMESPACE
+    (port,) = [p for p in service["spec"]["ports"] if p["port"] == ref["port"]]
+    assert ref["port"] == service_port
+
+    container = rendered.container()
+    (target,) = [p for p in container["ports"] if p["name"] == port["targetPort"]]
+    assert target["containerPort"] == 7443
+    assert "--secure-port=7443" in container["args"]
+
+    # The Service selects exactly the Deployment's pods.
+    deployment = rendered.one("Deployment")
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+    assert deployment["spec"]["selector"]["matchLabels"] == service["spec"]["selector"]
+
+
+def test_helm_mode_certificate_is_signed_by_the_ca_in_the_apiservice() -> None:
+    rendered = render({"tls": {"validityDays": 30}})
+    api = rendered.one("APIService")
+    assert "insecureSkipTLSVerify" not in api["spec"]
+    ca = x509.load_pem_x509_certificate(_b64(api["spec"]["caBundle"]))
+
+    data = _secret_data(rendered, f"{FULLNAME}-tls")
+    assert data["ca.crt"] == ca.public_bytes(serialization.Encoding.PEM)
+    leaf = x509.load_pem_x509_certificate(data["tls.crt"])
+    leaf.verify_directly_issued_by(ca)  # raises if the signature does not match
+    assert ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+
+    sans = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert SERVICE_DNS in sans.get_values_for_type(x509.DNSName)
+
+    key = serialization.load_pem_private_key(data["tls.key"], password=None)
+    assert key.public_key().public_numbers() == leaf.public_key().public_numbers()  # type: ignore[union-attr]
+
+    lifetime = leaf.not_valid_after_utc - leaf.not_valid_before_utc
+    assert 29 <= lifetime.days <= 31
+
+    # The Deployment mounts that Secret and hands the files to the server.
+    container = rendered.container()
+    mount = next(m for m in container["volumeMounts"] if m["name"] == "serving-cert")
+    volume = next(
+        v
+        for v in rendered.one("Deployment")["spec"]["template"]["spec"]["volumes"]
+        if v["name"] == "serving-cert"
+    )
+    assert volume["secret"]["secretName"] == f"{FULLNAME}-tls"
+    assert f"--tls-cert-file={mount['mountPath']}/tls.crt" in container["args"]
+    assert f"--tls-private-key-file={mount['mountPath']}/tls.key" in container["args"]
+
+
+def test_cert_manager_mode_injects_the_ca_of_the_serving_certificate() -> None:
+    rendered = render({"tls": {"mode": "certManager"}})
+    api = rendered.one("APIService")
+    assert "caBundle" not in api["spec"]
+    assert "insecureSkipTLSVerify" not in api["spec"]
+    inject = api["metadata"]["annotations"]["cert-manager.io/inject-ca-from"]
+    cert_namespace, cert_name = inject.split("/")
+    certificate = rendered.one("Certificate", cert_name)
+    assert cert_namespace == certificate["metadata"]["namespace"] == NAMESPACE
+    assert SERVICE_DNS in certificate["spec"]["dnsNames"]
+
+    # Chain: serving cert <- CA Issuer <- CA Certificate <- self-signed Issuer.
+    ca_issuer = rendered.one("Issuer", certificate["spec"]["issuerRef"]["name"])
+    ca_certificate = rendered.one("Certificate", f"{FULLNAME}-ca")
+    assert ca_certificate["spec"]["isCA"] is True
+    assert ca_issuer["spec"]["ca"]["secretName"] == ca_certificate["spec"]["secretName"]
+    root = rendered.one("Issuer", ca_certificate["spec"]["issuerRef"]["name"])
+    assert root["spec"] == {"selfSigned": {}}
+
+    volume = next(
+        v
+        for v in rendered.one("Deployment")["spec"]["template"]["spec"]["volumes"]
+        if v["name"] == "serving-cert"
+    )
+    assert volume["secret"]["secretName"] == certificate["spec"]["secretName"]
+
+
+def test_own_secret_mode_uses_the_given_secret_and_ca() -> None:
+    ca_pem = "-----BEGIN CERTIFICATE-----\nTUlJQ2VydA==\n-----END CERTIFICATE-----\n"
+    rendered = render({"tls": {"mode": "secret", "existingSecret": "corp-tls", "caBundle": ca_pem}})
+    assert _b64(rendered.one("APIService")["spec"]["caBundle"]).decode() == ca_pem.strip()
+    volumes = rendered.one("Deployment")["spec"]["template"]["spec"]["volumes"]
+    assert {
+        "name": "serving-cert",
+        "secret": {"secretName": "corp-tls", "defaultMode": 0o440},
+    } in volumes
+
+
+@pytest.mark.parametrize(
+    ("values", "skip_verify"),
+    [
+        ({"tls": {"mode": "selfSigned"}}, True),
+        ({"apiService": {"insecureSkipTLSVerify": True}}, True),
+        ({}, False),
+    ],
+)
+def test_insecure_skip_tls_verify_only_when_nothing_can_be_verified(
+    values: dict[str, Any], skip_verify: bool
+) -> None:
+    rendered = render(values)
+    spec = rendered.one("APIService")["spec"]
+    assert spec.get("insecureSkipTLSVerify", False) is skip_verify
+    assert ("caBundle" in spec) is not skip_verify
+    assert ("skips TLS verification" in rendered.notes) is skip_verify
+
+
+# --- container flags ----------------------------------------------------------------------
+
+
+FLAG_CASES: list[tuple[str, dict[str, Any], list[str], list[str]]] = [
+    (
+        "defaults",
+        {},
+        [
+            "--policies=/etc/lws-autoscaler/policies",
+            "--source=prometheus",
+            "--prometheus-url=http://prometheus-operated.monitoring.svc:9090",
+            "--cycle=15s",
+            "--bind-address=0.0.0.0",
+            "--secure-port=6443",
+            "--log-level=info",
+        ],
+        ["--insecure", "--disable-auth", "--cert-dir", "--recording", "--replay-speed"],
+    ),
+    (
+        "prometheus-url-and-cycle",
+        {
+            "source": {"prometheus": {"url": "https://thanos.obs:9091"}},
+            "cycle": "30s",
+            "logLevel": "debug",
+        },
+        ["--prometheus-url=https://thanos.obs:9091", "--cycle=30s", "--log-level=debug"],
+        [],
+    ),
+    (
+        "scrape-source",
+        {"source": {"type": "scrape"}},
+        ["--source=scrape"],
+        ["--prometheus-url", "--recording"],
+    ),
+    (
+        "recording-source",
+        {
+            "source": {
+                "type": "recording",
+                "recording": {"file": "/rec/a.json.gz", "replaySpeed": 20},
+            }
+        },
+        ["--source=recording", "--recording=/rec/a.json.gz", "--replay-speed=20"],
+        ["--prometheus-url"],
+    ),
+    (
+        "self-signed",
+        {"tls": {"mode": "selfSigned"}},
+        ["--cert-dir=/var/run/lws-autoscaler/generated-cert"],
+        ["--tls-cert-file", "--tls-private-key-file"],
+    ),
+    (
+        "plain-http",
+        {"server": {"insecure": True, "insecurePort": 8081}, "apiService": {"enabled": False}},
+        ["--insecure", "--insecure-port=8081", "--force-insecure-non-loopback"],
+        ["--tls-cert-file", "--cert-dir"],
+    ),
+    (
+        "plain-http-on-loopback",
+        {
+            "server": {"insecure": True, "bindAddress": "127.0.0.1"},
+            "apiService": {"enabled": False},
+        },
+        ["--insecure", "--bind-address=127.0.0.1"],
+        ["--force-insecure-non-loopback"],
+    ),
+    ("auth-disabled", {"auth": {"disable": True}}, ["--disable-auth"], ["--requestheader"]),
+    (
+        "requestheader",
+        {
+            "auth": {
+                "requestheader": {
+                    "clientCA": "-----BEGIN CERTIFICATE-----\nQQ==\n-----END CERTIFICATE-----\n",
+                    "allowedNames": ["front-proxy-client", "aggregator"],
+                    "usernameHeaders": "X-User",
+                    "groupHeaders": "X-Groups",
+                    "extraHeadersPrefix": "X-Extra-",
+                }
+            }
+        },
+        [
+            "--requestheader-client-ca-file=/var/run/lws-autoscaler/requestheader-ca/ca.crt",
+            "--requestheader-allowed-names=front-proxy-client,aggregator",
+            "--requestheader-username-headers=X-User",
+            "--requestheader-group-headers=X-Groups",
+            "--requestheader-extra-headers-prefix=X-Extra-",
+        ],
+        ["--disable-auth"],
+    ),
+    (
+        "custom-mount-and-extra-args",
+        {"policies": {"mountPath": "/policies"}, "server": {"extraArgs": ["--foo=bar baz"]}},
+        ["--policies=/policies", "--foo=bar baz"],
+        [],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("values", "present", "absent"),
+    [pytest.param(v, p, a, id=i) for i, v, p, a in FLAG_CASES],
+)
+def test_container_flags_follow_values(
+    values: dict[str, Any], present: list[str], absent: list[str]
+) -> None:
+    args = render(values).args()
+    for flag in present:
+        assert flag in args, f"{flag} missing from {args}"
+    for prefix in absent:
+        assert not any(a.startswith(prefix) for a in args), f"{prefix} unexpected in {args}"
+    # Every flag is given once: the server would otherwise see conflicting values.
+    names = [a.split("=", 1)[0] for a in args if a.startswith("--")]
+    assert len(names) == len(set(names)), args
+
+
+def test_requestheader_ca_is_mounted_where_the_flag_points() -> None:
+    pem = "-----BEGIN CERTIFICATE-----\nQQ==\n-----END CERTIFICATE-----"
+    rendered = render({"auth": {"requestheader": {"clientCA": pem}}})
+    container = rendered.container()
+    flag = next(a for a in container["args"] if a.startswith("--requestheader-client-ca-file="))
+    path = flag.split("=", 1)[1]
+    mount = next(m for m in container["volumeMounts"] if path.startswith(m["mountPath"] + "/"))
+    volume = next(
+        v
+        for v in rendered.one("Deployment")["spec"]["template"]["spec"]["volumes"]
+        if v["name"] == mount["name"]
+    )
+    configmap = rendered.one("ConfigMap", volume["configMap"]["name"])
+    assert configmap["data"][path.rsplit("/", 1)[1]].strip() == pem
+
+
+def test_image_reference() -> None:
+    assert render().container()["image"] == "ghcr.io/lws-autoscaler/lws-autoscaler:0.1.0"
+    assert render({"image": {"tag": "v9"}}).container()["image"].endswith(":v9")
+    digest = "sha256:" + "b" * 64
+    assert render({"image": {"digest": digest}}).container()["image"].endswith("@" + digest)
+
+
+# --- pod hardening and probes ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("values", "scheme", "port_name", "port"),
+    [
+        ({}, "HTTPS", "https", 6443),
+        ({"server": {"insecure": True}, "apiService": {"enabled": False}}, "HTTP", "http", 8080),
+    ],
+)
+def test_probes_hit_livez_and_readyz_on_the_serving_port(
+    values: dict[str, Any], scheme: str, port_name: str, port: int
+) -> None:
+    container = render(values).container()
+    assert [(p["name"], p["containerPort"]) for p in container["ports"]] == [(port_name, port)]
+    for probe, path in (("livenessProbe", "/livez"), ("readinessProbe", "/readyz")):
+        get = container[probe]["httpGet"]
+        assert (get["path"], get["port"], get["scheme"]) == (path, port_name, scheme)
+
+
+def test_pod_runs_non_root_with_a_read_only_root_filesystem() -> None:
+    rendered = render()
+    pod = rendered.one("Deployment")["spec"]["template"]["spec"]
+    container = rendered.container()
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] != 0
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
+    assert container["resources"]["requests"]
+    assert container["resources"]["limits"]["memory"]
+    # With a read-only root, Python needs a writable /tmp and no bytecode writes.
+    assert any(m["mountPath"] == "/tmp" for m in container["volumeMounts"])
+    assert {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"} in container["env"]
+
+
+def test_two_replicas_with_a_pdb_and_no_unavailable_pod_during_rollouts() -> None:
+    rendered = render()
+    deployment = rendered.one("Deployment")
+    assert deployment["spec"]["replicas"] == 2
+    assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    pdb = rendered.one("PodDisruptionBudget")
+    assert pdb["spec"]["minAvailable"] == 1
+    assert pdb["spec"]["selector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+    anti = deployment["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]
+    term = anti["preferredDuringSchedulingIgnoredDuringExecution"][0]["podAffinityTerm"]
+    assert term["labelSelector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+
+
+def test_policies_are_mounted_as_a_directory_for_hot_reload() -> None:
+    rendered = render(policy_values("llama-70b"))
+    container = rendered.container()
+    mount = next(m for m in container["volumeMounts"] if m["name"] == "policies")
+    # A subPath mount would never see ConfigMap updates.
+    assert "subPath" not in mount
+    assert f"--policies={mount['mountPath']}" in container["args"]
+    volume = next(
+        v
+        for v in rendered.one("Deployment")["spec"]["template"]["spec"]["volumes"]
+        if v["name"] == "policies"
+    )
+    assert volume["configMap"]["name"] == f"{FULLNAME}-policies"
+    rendered.one("ConfigMap", f"{FULLNAME}-policies")
+    # Policy edits must not restart the pods (that would defeat hot reload).
+    annotations = (
+        rendered.one("Deployment")["spec"]["template"]["metadata"].get("annotations") or {}
+    )
+    assert not any("polic" in key for key in annotations)
+
+
+# --- RBAC -----------------------------------------------------------------------------------
+
+
+def _subjects_are_the_server(binding: dict[str, Any]) -> bool:
+    server = {"kind": "ServiceAccount", "name": FULLNAME, "namespace": NAMESPACE}
+    return bool(binding["subjects"] == [server])
+
+
+def test_rbac_grants_exactly_what_the_server_and_the_hpa_controller_need() -> None:
+    rendered = render()
+    rendered.one("ServiceAccount", FULLNAME)
+
+    reader = rendered.one("ClusterRole", FULLNAME)
+    rules = {
+        (tuple(r["apiGroups"]), tuple(r["resources"])): set(r["verbs"]) for r in reader["rules"]
+    }
+    assert rules == {
+        (("leaderworkerset.x-k8s.io",), ("leaderworkersets",)): {"get", "list", "watch"},
+        (("",), ("pods",)): {"get", "list", "watch"},
+    }
+    binding = rendered.one("ClusterRoleBinding", FULLNAME)
+    assert binding["roleRef"]["name"] == FULLNAME
+    assert _subjects_are_the_server(binding)
+
+    delegator = rendered.one("ClusterRoleBinding", f"{FULLNAME}:system:auth-delegator")
+    assert delegator["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "ClusterRole",
+        "name": "system:auth-delegator",
+    }
+    assert _subjects_are_the_server(delegator)
+
+    auth_reader = rendered.one("RoleBinding")
+    assert auth_reader["metadata"]["namespace"] == "kube-system"
+    assert auth_reader["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": "extension-apiserver-authentication-reader",
+    }
+    assert _subjects_are_the_server(auth_reader)
+
+    metrics_role = rendered.one("ClusterRole", f"{FULLNAME}-external-metrics-reader")
+    assert metrics_role["rules"] == [
+        {"apiGroups": ["external.metrics.k8s.io"], "resources": ["*"], "verbs": ["get", "list"]}
+    ]
+    hpa_binding = rendered.one("ClusterRoleBinding", f"{FULLNAME}-hpa-external-metrics")
+    assert hpa_binding["roleRef"]["name"] == metrics_role["metadata"]["name"]
+    assert hpa_binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "horizontal-pod-autoscaler", "namespace": "kube-system"}
+    ]
+
+    # The Deployment runs as that ServiceAccount.
+    pod = rendered.one("Deployment")["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == FULLNAME
+
+
+def test_metrics_reader_role_allows_only_get_on_metrics() -> None:
+    role = render({"rbac": {"metricsReader": True}}).one(
+        "ClusterRole", f"{FULLNAME}-metrics-reader"
+    )
+    assert role["rules"] == [{"nonResourceURLs": ["/metrics"], "verbs": ["get"]}]
+
+
+# --- HPA --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kube_version", ["v1.35.0", OLDEST_KUBE])
+def test_one_hpa_per_policy_follows_lws_recommended_replicas(kube_version: str) -> None:
+    names = ("llama-70b", "llama-405b", "dev-8b")
+    rendered = render(
+        {**policy_values(*names), "hpa": {"create": True, "namePrefix": "lws-"}},
+        kube_version=kube_version,
+    )
+    hpas = {h["metadata"]["name"]: h for h in rendered.all("HorizontalPodAutoscaler")}
+    assert len(hpas) == len(names)
+    for name in names:
+        policy = yaml.safe_load((POLICIES_DIR / f"{name}.yaml").read_text())
+        target, bounds = policy["spec"]["target"], policy["spec"]["replicas"]
+        hpa = hpas[f"lws-{target['name']}"]
+        assert hpa["apiVersion"] == "autoscaling/v2"
+        assert hpa["metadata"]["namespace"] == target["namespace"]
+        spec = hpa["spec"]
+        assert spec["scaleTargetRef"] == {
+            "apiVersion": "leaderworkerset.x-k8s.io/v1",
+            "kind": "LeaderWorkerSet",
+            "name": target["name"],
+        }
+        assert (spec["minReplicas"], spec["maxReplicas"]) == (bounds.get("min", 1), bounds["max"])
+        assert spec["metrics"] == [
+            {
+                "type": "External",
+                "external": {
+                    "metric": {
+                        "name": "lws_recommended_replicas",
+                        "selector": {
+                            "matchLabels": {
+                                "leaderworkerset": target["name"],
+                                "policy": policy["metadata"]["name"],
+                            }
+                        },
+                    },
+                    "target": {"type": "AverageValue", "averageValue": "1"},
+                },
+            }
+        ]
+        # The engine owns stabilisation: the HPA adds no window of its own.
+        behavior = spec["behavior"]
+        assert behavior["scaleDown"]["stabilizationWindowSeconds"] == 0
+        assert behavior["scaleUp"]["stabilizationWindowSeconds"] == 0
+        assert behavior["scaleDown"]["policies"][0] == {
+            "type": "Percent",
+            "value": 100,
+            "periodSeconds": 15,
+        }
+        # tolerance exists from Kubernetes 1.33; older API servers would reject the field.
+        has_tolerance = kube_version != OLDEST_KUBE
+        assert ("tolerance" in behavior["scaleUp"]) is has_tolerance
+        assert ("tolerance" in behavior["scaleDown"]) is has_tolerance
+
+
+def test_no_hpa_unless_asked() -> None:
+    assert render(policy_values("llama-70b")).all("HorizontalPodAutoscaler") == []
+
+
+# --- monitors -----------------------------------------------------------------------------
+
+
+def test_service_monitor_scrapes_the_server_over_verified_https() -> None:
+    rendered = render(api_versions=MONITORING_APIS)
+    monitor = rendered.one("ServiceMonitor")
+    service = rendered.one("Service")
+    assert (
+        monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    )
+    assert monitor["spec"]["namespaceSelector"] == {"matchNames": [NAMESPACE]}
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint["port"] in {p["name"] for p in service["spec"]["ports"]}
+    assert (endpoint["path"], endpoint["scheme"]) == ("/metrics", "https")
+    tls = endpoint["tlsConfig"]
+    assert tls["serverName"] == SERVICE_DNS
+    assert tls["ca"]["secret"] == {"name": f"{FULLNAME}-tls", "key": "ca.crt"}
+    rendered.one("Secret", f"{FULLNAME}-tls")  # the secret it verifies against exists
+
+    self_signed = render({"tls": {"mode": "selfSigned"}}, api_versions=MONITORING_APIS)
+    (endpoint,) = self_signed.one("ServiceMonitor")["spec"]["endpoints"]
+    assert endpoint["tlsConfig"] == {"insecureSkipVerify": True}
+
+
+def test_vllm_pod_monitor_scrapes_leaders_of_policy_targets_only() -> None:
+    rendered = render({**policy_values("llama-70b", "dev-8b"), "vllmPodMonitor": {"enabled": True}})
+    spec = rendered.one("PodMonitor")["spec"]
+    assert spec["selector"]["matchLabels"] == {"leaderworkerset.sigs.k8s.io/worker-index": "0"}
+    assert spec["selector"]["matchExpressions"] == [
+        {
+            "key": "leaderworkerset.sigs.k8s.io/name",
+            "operator": "In",
+            "values": ["llama-70b", "llama-8b-dev"],
+        }
+    ]
+    assert spec["namespaceSelector"] == {"matchNames": ["dev", "inference"]}
+    (endpoint,) = spec["podMetricsEndpoints"]
+    relabel = endpoint["relabelings"][0]
+    assert relabel["sourceLabels"] == [
+        "__meta_kubernetes_pod_label_leaderworkerset_sigs_k8s_io_name"
+    ]
+    # The label the Prometheus source groups by by default.
+    assert relabel["targetLabel"] == DEFAULT_LWS_LABEL
+
+
+def test_vllm_pod_monitor_without_policies_watches_every_lws() -> None:
+    spec = render({"vllmPodMonitor": {"enabled": True}}).one("PodMonitor")["spec"]
+    assert spec["namespaceSelector"] == {"any": True}
+    assert spec["selector"]["matchExpressions"] == [
+        {"key": "leaderworkerset.sigs.k8s.io/name", "operator": "Exists"}
+    ]
+
+
+# --- NOTES ----------------------------------------------------------------------------------
+
+
+FRONT_PROXY_CA = "-----BEGIN CERTIFICATE-----\nRlBDQQ==\n-----END CERTIFICATE-----"
+
+
+def test_notes_say_how_to_check_the_install() -> None:
+    rendered = render(
+        {**policy_values("llama-70b"), "auth": {"requestheader": {"clientCA": FRONT_PROXY_CA}}}
+    )
+    assert "kubectl get apiservice v1beta1.external.metrics.k8s.io" in rendered.notes
+    assert "kubectl get --raw /apis/external.metrics.k8s.io/v1beta1" in rendered.notes
+    assert (
+        "/apis/external.metrics.k8s.io/v1beta1/namespaces/inference/lws_recommended_replicas"
+        "?labelSelector=leaderworkerset%3Dllama-70b"
+    ) in rendered.notes
+    assert "only one server per cluster" in rendered.notes
+    assert "WARNING" not in rendered.notes
+
+    warned = render({"auth": {"disable": True}})
+    assert "authentication and authorisation are OFF" in warned.notes
+    assert "no policies are configured" in warned.notes
+
+
+def test_unknown_front_proxy_ca_is_flagged_not_silently_broken() -> None:
+    """Offline renders cannot look up extension-apiserver-authentication; without the
+    front-proxy CA the server refuses the aggregator, so the chart must say so."""
+    offline = render()
+    assert "front-proxy CA is unknown" in offline.notes
+    assert "auth.requestheader.clientCA" in offline.notes
+    assert not any(a.startswith("--requestheader-client-ca-file") for a in offline.args())
+    assert offline.all("ConfigMap") == [offline.one("ConfigMap", f"{FULLNAME}-policies")]
+
+    given = render({"auth": {"requestheader": {"clientCA": FRONT_PROXY_CA}}})
+    assert "front-proxy CA is unknown" not in given.notes
+    # Auth off: nothing to trust, nothing to warn about (another warning covers it).
+    assert "front-proxy CA is unknown" not in render({"auth": {"disable": True}}).notes

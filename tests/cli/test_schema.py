@@ -1,0 +1,35 @@
+"""``lws-autoscaler schema``: prints (or writes) the JSON Schema committed in the repo."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autoscaler.cli.main import main
+
+REPO = Path(__file__).resolve().parents[2]
+COMMITTED = REPO / "policies" / "schema" / "scalingpolicy-v1alpha1.json"
+# The console script installed next to this interpreter (the venv), else on PATH.
+SCRIPT = Path(sys.executable).with_name("lws-autoscaler")
+if not SCRIPT.exists():
+    SCRIPT = Path(shutil.which("lws-autoscaler") or "lws-autoscaler")
+
+
+def test_console_script_prints_the_committed_schema() -> None:
+    result = subprocess.run(
+        [str(SCRIPT), "schema"], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout == COMMITTED.read_text(encoding="utf-8")
+    assert json.loads(result.stdout)["title"] == "ScalingPolicy (lws-autoscaler.io/v1alpha1)"
+
+
+def test_output_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "schema.json"
+    assert main(["schema", "-o", str(target)]) == 0
+    assert capsys.readouterr().out == ""
+    assert target.read_text(encoding="utf-8") == COMMITTED.read_text(encoding="utf-8")

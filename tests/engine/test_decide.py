@@ -1,0 +1,256 @@
+"""The engine's rules, one at a time, through ``decide`` with a manual clock.
+
+Every test starts from ``BASE_SPEC`` (no windows, no step limits, no forecast) and
+switches on only the rule under test, so each expected value follows from that rule.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from autoscaler.engine import EngineState, ReasonCode, decide
+from autoscaler.snapshot import GroupStatus
+from tests.engine.factories import T0, Driver, codes, make_policy, snapshot
+
+QUEUE = {"type": "queueDepth", "targetPerGroup": 10}
+KV = {"type": "kvCacheUtilization", "target": 0.5}
+TOKENS = {"type": "tokenThroughput", "tokens": "generation", "capacityPerGroup": 1000}
+
+
+@pytest.mark.parametrize(
+    ("values", "aggregates", "replicas", "driver"),
+    [
+        ({"queue": [10, 10], "kv": [0.9, 0.9]}, None, 4, "kvCacheUtilization"),  # 2 vs 3.6
+        ({"queue": [50, 10], "kv": [0.5, 0.5]}, None, 6, "queueDepth"),  # 6 vs 2
+        (
+            {"queue": [0, 0], "kv": [0.1, 0.1], "generation": [2000, 2000]},
+            None,
+            5,  # 4000 / 800 = 5 groups
+            "tokenThroughput/generation",
+        ),
+        ({"queue": [0, 0], "kv": [0.1, 0.1]}, {"ttftSeconds": 9.0}, 6, "ttft"),  # 2 * 9 / 3
+    ],
+)
+def test_largest_proposal_wins_and_names_the_driver(
+    values: dict[str, list[float]], aggregates: Any, replicas: int, driver: str
+) -> None:
+    policy = make_policy(signals=[QUEUE, KV, TOKENS, {"type": "ttft", "targetSeconds": 3}])
+    decision = Driver(policy).at(0, aggregates=aggregates, **values)
+    assert decision.replicas == replicas
+    assert decision.driver == driver
+    assert codes(decision)[0] == ReasonCode.SIGNAL
+    assert decision.reasons[0].message.startswith(driver)
+
+
+def test_starting_groups_count_as_capacity() -> None:
+    policy = make_policy(signals=[QUEUE])
+    # 2 ready + 2 starting; the ready ones wait 20 each: 4 groups needed, 4 on the way.
+    decision = Driver(policy).at(0, ready=2, starting=2, queue=[20, 20])
+    assert decision.replicas == 4
+    assert ReasonCode.COVERED_BY_STARTING in codes(decision)
+    # 6 groups needed: only the 2 missing ones are added, not 4 on top of the 4.
+    decision = Driver(policy).at(0, ready=2, starting=2, queue=[30, 30])
+    assert decision.replicas == 6
+
+
+def test_forecast_sizes_scale_up_for_the_load_one_cold_start_ahead() -> None:
+    policy = make_policy(
+        signals=[QUEUE],
+        tolerance=0.2,
+        coldStart={"expected": "5m", "learn": False},
+        scaleUp={"forecast": {"enabled": True, "lookback": "5m", "maxGrowth": 2.0}},
+    )
+    driver = Driver(policy)
+    # 3 groups; waiting requests grow from 20 to 30 over 300 s (demand 2.0 -> 3.0 groups).
+    for step in range(11):
+        decision = driver.at(0 if step == 0 else 30, current=3, queue=[(20 + step) / 3] * 3)
+    # Demand 3.0 is on target, but rising 1/300 groups/s for a 300 s cold start: 4.0.
+    assert decision.demand == pytest.approx(3.0)
+    assert decision.forecast == pytest.approx(4.0)
+    assert decision.replicas == 4
+    assert decision.driver == "forecast"
+    assert ReasonCode.FORECAST in codes(decision)
+
+
+def test_forecast_uses_the_learned_cold_start() -> None:
+    policy = make_policy(
+        signals=[QUEUE],
+        tolerance=0.2,
+        coldStart={"expected": "5m", "learn": True, "minObservations": 3, "quantile": 0.5},
+        scaleUp={"forecast": {"enabled": True, "lookback": "5m", "maxGrowth": 2.0}},
+    )
+    # Three observed starts of 600 s: the median, 600 s, replaces the expected 300 s.
+    groups = [GroupStatus(i, T0 - 5000, T0 - 4400) for i in range(3)]
+    driver = Driver(policy)
+    for step in range(11):
+        decision = driver.at(
+            0 if step == 0 else 30, groups=groups, current=3, queue=[(20 + step) / 3] * 3
+        )
+    assert decision.cold_start_seconds == pytest.approx(600.0)
+    assert ReasonCode.COLD_START_LEARNED in codes(decision)
+    assert decision.forecast == pytest.approx(5.0)  # 3.0 + 600 / 300
+    assert decision.replicas == 5
+
+
+def test_scale_up_window_takes_the_lowest_target() -> None:
+    policy = make_policy(signals=[QUEUE], scaleUp={"stabilizationWindow": 60})
+    driver = Driver(policy)
+    assert driver.at(0, queue=[10, 10]).replicas == 2
+    spike = driver.at(30, queue=[25, 25])  # 5 groups wanted, but 2 was wanted 30 s ago
+    assert spike.replicas == 2
+    assert ReasonCode.SCALE_UP_WINDOW in codes(spike)
+    assert driver.at(30, queue=[25, 25]).replicas == 2  # t=0 is still within 60 s
+    assert driver.at(30, queue=[25, 25]).replicas == 5  # only 5s in the window now
+
+
+def test_scale_up_step_limit_per_period() -> None:
+    policy = make_policy(signals=[QUEUE], scaleUp={"maxStep": {"groups": 2, "period": "1m"}})
+    driver = Driver(policy)
+    first = driver.at(0, queue=[45, 45])  # 9 groups wanted from 2
+    assert first.replicas == 4
+    assert ReasonCode.STEP_LIMIT in codes(first)
+    # The HPA applied 4 after 30 s: the period started at 2, so still at most 4.
+    assert driver.at(30, current=4, ready=2, starting=2, queue=[45, 45]).replicas == 4
+    # 61 s after the size was 2: 4 + 2.
+    assert driver.at(31, current=4, ready=2, starting=2, queue=[45, 45]).replicas == 6
+
+
+def test_scale_down_window_takes_the_highest_target() -> None:
+    policy = make_policy(signals=[QUEUE], scaleDown={"stabilizationWindow": "5m"})
+    driver = Driver(policy)
+    for step in range(11):  # 300 s at 5 groups' worth of load
+        driver.at(0 if step == 0 else 30, queue=[10] * 5)
+    lull = driver.at(30, queue=[4] * 5)  # 2 groups' worth now
+    assert lull.replicas == 5
+    assert ReasonCode.SCALE_DOWN_WINDOW in codes(lull)
+    for _ in range(9):
+        assert driver.at(30, queue=[4] * 5).replicas == 5  # t=300 (5) still in window
+    assert driver.at(30, queue=[4] * 5).replicas == 2  # window holds only 2s now
+
+
+def test_scale_down_step_limit_per_period() -> None:
+    policy = make_policy(signals=[QUEUE], scaleDown={"maxStep": {"groups": 1, "period": "2m"}})
+    driver = Driver(policy)
+    first = driver.at(0, queue=[1] * 5)
+    assert first.replicas == 4
+    assert ReasonCode.STEP_LIMIT in codes(first)
+    assert driver.at(60, current=4, queue=[1] * 4).replicas == 4  # size was 5 at t=0
+    assert driver.at(61, current=4, queue=[1] * 4).replicas == 3
+
+
+def _groups(ready_ages: list[float | None], now: float) -> list[GroupStatus]:
+    """Groups 0..n-1; an age in seconds since ready, or None for a starting group."""
+    return [
+        GroupStatus(i, now - 3600, None if age is None else now - age)
+        for i, age in enumerate(ready_ages)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("ages", "remove_starting", "replicas", "code"),
+    [
+        ([9e3, 9e3, 9e3, 100], False, 4, ReasonCode.PROTECT_YOUNG),  # group 3 is young
+        ([9e3, 9e3, 100, 9e3], False, 3, ReasonCode.PROTECT_YOUNG),  # only group 3 goes
+        ([9e3, 9e3, 9e3, 9e3], False, 1, None),
+        ([9e3, 9e3, 9e3, None], False, 4, ReasonCode.PROTECT_STARTING),
+        ([9e3, None, 9e3, 9e3], False, 2, ReasonCode.PROTECT_STARTING),
+        ([9e3, 9e3, 9e3, None], True, 1, None),
+        ([9e3, 9e3, 100, None], True, 3, ReasonCode.PROTECT_YOUNG),
+    ],
+)
+def test_scale_down_never_removes_starting_or_young_groups(
+    ages: list[float | None], remove_starting: bool, replicas: int, code: ReasonCode | None
+) -> None:
+    policy = make_policy(
+        signals=[QUEUE],
+        scaleDown={"minGroupAge": "10m", "removeStartingGroups": remove_starting},
+    )
+    ready = sum(age is not None for age in ages)
+    decision = Driver(policy).at(
+        0,
+        current=len(ages),
+        ready=ready,
+        groups=_groups(ages, T0),
+        queue=[0] * ready,
+    )
+    assert decision.replicas == replicas
+    if code is not None:
+        assert code in codes(decision)
+
+
+def test_starting_groups_protected_without_group_detail() -> None:
+    policy = make_policy(signals=[QUEUE])
+    decision = Driver(policy).at(0, ready=2, starting=2, queue=[0, 0])
+    assert decision.replicas == 4
+    assert ReasonCode.PROTECT_STARTING in codes(decision)
+
+
+def test_no_scale_down_until_the_down_window_was_observed() -> None:
+    policy = make_policy(signals=[QUEUE], scaleDown={"stabilizationWindow": "5m"})
+    driver = Driver(policy)
+    first = driver.at(0, queue=[1] * 4)  # a freshly (re)started engine, low load
+    assert first.replicas == 4
+    assert ReasonCode.WARMING_UP in codes(first)
+    assert driver.at(299, queue=[1] * 4).replicas == 4
+    assert driver.at(1, queue=[1] * 4).replicas == 1
+
+
+def test_an_outage_longer_than_the_down_window_restarts_the_warm_up() -> None:
+    policy = make_policy(
+        signals=[QUEUE],
+        scaleDown={"stabilizationWindow": "5m"},
+        missingMetrics={"holdFor": "1h"},
+    )
+    driver = Driver(policy)
+    for step in range(12):
+        driver.at(0 if step == 0 else 30, queue=[10] * 4)
+    for _ in range(11):  # 330 s without any data: held at 4
+        assert driver.step(None, advance=30).replicas == 4
+    back = driver.at(30, queue=[1] * 4)  # low load on return: nothing seen for 360 s
+    assert back.replicas == 4
+    assert ReasonCode.WARMING_UP in codes(back)
+
+
+def test_a_signal_above_target_blocks_scale_down() -> None:
+    # 3 ready (15 waiting each, above 10) + 3 starting: 4.5 groups needed of 6.
+    policy = make_policy(signals=[QUEUE], scaleDown={"removeStartingGroups": True})
+    decision = Driver(policy).at(0, ready=3, starting=3, queue=[15, 15, 15])
+    assert decision.replicas == 6
+    assert ReasonCode.PRESSURE in codes(decision)
+
+
+def test_existing_groups_kept_while_above_target_even_if_spec_is_lower() -> None:
+    # spec.replicas was lowered to 3 while 2 ready + 2 starting exist and the queue is
+    # above target: keep the 4 that exist rather than drop one that is on its way.
+    policy = make_policy(signals=[QUEUE], scaleDown={"removeStartingGroups": True})
+    decision = Driver(policy).at(0, current=3, ready=2, starting=2, queue=[15, 15])
+    assert decision.replicas == 4
+    assert ReasonCode.PRESSURE in codes(decision)
+
+
+def test_bounds_are_applied_last() -> None:
+    policy = make_policy(signals=[QUEUE], replicas={"min": 2, "max": 5})
+    assert Driver(policy).at(0, queue=[100, 100]).replicas == 5
+    low = Driver(policy).at(0, current=1, queue=[0])
+    assert low.replicas == 2
+    assert ReasonCode.BOUNDS in codes(low)
+
+
+def test_waiting_for_leaders_while_groups_start() -> None:
+    policy = make_policy(signals=[QUEUE], replicas={"min": 3})
+    decision = Driver(policy).at(0, current=2, ready=0, starting=2)
+    assert decision.replicas == 3  # held at the current size, raised to min
+    assert decision.driver == "startup"
+    assert codes(decision) == [ReasonCode.WAITING_FOR_LEADERS]
+
+
+def test_decide_is_pure() -> None:
+    policy = make_policy(signals=[QUEUE, KV], scaleDown={"stabilizationWindow": "5m"})
+    snap = snapshot(T0, queue=[30, 5], kv=[0.4, 0.6])
+    state = EngineState()
+    first = decide(policy, snap, state, T0)
+    second = decide(policy, snap, state, T0)
+    assert first == second
+    assert state == EngineState()  # the input state is not modified

@@ -1,0 +1,202 @@
+"""Invariants of ``decide`` over random policies and random multi-step sequences.
+
+Each example draws a policy and a sequence of (seconds elapsed, snapshot or None)
+with garbage mixed in (NaN, infinities, negative gauges, stale and future samples,
+vanished leaders), drives ``decide`` with a manual clock, and checks after every step:
+
+- the recommendation is within ``[min, max]``; 0 only at zero or from one group idle
+  for ``idleAfter``; None only as the missing-data policy allows;
+- while the queue is above its target, never below the ready + starting groups;
+- the same inputs give the same outputs, including the whole sequence replayed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from autoscaler.engine import Decision, EngineState, ReasonCode, decide
+from autoscaler.policy.model import ScalingPolicy
+from autoscaler.signals import Signal
+from autoscaler.snapshot import GroupStatus, LwsSnapshot, Sample
+from tests.engine.factories import KEY, T0, make_policy
+
+QUEUE_TARGET = 10.0
+STALE_AFTER = 60.0
+ACTIVITY = (Signal.QUEUE_DEPTH, Signal.RUNNING, Signal.PROMPT_TOKENS, Signal.GENERATION_TOKENS)
+
+
+@st.composite
+def policies(draw: st.DrawFn) -> ScalingPolicy:
+    low = draw(st.integers(1, 3))
+    high = low + draw(st.integers(0, 6))
+    signals: list[dict[str, Any]] = [{"type": "queueDepth", "targetPerGroup": QUEUE_TARGET}]
+    if draw(st.booleans()):
+        signals.append({"type": "kvCacheUtilization", "target": 0.7})
+    if draw(st.booleans()):
+        signals.append({"type": "tokenThroughput", "tokens": "total", "capacityPerGroup": 500})
+    then = draw(st.sampled_from(["noRecommendation", "fallback"]))
+    missing: dict[str, Any] = {"holdFor": draw(st.sampled_from([0, 60, 300])), "then": then}
+    if then == "fallback":
+        missing["fallbackReplicas"] = draw(st.integers(low, high))
+    step_up = draw(st.sampled_from([None, {"groups": 2, "period": 60}]))
+    step_down = draw(st.sampled_from([None, {"groups": 1, "percent": 50, "period": 120}]))
+    return make_policy(
+        replicas={"min": low, "max": high},
+        signals=signals,
+        metrics={"staleAfter": STALE_AFTER},
+        tolerance=draw(st.sampled_from([0.0, 0.1])),
+        coldStart={"expected": 120, "learn": draw(st.booleans()), "minObservations": 1},
+        scaleUp={
+            "stabilizationWindow": draw(st.sampled_from([0, 60])),
+            "maxStep": step_up,
+            "forecast": {"enabled": draw(st.booleans()), "lookback": 120},
+        },
+        scaleDown={
+            "stabilizationWindow": draw(st.sampled_from([0, 120, 600])),
+            "maxStep": step_down,
+            "minGroupAge": draw(st.sampled_from([0, 300])),
+            "removeStartingGroups": draw(st.booleans()),
+        },
+        scaleToZero={
+            "enabled": draw(st.booleans()),
+            "idleAfter": draw(st.sampled_from([0, 90, 300])),
+            "activation": {"query": "gateway", "threshold": 0.5},
+        },
+        missingMetrics=missing,
+    )
+
+
+GOOD = st.one_of(st.just(0.0), st.floats(0, 100), st.floats(0, 1e9))
+GARBAGE = st.sampled_from([math.nan, math.inf, -math.inf, -1.0])
+VALUES = st.one_of(GOOD, GOOD, GOOD, GARBAGE, st.none())
+AGES = st.sampled_from([0.0, 0.0, 0.0, 10.0, 600.0, -3600.0])  # fresh, stale, future
+
+
+@st.composite
+def snapshots(draw: st.DrawFn, now: float) -> LwsSnapshot | None:
+    if draw(st.integers(0, 9)) == 0:
+        return None
+    ready = draw(st.integers(0, 6))
+    starting = draw(st.integers(0, 3))
+    current = draw(st.one_of(st.just(ready + starting), st.integers(0, 9)))
+    reporting = draw(st.one_of(st.just(ready), st.integers(0, ready)))
+    leaders = {}
+    for index in range(reporting):
+        samples = {}
+        for signal in (*ACTIVITY, Signal.KV_CACHE):
+            value = draw(VALUES)
+            if signal is Signal.KV_CACHE and value is not None and math.isfinite(value):
+                value = draw(st.floats(0, 1.5))
+            if value is not None:
+                samples[signal] = Sample(value, now - draw(AGES))
+        leaders[str(index)] = samples
+    aggregates = {}
+    activation = draw(st.one_of(st.none(), st.sampled_from([0.0, 0.2, 3.0]), GARBAGE))
+    if activation is not None:
+        aggregates[Signal.ACTIVATION] = Sample(activation, now)
+    groups: tuple[GroupStatus, ...] = ()
+    if draw(st.booleans()):
+        ages = [draw(st.sampled_from([30.0, 400.0, 5000.0])) for _ in range(ready)]
+        groups = tuple(GroupStatus(i, now - age - 200, now - age) for i, age in enumerate(ages))
+        groups += tuple(GroupStatus(ready + i, now - 50) for i in range(starting))
+    return LwsSnapshot(KEY, now, current, ready + starting, ready, groups, leaders, aggregates)
+
+
+@dataclass(frozen=True)
+class Step:
+    now: float
+    snapshot: LwsSnapshot | None
+
+
+@st.composite
+def sequences(draw: st.DrawFn) -> list[Step]:
+    steps, now = [], T0
+    for _ in range(draw(st.integers(1, 25))):
+        now += draw(st.sampled_from([1.0, 15.0, 30.0, 30.0, 60.0, 200.0, 700.0]))
+        steps.append(Step(now, draw(snapshots(now))))
+    return steps
+
+
+def _run(policy: ScalingPolicy, steps: list[Step]) -> list[tuple[Decision, EngineState]]:
+    state, out = EngineState(), []
+    for step in steps:
+        decision, state = decide(policy, step.snapshot, state, step.now)
+        out.append((decision, state))
+    return out
+
+
+def _fresh(sample: Sample | None, now: float) -> float | None:
+    """The test's own reading of a sample, independent of the engine's."""
+    if sample is None or not math.isfinite(sample.value) or sample.value < 0:
+        return None
+    return sample.value if 0 <= now - sample.timestamp <= STALE_AFTER else None
+
+
+def _idle(snap: LwsSnapshot | None, now: float) -> bool:
+    """All ready leaders report, each with a fresh activity sample, all zero."""
+    if snap is None or not snap.leaders or len(snap.leaders) < snap.ready_replicas:
+        return False
+    for samples in snap.leaders.values():
+        seen = [_fresh(samples.get(s), now) for s in ACTIVITY]
+        fresh = [v for v in seen if v is not None]
+        if not fresh or any(v > 0 for v in fresh):
+            return False
+    activation = _fresh(snap.aggregates.get(Signal.ACTIVATION), now)
+    return activation is None or activation <= 0.5
+
+
+def _queue_above_target(snap: LwsSnapshot, now: float) -> bool:
+    values = [_fresh(s.get(Signal.QUEUE_DEPTH), now) for s in snap.leaders.values()]
+    usable = [v for v in values if v is not None]
+    groups = max(snap.ready_replicas, len(usable))
+    return bool(usable) and math.fsum(usable) / groups > QUEUE_TARGET
+
+
+@settings(max_examples=250, deadline=None)
+@given(policy=policies(), steps=sequences())
+def test_invariants_hold_over_random_sequences(policy: ScalingPolicy, steps: list[Step]) -> None:
+    bounds, stz = policy.spec.replicas, policy.spec.scale_to_zero
+    idle_since: float | None = None
+    for step, (decision, _) in zip(steps, _run(policy, steps), strict=True):
+        snap, rec = step.snapshot, decision.replicas
+        idle_since = (
+            (idle_since if idle_since is not None else step.now) if _idle(snap, step.now) else None
+        )
+        codes = {r.code for r in decision.reasons}
+        if rec is None:
+            assert codes & {ReasonCode.NO_RECOMMENDATION, ReasonCode.HOLD}
+            assert policy.spec.missing_metrics.then == "noRecommendation" or snap is None
+            continue
+        if rec == 0:
+            assert stz.enabled
+            if ReasonCode.SCALE_TO_ZERO in codes:
+                assert snap is not None
+                assert snap.spec_replicas == 1
+                assert idle_since is not None
+                assert step.now - idle_since >= stz.idle_after
+            else:  # staying at zero, or holding a zero made that way
+                assert codes & {ReasonCode.AT_ZERO, ReasonCode.HOLD}
+            continue
+        assert bounds.min <= rec <= bounds.max
+        if snap is not None and snap.spec_replicas > 0 and _queue_above_target(snap, step.now):
+            existing = snap.ready_replicas + snap.starting_replicas
+            assert rec >= min(bounds.max, existing)
+
+
+@settings(max_examples=60, deadline=None)
+@given(policy=policies(), steps=sequences())
+def test_same_inputs_same_outputs_including_a_replayed_sequence(
+    policy: ScalingPolicy, steps: list[Step]
+) -> None:
+    first, second = _run(policy, steps), _run(policy, steps)
+    assert first == second
+    # Each single step is also a function of its inputs alone.
+    state = EngineState()
+    for step, (decision, next_state) in zip(steps, first, strict=True):
+        assert decide(policy, step.snapshot, state, step.now) == (decision, next_state)
+        state = next_state

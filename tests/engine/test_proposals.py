@@ -1,0 +1,242 @@
+"""Per-signal proposals: demand in groups per signal, tolerance, and bad samples."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+from autoscaler.engine.decision import SignalStatus
+from autoscaler.engine.proposals import is_idle, propose
+from autoscaler.signals import Signal
+from autoscaler.snapshot import LwsSnapshot, Sample
+from tests.engine.factories import KEY, T0, make_policy, snapshot
+
+QUEUE = {"type": "queueDepth", "targetPerGroup": 10}
+
+
+@pytest.mark.parametrize(
+    ("signal", "values", "aggregates", "name", "value", "needed", "replicas"),
+    [
+        # (12+4+8)/5 = 4.8 groups -> 5; 8 waiting per group.
+        (
+            {"type": "queueDepth", "targetPerGroup": 5},
+            {"queue": [12, 4, 8]},
+            None,
+            "queueDepth",
+            8.0,
+            4.8,
+            5,
+        ),
+        # KV is averaged per group but summed for demand: 2.7 / 0.6 = 4.5 groups -> 5.
+        (
+            {"type": "kvCacheUtilization", "target": 0.6},
+            {"kv": [0.9, 0.9, 0.9]},
+            None,
+            "kvCacheUtilization",
+            0.9,
+            4.5,
+            5,
+        ),
+        # 8000 prompt tokens/s against 4000 * 0.5 = 2000 per group -> 4 groups.
+        (
+            {
+                "type": "tokenThroughput",
+                "tokens": "prompt",
+                "capacityPerGroup": 4000,
+                "targetUtilization": 0.5,
+            },
+            {"prompt": [3000, 5000], "generation": [9999, 9999]},
+            None,
+            "tokenThroughput/prompt",
+            4000.0,
+            4.0,
+            4,
+        ),
+        # 2000 generated tokens/s against 1000 * 0.8 = 800 per group -> 2.5 -> 3.
+        (
+            {"type": "tokenThroughput", "tokens": "generation", "capacityPerGroup": 1000},
+            {"prompt": [9999, 9999], "generation": [1000, 1000]},
+            None,
+            "tokenThroughput/generation",
+            1000.0,
+            2.5,
+            3,
+        ),
+        # prompt + generation = 5000 tokens/s against 2000 per group -> 2.5 -> 3.
+        (
+            {
+                "type": "tokenThroughput",
+                "tokens": "total",
+                "capacityPerGroup": 2000,
+                "targetUtilization": 1.0,
+            },
+            {"prompt": [1000, 1000], "generation": [1000, 2000]},
+            None,
+            "tokenThroughput/total",
+            2500.0,
+            2.5,
+            3,
+        ),
+        # TTFT is a quantile: 2 ready groups * 6 s / 3 s = 4 groups.
+        (
+            {"type": "ttft", "targetSeconds": 3},
+            {"queue": [0, 0]},
+            {Signal.TTFT: 6.0},
+            "ttft",
+            6.0,
+            4.0,
+            4,
+        ),
+    ],
+)
+def test_each_signal_reduces_to_demand_in_groups(
+    signal: dict[str, Any],
+    values: dict[str, Any],
+    aggregates: dict[Signal, float] | None,
+    name: str,
+    value: float,
+    needed: float,
+    replicas: int,
+) -> None:
+    policy = make_policy(signals=[signal])
+    snap = snapshot(T0, aggregates=aggregates, **values)
+    (proposal,) = propose(policy.spec, snap, T0)
+    assert proposal.name == name
+    assert proposal.status is SignalStatus.OK
+    assert proposal.value == pytest.approx(value)
+    assert proposal.needed == pytest.approx(needed)
+    assert proposal.replicas == replicas
+
+
+@pytest.mark.parametrize(
+    ("queue_total", "expected"),
+    [
+        (43, 4),  # 4.3 groups on 4: ratio 1.075, inside the 10% band -> keep 4
+        (44, 4),  # 1.1: on the edge, still inside
+        (45, 5),  # 1.125 -> ceil(4.5)
+        (37, 4),  # 0.925 -> keep 4
+        (29, 3),  # 0.725 -> ceil(2.9)
+        (40, 4),  # exactly on target
+    ],
+)
+def test_tolerance_band_keeps_the_current_size(queue_total: float, expected: int) -> None:
+    policy = make_policy(signals=[QUEUE], tolerance=0.1)
+    per_leader = [queue_total / 4] * 4
+    (proposal,) = propose(policy.spec, snapshot(T0, queue=per_leader), T0)
+    assert proposal.replicas == expected
+
+
+def test_zero_tolerance_follows_demand_exactly() -> None:
+    policy = make_policy(signals=[QUEUE], tolerance=0.0)
+    (proposal,) = propose(policy.spec, snapshot(T0, queue=[10.25] * 4), T0)
+    assert proposal.replicas == 5  # 4.1 groups
+
+
+BAD_SAMPLES = [
+    pytest.param(Sample(math.nan, T0), id="nan"),
+    pytest.param(Sample(math.inf, T0), id="inf"),
+    pytest.param(Sample(-3.0, T0), id="negative"),
+    pytest.param(Sample(50.0, T0 + 3600), id="from-the-future"),
+]
+
+
+def _with_first_leader(snap: LwsSnapshot, signal: Signal, sample: Sample) -> LwsSnapshot:
+    leaders = {name: dict(samples) for name, samples in snap.leaders.items()}
+    leaders["0"][signal] = sample
+    return LwsSnapshot(
+        KEY,
+        snap.observed_at,
+        snap.spec_replicas,
+        snap.status_replicas,
+        snap.ready_replicas,
+        leaders=leaders,
+    )
+
+
+@pytest.mark.parametrize("bad", BAD_SAMPLES)
+def test_a_bad_sample_is_dropped_and_the_rest_extrapolated(bad: Sample) -> None:
+    policy = make_policy(signals=[QUEUE])
+    snap = _with_first_leader(snapshot(T0, queue=[0, 20]), Signal.QUEUE_DEPTH, bad)
+    (proposal,) = propose(policy.spec, snap, T0)
+    # The one good leader carries 20; two ready groups -> 40 total -> 4 groups.
+    assert proposal.status is SignalStatus.PARTIAL
+    assert proposal.reporting == 1
+    assert proposal.needed == pytest.approx(4.0)
+
+
+@pytest.mark.parametrize("bad", [*BAD_SAMPLES, pytest.param(Sample(1.5, T0), id="kv-above-1")])
+def test_kv_bad_samples_are_missing_never_zero(bad: Sample) -> None:
+    policy = make_policy(signals=[{"type": "kvCacheUtilization", "target": 0.8}])
+    snap = _with_first_leader(snapshot(T0, kv=[0.5]), Signal.KV_CACHE, bad)
+    (proposal,) = propose(policy.spec, snap, T0)
+    assert proposal.status is SignalStatus.MISSING
+    assert proposal.replicas is None
+    assert proposal.needed is None
+
+
+def test_small_clock_skew_is_tolerated() -> None:
+    policy = make_policy(signals=[QUEUE])
+    snap = _with_first_leader(snapshot(T0, queue=[0]), Signal.QUEUE_DEPTH, Sample(30, T0 + 10))
+    (proposal,) = propose(policy.spec, snap, T0)
+    assert proposal.status is SignalStatus.OK
+    assert proposal.needed == pytest.approx(3.0)
+
+
+def test_samples_older_than_stale_after_are_stale() -> None:
+    policy = make_policy(signals=[QUEUE], metrics={"staleAfter": "1m"})
+    (proposal,) = propose(policy.spec, snapshot(T0, queue=[50, 50], age=61), T0)
+    assert proposal.status is SignalStatus.STALE
+    (fresh,) = propose(policy.spec, snapshot(T0, queue=[50, 50], age=60), T0)
+    assert fresh.status is SignalStatus.OK
+
+
+def test_total_tokens_need_both_counters_from_a_leader() -> None:
+    signal = {"type": "tokenThroughput", "tokens": "total", "capacityPerGroup": 1000}
+    policy = make_policy(signals=[signal])
+    snap = snapshot(T0, prompt=[400, 400], generation=[400, None])
+    (proposal,) = propose(policy.spec, snap, T0)
+    # Leader 1 lacks generation: only leader 0 (800) counts, extrapolated to 2 groups.
+    assert proposal.status is SignalStatus.PARTIAL
+    assert proposal.needed == pytest.approx(1600 / 800)
+
+
+def test_ttft_without_requests_is_no_traffic_not_zero() -> None:
+    policy = make_policy(signals=[QUEUE, {"type": "ttft", "targetSeconds": 2}])
+    queue, ttft = propose(policy.spec, snapshot(T0, queue=[1, 1]), T0)
+    assert queue.status is SignalStatus.OK
+    assert ttft.status is SignalStatus.NO_TRAFFIC
+    assert ttft.replicas is None
+
+
+def test_vanished_leader_is_extrapolated_from_the_others() -> None:
+    policy = make_policy(signals=[QUEUE])
+    # Three ready groups, two leaders report 20 each: the third is assumed to carry 20.
+    (proposal,) = propose(policy.spec, snapshot(T0, ready=3, queue=[20, 20]), T0)
+    assert proposal.status is SignalStatus.PARTIAL
+    assert proposal.needed == pytest.approx(6.0)
+    assert proposal.replicas == 6
+
+
+STZ = {"enabled": True, "idleAfter": "15m", "activation": {"query": "x", "threshold": 0}}
+
+
+@pytest.mark.parametrize(
+    ("snap_args", "aggregates", "idle"),
+    [
+        ({"queue": [0, 0], "running": [0, 0]}, None, True),
+        ({"queue": [0, 0], "running": [0, 1]}, None, False),
+        ({"queue": [0, 0], "generation": [0, 0.5]}, None, False),
+        ({"queue": [0, None], "running": [0, None]}, None, False),  # leader 1: no data
+        ({"ready": 3, "queue": [0, 0], "running": [0, 0]}, None, False),  # a leader vanished
+        ({"queue": [0, 0]}, {Signal.ACTIVATION: 2.0}, False),  # gateway sees traffic
+        ({"queue": [0, 0]}, {Signal.ACTIVATION: 0.0}, True),
+        ({"kv": [0.0, 0.0]}, None, False),  # KV alone says nothing about activity
+    ],
+)
+def test_idle_needs_every_leader_to_report_no_activity(
+    snap_args: dict[str, Any], aggregates: dict[Signal, float] | None, idle: bool
+) -> None:
+    policy = make_policy(scaleToZero=STZ)
+    assert is_idle(policy.spec, snapshot(T0, aggregates=aggregates, **snap_args), T0) is idle

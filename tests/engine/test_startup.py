@@ -1,0 +1,145 @@
+"""Cold-start learning and the demand forecast over the cold-start time."""
+
+from __future__ import annotations
+
+import pytest
+
+from autoscaler.engine.startup import (
+    cold_start_seconds,
+    observe_starts,
+    project_demand,
+    quantile,
+)
+from autoscaler.engine.state import EngineState, TimedFloats
+from autoscaler.policy.model import ColdStart, Forecast
+from autoscaler.snapshot import GroupStatus
+from tests.engine.factories import T0, snapshot
+
+LEARN = ColdStart(expected=300.0, learn=True, min_observations=3, max_observations=5, quantile=0.75)
+
+
+def _observe(state: EngineState, *groups: GroupStatus, config: ColdStart = LEARN) -> EngineState:
+    return observe_starts(config, snapshot(T0, queue=[0], groups=groups), state)
+
+
+@pytest.mark.parametrize(
+    ("values", "q", "expected"),
+    [
+        ((60.0, 120.0, 300.0), 0.75, 210.0),  # position 1.5: 120 + 0.5 * 180
+        ((60.0, 120.0, 300.0), 0.5, 120.0),
+        ((300.0,), 0.9, 300.0),
+        ((10.0, 20.0, 30.0, 40.0, 50.0), 0.75, 40.0),
+    ],
+)
+def test_quantile_is_linear_interpolation(
+    values: tuple[float, ...], q: float, expected: float
+) -> None:
+    assert quantile(values, q) == pytest.approx(expected)
+
+
+def test_learned_quantile_replaces_expected_after_min_observations() -> None:
+    state = _observe(EngineState(), GroupStatus(0, T0, T0 + 60), GroupStatus(1, T0, T0 + 120))
+    assert state.start_durations == (60.0, 120.0)
+    assert cold_start_seconds(LEARN, state) == (300.0, False)  # only 2 of 3 starts seen
+    state = _observe(state, GroupStatus(2, T0, T0 + 300))
+    seconds, learned = cold_start_seconds(LEARN, state)
+    assert learned
+    assert seconds == pytest.approx(210.0)
+
+
+def test_learning_off_keeps_expected_and_state() -> None:
+    config = LEARN.model_copy(update={"learn": False})
+    state = _observe(EngineState(), GroupStatus(0, T0, T0 + 60), config=config)
+    assert state == EngineState()
+    assert cold_start_seconds(config, state) == (300.0, False)
+
+
+@pytest.mark.parametrize(
+    ("created", "ready"),
+    [
+        (T0, T0),  # zero: a status glitch, not a start
+        (T0, T0 - 5),  # ready before created: clock skew between sources
+        (T0, T0 + 5 * 3600),  # five hours: an outage (image pull loop), not a cold start
+    ],
+)
+def test_implausible_start_durations_are_ignored(created: float, ready: float) -> None:
+    state = _observe(EngineState(), GroupStatus(0, created, ready))
+    assert state.start_durations == ()
+    # ... but the group is marked as seen, so it is not reconsidered each cycle.
+    assert (0, created) in state.seen_starts
+
+
+def test_no_double_counting_across_cycles_and_group_less_snapshots() -> None:
+    groups = (GroupStatus(0, T0, T0 + 60), GroupStatus(1, T0, T0 + 90))
+    state = _observe(EngineState(), *groups)
+    state = _observe(state, *groups)
+    # A cycle whose source listed no groups, then one that listed only group 1.
+    state = observe_starts(LEARN, snapshot(T0, queue=[0]), state)
+    state = _observe(state, groups[1])
+    state = _observe(state, *groups)
+    assert state.start_durations == (60.0, 90.0)
+
+
+def test_a_recreated_group_is_a_new_start() -> None:
+    state = _observe(EngineState(), GroupStatus(0, T0, T0 + 60))
+    state = _observe(state, GroupStatus(0, T0 + 1000, None))  # deleted, re-created, starting
+    state = _observe(state, GroupStatus(0, T0 + 1000, T0 + 1240))
+    assert state.start_durations == (60.0, 240.0)
+    assert state.seen_starts == frozenset({(0, T0 + 1000)})
+
+
+def test_only_the_last_max_observations_are_kept() -> None:
+    state = EngineState()
+    for i in range(8):
+        state = _observe(state, GroupStatus(i, T0, T0 + 10 * (i + 1)))
+    assert state.start_durations == (40.0, 50.0, 60.0, 70.0, 80.0)
+
+
+FORECAST = Forecast(enabled=True, lookback=300.0, max_growth=2.0)
+
+
+def _rising(start: float, end: float, seconds: float = 300.0, points: int = 11) -> TimedFloats:
+    step = seconds / (points - 1)
+    return tuple(
+        (T0 - seconds + i * step, start + (end - start) * i / (points - 1)) for i in range(points)
+    )
+
+
+def test_forecast_projects_the_least_squares_trend_over_the_cold_start() -> None:
+    # Demand rose from 2.0 to 3.0 groups over 300 s: slope 1/300 groups per second.
+    # With a 300 s cold start: 3.0 + 300 * (1/300) = 4.0 groups.
+    assert project_demand(_rising(2.0, 3.0), T0, 300.0, FORECAST) == pytest.approx(4.0)
+    # A 600 s cold start doubles the lead: 3.0 + 2.0 = 5.0.
+    assert project_demand(_rising(2.0, 3.0), T0, 600.0, FORECAST) == pytest.approx(5.0)
+
+
+def test_forecast_is_least_squares_not_endpoints() -> None:
+    # A noisy series: the fitted slope, not the first/last difference, drives it.
+    history = ((T0 - 300, 2.0), (T0 - 200, 3.0), (T0 - 100, 2.0), (T0, 3.0))
+    # t centred: -150,-50,50,150; d centred: -0.5,0.5,-0.5,0.5 -> slope 100/50000 = 0.002
+    assert project_demand(history, T0, 300.0, FORECAST) == pytest.approx(3.0 + 0.6)
+
+
+def test_forecast_is_capped_at_max_growth() -> None:
+    # 3.0 + 3000/300 = 13 groups, capped at 2.0 * 3.0 = 6.
+    assert project_demand(_rising(2.0, 3.0), T0, 3000.0, FORECAST) == pytest.approx(6.0)
+
+
+@pytest.mark.parametrize(
+    ("history", "config"),
+    [
+        (_rising(3.0, 2.0), FORECAST),  # falling: left to the scale-down window
+        (_rising(2.0, 2.0), FORECAST),  # flat
+        (_rising(2.0, 3.0, seconds=90, points=4), FORECAST),  # trend over < lookback/3
+        (((T0 - 200, 2.0), (T0, 3.0)), FORECAST),  # two points are not a trend
+        (_rising(2.0, 3.0), Forecast(enabled=False)),
+        (_rising(0.0, 0.0), FORECAST),
+    ],
+)
+def test_no_forecast_without_a_rising_trend(history: TimedFloats, config: Forecast) -> None:
+    assert project_demand(history, T0, 300.0, config) is None
+
+
+def test_forecast_ignores_points_outside_the_lookback() -> None:
+    old_spike = ((T0 - 1000, 50.0),)
+    assert project_demand(old_spike + _rising(2.0, 3.0), T0, 300.0, FORECAST) == pytest.approx(4.0)

@@ -1,0 +1,110 @@
+"""Scale-to-zero: only 1 -> 0 after idleAfter; back from 0 on the activation signal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from autoscaler.engine import ReasonCode
+from autoscaler.signals import Signal
+from tests.engine.factories import Driver, codes, make_policy
+
+QUEUE = {"type": "queueDepth", "targetPerGroup": 10}
+STZ = {
+    "enabled": True,
+    "idleAfter": "15m",
+    "activation": {"query": "sum(rate(gateway_requests_total[1m]))", "threshold": 0.5},
+}
+IDLE: dict[str, Any] = {"queue": [0], "running": [0], "generation": [0]}
+
+
+def _policy(**spec: Any) -> Any:
+    return make_policy(signals=[QUEUE], scaleToZero=STZ, **spec)
+
+
+def test_one_group_goes_to_zero_only_after_idle_after() -> None:
+    driver = Driver(_policy())
+    first = driver.at(0, **IDLE)
+    assert first.replicas == 1
+    assert ReasonCode.IDLE in codes(first)
+    assert driver.at(899, **IDLE).replicas == 1
+    zero = driver.at(1, **IDLE)
+    assert zero.replicas == 0
+    assert zero.driver == "scaleToZero"
+    assert ReasonCode.SCALE_TO_ZERO in codes(zero)
+
+
+@pytest.mark.parametrize(
+    "interruption",
+    [
+        {"queue": [0], "running": [1], "generation": [0]},  # one request running
+        {"queue": [0], "running": [0], "generation": [5]},  # tokens still flowing
+        {"queue": [None], "running": [None], "generation": [None]},  # no data: not idle
+        {"aggregates": {Signal.ACTIVATION: 1.0}, **IDLE},  # the gateway sees traffic
+    ],
+)
+def test_any_activity_or_missing_data_restarts_the_idle_clock(
+    interruption: dict[str, Any],
+) -> None:
+    driver = Driver(_policy())
+    driver.at(0, **IDLE)
+    driver.at(600, **interruption)
+    assert driver.at(300, **IDLE).replicas == 1  # 900 s since t=0, but not in a row
+    assert driver.at(899, **IDLE).replicas == 1
+    assert driver.at(1, **IDLE).replicas == 0
+
+
+def test_no_snapshot_restarts_the_idle_clock() -> None:
+    driver = Driver(_policy())
+    driver.at(0, **IDLE)
+    driver.step(None, advance=600)
+    assert driver.at(300, **IDLE).replicas == 1
+
+
+def test_only_from_one_group_to_zero() -> None:
+    # min 2: idle long enough lowers the floor to 1, reached through the ordinary
+    # scale-down; zero comes only on a later decision, from 1.
+    driver = Driver(_policy(replicas={"min": 2}))
+    driver.at(0, queue=[0, 0], running=[0, 0])
+    down = driver.at(900, queue=[0, 0], running=[0, 0])
+    assert down.replicas == 1
+    assert ReasonCode.SCALE_TO_ZERO not in codes(down)
+    assert driver.at(30, queue=[0], running=[0]).replicas == 0
+
+
+def test_without_scale_to_zero_idle_stays_at_min() -> None:
+    driver = Driver(make_policy(signals=[QUEUE]))
+    driver.at(0, **IDLE)
+    assert driver.at(86400, **IDLE).replicas == 1
+
+
+def test_from_zero_as_soon_as_activation_crosses_the_threshold() -> None:
+    driver = Driver(_policy(replicas={"min": 2}))
+    quiet = driver.at(0, current=0, ready=0, aggregates={Signal.ACTIVATION: 0.5})
+    assert (quiet.replicas, codes(quiet)) == (0, [ReasonCode.AT_ZERO])
+    wake = driver.at(15, current=0, ready=0, aggregates={Signal.ACTIVATION: 0.6})
+    assert wake.replicas == 2
+    assert wake.driver == "activation"
+    assert codes(wake) == [ReasonCode.ACTIVATION]
+
+
+def test_at_zero_without_activation_data_stays_at_zero() -> None:
+    decision = Driver(_policy()).at(0, current=0, ready=0)
+    assert decision.replicas == 0
+    assert "no fresh activation data" in decision.reasons[0].message
+
+
+def test_at_zero_with_scale_to_zero_disabled_goes_back_to_min() -> None:
+    policy = make_policy(signals=[QUEUE], replicas={"min": 3})
+    decision = Driver(policy).at(0, current=0, ready=0)
+    assert decision.replicas == 3
+    assert codes(decision) == [ReasonCode.BOUNDS]
+
+
+def test_waking_groups_are_waited_for_not_scaled_down() -> None:
+    driver = Driver(_policy())
+    driver.at(0, current=0, ready=0, aggregates={Signal.ACTIVATION: 3.0})
+    starting = driver.at(15, current=1, ready=0, starting=1)
+    assert starting.replicas == 1
+    assert codes(starting) == [ReasonCode.WAITING_FOR_LEADERS]

@@ -1,0 +1,283 @@
+"""Strict policy loading through real files: every error names file, line and field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from autoscaler.errors import PolicyError
+from autoscaler.policy import load_policies, load_policy_file
+from autoscaler.policy.loader import collect_policies
+
+REPO = Path(__file__).resolve().parents[2]
+
+HEAD = """\
+apiVersion: lws-autoscaler.io/v1alpha1
+kind: ScalingPolicy
+metadata:
+  name: test
+spec:
+  target:
+    namespace: inference
+    name: model
+"""
+# Lines 9-14; a case appends its own lines from 15 on.
+BODY = """\
+  replicas:
+    min: 1
+    max: 4
+  signals:
+    - type: queueDepth
+      targetPerGroup: 8
+"""
+
+
+def _write(tmp_path: Path, text: str, name: str = "policy.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _issues(*paths: Path) -> list[tuple[str, int, str, str]]:
+    _, issues = collect_policies(paths)
+    return [(Path(i.file).name, i.line, i.field, i.message) for i in issues]
+
+
+def test_a_valid_policy_loads_with_defaults(tmp_path: Path) -> None:
+    (loaded,) = load_policy_file(_write(tmp_path, HEAD + BODY))
+    assert loaded.line == 1
+    assert str(loaded.key) == "inference/model"
+    spec = loaded.policy.spec
+    assert (spec.replicas.min, spec.replicas.max) == (1, 4)
+    assert spec.cold_start.expected == 300.0
+    assert spec.scale_down.stabilization_window == 600.0
+    assert spec.missing_metrics.then == "noRecommendation"
+
+
+CASES = [
+    pytest.param(
+        BODY.replace("    max: 4", "    maxx: 4"),
+        [
+            (11, "spec.replicas.maxx", "unknown field"),
+            (9, "spec.replicas.max", "required field is missing"),
+        ],
+        id="unknown-key",
+    ),
+    pytest.param(
+        BODY.replace("    min: 1", '    min: "3"'),
+        [(10, "spec.replicas.min", "Input should be a valid integer")],
+        id="string-for-int",
+    ),
+    pytest.param(
+        BODY + "  coldStart:\n    learn: yes\n",
+        [(16, "spec.coldStart.learn", "Input should be a valid boolean")],
+        id="yes-for-bool",
+    ),
+    pytest.param(
+        BODY + '  coldStart:\n    learn: "true"\n',
+        [(16, "spec.coldStart.learn", "Input should be a valid boolean")],
+        id="quoted-true-for-bool",
+    ),
+    pytest.param(
+        BODY.replace("    min: 1", "    min: 5").replace("    max: 4", "    max: 2"),
+        [(11, "spec.replicas.max", "max (2) must be >= min (5)")],
+        id="max-below-min",
+    ),
+    pytest.param(
+        BODY + "  scaleDown:\n    stabilizationWindow: 10 minutes\n",
+        [(16, "spec.scaleDown.stabilizationWindow", "'10 minutes' is not a duration")],
+        id="window-not-a-duration",
+    ),
+    pytest.param(
+        BODY + "  scaleUp:\n    maxStep: {groups: 2, period: 0s}\n",
+        [(16, "spec.scaleUp.maxStep.period", "greater than 0")],
+        id="zero-period",
+    ),
+    pytest.param(
+        BODY[: BODY.index("  signals:")] + "  signals: []\n",
+        [(12, "spec.signals", "at least 1 item")],
+        id="empty-signal-list",
+    ),
+    pytest.param(
+        BODY.replace("    max: 4", "    max: 4\n    max: 6"),
+        [(12, "spec.replicas.max", "duplicate key")],
+        id="duplicate-yaml-key",
+    ),
+    pytest.param(
+        BODY + "  scaleToZero:\n    enabled: true\n",
+        [(15, "spec.scaleToZero.activation", "required when scale-to-zero is enabled")],
+        id="scale-to-zero-without-activation",
+    ),
+    pytest.param(
+        BODY + "  missingMetrics:\n    then: fallback\n",
+        [(15, "spec.missingMetrics.fallbackReplicas", "required when `then` is 'fallback'")],
+        id="fallback-without-replicas",
+    ),
+    pytest.param(
+        BODY + "  missingMetrics:\n    then: fallback\n    fallbackReplicas: 9\n",
+        [(17, "spec.missingMetrics.fallbackReplicas", "must be within replicas.min (1)")],
+        id="fallback-above-max",
+    ),
+    pytest.param(
+        BODY + "    - type: latency\n",
+        [(15, "spec.signals[1].type", "unknown signal type 'latency'")],
+        id="unknown-signal-type",
+    ),
+    pytest.param(
+        BODY + "    - targetPerGroup: 4\n",
+        [(15, "spec.signals[1].type", "required field is missing: the signal type")],
+        id="signal-without-type",
+    ),
+    pytest.param(
+        BODY + "    - type: queueDepth\n      targetPerGroup: 4\n",
+        [(15, "spec.signals[1]", "signal 'queueDepth' is listed twice")],
+        id="duplicate-signal",
+    ),
+    pytest.param(
+        BODY + "  coldStart:\n    minObservations: 5\n    maxObservations: 2\n",
+        [(17, "spec.coldStart.maxObservations", "must be >= minObservations (5)")],
+        id="max-observations-below-min",
+    ),
+    pytest.param(
+        BODY + "  metrics:\n    overrides:\n      queueDepth: 'sum(x)'\n      bogus: 'y'\n",
+        [(18, "spec.metrics.overrides.bogus", "Input should be 'queueDepth'")],
+        id="unknown-override-signal",
+    ),
+]
+
+
+@pytest.mark.parametrize(("body", "expected"), CASES)
+def test_each_error_names_file_line_and_field(
+    tmp_path: Path, body: str, expected: list[tuple[int, str, str]]
+) -> None:
+    path = _write(tmp_path, HEAD + body)
+    issues = _issues(path)
+    assert [(line, field) for _, line, field, _ in issues] == sorted(
+        (line, field) for line, field, _ in expected
+    )
+    for (file, line, field, message), (want_line, want_field, want) in zip(
+        issues, sorted(expected), strict=True
+    ):
+        assert (file, line, field) == ("policy.yaml", want_line, want_field)
+        assert want in message
+    with pytest.raises(PolicyError):
+        load_policy_file(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "field", "message"),
+    [
+        (HEAD.replace("v1alpha1", "v2") + BODY, 1, "apiVersion", "lws-autoscaler.io/v1alpha1"),
+        (HEAD.replace("kind: ScalingPolicy", "kind: HPA") + BODY, 2, "kind", "ScalingPolicy"),
+        (HEAD.replace("name: test", "name: Not_A_Name") + BODY, 4, "metadata.name", "valid"),
+        ("", 1, "", "file holds no policy document"),
+        ("# only comments\n---\n", 1, "", "file holds no policy document"),
+        (HEAD + BODY.replace("    max: 4", "\tmax: 4"), 11, "", "invalid YAML"),
+        (HEAD + "  replicas: [1,\n", 10, "", "invalid YAML"),
+        ("- a\n- b\n", 1, "", "a policy must be a mapping"),
+    ],
+    ids=[
+        "unknown-api-version",
+        "unknown-kind",
+        "bad-name",
+        "empty-file",
+        "comments-only",
+        "tab-indent",
+        "unclosed-flow",
+        "list-document",
+    ],
+)
+def test_document_level_errors(
+    tmp_path: Path, text: str, line: int, field: str, message: str
+) -> None:
+    issues = _issues(_write(tmp_path, text))
+    assert [(i[1], i[2]) for i in issues] == [(line, field)]
+    assert message in issues[0][3]
+
+
+def test_every_error_in_a_file_is_reported_at_once(tmp_path: Path) -> None:
+    body = (
+        BODY.replace("    min: 1", '    min: "3"').replace("targetPerGroup: 8", "targetPerGroup: 8")
+        + "  tolerence: 0.1\n  scaleDown:\n    minGroupAge: soon\n"
+    )
+    issues = _issues(_write(tmp_path, HEAD + body))
+    assert [(i[1], i[2]) for i in issues] == [
+        (10, "spec.replicas.min"),
+        (15, "spec.tolerence"),
+        (17, "spec.scaleDown.minGroupAge"),
+    ]
+    with pytest.raises(PolicyError) as caught:
+        load_policy_file(tmp_path / "policy.yaml")
+    assert len(caught.value.issues) == 3
+    assert (
+        str(caught.value)
+        .splitlines()[0]
+        .endswith("policy.yaml:10: spec.replicas.min: Input should be a valid integer")
+    )
+
+
+def test_multi_document_files(tmp_path: Path) -> None:
+    second = HEAD.replace("name: test", "name: second").replace("name: model", "name: other")
+    text = HEAD + BODY + "---\n" + second + BODY
+    loaded = load_policy_file(_write(tmp_path, text))
+    assert [(p.policy.name, p.line) for p in loaded] == [("test", 1), ("second", 16)]
+    # An error in the second document carries its line in the file, not in the document.
+    broken = HEAD + BODY + "---\n" + second + BODY.replace("    max: 4", "    max: four")
+    assert [(i[1], i[2]) for i in _issues(_write(tmp_path, broken))] == [(26, "spec.replicas.max")]
+
+
+def test_two_policies_for_the_same_lws_in_two_files(tmp_path: Path) -> None:
+    first = _write(tmp_path, HEAD + BODY, "a.yaml")
+    other = _write(tmp_path, HEAD.replace("name: test", "name: other") + BODY, "b.yaml")
+    issues = _issues(tmp_path)
+    assert issues == [
+        (
+            "b.yaml",
+            6,
+            "spec.target",
+            f"LWS inference/model is already scaled by policy 'test' ({first}:6); "
+            "one policy per LWS",
+        )
+    ]
+    with pytest.raises(PolicyError):
+        load_policies([first, other])
+
+
+def test_duplicate_policy_names(tmp_path: Path) -> None:
+    first = _write(tmp_path, HEAD + BODY, "a.yaml")
+    _write(tmp_path, HEAD.replace("name: model", "name: other-model") + BODY, "b.yml")
+    assert _issues(tmp_path) == [
+        ("b.yml", 4, "metadata.name", f"policy name 'test' is already used at {first}:4")
+    ]
+
+
+def test_yes_and_no_stay_strings_where_strings_are_expected(tmp_path: Path) -> None:
+    text = HEAD.replace("  name: test", "  name: test\n  labels: {enabled: yes, gpu: no}")
+    (loaded,) = load_policy_file(_write(tmp_path, text + BODY))
+    assert loaded.policy.metadata.labels == {"enabled": "yes", "gpu": "no"}
+
+
+def test_folders_expand_to_yaml_files_only(tmp_path: Path) -> None:
+    (tmp_path / "nested").mkdir()
+    _write(tmp_path, HEAD + BODY, "nested/one.yml")
+    _write(tmp_path, "not: a policy", "README.md")
+    assert [p.policy.name for p in load_policies([tmp_path])] == ["test"]
+
+
+def test_missing_paths_and_empty_folders_are_errors(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.yaml"
+    assert _issues(missing) == [("nope.yaml", 1, "", "no such file or directory")]
+    (tmp_path / "empty").mkdir()
+    _, issues = collect_policies([tmp_path / "empty"])
+    assert [i.message for i in issues] == ["no policy files (*.yaml, *.yml) found"]
+
+
+def test_the_example_policies_validate() -> None:
+    loaded = load_policies([REPO / "policies"])
+    by_name = {p.policy.name: p.policy.spec for p in loaded}
+    assert set(by_name) == {"dev-8b", "llama-70b", "llama-405b"}
+    assert by_name["dev-8b"].scale_to_zero.enabled
+    assert by_name["llama-405b"].gpus_per_group == 16
+    assert by_name["llama-405b"].cold_start.expected == 600.0
+    assert by_name["llama-70b"].gpus_per_group == 8

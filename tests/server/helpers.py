@@ -1,0 +1,144 @@
+"""Test doubles for the server tests: a manual clock, an in-memory metric source whose
+snapshots are a pure function of time, and policy builders."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from autoscaler.errors import SourceUnavailableError
+from autoscaler.policy.model import ScalingPolicy
+from autoscaler.signals import Signal
+from autoscaler.snapshot import GroupStatus, LwsKey, LwsSnapshot, Sample
+from autoscaler.sources.base import SourceResult, Target
+
+T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z, a multiple of 15 s
+
+
+class ManualClock:
+    """A clock the test moves by hand; one wall second is one clock second."""
+
+    def __init__(self, start: float = T0) -> None:
+        self.t = start
+
+    def now(self) -> float:
+        return self.t
+
+    def wall_seconds(self, clock_seconds: float) -> float:
+        return clock_seconds
+
+    def advance(self, seconds: float) -> None:
+        self.t += seconds
+
+
+def policy_document(
+    name: str = "llama-70b",
+    namespace: str = "inference",
+    lws: str | None = None,
+    target_per_group: float = 8.0,
+    **spec_overrides: Any,
+) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "target": {"namespace": namespace, "name": lws or name},
+        "replicas": {"min": 1, "max": 12},
+        "signals": [
+            {"type": "queueDepth", "targetPerGroup": target_per_group},
+            {"type": "kvCacheUtilization", "target": 0.8},
+            {"type": "tokenThroughput", "tokens": "generation", "capacityPerGroup": 1000},
+        ],
+        "scaleUp": {"forecast": {"enabled": False}},
+        "scaleDown": {"stabilizationWindow": "5m", "minGroupAge": "0s"},
+    }
+    spec.update(spec_overrides)
+    return {
+        "apiVersion": "lws-autoscaler.io/v1alpha1",
+        "kind": "ScalingPolicy",
+        "metadata": {"name": name},
+        "spec": spec,
+    }
+
+
+def make_policy(**kwargs: Any) -> ScalingPolicy:
+    return ScalingPolicy.model_validate(policy_document(**kwargs))
+
+
+def write_policy(path: Path, **kwargs: Any) -> Path:
+    path.write_text(yaml.safe_dump(policy_document(**kwargs), sort_keys=False))
+    return path
+
+
+Load = Callable[[float], float]
+"""Total waiting requests of an LWS at time t."""
+
+
+class FunctionSource:
+    """A MetricSource whose snapshot of each LWS is a pure function of ``now``.
+
+    ``groups`` ready groups report, between them, ``load(now)`` waiting requests,
+    KV-cache 0.5 and 100 tokens/s each. ``failing`` makes every fetch raise, ``missing``
+    holds LWS keys reported as per-target errors.
+    """
+
+    name = "function"
+
+    def __init__(self, loads: dict[LwsKey, Load], groups: int = 4) -> None:
+        self.loads = loads
+        self.groups = groups
+        self.failing = False
+        self.missing: set[LwsKey] = set()
+        self.fetches: list[float] = []
+        self.closed = False
+
+    def snapshot(self, key: LwsKey, now: float) -> LwsSnapshot:
+        per_group = self.loads[key](now) / self.groups
+        leaders = {
+            str(i): {
+                Signal.QUEUE_DEPTH: Sample(per_group, now),
+                Signal.RUNNING: Sample(4.0, now),
+                Signal.KV_CACHE: Sample(0.5, now),
+                Signal.GENERATION_TOKENS: Sample(100.0, now),
+                Signal.PROMPT_TOKENS: Sample(50.0, now),
+            }
+            for i in range(self.groups)
+        }
+        return LwsSnapshot(
+            key=key,
+            observed_at=now,
+            spec_replicas=self.groups,
+            status_replicas=self.groups,
+            ready_replicas=self.groups,
+            groups=tuple(GroupStatus(i, T0 - 7200, T0 - 7000) for i in range(self.groups)),
+            leaders=leaders,
+        )
+
+    def fetch(self, targets: Sequence[Target], now: float) -> SourceResult:
+        self.fetches.append(now)
+        if self.failing:
+            raise SourceUnavailableError("prometheus: connection refused")
+        snapshots = {
+            t.key: self.snapshot(t.key, now)
+            for t in targets
+            if t.key in self.loads and t.key not in self.missing
+        }
+        errors = {t.key: "no series" for t in targets if t.key in self.missing}
+        return SourceResult(snapshots, errors)
+
+    def history(
+        self, targets: Sequence[Target], start: float, end: float, step: float
+    ) -> Iterator[tuple[float, SourceResult]]:
+        if self.failing:
+            raise SourceUnavailableError("prometheus: connection refused")
+        for i in range(math.floor((end - start) / step + 1e-9) + 1):
+            at = start + i * step
+            yield at, self.fetch(targets, at)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def constant(value: float) -> Load:
+    return lambda _t: value

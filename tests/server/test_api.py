@@ -1,0 +1,293 @@
+"""The external metrics API over real HTTPS (uvicorn on 127.0.0.1, self-signed certificate),
+read with httpx; JSON shapes are checked against the contract in
+shared/reference/external-metrics-api.md. Auth is off here (tested in test_auth.py)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.server.conftest import DEV, LLAMA, Running, Start
+from tests.server.helpers import T0
+
+BASE = "/apis/external.metrics.k8s.io/v1beta1"
+REC = f"{BASE}/namespaces/inference/lws_recommended_replicas"
+
+
+@pytest.fixture
+def api(start_server: Start) -> Any:
+    with start_server(disable_auth=True) as running:
+        yield running
+
+
+def _is_status(body: dict[str, Any], code: int, reason: str) -> None:
+    assert set(body) >= {"kind", "apiVersion", "metadata", "status", "message", "reason", "code"}
+    assert (body["kind"], body["apiVersion"], body["metadata"], body["status"]) == (
+        "Status",
+        "v1",
+        {},
+        "Failure",
+    )
+    assert (body["code"], body["reason"]) == (code, reason)
+    assert "Traceback" not in body["message"]
+
+
+def test_discovery_documents_match_the_contract(api: Running) -> None:
+    with api.client() as http:
+        groups = http.get("/apis").json()
+        group = http.get("/apis/external.metrics.k8s.io").json()
+        resources = http.get(BASE).json()
+        v2 = http.get("/openapi/v2")
+        v3 = http.get("/openapi/v3")
+    version = {"groupVersion": "external.metrics.k8s.io/v1beta1", "version": "v1beta1"}
+    assert groups == {
+        "kind": "APIGroupList",
+        "apiVersion": "v1",
+        "groups": [
+            {"name": "external.metrics.k8s.io", "versions": [version], "preferredVersion": version}
+        ],
+    }
+    assert group == {
+        "kind": "APIGroup",
+        "apiVersion": "v1",
+        "name": "external.metrics.k8s.io",
+        "versions": [version],
+        "preferredVersion": version,
+    }
+    assert resources["kind"] == "APIResourceList"
+    assert resources["groupVersion"] == "external.metrics.k8s.io/v1beta1"
+    names = [r["name"] for r in resources["resources"]]
+    assert "lws_recommended_replicas" in names
+    for entry in resources["resources"]:
+        assert entry == {
+            "name": entry["name"],
+            "singularName": "",
+            "namespaced": True,
+            "kind": "ExternalMetricValueList",
+            "verbs": ["get"],
+        }
+    assert v2.status_code == 200 and v2.json()["swagger"] == "2.0"
+    assert v3.status_code == 200 and v3.json() == {"paths": {}}
+
+
+def test_recommendation_value_list_shape(api: Running) -> None:
+    api.cycle()
+    with api.client() as http:
+        response = http.get(REC, params={"labelSelector": "leaderworkerset=llama-70b"})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    # 64 waiting over 4 groups at 8 per group -> 8 groups.
+    assert body == {
+        "kind": "ExternalMetricValueList",
+        "apiVersion": "external.metrics.k8s.io/v1beta1",
+        "metadata": {},
+        "items": [
+            {
+                "metricName": "lws_recommended_replicas",
+                "metricLabels": {"leaderworkerset": "llama-70b", "policy": "llama-70b"},
+                "timestamp": "2026-01-01T00:00:00Z",
+                "value": "8",
+            }
+        ],
+    }
+
+
+def test_raw_signals_per_lws(api: Running) -> None:
+    api.cycle()
+    with api.client() as http:
+        queue = http.get(f"{BASE}/namespaces/inference/lws_queue_depth_per_group").json()
+        kv = http.get(f"{BASE}/namespaces/inference/lws_kv_cache_utilization").json()
+        tokens = http.get(
+            f"{BASE}/namespaces/inference/lws_tokens_per_second_per_group",
+            params={"labelSelector": "leaderworkerset=dev-8b"},
+        ).json()
+    by_lws = {i["metricLabels"]["leaderworkerset"]: i["value"] for i in queue["items"]}
+    assert by_lws == {"llama-70b": "16", "dev-8b": "1250m"}  # 64/4 and 5/4 per group
+    assert {i["value"] for i in kv["items"]} == {"500m"}
+    (item,) = tokens["items"]
+    assert item["metricLabels"] == {"leaderworkerset": "dev-8b", "policy": "dev-8b", "tokens": "generation"}
+    assert (item["value"], item["window"]) == ("100", 60)
+
+
+@pytest.mark.parametrize(
+    ("selector", "expected"),
+    [
+        (None, {"llama-70b", "dev-8b"}),
+        ("", {"llama-70b", "dev-8b"}),
+        ("leaderworkerset in (dev-8b,other)", {"dev-8b"}),
+        ("leaderworkerset notin (dev-8b)", {"llama-70b"}),
+        ("leaderworkerset!=dev-8b,policy", {"llama-70b"}),
+        ("!tokens", {"llama-70b", "dev-8b"}),
+    ],
+)
+def test_selector_returns_exactly_the_selected_series(
+    api: Running, selector: str | None, expected: set[str]
+) -> None:
+    api.cycle()
+    params = {} if selector is None else {"labelSelector": selector}
+    with api.client() as http:
+        body = http.get(REC, params=params).json()
+    assert {i["metricLabels"]["leaderworkerset"] for i in body["items"]} == expected
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "code", "reason"),
+    [
+        (f"{BASE}/namespaces/inference/no_such_metric", {}, 404, "NotFound"),
+        (f"{BASE}/namespaces/elsewhere/lws_recommended_replicas", {}, 404, "NotFound"),
+        (REC, {"labelSelector": "leaderworkerset=nobody"}, 404, "NotFound"),
+        (REC, {"labelSelector": "leaderworkerset in (a"}, 400, "BadRequest"),
+        (REC, {"labelSelector": "=="}, 400, "BadRequest"),
+        (REC, {"labelSelector": "x>y"}, 400, "BadRequest"),
+        ("/apis/custom.metrics.k8s.io/v1beta2", {}, 404, "NotFound"),
+        (f"{BASE}/namespaces/inference", {}, 404, "NotFound"),
+        (f"{BASE}/namespaces/%2e%2e/lws_recommended_replicas", {}, 404, "NotFound"),
+        (f"{BASE}/namespaces/inference/lws_recommended_replicas/extra", {}, 404, "NotFound"),
+        ("/" + "a" * 5000, {}, 400, "BadRequest"),
+        (f"{BASE}/namespaces/{'n' * 3000}/lws_recommended_replicas", {}, 404, "NotFound"),
+        (f"{BASE}/namespaces/in%00ference/lws_recommended_replicas", {}, 404, "NotFound"),
+        (f"{BASE}/namespaces/ünïcode/lws_recommended_replicas", {}, 404, "NotFound"),
+    ],
+)
+def test_errors_are_status_objects(
+    api: Running, path: str, params: dict[str, str], code: int, reason: str
+) -> None:
+    api.cycle()
+    with api.client() as http:
+        response = http.get(path, params=params)
+    assert response.status_code == code
+    _is_status(response.json(), code, reason)
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
+def test_wrong_method_is_405_status(api: Running, method: str) -> None:
+    api.cycle()
+    with api.client() as http:
+        response = http.request(method, REC, content=b"{}")
+    assert response.status_code == 405
+    _is_status(response.json(), 405, "MethodNotAllowed")
+
+
+def test_stale_recommendation_is_503_and_not_ready(api: Running) -> None:
+    """Decision at T0; max age is 3 cycles (45 s). At +45 s it is served, past it the
+    server refuses with 503 so the HPA holds its current size, and /readyz fails."""
+    api.cycle()
+    with api.client() as http:
+        api.clock.advance(45)
+        assert http.get(REC).status_code == 200
+        assert http.get("/readyz").status_code == 200
+        api.clock.advance(1)
+        stale = http.get(REC)
+        assert stale.status_code == 503
+        _is_status(stale.json(), 503, "ServiceUnavailable")
+        assert "46s old" in stale.json()["message"]
+        assert http.get("/readyz").status_code == 503
+        api.cycle()  # a new cycle makes it fresh again
+        assert http.get(REC).status_code == 200
+
+
+def test_no_recommendation_after_hold_is_404(api: Running) -> None:
+    """Source down: the engine holds for holdFor (5 min default), then makes no
+    recommendation (noRecommendation): the series disappears -> 404, HPA holds."""
+    api.cycle()
+    api.source.failing = True
+    with api.client() as http:
+        api.clock.advance(60)
+        api.cycle()
+        assert http.get(REC, params={"labelSelector": "leaderworkerset=llama-70b"}).json()[
+            "items"
+        ][0]["value"] == "8"
+        api.clock.advance(300)
+        api.cycle()
+        gone = http.get(REC, params={"labelSelector": "leaderworkerset=llama-70b"})
+    assert gone.status_code == 404
+    _is_status(gone.json(), 404, "NotFound")
+
+
+def test_readiness_needs_a_cycle_with_source_data(api: Running) -> None:
+    with api.client() as http:
+        assert (http.get("/healthz").text, http.get("/livez").text) == ("ok", "ok")
+        assert http.get("/readyz").status_code == 503  # no cycle yet
+        api.source.failing = True
+        api.cycle()
+        assert http.get("/readyz").status_code == 503  # a cycle, but no data ever
+        api.source.failing = False
+        api.cycle()
+        assert http.get("/readyz").text == "ok"
+        api.source.failing = True
+        api.clock.advance(15)
+        api.cycle()
+        assert http.get("/readyz").text == "ok"  # source down now: decisions hold
+
+
+def test_liveness_fails_when_the_loop_thread_dies(start_server: Start) -> None:
+    with start_server(disable_auth=True) as running:
+        process = running.process
+        process._cycles_driven_by_caller = False
+
+        def crash(now: float) -> Any:
+            raise RuntimeError("bug")
+
+        process.loop.run_cycle = crash  # type: ignore[method-assign]
+        process.start_loop()
+        process._loop_thread.join(timeout=5)
+        with running.client() as http:
+            assert http.get("/livez").status_code == 500
+            assert http.get("/healthz").status_code == 500
+            assert http.get("/readyz").status_code == 503
+
+
+def test_debug_decision_and_metrics(api: Running) -> None:
+    api.cycle()
+    with api.client() as http:
+        one = http.get(f"/debug/decisions/{LLAMA.namespace}/{LLAMA.name}").json()
+        every = http.get("/debug/decisions").json()
+        missing = http.get("/debug/decisions/inference/nobody")
+        http.get(REC)
+        metrics = http.get("/metrics").text
+    assert one["replicas"] == 8 and one["driver"] == "queueDepth"
+    assert one["explanation"].startswith("inference/llama-70b (policy llama-70b): recommend 8")
+    assert [r["code"] for r in one["reasons"]][-1] == "Signal"
+    assert {(d["namespace"], d["name"]) for d in every["items"]} == {
+        (LLAMA.namespace, LLAMA.name),
+        (DEV.namespace, DEV.name),
+    }
+    _is_status(missing.json(), 404, "NotFound")
+    assert (
+        'lws_autoscaler_recommended_replicas{leaderworkerset="llama-70b",'
+        'namespace="inference",policy="llama-70b"} 8.0' in metrics
+    )
+    assert 'lws_autoscaler_signal_proposal_replicas{leaderworkerset="llama-70b"' in metrics
+    assert "lws_autoscaler_cycle_duration_seconds_count 1.0" in metrics
+    route = "/apis/external.metrics.k8s.io/v1beta1/namespaces/{namespace}/{metric}"
+    assert f'lws_autoscaler_http_requests_total{{code="200",method="GET",route="{route}"}}' in (
+        metrics
+    )
+
+
+def test_internal_failure_is_generic_500(api: Running, caplog: pytest.LogCaptureFixture) -> None:
+    api.cycle()
+
+    def explode(namespace: str, metric: str) -> Any:
+        raise RuntimeError("secret detail: password=hunter2")
+
+    api.process.store.series = explode  # type: ignore[method-assign]
+    with api.client() as http:
+        response = http.get(REC)
+    assert response.status_code == 500
+    body = response.json()
+    _is_status(body, 500, "InternalError")
+    assert "hunter2" not in json.dumps(body)
+    assert "hunter2" in caplog.text  # the details went to the log
+
+
+def test_decision_timestamp_is_the_cycle_tick(api: Running) -> None:
+    api.clock.advance(15)
+    api.cycle()
+    with api.client() as http:
+        item = http.get(REC).json()["items"][0]
+    assert item["timestamp"] == "2026-01-01T00:00:15Z"
+    assert T0 % 15 == 0

@@ -1,0 +1,123 @@
+"""The wire-level fake of kube-apiserver (tests/support/fake_apiserver.py) answers the real
+clients (kubectl, the kubernetes Python client) the way kube-apiserver would. No
+kube-apiserver can be installed here, so this fake stands in for it in every test that
+needs Kubernetes API calls."""
+
+from __future__ import annotations
+
+import json
+import ssl
+import subprocess
+from pathlib import Path
+
+import httpx
+import kubernetes
+import pytest
+
+from tests.support.certs import TestPki
+from tests.support.fake_apiserver import FakeApiServer, access_reviewer, token_reviewer
+
+
+def _pod(name: str, labels: dict[str, str]) -> dict[str, object]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": "serving", "labels": labels},
+        "spec": {"containers": [{"name": "vllm", "image": "vllm/vllm-openai"}]},
+        "status": {"phase": "Running"},
+    }
+
+
+LWS = {
+    "apiVersion": "leaderworkerset.x-k8s.io/v1",
+    "kind": "LeaderWorkerSet",
+    "metadata": {"name": "llama-70b", "namespace": "serving"},
+    "spec": {"replicas": 2, "leaderWorkerTemplate": {"size": 4}},
+    "status": {"replicas": 2, "readyReplicas": 2},
+}
+
+
+@pytest.fixture
+def pki(tmp_path: Path) -> TestPki:
+    return TestPki(tmp_path / "pki")
+
+
+def test_python_client_lists_pods_with_selector_and_reads_custom_objects(
+    tmp_path: Path, pki: TestPki
+) -> None:
+    with FakeApiServer(tls=pki.server()) as api:
+        api.put(_pod("leader-0", {"role": "leader", "lws": "llama-70b"}))
+        api.put(_pod("worker-0-1", {"role": "worker", "lws": "llama-70b"}))
+        api.put(_pod("other", {"role": "leader", "lws": "dev-8b"}))
+        api.put(LWS)
+        config = api.write_kubeconfig(tmp_path / "kubeconfig", token="t", ca_file=pki.ca_file)
+        client = kubernetes.config.new_client_from_config(config_file=str(config))
+        core = kubernetes.client.CoreV1Api(client)
+        pods = core.list_namespaced_pod("serving", label_selector="role=leader,lws in (llama-70b)")
+        assert [p.metadata.name for p in pods.items] == ["leader-0"]
+        custom = kubernetes.client.CustomObjectsApi(client)
+        lws = custom.get_namespaced_custom_object(
+            "leaderworkerset.x-k8s.io", "v1", "serving", "leaderworkersets", "llama-70b"
+        )
+        assert lws["spec"]["replicas"] == 2
+        with pytest.raises(kubernetes.client.ApiException) as missing:
+            custom.get_namespaced_custom_object(
+                "leaderworkerset.x-k8s.io", "v1", "serving", "leaderworkersets", "nope"
+            )
+        assert missing.value.status == 404
+        assert json.loads(missing.value.body)["reason"] == "NotFound"
+        assert api.requests[0].headers["authorization"] == "Bearer t"
+
+
+def test_kubectl_reads_through_kubeconfig(tmp_path: Path, pki: TestPki) -> None:
+    with FakeApiServer(tls=pki.server()) as api:
+        api.put(LWS)
+        config = api.write_kubeconfig(tmp_path / "kubeconfig", token="t", ca_file=pki.ca_file)
+        out = subprocess.run(
+            [
+                "kubectl",
+                "--kubeconfig",
+                str(config),
+                "get",
+                "--raw",
+                "/apis/leaderworkerset.x-k8s.io/v1/namespaces/serving/leaderworkersets",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+        listing = json.loads(out.stdout)
+        assert listing["kind"] == "LeaderWorkerSetList"
+        assert [o["metadata"]["name"] for o in listing["items"]] == ["llama-70b"]
+
+
+def test_token_and_access_review_hooks_and_client_certs(pki: TestPki) -> None:
+    with FakeApiServer(tls=pki.server(), client_ca=pki.ca_file) as api:
+        api.on_post(
+            "/apis/authentication.k8s.io/v1/tokenreviews",
+            token_reviewer({"good": ("alice", ["devs"])}),
+        )
+        api.on_post(
+            "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+            access_reviewer(lambda spec: spec.get("user") == "alice"),
+        )
+        client_cert = pki.client("system:kube-aggregator")
+        context = ssl.create_default_context(cafile=str(pki.ca_file))
+        context.load_cert_chain(client_cert.cert, client_cert.key)
+        with httpx.Client(base_url=api.url, verify=context) as http:
+            review = http.post(
+                "/apis/authentication.k8s.io/v1/tokenreviews", json={"spec": {"token": "good"}}
+            ).json()
+            assert review["status"]["user"]["username"] == "alice"
+            bad = http.post(
+                "/apis/authentication.k8s.io/v1/tokenreviews", json={"spec": {"token": "bad"}}
+            ).json()
+            assert bad["status"]["authenticated"] is False
+            sar = http.post(
+                "/apis/authorization.k8s.io/v1/subjectaccessreviews", json={"spec": {"user": "bob"}}
+            ).json()
+            assert sar["status"]["allowed"] is False
+            assert http.delete("/api/v1/namespaces/x/pods/y").status_code == 405
+        subject = dict(pair[0] for pair in api.requests[0].client_cert_subject or ())
+        assert subject["commonName"] == "system:kube-aggregator"

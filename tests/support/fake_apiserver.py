@@ -1,0 +1,405 @@
+"""A small wire-level fake of the Kubernetes API server, for tests.
+
+No kube-apiserver can be installed in this environment, so tests that need Kubernetes
+API calls point the real clients (the ``kubernetes`` Python client, ``kubectl``, httpx)
+at this fake instead. It speaks real HTTP(S) on 127.0.0.1 and answers with objects shaped
+exactly like the real server's:
+
+- ``put(obj)`` stores a real-shaped object (``apiVersion``, ``kind``, ``metadata``...);
+  ``resourceVersion``, ``uid`` and ``creationTimestamp`` are filled in when absent.
+- ``GET /api/v1/namespaces/{ns}/{plural}[/{name}]``, ``GET /api/v1/{plural}`` (all
+  namespaces), ``GET /apis/{group}/{version}/namespaces/{ns}/{plural}[/{name}]`` and
+  ``GET /apis/{group}/{version}/{plural}`` return the object or a ``<Kind>List`` with
+  ``metadata.resourceVersion``; ``?labelSelector=`` is applied (``=``, ``==``, ``!=``,
+  ``in``, ``notin``, ``key``, ``!key``). A missing object is a ``Status`` 404 NotFound.
+- ``on_post(path, handler)`` / ``on_get(path, handler)`` answer other paths, e.g.
+  TokenReview (``/apis/authentication.k8s.io/v1/tokenreviews``) and SubjectAccessReview
+  (``/apis/authorization.k8s.io/v1/subjectaccessreviews``); see ``token_reviewer`` and
+  ``access_reviewer`` for ready-made handlers. A handler gets the parsed JSON body and the
+  recorded request and returns the response object (200) or ``(code, object)``.
+- ``requests`` logs every request (method, path, query, headers, body) for assertions.
+- ``write_kubeconfig(path, ...)`` writes a kubeconfig for kubectl and the Python client.
+
+With ``tls=CertFiles`` it serves HTTPS; with ``client_ca`` it also asks for client
+certificates (optional, as kube-apiserver does) and verifies them against that CA.
+
+Use as a context manager::
+
+    with FakeApiServer() as api:
+        api.put({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", ...}})
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import ssl
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import yaml
+
+from tests.support.certs import CertFiles
+
+Json = dict[str, Any]
+Handler = Callable[[Json, "RecordedRequest"], "Json | tuple[int, Json]"]
+
+# Kinds whose plural is not simply lower-case + "s".
+_IRREGULAR_PLURALS = {
+    "Endpoints": "endpoints",
+    "Ingress": "ingresses",
+    "NetworkPolicy": "networkpolicies",
+    "PodSecurityPolicy": "podsecuritypolicies",
+}
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request as the fake saw it."""
+
+    method: str
+    path: str
+    query: Mapping[str, list[str]]
+    headers: Mapping[str, str]
+    body: bytes = b""
+    client_cert_subject: tuple[Any, ...] | None = None
+
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body else None
+
+
+def plural_of(kind: str) -> str:
+    """``LeaderWorkerSet`` -> ``leaderworkersets`` (the REST resource name)."""
+    if kind in _IRREGULAR_PLURALS:
+        return _IRREGULAR_PLURALS[kind]
+    lower = kind.lower()
+    return lower[:-1] + "ies" if lower.endswith("y") else lower + "s"
+
+
+def status(code: int, reason: str, message: str, details: Json | None = None) -> Json:
+    """A ``metav1.Status`` failure object as kube-apiserver returns it."""
+    body: Json = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "code": code,
+    }
+    if details:
+        body["details"] = details
+    return body
+
+
+_REQUIREMENT = re.compile(
+    r"^\s*(?P<neg>!)?\s*(?P<key>[A-Za-z0-9_.\-/]+)\s*"
+    r"(?:(?P<op>==|=|!=)\s*(?P<val>[A-Za-z0-9_.\-]*)|\s(?P<setop>in|notin)\s*\((?P<set>[^)]*)\))?\s*$"
+)
+
+
+def selector_matches(selector: str, labels: Mapping[str, str]) -> bool:
+    """Kubernetes label-selector matching, deliberately independent of the product code."""
+    for part in re.split(r",(?![^()]*\))", selector):
+        if not part.strip():
+            continue
+        m = _REQUIREMENT.match(part)
+        if m is None:
+            raise ValueError(f"unable to parse requirement: {part!r}")
+        key = m["key"]
+        if m["neg"]:
+            ok = key not in labels
+        elif m["op"] in ("=", "=="):
+            ok = labels.get(key) == m["val"]
+        elif m["op"] == "!=":
+            ok = labels.get(key) != m["val"]
+        elif m["setop"]:
+            values = {v.strip() for v in m["set"].split(",")}
+            ok = (
+                (labels.get(key) in values)
+                if m["setop"] == "in"
+                else (labels.get(key) not in values)
+            )
+        else:
+            ok = key in labels
+        if not ok:
+            return False
+    return True
+
+
+def token_reviewer(tokens: Mapping[str, tuple[str, list[str]]]) -> Handler:
+    """A TokenReview handler: ``tokens`` maps a bearer token to (username, groups)."""
+
+    def handle(body: Json, _request: RecordedRequest) -> Json:
+        token = body.get("spec", {}).get("token", "")
+        known = tokens.get(token)
+        result: Json = {"authenticated": False, "error": "invalid bearer token"}
+        if known is not None:
+            result = {
+                "authenticated": True,
+                "user": {"username": known[0], "uid": f"uid-{known[0]}", "groups": known[1]},
+            }
+        return {
+            "kind": "TokenReview",
+            "apiVersion": "authentication.k8s.io/v1",
+            "metadata": {"creationTimestamp": None},
+            "spec": body.get("spec", {}),
+            "status": result,
+        }
+
+    return handle
+
+
+def access_reviewer(allow: Callable[[Json], bool]) -> Handler:
+    """A SubjectAccessReview handler: ``allow(spec)`` decides."""
+
+    def handle(body: Json, _request: RecordedRequest) -> Json:
+        spec = body.get("spec", {})
+        allowed = bool(allow(spec))
+        result: Json = {"allowed": allowed}
+        if not allowed:
+            result["reason"] = "denied by the test policy"
+        return {
+            "kind": "SubjectAccessReview",
+            "apiVersion": "authorization.k8s.io/v1",
+            "metadata": {"creationTimestamp": None},
+            "spec": spec,
+            "status": result,
+        }
+
+    return handle
+
+
+@dataclass
+class _Store:
+    objects: dict[tuple[str, str, str, str], Json] = field(default_factory=dict)
+    versions: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class FakeApiServer:
+    """Threaded HTTP(S) stand-in for kube-apiserver on 127.0.0.1 (free port)."""
+
+    def __init__(self, tls: CertFiles | None = None, client_ca: Path | None = None) -> None:
+        self._tls = tls
+        self._client_ca = client_ca
+        self._store = _Store()
+        self._routes: dict[tuple[str, str], Handler] = {}
+        self.requests: list[RecordedRequest] = []
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def start(self) -> FakeApiServer:
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
+        server.daemon_threads = True
+        if self._tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(self._tls.cert, self._tls.key)
+            if self._client_ca is not None:
+                context.load_verify_locations(self._client_ca)
+                context.verify_mode = ssl.CERT_OPTIONAL
+            server.socket = context.wrap_socket(server.socket, server_side=True)
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, daemon=True, kwargs={"poll_interval": 0.05}
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = self._thread = None
+
+    def __enter__(self) -> FakeApiServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "server not started"
+        scheme = "https" if self._tls else "http"
+        return f"{scheme}://127.0.0.1:{self._server.server_address[1]}"
+
+    # -- configuration --------------------------------------------------------------------
+    def put(self, obj: Json, plural: str | None = None) -> Json:
+        """Store (create or replace) an object; returns the stored copy."""
+        stored = json.loads(json.dumps(obj))
+        meta = stored.setdefault("metadata", {})
+        with self._store.lock:
+            meta["resourceVersion"] = str(next(self._store.versions))
+            meta.setdefault("uid", str(uuid.uuid4()))
+            meta.setdefault("creationTimestamp", "2026-01-01T00:00:00Z")
+            key = (
+                stored["apiVersion"],
+                plural or plural_of(stored["kind"]),
+                meta.get("namespace", ""),
+                meta["name"],
+            )
+            self._store.objects[key] = stored
+        return stored
+
+    def delete(self, api_version: str, kind: str, namespace: str, name: str) -> None:
+        with self._store.lock:
+            self._store.objects.pop((api_version, plural_of(kind), namespace, name), None)
+
+    def on_post(self, path: str, handler: Handler) -> None:
+        self._routes[("POST", path)] = handler
+
+    def on_get(self, path: str, handler: Handler) -> None:
+        self._routes[("GET", path)] = handler
+
+    def write_kubeconfig(
+        self,
+        path: Path,
+        token: str | None = None,
+        client_cert: CertFiles | None = None,
+        ca_file: Path | None = None,
+        server: str | None = None,
+    ) -> Path:
+        """A kubeconfig pointing at this fake (or at ``server``), for kubectl or the client."""
+        cluster: Json = {"server": server or self.url}
+        if ca_file is not None:
+            cluster["certificate-authority"] = str(ca_file)
+        user: Json = {}
+        if token is not None:
+            user["token"] = token
+        if client_cert is not None:
+            user["client-certificate"] = str(client_cert.cert)
+            user["client-key"] = str(client_cert.key)
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "current-context": "fake",
+            "clusters": [{"name": "fake", "cluster": cluster}],
+            "users": [{"name": "fake", "user": user}],
+            "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake"}}],
+        }
+        path.write_text(yaml.safe_dump(config))
+        return path
+
+    # -- request handling -----------------------------------------------------------------
+    def _latest_version(self) -> str:
+        with self._store.lock:
+            versions = [int(o["metadata"]["resourceVersion"]) for o in self._store.objects.values()]
+        return str(max(versions, default=1))
+
+    def handle(self, request: RecordedRequest) -> tuple[int, Json]:
+        self.requests.append(request)
+        route = self._routes.get((request.method, request.path))
+        if route is not None:
+            try:
+                body = request.json() or {}
+            except ValueError:
+                return 400, status(400, "BadRequest", "invalid JSON body")
+            answer = route(body, request)
+            return answer if isinstance(answer, tuple) else (200, answer)
+        if request.method != "GET":
+            return 405, status(
+                405, "MethodNotAllowed", f"the server does not allow this method on {request.path}"
+            )
+        return self._get(request)
+
+    def _get(self, request: RecordedRequest) -> tuple[int, Json]:
+        parts = [p for p in request.path.split("/") if p]
+        if parts[:2] == ["api", "v1"]:
+            api_version, rest = "v1", parts[2:]
+        elif parts[:1] == ["apis"] and len(parts) >= 3:
+            api_version, rest = f"{parts[1]}/{parts[2]}", parts[3:]
+        else:
+            return 404, status(404, "NotFound", "the server could not find the requested resource")
+        namespace = ""
+        if len(rest) >= 3 and rest[0] == "namespaces":
+            namespace, rest = rest[1], rest[2:]
+        if len(rest) == 1:
+            return self._list(api_version, rest[0], namespace, request)
+        if len(rest) == 2:
+            with self._store.lock:
+                obj = self._store.objects.get((api_version, rest[0], namespace, rest[1]))
+            if obj is None:
+                group = api_version.split("/")[0] if "/" in api_version else ""
+                resource = f"{rest[0]}.{group}" if group else rest[0]
+                return 404, status(
+                    404,
+                    "NotFound",
+                    f'{resource} "{rest[1]}" not found',
+                    {"name": rest[1], "group": group, "kind": rest[0]},
+                )
+            return 200, obj
+        return 404, status(404, "NotFound", "the server could not find the requested resource")
+
+    def _list(
+        self, api_version: str, plural: str, namespace: str, request: RecordedRequest
+    ) -> tuple[int, Json]:
+        selector = request.query.get("labelSelector", [""])[0]
+        with self._store.lock:
+            candidates = [
+                o
+                for (v, p, ns, _), o in sorted(self._store.objects.items())
+                if v == api_version and p == plural and (not namespace or ns == namespace)
+            ]
+        try:
+            items = [
+                o
+                for o in candidates
+                if selector_matches(selector, o["metadata"].get("labels") or {})
+            ]
+        except ValueError as exc:
+            return 400, status(400, "BadRequest", str(exc))
+        kind = items[0]["kind"] if items else plural[:-1].capitalize()
+        return 200, {
+            "kind": f"{kind}List",
+            "apiVersion": api_version,
+            "metadata": {"resourceVersion": self._latest_version()},
+            "items": items,
+        }
+
+
+def _make_handler(fake: FakeApiServer) -> type[BaseHTTPRequestHandler]:
+    class _Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _serve(self) -> None:
+            url = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            peer = (
+                self.connection.getpeercert()
+                if isinstance(self.connection, ssl.SSLSocket)
+                else None
+            )
+            request = RecordedRequest(
+                method=self.command,
+                path=url.path,
+                query=parse_qs(url.query),
+                headers={k.lower(): v for k, v in self.headers.items()},
+                body=body,
+                client_cert_subject=tuple(peer["subject"]) if peer else None,
+            )
+            code, answer = fake.handle(request)
+            payload = json.dumps(answer).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve  # noqa: N815
+
+        def log_message(self, format: str, *args: Any) -> None:  # silence stderr
+            return
+
+    return _Handler

@@ -1,0 +1,55 @@
+"""Durations: every window in a policy is seconds, written as a number or '5m'."""
+
+from __future__ import annotations
+
+import pytest
+
+from autoscaler.durations import format_duration, parse_duration
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        (15, 15.0),
+        (2.5, 2.5),
+        ("300", 300.0),
+        ("90s", 90.0),
+        ("5m", 300.0),
+        ("1h30m", 5400.0),
+        ("1d", 86400.0),
+        ("250ms", 0.25),
+        ("1m30s", 90.0),
+        (" 10m ", 600.0),
+        ("0s", 0.0),
+    ],
+)
+def test_parse(value: object, seconds: float) -> None:
+    assert parse_duration(value) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (True, "got a boolean"),
+        (None, "got NoneType"),
+        ([5], "got list"),
+        ("10 minutes", "is not a duration"),
+        ("5M", "is not a duration"),
+        ("", "is not a duration"),
+        ("-5s", "is not a duration"),
+        (-1, "non-negative"),
+        (float("nan"), "finite"),
+        (float("inf"), "finite"),
+    ],
+)
+def test_parse_rejects(value: object, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_duration(value)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(0.25, "250ms"), (0, "0ms"), (45, "45s"), (60, "1m"), (330, "5m30s"), (5400, "1h30m")],
+)
+def test_format(seconds: float, text: str) -> None:
+    assert format_duration(seconds) == text
