@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +60,7 @@ class BenchConfig:
     slo_queue_wait: float = 1.0
     slo_target: float = 0.99
     seed: int = 0
-    loop: LoopConfig = LoopConfig()
+    loop: LoopConfig = field(default_factory=LoopConfig)
 
 
 def load_ours_policy(profile: ServingProfile, override: Path | None = None) -> ScalingPolicy:
@@ -128,7 +128,7 @@ def run_benchmark(
     oracle_needs = {u: needed_groups(trace, profile, u) for u in ORACLE_SWEEP}
     # Every policy starts warm, sized for the first cold start of the trace: no policy
     # can add capacity before then, so a cold beginning would only measure the start.
-    first = int(math.ceil((profile.cold_start.median_seconds + 60.0) / 60.0))
+    first = math.ceil((profile.cold_start.median_seconds + 60.0) / 60.0)
     start = max(min_replicas, int(oracle_needs[0.6][:first].max()))
     plan: list[tuple[str, Callable[[], Controller]]] = [
         ("ours", lambda: Ours(policy)),
@@ -139,9 +139,7 @@ def run_benchmark(
     sweeps: dict[str, list[tuple[float, Callable[[], Controller]]]] = {
         "seed-tuned": [(v, _bind(seed_recipe, max_replicas, v)) for v in SEED_SWEEP],
         "keda-tuned": [(v, _bind(keda_recipe, max_replicas, v)) for v in KEDA_SWEEP],
-        "knative-tuned": [
-            (v, _bind_kpa(max_replicas, min_replicas, v)) for v in KNATIVE_SWEEP
-        ],
+        "knative-tuned": [(v, _bind_kpa(max_replicas, min_replicas, v)) for v in KNATIVE_SWEEP],
         "oracle": [(u, _bind_oracle(trace, profile, max_replicas, u)) for u in ORACLE_SWEEP],
     }
     total = len(plan) + sum(len(s) for s in sweeps.values()) + 1
@@ -198,7 +196,9 @@ def _cheapest_meeting(
     return max(tried, key=lambda t: (t[2]["slo_attainment"], -t[2]["gpu_hours"]))
 
 
-def _bind(factory: Callable[[int, float], Controller], max_replicas: int, value: float) -> Callable[[], Controller]:
+def _bind(
+    factory: Callable[[int, float], Controller], max_replicas: int, value: float
+) -> Callable[[], Controller]:
     return lambda: factory(max_replicas, value)
 
 

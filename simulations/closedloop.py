@@ -73,7 +73,7 @@ class LoopConfig:
     scrape_interval: float = 15.0
     tail: float = 900.0
     timeline_interval: float = 15.0
-    key: LwsKey = LwsKey("inference", "llm")
+    key: LwsKey = field(default_factory=lambda: LwsKey("inference", "llm"))
 
 
 @dataclass

@@ -92,6 +92,8 @@ class LwsModel:
         born = now - _INITIAL_AGE
         self._groups = [_Group(i, born, born) for i in range(initial_replicas)]
         self._cache_key: tuple[float, int] | None = None
+        self._ready_count, self._ready_from = 0, -math.inf
+        self._ready_until: float | None = None
         self._cache: tuple[GroupStatus, ...] = ()
         self.scale_ups = 0
         self.scale_downs = 0
@@ -105,7 +107,14 @@ class LwsModel:
         return len(self._groups)
 
     def ready_replicas(self, now: float) -> int:
-        return sum(1 for g in self._groups if g.ready_at <= now)
+        # Fast path: nothing became ready since the last call (the common case per step).
+        if self._ready_until is not None and self._ready_from <= now < self._ready_until:
+            return self._ready_count
+        pending = sorted(g.ready_at for g in self._groups if g.ready_at > now)
+        self._ready_count = len(self._groups) - len(pending)
+        self._ready_from = now
+        self._ready_until = pending[0] if pending else math.inf
+        return self._ready_count
 
     def starting_replicas(self, now: float) -> int:
         return self.status_replicas - self.ready_replicas(now)
@@ -125,6 +134,7 @@ class LwsModel:
             self.scale_downs += 1
         self._spec = replicas
         self._cache_key = None
+        self._ready_until = None
 
     def groups(self, now: float) -> tuple[GroupStatus, ...]:
         """Every group, ``ready_at`` None while it is still starting."""

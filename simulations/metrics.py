@@ -142,9 +142,9 @@ class ScrapeStore:
         aggregates: dict[Signal, Sample] = {}
         for spec in policy.spec.signals:
             if isinstance(spec, TtftSignal):
-                value = summed_quantile(spec.quantile, bucket_rates)
-                if value is not None:
-                    aggregates[Signal.TTFT] = Sample(value, newest)
+                quantile = summed_quantile(spec.quantile, bucket_rates)
+                if quantile is not None:
+                    aggregates[Signal.TTFT] = Sample(quantile, newest)
         result = assemble(self.key, now, leaders, aggregates, state)
         assert isinstance(result, LwsSnapshot)  # with a cluster state it always is
         return result

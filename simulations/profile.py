@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Annotated
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from autoscaler.errors import AutoscalerError
 
@@ -69,6 +69,16 @@ class ServingProfile(_Strict):
     drain_seconds: Annotated[float, Field(ge=0)] = 0.0
     policy: str = Field(description="The example policy 'ours' runs, relative to the repo.")
     sources: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _context_fits_the_cache(self) -> ServingProfile:
+        # vLLM refuses to start when one max-length sequence cannot fit in the KV cache.
+        if self.max_context_tokens > self.kv_cache_tokens:
+            raise ValueError(
+                f"max_context_tokens ({self.max_context_tokens}) exceeds kv_cache_tokens "
+                f"({self.kv_cache_tokens})"
+            )
+        return self
 
     def with_cold_start(self, median_seconds: float | None) -> ServingProfile:
         if median_seconds is None:

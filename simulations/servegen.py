@@ -131,8 +131,8 @@ def read_servegen(
     if len(arrival) == 0:
         raise TraceError(f"{path}: no requests in [{start:g}, {end:g}) s for {category!r}")
     pick = rng.integers(0, len(lengths), size=len(arrival))
+    # Time 0 is ``start``: idle hours at the start are part of the load shape.
     name = f"servegen:{category}"
-    trace = _build(name, arrival, lengths.prompt_tokens[pick], lengths.output_tokens[pick])
-    # Keep the offset of the window: idle hours at the start are part of the load shape.
-    first = float(arrival.min())
-    return Trace(name, trace.arrival + (first - start), trace.prompt_tokens, trace.output_tokens)
+    return _build(
+        name, arrival, lengths.prompt_tokens[pick], lengths.output_tokens[pick], origin=start
+    )

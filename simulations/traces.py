@@ -80,14 +80,22 @@ class Trace:
         )
 
 
-def _build(name: str, arrival: FloatArray, prompt: IntArray, output: IntArray) -> Trace:
+def _build(
+    name: str,
+    arrival: FloatArray,
+    prompt: IntArray,
+    output: IntArray,
+    origin: float | None = None,
+) -> Trace:
+    """Sort by arrival and shift time so ``origin`` (default: the first arrival) is 0."""
     if len(arrival) == 0:
         raise TraceError(f"{name}: no requests")
     if np.any(prompt < 0) or np.any(output < 0):
         raise TraceError(f"{name}: negative token counts")
     order = np.argsort(arrival, kind="stable")
     arrival = arrival[order]
-    return Trace(name, arrival - arrival[0], prompt[order], output[order])
+    zero = float(arrival[0]) if origin is None else origin
+    return Trace(name, arrival - zero, prompt[order], output[order])
 
 
 def read_azure(path: Path) -> Trace:
@@ -156,8 +164,13 @@ def read_mooncake(path: Path, rng: np.random.Generator) -> Trace:
         raise TraceError(f"{path}: no requests")
     quantum = _quantum_ms(ms)
     spread = (ms + rng.uniform(0.0, quantum, size=len(ms))) / 1000.0
+    # Time 0 is the start of the first slot, not the jittered first arrival.
     return _build(
-        path.name, spread, np.asarray(prompt, dtype=np.int64), np.asarray(output, np.int64)
+        path.name,
+        spread,
+        np.asarray(prompt, dtype=np.int64),
+        np.asarray(output, np.int64),
+        origin=float(ms.min()) / 1000.0,
     )
 
 

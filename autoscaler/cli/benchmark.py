@@ -29,32 +29,72 @@ def register(subparsers: Any) -> None:
         "tuned and untuned, plus static provisioning and an oracle. Writes results.json, "
         "results.md and timeline.png.",
     )
-    parser.add_argument("--trace", type=Path, default=None,
-                        help="trace file (default: the Azure conversation trace)")
-    parser.add_argument("--format", choices=FORMATS, default=None,
-                        help="trace format (default: guessed from the file name)")
-    parser.add_argument("--profile", default=DEFAULT_PROFILE,
-                        help=f"serving profile name or YAML path ({', '.join(available_profiles())})")
-    parser.add_argument("--policy", type=Path, default=None,
-                        help="policy for 'ours' (default: the profile's example policy)")
-    parser.add_argument("--rate-scale", type=float, default=4.0,
-                        help="multiply the request rate, keeping the shape (default 4)")
-    parser.add_argument("--time-compression", type=float, default=1.0,
-                        help="divide every arrival time (14 days at 24 -> 14 hours)")
+    parser.add_argument(
+        "--trace",
+        type=Path,
+        default=None,
+        help="trace file (default: the Azure conversation trace)",
+    )
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default=None,
+        help="trace format (default: guessed from the file name)",
+    )
+    parser.add_argument(
+        "--profile",
+        default=DEFAULT_PROFILE,
+        help=f"serving profile name or YAML path ({', '.join(available_profiles())})",
+    )
+    parser.add_argument(
+        "--policy",
+        type=Path,
+        default=None,
+        help="policy for 'ours' (default: the profile's example policy)",
+    )
+    parser.add_argument(
+        "--rate-scale",
+        type=float,
+        default=4.0,
+        help="multiply the request rate, keeping the shape (default 4)",
+    )
+    parser.add_argument(
+        "--time-compression",
+        type=float,
+        default=1.0,
+        help="divide every arrival time (14 days at 24 -> 14 hours)",
+    )
     parser.add_argument("--start", type=float, default=0.0, help="skip the first SECONDS")
     parser.add_argument("--duration", type=float, default=None, help="keep SECONDS of the trace")
-    parser.add_argument("--cold-start", type=float, default=None,
-                        help="median cold start in seconds (default: the profile's)")
-    parser.add_argument("--slo-queue-wait", type=float, default=1.0,
-                        help="queue-wait SLO in seconds (default 1)")
-    parser.add_argument("--slo-target", type=float, default=0.99,
-                        help="fraction of requests that must meet it (default 0.99)")
-    parser.add_argument("--servegen-category", default="reason/deepseek-r1",
-                        help="ServeGen client category (default reason/deepseek-r1)")
-    parser.add_argument("--servegen-clients", type=int, default=None,
-                        help="only the first N ServeGen clients")
-    parser.add_argument("--lengths", type=Path, default=None,
-                        help="request-level trace giving ServeGen token lengths")
+    parser.add_argument(
+        "--cold-start",
+        type=float,
+        default=None,
+        help="median cold start in seconds (default: the profile's)",
+    )
+    parser.add_argument(
+        "--slo-queue-wait", type=float, default=1.0, help="queue-wait SLO in seconds (default 1)"
+    )
+    parser.add_argument(
+        "--slo-target",
+        type=float,
+        default=0.99,
+        help="fraction of requests that must meet it (default 0.99)",
+    )
+    parser.add_argument(
+        "--servegen-category",
+        default="reason/deepseek-r1",
+        help="ServeGen client category (default reason/deepseek-r1)",
+    )
+    parser.add_argument(
+        "--servegen-clients", type=int, default=None, help="only the first N ServeGen clients"
+    )
+    parser.add_argument(
+        "--lengths",
+        type=Path,
+        default=None,
+        help="request-level trace giving ServeGen token lengths",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("benchmark-out"))
     parser.add_argument("--quiet", action="store_true", help="no progress bar")

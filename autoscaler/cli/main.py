@@ -23,6 +23,9 @@ SUBCOMMANDS = (
     "simulate",
     "hpa-conformance",
     "benchmark",
+    "serve",
+    "explain",
+    "record",
 )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,10 @@ EXIT_WORSE = 1
 
 
 def _examples() -> Path:
-    return Path(__file__).resolve().parents[2] / "policies"
+    """The example policies shipped in the package (copies of the repository's
+    ``policies/``), falling back to the repository folder in a source checkout."""
+    packaged = Path(str(files("autoscaler") / "data" / "policies"))
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parents[2] / "policies"
 
 
 def register(subparsers: Any) -> None:

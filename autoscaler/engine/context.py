@@ -7,6 +7,8 @@ instead of a long argument list, notes why it changed the outcome, and ends thro
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from autoscaler.engine.decision import Decision, Reason, ReasonCode, SignalProposal
 from autoscaler.engine.state import EngineState, append_window
 from autoscaler.policy.model import PolicySpec, ScalingPolicy
@@ -26,6 +28,13 @@ class DecisionContext:
         self.cold = cold
         self.reasons: list[Reason] = []
 
+    @property
+    def target_history_seconds(self) -> float:
+        """Targets are kept as long as the longer stabilisation window needs them."""
+        return max(
+            self.spec.scale_up.stabilization_window, self.spec.scale_down.stabilization_window
+        )
+
     def note(self, code: ReasonCode, message: str) -> None:
         self.reasons.append(Reason(code, message))
 
@@ -43,14 +52,16 @@ class DecisionContext:
         driver: str | None,
         demand: float | None = None,
         forecast: float | None = None,
+        changes: Mapping[str, object] | None = None,
     ) -> tuple[Decision, EngineState]:
+        """The decision, and ``state`` with ``changes`` and this decision recorded."""
         keep = _step_history_seconds(self.spec)
+        recs, sizes = state.recommendations, state.sizes
         if replicas is not None:
-            state = state.evolve(
-                recommendations=append_window(state.recommendations, self.now, replicas, keep)
-            )
+            recs = append_window(recs, self.now, replicas, keep)
         if current is not None:
-            state = state.evolve(sizes=append_window(state.sizes, self.now, current, keep))
+            sizes = append_window(sizes, self.now, current, keep)
+        state = state.evolve(recommendations=recs, sizes=sizes, **(changes or {}))
         decision = Decision(
             key=self.key,
             policy=self.policy.name,

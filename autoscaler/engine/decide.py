@@ -68,15 +68,17 @@ def _scale(
         why = "every signal is stale" if stale else "no signal has data"
         return hold(ctx, state, current, proposals, why)
 
-    state = _observe(ctx, state)
+    observed_since = _observation_start(ctx, state)
     best = max(active, key=lambda p: (p.replicas or 0, p.needed or 0.0))
     demand = max(p.needed or 0.0 for p in active)
     target, driver = best.replicas or 0, best.name
     _note_driver(ctx, best, demand, current)
 
     forecast = spec.scale_up.forecast
-    state = state.evolve(demand=append_window(state.demand, now, demand, forecast.lookback))
-    projected = project_demand(state.demand, now, ctx.cold, forecast)
+    demand_history, projected = state.demand, None
+    if forecast.enabled:
+        demand_history = append_window(demand_history, now, demand, forecast.lookback)
+        projected = project_demand(demand_history, now, ctx.cold, forecast)
     if projected is not None and math.ceil(projected - _EPSILON) > max(target, current):
         target, driver = math.ceil(projected - _EPSILON), "forecast"
         ctx.note(
@@ -85,16 +87,15 @@ def _scale(
             f"(cold start) -> {target}",
         )
 
-    state, idleness = track_idle(ctx, state, snapshot)
+    idle_since, idleness = track_idle(ctx, state, snapshot)
     floor = 1 if idleness.long_enough else spec.replicas.min
     target = ctx.clamp(target, floor)
-    keep = max(spec.scale_up.stabilization_window, spec.scale_down.stabilization_window)
-    history = state.targets
-    state = state.evolve(targets=append_window(history, now, target, keep))
     if target > current:
-        rec = scale_up(ctx, history, state, current, target)
+        rec = scale_up(ctx, state.targets, state.sizes, current, target)
     elif target < current:
-        rec = scale_down(ctx, history, state, snapshot, proposals, target)
+        rec = scale_down(
+            ctx, state.targets, state.sizes, observed_since, snapshot, proposals, target
+        )
     else:
         rec = current
     rec = ctx.clamp(_keep_existing_under_pressure(ctx, rec, snapshot, proposals), floor)
@@ -108,11 +109,25 @@ def _scale(
         )
     if to_zero(ctx, idleness, current):
         rec, driver = 0, "scaleToZero"
-    state = state.evolve(last_good=(now, rec))
-    return ctx.finish(state, current, rec, proposals, driver, demand, projected)
+    return ctx.finish(
+        state,
+        current,
+        rec,
+        proposals,
+        driver,
+        demand,
+        projected,
+        {
+            "observed_since": observed_since,
+            "targets": append_window(state.targets, now, target, ctx.target_history_seconds),
+            "demand": demand_history,
+            "idle_since": idle_since,
+            "last_good": (now, rec),
+        },
+    )
 
 
-def _observe(ctx: DecisionContext, state: EngineState) -> EngineState:
+def _observation_start(ctx: DecisionContext, state: EngineState) -> float:
     """Start a new observation stretch after a gap longer than the down window.
 
     The down window must be observed in full before any scale-down: after a restart, and
@@ -121,8 +136,8 @@ def _observe(ctx: DecisionContext, state: EngineState) -> EngineState:
     last = state.targets[-1][0] if state.targets else None
     window = ctx.spec.scale_down.stabilization_window
     if state.observed_since is None or last is None or ctx.now - last > window:
-        return state.evolve(observed_since=ctx.now)
-    return state
+        return ctx.now
+    return state.observed_since
 
 
 def _note_driver(ctx: DecisionContext, best: SignalProposal, demand: float, current: int) -> None:

@@ -39,7 +39,9 @@ def hold(
         # Nothing recommended yet (a restarted server): hold what runs now.
         since = state.first_seen if state.first_seen is not None else now
         held = None if current is None else ctx.clamp(current)
-        what = "nothing recommended yet, holding the current size"
+        what = "nothing recommended yet, " + (
+            "no size to hold" if held is None else f"holding the current size {held}"
+        )
     if now - since <= missing.hold_for:
         ctx.note(R.HOLD, f"{why}; {what}, holdFor {fmt(missing.hold_for)}")
         return ctx.finish(state, current, held, proposals, "hold")

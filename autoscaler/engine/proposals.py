@@ -36,10 +36,29 @@ _EPSILON = 1e-9
 _MAX_FRACTION = 1.0
 
 
+_TOKEN_SIGNALS: dict[str, tuple[Signal, ...]] = {
+    "prompt": (Signal.PROMPT_TOKENS,),
+    "generation": (Signal.GENERATION_TOKENS,),
+    "total": (Signal.PROMPT_TOKENS, Signal.GENERATION_TOKENS),
+}
+_TOKEN_NAMES = {tokens: f"tokenThroughput/{tokens}" for tokens in _TOKEN_SIGNALS}
+
+
 def signal_name(spec: SignalSpec) -> str:
     if isinstance(spec, TokenThroughputSignal):
-        return f"tokenThroughput/{spec.tokens}"
+        return _TOKEN_NAMES[spec.tokens]
     return spec.type
+
+
+def _leader_plan(spec: SignalSpec) -> tuple[str, float, tuple[Signal, ...], float]:
+    """(name, per-group target, the leader samples summed, largest plausible sample)."""
+    if isinstance(spec, QueueDepthSignal):
+        return spec.type, spec.target_per_group, (Signal.QUEUE_DEPTH,), math.inf
+    if isinstance(spec, KvCacheSignal):
+        return spec.type, spec.target, (Signal.KV_CACHE,), _MAX_FRACTION
+    assert isinstance(spec, TokenThroughputSignal)
+    target = spec.capacity_per_group * spec.target_utilization
+    return _TOKEN_NAMES[spec.tokens], target, _TOKEN_SIGNALS[spec.tokens], math.inf
 
 
 def usable_value(
@@ -55,49 +74,40 @@ def usable_value(
     return sample.value, False
 
 
-_TOKEN_SIGNALS: dict[str, tuple[Signal, ...]] = {
-    "prompt": (Signal.PROMPT_TOKENS,),
-    "generation": (Signal.GENERATION_TOKENS,),
-    "total": (Signal.PROMPT_TOKENS, Signal.GENERATION_TOKENS),
-}
-
-
-def _leader_inputs(spec: SignalSpec) -> tuple[tuple[Signal, ...], float]:
-    """The leader samples a signal sums, and the largest plausible value of each."""
-    if isinstance(spec, QueueDepthSignal):
-        return (Signal.QUEUE_DEPTH,), math.inf
-    if isinstance(spec, KvCacheSignal):
-        return (Signal.KV_CACHE,), _MAX_FRACTION
-    assert isinstance(spec, TokenThroughputSignal)
-    return _TOKEN_SIGNALS[spec.tokens], math.inf
-
-
-def _leader_value(
+def _leader_values(
     wanted: tuple[Signal, ...],
     ceiling: float,
-    samples: Mapping[Signal, Sample],
+    leaders: Mapping[str, Mapping[Signal, Sample]],
     now: float,
     stale_after: float,
-) -> tuple[float | None, bool]:
-    """(sum of ``wanted``, stale): None as soon as one of them is unusable."""
-    total = 0.0
-    for signal in wanted:
-        value, stale = usable_value(samples.get(signal), now, stale_after)
-        if value is None:
-            return None, stale
-        if value > ceiling:
-            return None, False
-        total += value
-    return total, False
+) -> tuple[list[float], bool]:
+    """Per reporting leader, the sum of ``wanted``; and whether a stale sample was seen.
 
-
-def _per_group_target(spec: SignalSpec) -> float:
-    if isinstance(spec, QueueDepthSignal):
-        return spec.target_per_group
-    if isinstance(spec, KvCacheSignal):
-        return spec.target
-    assert isinstance(spec, TokenThroughputSignal)
-    return spec.capacity_per_group * spec.target_utilization
+    A leader counts only if every wanted sample is usable (the checks of
+    :func:`usable_value`, inlined: this is the engine's innermost loop).
+    """
+    values: list[float] = []
+    saw_stale = False
+    latest = now + _MAX_FUTURE_SKEW
+    for samples in leaders.values():
+        total = 0.0
+        for signal in wanted:
+            sample = samples.get(signal)
+            if sample is None:
+                break
+            value, timestamp = sample.value, sample.timestamp
+            # ``0 <= value < inf`` is False for NaN, infinities and negatives alike.
+            if not 0.0 <= value < math.inf or timestamp > latest:
+                break
+            if now - timestamp > stale_after:
+                saw_stale = True
+                break
+            if value > ceiling:
+                break
+            total += value
+        else:
+            values.append(total)
+    return values, saw_stale
 
 
 def _apply_tolerance(needed: float, current: int, tolerance: float) -> int:
@@ -116,16 +126,10 @@ def _apply_tolerance(needed: float, current: int, tolerance: float) -> int:
 def _leader_proposal(
     spec: SignalSpec, policy: PolicySpec, snapshot: LwsSnapshot, now: float
 ) -> SignalProposal:
-    name, target = signal_name(spec), _per_group_target(spec)
-    wanted, ceiling = _leader_inputs(spec)
-    stale_after = policy.metrics.stale_after
-    values: list[float] = []
-    saw_stale = False
-    for samples in snapshot.leaders.values():
-        value, stale = _leader_value(wanted, ceiling, samples, now, stale_after)
-        saw_stale |= stale
-        if value is not None:
-            values.append(value)
+    name, target, wanted, ceiling = _leader_plan(spec)
+    values, saw_stale = _leader_values(
+        wanted, ceiling, snapshot.leaders, now, policy.metrics.stale_after
+    )
     if not values:
         status = SignalStatus.STALE if saw_stale else SignalStatus.MISSING
         return SignalProposal(name, status, target)

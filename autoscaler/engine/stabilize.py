@@ -14,23 +14,24 @@ from autoscaler.durations import format_duration as fmt
 from autoscaler.engine import windows
 from autoscaler.engine.context import DecisionContext
 from autoscaler.engine.decision import ReasonCode, SignalProposal, SignalStatus
-from autoscaler.engine.state import EngineState, TimedInts
+from autoscaler.engine.state import TimedInts
 from autoscaler.snapshot import LwsSnapshot
 
 R = ReasonCode
 
 
 def scale_up(
-    ctx: DecisionContext, history: TimedInts, state: EngineState, current: int, target: int
+    ctx: DecisionContext, history: TimedInts, sizes: TimedInts, current: int, target: int
 ) -> int:
-    """``history`` holds the targets of earlier decisions (this one's not included)."""
+    """``history`` holds the targets of earlier decisions (this one's not included),
+    ``sizes`` the ``spec.replicas`` they saw."""
     up = ctx.spec.scale_up
     rec = max(current, windows.stabilised_up(history, ctx.now, up.stabilization_window, target))
     if rec < target:
         ctx.note(
             R.SCALE_UP_WINDOW, f"lowest target in the last {fmt(up.stabilization_window)} is {rec}"
         )
-    limit = windows.up_limit(up.max_step, state.sizes, ctx.now, current)
+    limit = windows.up_limit(up.max_step, sizes, ctx.now, current)
     if limit is not None and rec > limit:
         ctx.note(R.STEP_LIMIT, f"scale-up step limit: at most {limit} now")
         rec = limit
@@ -40,7 +41,8 @@ def scale_up(
 def scale_down(
     ctx: DecisionContext,
     history: TimedInts,
-    state: EngineState,
+    sizes: TimedInts,
+    observed_since: float,
     snapshot: LwsSnapshot,
     proposals: tuple[SignalProposal, ...],
     target: int,
@@ -56,7 +58,7 @@ def scale_down(
     if incomplete:
         ctx.note(R.PARTIAL_DATA, f"{', '.join(incomplete)}: data incomplete, no scale-down")
         return current
-    observed = now - (state.observed_since if state.observed_since is not None else now)
+    observed = now - observed_since
     if observed < down.stabilization_window:
         ctx.note(
             R.WARMING_UP,
@@ -70,7 +72,7 @@ def scale_down(
             R.SCALE_DOWN_WINDOW,
             f"highest target in the last {fmt(down.stabilization_window)} is {rec}",
         )
-    limit = windows.down_limit(down.max_step, state.sizes, now, current)
+    limit = windows.down_limit(down.max_step, sizes, now, current)
     if limit is not None and rec < limit:
         ctx.note(R.STEP_LIMIT, f"scale-down step limit: at least {limit} now")
         rec = limit

@@ -5,6 +5,8 @@ over that time so scale-ups are sized for the load that will exist when groups a
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, bisect_right
+from operator import itemgetter
 
 from autoscaler.engine.state import EngineState, TimedFloats
 from autoscaler.policy.model import ColdStart, Forecast
@@ -77,17 +79,26 @@ def project_demand(
     """
     if not config.enabled or horizon <= 0:
         return None
-    points = [(t, d) for t, d in history if now - config.lookback <= t <= now]
+    # History is in time order (see ``append_window``): slice the lookback, no pass.
+    start = bisect_left(history, now - config.lookback, key=itemgetter(0))
+    points = history[start : bisect_right(history, now, key=itemgetter(0))]
     # Need a trend over at least a third of the lookback, from three points or more.
-    if len(points) < 3 or points[-1][0] - points[0][0] < config.lookback / 3:
+    if len(points) < 3 or points[-1][0] - points[0][0] < max(config.lookback / 3, 1e-6):
         return None
+    # Least squares in one pass, with time relative to now so the sums stay small
+    # (seconds within the lookback, not 1.7e9-second Unix times).
     n = len(points)
-    mean_t = math.fsum(t for t, _ in points) / n
-    mean_d = math.fsum(d for _, d in points) / n
-    var_t = math.fsum((t - mean_t) ** 2 for t, _ in points)
+    sum_t = sum_d = sum_tt = sum_td = 0.0
+    for t, d in points:
+        x = t - now
+        sum_t += x
+        sum_d += d
+        sum_tt += x * x
+        sum_td += x * d
+    var_t = sum_tt - sum_t * sum_t / n
     if var_t <= 0:
         return None
-    slope = math.fsum((t - mean_t) * (d - mean_d) for t, d in points) / var_t
+    slope = (sum_td - sum_t * sum_d / n) / var_t
     if slope <= 0:
         return None
     current = points[-1][1]

@@ -6,7 +6,9 @@ compared, hashed and rebuilt by replaying history (what a restarted server does)
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass, field, fields
+from operator import itemgetter
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -48,7 +50,21 @@ class EngineState:
     seen_starts: frozenset[tuple[int, float]] = field(default_factory=frozenset)
 
     def evolve(self, **changes: object) -> EngineState:
-        return replace(self, **changes)  # type: ignore[arg-type]
+        """A copy with ``changes``; like ``dataclasses.replace``, at a tenth of the cost
+        (it runs on every decision, and the fields need no conversion)."""
+        unknown = changes.keys() - _FIELD_NAMES
+        if unknown:
+            raise TypeError(f"EngineState has no field(s) {sorted(unknown)}")
+        copy = object.__new__(EngineState)
+        copy.__dict__.update(self.__dict__, **changes)
+        return copy
+
+
+_FIELD_NAMES = frozenset(f.name for f in fields(EngineState))
+
+
+def _first_at_or_after(history: tuple[tuple[float, T], ...], horizon: float) -> int:
+    return bisect_left(history, horizon, key=itemgetter(0))
 
 
 def append_window(
@@ -57,13 +73,19 @@ def append_window(
     """Append ``(now, value)`` and drop entries older than ``keep_seconds``.
 
     Entries stamped after ``now`` (a clock that went backwards) are dropped too, so a
-    replay can never see the future.
+    replay can never see the future. Histories are in time order, so trimming is a
+    binary search and one slice, not a pass over the window.
     """
-    horizon = now - keep_seconds
-    kept: tuple[tuple[float, T], ...] = tuple((t, v) for t, v in history if horizon <= t <= now)
-    return (*kept, (now, value))
+    if history and history[-1][0] > now:
+        history = history[: bisect_right(history, now, key=itemgetter(0))]
+    start = _first_at_or_after(history, now - keep_seconds)
+    return (*history[start:], (now, value))
 
 
 def within(history: tuple[tuple[float, int], ...], now: float, seconds: float) -> list[int]:
     """Values recorded in the last ``seconds`` (inclusive), oldest first."""
-    return [v for t, v in history if now - seconds <= t <= now]
+    start = _first_at_or_after(history, now - seconds)
+    end = len(history)
+    if history and history[-1][0] > now:
+        end = bisect_right(history, now, key=itemgetter(0))
+    return [v for _, v in history[start:end]]

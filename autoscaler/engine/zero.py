@@ -38,38 +38,44 @@ class Idleness:
 def from_zero(
     ctx: DecisionContext, state: EngineState, snapshot: LwsSnapshot
 ) -> tuple[Decision, EngineState]:
-    """The LWS runs zero groups: wake on activation, else stay at zero."""
+    """The LWS runs zero groups: wake on activation, else stay at zero.
+
+    Each outcome becomes the last good recommendation, so a data outage right after a
+    wake-up holds the wake-up size, never the zero that came before it.
+    """
     stz, bounds = ctx.spec.scale_to_zero, ctx.spec.replicas
     if not stz.enabled or stz.activation is None:
         ctx.note(R.BOUNDS, f"LWS is at 0 but scale-to-zero is off: back to min {bounds.min}")
-        return ctx.finish(state.evolve(idle_since=None), 0, bounds.min, (), "bounds")
+        return _at_zero(ctx, state, bounds.min, "bounds")
     sample = snapshot.aggregates.get(Signal.ACTIVATION)
     value, _ = usable_value(sample, ctx.now, ctx.spec.metrics.stale_after)
     threshold = stz.activation.threshold
     if value is not None and value > threshold:
         ctx.note(R.ACTIVATION, f"activation {value:g} > threshold {threshold:g}: wake to min")
-        return ctx.finish(state.evolve(idle_since=None), 0, bounds.min, (), "activation")
+        return _at_zero(ctx, state, bounds.min, "activation")
     seen = "no fresh activation data" if value is None else f"activation {value:g}"
     ctx.note(R.AT_ZERO, f"at zero, {seen} (threshold {threshold:g}): stay at 0")
-    idle_since = state.idle_since if state.idle_since is not None else ctx.now
-    return ctx.finish(state.evolve(idle_since=idle_since), 0, 0, (), "scaleToZero")
+    return _at_zero(ctx, state, 0, "scaleToZero")
+
+
+def _at_zero(
+    ctx: DecisionContext, state: EngineState, replicas: int, driver: str
+) -> tuple[Decision, EngineState]:
+    # The idle clock only runs while serving: it restarts once groups are back.
+    state = state.evolve(idle_since=None, last_good=(ctx.now, replicas))
+    return ctx.finish(state, 0, replicas, (), driver)
 
 
 def track_idle(
     ctx: DecisionContext, state: EngineState, snapshot: LwsSnapshot
-) -> tuple[EngineState, Idleness]:
-    """Update the start of the current idle stretch; only policies with scale-to-zero
-    pay for the idleness check."""
-    stz = ctx.spec.scale_to_zero
-    if not stz.enabled:
-        return (state.evolve(idle_since=None) if state.idle_since is not None else state), (
-            _NOT_IDLE
-        )
-    if not is_idle(ctx.spec, snapshot, ctx.now):
-        return state.evolve(idle_since=None), _NOT_IDLE
+) -> tuple[float | None, Idleness]:
+    """The new start of the current idle stretch, and the idleness now; only policies
+    with scale-to-zero pay for the idleness check."""
+    if not ctx.spec.scale_to_zero.enabled or not is_idle(ctx.spec, snapshot, ctx.now):
+        return None, _NOT_IDLE
     since = state.idle_since if state.idle_since is not None else ctx.now
     idle_for = ctx.now - since
-    return state.evolve(idle_since=since), Idleness(True, idle_for, idle_for >= stz.idle_after)
+    return since, Idleness(True, idle_for, idle_for >= ctx.spec.scale_to_zero.idle_after)
 
 
 _NOT_IDLE = Idleness(False, 0.0, False)

@@ -8,6 +8,7 @@ middleware that turns any failure into a Kubernetes ``Status``.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -25,6 +26,8 @@ from autoscaler.server.middleware import DEFAULT_MAX_PATH_BYTES, ObserveAndConta
 from autoscaler.server.status import REASONS, ApiError, internal_error
 from autoscaler.server.store import DecisionStore
 from autoscaler.server.telemetry import CONTENT_TYPE, Telemetry
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,7 @@ def create_app(context: ServerContext) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url=None,  # /openapi/v2 and /openapi/v3 are the aggregator's documents
+        redirect_slashes=False,
     )
     guard = Depends(_guard(context))
     app.include_router(discovery.health_router(context.store, context.clock, context.loop_alive))
@@ -103,8 +107,10 @@ def create_app(context: ServerContext) -> FastAPI:
         return response
 
     @app.exception_handler(Exception)
-    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
-        # Starlette re-raises after sending this; ObserveAndContain logs the traceback.
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Logged before the answer leaves; Starlette re-raises afterwards and
+        # ObserveAndContain swallows it (the response has started).
+        log.error("unhandled error serving %s %s", request.method, request.url.path, exc_info=exc)
         return _status_response(internal_error())
 
     @app.exception_handler(RequestValidationError)

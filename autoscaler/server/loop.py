@@ -41,15 +41,23 @@ DEFAULT_MAX_REPLAY_SECONDS = 3600.0
 
 
 def policy_horizon(policy: ScalingPolicy) -> float:
-    """Seconds of history that can influence a decision of ``policy``."""
+    """Seconds of history that can influence a decision of ``policy``.
+
+    Scale-down needs its stabilisation window observed in full (the engine's warm-up)
+    and, after that, one step period of warm recommendations for the step limit: with
+    a 5 min down window and a 2 min step period, 7 min. Forecast lookback, hold time
+    and idle time count on their own.
+    """
     spec = policy.spec
+    steps = max(
+        (s.period for s in (spec.scale_up.max_step, spec.scale_down.max_step) if s), default=0.0
+    )
     windows = [
-        spec.scale_down.stabilization_window,
-        spec.scale_up.stabilization_window,
+        spec.scale_down.stabilization_window + steps,
+        spec.scale_up.stabilization_window + steps,
         spec.scale_up.forecast.lookback,
         spec.missing_metrics.hold_for,
     ]
-    windows += [s.period for s in (spec.scale_up.max_step, spec.scale_down.max_step) if s]
     if spec.scale_to_zero.enabled:
         windows.append(spec.scale_to_zero.idle_after)
     return max(windows)

@@ -82,8 +82,10 @@ class ObserveAndContain:
             else:
                 await self.app(scope, receive, observed_send)
         except Exception:
-            log.exception("unhandled error serving %s %s", scope.get("method"), scope.get("path"))
-            if not response_started:
+            if not response_started:  # else the app's handler has logged it already
+                log.exception(
+                    "unhandled error serving %s %s", scope.get("method"), scope.get("path")
+                )
                 await send_status(observed_send, internal_error())
         finally:
             route = scope.get("route")

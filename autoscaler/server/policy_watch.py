@@ -38,23 +38,24 @@ class _FileState:
     policies: tuple[LoadedPolicy, ...]
 
 
-def _signature(path: Path) -> Signature:
+def _signature(path: str) -> Signature:
     resolved = os.path.realpath(path)
     info = os.stat(resolved)
     return (resolved, info.st_ino, info.st_size, info.st_mtime_ns)
 
 
-def _policy_files(paths: Iterable[Path]) -> tuple[list[Path], list[PolicyIssue]]:
-    files: list[Path] = []
+def _policy_files(paths: Iterable[Path]) -> tuple[list[str], list[PolicyIssue]]:
+    # Plain strings, not Path objects: this runs every cycle over every file.
+    files: list[str] = []
     issues: list[PolicyIssue] = []
     for path in paths:
         if path.is_file():
-            files.append(path)
+            files.append(str(path))
         elif path.is_dir():
             for root, dirs, names in os.walk(path, followlinks=False):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 files.extend(
-                    Path(root) / n
+                    os.path.join(root, n)
                     for n in sorted(names)
                     if not n.startswith(".") and n.endswith(POLICY_SUFFIXES)
                 )
@@ -86,7 +87,7 @@ class PolicyWatcher:
     def __init__(self, paths: Sequence[Path], telemetry: Telemetry) -> None:
         self._paths = list(paths)
         self._telemetry = telemetry
-        self._files: dict[Path, _FileState] = {}
+        self._files: dict[str, _FileState] = {}
 
     @property
     def policies(self) -> list[ScalingPolicy]:
@@ -104,7 +105,7 @@ class PolicyWatcher:
                 issues.extend(exc.issues)
                 continue
             for problem in _conflicts(loaded, self._in_force(except_file=file)):
-                issues.append(PolicyIssue(str(file), 1, "spec.target", problem))
+                issues.append(PolicyIssue(file, 1, "spec.target", problem))
             self._files[file] = _FileState(_signature(file), loaded)
         if issues:
             self._files.clear()
@@ -126,10 +127,10 @@ class PolicyWatcher:
             self._telemetry.policies_loaded.set(len(self.policies))
         return changed
 
-    def _in_force(self, except_file: Path) -> list[LoadedPolicy]:
+    def _in_force(self, except_file: str) -> list[LoadedPolicy]:
         return [p for f, s in self._files.items() if f != except_file for p in s.policies]
 
-    def _refresh_file(self, file: Path) -> bool:
+    def _refresh_file(self, file: str) -> bool:
         previous = self._files.get(file, _FileState(None, ()))
         try:
             signature = _signature(file)
@@ -152,7 +153,7 @@ class PolicyWatcher:
         return True
 
     def _reject(
-        self, file: Path, previous: _FileState, signature: Signature | None, problems: list[str]
+        self, file: str, previous: _FileState, signature: Signature | None, problems: list[str]
     ) -> None:
         kept = ", ".join(p.policy.name for p in previous.policies) or "nothing"
         log.error(
@@ -161,5 +162,5 @@ class PolicyWatcher:
             kept,
             "\n  ".join(problems),
         )
-        self._telemetry.reload_errors.labels(str(file)).inc()
+        self._telemetry.reload_errors.labels(file).inc()
         self._files[file] = _FileState(signature, previous.policies)

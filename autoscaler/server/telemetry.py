@@ -90,18 +90,36 @@ class Telemetry:
             buckets=_HTTP_BUCKETS,
             registry=r,
         )
+        self._published_recommended: frozenset[tuple[str, ...]] = frozenset()
+        self._published_proposals: frozenset[tuple[str, ...]] = frozenset()
 
     def record_decisions(self, decisions: Iterable[Decision]) -> None:
-        """Replace the per-LWS gauges with this cycle's values (removed LWS disappear)."""
-        self.recommended.clear()
-        self.proposals.clear()
+        """Set the per-LWS gauges to this cycle's values; label sets that were not
+        decided this cycle (a removed policy, no recommendation) disappear. Existing
+        children are updated in place: recreating thousands per cycle is the costly part."""
+        recommended: dict[tuple[str, ...], float] = {}
+        proposals: dict[tuple[str, ...], float] = {}
         for d in decisions:
             labels = (d.key.namespace, d.key.name, d.policy)
             if d.replicas is not None:
-                self.recommended.labels(*labels).set(d.replicas)
+                recommended[labels] = d.replicas
             for p in d.proposals:
                 if p.replicas is not None:
-                    self.proposals.labels(*labels, p.name).set(p.replicas)
+                    proposals[(*labels, p.name)] = p.replicas
+        self._published_recommended = _replace(
+            self.recommended, self._published_recommended, recommended
+        )
+        self._published_proposals = _replace(self.proposals, self._published_proposals, proposals)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def _replace(
+    gauge: Gauge, previous: frozenset[tuple[str, ...]], values: dict[tuple[str, ...], float]
+) -> frozenset[tuple[str, ...]]:
+    for gone in previous - values.keys():
+        gauge.remove(*gone)
+    for labels, value in values.items():
+        gauge.labels(*labels).set(value)
+    return frozenset(values)

@@ -14,6 +14,7 @@ what lets the three sources agree.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 
 from autoscaler.sources.histogram import bucket_quantile
@@ -22,7 +23,7 @@ from autoscaler.sources.histogram import bucket_quantile
 def increase(values: Sequence[float]) -> float:
     """Total increase of a counter over successive values, counting resets as restarts."""
     total = 0.0
-    for before, after in zip(values, values[1:], strict=False):
+    for before, after in itertools.pairwise(values):
         total += after - before if after >= before else after
     return total
 

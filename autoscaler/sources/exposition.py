@@ -117,9 +117,9 @@ def _histogram(
             by_le[math.inf] = counts
     result: dict[float, float] = {}
     for le, series in by_le.items():
-        value = reduce_series(fam, engine, series)
-        if value is not None:
-            result[le] = value
+        reduced = reduce_series(fam, engine, series)
+        if reduced is not None:
+            result[le] = reduced
     return result
 
 
@@ -135,8 +135,6 @@ def samples_by_name(text: str) -> dict[str, list[tuple[Labels, float]]]:
     return dict(grouped)
 
 
-def parse_exposition(
-    text: str, engine: ServingEngine, model_name: str | None = None
-) -> RawReading:
+def parse_exposition(text: str, engine: ServingEngine, model_name: str | None = None) -> RawReading:
     """One leader's ``/metrics`` body -> its raw reading for ``engine``'s families."""
     return reading_from_samples(engine, samples_by_name(text), model_name)

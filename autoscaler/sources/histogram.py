@@ -59,7 +59,9 @@ def bucket_quantile(quantile: float, buckets: Mapping[float, float]) -> float | 
     return lower + (upper - lower) * (rank - below) / inside
 
 
-def bucket_quantiles(quantile: float, bounds: Sequence[float], counts: NDArray) -> NDArray:
+def bucket_quantiles(
+    quantile: float, bounds: Sequence[float], counts: NDArray[np.float64]
+) -> NDArray[np.float64]:
     """:func:`bucket_quantile` for many instants at once.
 
     ``bounds`` are the sorted upper bounds (the last one +Inf); ``counts`` has one row per

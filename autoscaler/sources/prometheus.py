@@ -187,7 +187,10 @@ class PrometheusSource:
                     failed[target.key] = f"LeaderWorkerSet {target.key} not found"
                     continue
             built = assemble(
-                target.key, at, frame.leaders.get(target.key, {}), frame.aggregates[target.key],
+                target.key,
+                at,
+                frame.leaders.get(target.key, {}),
+                frame.aggregates[target.key],
                 state,
             )
             if isinstance(built, str):
@@ -218,8 +221,10 @@ class PrometheusSource:
         """Range queries (chunked under the points limit). Past cluster states are not
         known, so replica counts are those of the reporting leaders."""
         for lo, hi in chunks(start, end, step):
-            frames, errors = self._run(targets, lambda q, a=lo, b=hi: self._client.range(q, a, b, step))
-            steps = int(round((hi - lo) / step)) + 1
+            frames, errors = self._run(
+                targets, lambda q, a=lo, b=hi: self._client.range(q, a, b, step)
+            )
+            steps = round((hi - lo) / step) + 1
             for i in range(steps):
                 t = float(round(lo) + i * step)
                 yield t, self._results(targets, frames.get(t, _Frame()), t, None, errors)

@@ -62,7 +62,7 @@ class PrometheusQueryClient:
             disable_ssl=not verify_tls,
             retry=retry,
             session=session,
-            timeout=timeout,  # type: ignore[arg-type]  # the library annotates int
+            timeout=timeout,
             method="POST",  # long batched selectors stay out of URLs and access logs
         )
 

@@ -22,14 +22,16 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from string import Template
 
 from autoscaler.signals import MetricKind, ServingEngine
 from autoscaler.sources.base import Target
 from autoscaler.sources.families import RANK_LABELS, Reduction, families
 from autoscaler.sources.prometheus import chunks
 from autoscaler.sources.prometheus_api import PrometheusQueryClient
-from autoscaler.sources.promql import LabelNames, regex_literal, selector
+from autoscaler.sources.promql import LabelNames, regex_literal, selector, string_literal
 from autoscaler.sources.recording_format import (
+    ACTIVATION_SERIES,
     REPLICA_SERIES,
     RecordedTarget,
     Recording,
@@ -97,6 +99,29 @@ def replica_queries(
     return queries
 
 
+def activation_queries(targets: Sequence[Target], labels: LabelNames) -> list[RecordQuery]:
+    """Each scale-to-zero policy's activation expression, labelled with its LWS.
+
+    The expression is recorded as evaluated then (it usually reads a gateway, not the
+    leaders); a replay with a *changed* activation query still sees the recorded one.
+    """
+    queries = []
+    for target in targets:
+        zero = target.policy.spec.scale_to_zero
+        if not zero.enabled or zero.activation is None:
+            continue
+        expression = Template(zero.activation.query).safe_substitute(
+            namespace=string_literal(target.key.namespace), name=string_literal(target.key.name)
+        )
+        tagged = (
+            f"label_replace(label_replace(sum(({expression})), {string_literal(labels.namespace)}, "
+            f'{string_literal(target.key.namespace)}, "", ""), {string_literal(labels.lws)}, '
+            f'{string_literal(target.key.name)}, "", "")'
+        )
+        queries.append(RecordQuery(tagged, ACTIVATION_SERIES))
+    return queries
+
+
 def record(
     client: PrometheusQueryClient,
     targets: Sequence[Target],
@@ -117,8 +142,10 @@ def record(
     # query_range takes whole seconds; aligning the start keeps every chunk on one grid.
     start = float(round(start))
     names = labels or LabelNames()
-    queries = raw_queries(targets, names) + replica_queries(
-        targets, names, replicas or ReplicaMetrics()
+    queries = (
+        raw_queries(targets, names)
+        + replica_queries(targets, names, replicas or ReplicaMetrics())
+        + activation_queries(targets, names)
     )
     ranges = list(chunks(start, end, step))
     total, done = len(ranges) * len(queries), 0

@@ -39,7 +39,12 @@ from autoscaler.sources.base import SourceResult, Target
 from autoscaler.sources.families import LEADER_SIGNALS, RANK_LABELS, Reduction, family
 from autoscaler.sources.histogram import bucket_quantiles
 from autoscaler.sources.promql import LabelNames, ttft_quantile
-from autoscaler.sources.recording_format import REPLICA_SERIES, Recording, load_recording
+from autoscaler.sources.recording_format import (
+    ACTIVATION_SERIES,
+    REPLICA_SERIES,
+    Recording,
+    load_recording,
+)
 
 Array = NDArray[np.float64]
 DEMO_RECORDING = "demo-recording.json.gz"
@@ -67,6 +72,7 @@ class TargetArrays:
     ttft_stamp: Array
     replicas: tuple[Array, Array, Array]
     replicas_recorded: bool
+    activation: Array | None = None
 
 
 def _reduce(arrays: list[Array], reduction: Reduction) -> Array:
@@ -111,12 +117,15 @@ class _Grid:
     def __init__(self, recording: Recording) -> None:
         self.recording = recording
         self.labels = recording.labels
-        count = int(round((recording.end - recording.start) / recording.step)) + 1
-        self.times: Array = recording.start + np.arange(count) * recording.step
+        count = round((recording.end - recording.start) / recording.step) + 1
+        self.times: Array = recording.start + np.arange(count, dtype=np.float64) * recording.step
         # raw[(key, pod)][sample name] -> [(labels, le, array)]
-        self.raw: dict[tuple[LwsKey, str], dict[str, list[tuple[dict[str, str], float | None, Array]]]]
+        self.raw: dict[
+            tuple[LwsKey, str], dict[str, list[tuple[dict[str, str], float | None, Array]]]
+        ]
         self.raw = defaultdict(lambda: defaultdict(list))
         self.replicas: dict[LwsKey, dict[str, Array]] = defaultdict(dict)
+        self.activation: dict[LwsKey, Array] = {}
         names = {v: k for k, v in REPLICA_SERIES.items()}
         for series in recording.series:
             metric = series.metric
@@ -125,6 +134,9 @@ class _Grid:
             name = metric.get("__name__", "")
             if name in names:
                 self.replicas[key][names[name]] = array
+                continue
+            if name == ACTIVATION_SERIES:
+                self.activation[key] = array
                 continue
             pod = metric.get(self.labels.pod)
             if not pod or not key.namespace or not key.name:
@@ -157,8 +169,13 @@ class _Grid:
             for labels, le, array in self.raw.get((key, pod), {}).get(name, []):
                 if model is not None and labels.get("model_name", model) != model:
                     continue
-                rest = tuple(sorted((k, v) for k, v in labels.items()
-                                    if k not in ranks and k not in ("__name__", "le")))
+                rest = tuple(
+                    sorted(
+                        (k, v)
+                        for k, v in labels.items()
+                        if k not in ranks and k not in ("__name__", "le")
+                    )
+                )
                 groups[(le, rest)].append(array)
             by_le: dict[float | None, list[Array]] = defaultdict(list)
             for (le, _), arrays in groups.items():
@@ -166,7 +183,9 @@ class _Grid:
             for le, arrays in by_le.items():
                 reduced = _reduce(arrays, fam.reduction)
                 # First candidate wins where present (vLLM's two KV-cache generations).
-                found[le] = np.where(np.isnan(found[le]), reduced, found[le]) if le in found else reduced
+                found[le] = (
+                    np.where(np.isnan(found[le]), reduced, found[le]) if le in found else reduced
+                )
         return found
 
 
@@ -186,14 +205,18 @@ class RecordingSource:
         loop: bool = False,
     ) -> None:
         if recording is None:
-            recording = load_recording(path if path is not None else default_recording_path(), labels)
+            recording = load_recording(
+                path if path is not None else default_recording_path(), labels
+            )
         if speed <= 0:
             raise ValueError("speed must be positive")
         self.path = Path(path) if path is not None else None
         self.recording = recording
         self._grid = _Grid(recording)
         self._wall_start, self._speed, self._loop = wall_start, speed, loop
-        self._arrays: dict[tuple[LwsKey, ServingEngine, str | None, float, float | None], TargetArrays] = {}
+        self._arrays: dict[
+            tuple[LwsKey, ServingEngine, str | None, float, float | None], TargetArrays
+        ] = {}
         self._built: dict[tuple[LwsKey, int, int], LwsSnapshot | str] = {}
 
     @property
@@ -220,12 +243,19 @@ class RecordingSource:
         quantile = ttft_quantile(target)
         cache_key = (target.key, metrics.engine, metrics.model_name, metrics.rate_window, quantile)
         if cache_key not in self._arrays:
-            self._arrays[cache_key] = self._derive(target.key, metrics.engine, metrics.model_name,
-                                                   metrics.rate_window, quantile)
+            self._arrays[cache_key] = self._derive(
+                target.key, metrics.engine, metrics.model_name, metrics.rate_window, quantile
+            )
         return self._arrays[cache_key]
 
-    def _derive(self, key: LwsKey, engine: ServingEngine, model: str | None, window: float,
-                quantile: float | None) -> TargetArrays:
+    def _derive(
+        self,
+        key: LwsKey,
+        engine: ServingEngine,
+        model: str | None,
+        window: float,
+        quantile: float | None,
+    ) -> TargetArrays:
         grid, times = self._grid, self._grid.times
         pods = tuple(grid.pods(key))
         empty = np.full((len(pods), times.size), np.nan)
@@ -268,19 +298,30 @@ class RecordingSource:
             np.where(np.isnan(recorded[f]), reporting, recorded[f]) if f in recorded else reporting
             for f in ("spec", "status", "ready")
         )
-        return TargetArrays(times, pods, values, stamps, ttft, ttft_stamp,
-                            (replicas[0], replicas[1], replicas[2]), bool(recorded))
+        return TargetArrays(
+            times,
+            pods,
+            values,
+            stamps,
+            ttft,
+            ttft_stamp,
+            (replicas[0], replicas[1], replicas[2]),
+            bool(recorded),
+            grid.activation.get(key),
+        )
 
     # -- snapshots ---------------------------------------------------------------------------
     def _position(self, now: float) -> tuple[int, int]:
         """(grid index, loop count) of ``now``; index -1 before the start."""
-        elapsed = now - self.start if self._wall_start is None else (now - self._wall_start) * self._speed
+        elapsed = (
+            now - self.start if self._wall_start is None else (now - self._wall_start) * self._speed
+        )
         cycle = self._grid.times.size * self.step
         loops = 0
         if self._loop and elapsed >= 0:
             loops = int(elapsed // cycle)
             elapsed -= loops * cycle
-        return int(math.floor(elapsed / self.step + 1e-9)), loops
+        return math.floor(elapsed / self.step + 1e-9), loops
 
     def _to_wall(self, recorded_time: float, loops: int) -> float:
         if self._wall_start is None:
@@ -291,7 +332,9 @@ class RecordingSource:
     def _snapshot(self, target: Target, index: int, loops: int, now: float) -> LwsSnapshot | str:
         cache_key = (target.key, index, loops)
         cached = self._built.get(cache_key)
-        if cached is not None and (not isinstance(cached, LwsSnapshot) or cached.observed_at == now):
+        if cached is not None and (
+            not isinstance(cached, LwsSnapshot) or cached.observed_at == now
+        ):
             return cached
         data = self.arrays(target)
         leaders: dict[str, dict[Signal, Sample]] = {}
@@ -299,21 +342,30 @@ class RecordingSource:
             samples = {}
             for signal in LEADER_SIGNALS:
                 value = data.values[signal][row, index]
-                if value == value:  # not NaN
+                if not math.isnan(value):
                     stamp = self._to_wall(float(data.stamps[signal][row, index]), loops)
                     samples[signal] = Sample(float(value), stamp)
             if samples:
                 leaders[pod] = samples
         aggregates = {}
-        if data.ttft[index] == data.ttft[index]:
+        if not math.isnan(data.ttft[index]):
             aggregates[Signal.TTFT] = Sample(
                 float(data.ttft[index]), self._to_wall(float(data.ttft_stamp[index]), loops)
             )
+        if data.activation is not None and not math.isnan(data.activation[index]):
+            stamp = self._to_wall(float(data.times[index]), loops)
+            aggregates[Signal.ACTIVATION] = Sample(float(data.activation[index]), stamp)
         replicas = None
         if data.replicas_recorded:
             replicas = tuple(int(r[index]) for r in data.replicas)
-        built = assemble(target.key, now, leaders, aggregates, None,
-                         replicas if replicas is None else (replicas[0], replicas[1], replicas[2]))
+        built = assemble(
+            target.key,
+            now,
+            leaders,
+            aggregates,
+            None,
+            replicas if replicas is None else (replicas[0], replicas[1], replicas[2]),
+        )
         self._built[cache_key] = built
         return built
 
@@ -348,7 +400,7 @@ class RecordingSource:
             raise RecordingError("history step must be positive")
         for target in targets:
             self.arrays(target)  # derive up front, once
-        count = int(math.floor((end - start) / step + 1e-9)) + 1
+        count = math.floor((end - start) / step + 1e-9) + 1
         for i in range(max(0, count)):
             now = start + i * step
             yield now, self.fetch(targets, now)

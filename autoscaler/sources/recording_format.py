@@ -22,7 +22,9 @@ is inferred from the timestamps and its targets from the policies at replay time
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
+import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -43,6 +45,8 @@ REPLICA_SERIES = {
     "ready": "lws:ready_replicas",
 }
 """Names of the replica-count series (labels: namespace and the LWS label)."""
+ACTIVATION_SERIES = "lws:activation"
+"""The value of a policy's scale-to-zero activation query, recorded as it was evaluated."""
 
 Json = dict[str, Any]
 
@@ -77,8 +81,7 @@ class Recording:
         return {
             "format": FORMAT,
             "version": VERSION,
-            "createdAt": self.created_at
-            or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "createdAt": self.created_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "source": self.source,
             "start": self.start,
             "end": self.end,
@@ -106,7 +109,7 @@ class Recording:
 
 def _number(value: float) -> str:
     # Prometheus writes sample values as strings ("NaN", "+Inf", "1.5"); so do we.
-    if value != value:
+    if math.isnan(value):
         return "NaN"
     if value in (float("inf"), float("-inf")):
         return "+Inf" if value > 0 else "-Inf"
@@ -156,7 +159,7 @@ def _inferred_step(series: Sequence[Series]) -> float:
     gaps: Counter[float] = Counter()
     for s in series:
         times = [t for t, _ in s.points]
-        gaps.update(round(b - a, 3) for a, b in zip(times, times[1:], strict=False))
+        gaps.update(round(b - a, 3) for a, b in itertools.pairwise(times))
     return gaps.most_common(1)[0][0] if gaps else 15.0
 
 

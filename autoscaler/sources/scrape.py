@@ -63,8 +63,11 @@ def leader_samples(
     window = target.policy.spec.metrics.rate_window
     times = list(history.times)
     for signal in signals:
-        present = [(t, r.values[signal]) for t, r in zip(times, history.readings, strict=True)
-                   if signal in r.values]
+        present = [
+            (t, r.values[signal])
+            for t, r in zip(times, history.readings, strict=True)
+            if signal in r.values
+        ]
         if not present:
             continue
         if family(engine, signal).kind is MetricKind.GAUGE:

@@ -131,7 +131,8 @@ def chart_behavior(values_file: Path = CHART_VALUES) -> tuple[Behavior, float | 
     behavior = HpaBehavior.model_validate(
         {"scaleUp": values["scaleUp"], "scaleDown": values["scaleDown"]}
     )
-    assert behavior.scale_up is not None and behavior.scale_down is not None
+    assert behavior.scale_up is not None
+    assert behavior.scale_down is not None
     tolerance = values.get("tolerance")
     tol = float(tolerance) if tolerance not in (None, "") else None
     return (

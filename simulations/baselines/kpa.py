@@ -70,8 +70,12 @@ class KnativeKpa:
         ready = max(1, ready_count)
         low = math.floor(ready / self.down_rate)
         high = math.ceil(ready * self.up_rate)
-        stable = min(max(math.ceil(self._average(now, self.stable_window) / self.per_group), low), high)
-        panic = min(max(math.ceil(self._average(now, self.panic_window) / self.per_group), low), high)
+        stable = min(
+            max(math.ceil(self._average(now, self.stable_window) / self.per_group), low), high
+        )
+        panic = min(
+            max(math.ceil(self._average(now, self.panic_window) / self.per_group), low), high
+        )
         if panic / ready >= self.panic_threshold:
             if self.panic_since is None:
                 self.max_panic = current

@@ -31,7 +31,7 @@ def needed_groups(trace: Trace, profile: ServingProfile, utilization: float) -> 
     step = profile.decode.step_seconds(REFERENCE_BATCH, REFERENCE_BATCH * mean_context)
     work = trace.prompt_tokens / profile.prefill_tokens_per_second
     work = work + trace.output_tokens * step / REFERENCE_BATCH
-    buckets = int(math.ceil((float(trace.arrival[-1]) + 1e-9) / BUCKET)) or 1
+    buckets = math.ceil((float(trace.arrival[-1]) + 1e-9) / BUCKET) or 1
     index = np.minimum((trace.arrival // BUCKET).astype(np.int64), buckets - 1)
     busy = np.bincount(index, weights=work, minlength=buckets)
     return np.maximum(1, np.ceil(busy / BUCKET / utilization)).astype(np.int64)

@@ -153,8 +153,15 @@ class Redistributor:
     def __init__(self, load: RecordedLoad) -> None:
         self._load = load.load.tolist()
         self._ts = load.load_ts.tolist()
-        self._agg = load.aggregate.tolist()
-        self._agg_ts = load.aggregate_ts.tolist()
+        # Most steps have no aggregate at all: they share one empty mapping.
+        empty: dict[Signal, Sample] = {}
+        self._aggregates = [empty] * load.steps
+        for i in np.flatnonzero(~np.all(np.isnan(load.aggregate), axis=1)).tolist():
+            self._aggregates[i] = {
+                AGGREGATE_SIGNALS[a]: Sample(float(v), float(load.aggregate_ts[i, a]))
+                for a, v in enumerate(load.aggregate[i].tolist())
+                if not math.isnan(v)
+            }
         self._last: tuple[int, int] | None = None
         self._samples: dict[Signal, Sample] = {}
 
@@ -175,8 +182,5 @@ class Redistributor:
         return samples
 
     def aggregates(self, i: int) -> dict[Signal, Sample]:
-        out: dict[Signal, Sample] = {}
-        for a, (value, ts) in enumerate(zip(self._agg[i], self._agg_ts[i], strict=True)):
-            if not math.isnan(value):
-                out[AGGREGATE_SIGNALS[a]] = Sample(value, ts)
-        return out
+        """The LWS-wide samples of step ``i``, as recorded (do not mutate)."""
+        return self._aggregates[i]

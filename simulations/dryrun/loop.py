@@ -88,20 +88,24 @@ def simulate(
     hpa = HpaEmulator(config.hpa)
     spread = Redistributor(load)
     key = load.key
-    per_group = np.full((n, len(LEADER_SIGNALS)), np.nan)
-    recommendation = np.full(n, np.nan)
-    demand = np.full(n, np.nan)
-    hpa_replicas = np.zeros(n, dtype=np.int64)
-    created = np.zeros(n, dtype=np.int64)
-    ready_out = np.zeros(n, dtype=np.int64)
-    synced = np.zeros(n, dtype=bool)
+    width = len(LEADER_SIGNALS)
+    nan_row = [math.nan] * width
+    per_group: list[list[float]] = []
+    recommendation: list[float] = []
+    demand: list[float] = []
+    hpa_replicas: list[int] = []
+    created: list[int] = []
+    ready_out: list[int] = []
+    synced: list[bool] = []
     drivers: list[str] = []
     reasons: list[str] = []
+    metrics = len(config.hpa.metrics)
     every = max(1, n // 20)
     for i in range(n):
         now = times[i]
         ready = lws.ready_replicas(now)
         snapshot = None
+        row = nan_row
         if present[i]:
             samples = spread.leader_samples(i, ready)
             groups = lws.groups(now)
@@ -116,38 +120,37 @@ def simulate(
                 leaders,
                 spread.aggregates(i),
             )
-            for s, signal in enumerate(LEADER_SIGNALS):
-                sample = samples.get(signal)
-                if sample is not None:
-                    per_group[i, s] = sample.value
+            row = [s.value if (s := samples.get(signal)) else math.nan for signal in LEADER_SIGNALS]
         decision = engine.step(now, snapshot)
         rec = decision.replicas
-        if hpa.due(now):
+        due = hpa.due(now)
+        if due:
             reading = MetricError("no recommendation") if rec is None else MetricValues.of(rec)
             scale = ScaleView(lws.spec_replicas, lws.status_replicas, ready_pods=ready)
-            result = hpa.reconcile(now, scale, [reading] * len(config.hpa.metrics))
+            result = hpa.reconcile(now, scale, [reading] * metrics)
             if result.replicas != lws.spec_replicas:
                 lws.scale(result.replicas, now)
-            synced[i] = True
-        recommendation[i] = math.nan if rec is None else rec
-        demand[i] = math.nan if decision.demand is None else decision.demand
-        hpa_replicas[i] = lws.spec_replicas
-        created[i] = lws.status_replicas
-        ready_out[i] = lws.ready_replicas(now)
+        per_group.append(row)
+        synced.append(due)
+        recommendation.append(math.nan if rec is None else rec)
+        demand.append(math.nan if decision.demand is None else decision.demand)
+        hpa_replicas.append(lws.spec_replicas)
+        created.append(lws.status_replicas)
+        ready_out.append(lws.ready_replicas(now))
         drivers.append(decision.driver or "")
-        reasons.append(" ".join(r.code.value for r in decision.reasons))
+        reasons.append(" ".join([r.code.value for r in decision.reasons]))
         if progress is not None and (i % every == 0 or i == n - 1):
             progress(i + 1, n)
     return Timeline(
         policy=policy,
         times=load.times,
-        per_group=per_group,
-        recommendation=recommendation,
-        engine_demand=demand,
-        hpa_replicas=hpa_replicas,
-        created=created,
-        ready=ready_out,
+        per_group=np.asarray(per_group, dtype=float).reshape(n, width),
+        recommendation=np.asarray(recommendation, dtype=float),
+        engine_demand=np.asarray(demand, dtype=float),
+        hpa_replicas=np.asarray(hpa_replicas, dtype=np.int64),
+        created=np.asarray(created, dtype=np.int64),
+        ready=np.asarray(ready_out, dtype=np.int64),
         driver=drivers,
         reasons=reasons,
-        hpa_synced=synced,
+        hpa_synced=np.asarray(synced, dtype=bool),
     )

@@ -73,14 +73,14 @@ def draw(
         rec_c, hpa_c, ready_c = _COLOURS[n % 2]
         style = "-" if n == 0 else "--"
         name = timeline.policy.name
-        steps = {"drawstyle": "steps-post", "linestyle": style}
         ax_rep.plot(
             hours,
             timeline.ready,
             color=ready_c,
             linewidth=2.0,
             label=f"{name}: ready groups",
-            **steps,
+            drawstyle="steps-post",
+            linestyle=style,
         )
         ax_rep.plot(
             hours,
@@ -88,7 +88,8 @@ def draw(
             color=hpa_c,
             linewidth=1.3,
             label=f"{name}: HPA replicas",
-            **steps,
+            drawstyle="steps-post",
+            linestyle=style,
         )
         ax_rep.plot(
             hours,

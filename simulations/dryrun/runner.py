@@ -19,6 +19,7 @@ from autoscaler.policy.model import ScalingPolicy
 from autoscaler.snapshot import LwsKey
 from autoscaler.sources.base import Target
 from autoscaler.sources.recording import RecordingSource
+from simulations.dryrun.fast_load import can_read_fast, collect_recording
 from simulations.dryrun.load import RecordedLoad, collect
 from simulations.dryrun.loop import DryRunConfig, Timeline, simulate
 from simulations.dryrun.report import (
@@ -90,7 +91,10 @@ def _progress(stream: TextIO | None, name: str) -> Any:
 def _load(source: RecordingSource, policy: ScalingPolicy, stream: TextIO | None) -> RecordedLoad:
     if stream is not None:
         stream.write(f"reading the recording for {policy.name} ({_key(policy)})\n")
-    history = source.history([Target(policy)], source.start, source.end, source.step)
+    target = Target(policy)
+    if can_read_fast(source, target):
+        return collect_recording(source, target)
+    history = source.history([target], source.start, source.end, source.step)
     return collect(_key(policy), history)
 
 

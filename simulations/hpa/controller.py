@@ -106,6 +106,7 @@ class HpaEmulator:
         self.memory = memory if memory is not None else HpaMemory()
         self._conditions: dict[str, tuple[str, str]] = {}
         self._last_sync: float | None = None
+        self._tolerances = self._tolerances_for(config)
 
     # -- scheduling -----------------------------------------------------------------------
 
@@ -133,9 +134,13 @@ class HpaEmulator:
         return tuple((k, s, r) for k, (s, r) in self._conditions.items())
 
     def tolerances(self) -> Tolerances:
+        return self._tolerances
+
+    @staticmethod
+    def _tolerances_for(config: HpaConfig) -> Tolerances:
         """``tolerancesForHpa``: the cluster tolerance, overridden per direction by
         ``behavior.scale{Up,Down}.tolerance`` when the feature gate is on."""
-        ctl, behavior = self.config.controller, self.config.behavior
+        ctl, behavior = config.controller, config.behavior
         down = up = ctl.tolerance
         if behavior is not None and ctl.configurable_tolerance:
             if behavior.scale_down.tolerance is not None:

@@ -9,6 +9,7 @@ contract), never copied from rendered output.
 from __future__ import annotations
 
 import base64
+import hashlib
 from typing import Any
 
 import pytest
@@ -16,6 +17,9 @@ import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from autoscaler.cli.main import build_parser
+from autoscaler.cli.serve import is_demo, settings_from
+from autoscaler.durations import parse_duration
 from autoscaler.sources.promql import DEFAULT_LWS_LABEL
 from tests.charts.chart_support import (
     FULLNAME,
@@ -87,6 +91,10 @@ def test_helm_mode_certificate_is_signed_by_the_ca_in_the_apiservice() -> None:
 
     lifetime = leaf.not_valid_after_utc - leaf.not_valid_before_utc
     assert 29 <= lifetime.days <= 31
+
+    # A new certificate must restart the pods (the server reads it at start only).
+    annotations = rendered.one("Deployment")["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["checksum/tls"] == hashlib.sha256(data["tls.crt"]).hexdigest()
 
     # The Deployment mounts that Secret and hands the files to the server.
     container = rendered.container()
@@ -173,7 +181,14 @@ FLAG_CASES: list[tuple[str, dict[str, Any], list[str], list[str]]] = [
             "--secure-port=6443",
             "--log-level=info",
         ],
-        ["--insecure", "--disable-auth", "--cert-dir", "--recording", "--replay-speed"],
+        [
+            "--insecure",
+            "--disable-auth",
+            "--tls-host",
+            "--recording",
+            "--replay-speed",
+            "--max-decision-age",
+        ],
     ),
     (
         "prometheus-url-and-cycle",
@@ -205,14 +220,15 @@ FLAG_CASES: list[tuple[str, dict[str, Any], list[str], list[str]]] = [
     (
         "self-signed",
         {"tls": {"mode": "selfSigned"}},
-        ["--cert-dir=/var/run/lws-autoscaler/generated-cert"],
+        ["--cert-dir=/var/run/lws-autoscaler/cert-dir", f"--tls-host={SERVICE_DNS}"],
         ["--tls-cert-file", "--tls-private-key-file"],
     ),
+    ("max-decision-age", {"maxDecisionAge": "2m"}, ["--max-decision-age=2m"], []),
     (
         "plain-http",
         {"server": {"insecure": True, "insecurePort": 8081}, "apiService": {"enabled": False}},
         ["--insecure", "--insecure-port=8081", "--force-insecure-non-loopback"],
-        ["--tls-cert-file", "--cert-dir"],
+        ["--tls-cert-file", "--cert-dir", "--tls-host"],
     ),
     (
         "plain-http-on-loopback",
@@ -267,9 +283,32 @@ def test_container_flags_follow_values(
         assert flag in args, f"{flag} missing from {args}"
     for prefix in absent:
         assert not any(a.startswith(prefix) for a in args), f"{prefix} unexpected in {args}"
-    # Every flag is given once: the server would otherwise see conflicting values.
+    # Every single-valued flag is given once: argparse would silently keep the last one.
     names = [a.split("=", 1)[0] for a in args if a.startswith("--")]
-    assert len(names) == len(set(names)), args
+    single = [n for n in names if n not in REPEATABLE_FLAGS]
+    assert len(single) == len(set(single)), args
+
+
+REPEATABLE_FLAGS = {"--policies", "--tls-host"}
+
+
+@pytest.mark.parametrize(
+    "values",
+    [pytest.param(v, id=i) for i, v, _, _ in FLAG_CASES if i != "custom-mount-and-extra-args"],
+)
+def test_the_real_serve_command_accepts_the_rendered_flags(values: dict[str, Any]) -> None:
+    """Parse the container's args with the real ``lws-autoscaler serve`` parser and turn
+    them into validated settings, as the server does at start-up."""
+    container = render(values).container()
+    assert container["command"] == ["lws-autoscaler", "serve"]
+    args = build_parser().parse_args(["serve", *container["args"]])
+    settings = settings_from(args)
+    assert not is_demo(args)
+    (port,) = container["ports"]
+    assert settings.port == port["containerPort"]
+    assert settings.scheme.upper() == container["readinessProbe"]["httpGet"]["scheme"]
+    assert settings.cycle_seconds == parse_duration(values.get("cycle", "15s"))
+    assert settings.disable_auth is values.get("auth", {}).get("disable", False)
 
 
 def test_requestheader_ca_is_mounted_where_the_flag_points() -> None:

@@ -4,8 +4,10 @@ Each example draws a policy and a sequence of (seconds elapsed, snapshot or None
 with garbage mixed in (NaN, infinities, negative gauges, stale and future samples,
 vanished leaders), drives ``decide`` with a manual clock, and checks after every step:
 
-- the recommendation is within ``[min, max]``; 0 only at zero or from one group idle
-  for ``idleAfter``; None only as the missing-data policy allows;
+- the recommendation is within ``[min, max]`` (the floor is 1 once idle for
+  ``idleAfter`` with scale-to-zero on); 0 only at zero or from one group idle for
+  ``idleAfter``; None only as the missing-data policy allows; a hold repeats exactly
+  the last recommendation made on known state, a fallback is ``fallbackReplicas``;
 - while the queue is above its target, never below the ready + starting groups;
 - the same inputs give the same outputs, including the whole sequence replayed.
 """
@@ -16,7 +18,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
 from autoscaler.engine import Decision, EngineState, ReasonCode, decide
@@ -161,29 +163,50 @@ def _queue_above_target(snap: LwsSnapshot, now: float) -> bool:
 @given(policy=policies(), steps=sequences())
 def test_invariants_hold_over_random_sequences(policy: ScalingPolicy, steps: list[Step]) -> None:
     bounds, stz = policy.spec.replicas, policy.spec.scale_to_zero
+    missing = policy.spec.missing_metrics
     idle_since: float | None = None
+    last_good: int | None = None  # the last recommendation made on known state
     for step, (decision, _) in zip(steps, _run(policy, steps), strict=True):
         snap, rec = step.snapshot, decision.replicas
-        idle_since = (
-            (idle_since if idle_since is not None else step.now) if _idle(snap, step.now) else None
-        )
+        note(f"t={step.now}: {snap}\n{decision.explain()}")
+        if _idle(snap, step.now):
+            idle_since = step.now if idle_since is None else idle_since
+        else:
+            idle_since = None
+        idle_long = idle_since is not None and step.now - idle_since >= stz.idle_after
         codes = {r.code for r in decision.reasons}
-        if rec is None:
-            assert codes & {ReasonCode.NO_RECOMMENDATION, ReasonCode.HOLD}
-            assert policy.spec.missing_metrics.then == "noRecommendation" or snap is None
+        if ReasonCode.HOLD in codes:
+            # Holding repeats the last good value; before any, the current size.
+            if last_good is not None:
+                assert rec == last_good
+            elif snap is not None:
+                assert rec == min(max(snap.spec_replicas, bounds.min), bounds.max)
+            else:
+                assert rec is None
             continue
+        if ReasonCode.FALLBACK in codes:
+            assert rec == missing.fallback_replicas
+            continue
+        if rec is None:
+            assert ReasonCode.NO_RECOMMENDATION in codes
+            assert missing.then == "noRecommendation"
+            continue
+        last_good = rec
+        assert snap is not None
         if rec == 0:
             assert stz.enabled
-            if ReasonCode.SCALE_TO_ZERO in codes:
-                assert snap is not None
+            if snap.spec_replicas == 0:
+                assert ReasonCode.AT_ZERO in codes
+            else:  # only from one group, and only after idleAfter of idleness
+                assert ReasonCode.SCALE_TO_ZERO in codes
                 assert snap.spec_replicas == 1
-                assert idle_since is not None
-                assert step.now - idle_since >= stz.idle_after
-            else:  # staying at zero, or holding a zero made that way
-                assert codes & {ReasonCode.AT_ZERO, ReasonCode.HOLD}
+                assert idle_long
             continue
-        assert bounds.min <= rec <= bounds.max
-        if snap is not None and snap.spec_replicas > 0 and _queue_above_target(snap, step.now):
+        assert 1 <= rec <= bounds.max
+        if rec < bounds.min:  # the floor drops to 1 only on the way to zero
+            assert stz.enabled
+            assert idle_long
+        if snap.spec_replicas > 0 and _queue_above_target(snap, step.now):
             existing = snap.ready_replicas + snap.starting_replicas
             assert rec >= min(bounds.max, existing)
 

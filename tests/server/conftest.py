@@ -90,4 +90,4 @@ def start_server(tmp_path: Path, policy_dir: Path) -> Iterator[Start]:
             url = f"{scheme}://127.0.0.1:{bound_port(server)}"
             yield Running(process, url, clock, source, ca)
 
-    yield start
+    return start

@@ -68,8 +68,10 @@ def test_discovery_documents_match_the_contract(api: Running) -> None:
             "kind": "ExternalMetricValueList",
             "verbs": ["get"],
         }
-    assert v2.status_code == 200 and v2.json()["swagger"] == "2.0"
-    assert v3.status_code == 200 and v3.json() == {"paths": {}}
+    assert v2.status_code == 200
+    assert v2.json()["swagger"] == "2.0"
+    assert v3.status_code == 200
+    assert v3.json() == {"paths": {}}
 
 
 def test_recommendation_value_list_shape(api: Running) -> None:
@@ -108,7 +110,11 @@ def test_raw_signals_per_lws(api: Running) -> None:
     assert by_lws == {"llama-70b": "16", "dev-8b": "1250m"}  # 64/4 and 5/4 per group
     assert {i["value"] for i in kv["items"]} == {"500m"}
     (item,) = tokens["items"]
-    assert item["metricLabels"] == {"leaderworkerset": "dev-8b", "policy": "dev-8b", "tokens": "generation"}
+    assert item["metricLabels"] == {
+        "leaderworkerset": "dev-8b",
+        "policy": "dev-8b",
+        "tokens": "generation",
+    }
     assert (item["value"], item["window"]) == ("100", 60)
 
 
@@ -197,9 +203,12 @@ def test_no_recommendation_after_hold_is_404(api: Running) -> None:
     with api.client() as http:
         api.clock.advance(60)
         api.cycle()
-        assert http.get(REC, params={"labelSelector": "leaderworkerset=llama-70b"}).json()[
-            "items"
-        ][0]["value"] == "8"
+        assert (
+            http.get(REC, params={"labelSelector": "leaderworkerset=llama-70b"}).json()["items"][0][
+                "value"
+            ]
+            == "8"
+        )
         api.clock.advance(300)
         api.cycle()
         gone = http.get(REC, params={"labelSelector": "leaderworkerset=llama-70b"})
@@ -248,7 +257,8 @@ def test_debug_decision_and_metrics(api: Running) -> None:
         missing = http.get("/debug/decisions/inference/nobody")
         http.get(REC)
         metrics = http.get("/metrics").text
-    assert one["replicas"] == 8 and one["driver"] == "queueDepth"
+    assert one["replicas"] == 8
+    assert one["driver"] == "queueDepth"
     assert one["explanation"].startswith("inference/llama-70b (policy llama-70b): recommend 8")
     assert [r["code"] for r in one["reasons"]][-1] == "Signal"
     assert {(d["namespace"], d["name"]) for d in every["items"]} == {

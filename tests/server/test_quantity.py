@@ -77,8 +77,18 @@ def test_non_finite_values_are_refused(bad: float) -> None:
         format_quantity(bad)
 
 
-_SUFFIX_EXPONENT = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12,
-                    "P": 15, "E": 18}
+_SUFFIX_EXPONENT = {
+    "n": -9,
+    "u": -6,
+    "m": -3,
+    "": 0,
+    "k": 3,
+    "M": 6,
+    "G": 9,
+    "T": 12,
+    "P": 15,
+    "E": 18,
+}
 _FORM = re.compile(r"^(-?)(\d+)(?:e(\d+)|([numkMGTPE]?))$")
 
 

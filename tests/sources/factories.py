@@ -15,7 +15,7 @@ def policy(
     name: str,
     *,
     engine: str = "vllm",
-    window: float = 5.0,
+    window: float = 10.0,
     quantile: float | None = 0.9,
     model_name: str | None = None,
     overrides: dict[str, str] | None = None,
@@ -68,7 +68,10 @@ def assert_same_snapshot(
     measured over slightly different instants by different sources), timestamps within
     ``stamp_slack`` seconds."""
     assert (a.key, a.spec_replicas, a.status_replicas, a.ready_replicas) == (
-        b.key, b.spec_replicas, b.status_replicas, b.ready_replicas
+        b.key,
+        b.spec_replicas,
+        b.status_replicas,
+        b.ready_replicas,
     )
     assert set(a.leaders) == set(b.leaders), (sorted(a.leaders), sorted(b.leaders))
     for pod in a.leaders:
@@ -76,7 +79,10 @@ def assert_same_snapshot(
         for signal, sample in a.leaders[pod].items():
             other = b.leaders[pod][signal]
             assert math.isclose(sample.value, other.value, rel_tol=rel, abs_tol=1e-6), (
-                pod, signal, sample.value, other.value
+                pod,
+                signal,
+                sample.value,
+                other.value,
             )
             assert abs(sample.timestamp - other.timestamp) <= stamp_slack, (pod, signal)
     assert set(a.aggregates) == set(b.aggregates)

@@ -21,51 +21,12 @@ from autoscaler.sources.base import SourceResult, Target
 from autoscaler.sources.cluster import LeaderPod, LwsState, StaticClusterReader
 from autoscaler.sources.prometheus import EmptyResultError, PrometheusSource
 from autoscaler.sources.prometheus_api import PrometheusQueryClient
+from tests.sources.conftest import INJECTED
 from tests.sources.factories import only, target, values
-from tests.support.exporter import FakeLeader, MetricsExporter, expected_quantile
-from tests.support.prometheus import PrometheusServer, needs_prometheus, scrape_config
+from tests.support.exporter import MetricsExporter, expected_quantile
+from tests.support.prometheus import PrometheusServer, needs_prometheus
 
 pytestmark = [needs_prometheus(), pytest.mark.prometheus]
-
-INJECTED = 'x"} or vector(1) or up{job="'
-
-
-def _leaders() -> list[FakeLeader]:
-    common = {"running": 4.0, "kv": 0.5, "prompt_rate": 200.0, "generation_rate": 80.0,
-              "ttft_rate": 20.0, "ttft_median": 0.4}
-    return [
-        FakeLeader("inference", "llama", "llama-0", waiting=6, data_parallel=2, **common),
-        FakeLeader("inference", "llama", "llama-1", waiting=2, **{**common, "kv": 0.7}),
-        FakeLeader("inference", "old", "old-0", engine="vllm-old", waiting=1, **common),
-        FakeLeader("inference", "sg", "sg-0", engine="sglang", waiting=12, tensor_parallel=4,
-                   **common),
-        FakeLeader("inference", "grow", "grow-0", waiting=1, **common),
-        FakeLeader("inference", "grow", "grow-1", waiting=3, present=False, **common),
-        FakeLeader("inference", "reset", "reset-0", **common),
-        FakeLeader("inference", "stale", "stale-0", waiting=5, frozen_at=time.time(), **common),
-        FakeLeader("inference", "weird", "weird-0", waiting=9, model_name=INJECTED, **common),
-        FakeLeader("inference", "llamaxv2", "llamaxv2-0", waiting=7, **common),
-        FakeLeader("other", "llama", "llama-0", waiting=50, **common),
-        FakeLeader("other", "chat", "chat-0", waiting=1, **common),
-    ]
-
-
-@pytest.fixture(scope="module")
-def exporter() -> Iterator[MetricsExporter]:
-    with MetricsExporter(_leaders()) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def prom(exporter: MetricsExporter, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusServer]:
-    config = scrape_config({"leaders": exporter.targets()})
-    with PrometheusServer(tmp_path_factory.mktemp("prom"), config) as server:
-        present = sum(1 for lead in exporter.leaders.values() if lead.present)
-        server.wait_for("up == 1", lambda r: len(r) == present, timeout=30)
-        # rate() only reads the full value once the 5 s window is covered by samples.
-        server.wait_for('sum by (pod) (rate(vllm:prompt_tokens_total{pod="llama-1"}[5s])) > 195',
-                        lambda r: len(r) == 1)
-        yield server
 
 
 @pytest.fixture
@@ -76,7 +37,9 @@ def source(prom: PrometheusServer) -> Iterator[PrometheusSource]:
     src.close()
 
 
-def poll(source: PrometheusSource, targets: list[Target], check, timeout: float = 15.0) -> SourceResult:  # type: ignore[no-untyped-def]
+def poll(
+    source: PrometheusSource, targets: list[Target], check, timeout: float = 15.0
+) -> SourceResult:  # type: ignore[no-untyped-def]
     """Fetch until ``check(result)`` is true (scrapes land once a second)."""
     deadline = time.monotonic() + timeout
     while True:
@@ -92,7 +55,9 @@ def poll(source: PrometheusSource, targets: list[Target], check, timeout: float 
         time.sleep(0.3)
 
 
-def test_vllm_snapshot_sums_engines_and_averages_kv(source: PrometheusSource, exporter: MetricsExporter) -> None:
+def test_vllm_snapshot_sums_engines_and_averages_kv(
+    source: PrometheusSource, exporter: MetricsExporter
+) -> None:
     result = source.fetch([target("inference", "llama")], time.time())
     snap = only(result, "inference", "llama")
     got = values(snap)
@@ -102,12 +67,14 @@ def test_vllm_snapshot_sums_engines_and_averages_kv(source: PrometheusSource, ex
     assert got["llama-1"]["kvCacheUtilization"] == pytest.approx(0.7)
     assert got["llama-0"]["kvCacheUtilization"] == pytest.approx(0.5)
     for pod in got:
-        assert got[pod]["promptTokensPerSecond"] == pytest.approx(200, rel=0.03)
-        assert got[pod]["generationTokensPerSecond"] == pytest.approx(80, rel=0.03)
+        assert got[pod]["promptTokensPerSecond"] == pytest.approx(200, rel=0.06)
+        assert got[pod]["generationTokensPerSecond"] == pytest.approx(80, rel=0.06)
     # Without a cluster reader, the reporting leaders stand for the replica counts.
     assert (snap.spec_replicas, snap.ready_replicas) == (2, 2)
     leaders = [exporter.leaders[("inference", p)] for p in ("llama-0", "llama-1")]
-    assert snap.aggregates[Signal.TTFT].value == pytest.approx(expected_quantile(0.9, leaders), rel=0.02)
+    assert snap.aggregates[Signal.TTFT].value == pytest.approx(
+        expected_quantile(0.9, leaders), rel=0.02
+    )
     now = time.time()
     for samples in snap.leaders.values():
         for sample in samples.values():
@@ -118,12 +85,14 @@ def test_old_vllm_kv_name_and_sglang_names(source: PrometheusSource) -> None:
     result = source.fetch(
         [target("inference", "old"), target("inference", "sg", engine="sglang")], time.time()
     )
-    assert values(only(result, "inference", "old"))["old-0"]["kvCacheUtilization"] == pytest.approx(0.5)
+    assert values(only(result, "inference", "old"))["old-0"]["kvCacheUtilization"] == pytest.approx(
+        0.5
+    )
     sg = values(only(result, "inference", "sg"))["sg-0"]
     # 4 TP ranks each report 12 queued requests: the leader has 12, not 48.
     assert sg["queueDepth"] == pytest.approx(12)
     assert sg["kvCacheUtilization"] == pytest.approx(0.5)
-    assert sg["promptTokensPerSecond"] == pytest.approx(200, rel=0.03)
+    assert sg["promptTokensPerSecond"] == pytest.approx(200, rel=0.06)
     assert Signal.TTFT in only(result, "inference", "sg").aggregates
 
 
@@ -137,12 +106,16 @@ def test_one_query_per_signal_whatever_the_number_of_targets(
         return prom.query_count() - before
 
     one = cost([target("inference", "llama")])
-    many = cost([target("inference", n) for n in ("llama", "old", "grow", "reset", "stale", "llamaxv2")]
-                + [target("other", "chat")])
+    many = cost(
+        [target("inference", n) for n in ("llama", "old", "grow", "reset", "stale", "llamaxv2")]
+        + [target("other", "chat")]
+    )
     assert one == many == 6  # 5 leader signals + the TTFT quantile
 
 
-def test_batched_selector_does_not_leak_between_namespaces_or_regex_names(source: PrometheusSource) -> None:
+def test_batched_selector_does_not_leak_between_namespaces_or_regex_names(
+    source: PrometheusSource,
+) -> None:
     # inference/llama + other/chat as one regex would also match other/llama (waiting 50)
     # and, unescaped, "llama.v2" would match llamaxv2.
     result = source.fetch(
@@ -162,16 +135,28 @@ def test_label_values_are_escaped_not_injected(source: PrometheusSource) -> None
         time.time(),
     )
     assert values(only(result, "inference", "weird")) == {
-        "weird-0": pytest.approx({"queueDepth": 9, "runningRequests": 4, "kvCacheUtilization": 0.5,
-                                  "promptTokensPerSecond": 200, "generationTokensPerSecond": 80},
-                                 rel=0.03)
+        "weird-0": pytest.approx(
+            {
+                "queueDepth": 9,
+                "runningRequests": 4,
+                "kvCacheUtilization": 0.5,
+                "promptTokensPerSecond": 200,
+                "generationTokensPerSecond": 80,
+            },
+            rel=0.06,
+        )
     }
-    other = source.fetch([target("inference", "llama", model_name=INJECTED)], time.time())
+    other = source.fetch(
+        [target("inference", "llama", model_name=INJECTED), target("other", "chat")], time.time()
+    )
     assert LwsKey("inference", "llama") in other.errors  # no series of that model there
+    assert LwsKey("other", "chat") in other.snapshots
 
 
-def test_stale_leader_keeps_its_old_timestamp(source: PrometheusSource, exporter: MetricsExporter) -> None:
-    frozen = exporter.leaders[("inference", "stale")].frozen_at
+def test_stale_leader_keeps_its_old_timestamp(
+    source: PrometheusSource, exporter: MetricsExporter
+) -> None:
+    frozen = exporter.leaders[("inference", "stale-0")].frozen_at
     assert frozen is not None
     tgt = target("inference", "stale", stale_after=2.0)
     now = max(time.time(), frozen + 3.0)
@@ -192,7 +177,11 @@ def test_group_appears_then_vanishes(source: PrometheusSource, exporter: Metrics
         newcomer.present = True
         result = poll(source, tgt, lambda r: "grow-1" in values(only(r, "inference", "grow")))
         assert values(only(result, "inference", "grow"))["grow-1"]["queueDepth"] == 3
-        result = poll(source, tgt, lambda r: "promptTokensPerSecond" in values(only(r, "inference", "grow"))["grow-1"])
+        result = poll(
+            source,
+            tgt,
+            lambda r: "promptTokensPerSecond" in values(only(r, "inference", "grow"))["grow-1"],
+        )
         assert only(result, "inference", "grow").ready_replicas == 2
     finally:
         newcomer.present = False
@@ -201,12 +190,14 @@ def test_group_appears_then_vanishes(source: PrometheusSource, exporter: Metrics
     assert set(values(only(result, "inference", "grow"))) == {"grow-0"}
 
 
-def test_counter_reset_is_not_a_negative_rate(source: PrometheusSource, exporter: MetricsExporter) -> None:
+def test_counter_reset_is_not_a_negative_rate(
+    source: PrometheusSource, exporter: MetricsExporter
+) -> None:
     leader = exporter.leaders[("inference", "reset-0")]
     tgt = [target("inference", "reset")]
     leader.reset()
     seen = []
-    deadline = time.monotonic() + 7
+    deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
         snap = only(source.fetch(tgt, time.time()), "inference", "reset")
         sample = snap.leaders["reset-0"].get(Signal.PROMPT_TOKENS)
@@ -217,32 +208,50 @@ def test_counter_reset_is_not_a_negative_rate(source: PrometheusSource, exporter
     # Across the reset the rate dips by at most the increase lost before it; it is never
     # negative (naive delta) nor the whole counter (reset misread as growth).
     assert all(0 < v <= 200 * 1.05 for v in seen), seen
-    assert seen[-1] == pytest.approx(200, rel=0.05)
+    # The increase between the last scrape before the reset and the reset itself is lost
+    # (at most one 1 s scrape interval of a 10 s window: -10%).
+    assert seen[-1] == pytest.approx(200, rel=0.15)
 
 
 def test_cluster_state_gives_replicas_and_drops_deleted_pods(source: PrometheusSource) -> None:
     key = LwsKey("inference", "llama")
-    state = LwsState(key, spec_replicas=3, status_replicas=2, ready_replicas=1,
-                     leaders=(LeaderPod("llama-1", 1, "10.0.0.2", True),))
+    state = LwsState(
+        key,
+        spec_replicas=3,
+        status_replicas=2,
+        ready_replicas=1,
+        leaders=(LeaderPod("llama-1", 1, "10.0.0.2", True),),
+    )
     cluster_source = PrometheusSource(source._client, StaticClusterReader({key: state}))
-    snap = only(cluster_source.fetch([target("inference", "llama")], time.time()), "inference", "llama")
+    snap = only(
+        cluster_source.fetch([target("inference", "llama")], time.time()), "inference", "llama"
+    )
     assert (snap.spec_replicas, snap.status_replicas, snap.ready_replicas) == (3, 2, 1)
     assert set(snap.leaders) == {"llama-1"}  # llama-0 is not a live group leader any more
 
 
 def test_activation_is_batched_and_a_bad_one_fails_alone(source: PrometheusSource) -> None:
-    good = target("inference", "llama",
-                  activation="sum(vllm:num_requests_waiting{namespace=$namespace, leaderworkerset_sigs_k8s_io_name=$name})")
+    good = target(
+        "inference",
+        "llama",
+        activation="sum(vllm:num_requests_waiting{namespace=$namespace, "
+        "leaderworkerset_sigs_k8s_io_name=$name})",
+    )
     bad = target("inference", "old", activation="sum(rate(")
     result = source.fetch([good, bad], time.time())
-    assert only(result, "inference", "llama").aggregates[Signal.ACTIVATION].value == pytest.approx(8)
+    assert only(result, "inference", "llama").aggregates[Signal.ACTIVATION].value == pytest.approx(
+        8
+    )
     assert "activation query" in result.errors[LwsKey("inference", "old")]
 
 
 def test_rejected_override_fails_only_its_policy(source: PrometheusSource) -> None:
     broken = target("inference", "old", overrides={"queueDepth": "sum by ($by) (oops{$selector}"})
-    custom = target("inference", "llama",
-                    overrides={"queueDepth": "sum by ($by) (vllm:num_requests_running{$selector}) * 10"})
+    custom = target(
+        "inference",
+        "llama",
+        overrides={"queueDepth": "sum by ($by) (vllm:num_requests_running{$selector}) * 10"},
+    )
     result = source.fetch([broken, custom, target("other", "chat")], time.time())
     assert "override for queueDepth" in result.errors[LwsKey("inference", "old")]
     assert values(only(result, "inference", "llama"))["llama-1"]["queueDepth"] == pytest.approx(40)
@@ -250,7 +259,7 @@ def test_rejected_override_fails_only_its_policy(source: PrometheusSource) -> No
 
 
 def test_rejected_query_and_empty_result_are_clear_errors(source: PrometheusSource) -> None:
-    with pytest.raises(QueryRejectedError, match="rejected the query \\(400\\).*bad_data"):
+    with pytest.raises(QueryRejectedError, match=r"rejected the query \(400\).*bad_data"):
         source._client.instant("sum(", time.time())
     with pytest.raises(EmptyResultError, match="no series for any of 1 target"):
         source.fetch([target("nowhere", "nothing")], time.time())
@@ -258,7 +267,8 @@ def test_rejected_query_and_empty_result_are_clear_errors(source: PrometheusSour
     key = LwsKey("nowhere", "nothing")
     at_zero = PrometheusSource(source._client, StaticClusterReader({key: LwsState(key, 0, 0, 0)}))
     snap = only(at_zero.fetch([target("nowhere", "nothing")], time.time()), "nowhere", "nothing")
-    assert snap.leaders == {} and snap.spec_replicas == 0
+    assert snap.leaders == {}
+    assert snap.spec_replicas == 0
 
 
 def test_history_matches_instant_fetches(source: PrometheusSource) -> None:
@@ -269,10 +279,14 @@ def test_history_matches_instant_fetches(source: PrometheusSource) -> None:
     for t, result in steps[-2:]:
         ranged = only(result, "inference", "llama")
         instant = only(source.fetch(tgt, t), "inference", "llama")
-        assert values(ranged) == pytest.approx(values(instant))
+        assert set(values(ranged)) == set(values(instant)) == {"llama-0", "llama-1"}
+        for pod, signals in values(instant).items():
+            assert values(ranged)[pod] == pytest.approx(signals)
 
 
-def test_zz_prometheus_down_then_back(prom: PrometheusServer, source: PrometheusSource, tmp_path: Path) -> None:
+def test_zz_prometheus_down_then_back(
+    prom: PrometheusServer, source: PrometheusSource, tmp_path: Path
+) -> None:
     tgt = [target("inference", "llama")]
     prom.stop()
     try:
@@ -282,6 +296,13 @@ def test_zz_prometheus_down_then_back(prom: PrometheusServer, source: Prometheus
         assert time.monotonic() - started < 5  # bounded retries with backoff, no hang
     finally:
         prom.start()
-    result = poll(source, tgt, lambda r: "promptTokensPerSecond" in values(only(r, "inference", "llama")).get("llama-1", {}),
-                  timeout=25)
+    restarted = time.time()
+
+    def fresh(result: SourceResult) -> bool:
+        samples = only(result, "inference", "llama").leaders["llama-1"]
+        return Signal.PROMPT_TOKENS in samples and samples[Signal.QUEUE_DEPTH].timestamp > restarted
+
+    # Data from before the outage is still there at once (same TSDB); wait for new scrapes.
+    result = poll(source, tgt, fresh, timeout=25)
+    assert fresh(result)
     assert values(only(result, "inference", "llama"))["llama-1"]["queueDepth"] == 2

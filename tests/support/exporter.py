@@ -37,10 +37,31 @@ from prometheus_client.core import (
     Metric,
 )
 
-VLLM_TTFT_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0,
-                     2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0, 160.0, 640.0, 2560.0)
-SGLANG_TTFT_BUCKETS = (0.1, 0.2, 0.4, 0.6, 0.8, 1, 2, 4, 6, 8, 10, 20, 40, 60, 80, 100, 200,
-                       400)
+VLLM_TTFT_BUCKETS = (
+    0.001,
+    0.005,
+    0.01,
+    0.02,
+    0.04,
+    0.06,
+    0.08,
+    0.1,
+    0.25,
+    0.5,
+    0.75,
+    1.0,
+    2.5,
+    5.0,
+    7.5,
+    10.0,
+    20.0,
+    40.0,
+    80.0,
+    160.0,
+    640.0,
+    2560.0,
+)
+SGLANG_TTFT_BUCKETS = (0.1, 0.2, 0.4, 0.6, 0.8, 1, 2, 4, 6, 8, 10, 20, 40, 60, 80, 100, 200, 400)
 MODEL = "meta-llama/Llama-3.1-70B-Instruct"
 
 
@@ -107,8 +128,11 @@ class _LeaderCollector:
     def _vllm(self, lead: FakeLeader, at: float, stamp: float | None) -> Iterable[Metric]:
         labels = ["model_name", "engine"]
         engines = [str(i) for i in range(lead.data_parallel)]
-        kv_name = "vllm:gpu_cache_usage_perc" if lead.engine == "vllm-old" else (
-            "vllm:kv_cache_usage_perc")
+        kv_name = (
+            "vllm:gpu_cache_usage_perc"
+            if lead.engine == "vllm-old"
+            else ("vllm:kv_cache_usage_perc")
+        )
         gauges = [
             ("vllm:num_requests_waiting", _split(lead.waiting, len(engines))),
             ("vllm:num_requests_running", _split(lead.running, len(engines))),
@@ -119,43 +143,57 @@ class _LeaderCollector:
             for engine, value in zip(engines, values, strict=True):
                 g.add_metric([lead.model_name, engine], value, timestamp=stamp)
             yield g
-        for base, rate in (("vllm:prompt_tokens", lead.prompt_rate),
-                           ("vllm:generation_tokens", lead.generation_rate)):
+        for base, rate in (
+            ("vllm:prompt_tokens", lead.prompt_rate),
+            ("vllm:generation_tokens", lead.generation_rate),
+        ):
             c = CounterMetricFamily(base, f"{base} help", labels=labels)
             for engine, share in zip(engines, _split(rate, len(engines)), strict=True):
                 c.add_metric([lead.model_name, engine], lead.counter(share, at), timestamp=stamp)
             yield c
-        h = HistogramMetricFamily(
-            "vllm:time_to_first_token_seconds", "ttft help", labels=labels
-        )
+        h = HistogramMetricFamily("vllm:time_to_first_token_seconds", "ttft help", labels=labels)
         for engine in engines:
             buckets = [(le, c / len(engines)) for le, c in lead.ttft_buckets(at)]
-            h.add_metric([lead.model_name, engine], buckets,
-                         sum_value=buckets[-1][1] * lead.ttft_median, timestamp=stamp)
+            h.add_metric(
+                [lead.model_name, engine],
+                buckets,
+                sum_value=buckets[-1][1] * lead.ttft_median,
+                timestamp=stamp,
+            )
         yield h
 
     def _sglang(self, lead: FakeLeader, at: float, stamp: float | None) -> Iterable[Metric]:
         ranks = ["model_name", "engine_type", "tp_rank", "pp_rank"]
-        for name, value in (("sglang:num_queue_reqs", lead.waiting),
-                            ("sglang:num_running_reqs", lead.running),
-                            ("sglang:token_usage", lead.kv)):
+        for name, value in (
+            ("sglang:num_queue_reqs", lead.waiting),
+            ("sglang:num_running_reqs", lead.running),
+            ("sglang:token_usage", lead.kv),
+        ):
             g = GaugeMetricFamily(name, f"{name} help", labels=ranks)
             for tp in range(lead.tensor_parallel):
                 g.add_metric([lead.model_name, "unified", str(tp), "0"], value, timestamp=stamp)
             yield g
         streaming = ["model_name", "engine_type", "is_streaming"]
-        for base, rate in (("sglang:prompt_tokens", lead.prompt_rate),
-                           ("sglang:generation_tokens", lead.generation_rate)):
+        for base, rate in (
+            ("sglang:prompt_tokens", lead.prompt_rate),
+            ("sglang:generation_tokens", lead.generation_rate),
+        ):
             c = CounterMetricFamily(base, f"{base} help", labels=streaming)
             for flag, share in zip(("true", "false"), _split(rate, 2), strict=True):
-                c.add_metric([lead.model_name, "unified", flag], lead.counter(share, at),
-                             timestamp=stamp)
+                c.add_metric(
+                    [lead.model_name, "unified", flag], lead.counter(share, at), timestamp=stamp
+                )
             yield c
-        h = HistogramMetricFamily("sglang:time_to_first_token_seconds", "ttft help",
-                                  labels=streaming)
+        h = HistogramMetricFamily(
+            "sglang:time_to_first_token_seconds", "ttft help", labels=streaming
+        )
         buckets = lead.ttft_buckets(at)
-        h.add_metric([lead.model_name, "unified", "true"], buckets,
-                     sum_value=buckets[-1][1] * lead.ttft_median, timestamp=stamp)
+        h.add_metric(
+            [lead.model_name, "unified", "true"],
+            buckets,
+            sum_value=buckets[-1][1] * lead.ttft_median,
+            timestamp=stamp,
+        )
         yield h
 
 
@@ -232,7 +270,7 @@ class MetricsExporter:
         if leader is None or not leader.present:
             return None
         registry = CollectorRegistry(auto_describe=False)
-        registry.register(_LeaderCollector(leader))  # type: ignore[arg-type]
+        registry.register(_LeaderCollector(leader))
         return generate_latest(registry)
 
     def _ksm(self) -> bytes:
@@ -241,8 +279,11 @@ class MetricsExporter:
             name = f"kube_leaderworkerset_{field_name}"
             lines.append(f"# TYPE {name} gauge")
             for item in self.lws.values():
-                value = {"spec_replicas": item.spec, "status_replicas": item.status,
-                         "status_ready_replicas": item.ready}[field_name]
+                value = {
+                    "spec_replicas": item.spec,
+                    "status_replicas": item.status,
+                    "status_ready_replicas": item.ready,
+                }[field_name]
                 lines.append(
                     f'{name}{{namespace="{item.namespace}",leaderworkerset="{item.name}"}} {value}'
                 )

@@ -98,7 +98,9 @@ class PrometheusServer:
                 pass
             time.sleep(0.1)
         self.stop()
-        raise RuntimeError(f"prometheus not ready after {timeout}s: {self._log.read_text()[-2000:]}")
+        raise RuntimeError(
+            f"prometheus not ready after {timeout}s: {self._log.read_text()[-2000:]}"
+        )
 
     def stop(self) -> None:
         if self._process is None:

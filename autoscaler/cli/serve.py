@@ -1,0 +1,205 @@
+"""``lws-autoscaler serve``: the external metrics API server and its control loop.
+
+Without ``--source`` and ``--policies`` it runs the built-in demo: the shipped recording
+replayed 10x faster through the example policies, plain HTTP on 127.0.0.1:8080, auth
+off, and it prints ready-to-paste ``kubectl``/``curl`` lines. Otherwise it is the
+production server: HTTPS on :6443 (self-signed unless ``--tls-cert-file``), delegated
+authentication and authorisation through the Kubernetes API.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from autoscaler.durations import parse_duration
+from autoscaler.server.clock import Clock, ReplayClock, SystemClock
+from autoscaler.server.settings import ServerSetupError, ServeSettings
+
+
+def _duration(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(n.strip() for n in text.split(",") if n.strip())
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "serve",
+        help="run the external metrics API server and control loop",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    g = p.add_argument_group("policies and metrics")
+    g.add_argument(
+        "--policies",
+        action="append",
+        type=Path,
+        metavar="PATH",
+        help="policy file or folder (repeatable; a ConfigMap mount is watched)",
+    )
+    g.add_argument("--source", choices=("prometheus", "scrape", "recording"))
+    g.add_argument("--prometheus-url", default="http://prometheus-operated.monitoring.svc:9090")
+    g.add_argument("--recording", type=Path, help="recording file (default: built-in demo)")
+    g.add_argument("--replay-speed", type=float, help="recording replay speed (demo: 10)")
+    g.add_argument(
+        "--cycle",
+        type=_duration,
+        default=15.0,
+        metavar="DURATION",
+        help="control-loop period (default 15s)",
+    )
+    g.add_argument(
+        "--max-decision-age",
+        type=_duration,
+        metavar="DURATION",
+        help="older decisions are stale: 503 (default: 3 cycles)",
+    )
+    s = p.add_argument_group("serving")
+    s.add_argument("--bind-address", help="default 0.0.0.0 (HTTPS), 127.0.0.1 (plain HTTP)")
+    s.add_argument("--secure-port", type=int, default=6443)
+    s.add_argument("--insecure", action="store_true", help="plain HTTP (loopback only)")
+    s.add_argument("--insecure-port", type=int, default=8080)
+    s.add_argument(
+        "--force-insecure-non-loopback",
+        action="store_true",
+        help="allow plain HTTP on a non-loopback address (never in production)",
+    )
+    s.add_argument("--tls-cert-file", type=Path)
+    s.add_argument("--tls-private-key-file", type=Path)
+    s.add_argument(
+        "--cert-dir",
+        type=Path,
+        default=Path("apiserver.local.config/certificates"),
+        help="where a self-signed certificate is written when none is given",
+    )
+    s.add_argument(
+        "--tls-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="extra host name for the self-signed certificate (repeatable)",
+    )
+    a = p.add_argument_group("authentication and authorisation")
+    a.add_argument(
+        "--kubeconfig",
+        type=Path,
+        help="for TokenReview/SubjectAccessReview (default: in-cluster service account)",
+    )
+    a.add_argument(
+        "--disable-auth",
+        action="store_true",
+        help="serve without authentication or authorisation (local use only)",
+    )
+    a.add_argument("--client-ca-file", type=Path)
+    a.add_argument("--requestheader-client-ca-file", type=Path)
+    a.add_argument("--requestheader-allowed-names", type=_names, default=())
+    a.add_argument("--requestheader-username-headers", type=_names, default=("X-Remote-User",))
+    a.add_argument("--requestheader-group-headers", type=_names, default=("X-Remote-Group",))
+    a.add_argument(
+        "--requestheader-extra-headers-prefix", type=_names, default=("X-Remote-Extra-",)
+    )
+    a.add_argument("--auth-cache-ttl", type=_duration, default=10.0, metavar="DURATION")
+    p.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")
+    p.set_defaults(func=run)
+
+
+def is_demo(args: argparse.Namespace) -> bool:
+    return args.source is None and not args.policies
+
+
+def settings_from(args: argparse.Namespace) -> ServeSettings:
+    from autoscaler.server.demo import DEMO_REPLAY_SPEED, builtin_policies_dir
+
+    demo = is_demo(args)
+    insecure = args.insecure or demo
+    values: dict[str, Any] = {
+        "policies": tuple(args.policies or [builtin_policies_dir()]),
+        "source": args.source or "recording",
+        "prometheus_url": args.prometheus_url,
+        "recording": args.recording,
+        "replay_speed": args.replay_speed or (DEMO_REPLAY_SPEED if demo else 1.0),
+        "cycle_seconds": args.cycle,
+        "max_decision_age": args.max_decision_age,
+        "bind_address": args.bind_address or ("127.0.0.1" if insecure else "0.0.0.0"),
+        "secure_port": args.secure_port,
+        "insecure": insecure,
+        "insecure_port": args.insecure_port,
+        "force_insecure_non_loopback": args.force_insecure_non_loopback,
+        "tls_cert_file": args.tls_cert_file,
+        "tls_private_key_file": args.tls_private_key_file,
+        "cert_dir": args.cert_dir,
+        "tls_host_names": tuple(args.tls_host),
+        "disable_auth": args.disable_auth or demo,
+        "kubeconfig": args.kubeconfig,
+        "client_ca_file": args.client_ca_file,
+        "requestheader_client_ca_file": args.requestheader_client_ca_file,
+        "requestheader_allowed_names": args.requestheader_allowed_names,
+        "requestheader_username_headers": args.requestheader_username_headers,
+        "requestheader_group_headers": args.requestheader_group_headers,
+        "requestheader_extra_headers_prefix": args.requestheader_extra_headers_prefix,
+        "auth_cache_ttl": args.auth_cache_ttl,
+        "log_level": args.log_level,
+    }
+    try:
+        return ServeSettings(**values)
+    except ValidationError as exc:
+        problems = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
+        raise ServerSetupError(problems) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from autoscaler.server import demo as demo_module
+    from autoscaler.server.loop import policy_horizon
+    from autoscaler.server.runner import ServerProcess
+    from autoscaler.server.sources_factory import build_source
+
+    settings = settings_from(args)
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    source = build_source(settings)
+    clock: Clock = SystemClock()
+    if settings.source == "recording":
+        from autoscaler.policy.loader import load_policies
+
+        horizon = max(policy_horizon(p.policy) for p in load_policies(settings.policies))
+        start, end = getattr(source, "start", None), getattr(source, "end", None)
+        if isinstance(start, float | int) and isinstance(end, float | int):
+            begin = demo_module.demo_start(
+                float(start), float(end), horizon + settings.cycle_seconds
+            )
+            clock = ReplayClock(begin, settings.replay_speed)
+    process = ServerProcess(settings, source, clock)
+    url = f"{settings.scheme}://{_display_host(settings.bind_address)}:{settings.port}"
+    kubeconfig = demo_module.write_kubeconfig(url) if settings.insecure else None
+    if is_demo(args):
+        print(
+            "lws-autoscaler demo: the built-in recording replayed "
+            f"{settings.replay_speed:g}x through {len(process.watcher.policies)} example "
+            "policies; plain HTTP on loopback, AUTHENTICATION OFF.",
+            file=sys.stderr,
+        )
+    print(f"serving the external metrics API on {url}; try:", file=sys.stderr)
+    for line in demo_module.usage_lines(
+        url, kubeconfig, process.watcher.policies, insecure_tls=not settings.insecure
+    ):
+        print(line, file=sys.stderr)
+    process.run()
+    return 0
+
+
+def _display_host(address: str) -> str:
+    return "127.0.0.1" if address in ("0.0.0.0", "::", "") else address

@@ -1,0 +1,84 @@
+"""The built-in demo of ``lws-autoscaler serve`` (no arguments) and its ready-to-paste lines.
+
+The demo replays the shipped recording through the example policies (copies in
+``autoscaler/data/policies``), accelerated, on plain HTTP at 127.0.0.1 with auth off.
+The clock starts one policy horizon into the recording, so the restart replay warms
+every window at once and recommendations move from the first cycles.
+"""
+
+from __future__ import annotations
+
+import shlex
+import tempfile
+from collections.abc import Sequence
+from importlib.resources import files
+from pathlib import Path
+from urllib.parse import quote
+
+import yaml
+
+from autoscaler.policy.model import ScalingPolicy
+from autoscaler.server.series import LWS_LABEL, RECOMMENDED_REPLICAS
+
+DEMO_REPLAY_SPEED = 10.0
+
+
+def builtin_policies_dir() -> Path:
+    """The example policies shipped in the package (``autoscaler/data/policies``)."""
+    return Path(str(files("autoscaler") / "data" / "policies"))
+
+
+def demo_start(recording_start: float, recording_end: float, warm_seconds: float) -> float:
+    """Recording time the demo clock starts at: warm, but well before the end."""
+    return min(recording_start + warm_seconds, (recording_start + recording_end) / 2)
+
+
+def write_kubeconfig(url: str, directory: Path | None = None) -> Path:
+    """A kubeconfig whose cluster is ``url`` (plain HTTP on loopback: no credentials)."""
+    folder = directory or Path(tempfile.gettempdir()) / "lws-autoscaler-demo"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "kubeconfig"
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": "lws-autoscaler-demo",
+        "clusters": [{"name": "lws-autoscaler-demo", "cluster": {"server": url}}],
+        "users": [{"name": "anonymous", "user": {}}],
+        "contexts": [
+            {
+                "name": "lws-autoscaler-demo",
+                "context": {"cluster": "lws-autoscaler-demo", "user": "anonymous"},
+            }
+        ],
+    }
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def metric_path(policy: ScalingPolicy, metric: str = RECOMMENDED_REPLICAS) -> str:
+    target = policy.spec.target
+    selector = quote(f"{LWS_LABEL}={target.name}", safe="")
+    return (
+        f"/apis/external.metrics.k8s.io/v1beta1/namespaces/{target.namespace}/{metric}"
+        f"?labelSelector={selector}"
+    )
+
+
+def usage_lines(
+    url: str, kubeconfig: Path | None, policies: Sequence[ScalingPolicy], insecure_tls: bool
+) -> list[str]:
+    """What to paste to read the recommendation of the first policy."""
+    if not policies:
+        return []
+    policy = policies[0]
+    path = metric_path(policy)
+    target = policy.spec.target
+    curl = "curl -s" + (" -k" if insecure_tls else "")
+    lines = [f"  {curl} {shlex.quote(url + path)}"]
+    if kubeconfig is not None:
+        lines.insert(
+            0,
+            f"  kubectl --kubeconfig {shlex.quote(str(kubeconfig))} get --raw {shlex.quote(path)}",
+        )
+    lines.append(f"  lws-autoscaler explain {target.namespace}/{target.name} --server {url}")
+    return lines

@@ -1,0 +1,47 @@
+"""Builds the configured :class:`~autoscaler.sources.base.MetricSource` from settings.
+
+- ``prometheus``: queries ``--prometheus-url``; group and replica state come from the
+  Kubernetes API (``--kubeconfig`` or in-cluster) when reachable, else from Prometheus
+  series only (a warning says so);
+- ``scrape``: scrapes leader pods found through the Kubernetes API (required);
+- ``recording``: replays ``--recording`` (default: the built-in demo recording) with
+  ``now`` in recording time; pair it with a :class:`~autoscaler.server.clock.ReplayClock`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from autoscaler.errors import AutoscalerError
+from autoscaler.server.kube_reviews import KubeConfigError, api_client
+from autoscaler.server.settings import ServerSetupError, ServeSettings
+from autoscaler.sources.base import MetricSource
+
+log = logging.getLogger(__name__)
+
+
+def build_source(settings: ServeSettings) -> MetricSource:
+    try:
+        if settings.source == "recording":
+            from autoscaler.sources.recording import RecordingSource
+
+            return RecordingSource(settings.recording)
+        from autoscaler.sources.kube import KubernetesClusterReader
+
+        if settings.source == "scrape":
+            from autoscaler.sources.scrape import DirectScrapeSource
+
+            return DirectScrapeSource(KubernetesClusterReader(api_client(settings.kubeconfig)))
+        from autoscaler.sources.prometheus import PrometheusSource
+        from autoscaler.sources.prometheus_api import PrometheusQueryClient
+
+        try:
+            cluster = KubernetesClusterReader(api_client(settings.kubeconfig))
+        except KubeConfigError as exc:
+            log.warning("no Kubernetes API (%s): group state from Prometheus series only", exc)
+            cluster = None
+        return PrometheusSource(PrometheusQueryClient(settings.prometheus_url), cluster)
+    except AutoscalerError:
+        raise
+    except (OSError, ValueError) as exc:
+        raise ServerSetupError(f"cannot set up the {settings.source} source: {exc}") from exc

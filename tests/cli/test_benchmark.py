@@ -1,0 +1,100 @@
+"""``lws-autoscaler benchmark`` end to end through the real CLI on the shipped excerpt."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from autoscaler.cli.main import main
+
+REPO = Path(__file__).resolve().parents[2]
+EXCERPT = REPO / "simulations" / "data" / "azure_conv_excerpt.csv"
+POLICIES = (
+    "ours",
+    "seed",
+    "seed-tuned",
+    "keda",
+    "keda-tuned",
+    "knative",
+    "knative-tuned",
+    "static",
+    "oracle",
+)
+FIELDS = (
+    "slo_attainment",
+    "gpu_hours",
+    "replica_hours",
+    "scale_events",
+    "failed_requests",
+    "ttft_p50",
+    "ttft_p99",
+    "queue_wait_p99",
+)
+
+
+def test_benchmark_writes_results_for_every_policy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    code = main(
+        [
+            "benchmark",
+            "--trace",
+            str(EXCERPT),
+            "--duration",
+            "240",
+            "--rate-scale",
+            "2",
+            "--cold-start",
+            "60",
+            "--out",
+            str(out),
+            "--seed",
+            "3",
+        ]
+    )
+    assert code == 0
+    results = json.loads((out / "results.json").read_text())
+    for name in POLICIES:
+        assert set(FIELDS) <= set(results[name]), name
+        assert 0.0 <= results[name]["slo_attainment"] <= 1.0
+        assert results[name]["gpu_hours"] > 0
+    assert results["oracle"]["gpu_hours"] <= results["static"]["gpu_hours"] + 1e-9
+    assert {"setting", "reached_target", "sweep"} <= set(results["keda-tuned"])
+    assert results["_meta"]["cold_start_median_s"] == 60.0
+    assert (out / "results.md").read_text().count("| ours |") == 1
+    assert (out / "timeline.png").stat().st_size > 0
+    captured = capsys.readouterr()
+    assert "| knative-tuned |" in captured.out
+    assert "%" in captured.err  # the progress bar
+
+
+def test_benchmark_same_seed_same_results(tmp_path: Path) -> None:
+    args = [
+        "benchmark",
+        "--trace",
+        str(EXCERPT),
+        "--duration",
+        "120",
+        "--cold-start",
+        "60",
+        "--quiet",
+        "--seed",
+        "5",
+    ]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0
+    assert main([*args, "--out", str(tmp_path / "b")]) == 0
+    a = json.loads((tmp_path / "a" / "results.json").read_text())
+    b = json.loads((tmp_path / "b" / "results.json").read_text())
+    a.pop("_meta"), b.pop("_meta")
+    assert a == b
+
+
+def test_benchmark_reports_a_missing_trace_cleanly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["benchmark", "--trace", str(tmp_path / "none.csv"), "--out", str(tmp_path)])
+    assert code == 2
+    assert "no such trace file" in capsys.readouterr().err

@@ -1,0 +1,183 @@
+"""``lws-autoscaler simulate`` end to end on a recording file written in the real recording
+format (raw vLLM series per leader pod, as ``lws-autoscaler record`` saves them): outputs,
+a valid PNG, ``--compare``, and the exit codes of ``--check``."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from autoscaler.cli.main import main
+from autoscaler.snapshot import LwsKey
+from autoscaler.sources.promql import LabelNames
+from autoscaler.sources.recording_format import RecordedTarget, Recording, Series, save_recording
+
+ROOT = Path(__file__).resolve().parents[2]
+POLICY = ROOT / "policies" / "llama-70b.yaml"
+START, STEP = 1_767_225_600.0, 15.0
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One hour, 4 leaders; the load rises from 1.5 to 5.5 groups' worth and back."""
+    n = 241
+    times = (START + np.arange(n) * STEP).tolist()
+    labels = LabelNames()
+    key = LwsKey("inference", "llama-70b")
+    phase = np.arange(n) / (n - 1)
+    groups = 1.5 + 4.0 * 0.5 * (1 - np.cos(2 * math.pi * phase))
+    series = []
+    for i in range(4):
+        pod = {labels.namespace: key.namespace, labels.lws: key.name, labels.pod: f"llama-70b-{i}"}
+        waiting = groups * 8 / 4  # queueDepth target 8 per group
+        generated = np.cumsum(groups * 5000 / 4 * STEP)
+        for name, values in (
+            ("vllm:num_requests_waiting", waiting),
+            ("vllm:num_requests_running", 2 * waiting),
+            ("vllm:kv_cache_usage_perc", np.clip(groups * 0.6 / 4, 0, 1)),
+            ("vllm:generation_tokens_total", generated),
+            ("vllm:prompt_tokens_total", 0.3 * generated),
+        ):
+            series.append(
+                Series({"__name__": name, **pod}, list(zip(times, values.tolist(), strict=True)))
+            )
+    for name in ("lws:spec_replicas", "lws:status_replicas", "lws:ready_replicas"):
+        owner = {"__name__": name, labels.namespace: key.namespace, labels.lws: key.name}
+        series.append(Series(owner, [(t, 4.0) for t in times]))
+    recording = Recording(START, times[-1], STEP, labels, (RecordedTarget(key),), series)
+    return save_recording(recording, tmp_path_factory.mktemp("rec") / "week.json.gz")
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert data[12:16] == b"IHDR"
+    width, height = struct.unpack(">II", data[16:24])
+    return int(width), int(height)
+
+
+def test_simulate_writes_timeline_summary_and_png(
+    recording: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    code = main(
+        [
+            "simulate",
+            "--recording",
+            str(recording),
+            "--policies",
+            str(POLICY),
+            "--out",
+            str(out),
+            "-q",
+        ]
+    )
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "replica-hours" in printed
+    assert "llama-70b" in printed
+    summary = json.loads((out / "summary.json").read_text())
+    figures = summary["policies"]["llama-70b"]
+    assert figures["steps"] == 241
+    assert figures["step_seconds"] == STEP
+    assert figures["gpu_hours"] == pytest.approx(figures["replica_hours"] * 8, abs=1e-3)
+    assert figures["scale_ups"] >= 1  # 1.5 -> 5.5 groups cannot stay at the recorded 4
+    with (out / "timeline-llama-70b.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 241
+    assert max(int(r["hpa_desired"]) for r in rows) >= 5
+    width, height = png_size(out / "inference_llama-70b.png")
+    assert width > 600
+    assert height > 400
+
+
+def test_compare_and_check_exit_codes(
+    recording: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    eager = tmp_path / "eager.yaml"
+    eager.write_text(
+        POLICY.read_text()
+        .replace("name: llama-70b\nspec", "name: llama-70b-eager\nspec")
+        .replace("stabilizationWindow: 10m", "stabilizationWindow: 1m")
+        .replace("minGroupAge: 10m", "minGroupAge: 1m")
+    )
+    base_out = tmp_path / "base"
+    args = ["simulate", "--recording", str(recording), "-q"]
+    assert (
+        main([*args, "--policies", str(POLICY), "--compare", str(eager), "--out", str(base_out)])
+        == 0
+    )
+    summary = json.loads((base_out / "summary.json").read_text())
+    assert set(summary["policies"]) == {"llama-70b", "llama-70b-eager"}
+    assert summary["compare"] == ["llama-70b-eager"]
+    assert (base_out / "timeline-llama-70b-eager.csv").exists()
+    png_size(base_out / "inference_llama-70b.png")
+    capsys.readouterr()
+
+    baseline = base_out / "summary.json"
+    same = [
+        *args,
+        "--policies",
+        str(POLICY),
+        "--out",
+        str(tmp_path / "same"),
+        "--check",
+        str(baseline),
+    ]
+    assert main(same) == 0
+    assert "no regression" in capsys.readouterr().out
+
+    # Hand-edit the baseline to be far better than anything: the gate must trip.
+    better = json.loads(baseline.read_text())
+    better["policies"]["llama-70b"].update(replica_hours=1.0, underprovisioned_seconds=0.0)
+    strict = tmp_path / "strict.json"
+    strict.write_text(json.dumps(better))
+    worse = [*args, "--policies", str(POLICY), "--out", str(tmp_path / "w"), "--check", str(strict)]
+    assert main(worse) == 1
+    assert "replica-hours" in capsys.readouterr().err
+
+
+def test_errors_exit_2_with_a_message(
+    recording: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = ROOT / "policies" / "dev-8b.yaml"
+    assert (
+        main(
+            [
+                "simulate",
+                "--recording",
+                str(recording),
+                "--policies",
+                str(other),
+                "-q",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 2
+    )
+    assert "no policy targets an LWS of the recording" in capsys.readouterr().err
+    not_summary = tmp_path / "x.json"
+    not_summary.write_text("{}")
+    code = main(
+        [
+            "simulate",
+            "--recording",
+            str(recording),
+            "--policies",
+            str(POLICY),
+            "-q",
+            "--out",
+            str(tmp_path),
+            "--check",
+            str(not_summary),
+        ]
+    )
+    assert code == 2
+    assert "not a dry-run summary" in capsys.readouterr().err

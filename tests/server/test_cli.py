@@ -1,0 +1,119 @@
+"""``lws-autoscaler serve`` flags -> settings, and ``lws-autoscaler explain`` against a real
+running server."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from autoscaler.cli.main import build_parser, main
+from autoscaler.cli.serve import settings_from
+from autoscaler.policy.loader import load_policies
+from autoscaler.server.demo import builtin_policies_dir, metric_path, usage_lines
+from tests.server.conftest import Start
+from tests.server.helpers import make_policy
+
+
+def _args(*argv: str) -> argparse.Namespace:
+    return build_parser().parse_args(["serve", *argv])
+
+
+def test_no_arguments_is_the_local_demo() -> None:
+    settings = settings_from(_args())
+    assert settings.source == "recording"
+    assert (settings.insecure, settings.bind_address, settings.port) == (True, "127.0.0.1", 8080)
+    assert settings.disable_auth
+    assert settings.replay_speed == 10
+    assert settings.policies == (builtin_policies_dir(),)
+    names = sorted(p.policy.name for p in load_policies([builtin_policies_dir()]))
+    assert names == ["dev-8b", "llama-405b", "llama-70b"]
+
+
+def test_production_defaults_are_secure(tmp_path: Path) -> None:
+    settings = settings_from(_args("--source", "prometheus", "--policies", str(tmp_path)))
+    assert (settings.insecure, settings.bind_address, settings.port) == (False, "0.0.0.0", 6443)
+    assert not settings.disable_auth
+    assert settings.scheme == "https"
+    custom = settings_from(
+        _args(
+            "--source",
+            "prometheus",
+            "--policies",
+            str(tmp_path),
+            "--cycle",
+            "30s",
+            "--requestheader-allowed-names",
+            "front-proxy-client, aggregator",
+            "--requestheader-username-headers",
+            "X-Remote-User,X-User",
+        )
+    )
+    assert custom.cycle_seconds == 30
+    assert custom.decision_max_age == 90
+    assert custom.requestheader_allowed_names == ("front-proxy-client", "aggregator")
+    assert custom.requestheader_username_headers == ("X-Remote-User", "X-User")
+
+
+def test_bad_flag_combinations_are_one_line_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        [
+            "serve",
+            "--insecure",
+            "--bind-address",
+            "10.0.0.1",
+            "--source",
+            "recording",
+            "--policies",
+            str(tmp_path),
+        ]
+    )
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "plain HTTP on 10.0.0.1" in err
+    assert "Traceback" not in err
+    with pytest.raises(SystemExit):
+        main(["serve", "--cycle", "fast"])
+    assert "is not a duration" in capsys.readouterr().err
+
+
+def test_usage_lines_are_ready_to_paste(tmp_path: Path) -> None:
+    policy = make_policy()
+    assert metric_path(policy) == (
+        "/apis/external.metrics.k8s.io/v1beta1/namespaces/inference/lws_recommended_replicas"
+        "?labelSelector=leaderworkerset%3Dllama-70b"
+    )
+    lines = usage_lines("http://127.0.0.1:8080", tmp_path / "kc", [policy], insecure_tls=False)
+    assert lines[0].startswith(f"  kubectl --kubeconfig {tmp_path / 'kc'} get --raw '/apis/")
+    assert lines[1].startswith("  curl -s 'http://127.0.0.1:8080/apis/")
+    assert lines[2] == "  lws-autoscaler explain inference/llama-70b --server http://127.0.0.1:8080"
+
+
+def test_explain_prints_the_last_decision(
+    start_server: Start, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with start_server(disable_auth=True) as running:
+        running.cycle()
+        assert running.ca_file is not None
+        tls = ["--server", running.url, "--certificate-authority", str(running.ca_file)]
+        assert main(["explain", "inference/llama-70b", *tls]) == 0
+        out = capsys.readouterr().out
+        assert out.startswith("inference/llama-70b (policy llama-70b): recommend 8 (current 4)")
+        assert "signal queueDepth: ok value=16 target=8" in out
+        assert "decided at 2026-01-01T00:00:00Z" in out
+
+        assert main(["explain", "inference/llama-70b", "-o", "json", *tls]) == 0
+        assert '"replicas": 8' in capsys.readouterr().out
+
+        assert main(["explain", "inference/nobody", *tls]) == 1
+        assert "404: no decision for inference/nobody" in capsys.readouterr().err
+
+        assert main(["explain", "inference/llama-70b", "--server", running.url]) == 1
+        assert "cannot reach" in capsys.readouterr().err  # the test CA is not trusted
+
+    assert main(["explain", "not-a-key"]) == 2
+    assert main(["explain", "a/b", "--server", "http://127.0.0.1:9"]) == 1
+    assert "cannot reach http://127.0.0.1:9" in capsys.readouterr().err

@@ -1,0 +1,313 @@
+"""The control loop: aligned ticks, hold on source errors, policy hot reload (ConfigMap
+symlink swaps), restart safety by replaying history, containment of engine failures."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from autoscaler.engine import Decision
+from autoscaler.errors import PolicyError
+from autoscaler.server import loop as loop_module
+from autoscaler.server.loop import ControlLoop, policy_horizon
+from autoscaler.server.policy_watch import PolicyWatcher
+from autoscaler.server.store import DecisionStore
+from autoscaler.server.telemetry import Telemetry
+from autoscaler.snapshot import LwsKey
+from tests.server.helpers import (
+    T0,
+    FunctionSource,
+    ManualClock,
+    constant,
+    make_policy,
+    policy_document,
+    write_policy,
+)
+
+LLAMA = LwsKey("inference", "llama-70b")
+DEV = LwsKey("inference", "dev-8b")
+
+
+def _build(
+    paths: list[Path], source: FunctionSource, clock: ManualClock
+) -> tuple[ControlLoop, Telemetry, DecisionStore]:
+    telemetry = Telemetry()
+    watcher = PolicyWatcher(paths, telemetry)
+    watcher.load_initial()
+    store = DecisionStore(max_age=45)
+    return ControlLoop(source, watcher, store, telemetry, clock, 15.0), telemetry, store
+
+
+def _by_key(decisions: list[Decision]) -> dict[LwsKey, Decision]:
+    return {d.key: d for d in decisions}
+
+
+def _metric(telemetry: Telemetry, name: str, labels: dict[str, str] | None = None) -> float:
+    value = telemetry.registry.get_sample_value(name, labels or {})
+    return 0.0 if value is None else value
+
+
+class ConfigMapDir:
+    """A folder laid out like a mounted ConfigMap: key -> ..data/key, ..data -> ..<ts>."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.version = 0
+        root.mkdir()
+
+    def publish(self, files: dict[str, str]) -> None:
+        self.version += 1
+        stamp = self.root / f"..2026_01_01_00_00_{self.version:02d}"
+        stamp.mkdir()
+        for name, text in files.items():
+            (stamp / name).write_text(text)
+        tmp = self.root / "..data_tmp"
+        tmp.symlink_to(stamp.name)
+        os.replace(tmp, self.root / "..data")  # the atomic swap kubelet does
+        for name in files:
+            link = self.root / name
+            if not link.is_symlink():
+                link.symlink_to(f"..data/{name}")
+
+
+def _yaml(**kwargs: Any) -> str:
+    return yaml.safe_dump(policy_document(**kwargs), sort_keys=False)
+
+
+@pytest.fixture
+def llama_file(tmp_path: Path) -> Path:
+    return write_policy(tmp_path / "llama.yaml")
+
+
+def test_run_replays_then_cycles_on_aligned_ticks(llama_file: Path) -> None:
+    clock = ManualClock(T0 + 7)
+    source = FunctionSource({LLAMA: constant(64)})
+    loop, telemetry, store = _build([llama_file], source, clock)
+    waits: list[float] = []
+
+    def wait(seconds: float) -> bool:
+        waits.append(seconds)
+        clock.advance(seconds)
+        return len(waits) >= 3
+
+    loop.run(threading.Event(), wait)
+    replay_window = policy_horizon(make_policy()) + 15
+    replayed = [t for t in source.fetches if t < T0]
+    assert replayed[0] == T0 - replay_window
+    assert replayed[-1] == T0 - 15
+    assert [t for t in source.fetches if t >= T0] == [T0, T0 + 15, T0 + 30]
+    assert waits == [8.0, 15.0, 15.0]  # first wait reaches the next tick from T0 + 7
+    assert store.published_at == T0 + 30
+    assert _metric(telemetry, "lws_autoscaler_cycles_total", {"result": "ok"}) == 3
+
+
+def test_source_failure_holds_and_counts(llama_file: Path, tmp_path: Path) -> None:
+    dev_file = write_policy(tmp_path / "dev.yaml", name="dev-8b", target_per_group=10)
+    clock = ManualClock()
+    source = FunctionSource({LLAMA: constant(64), DEV: constant(5)})
+    loop, telemetry, store = _build([llama_file, dev_file], source, clock)
+    first = _by_key(loop.run_cycle(clock.now()))
+    assert first[LLAMA].replicas == 8
+
+    source.loads[LLAMA] = constant(0)  # would scale down if it were believed
+    source.failing = True
+    clock.advance(15)
+    held = _by_key(loop.run_cycle(clock.now()))
+    assert held[LLAMA].replicas == 8
+    assert held[LLAMA].driver == "hold"
+    assert store.published_at == T0 + 15
+    assert store.source_ok_at == T0
+    assert _metric(telemetry, "lws_autoscaler_source_errors_total", {"scope": "backend"}) == 1
+    assert _metric(telemetry, "lws_autoscaler_cycles_total", {"result": "source_error"}) == 1
+
+    source.failing = False
+    source.missing = {LLAMA}  # one target fails, the other is fresh
+    clock.advance(15)
+    mixed = _by_key(loop.run_cycle(clock.now()))
+    assert mixed[LLAMA].driver == "hold"
+    assert mixed[DEV].driver != "hold"
+    assert _metric(telemetry, "lws_autoscaler_source_errors_total", {"scope": "target"}) == 1
+
+
+def test_unexpected_source_exception_also_holds(llama_file: Path) -> None:
+    clock = ManualClock()
+    source = FunctionSource({LLAMA: constant(64)})
+    loop, _, _ = _build([llama_file], source, clock)
+    loop.run_cycle(clock.now())
+
+    def broken(*args: Any) -> Any:
+        raise KeyError("a bug in a source")
+
+    source.fetch = broken  # type: ignore[method-assign]
+    clock.advance(15)
+    (decision,) = loop.run_cycle(clock.now())
+    assert decision.driver == "hold"
+
+
+def test_engine_failure_for_one_lws_is_contained(
+    llama_file: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    dev_file = write_policy(tmp_path / "dev.yaml", name="dev-8b", target_per_group=10)
+    clock = ManualClock()
+    source = FunctionSource({LLAMA: constant(64), DEV: constant(5)})
+    loop, _, store = _build([llama_file, dev_file], source, clock)
+    real_decide = loop_module.decide
+
+    def flaky(policy: Any, snapshot: Any, state: Any, now: float) -> Any:
+        if policy.name == "dev-8b":
+            raise ZeroDivisionError("engine bug")
+        return real_decide(policy, snapshot, state, now)
+
+    monkeypatch.setattr(loop_module, "decide", flaky)
+    with caplog.at_level(logging.ERROR):
+        decisions = _by_key(loop.run_cycle(clock.now()))
+    assert set(decisions) == {LLAMA}
+    assert store.decision(DEV) is None
+    assert "engine failed for inference/dev-8b" in caplog.text
+
+
+def test_hot_reload_from_a_configmap_mount(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    mount = ConfigMapDir(tmp_path / "policies")
+    mount.publish({"llama.yaml": _yaml(target_per_group=8)})
+    clock = ManualClock()
+    source = FunctionSource({LLAMA: constant(64), DEV: constant(5)})
+    loop, telemetry, _ = _build([mount.root], source, clock)
+    assert [p.name for p in loop.watcher.policies] == ["llama-70b"]  # ..data not read twice
+    assert _by_key(loop.run_cycle(clock.now()))[LLAMA].replicas == 8
+
+    # A good update: 16 per group -> 64/16 = 4 groups.
+    mount.publish({"llama.yaml": _yaml(target_per_group=16)})
+    clock.advance(15)
+    assert _by_key(loop.run_cycle(clock.now()))[LLAMA].driver is not None
+    assert loop.watcher.policies[0].spec.signals[0].target_per_group == 16  # type: ignore[union-attr]
+
+    # A bad update is rejected once, logged, counted; the last good version stays.
+    mount.publish({"llama.yaml": "apiVersion: lws-autoscaler.io/v1alpha1\nkind: [oops\n"})
+    with caplog.at_level(logging.ERROR):
+        for _ in range(3):
+            clock.advance(15)
+            decisions = _by_key(loop.run_cycle(clock.now()))
+    assert LLAMA in decisions
+    assert loop.watcher.policies[0].spec.signals[0].target_per_group == 16  # type: ignore[union-attr]
+    file_label = str(mount.root / "llama.yaml")
+    errors = _metric(telemetry, "lws_autoscaler_policy_reload_errors_total", {"file": file_label})
+    assert errors == 1
+    assert caplog.text.count("rejected, keeping the last good version (llama-70b)") == 1
+
+    # A second file claiming the same LWS is rejected; a new LWS is accepted.
+    mount.publish(
+        {
+            "llama.yaml": _yaml(target_per_group=16),
+            "dup.yaml": _yaml(name="other-name", lws="llama-70b"),
+            "dev.yaml": _yaml(name="dev-8b", target_per_group=10),
+        }
+    )
+    clock.advance(15)
+    decisions = _by_key(loop.run_cycle(clock.now()))
+    assert set(decisions) == {LLAMA, DEV}
+    assert sorted(p.name for p in loop.watcher.policies) == ["dev-8b", "llama-70b"]
+    assert _metric(telemetry, "lws_autoscaler_policies_loaded") == 2
+
+    # A removed key takes its policy (and its engine state) away.
+    mount.publish({"llama.yaml": _yaml(target_per_group=16)})
+    (mount.root / "dev.yaml").unlink()
+    (mount.root / "dup.yaml").unlink()
+    clock.advance(15)
+    assert set(_by_key(loop.run_cycle(clock.now()))) == {LLAMA}
+    assert set(loop.states) == {LLAMA}
+
+
+def test_initial_load_is_strict(tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").write_text(_yaml().replace("targetPerGroup: 8.0", "targetPerGroup: -1"))
+    write_policy(tmp_path / "a.yaml", name="a", lws="same")
+    write_policy(tmp_path / "b.yaml", name="b", lws="same")
+    watcher = PolicyWatcher([tmp_path], Telemetry())
+    with pytest.raises(PolicyError) as raised:
+        watcher.load_initial()
+    text = str(raised.value)
+    assert "bad.yaml" in text
+    assert "targetPerGroup" in text
+    assert "already scaled by 'a'" in text
+    with pytest.raises(PolicyError, match="no such file or directory"):
+        PolicyWatcher([tmp_path / "absent"], Telemetry()).load_initial()
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(PolicyError, match="no policy files"):
+        PolicyWatcher([tmp_path / "empty"], Telemetry()).load_initial()
+
+
+def _falling_load(t: float) -> float:
+    """64 waiting requests for 10 minutes, then 4."""
+    return 64.0 if t < T0 + 600 else 4.0
+
+
+def test_restart_replay_gives_the_same_recommendation(llama_file: Path) -> None:
+    """Replica A runs from T0; at T0+20min replica B starts, replays, and must agree.
+    A cold replica (no replay) would not: it refuses to scale down while warming up."""
+    source = FunctionSource({LLAMA: _falling_load})
+    clock_a = ManualClock()
+    loop_a, _, _ = _build([llama_file], source, clock_a)
+    history_a: list[Decision] = []
+    while clock_a.now() < T0 + 1200:
+        history_a.extend(loop_a.run_cycle(clock_a.now()))
+        clock_a.advance(15)
+    now = clock_a.now()
+    (decision_a,) = loop_a.run_cycle(now)
+
+    clock_b = ManualClock(now + 3)  # started 3 s after the tick
+    loop_b, _, _ = _build([llama_file], FunctionSource({LLAMA: _falling_load}), clock_b)
+    assert loop_b.restore(loop_b.align(clock_b.now())) > 0
+    (decision_b,) = loop_b.run_cycle(loop_b.align(clock_b.now()))
+
+    assert decision_b == decision_a
+    # The whole engine state agrees, except when each replica started observing.
+    started = {"first_seen": None, "observed_since": None}
+    assert replace(loop_b.states[LLAMA], **started) == replace(loop_a.states[LLAMA], **started)
+    assert decision_a.replicas is not None
+    assert decision_a.replicas < 4
+
+    loop_c, _, _ = _build([llama_file], FunctionSource({LLAMA: _falling_load}), ManualClock(now))
+    (decision_c,) = loop_c.run_cycle(now)
+    assert decision_c.replicas == 4  # cold: never scales down before the window is warm
+    assert "WindowsWarmingUp" in [r.code for r in decision_c.reasons]
+    assert any(d.replicas == 8 for d in history_a)
+
+
+def test_replay_failure_starts_cold(llama_file: Path, caplog: pytest.LogCaptureFixture) -> None:
+    source = FunctionSource({LLAMA: _falling_load})
+    loop, _, _ = _build([llama_file], source, ManualClock(T0 + 1200))
+    source.failing = True
+    with caplog.at_level(logging.WARNING):
+        assert loop.restore(T0 + 1200) == 0
+    assert loop.states == {}
+    assert "starting cold" in caplog.text
+
+
+def test_overrun_skips_to_the_current_tick(
+    llama_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = ManualClock()
+    source = FunctionSource({LLAMA: constant(64)})
+    loop, _, _ = _build([llama_file], source, clock)
+    waits: list[float] = []
+
+    def slow_wait(seconds: float) -> bool:
+        waits.append(seconds)
+        clock.advance(seconds + (40 if len(waits) == 1 else 0))  # one cycle overruns
+        return len(waits) >= 2
+
+    with caplog.at_level(logging.WARNING):
+        loop.run(threading.Event(), slow_wait)
+    assert [t for t in source.fetches if t >= T0] == [T0, T0 + 45]
+    assert "cycle overran" in caplog.text

@@ -1,0 +1,131 @@
+"""The baselines against hand-computed cases: Knative KPA (panic), the HPA recipes
+(seed, KEDA, ours through the chart's HPA), the oracle's plan."""
+
+from __future__ import annotations
+
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from autoscaler.policy.loader import load_policy_file
+from autoscaler.signals import Signal
+from autoscaler.snapshot import GroupStatus, LwsKey
+from autoscaler.sources.exposition import RawReading
+from simulations.baselines.hpa_driven import chart_behavior, keda_recipe, seed_recipe
+from simulations.baselines.kpa import KnativeKpa
+from simulations.baselines.provisioned import Oracle, needed_groups
+from simulations.closedloop import LoopView, lws_state
+from simulations.metrics import ScrapeStore
+from simulations.profile import load_profile
+from simulations.traces import Trace
+
+KEY = LwsKey("inference", "llm")
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _kpa_with(samples: list[tuple[float, float]]) -> KnativeKpa:
+    kpa = KnativeKpa(max_replicas=20)
+    kpa.samples = deque(samples)
+    return kpa
+
+
+def test_kpa_stable_mode_sizes_for_the_60s_average() -> None:
+    # 150 in flight on average over 60 s, 70 per group (100 x 0.7): ceil(150/70) = 3.
+    kpa = _kpa_with([(t, 150.0) for t in range(0, 60, 2)])
+    assert kpa.desired(now=58.0, ready_count=3, current=3) == 3
+    assert kpa.panic_since is None
+
+
+def test_kpa_panics_on_a_burst_and_never_scales_down_in_panic() -> None:
+    # 54 s at 100, then 6 s at 500: stable avg = (27*100 + 3*500)/30 = 140 -> 2 groups;
+    # panic avg 500 -> ceil(500/70) = 8 >= 2.0 x 3 ready: panic, scale to 8.
+    samples = [(float(t), 100.0) for t in range(0, 54, 2)] + [
+        (54.0, 500.0),
+        (56.0, 500.0),
+        (58.0, 500.0),
+    ]
+    kpa = _kpa_with(samples)
+    assert kpa.desired(now=58.0, ready_count=3, current=3) == 8
+    assert kpa.panic_since == 58.0
+    # The burst ends; still in panic (less than 60 s since it last held): no scale-down.
+    kpa.samples = deque([(t, 10.0) for t in np.arange(60.0, 100.0, 2.0)])
+    assert kpa.desired(now=98.0, ready_count=8, current=8) == 8
+    # A full stable window without the panic condition: back to the stable proposal,
+    # limited to halving the ready groups per decision (floor(8 / 2) = 4).
+    kpa.samples = deque([(t, 10.0) for t in np.arange(100.0, 160.0, 2.0)])
+    assert kpa.desired(now=158.0, ready_count=8, current=8) == 4
+    assert kpa.panic_since is None
+
+
+def test_kpa_scale_down_is_limited_to_half_the_ready_groups() -> None:
+    kpa = _kpa_with([(t, 0.0) for t in range(0, 60, 2)])
+    assert kpa.desired(now=58.0, ready_count=6, current=6) == 3
+
+
+def _view(now: float, ready: int, waiting: list[float], spec: int | None = None) -> LoopView:
+    store = ScrapeStore(KEY, "m", keep=300)
+    for i, w in enumerate(waiting):
+        store.readings[store.pod_name(i)] = deque([(now, RawReading({Signal.QUEUE_DEPTH: w}))])
+    groups = tuple(GroupStatus(i, -1000.0, -900.0) for i in range(ready))
+    state = lws_state(KEY, spec if spec is not None else ready, groups, now)
+    return LoopView(now, state, store, 0, 0.0)
+
+
+def test_keda_recipe_is_an_average_value_target_on_the_sum() -> None:
+    # 23 waiting over 3 groups, threshold 5: ratio 23 / (5 * 3) = 1.53 -> ceil(23 / 5) = 5.
+    keda = keda_recipe(max_replicas=10)
+    assert keda.decide(_view(0.0, 3, [13.0, 5.0, 5.0])) == 5
+    # From 2 groups the HPA's default rate limit (max(2 * 2, 4) = 4) caps the same demand.
+    assert keda_recipe(max_replicas=10).decide(_view(0.0, 2, [13.0, 10.0])) == 4
+
+
+def test_seed_recipe_waits_out_its_scale_up_window() -> None:
+    seed = seed_recipe(max_replicas=10)
+    # Average 20 waiting per leader against 10: ratio 2 -> 4 groups wanted, but the
+    # lowest recommendation of the last 300 s is still the starting size (2).
+    assert seed.decide(_view(0.0, 2, [30.0, 10.0])) == 2
+    assert seed.decide(_view(150.0, 2, [30.0, 10.0])) == 2
+    assert seed.decide(_view(301.0, 2, [30.0, 10.0])) == 4
+
+
+def test_ours_follows_the_chart_hpa_behaviour() -> None:
+    behavior, tolerance = chart_behavior()
+    assert tolerance == 0.0
+    assert behavior.scale_up.window == 0.0
+    assert behavior.scale_down.window == 0.0
+    assert ("Percent", 1000, 15) in [
+        (p.type, p.value, p.period_seconds) for p in behavior.scale_up.policies
+    ]
+
+
+def test_oracle_needs_and_its_one_cold_start_lead() -> None:
+    profile = load_profile("llama-70b-h100")
+    # 100 prompts of 30k tokens in minute 0 at 20k tokens/s: 150 busy seconds per 60 s
+    # = 2.5 groups at 100%, 5 at 50% utilisation. Output 0 costs no decode time.
+    arrival = np.concatenate((np.linspace(0, 59, 100), [400.0]))
+    trace = Trace("t", arrival, np.full(101, 30_000), np.zeros(101, dtype=np.int64))
+    need = needed_groups(trace, profile, 0.5)
+    assert need[0] == 5
+    assert need[1] == 1  # idle minutes still keep one group
+    oracle = Oracle(trace, profile, max_replicas=12, utilization=0.5)
+    # Lead 300 s: at t=0 the plan covers minutes 0..5 (max 5).
+    assert oracle.decide(_view(0.0, 1, [])) == 5
+    assert oracle.decide(_view(120.0, 1, [])) == 1
+
+
+def test_example_policy_loads_for_ours() -> None:
+    policy = load_policy_file(REPO / "policies" / "llama-70b.yaml")[0].policy
+    assert policy.spec.replicas.max >= 1
+
+
+def test_profile_rejects_a_context_longer_than_the_cache() -> None:
+    from simulations.profile import ProfileError, ServingProfile
+
+    data = load_profile("llama-70b-h100").model_dump()
+    data["kv_cache_tokens"] = 1000
+    with pytest.raises(ValueError, match="exceeds kv_cache_tokens"):
+        ServingProfile.model_validate(data)
+    with pytest.raises(ProfileError, match="no serving profile"):
+        load_profile("nope")

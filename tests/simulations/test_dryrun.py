@@ -1,0 +1,294 @@
+"""The dry-run core on snapshots built in the test: load redistribution, the engine driver
+shared with the server, the loop, the figures, and golden files for a short recording
+whose outcome is computed by hand.
+
+Golden files live in ``tests/simulations/golden``; regenerate them with
+``UPDATE_GOLDEN=1 pytest tests/simulations/test_dryrun.py`` and review the diff.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from autoscaler.engine import EngineState, decide
+from autoscaler.policy.loader import load_policies
+from autoscaler.policy.model import ScalingPolicy
+from autoscaler.signals import Signal
+from autoscaler.snapshot import LwsKey, LwsSnapshot, Sample
+from autoscaler.sources.base import SourceResult
+from simulations.dryrun import (
+    DryRunConfig,
+    Margins,
+    collect,
+    demand_groups,
+    regressions,
+    replay_engine,
+    simulate,
+    snapshots_for,
+    summarize,
+)
+from simulations.dryrun.load import Redistributor
+from simulations.dryrun.report import (
+    summary_document,
+    timeline_columns,
+    write_summary,
+    write_timeline,
+)
+from simulations.dryrun.summary import _longest_run
+from simulations.dryrun.synthetic import history_from_curve
+from simulations.hpa import HpaConfig
+from simulations.hpa.chart import chart_hpa_spec
+from simulations.lws_model import ColdStartModel
+
+GOLDEN = Path(__file__).parent / "golden"
+KEY = LwsKey("golden", "step")
+START = 1_700_000_000.0
+
+
+@pytest.fixture(scope="module")
+def policy() -> ScalingPolicy:
+    return load_policies([GOLDEN / "step-policy.yaml"])[0].policy
+
+
+def step_load() -> np.ndarray:
+    """Waiting requests in all: 20 for 10 min, 50 until 30 min, then 10, for one hour."""
+    t = np.arange(241) * 15.0
+    return np.where(t < 600, 20.0, np.where(t < 1800, 50.0, 10.0))
+
+
+def leaders(*queues: float, at: float = START) -> dict[str, dict[Signal, Sample]]:
+    return {str(i): {Signal.QUEUE_DEPTH: Sample(q, at - 3)} for i, q in enumerate(queues)}
+
+
+def test_recorded_totals_are_spread_over_the_simulated_groups() -> None:
+    kv = np.array([0.6 * 3])  # 3 groups at 60%: 1.8 groups' worth of cache
+    load = collect(KEY, history_from_curve(KEY, START, 15.0, np.array([12.0]), kv, ready=3))
+    assert load.load[0, 0] == pytest.approx(12.0)
+    spread = Redistributor(load)
+    four = spread.leader_samples(0, 4)
+    assert four[Signal.QUEUE_DEPTH].value == pytest.approx(3.0)  # 12 / 4
+    assert four[Signal.KV_CACHE].value == pytest.approx(0.45)  # 1.8 / 4
+    one = spread.leader_samples(0, 1)
+    assert one[Signal.KV_CACHE].value == 1.0  # 1.8 on one group saturates
+    assert spread.leader_samples(0, 0) == {}
+    assert one[Signal.QUEUE_DEPTH].timestamp == START - 5  # recorded sample time kept
+
+
+def test_silent_ready_leaders_carry_the_average_and_gaps_stay_gaps() -> None:
+    snap = LwsSnapshot(KEY, START, 4, 4, 4, (), leaders(3.0, 5.0))
+    history = [
+        (START, SourceResult(snapshots={KEY: snap})),
+        (START + 15, SourceResult(errors={KEY: "prometheus down"})),
+    ]
+    load = collect(KEY, history)
+    assert load.load[0, 0] == pytest.approx(16.0)  # (3 + 5) * 4 ready / 2 reporting
+    assert load.present.tolist() == [True, False]
+    assert math.isnan(load.load[1, 0])
+    assert math.isnan(load.load[0, 2])  # no KV-cache samples: no data, not zero
+
+
+def test_replay_engine_is_decide_step_by_step(policy: ScalingPolicy) -> None:
+    history = list(history_from_curve(KEY, START, 15.0, step_load()[:60], ready=2))
+    pairs = list(snapshots_for(KEY, history))
+    decisions = replay_engine(policy, pairs)
+    state = EngineState()
+    for (now, snapshot), replayed in zip(pairs, decisions, strict=True):
+        expected, state = decide(policy, snapshot, state, now)
+        assert replayed == expected
+    assert {d.replicas for d in decisions} == {2, 5}
+
+
+def run_step(policy: ScalingPolicy, seed: int = 0, spread: float = 0.0):  # type: ignore[no-untyped-def]
+    load = collect(KEY, history_from_curve(KEY, START, 15.0, step_load(), ready=2))
+    config = DryRunConfig(
+        HpaConfig.from_spec(chart_hpa_spec(policy)), ColdStartModel(120.0, spread), seed
+    )
+    timeline = simulate(policy, load, config)
+    demand = demand_groups(load, policy)
+    return load, timeline, demand, summarize(timeline, demand)
+
+
+def test_step_recording_matches_the_hand_computed_outcome(policy: ScalingPolicy) -> None:
+    _, timeline, demand, summary = run_step(policy)
+    t = timeline.times - START
+    assert np.array_equal(demand, step_load() / 10)
+    # 2 groups; at 10 min demand 5 -> the HPA writes 5 at once; they are ready 2 min later
+    assert timeline.hpa_replicas[t == 585].item() == 2
+    assert timeline.hpa_replicas[t == 600].item() == 5
+    assert timeline.ready[t == 705].item() == 2
+    assert timeline.ready[t == 720].item() == 5
+    # demand drops to 1 at 30 min; the 5 min down window holds 5 until 35 min
+    assert timeline.hpa_replicas[t == 2085].item() == 5
+    assert timeline.hpa_replicas[t == 2100].item() == 1
+    # (40 steps * 2 + 100 * 5 + 101 * 1) groups * 15 s = 2.8375 group-hours, 4 GPUs each
+    assert summary.replica_hours == pytest.approx(2.8375)
+    assert summary.gpu_hours == pytest.approx(11.35)
+    assert summary.underprovisioned_seconds == 120.0  # the cold start, 600..705
+    assert (summary.scale_ups, summary.scale_downs) == (1, 1)
+    assert summary.wrong_size_seconds == 120.0 + 300.0  # starting, then the down window
+    assert summary.longest_wrong_size_seconds == 300.0
+    assert (summary.zero_seconds, summary.times_to_zero) == (0.0, 0)
+    assert summary.no_recommendation_seconds == 0.0
+
+
+def _numbers(row: dict[str, str]) -> dict[str, float | str]:
+    out: dict[str, float | str] = {}
+    for key, value in row.items():
+        try:
+            out[key] = float(value) if value != "" else math.nan
+        except ValueError:
+            out[key] = value
+    return out
+
+
+def test_golden_files(policy: ScalingPolicy, tmp_path: Path) -> None:
+    load, timeline, demand, summary = run_step(policy)
+    document = summary_document([summary], policy.name, {"scenario": "step"})
+    csv_path = write_timeline(tmp_path / "timeline.csv", timeline, load, demand)
+    json_path = write_summary(tmp_path / "summary.json", document)
+    golden_csv, golden_json = GOLDEN / "step-timeline.csv", GOLDEN / "step-summary.json"
+    if os.environ.get("UPDATE_GOLDEN"):
+        golden_csv.write_text(csv_path.read_text())
+        golden_json.write_text(json_path.read_text())
+    assert json.loads(json_path.read_text()) == json.loads(golden_json.read_text())
+    with csv_path.open() as new, golden_csv.open() as old:
+        new_rows, old_rows = list(csv.DictReader(new)), list(csv.DictReader(old))
+    assert list(new_rows[0]) == timeline_columns() == list(old_rows[0])
+    assert len(new_rows) == len(old_rows) == 241
+    for fresh, kept in zip(new_rows, old_rows, strict=True):
+        a, b = _numbers(fresh), _numbers(kept)
+        for key in a:
+            if isinstance(a[key], float) and isinstance(b[key], float):
+                assert a[key] == pytest.approx(b[key], nan_ok=True), (fresh["time"], key)
+            else:
+                assert a[key] == b[key], (fresh["time"], key)
+    # per-group values are the total over the simulated ready groups
+    row = next(r for r in new_rows if r["elapsed_s"] == "615")
+    assert (row["queueDepth_total"], row["queueDepth_per_group"], row["ready"]) == ("50", "25", "2")
+
+
+def test_runs_are_reproducible_for_a_seed(policy: ScalingPolicy) -> None:
+    a = run_step(policy, seed=4, spread=0.5)[1]
+    b = run_step(policy, seed=4, spread=0.5)[1]
+    c = run_step(policy, seed=5, spread=0.5)[1]
+    assert np.array_equal(a.ready, b.ready)
+    assert np.array_equal(a.hpa_replicas, b.hpa_replicas)
+    assert not np.array_equal(a.ready, c.ready)
+
+
+def test_a_source_gap_makes_the_engine_hold(policy: ScalingPolicy) -> None:
+    queue = step_load()[:80].copy()
+    queue[45:60] = np.nan  # 15 steps without data after the scale-up
+    load = collect(KEY, history_from_curve(KEY, START, 15.0, queue, ready=2))
+    config = DryRunConfig(HpaConfig.from_spec(chart_hpa_spec(policy)), ColdStartModel(120.0))
+    timeline = simulate(policy, load, config)
+    assert set(timeline.hpa_replicas[45:60].tolist()) == {5}
+    assert all(
+        r.startswith("HoldLastRecommendation") or "Hold" in r for r in timeline.reasons[45:60]
+    )
+
+
+@pytest.mark.parametrize(
+    ("mask", "run"),
+    [([], 0), ([0, 0], 0), ([1], 1), ([1, 1, 0, 1], 2), ([0, 1, 1, 1, 0, 1, 1], 3)],
+)
+def test_longest_run(mask: list[int], run: int) -> None:
+    assert _longest_run(np.array(mask, dtype=bool)) == run
+
+
+def test_regressions_respect_the_margins() -> None:
+    base = {
+        "replica_hours": 100.0,
+        "underprovisioned_seconds": 600.0,
+        "longest_wrong_size_seconds": 900.0,
+        "scale_ups": 10,
+        "scale_downs": 10,
+    }
+    margins = Margins()
+    assert regressions(dict(base), base, margins) == []
+    within = {**base, "replica_hours": 109.0, "underprovisioned_seconds": 899.0}
+    assert regressions(within, base, margins) == []
+    worse = {**base, "replica_hours": 111.0, "underprovisioned_seconds": 901.0, "scale_ups": 25}
+    found = regressions(worse, base, margins)
+    assert len(found) == 3
+    assert found[0].startswith("replica-hours 111.00")
+    with pytest.raises(ValueError, match="replica_hours"):
+        regressions({**base, "replica_hours": None}, base, margins)  # type: ignore[dict-item]
+
+
+def write_recording(path: Path, replica_series: bool) -> Path:
+    """Three leader pods for 20 steps: pod 2 silent for steps 5-9, every pod silent at 12,
+    a negative and an infinite sample, counters for tokens and a TTFT histogram."""
+    from autoscaler.sources.promql import LabelNames
+    from autoscaler.sources.recording_format import (
+        RecordedTarget,
+        Recording,
+        Series,
+        save_recording,
+    )
+
+    labels = LabelNames()
+    times = [START + 15.0 * i for i in range(20)]
+    series = []
+    for p in range(3):
+        pod = {labels.namespace: KEY.namespace, labels.lws: KEY.name, labels.pod: f"step-{p}"}
+        keep = [i for i in range(20) if i != 12 and not (p == 2 and 5 <= i < 10)]
+        waiting = {i: float(i + p) for i in keep}
+        waiting[3] = -1.0 if p == 0 else waiting.get(3, 0.0)
+        kv = {i: (math.inf if (p, i) == (1, 4) else 0.1 * (p + 1)) for i in keep}
+        for name, values in (
+            ("vllm:num_requests_waiting", waiting),
+            ("vllm:kv_cache_usage_perc", kv),
+        ):
+            points = [(times[i], v) for i, v in sorted(values.items())]
+            series.append(Series({"__name__": name, **pod}, points))
+        tokens = [(times[i], 1000.0 * i * (p + 1)) for i in keep]
+        series.append(Series({"__name__": "vllm:generation_tokens_total", **pod}, tokens))
+        for le, share in (("0.5", 0.5), ("1.0", 0.9), ("+Inf", 1.0)):
+            buckets = [(times[i], 10.0 * i * share) for i in keep]
+            series.append(
+                Series(
+                    {"__name__": "vllm:time_to_first_token_seconds_bucket", "le": le, **pod},
+                    buckets,
+                )
+            )
+    if replica_series:
+        for name in ("lws:spec_replicas", "lws:status_replicas", "lws:ready_replicas"):
+            owner = {"__name__": name, labels.namespace: KEY.namespace, labels.lws: KEY.name}
+            series.append(Series(owner, [(t, 3.0) for t in times]))
+    recording = Recording(START, times[-1], 15.0, labels, (RecordedTarget(KEY),), series)
+    return save_recording(recording, path)
+
+
+@pytest.mark.parametrize("replica_series", [True, False])
+def test_fast_recording_path_equals_the_history_path(tmp_path: Path, replica_series: bool) -> None:
+    from autoscaler.sources.base import Target
+    from autoscaler.sources.recording import RecordingSource
+    from simulations.dryrun.fast_load import can_read_fast, collect_recording
+
+    source = RecordingSource(write_recording(tmp_path / "r.json", replica_series))
+    with_ttft = tmp_path / "ttft.yaml"
+    with_ttft.write_text(
+        (GOLDEN / "step-policy.yaml")
+        .read_text()
+        .replace(
+            "      targetPerGroup: 10\n",
+            "      targetPerGroup: 10\n    - {type: ttft, targetSeconds: 1}\n",
+        )
+    )
+    target = Target(load_policies([with_ttft])[0].policy)
+    assert can_read_fast(source, target)
+    fast = collect_recording(source, target)
+    slow = collect(KEY, source.history([target], source.start, source.end, source.step))
+    assert fast.steps == slow.steps == 20
+    assert np.array_equal(fast.present, slow.present)
+    for name in ("times", "load", "load_ts", "aggregate", "aggregate_ts", "spec", "ready"):
+        assert np.allclose(getattr(fast, name), getattr(slow, name), equal_nan=True), name
+    assert not np.all(np.isnan(fast.aggregate[:, 0]))  # TTFT made it through

@@ -1,0 +1,283 @@
+"""HpaEmulator behaviour the upstream case file does not cover: tolerances per HPA and per
+direction, the feature gate, zero replicas, metric errors, partial failures, the sync
+period, stabilisation after a restart, and rate limits across several syncs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from simulations.hpa import (
+    ControllerConfig,
+    HpaConfig,
+    HpaEmulator,
+    HpaSpec,
+    MetricError,
+    MetricSource,
+    MetricValues,
+    ScaleView,
+)
+from simulations.hpa.spec import quantity_milli
+
+T0 = 1_000_000.0
+
+
+def spec(behavior: dict[str, Any] | None = None, min_replicas: int = 1, **extra: Any) -> HpaSpec:
+    doc: dict[str, Any] = {
+        "minReplicas": min_replicas,
+        "maxReplicas": 20,
+        "metrics": [
+            {
+                "type": "External",
+                "external": {
+                    "metric": {"name": "lws_recommended_replicas"},
+                    "target": {"type": "AverageValue", "averageValue": "1"},
+                },
+            }
+        ],
+        **extra,
+    }
+    if behavior is not None:
+        doc["behavior"] = behavior
+    return HpaSpec.model_validate(doc)
+
+
+FOLLOW = {  # what the chart sets: no windows, permissive limits
+    "scaleUp": {
+        "stabilizationWindowSeconds": 0,
+        "policies": [{"type": "Percent", "value": 1000, "periodSeconds": 15}],
+    },
+    "scaleDown": {
+        "stabilizationWindowSeconds": 0,
+        "policies": [{"type": "Percent", "value": 100, "periodSeconds": 15}],
+    },
+}
+
+
+def with_tolerance(value: str) -> dict[str, Any]:
+    return {k: {**v, "tolerance": value} for k, v in FOLLOW.items()}
+
+
+def emulator(hpa: HpaSpec, **controller: Any) -> HpaEmulator:
+    return HpaEmulator(HpaConfig.from_spec(hpa, ControllerConfig(**controller)))
+
+
+@pytest.mark.parametrize(
+    ("behavior", "gate", "current", "recommended", "expected"),
+    [
+        # AverageValue 1: ratio = recommended / status.replicas, band [0.9, 1.1] inclusive
+        (FOLLOW, True, 10, 11, 10),  # 1.1 is inside the cluster's 0.1 band
+        (FOLLOW, True, 10, 12, 12),
+        (FOLLOW, True, 10, 9, 10),  # 0.9 is inside too
+        (with_tolerance("0"), True, 10, 11, 11),  # per-HPA tolerance 0
+        (with_tolerance("0"), False, 10, 11, 10),  # gate off: the field is ignored
+        (with_tolerance("0"), True, 10, 10, 10),
+        (
+            {**FOLLOW, "scaleDown": {**FOLLOW["scaleDown"], "tolerance": "500m"}},
+            True,
+            10,
+            6,
+            10,  # 0.6 >= 1 - 0.5: a scale-down tolerance of 50%
+        ),
+        (
+            {**FOLLOW, "scaleDown": {**FOLLOW["scaleDown"], "tolerance": "500m"}},
+            True,
+            10,
+            11,
+            10,  # scale-up keeps the cluster tolerance
+        ),
+    ],
+)
+def test_tolerance(
+    behavior: dict[str, Any], gate: bool, current: int, recommended: int, expected: int
+) -> None:
+    hpa = emulator(spec(behavior), configurable_tolerance=gate)
+    assert hpa.step(T0, ScaleView(current, current), [float(recommended)]) == expected
+
+
+def test_zero_replicas_disable_scaling_unless_min_is_zero() -> None:
+    disabled = emulator(spec(FOLLOW, min_replicas=1))
+    result = disabled.reconcile(T0, ScaleView(0, 0), [MetricValues.of(3)])
+    assert (result.replicas, result.rescaled) == (0, False)
+    assert ("ScalingActive", "False", "ScalingDisabled") in result.conditions
+    # status.replicas 0: the AverageValue ratio is infinite, so the proposal is ceil(3 / 1)
+    # = 3; the default scale-up rules (Pods 4 per 15 s) let it through...
+    woken = emulator(spec({}, min_replicas=0))
+    assert woken.step(T0, ScaleView(0, 0), [3.0]) == 3
+    # ...but a Percent-only rule can never leave zero: ceil(0 * 11) = 0.
+    stuck = emulator(spec(FOLLOW, min_replicas=0))
+    assert stuck.step(T0, ScaleView(0, 0), [3.0]) == 0
+    idle = emulator(spec(FOLLOW, min_replicas=0))
+    assert idle.step(T0, ScaleView(0, 0), [0.0]) == 0
+    assert emulator(spec(FOLLOW, min_replicas=0)).step(T0, ScaleView(2, 2), [0.0]) == 0
+
+
+def test_a_failed_metric_keeps_the_size_and_the_memory() -> None:
+    hpa = emulator(spec(FOLLOW))
+    result = hpa.reconcile(T0, ScaleView(4, 4), [MetricError("adapter down")])
+    assert (result.replicas, result.rescaled) == (4, False)
+    assert result.error is not None
+    assert "adapter down" in result.error
+    assert ("ScalingActive", "False", "FailedGetExternalMetric") in result.conditions
+    assert hpa.memory.recommendations is not None
+    assert [r.value for r in hpa.memory.recommendations] == [4]  # only the seed
+    assert hpa.step(T0 + 15, ScaleView(4, 4), [None]) == 4
+
+
+def two_metrics() -> HpaConfig:
+    return HpaConfig(
+        max_replicas=20,
+        metrics=(
+            MetricSource("External", "a", "AverageValue", 1000),
+            MetricSource("External", "b", "AverageValue", 1000),
+        ),
+        behavior=HpaConfig.from_spec(spec(FOLLOW)).behavior,
+    )
+
+
+@pytest.mark.parametrize(
+    ("valid_value", "expected", "rescaled"),
+    [(8, 8, True), (3, 5, False), (5, 5, False)],
+)
+def test_partial_failure_scales_up_but_never_down(
+    valid_value: int, expected: int, rescaled: bool
+) -> None:
+    hpa = HpaEmulator(two_metrics())
+    result = hpa.reconcile(T0, ScaleView(5, 5), [MetricError("gone"), MetricValues.of(valid_value)])
+    assert (result.replicas, result.rescaled) == (expected, rescaled)
+    assert result.error is not None
+
+
+def test_several_metrics_take_the_largest_proposal() -> None:
+    hpa = HpaEmulator(two_metrics())
+    result = hpa.reconcile(T0, ScaleView(5, 5), [MetricValues.of(7), MetricValues.of(9)])
+    assert result.replicas == 9
+    assert result.reason == "external metric b above target"
+
+
+def test_value_target_counts_only_ready_pods() -> None:
+    config = HpaConfig(max_replicas=20, metrics=(MetricSource("External", "q", "Value", 4000),))
+    hpa = HpaEmulator(config)
+    # 12 / 4 = 3 per ready pod; 2 of 4 leaders ready -> ceil(3 * 2) = 6
+    assert hpa.step(T0, ScaleView(4, 4, ready_pods=2), [12.0]) == 6
+
+
+def test_sync_period_spaces_reconciles() -> None:
+    hpa = emulator(spec(FOLLOW))
+    assert hpa.step(T0, ScaleView(2, 2), [5.0]) == 5
+    assert hpa.step(T0 + 5, ScaleView(5, 5), [9.0]) == 5  # not due: spec unchanged
+    assert hpa.step(T0 + 15, ScaleView(5, 5), [9.0]) == 9
+
+
+def test_legacy_path_caps_scale_up_per_sync_and_waits_five_minutes_to_scale_down() -> None:
+    hpa = emulator(spec(None))
+    size = 3
+    seen = []
+    for i in range(4):
+        size = hpa.step(T0 + 15 * i, ScaleView(size, size), [100.0])
+        seen.append(size)
+    assert seen == [6, 12, 20, 20]  # max(2 * current, 4), then maxReplicas
+    # The recommendations of the last 5 minutes hold the size: the last 100 was at T0+45,
+    # so the first sync that may drop is T0+360 (T0+45 < 360 - 300).
+    down = [hpa.step(T0 + 60 + 15 * i, ScaleView(size, size), [2.0]) for i in range(21)]
+    assert set(down[:-1]) == {20}
+    assert down[-1] == 2
+
+
+def test_a_fresh_controller_cannot_scale_down_for_one_window() -> None:
+    hpa = emulator(spec(None))
+    assert hpa.step(T0, ScaleView(8, 8), [2.0]) == 8  # seeded with (8, T0)
+    assert hpa.step(T0 + 300, ScaleView(8, 8), [2.0]) == 8  # T0 is still inside
+    assert hpa.step(T0 + 315, ScaleView(8, 8), [2.0]) == 2
+
+
+def test_pods_policy_limits_removals_per_period_using_past_events() -> None:
+    behavior = {
+        "scaleDown": {
+            "stabilizationWindowSeconds": 0,
+            "policies": [{"type": "Pods", "value": 2, "periodSeconds": 60}],
+        }
+    }
+    hpa = emulator(spec(behavior))
+    size, trace = 10, []
+    for i in range(9):
+        size = hpa.step(T0 + 15 * i, ScaleView(size, size), [1.0])
+        trace.append(size)
+    # 2 groups per 60 s: the events expire 60 s after they happened
+    assert trace == [8, 8, 8, 8, 6, 6, 6, 6, 4]
+
+
+def test_disabled_scale_up_holds_and_min_policy_picks_the_smaller_limit() -> None:
+    disabled = emulator(spec({"scaleUp": {"selectPolicy": "Disabled"}}))
+    assert disabled.step(T0, ScaleView(3, 3), [10.0]) == 3
+    smallest = emulator(
+        spec(
+            {
+                "scaleUp": {
+                    "selectPolicy": "Min",
+                    "policies": [
+                        {"type": "Pods", "value": 4, "periodSeconds": 60},
+                        {"type": "Percent", "value": 50, "periodSeconds": 60},
+                    ],
+                }
+            }
+        )
+    )
+    assert smallest.step(T0, ScaleView(4, 4), [20.0]) == 6  # min(4 + 4, ceil(4 * 1.5))
+
+
+def test_out_of_range_size_goes_to_the_bound_without_metrics() -> None:
+    hpa = emulator(spec(FOLLOW))
+    result = hpa.reconcile(T0, ScaleView(30, 30), [MetricError("down")])
+    assert (result.replicas, result.error) == (20, None)
+
+
+@pytest.mark.parametrize(
+    ("text", "milli"),
+    [("1", 1000), ("500m", 500), ("1.5k", 1_500_000), ("0.0001", 1), (2, 2000), ("1Ki", 1_024_000)],
+)
+def test_quantities_round_up_to_milli_units(text: object, milli: int) -> None:
+    assert quantity_milli(text) == milli
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"target": {"type": "AverageValue"}},
+        {"target": {"type": "Value", "value": "-1"}},
+        {"target": {"type": "Utilization", "averageUtilization": 50}},
+    ],
+)
+def test_invalid_metric_targets_are_refused(bad: dict[str, Any]) -> None:
+    doc = {"type": "External", "external": {"metric": {"name": "m"}, **bad}}
+    with pytest.raises(ValidationError):
+        HpaSpec.model_validate({"maxReplicas": 3, "metrics": [doc]})
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=25), min_size=1, max_size=30))
+def test_the_charts_hpa_follows_the_recommendation(recs: list[int]) -> None:
+    """Tolerance 0, no windows: spec.replicas = clamp(R, 1, 20), except that Percent 1000
+    per 15 s allows at most 11 times the current size per sync (1 -> 11, not 12)."""
+    hpa = emulator(spec(with_tolerance("0")))
+    size = 1
+    for i, rec in enumerate(recs):
+        new = hpa.step(T0 + 15 * i, ScaleView(size, size), [float(rec)])
+        assert new == min(max(rec, 1), 20, 11 * size)
+        size = new
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=1000), min_size=1, max_size=30))
+def test_legacy_scale_up_never_exceeds_the_cap(recs: list[int]) -> None:
+    hpa = emulator(spec(None))
+    size = 2
+    for i, rec in enumerate(recs):
+        new = hpa.step(T0 + 15 * i, ScaleView(size, size), [float(rec)])
+        assert new <= max(2 * size, 4)
+        assert 1 <= new <= 20
+        size = new

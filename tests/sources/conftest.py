@@ -1,0 +1,88 @@
+"""One real Prometheus and one test exporter for all source tests of this package.
+
+The exporter impersonates the leader pods of several fake LWS (vLLM with data
+parallelism, pre-0.10 vLLM, SGLang with tensor parallelism, groups that come and go, a
+stale leader, a leader with a hostile model name) and kube-state-metrics' LWS replica
+gauges. Prometheus scrapes it every second with the labels the shipped PodMonitor puts
+on leader series. Each test module uses its own LWS so tests do not disturb each other.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.exporter import FakeLeader, FakeLws, MetricsExporter
+from tests.support.prometheus import PROMETHEUS, PrometheusServer, scrape_config
+
+INJECTED = 'x"} or vector(1) or up{job="'
+COMMON = {
+    "running": 4.0,
+    "kv": 0.5,
+    "prompt_rate": 200.0,
+    "generation_rate": 80.0,
+    "ttft_rate": 20.0,
+    "ttft_median": 0.4,
+}
+
+
+def _leaders() -> list[FakeLeader]:
+    return [
+        FakeLeader("inference", "llama", "llama-0", waiting=6, data_parallel=2, **COMMON),
+        FakeLeader("inference", "llama", "llama-1", waiting=2, **{**COMMON, "kv": 0.7}),
+        FakeLeader("inference", "old", "old-0", engine="vllm-old", waiting=1, **COMMON),
+        FakeLeader(
+            "inference", "sg", "sg-0", engine="sglang", waiting=12, tensor_parallel=4, **COMMON
+        ),
+        FakeLeader("inference", "grow", "grow-0", waiting=1, **COMMON),
+        FakeLeader("inference", "grow", "grow-1", waiting=3, present=False, **COMMON),
+        FakeLeader("inference", "reset", "reset-0", **COMMON),
+        FakeLeader("inference", "stale", "stale-0", waiting=5, frozen_at=time.time(), **COMMON),
+        FakeLeader("inference", "weird", "weird-0", waiting=9, model_name=INJECTED, **COMMON),
+        FakeLeader("inference", "llamaxv2", "llamaxv2-0", waiting=7, **COMMON),
+        FakeLeader("other", "llama", "llama-0", waiting=50, **COMMON),
+        FakeLeader("other", "chat", "chat-0", waiting=1, **COMMON),
+        # For the record/replay and three-source tests.
+        FakeLeader(
+            "replay",
+            "big",
+            "big-0",
+            waiting=10,
+            data_parallel=2,
+            **{**COMMON, "prompt_rate": 900.0},
+        ),
+        FakeLeader("replay", "big", "big-1", waiting=4, **{**COMMON, "kv": 0.8}),
+        FakeLeader("replay", "big", "big-2", waiting=0, **{**COMMON, "ttft_median": 2.0}),
+        FakeLeader("replay", "sg", "sg-0", engine="sglang", waiting=3, **COMMON),
+    ]
+
+
+@pytest.fixture(scope="package")
+def exporter() -> Iterator[MetricsExporter]:
+    lws = [FakeLws("replay", "big", spec=4, status=3, ready=3)]
+    with MetricsExporter(_leaders(), lws) as running:
+        yield running
+
+
+@pytest.fixture(scope="package")
+def prom(
+    exporter: MetricsExporter, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PrometheusServer]:
+    if PROMETHEUS is None:
+        pytest.skip("the prometheus binary is not installed")
+    config = scrape_config({"leaders": exporter.targets(), "ksm": exporter.ksm_targets()})
+    with PrometheusServer(tmp_path_factory.mktemp("prom"), config) as server:
+        present = sum(1 for lead in exporter.leaders.values() if lead.present) + 1
+        server.wait_for("up == 1", lambda r: len(r) == present, timeout=30)
+        # rate() only reads the full value once its window is covered by samples: wait
+        # until every live leader shows its full prompt rate over the tests' 10 s window.
+        moving = sum(1 for lead in exporter.leaders.values() if lead.present and not lead.frozen_at)
+        server.wait_for(
+            'sum by (namespace, pod) (rate({__name__=~"(vllm|sglang):prompt_tokens_total"}[10s]))'
+            " > 190",
+            lambda r: len(r) == moving,
+            timeout=30,
+        )
+        yield server

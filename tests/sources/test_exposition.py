@@ -1,0 +1,91 @@
+"""Real expositions (vLLM and SGLang documentation captures, copied with their sources in
+``fixtures/vllm-metrics/SOURCES.md``) and pages rendered by ``prometheus_client`` parse
+and map to the right signals."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from autoscaler.signals import ServingEngine, Signal
+from autoscaler.sources.exposition import ExpositionError, parse_exposition
+from autoscaler.sources.histogram import bucket_quantile
+from tests.support.exporter import FakeLeader, MetricsExporter
+
+FIXTURES = Path(__file__).parent / "fixtures" / "vllm-metrics"
+
+
+def test_vllm_design_doc_capture_maps_to_signals() -> None:
+    reading = parse_exposition(
+        (FIXTURES / "vllm-design-doc-metrics-example.prom").read_text(), ServingEngine.VLLM
+    )
+    assert reading.values == {Signal.RUNNING: 8.0, Signal.GENERATION_TOKENS: 27453.0}
+    # The capture has no +Inf bucket: _count (140) stands in for it.
+    assert reading.buckets[0.02] == 13.0
+    assert reading.buckets[math.inf] == 140.0
+    # Median: rank 70 of 140 lies in (0.02, 0.04], which holds counts 13..97.
+    assert bucket_quantile(0.5, reading.buckets) == pytest.approx(0.02 + 0.02 * (70 - 13) / (97 - 13))
+
+
+def test_vllm_usage_doc_capture_has_no_serving_signal() -> None:
+    text = (FIXTURES / "vllm-usage-doc-metrics-example.prom").read_text()
+    reading = parse_exposition(text, ServingEngine.VLLM)
+    # Only vllm:iteration_tokens_total (a histogram of step sizes): nothing to scale on,
+    # and in particular no TTFT read from the wrong histogram.
+    assert reading.values == {} and reading.buckets == {}
+
+
+def test_sglang_capture_maps_to_signals() -> None:
+    reading = parse_exposition(
+        (FIXTURES / "sglang-production-metrics-doc-example.prom").read_text(), ServingEngine.SGLANG
+    )
+    assert reading.values[Signal.QUEUE_DEPTH] == 2826
+    assert reading.values[Signal.RUNNING] == 162
+    assert reading.values[Signal.KV_CACHE] == pytest.approx(0.28)
+    assert reading.values[Signal.PROMPT_TOKENS] == pytest.approx(8.128902e06)
+    assert reading.buckets[math.inf] == 11008
+    # The same page read as vLLM has nothing: names are per engine.
+    assert parse_exposition(
+        (FIXTURES / "sglang-production-metrics-doc-example.prom").read_text(), ServingEngine.VLLM
+    ).values == {}
+
+
+@pytest.mark.parametrize(
+    ("leader", "engine", "expected"),
+    [
+        # Two data-parallel engines split 10 waiting 40/60: the leader has 10; KV averages.
+        (FakeLeader("ns", "a", "a-0", waiting=10, kv=0.6, data_parallel=2), ServingEngine.VLLM,
+         {Signal.QUEUE_DEPTH: 10, Signal.KV_CACHE: 0.6}),
+        (FakeLeader("ns", "a", "a-0", waiting=3, kv=0.3, data_parallel=3), ServingEngine.VLLM,
+         {Signal.QUEUE_DEPTH: 3, Signal.KV_CACHE: 0.3}),
+        # Pre-0.10 vLLM: gpu_cache_usage_perc is the KV signal.
+        (FakeLeader("ns", "a", "a-0", engine="vllm-old", kv=0.45), ServingEngine.VLLM,
+         {Signal.KV_CACHE: 0.45}),
+        # SGLang with TP=8: every rank repeats the gauge; the leader has it once.
+        (FakeLeader("ns", "a", "a-0", engine="sglang", waiting=12, kv=0.5, tensor_parallel=8),
+         ServingEngine.SGLANG, {Signal.QUEUE_DEPTH: 12, Signal.KV_CACHE: 0.5}),
+    ],
+)
+def test_rendered_pages_reduce_per_leader(
+    leader: FakeLeader, engine: ServingEngine, expected: dict[Signal, float]
+) -> None:
+    exporter = MetricsExporter([leader])
+    body = exporter.render(exporter.path(leader))
+    assert body is not None
+    reading = parse_exposition(body.decode(), engine)
+    for signal, value in expected.items():
+        assert reading.values[signal] == pytest.approx(value)
+
+
+def test_model_name_filter_and_bad_text() -> None:
+    leader = FakeLeader("ns", "a", "a-0", waiting=4)
+    body = MetricsExporter([leader]).render("/pods/ns/a-0/metrics")
+    assert body is not None
+    assert parse_exposition(body.decode(), ServingEngine.VLLM, model_name="other").values == {}
+    assert parse_exposition(body.decode(), ServingEngine.VLLM, model_name=leader.model_name).values[
+        Signal.QUEUE_DEPTH
+    ] == 4
+    with pytest.raises(ExpositionError, match="invalid Prometheus exposition"):
+        parse_exposition('vllm:num_requests_waiting{model_name="a} 3\n', ServingEngine.VLLM)
