@@ -116,34 +116,29 @@ class KubernetesClusterReader:
     """
 
     def __init__(self, api_client: Any, timeout: float = 5.0) -> None:
+        from kubernetes.client import CoreV1Api, CustomObjectsApi
+
         self._api = api_client
+        self._core = CoreV1Api(api_client)
+        self._custom = CustomObjectsApi(api_client)
         self._timeout = timeout
 
-    def _get(self, path: str, query: list[tuple[str, str]]) -> Json:
+    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Json:
         from kubernetes.client.exceptions import ApiException
         from urllib3.exceptions import HTTPError
 
         try:
-            response = self._api.call_api(
-                path,
-                "GET",
-                query_params=query,
-                header_params={"Accept": "application/json"},
-                auth_settings=["BearerToken"],
-                _preload_content=False,
-                _request_timeout=self._timeout,
-            )
+            answer = fn(*args, _request_timeout=self._timeout, **kwargs)
         except ApiException as exc:
             message = _status_message(exc.body) or exc.reason
+            text = f"Kubernetes API: {what}: {exc.status} {message}"
             if exc.status and exc.status >= 500:
-                raise SourceUnavailableError(
-                    f"Kubernetes API: GET {path}: {exc.status} {message}"
-                ) from exc
-            raise QueryRejectedError(f"Kubernetes API: GET {path}: {exc.status} {message}") from exc
+                raise SourceUnavailableError(text) from exc
+            raise QueryRejectedError(text) from exc
         except (HTTPError, OSError) as exc:
-            raise SourceUnavailableError(f"Kubernetes API unreachable: {exc}") from exc
-        raw = response[0] if isinstance(response, tuple) else response
-        body: Json = json.loads(raw.data)
+            raise SourceUnavailableError(f"Kubernetes API unreachable ({what}): {exc}") from exc
+        # Typed models (pods) become the API's own JSON shape: camelCase, RFC 3339 times.
+        body: Json = self._api.sanitize_for_serialization(answer)
         return body
 
     def read(self, keys: Sequence[LwsKey]) -> Mapping[LwsKey, LwsState]:
@@ -152,12 +147,20 @@ class KubernetesClusterReader:
             by_namespace[key.namespace].add(key.name)
         states: dict[LwsKey, LwsState] = {}
         for namespace, names in sorted(by_namespace.items()):
-            lws_list = self._get(
-                f"/apis/{LWS_GROUP}/{LWS_VERSION}/namespaces/{namespace}/{LWS_PLURAL}", []
+            lws_list = self._call(
+                f"list {LWS_PLURAL} in {namespace}",
+                self._custom.list_namespaced_custom_object,
+                LWS_GROUP,
+                LWS_VERSION,
+                namespace,
+                LWS_PLURAL,
             )
             selector = f"{LWS_NAME_LABEL} in ({','.join(sorted(names))})"
-            pod_list = self._get(
-                f"/api/v1/namespaces/{namespace}/pods", [("labelSelector", selector)]
+            pod_list = self._call(
+                f"list pods in {namespace}",
+                self._core.list_namespaced_pod,
+                namespace,
+                label_selector=selector,
             )
             pods: dict[str, list[Json]] = defaultdict(list)
             for pod in pod_list.get("items") or []:

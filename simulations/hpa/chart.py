@@ -3,7 +3,8 @@
 The default mirrors ``charts/lws-autoscaler/templates/hpa.yaml`` with the chart's default
 values: External metric ``lws_recommended_replicas`` with an ``AverageValue`` target of 1
 (so the HPA wants ``ceil(R / 1) = R`` groups), bounds from the policy, no stabilisation
-and permissive rate limits (Percent 1000 per 15 s up, Percent 100 per 15 s down), and a
+and permissive rate limits (Percent 1000 or 100 Pods per 15 s up, Percent 100 per
+15 s down), and a
 per-HPA tolerance of 0. That tolerance only takes effect with the
 ``HPAConfigurableTolerance`` gate (Kubernetes >= 1.33); without it the cluster default of
 0.1 applies and the HPA ignores, e.g., 11 recommended groups while 10 exist
@@ -61,7 +62,10 @@ def chart_hpa_spec(policy: ScalingPolicy, tolerance: float | None = 0.0) -> HpaS
                 "scaleUp": {
                     "stabilizationWindowSeconds": 0,
                     "selectPolicy": "Max",
-                    "policies": [{"type": "Percent", "value": 1000, "periodSeconds": 15}],
+                    "policies": [
+                        {"type": "Percent", "value": 1000, "periodSeconds": 15},
+                        {"type": "Pods", "value": 100, "periodSeconds": 15},
+                    ],
                     **extra,
                 },
                 "scaleDown": {

@@ -491,7 +491,10 @@ def test_one_hpa_per_policy_follows_lws_recommended_replicas(kube_version: str) 
             "kind": "LeaderWorkerSet",
             "name": target["name"],
         }
-        assert (spec["minReplicas"], spec["maxReplicas"]) == (bounds.get("min", 1), bounds["max"])
+        # Scale-to-zero policies need minReplicas 0, or the HPA would hold one group.
+        scales_to_zero = policy["spec"].get("scaleToZero", {}).get("enabled", False)
+        expected_min = 0 if scales_to_zero else bounds.get("min", 1)
+        assert (spec["minReplicas"], spec["maxReplicas"]) == (expected_min, bounds["max"])
         assert spec["metrics"] == [
             {
                 "type": "External",
@@ -518,6 +521,10 @@ def test_one_hpa_per_policy_follows_lws_recommended_replicas(kube_version: str) 
             "value": 100,
             "periodSeconds": 15,
         }
+        # A Pods rule lets the HPA leave 0 groups (a percentage of 0 is 0).
+        assert {"type": "Pods", "value": 100, "periodSeconds": 15} in behavior["scaleUp"][
+            "policies"
+        ]
         # tolerance exists from Kubernetes 1.33; older API servers would reject the field.
         has_tolerance = kube_version != OLDEST_KUBE
         assert ("tolerance" in behavior["scaleUp"]) is has_tolerance

@@ -1,0 +1,89 @@
+"""The cluster-state reader against a wire-level fake of the Kubernetes API server
+(``tests/support/fake_apiserver.py``: real HTTP, objects shaped like the real server's;
+no kube-apiserver can run here), through the real ``kubernetes`` Python client."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from autoscaler.errors import QueryRejectedError, SourceUnavailableError
+from autoscaler.snapshot import GroupStatus, LwsKey
+from autoscaler.sources.kube import KubernetesClusterReader, parse_time
+from tests.sources.kube_objects import api_client, lws_object, pod_object
+from tests.support.fake_apiserver import FakeApiServer, status
+
+T = "2026-01-01T00:0{}:00Z"
+
+
+@pytest.fixture
+def api() -> Iterator[FakeApiServer]:
+    with FakeApiServer() as server:
+        yield server
+
+
+def test_reads_counts_groups_and_leaders(api: FakeApiServer) -> None:
+    api.put(lws_object("inference", "llama", replicas=3, status=3, ready=1))
+    # Group 0: both pods ready (the worker last, at minute 6). Group 1: worker not ready.
+    api.put(pod_object("inference", "llama", 0, 0, ip="10.0.0.10", created=T.format(0), ready_at=T.format(5)))
+    api.put(pod_object("inference", "llama", 0, 1, created=T.format(0), ready_at=T.format(6)))
+    api.put(pod_object("inference", "llama", 1, 0, ip="10.0.0.11", created=T.format(2), ready_at=T.format(7)))
+    api.put(pod_object("inference", "llama", 1, 1, created=T.format(2), ready_at=None))
+    # Group 2 has no pod IP yet; a terminating group 3 is ignored.
+    api.put(pod_object("inference", "llama", 2, 0, ip=None, created=T.format(8), ready_at=None))
+    api.put(pod_object("inference", "llama", 3, 0, created=T.format(1), terminating=True))
+    # Another LWS's pods in the namespace are not mixed in.
+    api.put(lws_object("inference", "other", 1, 1, 1))
+    api.put(pod_object("inference", "other", 0, 0))
+
+    reader = KubernetesClusterReader(api_client(api))
+    states = reader.read([LwsKey("inference", "llama")])
+    state = states[LwsKey("inference", "llama")]
+    assert (state.spec_replicas, state.status_replicas, state.ready_replicas) == (3, 3, 1)
+    assert state.groups == (
+        GroupStatus(0, parse_time(T.format(0)) or 0, parse_time(T.format(6))),
+        GroupStatus(1, parse_time(T.format(2)) or 0, None),
+        GroupStatus(2, parse_time(T.format(8)) or 0, None),
+    )
+    assert [(p.name, p.group_index, p.ip, p.ready) for p in state.leaders] == [
+        ("llama-0", 0, "10.0.0.10", True),
+        ("llama-1", 1, "10.0.0.11", True),
+        ("llama-2", 2, None, False),
+    ]
+
+
+def test_two_list_calls_per_namespace_whatever_the_number_of_lws(api: FakeApiServer) -> None:
+    keys = []
+    for i in range(5):
+        api.put(lws_object("inference", f"m{i}", 1, 1, 1))
+        api.put(pod_object("inference", f"m{i}", 0, 0))
+        keys.append(LwsKey("inference", f"m{i}"))
+    api.put(lws_object("dev", "small", 1, 1, 1))
+    keys.append(LwsKey("dev", "small"))
+    keys.append(LwsKey("dev", "missing"))
+    before = len(api.requests)
+    states = KubernetesClusterReader(api_client(api)).read(keys)
+    assert len(api.requests) - before == 4
+    assert set(states) == set(keys) - {LwsKey("dev", "missing")}  # absent LWS: no state
+    pod_calls = [r for r in api.requests if r.path.endswith("/pods")]
+    assert "leaderworkerset.sigs.k8s.io/name in (m0,m1,m2,m3,m4)" in pod_calls[-2].query["labelSelector"][0] or (
+        "leaderworkerset.sigs.k8s.io/name in (m0,m1,m2,m3,m4)" in pod_calls[-1].query["labelSelector"][0]
+    )
+
+
+def test_api_errors_are_source_errors(api: FakeApiServer) -> None:
+    api.on_get(
+        "/apis/leaderworkerset.x-k8s.io/v1/namespaces/inference/leaderworkersets",
+        lambda _body, _req: (403, status(403, "Forbidden", "leaderworkersets is forbidden: no RBAC")),
+    )
+    reader = KubernetesClusterReader(api_client(api), timeout=2)
+    with pytest.raises(QueryRejectedError, match="403 leaderworkersets is forbidden"):
+        reader.read([LwsKey("inference", "llama")])
+    url = api.url
+    api.stop()
+    from kubernetes.client import ApiClient, Configuration
+
+    down = KubernetesClusterReader(ApiClient(Configuration(host=url)), timeout=1)
+    with pytest.raises(SourceUnavailableError, match="unreachable"):
+        down.read([LwsKey("inference", "llama")])
