@@ -5,14 +5,11 @@ locations (a path of keys and indices) are then mapped back to the line of the d
 node that exists. Loading never stops at the first problem: all errors of all files are
 collected, including the ones that span files (two policies for the same LWS).
 
-Booleans follow YAML 1.2 (only ``true``/``false``): YAML 1.1 would silently read
-``learn: yes`` as true and a label ``enabled: no`` as a boolean, so ``yes``/``no``/``on``/
-``off`` stay strings here and the strict schema reports them where a boolean is expected.
+YAML itself (lines, YAML 1.2 booleans, duplicate keys) is ``yaml_nodes``' job.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,26 +20,16 @@ from pydantic import BaseModel, ValidationError
 
 from autoscaler.errors import PolicyError, PolicyIssue
 from autoscaler.policy.model import ScalingPolicy
+from autoscaler.policy.yaml_nodes import (
+    FieldPath,
+    LineIndex,
+    StrictYamlLoader,
+    duplicate_keys,
+    is_empty_document,
+)
 from autoscaler.snapshot import LwsKey
 
 POLICY_SUFFIXES = (".yaml", ".yml")
-Path_ = tuple[str | int, ...]
-
-
-_BOOL_TAG = "tag:yaml.org,2002:bool"
-
-
-class _StrictYamlLoader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 booleans (see the module docstring)."""
-
-
-_StrictYamlLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != _BOOL_TAG]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_StrictYamlLoader.add_implicit_resolver(
-    _BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
 
 
 @dataclass(frozen=True)
@@ -65,48 +52,6 @@ class LoadedPolicy:
     def key(self) -> LwsKey:
         target = self.policy.spec.target
         return LwsKey(target.namespace, target.name)
-
-
-class _LineIndex:
-    """Maps a path of keys/indices inside one YAML document to a 1-based line."""
-
-    def __init__(self, root: yaml.Node) -> None:
-        self._lines: dict[Path_, int] = {}
-        self._walk(root, ())
-
-    def _walk(self, node: yaml.Node, path: Path_) -> None:
-        self._lines[path] = node.start_mark.line + 1
-        if isinstance(node, yaml.MappingNode):
-            for key_node, value_node in node.value:
-                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
-                self._walk(value_node, (*path, key))
-                # A key's own line is the better answer for "unknown key" errors.
-                self._lines[(*path, key)] = key_node.start_mark.line + 1
-        elif isinstance(node, yaml.SequenceNode):
-            for index, item in enumerate(node.value):
-                self._walk(item, (*path, index))
-
-    def line_of(self, path: Path_) -> int:
-        for end in range(len(path), -1, -1):
-            line = self._lines.get(path[:end])
-            if line is not None:
-                return line
-        return 1
-
-
-def _duplicate_keys(node: yaml.Node, path: Path_ = ()) -> Iterator[tuple[Path_, int]]:
-    """YAML silently keeps the last of two equal keys; a policy must not."""
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key_node, value_node in node.value:
-            key = str(key_node.value)
-            if key in seen:
-                yield (*path, key), key_node.start_mark.line + 1
-            seen.add(key)
-            yield from _duplicate_keys(value_node, (*path, key))
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            yield from _duplicate_keys(item, (*path, index))
 
 
 def _model_field_names(model: type[BaseModel], names: dict[str, str]) -> dict[str, str]:
@@ -132,7 +77,7 @@ _YAML_NAMES = _model_field_names(ScalingPolicy, {})
 _SIGNAL_TAGS = frozenset({"queueDepth", "kvCacheUtilization", "tokenThroughput", "ttft"})
 
 
-def _field_path(error: Any) -> Path_:
+def _field_path(error: Any) -> FieldPath:
     parts: list[str | int] = []
     for part in error["loc"]:
         if isinstance(part, str) and "[" in part:
@@ -149,7 +94,7 @@ def _field_path(error: Any) -> Path_:
     return tuple(parts)
 
 
-def _render_path(path: Path_) -> str:
+def _render_path(path: FieldPath) -> str:
     text = ""
     for part in path:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
@@ -178,12 +123,12 @@ _CROSS_FILE_FIELDS = {"spec.target": ("spec", "target"), "metadata.name": ("meta
 
 
 def _validate_document(file: str, node: yaml.Node) -> tuple[LoadedPolicy | None, list[PolicyIssue]]:
-    index = _LineIndex(node)
+    index = LineIndex(node)
     issues = [
         PolicyIssue(file, line, _render_path(path), "duplicate key: the same field is set twice")
-        for path, line in _duplicate_keys(node)
+        for path, line in duplicate_keys(node)
     ]
-    data = _StrictYamlLoader("").construct_document(node)
+    data = StrictYamlLoader("").construct_document(node)
     if not isinstance(data, dict):
         issues.append(PolicyIssue(file, index.line_of(()), "", "a policy must be a mapping"))
         return None, issues
@@ -202,15 +147,6 @@ def _validate_document(file: str, node: yaml.Node) -> tuple[LoadedPolicy | None,
     return LoadedPolicy(policy, file, node.start_mark.line + 1, lines), issues
 
 
-def _empty(node: yaml.Node | None) -> bool:
-    """An empty document, as a trailing or doubled ``---`` leaves in many GitOps repos."""
-    return node is None or (
-        isinstance(node, yaml.ScalarNode)
-        and node.tag == "tag:yaml.org,2002:null"
-        and not node.value
-    )
-
-
 def _parse_file(path: Path) -> tuple[list[LoadedPolicy], list[PolicyIssue]]:
     file = str(path)
     try:
@@ -218,7 +154,9 @@ def _parse_file(path: Path) -> tuple[list[LoadedPolicy], list[PolicyIssue]]:
     except (OSError, UnicodeDecodeError) as exc:
         return [], [PolicyIssue(file, 1, "", f"cannot read file: {exc}")]
     try:
-        nodes = [n for n in yaml.compose_all(text, Loader=_StrictYamlLoader) if not _empty(n)]
+        nodes = [
+            n for n in yaml.compose_all(text, Loader=StrictYamlLoader) if not is_empty_document(n)
+        ]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
@@ -236,15 +174,26 @@ def _parse_file(path: Path) -> tuple[list[LoadedPolicy], list[PolicyIssue]]:
     return policies, issues
 
 
+def _is_policy_file(path: Path, root: Path) -> bool:
+    """A YAML file under ``root`` outside hidden folders and not hidden itself.
+
+    A mounted ConfigMap holds ``x.yaml -> ..data/x.yaml`` and the real files in
+    ``..2024_01_01_00_00_00.123/``: reading the hidden copies would load every policy
+    twice (and editors' ``.#x.yaml`` lock files are not policies either).
+    """
+    relative = path.relative_to(root).parts
+    if any(part.startswith(".") for part in relative):
+        return False
+    return path.suffix in POLICY_SUFFIXES and path.is_file()
+
+
 def _expand(paths: Iterable[Path | str]) -> tuple[list[Path], list[PolicyIssue]]:
     files: list[Path] = []
     issues: list[PolicyIssue] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            files.extend(
-                p for p in sorted(path.rglob("*")) if p.suffix in POLICY_SUFFIXES and p.is_file()
-            )
+            files.extend(p for p in sorted(path.rglob("*")) if _is_policy_file(p, path))
         elif path.is_file():
             files.append(path)
         else:

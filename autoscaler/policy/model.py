@@ -9,78 +9,30 @@ scale-down is slow. ``docs/policy-reference.md`` documents each field.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     Strict,
     ValidationInfo,
-    WithJsonSchema,
     field_validator,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
-from pydantic_core import PydanticCustomError
 
-from autoscaler.durations import parse_duration
+from autoscaler.policy.fields import (
+    Duration,
+    Fraction,
+    KubeName,
+    PositiveDuration,
+    cross_field_error,
+)
 from autoscaler.signals import ServingEngine, Signal
 
 API_VERSION = "lws-autoscaler.io/v1alpha1"
 KIND = "ScalingPolicy"
-
-_DURATION_SCHEMA: dict[str, Any] = {
-    "anyOf": [
-        {"type": "string", "pattern": r"^([0-9]+(\.[0-9]+)?(ms|s|m|h|d))+$|^[0-9]+(\.[0-9]+)?$"},
-        {"type": "number", "minimum": 0},
-    ],
-    "description": "A duration: seconds as a number, or a string such as '30s', '5m', '1h30m'.",
-}
-
-Duration = Annotated[
-    float, BeforeValidator(parse_duration), WithJsonSchema(_DURATION_SCHEMA, mode="validation")
-]
-"""A window or delay, always held in seconds."""
-
-
-def _dns_label(value: str) -> str:
-    # RFC 1123 label, as Kubernetes requires for namespaces and most names.
-    import re
-
-    if not re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?", value) or len(value) > 253:
-        raise ValueError(
-            f"{value!r} is not a valid Kubernetes name (lower-case letters, digits, '-', '.')"
-        )
-    return value
-
-
-KubeName = Annotated[str, AfterValidator(_dns_label)]
-Fraction = Annotated[float, Field(gt=0, le=1)]
-PositiveDuration = Annotated[
-    float,
-    BeforeValidator(parse_duration),
-    Field(gt=0),
-    WithJsonSchema(
-        {
-            **_DURATION_SCHEMA,
-            "anyOf": [_DURATION_SCHEMA["anyOf"][0], {"type": "number", "exclusiveMinimum": 0}],
-        },
-        mode="validation",
-    ),
-]
-"""A duration that must be longer than zero (periods, staleness, rate windows)."""
-
-
-def cross_field_error(message: str, *path: str | int) -> PydanticCustomError:
-    """An error raised by a model-level check that belongs to one field below it.
-
-    pydantic locates model validators at the model itself; the loader appends ``path``
-    (YAML names) so the error points at the line of the field that is wrong.
-    """
-    return PydanticCustomError("cross_field", "{message}", {"message": message, "path": path})
 
 
 class _Strict(BaseModel):

@@ -67,10 +67,10 @@ def metric_path(policy: ScalingPolicy, metric: str = RECOMMENDED_REPLICAS) -> st
 def usage_lines(
     url: str, kubeconfig: Path | None, policies: Sequence[ScalingPolicy], insecure_tls: bool
 ) -> list[str]:
-    """What to paste to read the recommendation of the first policy."""
+    """What to paste to read the recommendation of the policy with the widest range."""
     if not policies:
         return []
-    policy = policies[0]
+    policy = max(policies, key=lambda p: (p.spec.replicas.max, p.name))
     path = metric_path(policy)
     target = policy.spec.target
     curl = "curl -s" + (" -k" if insecure_tls else "")

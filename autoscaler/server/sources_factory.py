@@ -4,8 +4,10 @@
   Kubernetes API (``--kubeconfig`` or in-cluster) when reachable, else from Prometheus
   series only (a warning says so);
 - ``scrape``: scrapes leader pods found through the Kubernetes API (required);
-- ``recording``: replays ``--recording`` (default: the built-in demo recording) with
-  ``now`` in recording time; pair it with a :class:`~autoscaler.server.clock.ReplayClock`.
+- ``recording``: replays ``--recording`` (default: the built-in demo recording), looping
+  forever. ``now`` starts in recording time and keeps increasing past the end (the
+  source maps it back onto the recording and restamps the samples), so pair it with a
+  :class:`~autoscaler.server.clock.ReplayClock` started inside the recording.
 """
 
 from __future__ import annotations
@@ -25,7 +27,11 @@ def build_source(settings: ServeSettings) -> MetricSource:
         if settings.source == "recording":
             from autoscaler.sources.recording import RecordingSource
 
-            return RecordingSource(settings.recording)
+            loaded = RecordingSource(settings.recording)
+            # "Wall" time here is the ReplayClock's timeline, already accelerated: speed 1.
+            return RecordingSource(
+                recording=loaded.recording, wall_start=loaded.start, speed=1.0, loop=True
+            )
         from autoscaler.sources.kube import KubernetesClusterReader
 
         if settings.source == "scrape":

@@ -217,7 +217,7 @@ class RecordingSource:
         self._arrays: dict[
             tuple[LwsKey, ServingEngine, str | None, float, float | None], TargetArrays
         ] = {}
-        self._built: dict[tuple[LwsKey, int, int], LwsSnapshot | str] = {}
+        self._built: dict[tuple[object, ...], LwsSnapshot | str] = {}
 
     @property
     def start(self) -> float:
@@ -330,7 +330,16 @@ class RecordingSource:
         return self._wall_start + (recorded_time - self.start + loops * cycle) / self._speed
 
     def _snapshot(self, target: Target, index: int, loops: int, now: float) -> LwsSnapshot | str:
-        cache_key = (target.key, index, loops)
+        metrics = target.policy.spec.metrics
+        cache_key = (
+            target.key,
+            metrics.engine,
+            metrics.model_name,
+            metrics.rate_window,
+            ttft_quantile(target),
+            index,
+            loops,
+        )
         cached = self._built.get(cache_key)
         if cached is not None and (
             not isinstance(cached, LwsSnapshot) or cached.observed_at == now

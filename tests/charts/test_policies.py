@@ -127,12 +127,6 @@ def _kubelet_configmap_layout(directory: Path, files: dict[str, str]) -> None:
         (directory / key).symlink_to(Path("..data") / key)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="autoscaler/policy/loader.py _expand() rglob()s into the kubelet's hidden "
-    "..<timestamp> directory and loads every policy twice (duplicate name/target). "
-    "Remove this marker once the loader skips path parts starting with '..'.",
-)
 def test_validator_reads_a_real_configmap_mount(tmp_path: Path) -> None:
     data = render(policy_values("llama-70b")).one("ConfigMap", f"{FULLNAME}-policies")["data"]
     _kubelet_configmap_layout(tmp_path, data)

@@ -227,6 +227,11 @@ def test_hot_reload_from_a_configmap_mount(
     clock.advance(15)
     assert set(_by_key(loop.run_cycle(clock.now()))) == {LLAMA}
     assert set(loop.states) == {LLAMA}
+    gauge = "lws_autoscaler_recommended_replicas"
+    dev = {"namespace": "inference", "leaderworkerset": "dev-8b", "policy": "dev-8b"}
+    llama = {"namespace": "inference", "leaderworkerset": "llama-70b", "policy": "llama-70b"}
+    assert telemetry.registry.get_sample_value(gauge, dev) is None
+    assert telemetry.registry.get_sample_value(gauge, llama) is not None
 
 
 def test_initial_load_is_strict(tmp_path: Path) -> None:

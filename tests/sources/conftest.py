@@ -85,4 +85,5 @@ def prom(
             lambda r: len(r) == moving,
             timeout=30,
         )
+        server.settled_at = time.time()
         yield server

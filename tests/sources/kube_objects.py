@@ -11,7 +11,9 @@ from tests.support.fake_apiserver import FakeApiServer
 Json = dict[str, Any]
 
 
-def lws_object(namespace: str, name: str, replicas: int, status: int, ready: int, size: int = 2) -> Json:
+def lws_object(
+    namespace: str, name: str, replicas: int, status: int, ready: int, size: int = 2
+) -> Json:
     return {
         "apiVersion": "leaderworkerset.x-k8s.io/v1",
         "kind": "LeaderWorkerSet",
@@ -22,7 +24,9 @@ def lws_object(namespace: str, name: str, replicas: int, status: int, ready: int
             "leaderWorkerTemplate": {
                 "size": size,
                 "restartPolicy": "RecreateGroupOnPodRestart",
-                "workerTemplate": {"spec": {"containers": [{"name": "vllm", "image": "vllm/vllm-openai"}]}},
+                "workerTemplate": {
+                    "spec": {"containers": [{"name": "vllm", "image": "vllm/vllm-openai"}]}
+                },
             },
             "rolloutStrategy": {"type": "RollingUpdate"},
         },
@@ -50,8 +54,11 @@ def pod_object(
     name = f"{lws}-{group}" if worker == 0 else f"{lws}-{group}-{worker}"
     conditions = [{"type": "PodScheduled", "status": "True", "lastTransitionTime": created}]
     conditions.append(
-        {"type": "Ready", "status": "True" if ready_at else "False",
-         "lastTransitionTime": ready_at or created}
+        {
+            "type": "Ready",
+            "status": "True" if ready_at else "False",
+            "lastTransitionTime": ready_at or created,
+        }
     )
     meta: Json = {
         "name": name,
@@ -71,8 +78,13 @@ def pod_object(
     if ip:
         status["podIP"] = ip
         status["podIPs"] = [{"ip": ip}]
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta,
-            "spec": {"containers": [{"name": "vllm", "image": "vllm/vllm-openai"}]}, "status": status}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": meta,
+        "spec": {"containers": [{"name": "vllm", "image": "vllm/vllm-openai"}]},
+        "status": status,
+    }
 
 
 def api_client(api: FakeApiServer) -> Any:

@@ -66,7 +66,9 @@ def test_grid_rates_match_reading_rates(steps: list[float | None], window: float
     rates, stamps = window_rates(times, counter, window)
     present = [i for i in range(len(steps)) if not np.isnan(counter[i])]
     for i, now in enumerate(times):
-        expected = window_rate([times[j] for j in present], [counter[j] for j in present], now, window)
+        expected = window_rate(
+            [times[j] for j in present], [counter[j] for j in present], now, window
+        )
         if expected is None:
             assert np.isnan(rates[i])
         else:

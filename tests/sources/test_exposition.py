@@ -26,7 +26,9 @@ def test_vllm_design_doc_capture_maps_to_signals() -> None:
     assert reading.buckets[0.02] == 13.0
     assert reading.buckets[math.inf] == 140.0
     # Median: rank 70 of 140 lies in (0.02, 0.04], which holds counts 13..97.
-    assert bucket_quantile(0.5, reading.buckets) == pytest.approx(0.02 + 0.02 * (70 - 13) / (97 - 13))
+    assert bucket_quantile(0.5, reading.buckets) == pytest.approx(
+        0.02 + 0.02 * (70 - 13) / (97 - 13)
+    )
 
 
 def test_vllm_usage_doc_capture_has_no_serving_signal() -> None:
@@ -47,25 +49,41 @@ def test_sglang_capture_maps_to_signals() -> None:
     assert reading.values[Signal.PROMPT_TOKENS] == pytest.approx(8.128902e06)
     assert reading.buckets[math.inf] == 11008
     # The same page read as vLLM has nothing: names are per engine.
-    assert parse_exposition(
-        (FIXTURES / "sglang-production-metrics-doc-example.prom").read_text(), ServingEngine.VLLM
-    ).values == {}
+    assert (
+        parse_exposition(
+            (FIXTURES / "sglang-production-metrics-doc-example.prom").read_text(),
+            ServingEngine.VLLM,
+        ).values
+        == {}
+    )
 
 
 @pytest.mark.parametrize(
     ("leader", "engine", "expected"),
     [
         # Two data-parallel engines split 10 waiting 40/60: the leader has 10; KV averages.
-        (FakeLeader("ns", "a", "a-0", waiting=10, kv=0.6, data_parallel=2), ServingEngine.VLLM,
-         {Signal.QUEUE_DEPTH: 10, Signal.KV_CACHE: 0.6}),
-        (FakeLeader("ns", "a", "a-0", waiting=3, kv=0.3, data_parallel=3), ServingEngine.VLLM,
-         {Signal.QUEUE_DEPTH: 3, Signal.KV_CACHE: 0.3}),
+        (
+            FakeLeader("ns", "a", "a-0", waiting=10, kv=0.6, data_parallel=2),
+            ServingEngine.VLLM,
+            {Signal.QUEUE_DEPTH: 10, Signal.KV_CACHE: 0.6},
+        ),
+        (
+            FakeLeader("ns", "a", "a-0", waiting=3, kv=0.3, data_parallel=3),
+            ServingEngine.VLLM,
+            {Signal.QUEUE_DEPTH: 3, Signal.KV_CACHE: 0.3},
+        ),
         # Pre-0.10 vLLM: gpu_cache_usage_perc is the KV signal.
-        (FakeLeader("ns", "a", "a-0", engine="vllm-old", kv=0.45), ServingEngine.VLLM,
-         {Signal.KV_CACHE: 0.45}),
+        (
+            FakeLeader("ns", "a", "a-0", engine="vllm-old", kv=0.45),
+            ServingEngine.VLLM,
+            {Signal.KV_CACHE: 0.45},
+        ),
         # SGLang with TP=8: every rank repeats the gauge; the leader has it once.
-        (FakeLeader("ns", "a", "a-0", engine="sglang", waiting=12, kv=0.5, tensor_parallel=8),
-         ServingEngine.SGLANG, {Signal.QUEUE_DEPTH: 12, Signal.KV_CACHE: 0.5}),
+        (
+            FakeLeader("ns", "a", "a-0", engine="sglang", waiting=12, kv=0.5, tensor_parallel=8),
+            ServingEngine.SGLANG,
+            {Signal.QUEUE_DEPTH: 12, Signal.KV_CACHE: 0.5},
+        ),
     ],
 )
 def test_rendered_pages_reduce_per_leader(
@@ -84,8 +102,11 @@ def test_model_name_filter_and_bad_text() -> None:
     body = MetricsExporter([leader]).render("/pods/ns/a-0/metrics")
     assert body is not None
     assert parse_exposition(body.decode(), ServingEngine.VLLM, model_name="other").values == {}
-    assert parse_exposition(body.decode(), ServingEngine.VLLM, model_name=leader.model_name).values[
-        Signal.QUEUE_DEPTH
-    ] == 4
+    assert (
+        parse_exposition(body.decode(), ServingEngine.VLLM, model_name=leader.model_name).values[
+            Signal.QUEUE_DEPTH
+        ]
+        == 4
+    )
     with pytest.raises(ExpositionError, match="invalid Prometheus exposition"):
         parse_exposition('vllm:num_requests_waiting{model_name="a} 3\n', ServingEngine.VLLM)

@@ -33,7 +33,9 @@ INF = math.inf
         (0.5, {}, None),
     ],
 )
-def test_bucket_quantile_table(quantile: float, buckets: dict[float, float], expected: float | None) -> None:
+def test_bucket_quantile_table(
+    quantile: float, buckets: dict[float, float], expected: float | None
+) -> None:
     got = bucket_quantile(quantile, buckets)
     if expected is None:
         assert got is None

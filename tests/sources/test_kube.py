@@ -26,9 +26,17 @@ def api() -> Iterator[FakeApiServer]:
 def test_reads_counts_groups_and_leaders(api: FakeApiServer) -> None:
     api.put(lws_object("inference", "llama", replicas=3, status=3, ready=1))
     # Group 0: both pods ready (the worker last, at minute 6). Group 1: worker not ready.
-    api.put(pod_object("inference", "llama", 0, 0, ip="10.0.0.10", created=T.format(0), ready_at=T.format(5)))
+    api.put(
+        pod_object(
+            "inference", "llama", 0, 0, ip="10.0.0.10", created=T.format(0), ready_at=T.format(5)
+        )
+    )
     api.put(pod_object("inference", "llama", 0, 1, created=T.format(0), ready_at=T.format(6)))
-    api.put(pod_object("inference", "llama", 1, 0, ip="10.0.0.11", created=T.format(2), ready_at=T.format(7)))
+    api.put(
+        pod_object(
+            "inference", "llama", 1, 0, ip="10.0.0.11", created=T.format(2), ready_at=T.format(7)
+        )
+    )
     api.put(pod_object("inference", "llama", 1, 1, created=T.format(2), ready_at=None))
     # Group 2 has no pod IP yet; a terminating group 3 is ignored.
     api.put(pod_object("inference", "llama", 2, 0, ip=None, created=T.format(8), ready_at=None))
@@ -67,15 +75,21 @@ def test_two_list_calls_per_namespace_whatever_the_number_of_lws(api: FakeApiSer
     assert len(api.requests) - before == 4
     assert set(states) == set(keys) - {LwsKey("dev", "missing")}  # absent LWS: no state
     pod_calls = [r for r in api.requests if r.path.endswith("/pods")]
-    assert "leaderworkerset.sigs.k8s.io/name in (m0,m1,m2,m3,m4)" in pod_calls[-2].query["labelSelector"][0] or (
-        "leaderworkerset.sigs.k8s.io/name in (m0,m1,m2,m3,m4)" in pod_calls[-1].query["labelSelector"][0]
+    assert "leaderworkerset.sigs.k8s.io/name in (m0,m1,m2,m3,m4)" in pod_calls[-2].query[
+        "labelSelector"
+    ][0] or (
+        "leaderworkerset.sigs.k8s.io/name in (m0,m1,m2,m3,m4)"
+        in pod_calls[-1].query["labelSelector"][0]
     )
 
 
 def test_api_errors_are_source_errors(api: FakeApiServer) -> None:
     api.on_get(
         "/apis/leaderworkerset.x-k8s.io/v1/namespaces/inference/leaderworkersets",
-        lambda _body, _req: (403, status(403, "Forbidden", "leaderworkersets is forbidden: no RBAC")),
+        lambda _body, _req: (
+            403,
+            status(403, "Forbidden", "leaderworkersets is forbidden: no RBAC"),
+        ),
     )
     reader = KubernetesClusterReader(api_client(api), timeout=2)
     with pytest.raises(QueryRejectedError, match="403 leaderworkersets is forbidden"):

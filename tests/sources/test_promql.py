@@ -67,7 +67,9 @@ def test_queries_split_only_by_what_changes_their_text() -> None:
     assert by_signal[Signal.PROMPT_TOKENS] == 3  # 10s vllm, 120s vllm, sglang
     assert by_signal[Signal.TTFT] == 3
     override = next(q for q in queries if q.key.override is not None)
-    assert override.promql.startswith("sum by (namespace, leaderworkerset_sigs_k8s_io_name, pod) (q{")
+    assert override.promql.startswith(
+        "sum by (namespace, leaderworkerset_sigs_k8s_io_name, pod) (q{"
+    )
     assert 'leaderworkerset_sigs_k8s_io_name=~"v"' in override.promql
 
 
@@ -80,14 +82,18 @@ def test_default_query_shapes() -> None:
     assert "[10s]" in queries[Signal.PROMPT_TOKENS]
     assert queries[Signal.TTFT].startswith("((histogram_quantile(0.9, sum by (namespace, ")
     for promql in queries.values():
-        assert 'label_replace(' in promql and '"lws_autoscaler_field", "timestamp"' in promql
-    sglang = {q.key.signal: q.promql for q in signal_queries([target("ns", "m", engine="sglang")], LabelNames())}
+        assert "label_replace(" in promql and '"lws_autoscaler_field", "timestamp"' in promql
+    sglang = {
+        q.key.signal: q.promql
+        for q in signal_queries([target("ns", "m", engine="sglang")], LabelNames())
+    }
     assert "max without (moe_ep_rank, pp_rank, tp_rank)" in sglang[Signal.QUEUE_DEPTH]
 
 
 def test_activation_substitutes_escaped_names() -> None:
-    built = activation_query([target("ns", "m", activation="sum(gw{ns=$namespace, svc=$name})"),
-                              target("ns", "other")])
+    built = activation_query(
+        [target("ns", "m", activation="sum(gw{ns=$namespace, svc=$name})"), target("ns", "other")]
+    )
     assert built is not None
     promql, index = built
     assert 'sum((sum(gw{ns="ns", svc="m"})))' in promql

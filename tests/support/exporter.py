@@ -1,4 +1,4 @@
-"""A small HTTP exporter on 127.0.0.1 that impersonates LWS leader pods, for tests.
+"""A small HTTP exporter on loopback (127.0.0.1 by default) that impersonates LWS leader pods, for tests.
 
 Each :class:`FakeLeader` is served at ``/pods/<namespace>/<pod>/metrics`` in the real
 text format (rendered by ``prometheus_client``'s own ``generate_latest`` with the real
@@ -211,7 +211,14 @@ class FakeLws:
 class MetricsExporter:
     """Threaded HTTP server for :class:`FakeLeader` pages; a context manager."""
 
-    def __init__(self, leaders: Iterable[FakeLeader] = (), lws: Iterable[FakeLws] = ()) -> None:
+    def __init__(
+        self,
+        leaders: Iterable[FakeLeader] = (),
+        lws: Iterable[FakeLws] = (),
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.host, self._port = host, port
         self.leaders: dict[tuple[str, str], FakeLeader] = {}
         self.lws: dict[tuple[str, str], FakeLws] = {}
         self.scrapes = 0
@@ -240,13 +247,13 @@ class MetricsExporter:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def targets(self, lws_label: str = "leaderworkerset_sigs_k8s_io_name") -> list[dict[str, Any]]:
         """Static target groups for every declared leader (present or not)."""
         return [
             {
-                "targets": [f"127.0.0.1:{self.port}"],
+                "targets": [f"{self.host}:{self.port}"],
                 "labels": {
                     "__metrics_path__": self.path(leader),
                     "namespace": leader.namespace,
@@ -258,11 +265,14 @@ class MetricsExporter:
         ]
 
     def ksm_targets(self) -> list[dict[str, Any]]:
-        return [{"targets": [f"127.0.0.1:{self.port}"], "labels": {"__metrics_path__": "/ksm"}}]
+        return [{"targets": [f"{self.host}:{self.port}"], "labels": {"__metrics_path__": "/ksm"}}]
 
     def render(self, path: str) -> bytes | None:
         if path == "/ksm":
             return self._ksm()
+        if path == "/metrics" and len(self.leaders) == 1:
+            # A one-pod exporter answers at the usual path, like a real leader pod.
+            path = self.path(next(iter(self.leaders.values())))
         parts = path.strip("/").split("/")
         if len(parts) != 4 or parts[0] != "pods" or parts[3] != "metrics":
             return None
@@ -311,7 +321,7 @@ class MetricsExporter:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer((self.host, self._port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True

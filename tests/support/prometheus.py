@@ -66,6 +66,7 @@ class PrometheusServer:
         self.port = free_port()
         self._process: subprocess.Popen[bytes] | None = None
         self._log = workdir / "prometheus.log"
+        self.settled_at = 0.0  # set by fixtures once rates over their window are complete
 
     @property
     def url(self) -> str:

@@ -1,0 +1,77 @@
+"""``lws-autoscaler serve`` with no source and no policies: the built-in demo, run as a
+real subprocess (only the port and the replay speed differ from the bare command). The
+printed kubectl line works as pasted, and the recommendations move."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from autoscaler.sources.recording import default_recording_path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not default_recording_path().exists(), reason="no built-in recording")
+def test_demo_serves_changing_recommendations(tmp_path: Path) -> None:
+    port = _free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "autoscaler.cli.main",
+        "serve",
+        "--insecure-port",
+        str(port),
+        "--replay-speed",
+        "120",
+    ]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    try:
+        lines: list[str] = []
+        assert process.stderr is not None
+        while not any(line.lstrip().startswith("lws-autoscaler explain") for line in lines):
+            line = process.stderr.readline()
+            assert line, "".join(lines)
+            lines.append(line)
+        text = "".join(lines)
+        assert "AUTHENTICATION OFF" in text
+        kubectl = next(line.strip() for line in lines if line.lstrip().startswith("kubectl "))
+        url = f"http://127.0.0.1:{port}"
+        with httpx.Client(base_url=url, timeout=5) as http:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if http.get("/readyz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, "demo never became ready"
+                time.sleep(0.2)
+        seen: list[tuple[str, str]] = []
+        for _ in range(12):  # 12 x 0.5 s at 120x = 12 minutes of recording
+            done = subprocess.run(
+                shlex.split(kubectl), capture_output=True, text=True, timeout=30, check=True
+            )
+            (item,) = json.loads(done.stdout)["items"]
+            seen.append((item["timestamp"], item["value"]))
+            time.sleep(0.5)
+        assert len({t for t, _ in seen}) > 6  # time moves on
+        assert len({v for _, v in seen}) > 1, seen  # and the recommendation with it
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        if process.stderr is not None:
+            process.stderr.close()

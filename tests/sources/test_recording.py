@@ -1,0 +1,225 @@
+"""Recording files (versioned JSON, gzip, curl'ed query_range answers) and their replay:
+signals derived at replay time, replica counts recorded or counted, time mapping, and the
+shipped demo recording."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from autoscaler.engine import EngineState, decide
+from autoscaler.errors import RecordingError
+from autoscaler.policy.loader import load_policies
+from autoscaler.signals import Signal
+from autoscaler.snapshot import LwsKey
+from autoscaler.sources.base import Target
+from autoscaler.sources.recording import RecordingSource, default_recording_path
+from autoscaler.sources.recording_format import (
+    RecordedTarget,
+    Recording,
+    Series,
+    load_recording,
+    save_recording,
+)
+from tests.sources.factories import only, target, values
+
+KEY = LwsKey("inference", "llama")
+START, STEP = 1_800_000_000.0, 15.0
+LWS_LABEL = "leaderworkerset_sigs_k8s_io_name"
+
+
+def _pod(pod: str, name: str, **extra: str) -> dict[str, str]:
+    return {"__name__": name, "namespace": "inference", LWS_LABEL: "llama", "pod": pod, **extra}
+
+
+def _series(metric: dict[str, str], values_: list[float | None]) -> Series:
+    return Series(metric, [(START + i * STEP, v) for i, v in enumerate(values_) if v is not None])
+
+
+def small_recording(with_replicas: bool = True) -> Recording:
+    steps = 9
+    series = [
+        _series(_pod("llama-0", "vllm:num_requests_waiting"), [3.0] * steps),
+        _series(_pod("llama-1", "vllm:num_requests_waiting"), [None, None, None, 5, 5, 5, 5, 5, 5]),
+        _series(_pod("llama-0", "vllm:gpu_cache_usage_perc"), [0.5] * steps),
+        # 150 tokens/s, with a reset at step 5.
+        _series(
+            _pod("llama-0", "vllm:prompt_tokens_total"),
+            [0, 2250, 4500, 6750, 9000, 1000, 3250, 5500, 7750],
+        ),
+    ]
+    for le, share in (("0.5", 0.5), ("1.0", 0.9), ("+Inf", 1.0)):
+        counts = [i * STEP * 10 * share for i in range(steps)]
+        series.append(
+            _series(_pod("llama-0", "vllm:time_to_first_token_seconds_bucket", le=le), counts)
+        )
+    if with_replicas:
+        lws = {"namespace": "inference", LWS_LABEL: "llama"}
+        series.append(_series({"__name__": "lws:spec_replicas", **lws}, [3.0] * steps))
+        series.append(_series({"__name__": "lws:status_replicas", **lws}, [2.0] * steps))
+        series.append(_series({"__name__": "lws:ready_replicas", **lws}, [2.0] * steps))
+    return Recording(
+        START, START + (steps - 1) * STEP, STEP, targets=(RecordedTarget(KEY),), series=series
+    )
+
+
+@pytest.mark.parametrize("name", ["rec.json", "rec.json.gz"])
+def test_file_round_trip(tmp_path: Path, name: str) -> None:
+    path = save_recording(small_recording(), tmp_path / name)
+    if name.endswith(".gz"):
+        assert gzip.decompress(path.read_bytes()).startswith(
+            b'{"format":"lws-autoscaler-recording"'
+        )
+    loaded = load_recording(path)
+    original = small_recording()
+    assert (loaded.start, loaded.end, loaded.step, loaded.targets) == (
+        original.start,
+        original.end,
+        original.step,
+        original.targets,
+    )
+    assert loaded.series == original.series
+
+
+def test_replay_derives_signals_with_the_replaying_policy(tmp_path: Path) -> None:
+    source = RecordingSource(save_recording(small_recording(), tmp_path / "r.json"))
+    now = START + 7 * STEP + 3  # between grid points: the state at the last one
+    snap = only(
+        source.fetch([target("inference", "llama", window=45.0)], now), "inference", "llama"
+    )
+    got = values(snap)
+    assert got["llama-0"]["queueDepth"] == 3 and got["llama-1"]["queueDepth"] == 5
+    assert got["llama-0"]["kvCacheUtilization"] == 0.5  # pre-0.10 name
+    # Window [60, 105] s: 9000 -> 1000 (reset) -> 5500: (0 + 1000 + 4500 ... ) see derive.
+    assert got["llama-0"]["promptTokensPerSecond"] == pytest.approx((1000 + 4500) / 45)
+    assert snap.leaders["llama-0"][Signal.QUEUE_DEPTH].timestamp == START + 7 * STEP
+    assert (snap.spec_replicas, snap.status_replicas, snap.ready_replicas) == (3, 2, 2)
+    # p90 of buckets 50% <= 0.5 s, 90% <= 1 s: exactly 1.0 s.
+    assert snap.aggregates[Signal.TTFT].value == pytest.approx(1.0)
+    # Another window on the same raw series gives another (correct) rate.
+    wide = only(
+        source.fetch([target("inference", "llama", window=105.0)], now), "inference", "llama"
+    )
+    assert values(wide)["llama-0"]["promptTokensPerSecond"] == pytest.approx((9000 + 5500) / 105)
+
+
+def test_without_replica_series_reporting_leaders_count(tmp_path: Path) -> None:
+    source = RecordingSource(recording=small_recording(with_replicas=False))
+    early = only(source.fetch([target("inference", "llama")], START), "inference", "llama")
+    late = only(
+        source.fetch([target("inference", "llama")], START + 4 * STEP), "inference", "llama"
+    )
+    assert (early.spec_replicas, early.ready_replicas) == (1, 1)
+    assert (late.spec_replicas, late.ready_replicas) == (2, 2)
+
+
+def test_outside_the_recording_and_overrides_are_errors() -> None:
+    source = RecordingSource(recording=small_recording())
+    assert KEY in source.fetch([target("inference", "llama")], START - 1).errors
+    assert KEY in source.fetch([target("inference", "llama")], START + 9 * STEP).errors
+    result = source.fetch([target("inference", "llama", overrides={"queueDepth": "q"})], START)
+    assert "overrides cannot replay" in result.errors[KEY]
+
+
+def test_wall_clock_replay_with_speed_and_loop() -> None:
+    wall = 5_000.0
+    source = RecordingSource(recording=small_recording(), wall_start=wall, speed=10.0, loop=True)
+    tgt = [target("inference", "llama")]
+    # 6 s of wall time at 10x = 60 s of recording: step 4; timestamps back in wall time.
+    snap = only(source.fetch(tgt, wall + 6.0), "inference", "llama")
+    assert snap.leaders["llama-1"][Signal.QUEUE_DEPTH].timestamp == pytest.approx(wall + 6.0)
+    # The recording is 9 steps (13.5 s of wall time): looping brings step 4 back.
+    again = only(source.fetch(tgt, wall + 6.0 + 13.5), "inference", "llama")
+    assert values(again) == values(snap)
+    assert again.leaders["llama-1"][Signal.QUEUE_DEPTH].timestamp == pytest.approx(wall + 19.5)
+
+
+def test_history_equals_fetch_at_each_step() -> None:
+    source = RecordingSource(recording=small_recording())
+    tgt = [target("inference", "llama")]
+    steps = list(source.history(tgt, source.start, source.end, STEP))
+    assert len(steps) == 9
+    for now, result in steps:
+        assert result.snapshots == source.fetch(tgt, now).snapshots
+
+
+def test_reads_a_curl_saved_query_range_response(tmp_path: Path) -> None:
+    # What `curl .../api/v1/query_range --data-urlencode 'query={__name__=~"vllm:.*"}'`
+    # saves: unreduced per-engine series, values as strings.
+    def item(engine: str, name: str, vals: list[float]) -> dict[str, object]:
+        metric = _pod("llama-0", name, engine=engine, model_name="m", job="vllm", instance="x:8000")
+        return {"metric": metric, "values": [[START + i * 15, str(v)] for i, v in enumerate(vals)]}
+
+    body = {
+        "status": "success",
+        "data": {
+            "resultType": "matrix",
+            "result": [
+                item("0", "vllm:num_requests_waiting", [1, 2, 3]),
+                item("1", "vllm:num_requests_waiting", [4, 4, 4]),
+                item("0", "vllm:kv_cache_usage_perc", [0.2, 0.2, 0.2]),
+                item("1", "vllm:kv_cache_usage_perc", [0.6, 0.6, 0.6]),
+            ],
+        },
+    }
+    path = tmp_path / "curl.json"
+    path.write_text(json.dumps(body))
+    source = RecordingSource(path)
+    assert (source.start, source.step) == (START, 15.0)
+    snap = only(source.fetch([target("inference", "llama")], START + 30), "inference", "llama")
+    assert values(snap)["llama-0"]["queueDepth"] == 7  # engines summed
+    assert values(snap)["llama-0"]["kvCacheUtilization"] == pytest.approx(0.4)  # averaged
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"not json", "is not a JSON"),
+        (b'{"format": "lws-autoscaler-recording", "version": 99}', "version 99 is not supported"),
+        (b'{"format": "something-else"}', "not an lws-autoscaler recording"),
+        (b'{"status": "error", "data": {}}', "resultType 'matrix'"),
+        (b'{"format": "lws-autoscaler-recording", "version": 1, "start": 1}', "malformed"),
+    ],
+)
+def test_bad_files_are_clear_errors(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "bad.json"
+    path.write_bytes(content)
+    with pytest.raises(RecordingError, match=message):
+        load_recording(path)
+    with pytest.raises(RecordingError, match="cannot read"):
+        load_recording(tmp_path / "missing.json")
+
+
+def test_demo_recording_moves_recommendations_within_a_minute_at_10x() -> None:
+    """The shipped demo: for each example policy, from several starting points, the
+    engine changes its recommendation within 600 s of recording time (1 min at 10x)."""
+    source = RecordingSource(default_recording_path())
+    policies = [loaded.policy for loaded in load_policies([Path("autoscaler/data/policies")])]
+    assert {p.spec.target.name for p in policies} <= {k.name for k in source.keys}
+    for policy in policies:
+        if policy.spec.scale_to_zero.enabled:
+            continue
+        tgt = Target(policy)
+        for begin in (source.start + 900, source.start + 2700, source.start + 4500):
+            state, recommended = EngineState(), []
+            # Warm the engine's windows on the preceding 15 minutes, then watch 10 minutes.
+            for now, result in source.history([tgt], begin - 900, begin + 600, source.step):
+                decision, state = decide(policy, result.snapshots.get(tgt.key), state, now)
+                if now >= begin and decision.replicas is not None:
+                    recommended.append(decision.replicas)
+            assert len(set(recommended)) > 1, (policy.name, begin, recommended)
+
+
+def test_demo_arrays_are_finite_where_present() -> None:
+    source = RecordingSource()
+    for key in source.keys:
+        arrays = source.arrays(target(key.namespace, key.name, window=60.0))
+        for signal, matrix in arrays.values.items():
+            present = matrix[~np.isnan(matrix)]
+            assert present.size and np.all(present >= 0), signal
+        assert not math.isnan(float(arrays.replicas[0][0]))

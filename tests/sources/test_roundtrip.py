@@ -1,0 +1,164 @@
+"""Record from the real Prometheus (the ``record`` command), replay the file, and compare:
+the recording gives the same snapshots as the Prometheus source, and the three sources
+(Prometheus, direct scrape, recording) give the same snapshot for the same leaders.
+
+Shares the package's Prometheus and exporter (see conftest.py); uses the ``replay/*`` LWS.
+Replica counts come from the exporter's kube-state-metrics-style gauges for the recording
+and from a static cluster reader with the same numbers for the live sources."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import pytest
+
+from autoscaler.cli.main import main
+from autoscaler.snapshot import LwsKey
+from autoscaler.sources.cluster import LeaderPod, LwsState, StaticClusterReader
+from autoscaler.sources.prometheus import PrometheusSource
+from autoscaler.sources.prometheus_api import PrometheusQueryClient
+from autoscaler.sources.recording import RecordingSource
+from autoscaler.sources.recording_format import load_recording
+from autoscaler.sources.scrape import DirectScrapeSource
+from tests.sources.factories import assert_same_snapshot, only, target
+from tests.support.exporter import MetricsExporter
+from tests.support.prometheus import PrometheusServer, needs_prometheus
+
+pytestmark = [needs_prometheus(), pytest.mark.prometheus]
+
+BIG, SG = LwsKey("replay", "big"), LwsKey("replay", "sg")
+CLUSTER = StaticClusterReader(
+    {
+        BIG: LwsState(
+            BIG, 4, 3, 3, leaders=tuple(LeaderPod(f"big-{i}", i, "x", True) for i in range(3))
+        ),
+        SG: LwsState(SG, 1, 1, 1, leaders=(LeaderPod("sg-0", 0, "x", True),)),
+    }
+)
+POLICIES = """\
+apiVersion: lws-autoscaler.io/v1alpha1
+kind: ScalingPolicy
+metadata: {name: big}
+spec:
+  target: {namespace: replay, name: big}
+  replicas: {max: 8}
+  metrics: {engine: vllm, rateWindow: 10s}
+  signals:
+    - {type: queueDepth, targetPerGroup: 4}
+    - {type: ttft, quantile: 0.9, targetSeconds: 2}
+---
+apiVersion: lws-autoscaler.io/v1alpha1
+kind: ScalingPolicy
+metadata: {name: sg}
+spec:
+  target: {namespace: replay, name: sg}
+  replicas: {max: 4}
+  metrics: {engine: sglang, rateWindow: 10s}
+  signals: [{type: kvCacheUtilization, target: 0.8}]
+"""
+
+
+def targets() -> list:  # type: ignore[type-arg]
+    return [target("replay", "big"), target("replay", "sg", engine="sglang", quantile=None)]
+
+
+def record_cli(
+    prom: PrometheusServer,
+    tmp_path: Path,
+    start: float,
+    end: float,
+    capsys: pytest.CaptureFixture[str],
+) -> Path:
+    policies = tmp_path / "policies"
+    policies.mkdir(exist_ok=True)
+    (policies / "replay.yaml").write_text(POLICIES)
+    out = tmp_path / "recording.json.gz"
+    code = main(
+        [
+            "record",
+            "--prometheus-url",
+            prom.url,
+            "--policies",
+            str(policies),
+            "--start",
+            str(start),
+            "--end",
+            str(end),
+            "--step",
+            "1s",
+            "-o",
+            str(out),
+        ]
+    )
+    assert code == 0
+    captured = capsys.readouterr()
+    assert "100%" in captured.err  # the progress bar
+    assert f"wrote {out}: 2 LWS" in captured.out
+    return out
+
+
+def test_three_sources_give_the_same_snapshot(
+    prom: PrometheusServer,
+    exporter: MetricsExporter,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    endpoints = {
+        BIG: {
+            p: exporter.url(exporter.leaders[("replay", p)]) for p in ("big-0", "big-1", "big-2")
+        },
+        SG: {"sg-0": exporter.url(exporter.leaders[("replay", "sg-0")])},
+    }
+    scrape = DirectScrapeSource(CLUSTER, endpoints)
+    scrape.fetch(targets(), time.time())
+    time.sleep(4)
+    now = float(math.floor(time.time()))
+    time.sleep(max(0.0, now - time.time()))
+    scraped = scrape.fetch(targets(), time.time())
+    live = PrometheusSource(PrometheusQueryClient(prom.url), CLUSTER)
+    time.sleep(1.2)  # let the scrape that covers `now` land in Prometheus
+    queried = live.fetch(targets(), now)
+    replay = RecordingSource(record_cli(prom, tmp_path, now - 30, now, capsys))
+    recorded = replay.fetch(targets(), now)
+    try:
+        for key in (BIG, SG):
+            assert_same_snapshot(queried.snapshots[key], scraped.snapshots[key], rel=0.05)
+            assert_same_snapshot(queried.snapshots[key], recorded.snapshots[key], rel=0.05)
+    finally:
+        scrape.close()
+        live.close()
+
+
+def test_record_then_replay_gives_the_prometheus_snapshots(
+    prom: PrometheusServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Compare only where Prometheus's rate() window is fully covered by samples (at the
+    # start of a series it extrapolates over the missing part, a recording does not).
+    time.sleep(max(0.0, prom.settled_at + 12 - time.time()))
+    end = float(math.floor(time.time())) - 1
+    path = record_cli(prom, tmp_path, end - 20, end, capsys)
+    recording = load_recording(path)
+    assert {t.key for t in recording.targets} == {BIG, SG}
+    names = {s.metric["__name__"] for s in recording.series}
+    # Raw series only: gauges, counters, buckets, replica counts; no rates or quantiles.
+    assert {
+        "vllm:num_requests_waiting",
+        "vllm:prompt_tokens_total",
+        "vllm:time_to_first_token_seconds_bucket",
+        "sglang:token_usage",
+        "lws:spec_replicas",
+    } <= names
+    replay = RecordingSource(path)
+    live = PrometheusSource(PrometheusQueryClient(prom.url), CLUSTER)
+    try:
+        for at in (end - 4, end - 2, end):
+            recorded = replay.fetch(targets(), at)
+            queried = live.fetch(targets(), at)
+            assert not recorded.errors and not queried.errors
+            for key in (BIG, SG):
+                assert_same_snapshot(recorded.snapshots[key], queried.snapshots[key])
+        assert only(replay.fetch(targets(), end), "replay", "big").spec_replicas == 4
+    finally:
+        live.close()

@@ -1,0 +1,197 @@
+"""The direct-scrape source over real HTTP against the test exporter (the same pages the
+Prometheus tests scrape). Pod discovery goes through the Kubernetes API, answered by the
+wire-level fake API server (``tests/support/fake_apiserver.py``) with real-shaped LWS
+and Pod objects whose pod IPs are loopback addresses of one-pod exporters."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from autoscaler.errors import SourceUnavailableError
+from autoscaler.signals import Signal
+from autoscaler.snapshot import LwsKey
+from autoscaler.sources.kube import KubernetesClusterReader
+from autoscaler.sources.scrape import DirectScrapeSource
+from tests.sources.factories import only, target, values
+from tests.sources.kube_objects import api_client, lws_object, pod_object
+from tests.support.exporter import FakeLeader, MetricsExporter, expected_quantile
+from tests.support.fake_apiserver import FakeApiServer
+
+KEY = LwsKey("inference", "llama")
+T0 = 1_800_000_000.0
+
+
+@pytest.fixture
+def exporter() -> Iterator[MetricsExporter]:
+    leaders = [
+        FakeLeader(
+            "inference",
+            "llama",
+            "llama-0",
+            waiting=6,
+            kv=0.4,
+            data_parallel=2,
+            prompt_rate=300,
+            generation_rate=100,
+            ttft_rate=10,
+            ttft_median=0.5,
+            since=T0,
+        ),
+        FakeLeader(
+            "inference",
+            "llama",
+            "llama-1",
+            waiting=1,
+            kv=0.8,
+            prompt_rate=100,
+            generation_rate=50,
+            ttft_rate=30,
+            ttft_median=1.0,
+            since=T0,
+        ),
+        FakeLeader(
+            "inference",
+            "sg",
+            "sg-0",
+            engine="sglang",
+            waiting=7,
+            tensor_parallel=2,
+            prompt_rate=50,
+            since=T0,
+        ),
+    ]
+    with MetricsExporter(leaders) as running:
+        yield running
+
+
+def frozen_at(exporter: MetricsExporter, at: float) -> None:
+    """Pin every leader's clock, so counters are exact functions of the test's ``now``."""
+    for leader in exporter.leaders.values():
+        leader.frozen_at = at
+
+
+def source_for(exporter: MetricsExporter, *pods: str) -> DirectScrapeSource:
+    endpoints: dict[LwsKey, dict[str, str]] = {}
+    for (namespace, pod), leader in exporter.leaders.items():
+        if not pods or pod in pods:
+            endpoints.setdefault(LwsKey(namespace, leader.lws), {})[pod] = exporter.url(leader)
+    return DirectScrapeSource(endpoints=endpoints, timeout=2)
+
+
+def test_rates_and_quantile_from_successive_scrapes(exporter: MetricsExporter) -> None:
+    source = source_for(exporter)
+    tgt = [
+        target("inference", "llama", window=30.0),
+        target("inference", "sg", engine="sglang", window=30.0),
+    ]
+    frozen_at(exporter, T0 + 100)
+    first = source.fetch(tgt, T0 + 100)
+    # One scrape: gauges, but no rate or quantile yet (missing, never zero).
+    assert values(only(first, "inference", "llama"))["llama-0"] == {
+        "queueDepth": 6,
+        "runningRequests": 0,
+        "kvCacheUtilization": 0.4,
+    }
+    assert only(first, "inference", "llama").aggregates == {}
+    frozen_at(exporter, T0 + 115)
+    second = source.fetch(tgt, T0 + 115)
+    llama = only(second, "inference", "llama")
+    assert values(llama)["llama-0"]["promptTokensPerSecond"] == pytest.approx(300)
+    assert values(llama)["llama-1"]["generationTokensPerSecond"] == pytest.approx(50)
+    assert llama.leaders["llama-0"][Signal.PROMPT_TOKENS].timestamp == T0 + 115
+    leaders = [exporter.leaders[("inference", p)] for p in ("llama-0", "llama-1")]
+    assert llama.aggregates[Signal.TTFT].value == pytest.approx(expected_quantile(0.9, leaders))
+    sg = values(only(second, "inference", "sg"))["sg-0"]
+    assert sg["queueDepth"] == 7 and sg["promptTokensPerSecond"] == pytest.approx(50)
+    source.close()
+
+
+def test_counter_reset_and_window(exporter: MetricsExporter) -> None:
+    source = source_for(exporter, "llama-1")
+    tgt = [target("inference", "llama", window=30.0)]
+    leader = exporter.leaders[("inference", "llama-1")]
+    for at in (T0 + 100, T0 + 110):
+        frozen_at(exporter, at)
+        source.fetch(tgt, at)
+    leader.reset(at=T0 + 112)  # the pod restarted: 100 tokens/s from zero again
+    frozen_at(exporter, T0 + 120)
+    snap = only(source.fetch(tgt, T0 + 120), "inference", "llama")
+    # Increases: 1000 (100..110) + 800 (reset: the new value) over 20 s = 90/s, not negative.
+    assert values(snap)["llama-1"]["promptTokensPerSecond"] == pytest.approx(1800 / 20)
+    frozen_at(exporter, T0 + 200)
+    later = only(source.fetch(tgt, T0 + 200), "inference", "llama")
+    assert "promptTokensPerSecond" not in values(later)["llama-1"]  # one reading in 30 s
+    source.close()
+
+
+def test_failed_scrape_ages_into_stale_and_all_failed_is_an_error(
+    exporter: MetricsExporter,
+) -> None:
+    source = source_for(exporter, "llama-0", "llama-1")
+    tgt = [target("inference", "llama")]
+    frozen_at(exporter, T0 + 100)
+    source.fetch(tgt, T0 + 100)
+    exporter.leaders[("inference", "llama-1")].present = False
+    snap = only(source.fetch(tgt, T0 + 130), "inference", "llama")
+    # llama-1 keeps its last reading, timestamped when it was taken: the engine sees it stale.
+    assert snap.leaders["llama-1"][Signal.QUEUE_DEPTH].timestamp == T0 + 100
+    assert snap.leaders["llama-0"][Signal.QUEUE_DEPTH].timestamp == T0 + 130
+    exporter.leaders[("inference", "llama-0")].present = False
+    with pytest.raises(SourceUnavailableError, match="all 2 leader scrapes failed"):
+        source.fetch(tgt, T0 + 140)
+    source.close()
+
+
+def test_unreachable_pod_times_out_quickly() -> None:
+    source = DirectScrapeSource(
+        endpoints={KEY: {"llama-0": "http://127.0.0.1:9/metrics"}}, timeout=1
+    )
+    started = time.monotonic()
+    with pytest.raises(SourceUnavailableError, match="scrape of http://127.0.0.1:9/metrics failed"):
+        source.fetch([target("inference", "llama")], T0)
+    assert time.monotonic() - started < 5
+    source.close()
+
+
+def test_discovers_leaders_through_the_api_and_follows_groups_coming_and_going() -> None:
+    leaders = [
+        FakeLeader("inference", "llama", f"llama-{i}", waiting=i + 1, prompt_rate=10, since=T0)
+        for i in range(3)
+    ]
+    first = MetricsExporter([leaders[0]], host="127.0.0.2").start()
+    port = first.port
+    others = [
+        MetricsExporter([lead], host=f"127.0.0.{i + 3}", port=port).start()
+        for i, lead in enumerate(leaders[1:])
+    ]
+    exporters = [first, *others]
+    try:
+        with FakeApiServer() as api:
+            api.put(lws_object("inference", "llama", replicas=2, status=2, ready=2, size=1))
+            for i in range(2):
+                api.put(pod_object("inference", "llama", i, 0, ip=f"127.0.0.{i + 2}"))
+            source = DirectScrapeSource(
+                KubernetesClusterReader(api_client(api)), port=port, timeout=2
+            )
+            tgt = [target("inference", "llama")]
+            snap = only(source.fetch(tgt, T0), "inference", "llama")
+            assert {p: v["queueDepth"] for p, v in values(snap).items()} == {
+                "llama-0": 1,
+                "llama-1": 2,
+            }
+            assert snap.spec_replicas == 2 and len(snap.groups) == 2
+            # A third group appears, then the first one goes away.
+            api.put(lws_object("inference", "llama", replicas=3, status=3, ready=3, size=1))
+            api.put(pod_object("inference", "llama", 2, 0, ip="127.0.0.4"))
+            snap = only(source.fetch(tgt, T0 + 15), "inference", "llama")
+            assert set(snap.leaders) == {"llama-0", "llama-1", "llama-2"}
+            api.delete("v1", "Pod", "inference", "llama-0")
+            snap = only(source.fetch(tgt, T0 + 30), "inference", "llama")
+            assert set(snap.leaders) == {"llama-1", "llama-2"}
+            source.close()
+    finally:
+        for exporter in exporters:
+            exporter.stop()
