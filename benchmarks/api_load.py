@@ -32,8 +32,9 @@ PATH = (
 )
 
 
-def serve(port: int, lws: int, tls: bool, folder: str) -> None:
+def serve(port: int, lws: int, tls: bool, folder: str, cpu: int) -> None:
     """Child process: the real server (uvicorn) over an in-memory source."""
+    os.sched_setaffinity(0, {cpu})
     sys.path.insert(0, str(Path(__file__).parent))
     import yaml
     from loop_cycle import InMemorySource, _Clock, _policy
@@ -44,12 +45,17 @@ def serve(port: int, lws: int, tls: bool, folder: str) -> None:
     for i in range(lws):
         Path(folder, f"model-{i}.yaml").write_text(yaml.safe_dump(_policy(i)))
     settings = ServeSettings(
-        policies=(Path(folder),), bind_address="127.0.0.1", insecure=not tls,
-        insecure_port=port, secure_port=port, disable_auth=True, cert_dir=Path(folder, "certs"),
+        policies=(Path(folder),),
+        bind_address="127.0.0.1",
+        insecure=not tls,
+        insecure_port=port,
+        secure_port=port,
+        disable_auth=True,
+        cert_dir=Path(folder, "certs"),
         max_decision_age=1e9,
     )
     clock = _Clock()
-    process = ServerProcess(settings, InMemorySource(), clock)  # type: ignore[arg-type]
+    process = ServerProcess(settings, InMemorySource(), clock)
     process.loop.run_cycle(clock.now())
     with process.background(start_loop=False):
         while True:
@@ -130,7 +136,9 @@ def _report(label: str, latencies: list[float], seconds: float) -> None:
     ordered = sorted(latencies)
     p50 = statistics.median(ordered) * 1000
     p99 = ordered[int(len(ordered) * 0.99) - 1] * 1000
-    print(f"{label:<28} {len(ordered) / seconds:>9.0f} req/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms")
+    print(
+        f"{label:<28} {len(ordered) / seconds:>9.0f} req/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms"
+    )
 
 
 def main() -> int:
@@ -146,34 +154,48 @@ def main() -> int:
     parser.add_argument("--folder", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(args.port, args.lws, args.tls, args.folder)
+        serve(args.port, args.lws, args.tls, args.folder, args.server_cpu)
         return 0
     with tempfile.TemporaryDirectory() as folder:
-        command = [sys.executable, __file__, "--serve", "--port", str(args.port),
-                   "--lws", str(args.lws), "--folder", folder] + (["--tls"] if args.tls else [])
-        child = subprocess.Popen(command, preexec_fn=lambda: os.sched_setaffinity(0, {args.server_cpu}))
+        command = [
+            sys.executable,
+            __file__,
+            "--serve",
+            "--port",
+            str(args.port),
+            "--lws",
+            str(args.lws),
+            "--folder",
+            folder,
+        ] + (["--tls"] if args.tls else [])
+        child = subprocess.Popen([*command, "--server-cpu", str(args.server_cpu)])
         try:
             scheme = "https" if args.tls else "http"
             context = ssl._create_unverified_context()  # a throw-away self-signed cert
             for _ in range(200):
                 try:
-                    with urllib.request.urlopen(f"{scheme}://127.0.0.1:{args.port}/livez",
-                                                timeout=1, context=context):
+                    with urllib.request.urlopen(
+                        f"{scheme}://127.0.0.1:{args.port}/livez", timeout=1, context=context
+                    ):
                         break
                 except OSError:
                     time.sleep(0.1)
             client_cpus = set(os.sched_getaffinity(0)) - {args.server_cpu}
             if client_cpus:
                 os.sched_setaffinity(0, client_cpus)
-            print(f"server pinned to CPU {args.server_cpu}; {scheme.upper()}; {args.lws} LWS; "
-                  f"metric read of one LWS")
+            print(
+                f"server pinned to CPU {args.server_cpu}; {scheme.upper()}; {args.lws} LWS; "
+                f"metric read of one LWS"
+            )
             asyncio.run(closed_loop(args.port, args.tls, args.connections, 1.0))  # warm-up
             lat = asyncio.run(closed_loop(args.port, args.tls, args.connections, args.seconds))
             _report(f"closed loop, {args.connections} clients", lat, args.seconds)
             lat = asyncio.run(open_loop(args.port, args.tls, args.rate, args.seconds, 64))
             _report(f"open loop at {args.rate:.0f} req/s", lat, args.seconds)
             p99 = sorted(lat)[int(len(lat) * 0.99) - 1] * 1000
-            print(f"goal: p99 < 10 ms at {args.rate:.0f} req/s: {'meets' if p99 < 10 else 'MISSES'}")
+            print(
+                f"goal: p99 < 10 ms at {args.rate:.0f} req/s: {'meets' if p99 < 10 else 'MISSES'}"
+            )
         finally:
             child.terminate()
             child.wait(timeout=10)

@@ -25,7 +25,7 @@ from autoscaler.server.policy_watch import PolicyWatcher
 from autoscaler.server.store import DecisionStore
 from autoscaler.server.telemetry import Telemetry
 from autoscaler.signals import Signal
-from autoscaler.snapshot import GroupStatus, LwsKey, LwsSnapshot, Sample
+from autoscaler.snapshot import GroupStatus, LwsSnapshot, Sample
 from autoscaler.sources.base import SourceResult, Target
 
 START = 1_767_225_600.0
@@ -63,7 +63,10 @@ class InMemorySource:
                 for g in range(4)
             }
             snapshots[target.key] = LwsSnapshot(
-                key=target.key, observed_at=now, spec_replicas=4, status_replicas=4,
+                key=target.key,
+                observed_at=now,
+                spec_replicas=4,
+                status_replicas=4,
                 ready_replicas=4,
                 groups=tuple(GroupStatus(g, START - 7200, START - 7000) for g in range(4)),
                 leaders=leaders,
@@ -126,7 +129,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--targets", type=int, nargs="+", default=[1, 100, 1000])
     parser.add_argument("--cycles", type=int, default=20)
     args = parser.parse_args(argv)
-    print(f"{'targets':>8} {'cpu/cycle (median)':>19} {'cpu/cycle (max)':>16} {'restart replay':>15}")
+    print(
+        f"{'targets':>8} {'cpu/cycle (median)':>19} {'cpu/cycle (max)':>16} {'restart replay':>15}"
+    )
     worst = 0.0
     for n in args.targets:
         median, peak, replay = measure(n, args.cycles)

@@ -77,8 +77,12 @@ def _scale(
     forecast = spec.scale_up.forecast
     demand_history, projected = state.demand, None
     if forecast.enabled:
-        demand_history = append_window(demand_history, now, demand, forecast.lookback)
-        projected = project_demand(demand_history, now, ctx.cold, forecast)
+        rate_window = spec.metrics.rate_window
+        # Rates over a window that has not filled since the first decision (a fresh
+        # source, a restarted server) are not demand yet: their warm-up is no trend.
+        if state.first_seen is None or now - state.first_seen >= rate_window:
+            demand_history = append_window(demand_history, now, demand, forecast.lookback)
+        projected = project_demand(demand_history, now, ctx.cold, forecast, rate_window)
     if projected is not None and math.ceil(projected - _EPSILON) > max(target, current):
         target, driver = math.ceil(projected - _EPSILON), "forecast"
         ctx.note(

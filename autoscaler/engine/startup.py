@@ -66,41 +66,79 @@ def cold_start_seconds(config: ColdStart, state: EngineState) -> tuple[float, bo
     return config.expected, False
 
 
+# A trend is projected only when its slope stays positive at this many standard errors
+# below the fitted value (one-sided, about 97.7% for normal residuals): a demand that
+# merely wobbles around a level is not a trend, however steep a least-squares line
+# through the wobble happens to be.
+TREND_CONFIDENCE_Z = 2.0
+
+
 def project_demand(
-    history: TimedFloats, now: float, horizon: float, config: Forecast
+    history: TimedFloats,
+    now: float,
+    horizon: float,
+    config: Forecast,
+    smoothing_seconds: float = 0.0,
 ) -> float | None:
     """Demand in groups expected ``horizon`` seconds from now, or None without a trend.
 
-    A least-squares line through the last ``lookback`` seconds; only a rising trend is
-    projected (falling load is left to the scale-down window). Worked example: demand
-    rose from 2.0 to 3.0 groups over the last 300 s (slope 1/300 per s); with a 300 s
-    cold start the projection is 3.0 + 300/300 = 4.0 groups. The projection is capped at
-    ``maxGrowth`` times the current demand so one noisy minute cannot order a fleet.
+    A least-squares line ``level + slope * (t - now)`` through the last ``lookback``
+    seconds; the projection is ``level + slope_low * horizon`` where ``slope_low`` is the
+    slope's lower confidence bound (``slope - 2 * standard error``). Only a significant
+    rising trend is projected: falling or flat load is left to the scale-down window.
+
+    - Worked example: demand rose steadily from 2.0 to 3.0 groups over the last 300 s
+      (slope 1/300 per s, no scatter, so the bound equals the slope); with a 300 s cold
+      start the projection is 3.0 + 300/300 = 4.0 groups.
+    - Noise: demand flat at 3.2 groups for 300 s (every 15 s), then one reading of 4.4
+      has a fitted slope of 0.00104 per s but a standard error of 0.0012 (inflated as
+      below): no projection. A plain least-squares projection would have said
+      4.4 + 0.00104 * 300 = 4.71, i.e. 5 groups, from a single 15-second burst.
+    - ``smoothing_seconds``: the signals are rates over ``metrics.rateWindow``, so points
+      closer together than that share most of their requests and are not independent;
+      the standard error is inflated by sqrt(window / spacing) (60 s rates every 15 s:
+      x2), the variance inflation of a moving average sampled within its window.
+    - The level is the fitted line at ``now``, not the last (noisy) point, and the
+      projection is capped at ``maxGrowth`` times that level.
     """
     if not config.enabled or horizon <= 0:
         return None
     # History is in time order (see ``append_window``): slice the lookback, no pass.
     start = bisect_left(history, now - config.lookback, key=itemgetter(0))
     points = history[start : bisect_right(history, now, key=itemgetter(0))]
-    # Need a trend over at least a third of the lookback, from three points or more.
-    if len(points) < 3 or points[-1][0] - points[0][0] < max(config.lookback / 3, 1e-6):
-        return None
-    # Least squares in one pass, with time relative to now so the sums stay small
-    # (seconds within the lookback, not 1.7e9-second Unix times).
     n = len(points)
-    sum_t = sum_d = sum_tt = sum_td = 0.0
+    # A trend needs at least three points spanning half the lookback.
+    if n < 3:
+        return None
+    span = points[-1][0] - points[0][0]
+    if span < max(config.lookback / 2, 1e-6):
+        return None
+    # Least squares with time relative to now, so the sums stay small (seconds within
+    # the lookback, not 1.7e9-second Unix times).
+    sum_t = sum_d = sum_tt = sum_td = sum_dd = 0.0
     for t, d in points:
         x = t - now
         sum_t += x
         sum_d += d
         sum_tt += x * x
         sum_td += x * d
+        sum_dd += d * d
     var_t = sum_tt - sum_t * sum_t / n
     if var_t <= 0:
         return None
-    slope = (sum_td - sum_t * sum_d / n) / var_t
+    cov = sum_td - sum_t * sum_d / n
+    slope = cov / var_t
     if slope <= 0:
         return None
-    current = points[-1][1]
-    projected = current + slope * horizon
-    return min(projected, current * config.max_growth) if current > 0 else None
+    # Residual sum of squares: Syy - Sxy^2 / Sxx (clamped: rounding can make it < 0).
+    residual = max(0.0, sum_dd - sum_d * sum_d / n - cov * slope)
+    spacing = span / (n - 1)
+    inflation = max(1.0, smoothing_seconds / spacing)
+    standard_error = math.sqrt(residual / (n - 2) / var_t * inflation)
+    slope_low = slope - TREND_CONFIDENCE_Z * standard_error
+    if slope_low <= 0:
+        return None
+    level = (sum_d - slope * sum_t) / n  # the fitted line at x = 0, i.e. now
+    if level <= 0:
+        return None
+    return min(level + slope_low * horizon, level * config.max_growth)

@@ -6,6 +6,7 @@ OpenAPI stubs, health), ``external_metrics`` (the metric read and the debug view
 ``selectors`` (Kubernetes wire formats), ``status`` (error objects), ``middleware``
 (metrics and the catch-all), ``authn``/``authz``/``kube_reviews``/``identity``/
 ``ttl_cache`` (delegated auth), ``tls`` (certificates), ``loop``/``policy_watch``/
-``clock`` (the control loop), ``telemetry`` (the server's own metrics), ``settings``
-and ``runner`` (process assembly).
+``clock`` (the control loop), ``telemetry`` (the server's own metrics), ``settings``,
+``sources_factory``, ``demo`` and ``runner`` (process assembly). See docs/api.md and
+docs/security.md.
 """

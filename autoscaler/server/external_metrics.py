@@ -52,7 +52,9 @@ def router(store: DecisionStore, clock: Callable[[], float]) -> APIRouter:
                 f"the server could not find the metric {metric} for namespace {namespace}",
                 {"name": metric, "group": "external.metrics.k8s.io", "kind": metric},
             )
-        text = request.query_params.get("labelSelector")
+        # Repeated parameters: the first wins, as with Go's url.Values.Get.
+        given = request.query_params.getlist("labelSelector")
+        text = given[0] if given else None
         try:
             selector = parse_selector(text)
         except SelectorError as exc:

@@ -59,6 +59,23 @@ def _leaders() -> list[FakeLeader]:
     ]
 
 
+def settle(server: PrometheusServer, exporter: MetricsExporter) -> None:
+    """Wait until rate() over the tests' 10 s window reads full values again.
+
+    At the start of a series (or after an outage) the window is only partly covered and
+    Prometheus extrapolates over the missing part, where a recording does not: every live
+    leader must show its full 200 tokens/s (>190) before rates are compared.
+    """
+    moving = sum(1 for lead in exporter.leaders.values() if lead.present and not lead.frozen_at)
+    server.wait_for(
+        'sum by (namespace, pod) (rate({__name__=~"(vllm|sglang):prompt_tokens_total"}[10s]))'
+        " > 190",
+        lambda r: len(r) == moving,
+        timeout=30,
+    )
+    server.settled_at = time.time()
+
+
 @pytest.fixture(scope="package")
 def exporter() -> Iterator[MetricsExporter]:
     lws = [FakeLws("replay", "big", spec=4, status=3, ready=3)]
@@ -76,14 +93,5 @@ def prom(
     with PrometheusServer(tmp_path_factory.mktemp("prom"), config) as server:
         present = sum(1 for lead in exporter.leaders.values() if lead.present) + 1
         server.wait_for("up == 1", lambda r: len(r) == present, timeout=30)
-        # rate() only reads the full value once its window is covered by samples: wait
-        # until every live leader shows its full prompt rate over the tests' 10 s window.
-        moving = sum(1 for lead in exporter.leaders.values() if lead.present and not lead.frozen_at)
-        server.wait_for(
-            'sum by (namespace, pod) (rate({__name__=~"(vllm|sglang):prompt_tokens_total"}[10s]))'
-            " > 190",
-            lambda r: len(r) == moving,
-            timeout=30,
-        )
-        server.settled_at = time.time()
+        settle(server, exporter)
         yield server

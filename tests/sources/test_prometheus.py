@@ -8,7 +8,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -21,7 +20,7 @@ from autoscaler.sources.base import SourceResult, Target
 from autoscaler.sources.cluster import LeaderPod, LwsState, StaticClusterReader
 from autoscaler.sources.prometheus import EmptyResultError, PrometheusSource
 from autoscaler.sources.prometheus_api import PrometheusQueryClient
-from tests.sources.conftest import INJECTED
+from tests.sources.conftest import INJECTED, settle
 from tests.sources.factories import only, target, values
 from tests.support.exporter import MetricsExporter, expected_quantile
 from tests.support.prometheus import PrometheusServer, needs_prometheus
@@ -285,7 +284,7 @@ def test_history_matches_instant_fetches(source: PrometheusSource) -> None:
 
 
 def test_zz_prometheus_down_then_back(
-    prom: PrometheusServer, source: PrometheusSource, tmp_path: Path
+    prom: PrometheusServer, source: PrometheusSource, exporter: MetricsExporter
 ) -> None:
     tgt = [target("inference", "llama")]
     prom.stop()
@@ -306,3 +305,4 @@ def test_zz_prometheus_down_then_back(
     result = poll(source, tgt, fresh, timeout=25)
     assert fresh(result)
     assert values(only(result, "inference", "llama"))["llama-1"]["queueDepth"] == 2
+    settle(prom, exporter)  # for the modules after this one
