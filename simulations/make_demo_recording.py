@@ -80,13 +80,15 @@ def demand_curve(times: np.ndarray, mean: float, amplitude: float, seed: int) ->
     bursts = np.zeros_like(minutes)
     for centre in rng.uniform(5, minutes[-1] - 5, size=4):
         bursts += 1.5 * np.exp(-(((minutes - centre) / 1.5) ** 2))
-    return np.clip(wave + bursts + rng.normal(0, 0.05, minutes.size), 0.0, None)
+    return np.asarray(
+        np.clip(wave + bursts + rng.normal(0, 0.05, minutes.size), 0.0, None), dtype=np.float64
+    )
 
 
 def dev_curve(times: np.ndarray) -> np.ndarray:
     """The scale-to-zero model: idle, with a burst of use every 40 minutes."""
     minutes = (times - times[0]) / 60.0
-    return np.where((minutes % 40) < 8, 0.6, 0.0)
+    return np.asarray(np.where((minutes % 40) < 8, 0.6, 0.0), dtype=np.float64)
 
 
 def _series(name: str, labels: dict[str, str], times: np.ndarray, values: np.ndarray) -> Series:

@@ -101,8 +101,18 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="serve without authentication or authorisation (local use only)",
     )
-    a.add_argument("--client-ca-file", type=Path)
-    a.add_argument("--requestheader-client-ca-file", type=Path)
+    a.add_argument(
+        "--client-ca-file",
+        type=Path,
+        help="CA of client certificates (user = CN, groups = O); default: the cluster's",
+    )
+    a.add_argument(
+        "--requestheader-client-ca-file",
+        type=Path,
+        help="CA of the aggregator's front-proxy certificate, with the --requestheader-* "
+        "flags below; default: all read from ConfigMap "
+        "kube-system/extension-apiserver-authentication and kept current",
+    )
     a.add_argument("--requestheader-allowed-names", type=_names, default=())
     a.add_argument("--requestheader-username-headers", type=_names, default=("X-Remote-User",))
     a.add_argument("--requestheader-group-headers", type=_names, default=("X-Remote-Group",))
@@ -110,6 +120,20 @@ def register(subparsers: Any) -> None:
         "--requestheader-extra-headers-prefix", type=_names, default=("X-Remote-Extra-",)
     )
     a.add_argument("--auth-cache-ttl", type=_duration, default=10.0, metavar="DURATION")
+    a.add_argument(
+        "--authentication-skip-lookup",
+        action="store_true",
+        help="do not read ConfigMap kube-system/extension-apiserver-authentication for the "
+        "CAs the flags leave out",
+    )
+    a.add_argument(
+        "--cert-reload-interval",
+        type=_duration,
+        default=60.0,
+        metavar="DURATION",
+        help="how often the serving certificate, CA files and that ConfigMap are re-read "
+        "(default 1m)",
+    )
     p.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")
     p.set_defaults(func=run)
 
@@ -149,6 +173,8 @@ def settings_from(args: argparse.Namespace) -> ServeSettings:
         "requestheader_group_headers": args.requestheader_group_headers,
         "requestheader_extra_headers_prefix": args.requestheader_extra_headers_prefix,
         "auth_cache_ttl": args.auth_cache_ttl,
+        "authentication_skip_lookup": args.authentication_skip_lookup,
+        "cert_reload_interval": args.cert_reload_interval,
         "log_level": args.log_level,
     }
     try:
@@ -161,8 +187,10 @@ def settings_from(args: argparse.Namespace) -> ServeSettings:
 def run(args: argparse.Namespace) -> int:
     from autoscaler.server import demo as demo_module
     from autoscaler.server.loop import policy_horizon
+    from autoscaler.server.policy_watch import PolicyWatcher
     from autoscaler.server.runner import ServerProcess
     from autoscaler.server.sources_factory import build_source
+    from autoscaler.server.telemetry import Telemetry
 
     settings = settings_from(args)
     logging.basicConfig(
@@ -170,19 +198,20 @@ def run(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    telemetry = Telemetry()
+    watcher = PolicyWatcher(list(settings.policies), telemetry)
+    watcher.load_initial()
     source = build_source(settings)
     clock: Clock = SystemClock()
     if settings.source == "recording":
-        from autoscaler.policy.loader import load_policies
-
-        horizon = max(policy_horizon(p.policy) for p in load_policies(settings.policies))
+        horizon = max((policy_horizon(p) for p in watcher.policies), default=0.0)
         start, end = getattr(source, "start", None), getattr(source, "end", None)
         if isinstance(start, float | int) and isinstance(end, float | int):
             begin = demo_module.demo_start(
                 float(start), float(end), horizon + settings.cycle_seconds
             )
             clock = ReplayClock(begin, settings.replay_speed)
-    process = ServerProcess(settings, source, clock)
+    process = ServerProcess(settings, source, clock, telemetry=telemetry, watcher=watcher)
     url = f"{settings.scheme}://{_display_host(settings.bind_address)}:{settings.port}"
     kubeconfig = demo_module.write_kubeconfig(url) if settings.insecure else None
     if is_demo(args):

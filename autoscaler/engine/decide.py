@@ -153,7 +153,14 @@ def _note_driver(ctx: DecisionContext, best: SignalProposal, demand: float, curr
     )
     needed = best.needed or 0.0
     if best.replicas == current and math.ceil(needed - _EPSILON) != current:
-        ctx.note(R.TOLERANCE, f"{needed:.2f} groups is within tolerance of {current}")
+        if needed > current or needed >= current * (1 - ctx.spec.tolerance):
+            ctx.note(R.TOLERANCE, f"{needed:.2f} groups is within tolerance of {current}")
+        else:
+            ctx.note(
+                R.TOLERANCE,
+                f"{needed:.2f} groups plus {ctx.spec.tolerance:g} tolerance as headroom "
+                f"still needs {current}",
+            )
 
 
 def _keep_existing_under_pressure(

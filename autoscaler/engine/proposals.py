@@ -111,16 +111,26 @@ def _leader_values(
 
 
 def _apply_tolerance(needed: float, current: int, tolerance: float) -> int:
-    """HPA-style dead band: within ``tolerance`` of the current size, keep it.
+    """HPA-style dead band, with headroom on the way down (hysteresis).
 
-    With 4 groups and tolerance 0.1, a demand of 4.3 groups (ratio 1.075) keeps 4, and so
-    does 4.4 (exactly on the edge: the band is inclusive), while 4.5 (ratio 1.125)
-    proposes 5. The epsilons absorb float noise: 4.4/4 - 1 is 0.10000000000000009, and
-    2.0000000001 groups must not become 3.
+    Up: within ``tolerance`` of the current size, keep it; above, ``ceil(needed)``. With
+    4 groups and tolerance 0.1, a demand of 4.3 groups (ratio 1.075) keeps 4, and so does
+    4.4 (exactly on the edge: the band is inclusive), while 4.5 (ratio 1.125) proposes 5.
+
+    Down: ``ceil(needed * (1 + tolerance))``, never above the current size, so the
+    groups that remain still have a full band of headroom: the demand that allowed the
+    scale-down would have to rise by (1 + tolerance)^2 (21% at 0.1) before it asked for
+    a group back. On 5 groups, 3.92 needs ceil(4.31) = 5: keep 5 (a plain ``ceil`` would
+    go to 4, and a 12.5% wobble to 4.41 would order the 5th group again, a cold start
+    paid for noise); 3.6 needs ceil(3.96) = 4. The epsilons absorb float noise: 4.4/4 - 1
+    is 0.10000000000000009, and 2.0000000001 groups must not become 3.
     """
     if current > 0 and abs(needed / current - 1.0) <= tolerance + _EPSILON:
         return current
-    return max(0, math.ceil(needed - _EPSILON))
+    up = max(0, math.ceil(needed - _EPSILON))
+    if up >= current:
+        return up
+    return min(current, max(0, math.ceil(needed * (1.0 + tolerance) - _EPSILON)))
 
 
 def _leader_proposal(

@@ -35,7 +35,9 @@ def up_limit(limit: StepLimit | None, sizes: TimedInts, now: float, current: int
     base = min([*within(sizes, now, limit.period), current])
     by_groups = base + limit.groups if limit.groups is not None else base
     by_percent = math.ceil(base * (1 + limit.percent / 100)) if limit.percent is not None else base
-    return max(by_groups, by_percent, base + 1)
+    # Never below the current size: the period's base can be far below it (someone
+    # scaled by hand), and a scale-up limit must not turn into a scale-down.
+    return max(by_groups, by_percent, base + 1, current)
 
 
 def down_limit(limit: StepLimit | None, sizes: TimedInts, now: float, current: int) -> int | None:
@@ -45,4 +47,7 @@ def down_limit(limit: StepLimit | None, sizes: TimedInts, now: float, current: i
     base = max([*within(sizes, now, limit.period), current])
     by_groups = base - limit.groups if limit.groups is not None else base
     by_percent = math.floor(base * (1 - limit.percent / 100)) if limit.percent is not None else base
-    return max(0, min(by_groups, by_percent, base - 1))
+    # Never above the current size (as the HPA caps it): from 8 a minute ago, now 4 (set
+    # by hand), with 1 group per period the limit is min(8 - 1, 4) = 4, not 7, so the
+    # scale-down path can hold the size but never raise it.
+    return max(0, min(by_groups, by_percent, base - 1, current))

@@ -3,17 +3,21 @@
 In order:
 
 1. **Front proxy.** The aggregator connects with its proxy client certificate, signed
-   by ``--requestheader-client-ca-file``, and names the end user in ``X-Remote-User``,
+   by the front-proxy (requestheader) CA, and names the end user in ``X-Remote-User``,
    ``X-Remote-Group`` and ``X-Remote-Extra-*``. The headers are trusted only when the
-   TLS peer certificate was issued by that CA and, if ``--requestheader-allowed-names``
-   is set, its CN is one of them. The TLS handshake verifies the chain (see tls.py);
-   here the issuer is matched so that a certificate from another trusted CA never
-   unlocks the headers.
-2. **Client certificate.** With ``--client-ca-file``, a certificate issued by that CA is
-   the user: CN = username, O = groups (what kubectl with a client certificate sends).
+   TLS peer certificate was issued by that CA and, if allowed names are set, its CN is
+   one of them. The TLS handshake verifies the chain (see tls_reload.py); here the
+   issuer is matched so that a certificate from another trusted CA never unlocks the
+   headers.
+2. **Client certificate.** A certificate issued by the client CA is the user: CN =
+   username, O = groups (what kubectl with a client certificate sends).
 3. **Bearer token**, checked with a TokenReview; answers are cached briefly.
 
-Anything else is 401 ``Unauthorized``; the reason is logged, never returned.
+The CAs, names and headers come from :mod:`autoscaler.server.trust` (flags, or ConfigMap
+kube-system/extension-apiserver-authentication), read afresh for every request so a
+rotated CA applies at once. As in Kubernetes' union authenticator, a method that does
+not identify the caller hands over to the next. Anything else is 401 ``Unauthorized``;
+the reason is logged, never returned.
 """
 
 from __future__ import annotations
@@ -21,8 +25,6 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
@@ -35,28 +37,10 @@ from autoscaler.server.identity import UserInfo
 from autoscaler.server.kube_reviews import Reviewer, ReviewError
 from autoscaler.server.status import unauthorized
 from autoscaler.server.tls import peer_certificate_pem
+from autoscaler.server.trust import HeaderNames, Trust
 from autoscaler.server.ttl_cache import TtlCache
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class RequestHeaderConfig:
-    """The ``--requestheader-*`` flags (kube-system/extension-apiserver-authentication)."""
-
-    client_ca_file: Path
-    allowed_names: tuple[str, ...] = ()
-    username_headers: tuple[str, ...] = ("X-Remote-User",)
-    group_headers: tuple[str, ...] = ("X-Remote-Group",)
-    extra_headers_prefixes: tuple[str, ...] = ("X-Remote-Extra-",)
-
-
-def load_ca_bundle(path: Path) -> list[x509.Certificate]:
-    try:
-        certificates = x509.load_pem_x509_certificates(path.read_bytes())
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"cannot read CA bundle {path}: {exc}") from exc
-    return certificates
 
 
 def _issued_by(leaf: x509.Certificate, authorities: Sequence[x509.Certificate]) -> bool:
@@ -81,15 +65,12 @@ class Authenticator:
         self,
         reviewer: Reviewer | None,
         monotonic: Callable[[], float],
-        request_header: RequestHeaderConfig | None = None,
-        client_ca_file: Path | None = None,
+        trust: Callable[[], Trust] = Trust,
         success_ttl: float = 10.0,
         failure_ttl: float = 10.0,
     ) -> None:
         self._reviewer = reviewer
-        self._request_header = request_header
-        self._proxy_cas = load_ca_bundle(request_header.client_ca_file) if request_header else []
-        self._client_cas = load_ca_bundle(client_ca_file) if client_ca_file else []
+        self._trust = trust
         self._tokens: TtlCache[str, UserInfo | bool] = TtlCache(monotonic)
         self._success_ttl, self._failure_ttl = success_ttl, failure_ttl
 
@@ -112,19 +93,13 @@ class Authenticator:
     def _from_certificate(self, pem: bytes, headers: list[tuple[bytes, bytes]]) -> UserInfo | None:
         leaf = x509.load_pem_x509_certificate(pem)
         name = _common_name(leaf)
-        config = self._request_header
-        if config is not None and _issued_by(leaf, self._proxy_cas):
-            if config.allowed_names and name not in config.allowed_names:
-                log.warning("front-proxy certificate CN %r is not in the allowed names", name)
-                raise unauthorized()
-            username = _first(headers, config.username_headers)
-            if not username:
-                log.warning("front-proxy request from %r without a username header", name)
-                raise unauthorized()
-            groups = _all(headers, config.group_headers)
-            extra = _extra(headers, config.extra_headers_prefixes)
-            return UserInfo.build(username, groups=groups, extra=extra)
-        if self._client_cas and _issued_by(leaf, self._client_cas):
+        trust = self._trust()  # one consistent view for this request
+        front = trust.request_header
+        if front is not None and _issued_by(leaf, front.authorities):
+            user = _from_front_proxy(front.names, name, headers)
+            if user is not None:
+                return user
+        if trust.client_authorities and _issued_by(leaf, trust.client_authorities):
             organisations = leaf.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
             return UserInfo.build(name, groups=[str(o.value) for o in organisations])
         return None  # a certificate we do not map to a user: try the other methods
@@ -147,6 +122,23 @@ class Authenticator:
             log.info("bearer token rejected by TokenReview")
             raise unauthorized()
         return cached
+
+
+def _from_front_proxy(
+    names: HeaderNames, common_name: str, headers: list[tuple[bytes, bytes]]
+) -> UserInfo | None:
+    """The user named in the headers of a front-proxy request, or None (logged): the
+    certificate may still be a client certificate if both CAs are the same."""
+    if names.allowed_names and common_name not in names.allowed_names:
+        log.warning("front-proxy certificate CN %r is not in the allowed names", common_name)
+        return None
+    username = _first(headers, names.username_headers)
+    if not username:
+        log.warning("front-proxy request from %r without a username header", common_name)
+        return None
+    groups = _all(headers, names.group_headers)
+    extra = _extra(headers, names.extra_headers_prefixes)
+    return UserInfo.build(username, groups=groups, extra=extra)
 
 
 def _values(headers: list[tuple[bytes, bytes]], name: str) -> list[str]:

@@ -6,11 +6,17 @@ file, the *resolved* path, inode, size and mtime, and it skips every name starti
 ``.`` when listing a folder (``..data`` and the timestamped ``..2026_...`` folder would
 otherwise yield every policy twice).
 
-On start the files are loaded strictly: any problem stops the server with every issue
-listed. Afterwards a changed file is reloaded on its own; if it is invalid, or targets
-an LWS (or reuses a policy name) already claimed by another file, it is rejected: the
-error is logged, ``policy_reload_errors_total{file}`` counts it, and the file's last
-good policies stay in force. A file that disappears takes its policies with it.
+Every file is judged on its own, at start-up and on reload alike: a file that is
+invalid, or targets an LWS (or reuses a policy name) already claimed by another file, is
+rejected: every issue is logged at ERROR, ``policy_reload_errors_total{file}`` counts
+it, and the file's last good policies stay in force (none at start-up). The other files
+load. A file that disappears takes its policies with it.
+
+Start-up deliberately does not fail on a bad or missing policy: one typo in one team's
+policy must not crash-loop the server that answers every other team's HPAs, and a fresh
+install with no policies yet must come up (and be ready) so the APIService stays
+available. The one fatal case is a ``--policies`` path that does not exist at all: that
+is a wrong flag or mount, not content, and it is reported with the path.
 """
 
 from __future__ import annotations
@@ -94,23 +100,30 @@ class PolicyWatcher:
         return [p.policy for state in self._files.values() for p in state.policies]
 
     def load_initial(self) -> list[ScalingPolicy]:
-        """Strict first load; PolicyError lists every problem in every file."""
-        files, issues = _policy_files(self._paths)
-        if not files and not issues:
-            issues.append(PolicyIssue("<policies>", 1, "", "no policy files (*.yaml, *.yml) found"))
-        for file in files:
-            try:
-                loaded = tuple(load_policy_file(file))
-            except PolicyError as exc:
-                issues.extend(exc.issues)
-                continue
-            for problem in _conflicts(loaded, self._in_force(except_file=file)):
-                issues.append(PolicyIssue(file, 1, "spec.target", problem))
-            self._files[file] = _FileState(_signature(file), loaded)
-        if issues:
-            self._files.clear()
-            raise PolicyError(issues)
+        """First load: the policies in force afterwards (possibly none).
+
+        Raises PolicyError only when a ``--policies`` path does not exist. Invalid or
+        conflicting files are rejected as on reload; no policy file at all is a warning.
+        """
+        files, missing = _policy_files(self._paths)
+        if missing:
+            raise PolicyError(missing)
+        if not files:
+            log.warning(
+                "no policy files (*.yaml, *.yml) in %s: serving no metrics until policies "
+                "appear (looked for on every cycle)",
+                ", ".join(str(p) for p in self._paths) or "(no --policies given)",
+            )
+        # At start-up every file is new, so _refresh_file is False only when it rejects.
+        rejected = [file for file in files if not self._refresh_file(file)]
         self._telemetry.policies_loaded.set(len(self.policies))
+        if rejected:
+            log.error(
+                "%d of %d policy files rejected at start-up (see above): %s",
+                len(rejected),
+                len(files),
+                ", ".join(rejected),
+            )
         return self.policies
 
     def refresh(self) -> bool:
@@ -155,12 +168,12 @@ class PolicyWatcher:
     def _reject(
         self, file: str, previous: _FileState, signature: Signature | None, problems: list[str]
     ) -> None:
-        kept = ", ".join(p.policy.name for p in previous.policies) or "nothing"
-        log.error(
-            "policy file %s rejected, keeping the last good version (%s):\n  %s",
-            file,
-            kept,
-            "\n  ".join(problems),
+        kept = ", ".join(p.policy.name for p in previous.policies)
+        outcome = (
+            f"keeping its last good version ({kept})"
+            if kept
+            else "none of its policies are in force until it is fixed"
         )
+        log.error("policy file %s rejected, %s:\n  %s", file, outcome, "\n  ".join(problems))
         self._telemetry.reload_errors.labels(file).inc()
         self._files[file] = _FileState(signature, previous.policies)

@@ -1,8 +1,11 @@
 """Assembly of one server process: policies, loop thread, security, uvicorn.
 
 :class:`ServerProcess` takes validated settings plus the parts that vary (the metric
-source, the clock, optionally a Kubernetes reviewer) and wires them; ``run()`` blocks
-serving until interrupted, ``background()`` serves from a thread (tests, benchmarks).
+source, the clock, optionally a Kubernetes reviewer, a reader of the cluster's
+authentication ConfigMap, an already loaded policy watcher) and wires them; ``run()``
+blocks serving until interrupted, ``background()`` serves from a thread (tests,
+benchmarks). Besides the control loop, a second thread re-reads the trust material
+(serving certificate, CA files, ConfigMap) every ``--cert-reload-interval``.
 """
 
 from __future__ import annotations
@@ -13,12 +16,13 @@ import ssl
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
+from typing import Any
 
 import uvicorn
 
 from autoscaler.server.app import Security, ServerContext, asgi
-from autoscaler.server.authn import Authenticator, RequestHeaderConfig
+from autoscaler.server.auth_lookup import ClusterAuthReader, KubeClusterAuthReader
+from autoscaler.server.authn import Authenticator
 from autoscaler.server.authz import Authorizer
 from autoscaler.server.clock import Clock
 from autoscaler.server.kube_reviews import KubeReviewer, Reviewer, api_client
@@ -28,12 +32,50 @@ from autoscaler.server.settings import ServerSetupError, ServeSettings
 from autoscaler.server.store import DecisionStore
 from autoscaler.server.telemetry import Telemetry
 from autoscaler.server.tls import default_http_protocol, ensure_self_signed
+from autoscaler.server.tls_reload import ServingTls
+from autoscaler.server.trust import HeaderNames, TrustSource
 from autoscaler.sources.base import MetricSource
 
 log = logging.getLogger(__name__)
 
 
-def _security(settings: ServeSettings, reviewer: Reviewer | None) -> Security | None:
+def _trust_source(
+    settings: ServeSettings, cluster: ClusterAuthReader | None, telemetry: Telemetry
+) -> TrustSource:
+    names = HeaderNames(
+        allowed_names=settings.requestheader_allowed_names,
+        username_headers=settings.requestheader_username_headers,
+        group_headers=settings.requestheader_group_headers,
+        extra_headers_prefixes=settings.requestheader_extra_headers_prefix,
+    )
+    both_files = settings.requestheader_client_ca_file and settings.client_ca_file
+    if settings.authentication_skip_lookup or both_files:
+        cluster = None
+    elif cluster is None:
+        cluster = KubeClusterAuthReader(api_client(settings.kubeconfig))
+    if settings.requestheader_client_ca_file is None and names != HeaderNames():
+        log.warning(
+            "--requestheader-allowed-names and --requestheader-*-headers apply only with "
+            "--requestheader-client-ca-file; without it they come from the cluster"
+        )
+    try:
+        return TrustSource(
+            telemetry,
+            settings.requestheader_client_ca_file,
+            names,
+            settings.client_ca_file,
+            cluster,
+        )
+    except ValueError as exc:
+        raise ServerSetupError(str(exc)) from exc
+
+
+def _security(
+    settings: ServeSettings,
+    reviewer: Reviewer | None,
+    cluster: ClusterAuthReader | None,
+    telemetry: Telemetry,
+) -> tuple[Security | None, TrustSource | None]:
     if settings.disable_auth:
         log.warning(
             "AUTHENTICATION AND AUTHORISATION ARE DISABLED (--disable-auth): anyone who "
@@ -41,50 +83,38 @@ def _security(settings: ServeSettings, reviewer: Reviewer | None) -> Security | 
             settings.bind_address,
             settings.port,
         )
-        return None
+        return None, None
     if reviewer is None:
         reviewer = KubeReviewer(api_client(settings.kubeconfig))
-    request_header = None
-    if settings.requestheader_client_ca_file is not None:
-        request_header = RequestHeaderConfig(
-            client_ca_file=settings.requestheader_client_ca_file,
-            allowed_names=settings.requestheader_allowed_names,
-            username_headers=settings.requestheader_username_headers,
-            group_headers=settings.requestheader_group_headers,
-            extra_headers_prefixes=settings.requestheader_extra_headers_prefix,
-        )
-    try:
-        authenticator = Authenticator(
-            reviewer,
-            time.monotonic,
-            request_header=request_header,
-            client_ca_file=settings.client_ca_file,
-            success_ttl=settings.auth_cache_ttl,
-            failure_ttl=settings.auth_cache_ttl,
-        )
-    except ValueError as exc:
-        raise ServerSetupError(str(exc)) from exc
+    trust = _trust_source(settings, cluster, telemetry)
+    authenticator = Authenticator(
+        reviewer,
+        time.monotonic,
+        lambda: trust.current,
+        success_ttl=settings.auth_cache_ttl,
+        failure_ttl=settings.auth_cache_ttl,
+    )
     authorizer = Authorizer(
         reviewer, time.monotonic, settings.auth_cache_ttl, settings.auth_cache_ttl
     )
-    return Security(authenticator, authorizer)
+    return Security(authenticator, authorizer), trust
 
 
-def _client_ca_bundle(settings: ServeSettings) -> Path | None:
-    """The CAs the TLS layer accepts client certificates from, as one file."""
-    files = [f for f in (settings.requestheader_client_ca_file, settings.client_ca_file) if f]
-    if settings.disable_auth or not files:
-        return None
-    if len(files) == 1:
-        return files[0]
-    settings.cert_dir.mkdir(parents=True, exist_ok=True)
-    bundle = settings.cert_dir / "client-ca-bundle.crt"
-    bundle.write_bytes(b"\n".join(f.read_bytes().strip() for f in files) + b"\n")
-    return bundle
+class _Config(uvicorn.Config):
+    """uvicorn's Config, serving with our listening SSLContext (see tls_reload.py)."""
+
+    def __init__(self, app: Any, ssl_context: ssl.SSLContext | None, **kwargs: Any) -> None:
+        super().__init__(app, **kwargs)
+        self._ssl_context = ssl_context
+
+    def load(self) -> None:
+        super().load()
+        if self._ssl_context is not None:
+            self.ssl = self._ssl_context
 
 
 class ServerProcess:
-    """The loop thread and the HTTP server of one ``serve``."""
+    """The loop thread, the trust-refresh thread and the HTTP server of one ``serve``."""
 
     def __init__(
         self,
@@ -92,11 +122,20 @@ class ServerProcess:
         source: MetricSource,
         clock: Clock,
         reviewer: Reviewer | None = None,
+        *,
+        telemetry: Telemetry | None = None,
+        watcher: PolicyWatcher | None = None,
+        cluster_auth: ClusterAuthReader | None = None,
     ) -> None:
+        """``watcher``: already loaded (with ``telemetry``); else loaded here.
+        ``cluster_auth``: reads the authentication ConfigMap (default: through the
+        Kubernetes API, unless ``--authentication-skip-lookup``)."""
         self.settings = settings
-        self.telemetry = Telemetry()
-        self.watcher = PolicyWatcher(list(settings.policies), self.telemetry)
-        self.watcher.load_initial()  # strict: PolicyError lists every problem
+        self.telemetry = telemetry or Telemetry()
+        if watcher is None:
+            watcher = PolicyWatcher(list(settings.policies), self.telemetry)
+            watcher.load_initial()  # fails only for a --policies path that does not exist
+        self.watcher = watcher
         self.store = DecisionStore(settings.decision_max_age)
         self.loop = ControlLoop(
             source, self.watcher, self.store, self.telemetry, clock, settings.cycle_seconds
@@ -105,14 +144,53 @@ class ServerProcess:
         self._loop_thread = threading.Thread(
             target=self._run_loop, name="control-loop", daemon=True
         )
+        self._refresh_thread = threading.Thread(
+            target=self._refresh_trust_periodically, name="trust-refresh", daemon=True
+        )
         self._cycles_driven_by_caller = False
+        security, self.trust = _security(settings, reviewer, cluster_auth, self.telemetry)
+        self.tls = self._serving_tls()
         self.context = ServerContext(
             store=self.store,
             telemetry=self.telemetry,
             clock=clock.now,
-            security=_security(settings, reviewer),
+            security=security,
             loop_alive=self._loop_alive,
         )
+
+    def _serving_tls(self) -> ServingTls | None:
+        s = self.settings
+        if s.insecure:
+            return None
+        cert, key = s.tls_cert_file, s.tls_private_key_file
+        if cert is None or key is None:
+            cert, key = ensure_self_signed(s.cert_dir, s.tls_host_names)
+            log.info("serving with a self-signed certificate %s", cert)
+        trust = self.trust
+        try:
+            return ServingTls(
+                cert,
+                key,
+                trust.tls_bundle if trust else (lambda: b""),
+                request_client_certificates=trust is not None and trust.may_have_cas,
+                telemetry=self.telemetry,
+            )
+        except (OSError, ssl.SSLError, ValueError) as exc:
+            raise ServerSetupError(f"cannot load the serving certificate {cert}: {exc}") from exc
+
+    def refresh_trust(self) -> None:
+        """Re-read the CA files, the ConfigMap and the serving certificate now."""
+        if self.trust is not None:
+            self.trust.refresh()
+        if self.tls is not None:
+            self.tls.refresh()
+
+    def _refresh_trust_periodically(self) -> None:
+        while not self._stop.wait(self.settings.cert_reload_interval):
+            try:
+                self.refresh_trust()
+            except Exception:  # never let a refresh bug end the refreshes
+                log.exception("refreshing certificates and CAs failed; retrying")
 
     def _loop_alive(self) -> bool:
         return self._cycles_driven_by_caller or self._loop_thread.is_alive()
@@ -125,18 +203,13 @@ class ServerProcess:
 
     def uvicorn_config(self) -> uvicorn.Config:
         s = self.settings
-        options: dict[str, object] = {}
-        if not s.insecure:
-            cert, key = s.tls_cert_file, s.tls_private_key_file
-            if cert is None or key is None:
-                cert, key = ensure_self_signed(s.cert_dir, s.tls_host_names)
-                log.info("serving with a self-signed certificate %s", cert)
-            options.update(ssl_certfile=str(cert), ssl_keyfile=str(key))
-            client_ca = _client_ca_bundle(s)
-            if client_ca is not None:
-                options.update(ssl_cert_reqs=ssl.CERT_OPTIONAL, ssl_ca_certs=str(client_ca))
-        return uvicorn.Config(
+        options: dict[str, Any] = {}
+        if self.tls is not None:
+            # Passed so that uvicorn reports https; the context it would build is replaced.
+            options.update(ssl_certfile=str(self.tls.cert_file), ssl_keyfile=str(self.tls.key_file))
+        return _Config(
             asgi(self.context),
+            self.tls.listening if self.tls is not None else None,
             host=s.bind_address,
             port=s.port,
             http=default_http_protocol(),
@@ -144,21 +217,27 @@ class ServerProcess:
             access_log=False,
             log_config=None,
             server_header=False,
-            **options,  # type: ignore[arg-type]
+            **options,
         )
 
     def start_loop(self) -> None:
         self._loop_thread.start()
 
+    def _start_refresher(self) -> None:
+        if (self.trust is not None or self.tls is not None) and not self._refresh_thread.ident:
+            self._refresh_thread.start()
+
     def stop(self) -> None:
         self._stop.set()
-        if self._loop_thread.is_alive():
-            self._loop_thread.join(timeout=10)
+        for thread in (self._loop_thread, self._refresh_thread):
+            if thread.is_alive():
+                thread.join(timeout=10)
         self.loop.source.close()
 
     def run(self) -> None:
         """Serve until SIGINT/SIGTERM."""
         self.start_loop()
+        self._start_refresher()
         try:
             uvicorn.Server(self.uvicorn_config()).run()
         finally:
@@ -175,6 +254,7 @@ class ServerProcess:
         else:
             self._cycles_driven_by_caller = True
         thread.start()
+        self._start_refresher()
         try:
             deadline = time.monotonic() + 10
             while not server.started:

@@ -64,6 +64,10 @@ class ServeSettings(BaseModel):
     requestheader_group_headers: tuple[str, ...] = ("X-Remote-Group",)
     requestheader_extra_headers_prefix: tuple[str, ...] = ("X-Remote-Extra-",)
     auth_cache_ttl: float = Field(default=10.0, ge=0)
+    authentication_skip_lookup: bool = False
+    """Never read kube-system/extension-apiserver-authentication for missing CAs."""
+    cert_reload_interval: float = Field(default=60.0, gt=0)
+    """Seconds between re-reads of the serving certificate, CA files and the ConfigMap."""
 
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 

@@ -9,7 +9,11 @@ Names (all prefixed ``lws_autoscaler_``):
 - ``recommended_replicas{namespace,leaderworkerset,policy}`` and
   ``signal_proposal_replicas{namespace,leaderworkerset,policy,signal}``;
 - ``http_requests_total{route,method,code}`` and
-  ``http_request_duration_seconds{route,method}``.
+  ``http_request_duration_seconds{route,method}``;
+- ``front_proxy_ca_loaded`` (1 when the aggregator can be authenticated),
+  ``auth_lookup_errors_total{reason}`` (reading kube-system/extension-apiserver-
+  authentication failed: NotFound, Forbidden, Unavailable, Invalid) and
+  ``tls_reloads_total{result}`` (serving certificate or client CAs re-loaded: ok, error).
 """
 
 from __future__ import annotations
@@ -88,6 +92,24 @@ class Telemetry:
             "HTTP request latency by route template and method.",
             ["route", "method"],
             buckets=_HTTP_BUCKETS,
+            registry=r,
+        )
+        self.front_proxy_ca_loaded = Gauge(
+            f"{_PREFIX}_front_proxy_ca_loaded",
+            "1 when a front-proxy (requestheader) CA is loaded, so the aggregator's "
+            "requests can be authenticated; 0 means every HPA read gets 401.",
+            registry=r,
+        )
+        self.auth_lookup_errors = Counter(
+            f"{_PREFIX}_auth_lookup_errors_total",
+            "Failed reads of ConfigMap kube-system/extension-apiserver-authentication.",
+            ["reason"],
+            registry=r,
+        )
+        self.tls_reloads = Counter(
+            f"{_PREFIX}_tls_reloads_total",
+            "Rebuilds of the TLS context (new serving certificate or client CAs) by result.",
+            ["result"],
             registry=r,
         )
         self._published_recommended: frozenset[tuple[str, ...]] = frozenset()

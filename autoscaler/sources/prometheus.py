@@ -34,7 +34,6 @@ from autoscaler.sources.promql import (
     SignalQuery,
     activation_query,
     signal_queries,
-    single_activation,
 )
 
 MAX_POINTS_PER_QUERY = 10_000
@@ -239,4 +238,4 @@ def _expects_series(targets: Sequence[Target], states: Mapping[LwsKey, LwsState]
     return any(s.ready_replicas > 0 for s in states.values())
 
 
-__all__ = ["EmptyResultError", "PrometheusSource", "chunks", "single_activation"]
+__all__ = ["EmptyResultError", "PrometheusSource", "chunks"]

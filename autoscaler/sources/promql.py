@@ -222,10 +222,3 @@ def activation_query(targets: Sequence[Target]) -> tuple[str, dict[str, LwsKey]]
     if not parts:
         return None
     return " or ".join(parts), index
-
-
-def single_activation(target: Target) -> str:
-    """The activation query of one target alone (to isolate a rejected one)."""
-    found = activation_query([target])
-    assert found is not None
-    return found[0]

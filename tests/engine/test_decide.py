@@ -74,6 +74,25 @@ def test_forecast_sizes_scale_up_for_the_load_one_cold_start_ahead() -> None:
     assert ReasonCode.FORECAST in codes(decision)
 
 
+def test_forecast_ignores_the_rate_window_warm_up() -> None:
+    policy = make_policy(
+        signals=[QUEUE],
+        metrics={"rateWindow": "1m"},
+        scaleUp={"forecast": {"enabled": True, "lookback": "5m", "maxGrowth": 2.0}},
+    )
+    driver = Driver(policy)
+    # A fresh source: rates climb while their 60 s window fills (0.5 -> 2.0 groups in the
+    # first 45 s), then the load is flat at 2.0 groups for four minutes.
+    for step in range(21):
+        queue = min(2.0, 0.5 * (step + 1)) * 10 / 2
+        decision = driver.at(0 if step == 0 else 15, current=2, queue=[queue, queue])
+    # Decisions before first + rateWindow never entered the demand history...
+    assert driver.state.demand[0][0] == T0 + 60
+    # ...so the warm-up ramp is not read as growth.
+    assert decision.forecast is None
+    assert decision.replicas == 2
+
+
 def test_forecast_uses_the_learned_cold_start() -> None:
     policy = make_policy(
         signals=[QUEUE],
@@ -122,12 +141,39 @@ def test_scale_down_window_takes_the_highest_target() -> None:
     driver = Driver(policy)
     for step in range(11):  # 300 s at 5 groups' worth of load
         driver.at(0 if step == 0 else 30, queue=[10] * 5)
-    lull = driver.at(30, queue=[4] * 5)  # 2 groups' worth now
+    # 1.8 groups' worth now: with the tolerance as headroom, ceil(1.8 * 1.1) = 2.
+    lull = driver.at(30, queue=[3.6] * 5)
     assert lull.replicas == 5
     assert ReasonCode.SCALE_DOWN_WINDOW in codes(lull)
     for _ in range(9):
-        assert driver.at(30, queue=[4] * 5).replicas == 5  # t=300 (5) still in window
-    assert driver.at(30, queue=[4] * 5).replicas == 2  # window holds only 2s now
+        assert driver.at(30, queue=[3.6] * 5).replicas == 5  # t=300 (5) still in window
+    assert driver.at(30, queue=[3.6] * 5).replicas == 2  # window holds only 2s now
+
+
+def test_scale_down_step_limit_never_raises_the_size() -> None:
+    policy = make_policy(signals=[QUEUE], scaleDown={"maxStep": {"groups": 1, "period": "2m"}})
+    driver = Driver(policy)
+    assert driver.at(0, queue=[10] * 8).replicas == 8
+    # Someone scaled to 2 by hand; the load needs 1. The period's base is 8, so the step
+    # limit alone would say "at least 7": the scale-down path holds 2 instead.
+    decision = driver.at(30, queue=[2, 2])
+    assert decision.replicas == 2
+
+
+def test_noise_around_a_size_does_not_flap() -> None:
+    # 5 groups; demand wobbles +-6% around 4.15 groups (3.92 <-> 4.41), the HPA applying
+    # each recommendation. Without headroom on the way down, 3.92 -> 4 groups, then
+    # 4.41 / 4 = 1.10 > 1.1 -> 5 again: a cold start paid for noise every other cycle.
+    policy = make_policy(signals=[QUEUE], tolerance=0.1)
+    driver = Driver(policy)
+    current = 5
+    for step in range(8):
+        per_leader = (39.2 if step % 2 == 0 else 44.1) / 5
+        decision = driver.at(15, current=current, queue=[per_leader] * 5)
+        current = decision.replicas or current
+        assert current == 5
+    # A real drop to 3.6 groups still scales down: ceil(3.6 * 1.1) = 4.
+    assert driver.at(15, current=5, queue=[36 / 5] * 5).replicas == 4
 
 
 def test_scale_down_step_limit_per_period() -> None:

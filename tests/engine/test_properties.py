@@ -9,6 +9,8 @@ vanished leaders), drives ``decide`` with a manual clock, and checks after every
   ``idleAfter``; None only as the missing-data policy allows; a hold repeats exactly
   the last recommendation made on known state, a fallback is ``fallbackReplicas``;
 - while the queue is above its target, never below the ready + starting groups;
+- no recommendation above the current size unless a proposal or the forecast asks for
+  more (step limits and windows may hold a change back, never reverse it);
 - the same inputs give the same outputs, including the whole sequence replayed.
 """
 
@@ -209,6 +211,14 @@ def test_invariants_hold_over_random_sequences(policy: ScalingPolicy, steps: lis
         if snap.spec_replicas > 0 and _queue_above_target(snap, step.now):
             existing = snap.ready_replicas + snap.starting_replicas
             assert rec >= min(bounds.max, existing)
+        current = snap.spec_replicas
+        asks_more = any((p.replicas or 0) > current for p in decision.proposals) or (
+            decision.forecast is not None and decision.forecast > current
+        )
+        if bounds.min <= current <= bounds.max and ReasonCode.PRESSURE not in codes:
+            # Step limits and windows only hold a change back, never reverse it.
+            if not asks_more:
+                assert rec <= current
 
 
 @settings(max_examples=60, deadline=None)

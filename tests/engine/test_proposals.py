@@ -117,7 +117,10 @@ def test_each_signal_reduces_to_demand_in_groups(
         (44, 4),  # 1.1: on the edge, still inside
         (45, 5),  # 1.125 -> ceil(4.5)
         (37, 4),  # 0.925 -> keep 4
-        (29, 3),  # 0.725 -> ceil(2.9)
+        (29, 4),  # 0.725, but down with headroom: ceil(2.9 * 1.1) = ceil(3.19) = 4
+        (27, 3),  # ceil(2.7 * 1.1) = ceil(2.97) = 3
+        (10, 2),  # ceil(1.0 * 1.1) = 2: never below what the demand plus headroom needs
+        (0, 0),  # no demand at all: 0 (the bounds apply later)
         (40, 4),  # exactly on target
     ],
 )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from autoscaler.engine.startup import (
@@ -113,11 +115,33 @@ def test_forecast_projects_the_least_squares_trend_over_the_cold_start() -> None
     assert project_demand(_rising(2.0, 3.0), T0, 600.0, FORECAST) == pytest.approx(5.0)
 
 
-def test_forecast_is_least_squares_not_endpoints() -> None:
-    # A noisy series: the fitted slope, not the first/last difference, drives it.
-    history = ((T0 - 300, 2.0), (T0 - 200, 3.0), (T0 - 100, 2.0), (T0, 3.0))
-    # t centred: -150,-50,50,150; d centred: -0.5,0.5,-0.5,0.5 -> slope 100/50000 = 0.002
-    assert project_demand(history, T0, 300.0, FORECAST) == pytest.approx(3.0 + 0.6)
+def test_forecast_projects_the_fitted_level_with_the_slope_lower_bound() -> None:
+    # Centred t: -150, -50, 50, 150 (Sxx = 50,000); centred d: -0.4, -0.2, 0.2, 0.4.
+    # slope = 140 / 50,000 = 0.0028; fitted level at now = 2.5 + 0.0028 * 150 = 2.92
+    # (not the last point, 2.9); residuals 0.02, -0.06, 0.06, -0.02 -> SSR 0.008,
+    # standard error sqrt(0.008 / 2 / 50,000) = 0.000283; lower bound 0.0028 - 2 * se.
+    history = ((T0 - 300, 2.1), (T0 - 200, 2.3), (T0 - 100, 2.7), (T0, 2.9))
+    slope_low = 0.0028 - 2 * math.sqrt(0.008 / 2 / 50_000)
+    assert project_demand(history, T0, 300.0, FORECAST) == pytest.approx(2.92 + slope_low * 300)
+
+
+def test_one_burst_on_a_flat_demand_is_not_a_trend() -> None:
+    # Flat at 3.2 groups for 300 s, then one 15 s reading of 4.4: the least-squares slope
+    # is 0.00104 per s (a plain projection: 4.4 + 0.31 = 4.71 -> 5 groups), but its
+    # standard error is as large, so nothing is projected.
+    history = tuple((T0 - 300 + 15 * i, 3.2) for i in range(20)) + ((T0, 4.4),)
+    assert project_demand(history, T0, 300.0, FORECAST) is None
+    assert project_demand(history, T0, 300.0, FORECAST, smoothing_seconds=60.0) is None
+
+
+def test_rate_smoothing_widens_the_slope_uncertainty() -> None:
+    # Centred d: -0.4, -0.35, 0.35, 0.4: slope 0.0031, standard error 0.00092 (3.4 of
+    # them: significant on independent points). Rates over 400 s sampled every 100 s
+    # share most of their requests: the error doubles (sqrt(400 / 100)) and 0.0031 is
+    # no longer two errors above zero.
+    history = ((T0 - 300, 2.1), (T0 - 200, 2.15), (T0 - 100, 2.85), (T0, 2.9))
+    assert project_demand(history, T0, 300.0, FORECAST) is not None
+    assert project_demand(history, T0, 300.0, FORECAST, smoothing_seconds=400.0) is None
 
 
 def test_forecast_is_capped_at_max_growth() -> None:
@@ -130,7 +154,8 @@ def test_forecast_is_capped_at_max_growth() -> None:
     [
         (_rising(3.0, 2.0), FORECAST),  # falling: left to the scale-down window
         (_rising(2.0, 2.0), FORECAST),  # flat
-        (_rising(2.0, 3.0, seconds=90, points=4), FORECAST),  # trend over < lookback/3
+        (_rising(2.0, 3.0, seconds=90, points=4), FORECAST),  # trend over < lookback/2
+        (_rising(2.0, 3.0, seconds=140, points=8), FORECAST),  # 140 s < 150 s
         (((T0 - 200, 2.0), (T0, 3.0)), FORECAST),  # two points are not a trend
         (_rising(2.0, 3.0), Forecast(enabled=False)),
         (_rising(0.0, 0.0), FORECAST),

@@ -65,6 +65,14 @@ def test_step_limits_count_from_the_size_at_the_start_of_the_period() -> None:
     assert down_limit(limit, ((50.0, 8), (80.0, 6)), 100.0, 6) == 6  # 8 - 2
 
 
+def test_step_limits_never_cross_the_current_size() -> None:
+    limit = StepLimit(groups=1, period=60)
+    # 8 groups 30 s ago, 4 now (scaled by hand): 8 - 1 = 7 would be a scale-up.
+    assert down_limit(limit, ((70.0, 8),), 100.0, 4) == 4
+    # 2 groups 30 s ago, 8 now: 2 + 1 = 3 would be a scale-down.
+    assert up_limit(limit, ((70.0, 2),), 100.0, 8) == 8
+
+
 def test_unlimited_steps() -> None:
     assert up_limit(None, (), 0.0, 3) is None
     assert down_limit(None, (), 0.0, 3) is None

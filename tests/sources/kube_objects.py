@@ -34,7 +34,9 @@ def lws_object(
             "replicas": status,
             "readyReplicas": ready,
             "updatedReplicas": status,
-            "hpaPodSelector": f"leaderworkerset.sigs.k8s.io/name={name},leaderworkerset.sigs.k8s.io/worker-index=0",
+            "hpaPodSelector": (
+                f"leaderworkerset.sigs.k8s.io/name={name},leaderworkerset.sigs.k8s.io/worker-index=0"
+            ),
             "conditions": [{"type": "Available", "status": "True"}],
         },
     }

@@ -36,7 +36,8 @@ def test_vllm_usage_doc_capture_has_no_serving_signal() -> None:
     reading = parse_exposition(text, ServingEngine.VLLM)
     # Only vllm:iteration_tokens_total (a histogram of step sizes): nothing to scale on,
     # and in particular no TTFT read from the wrong histogram.
-    assert reading.values == {} and reading.buckets == {}
+    assert reading.values == {}
+    assert reading.buckets == {}
 
 
 def test_sglang_capture_maps_to_signals() -> None:

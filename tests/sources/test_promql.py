@@ -23,7 +23,8 @@ from tests.sources.factories import target
 
 def _unquote(literal: str) -> str:
     """Decode a PromQL double-quoted string (Go escapes), independently of the product."""
-    assert literal.startswith('"') and literal.endswith('"')
+    assert literal.startswith('"')
+    assert literal.endswith('"')
     body = literal[1:-1]
     assert not re.search(r'(?<!\\)(?:\\\\)*"', body), "an unescaped quote ends the string"
     return re.sub(r"\\(.)", lambda m: {"n": "\n"}.get(m.group(1), m.group(1)), body)
@@ -76,13 +77,16 @@ def test_queries_split_only_by_what_changes_their_text() -> None:
 def test_default_query_shapes() -> None:
     queries = {q.key.signal: q.promql for q in signal_queries([target("ns", "m")], LabelNames())}
     kv = queries[Signal.KV_CACHE]
-    assert "avg by" in kv and "vllm:kv_cache_usage_perc" in kv and "vllm:gpu_cache_usage_perc" in kv
+    assert "avg by" in kv
+    assert "vllm:kv_cache_usage_perc" in kv
+    assert "vllm:gpu_cache_usage_perc" in kv
     assert kv.index("kv_cache_usage_perc") < kv.index("gpu_cache_usage_perc")  # new name wins
     assert "rate(vllm:prompt_tokens_total{" in queries[Signal.PROMPT_TOKENS]
     assert "[10s]" in queries[Signal.PROMPT_TOKENS]
     assert queries[Signal.TTFT].startswith("((histogram_quantile(0.9, sum by (namespace, ")
     for promql in queries.values():
-        assert "label_replace(" in promql and '"lws_autoscaler_field", "timestamp"' in promql
+        assert "label_replace(" in promql
+        assert '"lws_autoscaler_field", "timestamp"' in promql
     sglang = {
         q.key.signal: q.promql
         for q in signal_queries([target("ns", "m", engine="sglang")], LabelNames())

@@ -93,7 +93,8 @@ def test_replay_derives_signals_with_the_replaying_policy(tmp_path: Path) -> Non
         source.fetch([target("inference", "llama", window=45.0)], now), "inference", "llama"
     )
     got = values(snap)
-    assert got["llama-0"]["queueDepth"] == 3 and got["llama-1"]["queueDepth"] == 5
+    assert got["llama-0"]["queueDepth"] == 3
+    assert got["llama-1"]["queueDepth"] == 5
     assert got["llama-0"]["kvCacheUtilization"] == 0.5  # pre-0.10 name
     # Window [60, 105] s: 9000 -> 1000 (reset) -> 5500: (0 + 1000 + 4500 ... ) see derive.
     assert got["llama-0"]["promptTokensPerSecond"] == pytest.approx((1000 + 4500) / 45)
@@ -221,5 +222,6 @@ def test_demo_arrays_are_finite_where_present() -> None:
         arrays = source.arrays(target(key.namespace, key.name, window=60.0))
         for signal, matrix in arrays.values.items():
             present = matrix[~np.isnan(matrix)]
-            assert present.size and np.all(present >= 0), signal
+            assert present.size, signal
+            assert np.all(present >= 0), signal
         assert not math.isnan(float(arrays.replicas[0][0]))

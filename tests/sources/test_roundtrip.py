@@ -156,7 +156,8 @@ def test_record_then_replay_gives_the_prometheus_snapshots(
         for at in (end - 4, end - 2, end):
             recorded = replay.fetch(targets(), at)
             queried = live.fetch(targets(), at)
-            assert not recorded.errors and not queried.errors
+            assert not recorded.errors
+            assert not queried.errors
             for key in (BIG, SG):
                 assert_same_snapshot(recorded.snapshots[key], queried.snapshots[key])
         assert only(replay.fetch(targets(), end), "replay", "big").spec_replicas == 4

@@ -105,7 +105,8 @@ def test_rates_and_quantile_from_successive_scrapes(exporter: MetricsExporter) -
     leaders = [exporter.leaders[("inference", p)] for p in ("llama-0", "llama-1")]
     assert llama.aggregates[Signal.TTFT].value == pytest.approx(expected_quantile(0.9, leaders))
     sg = values(only(second, "inference", "sg"))["sg-0"]
-    assert sg["queueDepth"] == 7 and sg["promptTokensPerSecond"] == pytest.approx(50)
+    assert sg["queueDepth"] == 7
+    assert sg["promptTokensPerSecond"] == pytest.approx(50)
     source.close()
 
 
@@ -150,7 +151,9 @@ def test_unreachable_pod_times_out_quickly() -> None:
         endpoints={KEY: {"llama-0": "http://127.0.0.1:9/metrics"}}, timeout=1
     )
     started = time.monotonic()
-    with pytest.raises(SourceUnavailableError, match="scrape of http://127.0.0.1:9/metrics failed"):
+    with pytest.raises(
+        SourceUnavailableError, match=r"scrape of http://127\.0\.0\.1:9/metrics failed"
+    ):
         source.fetch([target("inference", "llama")], T0)
     assert time.monotonic() - started < 5
     source.close()
@@ -182,7 +185,8 @@ def test_discovers_leaders_through_the_api_and_follows_groups_coming_and_going()
                 "llama-0": 1,
                 "llama-1": 2,
             }
-            assert snap.spec_replicas == 2 and len(snap.groups) == 2
+            assert snap.spec_replicas == 2
+            assert len(snap.groups) == 2
             # A third group appears, then the first one goes away.
             api.put(lws_object("inference", "llama", replicas=3, status=3, ready=3, size=1))
             api.put(pod_object("inference", "llama", 2, 0, ip="127.0.0.4"))

@@ -1,4 +1,4 @@
-"""A small HTTP exporter on loopback (127.0.0.1 by default) that impersonates LWS leader pods, for tests.
+"""A small HTTP exporter on loopback (127.0.0.1 by default) impersonating LWS leader pods.
 
 Each :class:`FakeLeader` is served at ``/pods/<namespace>/<pod>/metrics`` in the real
 text format (rendered by ``prometheus_client``'s own ``generate_latest`` with the real

@@ -1,0 +1,137 @@
+"""The recording's raw series on its step grid, and the vectorised rate they need.
+
+:class:`Grid` puts every series of a :class:`~autoscaler.sources.recording_format.
+Recording` on the step grid once (NaN where a series has no sample) and reduces one pod's
+series per family with the rules of :mod:`autoscaler.sources.families`, so curl'ed
+per-engine series and the recorder's per-pod series replay alike.
+:func:`window_rates` is PromQL's ``rate()`` on the grid (no extrapolation).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+from autoscaler.signals import MetricKind, ServingEngine, Signal
+from autoscaler.snapshot import LwsKey
+from autoscaler.sources.families import RANK_LABELS, Reduction, family
+from autoscaler.sources.recording_format import ACTIVATION_SERIES, REPLICA_SERIES, Recording
+
+Array = NDArray[np.float64]
+
+
+def reduce_arrays(arrays: list[Array], reduction: Reduction) -> Array:
+    stack = np.vstack(arrays)
+    present = np.sum(~np.isnan(stack), axis=0)
+    total = np.nansum(stack, axis=0)
+    if reduction is Reduction.MEAN:
+        total = total / np.maximum(present, 1)
+    return np.where(present > 0, total, np.nan)
+
+
+def _reset_adjusted(values: Array) -> Array:
+    """Cumulative values with resets undone: 1000, 1300, 40, 100 -> 1000, 1300, 1340, 1400."""
+    drop = np.diff(values) < 0
+    correction = np.concatenate(([0.0], np.cumsum(np.where(drop, values[:-1], 0.0))))
+    return values + correction
+
+
+def window_rates(times: Array, counter: Array, window: float) -> tuple[Array, Array]:
+    """PromQL-style ``rate(counter[window])`` at every grid time, and the newest sample's
+    time behind each rate: the increase between the first and last samples inside
+    ``[t - window, t]`` (resets counted as restarts) over the time between them."""
+    rate = np.full(times.shape, np.nan)
+    stamp = np.full(times.shape, np.nan)
+    valid = np.flatnonzero(~np.isnan(counter))
+    if valid.size < 2:
+        return rate, stamp
+    t_valid = times[valid]
+    adjusted = _reset_adjusted(counter[valid])
+    last = np.searchsorted(t_valid, times, side="right") - 1
+    first = np.searchsorted(t_valid, times - window - 1e-9, side="left")
+    ok = (last >= 0) & (last > first)
+    lo, hi = first[ok], last[ok]
+    rate[ok] = (adjusted[hi] - adjusted[lo]) / (t_valid[hi] - t_valid[lo])
+    stamp[ok] = t_valid[hi]
+    return rate, stamp
+
+
+class Grid:
+    """The recording's raw series, reduced per pod, on its step grid."""
+
+    def __init__(self, recording: Recording) -> None:
+        self.recording = recording
+        self.labels = recording.labels
+        count = round((recording.end - recording.start) / recording.step) + 1
+        self.times: Array = recording.start + np.arange(count, dtype=np.float64) * recording.step
+        # raw[(key, pod)][sample name] -> [(labels, le, array)]
+        self.raw: dict[
+            tuple[LwsKey, str], dict[str, list[tuple[dict[str, str], float | None, Array]]]
+        ]
+        self.raw = defaultdict(lambda: defaultdict(list))
+        self.replicas: dict[LwsKey, dict[str, Array]] = defaultdict(dict)
+        self.activation: dict[LwsKey, Array] = {}
+        names = {v: k for k, v in REPLICA_SERIES.items()}
+        for series in recording.series:
+            metric = series.metric
+            key = LwsKey(metric.get(self.labels.namespace, ""), metric.get(self.labels.lws, ""))
+            array = self._on_grid(series.points)
+            name = metric.get("__name__", "")
+            if name in names:
+                self.replicas[key][names[name]] = array
+                continue
+            if name == ACTIVATION_SERIES:
+                self.activation[key] = array
+                continue
+            pod = metric.get(self.labels.pod)
+            if not pod or not key.namespace or not key.name:
+                continue
+            le = float(metric["le"]) if "le" in metric else None
+            self.raw[(key, pod)][name].append((metric, le, array))
+
+    def _on_grid(self, points: Sequence[tuple[float, float]]) -> Array:
+        array = np.full(self.times.shape, np.nan)
+        if points:
+            data = np.asarray(points, dtype=float)
+            index = np.rint((data[:, 0] - self.recording.start) / self.recording.step)
+            inside = (index >= 0) & (index < array.size)
+            array[index[inside].astype(int)] = data[inside, 1]
+        return array
+
+    def pods(self, key: LwsKey) -> list[str]:
+        return sorted(pod for k, pod in self.raw if k == key)
+
+    def family_array(
+        self, key: LwsKey, pod: str, engine: ServingEngine, signal: Signal, model: str | None
+    ) -> dict[float | None, Array]:
+        """One pod's reduced raw array(s) for a signal: {None: array} or {le: array}."""
+        fam = family(engine, signal)
+        ranks = RANK_LABELS[engine] if fam.kind is MetricKind.GAUGE else frozenset()
+        found: dict[float | None, Array] = {}
+        for name in fam.sample_names:
+            groups: dict[tuple[float | None, tuple[tuple[str, str], ...]], list[Array]]
+            groups = defaultdict(list)
+            for labels, le, array in self.raw.get((key, pod), {}).get(name, []):
+                if model is not None and labels.get("model_name", model) != model:
+                    continue
+                rest = tuple(
+                    sorted(
+                        (k, v)
+                        for k, v in labels.items()
+                        if k not in ranks and k not in ("__name__", "le")
+                    )
+                )
+                groups[(le, rest)].append(array)
+            by_le: dict[float | None, list[Array]] = defaultdict(list)
+            for (le, _), arrays in groups.items():
+                by_le[le].append(np.fmax.reduce(np.vstack(arrays), axis=0))
+            for le, arrays in by_le.items():
+                reduced = reduce_arrays(arrays, fam.reduction)
+                # First candidate wins where present (vLLM's two KV-cache generations).
+                found[le] = (
+                    np.where(np.isnan(found[le]), reduced, found[le]) if le in found else reduced
+                )
+        return found
