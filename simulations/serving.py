@@ -33,14 +33,12 @@ from enum import IntEnum
 import numpy as np
 from numpy.typing import NDArray
 
+from autoscaler.signals import VLLM_TTFT_BUCKETS
 from simulations.profile import ServingProfile
 from simulations.traces import FloatArray, IntArray, Trace
 
 # vLLM 0.33 default buckets of vllm:time_to_first_token_seconds (vllm/v1/metrics/buckets.py).
-TTFT_BUCKETS: tuple[float, ...] = (
-    0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0,
-    2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0, 160.0, 640.0, 2560.0,
-)  # fmt: skip
+TTFT_BUCKETS = VLLM_TTFT_BUCKETS
 _BOUNDS = np.asarray(TTFT_BUCKETS)
 _EMPTY_I = np.empty(0, dtype=np.int64)
 _EMPTY_F = np.empty(0, dtype=np.float64)
