@@ -146,6 +146,12 @@ def settings_from(args: argparse.Namespace) -> ServeSettings:
     from autoscaler.server.demo import DEMO_REPLAY_SPEED, builtin_policies_dir
 
     demo = is_demo(args)
+    if not args.policies and args.source in ("prometheus", "scrape"):
+        # The example policies target example LWS names: never aim them at a cluster.
+        raise ServerSetupError(
+            f"--policies is required with --source {args.source} (a file or folder; "
+            "an empty folder is fine, policies are picked up when they appear)"
+        )
     insecure = args.insecure or demo
     values: dict[str, Any] = {
         "policies": tuple(args.policies or [builtin_policies_dir()]),

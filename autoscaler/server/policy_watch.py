@@ -161,7 +161,8 @@ class PolicyWatcher:
         if problems:
             self._reject(file, previous, signature, problems)
             return False
-        log.info("policy file %s reloaded: %s", file, ", ".join(p.policy.name for p in loaded))
+        verb = "loaded" if previous.signature is None else "reloaded"
+        log.info("policy file %s %s: %s", file, verb, ", ".join(p.policy.name for p in loaded))
         self._files[file] = _FileState(signature, loaded)
         return True
 

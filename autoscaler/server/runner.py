@@ -147,6 +147,7 @@ class ServerProcess:
         self._refresh_thread = threading.Thread(
             target=self._refresh_trust_periodically, name="trust-refresh", daemon=True
         )
+        self._refresh_lock = threading.Lock()
         self._cycles_driven_by_caller = False
         security, self.trust = _security(settings, reviewer, cluster_auth, self.telemetry)
         self.tls = self._serving_tls()
@@ -180,10 +181,11 @@ class ServerProcess:
 
     def refresh_trust(self) -> None:
         """Re-read the CA files, the ConfigMap and the serving certificate now."""
-        if self.trust is not None:
-            self.trust.refresh()
-        if self.tls is not None:
-            self.tls.refresh()
+        with self._refresh_lock:  # the refresher thread, or a caller (tests, signals)
+            if self.trust is not None:
+                self.trust.refresh()
+            if self.tls is not None:
+                self.tls.refresh()
 
     def _refresh_trust_periodically(self) -> None:
         while not self._stop.wait(self.settings.cert_reload_interval):

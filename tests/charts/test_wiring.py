@@ -92,7 +92,8 @@ def test_helm_mode_certificate_is_signed_by_the_ca_in_the_apiservice() -> None:
     lifetime = leaf.not_valid_after_utc - leaf.not_valid_before_utc
     assert 29 <= lifetime.days <= 31
 
-    # A new certificate must restart the pods (the server reads it at start only).
+    # A new certificate restarts the pods: the server would reload it, but only after the
+    # kubelet syncs the Secret, while the APIService caBundle changes at once.
     annotations = rendered.one("Deployment")["spec"]["template"]["metadata"]["annotations"]
     assert annotations["checksum/tls"] == hashlib.sha256(data["tls.crt"]).hexdigest()
 
@@ -240,6 +241,12 @@ FLAG_CASES: list[tuple[str, dict[str, Any], list[str], list[str]]] = [
         ["--force-insecure-non-loopback"],
     ),
     ("auth-disabled", {"auth": {"disable": True}}, ["--disable-auth"], ["--requestheader"]),
+    (
+        "no-cluster-lookup",
+        {"auth": {"requestheader": {"fromCluster": False}}},
+        ["--authentication-skip-lookup"],
+        ["--requestheader", "--disable-auth"],
+    ),
     (
         "requestheader",
         {
@@ -610,18 +617,39 @@ def test_notes_say_how_to_check_the_install() -> None:
     warned = render({"auth": {"disable": True}})
     assert "authentication and authorisation are OFF" in warned.notes
     assert "no policies are configured" in warned.notes
+    assert "picks them up without a restart" in " ".join(warned.notes.split())
 
 
-def test_unknown_front_proxy_ca_is_flagged_not_silently_broken() -> None:
-    """Offline renders cannot look up extension-apiserver-authentication; without the
-    front-proxy CA the server refuses the aggregator, so the chart must say so."""
-    offline = render()
-    assert "front-proxy CA is unknown" in offline.notes
-    assert "auth.requestheader.clientCA" in offline.notes
-    assert not any(a.startswith("--requestheader-client-ca-file") for a in offline.args())
-    assert offline.all("ConfigMap") == [offline.one("ConfigMap", f"{FULLNAME}-policies")]
+def test_front_proxy_ca_is_left_to_the_server_unless_given() -> None:
+    """No Helm ``lookup``: without ``clientCA`` the server reads (and follows) ConfigMap
+    kube-system/extension-apiserver-authentication itself, so offline renders work the
+    same. Turning that off without a CA would lock the aggregator out: the notes say so."""
+    default = render()
+    assert not any(a.startswith("--requestheader") for a in default.args())
+    assert "--authentication-skip-lookup" not in default.args()
+    assert "front-proxy" not in default.notes
+    assert default.all("ConfigMap") == [default.one("ConfigMap", f"{FULLNAME}-policies")]
+    reader = default.one("RoleBinding", f"{FULLNAME}-auth-reader")
+    assert reader["metadata"]["namespace"] == "kube-system"
+    assert reader["roleRef"]["name"] == "extension-apiserver-authentication-reader"
 
-    given = render({"auth": {"requestheader": {"clientCA": FRONT_PROXY_CA}}})
-    assert "front-proxy CA is unknown" not in given.notes
+    no_lookup = render({"auth": {"requestheader": {"fromCluster": False}}})
+    assert "--authentication-skip-lookup" in no_lookup.args()
+    assert "refuses its requests with 401" in no_lookup.notes
+    assert "auth.requestheader.clientCA" in no_lookup.notes
+
+    given = render({"auth": {"requestheader": {"clientCA": FRONT_PROXY_CA, "fromCluster": False}}})
+    assert "--authentication-skip-lookup" not in given.args()
+    assert "refuses its requests with 401" not in given.notes
     # Auth off: nothing to trust, nothing to warn about (another warning covers it).
-    assert "front-proxy CA is unknown" not in render({"auth": {"disable": True}}).notes
+    off = render({"auth": {"disable": True, "requestheader": {"fromCluster": False}}})
+    assert "refuses its requests with 401" not in off.notes
+    assert "--authentication-skip-lookup" not in off.args()
+
+
+def test_header_flags_are_only_passed_with_the_ca() -> None:
+    """Without the CA file the server takes names and headers from the cluster, with the
+    CA; passing the flags alone would be ignored (and warned about)."""
+    names = {"allowedNames": ["front-proxy-client"], "usernameHeaders": "X-User"}
+    args = render({"auth": {"requestheader": names}}).args()
+    assert not any(a.startswith("--requestheader") for a in args)

@@ -62,7 +62,7 @@ Start = Callable[..., Any]
 
 
 @pytest.fixture
-def start_server(tmp_path: Path, policy_dir: Path) -> Iterator[Start]:
+def start_server(tmp_path: Path, policy_dir: Path) -> Start:
     """start_server(reviewer=None, **settings) -> context manager yielding Running."""
 
     @contextmanager

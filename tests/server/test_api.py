@@ -240,7 +240,7 @@ def test_liveness_fails_when_the_loop_thread_dies(start_server: Start) -> None:
         def crash(now: float) -> Any:
             raise RuntimeError("bug")
 
-        process.loop.run_cycle = crash  # type: ignore[method-assign]
+        process.loop.run_cycle = crash
         process.start_loop()
         process._loop_thread.join(timeout=5)
         with running.client() as http:

@@ -97,7 +97,7 @@ def _reviews(api: FakeApiServer, path: str) -> list[dict[str, Any]]:
 
 def _assert_status(response: httpx.Response, code: int, reason: str) -> dict[str, Any]:
     assert response.status_code == code
-    body = response.json()
+    body: dict[str, Any] = response.json()
     assert (body["kind"], body["status"], body["code"], body["reason"]) == (
         "Status",
         "Failure",

@@ -78,6 +78,9 @@ def test_bad_flag_combinations_are_one_line_errors(
     with pytest.raises(SystemExit):
         main(["serve", "--cycle", "fast"])
     assert "is not a duration" in capsys.readouterr().err
+    # The example policies are for recordings only, never for a live cluster.
+    assert main(["serve", "--source", "prometheus"]) == 2
+    assert "--policies is required with --source prometheus" in capsys.readouterr().err
 
 
 def test_usage_lines_are_ready_to_paste(tmp_path: Path) -> None:

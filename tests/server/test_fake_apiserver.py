@@ -9,6 +9,7 @@ import json
 import ssl
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import httpx
 import kubernetes
@@ -51,12 +52,12 @@ def test_python_client_lists_pods_with_selector_and_reads_custom_objects(
         api.put(_pod("other", {"role": "leader", "lws": "dev-8b"}))
         api.put(LWS)
         config = api.write_kubeconfig(tmp_path / "kubeconfig", token="t", ca_file=pki.ca_file)
-        client = kubernetes.config.new_client_from_config(config_file=str(config))
+        client = kubernetes.config.new_client_from_config(config_file=str(config))  # type: ignore[no-untyped-call]
         core = kubernetes.client.CoreV1Api(client)
         pods = core.list_namespaced_pod("serving", label_selector="role=leader,lws in (llama-70b)")
-        assert [p.metadata.name for p in pods.items] == ["leader-0"]
+        assert [p.metadata.name if p.metadata else None for p in pods.items] == ["leader-0"]
         custom = kubernetes.client.CustomObjectsApi(client)
-        lws = custom.get_namespaced_custom_object(
+        lws: Any = custom.get_namespaced_custom_object(
             "leaderworkerset.x-k8s.io", "v1", "serving", "leaderworkersets", "llama-70b"
         )
         assert lws["spec"]["replicas"] == 2
@@ -65,7 +66,7 @@ def test_python_client_lists_pods_with_selector_and_reads_custom_objects(
                 "leaderworkerset.x-k8s.io", "v1", "serving", "leaderworkersets", "nope"
             )
         assert missing.value.status == 404
-        assert json.loads(missing.value.body)["reason"] == "NotFound"
+        assert json.loads(missing.value.body or "{}")["reason"] == "NotFound"
         assert api.requests[0].headers["authorization"] == "Bearer t"
 
 

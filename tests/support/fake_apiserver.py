@@ -237,7 +237,7 @@ class FakeApiServer:
     # -- configuration --------------------------------------------------------------------
     def put(self, obj: Json, plural: str | None = None) -> Json:
         """Store (create or replace) an object; returns the stored copy."""
-        stored = json.loads(json.dumps(obj))
+        stored: Json = json.loads(json.dumps(obj))
         meta = stored.setdefault("metadata", {})
         with self._store.lock:
             meta["resourceVersion"] = str(next(self._store.versions))

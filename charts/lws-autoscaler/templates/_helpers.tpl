@@ -102,35 +102,14 @@ Returns JSON {ca, crt, key} (PEM strings).
 {{- end }}
 
 {{/*
-The aggregator's front-proxy settings: values win; otherwise, at install time, they are
-copied from ConfigMap kube-system/extension-apiserver-authentication (lookup; offline
-renders such as `helm template` see nothing, hence the NOTES warning). Returns JSON
-{ca, allowedNames, usernameHeaders, groupHeaders, extraHeadersPrefix, fromCluster}.
+The aggregator's front-proxy settings given in values. Without `clientCA` the server
+reads them itself, at run time and kept current, from ConfigMap
+kube-system/extension-apiserver-authentication (unless `fromCluster: false`).
+Returns JSON {ca, allowedNames, usernameHeaders, groupHeaders, extraHeadersPrefix}.
 */}}
 {{- define "lws-autoscaler.requestheader" -}}
 {{- $values := .Values.auth.requestheader }}
-{{- $found := dict "ca" $values.clientCA "allowedNames" $values.allowedNames "usernameHeaders" $values.usernameHeaders "groupHeaders" $values.groupHeaders "extraHeadersPrefix" $values.extraHeadersPrefix "fromCluster" false }}
-{{- if and (not $values.clientCA) $values.fromCluster }}
-{{- $cm := lookup "v1" "ConfigMap" "kube-system" "extension-apiserver-authentication" }}
-{{- $data := (and $cm $cm.data) | default dict }}
-{{- with (get $data "requestheader-client-ca-file") }}
-{{- $_ := set $found "ca" . }}
-{{- $_ := set $found "fromCluster" true }}
-{{- if not $values.allowedNames }}
-{{- $_ := set $found "allowedNames" ((get $data "requestheader-allowed-names") | default "[]" | fromJsonArray) }}
-{{- end }}
-{{- if not $values.usernameHeaders }}
-{{- $_ := set $found "usernameHeaders" ((get $data "requestheader-username-headers") | default "[]" | fromJsonArray | join ",") }}
-{{- end }}
-{{- if not $values.groupHeaders }}
-{{- $_ := set $found "groupHeaders" ((get $data "requestheader-group-headers") | default "[]" | fromJsonArray | join ",") }}
-{{- end }}
-{{- if not $values.extraHeadersPrefix }}
-{{- $_ := set $found "extraHeadersPrefix" ((get $data "requestheader-extra-headers-prefix") | default "[]" | fromJsonArray | join ",") }}
-{{- end }}
-{{- end }}
-{{- end }}
-{{- toJson $found }}
+{{- toJson (dict "ca" $values.clientCA "allowedNames" $values.allowedNames "usernameHeaders" $values.usernameHeaders "groupHeaders" $values.groupHeaders "extraHeadersPrefix" $values.extraHeadersPrefix) }}
 {{- end }}
 
 {{/* Policies given inline, parsed: a list of {key, doc} with doc a mapping. */}}

@@ -1,0 +1,127 @@
+"""Start-up with missing or bad policies: the server comes up, reports every bad file,
+serves the good ones, and picks up fixes and new files by hot reload.
+
+The server-level test runs the real server (uvicorn on 127.0.0.1, plain HTTP, auth off)
+and drives cycles by hand with a manual clock."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+import yaml
+
+from autoscaler.errors import PolicyError
+from autoscaler.server.policy_watch import PolicyWatcher
+from autoscaler.server.telemetry import Telemetry
+from tests.server.conftest import LLAMA, Start
+from tests.server.helpers import policy_document, write_policy
+
+REC = "/apis/external.metrics.k8s.io/v1beta1/namespaces/inference/lws_recommended_replicas"
+RELOAD_ERRORS = "lws_autoscaler_policy_reload_errors_total"
+
+
+def _bad_policy_text() -> str:
+    document = policy_document(name="bad", lws="bad-lws")
+    document["spec"]["signals"][0]["targetPerGroup"] = -1
+    return yaml.safe_dump(document, sort_keys=False)
+
+
+def test_start_up_rejects_bad_files_loudly_and_loads_the_rest(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "bad.yaml").write_text(_bad_policy_text())
+    write_policy(tmp_path / "a.yaml", name="a", lws="same")
+    write_policy(tmp_path / "b.yaml", name="b", lws="same")  # claims a's LWS
+    write_policy(tmp_path / "c.yaml", name="c", lws="other")
+    telemetry = Telemetry()
+    watcher = PolicyWatcher([tmp_path], telemetry)
+    with caplog.at_level(logging.ERROR):
+        loaded = watcher.load_initial()
+    assert sorted(p.name for p in loaded) == ["a", "c"]
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    text = "\n".join(r.getMessage() for r in errors)
+    assert f"policy file {tmp_path / 'bad.yaml'} rejected" in text
+    assert "targetPerGroup" in text  # every issue is in the log, not just "invalid"
+    assert "already scaled by 'a'" in text
+    assert "2 of 4 policy files rejected at start-up" in text
+    assert "none of its policies are in force until it is fixed" in text
+    for name in ("bad.yaml", "b.yaml"):
+        labels = {"file": str(tmp_path / name)}
+        assert telemetry.registry.get_sample_value(RELOAD_ERRORS, labels) == 1
+    assert telemetry.registry.get_sample_value("lws_autoscaler_policies_loaded") == 2
+
+    # The same bad versions are not reported again on every cycle...
+    caplog.clear()
+    assert watcher.refresh() is False
+    assert caplog.records == []
+    # ...and a fixed file is picked up like any hot reload.
+    write_policy(tmp_path / "bad.yaml", name="bad", lws="bad-lws")
+    assert watcher.refresh() is True
+    assert sorted(p.name for p in watcher.policies) == ["a", "bad", "c"]
+
+
+def test_start_up_with_no_policy_files_warns_and_continues(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    empty = tmp_path / "policies"
+    empty.mkdir()
+    (empty / "README.txt").write_text("not a policy")
+    watcher = PolicyWatcher([empty], Telemetry())
+    with caplog.at_level(logging.WARNING):
+        assert watcher.load_initial() == []
+    assert "no policy files (*.yaml, *.yml)" in caplog.text
+    assert "serving no metrics until policies appear" in caplog.text
+    write_policy(empty / "llama.yaml")
+    assert watcher.refresh() is True
+    assert [p.name for p in watcher.policies] == ["llama-70b"]
+
+
+def test_a_policies_path_that_does_not_exist_is_fatal(tmp_path: Path) -> None:
+    """A wrong flag or mount, not content: reported with the path, no silent start."""
+    write_policy(tmp_path / "llama.yaml")
+    watcher = PolicyWatcher([tmp_path, tmp_path / "absent"], Telemetry())
+    with pytest.raises(PolicyError, match=r"absent.*no such file or directory"):
+        watcher.load_initial()
+
+
+def test_server_with_no_policies_is_ready_and_picks_policies_up(
+    start_server: Start, tmp_path: Path
+) -> None:
+    """Ready after the first cycle even with nothing to scale: an unready server would
+    make the APIService unavailable, which disturbs discovery for the whole cluster."""
+    empty = tmp_path / "fresh-install"
+    empty.mkdir()
+    server = start_server(disable_auth=True, insecure=True, policies=(empty,))
+    with server as running, running.client() as http:
+        assert http.get("/readyz").status_code == 503  # no cycle yet
+        running.cycle()
+        assert http.get("/readyz").status_code == 200
+        missing = http.get(REC)
+        assert missing.status_code == 404
+        assert missing.json()["reason"] == "NotFound"
+
+        write_policy(empty / "llama.yaml")  # e.g. `helm upgrade` adding a policy
+        running.clock.advance(15)
+        running.cycle()
+        found = http.get(REC, params={"labelSelector": f"leaderworkerset={LLAMA.name}"})
+        assert found.status_code == 200
+        (item,) = found.json()["items"]
+        assert item["metricLabels"]["policy"] == "llama-70b"
+        assert item["value"] == "8"  # 64 waiting at 8 per group
+
+
+def test_server_starts_with_a_bad_policy_and_serves_the_good_one(
+    start_server: Start, tmp_path: Path
+) -> None:
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    write_policy(folder / "llama.yaml")
+    (folder / "broken.yaml").write_text("apiVersion: lws-autoscaler.io/v1alpha1\nkind: [oops\n")
+    with start_server(disable_auth=True, insecure=True, policies=(folder,)) as running:
+        assert [p.name for p in running.process.watcher.policies] == ["llama-70b"]
+        running.cycle()
+        with running.client() as http:
+            assert http.get("/readyz").status_code == 200
+            assert http.get(REC).json()["items"][0]["value"] == "8"
