@@ -26,7 +26,7 @@ def observe_starts(config: ColdStart, snapshot: LwsSnapshot, state: EngineState)
     cycle, or only some) are remembered, so they are not counted again when they
     reappear; one entry per index keeps the memory bounded by the largest size seen.
     """
-    if not config.learn or not snapshot.groups:
+    if not config.learn or not snapshot.groups or _nothing_new(snapshot, state.seen_starts):
         return state
     known = dict(state.seen_starts)
     durations = list(state.start_durations)
@@ -46,6 +46,18 @@ def observe_starts(config: ColdStart, snapshot: LwsSnapshot, state: EngineState)
     return state.evolve(
         start_durations=tuple(durations[-config.max_observations :]), seen_starts=seen
     )
+
+
+def _nothing_new(snapshot: LwsSnapshot, seen: frozenset[tuple[int, float]]) -> bool:
+    """True when no group changes what is known: every ready group already counted and
+    no starting group at a known index (the usual case, checked without copying)."""
+    for group in snapshot.groups:
+        if group.ready_at is not None:
+            if (group.index, group.created_at) not in seen:
+                return False
+        elif any(index == group.index for index, _ in seen):
+            return False
+    return True
 
 
 def quantile(values: tuple[float, ...], q: float) -> float:

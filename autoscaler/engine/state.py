@@ -78,7 +78,14 @@ def append_window(
     """
     if history and history[-1][0] > now:
         history = history[: bisect_right(history, now, key=itemgetter(0))]
-    start = _first_at_or_after(history, now - keep_seconds)
+    horizon = now - keep_seconds
+    # The usual cases without a search: nothing expired, or only the oldest entry
+    # (one decision per period: each new entry pushes one old one out).
+    if not history or history[0][0] >= horizon:
+        return (*history, (now, value))
+    if len(history) > 1 and history[1][0] >= horizon:
+        return (*history[1:], (now, value))
+    start = _first_at_or_after(history, horizon)
     return (*history[start:], (now, value))
 
 

@@ -129,7 +129,7 @@ def test_one_burst_on_a_flat_demand_is_not_a_trend() -> None:
     # Flat at 3.2 groups for 300 s, then one 15 s reading of 4.4: the least-squares slope
     # is 0.00104 per s (a plain projection: 4.4 + 0.31 = 4.71 -> 5 groups), but its
     # standard error is as large, so nothing is projected.
-    history = tuple((T0 - 300 + 15 * i, 3.2) for i in range(20)) + ((T0, 4.4),)
+    history = (*((T0 - 300 + 15 * i, 3.2) for i in range(20)), (T0, 4.4))
     assert project_demand(history, T0, 300.0, FORECAST) is None
     assert project_demand(history, T0, 300.0, FORECAST, smoothing_seconds=60.0) is None
 

@@ -58,9 +58,12 @@ def policy() -> ScalingPolicy:
 
 
 def step_load() -> np.ndarray:
-    """Waiting requests in all: 20 for 10 min, 50 until 30 min, then 10, for one hour."""
+    """Waiting requests in all: 20 for 10 min, 50 until 30 min, then 9, for one hour.
+
+    The last level is 0.9 groups rather than 1.0: scale-downs keep the tolerance as
+    headroom (ceil(0.9 * 1.1) = 1 group, while ceil(1.0 * 1.1) would keep 2)."""
     t = np.arange(241) * 15.0
-    return np.where(t < 600, 20.0, np.where(t < 1800, 50.0, 10.0))
+    return np.where(t < 600, 20.0, np.where(t < 1800, 50.0, 9.0))
 
 
 def leaders(*queues: float, at: float = START) -> dict[str, dict[Signal, Sample]]:
@@ -124,7 +127,7 @@ def test_step_recording_matches_the_hand_computed_outcome(policy: ScalingPolicy)
     assert timeline.hpa_replicas[t == 600].item() == 5
     assert timeline.ready[t == 705].item() == 2
     assert timeline.ready[t == 720].item() == 5
-    # demand drops to 1 at 30 min; the 5 min down window holds 5 until 35 min
+    # demand drops to 0.9 at 30 min; the 5 min down window holds 5 until 35 min
     assert timeline.hpa_replicas[t == 2085].item() == 5
     assert timeline.hpa_replicas[t == 2100].item() == 1
     # (40 steps * 2 + 100 * 5 + 101 * 1) groups * 15 s = 2.8375 group-hours, 4 GPUs each
