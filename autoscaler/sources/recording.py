@@ -184,7 +184,10 @@ class RecordingSource:
             for signal in LEADER_SIGNALS:
                 any_signal |= ~np.isnan(values[signal])
             reporting = any_signal.sum(axis=0).astype(float)
-        recorded = grid.replicas.get(key, {})
+        recorded = {
+            name: _carry_forward(array, times, REPLICA_CARRY_SECONDS)
+            for name, array in grid.replicas.get(key, {}).items()
+        }
         replicas = tuple(
             np.where(np.isnan(recorded[f]), reporting, recorded[f]) if f in recorded else reporting
             for f in ("spec", "status", "ready")
@@ -312,3 +315,23 @@ __all__ = [
     "default_recording_path",
     "window_rates",
 ]
+
+
+# A replica count does not change because one kube-state-metrics scrape failed (Prometheus
+# then writes a staleness marker, and the range query has a hole): the last recorded value
+# holds for up to Prometheus's own 5-minute lookback before the leaders are counted instead.
+REPLICA_CARRY_SECONDS = 300.0
+
+
+def _carry_forward(values: Array, times: Array, horizon: float) -> Array:
+    """Fill NaN gaps with the previous value, for at most ``horizon`` seconds.
+
+    [3, nan, nan, 4] at 15 s steps with a 20 s horizon gives [3, 3, nan, 4].
+    """
+    present = ~np.isnan(values)
+    if present.all() or not present.any():
+        return values
+    last = np.maximum.accumulate(np.where(present, np.arange(values.size), -1))
+    filled = np.where(last >= 0, values[np.maximum(last, 0)], np.nan)
+    too_old = (last < 0) | (times - times[np.maximum(last, 0)] > horizon)
+    return np.where(present, values, np.where(too_old, np.nan, filled))

@@ -7,6 +7,8 @@ from __future__ import annotations
 import gzip
 import json
 import math
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +39,7 @@ def _pod(pod: str, name: str, **extra: str) -> dict[str, str]:
     return {"__name__": name, "namespace": "inference", LWS_LABEL: "llama", "pod": pod, **extra}
 
 
-def _series(metric: dict[str, str], values_: list[float | None]) -> Series:
+def _series(metric: dict[str, str], values_: Sequence[float | None]) -> Series:
     return Series(metric, [(START + i * STEP, v) for i, v in enumerate(values_) if v is not None])
 
 
@@ -117,6 +119,42 @@ def test_without_replica_series_reporting_leaders_count(tmp_path: Path) -> None:
     )
     assert (early.spec_replicas, early.ready_replicas) == (1, 1)
     assert (late.spec_replicas, late.ready_replicas) == (2, 2)
+
+
+def test_a_missed_replica_scrape_keeps_the_last_recorded_count() -> None:
+    """A failed kube-state-metrics scrape leaves a hole (a staleness marker) in the range
+    query; the count recorded before it holds rather than the leaders being counted."""
+    recording = small_recording()
+    holed = [
+        Series(s.metric, [p for i, p in enumerate(s.points) if i not in (5, 6)])
+        if s.metric["__name__"] == "lws:spec_replicas"
+        else s
+        for s in recording.series
+    ]
+    source = RecordingSource(recording=replace(recording, series=holed))
+    snap = only(
+        source.fetch([target("inference", "llama")], START + 6 * STEP), "inference", "llama"
+    )
+    assert (snap.spec_replicas, snap.status_replicas, snap.ready_replicas) == (3, 2, 2)
+
+
+def test_a_replica_hole_longer_than_the_lookback_counts_leaders() -> None:
+    steps = 30  # 7.5 minutes: the last recorded count is older than 5 minutes at the end
+    lws = {"namespace": "inference", LWS_LABEL: "llama"}
+    series = [
+        _series(_pod("llama-0", "vllm:num_requests_waiting"), [3.0] * steps),
+        _series({"__name__": "lws:spec_replicas", **lws}, [4.0] + [None] * (steps - 1)),
+    ]
+    recording = Recording(
+        START, START + (steps - 1) * STEP, STEP, targets=(RecordedTarget(KEY),), series=series
+    )
+    source = RecordingSource(recording=recording)
+    early, late = (
+        only(source.fetch([target("inference", "llama")], START + i * STEP), "inference", "llama")
+        for i in (20, 21)
+    )
+    assert early.spec_replicas == 4  # 300 s after the last sample: still held
+    assert late.spec_replicas == 1  # 315 s: one reporting leader
 
 
 def test_outside_the_recording_and_overrides_are_errors() -> None:
