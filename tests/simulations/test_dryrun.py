@@ -207,7 +207,7 @@ def test_longest_run(mask: list[int], run: int) -> None:
 
 
 def test_regressions_respect_the_margins() -> None:
-    base = {
+    base: dict[str, object] = {
         "replica_hours": 100.0,
         "underprovisioned_seconds": 600.0,
         "longest_wrong_size_seconds": 900.0,
@@ -216,14 +216,14 @@ def test_regressions_respect_the_margins() -> None:
     }
     margins = Margins()
     assert regressions(dict(base), base, margins) == []
-    within = {**base, "replica_hours": 109.0, "underprovisioned_seconds": 899.0}
+    within: dict[str, object] = {**base, "replica_hours": 109.0, "underprovisioned_seconds": 899.0}
     assert regressions(within, base, margins) == []
-    worse = {**base, "replica_hours": 111.0, "underprovisioned_seconds": 901.0, "scale_ups": 25}
+    worse: dict[str, object] = {**base, "replica_hours": 111.0, "underprovisioned_seconds": 901.0, "scale_ups": 25}
     found = regressions(worse, base, margins)
     assert len(found) == 3
     assert found[0].startswith("replica-hours 111.00")
     with pytest.raises(ValueError, match="replica_hours"):
-        regressions({**base, "replica_hours": None}, base, margins)  # type: ignore[dict-item]
+        regressions({**base, "replica_hours": None}, base, margins)
 
 
 def write_recording(path: Path, replica_series: bool) -> Path:

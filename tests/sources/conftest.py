@@ -9,6 +9,8 @@ on leader series. Each test module uses its own LWS so tests do not disturb each
 
 from __future__ import annotations
 
+from typing import Any
+
 import time
 from collections.abc import Iterator
 
@@ -18,7 +20,7 @@ from tests.support.exporter import FakeLeader, FakeLws, MetricsExporter
 from tests.support.prometheus import PROMETHEUS, PrometheusServer, scrape_config
 
 INJECTED = 'x"} or vector(1) or up{job="'
-COMMON = {
+COMMON: dict[str, Any] = {
     "running": 4.0,
     "kv": 0.5,
     "prompt_rate": 200.0,

@@ -55,7 +55,7 @@ def test_bucket_rates_and_summed_quantile() -> None:
 def test_grid_rates_match_reading_rates(steps: list[float | None], window: float) -> None:
     """A counter on a 15 s grid (with gaps and resets) gives the same rate and timestamp
     through the recording's vectorised path as through the scrape source's readings."""
-    times = np.arange(len(steps)) * 15.0
+    times = np.arange(len(steps), dtype=np.float64) * 15.0
     counter = np.full(len(steps), np.nan)
     level = 0.0
     for i, step in enumerate(steps):

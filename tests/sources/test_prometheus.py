@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -37,8 +37,11 @@ def source(prom: PrometheusServer) -> Iterator[PrometheusSource]:
 
 
 def poll(
-    source: PrometheusSource, targets: list[Target], check, timeout: float = 15.0
-) -> SourceResult:  # type: ignore[no-untyped-def]
+    source: PrometheusSource,
+    targets: list[Target],
+    check: Callable[[SourceResult], bool],
+    timeout: float = 15.0,
+) -> SourceResult:
     """Fetch until ``check(result)`` is true (scrapes land once a second)."""
     deadline = time.monotonic() + timeout
     while True:
