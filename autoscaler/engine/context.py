@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from autoscaler.engine.decision import Decision, Reason, ReasonCode, SignalProposal
+from autoscaler.engine.decision import (
+    Decision,
+    Reason,
+    ReasonCode,
+    SignalProposal,
+    make_decision,
+    make_reason,
+)
 from autoscaler.engine.state import EngineState, append_window
 from autoscaler.policy.model import PolicySpec, ScalingPolicy
 from autoscaler.snapshot import LwsKey
@@ -36,7 +43,7 @@ class DecisionContext:
         )
 
     def note(self, code: ReasonCode, message: str) -> None:
-        self.reasons.append(Reason(code, message))
+        self.reasons.append(make_reason(code, message))
 
     def clamp(self, value: int, floor: int | None = None) -> int:
         """``value`` within ``[floor, replicas.max]``; ``floor`` defaults to ``replicas.min``."""
@@ -62,23 +69,28 @@ class DecisionContext:
         if current is not None:
             sizes = append_window(sizes, self.now, current, keep)
         state = state.evolve(recommendations=recs, sizes=sizes, **(changes or {}))
-        decision = Decision(
-            key=self.key,
-            policy=self.policy.name,
-            at=self.now,
-            replicas=replicas,
-            current=current,
-            driver=driver,
-            reasons=tuple(self.reasons),
-            proposals=proposals,
-            demand=demand,
-            forecast=forecast,
-            cold_start_seconds=self.cold,
+        decision = make_decision(
+            self.key,
+            self.policy.name,
+            self.now,
+            replicas,
+            current,
+            driver,
+            tuple(self.reasons),
+            proposals,
+            demand,
+            forecast,
+            self.cold,
         )
         return decision, state
 
 
 def _step_history_seconds(spec: PolicySpec) -> float:
-    """Sizes and recommendations are kept as long as the longest step period needs them."""
-    periods = [s.period for s in (spec.scale_up.max_step, spec.scale_down.max_step) if s]
-    return max(periods, default=0.0)
+    """Sizes and recommendations are kept as long as the longest step period needs them
+    (0 without step limits); runs once per decision, hence no list and no ``max``."""
+    up, down = spec.scale_up.max_step, spec.scale_down.max_step
+    if up is None:
+        return 0.0 if down is None else down.period
+    if down is None or down.period <= up.period:
+        return up.period
+    return down.period

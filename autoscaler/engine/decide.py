@@ -60,8 +60,23 @@ def _scale(
 ) -> tuple[Decision, EngineState]:
     spec, now, current = ctx.spec, ctx.now, snapshot.spec_replicas
     proposals = propose(spec, snapshot, now)
-    active = [p for p in proposals if p.replicas is not None and p.needed is not None]
-    if not active:
+    # The largest proposal (ties: the larger need, then policy order) and the largest
+    # need, in one pass: what ``max`` with a key and ``max`` over the needs would pick.
+    best: SignalProposal | None = None
+    best_key = (0, 0.0)
+    demand = 0.0
+    for p in proposals:
+        if p.replicas is None or p.needed is None:
+            continue
+        key = (p.replicas or 0, p.needed or 0.0)
+        need = p.needed or 0.0
+        if best is None:
+            best, best_key, demand = p, key, need
+            continue
+        if key > best_key:
+            best, best_key = p, key
+        demand = max(demand, need)
+    if best is None:
         if snapshot.ready_replicas == 0:
             return wait_for_leaders(ctx, state, snapshot, proposals)
         stale = any(p.status is SignalStatus.STALE for p in proposals)
@@ -69,8 +84,6 @@ def _scale(
         return hold(ctx, state, current, proposals, why)
 
     observed_since = _observation_start(ctx, state)
-    best = max(active, key=lambda p: (p.replicas or 0, p.needed or 0.0))
-    demand = max(p.needed or 0.0 for p in active)
     target, driver = best.replicas or 0, best.name
     _note_driver(ctx, best, demand, current)
 

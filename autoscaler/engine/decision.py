@@ -18,6 +18,9 @@ class SignalStatus(StrEnum):
     """A latency quantile over no requests is undefined: no pressure, not an error."""
 
 
+_USABLE = frozenset({SignalStatus.OK, SignalStatus.PARTIAL, SignalStatus.NO_TRAFFIC})
+
+
 class ReasonCode(StrEnum):
     SIGNAL = "Signal"
     TOLERANCE = "WithinTolerance"
@@ -72,7 +75,7 @@ class SignalProposal:
 
     @property
     def usable(self) -> bool:
-        return self.status in (SignalStatus.OK, SignalStatus.PARTIAL, SignalStatus.NO_TRAFFIC)
+        return self.status in _USABLE
 
     @property
     def above_target(self) -> bool:
@@ -115,3 +118,74 @@ class Decision:
         for reason in self.reasons:
             lines.append(f"  - {reason}")
         return "\n".join(lines)
+
+
+# Fast construction for the engine's hot path. A frozen dataclass's generated __init__
+# sets each field through ``object.__setattr__`` (about 1.4 us for a SignalProposal and
+# 2.9 us for a Decision here, four times what filling ``__dict__`` costs), and a decision
+# builds one Decision, one proposal per signal and a few reasons: a quarter of a 40,320-step
+# dry-run went there. These builders make the same instances (same fields, in field order;
+# eq, hash and repr read the fields) by filling the instance dict; none of these classes
+# has a __post_init__ or field conversion that they would skip.
+_new = object.__new__
+
+
+def make_reason(code: ReasonCode, message: str) -> Reason:
+    """``Reason(code, message)``, built fast."""
+    reason: Reason = _new(Reason)
+    fields = reason.__dict__
+    fields["code"] = code
+    fields["message"] = message
+    return reason
+
+
+def make_proposal(
+    name: str,
+    status: SignalStatus,
+    target: float,
+    value: float | None = None,
+    needed: float | None = None,
+    replicas: int | None = None,
+    reporting: int = 0,
+) -> SignalProposal:
+    """``SignalProposal(...)`` with the same arguments, built fast."""
+    proposal: SignalProposal = _new(SignalProposal)
+    fields = proposal.__dict__
+    fields["name"] = name
+    fields["status"] = status
+    fields["target"] = target
+    fields["value"] = value
+    fields["needed"] = needed
+    fields["replicas"] = replicas
+    fields["reporting"] = reporting
+    return proposal
+
+
+def make_decision(
+    key: LwsKey,
+    policy: str,
+    at: float,
+    replicas: int | None,
+    current: int | None,
+    driver: str | None,
+    reasons: tuple[Reason, ...],
+    proposals: tuple[SignalProposal, ...],
+    demand: float | None,
+    forecast: float | None,
+    cold_start_seconds: float,
+) -> Decision:
+    """``Decision(...)`` with the same arguments, built fast."""
+    decision: Decision = _new(Decision)
+    fields = decision.__dict__
+    fields["key"] = key
+    fields["policy"] = policy
+    fields["at"] = at
+    fields["replicas"] = replicas
+    fields["current"] = current
+    fields["driver"] = driver
+    fields["reasons"] = reasons
+    fields["proposals"] = proposals
+    fields["demand"] = demand
+    fields["forecast"] = forecast
+    fields["cold_start_seconds"] = cold_start_seconds
+    return decision

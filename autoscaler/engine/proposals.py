@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from autoscaler.engine.decision import SignalProposal, SignalStatus
+from autoscaler.engine.decision import SignalProposal, SignalStatus, make_proposal
 from autoscaler.policy.model import (
     KvCacheSignal,
     PolicySpec,
@@ -42,6 +42,8 @@ _TOKEN_SIGNALS: dict[str, tuple[Signal, ...]] = {
     "total": (Signal.PROMPT_TOKENS, Signal.GENERATION_TOKENS),
 }
 _TOKEN_NAMES = {tokens: f"tokenThroughput/{tokens}" for tokens in _TOKEN_SIGNALS}
+_QUEUE_SAMPLES = (Signal.QUEUE_DEPTH,)
+_KV_SAMPLES = (Signal.KV_CACHE,)
 
 
 def signal_name(spec: SignalSpec) -> str:
@@ -53,9 +55,9 @@ def signal_name(spec: SignalSpec) -> str:
 def _leader_plan(spec: SignalSpec) -> tuple[str, float, tuple[Signal, ...], float]:
     """(name, per-group target, the leader samples summed, largest plausible sample)."""
     if isinstance(spec, QueueDepthSignal):
-        return spec.type, spec.target_per_group, (Signal.QUEUE_DEPTH,), math.inf
+        return spec.type, spec.target_per_group, _QUEUE_SAMPLES, math.inf
     if isinstance(spec, KvCacheSignal):
-        return spec.type, spec.target, (Signal.KV_CACHE,), _MAX_FRACTION
+        return spec.type, spec.target, _KV_SAMPLES, _MAX_FRACTION
     assert isinstance(spec, TokenThroughputSignal)
     target = spec.capacity_per_group * spec.target_utilization
     return _TOKEN_NAMES[spec.tokens], target, _TOKEN_SIGNALS[spec.tokens], math.inf
@@ -92,23 +94,30 @@ def _leader_values(
     grand, reporting = 0.0, 0
     saw_stale = False
     latest = now + _MAX_FUTURE_SKEW
+    # Leaders that report the very same (read-only) mapping get the same verdict, so
+    # it is worked out once: the dry-run's simulated leaders all share one mapping.
+    previous: Mapping[Signal, Sample] | None = None
+    counts, total = False, 0.0
     for samples in leaders.values():
-        total = 0.0
-        for signal in wanted:
-            sample = samples.get(signal)
-            if sample is None:
-                break
-            value, timestamp = sample.value, sample.timestamp
-            # ``0 <= value < inf`` is False for NaN, infinities and negatives alike.
-            if not 0.0 <= value < math.inf or timestamp > latest:
-                break
-            if now - timestamp > stale_after:
-                saw_stale = True
-                break
-            if value > ceiling:
-                break
-            total += value
-        else:
+        if samples is not previous:
+            previous, counts, total = samples, False, 0.0
+            for signal in wanted:
+                sample = samples.get(signal)
+                if sample is None:
+                    break
+                value, timestamp = sample.value, sample.timestamp
+                # ``0 <= value < inf`` is False for NaN, infinities and negatives alike.
+                if not 0.0 <= value < math.inf or timestamp > latest:
+                    break
+                if now - timestamp > stale_after:
+                    saw_stale = True
+                    break
+                if value > ceiling:
+                    break
+                total += value
+            else:
+                counts = True
+        if counts:
             grand += total
             reporting += 1
     return grand, reporting, saw_stale
@@ -138,68 +147,73 @@ def _apply_tolerance(needed: float, current: int, tolerance: float) -> int:
 
 
 def _leader_proposal(
-    spec: SignalSpec, policy: PolicySpec, snapshot: LwsSnapshot, now: float
+    spec: SignalSpec,
+    snapshot: LwsSnapshot,
+    now: float,
+    stale_after: float,
+    tolerance: float,
 ) -> SignalProposal:
     name, target, wanted, ceiling = _leader_plan(spec)
     total, reporting, saw_stale = _leader_values(
-        wanted, ceiling, snapshot.leaders, now, policy.metrics.stale_after
+        wanted, ceiling, snapshot.leaders, now, stale_after
     )
     if not reporting:
         status = SignalStatus.STALE if saw_stale else SignalStatus.MISSING
-        return SignalProposal(name, status, target)
+        return make_proposal(name, status, target)
     status = SignalStatus.OK
-    if reporting < snapshot.ready_replicas:
+    ready = snapshot.ready_replicas
+    if reporting < ready:
         # A ready group whose leader did not report (scrape failed, pod vanished
         # mid-window): assume it carries the average load rather than none.
-        total *= snapshot.ready_replicas / reporting
+        total *= ready / reporting
         status = SignalStatus.PARTIAL
     needed = total / target
-    groups = max(snapshot.ready_replicas, reporting)
-    return SignalProposal(
+    groups = reporting if reporting > ready else ready
+    return make_proposal(
         name,
         status,
         target,
-        value=total / groups,
-        needed=needed,
-        replicas=_apply_tolerance(needed, snapshot.spec_replicas, policy.tolerance),
-        reporting=reporting,
+        total / groups,
+        needed,
+        _apply_tolerance(needed, snapshot.spec_replicas, tolerance),
+        reporting,
     )
 
 
 def _ttft_proposal(
-    spec: TtftSignal, policy: PolicySpec, snapshot: LwsSnapshot, now: float
+    spec: TtftSignal, snapshot: LwsSnapshot, now: float, stale_after: float, tolerance: float
 ) -> SignalProposal:
     name = spec.type
-    value, stale = usable_value(
-        snapshot.aggregates.get(Signal.TTFT), now, policy.metrics.stale_after
-    )
+    value, stale = usable_value(snapshot.aggregates.get(Signal.TTFT), now, stale_after)
     if value is None:
         # No finished prefill in the window: no latency pressure, and no evidence either
         # way, so the signal neither proposes nor blocks.
         status = SignalStatus.STALE if stale else SignalStatus.NO_TRAFFIC
-        return SignalProposal(name, status, spec.target_seconds)
+        return make_proposal(name, status, spec.target_seconds)
     ready = snapshot.ready_replicas
     needed = ready * value / spec.target_seconds
-    return SignalProposal(
+    return make_proposal(
         name,
         SignalStatus.OK,
         spec.target_seconds,
-        value=value,
-        needed=needed,
-        replicas=_apply_tolerance(needed, snapshot.spec_replicas, policy.tolerance),
-        reporting=len(snapshot.leaders),
+        value,
+        needed,
+        _apply_tolerance(needed, snapshot.spec_replicas, tolerance),
+        len(snapshot.leaders),
     )
 
 
 def propose(policy: PolicySpec, snapshot: LwsSnapshot, now: float) -> tuple[SignalProposal, ...]:
     """One proposal per signal of the policy, in policy order."""
-    proposals = []
-    for spec in policy.signals:
-        if isinstance(spec, TtftSignal):
-            proposals.append(_ttft_proposal(spec, policy, snapshot, now))
-        else:
-            proposals.append(_leader_proposal(spec, policy, snapshot, now))
-    return tuple(proposals)
+    stale_after, tolerance = policy.metrics.stale_after, policy.tolerance
+    return tuple(
+        [
+            _ttft_proposal(spec, snapshot, now, stale_after, tolerance)
+            if isinstance(spec, TtftSignal)
+            else _leader_proposal(spec, snapshot, now, stale_after, tolerance)
+            for spec in policy.signals
+        ]
+    )
 
 
 _ACTIVITY_SIGNALS = (

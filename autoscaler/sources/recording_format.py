@@ -36,6 +36,7 @@ from autoscaler.errors import RecordingError
 from autoscaler.signals import ServingEngine
 from autoscaler.snapshot import LwsKey
 from autoscaler.sources.promql import LabelNames
+from autoscaler.sources.recording_points import PointArrays, parse_with_arrays
 
 FORMAT = "lws-autoscaler-recording"
 VERSION = 1
@@ -60,10 +61,11 @@ class RecordedTarget:
 
 @dataclass(frozen=True)
 class Series:
-    """One series: its labels (``__name__`` included) and its ``(time, value)`` points."""
+    """One series: its labels (``__name__`` included) and its ``(time, value)`` points
+    (a list, or :class:`PointArrays` when read from a file)."""
 
     metric: dict[str, str]
-    points: list[tuple[float, float]]
+    points: Sequence[tuple[float, float]]
 
 
 @dataclass
@@ -136,7 +138,8 @@ def _read_json(path: Path) -> Any:
     try:
         if raw[:2] == b"\x1f\x8b":
             raw = gzip.decompress(raw)
-        return json.loads(raw)
+        fast = parse_with_arrays(raw)
+        return fast if fast is not None else json.loads(raw)
     except (OSError, EOFError, ValueError) as exc:
         raise RecordingError(f"{path} is not a JSON (or gzipped JSON) recording: {exc}") from exc
 
@@ -148,17 +151,29 @@ def _series(items: Any, path: Path) -> list[Series]:
     for n, item in enumerate(items):
         try:
             metric = {str(k): str(v) for k, v in item["metric"].items()}
-            points = [(float(t), float(v)) for t, v in item["values"]]
+            values = item["values"]
+            points: Sequence[tuple[float, float]] = (
+                values
+                if isinstance(values, PointArrays)
+                else [(float(t), float(v)) for t, v in values]
+            )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise RecordingError(f"{path}: series #{n} is malformed: {exc!r}") from exc
         result.append(Series(metric, points))
     return result
 
 
+def _times(points: Sequence[tuple[float, float]]) -> list[float]:
+    if isinstance(points, PointArrays):
+        times: list[float] = points.times.tolist()
+        return times
+    return [t for t, _ in points]
+
+
 def _inferred_step(series: Sequence[Series]) -> float:
     gaps: Counter[float] = Counter()
     for s in series:
-        times = [t for t, _ in s.points]
+        times = _times(s.points)
         gaps.update(round(b - a, 3) for a, b in itertools.pairwise(times))
     return gaps.most_common(1)[0][0] if gaps else 15.0
 
@@ -172,7 +187,7 @@ def _from_query_range(body: Json, path: Path, labels: LabelNames) -> Recording:
             f"{data.get('resultType')!r}"
         )
     series = _series(data.get("result"), path)
-    times = [t for s in series for t, _ in s.points]
+    times = [t for s in series for t in _times(s.points)]
     if not times:
         raise RecordingError(f"{path}: the query_range response holds no samples")
     return Recording(min(times), max(times), _inferred_step(series), labels, (), series)

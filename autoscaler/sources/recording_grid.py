@@ -19,6 +19,7 @@ from autoscaler.signals import MetricKind, ServingEngine, Signal
 from autoscaler.snapshot import LwsKey
 from autoscaler.sources.families import RANK_LABELS, Reduction, family
 from autoscaler.sources.recording_format import ACTIVATION_SERIES, REPLICA_SERIES, Recording
+from autoscaler.sources.recording_points import PointArrays
 
 Array = NDArray[np.float64]
 
@@ -94,11 +95,16 @@ class Grid:
 
     def _on_grid(self, points: Sequence[tuple[float, float]]) -> Array:
         array = np.full(self.times.shape, np.nan)
-        if points:
+        if not points:
+            return array
+        if isinstance(points, PointArrays):  # read from a file: arrays already
+            times, values = points.times, points.values
+        else:
             data = np.asarray(points, dtype=float)
-            index = np.rint((data[:, 0] - self.recording.start) / self.recording.step)
-            inside = (index >= 0) & (index < array.size)
-            array[index[inside].astype(int)] = data[inside, 1]
+            times, values = data[:, 0], data[:, 1]
+        index = np.rint((times - self.recording.start) / self.recording.step)
+        inside = (index >= 0) & (index < array.size)
+        array[index[inside].astype(int)] = values[inside]
         return array
 
     def pods(self, key: LwsKey) -> list[str]:

@@ -21,14 +21,16 @@ change), so results are comparative, not predictions.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import numpy as np
 
 from autoscaler.signals import Signal
 from autoscaler.snapshot import LwsKey, LwsSnapshot, Sample
 from autoscaler.sources.base import SourceResult
+from simulations.dryrun.frozen import sample
 
 LEADER_SIGNALS: tuple[Signal, ...] = (
     Signal.QUEUE_DEPTH,
@@ -38,7 +40,6 @@ LEADER_SIGNALS: tuple[Signal, ...] = (
     Signal.GENERATION_TOKENS,
 )
 AGGREGATE_SIGNALS: tuple[Signal, ...] = (Signal.TTFT, Signal.ACTIVATION)
-_KV = LEADER_SIGNALS.index(Signal.KV_CACHE)
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,8 @@ class Redistributor:
 
     Precomputes Python-float rows once (numpy -> list) so the per-step work is a few
     divisions; a leader mapping is shared by every simulated leader of a step (they all
-    report the same average) and reused while the inputs do not change.
+    report the same average) and reused while the inputs do not change. The ``*_view``
+    methods give the same mappings read-only, for :mod:`.frozen` snapshots.
     """
 
     def __init__(self, load: RecordedLoad) -> None:
@@ -162,8 +164,11 @@ class Redistributor:
                 for a, v in enumerate(load.aggregate[i].tolist())
                 if not math.isnan(v)
             }
+        views = {id(a): MappingProxyType(a) for a in self._aggregates}
+        self._aggregate_views = [views[id(a)] for a in self._aggregates]
         self._last: tuple[int, int] | None = None
         self._samples: dict[Signal, Sample] = {}
+        self._view: Mapping[Signal, Sample] = MappingProxyType(self._samples)
 
     def leader_samples(self, i: int, ready: int) -> dict[Signal, Sample]:
         """What each of ``ready`` simulated leaders reports at step ``i``."""
@@ -171,16 +176,27 @@ class Redistributor:
             return self._samples
         samples: dict[Signal, Sample] = {}
         if ready > 0:
-            for s, (total, ts) in enumerate(zip(self._load[i], self._ts[i], strict=True)):
-                if math.isnan(total):  # nobody reported it
+            for signal, total, ts in zip(LEADER_SIGNALS, self._load[i], self._ts[i], strict=True):
+                if total != total:  # noqa: PLR0124  NaN: nobody reported it
                     continue
                 value = total / ready
-                if s == _KV and value > 1.0:
+                if value > 1.0 and signal is Signal.KV_CACHE:
                     value = 1.0
-                samples[LEADER_SIGNALS[s]] = Sample(value, ts)
+                samples[signal] = sample(value, ts)
         self._last, self._samples = (i, ready), samples
+        self._view = MappingProxyType(samples)
         return samples
+
+    def leader_view(self, i: int, ready: int) -> Mapping[Signal, Sample]:
+        """:meth:`leader_samples`, read-only."""
+        if self._last != (i, ready):
+            self.leader_samples(i, ready)
+        return self._view
 
     def aggregates(self, i: int) -> dict[Signal, Sample]:
         """The LWS-wide samples of step ``i``, as recorded (do not mutate)."""
         return self._aggregates[i]
+
+    def aggregate_view(self, i: int) -> Mapping[Signal, Sample]:
+        """:meth:`aggregates`, read-only."""
+        return self._aggregate_views[i]

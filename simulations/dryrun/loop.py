@@ -18,17 +18,22 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import numpy as np
 
 from autoscaler.policy.model import ScalingPolicy
-from autoscaler.snapshot import LwsSnapshot
+from autoscaler.signals import Signal
+from autoscaler.snapshot import GroupStatus
+from simulations.dryrun import frozen
 from simulations.dryrun.load import LEADER_SIGNALS, RecordedLoad, Redistributor
 from simulations.dryrun.replay import EngineDriver
 from simulations.hpa import HpaConfig, HpaEmulator, MetricError, MetricValues, ScaleView
+from simulations.hpa.controller import Reading
 from simulations.lws_model import ColdStartModel, LwsModel
 
 Progress = Callable[[int, int], None]
+_KV = LEADER_SIGNALS.index(Signal.KV_CACHE)
 
 
 @dataclass(frozen=True)
@@ -76,7 +81,13 @@ def simulate(
     config: DryRunConfig,
     progress: Progress | None = None,
 ) -> Timeline:
-    """Run ``policy`` over the recorded ``load``; deterministic for a given seed."""
+    """Run ``policy`` over the recorded ``load``; deterministic for a given seed.
+
+    The per-step work is the engine's, the HPA's and the LWS model's; everything that
+    does not feed back (what the leaders reported, as a table) is computed with numpy
+    after the loop, and immutable inputs that repeat (the HPA's reading of a given
+    recommendation, its view of the scale subresource) are built once per value.
+    """
     n = load.steps
     times = load.times.tolist()
     present = load.present.tolist()
@@ -88,63 +99,77 @@ def simulate(
     hpa = HpaEmulator(config.hpa)
     spread = Redistributor(load)
     key = load.key
-    width = len(LEADER_SIGNALS)
-    nan_row = [math.nan] * width
-    per_group: list[list[float]] = []
     recommendation: list[float] = []
     demand: list[float] = []
     hpa_replicas: list[int] = []
     created: list[int] = []
+    ready_before: list[int] = []
     ready_out: list[int] = []
     synced: list[bool] = []
     drivers: list[str] = []
     reasons: list[str] = []
     metrics = len(config.hpa.metrics)
+    no_recommendation: list[Reading] = [MetricError("no recommendation")] * metrics
+    readings: dict[int, list[Reading]] = {}
+    scales: dict[tuple[int, int, int], ScaleView] = {}
+    groups: tuple[GroupStatus, ...] | None = None
+    names: list[str] = []
+    spec_replicas, status_replicas = lws.spec_replicas, lws.status_replicas
+    nan = math.nan
     every = max(1, n // 20)
     for i in range(n):
         now = times[i]
         ready = lws.ready_replicas(now)
         snapshot = None
-        row = nan_row
         if present[i]:
-            samples = spread.leader_samples(i, ready)
-            groups = lws.groups(now)
-            leaders = {str(g.index): samples for g in groups if g.ready_at is not None}
-            snapshot = LwsSnapshot(
+            if lws.groups(now) is not groups:  # the model returns the same tuple until a change
+                groups = lws.groups(now)
+                names = [str(g.index) for g in groups if g.ready_at is not None]
+            snapshot = frozen.snapshot(
                 key,
                 now,
-                lws.spec_replicas,
-                lws.status_replicas,
+                spec_replicas,
+                status_replicas,
                 ready,
                 groups,
-                leaders,
-                spread.aggregates(i),
+                MappingProxyType(dict.fromkeys(names, spread.leader_view(i, ready))),
+                spread.aggregate_view(i),
             )
-            row = [s.value if (s := samples.get(signal)) else math.nan for signal in LEADER_SIGNALS]
         decision = engine.step(now, snapshot)
         rec = decision.replicas
         due = hpa.due(now)
+        ready_after = ready
         if due:
-            reading = MetricError("no recommendation") if rec is None else MetricValues.of(rec)
-            scale = ScaleView(lws.spec_replicas, lws.status_replicas, ready_pods=ready)
-            result = hpa.reconcile(now, scale, [reading] * metrics)
-            if result.replicas != lws.spec_replicas:
+            if rec is None:
+                reading = no_recommendation
+            elif rec in readings:
+                reading = readings[rec]
+            else:
+                reading = readings[rec] = [MetricValues.of(rec)] * metrics
+            view = (spec_replicas, status_replicas, ready)
+            if (scale := scales.get(view)) is None:
+                scale = scales[view] = ScaleView(spec_replicas, status_replicas, ready_pods=ready)
+            result = hpa.reconcile(now, scale, reading)
+            if result.replicas != spec_replicas:
                 lws.scale(result.replicas, now)
-        per_group.append(row)
+                spec_replicas, status_replicas = lws.spec_replicas, lws.status_replicas
+                ready_after = lws.ready_replicas(now)  # a scale-down may remove ready groups
         synced.append(due)
-        recommendation.append(math.nan if rec is None else rec)
-        demand.append(math.nan if decision.demand is None else decision.demand)
-        hpa_replicas.append(lws.spec_replicas)
-        created.append(lws.status_replicas)
-        ready_out.append(lws.ready_replicas(now))
+        recommendation.append(nan if rec is None else rec)
+        demand.append(nan if decision.demand is None else decision.demand)
+        hpa_replicas.append(spec_replicas)
+        created.append(status_replicas)
+        ready_before.append(ready)
+        ready_out.append(ready_after)
         drivers.append(decision.driver or "")
-        reasons.append(" ".join([r.code.value for r in decision.reasons]))
+        # Reason codes are StrEnum members: joined, they read as their values.
+        reasons.append(" ".join([r.code for r in decision.reasons]))
         if progress is not None and (i % every == 0 or i == n - 1):
             progress(i + 1, n)
     return Timeline(
         policy=policy,
         times=load.times,
-        per_group=np.asarray(per_group, dtype=float).reshape(n, width),
+        per_group=_per_group(load, np.asarray(ready_before, dtype=np.int64)),
         recommendation=np.asarray(recommendation, dtype=float),
         engine_demand=np.asarray(demand, dtype=float),
         hpa_replicas=np.asarray(hpa_replicas, dtype=np.int64),
@@ -154,3 +179,17 @@ def simulate(
         reasons=reasons,
         hpa_synced=np.asarray(synced, dtype=bool),
     )
+
+
+def _per_group(load: RecordedLoad, ready: np.ndarray) -> np.ndarray:
+    """What each simulated ready leader reported, per step and leader signal: the
+    recorded total over the groups ready at the step's start, KV capped at 1 (as
+    :meth:`.load.Redistributor.leader_samples` spreads it); NaN without a snapshot,
+    without a ready group, or where nobody reported the signal."""
+    width = len(LEADER_SIGNALS)
+    per_group = np.full((load.steps, width), math.nan)
+    rows = load.present & (ready > 0)
+    per_group[rows] = load.load[rows] / ready[rows, None]
+    kv = per_group[:, _KV]
+    kv[kv > 1.0] = 1.0
+    return per_group

@@ -92,6 +92,15 @@ class ReconcileResult:
     error: str | None = None
 
 
+_FAILED_GET = {
+    "External": "FailedGetExternalMetric",
+    "Object": "FailedGetObjectMetric",
+    "Pods": "FailedGetPodsMetric",
+    "Resource": "FailedGetResourceMetric",
+}
+"""The ScalingActive reason when a metric of each source type cannot be read."""
+
+
 class _MetricFailedError(Exception):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
@@ -104,16 +113,18 @@ class HpaEmulator:
     def __init__(self, config: HpaConfig, memory: HpaMemory | None = None) -> None:
         self.config = config
         self.memory = memory if memory is not None else HpaMemory()
-        self._conditions: dict[str, tuple[str, str]] = {}
+        # Kept as the (type, status, reason) triples ``conditions()`` returns, by type.
+        self._conditions: dict[str, Condition] = {}
         self._last_sync: float | None = None
         self._tolerances = self._tolerances_for(config)
+        self._described = [_describe(source) for source in config.metrics]
 
     # -- scheduling -----------------------------------------------------------------------
 
     def due(self, now: float) -> bool:
         """True when a sync period has passed since the last reconcile (or none happened)."""
-        period = self.config.controller.sync_period_seconds
-        return self._last_sync is None or now - self._last_sync >= period - 1e-9
+        last = self._last_sync
+        return last is None or now - last >= self.config.controller.sync_period_seconds - 1e-9
 
     def step(self, now: float, scale: ScaleView, values: Sequence[float | None]) -> int:
         """Convenience for simulators: one External value per metric (None = fetch error);
@@ -128,10 +139,10 @@ class HpaEmulator:
     # -- the controller -------------------------------------------------------------------
 
     def _set(self, kind: str, status: bool, reason: str) -> None:
-        self._conditions[kind] = ("True" if status else "False", reason)
+        self._conditions[kind] = (kind, "True" if status else "False", reason)
 
     def conditions(self) -> tuple[Condition, ...]:
-        return tuple((k, s, r) for k, (s, r) in self._conditions.items())
+        return tuple(self._conditions.values())
 
     def tolerances(self) -> Tolerances:
         return self._tolerances
@@ -203,7 +214,9 @@ class HpaEmulator:
         """``computeReplicasForMetrics``: (largest proposal, its metric, first error)."""
         replicas, metric, invalid = 0, "", 0
         first: _MetricFailedError | None = None
-        for source, reading in zip(self.config.metrics, readings, strict=True):
+        for source, described, reading in zip(
+            self.config.metrics, self._described, readings, strict=True
+        ):
             try:
                 proposal = self._replicas_for_metric(source, reading, scale)
             except _MetricFailedError as failed:
@@ -211,7 +224,7 @@ class HpaEmulator:
                 first = first or failed
                 continue
             if replicas == 0 or proposal > replicas:
-                replicas, metric = proposal, _describe(source)
+                replicas, metric = proposal, described
         if first is not None and (invalid >= len(readings) or replicas < scale.spec_replicas):
             raise first
         self._set("ScalingActive", True, "ValidMetricFound")
@@ -219,12 +232,7 @@ class HpaEmulator:
 
     def _replicas_for_metric(self, source: MetricSource, reading: Reading, scale: ScaleView) -> int:
         kind = source.kind
-        failure = {
-            "External": "FailedGetExternalMetric",
-            "Object": "FailedGetObjectMetric",
-            "Pods": "FailedGetPodsMetric",
-            "Resource": "FailedGetResourceMetric",
-        }.get(kind)
+        failure = _FAILED_GET.get(kind)
         if failure is None:
             raise _MetricFailedError(
                 "InvalidMetricSourceType", f'unknown metric source type "{kind}"'
@@ -233,7 +241,7 @@ class HpaEmulator:
             raise _MetricFailedError(
                 failure, f"unable to get {kind} metric {source.name}: {reading.message}"
             )
-        tol, current = self.tolerances(), scale.spec_replicas
+        tol, current = self._tolerances, scale.spec_replicas
         try:
             if kind in ("External", "Object"):
                 if not isinstance(reading, MetricValues):

@@ -1,0 +1,86 @@
+"""The fast recording parser (``recording_points``) must read exactly what the plain
+``json.loads`` path reads: same series, same points bit for bit, same errors."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from autoscaler.errors import RecordingError
+from autoscaler.sources import recording_format
+from autoscaler.sources.recording import default_recording_path
+from autoscaler.sources.recording_format import Recording, load_recording
+from autoscaler.sources.recording_points import PointArrays, parse_with_arrays
+
+
+def _plain(path: Path, monkeypatch: pytest.MonkeyPatch) -> Recording:
+    with monkeypatch.context() as patch:
+        patch.setattr(recording_format, "parse_with_arrays", lambda raw: None)
+        return load_recording(path)
+
+
+def _same_points(a: Recording, b: Recording) -> None:
+    assert [s.metric for s in a.series] == [s.metric for s in b.series]
+    for fast, plain in zip(a.series, b.series, strict=True):
+        assert len(fast.points) == len(plain.points)
+        for (t1, v1), (t2, v2) in zip(fast.points, plain.points, strict=True):
+            assert t1 == t2
+            assert (math.isnan(v1) and math.isnan(v2)) or (
+                v1 == v2 and math.copysign(1, v1) == math.copysign(1, v2)
+            )
+
+
+def test_demo_recording_takes_the_fast_path_and_matches_the_plain_parse(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    path = default_recording_path()
+    fast = load_recording(path)
+    assert all(isinstance(s.points, PointArrays) for s in fast.series)
+    _same_points(fast, _plain(path, monkeypatch))
+
+
+def _document(values: str) -> bytes:
+    return (
+        '{"format":"lws-autoscaler-recording","version":1,"start":0,"end":30,"step":15,'
+        '"targets":[{"namespace":"ns","name":"lws"}],"series":[{"metric":{"__name__":'
+        f'"vllm:num_requests_waiting","namespace":"ns","pod":"p"}},"values":{values}}}]}}'
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        '[[0,"1"],[15,"2.5"],[30,"-0.0"]]',
+        '[[0,"NaN"],[15,"+Inf"],[30,"1e-3"]]',
+        '[[0, "1"], [15, "2"]]',
+        '[[0,"1"],[15,"x"]]',
+        '[[0,"1"],[15]]',
+        "[]",
+    ],
+)
+def test_fast_and_plain_parse_agree(
+    values: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "r.json"
+    raw = _document(values)
+    json.loads(raw)  # each case is valid JSON; the values themselves may be bad
+    path.write_bytes(raw)
+    outcomes: list[Recording | str] = []
+    for loader in (load_recording, lambda p: _plain(p, monkeypatch)):
+        try:
+            outcomes.append(loader(path))
+        except RecordingError as exc:
+            outcomes.append(str(exc))
+    fast, plain = outcomes
+    if isinstance(fast, str) or isinstance(plain, str):
+        assert fast == plain
+    else:
+        _same_points(fast, plain)
+
+
+def test_fast_path_declines_what_it_does_not_understand() -> None:
+    assert parse_with_arrays(b'{"no": "series"}') is None
+    assert parse_with_arrays(b"not json") is None
