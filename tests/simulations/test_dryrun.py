@@ -218,7 +218,12 @@ def test_regressions_respect_the_margins() -> None:
     assert regressions(dict(base), base, margins) == []
     within: dict[str, object] = {**base, "replica_hours": 109.0, "underprovisioned_seconds": 899.0}
     assert regressions(within, base, margins) == []
-    worse: dict[str, object] = {**base, "replica_hours": 111.0, "underprovisioned_seconds": 901.0, "scale_ups": 25}
+    worse: dict[str, object] = {
+        **base,
+        "replica_hours": 111.0,
+        "underprovisioned_seconds": 901.0,
+        "scale_ups": 25,
+    }
     found = regressions(worse, base, margins)
     assert len(found) == 3
     assert found[0].startswith("replica-hours 111.00")

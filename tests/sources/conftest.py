@@ -9,10 +9,9 @@ on leader series. Each test module uses its own LWS so tests do not disturb each
 
 from __future__ import annotations
 
-from typing import Any
-
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
