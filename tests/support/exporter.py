@@ -38,6 +38,7 @@ from prometheus_client.core import (
 )
 
 from autoscaler.signals import VLLM_TTFT_BUCKETS
+from tests.support.background import serve_in_background, shut_down
 
 SGLANG_TTFT_BUCKETS = (0.1, 0.2, 0.4, 0.6, 0.8, 1, 2, 4, 6, 8, 10, 20, 40, 60, 80, 100, 200, 400)
 MODEL = "meta-llama/Llama-3.1-70B-Instruct"
@@ -300,19 +301,11 @@ class MetricsExporter:
                 return
 
         self._server = ThreadingHTTPServer((self.host, self._port), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        self._thread = serve_in_background(self._server)
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        shut_down(self._server, self._thread)
         self._server = self._thread = None
 
     def __enter__(self) -> MetricsExporter:

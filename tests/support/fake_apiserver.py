@@ -46,6 +46,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
+from tests.support.background import serve_in_background, shut_down
 from tests.support.certs import CertFiles
 
 Json = dict[str, Any]
@@ -208,18 +209,11 @@ class FakeApiServer:
                 context.verify_mode = ssl.CERT_OPTIONAL
             server.socket = context.wrap_socket(server.socket, server_side=True)
         self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, daemon=True, kwargs={"poll_interval": 0.05}
-        )
-        self._thread.start()
+        self._thread = serve_in_background(server)
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        shut_down(self._server, self._thread)
         self._server = self._thread = None
 
     def __enter__(self) -> FakeApiServer:
