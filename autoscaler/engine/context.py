@@ -18,7 +18,7 @@ from autoscaler.engine.decision import (
     make_reason,
 )
 from autoscaler.engine.state import EngineState, append_window
-from autoscaler.policy.model import PolicySpec, ScalingPolicy
+from autoscaler.policy.model import PolicySpec, QueueDepthSignal, ScalingPolicy
 from autoscaler.snapshot import LwsKey
 
 
@@ -40,6 +40,14 @@ class DecisionContext:
         """Targets are kept as long as the longer stabilisation window needs them."""
         return max(
             self.spec.scale_up.stabilization_window, self.spec.scale_down.stabilization_window
+        )
+
+    @property
+    def queue_history_seconds(self) -> float:
+        """Queue totals are kept as long as the longest ``queueDepth.sustainedFor``."""
+        return max(
+            [s.sustained_for for s in self.spec.signals if isinstance(s, QueueDepthSignal)],
+            default=0.0,
         )
 
     def note(self, code: ReasonCode, message: str) -> None:

@@ -4,7 +4,8 @@ The order of the rules, each leaving a reason when it changes the outcome:
 
 1. cold start: learn start durations from groups seen ready for the first time;
 2. no snapshot -> hold (``missing``); at zero -> wake on activation or stay (``zero``);
-3. one proposal per signal (``proposals``); none usable -> wait for leaders when no
+3. one proposal per signal (``proposals``; a ``queueDepth`` with ``sustainedFor`` reads
+   the lowest total queue of that window); none usable -> wait for leaders when no
    group is ready yet, else hold for ``missingMetrics.holdFor``, then fall back;
 4. target = the largest proposal (its signal is the driver), raised to the demand
    projected one cold start ahead when that is higher (``startup.project_demand``);
@@ -22,7 +23,7 @@ from autoscaler.durations import format_duration as fmt
 from autoscaler.engine.context import DecisionContext
 from autoscaler.engine.decision import Decision, ReasonCode, SignalProposal, SignalStatus
 from autoscaler.engine.missing import hold, wait_for_leaders
-from autoscaler.engine.proposals import propose
+from autoscaler.engine.proposals import propose_with_history
 from autoscaler.engine.stabilize import scale_down, scale_up
 from autoscaler.engine.startup import cold_start_seconds, observe_starts, project_demand
 from autoscaler.engine.state import EngineState, append_window
@@ -59,7 +60,10 @@ def _scale(
     ctx: DecisionContext, state: EngineState, snapshot: LwsSnapshot
 ) -> tuple[Decision, EngineState]:
     spec, now, current = ctx.spec, ctx.now, snapshot.spec_replicas
-    proposals = propose(spec, snapshot, now)
+    proposals, queue_now = propose_with_history(spec, snapshot, now, state.queue_totals)
+    queue_totals = state.queue_totals
+    if queue_now is not None:
+        queue_totals = append_window(queue_totals, now, queue_now, ctx.queue_history_seconds)
     # The largest proposal (ties: the larger need, then policy order) and the largest
     # need, in one pass: what ``max`` with a key and ``max`` over the needs would pick.
     best: SignalProposal | None = None
@@ -138,6 +142,7 @@ def _scale(
             "observed_since": observed_since,
             "targets": append_window(state.targets, now, target, ctx.target_history_seconds),
             "demand": demand_history,
+            "queue_totals": queue_totals,
             "idle_since": idle_since,
             "last_good": (now, rec),
         },

@@ -18,6 +18,7 @@ import math
 from collections.abc import Mapping
 
 from autoscaler.engine.decision import SignalProposal, SignalStatus, make_proposal
+from autoscaler.engine.state import TimedFloats
 from autoscaler.policy.model import (
     KvCacheSignal,
     PolicySpec,
@@ -146,28 +147,37 @@ def _apply_tolerance(needed: float, current: int, tolerance: float) -> int:
     return min(current, max(0, math.ceil(needed * (1.0 + tolerance) - _EPSILON)))
 
 
-def _leader_proposal(
-    spec: SignalSpec,
-    snapshot: LwsSnapshot,
-    now: float,
-    stale_after: float,
-    tolerance: float,
-) -> SignalProposal:
+def _leader_total(
+    spec: SignalSpec, snapshot: LwsSnapshot, now: float, stale_after: float
+) -> tuple[str, float, float, int, SignalStatus]:
+    """(name, per-group target, total over all ready groups, leaders counted, status)."""
     name, target, wanted, ceiling = _leader_plan(spec)
     total, reporting, saw_stale = _leader_values(
         wanted, ceiling, snapshot.leaders, now, stale_after
     )
     if not reporting:
-        status = SignalStatus.STALE if saw_stale else SignalStatus.MISSING
-        return make_proposal(name, status, target)
-    status = SignalStatus.OK
+        return name, target, 0.0, 0, SignalStatus.STALE if saw_stale else SignalStatus.MISSING
     ready = snapshot.ready_replicas
     if reporting < ready:
         # A ready group whose leader did not report (scrape failed, pod vanished
         # mid-window): assume it carries the average load rather than none.
-        total *= ready / reporting
-        status = SignalStatus.PARTIAL
+        return name, target, total * ready / reporting, reporting, SignalStatus.PARTIAL
+    return name, target, total, reporting, SignalStatus.OK
+
+
+def _total_proposal(
+    name: str,
+    target: float,
+    total: float,
+    reporting: int,
+    status: SignalStatus,
+    snapshot: LwsSnapshot,
+    tolerance: float,
+) -> SignalProposal:
+    if not reporting:
+        return make_proposal(name, status, target)
     needed = total / target
+    ready = snapshot.ready_replicas
     groups = reporting if reporting > ready else ready
     return make_proposal(
         name,
@@ -178,6 +188,26 @@ def _leader_proposal(
         _apply_tolerance(needed, snapshot.spec_replicas, tolerance),
         reporting,
     )
+
+
+def lowest_since(history: TimedFloats, now: float, seconds: float, current: float) -> float:
+    """The lowest of ``current`` and the values recorded in ``[now - seconds, now]``.
+
+    ``queueDepth.sustainedFor``: with decisions every 15 s and 30 s, queue totals 0, 120
+    (a burst), 0 give 0 at the burst, and the burst orders nothing; 40, 80, 120 (a growing
+    backlog) give 40 at the third decision, so a backlog that lasts 30 s is acted on.
+    With no earlier decision in the window (a restart, a gap in the data) the current
+    total alone counts. Histories hold a handful of entries, so a backwards scan is
+    cheaper than a search.
+    """
+    horizon = now - seconds
+    lowest = current
+    for at, value in reversed(history):
+        if at < horizon:
+            break
+        if at <= now and value < lowest:
+            lowest = value
+    return lowest
 
 
 def _ttft_proposal(
@@ -204,16 +234,35 @@ def _ttft_proposal(
 
 
 def propose(policy: PolicySpec, snapshot: LwsSnapshot, now: float) -> tuple[SignalProposal, ...]:
-    """One proposal per signal of the policy, in policy order."""
+    """One proposal per signal of the policy, in policy order, from this snapshot alone
+    (no ``sustainedFor`` history: the current queue counts)."""
+    return propose_with_history(policy, snapshot, now, ())[0]
+
+
+def propose_with_history(
+    policy: PolicySpec, snapshot: LwsSnapshot, now: float, queue_totals: TimedFloats
+) -> tuple[tuple[SignalProposal, ...], float | None]:
+    """One proposal per signal, in policy order, and the total queue to remember.
+
+    A ``queueDepth`` signal with ``sustainedFor`` is sized by the lowest total queue of
+    the decisions in that window (:func:`lowest_since` over ``queue_totals``, which holds
+    the earlier decisions' totals). The second value is this decision's total queue
+    over all ready groups, for the caller to append; None when no queue signal
+    sustains, or the queue has no usable sample.
+    """
     stale_after, tolerance = policy.metrics.stale_after, policy.tolerance
-    return tuple(
-        [
-            _ttft_proposal(spec, snapshot, now, stale_after, tolerance)
-            if isinstance(spec, TtftSignal)
-            else _leader_proposal(spec, snapshot, now, stale_after, tolerance)
-            for spec in policy.signals
-        ]
-    )
+    out: list[SignalProposal] = []
+    queue_now: float | None = None
+    for spec in policy.signals:
+        if isinstance(spec, TtftSignal):
+            out.append(_ttft_proposal(spec, snapshot, now, stale_after, tolerance))
+            continue
+        name, target, total, reporting, status = _leader_total(spec, snapshot, now, stale_after)
+        if reporting and isinstance(spec, QueueDepthSignal) and spec.sustained_for > 0:
+            queue_now = total
+            total = lowest_since(queue_totals, now, spec.sustained_for, total)
+        out.append(_total_proposal(name, target, total, reporting, status, snapshot, tolerance))
+    return tuple(out), queue_now
 
 
 _ACTIVITY_SIGNALS = (

@@ -32,6 +32,8 @@ class EngineState:
     - ``sizes``: ``spec.replicas`` seen at each decision; step limits count from the
       smallest (up) or largest (down) size of their period;
     - ``demand``: continuous demand in groups, per decision (trend for the forecast);
+    - ``queue_totals``: total waiting requests over all ready groups, per decision, kept
+      for the longest ``queueDepth.sustainedFor`` (empty when that is 0);
     - ``last_good``: the last recommendation made on fresh data, for the missing-data hold;
     - ``idle_since``: start of the current idle stretch (scale-to-zero);
     - ``start_durations``/``seen_starts``: observed cold starts and the groups already
@@ -44,6 +46,7 @@ class EngineState:
     recommendations: TimedInts = ()
     sizes: TimedInts = ()
     demand: TimedFloats = ()
+    queue_totals: TimedFloats = ()
     last_good: tuple[float, int] | None = None
     idle_since: float | None = None
     start_durations: tuple[float, ...] = ()

@@ -97,6 +97,13 @@ class QueueDepthSignal(_Strict):
 
     type: Literal["queueDepth"]
     target_per_group: Annotated[float, Field(gt=0)]
+    sustained_for: Duration = Field(
+        default=0.0,
+        description=(
+            "Size by the lowest total queue of the decisions in this window, so a burst "
+            "that drains within it orders nothing; 0 reads the current queue alone."
+        ),
+    )
 
 
 class KvCacheSignal(_Strict):

@@ -124,6 +124,36 @@ def test_scale_up_window_takes_the_lowest_target() -> None:
     assert driver.at(30, queue=[25, 25]).replicas == 5  # only 5s in the window now
 
 
+@pytest.mark.parametrize("sustained", [0, 30])
+def test_sustained_queue_ignores_a_one_scrape_burst(sustained: int) -> None:
+    """4 groups with 40 waiting in all, then one scrape with 200 (20 groups' worth),
+    then 40 again: with ``sustainedFor: 30s`` nothing is ordered; without it, 10 (max)."""
+    policy = make_policy(signals=[{**QUEUE, "sustainedFor": sustained}])
+    drive = Driver(policy)
+    quiet, burst = [10, 10, 10, 10], [50, 50, 50, 50]
+    recs = [drive.at(15, queue=q).replicas for q in (quiet, quiet, burst, quiet, quiet)]
+    if sustained:
+        assert recs == [4, 4, 4, 4, 4]  # min(40, 200) / 10 = 4 groups
+    else:
+        assert recs[2] == 10  # the burst alone orders 6 groups
+
+
+def test_sustained_queue_scales_up_a_persistent_backlog_within_the_window() -> None:
+    policy = make_policy(signals=[{**QUEUE, "sustainedFor": 30}])
+    drive = Driver(policy)
+    drive.at(15, queue=[10, 10, 10, 10])
+    backlog = [drive.at(15, queue=[25, 25, 25, 25]).replicas for _ in range(3)]
+    # 100 waiting from the 2nd decision on: the window still holds the quiet 40 for 30 s
+    # (4 groups kept), then reads 100 -> 10 groups, 30 s after the backlog appeared.
+    assert backlog == [4, 4, 10]
+
+
+def test_sustained_queue_acts_on_the_current_total_without_history() -> None:
+    """First decision (a restart): no earlier total in the window, the current one counts."""
+    policy = make_policy(signals=[{**QUEUE, "sustainedFor": 60}])
+    assert Driver(policy).at(0, queue=[50, 50]).replicas == 10
+
+
 def test_scale_up_step_limit_per_period() -> None:
     policy = make_policy(signals=[QUEUE], scaleUp={"maxStep": {"groups": 2, "period": "1m"}})
     driver = Driver(policy)

@@ -38,7 +38,10 @@ ACTIVITY = (Signal.QUEUE_DEPTH, Signal.RUNNING, Signal.PROMPT_TOKENS, Signal.GEN
 def policies(draw: st.DrawFn) -> ScalingPolicy:
     low = draw(st.integers(1, 3))
     high = low + draw(st.integers(0, 6))
-    signals: list[dict[str, Any]] = [{"type": "queueDepth", "targetPerGroup": QUEUE_TARGET}]
+    queue = {"type": "queueDepth", "targetPerGroup": QUEUE_TARGET}
+    signals: list[dict[str, Any]] = [
+        {**queue, "sustainedFor": draw(st.sampled_from([0, 0, 30, 120]))}
+    ]
     if draw(st.booleans()):
         signals.append({"type": "kvCacheUtilization", "target": 0.7})
     if draw(st.booleans()):
@@ -154,11 +157,30 @@ def _idle(snap: LwsSnapshot | None, now: float) -> bool:
     return activation is None or activation <= 0.5
 
 
-def _queue_above_target(snap: LwsSnapshot, now: float) -> bool:
+def _queue_total(snap: LwsSnapshot | None, now: float) -> tuple[float, int] | None:
+    """(total waiting over all ready groups, groups it is spread over), or None."""
+    if snap is None or snap.spec_replicas == 0:
+        return None
     values = [_fresh(s.get(Signal.QUEUE_DEPTH), now) for s in snap.leaders.values()]
     usable = [v for v in values if v is not None]
-    groups = max(snap.ready_replicas, len(usable))
-    return bool(usable) and math.fsum(usable) / groups > QUEUE_TARGET
+    if not usable:
+        return None
+    total = math.fsum(usable)
+    if len(usable) < snap.ready_replicas:  # silent leaders carry the average
+        total *= snap.ready_replicas / len(usable)
+    return total, max(snap.ready_replicas, len(usable))
+
+
+def _queue_above_target(
+    reading: tuple[float, int] | None, now: float, history: list[tuple[float, float]], window: float
+) -> bool:
+    """``sustainedFor``: the lowest total of the decisions in the window must be above."""
+    if reading is None:
+        return False
+    total, groups = reading
+    if window > 0:
+        total = min([total, *(v for t, v in history if now - window <= t)])
+    return total / groups > QUEUE_TARGET
 
 
 @settings(max_examples=250, deadline=None)
@@ -168,8 +190,14 @@ def test_invariants_hold_over_random_sequences(policy: ScalingPolicy, steps: lis
     missing = policy.spec.missing_metrics
     idle_since: float | None = None
     last_good: int | None = None  # the last recommendation made on known state
+    window = policy.spec.signals[0].sustained_for  # type: ignore[union-attr]
+    totals: list[tuple[float, float]] = []  # queue totals of earlier scaling decisions
     for step, (decision, _) in zip(steps, _run(policy, steps), strict=True):
         snap, rec = step.snapshot, decision.replicas
+        queue = _queue_total(snap, step.now)
+        queue_above = _queue_above_target(queue, step.now, totals, window)
+        if queue is not None:
+            totals.append((step.now, queue[0]))
         note(f"t={step.now}: {snap}\n{decision.explain()}")
         if _idle(snap, step.now):
             idle_since = step.now if idle_since is None else idle_since
@@ -208,7 +236,7 @@ def test_invariants_hold_over_random_sequences(policy: ScalingPolicy, steps: lis
         if rec < bounds.min:  # the floor drops to 1 only on the way to zero
             assert stz.enabled
             assert idle_long
-        if snap.spec_replicas > 0 and _queue_above_target(snap, step.now):
+        if queue_above:
             existing = snap.ready_replicas + snap.starting_replicas
             assert rec >= min(bounds.max, existing)
         current = snap.spec_replicas

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from autoscaler.engine.decision import SignalStatus
-from autoscaler.engine.proposals import is_idle, propose
+from autoscaler.engine.proposals import is_idle, lowest_since, propose, propose_with_history
 from autoscaler.signals import Signal
 from autoscaler.snapshot import LwsSnapshot, Sample
 from tests.engine.factories import KEY, T0, make_policy, snapshot
@@ -243,3 +243,41 @@ def test_idle_needs_every_leader_to_report_no_activity(
 ) -> None:
     policy = make_policy(scaleToZero=STZ)
     assert is_idle(policy.spec, snapshot(T0, aggregates=aggregates, **snap_args), T0) is idle
+
+
+@pytest.mark.parametrize(
+    ("history", "seconds", "current", "expected"),
+    [
+        (((T0 - 30, 40.0), (T0 - 15, 80.0)), 30.0, 120.0, 40.0),  # backlog: the oldest
+        (((T0 - 30, 0.0), (T0 - 15, 120.0)), 30.0, 0.0, 0.0),  # a drained burst
+        (((T0 - 15, 0.0),), 30.0, 120.0, 0.0),  # the burst's own decision: the calm before
+        (((T0 - 45, 0.0), (T0 - 15, 90.0)), 30.0, 120.0, 90.0),  # 45 s ago is outside
+        ((), 30.0, 120.0, 120.0),  # no earlier decision: the current total alone
+        (((T0 - 15, 0.0),), 0.0, 120.0, 120.0),  # 0 s: the current total alone
+        (((T0 + 15, 0.0),), 30.0, 120.0, 120.0),  # a future entry (clock went back)
+    ],
+)
+def test_lowest_since_takes_the_lowest_total_of_the_window(
+    history: tuple[tuple[float, float], ...], seconds: float, current: float, expected: float
+) -> None:
+    assert lowest_since(history, T0, seconds, current) == expected
+
+
+def test_sustained_queue_proposal_reads_the_window_and_reports_the_raw_total() -> None:
+    policy = make_policy(signals=[{**QUEUE, "sustainedFor": 30}], tolerance=0.0)
+    # 2 ready groups, one leader reports 50: 100 waiting in all (extrapolated, partial).
+    snap = snapshot(T0, ready=2, queue=[50])
+    (proposal,), raw = propose_with_history(policy.spec, snap, T0, ((T0 - 15, 20.0),))
+    assert raw == 100.0
+    assert proposal.needed == 2.0  # the window's lowest total, 20, over target 10
+    assert proposal.value == 10.0  # 20 waiting over 2 groups
+    assert proposal.status is SignalStatus.PARTIAL
+
+
+def test_without_sustained_for_the_queue_history_is_not_read_nor_kept() -> None:
+    policy = make_policy(signals=[QUEUE])
+    (proposal,), raw = propose_with_history(
+        policy.spec, snapshot(T0, queue=[50, 50]), T0, ((T0 - 15, 0.0),)
+    )
+    assert raw is None
+    assert proposal.needed == 10.0

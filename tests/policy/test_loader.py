@@ -55,6 +55,15 @@ def test_a_valid_policy_loads_with_defaults(tmp_path: Path) -> None:
     assert spec.missing_metrics.then == "noRecommendation"
 
 
+def test_queue_depth_sustained_for_reads_a_duration_and_defaults_to_0(tmp_path: Path) -> None:
+    (plain,) = load_policy_file(_write(tmp_path, HEAD + BODY))
+    (sustained,) = load_policy_file(
+        _write(tmp_path, HEAD + BODY + "      sustainedFor: 1m\n", "sustained.yaml")
+    )
+    assert plain.policy.spec.signals[0].sustained_for == 0.0  # type: ignore[union-attr]
+    assert sustained.policy.spec.signals[0].sustained_for == 60.0  # type: ignore[union-attr]
+
+
 CASES = [
     pytest.param(
         BODY.replace("    max: 4", "    maxx: 4"),
@@ -123,6 +132,11 @@ CASES = [
         BODY + "    - type: latency\n",
         [(15, "spec.signals[1].type", "unknown signal type 'latency'")],
         id="unknown-signal-type",
+    ),
+    pytest.param(
+        BODY + "      sustainedFor: -30s\n",
+        [(15, "spec.signals[0].sustainedFor", "duration")],
+        id="negative-sustained-for",
     ),
     pytest.param(
         BODY + "    - targetPerGroup: 4\n",

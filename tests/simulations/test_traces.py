@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import csv
 import json
+import tracemalloc
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from simulations.servegen import WINDOW_SECONDS, read_servegen
+from simulations.servegen import WINDOW_SECONDS, _window_positions, read_servegen
 from simulations.traces import TraceError, detect_format, read_azure, read_mooncake, rescale
+from simulations.workload import WorkloadOptions, load_workload
 
 DATA = Path(__file__).resolve().parents[2] / "simulations" / "data"
 CONV = DATA / "azure_conv_excerpt.csv"
@@ -127,6 +130,101 @@ def test_servegen_is_seeded() -> None:
     b = read_servegen(SERVEGEN, lengths, np.random.default_rng(4), end=86_400.0)
     assert np.array_equal(a.arrival, b.arrival)
     assert np.array_equal(a.prompt_tokens, b.prompt_tokens)
+
+
+RATES = (100.0, 0.0, 2.5, 40.0, 333.3)  # req/s, one 600 s window each
+
+
+def _rate_file(tmp_path: Path, dist: str) -> Path:
+    params = {"Gamma": "4.07,Gamma,0.0604,103.65", "Weibull": "1.3,Weibull,0.7,2.0", "": ",,,"}
+    rows = [f"{i * 600},{rate},{params[dist]}" for i, rate in enumerate(RATES)]
+    file = tmp_path / "chunk-0-trace.csv"
+    file.write_text("\n".join(rows) + "\n")
+    return file
+
+
+@pytest.mark.parametrize("dist", ["Gamma", "Weibull", ""])
+@pytest.mark.parametrize("fraction", [1.0, 0.5, 0.01])
+def test_servegen_sample_fraction_scales_each_windows_count(
+    tmp_path: Path, dist: str, fraction: float
+) -> None:
+    """Each 600 s window gets floor or ceil of ``n = rate * 600`` arrivals, thinned to a
+    binomial share: within 5 standard deviations of ``n * fraction``."""
+    trace = read_servegen(
+        _rate_file(tmp_path, dist),
+        read_azure(CONV),
+        np.random.default_rng(0),
+        sample_fraction=fraction,
+    )
+    counts = np.bincount((trace.arrival // WINDOW_SECONDS).astype(np.int64), minlength=5)
+    for window, rate in enumerate(RATES):
+        n = rate * WINDOW_SECONDS
+        spread = 5 * np.sqrt(n * fraction * (1 - fraction)) + 1
+        assert abs(counts[window] - n * fraction) <= spread, (window, counts)
+
+
+@pytest.mark.parametrize(
+    ("dist", "p1", "p2"), [("Gamma", 0.0604, 103.65), ("Weibull", 0.5, 2.0), ("", 0.0, 0.0)]
+)
+def test_servegen_sample_fraction_is_the_thinned_full_process(
+    dist: str, p1: float, p2: float
+) -> None:
+    """Thinning while sampling gives the gaps of sampling every request and thinning
+    afterwards. At Gamma shape 0.06 (CV 4), drawing ``n * fraction`` gaps from the fit
+    instead would keep CV 4; a 0.5% share of the full process is nearly Poisson (CV 1)."""
+    rng = np.random.default_rng(3)
+    n, fraction = 200_000, 0.005
+    full, thinned = [], []
+    for _ in range(10):
+        every = _window_positions(dist, p1, p2, n, 1.0, rng)
+        full.append(np.diff(every[rng.random(n) < fraction]))
+        thinned.append(np.diff(_window_positions(dist, p1, p2, n, fraction, rng)))
+    a, b = np.concatenate(full), np.concatenate(thinned)
+    assert b.std() / b.mean() == pytest.approx(a.std() / a.mean(), rel=0.1)
+    for q in (25, 50, 90):
+        assert np.percentile(b, q) == pytest.approx(np.percentile(a, q), rel=0.1)
+
+
+def test_servegen_sample_fraction_is_seeded() -> None:
+    lengths = read_azure(CONV)
+    a = read_servegen(SERVEGEN, lengths, np.random.default_rng(9), sample_fraction=0.1)
+    b = read_servegen(SERVEGEN, lengths, np.random.default_rng(9), sample_fraction=0.1)
+    assert np.array_equal(a.arrival, b.arrival)
+
+
+def test_servegen_sampling_at_a_small_fraction_stays_light(tmp_path: Path) -> None:
+    """A client at 50,000 req/s for a day would be 4.3 billion arrivals (35 GB of
+    float64) sampled at full rate; at fraction 1e-5 it is about 43,000."""
+    rows = [f"{w * 600},50000,4.07,Gamma,0.0604,0.0003" for w in range(144)]
+    file = tmp_path / "chunk-0-trace.csv"
+    file.write_text("\n".join(rows) + "\n")
+    tracemalloc.start()
+    try:
+        trace = read_servegen(
+            file, read_azure(CONV), np.random.default_rng(0), sample_fraction=1e-5
+        )
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(trace) == pytest.approx(50_000 * 86_400 * 1e-5, rel=0.01)
+    assert peak < 50e6
+
+
+@pytest.mark.parametrize("bad", [0.0, -0.1, 1.5])
+def test_servegen_sample_fraction_outside_0_1_is_an_error(bad: float) -> None:
+    with pytest.raises(TraceError, match="sample fraction"):
+        read_servegen(SERVEGEN, read_azure(CONV), np.random.default_rng(0), sample_fraction=bad)
+
+
+@pytest.mark.parametrize(("scale", "factor"), [(0.25, 0.25), (2.0, 2.0)])
+def test_servegen_workload_applies_the_rate_scale(scale: float, factor: float) -> None:
+    """Below 1 the scale is applied while sampling, above 1 by copying: either way the
+    request count follows it, and time compression still divides the arrival times."""
+    base = WorkloadOptions(format="servegen", category="reason/deepseek-r1", duration=86_400.0)
+    plain = load_workload(SERVEGEN, base)
+    scaled = load_workload(SERVEGEN, replace(base, rate_scale=scale, time_compression=24.0))
+    assert len(scaled) == pytest.approx(len(plain) * factor, rel=0.03)
+    assert scaled.arrival[-1] <= 86_400.0 / 24.0
 
 
 def test_servegen_unknown_category_is_a_clear_error() -> None:
