@@ -6,50 +6,31 @@ each field through ``object.__setattr__``. For 40,320 steps with up to a dozen s
 leaders that was a fifth of the dry-run loop, and none of it is needed here: every
 simulated leader of a step reports the same mapping, which the loop wraps in one
 ``MappingProxyType`` and never mutates (:class:`~simulations.dryrun.load.Redistributor`
-keeps each step's dict private). So these builders fill the instances directly, with
-the same field values and the same read-only mapping types ``__post_init__`` would give,
-so they compare equal to snapshots built the ordinary way.
-
-A guard keeps this honest if the dataclasses change: when the fields are not exactly
-the ones filled here, the ordinary constructors are used.
+keeps each step's dict private). So these builders fill the instances directly
+(:func:`autoscaler.fastbuild.fast_constructor`, fields in declaration order), with the
+same read-only mapping types ``__post_init__`` would give, so they compare equal to
+snapshots built the ordinary way.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import fields
 
+from autoscaler.fastbuild import fast_constructor
 from autoscaler.signals import Signal
 from autoscaler.snapshot import GroupStatus, LwsKey, LwsSnapshot, Sample
-
-_SNAPSHOT_FIELDS = (
-    "key",
-    "observed_at",
-    "spec_replicas",
-    "status_replicas",
-    "ready_replicas",
-    "groups",
-    "leaders",
-    "aggregates",
-)
-_DIRECT = tuple(f.name for f in fields(LwsSnapshot)) == _SNAPSHOT_FIELDS and tuple(
-    f.name for f in fields(Sample)
-) == ("value", "timestamp")
-_new = object.__new__
 
 LeaderView = Mapping[Signal, Sample]
 """One leader's samples, read-only (a ``MappingProxyType``)."""
 
+_sample = fast_constructor(Sample)
+# __post_init__ only wraps the mappings read-only; callers pass them wrapped already.
+_snapshot = fast_constructor(LwsSnapshot, skip_post_init=True)
+
 
 def sample(value: float, timestamp: float) -> Sample:
     """``Sample(value, timestamp)``."""
-    if not _DIRECT:
-        return Sample(value, timestamp)
-    built: Sample = _new(Sample)
-    fields = built.__dict__
-    fields["value"] = value
-    fields["timestamp"] = timestamp
-    return built
+    return _sample(value, timestamp)
 
 
 def snapshot(
@@ -65,18 +46,6 @@ def snapshot(
     """An ``LwsSnapshot`` over ``leaders`` (a ``MappingProxyType`` of ``LeaderView``) and
     ``aggregates`` (a ``MappingProxyType``), taken as they are: nobody may mutate what
     they wrap."""
-    if not _DIRECT:
-        return LwsSnapshot(
-            key, now, spec_replicas, status_replicas, ready_replicas, groups, leaders, aggregates
-        )
-    built: LwsSnapshot = _new(LwsSnapshot)
-    fields = built.__dict__
-    fields["key"] = key
-    fields["observed_at"] = now
-    fields["spec_replicas"] = spec_replicas
-    fields["status_replicas"] = status_replicas
-    fields["ready_replicas"] = ready_replicas
-    fields["groups"] = groups
-    fields["leaders"] = leaders
-    fields["aggregates"] = aggregates
-    return built
+    return _snapshot(
+        key, now, spec_replicas, status_replicas, ready_replicas, groups, leaders, aggregates
+    )
