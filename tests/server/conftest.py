@@ -50,6 +50,18 @@ def pki(tmp_path: Path) -> TestPki:
 
 
 @pytest.fixture
+def proxy_ca(tmp_path: Path) -> TestPki:
+    """The front proxy's CA (the aggregator's client certificates)."""
+    return TestPki(tmp_path / "front-proxy", name="front-proxy-ca")
+
+
+@pytest.fixture
+def user_ca(tmp_path: Path) -> TestPki:
+    """A CA for ordinary client certificates (``--client-ca-file``)."""
+    return TestPki(tmp_path / "users", name="client-ca")
+
+
+@pytest.fixture
 def policy_dir(tmp_path: Path) -> Path:
     folder = tmp_path / "policies"
     folder.mkdir()

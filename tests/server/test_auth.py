@@ -59,16 +59,6 @@ def kube(tmp_path: Path, pki: TestPki) -> Iterator[tuple[FakeApiServer, Path]]:
 
 
 @pytest.fixture
-def proxy_ca(tmp_path: Path) -> TestPki:
-    return TestPki(tmp_path / "front-proxy", name="front-proxy-ca")
-
-
-@pytest.fixture
-def user_ca(tmp_path: Path) -> TestPki:
-    return TestPki(tmp_path / "users", name="client-ca")
-
-
-@pytest.fixture
 def secured(
     start_server: Start,
     kube: tuple[FakeApiServer, Path],
