@@ -96,8 +96,3 @@ VLLM_TTFT_BUCKETS: tuple[float, ...] = (
     0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0,
     2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0, 160.0, 640.0, 2560.0,
 )  # fmt: skip
-
-
-def metric_spec(engine: ServingEngine, signal: Signal) -> MetricSpec:
-    """The metric family for ``signal`` on ``engine``; KeyError for ACTIVATION (no family)."""
-    return CATALOGUE[engine][signal]

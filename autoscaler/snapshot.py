@@ -54,10 +54,6 @@ class GroupStatus:
     created_at: float
     ready_at: float | None = None
 
-    @property
-    def starting(self) -> bool:
-        return self.ready_at is None
-
 
 def _frozen(
     mapping: Mapping[str, Mapping[Signal, Sample]],

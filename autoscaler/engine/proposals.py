@@ -47,12 +47,6 @@ _QUEUE_SAMPLES = (Signal.QUEUE_DEPTH,)
 _KV_SAMPLES = (Signal.KV_CACHE,)
 
 
-def signal_name(spec: SignalSpec) -> str:
-    if isinstance(spec, TokenThroughputSignal):
-        return _TOKEN_NAMES[spec.tokens]
-    return spec.type
-
-
 def _leader_plan(spec: SignalSpec) -> tuple[str, float, tuple[Signal, ...], float]:
     """(name, per-group target, the leader samples summed, largest plausible sample)."""
     if isinstance(spec, QueueDepthSignal):

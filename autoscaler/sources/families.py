@@ -78,12 +78,3 @@ def family(engine: ServingEngine, signal: Signal) -> Family:
 def families(engine: ServingEngine) -> tuple[Family, ...]:
     """The leader families plus the TTFT histogram, in a stable order."""
     return tuple(family(engine, s) for s in (*LEADER_SIGNALS, Signal.TTFT))
-
-
-def family_of_sample(engine: ServingEngine, sample_name: str) -> tuple[Family, int] | None:
-    """The family a stored series name belongs to, and the candidate's rank (0 = preferred)."""
-    for fam in families(engine):
-        for rank, name in enumerate(fam.sample_names):
-            if name == sample_name:
-                return fam, rank
-    return None

@@ -144,9 +144,6 @@ class HpaEmulator:
     def conditions(self) -> tuple[Condition, ...]:
         return tuple(self._conditions.values())
 
-    def tolerances(self) -> Tolerances:
-        return self._tolerances
-
     @staticmethod
     def _tolerances_for(config: HpaConfig) -> Tolerances:
         """``tolerancesForHpa``: the cluster tolerance, overridden per direction by
