@@ -61,13 +61,42 @@ def write_outputs(bench: Benchmark, out: Path, meta: dict[str, Any], target: flo
     lines += [f"- {k}: {v}" for k, v in meta.items() if k != "goal"]
     lines += ["", markdown_table(bench.figures, target)]
     if "goal" in meta:
-        lines += ["Goal check:", ""] + [f"- {k}: {v}" for k, v in meta["goal"].items()]
+        goal = dict(meta["goal"])
+        bound = goal.pop("fewer_events_and_20pct_bound", None)
+        lines += ["Goal check:", ""] + [f"- {k}: {v}" for k, v in goal.items()]
+        if bound:
+            lines += ["", *bound_lines(bound)]
     table.write_text("\n".join(lines) + "\n")
     written = [results, table]
     png = plot(bench, out / "timeline.png")
     if png is not None:
         written.append(png)
     return written
+
+
+def bound_lines(bound: dict[str, Any]) -> list[str]:
+    """Markdown for :func:`simulations.goal_bound.one_event_bound`'s answer."""
+    if not bound.get("computed") or "schedules" not in bound:
+        reason = bound.get("reason", "")
+        return [f"Fewer events *and* 20% fewer GPU-hours, any schedule: not computed ({reason})"]
+    lines = [
+        f"Fewer events *and* 20% fewer GPU-hours: every schedule with at most "
+        f"{bound['events_allowed']} event(s), at its best switch within "
+        f"{bound['gpu_hour_budget']} GPU-hours (reachable: {bound['goal_reachable']}):",
+        "",
+        "| groups | switch at (s) | SLO attainment | GPU-hours |",
+        "|---|---:|---:|---:|",
+    ]
+    for row in bound["schedules"]:
+        change = f"{row['from']} -> {row['to']}" if row["to"] != row["from"] else str(row["from"])
+        if "slo_attainment" not in row:
+            lines.append(f"| {change} | - | over budget | - |")
+            continue
+        at = "-" if row["switch_at_s"] is None else f"{row['switch_at_s']:g}"
+        lines.append(
+            f"| {change} | {at} | {100 * row['slo_attainment']:.2f}% | {row['gpu_hours']} |"
+        )
+    return lines
 
 
 def plot(bench: Benchmark, path: Path) -> Path | None:

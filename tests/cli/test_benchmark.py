@@ -64,6 +64,8 @@ def test_benchmark_writes_results_for_every_policy(
     assert results["oracle"]["gpu_hours"] <= results["static"]["gpu_hours"] + 1e-9
     assert {"setting", "reached_target", "sweep"} <= set(results["keda-tuned"])
     assert results["_meta"]["cold_start_median_s"] == 60.0
+    # Whether any schedule could meet the goal's events and GPU-hour parts is answered.
+    assert "computed" in results["_meta"]["goal"]["fewer_events_and_20pct_bound"]
     assert (out / "results.md").read_text().count("| ours |") == 1
     assert (out / "timeline.png").stat().st_size > 0
     captured = capsys.readouterr()

@@ -1,0 +1,129 @@
+"""Whether the issue's goal can be met at all on a trace: the one-event bound.
+
+The goal asks ours for *fewer* scale events than the best hindsight-tuned recipe *and*
+at least 20% fewer GPU-hours, at the SLO target. When that recipe needs only one or two
+events, "fewer" leaves very few schedules, and every one of them can be played:
+
+- 0 events allowed (the recipe made 1): the fleet keeps its warm start ``S`` throughout.
+- 1 event allowed (the recipe made 2): ``S`` groups until a switch time ``T``, then
+  ``k`` groups, for every ``k`` from 1 to the policy's maximum.
+
+For a given ``k < S`` the GPU-hours fall as the switch comes earlier, while capacity
+grows as it comes later (more groups for longer never queue more; only the in-flight
+requests of the removed groups differ). So the *latest* switch that stays within the
+budget (80% of the recipe's GPU-hours) is the best one-event schedule for that ``k``;
+for ``k > S`` it is the *earliest*. Worked numbers, default trace: 8 GPUs per group, a
+3,502 s horizon, ``S = 5``, seed-tuned at 32.3 GPU-hours, so the budget is 25.8; for
+``k = 3`` the switch must come by ``(25.8 / 8 * 3600 - 3 * 3502) / (5 - 3) = 552 s``.
+Each best schedule is played through the same closed loop as the policies, and the
+goal is *reachable* only if one of them meets the SLO target within the budget. When the
+recipe made more than two events the schedules are too many to enumerate, and the bound
+is not computed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from simulations.closedloop import LoopView, RunResult
+
+STEP = 15.0
+SAVING = 0.2
+
+PlaySchedule = Callable[["Schedule"], RunResult]
+Summarise = Callable[[RunResult], dict[str, Any]]
+
+
+class Schedule:
+    """``before`` groups until ``switch_at`` seconds, then ``after``: one scale event."""
+
+    name = "schedule"
+    period = STEP
+
+    def __init__(self, before: int, after: int, switch_at: float) -> None:
+        self.before, self.after, self.switch_at = before, after, switch_at
+
+    def decide(self, view: LoopView) -> int | None:
+        return self.before if view.now < self.switch_at else self.after
+
+
+def best_switch(
+    start: int, after: int, budget_group_seconds: float, horizon: float
+) -> float | None:
+    """The switch time (on the decision grid) that gives the most capacity within the
+    budget, or None when even the cheapest switch exceeds it."""
+    if after < start:
+        # start * T + after * (horizon - T) <= budget  ->  T <= (budget - after*h)/(start-after)
+        latest = (budget_group_seconds - after * horizon) / (start - after)
+        if latest < 0:
+            return None
+        return min(horizon, STEP * math.floor(latest / STEP))
+    # after > start: T >= (after*h - budget)/(after - start); earlier is more capacity.
+    earliest = (after * horizon - budget_group_seconds) / (after - start)
+    if earliest > horizon:
+        return None
+    return max(0.0, STEP * math.ceil(earliest / STEP))
+
+
+def one_event_bound(
+    best_tuned: dict[str, Any] | None,
+    start: int,
+    max_replicas: int,
+    gpus_per_group: int,
+    horizon: float,
+    target: float,
+    play: PlaySchedule,
+    summarise: Summarise,
+) -> dict[str, Any]:
+    """Play every best schedule with fewer events than ``best_tuned`` (see the module
+    docstring) and say whether any meets ``target`` within 80% of its GPU-hours."""
+    if best_tuned is None:
+        return {"computed": False, "reason": "no tuned recipe reached the target"}
+    events = int(best_tuned["scale_events"])
+    if events == 0:
+        return {
+            "computed": True,
+            "events_allowed": None,
+            "goal_reachable": False,
+            "reason": "the best tuned recipe made no scale event: none can be fewer",
+        }
+    if events > 2:
+        return {"computed": False, "reason": f"the best tuned recipe made {events} events"}
+    budget = (1.0 - SAVING) * float(best_tuned["gpu_hours"])
+    budget_group_seconds = budget / gpus_per_group * 3600.0
+    schedules: list[dict[str, Any]] = []
+    if events == 2:
+        for after in range(1, max_replicas + 1):
+            if after == start:
+                continue
+            switch = best_switch(start, after, budget_group_seconds, horizon)
+            row: dict[str, Any] = {"from": start, "to": after, "switch_at_s": switch}
+            if switch is not None:
+                row.update(_figures(summarise(play(Schedule(start, after, switch)))))
+            schedules.append(row)
+    row = {"from": start, "to": start, "switch_at_s": None}
+    if start * horizon <= budget_group_seconds:
+        row.update(_figures(summarise(play(Schedule(start, start, 0.0)))))
+    schedules.append(row)
+    reachable = [
+        s
+        for s in schedules
+        if "slo_attainment" in s and s["slo_attainment"] >= target and s["gpu_hours"] <= budget
+    ]
+    return {
+        "computed": True,
+        "events_allowed": max(0, events - 1),
+        "gpu_hour_budget": round(budget, 3),
+        "schedules": schedules,
+        "goal_reachable": bool(reachable),
+    }
+
+
+def _figures(summary: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "slo_attainment": summary["slo_attainment"],
+        "gpu_hours": summary["gpu_hours"],
+        "scale_events": summary["scale_events"],
+    }

@@ -1,0 +1,104 @@
+"""The one-event bound: the best switch times, the schedules played through the real
+closed loop, and the reachability verdict."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from autoscaler.snapshot import LwsKey
+from simulations.bench import fleet_factory
+from simulations.closedloop import LoopConfig, RunResult, run
+from simulations.goal_bound import Schedule, best_switch, one_event_bound
+from simulations.profile import load_profile
+from simulations.traces import read_azure, rescale
+
+REPO = Path(__file__).resolve().parents[2]
+CONV = REPO / "simulations" / "data" / "azure_conv_excerpt.csv"
+PROFILE = load_profile("llama-70b-h100").with_cold_start(60.0)
+
+
+@pytest.mark.parametrize(
+    ("start", "after", "budget", "horizon", "expected"),
+    [
+        # The module docstring's numbers: 25.8 GPU-hours / 8 GPUs = 11,610 group-seconds.
+        # (11,610 - 3 * 3,502) / 2 = 552 s, down to the 15 s grid: 540 s.
+        (5, 3, 11_610.0, 3_502.0, 540.0),
+        # Even switching at 0, 4 groups for the whole horizon exceed the budget.
+        (5, 4, 11_610.0, 3_502.0, None),
+        # Generous budget: the switch can wait until the end.
+        (5, 3, 10 * 3_600.0, 3_600.0, 3_600.0),
+        # Scaling up: 2 -> 3 over 1,000 s within 2,500 group-seconds needs the switch at
+        # (3 * 1,000 - 2,500) / 1 = 500 s at the earliest (on the grid: 510 s).
+        (2, 3, 2_500.0, 1_000.0, 510.0),
+        (2, 3, 1_000.0, 1_000.0, None),
+    ],
+)
+def test_best_switch(
+    start: int, after: int, budget: float, horizon: float, expected: float | None
+) -> None:
+    assert best_switch(start, after, budget, horizon) == expected
+
+
+def test_a_schedule_makes_one_event_and_costs_what_the_formula_says() -> None:
+    trace = rescale(read_azure(CONV), np.random.default_rng(0), rate_scale=2.0).window(0, 600)
+    loop = LoopConfig(key=LwsKey("inference", "llm"))
+    result = run(trace, PROFILE, Schedule(4, 2, 300.0), fleet_factory, 4, 0, loop)
+    horizon = float(trace.arrival[-1])
+    assert result.scale_events == 1
+    # 4 groups for 300 s, then 2 groups until the last arrival (removal is immediate).
+    expected_hours = (4 * 300.0 + 2 * (horizon - 300.0)) / 3600.0
+    assert result.replica_hours == pytest.approx(expected_hours, abs=0.5 * 4 / 3600.0)
+
+
+def _fake_play(attainment_of: dict[int, float]) -> Any:
+    """A stand-in closed loop for the verdict logic: attainment by final size."""
+    played: list[Schedule] = []
+
+    def play(schedule: Schedule) -> RunResult:
+        played.append(schedule)
+        return schedule  # type: ignore[return-value]
+
+    def summary(result: Any) -> dict[str, Any]:
+        schedule: Schedule = result
+        hours = schedule.before * schedule.switch_at + schedule.after * (1000 - schedule.switch_at)
+        return {
+            "slo_attainment": attainment_of[schedule.after],
+            "gpu_hours": 8 * hours / 3600.0,
+            "scale_events": int(schedule.before != schedule.after),
+        }
+
+    return play, summary, played
+
+
+def test_the_bound_says_reachable_only_when_a_schedule_meets_both() -> None:
+    best = {"gpu_hours": 8 * 3.0 * 1000 / 3600.0, "scale_events": 2}  # 3 groups, 1,000 s
+    play, summary, played = _fake_play({1: 0.5, 2: 0.995, 3: 0.999, 4: 1.0, 5: 1.0})
+    bound = one_event_bound(best, 4, 5, 8, 1000.0, 0.99, play, summary)
+    assert bound["computed"]
+    assert bound["events_allowed"] == 1
+    assert bound["goal_reachable"] is True  # 4 -> 2 early enough meets 99.5% in budget
+    assert {(s.before, s.after) for s in played} == {(4, 1), (4, 2)}  # the rest cost more
+    play, summary, _ = _fake_play({1: 0.5, 2: 0.98, 3: 0.999, 4: 1.0, 5: 1.0})
+    assert one_event_bound(best, 4, 5, 8, 1000.0, 0.99, play, summary)["goal_reachable"] is False
+
+
+@pytest.mark.parametrize(
+    ("best", "reason"),
+    [
+        (None, "no tuned recipe"),
+        ({"gpu_hours": 10.0, "scale_events": 3}, "made 3 events"),
+        ({"gpu_hours": 10.0, "scale_events": 0}, "none can be fewer"),
+    ],
+)
+def test_the_bound_explains_when_it_does_not_enumerate(
+    best: dict[str, Any] | None, reason: str
+) -> None:
+    play, summary, played = _fake_play({})
+    bound = one_event_bound(best, 4, 5, 8, 1000.0, 0.99, play, summary)
+    assert reason in bound["reason"]
+    assert not played
+    assert not bound.get("goal_reachable", False)
