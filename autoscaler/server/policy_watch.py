@@ -30,24 +30,17 @@ from pathlib import Path
 from autoscaler.errors import PolicyError, PolicyIssue
 from autoscaler.policy.loader import POLICY_SUFFIXES, LoadedPolicy, load_policy_file
 from autoscaler.policy.model import ScalingPolicy
+from autoscaler.server.file_version import FileSignature, file_signature
 from autoscaler.server.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
-Signature = tuple[str, int, int, int]
-
 
 @dataclass(frozen=True)
 class _FileState:
-    signature: Signature | None
+    signature: FileSignature | None
     """Of the version last *looked at* (good or rejected), so a bad file is logged once."""
     policies: tuple[LoadedPolicy, ...]
-
-
-def _signature(path: str) -> Signature:
-    resolved = os.path.realpath(path)
-    info = os.stat(resolved)
-    return (resolved, info.st_ino, info.st_size, info.st_mtime_ns)
 
 
 def _policy_files(paths: Iterable[Path]) -> tuple[list[str], list[PolicyIssue]]:
@@ -146,7 +139,7 @@ class PolicyWatcher:
     def _refresh_file(self, file: str) -> bool:
         previous = self._files.get(file, _FileState(None, ()))
         try:
-            signature = _signature(file)
+            signature = file_signature(file)
         except OSError as exc:
             self._reject(file, previous, None, [f"cannot read: {exc}"])
             return False
@@ -167,7 +160,7 @@ class PolicyWatcher:
         return True
 
     def _reject(
-        self, file: str, previous: _FileState, signature: Signature | None, problems: list[str]
+        self, file: str, previous: _FileState, signature: FileSignature | None, problems: list[str]
     ) -> None:
         kept = ", ".join(p.policy.name for p in previous.policies)
         outcome = (

@@ -24,25 +24,14 @@ error is logged and counted, and the next change of the files is tried again.
 from __future__ import annotations
 
 import logging
-import os
 import ssl
 from collections.abc import Callable
 from pathlib import Path
 
+from autoscaler.server.file_version import FileSignature, signature_or_none
 from autoscaler.server.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
-
-FileSignature = tuple[str, int, int, int] | None
-
-
-def _signature(path: Path) -> FileSignature:
-    try:
-        resolved = os.path.realpath(path)
-        info = os.stat(resolved)
-    except OSError:
-        return None
-    return (resolved, info.st_ino, info.st_size, info.st_mtime_ns)
 
 
 class ServingTls:
@@ -67,8 +56,12 @@ class ServingTls:
         self.current = self.listening
         self._attempted = self._version
 
-    def _inputs(self) -> tuple[FileSignature, FileSignature, bytes]:
-        return _signature(self.cert_file), _signature(self.key_file), self._client_cas()
+    def _inputs(self) -> tuple[FileSignature | None, FileSignature | None, bytes]:
+        return (
+            signature_or_none(self.cert_file),
+            signature_or_none(self.key_file),
+            self._client_cas(),
+        )
 
     def _build(self, client_cas: bytes) -> ssl.SSLContext:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

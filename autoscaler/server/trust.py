@@ -25,7 +25,6 @@ not: the server serves bearer tokens (TokenReview) and client certificates meanw
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +38,7 @@ from autoscaler.server.auth_lookup import (
     ClusterAuthReader,
     LookupFailure,
 )
+from autoscaler.server.file_version import signature_or_none
 from autoscaler.server.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
@@ -92,25 +92,16 @@ def read_authorities(path: Path) -> Authorities:
     return tuple(certificates)
 
 
-def _signature(path: Path) -> tuple[str, int, int, int] | None:
-    try:
-        resolved = os.path.realpath(path)
-        info = os.stat(resolved)
-    except OSError:
-        return None
-    return (resolved, info.st_ino, info.st_size, info.st_mtime_ns)
-
-
 class _CaFile:
     """A CA bundle file, re-read when it changes; the last good content is kept."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._signature = _signature(path)
+        self._signature = signature_or_none(path)
         self.authorities = read_authorities(path)  # strict at start-up
 
     def refresh(self) -> None:
-        signature = _signature(self.path)
+        signature = signature_or_none(self.path)
         if signature == self._signature:
             return
         self._signature = signature  # a bad version is reported once, not every refresh

@@ -19,8 +19,9 @@ from __future__ import annotations
 import numpy as np
 
 from autoscaler.sources.base import Target
+from autoscaler.sources.families import LEADER_SIGNALS
 from autoscaler.sources.recording import RecordingSource
-from simulations.dryrun.load import AGGREGATE_SIGNALS, LEADER_SIGNALS, RecordedLoad
+from simulations.dryrun.load import AGGREGATE_SIGNALS, RecordedLoad
 
 
 def can_read_fast(source: object, target: Target) -> bool:

@@ -30,15 +30,9 @@ import numpy as np
 from autoscaler.signals import Signal
 from autoscaler.snapshot import LwsKey, LwsSnapshot, Sample
 from autoscaler.sources.base import SourceResult
+from autoscaler.sources.families import LEADER_SIGNALS
 from simulations.dryrun.frozen import sample
 
-LEADER_SIGNALS: tuple[Signal, ...] = (
-    Signal.QUEUE_DEPTH,
-    Signal.RUNNING,
-    Signal.KV_CACHE,
-    Signal.PROMPT_TOKENS,
-    Signal.GENERATION_TOKENS,
-)
 AGGREGATE_SIGNALS: tuple[Signal, ...] = (Signal.TTFT, Signal.ACTIVATION)
 
 

@@ -25,8 +25,9 @@ import numpy as np
 from autoscaler.policy.model import ScalingPolicy
 from autoscaler.signals import Signal
 from autoscaler.snapshot import GroupStatus
+from autoscaler.sources.families import LEADER_SIGNALS
 from simulations.dryrun import frozen
-from simulations.dryrun.load import LEADER_SIGNALS, RecordedLoad, Redistributor
+from simulations.dryrun.load import RecordedLoad, Redistributor
 from simulations.dryrun.replay import EngineDriver
 from simulations.hpa import HpaConfig, HpaEmulator, MetricError, MetricValues, ScaleView
 from simulations.hpa.controller import Reading

@@ -23,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from simulations.dryrun.load import AGGREGATE_SIGNALS, LEADER_SIGNALS, RecordedLoad
+from autoscaler.sources.families import LEADER_SIGNALS
+from simulations.dryrun.load import AGGREGATE_SIGNALS, RecordedLoad
 from simulations.dryrun.loop import Timeline
 from simulations.dryrun.summary import Summary
 

@@ -27,7 +27,8 @@ from autoscaler.policy.model import (
     TokenThroughputSignal,
 )
 from autoscaler.signals import Signal
-from simulations.dryrun.load import LEADER_SIGNALS, RecordedLoad
+from autoscaler.sources.families import LEADER_SIGNALS
+from simulations.dryrun.load import RecordedLoad
 from simulations.dryrun.loop import Timeline
 
 _EPS = 1e-9
