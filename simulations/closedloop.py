@@ -6,7 +6,9 @@ inside a step are continuous (see :mod:`simulations.serving`). Every
 ``scrape_interval`` the leaders of ready groups are scraped; every controller period the
 controller decides. A group removed by the LWS model fails its in-flight requests, or,
 with ``drain_seconds`` in the profile, stops receiving and finishes them first (its GPUs
-still count until it is gone).
+still count until it is gone). A controller that drains before removal (:class:`Cordons`,
+ours with ``scaleDown.drain``) names the groups the gateway must stop routing to while
+they are still in the LWS; they keep serving what they hold and keep being scraped.
 
 GPU-hours and replica-hours count every created group (starting, ready or draining) from
 time 0 to the last arrival, so every policy is charged over the same interval; the loop
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -64,6 +66,15 @@ class Controller(Protocol):
 
     def decide(self, view: LoopView) -> int | None:
         """The new ``spec.replicas``, or None to leave it."""
+        ...
+
+
+@runtime_checkable
+class Cordons(Protocol):
+    """A controller that takes groups out of routing before it removes them."""
+
+    def cordoned(self) -> frozenset[int]:
+        """Indices of the groups that must receive no new requests, as of its last decision."""
         ...
 
 
@@ -135,6 +146,7 @@ def run(
     last_arrival = float(trace.arrival[-1])
     end = last_arrival + cfg.tail
     group_seconds, events = 0.0, 0
+    cordoned: frozenset[int] = frozenset()
     next_scrape = next_decision = next_sample = 0.0
     t, step = 0.0, cfg.step
     while t < end:
@@ -142,7 +154,8 @@ def run(
         groups = fleet.groups(t)
         ready = _sync_engines(groups, engines, draining, profile, log, t)
         live = [engines[g.index] for g in ready]
-        gateway.route_until(t1, live, t)
+        routable = [e for e in live if e.index not in cordoned] if cordoned else live
+        gateway.route_until(t1, routable, t)
         for engine in live:
             engine.step(t, t1)
         for index, engine in list(draining.items()):
@@ -159,6 +172,8 @@ def run(
             outstanding = sum(e.outstanding for e in live)
             view = LoopView(t, state, store, gateway.waiting, gateway.waiting + outstanding)
             wanted = controller.decide(view)
+            if isinstance(controller, Cordons):
+                cordoned = controller.cordoned()
             if wanted is not None and wanted != fleet.spec_replicas:
                 fleet.scale(wanted, t)
                 events += 1

@@ -68,6 +68,7 @@ class DecisionContext:
         demand: float | None = None,
         forecast: float | None = None,
         changes: Mapping[str, object] | None = None,
+        draining: tuple[str, ...] = (),
     ) -> tuple[Decision, EngineState]:
         """The decision, and ``state`` with ``changes`` and this decision recorded."""
         keep = _step_history_seconds(self.spec)
@@ -89,6 +90,7 @@ class DecisionContext:
             demand,
             forecast,
             self.cold,
+            draining,
         )
         return decision, state
 

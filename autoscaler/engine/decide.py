@@ -12,16 +12,20 @@ The order of the rules, each leaving a reason when it changes the outcome:
 5. bounds: ``[min, max]``, or ``[1, max]`` once idle for ``idleAfter``;
 6. stabilisation (``stabilize``): up window and step limit, or the down rules;
 7. never below the groups that exist while a signal is above its target;
-8. scale-to-zero from exactly one group after ``idleAfter`` of idleness (``zero``).
+8. scale-to-zero from exactly one group after ``idleAfter`` of idleness (``zero``);
+9. with ``scaleDown.drain``, a lower recommendation waits until the groups it removes
+   have finished their requests (``drain``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 from autoscaler.durations import format_duration as fmt
 from autoscaler.engine.context import DecisionContext
 from autoscaler.engine.decision import Decision, ReasonCode, SignalProposal, SignalStatus
+from autoscaler.engine.drain import destination, drain
 from autoscaler.engine.missing import hold, wait_for_leaders
 from autoscaler.engine.proposals import propose_with_history
 from autoscaler.engine.stabilize import scale_down, scale_up
@@ -50,15 +54,26 @@ def decide(
     if learned:
         ctx.note(R.COLD_START_LEARNED, f"cold start {fmt(cold)} learned from observed starts")
     if snapshot is None:
-        return hold(ctx, state, None, (), "the source returned no data for this LWS")
-    if snapshot.spec_replicas == 0:
-        return from_zero(ctx, state, snapshot)
-    return _scale(ctx, state, snapshot)
+        decision, state = hold(ctx, state, None, (), "the source returned no data for this LWS")
+    elif snapshot.spec_replicas == 0:
+        decision, state = from_zero(ctx, state, snapshot)
+    else:
+        decision, state = _scale(ctx, state, snapshot)
+    if state.draining and not decision.draining:
+        # Held without usable data, or no scale-down any more: the drain is called off
+        # (the leaders serve again) and starts afresh if a scale-down comes back.
+        state = state.evolve(draining=())
+    return decision, state
 
 
 def _scale(
     ctx: DecisionContext, state: EngineState, snapshot: LwsSnapshot
 ) -> tuple[Decision, EngineState]:
+    live = snapshot
+    going_to = destination(state, snapshot)
+    if going_to is not None:
+        # A drain is under way: the rules see the LWS at the size it is going to.
+        snapshot = dataclasses.replace(snapshot, spec_replicas=going_to)
     spec, now, current = ctx.spec, ctx.now, snapshot.spec_replicas
     proposals, queue_now = propose_with_history(spec, snapshot, now, state.queue_totals)
     queue_totals = state.queue_totals
@@ -82,10 +97,10 @@ def _scale(
         demand = max(demand, need)
     if best is None:
         if snapshot.ready_replicas == 0:
-            return wait_for_leaders(ctx, state, snapshot, proposals)
+            return wait_for_leaders(ctx, state, live, proposals)
         stale = any(p.status is SignalStatus.STALE for p in proposals)
         why = "every signal is stale" if stale else "no signal has data"
-        return hold(ctx, state, current, proposals, why)
+        return hold(ctx, state, live.spec_replicas, proposals, why)
 
     observed_since = _observation_start(ctx, state)
     target, driver = best.replicas or 0, best.name
@@ -130,9 +145,10 @@ def _scale(
         )
     if to_zero(ctx, idleness, current):
         rec, driver = 0, "scaleToZero"
+    rec, draining, drain_state = drain(ctx, state, live, live.spec_replicas, rec)
     return ctx.finish(
         state,
-        current,
+        live.spec_replicas,
         rec,
         proposals,
         driver,
@@ -145,7 +161,9 @@ def _scale(
             "queue_totals": queue_totals,
             "idle_since": idle_since,
             "last_good": (now, rec),
+            "draining": drain_state,
         },
+        draining,
     )
 
 

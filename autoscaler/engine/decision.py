@@ -45,6 +45,7 @@ class ReasonCode(StrEnum):
     ACTIVATION = "Activation"
     AT_ZERO = "AtZero"
     COLD_START_LEARNED = "ColdStartLearned"
+    DRAINING = "Draining"
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,8 @@ class Decision:
 
     ``replicas`` is None when the policy says to make no recommendation (missing data
     past the hold time); ``driver`` names the signal (or rule) that set the value.
+    ``draining`` names the leaders that must receive no new requests: their groups go
+    at the next scale-down (``scaleDown.drain``).
     """
 
     key: LwsKey
@@ -102,6 +105,7 @@ class Decision:
     demand: float | None = None
     forecast: float | None = None
     cold_start_seconds: float = 0.0
+    draining: tuple[str, ...] = ()
 
     def explain(self) -> str:
         """A multi-line, human-readable account, as printed by ``lws-autoscaler explain``."""
@@ -116,6 +120,8 @@ class Decision:
                 f"  signal {p.name}: {p.status} value={value} target={p.target:g} "
                 f"needed={needed} proposal={p.replicas} reporting={p.reporting}"
             )
+        if self.draining:
+            lines.append(f"  draining (no new requests): {', '.join(self.draining)}")
         for reason in self.reasons:
             lines.append(f"  - {reason}")
         return "\n".join(lines)
@@ -158,6 +164,7 @@ def make_decision(
     demand: float | None,
     forecast: float | None,
     cold_start_seconds: float,
+    draining: tuple[str, ...] = (),
 ) -> Decision:
     """``Decision(...)`` with the same arguments, built fast."""
     return _decision(
@@ -172,4 +179,5 @@ def make_decision(
         demand,
         forecast,
         cold_start_seconds,
+        draining,
     )

@@ -37,7 +37,9 @@ class EngineState:
     - ``last_good``: the last recommendation made on fresh data, for the missing-data hold;
     - ``idle_since``: start of the current idle stretch (scale-to-zero);
     - ``start_durations``/``seen_starts``: observed cold starts and the groups already
-      counted, as (index, creation time), at most one per index.
+      counted, as (index, creation time), at most one per index;
+    - ``draining``: leaders of the groups a drained scale-down removes, each with the
+      time its drain began (``scaleDown.drain``).
     """
 
     first_seen: float | None = None
@@ -51,6 +53,7 @@ class EngineState:
     idle_since: float | None = None
     start_durations: tuple[float, ...] = ()
     seen_starts: frozenset[tuple[int, float]] = field(default_factory=frozenset)
+    draining: tuple[tuple[str, float], ...] = ()
 
     def evolve(self, **changes: object) -> EngineState:
         """A copy with ``changes``; like ``dataclasses.replace``, at a tenth of the cost

@@ -186,11 +186,25 @@ class ScaleUp(_Strict):
     forecast: Forecast = Field(default_factory=Forecast)
 
 
+class Drain(_Strict):
+    """Stop routing to the groups a scale-down removes, and remove them once idle.
+
+    The server relabels the leader pods of the groups that will go
+    (``lws-autoscaler.io/serving: "false"``), so a Service or gateway selecting
+    ``serving: "true"`` stops sending them requests; the recommendation drops once their
+    leaders report nothing running or waiting, or after ``timeout``.
+    """
+
+    enabled: bool = False
+    timeout: PositiveDuration = 120.0
+
+
 class ScaleDown(_Strict):
     stabilization_window: Duration = 600.0
     max_step: StepLimit | None = Field(default_factory=lambda: StepLimit(groups=1, period=120.0))
     min_group_age: Duration = 600.0
     remove_starting_groups: bool = False
+    drain: Drain = Field(default_factory=Drain)
 
 
 class Activation(_Strict):

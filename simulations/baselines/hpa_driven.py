@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from autoscaler.engine import EngineState, decide
+from autoscaler.engine.drain import group_index
 from autoscaler.policy.model import ScalingPolicy
 from autoscaler.signals import Signal
 from simulations.closedloop import LoopView
@@ -175,11 +176,19 @@ class Ours(HpaDriven):
         self.policy = policy
         self.engine_state = EngineState()
         self.decisions: list[tuple[float, int | None, str | None]] = []
+        self._cordoned: frozenset[int] = frozenset()
+
+    def cordoned(self) -> frozenset[int]:
+        """The groups the last decision drains (``scaleDown.drain``): no new requests."""
+        return self._cordoned
 
     def _recommend(self, view: LoopView) -> Reading:
         snapshot = view.store.snapshot(self.policy, view.now, view.state)
         decision, self.engine_state = decide(self.policy, snapshot, self.engine_state, view.now)
         self.decisions.append((view.now, decision.replicas, decision.driver))
+        name = view.state.key.name
+        indices = (group_index(pod, name) for pod in decision.draining)
+        self._cordoned = frozenset(i for i in indices if i is not None)
         if decision.replicas is None:
             return MetricError("the engine made no recommendation")
         return MetricValues.of(decision.replicas)

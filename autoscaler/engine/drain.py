@@ -1,0 +1,137 @@
+"""Drain before removal (``scaleDown.drain``): which groups a scale-down removes, and
+whether they have finished their in-flight requests.
+
+A LeaderWorkerSet scaled from ``current`` to ``rec`` groups deletes the groups with
+index ``>= rec`` (leader pods ``<lws>-<index>``), workers included, so every request
+still running on them fails. With draining on, the engine names those leaders in
+``Decision.draining`` (the server relabels them out of the Service, so they get no new
+requests) and keeps recommending ``current`` until each of them reports nothing running
+and nothing waiting in a sample taken after its drain began, or the timeout passes.
+Only then does the lower recommendation go out.
+
+Worked example: 5 groups, the rules ask for 3; groups 3 and 4 are drained. At the
+next decision group 3 reports 0 running, group 4 still 2: hold 5. Fifteen seconds later
+both report 0: recommend 3. Had load come back before that (the rules ask for 5 again),
+the drain is called off and both groups serve again at once, without a cold start.
+
+While a drain runs, the rules look at the LWS as the size it is going to
+(:func:`destination`): the scale-down was already decided, so the 10% headroom a
+scale-down keeps must not count the leaving group again. Without that, a demand of 5.79
+groups would end a drain from 7 to 6 (ceil(5.79 * 1.1) = 7) that a plain scale-down to
+6 keeps (5.79 is within 10% of 6); only a demand that would scale *up* from 6 calls the
+drain off.
+
+Groups that are not ready have never been routed to and count as drained.
+"""
+
+from __future__ import annotations
+
+from autoscaler.durations import format_duration as fmt
+from autoscaler.engine.context import DecisionContext
+from autoscaler.engine.decision import ReasonCode
+from autoscaler.engine.state import EngineState
+from autoscaler.signals import Signal
+from autoscaler.snapshot import LwsSnapshot
+
+_IN_FLIGHT = (Signal.RUNNING, Signal.QUEUE_DEPTH)
+
+Draining = tuple[tuple[str, float], ...]
+
+
+def leader_pod_name(lws_name: str, index: int) -> str:
+    """The leader pod of group ``index``: LWS names it ``<lws>-<index>``."""
+    return f"{lws_name}-{index}"
+
+
+def group_index(leader: str, lws_name: str) -> int | None:
+    """The group index of a snapshot leader key: ``"3"`` or ``"<lws>-3"`` -> 3.
+
+    Worker pods (``<lws>-3-1``) and foreign names give None.
+    """
+    text = leader.removeprefix(f"{lws_name}-")
+    return int(text) if text.isdigit() else None
+
+
+def destination(state: EngineState, snapshot: LwsSnapshot) -> int | None:
+    """The size a running drain leads to (its lowest drained index), or None."""
+    if not state.draining:
+        return None
+    indices = [group_index(pod, snapshot.key.name) for pod, _ in state.draining]
+    lowest = min((i for i in indices if i is not None), default=None)
+    return lowest if lowest is not None and lowest < snapshot.spec_replicas else None
+
+
+def _groups_from(snapshot: LwsSnapshot, rec: int) -> dict[int, tuple[str | None, bool]]:
+    """Index -> (snapshot leader key or None without metrics, whether the group is
+    ready) for the groups with index >= rec."""
+    name = snapshot.key.name
+    going: dict[int, tuple[str | None, bool]] = {
+        g.index: (None, g.ready_at is not None) for g in snapshot.groups if g.index >= rec
+    }
+    for leader in snapshot.leaders:
+        index = group_index(leader, name)
+        if index is None or index < rec:
+            continue
+        # Without group detail, a leader that reports is a ready group's.
+        ready = going[index][1] if index in going else not snapshot.groups
+        going[index] = (leader, ready)
+    return going
+
+
+def _idle_since(snapshot: LwsSnapshot, leader: str | None, since: float, now: float) -> bool:
+    """True when ``leader`` reported 0 running and 0 waiting in samples newer than ``since``."""
+    if leader is None:
+        return False
+    samples = snapshot.leaders[leader]
+    for signal in _IN_FLIGHT:
+        sample = samples.get(signal)
+        if sample is None or not since < sample.timestamp <= now or sample.value != 0:
+            return False
+    return True
+
+
+def drain(
+    ctx: DecisionContext, state: EngineState, snapshot: LwsSnapshot, current: int, rec: int
+) -> tuple[int, tuple[str, ...], Draining]:
+    """(recommendation, leader pods to keep out of routing, drain state to remember).
+
+    Off, or not a scale-down: ``rec`` unchanged and nothing drains.
+    """
+    policy = ctx.spec.scale_down.drain
+    if not policy.enabled or rec >= current:
+        return rec, (), ()
+    now, name = ctx.now, snapshot.key.name
+    began = dict(state.draining)
+    going = _groups_from(snapshot, rec)
+    remembered: list[tuple[str, float]] = []
+    pending: list[int] = []
+    timed_out: list[int] = []
+    for index in sorted(going):
+        pod = leader_pod_name(name, index)
+        since = began.get(pod, now)
+        remembered.append((pod, since))
+        leader, ready = going[index]
+        if not ready or _idle_since(snapshot, leader, since, now):
+            continue
+        (pending if now - since < policy.timeout else timed_out).append(index)
+    pods = tuple(pod for pod, _ in remembered)
+    if pending:
+        ctx.note(
+            ReasonCode.DRAINING,
+            f"holding {current} until group(s) {_join(pending)} finish their requests "
+            f"(at most {fmt(policy.timeout)}), then {rec}",
+        )
+        return current, pods, tuple(remembered)
+    if timed_out:
+        ctx.note(
+            ReasonCode.DRAINING,
+            f"group(s) {_join(timed_out)} still busy after {fmt(policy.timeout)}: "
+            f"{current} -> {rec} anyway",
+        )
+    elif going:
+        ctx.note(ReasonCode.DRAINING, f"group(s) {_join(sorted(going))} drained: {current} -> {rec}")
+    return rec, pods, tuple(remembered)
+
+
+def _join(indices: list[int]) -> str:
+    return ", ".join(map(str, indices))

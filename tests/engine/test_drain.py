@@ -1,0 +1,111 @@
+"""``scaleDown.drain``: a scale-down waits until the groups it removes are idle."""
+
+from __future__ import annotations
+
+import pytest
+
+from autoscaler.engine import EngineState, decide
+from autoscaler.engine.drain import group_index, leader_pod_name
+from autoscaler.snapshot import GroupStatus, LwsSnapshot
+from tests.engine.factories import T0, Driver, codes, make_policy, ready_groups, snapshot
+
+DRAIN = {"scaleDown": {"drain": {"enabled": True, "timeout": "2m"}}}
+
+
+def _busy(now: float, running: list[float], queue: list[float] | None = None) -> LwsSnapshot:
+    """Ready groups, one per ``running`` value; a queue of 4 in each of four groups
+    needs 1.6 groups, 2 with the 10% headroom of a scale-down."""
+    return snapshot(
+        now,
+        groups=ready_groups(len(running), ready_at=T0 - 3600),
+        queue=queue or [4.0] * len(running),
+        running=running,
+    )
+
+
+@pytest.mark.parametrize(
+    ("leader", "expected"),
+    [("3", 3), ("model-3", 3), ("model-12", 12), ("model-3-1", None), ("other-3", None)],
+)
+def test_group_index_of_leader_keys(leader: str, expected: int | None) -> None:
+    assert group_index(leader, "model") == expected
+
+
+def test_without_drain_the_scale_down_is_immediate() -> None:
+    d = Driver(make_policy())
+    decision = d.step(_busy(d.now, [3, 3, 3, 3]))
+    assert decision.replicas == 2
+    assert decision.draining == ()
+
+
+def test_scale_down_holds_until_the_removed_groups_are_idle() -> None:
+    d = Driver(make_policy(**DRAIN))
+    first = d.step(_busy(d.now, running=[3, 3, 3, 3]))
+    # The rules ask for 2: groups 2 and 3 stop receiving requests, 4 stay recommended.
+    assert first.replicas == 4
+    assert first.draining == (leader_pod_name("model", 2), leader_pod_name("model", 3))
+    assert "Draining" in codes(first)
+    # Group 2 has finished, group 3 still runs 2 requests: hold.
+    second = d.at(15, groups=ready_groups(4, T0 - 3600), queue=[8, 8, 0, 0], running=[3, 3, 0, 2])
+    assert second.replicas == 4
+    assert "group(s) 3 finish" in " ".join(r.message for r in second.reasons)
+    # Both idle: the lower recommendation goes out, still naming the drained leaders.
+    third = d.at(15, groups=ready_groups(4, T0 - 3600), queue=[8, 8, 0, 0], running=[3, 3, 0, 0])
+    assert third.replicas == 2
+    assert third.draining == ("model-2", "model-3")
+
+
+def test_idle_samples_from_before_the_drain_do_not_count() -> None:
+    policy = make_policy(**DRAIN)
+    now = T0
+    # Groups 2 and 3 look idle, but in samples 5 s older than the drain: requests may
+    # have reached them after that, so the engine waits for a newer sample.
+    snap = snapshot(
+        now, groups=ready_groups(4, T0 - 3600), queue=[8, 8, 0, 0], running=[3, 3, 0, 0], age=5
+    )
+    decision, state = decide(policy, snap, EngineState(), now)
+    assert decision.replicas == 4
+    assert state.draining == (("model-2", now), ("model-3", now))
+
+
+def test_drain_times_out() -> None:
+    d = Driver(make_policy(**DRAIN))
+    assert d.step(_busy(d.now, running=[3, 3, 3, 3])).replicas == 4
+    assert d.at(119, groups=ready_groups(4, T0 - 3600), queue=[4] * 4, running=[3] * 4).replicas == 4
+    late = d.at(1, groups=ready_groups(4, T0 - 3600), queue=[4] * 4, running=[3] * 4)
+    assert late.replicas == 2
+    assert "still busy after 2m" in " ".join(r.message for r in late.reasons)
+
+
+def test_load_returning_calls_the_drain_off() -> None:
+    d = Driver(make_policy(**DRAIN))
+    assert d.step(_busy(d.now, running=[3, 3, 3, 3])).draining
+    back = d.at(15, groups=ready_groups(4, T0 - 3600), queue=[10] * 4, running=[3] * 4)
+    assert back.replicas == 4
+    assert back.draining == ()
+    assert d.state.draining == ()
+    # A later scale-down starts a new drain, with a new start time.
+    again = d.at(15, groups=ready_groups(4, T0 - 3600), queue=[4] * 4, running=[3] * 4)
+    assert again.draining == ("model-2", "model-3")
+    assert dict(d.state.draining)["model-2"] == d.now
+
+
+def test_missing_data_calls_the_drain_off() -> None:
+    d = Driver(make_policy(**DRAIN))
+    assert d.step(_busy(d.now, running=[3, 3, 3, 3])).draining
+    held = d.step(None, advance=15)
+    assert held.draining == ()
+    assert d.state.draining == ()
+
+
+def test_starting_groups_count_as_drained() -> None:
+    # Group 3 never became ready: nothing was routed to it, so it goes at once.
+    groups = [*ready_groups(3, T0 - 3600), GroupStatus(3, T0 - 60, None)]
+    policy = make_policy(
+        scaleDown={"drain": {"enabled": True}, "removeStartingGroups": True},
+        signals=[{"type": "queueDepth", "targetPerGroup": 10}],
+    )
+    snap = snapshot(T0, ready=3, starting=1, groups=groups, queue=[9, 9, 9], running=[3, 3, 3])
+    decision, _ = decide(policy, snap, EngineState(), T0)
+    assert decision.replicas == 3
+    assert decision.draining == ("model-3",)
