@@ -195,7 +195,7 @@ def run(args: argparse.Namespace) -> int:
     from autoscaler.server.loop import policy_horizon
     from autoscaler.server.policy_watch import PolicyWatcher
     from autoscaler.server.runner import ServerProcess
-    from autoscaler.server.sources_factory import build_source
+    from autoscaler.server.sources_factory import build_cordon, build_source
     from autoscaler.server.telemetry import Telemetry
 
     settings = settings_from(args)
@@ -217,7 +217,14 @@ def run(args: argparse.Namespace) -> int:
                 float(start), float(end), horizon + settings.cycle_seconds
             )
             clock = ReplayClock(begin, settings.replay_speed)
-    process = ServerProcess(settings, source, clock, telemetry=telemetry, watcher=watcher)
+    process = ServerProcess(
+        settings,
+        source,
+        clock,
+        telemetry=telemetry,
+        watcher=watcher,
+        cordon=build_cordon(settings),
+    )
     url = f"{settings.scheme}://{_display_host(settings.bind_address)}:{settings.port}"
     kubeconfig = demo_module.write_kubeconfig(url) if settings.insecure else None
     if is_demo(args):

@@ -61,16 +61,19 @@ def destination(state: EngineState, snapshot: LwsSnapshot) -> int | None:
     return lowest if lowest is not None and lowest < snapshot.spec_replicas else None
 
 
-def _groups_from(snapshot: LwsSnapshot, rec: int) -> dict[int, tuple[str | None, bool]]:
+def _groups_from(
+    snapshot: LwsSnapshot, rec: int, current: int
+) -> dict[int, tuple[str | None, bool]]:
     """Index -> (snapshot leader key or None without metrics, whether the group is
-    ready) for the groups with index >= rec."""
+    ready) for the groups ``rec <= index < current`` (higher ones are already being
+    deleted by the LWS controller)."""
     name = snapshot.key.name
     going: dict[int, tuple[str | None, bool]] = {
-        g.index: (None, g.ready_at is not None) for g in snapshot.groups if g.index >= rec
+        g.index: (None, g.ready_at is not None) for g in snapshot.groups if rec <= g.index < current
     }
     for leader in snapshot.leaders:
         index = group_index(leader, name)
-        if index is None or index < rec:
+        if index is None or not rec <= index < current:
             continue
         # Without group detail, a leader that reports is a ready group's.
         ready = going[index][1] if index in going else not snapshot.groups
@@ -95,14 +98,15 @@ def drain(
 ) -> tuple[int, tuple[str, ...], Draining]:
     """(recommendation, leader pods to keep out of routing, drain state to remember).
 
-    Off, or not a scale-down: ``rec`` unchanged and nothing drains.
+    Off, or not a scale-down: ``rec`` unchanged and nothing drains. Nor above
+    ``replicas.max``: the bounds are hard, a drain never holds the LWS above them.
     """
     policy = ctx.spec.scale_down.drain
-    if not policy.enabled or rec >= current:
+    if not policy.enabled or rec >= current or current > ctx.spec.replicas.max:
         return rec, (), ()
     now, name = ctx.now, snapshot.key.name
     began = dict(state.draining)
-    going = _groups_from(snapshot, rec)
+    going = _groups_from(snapshot, rec, current)
     remembered: list[tuple[str, float]] = []
     pending: list[int] = []
     timed_out: list[int] = []
@@ -129,7 +133,9 @@ def drain(
             f"{current} -> {rec} anyway",
         )
     elif going:
-        ctx.note(ReasonCode.DRAINING, f"group(s) {_join(sorted(going))} drained: {current} -> {rec}")
+        ctx.note(
+            ReasonCode.DRAINING, f"group(s) {_join(sorted(going))} drained: {current} -> {rec}"
+        )
     return rec, pods, tuple(remembered)
 
 

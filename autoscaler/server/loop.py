@@ -1,4 +1,5 @@
-"""The control loop: every cycle, fetch, decide for every policy, publish.
+"""The control loop: every cycle, fetch, decide for every policy, publish, and relabel
+the leaders of draining groups (``scaleDown.drain``, through :mod:`~autoscaler.server.cordon`).
 
 - **The only clock reader.** Cycles run on ticks aligned to multiples of the cycle
   period (like Prometheus rule evaluation), and the tick is the ``now`` given to the
@@ -28,6 +29,7 @@ from autoscaler.engine import Decision, EngineState, decide
 from autoscaler.errors import SourceError
 from autoscaler.policy.model import ScalingPolicy
 from autoscaler.server.clock import Clock
+from autoscaler.server.cordon import Cordon
 from autoscaler.server.policy_watch import PolicyWatcher
 from autoscaler.server.store import DecisionStore
 from autoscaler.server.telemetry import Telemetry
@@ -79,13 +81,17 @@ class ControlLoop:
         clock: Clock,
         cycle_seconds: float = DEFAULT_CYCLE_SECONDS,
         max_replay_seconds: float = DEFAULT_MAX_REPLAY_SECONDS,
+        cordon: Cordon | None = None,
     ) -> None:
+        """``cordon``: relabels draining leaders (``scaleDown.drain``); None without a
+        cluster to act on (recordings, the demo), where drains show in decisions only."""
         if cycle_seconds <= 0:
             raise ValueError("the cycle must be longer than 0s")
         self.source, self.watcher, self.store = source, watcher, store
         self.telemetry, self.clock = telemetry, clock
         self.cycle = cycle_seconds
         self.max_replay = max_replay_seconds
+        self.cordon = cordon
         self.states: dict[LwsKey, EngineState] = {}
         self.ever_fetched = False
 
@@ -161,6 +167,8 @@ class ControlLoop:
             self.ever_fetched = True
         decisions = self._decide_all(policies, result, now)
         self.store.publish(decisions, now, source_ok=result is not None)
+        if self.cordon is not None:
+            self.cordon.apply(d for _, d in decisions)
         self.telemetry.record_decisions(d for _, d in decisions)
         self.telemetry.cycles.labels("ok" if result is not None else "source_error").inc()
         self.telemetry.last_cycle.set(now)

@@ -25,6 +25,7 @@ from autoscaler.server.auth_lookup import ClusterAuthReader, KubeClusterAuthRead
 from autoscaler.server.authn import Authenticator
 from autoscaler.server.authz import Authorizer
 from autoscaler.server.clock import Clock
+from autoscaler.server.cordon import Cordon
 from autoscaler.server.kube_reviews import KubeReviewer, Reviewer, api_client
 from autoscaler.server.loop import ControlLoop
 from autoscaler.server.policy_watch import PolicyWatcher
@@ -126,10 +127,12 @@ class ServerProcess:
         telemetry: Telemetry | None = None,
         watcher: PolicyWatcher | None = None,
         cluster_auth: ClusterAuthReader | None = None,
+        cordon: Cordon | None = None,
     ) -> None:
         """``watcher``: already loaded (with ``telemetry``); else loaded here.
         ``cluster_auth``: reads the authentication ConfigMap (default: through the
-        Kubernetes API, unless ``--authentication-skip-lookup``)."""
+        Kubernetes API, unless ``--authentication-skip-lookup``). ``cordon``: relabels
+        draining leaders (None: drains show in the decisions only)."""
         self.settings = settings
         self.telemetry = telemetry or Telemetry()
         if watcher is None:
@@ -138,7 +141,13 @@ class ServerProcess:
         self.watcher = watcher
         self.store = DecisionStore(settings.decision_max_age)
         self.loop = ControlLoop(
-            source, self.watcher, self.store, self.telemetry, clock, settings.cycle_seconds
+            source,
+            self.watcher,
+            self.store,
+            self.telemetry,
+            clock,
+            settings.cycle_seconds,
+            cordon=cordon,
         )
         self._stop = threading.Event()
         self._loop_thread = threading.Thread(

@@ -8,6 +8,8 @@
   forever. ``now`` starts in recording time and keeps increasing past the end (the
   source maps it back onto the recording and restamps the samples), so pair it with a
   :class:`~autoscaler.server.clock.ReplayClock` started inside the recording.
+
+It also builds the drain actuator (:func:`build_cordon`) on the same API access.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import logging
 
 from autoscaler.errors import AutoscalerError
+from autoscaler.server.cordon import Cordon, KubePodLabeler
 from autoscaler.server.kube_reviews import KubeConfigError, api_client
 from autoscaler.server.settings import ServerSetupError, ServeSettings
 from autoscaler.sources.base import MetricSource
@@ -51,3 +54,17 @@ def build_source(settings: ServeSettings) -> MetricSource:
         raise
     except (OSError, ValueError) as exc:
         raise ServerSetupError(f"cannot set up the {settings.source} source: {exc}") from exc
+
+
+def build_cordon(settings: ServeSettings) -> Cordon | None:
+    """The drain actuator: relabels leader pods through the Kubernetes API. None for a
+    recording (no cluster), or when no API access is configured (a warning says so):
+    drains then show in the decisions and still wait for idle leaders, but nothing stops
+    the routing to them."""
+    if settings.source == "recording":
+        return None
+    try:
+        return Cordon(KubePodLabeler(api_client(settings.kubeconfig)))
+    except KubeConfigError as exc:
+        log.warning("no Kubernetes API (%s): draining leaders will not be relabelled", exc)
+        return None

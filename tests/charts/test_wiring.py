@@ -429,7 +429,8 @@ def test_rbac_grants_exactly_what_the_server_and_the_hpa_controller_need() -> No
     }
     assert rules == {
         (("leaderworkerset.x-k8s.io",), ("leaderworkersets",)): {"get", "list", "watch"},
-        (("",), ("pods",)): {"get", "list", "watch"},
+        # patch: the serving label of draining leaders (autoscaler/server/cordon.py).
+        (("",), ("pods",)): {"get", "list", "watch", "patch"},
     }
     binding = rendered.one("ClusterRoleBinding", FULLNAME)
     assert binding["roleRef"]["name"] == FULLNAME

@@ -71,7 +71,9 @@ def test_idle_samples_from_before_the_drain_do_not_count() -> None:
 def test_drain_times_out() -> None:
     d = Driver(make_policy(**DRAIN))
     assert d.step(_busy(d.now, running=[3, 3, 3, 3])).replicas == 4
-    assert d.at(119, groups=ready_groups(4, T0 - 3600), queue=[4] * 4, running=[3] * 4).replicas == 4
+    assert (
+        d.at(119, groups=ready_groups(4, T0 - 3600), queue=[4] * 4, running=[3] * 4).replicas == 4
+    )
     late = d.at(1, groups=ready_groups(4, T0 - 3600), queue=[4] * 4, running=[3] * 4)
     assert late.replicas == 2
     assert "still busy after 2m" in " ".join(r.message for r in late.reasons)
@@ -87,7 +89,8 @@ def test_load_returning_calls_the_drain_off() -> None:
     # A later scale-down starts a new drain, with a new start time.
     again = d.at(15, groups=ready_groups(4, T0 - 3600), queue=[4] * 4, running=[3] * 4)
     assert again.draining == ("model-2", "model-3")
-    assert dict(d.state.draining)["model-2"] == d.now
+    began: dict[str, float] = dict(d.state.draining)
+    assert began["model-2"] == d.now
 
 
 def test_missing_data_calls_the_drain_off() -> None:

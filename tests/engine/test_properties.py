@@ -9,6 +9,8 @@ vanished leaders), drives ``decide`` with a manual clock, and checks after every
   ``idleAfter``; None only as the missing-data policy allows; a hold repeats exactly
   the last recommendation made on known state, a fallback is ``fallbackReplicas``;
 - while the queue is above its target, never below the ready + starting groups;
+- only a draining policy names draining leaders, all of groups that exist under the
+  current size, and it either holds the current size or removes exactly those groups;
 - no recommendation above the current size unless a proposal or the forecast asks for
   more (step limits and windows may hold a change back, never reverse it);
 - the same inputs give the same outputs, including the whole sequence replayed.
@@ -24,6 +26,7 @@ from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
 from autoscaler.engine import Decision, EngineState, ReasonCode, decide
+from autoscaler.engine.drain import group_index
 from autoscaler.policy.model import ScalingPolicy
 from autoscaler.signals import Signal
 from autoscaler.snapshot import GroupStatus, LwsSnapshot, Sample
@@ -68,6 +71,7 @@ def policies(draw: st.DrawFn) -> ScalingPolicy:
             "maxStep": step_down,
             "minGroupAge": draw(st.sampled_from([0, 300])),
             "removeStartingGroups": draw(st.booleans()),
+            "drain": {"enabled": draw(st.booleans()), "timeout": draw(st.sampled_from([30, 120]))},
         },
         scaleToZero={
             "enabled": draw(st.booleans()),
@@ -205,6 +209,13 @@ def test_invariants_hold_over_random_sequences(policy: ScalingPolicy, steps: lis
             idle_since = None
         idle_long = idle_since is not None and step.now - idle_since >= stz.idle_after
         codes = {r.code for r in decision.reasons}
+        if decision.draining:
+            assert policy.spec.scale_down.drain.enabled
+            assert snap is not None
+            assert rec is not None
+            indices = [group_index(pod, KEY.name) for pod in decision.draining]
+            assert all(i is not None and i < snap.spec_replicas for i in indices)
+            assert rec == snap.spec_replicas or rec == min(i for i in indices if i is not None)
         if ReasonCode.HOLD in codes:
             # Holding repeats the last good value; before any, the current size.
             if last_good is not None:

@@ -60,3 +60,27 @@ def test_ours_scales_up_a_rising_load_and_serves_it() -> None:
     assert recommended
     assert all(policy.spec.replicas.min <= r <= policy.spec.replicas.max for r in recommended)
     assert figures["slo_attainment"] > 0.5
+
+
+def test_draining_before_removal_fails_no_request() -> None:
+    # Six groups for a load that needs about two: ours scales down. Without a drain the
+    # removed groups' in-flight requests fail; with one, the gateway stops routing to
+    # them and they go once idle.
+    drained = load_policy_file(REPO / "policies" / "llama-70b.yaml")[0].policy
+    assert drained.spec.scale_down.drain.enabled
+    spec = drained.spec
+    down = spec.scale_down.model_copy(
+        update={"drain": spec.scale_down.drain.model_copy(update={"enabled": False})}
+    )
+    abrupt = drained.model_copy(update={"spec": spec.model_copy(update={"scale_down": down})})
+    key = LwsKey(spec.target.namespace, spec.target.name)
+    trace = rescale(read_azure(CONV), np.random.default_rng(0), rate_scale=4.0)
+    figures = {}
+    for name, policy in (("abrupt", abrupt), ("drained", drained)):
+        controller = Ours(policy)
+        result = run(trace, PROFILE, controller, fleet_factory, 6, config=LoopConfig(key=key))
+        figures[name] = summarise(result, 1.0)
+        assert min(result.timeline.spec) < 6
+    assert figures["abrupt"]["failed_requests"] > 0
+    assert figures["drained"]["failed_requests"] == 0
+    assert figures["drained"]["slo_attainment"] >= figures["abrupt"]["slo_attainment"]

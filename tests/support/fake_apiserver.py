@@ -12,7 +12,12 @@ exactly like the real server's:
   ``GET /apis/{group}/{version}/{plural}`` return the object or a ``<Kind>List`` with
   ``metadata.resourceVersion``; ``?labelSelector=`` is applied (``=``, ``==``, ``!=``,
   ``in``, ``notin``, ``key``, ``!key``). A missing object is a ``Status`` 404 NotFound.
-- ``on_post(path, handler)`` / ``on_get(path, handler)`` answer other paths, e.g.
+- ``PATCH`` on an object path with a merge patch (``application/merge-patch+json``) or a
+  strategic merge patch (``application/strategic-merge-patch+json``; for maps such as
+  ``metadata.labels`` the two merge alike, and a ``null`` value deletes the key) updates
+  the stored object, bumps its ``resourceVersion`` and returns it; a missing object is
+  a 404 ``Status``, any other patch type 415.
+- ``on_post(path, handler)`` / ``on_get(path, handler)`` / ``on_patch`` answer other paths, e.g.
   TokenReview (``/apis/authentication.k8s.io/v1/tokenreviews``) and SubjectAccessReview
   (``/apis/authorization.k8s.io/v1/subjectaccessreviews``); see ``token_reviewer`` and
   ``access_reviewer`` for ready-made handlers. A handler gets the parsed JSON body and the
@@ -256,6 +261,10 @@ class FakeApiServer:
     def on_get(self, path: str, handler: Handler) -> None:
         self._routes[("GET", path)] = handler
 
+    def on_patch(self, path: str, handler: Handler) -> None:
+        """Answer PATCH on ``path`` with ``handler`` instead of patching the store."""
+        self._routes[("PATCH", path)] = handler
+
     def write_kubeconfig(
         self,
         path: Path,
@@ -301,6 +310,8 @@ class FakeApiServer:
                 return 400, status(400, "BadRequest", "invalid JSON body")
             answer = route(body, request)
             return answer if isinstance(answer, tuple) else (200, answer)
+        if request.method == "PATCH":
+            return self._patch(request)
         if request.method != "GET":
             return 405, status(
                 405, "MethodNotAllowed", f"the server does not allow this method on {request.path}"
@@ -308,32 +319,41 @@ class FakeApiServer:
         return self._get(request)
 
     def _get(self, request: RecordedRequest) -> tuple[int, Json]:
-        parts = [p for p in request.path.split("/") if p]
-        if parts[:2] == ["api", "v1"]:
-            api_version, rest = "v1", parts[2:]
-        elif parts[:1] == ["apis"] and len(parts) >= 3:
-            api_version, rest = f"{parts[1]}/{parts[2]}", parts[3:]
-        else:
+        where = _locate(request.path)
+        if where is None:
             return 404, status(404, "NotFound", "the server could not find the requested resource")
-        namespace = ""
-        if len(rest) >= 3 and rest[0] == "namespaces":
-            namespace, rest = rest[1], rest[2:]
-        if len(rest) == 1:
-            return self._list(api_version, rest[0], namespace, request)
-        if len(rest) == 2:
-            with self._store.lock:
-                obj = self._store.objects.get((api_version, rest[0], namespace, rest[1]))
+        api_version, plural, namespace, name = where
+        if name is None:
+            return self._list(api_version, plural, namespace, request)
+        with self._store.lock:
+            obj = self._store.objects.get((api_version, plural, namespace, name))
+        return (200, obj) if obj is not None else _not_found(api_version, plural, name)
+
+    def _patch(self, request: RecordedRequest) -> tuple[int, Json]:
+        where = _locate(request.path)
+        if where is None or where[3] is None:
+            return 405, status(405, "MethodNotAllowed", f"cannot patch {request.path}")
+        api_version, plural, namespace, name = where
+        kind = request.headers.get("content-type", "").split(";")[0].strip()
+        if kind not in _MERGE_PATCHES:
+            return 415, status(
+                415, "UnsupportedMediaType", f"the body of type {kind!r} is not supported"
+            )
+        try:
+            patch = request.json()
+        except ValueError:
+            return 400, status(400, "BadRequest", "invalid JSON body")
+        if not isinstance(patch, dict):
+            return 400, status(400, "BadRequest", "a merge patch must be a JSON object")
+        with self._store.lock:
+            key = (api_version, plural, namespace, name)
+            obj = self._store.objects.get(key)
             if obj is None:
-                group = api_version.split("/")[0] if "/" in api_version else ""
-                resource = f"{rest[0]}.{group}" if group else rest[0]
-                return 404, status(
-                    404,
-                    "NotFound",
-                    f'{resource} "{rest[1]}" not found',
-                    {"name": rest[1], "group": group, "kind": rest[0]},
-                )
-            return 200, obj
-        return 404, status(404, "NotFound", "the server could not find the requested resource")
+                return _not_found(api_version, plural, name)
+            patched = _merge_patch(obj, patch)
+            patched["metadata"]["resourceVersion"] = str(next(self._store.versions))
+            self._store.objects[key] = patched
+        return 200, patched
 
     def _list(
         self, api_version: str, plural: str, namespace: str, request: RecordedRequest
@@ -360,6 +380,54 @@ class FakeApiServer:
             "metadata": {"resourceVersion": self._latest_version()},
             "items": items,
         }
+
+
+_MERGE_PATCHES = frozenset(
+    {"application/merge-patch+json", "application/strategic-merge-patch+json"}
+)
+
+
+def _locate(path: str) -> tuple[str, str, str, str | None] | None:
+    """(apiVersion, plural, namespace, name or None for a list) of a REST path."""
+    parts = [p for p in path.split("/") if p]
+    if parts[:2] == ["api", "v1"]:
+        api_version, rest = "v1", parts[2:]
+    elif parts[:1] == ["apis"] and len(parts) >= 3:
+        api_version, rest = f"{parts[1]}/{parts[2]}", parts[3:]
+    else:
+        return None
+    namespace = ""
+    if len(rest) >= 3 and rest[0] == "namespaces":
+        namespace, rest = rest[1], rest[2:]
+    if len(rest) == 1:
+        return api_version, rest[0], namespace, None
+    if len(rest) == 2:
+        return api_version, rest[0], namespace, rest[1]
+    return None
+
+
+def _not_found(api_version: str, plural: str, name: str) -> tuple[int, Json]:
+    group = api_version.split("/", maxsplit=1)[0] if "/" in api_version else ""
+    resource = f"{plural}.{group}" if group else plural
+    return 404, status(
+        404,
+        "NotFound",
+        f'{resource} "{name}" not found',
+        {"name": name, "group": group, "kind": plural},
+    )
+
+
+def _merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386: objects merge key by key, ``null`` deletes, anything else replaces."""
+    if not isinstance(patch, dict):
+        return json.loads(json.dumps(patch))
+    merged = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = _merge_patch(merged.get(key), value)
+    return merged
 
 
 def _make_handler(fake: FakeApiServer) -> type[BaseHTTPRequestHandler]:
