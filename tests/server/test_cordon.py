@@ -41,8 +41,9 @@ def _label(api: FakeApiServer, pod: str) -> str | None:
     client = api_client(api)
     from kubernetes.client import CoreV1Api
 
-    body = CoreV1Api(client).read_namespaced_pod(pod, KEY.namespace)
-    labels: dict[str, str] = body.metadata.labels
+    meta = CoreV1Api(client).read_namespaced_pod(pod, KEY.namespace).metadata
+    assert meta is not None
+    labels: dict[str, str] = meta.labels or {}
     return labels.get(SERVING_LABEL)
 
 

@@ -331,9 +331,10 @@ class FakeApiServer:
 
     def _patch(self, request: RecordedRequest) -> tuple[int, Json]:
         where = _locate(request.path)
-        if where is None or where[3] is None:
+        name = where[3] if where is not None else None
+        if where is None or name is None:
             return 405, status(405, "MethodNotAllowed", f"cannot patch {request.path}")
-        api_version, plural, namespace, name = where
+        api_version, plural, namespace, _ = where
         kind = request.headers.get("content-type", "").split(";")[0].strip()
         if kind not in _MERGE_PATCHES:
             return 415, status(
