@@ -177,7 +177,13 @@ def test_group_appears_then_vanishes(source: PrometheusSource, exporter: Metrics
     newcomer = exporter.leaders[("inference", "grow-1")]
     try:
         newcomer.present = True
-        result = poll(source, tgt, lambda r: "grow-1" in values(only(r, "inference", "grow")))
+        # One query per signal: a scrape can land between two of them, so the first
+        # snapshot that shows grow-1 may lack a signal. Wait for its queue depth.
+        result = poll(
+            source,
+            tgt,
+            lambda r: "queueDepth" in values(only(r, "inference", "grow")).get("grow-1", {}),
+        )
         assert values(only(result, "inference", "grow"))["grow-1"]["queueDepth"] == 3
         result = poll(
             source,
