@@ -23,6 +23,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from autoscaler.engine.drain import leader_pod_name
 from autoscaler.snapshot import GroupStatus, LwsKey
 from autoscaler.sources.cluster import LeaderPod, LwsState
 from simulations.gateway import Gateway
@@ -118,7 +119,9 @@ def lws_state(key: LwsKey, spec: int, groups: tuple[GroupStatus, ...], now: floa
         g if g.ready_at is None or g.ready_at <= now else GroupStatus(g.index, g.created_at)
         for g in groups
     )
-    leaders = tuple(LeaderPod(f"{key.name}-{g.index}", g.index, ready=g in ready) for g in groups)
+    leaders = tuple(
+        LeaderPod(leader_pod_name(key.name, g.index), g.index, ready=g in ready) for g in groups
+    )
     return LwsState(key, spec, len(groups), len(ready), shown, leaders)
 
 

@@ -20,6 +20,7 @@ import math
 from collections import deque
 from collections.abc import Mapping, Sequence
 
+from autoscaler.engine.drain import leader_pod_name
 from autoscaler.policy.model import ScalingPolicy, TtftSignal
 from autoscaler.signals import MetricKind, ServingEngine, Signal
 from autoscaler.snapshot import LwsKey, LwsSnapshot, Sample
@@ -99,7 +100,7 @@ class ScrapeStore:
         self.readings: dict[str, deque[tuple[float, RawReading]]] = {}
 
     def pod_name(self, index: int) -> str:
-        return f"{self.key.name}-{index}"
+        return leader_pod_name(self.key.name, index)
 
     def scrape(self, now: float, groups: Sequence[GroupEngine]) -> None:
         for group in groups:

@@ -45,6 +45,7 @@ def test_scale_down_holds_until_the_removed_groups_are_idle() -> None:
     assert first.replicas == 4
     assert first.draining == (leader_pod_name("model", 2), leader_pod_name("model", 3))
     assert "Draining" in codes(first)
+    assert "draining (no new requests): model-2, model-3" in first.explain()
     # Group 2 has finished, group 3 still runs 2 requests: hold.
     second = d.at(15, groups=ready_groups(4, T0 - 3600), queue=[8, 8, 0, 0], running=[3, 3, 0, 2])
     assert second.replicas == 4
