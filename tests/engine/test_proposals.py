@@ -10,7 +10,7 @@ import pytest
 from autoscaler.engine.decision import SignalStatus
 from autoscaler.engine.proposals import is_idle, lowest_since, propose, propose_with_history
 from autoscaler.signals import Signal
-from autoscaler.snapshot import LwsSnapshot, Sample
+from autoscaler.snapshot import GroupStatus, LwsSnapshot, Sample
 from tests.engine.factories import KEY, T0, make_policy, snapshot
 
 QUEUE = {"type": "queueDepth", "targetPerGroup": 10}
@@ -220,6 +220,52 @@ def test_vanished_leader_is_extrapolated_from_the_others() -> None:
     assert proposal.status is SignalStatus.PARTIAL
     assert proposal.needed == pytest.approx(6.0)
     assert proposal.replicas == 6
+
+
+TOKENS = {
+    "type": "tokenThroughput",
+    "tokens": "total",
+    "capacityPerGroup": 1000,
+    "targetUtilization": 1.0,
+}
+
+
+@pytest.mark.parametrize(
+    ("ready_ages", "reported", "needed"),
+    [
+        # 4 ready groups, 3 report 1200 tokens/s each (3600 in all).
+        # All four ready for 10 min: the silent one failed its scrape, so it is taken to
+        # carry the average: 4800 tokens/s, 4.8 groups.
+        ((600, 600, 600, 600), 3, 4.8),
+        # One became ready 30 s ago, inside the 2 m rate window: it has no rate yet, and
+        # the load it will take is still in the others' 3600.
+        ((600, 600, 600, 30), 3, 3.6),
+        # Two silent, one of them new: only the old one is averaged (3 + 1 of 4).
+        ((600, 600, 600, 30), 2, 2400 * 3 / 2 / 1000),
+        # Ready exactly one rate window ago is no newcomer any more.
+        ((600, 600, 600, 120), 3, 4.8),
+    ],
+)
+def test_a_silent_newcomer_adds_no_token_rate(
+    ready_ages: tuple[float, ...], reported: int, needed: float
+) -> None:
+    policy = make_policy(signals=[TOKENS], metrics={"rateWindow": "2m"})
+    groups = [GroupStatus(i, T0 - age - 300, T0 - age) for i, age in enumerate(ready_ages)]
+    values = [600.0] * reported
+    snap = snapshot(T0, ready=len(groups), groups=groups, prompt=values, generation=values)
+    (proposal,) = propose(policy.spec, snap, T0)
+    assert proposal.status is SignalStatus.PARTIAL
+    assert proposal.reporting == reported
+    assert proposal.needed == pytest.approx(needed)
+
+
+def test_a_silent_newcomer_still_counts_at_the_average_queue() -> None:
+    # Gauges have a value from the first scrape: a silent new leader is a failed
+    # scrape like any other, so the queue signal still averages it.
+    policy = make_policy(signals=[QUEUE], metrics={"rateWindow": "2m"})
+    groups = [GroupStatus(0, T0 - 900, T0 - 600), GroupStatus(1, T0 - 330, T0 - 30)]
+    (proposal,) = propose(policy.spec, snapshot(T0, ready=2, groups=groups, queue=[20]), T0)
+    assert proposal.needed == pytest.approx(4.0)
 
 
 STZ = {"enabled": True, "idleAfter": "15m", "activation": {"query": "x", "threshold": 0}}
