@@ -91,3 +91,17 @@ class LwsSnapshot:
     def starting_replicas(self) -> int:
         """Groups created but not ready yet."""
         return max(0, self.status_replicas - self.ready_replicas)
+
+
+def leader_pod_name(lws_name: str, index: int) -> str:
+    """The leader pod of group ``index``: LWS names it ``<lws>-<index>``."""
+    return f"{lws_name}-{index}"
+
+
+def group_index(leader: str, lws_name: str) -> int | None:
+    """The group index of a snapshot leader key: ``"3"`` or ``"<lws>-3"`` -> 3.
+
+    Worker pods (``<lws>-3-1``) and foreign names give None.
+    """
+    text = leader.removeprefix(f"{lws_name}-")
+    return int(text) if text.isdigit() else None

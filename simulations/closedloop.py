@@ -23,8 +23,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from autoscaler.engine.drain import leader_pod_name
-from autoscaler.snapshot import GroupStatus, LwsKey
+from autoscaler.snapshot import GroupStatus, LwsKey, leader_pod_name
 from autoscaler.sources.cluster import LeaderPod, LwsState
 from simulations.gateway import Gateway
 from simulations.metrics import ScrapeStore

@@ -20,10 +20,9 @@ import math
 from collections import deque
 from collections.abc import Mapping, Sequence
 
-from autoscaler.engine.drain import leader_pod_name
 from autoscaler.policy.model import ScalingPolicy, TtftSignal
 from autoscaler.signals import MetricKind, ServingEngine, Signal
-from autoscaler.snapshot import LwsKey, LwsSnapshot, Sample
+from autoscaler.snapshot import LwsKey, LwsSnapshot, Sample, leader_pod_name
 from autoscaler.sources.assemble import assemble
 from autoscaler.sources.cluster import LwsState
 from autoscaler.sources.derive import summed_quantile, window_bucket_rates, window_rate

@@ -31,25 +31,11 @@ from autoscaler.engine.context import DecisionContext
 from autoscaler.engine.decision import ReasonCode
 from autoscaler.engine.state import EngineState
 from autoscaler.signals import Signal
-from autoscaler.snapshot import LwsSnapshot
+from autoscaler.snapshot import LwsSnapshot, group_index, leader_pod_name
 
 _IN_FLIGHT = (Signal.RUNNING, Signal.QUEUE_DEPTH)
 
 Draining = tuple[tuple[str, float], ...]
-
-
-def leader_pod_name(lws_name: str, index: int) -> str:
-    """The leader pod of group ``index``: LWS names it ``<lws>-<index>``."""
-    return f"{lws_name}-{index}"
-
-
-def group_index(leader: str, lws_name: str) -> int | None:
-    """The group index of a snapshot leader key: ``"3"`` or ``"<lws>-3"`` -> 3.
-
-    Worker pods (``<lws>-3-1``) and foreign names give None.
-    """
-    text = leader.removeprefix(f"{lws_name}-")
-    return int(text) if text.isdigit() else None
 
 
 def destination(state: EngineState, snapshot: LwsSnapshot) -> int | None:

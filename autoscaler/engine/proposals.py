@@ -30,7 +30,7 @@ from autoscaler.policy.model import (
     TtftSignal,
 )
 from autoscaler.signals import Signal
-from autoscaler.snapshot import LwsSnapshot, Sample
+from autoscaler.snapshot import LwsSnapshot, Sample, leader_pod_name
 
 # A clock skew larger than this between a sample and ``now`` marks the sample unusable.
 _MAX_FUTURE_SKEW = 30.0
@@ -143,10 +143,42 @@ def _apply_tolerance(needed: float, current: int, tolerance: float) -> int:
     return min(current, max(0, math.ceil(needed * (1.0 + tolerance) - _EPSILON)))
 
 
-def newcomers(snapshot: LwsSnapshot, now: float, rate_window: float) -> int:
-    """Ready groups that became ready less than ``rate_window`` ago."""
+def _newcomers(
+    snapshot: LwsSnapshot,
+    wanted: tuple[Signal, ...],
+    now: float,
+    stale_after: float,
+    rate_window: float,
+) -> tuple[float, int]:
+    """(tokens/s to take off the leaders' total, newcomers without a rate) for the
+    groups ready for less than ``rate_window``.
+
+    A newcomer's rate covers only the seconds since it became ready, while the others'
+    cover the whole window, and those first seconds are the backlog it was started for.
+    Summed as they are, the total counts that backlog as lasting demand. Its increase
+    spread over the whole window puts it on the others' footing: 30 s at 10,000
+    tokens/s in a 120 s window counts 10,000 x 30/120 = 2,500 (7,500 taken off).
+    A newcomer with no rate yet (a rate needs two readings) adds nothing: its load is
+    still in the rates of the groups it takes it from.
+    """
     since = now - rate_window
-    return sum(1 for g in snapshot.groups if g.ready_at is not None and g.ready_at > since)
+    excess, silent = 0.0, 0
+    for group in snapshot.groups:
+        if group.ready_at is None or group.ready_at <= since:
+            continue
+        samples = snapshot.leaders.get(str(group.index)) or snapshot.leaders.get(
+            leader_pod_name(snapshot.key.name, group.index), {}
+        )
+        rate = 0.0
+        for signal in wanted:
+            value, _ = usable_value(samples.get(signal), now, stale_after)
+            if value is None:
+                silent += 1
+                break
+            rate += value
+        else:
+            excess += rate * (1.0 - max(0.0, now - group.ready_at) / rate_window)
+    return excess, silent
 
 
 def _leader_total(
@@ -159,25 +191,23 @@ def _leader_total(
     )
     if not reporting:
         return name, target, 0.0, 0, SignalStatus.STALE if saw_stale else SignalStatus.MISSING
-    ready = snapshot.ready_replicas
-    if reporting >= ready:
-        return name, target, total, reporting, SignalStatus.OK
-    silent = ready - reporting
-    if isinstance(spec, TokenThroughputSignal):
-        # A rate needs two readings, so a group that just became ready reports no token
-        # rate for its first scrape or two. Its future load is still in the rates of the
-        # groups it will take it from: counting it at the average too would count that
-        # load twice. Seen in the default benchmark: 5 groups for about 50k tokens/s
-        # arriving (4.6 groups at 11k), 3 of them ready and saturated at 14.3k each.
-        # With 1 newcomer silent the total read 42.9k x 4/3 = 57k (5.2 groups); a scrape
-        # later, with the second one silent, 52.8k x 5/4 = 66k (6.0 groups), and 2 more
-        # groups were ordered that nobody needed. So silent leaders are taken to be the
-        # newcomers first; only the rest are averaged.
-        silent -= min(silent, newcomers(snapshot, now, rate_window))
+    silent = max(0, snapshot.ready_replicas - reporting)
+    if isinstance(spec, TokenThroughputSignal) and snapshot.groups:
+        # Seen in the default benchmark: 5 groups for about 50k tokens/s arriving (4.6
+        # groups at 11k), 3 of them ready and saturated at 14.3k each. One newcomer
+        # silent, averaged in: 42.9k x 4/3 = 57k (5.2 groups). A scrape later, the second
+        # silent: 52.8k x 5/4 = 66k (6.0 groups), and 2 groups were ordered that nobody
+        # needed; then the newcomers' backlog-filled first seconds read 62k and ordered
+        # a 6th. Spread over the window they read 46k (4.2 groups).
+        excess, new_silent = _newcomers(snapshot, wanted, now, stale_after, rate_window)
+        total = max(0.0, total - excess)
+        silent -= min(silent, new_silent)
+    if not silent:
+        status = SignalStatus.OK if reporting >= snapshot.ready_replicas else SignalStatus.PARTIAL
+        return name, target, total, reporting, status
     # A ready group whose leader did not report (scrape failed, pod vanished
     # mid-window): assume it carries the average load rather than none.
-    scaled = total * (reporting + silent) / reporting
-    return name, target, scaled, reporting, SignalStatus.PARTIAL
+    return name, target, total * (reporting + silent) / reporting, reporting, SignalStatus.PARTIAL
 
 
 def _total_proposal(

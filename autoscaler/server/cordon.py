@@ -22,8 +22,7 @@ from collections.abc import Iterable
 from typing import Any, Protocol
 
 from autoscaler.engine import Decision
-from autoscaler.engine.drain import group_index
-from autoscaler.snapshot import LwsKey
+from autoscaler.snapshot import LwsKey, group_index
 
 log = logging.getLogger(__name__)
 

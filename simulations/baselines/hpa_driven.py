@@ -25,9 +25,9 @@ from typing import Any
 import yaml
 
 from autoscaler.engine import EngineState, decide
-from autoscaler.engine.drain import group_index
 from autoscaler.policy.model import ScalingPolicy
 from autoscaler.signals import Signal
+from autoscaler.snapshot import group_index
 from simulations.closedloop import LoopView
 from simulations.hpa.calculator import Pod, ScaleView
 from simulations.hpa.controller import (

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from autoscaler.engine import EngineState, decide
-from autoscaler.engine.drain import group_index, leader_pod_name
-from autoscaler.snapshot import GroupStatus, LwsSnapshot
+from autoscaler.snapshot import GroupStatus, LwsSnapshot, group_index, leader_pod_name
 from tests.engine.factories import T0, Driver, codes, make_policy, ready_groups, snapshot
 
 DRAIN = {"scaleDown": {"drain": {"enabled": True, "timeout": "2m"}}}

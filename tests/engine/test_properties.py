@@ -26,10 +26,9 @@ from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
 from autoscaler.engine import Decision, EngineState, ReasonCode, decide
-from autoscaler.engine.drain import group_index
 from autoscaler.policy.model import ScalingPolicy
 from autoscaler.signals import Signal
-from autoscaler.snapshot import GroupStatus, LwsSnapshot, Sample
+from autoscaler.snapshot import GroupStatus, LwsSnapshot, Sample, group_index
 from tests.engine.factories import KEY, T0, make_policy
 
 QUEUE_TARGET = 10.0

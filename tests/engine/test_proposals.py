@@ -259,6 +259,37 @@ def test_a_silent_newcomer_adds_no_token_rate(
     assert proposal.needed == pytest.approx(needed)
 
 
+@pytest.mark.parametrize(
+    ("age", "needed"),
+    [
+        # 3 groups at 1200 tokens/s over the whole 2 m window, plus a newcomer whose
+        # 30 s since it became ready read 2000 tokens/s (its backlog): counted as
+        # 2000 x 30/120 = 500, so 4100 tokens/s, 4.1 groups, not 5.6.
+        (30.0, 4.1),
+        (90.0, 3.6 + 1.5),  # 2000 x 90/120 = 1500
+        (120.0, 5.6),  # a full window: counted as it reads
+        (600.0, 5.6),
+    ],
+)
+def test_a_newcomer_rate_is_spread_over_the_rate_window(age: float, needed: float) -> None:
+    policy = make_policy(signals=[TOKENS], metrics={"rateWindow": "2m"})
+    groups = [GroupStatus(i, T0 - 900, T0 - 600) for i in range(3)]
+    groups.append(GroupStatus(3, T0 - age - 300, T0 - age))
+    values = [600.0, 600.0, 600.0, 1000.0]
+    snap = snapshot(T0, groups=groups, prompt=values, generation=values)
+    (proposal,) = propose(policy.spec, snap, T0)
+    assert proposal.status is SignalStatus.OK
+    assert proposal.needed == pytest.approx(needed)
+
+
+def test_without_group_detail_every_rate_counts_as_it_reads() -> None:
+    # A source that lists no groups (no ready times): nothing is known to be new.
+    policy = make_policy(signals=[TOKENS])
+    values = [600.0, 600.0, 600.0, 1000.0]
+    (proposal,) = propose(policy.spec, snapshot(T0, prompt=values, generation=values), T0)
+    assert proposal.needed == pytest.approx(5.6)
+
+
 def test_a_silent_newcomer_still_counts_at_the_average_queue() -> None:
     # Gauges have a value from the first scrape: a silent new leader is a failed
     # scrape like any other, so the queue signal still averages it.
