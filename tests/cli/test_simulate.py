@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from autoscaler.cli.main import main
 from autoscaler.snapshot import LwsKey
@@ -21,6 +22,13 @@ from autoscaler.sources.recording_format import RecordedTarget, Recording, Serie
 ROOT = Path(__file__).resolve().parents[2]
 POLICY = ROOT / "policies" / "llama-70b.yaml"
 START, STEP = 1_767_225_600.0, 15.0
+# The recording expresses its load in the shipped policy's own queue target, so "5.5
+# groups' worth" stays 5.5 groups when the policy is re-tuned.
+QUEUE_TARGET = next(
+    s["targetPerGroup"]
+    for s in yaml.safe_load(POLICY.read_text())["spec"]["signals"]
+    if s["type"] == "queueDepth"
+)
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +43,7 @@ def recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
     series = []
     for i in range(4):
         pod = {labels.namespace: key.namespace, labels.lws: key.name, labels.pod: f"llama-70b-{i}"}
-        waiting = groups * 8 / 4  # queueDepth target 8 per group
+        waiting = groups * QUEUE_TARGET / 4  # each leader's share of the groups' worth
         generated = np.cumsum(groups * 5000 / 4 * STEP)
         for name, values in (
             ("vllm:num_requests_waiting", waiting),
