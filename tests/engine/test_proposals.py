@@ -10,7 +10,7 @@ import pytest
 from autoscaler.engine.decision import SignalStatus
 from autoscaler.engine.proposals import is_idle, lowest_since, propose, propose_with_history
 from autoscaler.signals import Signal
-from autoscaler.snapshot import GroupStatus, LwsSnapshot, Sample
+from autoscaler.snapshot import GroupStatus, LwsSnapshot, Sample, leader_pod_name
 from tests.engine.factories import KEY, T0, make_policy, snapshot
 
 QUEUE = {"type": "queueDepth", "targetPerGroup": 10}
@@ -280,6 +280,25 @@ def test_a_newcomer_rate_is_spread_over_the_rate_window(age: float, needed: floa
     (proposal,) = propose(policy.spec, snap, T0)
     assert proposal.status is SignalStatus.OK
     assert proposal.needed == pytest.approx(needed)
+
+
+def test_newcomers_are_found_under_their_leader_pod_names() -> None:
+    # Production snapshots key leaders by pod name (``<lws>-<index>``), as the cluster
+    # reader lists them: the same newcomer as above, 30 s old, counts 500.
+    policy = make_policy(signals=[TOKENS], metrics={"rateWindow": "2m"})
+    groups = [GroupStatus(i, T0 - 900, T0 - 600) for i in range(3)]
+    groups.append(GroupStatus(3, T0 - 330, T0 - 30))
+    rates = [600.0, 600.0, 600.0, 1000.0]
+    by_pod = {
+        leader_pod_name(KEY.name, i): {
+            Signal.PROMPT_TOKENS: Sample(rate, T0),
+            Signal.GENERATION_TOKENS: Sample(rate, T0),
+        }
+        for i, rate in enumerate(rates)
+    }
+    snap = LwsSnapshot(KEY, T0, 4, 4, 4, groups=tuple(groups), leaders=by_pod)
+    (proposal,) = propose(policy.spec, snap, T0)
+    assert proposal.needed == pytest.approx(4.1)
 
 
 def test_without_group_detail_every_rate_counts_as_it_reads() -> None:
