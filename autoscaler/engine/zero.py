@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from autoscaler.durations import format_duration as fmt
 from autoscaler.engine.context import DecisionContext
 from autoscaler.engine.decision import Decision, ReasonCode
-from autoscaler.engine.proposals import is_idle, usable_value
+from autoscaler.engine.proposals import usable_value
 from autoscaler.engine.state import EngineState
+from autoscaler.policy.model import PolicySpec
 from autoscaler.signals import Signal
 from autoscaler.snapshot import LwsSnapshot
 
@@ -91,3 +92,41 @@ def to_zero(ctx: DecisionContext, idleness: Idleness, current: int) -> bool:
         return True
     ctx.note(R.IDLE, f"idle for {fmt(idleness.idle_for)} (scale to zero after {fmt(idle_after)})")
     return False
+
+
+_ACTIVITY_SIGNALS = (
+    Signal.QUEUE_DEPTH,
+    Signal.RUNNING,
+    Signal.PROMPT_TOKENS,
+    Signal.GENERATION_TOKENS,
+)
+
+
+def is_idle(policy: PolicySpec, snapshot: LwsSnapshot, now: float) -> bool:
+    """True when every leader reports no waiting, no running and no tokens, and the
+    activation signal (if any) is at or below its threshold.
+
+    A leader with no fresh activity sample, or a ready group without a reporting leader,
+    makes the LWS *not* idle: no data is not zero.
+    """
+    stale_after = policy.metrics.stale_after
+    # A ready group whose leader did not report may be the one serving traffic.
+    if not snapshot.leaders or len(snapshot.leaders) < snapshot.ready_replicas:
+        return False
+    for samples in snapshot.leaders.values():
+        seen = False
+        for signal in _ACTIVITY_SIGNALS:
+            value, _ = usable_value(samples.get(signal), now, stale_after)
+            if value is None:
+                continue
+            seen = True
+            if value > 0:
+                return False
+        if not seen:
+            return False
+    activation = policy.scale_to_zero.activation
+    if activation is not None:
+        value, _ = usable_value(snapshot.aggregates.get(Signal.ACTIVATION), now, stale_after)
+        if value is not None and value > activation.threshold:
+            return False
+    return True

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from autoscaler.engine.decision import SignalStatus
-from autoscaler.engine.proposals import is_idle, lowest_since, propose, propose_with_history
+from autoscaler.engine.proposals import lowest_since, propose, propose_with_history
 from autoscaler.signals import Signal
 from autoscaler.snapshot import GroupStatus, LwsSnapshot, Sample, leader_pod_name
 from tests.engine.factories import KEY, T0, make_policy, snapshot
@@ -316,29 +316,6 @@ def test_a_silent_newcomer_still_counts_at_the_average_queue() -> None:
     groups = [GroupStatus(0, T0 - 900, T0 - 600), GroupStatus(1, T0 - 330, T0 - 30)]
     (proposal,) = propose(policy.spec, snapshot(T0, ready=2, groups=groups, queue=[20]), T0)
     assert proposal.needed == pytest.approx(4.0)
-
-
-STZ = {"enabled": True, "idleAfter": "15m", "activation": {"query": "x", "threshold": 0}}
-
-
-@pytest.mark.parametrize(
-    ("snap_args", "aggregates", "idle"),
-    [
-        ({"queue": [0, 0], "running": [0, 0]}, None, True),
-        ({"queue": [0, 0], "running": [0, 1]}, None, False),
-        ({"queue": [0, 0], "generation": [0, 0.5]}, None, False),
-        ({"queue": [0, None], "running": [0, None]}, None, False),  # leader 1: no data
-        ({"ready": 3, "queue": [0, 0], "running": [0, 0]}, None, False),  # a leader vanished
-        ({"queue": [0, 0]}, {Signal.ACTIVATION: 2.0}, False),  # gateway sees traffic
-        ({"queue": [0, 0]}, {Signal.ACTIVATION: 0.0}, True),
-        ({"kv": [0.0, 0.0]}, None, False),  # KV alone says nothing about activity
-    ],
-)
-def test_idle_needs_every_leader_to_report_no_activity(
-    snap_args: dict[str, Any], aggregates: dict[Signal, float] | None, idle: bool
-) -> None:
-    policy = make_policy(scaleToZero=STZ)
-    assert is_idle(policy.spec, snapshot(T0, aggregates=aggregates, **snap_args), T0) is idle
 
 
 @pytest.mark.parametrize(

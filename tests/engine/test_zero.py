@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 
 from autoscaler.engine import ReasonCode
+from autoscaler.engine.zero import is_idle
 from autoscaler.signals import Signal
-from tests.engine.factories import Driver, codes, make_policy
+from tests.engine.factories import T0, Driver, codes, make_policy, snapshot
 
 QUEUE = {"type": "queueDepth", "targetPerGroup": 10}
 STZ = {
@@ -108,3 +109,26 @@ def test_waking_groups_are_waited_for_not_scaled_down() -> None:
     starting = driver.at(15, current=1, ready=0, starting=1)
     assert starting.replicas == 1
     assert codes(starting) == [ReasonCode.WAITING_FOR_LEADERS]
+
+
+IDLE_STZ = {"enabled": True, "idleAfter": "15m", "activation": {"query": "x", "threshold": 0}}
+
+
+@pytest.mark.parametrize(
+    ("snap_args", "aggregates", "idle"),
+    [
+        ({"queue": [0, 0], "running": [0, 0]}, None, True),
+        ({"queue": [0, 0], "running": [0, 1]}, None, False),
+        ({"queue": [0, 0], "generation": [0, 0.5]}, None, False),
+        ({"queue": [0, None], "running": [0, None]}, None, False),  # leader 1: no data
+        ({"ready": 3, "queue": [0, 0], "running": [0, 0]}, None, False),  # a leader vanished
+        ({"queue": [0, 0]}, {Signal.ACTIVATION: 2.0}, False),  # gateway sees traffic
+        ({"queue": [0, 0]}, {Signal.ACTIVATION: 0.0}, True),
+        ({"kv": [0.0, 0.0]}, None, False),  # KV alone says nothing about activity
+    ],
+)
+def test_idle_needs_every_leader_to_report_no_activity(
+    snap_args: dict[str, Any], aggregates: dict[Signal, float] | None, idle: bool
+) -> None:
+    policy = make_policy(scaleToZero=IDLE_STZ)
+    assert is_idle(policy.spec, snapshot(T0, aggregates=aggregates, **snap_args), T0) is idle
