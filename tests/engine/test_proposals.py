@@ -6,6 +6,8 @@ import math
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from autoscaler.engine.decision import SignalStatus
 from autoscaler.engine.proposals import lowest_since, propose, propose_with_history
@@ -299,6 +301,39 @@ def test_newcomers_are_found_under_their_leader_pod_names() -> None:
     snap = LwsSnapshot(KEY, T0, 4, 4, 4, groups=tuple(groups), leaders=by_pod)
     (proposal,) = propose(policy.spec, snap, T0)
     assert proposal.needed == pytest.approx(4.1)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([5.0, 30.0, 90.0, 119.0, 120.0, 600.0]),  # ready for (s)
+            st.one_of(st.none(), st.floats(0, 50_000)),  # tokens/s, None: no rate yet
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_newcomer_corrections_only_take_off_what_newcomers_add(
+    groups_drawn: list[tuple[float, float | None]],
+) -> None:
+    """With group detail, the throughput demand lies between what the established
+    groups' rates alone give and what the same rates give with nothing known to be new."""
+    policy = make_policy(signals=[TOKENS], metrics={"rateWindow": "2m"})
+    rates = [rate for _, rate in groups_drawn]
+    halves = [None if r is None else r / 2 for r in rates]
+    groups = [GroupStatus(i, T0 - age - 300, T0 - age) for i, (age, _) in enumerate(groups_drawn)]
+    known = snapshot(T0, groups=groups, prompt=halves, generation=halves)
+    blind = snapshot(T0, prompt=halves, generation=halves)
+    (with_groups,) = propose(policy.spec, known, T0)
+    (without,) = propose(policy.spec, blind, T0)
+    established = sum(r for (age, r) in groups_drawn if r is not None and age >= 120.0)
+    if with_groups.needed is None:
+        assert all(r is None for r in rates)
+        return
+    assert without.needed is not None
+    assert with_groups.needed <= without.needed + 1e-9
+    assert with_groups.needed >= established / 1000 - 1e-9
 
 
 def test_without_group_detail_every_rate_counts_as_it_reads() -> None:
