@@ -18,11 +18,17 @@ from pathlib import Path
 
 import numpy as np
 
-from autoscaler.snapshot import LwsKey
 from simulations.baselines.hpa_driven import Ours
 from simulations.baselines.provisioned import needed_groups
-from simulations.bench import fleet_factory, initial_groups, load_ours_policy, summarise
-from simulations.closedloop import LoopConfig, run
+from simulations.bench import (
+    BenchConfig,
+    fleet_factory,
+    initial_groups,
+    load_ours_policy,
+    loop_config,
+    summarise,
+)
+from simulations.closedloop import run
 from simulations.profile import load_profile
 from simulations.workload import WorkloadOptions, default_trace, load_workload
 
@@ -42,7 +48,7 @@ def main() -> None:
         f"{time.process_time() - started:.2f} s CPU"
     )
     start = initial_groups(needed_groups(trace, profile, 0.6), profile, policy.spec.replicas.min)
-    loop = LoopConfig(key=LwsKey(policy.spec.target.namespace, policy.spec.target.name))
+    loop = loop_config(policy, BenchConfig())
     cpu: list[float] = []
     for i in range(args.repeat):
         started = time.process_time()

@@ -15,6 +15,7 @@ served requests; ``queue_wait_p99`` is over served requests.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -85,6 +86,12 @@ def initial_groups(need_at_0_6: np.ndarray, profile: ServingProfile, min_replica
     return max(min_replicas, int(need_at_0_6[:first].max()))
 
 
+def loop_config(policy: ScalingPolicy, config: BenchConfig) -> LoopConfig:
+    """The benchmark's loop timing, for the LWS ``policy`` targets (leader pod names)."""
+    key = LwsKey(policy.spec.target.namespace, policy.spec.target.name)
+    return dataclasses.replace(config.loop, key=key)
+
+
 def summarise(result: RunResult, slo_queue_wait: float) -> dict[str, Any]:
     """The figures of one run (see the module docstring)."""
     log = result.log
@@ -130,14 +137,7 @@ def run_benchmark(
     progress: Progress | None = None,
 ) -> Benchmark:
     cfg = config
-    key = LwsKey(policy.spec.target.namespace, policy.spec.target.name)
-    loop = LoopConfig(
-        step=cfg.loop.step,
-        scrape_interval=cfg.loop.scrape_interval,
-        tail=cfg.loop.tail,
-        timeline_interval=cfg.loop.timeline_interval,
-        key=key,
-    )
+    loop = loop_config(policy, cfg)
     max_replicas, min_replicas = policy.spec.replicas.max, policy.spec.replicas.min
     oracle_needs = {u: needed_groups(trace, profile, u) for u in ORACLE_SWEEP}
     start = initial_groups(oracle_needs[0.6], profile, min_replicas)
