@@ -3,7 +3,8 @@
 A recording holds *raw* series (gauges, cumulative counters, histogram buckets), so the
 signals are derived at replay time with the replaying policy's ``rateWindow`` and TTFT
 quantile, by the same rules as the live sources (:mod:`autoscaler.sources.families`,
-:mod:`autoscaler.sources.derive`), vectorised with numpy:
+:mod:`autoscaler.sources.derive`), vectorised with numpy in
+:mod:`autoscaler.sources.recording_arrays`:
 
 - everything is put on the recording's step grid once, at load;
 - per (LWS, engine, model, window, quantile) the per-pod signal arrays are computed once
@@ -22,24 +23,21 @@ otherwise from the number of leaders reporting at that step (see ``docs/sources.
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
-import numpy as np
-
 from autoscaler.errors import RecordingError
-from autoscaler.signals import MetricKind, ServingEngine, Signal
+from autoscaler.signals import ServingEngine, Signal
 from autoscaler.snapshot import LwsKey, LwsSnapshot, Sample
 from autoscaler.sources.assemble import assemble
 from autoscaler.sources.base import SourceResult, Target
-from autoscaler.sources.families import LEADER_SIGNALS, Reduction, family
-from autoscaler.sources.histogram import bucket_quantiles
+from autoscaler.sources.families import LEADER_SIGNALS
 from autoscaler.sources.promql import LabelNames, ttft_quantile
+from autoscaler.sources.recording_arrays import TargetArrays, derive_arrays
 from autoscaler.sources.recording_format import Recording, load_recording
-from autoscaler.sources.recording_grid import Array, Grid, reduce_arrays, window_rates
+from autoscaler.sources.recording_grid import Grid, window_rates
 
 DEMO_RECORDING = "demo-recording.json.gz"
 
@@ -47,26 +45,6 @@ DEMO_RECORDING = "demo-recording.json.gz"
 def default_recording_path() -> Path:
     """The small recording shipped with the package (``autoscaler/data``)."""
     return Path(str(files("autoscaler") / "data" / DEMO_RECORDING))
-
-
-@dataclass(frozen=True)
-class TargetArrays:
-    """One target's derived signals on the recording grid (NaN = no sample).
-
-    ``values[signal]`` and ``stamps[signal]`` have one row per pod in ``pods``; ``ttft``
-    is LWS-wide; ``replicas`` is (spec, status, ready) per step, from the recorded series
-    or, where they are missing, the number of reporting leaders.
-    """
-
-    times: Array
-    pods: tuple[str, ...]
-    values: dict[Signal, Array]
-    stamps: dict[Signal, Array]
-    ttft: Array
-    ttft_stamp: Array
-    replicas: tuple[Array, Array, Array]
-    replicas_recorded: bool
-    activation: Array | None = None
 
 
 @dataclass
@@ -134,75 +112,15 @@ class RecordingSource:
         quantile = ttft_quantile(target)
         cache_key = (target.key, metrics.engine, metrics.model_name, metrics.rate_window, quantile)
         if cache_key not in self._arrays:
-            self._arrays[cache_key] = self._derive(
-                target.key, metrics.engine, metrics.model_name, metrics.rate_window, quantile
+            self._arrays[cache_key] = derive_arrays(
+                self._grid,
+                target.key,
+                metrics.engine,
+                metrics.model_name,
+                metrics.rate_window,
+                quantile,
             )
         return self._arrays[cache_key]
-
-    def _derive(
-        self,
-        key: LwsKey,
-        engine: ServingEngine,
-        model: str | None,
-        window: float,
-        quantile: float | None,
-    ) -> TargetArrays:
-        grid, times = self._grid, self._grid.times
-        pods = tuple(grid.pods(key))
-        empty = np.full((len(pods), times.size), np.nan)
-        values = {s: empty.copy() for s in LEADER_SIGNALS}
-        stamps = {s: empty.copy() for s in LEADER_SIGNALS}
-        bucket_rates: dict[float, list[Array]] = defaultdict(list)
-        bucket_stamps: list[Array] = []
-        for row, pod in enumerate(pods):
-            for signal in LEADER_SIGNALS:
-                raw = grid.family_array(key, pod, engine, signal, model).get(None)
-                if raw is None:
-                    continue
-                if family(engine, signal).kind is MetricKind.GAUGE:
-                    values[signal][row] = raw
-                    stamps[signal][row] = np.where(np.isnan(raw), np.nan, times)
-                else:
-                    values[signal][row], stamps[signal][row] = window_rates(times, raw, window)
-            if quantile is not None:
-                for le, raw in grid.family_array(key, pod, engine, Signal.TTFT, model).items():
-                    if le is not None:
-                        rate, stamp = window_rates(times, raw, window)
-                        bucket_rates[le].append(rate)
-                        bucket_stamps.append(stamp)
-        ttft = np.full(times.size, np.nan)
-        ttft_stamp = np.full(times.size, np.nan)
-        if quantile is not None and bucket_rates:
-            bounds = sorted(bucket_rates)
-            matrix = np.vstack([reduce_arrays(bucket_rates[b], Reduction.SUM) for b in bounds])
-            ttft = bucket_quantiles(quantile, bounds, matrix)
-            ttft_stamp = np.fmax.reduce(np.vstack(bucket_stamps), axis=0)
-            ttft_stamp = np.where(np.isnan(ttft), np.nan, ttft_stamp)
-        reporting = np.zeros(times.size)
-        if pods:
-            any_signal = np.zeros((len(pods), times.size), dtype=bool)
-            for signal in LEADER_SIGNALS:
-                any_signal |= ~np.isnan(values[signal])
-            reporting = any_signal.sum(axis=0).astype(float)
-        recorded = {
-            name: _carry_forward(array, times, REPLICA_CARRY_SECONDS)
-            for name, array in grid.replicas.get(key, {}).items()
-        }
-        replicas = tuple(
-            np.where(np.isnan(recorded[f]), reporting, recorded[f]) if f in recorded else reporting
-            for f in ("spec", "status", "ready")
-        )
-        return TargetArrays(
-            times,
-            pods,
-            values,
-            stamps,
-            ttft,
-            ttft_stamp,
-            (replicas[0], replicas[1], replicas[2]),
-            bool(recorded),
-            grid.activation.get(key),
-        )
 
     # -- snapshots ---------------------------------------------------------------------------
     def _position(self, now: float) -> tuple[int, int]:
@@ -315,23 +233,3 @@ __all__ = [
     "default_recording_path",
     "window_rates",
 ]
-
-
-# A replica count does not change because one kube-state-metrics scrape failed (Prometheus
-# then writes a staleness marker, and the range query has a hole): the last recorded value
-# holds for up to Prometheus's own 5-minute lookback before the leaders are counted instead.
-REPLICA_CARRY_SECONDS = 300.0
-
-
-def _carry_forward(values: Array, times: Array, horizon: float) -> Array:
-    """Fill NaN gaps with the previous value, for at most ``horizon`` seconds.
-
-    [3, nan, nan, 4] at 15 s steps with a 20 s horizon gives [3, 3, nan, 4].
-    """
-    present = ~np.isnan(values)
-    if present.all() or not present.any():
-        return values
-    last = np.maximum.accumulate(np.where(present, np.arange(values.size), -1))
-    filled = np.where(last >= 0, values[np.maximum(last, 0)], np.nan)
-    too_old = (last < 0) | (times - times[np.maximum(last, 0)] > horizon)
-    return np.where(present, values, np.where(too_old, np.nan, filled))
