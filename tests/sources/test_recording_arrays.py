@@ -31,6 +31,6 @@ NAN = math.nan
 def test_carry_forward_fills_holes_up_to_the_horizon(
     values: list[float], horizon: float, expected: list[float]
 ) -> None:
-    times = np.arange(len(values)) * 15.0
+    times = np.arange(len(values), dtype=np.float64) * 15.0
     got = carry_forward(np.array(values, dtype=float), times, horizon)
     np.testing.assert_array_equal(got, np.array(expected, dtype=float))
