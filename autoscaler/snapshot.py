@@ -98,6 +98,18 @@ def leader_pod_name(lws_name: str, index: int) -> str:
     return f"{lws_name}-{index}"
 
 
+def group_leader(snapshot: LwsSnapshot, index: int) -> Mapping[Signal, Sample]:
+    """The samples of group ``index``'s leader, under either key a source uses (``"3"``
+    or ``"<lws>-3"``); empty when that leader did not report."""
+    samples = snapshot.leaders.get(str(index))
+    if samples is None:
+        samples = snapshot.leaders.get(leader_pod_name(snapshot.key.name, index))
+    return samples if samples is not None else _NO_SAMPLES
+
+
+_NO_SAMPLES: Mapping[Signal, Sample] = MappingProxyType({})
+
+
 def group_index(leader: str, lws_name: str) -> int | None:
     """The group index of a snapshot leader key: ``"3"`` or ``"<lws>-3"`` -> 3.
 

@@ -30,7 +30,7 @@ from autoscaler.policy.model import (
     TtftSignal,
 )
 from autoscaler.signals import Signal
-from autoscaler.snapshot import LwsSnapshot, Sample, leader_pod_name
+from autoscaler.snapshot import LwsSnapshot, Sample, group_leader
 
 # A clock skew larger than this between a sample and ``now`` marks the sample unusable.
 _MAX_FUTURE_SKEW = 30.0
@@ -166,9 +166,7 @@ def _newcomers(
     for group in snapshot.groups:
         if group.ready_at is None or group.ready_at <= since:
             continue
-        samples = snapshot.leaders.get(str(group.index)) or snapshot.leaders.get(
-            leader_pod_name(snapshot.key.name, group.index), {}
-        )
+        samples = group_leader(snapshot, group.index)
         rate = 0.0
         for signal in wanted:
             value, _ = usable_value(samples.get(signal), now, stale_after)

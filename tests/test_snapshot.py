@@ -1,0 +1,40 @@
+"""``autoscaler.snapshot``: finding a group's leader under the keys sources use."""
+
+from __future__ import annotations
+
+import pytest
+
+from autoscaler.signals import Signal
+from autoscaler.snapshot import LwsKey, LwsSnapshot, Sample, group_index, group_leader
+
+KEY = LwsKey("inference", "llama-70b")
+WAITING = {Signal.QUEUE_DEPTH: Sample(4.0, 100.0)}
+
+
+def _snapshot(leaders: dict[str, dict[Signal, Sample]]) -> LwsSnapshot:
+    return LwsSnapshot(KEY, 100.0, 3, 3, 3, (), leaders, {})
+
+
+@pytest.mark.parametrize(
+    ("leaders", "index", "found"),
+    [
+        ({"2": WAITING}, 2, True),  # recordings and the simulators key by index
+        ({"llama-70b-2": WAITING}, 2, True),  # Prometheus and scrapes by pod name
+        ({"llama-70b-1": WAITING, "1": WAITING}, 2, False),  # another group's leader
+        ({"llama-70b-2-1": WAITING}, 2, False),  # a worker pod is not the leader
+        ({}, 0, False),
+    ],
+)
+def test_group_leader_reads_either_key(
+    leaders: dict[str, dict[Signal, Sample]], index: int, found: bool
+) -> None:
+    samples = group_leader(_snapshot(leaders), index)
+    assert dict(samples) == (WAITING if found else {})
+
+
+@pytest.mark.parametrize(
+    ("leader", "index"),
+    [("3", 3), ("llama-70b-3", 3), ("llama-70b-3-1", None), ("other-3", None)],
+)
+def test_group_index_inverts_the_leader_keys(leader: str, index: int | None) -> None:
+    assert group_index(leader, KEY.name) == index
