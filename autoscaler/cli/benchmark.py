@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from autoscaler.cli.progress import progress_bar
 from simulations.bench import BenchConfig, goal_check, load_ours_policy, run_benchmark
 from simulations.profile import DEFAULT_PROFILE, available_profiles, load_profile
 from simulations.report import markdown_table, write_outputs
@@ -101,26 +102,6 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def _bar(started: float) -> Any:
-    width = 30
-    last = [-1, ""]
-
-    def show(label: str, fraction: float) -> None:
-        filled = int(width * fraction)
-        permille = int(1000 * fraction)
-        if permille == last[0] and label == last[1]:
-            return
-        last[0], last[1] = permille, label
-        elapsed = time.monotonic() - started
-        sys.stderr.write(
-            f"\r[{'#' * filled}{'.' * (width - filled)}] {100 * fraction:5.1f}% "
-            f"{elapsed:5.0f}s {label:<22}"
-        )
-        sys.stderr.flush()
-
-    return show
-
-
 def run(args: argparse.Namespace) -> int:
     if not 0 < args.slo_target <= 1:
         raise SystemExit("lws-autoscaler benchmark: --slo-target must be in (0, 1]")
@@ -143,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
     trace = load_workload(path, options)
     config = BenchConfig(args.slo_queue_wait, args.slo_target, args.seed)
     started = time.monotonic()
-    progress = None if args.quiet else _bar(started)
+    progress = None if args.quiet else progress_bar(started)
     bench = run_benchmark(trace, profile, policy, config, progress)
     if progress is not None:
         sys.stderr.write("\n")

@@ -23,6 +23,7 @@ SUBCOMMANDS = (
     "simulate",
     "hpa-conformance",
     "benchmark",
+    "tune",
     "serve",
     "explain",
     "record",

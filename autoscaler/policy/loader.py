@@ -119,6 +119,12 @@ def _tag_list() -> str:
     return ", ".join(sorted(_SIGNAL_TAGS))
 
 
+def describe_validation_error(exc: ValidationError) -> list[tuple[str, str]]:
+    """(field path as written in YAML, message) for each error of a policy's validation,
+    for policies that do not come from a file (``lws-autoscaler tune`` variants)."""
+    return [(_render_path(_field_path(e)), _message(e)) for e in exc.errors()]
+
+
 _CROSS_FILE_FIELDS = {"spec.target": ("spec", "target"), "metadata.name": ("metadata", "name")}
 
 

@@ -1,0 +1,152 @@
+"""``lws-autoscaler tune``: variants of a policy on named traces, and the tuning rule.
+
+Reproduces the tuning tables of ``docs/engine.md``: the policy as it is (``shipped``)
+and each ``--set`` variant run through the closed loop on every trace; the rule picks
+the variant that reaches the SLO target on every gate trace with the best attainment
+on the score trace. Writes ``results.json`` and ``results.md`` to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from autoscaler.cli.progress import progress_bar
+from simulations.bench import REPO
+from simulations.profile import DEFAULT_PROFILE, available_profiles, load_profile
+from simulations.tune.report import markdown_table, write_outputs
+from simulations.tune.runner import Roles, TuningConfig, run_tuning
+from simulations.tune.traces import resolve
+from simulations.tune.variants import TuningError, build_variants, load_base
+from simulations.workload import SHARED_TRACES
+
+DEFAULT_GATES = ("servegen-day2", "servegen-day4", "servegen-day6")
+DEFAULT_SCORE = "azure-code"
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "tune",
+        help="compare variants of a policy on named traces, with the tuning rule",
+        description="Run a policy and its --set variants through the closed loop on "
+        "named traces. A variant must reach the SLO target on every --gate trace; then "
+        "the best attainment on the --score trace wins, fewest GPU-hours breaking ties. "
+        "Traces: azure-conv, azure-code, mooncake, servegen-dayN, servegen-dayN-M.",
+    )
+    parser.add_argument(
+        "--policy", type=Path, default=None, help="policy file (default: the profile's)"
+    )
+    parser.add_argument(
+        "--profile",
+        default=DEFAULT_PROFILE,
+        help=f"serving profile ({', '.join(available_profiles())})",
+    )
+    parser.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="NAME:PATH=VALUE",
+        help="a change of variant NAME, PATH relative to spec, VALUE as YAML "
+        "(e.g. 'dw2:scaleDown.stabilizationWindow=2m'); repeat to add changes or variants",
+    )
+    parser.add_argument(
+        "--gate",
+        action="append",
+        default=None,
+        help=f"trace that must reach the target (default: {', '.join(DEFAULT_GATES)})",
+    )
+    parser.add_argument(
+        "--score",
+        default=DEFAULT_SCORE,
+        help=f"trace whose attainment ranks the variants; 'none' to rank by GPU-hours "
+        f"(default {DEFAULT_SCORE})",
+    )
+    parser.add_argument(
+        "--show", action="append", default=[], help="trace only reported, not used to choose"
+    )
+    parser.add_argument("--traces-dir", type=Path, default=SHARED_TRACES)
+    parser.add_argument(
+        "--duration", type=float, default=None, help="replay only the first SECONDS of each"
+    )
+    parser.add_argument("--slo-queue-wait", type=float, default=1.0)
+    parser.add_argument("--slo-target", type=float, default=0.99)
+    parser.add_argument(
+        "--also-slo",
+        type=float,
+        action="append",
+        default=[],
+        help="also report attainment at this queue wait (seconds); repeatable",
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--jobs", type=int, default=min(4, os.cpu_count() or 1), help="parallel runs"
+    )
+    parser.add_argument("--out", type=Path, default=Path("tune-out"))
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run)
+
+
+def _check(args: argparse.Namespace) -> list[str]:
+    problems = []
+    if not 0 < args.slo_target <= 1:
+        problems.append("--slo-target must be in (0, 1]")
+    if args.slo_queue_wait <= 0 or any(s <= 0 for s in args.also_slo):
+        problems.append("--slo-queue-wait and --also-slo must be > 0")
+    if args.jobs < 1:
+        problems.append("--jobs must be >= 1")
+    if args.duration is not None and args.duration <= 0:
+        problems.append("--duration must be > 0")
+    return problems
+
+
+def run(args: argparse.Namespace) -> int:
+    problems = _check(args)
+    if problems:
+        raise TuningError("\n".join(problems))
+    profile = load_profile(args.profile)
+    policy_path = args.policy or REPO / profile.policy
+    variants = build_variants(load_base(policy_path), args.sets)
+    score = None if args.score == "none" else args.score
+    roles = Roles(tuple(args.gate or DEFAULT_GATES), score, tuple(args.show))
+    traces, missing = [], []
+    for name in roles.all:
+        try:
+            traces.append(resolve(name, args.traces_dir, args.seed, args.duration))
+        except TuningError as exc:
+            missing.append(str(exc))
+    if missing:
+        raise TuningError("\n".join(missing))
+    config = TuningConfig(
+        args.profile,
+        args.slo_queue_wait,
+        args.slo_target,
+        tuple(args.also_slo),
+        args.seed,
+        args.jobs,
+    )
+    started = time.monotonic()
+    progress = None if args.quiet else progress_bar(started)
+    result = run_tuning(variants, traces, roles, config, progress)
+    if progress is not None:
+        sys.stderr.write("\n")
+    meta = {
+        "policy": str(policy_path),
+        "profile": profile.name,
+        "traces_dir": str(args.traces_dir),
+        "duration_s": args.duration,
+        "slo_queue_wait_s": args.slo_queue_wait,
+        "slo_target": args.slo_target,
+        "seed": args.seed,
+        "runs": len(variants) * len(traces),
+        "wall_seconds": round(time.monotonic() - started, 1),
+    }
+    written = write_outputs(result, roles, config, args.out, meta)
+    print(markdown_table(result, roles, config))
+    for file in written:
+        print(f"wrote {file}")
+    return 0

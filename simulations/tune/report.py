@@ -1,0 +1,84 @@
+"""The tuning table (markdown) and ``results.json`` of ``lws-autoscaler tune``.
+
+One row per variant, one column per trace: ``attainment / GPU-hours / scale events``,
+with the attainments at each ``--also-slo`` after the first (``87.0% / 98.0% / 82.5 /
+17`` is 87.0% at the SLO and 98.0% at 5 s). A gate the variant misses is in bold; the
+last column gives the verdict of the rule.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from simulations.tune.runner import Roles, TuningConfig, TuningResult
+
+
+def _cell(figures: dict[str, Any], missed: bool) -> str:
+    parts = [f"{100 * figures['slo_attainment']:.2f}%"]
+    parts += [f"{100 * v:.2f}%" for v in figures["slo_attainment_at"].values()]
+    parts[0] = f"**{parts[0]}**" if missed else parts[0]
+    return " / ".join([*parts, f"{figures['gpu_hours']:.1f}", str(figures["scale_events"])])
+
+
+def _verdict(result: TuningResult, name: str) -> str:
+    if name == result.chosen:
+        return "**chosen**"
+    missed = result.failed_gates[name]
+    return f"misses {', '.join(missed)}" if missed else "passes the gates, ranked lower"
+
+
+def _changes(changes: dict[str, Any]) -> str:
+    if not changes:
+        return "(none)"
+    return ", ".join(f"`{k}: {json.dumps(v)}`" for k, v in changes.items())
+
+
+def markdown_table(result: TuningResult, roles: Roles, config: TuningConfig) -> str:
+    also = "".join(f" / at {s:g} s" for s in config.also_slo)
+    names = roles.all
+    role = {n: "gate" for n in roles.gates} | ({roles.score: "score"} if roles.score else {})
+    heads = [f"{n} ({role.get(n, 'shown')})" for n in names]
+    lines = [
+        f"SLO: queue wait <= {config.slo_queue_wait:g} s for {100 * config.slo_target:g}% of "
+        f"requests. Cells: attainment{also} / GPU-hours / scale events.",
+        "",
+        "| variant | changes | " + " | ".join(heads) + " | verdict |",
+        "|---|---|" + "---|" * len(names) + "---|",
+    ]
+    for variant in result.variants:
+        runs = result.figures[variant.name]
+        missed = set(result.failed_gates[variant.name])
+        cells = [_cell(runs[n], n in missed) for n in names]
+        lines.append(
+            f"| {variant.name} | {_changes(variant.changes)} | "
+            + " | ".join(cells)
+            + f" | {_verdict(result, variant.name)} |"
+        )
+    if result.chosen is None:
+        lines += ["", "No variant reaches the target on every gate trace."]
+    return "\n".join(lines)
+
+
+def write_outputs(
+    result: TuningResult, roles: Roles, config: TuningConfig, out: Path, meta: dict[str, Any]
+) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    document = {
+        "meta": meta,
+        "roles": {"gates": list(roles.gates), "score": roles.score, "shown": list(roles.shown)},
+        "chosen": result.chosen,
+        "variants": {
+            v.name: {
+                "changes": v.changes,
+                "failed_gates": result.failed_gates[v.name],
+                "traces": result.figures[v.name],
+            }
+            for v in result.variants
+        },
+    }
+    json_path, md_path = out / "results.json", out / "results.md"
+    json_path.write_text(json.dumps(document, indent=2) + "\n")
+    md_path.write_text(markdown_table(result, roles, config) + "\n")
+    return [json_path, md_path]

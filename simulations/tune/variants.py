@@ -1,0 +1,162 @@
+"""Policy variants from ``--set NAME:PATH=VALUE`` arguments, validated all at once.
+
+A path is relative to the policy's ``spec`` (a leading ``spec.`` is accepted too), with
+dots between keys: ``scaleDown.stabilizationWindow=2m``. A list is indexed by position
+(``signals.2.capacityPerGroup``) or, for ``signals``, by the signal's ``type``
+(``signals.tokenThroughput.capacityPerGroup``). The value is read as YAML, so
+``12000`` is a number, ``2m`` a string, ``{groups: 1, period: 1m}`` a mapping, and
+``null`` removes the field (its default applies). Every variant is validated with the
+policy schema before anything runs, and every problem of every argument is reported in
+one error.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from autoscaler.errors import AutoscalerError
+from autoscaler.policy.loader import describe_validation_error, load_policy_file
+from autoscaler.policy.model import ScalingPolicy
+from autoscaler.policy.yaml_nodes import StrictYamlLoader, is_empty_document
+
+BASELINE = "shipped"
+"""The name of the unchanged policy, which every tuning run includes."""
+
+
+class TuningError(AutoscalerError):
+    """Bad ``--set`` arguments or trace names; the message lists every problem."""
+
+
+@dataclass(frozen=True)
+class Override:
+    argument: str
+    path: tuple[str, ...]
+    value: Any
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A named set of overrides and the policy document they give."""
+
+    name: str
+    overrides: tuple[Override, ...]
+    document: Mapping[str, Any] = field(repr=False)
+
+    @property
+    def changes(self) -> dict[str, Any]:
+        return {".".join(o.path): o.value for o in self.overrides}
+
+
+def load_base(path: Path) -> dict[str, Any]:
+    """The policy document of ``path``, which must hold exactly one valid policy
+    (PolicyError, with file, line and field, if it does not validate)."""
+    loaded = load_policy_file(path)
+    if len(loaded) != 1:
+        raise TuningError(f"{path}: holds {len(loaded)} policies; tune takes one")
+    text = path.read_text(encoding="utf-8")
+    node = next(
+        n for n in yaml.compose_all(text, Loader=StrictYamlLoader) if not is_empty_document(n)
+    )
+    document: dict[str, Any] = StrictYamlLoader("").construct_document(node)
+    return document
+
+
+def parse_set(argument: str) -> tuple[str, Override]:
+    """``NAME:PATH=VALUE`` -> (name, override); TuningError on a malformed argument."""
+    name, colon, rest = argument.partition(":")
+    path, equals, raw = rest.partition("=")
+    if not colon or not equals or not name.strip() or not path.strip():
+        raise TuningError(f"--set {argument!r}: expected NAME:PATH=VALUE")
+    parts = tuple(p for p in path.strip().split("."))
+    if parts[0] == "spec":
+        parts = parts[1:]
+    if not parts or any(not p for p in parts):
+        raise TuningError(f"--set {argument!r}: empty key in path {path!r}")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as exc:
+        raise TuningError(f"--set {argument!r}: value is not valid YAML: {exc}") from None
+    return name.strip(), Override(argument, parts, value)
+
+
+def _list_index(items: list[Any], key: str, where: str) -> int:
+    if key.isdigit():
+        if int(key) >= len(items):
+            raise TuningError(f"{where}: index {key} is out of range ({len(items)} entries)")
+        return int(key)
+    typed = [
+        i for i, item in enumerate(items) if isinstance(item, dict) and item.get("type") == key
+    ]
+    if len(typed) != 1:
+        found = "no entry" if not typed else f"{len(typed)} entries"
+        raise TuningError(f"{where}: {found} of type {key!r}; use the list index instead")
+    return typed[0]
+
+
+def apply_override(spec: dict[str, Any], override: Override) -> None:
+    """Set (or with None, remove) ``override.path`` in ``spec``, in place."""
+    node: Any = spec
+    walked = "spec"
+    for key in override.path[:-1]:
+        where = f"--set {override.argument!r}: {walked}"
+        if isinstance(node, list):
+            node = node[_list_index(node, key, where)]
+        elif isinstance(node, dict):
+            node = node.setdefault(key, {})
+        else:
+            raise TuningError(f"{where} is a value, not a mapping or list")
+        walked += f".{key}"
+    last, where = override.path[-1], f"--set {override.argument!r}: {walked}"
+    if isinstance(node, list):
+        node[_list_index(node, last, where)] = override.value
+    elif not isinstance(node, dict):
+        raise TuningError(f"{where} is a value, not a mapping or list")
+    elif override.value is None:
+        node.pop(last, None)
+    else:
+        node[last] = override.value
+
+
+def build_variants(base: Mapping[str, Any], arguments: Iterable[str]) -> list[Variant]:
+    """The baseline plus one variant per NAME, in order of first mention.
+
+    Raises TuningError listing every malformed argument, bad path and schema error.
+    """
+    grouped: dict[str, list[Override]] = {}
+    problems: list[str] = []
+    for argument in arguments:
+        try:
+            name, override = parse_set(argument)
+        except TuningError as exc:
+            problems.append(str(exc))
+            continue
+        if name == BASELINE:
+            problems.append(f"--set {argument!r}: {BASELINE!r} names the unchanged policy")
+            continue
+        grouped.setdefault(name, []).append(override)
+    variants = [Variant(BASELINE, (), base)]
+    for name, overrides in grouped.items():
+        document = copy.deepcopy(dict(base))
+        try:
+            for override in overrides:
+                apply_override(document.setdefault("spec", {}), override)
+        except TuningError as exc:
+            problems.append(str(exc))
+            continue
+        try:
+            ScalingPolicy.model_validate(document)
+        except ValidationError as exc:
+            for path, message in describe_validation_error(exc):
+                problems.append(f"variant {name!r}: {path}: {message}")
+            continue
+        variants.append(Variant(name, tuple(overrides), document))
+    if problems:
+        raise TuningError("\n".join(problems))
+    return variants

@@ -1,0 +1,123 @@
+"""The tuning rule (table-driven) and tuning runs through the real closed loop."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from simulations.bench import BenchConfig, load_ours_policy, run_benchmark
+from simulations.profile import DEFAULT_PROFILE, load_profile
+from simulations.tune.runner import Roles, TuningConfig, choose, run_one, run_tuning
+from simulations.tune.traces import resolve
+from simulations.tune.variants import build_variants, load_base
+from simulations.workload import SHARED_TRACES, load_workload
+from tests.simulations.tune.test_variants import EXAMPLE
+
+
+def _runs(**cells: tuple[float, float]) -> dict[str, dict[str, Any]]:
+    return {t: {"slo_attainment": a, "gpu_hours": g} for t, (a, g) in cells.items()}
+
+
+ROLES = Roles(gates=("g1", "g2"), score="s")
+
+
+@pytest.mark.parametrize(
+    ("figures", "chosen", "failed"),
+    [
+        # The best score among those passing every gate wins, even at a higher cost.
+        (
+            {
+                "a": _runs(g1=(0.995, 10), g2=(0.99, 10), s=(0.80, 50)),
+                "b": _runs(g1=(0.999, 12), g2=(0.999, 12), s=(0.85, 60)),
+            },
+            "b",
+            {"a": [], "b": []},
+        ),
+        # A better score does not help a variant that misses a gate.
+        (
+            {
+                "a": _runs(g1=(0.995, 10), g2=(0.99, 10), s=(0.80, 50)),
+                "b": _runs(g1=(0.999, 12), g2=(0.989, 12), s=(0.95, 60)),
+            },
+            "a",
+            {"a": [], "b": ["g2"]},
+        ),
+        # Scores within 0.01% tie; the fewest GPU-hours over gates and score win.
+        (
+            {
+                "a": _runs(g1=(0.995, 10), g2=(0.99, 10), s=(0.85004, 50)),
+                "b": _runs(g1=(0.999, 9), g2=(0.999, 9), s=(0.85, 50)),
+            },
+            "b",
+            {"a": [], "b": []},
+        ),
+        # Nobody passes: no winner.
+        (
+            {
+                "a": _runs(g1=(0.98, 10), g2=(0.99, 10), s=(0.85, 50)),
+                "b": _runs(g1=(0.99, 9), g2=(0.97, 9), s=(0.85, 50)),
+            },
+            None,
+            {"a": ["g1"], "b": ["g2"]},
+        ),
+    ],
+)
+def test_choose_applies_the_rule(
+    figures: dict[str, dict[str, dict[str, Any]]], chosen: str | None, failed: dict[str, list[str]]
+) -> None:
+    assert choose(figures, ROLES, 0.99) == (chosen, failed)
+
+
+def test_choose_without_a_score_trace_takes_the_cheapest_passing() -> None:
+    figures = {
+        "a": _runs(g1=(0.995, 10), g2=(0.99, 10)),
+        "b": _runs(g1=(0.999, 12), g2=(0.999, 12)),
+        "c": _runs(g1=(0.98, 5), g2=(0.999, 5)),
+    }
+    assert choose(figures, Roles(("g1", "g2"), None), 0.99)[0] == "a"
+
+
+def test_roles_list_each_trace_once_in_rule_order() -> None:
+    assert Roles(("g1", "g2"), "s", ("g1", "x")).all == ("g1", "g2", "s", "x")
+
+
+def test_the_baseline_on_a_trace_is_the_benchmarks_ours() -> None:
+    """The same warm start, loop and figures as ``lws-autoscaler benchmark``'s ``ours``."""
+    trace = resolve("azure-conv", SHARED_TRACES, seconds=300)
+    profile = load_profile(DEFAULT_PROFILE)
+    shipped = build_variants(load_base(EXAMPLE), [])[0]
+    tuned = run_one(shipped, trace, TuningConfig(DEFAULT_PROFILE))
+    bench = run_benchmark(
+        load_workload(trace.path, trace.options),
+        profile,
+        load_ours_policy(profile),
+        BenchConfig(),
+    )
+    ours = bench.figures["ours"]
+    tuned.pop("slo_attainment_at")
+    assert tuned == ours
+
+
+def test_variants_change_the_runs_and_processes_agree_with_one() -> None:
+    variants = build_variants(
+        load_base(EXAMPLE),
+        ["one:replicas.max=1", "one:replicas.min=1", "slow:scaleDown.stabilizationWindow=10m"],
+    )
+    traces = [resolve("azure-conv", SHARED_TRACES, seconds=900)]
+    roles = Roles(("azure-conv",), None)
+    config = TuningConfig(DEFAULT_PROFILE, also_slo=(5.0,))
+    serial = run_tuning(variants, traces, roles, config)
+    parallel = run_tuning(
+        variants, traces, roles, TuningConfig(DEFAULT_PROFILE, also_slo=(5.0,), jobs=2)
+    )
+    assert serial.figures == parallel.figures
+    runs = {name: figures["azure-conv"] for name, figures in serial.figures.items()}
+    # One group for the whole run costs less than the policy's fleet and serves worse;
+    # a 10-minute down window keeps the warm start's groups longer.
+    assert runs["one"]["gpu_hours"] < runs["shipped"]["gpu_hours"] < runs["slow"]["gpu_hours"]
+    assert runs["one"]["slo_attainment"] < runs["shipped"]["slo_attainment"]
+    for figures in runs.values():
+        assert figures["slo_attainment_at"]["5"] >= figures["slo_attainment"]
+    assert serial.failed_gates["one"] == ["azure-conv"]
+    assert serial.chosen in ("shipped", "slow")

@@ -1,0 +1,179 @@
+"""``--set`` parsing, overrides on the policy document, and all-at-once validation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from autoscaler.errors import PolicyError
+from simulations.tune.variants import (
+    BASELINE,
+    Override,
+    TuningError,
+    apply_override,
+    build_variants,
+    load_base,
+    parse_set,
+)
+
+REPO = Path(__file__).resolve().parents[3]
+EXAMPLE = REPO / "policies" / "llama-70b.yaml"
+
+
+@pytest.mark.parametrize(
+    ("argument", "name", "path", "value"),
+    [
+        ("dw2:scaleDown.stabilizationWindow=2m", "dw2", ("scaleDown", "stabilizationWindow"), "2m"),
+        (
+            "c:spec.signals.2.capacityPerGroup=12000",
+            "c",
+            ("signals", "2", "capacityPerGroup"),
+            12000,
+        ),
+        (
+            "s:scaleUp.maxStep={groups: 1, period: 1m}",
+            "s",
+            ("scaleUp", "maxStep"),
+            {"groups": 1, "period": "1m"},
+        ),
+        (" t :tolerance=0.05", "t", ("tolerance",), 0.05),
+        ("n:scaleUp.forecast=null", "n", ("scaleUp", "forecast"), None),
+        ("e:scaleUp.forecast=", "e", ("scaleUp", "forecast"), None),
+    ],
+)
+def test_parse_set_reads_name_path_and_yaml_value(
+    argument: str, name: str, path: tuple[str, ...], value: Any
+) -> None:
+    got_name, override = parse_set(argument)
+    assert (got_name, override.path, override.value) == (name, path, value)
+
+
+@pytest.mark.parametrize(
+    ("argument", "message"),
+    [
+        ("tolerance=0.05", "expected NAME:PATH=VALUE"),
+        ("t:tolerance", "expected NAME:PATH=VALUE"),
+        (":tolerance=1", "expected NAME:PATH=VALUE"),
+        ("t:scaleDown..maxStep=1", "empty key"),
+        ("t:spec=1", "empty key"),
+        ("t:tolerance={a: [", "not valid YAML"),
+    ],
+)
+def test_parse_set_rejects_malformed_arguments(argument: str, message: str) -> None:
+    with pytest.raises(TuningError, match=message):
+        parse_set(argument)
+
+
+def _spec() -> dict[str, Any]:
+    return {
+        "tolerance": 0.1,
+        "signals": [
+            {"type": "queueDepth", "targetPerGroup": 12},
+            {"type": "tokenThroughput", "capacityPerGroup": 11000},
+        ],
+    }
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "check"),
+    [
+        (("signals", "1", "capacityPerGroup"), 12000, ("signals", 1, "capacityPerGroup")),
+        (
+            ("signals", "tokenThroughput", "capacityPerGroup"),
+            9000,
+            ("signals", 1, "capacityPerGroup"),
+        ),
+        (("signals", "queueDepth", "sustainedFor"), "15s", ("signals", 0, "sustainedFor")),
+        (("scaleDown", "stabilizationWindow"), "2m", ("scaleDown", "stabilizationWindow")),
+    ],
+)
+def test_apply_override_sets_by_key_index_and_signal_type(
+    path: tuple[str, ...], value: Any, check: tuple[str | int, ...]
+) -> None:
+    spec = _spec()
+    apply_override(spec, Override("arg", path, value))
+    node: Any = spec
+    for key in check:
+        node = node[key]
+    assert node == value
+
+
+def test_apply_override_with_null_removes_the_field() -> None:
+    spec = _spec()
+    apply_override(spec, Override("arg", ("tolerance",), None))
+    assert "tolerance" not in spec
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        (("signals", "5", "capacityPerGroup"), "index 5 is out of range"),
+        (("signals", "ttft", "targetSeconds"), "no entry of type 'ttft'"),
+        (("tolerance", "x"), "spec.tolerance is a value"),
+    ],
+)
+def test_apply_override_names_the_bad_path(path: tuple[str, ...], message: str) -> None:
+    with pytest.raises(TuningError, match=message):
+        apply_override(_spec(), Override("arg", path, 1))
+
+
+def test_build_variants_keeps_the_baseline_first_and_groups_changes_by_name() -> None:
+    base = load_base(EXAMPLE)
+    variants = build_variants(
+        base,
+        [
+            "pair:tolerance=0.05",
+            "dw2:scaleDown.stabilizationWindow=2m",
+            "pair:scaleDown.stabilizationWindow=5m",
+        ],
+    )
+    assert [v.name for v in variants] == [BASELINE, "pair", "dw2"]
+    assert variants[0].document is base
+    assert variants[0].changes == {}
+    pair = variants[1].document["spec"]
+    assert pair["tolerance"] == 0.05
+    assert pair["scaleDown"]["stabilizationWindow"] == "5m"
+    # The base document is copied, never changed.
+    assert base["spec"]["tolerance"] == 0.1
+    assert base["spec"]["scaleDown"]["stabilizationWindow"] == "3m"
+
+
+def test_build_variants_reports_every_problem_at_once() -> None:
+    with pytest.raises(TuningError) as caught:
+        build_variants(
+            load_base(EXAMPLE),
+            [
+                "nocolon",
+                "neg:tolerance=-1",
+                "typo:scaleDown.stabilisationWindow=2m",
+                "far:signals.9.target=1",
+                f"{BASELINE}:tolerance=0.2",
+            ],
+        )
+    lines = str(caught.value).splitlines()
+    assert len(lines) == 5
+    text = "\n".join(lines)
+    assert "'nocolon': expected NAME:PATH=VALUE" in text
+    assert "variant 'neg': spec.tolerance:" in text
+    assert "variant 'typo': spec.scaleDown.stabilisationWindow: unknown field" in text
+    assert "index 9 is out of range" in text
+    assert "names the unchanged policy" in text
+
+
+def test_load_base_gives_the_file_document() -> None:
+    assert load_base(EXAMPLE) == yaml.safe_load(EXAMPLE.read_text())
+
+
+def test_load_base_rejects_invalid_and_multi_policy_files(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(EXAMPLE.read_text().replace("tolerance: 0.1", "tolerance: -1"))
+    with pytest.raises(PolicyError, match=r"bad\.yaml:\d+: spec\.tolerance"):
+        load_base(bad)
+    text = EXAMPLE.read_text()
+    two = tmp_path / "two.yaml"
+    two.write_text(text + "\n---\n" + text.replace("name: llama-70b", "name: other-70b"))
+    with pytest.raises(TuningError, match="holds 2 policies"):
+        load_base(two)
