@@ -55,6 +55,14 @@ def register(subparsers: Any) -> None:
         "(e.g. 'dw2:scaleDown.stabilizationWindow=2m'); repeat to add changes or variants",
     )
     parser.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="PATH=[V1, V2, ...]",
+        help="sweep PATH over the listed values; several --grid multiply into one "
+        "variant per combination (e.g. 'scaleDown.minGroupAge=[0s, 1m, 2m]')",
+    )
+    parser.add_argument(
         "--gate",
         action="append",
         default=None,
@@ -110,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
         raise TuningError("\n".join(problems))
     profile = load_profile(args.profile)
     policy_path = args.policy or REPO / profile.policy
-    variants = build_variants(load_base(policy_path), args.sets)
+    variants = build_variants(load_base(policy_path), args.sets, args.grid)
     score = None if args.score == "none" else args.score
     roles = Roles(tuple(args.gate or DEFAULT_GATES), score, tuple(args.show))
     traces, missing = [], []

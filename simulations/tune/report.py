@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from simulations.tune.runner import Roles, TuningConfig, TuningResult
+from simulations.tune.variants import Variant
 
 
 def _cell(figures: dict[str, Any], missed: bool) -> str:
@@ -22,10 +23,12 @@ def _cell(figures: dict[str, Any], missed: bool) -> str:
     return " / ".join([*parts, f"{figures['gpu_hours']:.1f}", str(figures["scale_events"])])
 
 
-def _verdict(result: TuningResult, name: str) -> str:
-    if name == result.chosen:
+def _verdict(result: TuningResult, variant: Variant) -> str:
+    if variant.name == result.chosen:
         return "**chosen**"
-    missed = result.failed_gates[name]
+    if variant.overrides and variant.document == result.variants[0].document:
+        return "the shipped policy itself"
+    missed = result.failed_gates[variant.name]
     return f"misses {', '.join(missed)}" if missed else "passes the gates, ranked lower"
 
 
@@ -54,7 +57,7 @@ def markdown_table(result: TuningResult, roles: Roles, config: TuningConfig) -> 
         lines.append(
             f"| {variant.name} | {_changes(variant.changes)} | "
             + " | ".join(cells)
-            + f" | {_verdict(result, variant.name)} |"
+            + f" | {_verdict(result, variant)} |"
         )
     if result.chosen is None:
         lines += ["", "No variant reaches the target on every gate trace."]

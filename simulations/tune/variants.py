@@ -8,12 +8,17 @@ dots between keys: ``scaleDown.stabilizationWindow=2m``. A list is indexed by po
 ``null`` removes the field (its default applies). Every variant is validated with the
 policy schema before anything runs, and every problem of every argument is reported in
 one error.
+
+``--grid PATH=[V1, V2, ...]`` sweeps a path: the grid axes multiply into one variant per
+combination of their values.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Mapping
+import itertools
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +41,8 @@ class TuningError(AutoscalerError):
 
 @dataclass(frozen=True)
 class Override:
+    """One change: ``argument`` is the flag as given (``--set 'dw2:...'``), for errors."""
+
     argument: str
     path: tuple[str, ...]
     value: Any
@@ -68,22 +75,31 @@ def load_base(path: Path) -> dict[str, Any]:
     return document
 
 
-def parse_set(argument: str) -> tuple[str, Override]:
-    """``NAME:PATH=VALUE`` -> (name, override); TuningError on a malformed argument."""
-    name, colon, rest = argument.partition(":")
-    path, equals, raw = rest.partition("=")
-    if not colon or not equals or not name.strip() or not path.strip():
-        raise TuningError(f"--set {argument!r}: expected NAME:PATH=VALUE")
-    parts = tuple(p for p in path.strip().split("."))
+def _path_value(text: str, source: str, form: str) -> tuple[tuple[str, ...], Any]:
+    """``PATH=VALUE`` -> (keys below spec, YAML value); ``source`` names the argument."""
+    path, equals, raw = text.partition("=")
+    if not equals or not path.strip():
+        raise TuningError(f"{source}: expected {form}")
+    parts = tuple(path.strip().split("."))
     if parts[0] == "spec":
         parts = parts[1:]
     if not parts or any(not p for p in parts):
-        raise TuningError(f"--set {argument!r}: empty key in path {path!r}")
+        raise TuningError(f"{source}: empty key in path {path!r}")
     try:
         value = yaml.safe_load(raw) if raw.strip() else None
     except yaml.YAMLError as exc:
-        raise TuningError(f"--set {argument!r}: value is not valid YAML: {exc}") from None
-    return name.strip(), Override(argument, parts, value)
+        raise TuningError(f"{source}: value is not valid YAML: {exc}") from None
+    return parts, value
+
+
+def parse_set(argument: str) -> tuple[str, Override]:
+    """``NAME:PATH=VALUE`` -> (name, override); TuningError on a malformed argument."""
+    source, form = f"--set {argument!r}", "NAME:PATH=VALUE"
+    name, colon, rest = argument.partition(":")
+    if not colon or not name.strip():
+        raise TuningError(f"{source}: expected {form}")
+    path, value = _path_value(rest, source, form)
+    return name.strip(), Override(source, path, value)
 
 
 def _list_index(items: list[Any], key: str, where: str) -> int:
@@ -105,7 +121,7 @@ def apply_override(spec: dict[str, Any], override: Override) -> None:
     node: Any = spec
     walked = "spec"
     for key in override.path[:-1]:
-        where = f"--set {override.argument!r}: {walked}"
+        where = f"{override.argument}: {walked}"
         if isinstance(node, list):
             node = node[_list_index(node, key, where)]
         elif isinstance(node, dict):
@@ -113,7 +129,7 @@ def apply_override(spec: dict[str, Any], override: Override) -> None:
         else:
             raise TuningError(f"{where} is a value, not a mapping or list")
         walked += f".{key}"
-    last, where = override.path[-1], f"--set {override.argument!r}: {walked}"
+    last, where = override.path[-1], f"{override.argument}: {walked}"
     if isinstance(node, list):
         node[_list_index(node, last, where)] = override.value
     elif not isinstance(node, dict):
@@ -124,8 +140,43 @@ def apply_override(spec: dict[str, Any], override: Override) -> None:
         node[last] = override.value
 
 
-def build_variants(base: Mapping[str, Any], arguments: Iterable[str]) -> list[Variant]:
-    """The baseline plus one variant per NAME, in order of first mention.
+def _label(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, separators=(", ", ": "))
+
+
+def grid_overrides(arguments: Sequence[str]) -> list[tuple[str, Override]]:
+    """``--grid PATH=[V1, V2, ...]`` axes -> (name, override) for every combination.
+
+    Two axes of 3 and 2 values give 6 variants, named by the last key of each path:
+    ``targetPerGroup=10, minGroupAge=1m``.
+    """
+    axes: list[list[Override]] = []
+    problems: list[str] = []
+    for argument in arguments:
+        source, form = f"--grid {argument!r}", "PATH=[V1, V2, ...]"
+        try:
+            path, values = _path_value(argument, source, form)
+        except TuningError as exc:
+            problems.append(str(exc))
+            continue
+        if not isinstance(values, list) or not values:
+            problems.append(f"{source}: expected {form}, a non-empty YAML list")
+            continue
+        axes.append([Override(source, path, v) for v in values])
+    if problems:
+        raise TuningError("\n".join(problems))
+    out: list[tuple[str, Override]] = []
+    for combination in itertools.product(*axes):
+        name = ", ".join(f"{o.path[-1]}={_label(o.value)}" for o in combination)
+        out.extend((name, o) for o in combination)
+    return out
+
+
+def build_variants(
+    base: Mapping[str, Any], arguments: Iterable[str], grids: Sequence[str] = ()
+) -> list[Variant]:
+    """The baseline, one variant per ``--set`` NAME (in order of first mention), then
+    one per combination of the ``--grid`` axes.
 
     Raises TuningError listing every malformed argument, bad path and schema error.
     """
@@ -141,6 +192,11 @@ def build_variants(base: Mapping[str, Any], arguments: Iterable[str]) -> list[Va
             problems.append(f"--set {argument!r}: {BASELINE!r} names the unchanged policy")
             continue
         grouped.setdefault(name, []).append(override)
+    try:
+        for name, override in grid_overrides(grids):
+            grouped.setdefault(name, []).append(override)
+    except TuningError as exc:
+        problems.append(str(exc))
     variants = [Variant(BASELINE, (), base)]
     for name, overrides in grouped.items():
         document = copy.deepcopy(dict(base))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -177,3 +178,43 @@ def test_load_base_rejects_invalid_and_multi_policy_files(tmp_path: Path) -> Non
     two.write_text(text + "\n---\n" + text.replace("name: llama-70b", "name: other-70b"))
     with pytest.raises(TuningError, match="holds 2 policies"):
         load_base(two)
+
+
+def test_grid_axes_multiply_into_named_variants() -> None:
+    variants = build_variants(
+        load_base(EXAMPLE),
+        ["c12:signals.tokenThroughput.capacityPerGroup=12000"],
+        ["signals.queueDepth.targetPerGroup=[10, 14]", "scaleDown.minGroupAge=[0s, 1m, 3m]"],
+    )
+    names = [v.name for v in variants]
+    assert names[:2] == [BASELINE, "c12"]
+    assert names[2:] == [
+        f"targetPerGroup={q}, minGroupAge={a}" for q in (10, 14) for a in ("0s", "1m", "3m")
+    ]
+    last = variants[-1].document["spec"]
+    assert last["signals"][0]["targetPerGroup"] == 14
+    assert last["scaleDown"]["minGroupAge"] == "3m"
+    assert variants[-1].changes == {
+        "signals.queueDepth.targetPerGroup": 14,
+        "scaleDown.minGroupAge": "3m",
+    }
+
+
+def test_grid_names_mapping_values_readably() -> None:
+    variants = build_variants(load_base(EXAMPLE), [], ["scaleUp.maxStep=[{groups: 1, period: 1m}]"])
+    assert variants[1].name == 'maxStep={"groups": 1, "period": "1m"}'
+
+
+@pytest.mark.parametrize(
+    ("grid", "message"),
+    [
+        ("tolerance=0.05", re.escape("expected PATH=[V1, V2, ...], a non-empty YAML list")),
+        ("tolerance=[]", "a non-empty YAML list"),
+        ("tolerance", re.escape("--grid 'tolerance': expected PATH=[V1, V2, ...]")),
+        ("signals.9.target=[1, 2]", r"--grid 'signals.9.target=\[1, 2\]': spec.signals: index 9"),
+        ("tolerance=[0.05, -1]", "variant 'tolerance=-1': spec.tolerance:"),
+    ],
+)
+def test_bad_grids_are_reported(grid: str, message: str) -> None:
+    with pytest.raises(TuningError, match=message):
+        build_variants(load_base(EXAMPLE), [], [grid])
