@@ -81,6 +81,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--duration", type=float, default=None, help="replay only the first SECONDS of each"
     )
+    parser.add_argument(
+        "--cold-start",
+        type=float,
+        default=None,
+        help="median cold start in seconds (default: the profile's)",
+    )
     parser.add_argument("--slo-queue-wait", type=float, default=1.0)
     parser.add_argument("--slo-target", type=float, default=0.99)
     parser.add_argument(
@@ -109,6 +115,8 @@ def _check(args: argparse.Namespace) -> list[str]:
         problems.append("--jobs must be >= 1")
     if args.duration is not None and args.duration <= 0:
         problems.append("--duration must be > 0")
+    if args.cold_start is not None and args.cold_start <= 0:
+        problems.append("--cold-start must be > 0")
     return problems
 
 
@@ -136,6 +144,7 @@ def run(args: argparse.Namespace) -> int:
         tuple(args.also_slo),
         args.seed,
         args.jobs,
+        args.cold_start,
     )
     started = time.monotonic()
     progress = None if args.quiet else progress_bar(started)
@@ -145,6 +154,7 @@ def run(args: argparse.Namespace) -> int:
     meta = {
         "policy": str(policy_path),
         "profile": profile.name,
+        "cold_start_median_s": profile.with_cold_start(args.cold_start).cold_start.median_seconds,
         "traces_dir": str(args.traces_dir),
         "duration_s": args.duration,
         "slo_queue_wait_s": args.slo_queue_wait,

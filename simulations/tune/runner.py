@@ -46,6 +46,8 @@ class TuningConfig:
     also_slo: tuple[float, ...] = ()
     seed: int = 0
     jobs: int = 1
+    cold_start: float | None = None
+    """Median cold start in seconds; None keeps the profile's."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,7 @@ def _load(path: Path, options: WorkloadOptions) -> Trace:
 
 def run_one(variant: Variant, trace: NamedTrace, config: TuningConfig) -> dict[str, Any]:
     """The figures of ``variant`` on ``trace`` (top level, so processes can run it)."""
-    profile = load_profile(config.profile)
+    profile = load_profile(config.profile).with_cold_start(config.cold_start)
     policy = ScalingPolicy.model_validate(dict(variant.document))
     arrivals = _load(trace.path, trace.options)
     start = initial_groups(needed_groups(arrivals, profile, 0.6), profile, policy.spec.replicas.min)

@@ -63,7 +63,10 @@ def test_tune_writes_the_table_and_results(
             ["--gate", "azure", "--score", "servegen-day99"],
             ["unknown trace 'azure'", "days must be"],
         ),
-        (["--slo-target", "1.5", "--jobs", "0"], ["--slo-target", "--jobs"]),
+        (
+            ["--slo-target", "1.5", "--jobs", "0", "--cold-start", "0"],
+            ["--slo-target", "--jobs", "--cold-start"],
+        ),
     ],
 )
 def test_tune_reports_every_bad_argument(

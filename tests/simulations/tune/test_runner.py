@@ -121,3 +121,13 @@ def test_variants_change_the_runs_and_processes_agree_with_one() -> None:
         assert figures["slo_attainment_at"]["5"] >= figures["slo_attainment"]
     assert serial.failed_gates["one"] == ["azure-conv"]
     assert serial.chosen in ("shipped", "slow")
+
+
+def test_a_shorter_cold_start_is_played_out() -> None:
+    """With 60 s instead of 300 s, the groups the policy orders serve sooner."""
+    trace = resolve("azure-conv", SHARED_TRACES, seconds=1800)
+    shipped = build_variants(load_base(EXAMPLE), [])[0]
+    slow = run_one(shipped, trace, TuningConfig(DEFAULT_PROFILE))
+    fast = run_one(shipped, trace, TuningConfig(DEFAULT_PROFILE, cold_start=60.0))
+    assert fast != slow
+    assert fast["slo_attainment"] >= slow["slo_attainment"]
