@@ -32,17 +32,23 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "tune",
         help="compare variants of a policy on named traces, with the tuning rule",
-        description="Run a policy and its --set variants through the closed loop on "
-        "named traces. A variant must reach the SLO target on every --gate trace; then "
+        description="Run a policy and its --set/--grid variants through the closed loop "
+        "on named traces. A variant must reach the SLO target on every --gate trace; then "
         "the best attainment on the --score trace wins, fewest GPU-hours breaking ties. "
-        "Traces: azure-conv, azure-code, mooncake, servegen-dayN, servegen-dayN-M.",
+        "Traces: azure-conv, azure-code, mooncake, servegen-dayN, servegen-dayN-M, or a "
+        ".csv/.jsonl trace file. See docs/engine.md.",
     )
     parser.add_argument(
-        "--policy", type=Path, default=None, help="policy file (default: the profile's)"
+        "--policy",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="policy file (default: the profile's example policy)",
     )
     parser.add_argument(
         "--profile",
         default=DEFAULT_PROFILE,
+        metavar="NAME",
         help=f"serving profile ({', '.join(available_profiles())})",
     )
     parser.add_argument(
@@ -66,41 +72,81 @@ def register(subparsers: Any) -> None:
         "--gate",
         action="append",
         default=None,
+        metavar="TRACE",
         help=f"trace that must reach the target (default: {', '.join(DEFAULT_GATES)})",
     )
     parser.add_argument(
         "--score",
         default=DEFAULT_SCORE,
+        metavar="TRACE",
         help=f"trace whose attainment ranks the variants; 'none' to rank by GPU-hours "
         f"(default {DEFAULT_SCORE})",
     )
     parser.add_argument(
-        "--show", action="append", default=[], help="trace only reported, not used to choose"
+        "--show",
+        action="append",
+        default=[],
+        metavar="TRACE",
+        help="trace only reported, never used to choose",
     )
-    parser.add_argument("--traces-dir", type=Path, default=SHARED_TRACES)
     parser.add_argument(
-        "--duration", type=float, default=None, help="replay only the first SECONDS of each"
+        "--traces-dir",
+        type=Path,
+        default=SHARED_TRACES,
+        metavar="DIR",
+        help="where the named traces' files are (default ../shared/traces)",
+    )
+    parser.add_argument(
+        "--duration",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="replay only the first SECONDS of each trace",
     )
     parser.add_argument(
         "--cold-start",
         type=float,
         default=None,
+        metavar="SECONDS",
         help="median cold start in seconds (default: the profile's)",
     )
-    parser.add_argument("--slo-queue-wait", type=float, default=1.0)
-    parser.add_argument("--slo-target", type=float, default=0.99)
+    parser.add_argument(
+        "--slo-queue-wait",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="queue-wait SLO (default 1)",
+    )
+    parser.add_argument(
+        "--slo-target",
+        type=float,
+        default=0.99,
+        metavar="FRACTION",
+        help="fraction of requests that must meet it (default 0.99)",
+    )
     parser.add_argument(
         "--also-slo",
         type=float,
         action="append",
         default=[],
-        help="also report attainment at this queue wait (seconds); repeatable",
+        metavar="SECONDS",
+        help="also report attainment at this queue wait; repeatable",
     )
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="arrivals and cold starts (default 0)")
     parser.add_argument(
-        "--jobs", type=int, default=min(4, os.cpu_count() or 1), help="parallel runs"
+        "--jobs",
+        type=int,
+        default=min(4, os.cpu_count() or 1),
+        metavar="N",
+        help="runs at once (default: one per core, at most 4)",
     )
-    parser.add_argument("--out", type=Path, default=Path("tune-out"))
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("tune-out"),
+        metavar="DIR",
+        help="where results.json and results.md go (default tune-out)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
