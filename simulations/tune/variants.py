@@ -36,7 +36,8 @@ BASELINE = "shipped"
 
 
 class TuningError(AutoscalerError):
-    """Bad ``--set`` arguments or trace names; the message lists every problem."""
+    """Bad ``--set``/``--grid`` arguments, options or trace names; the message lists
+    every problem, one a line."""
 
 
 @dataclass(frozen=True)
