@@ -8,12 +8,10 @@ provisioning and the oracle on the same seeded arrivals, and writes ``results.js
 from __future__ import annotations
 
 import argparse
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
-from autoscaler.cli.progress import progress_bar
+from autoscaler.cli.progress import with_progress
 from simulations.bench import BenchConfig, goal_check, load_ours_policy, run_benchmark
 from simulations.profile import DEFAULT_PROFILE, available_profiles, load_profile
 from simulations.report import markdown_table, write_outputs
@@ -123,11 +121,9 @@ def run(args: argparse.Namespace) -> int:
     )
     trace = load_workload(path, options)
     config = BenchConfig(args.slo_queue_wait, args.slo_target, args.seed)
-    started = time.monotonic()
-    progress = None if args.quiet else progress_bar(started)
-    bench = run_benchmark(trace, profile, policy, config, progress)
-    if progress is not None:
-        sys.stderr.write("\n")
+    bench, wall = with_progress(
+        args.quiet, lambda bar: run_benchmark(trace, profile, policy, config, bar)
+    )
     meta = {
         "trace": str(path),
         "requests": len(trace),
@@ -140,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
         "slo_queue_wait_s": args.slo_queue_wait,
         "slo_target": args.slo_target,
         "seed": args.seed,
-        "wall_seconds": round(time.monotonic() - started, 1),
+        "wall_seconds": round(wall, 1),
         "goal": goal_check(bench.figures, args.slo_target, bench.goal_bound),
     }
     written = write_outputs(bench, args.out, meta, args.slo_target)

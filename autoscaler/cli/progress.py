@@ -5,11 +5,15 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
+from typing import TypeVar
+
+Result = TypeVar("Result")
+Progress = Callable[[str, float], None]
 
 WIDTH = 30
 
 
-def progress_bar(started: float) -> Callable[[str, float], None]:
+def progress_bar(started: float) -> Progress:
     """``show(label, fraction)``: redraws only when the permille or the label changes."""
     last: list[object] = [-1, ""]
 
@@ -27,3 +31,13 @@ def progress_bar(started: float) -> Callable[[str, float], None]:
         sys.stderr.flush()
 
     return show
+
+
+def with_progress(quiet: bool, work: Callable[[Progress | None], Result]) -> tuple[Result, float]:
+    """``work(bar)``, with a bar unless ``quiet``; returns its result and the wall seconds."""
+    started = time.monotonic()
+    bar = None if quiet else progress_bar(started)
+    result = work(bar)
+    if bar is not None:
+        sys.stderr.write("\n")
+    return result, time.monotonic() - started

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
-from autoscaler.cli.progress import progress_bar
+from autoscaler.cli.progress import with_progress
 from simulations.bench import REPO
 from simulations.profile import DEFAULT_PROFILE, available_profiles, load_profile
 from simulations.tune.report import markdown_table, write_outputs
@@ -192,11 +190,9 @@ def run(args: argparse.Namespace) -> int:
         args.jobs,
         args.cold_start,
     )
-    started = time.monotonic()
-    progress = None if args.quiet else progress_bar(started)
-    result = run_tuning(variants, traces, roles, config, progress)
-    if progress is not None:
-        sys.stderr.write("\n")
+    result, wall = with_progress(
+        args.quiet, lambda bar: run_tuning(variants, traces, roles, config, bar)
+    )
     meta = {
         "policy": str(policy_path),
         "profile": profile.name,
@@ -207,7 +203,7 @@ def run(args: argparse.Namespace) -> int:
         "slo_target": args.slo_target,
         "seed": args.seed,
         "runs": len(variants) * len(traces),
-        "wall_seconds": round(time.monotonic() - started, 1),
+        "wall_seconds": round(wall, 1),
     }
     written = write_outputs(result, roles, config, args.out, meta)
     print(markdown_table(result, roles, config))
