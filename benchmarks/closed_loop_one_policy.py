@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 
 from simulations.baselines.hpa_driven import Ours
-from simulations.baselines.provisioned import needed_groups
 from simulations.bench import (
     BenchConfig,
     fleet_factory,
@@ -47,7 +46,7 @@ def main() -> None:
         f"trace: {len(trace.arrival):,} requests, loaded in "
         f"{time.process_time() - started:.2f} s CPU"
     )
-    start = initial_groups(needed_groups(trace, profile, 0.6), profile, policy.spec.replicas.min)
+    start = initial_groups(trace, profile, policy.spec.replicas.min)
     loop = loop_config(policy, BenchConfig())
     cpu: list[float] = []
     for i in range(args.repeat):

@@ -75,15 +75,19 @@ def fleet_factory(initial: int, profile: ServingProfile, rng: np.random.Generato
     return LwsModel(ColdStartModel(cold.median_seconds, cold.spread), rng, initial)
 
 
-def initial_groups(need_at_0_6: np.ndarray, profile: ServingProfile, min_replicas: int) -> int:
+WARM_START_UTILIZATION = 0.6
+
+
+def initial_groups(trace: Trace, profile: ServingProfile, min_replicas: int) -> int:
     """The warm start every policy gets: sized for the first cold start of the trace.
 
     No policy can add capacity before its first group is ready, so a cold beginning
     would only measure the start. The size is the oracle's need at utilisation 0.6
-    (``need_at_0_6``, groups per minute) over the first median cold start plus a minute.
+    (groups per minute) over the first median cold start plus a minute.
     """
+    need = needed_groups(trace, profile, WARM_START_UTILIZATION)
     first = math.ceil((profile.cold_start.median_seconds + 60.0) / 60.0)
-    return max(min_replicas, int(need_at_0_6[:first].max()))
+    return max(min_replicas, int(need[:first].max()))
 
 
 def loop_config(policy: ScalingPolicy, config: BenchConfig) -> LoopConfig:
@@ -140,7 +144,7 @@ def run_benchmark(
     loop = loop_config(policy, cfg)
     max_replicas, min_replicas = policy.spec.replicas.max, policy.spec.replicas.min
     oracle_needs = {u: needed_groups(trace, profile, u) for u in ORACLE_SWEEP}
-    start = initial_groups(oracle_needs[0.6], profile, min_replicas)
+    start = initial_groups(trace, profile, min_replicas)
     plan: list[tuple[str, Callable[[], Controller]]] = [
         ("ours", lambda: Ours(policy)),
         ("seed", lambda: seed_recipe(max_replicas)),

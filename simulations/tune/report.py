@@ -26,7 +26,7 @@ def _cell(figures: dict[str, Any], missed: bool) -> str:
 def _verdict(result: TuningResult, variant: Variant) -> str:
     if variant.name == result.chosen:
         return "**chosen**"
-    if variant.overrides and variant.document == result.variants[0].document:
+    if variant.overrides and variant.policy == result.variants[0].policy:
         return "the shipped policy itself"
     missed = result.failed_gates[variant.name]
     return f"misses {', '.join(missed)}" if missed else "passes the gates, ranked lower"

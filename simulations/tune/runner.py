@@ -21,9 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from autoscaler.policy.model import ScalingPolicy
 from simulations.baselines.hpa_driven import Ours
-from simulations.baselines.provisioned import needed_groups
 from simulations.bench import BenchConfig, fleet_factory, initial_groups, loop_config, summarise
 from simulations.closedloop import run
 from simulations.profile import load_profile
@@ -83,9 +81,9 @@ def _load(path: Path, options: WorkloadOptions) -> Trace:
 def run_one(variant: Variant, trace: NamedTrace, config: TuningConfig) -> dict[str, Any]:
     """The figures of ``variant`` on ``trace`` (top level, so processes can run it)."""
     profile = load_profile(config.profile).with_cold_start(config.cold_start)
-    policy = ScalingPolicy.model_validate(dict(variant.document))
+    policy = variant.policy
     arrivals = _load(trace.path, trace.options)
-    start = initial_groups(needed_groups(arrivals, profile, 0.6), profile, policy.spec.replicas.min)
+    start = initial_groups(arrivals, profile, policy.spec.replicas.min)
     loop = loop_config(policy, BenchConfig(config.slo_queue_wait, config.slo_target, config.seed))
     result = run(arrivals, profile, Ours(policy), fleet_factory, start, config.seed, loop)
     figures = summarise(result, config.slo_queue_wait)

@@ -51,11 +51,13 @@ class Override:
 
 @dataclass(frozen=True)
 class Variant:
-    """A named set of overrides and the policy document they give."""
+    """A named set of overrides, the policy document they give and that document
+    validated (the policy the runs use)."""
 
     name: str
     overrides: tuple[Override, ...]
     document: Mapping[str, Any] = field(repr=False)
+    policy: ScalingPolicy = field(repr=False)
 
     @property
     def changes(self) -> dict[str, Any]:
@@ -198,7 +200,7 @@ def build_variants(
             grouped.setdefault(name, []).append(override)
     except TuningError as exc:
         problems.append(str(exc))
-    variants = [Variant(BASELINE, (), base)]
+    variants = [Variant(BASELINE, (), base, ScalingPolicy.model_validate(base))]
     for name, overrides in grouped.items():
         document = copy.deepcopy(dict(base))
         try:
@@ -208,12 +210,12 @@ def build_variants(
             problems.append(str(exc))
             continue
         try:
-            ScalingPolicy.model_validate(document)
+            policy = ScalingPolicy.model_validate(document)
         except ValidationError as exc:
             for path, message in describe_validation_error(exc):
                 problems.append(f"variant {name!r}: {path}: {message}")
             continue
-        variants.append(Variant(name, tuple(overrides), document))
+        variants.append(Variant(name, tuple(overrides), document, policy))
     if problems:
         raise TuningError("\n".join(problems))
     return variants
