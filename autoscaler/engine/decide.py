@@ -5,7 +5,8 @@ The order of the rules, each leaving a reason when it changes the outcome:
 1. cold start: learn start durations from groups seen ready for the first time;
 2. no snapshot -> hold (``missing``); at zero -> wake on activation or stay (``zero``);
 3. one proposal per signal (``proposals``; a ``queueDepth`` with ``sustainedFor`` reads
-   the lowest total queue of that window); none usable -> wait for leaders when no
+   the lowest total queue of that window, one with ``isolatedBurst`` adds few groups
+   for the first burst after a calm stretch, ``bursts``); none usable -> wait for leaders when no
    group is ready yet, else hold for ``missingMetrics.holdFor``, then fall back;
 4. target = the largest proposal (its signal is the driver), raised to the demand
    projected one cold start ahead when that is higher (``startup.project_demand``);
@@ -23,6 +24,7 @@ import dataclasses
 import math
 
 from autoscaler.durations import format_duration as fmt
+from autoscaler.engine.bursts import limit_isolated_burst
 from autoscaler.engine.context import DecisionContext
 from autoscaler.engine.decision import Decision, ReasonCode, SignalProposal, SignalStatus
 from autoscaler.engine.drain import destination, drain
@@ -53,6 +55,9 @@ def decide(
     ctx = DecisionContext(policy, now, cold)
     if learned:
         ctx.note(R.COLD_START_LEARNED, f"cold start {fmt(cold)} learned from observed starts")
+    if snapshot is None or snapshot.spec_replicas == 0:
+        # No data, or no leader at zero: no evidence of a calm queue (``isolatedBurst``).
+        state = state.evolve(queue_calm=None)
     if snapshot is None:
         decision, state = hold(ctx, state, None, (), "the source returned no data for this LWS")
     elif snapshot.spec_replicas == 0:
@@ -79,6 +84,9 @@ def _scale(
     queue_totals = state.queue_totals
     if queue_now is not None:
         queue_totals = append_window(queue_totals, now, queue_now, ctx.queue_history_seconds)
+    proposals, calm = limit_isolated_burst(ctx, proposals, current, state.queue_calm)
+    # Every return below carries the calm stretch (a hold ends it: no usable queue).
+    state = state.evolve(queue_calm=calm)
     # The largest proposal (ties: the larger need, then policy order) and the largest
     # need, in one pass: what ``max`` with a key and ``max`` over the needs would pick.
     best: SignalProposal | None = None

@@ -27,6 +27,7 @@ class ReasonCode(StrEnum):
     TOLERANCE = "WithinTolerance"
     FORECAST = "Forecast"
     COVERED_BY_STARTING = "CoveredByStartingGroups"
+    ISOLATED_BURST = "IsolatedBurst"
     SCALE_UP_WINDOW = "ScaleUpStabilization"
     SCALE_DOWN_WINDOW = "ScaleDownStabilization"
     STEP_LIMIT = "StepLimit"

@@ -34,6 +34,9 @@ class EngineState:
     - ``demand``: continuous demand in groups, per decision (trend for the forecast);
     - ``queue_totals``: total waiting requests over all ready groups, per decision, kept
       for the longest ``queueDepth.sustainedFor`` (empty when that is 0);
+    - ``queue_calm``: (start, last decision) of the current stretch of decisions where
+      every queue signal with ``isolatedBurst`` was usable and at or below target
+      (None: not calm);
     - ``last_good``: the last recommendation made on fresh data, for the missing-data hold;
     - ``idle_since``: start of the current idle stretch (scale-to-zero);
     - ``start_durations``/``seen_starts``: observed cold starts and the groups already
@@ -49,6 +52,7 @@ class EngineState:
     sizes: TimedInts = ()
     demand: TimedFloats = ()
     queue_totals: TimedFloats = ()
+    queue_calm: tuple[float, float] | None = None
     last_good: tuple[float, int] | None = None
     idle_since: float | None = None
     start_durations: tuple[float, ...] = ()

@@ -92,6 +92,13 @@ class MetricsConfig(_Strict):
     )
 
 
+class IsolatedBurst(_Strict):
+    """A queue above target after ``calmFor`` without one orders at most ``maxGroups``."""
+
+    calm_for: PositiveDuration
+    max_groups: int = Field(default=1, ge=1)
+
+
 class QueueDepthSignal(_Strict):
     """Waiting requests per ready group; scale so each group has at most the target."""
 
@@ -102,6 +109,14 @@ class QueueDepthSignal(_Strict):
         description=(
             "Size by the lowest total queue of the decisions in this window, so a burst "
             "that drains within it orders nothing; 0 reads the current queue alone."
+        ),
+    )
+    isolated_burst: IsolatedBurst | None = Field(
+        default=None,
+        description=(
+            "The first decision that sees the queue above target after calmFor of "
+            "decisions at or below it adds at most maxGroups groups; a queue that is "
+            "still there at the next decision, or recurs within calmFor, orders in full."
         ),
     )
 

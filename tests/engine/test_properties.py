@@ -13,6 +13,9 @@ vanished leaders), drives ``decide`` with a manual clock, and checks after every
   current size, and it either holds the current size or removes exactly those groups;
 - no recommendation above the current size unless a proposal or the forecast asks for
   more (step limits and windows may hold a change back, never reverse it);
+- ``isolatedBurst`` limits the queue's proposal to ``maxGroups`` above the size it
+  compares with, and only after ``calmFor`` of decisions, none more than ``staleAfter``
+  apart, that each had a snapshot and a usable queue at or below target;
 - the same inputs give the same outputs, including the whole sequence replayed.
 """
 
@@ -44,6 +47,9 @@ def policies(draw: st.DrawFn) -> ScalingPolicy:
     signals: list[dict[str, Any]] = [
         {**queue, "sustainedFor": draw(st.sampled_from([0, 0, 30, 120]))}
     ]
+    burst = draw(st.sampled_from([None, None, {"calmFor": 60}, {"calmFor": 120, "maxGroups": 2}]))
+    if burst is not None:
+        signals[0]["isolatedBurst"] = burst
     if draw(st.booleans()):
         signals.append({"type": "kvCacheUtilization", "target": 0.7})
     if draw(st.booleans()):
@@ -271,3 +277,40 @@ def test_same_inputs_same_outputs_including_a_replayed_sequence(
     for step, (decision, next_state) in zip(steps, first, strict=True):
         assert decide(policy, step.snapshot, state, step.now) == (decision, next_state)
         state = next_state
+
+
+@settings(max_examples=200, deadline=None)
+@given(policy=policies(), steps=sequences())
+def test_isolated_burst_is_limited_only_after_observed_calm(
+    policy: ScalingPolicy, steps: list[Step]
+) -> None:
+    queue_spec = policy.spec.signals[0]
+    burst = queue_spec.isolated_burst  # type: ignore[union-attr]
+    calm_start: float | None = None  # the test's own account of the calm stretch
+    previous: float | None = None
+    for step, (decision, _) in zip(steps, _run(policy, steps), strict=True):
+        note(f"t={step.now}: {step.snapshot}\n{decision.explain()}")
+        limited = ReasonCode.ISOLATED_BURST in {r.code for r in decision.reasons}
+        queue = decision.proposals[0] if decision.proposals else None
+        if previous is not None and step.now - previous > STALE_AFTER:
+            calm_start = None
+        previous = step.now
+        if limited:
+            assert burst is not None
+            assert queue is not None
+            assert queue.usable
+            assert queue.above_target
+            assert decision.current is not None
+            assert queue.replicas is not None
+            assert queue.replicas <= decision.current + burst.max_groups
+            assert calm_start is not None
+            assert step.now - calm_start >= burst.calm_for
+        calm = (
+            step.snapshot is not None
+            and step.snapshot.spec_replicas > 0
+            and queue is not None
+            and queue.name == "queueDepth"
+            and queue.usable
+            and not queue.above_target
+        )
+        calm_start = (step.now if calm_start is None else calm_start) if calm else None

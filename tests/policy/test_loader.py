@@ -64,6 +64,19 @@ def test_queue_depth_sustained_for_reads_a_duration_and_defaults_to_0(tmp_path: 
     assert sustained.policy.spec.signals[0].sustained_for == 60.0  # type: ignore[union-attr]
 
 
+def test_queue_depth_isolated_burst_reads_durations_and_defaults_to_one_group(
+    tmp_path: Path,
+) -> None:
+    (plain,) = load_policy_file(_write(tmp_path, HEAD + BODY))
+    (burst,) = load_policy_file(
+        _write(tmp_path, HEAD + BODY + "      isolatedBurst:\n        calmFor: 15m\n", "burst.yaml")
+    )
+    assert plain.policy.spec.signals[0].isolated_burst is None  # type: ignore[union-attr]
+    limit = burst.policy.spec.signals[0].isolated_burst  # type: ignore[union-attr]
+    assert limit is not None
+    assert (limit.calm_for, limit.max_groups) == (900.0, 1)
+
+
 CASES = [
     pytest.param(
         BODY.replace("    max: 4", "    maxx: 4"),
@@ -137,6 +150,19 @@ CASES = [
         BODY + "      sustainedFor: -30s\n",
         [(15, "spec.signals[0].sustainedFor", "duration")],
         id="negative-sustained-for",
+    ),
+    pytest.param(
+        BODY + "      isolatedBurst:\n        calmFor: 0s\n        maxGroups: 0\n",
+        [
+            (16, "spec.signals[0].isolatedBurst.calmFor", "greater than 0"),
+            (17, "spec.signals[0].isolatedBurst.maxGroups", "greater than or equal to 1"),
+        ],
+        id="isolated-burst-zero-calm-and-groups",
+    ),
+    pytest.param(
+        BODY + "      isolatedBurst: {maxGroups: 2}\n",
+        [(15, "spec.signals[0].isolatedBurst.calmFor", "required")],
+        id="isolated-burst-without-calm-for",
     ),
     pytest.param(
         BODY + "    - targetPerGroup: 4\n",
