@@ -1,7 +1,9 @@
-"""Whether the issue's goal can be met at all on a trace: the one-event bound.
+"""Whether the issue's goal can be met at all on a trace: the one-event bounds.
 
-The goal asks ours for *fewer* scale events than the best hindsight-tuned recipe *and*
-at least 20% fewer GPU-hours, at the SLO target. When that recipe needs only one or two
+The goal asks ours for *fewer* scale events than the best hindsight-tuned recipe, at
+the SLO target, together with a GPU-hour budget: at least 20% fewer GPU-hours than that
+recipe (``fewer_events_and_20pct_bound``), and within 1.15x of the oracle's
+(``fewer_events_within_1_15x_oracle_bound``). When that recipe needs only one or two
 events, "fewer" leaves very few schedules, and every one of them can be played:
 
 - 0 events allowed (the recipe made 1): the fleet keeps its warm start ``S`` throughout.
@@ -11,12 +13,15 @@ events, "fewer" leaves very few schedules, and every one of them can be played:
 For a given ``k < S`` the GPU-hours fall as the switch comes earlier, while capacity
 grows as it comes later (more groups for longer never queue more; only the in-flight
 requests of the removed groups differ). So the *latest* switch that stays within the
-budget (80% of the recipe's GPU-hours) is the best one-event schedule for that ``k``;
-for ``k > S`` it is the *earliest*. Worked numbers, default trace: 8 GPUs per group, a
-3,502 s horizon, ``S = 5``, seed-tuned at 32.3 GPU-hours, so the budget is 25.8; for
-``k = 3`` the switch must come by ``(25.8 / 8 * 3600 - 3 * 3502) / (5 - 3) = 552 s``.
-Each best schedule is played through the same closed loop as the policies, and the
-goal is *reachable* only if one of them meets the SLO target within the budget. When the
+budget is the best one-event schedule for that ``k``; for ``k > S`` it is the
+*earliest*. Worked numbers, default trace: 8 GPUs per group, a 3,502 s horizon,
+``S = 5``, seed-tuned at 32.3 GPU-hours, so the 20% budget is 25.8; for ``k = 3`` the
+switch must come by ``(25.8 / 8 * 3600 - 3 * 3502) / (5 - 3) = 552 s``. The oracle at
+25.1 gives a 1.15x budget of 28.9, and a switch to 3 by
+``(28.9 / 8 * 3600 - 3 * 3502) / 2 = 1,249 s``; 4 groups for the whole hour cost 31.1
+and fit neither. Each best schedule is played through the same closed loop as the
+policies, and the goal is *reachable* only if one of them meets the SLO target within
+the budget. When the
 recipe made more than two events the schedules are too many to enumerate, and the bound
 is not computed.
 """
@@ -31,6 +36,7 @@ from simulations.closedloop import LoopView, RunResult
 
 STEP = 15.0
 SAVING = 0.2
+ORACLE_FACTOR = 1.15
 
 PlaySchedule = Callable[["Schedule"], RunResult]
 Summarise = Callable[[RunResult], dict[str, Any]]
@@ -67,8 +73,43 @@ def best_switch(
     return max(0.0, STEP * math.ceil(earliest / STEP))
 
 
+def goal_bounds(
+    best_tuned: dict[str, Any] | None,
+    oracle_gpu_hours: float,
+    start: int,
+    max_replicas: int,
+    gpus_per_group: int,
+    horizon: float,
+    target: float,
+    play: PlaySchedule,
+    summarise: Summarise,
+) -> dict[str, dict[str, Any]]:
+    """Both bounds of the module docstring, keyed as ``results.json`` names them."""
+    budgets = {
+        "fewer_events_and_20pct_bound": (
+            (1.0 - SAVING) * float(best_tuned["gpu_hours"]) if best_tuned else 0.0
+        ),
+        "fewer_events_within_1_15x_oracle_bound": ORACLE_FACTOR * oracle_gpu_hours,
+    }
+    return {
+        name: one_event_bound(
+            best_tuned,
+            budget,
+            start,
+            max_replicas,
+            gpus_per_group,
+            horizon,
+            target,
+            play,
+            summarise,
+        )
+        for name, budget in budgets.items()
+    }
+
+
 def one_event_bound(
     best_tuned: dict[str, Any] | None,
+    budget: float,
     start: int,
     max_replicas: int,
     gpus_per_group: int,
@@ -78,7 +119,7 @@ def one_event_bound(
     summarise: Summarise,
 ) -> dict[str, Any]:
     """Play every best schedule with fewer events than ``best_tuned`` (see the module
-    docstring) and say whether any meets ``target`` within 80% of its GPU-hours."""
+    docstring) and say whether any meets ``target`` within ``budget`` GPU-hours."""
     if best_tuned is None:
         return {"computed": False, "reason": "no tuned recipe reached the target"}
     events = int(best_tuned["scale_events"])
@@ -91,7 +132,6 @@ def one_event_bound(
         }
     if events > 2:
         return {"computed": False, "reason": f"the best tuned recipe made {events} events"}
-    budget = (1.0 - SAVING) * float(best_tuned["gpu_hours"])
     budget_group_seconds = budget / gpus_per_group * 3600.0
     schedules: list[dict[str, Any]] = []
     if events == 2:

@@ -137,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
         "slo_target": args.slo_target,
         "seed": args.seed,
         "wall_seconds": round(wall, 1),
-        "goal": goal_check(bench.figures, args.slo_target, bench.goal_bound),
+        "goal": goal_check(bench.figures, args.slo_target, bench.goal_bounds),
     }
     written = write_outputs(bench, args.out, meta, args.slo_target)
     print(markdown_table(bench.figures, args.slo_target))

@@ -12,7 +12,7 @@ import pytest
 from autoscaler.snapshot import LwsKey
 from simulations.bench import fleet_factory
 from simulations.closedloop import LoopConfig, RunResult, run
-from simulations.goal_bound import Schedule, best_switch, one_event_bound
+from simulations.goal_bound import Schedule, best_switch, goal_bounds, one_event_bound
 from simulations.profile import load_profile
 from simulations.traces import read_azure, rescale
 
@@ -76,14 +76,18 @@ def _fake_play(attainment_of: dict[int, float]) -> Any:
 
 def test_the_bound_says_reachable_only_when_a_schedule_meets_both() -> None:
     best = {"gpu_hours": 8 * 3.0 * 1000 / 3600.0, "scale_events": 2}  # 3 groups, 1,000 s
+    budget = 0.8 * best["gpu_hours"]
     play, summary, played = _fake_play({1: 0.5, 2: 0.995, 3: 0.999, 4: 1.0, 5: 1.0})
-    bound = one_event_bound(best, 4, 5, 8, 1000.0, 0.99, play, summary)
+    bound = one_event_bound(best, budget, 4, 5, 8, 1000.0, 0.99, play, summary)
     assert bound["computed"]
     assert bound["events_allowed"] == 1
     assert bound["goal_reachable"] is True  # 4 -> 2 early enough meets 99.5% in budget
     assert {(s.before, s.after) for s in played} == {(4, 1), (4, 2)}  # the rest cost more
     play, summary, _ = _fake_play({1: 0.5, 2: 0.98, 3: 0.999, 4: 1.0, 5: 1.0})
-    assert one_event_bound(best, 4, 5, 8, 1000.0, 0.99, play, summary)["goal_reachable"] is False
+    assert (
+        one_event_bound(best, budget, 4, 5, 8, 1000.0, 0.99, play, summary)["goal_reachable"]
+        is False
+    )
 
 
 @pytest.mark.parametrize(
@@ -98,7 +102,39 @@ def test_the_bound_explains_when_it_does_not_enumerate(
     best: dict[str, Any] | None, reason: str
 ) -> None:
     play, summary, played = _fake_play({})
-    bound = one_event_bound(best, 4, 5, 8, 1000.0, 0.99, play, summary)
+    bound = one_event_bound(best, 10.0, 4, 5, 8, 1000.0, 0.99, play, summary)
     assert reason in bound["reason"]
     assert not played
     assert not bound.get("goal_reachable", False)
+
+
+def test_goal_bounds_play_each_budget() -> None:
+    """Seed-tuned-like recipe at 3 groups for 1,000 s (6.67 GPU-hours, 2 events) and an
+    oracle at 5.0 GPU-hours: the 20% budget is 5.33, the 1.15x budget 5.75. From 4
+    groups, 2 groups meet the target: in both budgets a switch to 2 fits, and the
+    larger budget allows it later (more capacity), 3 groups fit neither."""
+    best = {"gpu_hours": 8 * 3.0 * 1000 / 3600.0, "scale_events": 2}
+    play, summary, played = _fake_play({1: 0.5, 2: 0.995, 3: 0.999, 4: 1.0, 5: 1.0})
+    bounds = goal_bounds(best, 5.0, 4, 5, 8, 1000.0, 0.99, play, summary)
+    assert set(bounds) == {
+        "fewer_events_and_20pct_bound",
+        "fewer_events_within_1_15x_oracle_bound",
+    }
+    saving, oracle = (bounds[k] for k in sorted(bounds))
+    assert saving["gpu_hour_budget"] == pytest.approx(5.333, abs=1e-3)
+    assert oracle["gpu_hour_budget"] == pytest.approx(5.75)
+
+    def switch_to(bound: dict[str, Any], after: int) -> float | None:
+        switch: float | None = next(
+            r["switch_at_s"] for r in bound["schedules"] if r["to"] == after
+        )
+        return switch
+
+    # 4 * T + 2 * (1000 - T) <= budget * 3600 / 8: T <= 200 s (20%), T <= 293 s (1.15x).
+    assert switch_to(saving, 2) == 195.0
+    assert switch_to(oracle, 2) == 285.0
+    assert switch_to(saving, 3) is None
+    assert switch_to(oracle, 3) is None
+    assert saving["goal_reachable"]
+    assert oracle["goal_reachable"]
+    assert len(played) == 4  # 4 -> 1 and 4 -> 2 in each budget
