@@ -31,7 +31,7 @@ from simulations.baselines.hpa_driven import Ours, keda_recipe, seed_recipe
 from simulations.baselines.kpa import KnativeKpa
 from simulations.baselines.provisioned import Oracle, Static, needed_groups
 from simulations.closedloop import Controller, Fleet, LoopConfig, RunResult, run
-from simulations.goal_bound import goal_bounds
+from simulations.goal_bound import BoundSetup, goal_bounds
 from simulations.lws_model import ColdStartModel, LwsModel
 from simulations.profile import ServingProfile
 from simulations.serving import Outcome
@@ -195,9 +195,7 @@ def run_benchmark(
     figures["static"]["setting"] = peak
     if progress is not None:
         progress("goal bounds", done / total)
-    bounds = goal_bounds(
-        best_tuned_recipe(figures),
-        float(figures["oracle"]["gpu_hours"]),
+    setup = BoundSetup(
         start,
         max_replicas,
         profile.gpus_per_group,
@@ -206,6 +204,7 @@ def run_benchmark(
         lambda schedule: run(trace, profile, schedule, fleet_factory, start, cfg.seed, loop),
         lambda result: summarise(result, cfg.slo_queue_wait),
     )
+    bounds = goal_bounds(best_tuned_recipe(figures), float(figures["oracle"]["gpu_hours"]), setup)
     if progress is not None:
         progress("done", 1.0)
     ordered = {name: figures[name] for name in POLICY_ORDER}

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from simulations.closedloop import LoopView, RunResult
@@ -73,16 +74,23 @@ def best_switch(
     return max(0.0, STEP * math.ceil(earliest / STEP))
 
 
+@dataclass(frozen=True)
+class BoundSetup:
+    """What every schedule of a bound shares: the warm start ``start``, the policy's
+    ``max_replicas``, GPUs per group, the trace's ``horizon`` in seconds, the SLO
+    ``target``, and how to play a schedule and sum a run up."""
+
+    start: int
+    max_replicas: int
+    gpus_per_group: int
+    horizon: float
+    target: float
+    play: PlaySchedule
+    summarise: Summarise
+
+
 def goal_bounds(
-    best_tuned: dict[str, Any] | None,
-    oracle_gpu_hours: float,
-    start: int,
-    max_replicas: int,
-    gpus_per_group: int,
-    horizon: float,
-    target: float,
-    play: PlaySchedule,
-    summarise: Summarise,
+    best_tuned: dict[str, Any] | None, oracle_gpu_hours: float, setup: BoundSetup
 ) -> dict[str, dict[str, Any]]:
     """Both bounds of the module docstring, keyed as ``results.json`` names them."""
     budgets = {
@@ -91,35 +99,15 @@ def goal_bounds(
         ),
         "fewer_events_within_1_15x_oracle_bound": ORACLE_FACTOR * oracle_gpu_hours,
     }
-    return {
-        name: one_event_bound(
-            best_tuned,
-            budget,
-            start,
-            max_replicas,
-            gpus_per_group,
-            horizon,
-            target,
-            play,
-            summarise,
-        )
-        for name, budget in budgets.items()
-    }
+    return {name: one_event_bound(best_tuned, budget, setup) for name, budget in budgets.items()}
 
 
 def one_event_bound(
-    best_tuned: dict[str, Any] | None,
-    budget: float,
-    start: int,
-    max_replicas: int,
-    gpus_per_group: int,
-    horizon: float,
-    target: float,
-    play: PlaySchedule,
-    summarise: Summarise,
+    best_tuned: dict[str, Any] | None, budget: float, setup: BoundSetup
 ) -> dict[str, Any]:
     """Play every best schedule with fewer events than ``best_tuned`` (see the module
-    docstring) and say whether any meets ``target`` within ``budget`` GPU-hours."""
+    docstring) and say whether any meets the target within ``budget`` GPU-hours."""
+    start, play, summarise = setup.start, setup.play, setup.summarise
     if best_tuned is None:
         return {"computed": False, "reason": "no tuned recipe reached the target"}
     events = int(best_tuned["scale_events"])
@@ -132,10 +120,11 @@ def one_event_bound(
         }
     if events > 2:
         return {"computed": False, "reason": f"the best tuned recipe made {events} events"}
-    budget_group_seconds = budget / gpus_per_group * 3600.0
+    horizon = setup.horizon
+    budget_group_seconds = budget / setup.gpus_per_group * 3600.0
     schedules: list[dict[str, Any]] = []
     if events == 2:
-        for after in range(1, max_replicas + 1):
+        for after in range(1, setup.max_replicas + 1):
             if after == start:
                 continue
             switch = best_switch(start, after, budget_group_seconds, horizon)
@@ -150,7 +139,9 @@ def one_event_bound(
     reachable = [
         s
         for s in schedules
-        if "slo_attainment" in s and s["slo_attainment"] >= target and s["gpu_hours"] <= budget
+        if "slo_attainment" in s
+        and s["slo_attainment"] >= setup.target
+        and s["gpu_hours"] <= budget
     ]
     return {
         "computed": True,

@@ -12,7 +12,13 @@ import pytest
 from autoscaler.snapshot import LwsKey
 from simulations.bench import fleet_factory
 from simulations.closedloop import LoopConfig, RunResult, run
-from simulations.goal_bound import Schedule, best_switch, goal_bounds, one_event_bound
+from simulations.goal_bound import (
+    BoundSetup,
+    Schedule,
+    best_switch,
+    goal_bounds,
+    one_event_bound,
+)
 from simulations.profile import load_profile
 from simulations.traces import read_azure, rescale
 
@@ -78,14 +84,16 @@ def test_the_bound_says_reachable_only_when_a_schedule_meets_both() -> None:
     best = {"gpu_hours": 8 * 3.0 * 1000 / 3600.0, "scale_events": 2}  # 3 groups, 1,000 s
     budget = 0.8 * best["gpu_hours"]
     play, summary, played = _fake_play({1: 0.5, 2: 0.995, 3: 0.999, 4: 1.0, 5: 1.0})
-    bound = one_event_bound(best, budget, 4, 5, 8, 1000.0, 0.99, play, summary)
+    bound = one_event_bound(best, budget, BoundSetup(4, 5, 8, 1000.0, 0.99, play, summary))
     assert bound["computed"]
     assert bound["events_allowed"] == 1
     assert bound["goal_reachable"] is True  # 4 -> 2 early enough meets 99.5% in budget
     assert {(s.before, s.after) for s in played} == {(4, 1), (4, 2)}  # the rest cost more
     play, summary, _ = _fake_play({1: 0.5, 2: 0.98, 3: 0.999, 4: 1.0, 5: 1.0})
     assert (
-        one_event_bound(best, budget, 4, 5, 8, 1000.0, 0.99, play, summary)["goal_reachable"]
+        one_event_bound(best, budget, BoundSetup(4, 5, 8, 1000.0, 0.99, play, summary))[
+            "goal_reachable"
+        ]
         is False
     )
 
@@ -102,7 +110,7 @@ def test_the_bound_explains_when_it_does_not_enumerate(
     best: dict[str, Any] | None, reason: str
 ) -> None:
     play, summary, played = _fake_play({})
-    bound = one_event_bound(best, 10.0, 4, 5, 8, 1000.0, 0.99, play, summary)
+    bound = one_event_bound(best, 10.0, BoundSetup(4, 5, 8, 1000.0, 0.99, play, summary))
     assert reason in bound["reason"]
     assert not played
     assert not bound.get("goal_reachable", False)
@@ -115,7 +123,7 @@ def test_goal_bounds_play_each_budget() -> None:
     larger budget allows it later (more capacity), 3 groups fit neither."""
     best = {"gpu_hours": 8 * 3.0 * 1000 / 3600.0, "scale_events": 2}
     play, summary, played = _fake_play({1: 0.5, 2: 0.995, 3: 0.999, 4: 1.0, 5: 1.0})
-    bounds = goal_bounds(best, 5.0, 4, 5, 8, 1000.0, 0.99, play, summary)
+    bounds = goal_bounds(best, 5.0, BoundSetup(4, 5, 8, 1000.0, 0.99, play, summary))
     assert set(bounds) == {
         "fewer_events_and_20pct_bound",
         "fewer_events_within_1_15x_oracle_bound",
