@@ -31,7 +31,7 @@ from simulations.baselines.hpa_driven import Ours, keda_recipe, seed_recipe
 from simulations.baselines.kpa import KnativeKpa
 from simulations.baselines.provisioned import Oracle, Static, needed_groups
 from simulations.closedloop import Controller, Fleet, LoopConfig, RunResult, run
-from simulations.goal_bound import BoundSetup, goal_bounds
+from simulations.goal_bound import ORACLE_FACTOR, SAVING, BoundSetup, goal_bounds
 from simulations.lws_model import ColdStartModel, LwsModel
 from simulations.profile import ServingProfile
 from simulations.serving import Outcome
@@ -264,9 +264,9 @@ def goal_check(
     return {
         "ours_reaches_target": ours["slo_attainment"] >= target,
         "ours_vs_oracle_gpu_hours": round(vs_oracle, 3),
-        "within_1_15x_oracle": vs_oracle <= 1.15,
+        "within_1_15x_oracle": vs_oracle <= ORACLE_FACTOR,
         "saving_vs_best_tuned_recipe": None if saving is None else round(saving, 3),
-        "at_least_20pct_fewer_than_best_tuned": saving is not None and saving >= 0.2,
+        "at_least_20pct_fewer_than_best_tuned": saving is not None and saving >= SAVING,
         "fewer_scale_events_than_best_tuned": best is not None
         and ours["scale_events"] < best["scale_events"],
         **(bounds or {}),

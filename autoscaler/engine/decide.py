@@ -85,8 +85,10 @@ def _scale(
     if queue_now is not None:
         queue_totals = append_window(queue_totals, now, queue_now, ctx.queue_history_seconds)
     proposals, calm = limit_isolated_burst(ctx, proposals, current, state.queue_calm)
-    # Every return below carries the calm stretch (a hold ends it: no usable queue).
-    state = state.evolve(queue_calm=calm)
+    if calm != state.queue_calm:
+        # Every return below carries the calm stretch (a hold ends it: no usable queue).
+        # Without ``isolatedBurst`` it never changes, and the state is not copied.
+        state = state.evolve(queue_calm=calm)
     # The largest proposal (ties: the larger need, then policy order) and the largest
     # need, in one pass: what ``max`` with a key and ``max`` over the needs would pick.
     best: SignalProposal | None = None
