@@ -97,10 +97,11 @@ def render(
     *,
     api_versions: Sequence[str] = (),
     kube_version: str = LATEST_KUBE,
+    release: str = RELEASE,
 ) -> Rendered:
     """Render the chart as ``helm install demo -n autoscaling`` would (offline)."""
     options = {
-        "name": RELEASE,
+        "name": release,
         "namespace": NAMESPACE,
         "is_install": True,
         "kube_version": kube_version,

@@ -30,6 +30,7 @@ from tests.charts.chart_support import (
     Rendered,
     policy_values,
     render,
+    validation_errors,
 )
 
 SERVICE_DNS = f"{FULLNAME}.{NAMESPACE}.svc"
@@ -388,6 +389,28 @@ def test_two_replicas_with_a_pdb_and_no_unavailable_pod_during_rollouts() -> Non
     anti = deployment["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]
     term = anti["preferredDuringSchedulingIgnoredDuringExecution"][0]["podAffinityTerm"]
     assert term["labelSelector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+
+
+@pytest.mark.parametrize(
+    ("max_unavailable", "expected"),
+    [
+        ("", {"minAvailable": 1}),  # the default: empty, so minAvailable applies
+        (None, {"minAvailable": 1}),  # null removes the key: same as unset
+        # 0 is falsy in Go templates, but a real setting: no voluntary eviction at all.
+        (0, {"maxUnavailable": 0}),
+        (1, {"maxUnavailable": 1}),
+        ("50%", {"maxUnavailable": "50%"}),
+    ],
+)
+def test_pdb_max_unavailable_wins_over_min_available_when_set(
+    max_unavailable: Any, expected: dict[str, Any]
+) -> None:
+    rendered = render({"podDisruptionBudget": {"maxUnavailable": max_unavailable}})
+    spec = dict(rendered.one("PodDisruptionBudget")["spec"])
+    spec.pop("selector")
+    # Exactly one of the two: the API server rejects a PDB that sets both.
+    assert spec == expected
+    assert list(validation_errors(rendered)) == []
 
 
 def test_policies_are_mounted_as_a_directory_for_hot_reload() -> None:
