@@ -19,14 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from simulations.baselines.hpa_driven import Ours
-from simulations.bench import (
-    BenchConfig,
-    fleet_factory,
-    initial_groups,
-    load_ours_policy,
-    loop_config,
-    summarise,
-)
+from simulations.bench import BenchConfig, initial_groups, load_ours_policy, loop_config
+from simulations.bench_runs import fleet_factory, summarise
 from simulations.closedloop import run
 from simulations.profile import load_profile
 from simulations.workload import WorkloadOptions, default_trace, load_workload

@@ -22,19 +22,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from autoscaler.policy.loader import load_policy_file
 from autoscaler.policy.model import ScalingPolicy
 from autoscaler.snapshot import LwsKey
-from simulations.baselines.hpa_driven import Ours, keda_recipe, seed_recipe
-from simulations.baselines.kpa import KnativeKpa
-from simulations.baselines.provisioned import Oracle, Static, needed_groups
-from simulations.closedloop import Controller, Fleet, LoopConfig, RunResult, run
+from simulations.baselines.provisioned import needed_groups
+from simulations.bench_runs import (
+    KEDA_SWEEP,
+    KNATIVE_SWEEP,
+    ORACLE_SWEEP,
+    SEED_SWEEP,
+    Job,
+    RunSetup,
+    fleet_factory,
+    play,
+    play_all,
+    summarise,
+)
+from simulations.closedloop import LoopConfig, RunResult, run
 from simulations.goal_bound import ORACLE_FACTOR, SAVING, BoundSetup, goal_bounds
-from simulations.lws_model import ColdStartModel, LwsModel
 from simulations.profile import ServingProfile
-from simulations.serving import Outcome
 from simulations.traces import Trace
 
 REPO = Path(__file__).resolve().parents[1]
@@ -49,10 +55,7 @@ POLICY_ORDER = (
     "static",
     "oracle",
 )
-SEED_SWEEP = (0.5, 1.0, 2.0, 3.0, 5.0, 7.0, 10.0, 15.0)
-KEDA_SWEEP = (0.5, 1.0, 2.0, 3.0, 5.0, 7.0, 10.0, 15.0)
-KNATIVE_SWEEP = (10.0, 20.0, 30.0, 40.0, 60.0, 80.0, 100.0, 150.0)
-ORACLE_SWEEP = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.2, 1.4, 1.6)
+
 
 Progress = Callable[[str, float], None]
 
@@ -68,11 +71,6 @@ class BenchConfig:
 def load_ours_policy(profile: ServingProfile, override: Path | None = None) -> ScalingPolicy:
     path = override or (REPO / profile.policy)
     return load_policy_file(path)[0].policy
-
-
-def fleet_factory(initial: int, profile: ServingProfile, rng: np.random.Generator) -> Fleet:
-    cold = profile.cold_start
-    return LwsModel(ColdStartModel(cold.median_seconds, cold.spread), rng, initial)
 
 
 WARM_START_UTILIZATION = 0.6
@@ -96,33 +94,6 @@ def loop_config(policy: ScalingPolicy, config: BenchConfig) -> LoopConfig:
     return dataclasses.replace(config.loop, key=key)
 
 
-def summarise(result: RunResult, slo_queue_wait: float) -> dict[str, Any]:
-    """The figures of one run (see the module docstring)."""
-    log = result.log
-    served = log.outcome == Outcome.SERVED
-    wait = log.queue_wait()
-    within = served & (wait <= slo_queue_wait + 1e-9)
-    ttft = (log.first_token - log.arrival)[served]
-    waits = wait[served]
-
-    def pct(values: np.ndarray, q: float) -> float | None:
-        return round(float(np.percentile(values, q)), 4) if len(values) else None
-
-    return {
-        "slo_attainment": round(float(np.count_nonzero(within)) / len(log.arrival), 5),
-        "gpu_hours": round(result.gpu_hours, 3),
-        "replica_hours": round(result.replica_hours, 3),
-        "scale_events": result.scale_events,
-        "failed_requests": int(np.count_nonzero(log.outcome == Outcome.FAILED)),
-        "rejected_requests": result.rejected,
-        "gateway_held_requests": result.held_requests,
-        "ttft_p50": pct(ttft, 50),
-        "ttft_p99": pct(ttft, 99),
-        "queue_wait_p99": pct(waits, 99),
-        "requests": len(log.arrival),
-    }
-
-
 @dataclass
 class Benchmark:
     """Results keyed by policy name, plus the runs behind them (for the plot)."""
@@ -139,48 +110,45 @@ def run_benchmark(
     policy: ScalingPolicy,
     config: BenchConfig,
     progress: Progress | None = None,
+    workers: int = 1,
 ) -> Benchmark:
+    """Every policy and sweep point on ``trace``; ``workers`` processes play the runs
+    (the figures do not depend on it)."""
     cfg = config
-    loop = loop_config(policy, cfg)
-    max_replicas, min_replicas = policy.spec.replicas.max, policy.spec.replicas.min
-    oracle_needs = {u: needed_groups(trace, profile, u) for u in ORACLE_SWEEP}
-    start = initial_groups(trace, profile, min_replicas)
-    plan: list[tuple[str, Callable[[], Controller]]] = [
-        ("ours", lambda: Ours(policy)),
-        ("seed", lambda: seed_recipe(max_replicas)),
-        ("keda", lambda: keda_recipe(max_replicas)),
-        ("knative", lambda: KnativeKpa(max_replicas, min_replicas)),
-    ]
-    sweeps: dict[str, list[tuple[float, Callable[[], Controller]]]] = {
-        "seed-tuned": [(v, _bind(seed_recipe, max_replicas, v)) for v in SEED_SWEEP],
-        "keda-tuned": [(v, _bind(keda_recipe, max_replicas, v)) for v in KEDA_SWEEP],
-        "knative-tuned": [(v, _bind_kpa(max_replicas, min_replicas, v)) for v in KNATIVE_SWEEP],
-        "oracle": [(u, _bind_oracle(trace, profile, max_replicas, u)) for u in ORACLE_SWEEP],
+    setup = RunSetup(
+        trace,
+        profile,
+        policy,
+        initial_groups(trace, profile, policy.spec.replicas.min),
+        cfg.seed,
+        loop_config(policy, cfg),
+        cfg.slo_queue_wait,
+    )
+    sweeps = {
+        "seed-tuned": ("seed", SEED_SWEEP),
+        "keda-tuned": ("keda", KEDA_SWEEP),
+        "knative-tuned": ("knative", KNATIVE_SWEEP),
+        "oracle": ("oracle", ORACLE_SWEEP),
     }
-    total = len(plan) + sum(len(s) for s in sweeps.values()) + 2  # + static, goal bounds
-    done = 0
-    figures: dict[str, dict[str, Any]] = {}
-    runs: dict[str, RunResult] = {}
+    published = [Job(kind, kind) for kind in ("ours", "seed", "keda", "knative")]
+    swept = {
+        name: [(v, Job(f"{name} {v:g}", kind, v)) for v in values]
+        for name, (kind, values) in sweeps.items()
+    }
+    jobs = published + [job for points in swept.values() for _, job in points]
+    total = len(jobs) + 2  # + static, goal bounds
 
-    def play(label: str, make: Callable[[], Controller]) -> tuple[RunResult, dict[str, Any]]:
-        nonlocal done
-        controller = make()
+    def report(label: str, fraction: float) -> None:
+        if progress is not None:
+            progress(label, fraction * len(jobs) / total)
 
-        def tick(fraction: float) -> None:
-            if progress is not None:
-                progress(label, (done + fraction) / total)
-
-        result = run(trace, profile, controller, fleet_factory, start, cfg.seed, loop, tick)
-        done += 1
-        return result, summarise(result, cfg.slo_queue_wait)
-
-    for name, make in plan:
-        runs[name], figures[name] = play(name, make)
-    for name, options in sweeps.items():
-        tried = [(setting, *play(f"{name} {setting:g}", make)) for setting, make in options]
-        best = _cheapest_meeting(tried, cfg.slo_target)
-        setting, result, summary = best
-        summary = {
+    played = dict(zip(jobs, play_all(jobs, setup, workers, report), strict=True))
+    runs = {job.kind: played[job][0] for job in published}
+    figures = {job.kind: played[job][1] for job in published}
+    for name, points in swept.items():
+        tried = [(setting, *played[job]) for setting, job in points]
+        setting, result, summary = _cheapest_meeting(tried, cfg.slo_target)
+        figures[name] = {
             **summary,
             "setting": setting,
             "reached_target": summary["slo_attainment"] >= cfg.slo_target,
@@ -189,22 +157,28 @@ def run_benchmark(
                 for s, _, f in tried
             ],
         }
-        runs[name], figures[name] = result, summary
-    peak = int(min(max_replicas, oracle_needs[_setting_of(figures["oracle"])].max()))
-    runs["static"], figures["static"] = play("static", lambda: Static(peak))
+        runs[name] = result
+    peak = needed_groups(trace, profile, _setting_of(figures["oracle"])).max()
+    peak = int(min(policy.spec.replicas.max, peak))
+    if progress is not None:
+        progress("static", len(jobs) / total)
+    runs["static"], figures["static"] = play(Job("static", "static", peak), setup)
     figures["static"]["setting"] = peak
     if progress is not None:
-        progress("goal bounds", done / total)
-    setup = BoundSetup(
-        start,
-        max_replicas,
+        progress("goal bounds", (len(jobs) + 1) / total)
+    bound_setup = BoundSetup(
+        setup.start,
+        policy.spec.replicas.max,
         profile.gpus_per_group,
         float(trace.arrival[-1]) if len(trace) else 0.0,
         cfg.slo_target,
-        lambda schedule: run(trace, profile, schedule, fleet_factory, start, cfg.seed, loop),
+        lambda schedule: run(
+            trace, profile, schedule, fleet_factory, setup.start, cfg.seed, setup.loop
+        ),
         lambda result: summarise(result, cfg.slo_queue_wait),
     )
-    bounds = goal_bounds(best_tuned_recipe(figures), float(figures["oracle"]["gpu_hours"]), setup)
+    best = best_tuned_recipe(figures)
+    bounds = goal_bounds(best, float(figures["oracle"]["gpu_hours"]), bound_setup)
     if progress is not None:
         progress("done", 1.0)
     ordered = {name: figures[name] for name in POLICY_ORDER}
@@ -225,22 +199,6 @@ def _cheapest_meeting(
     return max(tried, key=lambda t: (t[2]["slo_attainment"], -t[2]["gpu_hours"]))
 
 
-def _bind(
-    factory: Callable[[int, float], Controller], max_replicas: int, value: float
-) -> Callable[[], Controller]:
-    return lambda: factory(max_replicas, value)
-
-
-def _bind_kpa(max_replicas: int, min_replicas: int, target: float) -> Callable[[], Controller]:
-    return lambda: KnativeKpa(max_replicas, min_replicas, target=target)
-
-
-def _bind_oracle(
-    trace: Trace, profile: ServingProfile, max_replicas: int, utilization: float
-) -> Callable[[], Controller]:
-    return lambda: Oracle(trace, profile, max_replicas, utilization)
-
-
 def best_tuned_recipe(figures: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
     """The cheapest hindsight-tuned recipe that reached the target, if any."""
     tuned = [figures[n] for n in ("seed-tuned", "keda-tuned", "knative-tuned")]
@@ -256,17 +214,25 @@ def goal_check(
     """The issue's goal, measured: ours reaches the target, within 1.15x of the oracle's
     GPU-hours, >= 20% fewer GPU-hours than the best tuned recipe, fewer scale events;
     plus ``bounds`` (whether any schedule could meet fewer events together with either
-    GPU-hour part, :func:`simulations.goal_bound.goal_bounds`)."""
+    GPU-hour part, :func:`simulations.goal_bound.goal_bounds`).
+
+    ``saving_budget_below_oracle`` says when the 20% part asks for fewer GPU-hours than
+    the oracle needs: the oracle is the GPU-hour lower bound, so no policy that cannot
+    see the future is expected to meet that part. Worked numbers, default trace:
+    keda-tuned 29.7 GPU-hours -> budget 0.8 x 29.7 = 23.8, under the oracle's 24.6."""
     ours, oracle = figures["ours"], figures["oracle"]
     best = best_tuned_recipe(figures)
     vs_oracle = ours["gpu_hours"] / oracle["gpu_hours"] if oracle["gpu_hours"] else math.inf
     saving = 1 - ours["gpu_hours"] / best["gpu_hours"] if best else None
+    budget = (1 - SAVING) * best["gpu_hours"] if best else None
     return {
         "ours_reaches_target": ours["slo_attainment"] >= target,
         "ours_vs_oracle_gpu_hours": round(vs_oracle, 3),
         "within_1_15x_oracle": vs_oracle <= ORACLE_FACTOR,
         "saving_vs_best_tuned_recipe": None if saving is None else round(saving, 3),
         "at_least_20pct_fewer_than_best_tuned": saving is not None and saving >= SAVING,
+        "saving_budget_gpu_hours": None if budget is None else round(budget, 3),
+        "saving_budget_below_oracle": budget is not None and budget < oracle["gpu_hours"],
         "fewer_scale_events_than_best_tuned": best is not None
         and ours["scale_events"] < best["scale_events"],
         **(bounds or {}),

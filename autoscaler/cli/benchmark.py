@@ -8,6 +8,7 @@ provisioning and the oracle on the same seeded arrivals, and writes ``results.js
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +96,14 @@ def register(subparsers: Any) -> None:
         help="request-level trace giving ServeGen token lengths",
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=min(4, os.cpu_count() or 1),
+        metavar="N",
+        help="runs at once, in processes; the figures do not depend on it "
+        "(default: one per core, at most 4)",
+    )
     parser.add_argument("--out", type=Path, default=Path("benchmark-out"))
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
@@ -105,6 +114,8 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit("lws-autoscaler benchmark: --slo-target must be in (0, 1]")
     if args.slo_queue_wait <= 0:
         raise SystemExit("lws-autoscaler benchmark: --slo-queue-wait must be > 0")
+    if args.jobs < 1:
+        raise SystemExit("lws-autoscaler benchmark: --jobs must be >= 1")
     profile = load_profile(args.profile).with_cold_start(args.cold_start)
     policy = load_ours_policy(profile, args.policy)
     path = args.trace or default_trace()
@@ -122,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
     trace = load_workload(path, options)
     config = BenchConfig(args.slo_queue_wait, args.slo_target, args.seed)
     bench, wall = with_progress(
-        args.quiet, lambda bar: run_benchmark(trace, profile, policy, config, bar)
+        args.quiet, lambda bar: run_benchmark(trace, profile, policy, config, bar, args.jobs)
     )
     meta = {
         "trace": str(path),
@@ -136,6 +147,7 @@ def run(args: argparse.Namespace) -> int:
         "slo_queue_wait_s": args.slo_queue_wait,
         "slo_target": args.slo_target,
         "seed": args.seed,
+        "jobs": args.jobs,
         "wall_seconds": round(wall, 1),
         "goal": goal_check(bench.figures, args.slo_target, bench.goal_bounds),
     }

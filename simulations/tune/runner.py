@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from simulations.baselines.hpa_driven import Ours
-from simulations.bench import BenchConfig, fleet_factory, initial_groups, loop_config, summarise
+from simulations.bench import BenchConfig, initial_groups, loop_config
+from simulations.bench_runs import fleet_factory, summarise
 from simulations.closedloop import run
 from simulations.profile import load_profile
 from simulations.traces import Trace

@@ -78,7 +78,7 @@ def test_benchmark_writes_results_for_every_policy(
     assert "%" in captured.err  # the progress bar
 
 
-def test_benchmark_same_seed_same_results(tmp_path: Path) -> None:
+def test_benchmark_same_seed_same_results_in_order_or_across_processes(tmp_path: Path) -> None:
     args = [
         "benchmark",
         "--trace",
@@ -91,12 +91,18 @@ def test_benchmark_same_seed_same_results(tmp_path: Path) -> None:
         "--seed",
         "5",
     ]
-    assert main([*args, "--out", str(tmp_path / "a")]) == 0
-    assert main([*args, "--out", str(tmp_path / "b")]) == 0
+    assert main([*args, "--jobs", "1", "--out", str(tmp_path / "a")]) == 0
+    assert main([*args, "--jobs", "2", "--out", str(tmp_path / "b")]) == 0
     a = json.loads((tmp_path / "a" / "results.json").read_text())
     b = json.loads((tmp_path / "b" / "results.json").read_text())
+    assert (a["_meta"]["jobs"], b["_meta"]["jobs"]) == (1, 2)
     a.pop("_meta"), b.pop("_meta")
     assert a == b
+
+
+def test_benchmark_rejects_zero_jobs(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="--jobs must be >= 1"):
+        main(["benchmark", "--jobs", "0", "--out", str(tmp_path)])
 
 
 def test_benchmark_reports_a_missing_trace_cleanly(

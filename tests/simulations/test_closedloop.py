@@ -12,7 +12,7 @@ from autoscaler.signals import ServingEngine, Signal
 from autoscaler.snapshot import LwsKey
 from autoscaler.sources.exposition import parse_exposition, reading_from_samples
 from simulations.baselines.hpa_driven import Ours
-from simulations.bench import fleet_factory, summarise
+from simulations.bench_runs import fleet_factory, summarise
 from simulations.closedloop import LoopConfig, run
 from simulations.metrics import exposition_text, leader_samples
 from simulations.profile import load_profile

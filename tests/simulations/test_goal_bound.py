@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from autoscaler.snapshot import LwsKey
-from simulations.bench import fleet_factory
+from simulations.bench_runs import fleet_factory
 from simulations.closedloop import LoopConfig, RunResult, run
 from simulations.goal_bound import (
     BoundSetup,

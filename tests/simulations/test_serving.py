@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulations.bench import fleet_factory
+from simulations.bench_runs import fleet_factory
 from simulations.closedloop import LoopView, run
 from simulations.gateway import Gateway
 from simulations.lws_model import ColdStartModel, LwsModel

@@ -1,0 +1,108 @@
+"""The benchmark's sweeps and goal check (``simulations.bench``), without running a loop."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pytest
+
+from simulations.bench import best_tuned_recipe, goal_check
+from simulations.bench_runs import KEDA_SWEEP, KNATIVE_SWEEP, ORACLE_SWEEP, SEED_SWEEP
+
+
+def test_sweeps_are_even_grids_that_hold_the_settings_a_coarse_grid_missed() -> None:
+    # Default trace: KEDA's 9 and the oracle's 0.95 were the cheapest settings meeting
+    # the target, and both sat between the points of the former coarse grids.
+    assert 9.0 in KEDA_SWEEP
+    assert 9.0 in SEED_SWEEP
+    assert 0.95 in ORACLE_SWEEP
+    grids = ((SEED_SWEEP, 0.5), (KEDA_SWEEP, 0.5), (KNATIVE_SWEEP, 10.0), (ORACLE_SWEEP, 0.05))
+    for sweep, step in grids:
+        assert {round(b - a, 6) for a, b in itertools.pairwise(sweep)} == {step}
+    assert (ORACLE_SWEEP[0], ORACLE_SWEEP[-1]) == (0.5, 1.6)
+
+
+def _figures(**gpu_hours_events: tuple[float, int, bool]) -> dict[str, dict[str, Any]]:
+    figures = {}
+    for name, (gpu_hours, events, reached) in gpu_hours_events.items():
+        figures[name.replace("_", "-")] = {
+            "gpu_hours": gpu_hours,
+            "scale_events": events,
+            "reached_target": reached,
+            "slo_attainment": 0.995 if reached else 0.9,
+        }
+    return figures
+
+
+BASE = {
+    "ours": (28.4, 6, True),
+    "seed_tuned": (32.3, 2, True),
+    "keda_tuned": (29.7, 9, True),
+    "knative_tuned": (49.3, 78, True),
+    "oracle": (24.6, 5, True),
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        # Default trace: the best tuned recipe is keda-tuned (29.7), not seed-tuned.
+        (
+            {},
+            {
+                "ours_vs_oracle_gpu_hours": 1.154,
+                "within_1_15x_oracle": False,
+                "saving_vs_best_tuned_recipe": 0.044,
+                "at_least_20pct_fewer_than_best_tuned": False,
+                "saving_budget_gpu_hours": 23.76,
+                "saving_budget_below_oracle": True,
+                "fewer_scale_events_than_best_tuned": True,
+            },
+        ),
+        # A keda-tuned that missed the target is not the best: seed-tuned is.
+        (
+            {"keda_tuned": (29.7, 9, False)},
+            {
+                "saving_vs_best_tuned_recipe": 0.121,
+                "saving_budget_gpu_hours": 25.84,
+                "saving_budget_below_oracle": False,
+                "fewer_scale_events_than_best_tuned": False,
+            },
+        ),
+        # Cheaper ours: within 1.15x, and 20% under a 36 GPU-hour recipe.
+        (
+            {"ours": (27.0, 3, True), "keda_tuned": (36.0, 9, True), "seed_tuned": (40.0, 2, True)},
+            {
+                "within_1_15x_oracle": True,
+                "at_least_20pct_fewer_than_best_tuned": True,
+                "saving_budget_gpu_hours": 28.8,
+                "saving_budget_below_oracle": False,
+            },
+        ),
+        # No tuned recipe reached the target: no saving, no budget, no events part.
+        (
+            {
+                "seed_tuned": (32.3, 2, False),
+                "keda_tuned": (29.7, 9, False),
+                "knative_tuned": (49.3, 78, False),
+            },
+            {
+                "saving_vs_best_tuned_recipe": None,
+                "at_least_20pct_fewer_than_best_tuned": False,
+                "saving_budget_gpu_hours": None,
+                "saving_budget_below_oracle": False,
+                "fewer_scale_events_than_best_tuned": False,
+            },
+        ),
+    ],
+)
+def test_goal_check(change: dict[str, tuple[float, int, bool]], expected: dict[str, Any]) -> None:
+    figures = _figures(**{**BASE, **change})
+    goal = goal_check(figures, 0.99)
+    assert {k: goal[k] for k in expected} == expected
+
+
+def test_best_tuned_recipe_is_the_cheapest_that_reached_the_target() -> None:
+    figures = _figures(**BASE)
+    assert best_tuned_recipe(figures) is figures["keda-tuned"]
