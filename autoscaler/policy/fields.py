@@ -2,8 +2,9 @@
 the error that lets a model-level check point at one field.
 
 Durations accept seconds (``300``) or units (``"5m"``) and are always held as float
-seconds; their JSON Schema is written by hand because pydantic cannot derive a pattern
-from a validator function.
+seconds. Names are DNS labels (at most 63 characters: they end up in label values and
+Service names). The JSON Schema of both is written by hand because pydantic cannot derive
+a pattern from a validator function.
 """
 
 from __future__ import annotations
@@ -30,16 +31,54 @@ Duration = Annotated[
 """A window or delay, always held in seconds."""
 
 
-def _dns_label(value: str) -> str:
-    # RFC 1123 subdomain, as Kubernetes requires for namespaces and most names.
-    if not re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?", value) or len(value) > 253:
-        raise ValueError(
-            f"{value!r} is not a valid Kubernetes name (lower-case letters, digits, '-', '.')"
-        )
-    return value
+_LABEL_MAX = 63
+_DNS1123_LABEL = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+_DNS1035_LABEL = "[a-z]([-a-z0-9]*[a-z0-9])?"
 
 
-KubeName = Annotated[str, AfterValidator(_dns_label)]
+def _label_schema(pattern: str, description: str) -> WithJsonSchema:
+    schema = {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": _LABEL_MAX,
+        "pattern": f"^{pattern}$",
+        "description": description,
+    }
+    return WithJsonSchema(schema, mode="validation")
+
+
+def _label_check(pattern: str, rule: str) -> AfterValidator:
+    def check(value: str) -> str:
+        if len(value) > _LABEL_MAX or not re.fullmatch(pattern, value):
+            raise ValueError(f"{value!r} is not a valid Kubernetes name: {rule}")
+        return value
+
+    return AfterValidator(check)
+
+
+_DNS1123_RULE = (
+    "at most 63 lower-case letters, digits and '-', starting and ending with a letter or "
+    "digit (RFC 1123 label)"
+)
+_DNS1035_RULE = (
+    "at most 63 lower-case letters, digits and '-', starting with a letter and ending with "
+    "a letter or digit (RFC 1035 label)"
+)
+
+DnsLabel = Annotated[
+    str,
+    _label_check(_DNS1123_LABEL, _DNS1123_RULE),
+    _label_schema(_DNS1123_LABEL, f"A Kubernetes name: {_DNS1123_RULE}."),
+]
+"""A namespace, or a name used as a label value (the policy's name): an RFC 1123 label."""
+
+LwsName = Annotated[
+    str,
+    _label_check(_DNS1035_LABEL, _DNS1035_RULE),
+    _label_schema(_DNS1035_LABEL, f"A LeaderWorkerSet name: {_DNS1035_RULE}."),
+]
+"""A LeaderWorkerSet's name. LWS requires an RFC 1035 label: it names the headless Service."""
+
 Fraction = Annotated[float, Field(gt=0, le=1)]
 PositiveDuration = Annotated[
     float,

@@ -5,23 +5,25 @@ locations (a path of keys and indices) are then mapped back to the line of the d
 node that exists. Loading never stops at the first problem: all errors of all files are
 collected, including the ones that span files (two policies for the same LWS).
 
-YAML itself (lines, YAML 1.2 booleans, duplicate keys) is ``yaml_nodes``' job.
+YAML itself (lines, YAML 1.2 booleans, duplicate keys) is ``yaml_nodes``' job; error
+paths and messages are ``paths``'; cross-field rules that pydantic skips because another
+field of the same object failed are checked again by ``cross_checks``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from autoscaler.errors import PolicyError, PolicyIssue
+from autoscaler.policy.cross_checks import cross_field_issues
 from autoscaler.policy.model import ScalingPolicy
+from autoscaler.policy.paths import field_path, message, render_path
 from autoscaler.policy.yaml_nodes import (
-    FieldPath,
     LineIndex,
     StrictYamlLoader,
     duplicate_keys,
@@ -54,75 +56,10 @@ class LoadedPolicy:
         return LwsKey(target.namespace, target.name)
 
 
-def _model_field_names(model: type[BaseModel], names: dict[str, str]) -> dict[str, str]:
-    """snake_case field name -> YAML name, over every model of the schema."""
-    for name, info in model.model_fields.items():
-        names[name] = info.alias or name
-        for arg in _type_args(info.annotation):
-            if isinstance(arg, type) and issubclass(arg, BaseModel):
-                _model_field_names(arg, names)
-    return names
-
-
-def _type_args(annotation: Any) -> Iterator[Any]:
-    yield annotation
-    for arg in getattr(annotation, "__args__", ()):
-        yield from _type_args(arg)
-    for meta in getattr(annotation, "__metadata__", ()):
-        yield from _type_args(meta)
-
-
-# pydantic reports checks of defaulted fields under the Python name (fallback_replicas).
-_YAML_NAMES = _model_field_names(ScalingPolicy, {})
-_SIGNAL_TAGS = frozenset({"queueDepth", "kvCacheUtilization", "tokenThroughput", "ttft"})
-
-
-def _field_path(error: Any) -> FieldPath:
-    parts: list[str | int] = []
-    for part in error["loc"]:
-        if isinstance(part, str) and "[" in part:
-            continue  # "[key]" of a dict key error: the key itself is already in the path
-        if part in _SIGNAL_TAGS and parts and isinstance(parts[-1], int):
-            continue  # the discriminated union adds the signal's type; it is not a key
-        parts.append(part)
-    if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
-        parts.append("type")
-    ctx = error.get("ctx") or {}
-    parts.extend(ctx.get("path", ()))
-    if parts and isinstance(parts[-1], str):
-        parts[-1] = _YAML_NAMES.get(parts[-1], parts[-1])
-    return tuple(parts)
-
-
-def _render_path(path: FieldPath) -> str:
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
-    return text
-
-
-def _message(error: Any) -> str:
-    kind = error["type"]
-    if kind == "extra_forbidden":
-        return "unknown field (check the spelling; see `lws-autoscaler schema`)"
-    if kind == "missing":
-        return "required field is missing"
-    if kind == "union_tag_not_found":
-        return f"required field is missing: the signal type, one of {_tag_list()}"
-    if kind == "union_tag_invalid":
-        return f"unknown signal type {error['ctx']['tag']!r}; expected one of {_tag_list()}"
-    # pydantic prefixes messages of custom validators with "Value error, ".
-    return str(error["msg"]).removeprefix("Value error, ")
-
-
-def _tag_list() -> str:
-    return ", ".join(sorted(_SIGNAL_TAGS))
-
-
 def describe_validation_error(exc: ValidationError) -> list[tuple[str, str]]:
     """(field path as written in YAML, message) for each error of a policy's validation,
     for policies that do not come from a file (``lws-autoscaler tune`` variants)."""
-    return [(_render_path(_field_path(e)), _message(e)) for e in exc.errors()]
+    return [(render_path(field_path(e)), message(e)) for e in exc.errors()]
 
 
 _CROSS_FILE_FIELDS = {"spec.target": ("spec", "target"), "metadata.name": ("metadata", "name")}
@@ -131,7 +68,7 @@ _CROSS_FILE_FIELDS = {"spec.target": ("spec", "target"), "metadata.name": ("meta
 def _validate_document(file: str, node: yaml.Node) -> tuple[LoadedPolicy | None, list[PolicyIssue]]:
     index = LineIndex(node)
     issues = [
-        PolicyIssue(file, line, _render_path(path), "duplicate key: the same field is set twice")
+        PolicyIssue(file, line, render_path(path), "duplicate key: the same field is set twice")
         for path, line in duplicate_keys(node)
     ]
     data = StrictYamlLoader("").construct_document(node)
@@ -141,11 +78,10 @@ def _validate_document(file: str, node: yaml.Node) -> tuple[LoadedPolicy | None,
     try:
         policy = ScalingPolicy.model_validate(data)
     except ValidationError as exc:
-        for error in exc.errors():
-            path = _field_path(error)
-            issues.append(
-                PolicyIssue(file, index.line_of(path), _render_path(path), _message(error))
-            )
+        found = [(field_path(e), message(e)) for e in exc.errors()]
+        # Cross-field rules pydantic skipped because another field of their model failed.
+        found += [f for f in cross_field_issues(data) if f not in found]
+        issues += [PolicyIssue(file, index.line_of(p), render_path(p), m) for p, m in found]
         return None, issues
     if issues:
         return None, issues

@@ -22,10 +22,12 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from autoscaler.policy import rules
 from autoscaler.policy.fields import (
+    DnsLabel,
     Duration,
     Fraction,
-    KubeName,
+    LwsName,
     PositiveDuration,
     cross_field_error,
 )
@@ -33,6 +35,15 @@ from autoscaler.signals import ServingEngine, Signal
 
 API_VERSION = "lws-autoscaler.io/v1alpha1"
 KIND = "ScalingPolicy"
+
+
+def _raise(violation: rules.Violation | None) -> None:
+    if violation is not None:
+        raise cross_field_error(violation.message, *violation.path)
+
+
+def _tokens(signal: SignalSpec) -> str | None:
+    return signal.tokens if isinstance(signal, TokenThroughputSignal) else None
 
 
 class _Strict(BaseModel):
@@ -46,7 +57,7 @@ class _Strict(BaseModel):
 
 
 class Metadata(_Strict):
-    name: KubeName
+    name: DnsLabel
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
 
@@ -54,8 +65,8 @@ class Metadata(_Strict):
 class TargetRef(_Strict):
     """The LeaderWorkerSet this policy scales."""
 
-    namespace: KubeName
-    name: KubeName
+    namespace: DnsLabel
+    name: LwsName
 
 
 class ReplicaBounds(_Strict):
@@ -86,7 +97,7 @@ class MetricsConfig(_Strict):
     stale_after: PositiveDuration = Field(
         default=60.0, description="A sample older than this is stale: treated as missing."
     )
-    overrides: dict[Annotated[Signal, Strict(False)], str] = Field(
+    overrides: dict[Annotated[Signal, Strict(False)], Annotated[str, Field(min_length=1)]] = Field(
         default_factory=dict,
         description="PromQL per signal, replacing the engine's template for this policy.",
     )
@@ -162,12 +173,7 @@ class ColdStart(_Strict):
 
     @model_validator(mode="after")
     def _window_holds_minimum(self) -> ColdStart:
-        if self.max_observations < self.min_observations:
-            raise cross_field_error(
-                f"maxObservations ({self.max_observations}) must be >= minObservations "
-                f"({self.min_observations})",
-                "maxObservations",
-            )
+        _raise(rules.observation_window(self.min_observations, self.max_observations))
         return self
 
 
@@ -180,8 +186,7 @@ class StepLimit(_Strict):
 
     @model_validator(mode="after")
     def _needs_a_limit(self) -> StepLimit:
-        if self.groups is None and self.percent is None:
-            raise ValueError("set groups, percent, or both")
+        _raise(rules.step_has_limit(self.groups, self.percent))
         return self
 
 
@@ -277,29 +282,18 @@ class PolicySpec(_Strict):
 
     @model_validator(mode="after")
     def _fallback_within_bounds(self) -> PolicySpec:
-        # A fallback is the size to run blind; below min (or zero) it would read "no
-        # data" as "no load", which this project never does.
         fallback, bounds = self.missing_metrics.fallback_replicas, self.replicas
-        if fallback is not None and not bounds.min <= fallback <= bounds.max:
-            raise cross_field_error(
-                f"fallbackReplicas ({fallback}) must be within replicas.min ({bounds.min}) "
-                f"and replicas.max ({bounds.max})",
-                "missingMetrics",
-                "fallbackReplicas",
-            )
+        _raise(rules.fallback_within_bounds(fallback, bounds.min, bounds.max))
         return self
 
     @field_validator("signals")
     @classmethod
     def _signals_unique(cls, signals: list[SignalSpec]) -> list[SignalSpec]:
-        seen: set[str] = set()
-        for index, signal in enumerate(signals):
-            name: str = signal.type
-            if isinstance(signal, TokenThroughputSignal):
-                name = f"{name}/{signal.tokens}"
-            if name in seen:
-                raise cross_field_error(f"signal {name!r} is listed twice", index)
-            seen.add(name)
+        identities = [
+            (index, rules.signal_identity(s.type, _tokens(s))) for index, s in enumerate(signals)
+        ]
+        for violation in rules.unique_signals(identities)[:1]:
+            _raise(violation)
         return signals
 
 

@@ -74,6 +74,12 @@ def _bad(change: str) -> dict[str, Any]:
         doc["apiVersion"] = "lws-autoscaler.io/v2"
     elif change == "missing-target":
         del spec["target"]
+    elif change == "empty-override":
+        spec.setdefault("metrics", {})["overrides"] = {"queueDepth": ""}
+    elif change == "long-policy-name":
+        doc["metadata"]["name"] = "a" * 64
+    elif change == "dotted-namespace":
+        spec["target"]["namespace"] = "my.namespace.with.dots"
     return doc
 
 
@@ -89,6 +95,9 @@ def _bad(change: str) -> dict[str, Any]:
         ("kv-target-above-1", ["spec", "signals", 1]),
         ("api-version", ["apiVersion"]),
         ("missing-target", ["spec"]),
+        ("empty-override", ["spec", "metrics", "overrides", "queueDepth"]),
+        ("long-policy-name", ["metadata", "name"]),
+        ("dotted-namespace", ["spec", "target", "namespace"]),
     ],
 )
 def test_schema_rejects_bad_documents(

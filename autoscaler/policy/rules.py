@@ -1,0 +1,67 @@
+"""The cross-field rules of a policy, as plain functions of the values they compare.
+
+Each rule is written once and used twice: by the model validators (so a ScalingPolicy
+built in code is checked), and by ``cross_checks`` on the raw YAML data, so that a rule
+whose own inputs are valid is still reported when another field of the same object is
+wrong (pydantic skips a model validator as soon as any field of the model fails).
+
+A rule returns the violations it finds; ``path`` is relative to the object that holds
+the rule's inputs, in YAML names, so the loader can point at the offending line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import NamedTuple
+
+
+class Violation(NamedTuple):
+    """One broken rule: the message and the field (below the checked object) it is about."""
+
+    message: str
+    path: tuple[str | int, ...] = ()
+
+
+def observation_window(min_observations: int, max_observations: int) -> Violation | None:
+    """coldStart: the window of observations must hold the minimum needed to learn."""
+    if max_observations < min_observations:
+        return Violation(
+            f"maxObservations ({max_observations}) must be >= minObservations ({min_observations})",
+            ("maxObservations",),
+        )
+    return None
+
+
+def step_has_limit(groups: int | None, percent: float | None) -> Violation | None:
+    """maxStep: a step limit must limit something."""
+    if groups is None and percent is None:
+        return Violation("set groups, percent, or both")
+    return None
+
+
+def fallback_within_bounds(fallback: int | None, low: int, high: int) -> Violation | None:
+    """spec: a fallback is the size to run blind; below min (or zero) it would read "no
+    data" as "no load", which this project never does."""
+    if fallback is not None and not low <= fallback <= high:
+        return Violation(
+            f"fallbackReplicas ({fallback}) must be within replicas.min ({low}) "
+            f"and replicas.max ({high})",
+            ("missingMetrics", "fallbackReplicas"),
+        )
+    return None
+
+
+def signal_identity(signal_type: str, tokens: str | None) -> str:
+    """What may appear once in ``signals``: the type, and for token throughput the tokens."""
+    return signal_type if tokens is None else f"{signal_type}/{tokens}"
+
+
+def unique_signals(identities: Iterable[tuple[int, str]]) -> list[Violation]:
+    """signals: each (index, identity) after the first of its identity is listed twice."""
+    seen: set[str] = set()
+    violations: list[Violation] = []
+    for index, name in identities:
+        if name in seen:
+            violations.append(Violation(f"signal {name!r} is listed twice", (index,)))
+        seen.add(name)
+    return violations
