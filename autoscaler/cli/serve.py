@@ -10,7 +10,9 @@ authentication and authorisation through the Kubernetes API.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,16 @@ def _duration(text: str) -> float:
         return parse_duration(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a number above 0, got {text!r}")
+    return value
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -51,7 +63,9 @@ def register(subparsers: Any) -> None:
     g.add_argument("--source", choices=("prometheus", "scrape", "recording"))
     g.add_argument("--prometheus-url", default="http://prometheus-operated.monitoring.svc:9090")
     g.add_argument("--recording", type=Path, help="recording file (default: built-in demo)")
-    g.add_argument("--replay-speed", type=float, help="recording replay speed (demo: 10)")
+    g.add_argument(
+        "--replay-speed", type=_positive, help="recording replay speed (default 1; demo: 10)"
+    )
     g.add_argument(
         "--cycle",
         type=_duration,
@@ -158,7 +172,12 @@ def settings_from(args: argparse.Namespace) -> ServeSettings:
         "source": args.source or "recording",
         "prometheus_url": args.prometheus_url,
         "recording": args.recording,
-        "replay_speed": args.replay_speed or (DEMO_REPLAY_SPEED if demo else 1.0),
+        # ``is None``, not ``or``: an explicit 0 must be refused, not become the default.
+        "replay_speed": (
+            args.replay_speed
+            if args.replay_speed is not None
+            else (DEMO_REPLAY_SPEED if demo else 1.0)
+        ),
         "cycle_seconds": args.cycle,
         "max_decision_age": args.max_decision_age,
         "bind_address": args.bind_address or ("127.0.0.1" if insecure else "0.0.0.0"),
@@ -225,8 +244,12 @@ def run(args: argparse.Namespace) -> int:
         watcher=watcher,
         cordon=build_cordon(settings),
     )
-    url = f"{settings.scheme}://{_display_host(settings.bind_address)}:{settings.port}"
-    kubeconfig = demo_module.write_kubeconfig(url) if settings.insecure else None
+    url = f"{settings.scheme}://{display_host(settings.bind_address)}:{settings.port}"
+    kubeconfig = paste_kubeconfig(settings, url)
+    ca_file = None
+    if process.tls is not None and settings.tls_cert_file is None:
+        # A generated certificate is trusted by nothing: explain must be pointed at it.
+        ca_file = process.tls.cert_file.resolve()
     if is_demo(args):
         print(
             "lws-autoscaler demo: the built-in recording replayed "
@@ -236,12 +259,34 @@ def run(args: argparse.Namespace) -> int:
         )
     print(f"serving the external metrics API on {url}; try:", file=sys.stderr)
     for line in demo_module.usage_lines(
-        url, kubeconfig, process.watcher.policies, insecure_tls=not settings.insecure
+        url,
+        kubeconfig,
+        process.watcher.policies,
+        insecure_tls=not settings.insecure,
+        ca_file=ca_file,
     ):
         print(line, file=sys.stderr)
     process.run()
     return 0
 
 
-def _display_host(address: str) -> str:
-    return "127.0.0.1" if address in ("0.0.0.0", "::", "") else address
+def paste_kubeconfig(settings: ServeSettings, url: str) -> Path | None:
+    """The kubeconfig for the printed ``kubectl`` line, or None where it could not work:
+    it has no credentials, so only plain HTTP with auth off."""
+    from autoscaler.server.demo import write_kubeconfig
+
+    if not (settings.insecure and settings.disable_auth):
+        return None
+    return write_kubeconfig(url, settings.port)
+
+
+def display_host(address: str) -> str:
+    """The host part of a URL that reaches ``address``: a wildcard becomes the IPv4
+    loopback (Linux binds ``::`` dual-stack), an IPv6 literal is bracketed (RFC 3986)."""
+    if address in ("0.0.0.0", "::", ""):
+        return "127.0.0.1"
+    try:
+        literal = ipaddress.ip_address(address)
+    except ValueError:
+        return address  # a host name
+    return f"[{literal.compressed}]" if literal.version == 6 else address

@@ -33,11 +33,15 @@ def demo_start(recording_start: float, recording_end: float, warm_seconds: float
     return min(recording_start + warm_seconds, (recording_start + recording_end) / 2)
 
 
-def write_kubeconfig(url: str, directory: Path | None = None) -> Path:
-    """A kubeconfig whose cluster is ``url`` (plain HTTP on loopback: no credentials)."""
+def write_kubeconfig(url: str, port: int, directory: Path | None = None) -> Path:
+    """A kubeconfig whose cluster is ``url`` (plain HTTP on loopback: no credentials).
+
+    Named after the port (``kubeconfig-8080``), so that a second server on another port
+    does not redirect the first one's printed kubectl line to itself.
+    """
     folder = directory or Path(tempfile.gettempdir()) / "lws-autoscaler-demo"
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "kubeconfig"
+    path = folder / f"kubeconfig-{port}"
     config = {
         "apiVersion": "v1",
         "kind": "Config",
@@ -65,9 +69,16 @@ def metric_path(policy: ScalingPolicy, metric: str = RECOMMENDED_REPLICAS) -> st
 
 
 def usage_lines(
-    url: str, kubeconfig: Path | None, policies: Sequence[ScalingPolicy], insecure_tls: bool
+    url: str,
+    kubeconfig: Path | None,
+    policies: Sequence[ScalingPolicy],
+    insecure_tls: bool,
+    ca_file: Path | None = None,
 ) -> list[str]:
-    """What to paste to read the recommendation of the policy with the widest range."""
+    """What to paste to read the recommendation of the policy with the widest range.
+
+    ``ca_file``: the self-signed serving certificate, which ``explain`` must be told to
+    trust (it verifies TLS; the ``curl`` line uses ``-k`` instead)."""
     if not policies:
         return []
     policy = max(policies, key=lambda p: (p.spec.replicas.max, p.name))
@@ -80,5 +91,8 @@ def usage_lines(
             0,
             f"  kubectl --kubeconfig {shlex.quote(str(kubeconfig))} get --raw {shlex.quote(path)}",
         )
-    lines.append(f"  lws-autoscaler explain {target.namespace}/{target.name} --server {url}")
+    explain = f"  lws-autoscaler explain {target.namespace}/{target.name} --server {url}"
+    if ca_file is not None:
+        explain += f" --certificate-authority {shlex.quote(str(ca_file))}"
+    lines.append(explain)
     return lines

@@ -7,7 +7,8 @@ the leaders of draining groups (``scaleDown.drain``, through :mod:`~autoscaler.s
 - **Failures hold.** A source that raises (``SourceError`` or anything unexpected)
   gives every policy ``decide(policy, None, ...)``, which holds the last good value; a
   target-level error does the same for that LWS only. An engine failure for one LWS is
-  logged and skipped (its series go stale rather than wrong). Nothing stops the loop.
+  logged and skipped (its series go stale rather than wrong); so is a series whose value
+  cannot be published (see :mod:`~autoscaler.server.store`). Nothing stops the loop.
 - **Restart safety.** Before the first cycle, :meth:`ControlLoop.restore` replays the
   source's history over the longest window any policy uses (scale-down stabilisation,
   step periods, forecast lookback, hold time, idle time) through ``decide`` with the
@@ -166,7 +167,10 @@ class ControlLoop:
         else:
             self.ever_fetched = True
         decisions = self._decide_all(policies, result, now)
-        self.store.publish(decisions, now, source_ok=result is not None)
+        try:
+            self.store.publish(decisions, now, source_ok=result is not None)
+        except Exception:  # publish guards each series; this is a last resort
+            log.exception("publishing the cycle failed; the previous values go stale")
         if self.cordon is not None:
             self.cordon.apply(d for _, d in decisions)
         self.telemetry.record_decisions(d for _, d in decisions)

@@ -4,15 +4,16 @@ The external metrics API carries every value as a Quantity. apimachinery seriali
 DecimalSI quantity as an integer mantissa and the largest SI suffix that keeps it an
 integer: 1.5 -> ``"1500m"``, 3 -> ``"3"``, 1000 -> ``"1k"``, 1.08 -> ``"1080m"``,
 0.000001 -> ``"1u"``; past ``E`` (10^18) it falls back to an exponent (10^21 ->
-``"1e21"``). The HPA reads ``MilliValue()``, so values are rounded to ``places`` decimal
-places first (milli by default; half away from zero), which keeps strings short and
-exact.
+``"1e21"``), at any magnitude. The HPA reads ``MilliValue()``, so values are rounded to
+``places`` decimal places first (milli by default; half away from zero), which keeps
+strings short and exact. The rounding runs in a local decimal context sized to the value,
+so no finite input raises (Python's default 28 digits overflowed from about 1e25).
 """
 
 from __future__ import annotations
 
 import math
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 
 _SUFFIXES = {-9: "n", -6: "u", -3: "m", 0: "", 3: "k", 6: "M", 9: "G", 12: "T", 15: "P", 18: "E"}
 _LARGEST_SUFFIX = 18
@@ -36,8 +37,7 @@ def format_quantity(value: float | int | Decimal, places: int = 3) -> str:
         number = Decimal(value)
         if not number.is_finite():
             raise ValueError(f"a Quantity must be finite, got {value!r}")
-    rounded = number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
-    sign, digits, exponent = rounded.as_tuple()
+    sign, digits, exponent = _rounded(number, places).as_tuple()
     assert isinstance(exponent, int)
     mantissa = int("".join(map(str, digits)) or "0")
     if mantissa == 0:
@@ -55,3 +55,15 @@ def format_quantity(value: float | int | Decimal, places: int = 3) -> str:
         else f"{mantissa}{_SUFFIXES[suffix_exponent]}"
     )
     return f"-{text}" if sign else text
+
+
+def _rounded(number: Decimal, places: int) -> Decimal:
+    """``number`` rounded to ``places`` decimal places, exactly, whatever its magnitude."""
+    exponent = number.as_tuple().exponent
+    assert isinstance(exponent, int)
+    if exponent >= -places:
+        return number  # already a whole number of 10^-places: nothing to round
+    # quantize() fails when the result needs more digits than the context's precision;
+    # the result has at most adjusted() + 1 integer digits plus ``places`` decimals.
+    context = Context(prec=max(number.adjusted(), 0) + places + 2, rounding=ROUND_HALF_UP)
+    return number.quantize(Decimal(1).scaleb(-places, context), context=context)

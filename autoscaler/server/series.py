@@ -15,15 +15,20 @@ lws_ttft_seconds               the policy's TTFT quantile over its rate window  
 
 A raw signal appears only when the policy uses it and the engine had a usable value
 (no data is never published as zero). Values are rendered once, when a cycle publishes,
-so a request only filters precomputed items.
+so a request only filters precomputed items. :func:`series_specs` lists what a decision
+publishes and :meth:`SeriesSpec.render` serialises one, so the store can drop a single
+series that fails to render and keep the rest. Values beyond +-(2^63-1)/1000 are clamped
+to it: apimachinery's ``MilliValue()`` (what the HPA reads) overflows int64 past that.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
@@ -69,36 +74,50 @@ def rfc3339(seconds: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
 
-def _series(
-    metric: str,
-    decision: Decision,
-    labels: dict[str, str],
-    value: float,
-    window: float | None = None,
-) -> Series:
-    item: dict[str, Any] = {
-        "metricName": metric,
-        "metricLabels": labels,
-        "timestamp": rfc3339(decision.at),
-    }
-    if window is not None:
-        item["window"] = round(window)
-    item["value"] = format_quantity(value)
-    return Series(
-        metric=metric,
-        namespace=decision.key.namespace,
-        lws=decision.key.name,
-        labels=MappingProxyType(labels),
-        decided_at=decision.at,
-        item_json=json.dumps(item, separators=(",", ":")),
-    )
+_MAX_MILLI_SAFE = Decimal(2**63 - 1).scaleb(-3)
+"""The largest magnitude whose MilliValue() fits an int64 (exact: no float nearby is)."""
 
 
-def series_for(policy: ScalingPolicy, decision: Decision) -> Iterator[Series]:
-    """Every series one decision publishes (see the module table)."""
+@dataclass(frozen=True)
+class SeriesSpec:
+    """One series of one decision, before its value is serialised."""
+
+    metric: str
+    labels: dict[str, str]
+    value: float
+    window: float | None = None
+
+    def render(self, decision: Decision) -> Series:
+        """The ExternalMetricValue; raises if the value cannot be a Quantity."""
+        item: dict[str, Any] = {
+            "metricName": self.metric,
+            "metricLabels": self.labels,
+            "timestamp": rfc3339(decision.at),
+        }
+        if self.window is not None:
+            item["window"] = round(self.window)
+        # An absurd backend value (a 1e30 queue) stays huge but must not wrap around to a
+        # negative MilliValue in the HPA, which would then scale down.
+        # Infinities and NaN are not clamped: format_quantity refuses them (no data).
+        value: float | Decimal = self.value
+        if math.isfinite(self.value) and abs(self.value) > _MAX_MILLI_SAFE:
+            value = _MAX_MILLI_SAFE if self.value > 0 else -_MAX_MILLI_SAFE
+        item["value"] = format_quantity(value)
+        return Series(
+            metric=self.metric,
+            namespace=decision.key.namespace,
+            lws=decision.key.name,
+            labels=MappingProxyType(self.labels),
+            decided_at=decision.at,
+            item_json=json.dumps(item, separators=(",", ":")),
+        )
+
+
+def series_specs(policy: ScalingPolicy, decision: Decision) -> Iterator[SeriesSpec]:
+    """Every series one decision publishes (see the module table), unrendered."""
     base = {LWS_LABEL: decision.key.name, POLICY_LABEL: decision.policy}
     if decision.replicas is not None:
-        yield _series(RECOMMENDED_REPLICAS, decision, dict(base), float(decision.replicas))
+        yield SeriesSpec(RECOMMENDED_REPLICAS, dict(base), float(decision.replicas))
     rate_window = policy.spec.metrics.rate_window
     for proposal in decision.proposals:
         if proposal.value is None or proposal.status not in (
@@ -108,12 +127,12 @@ def series_for(policy: ScalingPolicy, decision: Decision) -> Iterator[Series]:
             continue
         name, _, tokens = proposal.name.partition("/")
         if name == "queueDepth":
-            yield _series(QUEUE_DEPTH, decision, dict(base), proposal.value)
+            yield SeriesSpec(QUEUE_DEPTH, dict(base), proposal.value)
         elif name == "kvCacheUtilization":
-            yield _series(KV_CACHE, decision, dict(base), proposal.value)
+            yield SeriesSpec(KV_CACHE, dict(base), proposal.value)
         elif name == "tokenThroughput":
             labels = {**base, "tokens": tokens or "total"}
-            yield _series(TOKENS_PER_SECOND, decision, labels, proposal.value, rate_window)
+            yield SeriesSpec(TOKENS_PER_SECOND, labels, proposal.value, rate_window)
         elif name == "ttft":
             quantile = next(
                 (s.quantile for s in policy.spec.signals if isinstance(s, TtftSignal)), None
@@ -121,4 +140,10 @@ def series_for(policy: ScalingPolicy, decision: Decision) -> Iterator[Series]:
             labels = dict(base)
             if quantile is not None:
                 labels["quantile"] = f"{quantile:g}"
-            yield _series(TTFT, decision, labels, proposal.value, rate_window)
+            yield SeriesSpec(TTFT, labels, proposal.value, rate_window)
+
+
+def series_for(policy: ScalingPolicy, decision: Decision) -> Iterator[Series]:
+    """Every series one decision publishes, rendered (raises on an unrenderable value)."""
+    for spec in series_specs(policy, decision):
+        yield spec.render(decision)

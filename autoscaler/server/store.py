@@ -9,10 +9,15 @@ Staleness: a series whose decision is older than ``max_age`` seconds (by default
 cycles) is *stale*. The API then answers 503 ``ServiceUnavailable`` instead of an old
 value, and ``/readyz`` fails, because the HPA treats any error as "hold the current size"
 (see docs/api.md). A fresh-but-wrong value would instead make it scale.
+
+Publishing never raises for one bad value: a series that cannot be rendered (or a
+decision whose series cannot be listed) is logged and left out, so that LWS's series go
+absent while every other LWS is published as usual.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,8 +25,10 @@ from types import MappingProxyType
 
 from autoscaler.engine.decision import Decision
 from autoscaler.policy.model import ScalingPolicy
-from autoscaler.server.series import Series, series_for
+from autoscaler.server.series import Series, SeriesSpec, series_specs
 from autoscaler.snapshot import LwsKey
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -52,14 +59,33 @@ class DecisionStore:
         decisions: Iterable[tuple[ScalingPolicy, Decision]],
         published_at: float,
         source_ok: bool = True,
-    ) -> None:
+    ) -> int:
         """Replace the whole content with one cycle's decisions; ``source_ok`` says
-        whether the source answered this cycle (readiness needs one that did)."""
+        whether the source answered this cycle (readiness needs one that did). Returns
+        how many series were left out because they failed to render."""
         by_metric: dict[tuple[str, str], list[Series]] = defaultdict(list)
         stored: dict[LwsKey, StoredDecision] = {}
+        dropped = 0
         for policy, decision in decisions:
             stored[decision.key] = StoredDecision(policy, decision)
-            for series in series_for(policy, decision):
+            try:
+                specs: list[SeriesSpec] = list(series_specs(policy, decision))
+            except Exception:  # a bug for one decision must not blank every LWS
+                log.exception("cannot list the series of %s; leaving them out", decision.key)
+                dropped += 1
+                continue
+            for spec in specs:
+                try:
+                    series = spec.render(decision)
+                except Exception:  # e.g. a value no Quantity can carry
+                    log.exception(
+                        "cannot publish %s=%r for %s; leaving it out",
+                        spec.metric,
+                        spec.value,
+                        decision.key,
+                    )
+                    dropped += 1
+                    continue
                 by_metric[(series.namespace, series.metric)].append(series)
         self._index = _Index(
             series=MappingProxyType({k: tuple(v) for k, v in by_metric.items()}),
@@ -67,6 +93,7 @@ class DecisionStore:
             published_at=published_at,
             source_ok_at=published_at if source_ok else self._index.source_ok_at,
         )
+        return dropped
 
     @property
     def published_at(self) -> float | None:

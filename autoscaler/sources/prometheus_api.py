@@ -1,13 +1,22 @@
 """A thin client for Prometheus's HTTP query API, with timeouts, retries with backoff, and
 the failures sorted into the error tree.
 
-Built on ``prometheus-api-client``'s :class:`PrometheusConnect` (its requests session
-carries auth, TLS and proxies). Retries happen for connection errors and for 429/502/503/
-504 with exponential backoff (``backoff * 2**attempt``: 0.2, 0.4, 0.8 s by default), for
-POST too since queries are read-only. Failures become:
+Queries go as ``application/x-www-form-urlencoded`` POST bodies to ``/api/v1/query`` and
+``/api/v1/query_range`` (both accept that): a batched selector for hundreds of leaders is
+tens of kilobytes, which proxies with 8 KB URL limits reject and access logs would carry.
+(``prometheus-api-client``'s ``method="POST"`` still puts every parameter in the URL, so
+its :class:`PrometheusConnect` only sets up the session, with the retries; the requests
+are made here, on that session, and a caller's session keeps its auth, TLS and proxies.)
+
+Retries happen for connection errors and for 429/502/503/504, for POST too since queries
+are read-only, through urllib3's :class:`~urllib3.util.retry.Retry`. Its backoff sleeps
+nothing after the first failure and ``backoff * 2**(n - 1)`` after the n-th consecutive
+one: with the defaults (``retries=2``, ``backoff=0.2``) that is 0 s, then 0.4 s, so a dead
+Prometheus costs three attempts and 0.4 s of sleep on top of their timeouts. Failures
+become:
 
 - :class:`~autoscaler.errors.SourceUnavailableError`: connection refused, timeout, 5xx
-  after the retries ("Prometheus down");
+  after the retries ("Prometheus down"), an unreadable answer;
 - :class:`~autoscaler.errors.QueryRejectedError`: 400/422 (bad PromQL, too many samples,
   a query timeout inside Prometheus), with Prometheus's own error message.
 """
@@ -15,19 +24,15 @@ POST too since queries are read-only. Failures become:
 from __future__ import annotations
 
 import json
-import re
-from datetime import UTC, datetime
 from typing import Any
 
 import requests
 from prometheus_api_client import PrometheusConnect
-from prometheus_api_client.exceptions import PrometheusApiClientException
 from urllib3.util.retry import Retry
 
 from autoscaler.errors import QueryRejectedError, SourceUnavailableError
 
 Json = dict[str, Any]
-_STATUS = re.compile(r"HTTP Status Code (\d+) \((.*)\)$", re.DOTALL)
 
 
 class PrometheusQueryClient:
@@ -44,6 +49,8 @@ class PrometheusQueryClient:
         verify_tls: bool = True,
         session: requests.Session | None = None,
     ) -> None:
+        """``session``: one carrying auth, client certificates or proxies (its own
+        ``verify`` is kept; ``verify_tls`` applies to the session made here)."""
         retry = Retry(
             total=retries,
             connect=retries,
@@ -56,70 +63,68 @@ class PrometheusQueryClient:
         )
         self.url = url.rstrip("/")
         self.timeout = timeout
-        self._connect = PrometheusConnect(
-            url=self.url,
-            headers=headers,
-            disable_ssl=not verify_tls,
-            retry=retry,
-            session=session,
-            timeout=timeout,
-            method="POST",  # long batched selectors stay out of URLs and access logs
-        )
+        self._headers = headers
+        if session is None:
+            session = requests.Session()
+            session.verify = verify_tls
+        # prometheus-api-client sets the connection up: it mounts the retrying adapter on
+        # the session for this Prometheus only (a shared session keeps its other
+        # adapters). The queries themselves are posted below, as form bodies.
+        PrometheusConnect(url=self.url, headers=headers, retry=retry, session=session)
+        self._session = session
 
     def close(self) -> None:
-        self._connect.close()
+        self._session.close()
 
-    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> list[Json]:
+    def _post(self, what: str, path: str, form: dict[str, str]) -> list[Json]:
         try:
-            result: list[Json] = fn(*args, **kwargs)
-        except PrometheusApiClientException as exc:
-            raise _classify(self.url, str(exc)) from exc
+            response = self._session.post(
+                f"{self.url}{path}", data=form, headers=self._headers, timeout=self.timeout
+            )
         except requests.Timeout as exc:
             raise SourceUnavailableError(
                 f"Prometheus at {self.url} did not answer {what} within {self.timeout:g}s"
             ) from exc
         except requests.RequestException as exc:
             raise SourceUnavailableError(f"Prometheus at {self.url} is unreachable: {exc}") from exc
-        except (ValueError, KeyError) as exc:
+        if response.status_code != 200:
+            raise _classify(self.url, response.status_code, response.text)
+        try:
+            result = response.json()["data"]["result"]
+        except (ValueError, KeyError, TypeError) as exc:
             raise SourceUnavailableError(
-                f"Prometheus at {self.url} sent an unreadable answer: {exc}"
+                f"Prometheus at {self.url} sent an unreadable answer: {exc!r}"
             ) from exc
+        if not isinstance(result, list):
+            raise SourceUnavailableError(f"Prometheus at {self.url} sent a non-list result")
         return result
 
     def instant(self, query: str, at: float) -> list[Json]:
         """``/api/v1/query`` evaluated at ``at`` (Unix seconds): the vector's items."""
-        params = {"time": f"{at:.3f}", "timeout": f"{self.timeout:g}s"}
-        return self._call("a query", self._connect.custom_query, query, params=params)
+        form = {"query": query, "time": f"{at:.3f}", "timeout": f"{self.timeout:g}s"}
+        return self._post("a query", "/api/v1/query", form)
 
     def range(self, query: str, start: float, end: float, step: float) -> list[Json]:
-        """``/api/v1/query_range``: the matrix's items (``{"metric", "values"}``)."""
-        return self._call(
-            "a range query",
-            self._connect.custom_query_range,
-            query,
-            datetime.fromtimestamp(start, UTC),
-            datetime.fromtimestamp(end, UTC),
-            f"{step:g}s",
-            params={"timeout": f"{self.timeout:g}s"},
-        )
+        """``/api/v1/query_range``: the matrix's items (``{"metric", "values"}``), evaluated
+        at ``round(start) + i * step``: whole seconds, where the source looks them up."""
+        form = {
+            "query": query,
+            "start": str(round(start)),
+            "end": str(round(end)),
+            "step": f"{step:g}s",
+            "timeout": f"{self.timeout:g}s",
+        }
+        return self._post("a range query", "/api/v1/query_range", form)
 
 
-def _classify(url: str, message: str) -> Exception:
-    match = _STATUS.match(message)
-    if match is None:
-        return SourceUnavailableError(f"Prometheus at {url}: {message}")
-    code = int(match.group(1))
-    detail = _error_text(match.group(2))
+def _classify(url: str, code: int, body: str) -> Exception:
+    detail = _error_text(body)
     if code in (400, 422):
         return QueryRejectedError(f"Prometheus at {url} rejected the query ({code}): {detail}")
     return SourceUnavailableError(f"Prometheus at {url} answered {code}: {detail}")
 
 
-def _error_text(body_repr: str) -> str:
-    # The library puts repr(response.content) in its message: b'{"status":"error",...}'.
-    text = body_repr
-    if text.startswith(("b'", 'b"')):
-        text = text[2:-1].encode().decode("unicode_escape", errors="replace")
+def _error_text(text: str) -> str:
     try:
         body = json.loads(text)
     except ValueError:

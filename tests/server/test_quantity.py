@@ -8,7 +8,7 @@ TestQuantityNeg, and the "1.5 -> 1500m" example of the Quantity doc comment).
 from __future__ import annotations
 
 import re
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 
 import pytest
 from hypothesis import given
@@ -109,3 +109,40 @@ def test_round_trip_and_canonical_suffix(value: Decimal) -> None:
     # Canonical: the suffix is as large as possible, so the mantissa never ends in 000
     # (it would then fit the next suffix), except for zero.
     assert text == "0" or not digits.endswith("000")
+
+
+# resource.Quantity's grammar (apimachinery quantity.go), with the n and u suffixes its
+# parser accepts besides the documented m, "", k, M, G, T, P, E.
+_NUMBER = r"(?:\d+|\d+\.\d+|\d+\.|\.\d+)"
+_SIGNED = rf"[+-]?{_NUMBER}"
+_GRAMMAR = re.compile(rf"^{_SIGNED}(?:Ki|Mi|Gi|Ti|Pi|Ei|[eE]{_SIGNED}|[numkMGTPE]?)$")
+
+
+def _milli(value: float) -> Decimal:
+    """``value`` rounded to milli, half away from zero, without precision limits."""
+    roomy = Context(prec=400)  # a float has at most 309 integer digits
+    return Decimal(repr(value)).quantize(Decimal("0.001"), ROUND_HALF_UP, roomy)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (1e25, "10e24"),
+        (1e30, "1e30"),
+        (-1.5e27, "-1500e24"),
+        (1.7976931348623157e308, "179769313486231570e291"),
+        (123456789012345678901234567.5, "123456789012345680G"),
+        (Decimal("1e400"), "10e399"),
+        (Decimal("123456789012345678901234567890.0005"), "123456789012345678901234567890001m"),
+    ],
+)
+def test_huge_values_take_the_exponent_form(value: float | Decimal, expected: str) -> None:
+    # Python's default 28-digit decimal context raised InvalidOperation from about 1e25.
+    assert format_quantity(value) == expected
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_every_finite_float_is_a_valid_quantity(value: float) -> None:
+    text = format_quantity(value)
+    assert _GRAMMAR.match(text), text
+    assert _parse(text) == _milli(value)

@@ -1,0 +1,129 @@
+"""``lws-autoscaler serve``'s printed lines and flag checks: URLs that reach the bound
+address (IPv6 bracketed), a kubeconfig per port written only where it can work, an
+``explain`` line that trusts the self-signed certificate (run for real against a served
+HTTPS endpoint), and ``--replay-speed 0`` refused like a negative speed."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from autoscaler.cli.main import build_parser, main
+from autoscaler.cli.serve import display_host, paste_kubeconfig, settings_from
+from autoscaler.server.demo import usage_lines
+from autoscaler.sources.recording import default_recording_path
+from tests.server.helpers import make_policy
+
+
+def _args(*argv: str) -> argparse.Namespace:
+    return build_parser().parse_args(["serve", *argv])
+
+
+@pytest.mark.parametrize(
+    ("address", "host"),
+    [
+        ("127.0.0.1", "127.0.0.1"),
+        ("0.0.0.0", "127.0.0.1"),
+        ("", "127.0.0.1"),
+        ("::", "127.0.0.1"),
+        ("::1", "[::1]"),
+        ("0:0:0:0:0:0:0:1", "[::1]"),
+        ("fd00::10", "[fd00::10]"),
+        ("10.0.0.5", "10.0.0.5"),
+        ("localhost", "localhost"),
+    ],
+)
+def test_display_host_brackets_ipv6_literals(address: str, host: str) -> None:
+    assert display_host(address) == host
+
+
+@pytest.mark.parametrize("speed", ["0", "-1", "nan", "inf", "fast"])
+def test_replay_speed_must_be_positive(speed: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        _args("--replay-speed", speed)
+    assert "--replay-speed: must be a number above 0" in capsys.readouterr().err
+
+
+def test_replay_speed_defaults_only_when_absent() -> None:
+    assert settings_from(_args("--replay-speed", "0.5")).replay_speed == 0.5
+    assert settings_from(_args()).replay_speed == 10  # the demo
+    recording = ("--source", "recording", "--policies", ".")
+    assert settings_from(_args(*recording)).replay_speed == 1
+
+
+def test_kubeconfig_per_port_and_only_where_it_works(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    first = paste_kubeconfig(settings_from(_args()), "http://127.0.0.1:8080")
+    second = paste_kubeconfig(
+        settings_from(_args("--insecure-port", "8081")), "http://127.0.0.1:8081"
+    )
+    assert first is not None
+    assert second is not None
+    assert first != second
+    servers = [
+        yaml.safe_load(path.read_text())["clusters"][0]["cluster"]["server"]
+        for path in (first, second)
+    ]
+    assert servers == ["http://127.0.0.1:8080", "http://127.0.0.1:8081"]
+    # Auth on: an anonymous kubeconfig would only get 401s, so none is offered.
+    with_auth = settings_from(_args("--insecure", "--source", "recording", "--policies", "."))
+    assert paste_kubeconfig(with_auth, "http://127.0.0.1:8080") is None
+    https = settings_from(_args("--source", "recording", "--policies", ".", "--disable-auth"))
+    assert paste_kubeconfig(https, "https://127.0.0.1:6443") is None
+
+
+def test_explain_line_names_the_certificate_when_given(tmp_path: Path) -> None:
+    cert = tmp_path / "my certs" / "apiserver.crt"
+    lines = usage_lines("https://[::1]:6443", None, [make_policy()], True, ca_file=cert)
+    assert lines[-1] == (
+        "  lws-autoscaler explain inference/llama-70b --server https://[::1]:6443"
+        f" --certificate-authority '{cert}'"
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not default_recording_path().exists(), reason="no built-in recording")
+def test_printed_explain_line_works_over_self_signed_https(tmp_path: Path) -> None:
+    port = _free_port()
+    command = [
+        *(sys.executable, "-m", "autoscaler.cli.main", "serve", "--source", "recording"),
+        *("--bind-address", "127.0.0.1", "--secure-port", str(port), "--disable-auth"),
+        *("--cert-dir", "certs", "--replay-speed", "60", "--cycle", "5s"),
+    ]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    try:
+        assert process.stderr is not None
+        lines: list[str] = []
+        while not any(line.lstrip().startswith("lws-autoscaler explain") for line in lines):
+            line = process.stderr.readline()
+            assert line, "".join(lines)
+            lines.append(line)
+        explain = shlex.split(lines[-1])
+        assert explain[-2:] == ["--certificate-authority", str(tmp_path / "certs/apiserver.crt")]
+        assert not any("kubectl" in line for line in lines)  # HTTPS: no kubeconfig offered
+        deadline = time.monotonic() + 30
+        while main(explain[1:]) != 0:  # 404 until the first cycle is published
+            assert time.monotonic() < deadline, "the printed explain line never worked"
+            time.sleep(0.5)
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        if process.stderr is not None:
+            process.stderr.close()
