@@ -14,16 +14,16 @@ For a given ``k < S`` the GPU-hours fall as the switch comes earlier, while capa
 grows as it comes later (more groups for longer never queue more; only the in-flight
 requests of the removed groups differ). So the *latest* switch that stays within the
 budget is the best one-event schedule for that ``k``; for ``k > S`` it is the
-*earliest*. Worked numbers, default trace: 8 GPUs per group, a 3,502 s horizon,
-``S = 5``, seed-tuned at 32.3 GPU-hours, so the 20% budget is 25.8; for ``k = 3`` the
-switch must come by ``(25.8 / 8 * 3600 - 3 * 3502) / (5 - 3) = 552 s``. The oracle at
-25.1 gives a 1.15x budget of 28.9, and a switch to 3 by
+*earliest*. Worked numbers, the default trace as measured with the former coarse
+sweeps (seed-tuned, 2 events, was then the best tuned recipe): 8 GPUs per group, a
+3,502 s horizon, ``S = 5``, seed-tuned at 32.3 GPU-hours, so the 20% budget is 25.8;
+for ``k = 3`` the switch must come by ``(25.8 / 8 * 3600 - 3 * 3502) / (5 - 3) = 552 s``.
+The oracle at 25.1 gives a 1.15x budget of 28.9, and a switch to 3 by
 ``(28.9 / 8 * 3600 - 3 * 3502) / 2 = 1,249 s``; 4 groups for the whole hour cost 31.1
 and fit neither. Each best schedule is played through the same closed loop as the
 policies, and the goal is *reachable* only if one of them meets the SLO target within
-the budget. When the
-recipe made more than two events the schedules are too many to enumerate, and the bound
-is not computed.
+the budget. When the recipe made more than two events the schedules are too many to
+enumerate, and the bound is not computed.
 """
 
 from __future__ import annotations
