@@ -19,9 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from simulations.baselines.hpa_driven import Ours
-from simulations.bench import BenchConfig, initial_groups, load_ours_policy, loop_config
-from simulations.bench_runs import fleet_factory, summarise
-from simulations.closedloop import run
+from simulations.bench import BenchConfig, load_ours_policy, run_setup
+from simulations.bench_runs import run_controller, summarise
 from simulations.profile import load_profile
 from simulations.workload import WorkloadOptions, default_trace, load_workload
 
@@ -40,12 +39,11 @@ def main() -> None:
         f"trace: {len(trace.arrival):,} requests, loaded in "
         f"{time.process_time() - started:.2f} s CPU"
     )
-    start = initial_groups(trace, profile, policy.spec.replicas.min)
-    loop = loop_config(policy, BenchConfig())
+    setup = run_setup(trace, profile, policy, BenchConfig())
     cpu: list[float] = []
     for i in range(args.repeat):
         started = time.process_time()
-        result = run(trace, profile, Ours(policy), fleet_factory, start, 0, loop, None)
+        result = run_controller(Ours(policy), setup)
         cpu.append(time.process_time() - started)
         figures = summarise(result, 1.0)
         print(

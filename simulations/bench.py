@@ -30,15 +30,16 @@ from simulations.bench_runs import (
     KEDA_SWEEP,
     KNATIVE_SWEEP,
     ORACLE_SWEEP,
+    OURS,
     SEED_SWEEP,
     Job,
     RunSetup,
-    fleet_factory,
     play,
     play_all,
+    run_controller,
     summarise,
 )
-from simulations.closedloop import LoopConfig, RunResult, run
+from simulations.closedloop import LoopConfig, RunResult
 from simulations.goal_bound import ORACLE_FACTOR, SAVING, BoundSetup, goal_bounds
 from simulations.profile import ServingProfile
 from simulations.traces import Trace
@@ -55,7 +56,6 @@ POLICY_ORDER = (
     "static",
     "oracle",
 )
-
 
 Progress = Callable[[str, float], None]
 
@@ -94,6 +94,21 @@ def loop_config(policy: ScalingPolicy, config: BenchConfig) -> LoopConfig:
     return dataclasses.replace(config.loop, key=key)
 
 
+def run_setup(
+    trace: Trace, profile: ServingProfile, policy: ScalingPolicy, config: BenchConfig
+) -> RunSetup:
+    """What every run on ``trace`` shares: the warm start, the loop timing, the SLO."""
+    return RunSetup(
+        trace,
+        profile,
+        policy,
+        initial_groups(trace, profile, policy.spec.replicas.min),
+        config.seed,
+        loop_config(policy, config),
+        config.slo_queue_wait,
+    )
+
+
 @dataclass
 class Benchmark:
     """Results keyed by policy name, plus the runs behind them (for the plot)."""
@@ -115,22 +130,14 @@ def run_benchmark(
     """Every policy and sweep point on ``trace``; ``workers`` processes play the runs
     (the figures do not depend on it)."""
     cfg = config
-    setup = RunSetup(
-        trace,
-        profile,
-        policy,
-        initial_groups(trace, profile, policy.spec.replicas.min),
-        cfg.seed,
-        loop_config(policy, cfg),
-        cfg.slo_queue_wait,
-    )
+    setup = run_setup(trace, profile, policy, cfg)
     sweeps = {
         "seed-tuned": ("seed", SEED_SWEEP),
         "keda-tuned": ("keda", KEDA_SWEEP),
         "knative-tuned": ("knative", KNATIVE_SWEEP),
         "oracle": ("oracle", ORACLE_SWEEP),
     }
-    published = [Job(kind, kind) for kind in ("ours", "seed", "keda", "knative")]
+    published = [OURS, *(Job(kind, kind) for kind in ("seed", "keda", "knative"))]
     swept = {
         name: [(v, Job(f"{name} {v:g}", kind, v)) for v in values]
         for name, (kind, values) in sweeps.items()
@@ -172,9 +179,7 @@ def run_benchmark(
         profile.gpus_per_group,
         float(trace.arrival[-1]) if len(trace) else 0.0,
         cfg.slo_target,
-        lambda schedule: run(
-            trace, profile, schedule, fleet_factory, setup.start, cfg.seed, setup.loop
-        ),
+        lambda schedule: run_controller(schedule, setup),
         lambda result: summarise(result, cfg.slo_queue_wait),
     )
     best = best_tuned_recipe(figures)

@@ -57,6 +57,9 @@ class Job:
     setting: float | None = None
 
 
+OURS = Job("ours", "ours")
+
+
 @dataclass(frozen=True)
 class RunSetup:
     trace: Trace
@@ -124,18 +127,23 @@ def summarise(result: RunResult, slo_queue_wait: float) -> dict[str, Any]:
 Played = tuple[RunResult, dict[str, Any]]
 
 
-def play(job: Job, setup: RunSetup, tick: Tick | None = None) -> Played:
-    """Run ``job`` through the closed loop; its result and figures."""
-    result = run(
+def run_controller(scaler: Controller, setup: RunSetup, tick: Tick | None = None) -> RunResult:
+    """``scaler`` through the closed loop on ``setup``'s trace, warm start and timing."""
+    return run(
         setup.trace,
         setup.profile,
-        controller(job, setup),
+        scaler,
         fleet_factory,
         setup.start,
         setup.seed,
         setup.loop,
         tick,
     )
+
+
+def play(job: Job, setup: RunSetup, tick: Tick | None = None) -> Played:
+    """Run ``job`` through the closed loop; its result and figures."""
+    result = run_controller(controller(job, setup), setup, tick)
     return result, summarise(result, setup.slo_queue_wait)
 
 

@@ -141,9 +141,3 @@ def series_specs(policy: ScalingPolicy, decision: Decision) -> Iterator[SeriesSp
             if quantile is not None:
                 labels["quantile"] = f"{quantile:g}"
             yield SeriesSpec(TTFT, labels, proposal.value, rate_window)
-
-
-def series_for(policy: ScalingPolicy, decision: Decision) -> Iterator[Series]:
-    """Every series one decision publishes, rendered (raises on an unrenderable value)."""
-    for spec in series_specs(policy, decision):
-        yield spec.render(decision)

@@ -59,20 +59,17 @@ class DecisionStore:
         decisions: Iterable[tuple[ScalingPolicy, Decision]],
         published_at: float,
         source_ok: bool = True,
-    ) -> int:
+    ) -> None:
         """Replace the whole content with one cycle's decisions; ``source_ok`` says
-        whether the source answered this cycle (readiness needs one that did). Returns
-        how many series were left out because they failed to render."""
+        whether the source answered this cycle (readiness needs one that did)."""
         by_metric: dict[tuple[str, str], list[Series]] = defaultdict(list)
         stored: dict[LwsKey, StoredDecision] = {}
-        dropped = 0
         for policy, decision in decisions:
             stored[decision.key] = StoredDecision(policy, decision)
             try:
                 specs: list[SeriesSpec] = list(series_specs(policy, decision))
             except Exception:  # a bug for one decision must not blank every LWS
                 log.exception("cannot list the series of %s; leaving them out", decision.key)
-                dropped += 1
                 continue
             for spec in specs:
                 try:
@@ -84,7 +81,6 @@ class DecisionStore:
                         spec.value,
                         decision.key,
                     )
-                    dropped += 1
                     continue
                 by_metric[(series.namespace, series.metric)].append(series)
         self._index = _Index(
@@ -93,7 +89,6 @@ class DecisionStore:
             published_at=published_at,
             source_ok_at=published_at if source_ok else self._index.source_ok_at,
         )
-        return dropped
 
     @property
     def published_at(self) -> float | None:

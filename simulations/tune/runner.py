@@ -2,8 +2,8 @@
 
 Each (variant, trace) pair is one run of :func:`simulations.closedloop.run` with the
 engine on production snapshots (``Ours``), set up exactly as the benchmark sets up
-ours: the same warm start (:func:`simulations.bench.initial_groups`), loop timing and
-figures (:func:`simulations.bench.summarise`). Runs are independent, so ``jobs`` > 1
+ours: the same warm start and loop timing (:func:`simulations.bench.run_setup`) and
+figures (:func:`simulations.bench_runs.summarise`). Runs are independent, so ``jobs`` > 1
 spreads them over processes; each process reads a trace once.
 
 The rule (``docs/engine.md``): a variant must reach the SLO target on every gate
@@ -21,10 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from simulations.baselines.hpa_driven import Ours
-from simulations.bench import BenchConfig, initial_groups, loop_config
-from simulations.bench_runs import fleet_factory, summarise
-from simulations.closedloop import run
+from simulations.bench import BenchConfig, run_setup
+from simulations.bench_runs import OURS, play, summarise
 from simulations.profile import load_profile
 from simulations.traces import Trace
 from simulations.tune.traces import NamedTrace
@@ -82,12 +80,9 @@ def _load(path: Path, options: WorkloadOptions) -> Trace:
 def run_one(variant: Variant, trace: NamedTrace, config: TuningConfig) -> dict[str, Any]:
     """The figures of ``variant`` on ``trace`` (top level, so processes can run it)."""
     profile = load_profile(config.profile).with_cold_start(config.cold_start)
-    policy = variant.policy
     arrivals = _load(trace.path, trace.options)
-    start = initial_groups(arrivals, profile, policy.spec.replicas.min)
-    loop = loop_config(policy, BenchConfig(config.slo_queue_wait, config.slo_target, config.seed))
-    result = run(arrivals, profile, Ours(policy), fleet_factory, start, config.seed, loop)
-    figures = summarise(result, config.slo_queue_wait)
+    bench = BenchConfig(config.slo_queue_wait, config.slo_target, config.seed)
+    result, figures = play(OURS, run_setup(arrivals, profile, variant.policy, bench))
     figures["slo_attainment_at"] = {
         f"{s:g}": summarise(result, s)["slo_attainment"] for s in config.also_slo
     }

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,7 @@ from autoscaler.cli.serve import display_host, paste_kubeconfig, settings_from
 from autoscaler.server.demo import usage_lines
 from autoscaler.sources.recording import default_recording_path
 from tests.server.helpers import make_policy
+from tests.support.prometheus import free_port
 
 
 def _args(*argv: str) -> argparse.Namespace:
@@ -92,16 +92,10 @@ def test_explain_line_names_the_certificate_when_given(tmp_path: Path) -> None:
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.slow
 @pytest.mark.skipif(not default_recording_path().exists(), reason="no built-in recording")
 def test_printed_explain_line_works_over_self_signed_https(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     command = [
         *(sys.executable, "-m", "autoscaler.cli.main", "serve", "--source", "recording"),
         *("--bind-address", "127.0.0.1", "--secure-port", str(port), "--disable-auth"),

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import socket
 import subprocess
 import sys
 import time
@@ -16,18 +15,13 @@ import httpx
 import pytest
 
 from autoscaler.sources.recording import default_recording_path
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.support.prometheus import free_port
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(not default_recording_path().exists(), reason="no built-in recording")
 def test_demo_serves_changing_recommendations(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     command = [
         sys.executable,
         "-m",
