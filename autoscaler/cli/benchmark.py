@@ -8,14 +8,18 @@ provisioning and the oracle on the same seeded arrivals, and writes ``results.js
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
 from autoscaler.cli.progress import with_progress
+from autoscaler.policy.model import ScalingPolicy
 from simulations.bench import BenchConfig, goal_check, load_ours_policy, run_benchmark
-from simulations.profile import DEFAULT_PROFILE, available_profiles, load_profile
+from simulations.profile import DEFAULT_PROFILE, ServingProfile, available_profiles, load_profile
 from simulations.report import markdown_table, write_outputs
+from simulations.seeds import SeedsError, parse_seeds, seed_row, seeds_markdown, verdict
 from simulations.traces import FORMATS
 from simulations.workload import WorkloadOptions, default_trace, load_workload
 
@@ -95,7 +99,16 @@ def register(subparsers: Any) -> None:
         default=None,
         help="request-level trace giving ServeGen token lengths",
     )
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--seed", type=int, default=None, help="arrivals and cold starts (default 0)"
+    )
+    parser.add_argument(
+        "--seeds",
+        default=None,
+        metavar="LIST",
+        help="run the whole benchmark once per seed (e.g. 0-4 or 0,3,7) into OUT/seed-N, "
+        "and summarise in OUT/seeds.json and OUT/seeds.md",
+    )
     parser.add_argument(
         "--jobs",
         type=int,
@@ -116,8 +129,43 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit("lws-autoscaler benchmark: --slo-queue-wait must be > 0")
     if args.jobs < 1:
         raise SystemExit("lws-autoscaler benchmark: --jobs must be >= 1")
+    if args.seeds is not None and args.seed is not None:
+        raise SystemExit("lws-autoscaler benchmark: give --seed or --seeds, not both")
+    try:
+        seeds = parse_seeds(args.seeds) if args.seeds is not None else None
+    except SeedsError as err:
+        raise SystemExit(f"lws-autoscaler benchmark: --seeds: {err}") from None
     profile = load_profile(args.profile).with_cold_start(args.cold_start)
     policy = load_ours_policy(profile, args.policy)
+    if seeds is None:
+        _, figures, written = _one(args, profile, policy, args.seed or 0, args.out)
+        print(markdown_table(figures, args.slo_target))
+        for file in written:
+            print(f"wrote {file}")
+        return 0
+    rows = []
+    for seed in seeds:
+        out = args.out / f"seed-{seed}"
+        if not args.quiet:
+            print(f"seed {seed} -> {out}", file=sys.stderr)
+        meta, figures, _ = _one(args, profile, policy, seed, out)
+        rows.append(seed_row(seed, figures, meta["goal"]))
+    table = seeds_markdown(rows, args.slo_target)
+    summary = {"seeds": rows, "verdict": verdict(rows)}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "seeds.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (args.out / "seeds.md").write_text(f"# Closed-loop benchmark over seeds\n\n{table}")
+    print(table)
+    print(f"wrote {args.out / 'seeds.json'}")
+    print(f"wrote {args.out / 'seeds.md'}")
+    return 0
+
+
+def _one(
+    args: argparse.Namespace, profile: ServingProfile, policy: ScalingPolicy, seed: int, out: Path
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]], list[Path]]:
+    """The whole benchmark on one seed, its outputs written to ``out``: (meta, figures,
+    the files written)."""
     path = args.trace or default_trace()
     options = WorkloadOptions(
         format=args.format,
@@ -125,13 +173,13 @@ def run(args: argparse.Namespace) -> int:
         time_compression=args.time_compression,
         start=args.start,
         duration=args.duration,
-        seed=args.seed,
+        seed=seed,
         lengths=args.lengths,
         category=args.servegen_category,
         clients=args.servegen_clients,
     )
     trace = load_workload(path, options)
-    config = BenchConfig(args.slo_queue_wait, args.slo_target, args.seed)
+    config = BenchConfig(args.slo_queue_wait, args.slo_target, seed)
     bench, wall = with_progress(
         args.quiet, lambda bar: run_benchmark(trace, profile, policy, config, bar, args.jobs)
     )
@@ -146,13 +194,9 @@ def run(args: argparse.Namespace) -> int:
         "cold_start_median_s": profile.cold_start.median_seconds,
         "slo_queue_wait_s": args.slo_queue_wait,
         "slo_target": args.slo_target,
-        "seed": args.seed,
+        "seed": seed,
         "jobs": args.jobs,
         "wall_seconds": round(wall, 1),
         "goal": goal_check(bench.figures, args.slo_target, bench.goal_bounds),
     }
-    written = write_outputs(bench, args.out, meta, args.slo_target)
-    print(markdown_table(bench.figures, args.slo_target))
-    for file in written:
-        print(f"wrote {file}")
-    return 0
+    return meta, bench.figures, write_outputs(bench, out, meta, args.slo_target)

@@ -111,3 +111,40 @@ def test_benchmark_reports_a_missing_trace_cleanly(
     code = main(["benchmark", "--trace", str(tmp_path / "none.csv"), "--out", str(tmp_path)])
     assert code == 2
     assert "no such trace file" in capsys.readouterr().err
+
+
+def test_benchmark_over_seeds_repeats_the_single_seed_runs_and_summarises_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["benchmark", "--trace", str(EXCERPT), "--duration", "120", "--cold-start", "60"]
+    args += ["--quiet", "--jobs", "1"]
+    assert main([*args, "--seeds", "1-2", "--out", str(tmp_path / "many")]) == 0
+    assert "- ours reaches the target: " in capsys.readouterr().out
+    summary = json.loads((tmp_path / "many" / "seeds.json").read_text())
+    assert [row["seed"] for row in summary["seeds"]] == [1, 2]
+    assert summary["verdict"]["seeds"] == 2
+    assert (tmp_path / "many" / "seeds.md").read_text().count("\n| ") == 3  # rule + 2 rows
+    for row in summary["seeds"]:
+        seed = row["seed"]
+        # Each seed's folder holds what a plain --seed run writes, figure for figure.
+        assert main([*args, "--seed", str(seed), "--out", str(tmp_path / f"one-{seed}")]) == 0
+        one = json.loads((tmp_path / f"one-{seed}" / "results.json").read_text())
+        many = json.loads((tmp_path / "many" / f"seed-{seed}" / "results.json").read_text())
+        assert many["_meta"]["seed"] == one["_meta"]["seed"] == seed
+        many.pop("_meta"), one.pop("_meta")
+        assert many == one
+        assert row["ours"]["slo_attainment"] == one["ours"]["slo_attainment"]
+        assert row["oracle"]["gpu_hours"] == one["oracle"]["gpu_hours"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--seed", "1", "--seeds", "0-2"], "give --seed or --seeds, not both"),
+        (["--seeds", "3-1"], "--seeds: seed range '3-1' runs backwards"),
+        (["--seeds", "zero"], "--seeds: 'zero' is not a seed"),
+    ],
+)
+def test_benchmark_rejects_bad_seeds(tmp_path: Path, extra: list[str], message: str) -> None:
+    with pytest.raises(SystemExit, match=message):
+        main(["benchmark", *extra, "--out", str(tmp_path)])
