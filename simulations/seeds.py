@@ -102,6 +102,12 @@ def _cell(figures: Mapping[str, Any] | None, target: float) -> str:
     return f"{100 * attainment:.2f}%{mark} / {figures['gpu_hours']:.1f} / {figures['scale_events']}"
 
 
+def _named(label: str, setting: float | None, cell: str) -> str:
+    """``keda-tuned 9: cell``; the label alone when a run has no setting."""
+    head = " ".join(part for part in (label, "" if setting is None else f"{setting:g}") if part)
+    return f"{head}: {cell}" if head else cell
+
+
 def seeds_markdown(rows: Sequence[Mapping[str, Any]], target: float) -> str:
     """The per-seed table (attainment / GPU-hours / scale events) and the verdict."""
     lines = [
@@ -112,11 +118,11 @@ def seeds_markdown(rows: Sequence[Mapping[str, Any]], target: float) -> str:
         best, goal = row["best_tuned"], row["goal"]
         best_text = _cell(best, target)
         if best is not None:
-            best_text = f"{best['name']} {best['setting']:g}: {best_text}"
+            best_text = _named(best["name"], best["setting"], best_text)
         saving = goal.get("saving_vs_best_tuned_recipe")
         saving_text = "-" if saving is None else f"{-100 * saving:+.1f}%"
-        static = f"{row['static']['setting']:g}: {_cell(row['static'], target)}"
-        oracle = f"{row['oracle']['setting']:g}: {_cell(row['oracle'], target)}"
+        static = _named("", row["static"]["setting"], _cell(row["static"], target))
+        oracle = _named("", row["oracle"]["setting"], _cell(row["oracle"], target))
         lines.append(
             f"| {row['seed']} | {_cell(row['ours'], target)} | "
             f"{goal['ours_vs_oracle_gpu_hours']:.3f} | {best_text} | {saving_text} | "

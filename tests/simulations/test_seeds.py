@@ -96,3 +96,10 @@ def test_a_seed_where_no_tuned_recipe_reached_the_target() -> None:
     assert row["best_tuned"] is None
     table = seeds_markdown([row], 0.99)
     assert "none reached the target | - |" in table
+
+
+def test_a_run_without_a_setting_is_shown_without_one() -> None:
+    figures = _run((0.995, 28.0, 6), (0.995, 29.0, 9))
+    figures["oracle"]["setting"] = None
+    table = seeds_markdown([seed_row(0, figures, goal_check(figures, 0.99))], 0.99)
+    assert "| 4: 99.80% / 31.1 / 1 | 99.40% / 24.6 / 5 |" in table
