@@ -204,9 +204,12 @@ def _cheapest_meeting(
     return max(tried, key=lambda t: (t[2]["slo_attainment"], -t[2]["gpu_hours"]))
 
 
+TUNED_RECIPES = ("seed-tuned", "keda-tuned", "knative-tuned")
+
+
 def best_tuned_recipe(figures: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
     """The cheapest hindsight-tuned recipe that reached the target, if any."""
-    tuned = [figures[n] for n in ("seed-tuned", "keda-tuned", "knative-tuned")]
+    tuned = [figures[n] for n in TUNED_RECIPES]
     reaching = [f for f in tuned if f["reached_target"]]
     return min(reaching, key=lambda f: f["gpu_hours"]) if reaching else None
 

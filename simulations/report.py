@@ -25,6 +25,11 @@ COLUMNS = (
 )
 
 
+def attainment_cell(attainment: float, target: float) -> str:
+    """``99.11%``, or ``98.93% (miss)`` below the target."""
+    return f"{100 * attainment:.2f}%{'' if attainment >= target else ' (miss)'}"
+
+
 def markdown_table(figures: dict[str, dict[str, Any]], target: float) -> str:
     head = "| policy | " + " | ".join(title for _, title in COLUMNS) + " | setting |"
     rule = "|---|" + "---:|" * len(COLUMNS) + "---|"
@@ -37,8 +42,7 @@ def markdown_table(figures: dict[str, dict[str, Any]], target: float) -> str:
             if value is None:
                 cells.append("-")
             elif key == "slo_attainment":
-                mark = "" if value >= target else " (miss)"
-                cells.append(f"{100 * value:.2f}%{mark}")
+                cells.append(attainment_cell(value, target))
             elif isinstance(value, float):
                 cells.append(
                     f"{value:.3g}" if key.startswith(("ttft", "queue")) else f"{value:.1f}"

@@ -15,12 +15,12 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from simulations.bench import best_tuned_recipe
+from simulations.bench import TUNED_RECIPES, best_tuned_recipe
+from simulations.report import attainment_cell
 
 _RANGE = re.compile(r"(\d+)-(\d+)")
 # More seeds than this is a typo, not a study: each one replays every sweep point.
 MAX_SEEDS = 100
-TUNED = ("seed-tuned", "keda-tuned", "knative-tuned")
 
 
 class SeedsError(ValueError):
@@ -59,7 +59,7 @@ def seed_row(
 ) -> dict[str, Any]:
     """One seed's row: ours, the oracle, static, the best tuned recipe and the goal."""
     best = best_tuned_recipe(dict(figures))
-    best_name = next((n for n in TUNED if best is not None and figures[n] is best), None)
+    best_name = next((n for n in TUNED_RECIPES if best is not None and figures[n] is best), None)
     return {
         "seed": seed,
         "ours": _short(figures["ours"]),
@@ -97,9 +97,8 @@ def verdict(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 def _cell(figures: Mapping[str, Any] | None, target: float) -> str:
     if figures is None:
         return "none reached the target"
-    attainment = figures["slo_attainment"]
-    mark = "" if attainment >= target else " (miss)"
-    return f"{100 * attainment:.2f}%{mark} / {figures['gpu_hours']:.1f} / {figures['scale_events']}"
+    attainment = attainment_cell(figures["slo_attainment"], target)
+    return f"{attainment} / {figures['gpu_hours']:.1f} / {figures['scale_events']}"
 
 
 def _named(label: str, setting: float | None, cell: str) -> str:
