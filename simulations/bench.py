@@ -207,11 +207,16 @@ def _cheapest_meeting(
 TUNED_RECIPES = ("seed-tuned", "keda-tuned", "knative-tuned")
 
 
+def best_tuned_name(figures: dict[str, dict[str, Any]]) -> str | None:
+    """The name of the cheapest hindsight-tuned recipe that reached the target, if any."""
+    reaching = [name for name in TUNED_RECIPES if figures[name]["reached_target"]]
+    return min(reaching, key=lambda name: figures[name]["gpu_hours"]) if reaching else None
+
+
 def best_tuned_recipe(figures: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
-    """The cheapest hindsight-tuned recipe that reached the target, if any."""
-    tuned = [figures[n] for n in TUNED_RECIPES]
-    reaching = [f for f in tuned if f["reached_target"]]
-    return min(reaching, key=lambda f: f["gpu_hours"]) if reaching else None
+    """The figures of :func:`best_tuned_name`'s recipe, if any."""
+    name = best_tuned_name(figures)
+    return None if name is None else figures[name]
 
 
 def goal_check(
@@ -229,12 +234,14 @@ def goal_check(
     see the future is expected to meet that part. Worked numbers, default trace:
     keda-tuned 29.7 GPU-hours -> budget 0.8 x 29.7 = 23.8, under the oracle's 24.6."""
     ours, oracle = figures["ours"], figures["oracle"]
-    best = best_tuned_recipe(figures)
+    best_name = best_tuned_name(figures)
+    best = None if best_name is None else figures[best_name]
     vs_oracle = ours["gpu_hours"] / oracle["gpu_hours"] if oracle["gpu_hours"] else math.inf
     saving = 1 - ours["gpu_hours"] / best["gpu_hours"] if best else None
     budget = (1 - SAVING) * best["gpu_hours"] if best else None
     return {
         "ours_reaches_target": ours["slo_attainment"] >= target,
+        "best_tuned_recipe": best_name,
         "ours_vs_oracle_gpu_hours": round(vs_oracle, 3),
         "within_1_15x_oracle": vs_oracle <= ORACLE_FACTOR,
         "saving_vs_best_tuned_recipe": None if saving is None else round(saving, 3),

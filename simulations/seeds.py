@@ -15,7 +15,6 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from simulations.bench import TUNED_RECIPES, best_tuned_recipe
 from simulations.report import attainment_cell
 
 _RANGE = re.compile(r"(\d+)-(\d+)")
@@ -57,9 +56,10 @@ def _short(figures: Mapping[str, Any]) -> dict[str, Any]:
 def seed_row(
     seed: int, figures: Mapping[str, dict[str, Any]], goal: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """One seed's row: ours, the oracle, static, the best tuned recipe and the goal."""
-    best = best_tuned_recipe(dict(figures))
-    best_name = next((n for n in TUNED_RECIPES if best is not None and figures[n] is best), None)
+    """One seed's row: ours, the oracle, static, the best tuned recipe (the one
+    ``goal`` compared ours with) and the goal."""
+    best_name = goal.get("best_tuned_recipe")
+    best = None if best_name is None else figures[best_name]
     return {
         "seed": seed,
         "ours": _short(figures["ours"]),

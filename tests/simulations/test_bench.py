@@ -106,3 +106,4 @@ def test_goal_check(change: dict[str, tuple[float, int, bool]], expected: dict[s
 def test_best_tuned_recipe_is_the_cheapest_that_reached_the_target() -> None:
     figures = _figures(**BASE)
     assert best_tuned_recipe(figures) is figures["keda-tuned"]
+    assert goal_check(figures, 0.99)["best_tuned_recipe"] == "keda-tuned"
