@@ -16,6 +16,7 @@ from typing import Any
 from autoscaler.cli.progress import with_progress
 from simulations.bench import REPO
 from simulations.profile import DEFAULT_PROFILE, available_profiles, load_profile
+from simulations.seeds import SeedsError, parse_seeds
 from simulations.tune.report import markdown_table, write_outputs
 from simulations.tune.runner import Roles, TuningConfig, run_tuning
 from simulations.tune.traces import resolve
@@ -130,7 +131,16 @@ def register(subparsers: Any) -> None:
         metavar="SECONDS",
         help="also report attainment at this queue wait; repeatable",
     )
-    parser.add_argument("--seed", type=int, default=0, help="arrivals and cold starts (default 0)")
+    parser.add_argument(
+        "--seed", type=int, default=None, help="arrivals and cold starts (default 0)"
+    )
+    parser.add_argument(
+        "--seeds",
+        default=None,
+        metavar="LIST",
+        help="run every variant on every trace once per seed (e.g. 0-2): a gate must "
+        "pass on each seed; the score is the mean attainment, GPU-hours the mean",
+    )
     parser.add_argument(
         "--jobs",
         type=int,
@@ -161,7 +171,22 @@ def _check(args: argparse.Namespace) -> list[str]:
         problems.append("--duration must be > 0")
     if args.cold_start is not None and args.cold_start <= 0:
         problems.append("--cold-start must be > 0")
+    if args.seed is not None and args.seeds is not None:
+        problems.append("give --seed or --seeds, not both")
+    elif args.seed is not None and args.seed < 0:
+        problems.append("--seed must be >= 0")
+    elif args.seeds is not None:
+        try:
+            parse_seeds(args.seeds)
+        except SeedsError as err:
+            problems.append(f"--seeds: {err}")
     return problems
+
+
+def _seeds(args: argparse.Namespace) -> tuple[int, ...]:
+    if args.seeds is not None:
+        return parse_seeds(args.seeds)
+    return (args.seed or 0,)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -176,7 +201,7 @@ def run(args: argparse.Namespace) -> int:
     traces, missing = [], []
     for name in roles.all:
         try:
-            traces.append(resolve(name, args.traces_dir, args.seed, args.duration))
+            traces.append(resolve(name, args.traces_dir, 0, args.duration))
         except TuningError as exc:
             missing.append(str(exc))
     if missing:
@@ -186,7 +211,7 @@ def run(args: argparse.Namespace) -> int:
         args.slo_queue_wait,
         args.slo_target,
         tuple(args.also_slo),
-        args.seed,
+        _seeds(args),
         args.jobs,
         args.cold_start,
     )
@@ -201,8 +226,8 @@ def run(args: argparse.Namespace) -> int:
         "duration_s": args.duration,
         "slo_queue_wait_s": args.slo_queue_wait,
         "slo_target": args.slo_target,
-        "seed": args.seed,
-        "runs": len(variants) * len(traces),
+        "seeds": list(config.seeds),
+        "runs": len(variants) * len(traces) * len(config.seeds),
         "wall_seconds": round(wall, 1),
     }
     written = write_outputs(result, roles, config, args.out, meta)

@@ -120,27 +120,34 @@ def _leader_values(
     return grand, reporting, saw_stale
 
 
-def _apply_tolerance(needed: float, current: int, tolerance: float) -> int:
+def _apply_tolerance(needed: float, current: int, tolerance: float, spare: float = 0.0) -> int:
     """HPA-style dead band, with headroom on the way down (hysteresis).
 
     Up: within ``tolerance`` of the current size, keep it; above, ``ceil(needed)``. With
     4 groups and tolerance 0.1, a demand of 4.3 groups (ratio 1.075) keeps 4, and so does
     4.4 (exactly on the edge: the band is inclusive), while 4.5 (ratio 1.125) proposes 5.
 
-    Down: ``ceil(needed * (1 + tolerance))``, never above the current size, so the
-    groups that remain still have a full band of headroom: the demand that allowed the
-    scale-down would have to rise by (1 + tolerance)^2 (21% at 0.1) before it asked for
-    a group back. On 5 groups, 3.92 needs ceil(4.31) = 5: keep 5 (a plain ``ceil`` would
-    go to 4, and a 12.5% wobble to 4.41 would order the 5th group again, a cold start
-    paid for noise); 3.6 needs ceil(3.96) = 4. The epsilons absorb float noise: 4.4/4 - 1
-    is 0.10000000000000009, and 2.0000000001 groups must not become 3.
+    Down: ``ceil(max(needed * (1 + tolerance), needed + spare))``, never above the current
+    size, so the groups that remain still have a full band of headroom: the demand that
+    allowed the scale-down would have to rise by (1 + tolerance)^2 (21% at 0.1) before it
+    asked for a group back. On 5 groups, 3.92 needs ceil(4.31) = 5: keep 5 (a plain
+    ``ceil`` would go to 4, and a 12.5% wobble to 4.41 would order the 5th group again, a
+    cold start paid for noise); 3.6 needs ceil(3.96) = 4. ``spare`` (``scaleDown.
+    spareGroups``) is headroom in whole groups, for small fleets where 10% is a fraction
+    of one: on 3 groups, 1.6 needs ceil(1.76) = 2, but with spare 0.6 ceil(2.2) = 3. The
+    epsilons absorb float noise: 4.4/4 - 1 is 0.10000000000000009, and 2.0000000001
+    groups must not become 3.
     """
     if current > 0 and abs(needed / current - 1.0) <= tolerance + _EPSILON:
         return current
     up = max(0, math.ceil(needed - _EPSILON))
     if up >= current:
         return up
-    return min(current, max(0, math.ceil(needed * (1.0 + tolerance) - _EPSILON)))
+    # No demand at all needs no spare: the bounds, and scale-to-zero, decide there (a
+    # spare of 1.5 would otherwise hold an idle LWS at 2 groups, above the floor of 1
+    # that scale-to-zero lowers it to).
+    kept = max(needed * (1.0 + tolerance), needed + spare if needed > _EPSILON else 0.0)
+    return min(current, max(0, math.ceil(kept - _EPSILON)))
 
 
 def _newcomers(
@@ -215,7 +222,7 @@ def _total_proposal(
     reporting: int,
     status: SignalStatus,
     snapshot: LwsSnapshot,
-    tolerance: float,
+    band: tuple[float, float],
 ) -> SignalProposal:
     if not reporting:
         return make_proposal(name, status, target)
@@ -228,7 +235,7 @@ def _total_proposal(
         target,
         total / groups,
         needed,
-        _apply_tolerance(needed, snapshot.spec_replicas, tolerance),
+        _apply_tolerance(needed, snapshot.spec_replicas, *band),
         reporting,
     )
 
@@ -254,7 +261,11 @@ def lowest_since(history: TimedFloats, now: float, seconds: float, current: floa
 
 
 def _ttft_proposal(
-    spec: TtftSignal, snapshot: LwsSnapshot, now: float, stale_after: float, tolerance: float
+    spec: TtftSignal,
+    snapshot: LwsSnapshot,
+    now: float,
+    stale_after: float,
+    band: tuple[float, float],
 ) -> SignalProposal:
     name = spec.type
     value, stale = usable_value(snapshot.aggregates.get(Signal.TTFT), now, stale_after)
@@ -271,7 +282,7 @@ def _ttft_proposal(
         spec.target_seconds,
         value,
         needed,
-        _apply_tolerance(needed, snapshot.spec_replicas, tolerance),
+        _apply_tolerance(needed, snapshot.spec_replicas, *band),
         len(snapshot.leaders),
     )
 
@@ -293,12 +304,13 @@ def propose_with_history(
     over all ready groups, for the caller to append; None when no queue signal
     sustains, or the queue has no usable sample.
     """
-    stale_after, tolerance = policy.metrics.stale_after, policy.tolerance
+    stale_after = policy.metrics.stale_after
+    band = (policy.tolerance, policy.scale_down.spare_groups)  # see _apply_tolerance
     out: list[SignalProposal] = []
     queue_now: float | None = None
     for spec in policy.signals:
         if isinstance(spec, TtftSignal):
-            out.append(_ttft_proposal(spec, snapshot, now, stale_after, tolerance))
+            out.append(_ttft_proposal(spec, snapshot, now, stale_after, band))
             continue
         name, target, total, reporting, status = _leader_total(
             spec, snapshot, now, stale_after, policy.metrics.rate_window
@@ -306,5 +318,5 @@ def propose_with_history(
         if reporting and isinstance(spec, QueueDepthSignal) and spec.sustained_for > 0:
             queue_now = total
             total = lowest_since(queue_totals, now, spec.sustained_for, total)
-        out.append(_total_proposal(name, target, total, reporting, status, snapshot, tolerance))
+        out.append(_total_proposal(name, target, total, reporting, status, snapshot, band))
     return tuple(out), queue_now

@@ -223,6 +223,10 @@ class ScaleDown(_Strict):
     stabilization_window: Duration = 600.0
     max_step: StepLimit | None = Field(default_factory=lambda: StepLimit(groups=1, period=120.0))
     min_group_age: Duration = 600.0
+    # Headroom in whole groups, beside the tolerance's relative headroom: the larger of
+    # the two wins. 10% of 1.6 groups is 0.16 of a group, too little to absorb a jump
+    # on a small fleet; 0.6 keeps ceil(1.6 + 0.6) = 3 groups instead of ceil(1.76) = 2.
+    spare_groups: Annotated[float, Field(ge=0, le=100)] = 0.0
     remove_starting_groups: bool = False
     drain: Drain = Field(default_factory=Drain)
 

@@ -20,7 +20,10 @@ def _cell(figures: dict[str, Any], missed: bool) -> str:
     parts = [f"{100 * figures['slo_attainment']:.2f}%"]
     parts += [f"{100 * v:.2f}%" for v in figures["slo_attainment_at"].values()]
     parts[0] = f"**{parts[0]}**" if missed else parts[0]
-    return " / ".join([*parts, f"{figures['gpu_hours']:.1f}", str(figures["scale_events"])])
+    events = figures["scale_events"]
+    # Over several seeds events are a mean: 7.333 reads as 7.3, a single run's 7 as 7.
+    shown = str(events) if isinstance(events, int) else f"{events:.1f}"
+    return " / ".join([*parts, f"{figures['gpu_hours']:.1f}", shown])
 
 
 def _verdict(result: TuningResult, variant: Variant) -> str:
@@ -43,9 +46,13 @@ def markdown_table(result: TuningResult, roles: Roles, config: TuningConfig) -> 
     names = roles.all
     role = {n: "gate" for n in roles.gates} | ({roles.score: "score"} if roles.score else {})
     heads = [f"{n} ({role.get(n, 'shown')})" for n in names]
+    legend = f"attainment{also} / GPU-hours / scale events"
+    if len(config.seeds) > 1:
+        seeds = ", ".join(map(str, config.seeds))
+        legend = f"over seeds {seeds}: worst attainment{also} / mean GPU-hours / mean scale events"
     lines = [
         f"SLO: queue wait <= {config.slo_queue_wait:g} s for {100 * config.slo_target:g}% of "
-        f"requests. Cells: attainment{also} / GPU-hours / scale events.",
+        f"requests. Cells: {legend}.",
         "",
         "| variant | changes | " + " | ".join(heads) + " | verdict |",
         "|---|---|" + "---|" * len(names) + "---|",

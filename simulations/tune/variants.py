@@ -120,7 +120,9 @@ def _list_index(items: list[Any], key: str, where: str) -> int:
 
 
 def apply_override(spec: dict[str, Any], override: Override) -> None:
-    """Set (or with None, remove) ``override.path`` in ``spec``, in place."""
+    """Set (or with None, remove) ``override.path`` in ``spec``, in place. On a list, None
+    removes the item (``signals.ttft=null``) and the index just past the end appends one
+    (``signals.3={type: ttft, targetSeconds: 1}`` on a policy with three signals)."""
     node: Any = spec
     walked = "spec"
     for key in override.path[:-1]:
@@ -134,7 +136,14 @@ def apply_override(spec: dict[str, Any], override: Override) -> None:
         walked += f".{key}"
     last, where = override.path[-1], f"{override.argument}: {walked}"
     if isinstance(node, list):
-        node[_list_index(node, last, where)] = override.value
+        if last.isdigit() and int(last) == len(node) and override.value is not None:
+            node.append(override.value)
+            return
+        index = _list_index(node, last, where)
+        if override.value is None:
+            del node[index]
+        else:
+            node[index] = override.value
     elif not isinstance(node, dict):
         raise TuningError(f"{where} is a value, not a mapping or list")
     elif override.value is None:

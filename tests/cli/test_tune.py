@@ -67,6 +67,8 @@ def test_tune_writes_the_table_and_results(
             ["--slo-target", "1.5", "--jobs", "0", "--cold-start", "0"],
             ["--slo-target", "--jobs", "--cold-start"],
         ),
+        (["--seed", "1", "--seeds", "0-2"], ["give --seed or --seeds, not both"]),
+        (["--seeds", "2-0"], ["--seeds: seed range '2-0' runs backwards"]),
     ],
 )
 def test_tune_reports_every_bad_argument(
@@ -123,3 +125,26 @@ def test_a_variant_that_changes_nothing_is_called_so(
     rows = {line.split(" | ")[0]: line for line in capsys.readouterr().out.splitlines()}
     assert rows["| minGroupAge=2m"].endswith("| the shipped policy itself |")
     assert not rows["| minGroupAge=3m"].endswith("| the shipped policy itself |")
+
+
+def test_tune_over_seeds_says_so_in_the_table_and_keeps_each_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        [
+            "tune",
+            "--gate", "azure-conv",
+            "--score", "none",
+            "--duration", "300",
+            "--seeds", "0-1",
+            "--jobs", "1",
+            "--quiet",
+            "--out", str(tmp_path),
+        ]
+    )  # fmt: skip
+    assert code == 0
+    assert "Cells: over seeds 0, 1: worst attainment / mean GPU-hours" in capsys.readouterr().out
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["meta"]["seeds"] == [0, 1]
+    assert results["meta"]["runs"] == 2
+    assert set(results["variants"]["shipped"]["traces"]["azure-conv"]["by_seed"]) == {"0", "1"}

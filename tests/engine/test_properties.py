@@ -75,6 +75,7 @@ def policies(draw: st.DrawFn) -> ScalingPolicy:
             "stabilizationWindow": draw(st.sampled_from([0, 120, 600])),
             "maxStep": step_down,
             "minGroupAge": draw(st.sampled_from([0, 300])),
+            "spareGroups": draw(st.sampled_from([0, 0.6])),
             "removeStartingGroups": draw(st.booleans()),
             "drain": {"enabled": draw(st.booleans()), "timeout": draw(st.sampled_from([30, 120]))},
         },

@@ -24,8 +24,11 @@ def _policy(**spec: Any) -> Any:
     return make_policy(signals=[QUEUE], scaleToZero=STZ, **spec)
 
 
-def test_one_group_goes_to_zero_only_after_idle_after() -> None:
-    driver = Driver(_policy())
+@pytest.mark.parametrize("spare", [0.0, 1.5], ids=["no-spare", "spare-1.5"])
+def test_one_group_goes_to_zero_only_after_idle_after(spare: float) -> None:
+    # scaleDown.spareGroups is headroom above a demand; at no demand it must not keep a
+    # group (or two: ceil(0 + 1.5) = 2) that scale-to-zero would remove.
+    driver = Driver(_policy(scaleDown={"spareGroups": spare}))
     first = driver.at(0, **IDLE)
     assert first.replicas == 1
     assert ReasonCode.IDLE in codes(first)
@@ -63,10 +66,11 @@ def test_no_snapshot_restarts_the_idle_clock() -> None:
     assert driver.at(300, **IDLE).replicas == 1
 
 
-def test_only_from_one_group_to_zero() -> None:
+@pytest.mark.parametrize("spare", [0.0, 1.5], ids=["no-spare", "spare-1.5"])
+def test_only_from_one_group_to_zero(spare: float) -> None:
     # min 2: idle long enough lowers the floor to 1, reached through the ordinary
     # scale-down; zero comes only on a later decision, from 1.
-    driver = Driver(_policy(replicas={"min": 2}))
+    driver = Driver(_policy(replicas={"min": 2}, scaleDown={"spareGroups": spare}))
     driver.at(0, queue=[0, 0], running=[0, 0])
     down = driver.at(900, queue=[0, 0], running=[0, 0])
     assert down.replicas == 1

@@ -108,6 +108,22 @@ def test_apply_override_with_null_removes_the_field() -> None:
     assert "tolerance" not in spec
 
 
+def test_apply_override_just_past_the_end_of_a_list_appends() -> None:
+    spec = _spec()
+    guard = {"type": "ttft", "targetSeconds": 1}
+    apply_override(spec, Override("arg", ("signals", "2"), guard))
+    assert spec["signals"][2] == guard
+    with pytest.raises(TuningError, match="index 4 is out of range"):
+        apply_override(spec, Override("arg", ("signals", "4"), guard))
+
+
+@pytest.mark.parametrize("key", ["queueDepth", "0"])
+def test_apply_override_with_null_on_a_list_item_removes_the_item(key: str) -> None:
+    spec = _spec()
+    apply_override(spec, Override("arg", ("signals", key), None))
+    assert spec["signals"] == [{"type": "tokenThroughput", "capacityPerGroup": 11000}]
+
+
 @pytest.mark.parametrize(
     ("path", "message"),
     [
