@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from autoscaler.cli.progress import with_progress
+from autoscaler.cli.seed_options import add_seed_options, read_seeds, seed_of
 from autoscaler.policy.model import ScalingPolicy
 from simulations.bench import BenchConfig, goal_check, load_ours_policy, run_benchmark
 from simulations.profile import DEFAULT_PROFILE, ServingProfile, available_profiles, load_profile
 from simulations.report import markdown_table, write_outputs
-from simulations.seeds import SeedsError, parse_seeds, seed_row, seeds_markdown, verdict
+from simulations.seeds import SeedsError, seed_row, seeds_markdown, verdict
 from simulations.traces import FORMATS
 from simulations.workload import WorkloadOptions, default_trace, load_workload
 
@@ -99,14 +100,9 @@ def register(subparsers: Any) -> None:
         default=None,
         help="request-level trace giving ServeGen token lengths",
     )
-    parser.add_argument(
-        "--seed", type=int, default=None, help="arrivals and cold starts (default 0)"
-    )
-    parser.add_argument(
-        "--seeds",
-        default=None,
-        metavar="LIST",
-        help="run the whole benchmark once per seed (e.g. 0-4 or 0,3,7) into OUT/seed-N, "
+    add_seed_options(
+        parser,
+        "run the whole benchmark once per seed (e.g. 0-4 or 0,3,7) into OUT/seed-N, "
         "and summarise in OUT/seeds.json and OUT/seeds.md",
     )
     parser.add_argument(
@@ -129,16 +125,14 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit("lws-autoscaler benchmark: --slo-queue-wait must be > 0")
     if args.jobs < 1:
         raise SystemExit("lws-autoscaler benchmark: --jobs must be >= 1")
-    if args.seeds is not None and args.seed is not None:
-        raise SystemExit("lws-autoscaler benchmark: give --seed or --seeds, not both")
     try:
-        seeds = parse_seeds(args.seeds) if args.seeds is not None else None
+        seeds = read_seeds(args)
     except SeedsError as err:
-        raise SystemExit(f"lws-autoscaler benchmark: --seeds: {err}") from None
+        raise SystemExit(f"lws-autoscaler benchmark: {err}") from None
     profile = load_profile(args.profile).with_cold_start(args.cold_start)
     policy = load_ours_policy(profile, args.policy)
     if seeds is None:
-        _, figures, written = _one(args, profile, policy, args.seed or 0, args.out)
+        _, figures, written = _one(args, profile, policy, seed_of(args), args.out)
         print(markdown_table(figures, args.slo_target))
         for file in written:
             print(f"wrote {file}")

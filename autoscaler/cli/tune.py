@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from autoscaler.cli.progress import with_progress
+from autoscaler.cli.seed_options import add_seed_options, read_seeds, seed_of
 from simulations.bench import REPO
 from simulations.profile import DEFAULT_PROFILE, available_profiles, load_profile
-from simulations.seeds import SeedsError, parse_seeds
+from simulations.seeds import SeedsError
 from simulations.tune.report import markdown_table, write_outputs
 from simulations.tune.runner import Roles, TuningConfig, run_tuning
 from simulations.tune.traces import resolve
@@ -131,15 +132,10 @@ def register(subparsers: Any) -> None:
         metavar="SECONDS",
         help="also report attainment at this queue wait; repeatable",
     )
-    parser.add_argument(
-        "--seed", type=int, default=None, help="arrivals and cold starts (default 0)"
-    )
-    parser.add_argument(
-        "--seeds",
-        default=None,
-        metavar="LIST",
-        help="run every variant on every trace once per seed (e.g. 0-2): a gate must "
-        "pass on each seed; the score is the mean attainment, GPU-hours the mean",
+    add_seed_options(
+        parser,
+        "run every variant on every trace once per seed (e.g. 0-2): a gate must pass on "
+        "each seed; the score is the mean attainment, GPU-hours the mean",
     )
     parser.add_argument(
         "--jobs",
@@ -171,22 +167,15 @@ def _check(args: argparse.Namespace) -> list[str]:
         problems.append("--duration must be > 0")
     if args.cold_start is not None and args.cold_start <= 0:
         problems.append("--cold-start must be > 0")
-    if args.seed is not None and args.seeds is not None:
-        problems.append("give --seed or --seeds, not both")
-    elif args.seed is not None and args.seed < 0:
-        problems.append("--seed must be >= 0")
-    elif args.seeds is not None:
-        try:
-            parse_seeds(args.seeds)
-        except SeedsError as err:
-            problems.append(f"--seeds: {err}")
+    try:
+        read_seeds(args)
+    except SeedsError as err:
+        problems.append(str(err))
     return problems
 
 
 def _seeds(args: argparse.Namespace) -> tuple[int, ...]:
-    if args.seeds is not None:
-        return parse_seeds(args.seeds)
-    return (args.seed or 0,)
+    return read_seeds(args) or (seed_of(args),)
 
 
 def run(args: argparse.Namespace) -> int:

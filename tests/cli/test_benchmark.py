@@ -143,6 +143,7 @@ def test_benchmark_over_seeds_repeats_the_single_seed_runs_and_summarises_them(
         (["--seed", "1", "--seeds", "0-2"], "give --seed or --seeds, not both"),
         (["--seeds", "3-1"], "--seeds: seed range '3-1' runs backwards"),
         (["--seeds", "zero"], "--seeds: 'zero' is not a seed"),
+        (["--seed", "-1"], "--seed must be >= 0"),
     ],
 )
 def test_benchmark_rejects_bad_seeds(tmp_path: Path, extra: list[str], message: str) -> None:

@@ -69,6 +69,7 @@ def test_tune_writes_the_table_and_results(
         ),
         (["--seed", "1", "--seeds", "0-2"], ["give --seed or --seeds, not both"]),
         (["--seeds", "2-0"], ["--seeds: seed range '2-0' runs backwards"]),
+        (["--seed", "-3"], ["--seed must be >= 0"]),
     ],
 )
 def test_tune_reports_every_bad_argument(
@@ -106,22 +107,26 @@ def test_the_documented_tune_commands_still_parse_and_validate() -> None:
             resolve(name, args.traces_dir)
 
 
-def test_a_variant_that_changes_nothing_is_called_so(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    code = main(
+def _quick_tune(out: Path, duration: str, *extra: str) -> int:
+    """``tune`` on the first ``duration`` seconds of the default trace, gate only."""
+    return main(
         [
             "tune",
             "--gate", "azure-conv",
             "--score", "none",
-            "--duration", "120",
-            "--grid", "scaleDown.minGroupAge=[2m, 3m]",
+            "--duration", duration,
             "--jobs", "1",
             "--quiet",
-            "--out", str(tmp_path),
+            "--out", str(out),
+            *extra,
         ]
     )  # fmt: skip
-    assert code == 0
+
+
+def test_a_variant_that_changes_nothing_is_called_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _quick_tune(tmp_path, "120", "--grid", "scaleDown.minGroupAge=[2m, 3m]") == 0
     rows = {line.split(" | ")[0]: line for line in capsys.readouterr().out.splitlines()}
     assert rows["| minGroupAge=2m"].endswith("| the shipped policy itself |")
     assert not rows["| minGroupAge=3m"].endswith("| the shipped policy itself |")
@@ -130,19 +135,7 @@ def test_a_variant_that_changes_nothing_is_called_so(
 def test_tune_over_seeds_says_so_in_the_table_and_keeps_each_run(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main(
-        [
-            "tune",
-            "--gate", "azure-conv",
-            "--score", "none",
-            "--duration", "300",
-            "--seeds", "0-1",
-            "--jobs", "1",
-            "--quiet",
-            "--out", str(tmp_path),
-        ]
-    )  # fmt: skip
-    assert code == 0
+    assert _quick_tune(tmp_path, "300", "--seeds", "0-1") == 0
     assert "Cells: over seeds 0, 1: worst attainment / mean GPU-hours" in capsys.readouterr().out
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["meta"]["seeds"] == [0, 1]
