@@ -187,22 +187,24 @@ CASES = [
 ]
 
 
+def assert_reported(path: Path, expected: list[tuple[int, str, str]]) -> None:
+    """One run reports exactly ``expected`` (line, field, part of the message) for the
+    file at ``path``, in line order, each as ``file:line: field: message``; loading
+    the file raises."""
+    _, issues = collect_policies([path])
+    assert [(i.line, i.field) for i in issues] == sorted((line, f) for line, f, _ in expected)
+    for issue, (_, _, want) in zip(issues, sorted(expected), strict=True):
+        assert want in issue.message
+        assert str(issue) == f"{path}:{issue.line}: {issue.field}: {issue.message}"
+    with pytest.raises(PolicyError):
+        load_policy_file(path)
+
+
 @pytest.mark.parametrize(("body", "expected"), CASES)
 def test_each_error_names_file_line_and_field(
     tmp_path: Path, body: str, expected: list[tuple[int, str, str]]
 ) -> None:
-    path = _write(tmp_path, HEAD + body)
-    issues = _issues(path)
-    assert [(line, field) for _, line, field, _ in issues] == sorted(
-        (line, field) for line, field, _ in expected
-    )
-    for (file, line, field, message), (want_line, want_field, want) in zip(
-        issues, sorted(expected), strict=True
-    ):
-        assert (file, line, field) == ("policy.yaml", want_line, want_field)
-        assert want in message
-    with pytest.raises(PolicyError):
-        load_policy_file(path)
+    assert_reported(_write(tmp_path, HEAD + body), expected)
 
 
 @pytest.mark.parametrize(
