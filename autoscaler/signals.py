@@ -1,7 +1,7 @@
 """The signals the engine scales on, and where each serving engine exports them.
 
 A *signal* is a per-group quantity the engine understands (queue depth, KV-cache
-utilisation, token throughput, TTFT). A *catalogue* maps each signal to the metric
+utilisation, token throughput, TTFT, queue wait). A *catalogue* maps each signal to the metric
 families a serving engine really exports, so policies name signals and never metric
 names (unless they override them).
 
@@ -31,6 +31,9 @@ class Signal(StrEnum):
     """Rate of the generated-token counter."""
     TTFT = "ttftSeconds"
     """A time-to-first-token quantile over the rate window, computed from the histogram."""
+    QUEUE_WAIT = "queueWaitSeconds"
+    """A quantile of the time requests waited before their prefill was scheduled, over the
+    rate window, from the histogram (vLLM observes it when a request finishes)."""
     ACTIVATION = "activation"
     """The scale-from-zero signal (a gateway query); only meaningful per LWS, not per leader."""
 
@@ -75,6 +78,7 @@ CATALOGUE: dict[ServingEngine, dict[Signal, MetricSpec]] = {
         Signal.PROMPT_TOKENS: MetricSpec(("vllm:prompt_tokens_total",), MetricKind.COUNTER),
         Signal.GENERATION_TOKENS: MetricSpec(("vllm:generation_tokens_total",), MetricKind.COUNTER),
         Signal.TTFT: MetricSpec(("vllm:time_to_first_token_seconds",), MetricKind.HISTOGRAM),
+        Signal.QUEUE_WAIT: MetricSpec(("vllm:request_queue_time_seconds",), MetricKind.HISTOGRAM),
     },
     ServingEngine.SGLANG: {
         Signal.QUEUE_DEPTH: MetricSpec(("sglang:num_queue_reqs",), MetricKind.GAUGE),
@@ -85,6 +89,7 @@ CATALOGUE: dict[ServingEngine, dict[Signal, MetricSpec]] = {
             ("sglang:generation_tokens_total",), MetricKind.COUNTER
         ),
         Signal.TTFT: MetricSpec(("sglang:time_to_first_token_seconds",), MetricKind.HISTOGRAM),
+        Signal.QUEUE_WAIT: MetricSpec(("sglang:queue_time_seconds",), MetricKind.HISTOGRAM),
     },
 }
 
@@ -95,4 +100,12 @@ CATALOGUE: dict[ServingEngine, dict[Signal, MetricSpec]] = {
 VLLM_TTFT_BUCKETS: tuple[float, ...] = (
     0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0,
     2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0, 160.0, 640.0, 2560.0,
+)  # fmt: skip
+
+# The bounds of vLLM's request-latency histograms, vllm:request_queue_time_seconds among
+# them (vllm/v1/metrics/loggers.py, 0.33). They are coarse below a second (0.3, 0.5, 0.8,
+# 1.0), so a queue-wait quantile under 0.3 s is an interpolation inside the first bucket.
+VLLM_QUEUE_TIME_BUCKETS: tuple[float, ...] = (
+    0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0,
+    120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0,
 )  # fmt: skip

@@ -102,8 +102,9 @@ def build() -> Recording:
     base_generated = seed.values.get(Signal.GENERATION_TOKENS, 0.0)
     # Cumulative counts stay monotonic: a bound absent from the capture takes the count of
     # the largest captured bound below it.
+    ttft_capture = seed.histograms.get(Signal.TTFT, {})
     base_buckets = {
-        le: max((c for b, c in seed.buckets.items() if b <= le), default=0.0) for le in TTFT_BOUNDS
+        le: max((c for b, c in ttft_capture.items() if b <= le), default=0.0) for le in TTFT_BOUNDS
     }
     names = LabelNames()
     times = START + np.arange(int(HOURS * 3600 / STEP) + 1) * STEP

@@ -5,12 +5,13 @@ names, types and labels (``model_name``, ``engine="0"``): the gauges
 ``vllm:num_requests_waiting``, ``vllm:num_requests_running``,
 ``vllm:kv_cache_usage_perc``, the counters ``vllm:prompt_tokens_total``,
 ``vllm:generation_tokens_total``, ``vllm:num_preemptions_total``,
-``vllm:request_success_total`` and the histogram ``vllm:time_to_first_token_seconds``.
+``vllm:request_success_total`` and the histograms ``vllm:time_to_first_token_seconds``
+and ``vllm:request_queue_time_seconds``.
 
 From there the snapshot is built by the production source code, not a copy of it:
 ``autoscaler.sources.exposition.reading_from_samples`` reduces the series to one raw
 reading per leader, ``autoscaler.sources.derive`` turns successive readings into rates
-(counter resets of re-created groups included) and a TTFT quantile, and
+(counter resets of re-created groups included) and the latency quantiles, and
 ``autoscaler.sources.assemble`` merges them with the LWS state.
 """
 
@@ -20,15 +21,15 @@ import math
 from collections import deque
 from collections.abc import Mapping, Sequence
 
-from autoscaler.policy.model import ScalingPolicy, TtftSignal
+from autoscaler.policy.model import QueueWaitSignal, ScalingPolicy, TtftSignal
 from autoscaler.signals import MetricKind, ServingEngine, Signal
 from autoscaler.snapshot import LwsKey, LwsSnapshot, Sample, leader_pod_name
 from autoscaler.sources.assemble import assemble
 from autoscaler.sources.cluster import LwsState
-from autoscaler.sources.derive import summed_quantile, window_bucket_rates, window_rate
+from autoscaler.sources.derive import window_quantile, window_rate
 from autoscaler.sources.exposition import Labels, RawReading, reading_from_samples
 from autoscaler.sources.families import families
-from simulations.serving import TTFT_BUCKETS, GroupEngine
+from simulations.serving import QUEUE_TIME_BUCKETS, TTFT_BUCKETS, GroupEngine
 
 Samples = dict[str, list[tuple[Labels, float]]]
 _COUNTERS = tuple(f.signal for f in families(ServingEngine.VLLM) if f.kind is MetricKind.COUNTER)
@@ -47,16 +48,25 @@ def leader_samples(group: GroupEngine, now: float, model_name: str) -> Samples:
         "vllm:num_preemptions_total": [(labels, float(c.preemptions))],
         "vllm:request_success_total": [({**labels, "finished_reason": "stop"}, float(c.successes))],
     }
-    cumulative = 0
-    buckets: list[tuple[Labels, float]] = []
-    for bound, count in zip((*TTFT_BUCKETS, math.inf), c.ttft_buckets.tolist(), strict=True):
-        cumulative += count
-        le = "+Inf" if math.isinf(bound) else repr(bound)
-        buckets.append(({**labels, "le": le}, float(cumulative)))
-    samples["vllm:time_to_first_token_seconds_bucket"] = buckets
-    samples["vllm:time_to_first_token_seconds_count"] = [(labels, float(cumulative))]
-    samples["vllm:time_to_first_token_seconds_sum"] = [(labels, c.ttft_sum)]
+    histograms = (
+        (TTFT_HISTOGRAM, TTFT_BUCKETS, c.ttft_buckets.tolist(), c.ttft_sum),
+        (QUEUE_HISTOGRAM, QUEUE_TIME_BUCKETS, c.queue_buckets.tolist(), c.queue_sum),
+    )
+    for name, bounds, counts, total in histograms:
+        cumulative = 0
+        buckets: list[tuple[Labels, float]] = []
+        for bound, count in zip((*bounds, math.inf), counts, strict=True):
+            cumulative += count
+            le = "+Inf" if math.isinf(bound) else repr(bound)
+            buckets.append(({**labels, "le": le}, float(cumulative)))
+        samples[f"{name}_bucket"] = buckets
+        samples[f"{name}_count"] = [(labels, float(cumulative))]
+        samples[f"{name}_sum"] = [(labels, total)]
     return samples
+
+
+TTFT_HISTOGRAM = "vllm:time_to_first_token_seconds"
+QUEUE_HISTOGRAM = "vllm:request_queue_time_seconds"
 
 
 _TYPES = {
@@ -74,16 +84,17 @@ def exposition_text(samples: Samples) -> str:
     """The samples in the Prometheus text format (for inspection and parser tests)."""
     lines: list[str] = []
     for name, series in samples.items():
-        if name.startswith("vllm:time_to_first_token_seconds"):
+        if name.startswith((TTFT_HISTOGRAM, QUEUE_HISTOGRAM)):
             continue
         kind = _TYPES[name]
         family = name.removesuffix("_total") if kind == "counter" else name
         lines.append(f"# TYPE {family} {kind}")
         lines.extend(f"{name}{_labels(lb)} {v!r}" for lb, v in series)
-    lines.append("# TYPE vllm:time_to_first_token_seconds histogram")
-    for suffix in ("_bucket", "_count", "_sum"):
-        name = f"vllm:time_to_first_token_seconds{suffix}"
-        lines.extend(f"{name}{_labels(lb)} {v!r}" for lb, v in samples[name])
+    for histogram in (TTFT_HISTOGRAM, QUEUE_HISTOGRAM):
+        lines.append(f"# TYPE {histogram} histogram")
+        for suffix in ("_bucket", "_count", "_sum"):
+            name = f"{histogram}{suffix}"
+            lines.extend(f"{name}{_labels(lb)} {v!r}" for lb, v in samples[name])
     return "\n".join(lines) + "\n"
 
 
@@ -118,14 +129,11 @@ class ScrapeStore:
         """What a direct-scrape source would hand the engine for ``policy`` at ``now``."""
         window = policy.spec.metrics.rate_window
         leaders: dict[str, dict[Signal, Sample]] = {}
-        bucket_rates: list[Mapping[float, float]] = []
-        newest = -math.inf
         for pod, history in self.readings.items():
             if not history:
                 continue
             times = [t for t, _ in history]
             last_t, last = history[-1]
-            newest = max(newest, last_t)
             samples: dict[Signal, Sample] = {}
             for signal, value in last.values.items():
                 if signal in _COUNTERS:
@@ -136,15 +144,17 @@ class ScrapeStore:
                 else:
                     samples[signal] = Sample(value, last_t)
             leaders[pod] = samples
-            bucket_rates.append(
-                window_bucket_rates(times, [r.buckets for _, r in history], now, window)
-            )
         aggregates: dict[Signal, Sample] = {}
         for spec in policy.spec.signals:
-            if isinstance(spec, TtftSignal):
-                quantile = summed_quantile(spec.quantile, bucket_rates)
-                if quantile is not None:
-                    aggregates[Signal.TTFT] = Sample(quantile, newest)
+            if isinstance(spec, TtftSignal | QueueWaitSignal):
+                histories = [
+                    [(t, r.histograms.get(spec.signal, {})) for t, r in history]
+                    for history in self.readings.values()
+                    if history
+                ]
+                found = window_quantile(spec.quantile, histories, now, window)
+                if found is not None:
+                    aggregates[spec.signal] = Sample(*found)
         result = assemble(self.key, now, leaders, aggregates, state)
         assert isinstance(result, LwsSnapshot)  # with a cluster state it always is
         return result

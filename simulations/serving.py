@@ -33,13 +33,16 @@ from enum import IntEnum
 import numpy as np
 from numpy.typing import NDArray
 
-from autoscaler.signals import VLLM_TTFT_BUCKETS
+from autoscaler.signals import VLLM_QUEUE_TIME_BUCKETS, VLLM_TTFT_BUCKETS
 from simulations.profile import ServingProfile
 from simulations.traces import FloatArray, IntArray, Trace
 
 # vLLM 0.33 default buckets of vllm:time_to_first_token_seconds (vllm/v1/metrics/buckets.py).
 TTFT_BUCKETS = VLLM_TTFT_BUCKETS
 _BOUNDS = np.asarray(TTFT_BUCKETS)
+# ... and of vllm:request_queue_time_seconds (the request-latency buckets).
+QUEUE_TIME_BUCKETS = VLLM_QUEUE_TIME_BUCKETS
+_QUEUE_BOUNDS = np.asarray(QUEUE_TIME_BUCKETS)
 _EMPTY_I = np.empty(0, dtype=np.int64)
 _EMPTY_F = np.empty(0, dtype=np.float64)
 
@@ -99,6 +102,10 @@ class LeaderCounters:
     successes: int = 0
     ttft_buckets: IntArray = field(default_factory=lambda: np.zeros(len(TTFT_BUCKETS) + 1, int))
     ttft_sum: float = 0.0
+    queue_buckets: IntArray = field(
+        default_factory=lambda: np.zeros(len(QUEUE_TIME_BUCKETS) + 1, int)
+    )
+    queue_sum: float = 0.0
 
 
 class GroupEngine:
@@ -243,6 +250,13 @@ class GroupEngine:
             log.finished[self.ids[done]] = finish
             log.outcome[self.ids[done]] = Outcome.SERVED
             c.successes += int(np.count_nonzero(done))
+            # vLLM observes a request's queue time (engine arrival to first scheduling)
+            # when the request finishes, not when it starts: the histogram lags the queue
+            # by the requests' generation time.
+            finished = self.ids[done]
+            queued = log.started[finished] - log.routed[finished]
+            np.add.at(c.queue_buckets, np.searchsorted(_QUEUE_BOUNDS, queued, side="left"), 1)
+            c.queue_sum += float(queued.sum())
             self.freed = sorted(finish.tolist())
             keep = ~done
             self.ids, self.remaining = self.ids[keep], self.remaining[keep]

@@ -191,7 +191,7 @@ def _observation_start(ctx: DecisionContext, state: EngineState) -> float:
 
 
 def _note_driver(ctx: DecisionContext, best: SignalProposal, demand: float, current: int) -> None:
-    per = "" if best.name == "ttft" else " per group"
+    per = "" if best.name in ("ttft", "queueWait") else " per group"
     ctx.note(
         R.SIGNAL,
         f"{best.name}: {best.value:.4g}{per} vs target {best.target:g} "

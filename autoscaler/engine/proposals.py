@@ -5,8 +5,9 @@ over reporting leaders divided by the per-group target, e.g. 3 leaders waiting 1
 8 requests with ``targetPerGroup: 5`` need (12+4+8)/5 = 4.8 groups, so the proposal is 5.
 KV-cache utilisation works the same way on fractions: 0.9 + 0.7 at target 0.8 need
 1.6/0.8 = 2 groups. Throughput divides tokens/s by ``capacityPerGroup *
-targetUtilization``. TTFT is a quantile, not a sum, so it scales the ready count by
-``observed/target``.
+targetUtilization``. TTFT and queue wait are quantiles, not sums, so they scale the
+ready count by ``observed/target``: a p90 queue wait of 1.5 s against 1 s on 4 ready
+groups proposes 4 × 1.5 = 6.
 
 Samples that are NaN, infinite, negative or older than ``metrics.staleAfter`` are
 dropped; a signal with no usable sample is MISSING or STALE, never zero. A ready group
@@ -23,8 +24,10 @@ from autoscaler.engine.decision import SignalProposal, SignalStatus, make_propos
 from autoscaler.engine.state import TimedFloats
 from autoscaler.policy.model import (
     KvCacheSignal,
+    LatencySignal,
     PolicySpec,
     QueueDepthSignal,
+    QueueWaitSignal,
     SignalSpec,
     TokenThroughputSignal,
     TtftSignal,
@@ -260,18 +263,19 @@ def lowest_since(history: TimedFloats, now: float, seconds: float, current: floa
     return lowest
 
 
-def _ttft_proposal(
-    spec: TtftSignal,
+def _latency_proposal(
+    spec: LatencySignal,
     snapshot: LwsSnapshot,
     now: float,
     stale_after: float,
     band: tuple[float, float],
 ) -> SignalProposal:
     name = spec.type
-    value, stale = usable_value(snapshot.aggregates.get(Signal.TTFT), now, stale_after)
+    value, stale = usable_value(snapshot.aggregates.get(spec.signal), now, stale_after)
     if value is None:
-        # No finished prefill in the window: no latency pressure, and no evidence either
-        # way, so the signal neither proposes nor blocks.
+        # Nothing observed in the window (no prefill finished for TTFT; no request
+        # finished for vLLM's queue time): no evidence either way, so the signal neither
+        # proposes nor blocks.
         status = SignalStatus.STALE if stale else SignalStatus.NO_TRAFFIC
         return make_proposal(name, status, spec.target_seconds)
     ready = snapshot.ready_replicas
@@ -309,8 +313,8 @@ def propose_with_history(
     out: list[SignalProposal] = []
     queue_now: float | None = None
     for spec in policy.signals:
-        if isinstance(spec, TtftSignal):
-            out.append(_ttft_proposal(spec, snapshot, now, stale_after, band))
+        if isinstance(spec, TtftSignal | QueueWaitSignal):
+            out.append(_latency_proposal(spec, snapshot, now, stale_after, band))
             continue
         name, target, total, reporting, status = _leader_total(
             spec, snapshot, now, stale_after, policy.metrics.rate_window

@@ -155,9 +155,30 @@ class TtftSignal(_Strict):
     quantile: Annotated[float, Field(gt=0, lt=1)] = 0.9
     target_seconds: Annotated[float, Field(gt=0)]
 
+    @property
+    def signal(self) -> Signal:
+        return Signal.TTFT
+
+
+class QueueWaitSignal(_Strict):
+    """A quantile of the time requests waited for their prefill, over ``metrics.rateWindow``;
+    scale up while it is above the target. Unlike TTFT it leaves out the prefill itself,
+    which more groups do not shorten."""
+
+    type: Literal["queueWait"]
+    quantile: Annotated[float, Field(gt=0, lt=1)] = 0.9
+    target_seconds: Annotated[float, Field(gt=0)]
+
+    @property
+    def signal(self) -> Signal:
+        return Signal.QUEUE_WAIT
+
+
+LatencySignal = TtftSignal | QueueWaitSignal
+"""The signals read from a latency histogram: a quantile against a target in seconds."""
 
 SignalSpec = Annotated[
-    QueueDepthSignal | KvCacheSignal | TokenThroughputSignal | TtftSignal,
+    QueueDepthSignal | KvCacheSignal | TokenThroughputSignal | TtftSignal | QueueWaitSignal,
     Field(discriminator="type"),
 ]
 

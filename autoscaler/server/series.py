@@ -11,6 +11,7 @@ lws_queue_depth_per_group      waiting requests per ready group
 lws_kv_cache_utilization       mean KV-cache use over reporting groups (0..1)
 lws_tokens_per_second_per_group token throughput per ready group                 ``tokens``
 lws_ttft_seconds               the policy's TTFT quantile over its rate window  ``quantile``
+lws_queue_wait_seconds         the policy's queue-wait quantile, likewise       ``quantile``
 ============================== ================================================ ===========
 
 A raw signal appears only when the policy uses it and the engine had a usable value
@@ -33,7 +34,7 @@ from types import MappingProxyType
 from typing import Any
 
 from autoscaler.engine.decision import Decision, SignalStatus
-from autoscaler.policy.model import ScalingPolicy, TtftSignal
+from autoscaler.policy.model import QueueWaitSignal, ScalingPolicy, TtftSignal
 from autoscaler.server.quantity import format_quantity
 
 RECOMMENDED_REPLICAS = "lws_recommended_replicas"
@@ -41,6 +42,7 @@ QUEUE_DEPTH = "lws_queue_depth_per_group"
 KV_CACHE = "lws_kv_cache_utilization"
 TOKENS_PER_SECOND = "lws_tokens_per_second_per_group"
 TTFT = "lws_ttft_seconds"
+QUEUE_WAIT = "lws_queue_wait_seconds"
 
 METRICS: Mapping[str, str] = MappingProxyType(
     {
@@ -49,6 +51,7 @@ METRICS: Mapping[str, str] = MappingProxyType(
         KV_CACHE: "Mean KV-cache utilisation of the reporting groups, 0..1.",
         TOKENS_PER_SECOND: "Tokens per second per ready group (label tokens).",
         TTFT: "Time-to-first-token quantile in seconds (label quantile).",
+        QUEUE_WAIT: "Queue-wait quantile in seconds, arrival to prefill (label quantile).",
     }
 )
 
@@ -133,11 +136,17 @@ def series_specs(policy: ScalingPolicy, decision: Decision) -> Iterator[SeriesSp
         elif name == "tokenThroughput":
             labels = {**base, "tokens": tokens or "total"}
             yield SeriesSpec(TOKENS_PER_SECOND, labels, proposal.value, rate_window)
-        elif name == "ttft":
+        elif name in ("ttft", "queueWait"):
             quantile = next(
-                (s.quantile for s in policy.spec.signals if isinstance(s, TtftSignal)), None
+                (
+                    s.quantile
+                    for s in policy.spec.signals
+                    if isinstance(s, TtftSignal | QueueWaitSignal) and s.type == name
+                ),
+                None,
             )
             labels = dict(base)
             if quantile is not None:
                 labels["quantile"] = f"{quantile:g}"
-            yield SeriesSpec(TTFT, labels, proposal.value, rate_window)
+            metric = TTFT if name == "ttft" else QUEUE_WAIT
+            yield SeriesSpec(metric, labels, proposal.value, rate_window)

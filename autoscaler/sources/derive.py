@@ -15,7 +15,8 @@ what lets the three sources agree.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Iterable, Mapping, Sequence
 
 from autoscaler.sources.histogram import bucket_quantile
 
@@ -71,3 +72,25 @@ def summed_quantile(quantile: float, per_leader: Sequence[Mapping[float, float]]
         for le, rate in buckets.items():
             total[le] = total.get(le, 0.0) + rate
     return bucket_quantile(quantile, total)
+
+
+def window_quantile(
+    quantile: float,
+    histories: Iterable[Sequence[tuple[float, Mapping[float, float]]]],
+    now: float,
+    window: float,
+) -> tuple[float, float] | None:
+    """One histogram's quantile over the window, summed over leaders, and the time of the
+    newest reading behind it; None when no leader has two readings in the window.
+
+    ``histories`` holds, per leader, its (time, cumulative buckets) readings in time order.
+    """
+    per_leader: list[Mapping[float, float]] = []
+    newest = -math.inf
+    for history in histories:
+        rates = window_bucket_rates([t for t, _ in history], [b for _, b in history], now, window)
+        if rates:
+            per_leader.append(rates)
+            newest = max(newest, history[-1][0])
+    value = summed_quantile(quantile, per_leader)
+    return None if value is None else (value, newest)

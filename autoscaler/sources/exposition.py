@@ -3,8 +3,8 @@
 Parsing is ``prometheus_client``'s own text parser; this module only picks the families
 of the catalogue and reduces their series with the rules of
 :mod:`autoscaler.sources.families` (sum over vLLM engines, max over SGLang ranks, mean
-for the KV-cache fraction). The result is *raw*: counters stay cumulative and the TTFT
-histogram stays as cumulative buckets; rates and quantiles are computed later from two
+for the KV-cache fraction). The result is *raw*: counters stay cumulative and the latency
+histograms stay as cumulative buckets; rates and quantiles are computed later from two
 readings (see :mod:`autoscaler.sources.derive`).
 """
 
@@ -32,12 +32,13 @@ class ExpositionError(SourceError):
 class RawReading:
     """One leader's raw values at one instant.
 
-    ``values`` holds gauges and cumulative counters per signal; ``buckets`` the
-    cumulative TTFT histogram {le: count}. A signal absent from both was not exported.
+    ``values`` holds gauges and cumulative counters per signal; ``histograms`` each
+    latency signal's cumulative histogram {le: count}. A signal absent from both was not
+    exported.
     """
 
     values: Mapping[Signal, float] = field(default_factory=dict)
-    buckets: Mapping[float, float] = field(default_factory=dict)
+    histograms: Mapping[Signal, Mapping[float, float]] = field(default_factory=dict)
 
 
 def reduce_series(
@@ -80,13 +81,13 @@ def reading_from_samples(
         return model_name is None or labels.get("model_name") == model_name
 
     values: dict[Signal, float] = {}
-    buckets: dict[float, float] = {}
+    histograms: dict[Signal, dict[float, float]] = {}
     for fam in families(engine):
         for name in fam.names:
             if fam.kind is MetricKind.HISTOGRAM:
                 found = _histogram(fam, engine, samples, name, keep)
                 if found:
-                    buckets = found
+                    histograms[fam.signal] = found
                     break
                 continue
             series = [(lb, v) for lb, v in samples.get(name, []) if keep(lb)]
@@ -94,7 +95,7 @@ def reading_from_samples(
             if value is not None:
                 values[fam.signal] = value
                 break
-    return RawReading(values, buckets)
+    return RawReading(values, histograms)
 
 
 def _histogram(

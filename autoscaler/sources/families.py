@@ -33,8 +33,12 @@ LEADER_SIGNALS: tuple[Signal, ...] = (
     Signal.PROMPT_TOKENS,
     Signal.GENERATION_TOKENS,
 )
-"""Per-leader signals every source reports for every target (TTFT and activation are
-LWS-wide aggregates, see :class:`~autoscaler.snapshot.LwsSnapshot`)."""
+"""Per-leader signals every source reports for every target (the latency quantiles and
+activation are LWS-wide aggregates, see :class:`~autoscaler.snapshot.LwsSnapshot`)."""
+
+LATENCY_SIGNALS: tuple[Signal, ...] = (Signal.TTFT, Signal.QUEUE_WAIT)
+"""Histogram signals: a source reports one quantile per LWS, over the leaders' summed
+bucket rates, for each one a policy scales on (its quantile is the policy's)."""
 
 # Labels that only say which process of a multi-process engine exported the series.
 RANK_LABELS: dict[ServingEngine, frozenset[str]] = {
@@ -76,5 +80,5 @@ def family(engine: ServingEngine, signal: Signal) -> Family:
 
 
 def families(engine: ServingEngine) -> tuple[Family, ...]:
-    """The leader families plus the TTFT histogram, in a stable order."""
-    return tuple(family(engine, s) for s in (*LEADER_SIGNALS, Signal.TTFT))
+    """The leader families plus the latency histograms, in a stable order."""
+    return tuple(family(engine, s) for s in (*LEADER_SIGNALS, *LATENCY_SIGNALS))

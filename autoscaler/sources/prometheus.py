@@ -26,6 +26,7 @@ from autoscaler.snapshot import LwsKey, Sample
 from autoscaler.sources.assemble import assemble
 from autoscaler.sources.base import SourceResult, Target
 from autoscaler.sources.cluster import ClusterStateReader, LwsState
+from autoscaler.sources.families import LATENCY_SIGNALS
 from autoscaler.sources.prometheus_api import PrometheusQueryClient
 from autoscaler.sources.promql import (
     FIELD_LABEL,
@@ -109,8 +110,9 @@ class PrometheusSource:
             key = LwsKey(metric.get(names.namespace, ""), metric.get(names.lws, ""))
             if key not in wanted:
                 continue
-            pod = "" if signal is Signal.TTFT else metric.get(names.pod, "")
-            if signal is not Signal.TTFT and not pod:
+            per_lws = signal in LATENCY_SIGNALS
+            pod = "" if per_lws else metric.get(names.pod, "")
+            if not per_lws and not pod:
                 continue
             bucket = fresh if metric.get(FIELD_LABEL) == "timestamp" else values
             bucket[(t, key, pod)] = v
@@ -121,7 +123,7 @@ class PrometheusSource:
             sample = Sample(value, newest if newest is not None else t)
             frame = frames.setdefault(t, _Frame())
             frame.series += 1
-            if signal is Signal.TTFT:
+            if signal in LATENCY_SIGNALS:
                 frame.aggregates[key][signal] = sample
             else:
                 frame.leaders[key][pod][signal] = sample

@@ -2,7 +2,7 @@
 and the batching of many targets into one query per signal.
 
 **Batching.** Targets are grouped by what changes the query text: engine, model name,
-``rateWindow`` (counters and histograms only), TTFT quantile, and any per-policy
+``rateWindow`` (counters and histograms only), latency quantile, and any per-policy
 override. Each group gets *one* query per signal whose selector matches all its LWS at
 once (``namespace=~"a|b", <lws label>=~"x|y"``) and returns one series per leader pod
 (``by (namespace, <lws label>, pod)``). With every policy on the defaults that is one
@@ -18,8 +18,8 @@ answer, the timestamp of the newest raw sample behind each value:
 the braces of label matchers need no escaping): ``$selector`` (the label matchers, without
 braces), ``$window`` (``60s``), ``$by`` (``namespace, <lws label>, pod``), ``$lws_by``
 (``namespace, <lws label>``), ``$quantile``. An override must return one series per
-leader (per LWS for ``ttftSeconds``) labelled like ``$by``; its values carry the
-evaluation time, as an override's freshness cannot be known.
+leader (per LWS for ``ttftSeconds`` and ``queueWaitSeconds``) labelled like ``$by``; its
+values carry the evaluation time, as an override's freshness cannot be known.
 
 **Escaping.** Every label value that comes from a policy or the cluster goes through
 :func:`string_literal` (and :func:`regex_literal` inside ``=~``), so a value such as
@@ -34,6 +34,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from string import Template
 
+from autoscaler.policy.model import QueueWaitSignal, TtftSignal
 from autoscaler.signals import MetricKind, ServingEngine, Signal
 from autoscaler.snapshot import LwsKey
 from autoscaler.sources.base import Target
@@ -113,18 +114,20 @@ class SignalQuery:
         return self.key.override is None
 
 
-def ttft_quantile(target: Target) -> float | None:
-    for spec in target.policy.spec.signals:
-        if spec.type == "ttft":
-            return float(spec.quantile)
-    return None
+def latency_quantiles(target: Target) -> dict[Signal, float]:
+    """The latency signals the target's policy scales on, each with its quantile."""
+    return {
+        spec.signal: float(spec.quantile)
+        for spec in target.policy.spec.signals
+        if isinstance(spec, TtftSignal | QueueWaitSignal)
+    }
 
 
 def _group_key(target: Target, signal: Signal) -> GroupKey:
     metrics = target.policy.spec.metrics
     kind = family(metrics.engine, signal).kind
     window = metrics.rate_window if kind is not MetricKind.GAUGE else None
-    quantile = ttft_quantile(target) if signal is Signal.TTFT else None
+    quantile = latency_quantiles(target).get(signal)
     return GroupKey(
         signal, metrics.engine, metrics.model_name, window, quantile, metrics.overrides.get(signal)
     )
@@ -185,8 +188,8 @@ def signal_queries(targets: Sequence[Target], labels: LabelNames) -> list[Signal
     for target in targets:
         for signal in LEADER_SIGNALS:
             grouped[_group_key(target, signal)].append(target)
-        if ttft_quantile(target) is not None:
-            grouped[_group_key(target, Signal.TTFT)].append(target)
+        for signal in latency_quantiles(target):
+            grouped[_group_key(target, signal)].append(target)
     queries = []
     for key, members in grouped.items():
         if key.override is not None:

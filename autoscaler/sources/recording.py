@@ -1,13 +1,13 @@
 """The recording source: replays a recorded file as if it were Prometheus.
 
 A recording holds *raw* series (gauges, cumulative counters, histogram buckets), so the
-signals are derived at replay time with the replaying policy's ``rateWindow`` and TTFT
-quantile, by the same rules as the live sources (:mod:`autoscaler.sources.families`,
+signals are derived at replay time with the replaying policy's ``rateWindow`` and latency
+quantiles, by the same rules as the live sources (:mod:`autoscaler.sources.families`,
 :mod:`autoscaler.sources.derive`), vectorised with numpy in
 :mod:`autoscaler.sources.recording_arrays`:
 
 - everything is put on the recording's step grid once, at load;
-- per (LWS, engine, model, window, quantile) the per-pod signal arrays are computed once
+- per (LWS, engine, model, window, quantiles) the per-pod signal arrays are computed once
   and cached (:meth:`RecordingSource.arrays`), so ``history()`` over 40,320 steps only
   builds snapshot objects (and reuses them for repeated grid points).
 
@@ -34,7 +34,7 @@ from autoscaler.snapshot import LwsKey, LwsSnapshot, Sample
 from autoscaler.sources.assemble import assemble
 from autoscaler.sources.base import SourceResult, Target
 from autoscaler.sources.families import LEADER_SIGNALS
-from autoscaler.sources.promql import LabelNames, ttft_quantile
+from autoscaler.sources.promql import LabelNames, latency_quantiles
 from autoscaler.sources.recording_arrays import TargetArrays, derive_arrays
 from autoscaler.sources.recording_format import Recording, load_recording
 from autoscaler.sources.recording_grid import Grid, window_rates
@@ -51,8 +51,7 @@ def default_recording_path() -> Path:
 class _Columns:
     source: TargetArrays
     cells: list[tuple[str, Signal, list[float], list[float]]]
-    ttft: list[float]
-    ttft_stamp: list[float]
+    latencies: dict[Signal, tuple[list[float], list[float]]]
     activation: list[float] | None
     times: list[float]
     replicas: list[list[float]] | None
@@ -84,7 +83,8 @@ class RecordingSource:
         self._grid = Grid(recording)
         self._wall_start, self._speed, self._loop = wall_start, speed, loop
         self._arrays: dict[
-            tuple[LwsKey, ServingEngine, str | None, float, float | None], TargetArrays
+            tuple[LwsKey, ServingEngine, str | None, float, tuple[tuple[Signal, float], ...]],
+            TargetArrays,
         ] = {}
         self._rows: dict[int, _Columns] = {}
 
@@ -107,10 +107,16 @@ class RecordingSource:
 
     # -- derived arrays ----------------------------------------------------------------------
     def arrays(self, target: Target) -> TargetArrays:
-        """The target's signals on the grid (computed once per window/quantile, cached)."""
+        """The target's signals on the grid (computed once per window/quantiles, cached)."""
         metrics = target.policy.spec.metrics
-        quantile = ttft_quantile(target)
-        cache_key = (target.key, metrics.engine, metrics.model_name, metrics.rate_window, quantile)
+        quantiles = latency_quantiles(target)
+        cache_key = (
+            target.key,
+            metrics.engine,
+            metrics.model_name,
+            metrics.rate_window,
+            tuple(sorted(quantiles.items())),
+        )
         if cache_key not in self._arrays:
             self._arrays[cache_key] = derive_arrays(
                 self._grid,
@@ -118,7 +124,7 @@ class RecordingSource:
                 metrics.engine,
                 metrics.model_name,
                 metrics.rate_window,
-                quantile,
+                quantiles,
             )
         return self._arrays[cache_key]
 
@@ -156,8 +162,7 @@ class RecordingSource:
         columns = _Columns(
             source=data,
             cells=cells,
-            ttft=data.ttft.tolist(),
-            ttft_stamp=data.ttft_stamp.tolist(),
+            latencies={s: (v.tolist(), t.tolist()) for s, (v, t) in data.latencies.items()},
             activation=None if data.activation is None else data.activation.tolist(),
             times=data.times.tolist(),
             replicas=[r.tolist() for r in data.replicas] if data.replicas_recorded else None,
@@ -174,9 +179,9 @@ class RecordingSource:
             if value == value:  # noqa: PLR0124  (NaN test without a call per cell)
                 leaders.setdefault(pod, {})[signal] = Sample(value, wall(stamps[index], loops))
         aggregates = {}
-        ttft = columns.ttft[index]
-        if not math.isnan(ttft):
-            aggregates[Signal.TTFT] = Sample(ttft, wall(columns.ttft_stamp[index], loops))
+        for signal, (quantiles, stamps) in columns.latencies.items():
+            if not math.isnan(quantiles[index]):
+                aggregates[signal] = Sample(quantiles[index], wall(stamps[index], loops))
         if columns.activation is not None and not math.isnan(columns.activation[index]):
             stamp = wall(columns.times[index], loops)
             aggregates[Signal.ACTIVATION] = Sample(columns.activation[index], stamp)

@@ -2,15 +2,17 @@
 
 Owns :class:`TargetArrays` and :func:`derive_arrays`: gauges are taken as recorded,
 counters and histogram buckets become ``rate()`` over the replaying policy's window
-(:func:`~autoscaler.sources.recording_grid.window_rates`), the TTFT quantile comes from the
-summed bucket rates, and replica counts come from the recorded series or, where those are
-missing, from the number of leaders reporting. :mod:`autoscaler.sources.recording` caches
-the result per (LWS, engine, model, window, quantile) and builds snapshots from it.
+(:func:`~autoscaler.sources.recording_grid.window_rates`), each latency quantile comes
+from its histogram's summed bucket rates, and replica counts come from the recorded series
+or, where those are missing, from the number of leaders reporting.
+:mod:`autoscaler.sources.recording` caches the result per (LWS, engine, model, window,
+quantiles) and builds snapshots from it.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,17 +28,17 @@ from autoscaler.sources.recording_grid import Array, Grid, reduce_arrays, window
 class TargetArrays:
     """One target's derived signals on the recording grid (NaN = no sample).
 
-    ``values[signal]`` and ``stamps[signal]`` have one row per pod in ``pods``; ``ttft``
-    is LWS-wide; ``replicas`` is (spec, status, ready) per step, from the recorded series
-    or, where they are missing, the number of reporting leaders.
+    ``values[signal]`` and ``stamps[signal]`` have one row per pod in ``pods``;
+    ``latencies[signal]`` is an LWS-wide (quantile, stamp) pair; ``replicas`` is (spec,
+    status, ready) per step, from the recorded series or, where they are missing, the
+    number of reporting leaders.
     """
 
     times: Array
     pods: tuple[str, ...]
     values: dict[Signal, Array]
     stamps: dict[Signal, Array]
-    ttft: Array
-    ttft_stamp: Array
+    latencies: dict[Signal, tuple[Array, Array]]
     replicas: tuple[Array, Array, Array]
     replicas_recorded: bool
     activation: Array | None = None
@@ -48,15 +50,13 @@ def derive_arrays(
     engine: ServingEngine,
     model: str | None,
     window: float,
-    quantile: float | None,
+    quantiles: Mapping[Signal, float],
 ) -> TargetArrays:
     times = grid.times
     pods = tuple(grid.pods(key))
     empty = np.full((len(pods), times.size), np.nan)
     values = {s: empty.copy() for s in LEADER_SIGNALS}
     stamps = {s: empty.copy() for s in LEADER_SIGNALS}
-    bucket_rates: dict[float, list[Array]] = defaultdict(list)
-    bucket_stamps: list[Array] = []
     for row, pod in enumerate(pods):
         for signal in LEADER_SIGNALS:
             raw = grid.family_array(key, pod, engine, signal, model).get(None)
@@ -67,20 +67,10 @@ def derive_arrays(
                 stamps[signal][row] = np.where(np.isnan(raw), np.nan, times)
             else:
                 values[signal][row], stamps[signal][row] = window_rates(times, raw, window)
-        if quantile is not None:
-            for le, raw in grid.family_array(key, pod, engine, Signal.TTFT, model).items():
-                if le is not None:
-                    rate, stamp = window_rates(times, raw, window)
-                    bucket_rates[le].append(rate)
-                    bucket_stamps.append(stamp)
-    ttft = np.full(times.size, np.nan)
-    ttft_stamp = np.full(times.size, np.nan)
-    if quantile is not None and bucket_rates:
-        bounds = sorted(bucket_rates)
-        matrix = np.vstack([reduce_arrays(bucket_rates[b], Reduction.SUM) for b in bounds])
-        ttft = bucket_quantiles(quantile, bounds, matrix)
-        ttft_stamp = np.fmax.reduce(np.vstack(bucket_stamps), axis=0)
-        ttft_stamp = np.where(np.isnan(ttft), np.nan, ttft_stamp)
+    latencies = {
+        signal: _latency(grid, key, pods, engine, model, window, signal, quantile)
+        for signal, quantile in quantiles.items()
+    }
     reporting = np.zeros(times.size)
     if pods:
         any_signal = np.zeros((len(pods), times.size), dtype=bool)
@@ -100,12 +90,41 @@ def derive_arrays(
         pods,
         values,
         stamps,
-        ttft,
-        ttft_stamp,
+        latencies,
         (replicas[0], replicas[1], replicas[2]),
         bool(recorded),
         grid.activation.get(key),
     )
+
+
+def _latency(
+    grid: Grid,
+    key: LwsKey,
+    pods: tuple[str, ...],
+    engine: ServingEngine,
+    model: str | None,
+    window: float,
+    signal: Signal,
+    quantile: float,
+) -> tuple[Array, Array]:
+    """One histogram's quantile over the summed bucket rates of all leaders, and its stamp
+    (the newest sample behind it); NaN where no leader had two samples in the window."""
+    bucket_rates: dict[float, list[Array]] = defaultdict(list)
+    bucket_stamps: list[Array] = []
+    for pod in pods:
+        for le, raw in grid.family_array(key, pod, engine, signal, model).items():
+            if le is not None:
+                rate, stamp = window_rates(grid.times, raw, window)
+                bucket_rates[le].append(rate)
+                bucket_stamps.append(stamp)
+    if not bucket_rates:
+        nothing = np.full(grid.times.size, np.nan)
+        return nothing, nothing.copy()
+    bounds = sorted(bucket_rates)
+    matrix = np.vstack([reduce_arrays(bucket_rates[b], Reduction.SUM) for b in bounds])
+    value = bucket_quantiles(quantile, bounds, matrix)
+    stamp = np.fmax.reduce(np.vstack(bucket_stamps), axis=0)
+    return value, np.where(np.isnan(value), np.nan, stamp)
 
 
 # A replica count does not change because one kube-state-metrics scrape failed (Prometheus

@@ -3,7 +3,7 @@
 Each ``fetch`` scrapes every leader concurrently (one thread per request up to
 ``concurrency``, each bounded by ``timeout``), parses the bodies with ``prometheus_client``
 (:mod:`autoscaler.sources.exposition`), and keeps a short history of raw readings per pod.
-Gauges are the newest reading; token rates and the TTFT quantile come from the readings
+Gauges are the newest reading; token rates and latency quantiles come from the readings
 inside the policy's ``rateWindow`` (:mod:`autoscaler.sources.derive`), so the first cycle
 after start-up has no rates yet (missing, not zero). Counter resets (a restarted pod)
 count as restarts from zero; a pod that disappears from discovery loses its history, and
@@ -15,7 +15,6 @@ Leaders come from the cluster reader (``worker-index`` 0 pods with an IP, scrape
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -30,10 +29,10 @@ from autoscaler.snapshot import LwsKey, Sample
 from autoscaler.sources.assemble import assemble
 from autoscaler.sources.base import SourceResult, Target
 from autoscaler.sources.cluster import ClusterStateReader, LwsState
-from autoscaler.sources.derive import summed_quantile, window_bucket_rates, window_rate
+from autoscaler.sources.derive import window_quantile, window_rate
 from autoscaler.sources.exposition import RawReading, parse_exposition
 from autoscaler.sources.families import LEADER_SIGNALS, family
-from autoscaler.sources.promql import ttft_quantile
+from autoscaler.sources.promql import latency_quantiles
 
 # Readings older than this are dropped whatever the windows (bounds memory per pod).
 _MAX_HISTORY_SECONDS = 3600.0
@@ -194,7 +193,7 @@ class DirectScrapeSource:
             if state is not None:
                 pods = {p: h for p, h in pods.items() if p in state.leader_names}
             leaders = {p: leader_samples(h, LEADER_SIGNALS, target, now) for p, h in pods.items()}
-            aggregates = self._ttft(target, pods, now)
+            aggregates = self._latencies(target, pods, now)
             built = assemble(target.key, now, leaders, aggregates, state)
             if isinstance(built, str):
                 errors[target.key] = built
@@ -202,23 +201,24 @@ class DirectScrapeSource:
                 snapshots[target.key] = built
         return SourceResult(snapshots, errors)
 
-    def _ttft(
+    def _latencies(
         self, target: Target, pods: Mapping[str, _PodHistory], now: float
     ) -> dict[Signal, Sample]:
-        quantile = ttft_quantile(target)
-        if quantile is None:
-            return {}
         window = target.policy.spec.metrics.rate_window
-        per_leader, newest = [], -math.inf
-        for history in pods.values():
-            times = [t for t, r in zip(history.times, history.readings, strict=True) if r.buckets]
-            buckets = [r.buckets for r in history.readings if r.buckets]
-            rates = window_bucket_rates(times, buckets, now, window)
-            if rates:
-                per_leader.append(rates)
-                newest = max(newest, times[-1])
-        value = summed_quantile(quantile, per_leader)
-        return {} if value is None else {Signal.TTFT: Sample(value, newest)}
+        aggregates = {}
+        for signal, quantile in latency_quantiles(target).items():
+            histories = [
+                [
+                    (t, r.histograms[signal])
+                    for t, r in zip(history.times, history.readings, strict=True)
+                    if signal in r.histograms
+                ]
+                for history in pods.values()
+            ]
+            found = window_quantile(quantile, histories, now, window)
+            if found is not None:
+                aggregates[signal] = Sample(*found)
+        return aggregates
 
     def history(
         self, targets: Sequence[Target], start: float, end: float, step: float

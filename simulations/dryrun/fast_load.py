@@ -63,9 +63,11 @@ def collect_recording(source: RecordingSource, target: Target) -> RecordedLoad:
         load_ts[has, s] = oldest[has]
     aggregate = np.full((steps, len(AGGREGATE_SIGNALS)), np.nan)
     aggregate_ts = np.full((steps, len(AGGREGATE_SIGNALS)), np.nan)
-    ttft_ok = np.isfinite(data.ttft) & (data.ttft >= 0) & present
-    aggregate[ttft_ok, 0] = data.ttft[ttft_ok]
-    aggregate_ts[ttft_ok, 0] = data.ttft_stamp[ttft_ok]
+    for signal, (quantile, stamp) in data.latencies.items():
+        column = AGGREGATE_SIGNALS.index(signal)
+        ok = np.isfinite(quantile) & (quantile >= 0) & present
+        aggregate[ok, column] = quantile[ok]
+        aggregate_ts[ok, column] = stamp[ok]
     return RecordedLoad(
         key=target.key,
         times=np.asarray(data.times, dtype=float),

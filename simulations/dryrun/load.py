@@ -10,7 +10,7 @@ spreads it evenly over the simulated ready groups:
 - KV-cache utilisation: the busy fraction times the ready groups ("groups' worth of KV
   cache in use") is conserved and capped at 1.0 per group. 0.6 on 2 groups, simulated on
   3 -> 0.4 each; simulated on 1 -> min(1.2, 1.0) = 1.0 (saturated);
-- LWS-wide aggregates (the TTFT quantile, the activation signal) are replayed as recorded.
+- LWS-wide aggregates (the latency quantiles, the activation signal) are replayed as recorded.
 
 A ready group whose leader did not report is assumed to carry the average load (as the
 engine assumes). This is an open-loop approximation: the load does not react to the
@@ -33,7 +33,7 @@ from autoscaler.sources.base import SourceResult
 from autoscaler.sources.families import LEADER_SIGNALS
 from simulations.dryrun.frozen import sample
 
-AGGREGATE_SIGNALS: tuple[Signal, ...] = (Signal.TTFT, Signal.ACTIVATION)
+AGGREGATE_SIGNALS: tuple[Signal, ...] = (Signal.TTFT, Signal.QUEUE_WAIT, Signal.ACTIVATION)
 
 
 @dataclass(frozen=True)
@@ -106,8 +106,8 @@ def collect(key: LwsKey, history: Iterable[tuple[float, SourceResult]]) -> Recor
         if snapshot is None:
             loads.append(blank)
             load_ts.append(blank)
-            aggs.append([math.nan, math.nan])
-            agg_ts.append([math.nan, math.nan])
+            aggs.append([math.nan] * len(AGGREGATE_SIGNALS))
+            agg_ts.append([math.nan] * len(AGGREGATE_SIGNALS))
             spec.append(math.nan)
             ready.append(math.nan)
             continue
@@ -130,8 +130,8 @@ def collect(key: LwsKey, history: Iterable[tuple[float, SourceResult]]) -> Recor
         present=np.asarray(present, dtype=bool),
         load=np.asarray(loads, dtype=float).reshape(-1, width),
         load_ts=np.asarray(load_ts, dtype=float).reshape(-1, width),
-        aggregate=np.asarray(aggs, dtype=float).reshape(-1, 2),
-        aggregate_ts=np.asarray(agg_ts, dtype=float).reshape(-1, 2),
+        aggregate=np.asarray(aggs, dtype=float).reshape(-1, len(AGGREGATE_SIGNALS)),
+        aggregate_ts=np.asarray(agg_ts, dtype=float).reshape(-1, len(AGGREGATE_SIGNALS)),
         spec=np.asarray(spec, dtype=float),
         ready=np.asarray(ready, dtype=float),
     )

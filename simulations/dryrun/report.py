@@ -5,7 +5,7 @@ The CSV has one row per recorded step and these columns:
 - ``time`` (Unix seconds), ``elapsed_s``;
 - ``<signal>_total`` the recorded load over all groups, ``<signal>_per_group`` what each
   simulated ready leader reported (empty = no data), for each leader signal;
-- ``ttft_seconds``, ``activation`` (as recorded);
+- ``ttft_seconds``, ``queue_wait_seconds``, ``activation`` (as recorded);
 - ``demand_groups`` the load in groups (yardstick policy), ``engine_demand``;
 - ``recommendation``, ``driver``, ``reasons`` (the engine's reason codes);
 - ``hpa_desired`` (``spec.replicas`` after the HPA), ``created``, ``ready``, ``starting``;
@@ -43,7 +43,7 @@ def timeline_columns() -> list[str]:
     cols = ["time", "elapsed_s"]
     for signal in LEADER_SIGNALS:
         cols += [f"{signal.value}_total", f"{signal.value}_per_group"]
-    cols += ["ttft_seconds", "activation", "demand_groups", "engine_demand"]
+    cols += ["ttft_seconds", "queue_wait_seconds", "activation", "demand_groups", "engine_demand"]
     cols += ["recommendation", "driver", "reasons", "hpa_desired", "created", "ready"]
     cols += ["starting", "recorded_spec", "recorded_ready"]
     return cols

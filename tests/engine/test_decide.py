@@ -31,12 +31,27 @@ TOKENS = {"type": "tokenThroughput", "tokens": "generation", "capacityPerGroup":
             "tokenThroughput/generation",
         ),
         ({"queue": [0, 0], "kv": [0.1, 0.1]}, {"ttftSeconds": 9.0}, 6, "ttft"),  # 2 * 9 / 3
+        # 2 ready * 3.5 s / 1 s = 7; the TTFT of 4 s (2 * 4 / 3 = 2.7) is the lower one.
+        (
+            {"queue": [0, 0], "kv": [0.1, 0.1]},
+            {"ttftSeconds": 4.0, "queueWaitSeconds": 3.5},
+            7,
+            "queueWait",
+        ),
     ],
 )
 def test_largest_proposal_wins_and_names_the_driver(
     values: dict[str, list[float]], aggregates: Any, replicas: int, driver: str
 ) -> None:
-    policy = make_policy(signals=[QUEUE, KV, TOKENS, {"type": "ttft", "targetSeconds": 3}])
+    policy = make_policy(
+        signals=[
+            QUEUE,
+            KV,
+            TOKENS,
+            {"type": "ttft", "targetSeconds": 3},
+            {"type": "queueWait", "targetSeconds": 1},
+        ]
+    )
     decision = Driver(policy).at(0, aggregates=aggregates, **values)
     assert decision.replicas == replicas
     assert decision.driver == driver

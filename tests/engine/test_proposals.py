@@ -91,6 +91,17 @@ QUEUE = {"type": "queueDepth", "targetPerGroup": 10}
             4.0,
             4,
         ),
+        # So is the queue wait: 2 ready groups * 1.5 s / 1 s = 3 groups; a TTFT in the
+        # snapshot is not read by it.
+        (
+            {"type": "queueWait", "targetSeconds": 1},
+            {"queue": [0, 0]},
+            {Signal.QUEUE_WAIT: 1.5, Signal.TTFT: 30.0},
+            "queueWait",
+            1.5,
+            3.0,
+            3,
+        ),
     ],
 )
 def test_each_signal_reduces_to_demand_in_groups(
@@ -260,12 +271,13 @@ def test_total_tokens_need_both_counters_from_a_leader() -> None:
     assert proposal.needed == pytest.approx(1600 / 800)
 
 
-def test_ttft_without_requests_is_no_traffic_not_zero() -> None:
-    policy = make_policy(signals=[QUEUE, {"type": "ttft", "targetSeconds": 2}])
-    queue, ttft = propose(policy.spec, snapshot(T0, queue=[1, 1]), T0)
+@pytest.mark.parametrize("kind", ["ttft", "queueWait"])
+def test_latency_without_requests_is_no_traffic_not_zero(kind: str) -> None:
+    policy = make_policy(signals=[QUEUE, {"type": kind, "targetSeconds": 2}])
+    queue, latency = propose(policy.spec, snapshot(T0, queue=[1, 1]), T0)
     assert queue.status is SignalStatus.OK
-    assert ttft.status is SignalStatus.NO_TRAFFIC
-    assert ttft.replicas is None
+    assert latency.status is SignalStatus.NO_TRAFFIC
+    assert latency.replicas is None
 
 
 def test_vanished_leader_is_extrapolated_from_the_others() -> None:

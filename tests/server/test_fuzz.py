@@ -21,6 +21,7 @@ METRICS = [
     "lws_kv_cache_utilization",
     "lws_tokens_per_second_per_group",
     "lws_ttft_seconds",
+    "lws_queue_wait_seconds",
 ]
 
 segment = st.one_of(

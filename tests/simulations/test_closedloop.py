@@ -43,7 +43,13 @@ def test_leader_exposition_parses_to_the_same_reading() -> None:
     direct = reading_from_samples(ServingEngine.VLLM, samples)
     assert parsed == direct
     assert direct.values[Signal.GENERATION_TOKENS] > 0
-    assert direct.buckets[float("inf")] == engine.counters.ttft_buckets.sum()
+    assert direct.histograms[Signal.TTFT][float("inf")] == engine.counters.ttft_buckets.sum()
+    # vLLM observes the queue time when a request finishes: one observation per success,
+    # none for requests still running.
+    finished = engine.counters.successes
+    assert 0 < finished < direct.histograms[Signal.TTFT][float("inf")]
+    assert direct.histograms[Signal.QUEUE_WAIT][float("inf")] == finished
+    assert "# TYPE vllm:request_queue_time_seconds histogram" in text
 
 
 def test_ours_scales_up_a_rising_load_and_serves_it() -> None:

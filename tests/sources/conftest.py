@@ -26,6 +26,8 @@ COMMON: dict[str, Any] = {
     "generation_rate": 80.0,
     "ttft_rate": 20.0,
     "ttft_median": 0.4,
+    "queue_rate": 15.0,
+    "queue_median": 0.6,
 }
 
 

@@ -17,6 +17,7 @@ def policy(
     engine: str = "vllm",
     window: float = 10.0,
     quantile: float | None = 0.9,
+    queue_wait: float | None = None,
     model_name: str | None = None,
     overrides: dict[str, str] | None = None,
     activation: str | None = None,
@@ -25,6 +26,8 @@ def policy(
     signals: list[dict[str, Any]] = [{"type": "queueDepth", "targetPerGroup": 5}]
     if quantile is not None:
         signals.append({"type": "ttft", "targetSeconds": 1.0, "quantile": quantile})
+    if queue_wait is not None:
+        signals.append({"type": "queueWait", "targetSeconds": 1.0, "quantile": queue_wait})
     metrics: dict[str, Any] = {"engine": engine, "rateWindow": window, "staleAfter": stale_after}
     if model_name is not None:
         metrics["modelName"] = model_name

@@ -23,10 +23,10 @@ def test_vllm_design_doc_capture_maps_to_signals() -> None:
     )
     assert reading.values == {Signal.RUNNING: 8.0, Signal.GENERATION_TOKENS: 27453.0}
     # The capture has no +Inf bucket: _count (140) stands in for it.
-    assert reading.buckets[0.02] == 13.0
-    assert reading.buckets[math.inf] == 140.0
+    assert reading.histograms[Signal.TTFT][0.02] == 13.0
+    assert reading.histograms[Signal.TTFT][math.inf] == 140.0
     # Median: rank 70 of 140 lies in (0.02, 0.04], which holds counts 13..97.
-    assert bucket_quantile(0.5, reading.buckets) == pytest.approx(
+    assert bucket_quantile(0.5, reading.histograms[Signal.TTFT]) == pytest.approx(
         0.02 + 0.02 * (70 - 13) / (97 - 13)
     )
 
@@ -37,7 +37,7 @@ def test_vllm_usage_doc_capture_has_no_serving_signal() -> None:
     # Only vllm:iteration_tokens_total (a histogram of step sizes): nothing to scale on,
     # and in particular no TTFT read from the wrong histogram.
     assert reading.values == {}
-    assert reading.buckets == {}
+    assert reading.histograms == {}
 
 
 def test_sglang_capture_maps_to_signals() -> None:
@@ -48,7 +48,7 @@ def test_sglang_capture_maps_to_signals() -> None:
     assert reading.values[Signal.RUNNING] == 162
     assert reading.values[Signal.KV_CACHE] == pytest.approx(0.28)
     assert reading.values[Signal.PROMPT_TOKENS] == pytest.approx(8.128902e06)
-    assert reading.buckets[math.inf] == 11008
+    assert reading.histograms[Signal.TTFT][math.inf] == 11008
     # The same page read as vLLM has nothing: names are per engine.
     assert (
         parse_exposition(

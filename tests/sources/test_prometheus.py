@@ -98,6 +98,29 @@ def test_old_vllm_kv_name_and_sglang_names(source: PrometheusSource) -> None:
     assert Signal.TTFT in only(result, "inference", "sg").aggregates
 
 
+def test_queue_wait_quantile_per_lws_on_vllm_and_sglang(
+    source: PrometheusSource, exporter: MetricsExporter
+) -> None:
+    result = source.fetch(
+        [
+            target("inference", "llama", quantile=None, queue_wait=0.9),
+            target("inference", "sg", engine="sglang", quantile=None, queue_wait=0.5),
+        ],
+        time.time(),
+    )
+    llama = only(result, "inference", "llama")
+    leaders = [exporter.leaders[("inference", p)] for p in ("llama-0", "llama-1")]
+    # vllm:request_queue_time_seconds summed over both leaders (and llama-0's two
+    # engines): uniform on [0, 1.2 s], so the p90 falls in the (1.0, 1.5] bucket.
+    expected = expected_quantile(0.9, leaders, Signal.QUEUE_WAIT)
+    assert expected == pytest.approx(1.2)
+    assert llama.aggregates[Signal.QUEUE_WAIT].value == pytest.approx(expected, rel=0.02)
+    assert Signal.TTFT not in llama.aggregates  # the policy does not scale on TTFT
+    sg = only(result, "inference", "sg").aggregates[Signal.QUEUE_WAIT]
+    sg_leader = [exporter.leaders[("inference", "sg-0")]]
+    assert sg.value == pytest.approx(expected_quantile(0.5, sg_leader, Signal.QUEUE_WAIT), rel=0.02)
+
+
 def test_one_query_per_signal_whatever_the_number_of_targets(
     source: PrometheusSource, prom: PrometheusServer
 ) -> None:

@@ -45,9 +45,11 @@ def test_regex_literal_matches_exactly_the_names(names: list[str]) -> None:
 
 
 def test_query_count_does_not_grow_with_targets() -> None:
-    one = signal_queries([target("a", "m0")], LabelNames())
-    many = signal_queries([target(f"ns{i % 7}", f"m{i}") for i in range(200)], LabelNames())
-    assert len(one) == len(many) == 6
+    one = signal_queries([target("a", "m0", queue_wait=0.9)], LabelNames())
+    many = signal_queries(
+        [target(f"ns{i % 7}", f"m{i}", queue_wait=0.9) for i in range(200)], LabelNames()
+    )
+    assert len(one) == len(many) == 7
     assert {q.key.signal for q in many} == set(Signal) - {Signal.ACTIVATION}
 
 
@@ -57,6 +59,7 @@ def test_queries_split_only_by_what_changes_their_text() -> None:
         target("a", "y", window=120.0),  # another window: new counter/TTFT queries
         target("a", "z", engine="sglang"),  # another engine: a whole new set
         target("a", "w", quantile=None),  # no TTFT signal: no TTFT query for it
+        target("a", "u", queue_wait=0.9),  # a queue-wait signal: one query, like TTFT's
         target("a", "v", overrides={"queueDepth": "sum by ($by) (q{$selector})"}),
     ]
     queries = signal_queries(targets, LabelNames())
@@ -67,11 +70,26 @@ def test_queries_split_only_by_what_changes_their_text() -> None:
     assert by_signal[Signal.KV_CACHE] == 2  # gauges ignore the window
     assert by_signal[Signal.PROMPT_TOKENS] == 3  # 10s vllm, 120s vllm, sglang
     assert by_signal[Signal.TTFT] == 3
+    assert by_signal[Signal.QUEUE_WAIT] == 1
     override = next(q for q in queries if q.key.override is not None)
     assert override.promql.startswith(
         "sum by (namespace, leaderworkerset_sigs_k8s_io_name, pod) (q{"
     )
     assert 'leaderworkerset_sigs_k8s_io_name=~"v"' in override.promql
+
+
+def test_queue_wait_query_reads_the_engine_histogram_with_the_policy_quantile() -> None:
+    vllm = [target("ns", "m", quantile=None, queue_wait=0.75)]
+    sglang = [target("ns", "s", engine="sglang", quantile=None, queue_wait=0.5)]
+    queries = {q.key.signal: q.promql for q in signal_queries(vllm, LabelNames())}
+    assert Signal.TTFT not in queries  # only what the policy scales on
+    promql = queries[Signal.QUEUE_WAIT]
+    assert promql.startswith("((histogram_quantile(0.75, sum by (namespace, ")
+    assert "rate(vllm:request_queue_time_seconds_bucket{" in promql
+    assert "timestamp(vllm:request_queue_time_seconds_count{" in promql
+    (sg,) = [q for q in signal_queries(sglang, LabelNames()) if q.key.signal is Signal.QUEUE_WAIT]
+    assert "histogram_quantile(0.5, " in sg.promql
+    assert "rate(sglang:queue_time_seconds_bucket{" in sg.promql
 
 
 def test_default_query_shapes() -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from autoscaler.cli.main import main
+from autoscaler.signals import Signal
 from autoscaler.snapshot import LwsKey
 from autoscaler.sources.cluster import LeaderPod, LwsState, StaticClusterReader
 from autoscaler.sources.prometheus import PrometheusSource
@@ -48,6 +49,7 @@ spec:
   signals:
     - {type: queueDepth, targetPerGroup: 4}
     - {type: ttft, quantile: 0.9, targetSeconds: 2}
+    - {type: queueWait, quantile: 0.75, targetSeconds: 1}
 ---
 apiVersion: lws-autoscaler.io/v1alpha1
 kind: ScalingPolicy
@@ -61,7 +63,10 @@ spec:
 
 
 def targets() -> list:  # type: ignore[type-arg]
-    return [target("replay", "big"), target("replay", "sg", engine="sglang", quantile=None)]
+    return [
+        target("replay", "big", queue_wait=0.75),
+        target("replay", "sg", engine="sglang", quantile=None),
+    ]
 
 
 def record_cli(
@@ -123,6 +128,8 @@ def test_three_sources_give_the_same_snapshot(
     replay = RecordingSource(record_cli(prom, tmp_path, now - 30, now, capsys))
     recorded = replay.fetch(targets(), now)
     try:
+        # Both latency quantiles are among what the three sources must agree on.
+        assert {Signal.TTFT, Signal.QUEUE_WAIT} <= set(queried.snapshots[BIG].aggregates)
         for key in (BIG, SG):
             assert_same_snapshot(queried.snapshots[key], scraped.snapshots[key], rel=0.05)
             assert_same_snapshot(queried.snapshots[key], recorded.snapshots[key], rel=0.05)
@@ -147,6 +154,7 @@ def test_record_then_replay_gives_the_prometheus_snapshots(
         "vllm:num_requests_waiting",
         "vllm:prompt_tokens_total",
         "vllm:time_to_first_token_seconds_bucket",
+        "vllm:request_queue_time_seconds_bucket",
         "sglang:token_usage",
         "lws:spec_replicas",
     } <= names

@@ -38,6 +38,8 @@ def exporter() -> Iterator[MetricsExporter]:
             generation_rate=100,
             ttft_rate=10,
             ttft_median=0.5,
+            queue_rate=8,
+            queue_median=0.3,
             since=T0,
         ),
         FakeLeader(
@@ -50,6 +52,8 @@ def exporter() -> Iterator[MetricsExporter]:
             generation_rate=50,
             ttft_rate=30,
             ttft_median=1.0,
+            queue_rate=4,
+            queue_median=2.0,
             since=T0,
         ),
         FakeLeader(
@@ -84,7 +88,7 @@ def source_for(exporter: MetricsExporter, *pods: str) -> DirectScrapeSource:
 def test_rates_and_quantile_from_successive_scrapes(exporter: MetricsExporter) -> None:
     source = source_for(exporter)
     tgt = [
-        target("inference", "llama", window=30.0),
+        target("inference", "llama", window=30.0, queue_wait=0.9),
         target("inference", "sg", engine="sglang", window=30.0),
     ]
     frozen_at(exporter, T0 + 100)
@@ -104,6 +108,9 @@ def test_rates_and_quantile_from_successive_scrapes(exporter: MetricsExporter) -
     assert llama.leaders["llama-0"][Signal.PROMPT_TOKENS].timestamp == T0 + 115
     leaders = [exporter.leaders[("inference", p)] for p in ("llama-0", "llama-1")]
     assert llama.aggregates[Signal.TTFT].value == pytest.approx(expected_quantile(0.9, leaders))
+    queue_wait = expected_quantile(0.9, leaders, Signal.QUEUE_WAIT)
+    assert llama.aggregates[Signal.QUEUE_WAIT].value == pytest.approx(queue_wait)
+    assert llama.aggregates[Signal.QUEUE_WAIT].timestamp == T0 + 115
     sg = values(only(second, "inference", "sg"))["sg-0"]
     assert sg["queueDepth"] == 7
     assert sg["promptTokensPerSecond"] == pytest.approx(50)

@@ -9,8 +9,8 @@ parallelism splits a leader across ``engine="0"``, ``"1"``...), pre-0.10 vLLM
 
 Values are what the test sets: gauges directly, counters as *rates* (the counter is
 ``rate * (t - since)`` at scrape time, so PromQL's ``rate()`` and a scrape-to-scrape rate
-both give the rate back exactly), the TTFT histogram as observations per second spread
-uniformly over ``[0, 2 * ttft_median]``. ``reset()`` restarts a leader's counters from 0,
+both give the rate back exactly), the TTFT and queue-time histograms as observations per
+second spread uniformly over ``[0, 2 * median]``. ``reset()`` restarts a leader's counters from 0,
 ``frozen_at`` serves explicit sample timestamps that stop moving (a stale leader), and
 ``present=False`` answers 404 (the pod is gone).
 
@@ -37,10 +37,18 @@ from prometheus_client.core import (
     Metric,
 )
 
-from autoscaler.signals import VLLM_TTFT_BUCKETS
+from autoscaler.signals import VLLM_QUEUE_TIME_BUCKETS, VLLM_TTFT_BUCKETS, Signal
 from tests.support.background import serve_in_background, shut_down
 
 SGLANG_TTFT_BUCKETS = (0.1, 0.2, 0.4, 0.6, 0.8, 1, 2, 4, 6, 8, 10, 20, 40, 60, 80, 100, 200, 400)
+# The first bounds of sglang:queue_time_seconds (0.5.23; the real list goes on to 3000).
+SGLANG_QUEUE_BUCKETS = (0, 0.001, 0.005, 0.01, 0.05, 0.1, 0.2, 0.5, 1, 2, 3, 4, 5, 10, 15, 20)
+BUCKETS = {
+    ("vllm", Signal.TTFT): VLLM_TTFT_BUCKETS,
+    ("vllm", Signal.QUEUE_WAIT): VLLM_QUEUE_TIME_BUCKETS,
+    ("sglang", Signal.TTFT): SGLANG_TTFT_BUCKETS,
+    ("sglang", Signal.QUEUE_WAIT): SGLANG_QUEUE_BUCKETS,
+}
 MODEL = "meta-llama/Llama-3.1-70B-Instruct"
 
 
@@ -59,6 +67,8 @@ class FakeLeader:
     generation_rate: float = 0.0
     ttft_rate: float = 0.0
     ttft_median: float = 0.5
+    queue_rate: float = 0.0
+    queue_median: float = 0.2
     data_parallel: int = 1
     tensor_parallel: int = 2
     model_name: str = MODEL
@@ -73,11 +83,17 @@ class FakeLeader:
     def counter(self, rate: float, at: float) -> float:
         return rate * max(0.0, at - self.since)
 
-    def ttft_buckets(self, at: float) -> list[tuple[str, float]]:
-        bounds = SGLANG_TTFT_BUCKETS if self.engine == "sglang" else VLLM_TTFT_BUCKETS
-        total = self.counter(self.ttft_rate, at)
-        spread = 2 * self.ttft_median
-        cumulative = [(b, total * min(1.0, b / spread)) for b in bounds]
+    def rate_and_median(self, signal: Signal) -> tuple[float, float]:
+        if signal is Signal.TTFT:
+            return self.ttft_rate, self.ttft_median
+        return self.queue_rate, self.queue_median
+
+    def buckets(self, signal: Signal, at: float) -> list[tuple[str, float]]:
+        """Cumulative (le, count) of the TTFT or queue-time histogram at ``at``."""
+        bounds = BUCKETS[("sglang" if self.engine == "sglang" else "vllm", signal)]
+        rate, median = self.rate_and_median(signal)
+        total = self.counter(rate, at)
+        cumulative = [(b, total * min(1.0, b / (2 * median))) for b in bounds]
         return [(_le(b), c) for b, c in cumulative] + [("+Inf", total)]
 
 
@@ -130,16 +146,20 @@ class _LeaderCollector:
             for engine, share in zip(engines, _split(rate, len(engines)), strict=True):
                 c.add_metric([lead.model_name, engine], lead.counter(share, at), timestamp=stamp)
             yield c
-        h = HistogramMetricFamily("vllm:time_to_first_token_seconds", "ttft help", labels=labels)
-        for engine in engines:
-            buckets = [(le, c / len(engines)) for le, c in lead.ttft_buckets(at)]
-            h.add_metric(
-                [lead.model_name, engine],
-                buckets,
-                sum_value=buckets[-1][1] * lead.ttft_median,
-                timestamp=stamp,
-            )
-        yield h
+        for name, signal in (
+            ("vllm:time_to_first_token_seconds", Signal.TTFT),
+            ("vllm:request_queue_time_seconds", Signal.QUEUE_WAIT),
+        ):
+            h = HistogramMetricFamily(name, f"{name} help", labels=labels)
+            for engine in engines:
+                buckets = [(le, c / len(engines)) for le, c in lead.buckets(signal, at)]
+                h.add_metric(
+                    [lead.model_name, engine],
+                    buckets,
+                    sum_value=buckets[-1][1] * lead.rate_and_median(signal)[1],
+                    timestamp=stamp,
+                )
+            yield h
 
     def _sglang(self, lead: FakeLeader, at: float, stamp: float | None) -> Iterable[Metric]:
         ranks = ["model_name", "engine_type", "tp_rank", "pp_rank"]
@@ -163,17 +183,19 @@ class _LeaderCollector:
                     [lead.model_name, "unified", flag], lead.counter(share, at), timestamp=stamp
                 )
             yield c
-        h = HistogramMetricFamily(
-            "sglang:time_to_first_token_seconds", "ttft help", labels=streaming
-        )
-        buckets = lead.ttft_buckets(at)
-        h.add_metric(
-            [lead.model_name, "unified", "true"],
-            buckets,
-            sum_value=buckets[-1][1] * lead.ttft_median,
-            timestamp=stamp,
-        )
-        yield h
+        for name, signal in (
+            ("sglang:time_to_first_token_seconds", Signal.TTFT),
+            ("sglang:queue_time_seconds", Signal.QUEUE_WAIT),
+        ):
+            h = HistogramMetricFamily(name, f"{name} help", labels=streaming)
+            buckets = lead.buckets(signal, at)
+            h.add_metric(
+                [lead.model_name, "unified", "true"],
+                buckets,
+                sum_value=buckets[-1][1] * lead.rate_and_median(signal)[1],
+                timestamp=stamp,
+            )
+            yield h
 
 
 @dataclass
@@ -315,12 +337,14 @@ class MetricsExporter:
         self.stop()
 
 
-def expected_quantile(quantile: float, leaders: Iterable[FakeLeader]) -> float:
-    """The TTFT quantile PromQL computes from these leaders' bucket *rates* (test oracle,
-    written independently of the product's histogram code)."""
+def expected_quantile(
+    quantile: float, leaders: Iterable[FakeLeader], signal: Signal = Signal.TTFT
+) -> float:
+    """The TTFT (or queue-time) quantile PromQL computes from these leaders' bucket *rates*
+    (test oracle, written independently of the product's histogram code)."""
     totals: dict[float, float] = {}
     for lead in leaders:
-        for le, count in lead.ttft_buckets(lead.since + 1.0):
+        for le, count in lead.buckets(signal, lead.since + 1.0):
             bound = math.inf if le == "+Inf" else float(le)
             totals[bound] = totals.get(bound, 0.0) + count
     bounds = sorted(totals)
