@@ -9,7 +9,7 @@ scale-down is slow. ``docs/policy-reference.md`` documents each field.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -148,30 +148,27 @@ class TokenThroughputSignal(_Strict):
     target_utilization: Fraction = 0.8
 
 
-class TtftSignal(_Strict):
-    """A TTFT quantile over ``metrics.rateWindow``; scale up while it is above the target."""
+class _LatencyTarget(_Strict):
+    """A quantile of a latency histogram over ``metrics.rateWindow``, against a target."""
+
+    quantile: Annotated[float, Field(gt=0, lt=1)] = 0.9
+    target_seconds: Annotated[float, Field(gt=0)]
+
+
+class TtftSignal(_LatencyTarget):
+    """A TTFT quantile; scale up while it is above the target."""
 
     type: Literal["ttft"]
-    quantile: Annotated[float, Field(gt=0, lt=1)] = 0.9
-    target_seconds: Annotated[float, Field(gt=0)]
-
-    @property
-    def signal(self) -> Signal:
-        return Signal.TTFT
+    signal: ClassVar[Signal] = Signal.TTFT
 
 
-class QueueWaitSignal(_Strict):
-    """A quantile of the time requests waited for their prefill, over ``metrics.rateWindow``;
-    scale up while it is above the target. Unlike TTFT it leaves out the prefill itself,
-    which more groups do not shorten."""
+class QueueWaitSignal(_LatencyTarget):
+    """A quantile of the time requests waited for their first scheduling; scale up while
+    it is above the target. Unlike TTFT it leaves out the prefill itself, which more
+    groups do not shorten."""
 
     type: Literal["queueWait"]
-    quantile: Annotated[float, Field(gt=0, lt=1)] = 0.9
-    target_seconds: Annotated[float, Field(gt=0)]
-
-    @property
-    def signal(self) -> Signal:
-        return Signal.QUEUE_WAIT
+    signal: ClassVar[Signal] = Signal.QUEUE_WAIT
 
 
 LatencySignal = TtftSignal | QueueWaitSignal
