@@ -21,7 +21,7 @@ import math
 from collections import deque
 from collections.abc import Mapping, Sequence
 
-from autoscaler.policy.model import QueueWaitSignal, ScalingPolicy, TtftSignal
+from autoscaler.policy.model import LatencySignal, ScalingPolicy
 from autoscaler.signals import MetricKind, ServingEngine, Signal
 from autoscaler.snapshot import LwsKey, LwsSnapshot, Sample, leader_pod_name
 from autoscaler.sources.assemble import assemble
@@ -146,7 +146,7 @@ class ScrapeStore:
             leaders[pod] = samples
         aggregates: dict[Signal, Sample] = {}
         for spec in policy.spec.signals:
-            if isinstance(spec, TtftSignal | QueueWaitSignal):
+            if isinstance(spec, LatencySignal):
                 histories = [
                     [(t, r.histograms.get(spec.signal, {})) for t, r in history]
                     for history in self.readings.values()

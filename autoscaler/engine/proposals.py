@@ -27,10 +27,8 @@ from autoscaler.policy.model import (
     LatencySignal,
     PolicySpec,
     QueueDepthSignal,
-    QueueWaitSignal,
     SignalSpec,
     TokenThroughputSignal,
-    TtftSignal,
 )
 from autoscaler.signals import Signal
 from autoscaler.snapshot import LwsSnapshot, Sample, group_leader
@@ -313,7 +311,7 @@ def propose_with_history(
     out: list[SignalProposal] = []
     queue_now: float | None = None
     for spec in policy.signals:
-        if isinstance(spec, TtftSignal | QueueWaitSignal):
+        if isinstance(spec, LatencySignal):
             out.append(_latency_proposal(spec, snapshot, now, stale_after, band))
             continue
         name, target, total, reporting, status = _leader_total(

@@ -34,7 +34,7 @@ from types import MappingProxyType
 from typing import Any
 
 from autoscaler.engine.decision import Decision, SignalStatus
-from autoscaler.policy.model import QueueWaitSignal, ScalingPolicy, TtftSignal
+from autoscaler.policy.model import LatencySignal, ScalingPolicy
 from autoscaler.server.quantity import format_quantity
 
 RECOMMENDED_REPLICAS = "lws_recommended_replicas"
@@ -43,6 +43,8 @@ KV_CACHE = "lws_kv_cache_utilization"
 TOKENS_PER_SECOND = "lws_tokens_per_second_per_group"
 TTFT = "lws_ttft_seconds"
 QUEUE_WAIT = "lws_queue_wait_seconds"
+# The published series of each latency signal type.
+LATENCY_SERIES: Mapping[str, str] = MappingProxyType({"ttft": TTFT, "queueWait": QUEUE_WAIT})
 
 METRICS: Mapping[str, str] = MappingProxyType(
     {
@@ -136,17 +138,16 @@ def series_specs(policy: ScalingPolicy, decision: Decision) -> Iterator[SeriesSp
         elif name == "tokenThroughput":
             labels = {**base, "tokens": tokens or "total"}
             yield SeriesSpec(TOKENS_PER_SECOND, labels, proposal.value, rate_window)
-        elif name in ("ttft", "queueWait"):
+        elif name in LATENCY_SERIES:
             quantile = next(
                 (
                     s.quantile
                     for s in policy.spec.signals
-                    if isinstance(s, TtftSignal | QueueWaitSignal) and s.type == name
+                    if isinstance(s, LatencySignal) and s.type == name
                 ),
                 None,
             )
             labels = dict(base)
             if quantile is not None:
                 labels["quantile"] = f"{quantile:g}"
-            metric = TTFT if name == "ttft" else QUEUE_WAIT
-            yield SeriesSpec(metric, labels, proposal.value, rate_window)
+            yield SeriesSpec(LATENCY_SERIES[name], labels, proposal.value, rate_window)

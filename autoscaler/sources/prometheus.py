@@ -106,11 +106,11 @@ class PrometheusSource:
         values: dict[tuple[float, LwsKey, str], float] = {}
         fresh: dict[tuple[float, LwsKey, str], float] = {}
         names = self._labels
+        per_lws = signal in LATENCY_SIGNALS  # one quantile per LWS, not per leader
         for metric, t, v in points:
             key = LwsKey(metric.get(names.namespace, ""), metric.get(names.lws, ""))
             if key not in wanted:
                 continue
-            per_lws = signal in LATENCY_SIGNALS
             pod = "" if per_lws else metric.get(names.pod, "")
             if not per_lws and not pod:
                 continue
@@ -123,7 +123,7 @@ class PrometheusSource:
             sample = Sample(value, newest if newest is not None else t)
             frame = frames.setdefault(t, _Frame())
             frame.series += 1
-            if signal in LATENCY_SIGNALS:
+            if per_lws:
                 frame.aggregates[key][signal] = sample
             else:
                 frame.leaders[key][pod][signal] = sample

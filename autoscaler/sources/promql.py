@@ -34,7 +34,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from string import Template
 
-from autoscaler.policy.model import QueueWaitSignal, TtftSignal
+from autoscaler.policy.model import LatencySignal
 from autoscaler.signals import MetricKind, ServingEngine, Signal
 from autoscaler.snapshot import LwsKey
 from autoscaler.sources.base import Target
@@ -119,7 +119,7 @@ def latency_quantiles(target: Target) -> dict[Signal, float]:
     return {
         spec.signal: float(spec.quantile)
         for spec in target.policy.spec.signals
-        if isinstance(spec, TtftSignal | QueueWaitSignal)
+        if isinstance(spec, LatencySignal)
     }
 
 

@@ -12,18 +12,12 @@ from pathlib import Path
 import pytest
 
 from autoscaler.policy.loader import collect_policies
-from tests.policy.test_loader import assert_reported
+from tests.policy.test_loader import HEAD, assert_reported
 
-# Lines 1-14; a case appends its own lines from 15 on.
-POLICY = """\
-apiVersion: lws-autoscaler.io/v1alpha1
-kind: ScalingPolicy
-metadata:
-  name: test
-spec:
-  target:
-    namespace: inference
-    name: model
+# Lines 1-14 (test_loader's HEAD is lines 1-8); a case appends its own lines from 15 on.
+POLICY = (
+    HEAD
+    + """\
   replicas:
     min: 1
     max: 3
@@ -31,6 +25,7 @@ spec:
     - type: queueDepth
       targetPerGroup: 8
 """
+)
 WINDOW = "maxObservations (2) must be >= minObservations (10)"
 FALLBACK = "fallbackReplicas (99) must be within replicas.min (1) and replicas.max (3)"
 TTFT = "    - type: ttft\n      targetSeconds: 1\n"
