@@ -33,7 +33,7 @@ from autoscaler.engine.proposals import propose_with_history
 from autoscaler.engine.stabilize import scale_down, scale_up
 from autoscaler.engine.startup import cold_start_seconds, observe_starts, project_demand
 from autoscaler.engine.state import EngineState, append_window
-from autoscaler.engine.zero import from_zero, to_zero, track_idle
+from autoscaler.engine.zero import from_zero, holds_while_idle, to_zero, track_idle
 from autoscaler.policy.model import ScalingPolicy
 from autoscaler.snapshot import LwsSnapshot
 
@@ -136,6 +136,11 @@ def _scale(
     idle_since, idleness = track_idle(ctx, state, snapshot)
     floor = 1 if idleness.long_enough else spec.replicas.min
     target = ctx.clamp(target, floor)
+    if target < current and holds_while_idle(ctx, idleness, current, target):
+        # The held size is the target, also in the down window: when traffic returns,
+        # the rate windows take their length to fill again, and a window remembering
+        # only the silence would remove groups the returning load needs.
+        target = current
     if target > current:
         rec = scale_up(ctx, state.targets, state.sizes, current, target)
     elif target < current:

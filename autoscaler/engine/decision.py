@@ -42,6 +42,7 @@ class ReasonCode(StrEnum):
     NO_RECOMMENDATION = "NoRecommendation"
     WAITING_FOR_LEADERS = "WaitingForLeaders"
     IDLE = "Idle"
+    IDLE_HOLD = "IdleHold"
     SCALE_TO_ZERO = "ScaleToZero"
     ACTIVATION = "Activation"
     AT_ZERO = "AtZero"

@@ -1,4 +1,4 @@
-"""Scale-to-zero and back.
+"""Idleness: scale-to-zero and back, and the hold of an idle LWS's size.
 
 - Going to zero: only when ``scaleToZero.enabled``, only from exactly one group, and only
   after every leader has reported no waiting, running or token traffic (and the
@@ -9,6 +9,9 @@
   query) counts. Above its threshold: wake to ``replicas.min`` at once, no window, no
   step limit. No fresh activation data: stay at zero (there is nothing to hold).
 - At zero with scale-to-zero disabled (someone scaled the LWS to 0 by hand): back to min.
+- ``scaleDown.holdWhileIdle``: while idle for less than one cold start, no scale-down.
+  A silence shorter than a cold start (a paused client, a gateway restart) would
+  otherwise cost the groups removed during it a full cold start when traffic returns.
 """
 
 from __future__ import annotations
@@ -71,12 +74,15 @@ def track_idle(
     ctx: DecisionContext, state: EngineState, snapshot: LwsSnapshot
 ) -> tuple[float | None, Idleness]:
     """The new start of the current idle stretch, and the idleness now; only policies
-    with scale-to-zero pay for the idleness check."""
-    if not ctx.spec.scale_to_zero.enabled or not is_idle(ctx.spec, snapshot, ctx.now):
+    with scale-to-zero or ``holdWhileIdle`` pay for the idleness check."""
+    stz = ctx.spec.scale_to_zero
+    if not (stz.enabled or ctx.spec.scale_down.hold_while_idle):
+        return None, _NOT_IDLE
+    if not is_idle(ctx.spec, snapshot, ctx.now):
         return None, _NOT_IDLE
     since = state.idle_since if state.idle_since is not None else ctx.now
     idle_for = ctx.now - since
-    return since, Idleness(True, idle_for, idle_for >= ctx.spec.scale_to_zero.idle_after)
+    return since, Idleness(True, idle_for, stz.enabled and idle_for >= stz.idle_after)
 
 
 _NOT_IDLE = Idleness(False, 0.0, False)
@@ -84,7 +90,7 @@ _NOT_IDLE = Idleness(False, 0.0, False)
 
 def to_zero(ctx: DecisionContext, idleness: Idleness, current: int) -> bool:
     """True when this decision takes the LWS from one group to zero (and says why)."""
-    if not idleness.idle:
+    if not idleness.idle or not ctx.spec.scale_to_zero.enabled:
         return False
     idle_after = ctx.spec.scale_to_zero.idle_after
     if idleness.long_enough and current == 1:
@@ -92,6 +98,29 @@ def to_zero(ctx: DecisionContext, idleness: Idleness, current: int) -> bool:
         return True
     ctx.note(R.IDLE, f"idle for {fmt(idleness.idle_for)} (scale to zero after {fmt(idle_after)})")
     return False
+
+
+def holds_while_idle(ctx: DecisionContext, idleness: Idleness, current: int, target: int) -> bool:
+    """True when a scale-down from ``current`` to ``target`` waits for the idle stretch
+    to last one cold start (and says why).
+
+    Worked numbers (5-minute cold start, 3-minute down window, one group a minute): in a
+    7-minute silence the rate windows empty after 2 minutes, so without the hold 4 groups
+    go between minutes 3 and 7, and all of them are back only at minute 12, after 5
+    minutes of queueing. With it nothing goes before minute 7 (2 idle + 5 held); a longer
+    silence then shrinks by the ordinary rules, having cost at most one cold start of
+    idle groups, which is what starting them again would have cost in GPU time.
+    """
+    if not ctx.spec.scale_down.hold_while_idle or not idleness.idle:
+        return False
+    if idleness.idle_for >= ctx.cold:
+        return False
+    ctx.note(
+        R.IDLE_HOLD,
+        f"idle for {fmt(idleness.idle_for)} < cold start {fmt(ctx.cold)}: "
+        f"holding {current} instead of {target}",
+    )
+    return True
 
 
 _ACTIVITY_SIGNALS = (

@@ -246,6 +246,11 @@ class ScaleDown(_Strict):
     # on a small fleet; 0.6 keeps ceil(1.6 + 0.6) = 3 groups instead of ceil(1.76) = 2.
     spare_groups: Annotated[float, Field(ge=0, le=100)] = 0.0
     remove_starting_groups: bool = False
+    # While every leader is idle, no scale-down for one cold start (the learned one when
+    # coldStart.learn): removing a group and starting it again costs a cold start of GPU
+    # time anyway, plus a cold start of queueing, so holding an idle group that long is
+    # the break-even point (ski rental), whatever the silence turns out to last.
+    hold_while_idle: bool = False
     drain: Drain = Field(default_factory=Drain)
 
 

@@ -77,6 +77,7 @@ def policies(draw: st.DrawFn) -> ScalingPolicy:
             "minGroupAge": draw(st.sampled_from([0, 300])),
             "spareGroups": draw(st.sampled_from([0, 0.6])),
             "removeStartingGroups": draw(st.booleans()),
+            "holdWhileIdle": draw(st.booleans()),
             "drain": {"enabled": draw(st.booleans()), "timeout": draw(st.sampled_from([30, 120]))},
         },
         scaleToZero={

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from autoscaler.engine import ReasonCode
 from autoscaler.engine.zero import is_idle
@@ -136,3 +138,127 @@ def test_idle_needs_every_leader_to_report_no_activity(
 ) -> None:
     policy = make_policy(scaleToZero=IDLE_STZ)
     assert is_idle(policy.spec, snapshot(T0, aggregates=aggregates, **snap_args), T0) is idle
+
+
+# --- scaleDown.holdWhileIdle -----------------------------------------------------------
+
+FOUR_IDLE: dict[str, Any] = {"queue": [0] * 4, "running": [0] * 4, "generation": [0] * 4}
+
+
+def _hold_policy(hold: bool, cold: str = "5m", learn: bool = False, **spec: Any) -> Any:
+    return make_policy(
+        signals=[QUEUE],
+        coldStart={"expected": cold, "learn": learn, "minObservations": 3},
+        scaleDown={"holdWhileIdle": hold},
+        **spec,
+    )
+
+
+@pytest.mark.parametrize(
+    ("hold", "cold", "held_until"),
+    [
+        (False, "5m", 0.0),  # the ordinary rules: idle 4 -> min 1 at once
+        (True, "5m", 300.0),  # no scale-down while idle for less than the cold start
+        (True, "10m", 600.0),  # the hold follows the policy's cold start
+    ],
+)
+def test_an_idle_lws_keeps_its_size_for_one_cold_start(
+    hold: bool, cold: str, held_until: float
+) -> None:
+    driver = Driver(_hold_policy(hold, cold))
+    first = driver.at(0, **FOUR_IDLE)
+    if not held_until:
+        assert first.replicas == 1
+        assert ReasonCode.IDLE_HOLD not in codes(first)
+        return
+    assert first.replicas == 4
+    assert ReasonCode.IDLE_HOLD in codes(first)
+    held = [r.message for r in first.reasons if r.code is ReasonCode.IDLE_HOLD]
+    assert held == [f"idle for 0ms < cold start {cold}: holding 4 instead of 1"]
+    assert driver.at(held_until - 1, **FOUR_IDLE).replicas == 4
+    after = driver.at(1, **FOUR_IDLE)
+    assert after.replicas == 1
+    assert ReasonCode.IDLE_HOLD not in codes(after)
+
+
+def test_the_hold_uses_the_learned_cold_start() -> None:
+    driver = Driver(_hold_policy(True, "5m", learn=True))
+    # Three observed starts of 2 minutes each: the learned cold start (their p75) is 120 s.
+    driver.state = driver.state.evolve(start_durations=(120.0, 120.0, 120.0))
+    driver.at(0, **FOUR_IDLE)
+    assert driver.at(119, **FOUR_IDLE).replicas == 4
+    assert driver.at(1, **FOUR_IDLE).replicas == 1
+
+
+def test_activity_restarts_the_hold() -> None:
+    # A trickle of traffic is demand, not a silence: it scales down by the ordinary
+    # rules, and the next silence is held for a whole cold start again.
+    driver = Driver(_hold_policy(True))
+    driver.at(0, **FOUR_IDLE)
+    busy = driver.at(200, queue=[0, 0, 0, 1], running=[0, 0, 0, 1])
+    assert busy.replicas == 1
+    assert ReasonCode.IDLE_HOLD not in codes(busy)
+    quiet = driver.at(30, queue=[0], running=[0], generation=[0])
+    assert quiet.replicas == 1  # nothing to hold below min
+
+
+def test_a_silence_after_activity_is_held_from_its_own_start() -> None:
+    driver = Driver(_hold_policy(True))
+    driver.at(0, **FOUR_IDLE)
+    driver.at(200, queue=[10, 10, 10, 10], running=[5, 5, 5, 5])  # busy: 4 groups needed
+    assert driver.at(30, **FOUR_IDLE).replicas == 4  # idle again from 230 s
+    assert driver.at(299, **FOUR_IDLE).replicas == 4
+    assert driver.at(1, **FOUR_IDLE).replicas == 1
+
+
+def test_the_hold_never_delays_scale_to_zero_from_one_group() -> None:
+    # Going to zero is scale-to-zero's own decision, after idleAfter: the hold only
+    # stops the ordinary scale-down of a larger LWS.
+    stz = {**STZ, "idleAfter": "2m"}
+    driver = Driver(_hold_policy(True, "5m", scaleToZero=stz))
+    driver.at(0, **IDLE)
+    assert driver.at(120, **IDLE).replicas == 0
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    cold=st.sampled_from([60.0, 300.0, 600.0]),
+    window=st.sampled_from([0, 120]),
+    steps=st.lists(
+        st.tuples(
+            st.sampled_from([1.0, 15.0, 30.0, 60.0, 200.0]),  # seconds since the last
+            st.booleans(),  # idle?
+            st.integers(1, 6),  # groups now
+            st.integers(0, 40),  # waiting per group when busy
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+)
+def test_no_group_goes_while_idle_for_less_than_a_cold_start(
+    cold: float, window: int, steps: list[tuple[float, bool, int, int]]
+) -> None:
+    policy = make_policy(
+        signals=[QUEUE],
+        replicas={"min": 1, "max": 8},
+        coldStart={"expected": cold, "learn": False},
+        scaleDown={
+            "holdWhileIdle": True,
+            "stabilizationWindow": window,
+            "maxStep": {"groups": 1, "period": 60},
+        },
+    )
+    driver = Driver(policy)
+    idle_since: float | None = None
+    for advance, idle, size, waiting in steps:
+        if idle:
+            decision = driver.at(advance, queue=[0] * size, running=[0] * size)
+            idle_since = driver.now if idle_since is None else idle_since
+        else:
+            decision = driver.at(advance, queue=[waiting] * size, running=[1] * size)
+            idle_since = None
+        assert decision.replicas is not None
+        if idle_since is not None and driver.now - idle_since < cold:
+            assert decision.replicas >= size
+            if decision.replicas == size and size > 1:
+                assert ReasonCode.IDLE_HOLD in codes(decision)
