@@ -21,17 +21,20 @@ import math
 from collections import deque
 from collections.abc import Mapping, Sequence
 
-from autoscaler.policy.model import LatencySignal, ScalingPolicy
-from autoscaler.signals import MetricKind, ServingEngine, Signal
+from autoscaler.policy.model import ScalingPolicy
+from autoscaler.signals import CATALOGUE, MetricKind, ServingEngine, Signal
 from autoscaler.snapshot import LwsKey, LwsSnapshot, Sample, leader_pod_name
 from autoscaler.sources.assemble import assemble
 from autoscaler.sources.cluster import LwsState
-from autoscaler.sources.derive import window_quantile, window_rate
+from autoscaler.sources.derive import latency_samples, window_rate
 from autoscaler.sources.exposition import Labels, RawReading, reading_from_samples
 from autoscaler.sources.families import families
+from autoscaler.sources.promql import latency_quantiles
 from simulations.serving import QUEUE_TIME_BUCKETS, TTFT_BUCKETS, GroupEngine
 
 Samples = dict[str, list[tuple[Labels, float]]]
+TTFT_HISTOGRAM = CATALOGUE[ServingEngine.VLLM][Signal.TTFT].names[0]
+QUEUE_HISTOGRAM = CATALOGUE[ServingEngine.VLLM][Signal.QUEUE_WAIT].names[0]
 _COUNTERS = tuple(f.signal for f in families(ServingEngine.VLLM) if f.kind is MetricKind.COUNTER)
 
 
@@ -63,10 +66,6 @@ def leader_samples(group: GroupEngine, now: float, model_name: str) -> Samples:
         samples[f"{name}_count"] = [(labels, float(cumulative))]
         samples[f"{name}_sum"] = [(labels, total)]
     return samples
-
-
-TTFT_HISTOGRAM = "vllm:time_to_first_token_seconds"
-QUEUE_HISTOGRAM = "vllm:request_queue_time_seconds"
 
 
 _TYPES = {
@@ -144,17 +143,8 @@ class ScrapeStore:
                 else:
                     samples[signal] = Sample(value, last_t)
             leaders[pod] = samples
-        aggregates: dict[Signal, Sample] = {}
-        for spec in policy.spec.signals:
-            if isinstance(spec, LatencySignal):
-                histories = [
-                    [(t, r.histograms.get(spec.signal, {})) for t, r in history]
-                    for history in self.readings.values()
-                    if history
-                ]
-                found = window_quantile(spec.quantile, histories, now, window)
-                if found is not None:
-                    aggregates[spec.signal] = Sample(*found)
+        histories = [[(t, r.histograms) for t, r in h] for h in self.readings.values() if h]
+        aggregates = latency_samples(latency_quantiles(policy), histories, now, window)
         result = assemble(self.key, now, leaders, aggregates, state)
         assert isinstance(result, LwsSnapshot)  # with a cluster state it always is
         return result

@@ -34,7 +34,7 @@ from autoscaler.engine.stabilize import scale_down, scale_up
 from autoscaler.engine.startup import cold_start_seconds, observe_starts, project_demand
 from autoscaler.engine.state import EngineState, append_window
 from autoscaler.engine.zero import from_zero, holds_while_idle, to_zero, track_idle
-from autoscaler.policy.model import ScalingPolicy
+from autoscaler.policy.model import LATENCY_TYPES, ScalingPolicy
 from autoscaler.snapshot import LwsSnapshot
 
 R = ReasonCode
@@ -196,7 +196,7 @@ def _observation_start(ctx: DecisionContext, state: EngineState) -> float:
 
 
 def _note_driver(ctx: DecisionContext, best: SignalProposal, demand: float, current: int) -> None:
-    per = "" if best.name in ("ttft", "queueWait") else " per group"
+    per = "" if best.name in LATENCY_TYPES else " per group"
     ctx.note(
         R.SIGNAL,
         f"{best.name}: {best.value:.4g}{per} vs target {best.target:g} "

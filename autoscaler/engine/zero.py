@@ -104,12 +104,14 @@ def holds_while_idle(ctx: DecisionContext, idleness: Idleness, current: int, tar
     """True when a scale-down from ``current`` to ``target`` waits for the idle stretch
     to last one cold start (and says why).
 
-    Worked numbers (5-minute cold start, 3-minute down window, one group a minute): in a
-    7-minute silence the rate windows empty after 2 minutes, so without the hold 4 groups
-    go between minutes 3 and 7, and all of them are back only at minute 12, after 5
-    minutes of queueing. With it nothing goes before minute 7 (2 idle + 5 held); a longer
-    silence then shrinks by the ordinary rules, having cost at most one cold start of
-    idle groups, which is what starting them again would have cost in GPU time.
+    Worked numbers (2-minute rate window, 5-minute cold start, 3-minute down window, one
+    group a minute): in a 7-minute silence the rate windows empty after 2 minutes, and
+    without the hold groups go one a minute from about minute 3; the returning traffic
+    then queues for a cold start while they are ordered back. With it the LWS is idle
+    from minute 2 and held until minute 7, and since the held size is the target the down
+    window keeps it until minute 10: a longer silence then shrinks by the ordinary rules,
+    having cost at most one cold start of idle groups (plus the window), which is what
+    starting them again would have cost in GPU time.
     """
     if not ctx.spec.scale_down.hold_while_idle or not idleness.idle:
         return False

@@ -9,7 +9,7 @@ scale-down is slow. ``docs/policy-reference.md`` documents each field.
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -173,6 +173,10 @@ class QueueWaitSignal(_LatencyTarget):
 
 LatencySignal = TtftSignal | QueueWaitSignal
 """The signals read from a latency histogram: a quantile against a target in seconds."""
+LATENCY_TYPES: frozenset[str] = frozenset(
+    get_args(cls.model_fields["type"].annotation)[0] for cls in get_args(LatencySignal)
+)
+"""Their ``type`` names (``ttft``, ``queueWait``): a quantile, not a per-group value."""
 
 SignalSpec = Annotated[
     QueueDepthSignal | KvCacheSignal | TokenThroughputSignal | TtftSignal | QueueWaitSignal,

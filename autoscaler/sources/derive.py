@@ -18,7 +18,12 @@ import itertools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 
+from autoscaler.signals import Signal
+from autoscaler.snapshot import Sample
 from autoscaler.sources.histogram import bucket_quantile
+
+# Per reading: each latency signal's cumulative histogram {le: count}.
+Histograms = Mapping[Signal, Mapping[float, float]]
 
 
 def increase(values: Sequence[float]) -> float:
@@ -94,3 +99,23 @@ def window_quantile(
             newest = max(newest, history[-1][0])
     value = summed_quantile(quantile, per_leader)
     return None if value is None else (value, newest)
+
+
+def latency_samples(
+    quantiles: Mapping[Signal, float],
+    histories: Sequence[Sequence[tuple[float, Histograms]]],
+    now: float,
+    window: float,
+) -> dict[Signal, Sample]:
+    """Each latency signal's quantile over the window, as the LWS-wide aggregate sample.
+
+    ``histories`` holds, per leader, its (time, histograms) readings in time order; a
+    reading without a signal's histogram is no reading of it (not an empty one).
+    """
+    samples: dict[Signal, Sample] = {}
+    for signal, quantile in quantiles.items():
+        per_leader = [[(t, h[signal]) for t, h in history if signal in h] for history in histories]
+        found = window_quantile(quantile, per_leader, now, window)
+        if found is not None:
+            samples[signal] = Sample(*found)
+    return samples

@@ -34,7 +34,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from string import Template
 
-from autoscaler.policy.model import LatencySignal
+from autoscaler.policy.model import LatencySignal, ScalingPolicy
 from autoscaler.signals import MetricKind, ServingEngine, Signal
 from autoscaler.snapshot import LwsKey
 from autoscaler.sources.base import Target
@@ -114,11 +114,11 @@ class SignalQuery:
         return self.key.override is None
 
 
-def latency_quantiles(target: Target) -> dict[Signal, float]:
-    """The latency signals the target's policy scales on, each with its quantile."""
+def latency_quantiles(policy: ScalingPolicy) -> dict[Signal, float]:
+    """The latency signals ``policy`` scales on, each with its quantile."""
     return {
         spec.signal: float(spec.quantile)
-        for spec in target.policy.spec.signals
+        for spec in policy.spec.signals
         if isinstance(spec, LatencySignal)
     }
 
@@ -127,7 +127,7 @@ def _group_key(target: Target, signal: Signal) -> GroupKey:
     metrics = target.policy.spec.metrics
     kind = family(metrics.engine, signal).kind
     window = metrics.rate_window if kind is not MetricKind.GAUGE else None
-    quantile = latency_quantiles(target).get(signal)
+    quantile = latency_quantiles(target.policy).get(signal)
     return GroupKey(
         signal, metrics.engine, metrics.model_name, window, quantile, metrics.overrides.get(signal)
     )
@@ -188,7 +188,7 @@ def signal_queries(targets: Sequence[Target], labels: LabelNames) -> list[Signal
     for target in targets:
         for signal in LEADER_SIGNALS:
             grouped[_group_key(target, signal)].append(target)
-        for signal in latency_quantiles(target):
+        for signal in latency_quantiles(target.policy):
             grouped[_group_key(target, signal)].append(target)
     queries = []
     for key, members in grouped.items():

@@ -109,7 +109,7 @@ class RecordingSource:
     def arrays(self, target: Target) -> TargetArrays:
         """The target's signals on the grid (computed once per window/quantiles, cached)."""
         metrics = target.policy.spec.metrics
-        quantiles = latency_quantiles(target)
+        quantiles = latency_quantiles(target.policy)
         cache_key = (
             target.key,
             metrics.engine,

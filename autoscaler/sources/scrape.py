@@ -29,7 +29,7 @@ from autoscaler.snapshot import LwsKey, Sample
 from autoscaler.sources.assemble import assemble
 from autoscaler.sources.base import SourceResult, Target
 from autoscaler.sources.cluster import ClusterStateReader, LwsState
-from autoscaler.sources.derive import window_quantile, window_rate
+from autoscaler.sources.derive import latency_samples, window_rate
 from autoscaler.sources.exposition import RawReading, parse_exposition
 from autoscaler.sources.families import LEADER_SIGNALS, family
 from autoscaler.sources.promql import latency_quantiles
@@ -204,21 +204,14 @@ class DirectScrapeSource:
     def _latencies(
         self, target: Target, pods: Mapping[str, _PodHistory], now: float
     ) -> dict[Signal, Sample]:
-        window = target.policy.spec.metrics.rate_window
-        aggregates = {}
-        for signal, quantile in latency_quantiles(target).items():
-            histories = [
-                [
-                    (t, r.histograms[signal])
-                    for t, r in zip(history.times, history.readings, strict=True)
-                    if signal in r.histograms
-                ]
-                for history in pods.values()
-            ]
-            found = window_quantile(quantile, histories, now, window)
-            if found is not None:
-                aggregates[signal] = Sample(*found)
-        return aggregates
+        histories = [
+            [(t, r.histograms) for t, r in zip(history.times, history.readings, strict=True)]
+            for history in pods.values()
+        ]
+        policy = target.policy
+        return latency_samples(
+            latency_quantiles(policy), histories, now, policy.spec.metrics.rate_window
+        )
 
     def history(
         self, targets: Sequence[Target], start: float, end: float, step: float
