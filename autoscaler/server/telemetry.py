@@ -8,6 +8,10 @@ Names (all prefixed ``lws_autoscaler_``):
 - ``policy_reload_errors_total{file}`` and ``policies_loaded``;
 - ``recommended_replicas{namespace,leaderworkerset,policy}`` and
   ``signal_proposal_replicas{namespace,leaderworkerset,policy,signal}``;
+- ``demand_groups{namespace,leaderworkerset,policy}`` (the largest continuous demand
+  over the signals), ``cold_start_seconds{...}`` (the cold start the engine plans with:
+  learned, or ``coldStart.expected``) and ``decision_reasons_total{...,reason}`` (one
+  per decision that gave the reason code, so ``rate()`` shows how often a rule acts);
 - ``http_requests_total{route,method,code}`` and
   ``http_request_duration_seconds{route,method}``;
 - ``front_proxy_ca_loaded`` (1 when the aggregator can be authenticated),
@@ -81,6 +85,26 @@ class Telemetry:
             [*_LWS_LABELS, "signal"],
             registry=r,
         )
+        self.demand = Gauge(
+            f"{_PREFIX}_demand_groups",
+            "Largest continuous demand over the signals, in groups, in the latest "
+            "decision (absent when no signal had data).",
+            list(_LWS_LABELS),
+            registry=r,
+        )
+        self.cold_start = Gauge(
+            f"{_PREFIX}_cold_start_seconds",
+            "Cold start the engine plans with: learned from observed starts, or the "
+            "policy's coldStart.expected.",
+            list(_LWS_LABELS),
+            registry=r,
+        )
+        self.reasons = Counter(
+            f"{_PREFIX}_decision_reasons",
+            "Decisions that gave each reason code (a rule that changed the outcome).",
+            [*_LWS_LABELS, "reason"],
+            registry=r,
+        )
         self.http_requests = Counter(
             f"{_PREFIX}_http_requests_total",
             "HTTP requests by route template, method and status code.",
@@ -114,6 +138,9 @@ class Telemetry:
         )
         self._published_recommended: frozenset[tuple[str, ...]] = frozenset()
         self._published_proposals: frozenset[tuple[str, ...]] = frozenset()
+        self._published_demand: frozenset[tuple[str, ...]] = frozenset()
+        self._published_cold_start: frozenset[tuple[str, ...]] = frozenset()
+        self._counted_reasons: frozenset[tuple[str, ...]] = frozenset()
 
     def record_decisions(self, decisions: Iterable[Decision]) -> None:
         """Set the per-LWS gauges to this cycle's values; label sets that were not
@@ -121,17 +148,40 @@ class Telemetry:
         children are updated in place: recreating thousands per cycle is the costly part."""
         recommended: dict[tuple[str, ...], float] = {}
         proposals: dict[tuple[str, ...], float] = {}
+        demand: dict[tuple[str, ...], float] = {}
+        cold_start: dict[tuple[str, ...], float] = {}
+        reasons: set[tuple[str, ...]] = set()
         for d in decisions:
             labels = (d.key.namespace, d.key.name, d.policy)
             if d.replicas is not None:
                 recommended[labels] = d.replicas
+            if d.demand is not None:
+                demand[labels] = d.demand
+            cold_start[labels] = d.cold_start_seconds
             for p in d.proposals:
                 if p.replicas is not None:
                     proposals[(*labels, p.name)] = p.replicas
+            # A code given twice in one decision (two notes of one rule) counts once.
+            for code in {reason.code for reason in d.reasons}:
+                key = (*labels, code.value)
+                self.reasons.labels(*key).inc()
+                reasons.add(key)
         self._published_recommended = _replace(
             self.recommended, self._published_recommended, recommended
         )
         self._published_proposals = _replace(self.proposals, self._published_proposals, proposals)
+        self._published_demand = _replace(self.demand, self._published_demand, demand)
+        self._published_cold_start = _replace(
+            self.cold_start, self._published_cold_start, cold_start
+        )
+        # Counters of an LWS that is no longer decided (its policy removed) go with it;
+        # an LWS still decided keeps every count, including codes absent this cycle.
+        decided = cold_start.keys()
+        for gone in [k for k in self._counted_reasons if k[:3] not in decided]:
+            self.reasons.remove(*gone)
+        self._counted_reasons = frozenset(
+            k for k in self._counted_reasons | reasons if k[:3] in decided
+        )
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -271,6 +271,14 @@ def test_debug_decision_and_metrics(api: Running) -> None:
         'namespace="inference",policy="llama-70b"} 8.0' in metrics
     )
     assert 'lws_autoscaler_signal_proposal_replicas{leaderworkerset="llama-70b"' in metrics
+    llama = 'leaderworkerset="llama-70b",namespace="inference",policy="llama-70b"'
+    assert f"lws_autoscaler_demand_groups{{{llama}}} " in metrics
+    # The source's groups were created at T0 - 7200 and ready at T0 - 7000: a learned
+    # 200 s replaces the policy's expected 5 minutes, and the decision says so.
+    assert f"lws_autoscaler_cold_start_seconds{{{llama}}} 200.0" in metrics
+    assert f'lws_autoscaler_decision_reasons_total{{{llama},reason="Signal"}} 1.0' in metrics
+    learned = f'lws_autoscaler_decision_reasons_total{{{llama},reason="ColdStartLearned"}} 1.0'
+    assert learned in metrics
     assert "lws_autoscaler_cycle_duration_seconds_count 1.0" in metrics
     route = "/apis/external.metrics.k8s.io/v1beta1/namespaces/{namespace}/{metric}"
     assert f'lws_autoscaler_http_requests_total{{code="200",method="GET",route="{route}"}}' in (
