@@ -1,8 +1,9 @@
 """Structural JSON Schemas for the custom resources the chart may render.
 
 ``kubernetes-validate`` ships the schemas of built-in kinds only. The chart also renders
-Prometheus Operator (``monitoring.coreos.com/v1`` ServiceMonitor, PodMonitor) and
-cert-manager (``cert-manager.io/v1`` Issuer, Certificate) objects. These schemas are
+Prometheus Operator (``monitoring.coreos.com/v1`` ServiceMonitor, PodMonitor,
+PrometheusRule) and cert-manager (``cert-manager.io/v1`` Issuer, Certificate) objects.
+These schemas are
 written from the published CRDs' field lists and cover the fields the chart uses, with
 ``additionalProperties: false`` so a misspelt or misplaced field fails, plus the value
 constraints the CRDs enforce on them (duration pattern, scheme and action enums, label
@@ -250,7 +251,50 @@ ISSUER = _closed(
     ["apiVersion", "kind", "metadata", "spec"],
 )
 
+# PrometheusRule (monitoring.coreos.com/v1): groups of alerting rules. The CRD types
+# ``expr`` as int-or-string; the chart only writes strings, and ``for`` is a Duration.
+_ALERTING_RULE = _closed(
+    {
+        "alert": {"type": "string", "minLength": 1},
+        "expr": {"type": "string", "minLength": 1},
+        "for": _PROM_DURATION,
+        "labels": {
+            "type": "object",
+            "propertyNames": _LABEL_NAME,
+            "additionalProperties": {"type": "string"},
+        },
+        "annotations": _STRING_MAP,
+    },
+    ["alert", "expr"],
+)
+PROMETHEUS_RULE = _closed(
+    {
+        "apiVersion": {"const": "monitoring.coreos.com/v1"},
+        "kind": {"const": "PrometheusRule"},
+        "metadata": _METADATA,
+        "spec": _closed(
+            {
+                "groups": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": _closed(
+                        {
+                            "name": {"type": "string", "minLength": 1},
+                            "interval": _PROM_DURATION,
+                            "rules": {"type": "array", "items": _ALERTING_RULE},
+                        },
+                        ["name", "rules"],
+                    ),
+                }
+            },
+            ["groups"],
+        ),
+    },
+    ["apiVersion", "kind", "metadata", "spec"],
+)
+
 CRD_SCHEMAS: dict[tuple[str, str], dict[str, Any]] = {
+    ("monitoring.coreos.com/v1", "PrometheusRule"): PROMETHEUS_RULE,
     ("monitoring.coreos.com/v1", "ServiceMonitor"): SERVICE_MONITOR,
     ("monitoring.coreos.com/v1", "PodMonitor"): POD_MONITOR,
     ("cert-manager.io/v1", "Certificate"): CERTIFICATE,

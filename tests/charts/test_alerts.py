@@ -1,0 +1,203 @@
+"""The chart's PrometheusRule: rendered by the real Helm engine, its rules checked by
+``promtool check rules`` and exercised by ``promtool test rules`` (Prometheus' own rule
+evaluator, from the Debian ``prometheus`` package), on series shaped like the server's
+``/metrics`` as the ServiceMonitor scrapes them (``job`` = the Service, ``namespace`` =
+the release's)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.charts.chart_support import FULLNAME, NAMESPACE, render
+
+PROMTOOL = shutil.which("promtool")
+RULE_API = "monitoring.coreos.com/v1/PrometheusRule"
+TARGET = f'job="{FULLNAME}",namespace="{NAMESPACE}"'
+
+
+def _alerts(values: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    rule = render(values).one("PrometheusRule")
+    (group,) = rule["spec"]["groups"]
+    return {r["alert"]: r for r in group["rules"]}
+
+
+def _promtool(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    assert PROMTOOL is not None, "promtool is installed with the Debian prometheus package"
+    return subprocess.run(
+        [PROMTOOL, *args], cwd=cwd, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def _rules_file(tmp_path: Path, values: dict[str, Any]) -> Path:
+    rule = render(values).one("PrometheusRule")
+    path = tmp_path / "rules.yaml"
+    path.write_text(yaml.safe_dump(rule["spec"]))
+    return path
+
+
+def test_off_by_default_and_auto_follows_the_api() -> None:
+    assert "PrometheusRule" not in render({}).kinds()
+    assert "PrometheusRule" not in render({"prometheusRule": {"enabled": "auto"}}).kinds()
+    served = render({"prometheusRule": {"enabled": "auto"}}, api_versions=[RULE_API])
+    assert "PrometheusRule" in served.kinds()
+
+
+def test_the_authentication_alert_exists_only_with_authentication() -> None:
+    on = _alerts({"prometheusRule": {"enabled": True}})
+    off = _alerts({"prometheusRule": {"enabled": True}, "auth": {"disable": True}})
+    assert "LwsAutoscalerAggregatorUnauthenticated" in on
+    assert "LwsAutoscalerAggregatorUnauthenticated" not in off
+    assert set(on) - set(off) == {"LwsAutoscalerAggregatorUnauthenticated"}
+
+
+def test_alert_labels_reach_every_alert() -> None:
+    alerts = _alerts({"prometheusRule": {"enabled": True, "alertLabels": {"team": "ml"}}})
+    assert {a["labels"]["team"] for a in alerts.values()} == {"ml"}
+    assert {a["labels"]["severity"] for a in alerts.values()} == {"critical", "warning"}
+
+
+def test_promtool_accepts_the_rules(tmp_path: Path) -> None:
+    path = _rules_file(tmp_path, {"prometheusRule": {"enabled": True}})
+    checked = _promtool("check", "rules", str(path), cwd=tmp_path)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "SUCCESS: 5 rules found" in checked.stdout
+
+
+def _expand(annotations: dict[str, str], labels: dict[str, str]) -> dict[str, str]:
+    """The annotations as Prometheus expands them: ``{{ $labels.x }}`` -> the value."""
+
+    def value(match: re.Match[str]) -> str:
+        return labels[match.group(1)]
+
+    return {k: re.sub(r"\{\{ \$labels\.(\w+) \}\}", value, v) for k, v in annotations.items()}
+
+
+def _series(name: str, labels: str, values: str) -> dict[str, str]:
+    return {"series": f"{name}{{{TARGET}{labels}}}", "values": values}
+
+
+# Each case: input series (one sample a minute), when to evaluate, the alert expected to
+# fire there with its labels (empty: must not fire). Written with promtool's notation:
+# "0+1x20" is 0, 1, ..., 20; "1x20" is 1 twenty-one times.
+ALERT_CASES = [
+    pytest.param(
+        [_series("lws_autoscaler_cycles_total", ',result="ok"', "0+4x30")],
+        "20m",
+        "LwsAutoscalerNoSuccessfulCycle",
+        [],
+        id="cycling-no-alert",
+    ),
+    pytest.param(
+        [
+            _series("lws_autoscaler_cycles_total", ',result="ok"', "0+4x5 20x30"),
+            _series("lws_autoscaler_cycles_total", ',result="source_error"', "0x5 0+4x30"),
+        ],
+        "21m",
+        "LwsAutoscalerNoSuccessfulCycle",
+        [{"severity": "critical", "job": FULLNAME, "namespace": NAMESPACE}],
+        id="source-down-fires-after-10m-window-plus-5m",
+    ),
+    pytest.param(
+        [_series("lws_autoscaler_cycles_total", ',result="ok"', "0+4x5 20x30")],
+        "14m",
+        "LwsAutoscalerNoSuccessfulCycle",
+        [],
+        id="source-down-not-yet",
+    ),
+    pytest.param(
+        [_series("lws_autoscaler_source_errors_total", ',scope="target"', "0+4x40")],
+        "30m",
+        "LwsAutoscalerTargetErrors",
+        [{"severity": "warning", "job": FULLNAME, "namespace": NAMESPACE}],
+        id="target-errors-sustained",
+    ),
+    pytest.param(
+        [
+            _series(
+                "lws_autoscaler_policy_reload_errors_total",
+                ',file="/etc/lws-autoscaler/policies/llama.yaml"',
+                "0x5 1x20",
+            )
+        ],
+        "8m",
+        "LwsAutoscalerPolicyRejected",
+        [
+            {
+                "severity": "warning",
+                "job": FULLNAME,
+                "namespace": NAMESPACE,
+                "file": "/etc/lws-autoscaler/policies/llama.yaml",
+            }
+        ],
+        id="policy-rejected-at-once",
+    ),
+    pytest.param(
+        [_series("lws_autoscaler_front_proxy_ca_loaded", ',pod="p-0"', "0x30")],
+        "15m",
+        "LwsAutoscalerAggregatorUnauthenticated",
+        [{"severity": "critical", "job": FULLNAME, "namespace": NAMESPACE, "pod": "p-0"}],
+        id="no-front-proxy-ca",
+    ),
+    pytest.param(
+        [_series("up", "", "0x30")],
+        "10m",
+        "LwsAutoscalerDown",
+        [{"severity": "critical", "job": FULLNAME, "namespace": NAMESPACE}],
+        id="scraped-but-down",
+    ),
+    pytest.param(
+        [_series("up", "", "1x30")],
+        "10m",
+        "LwsAutoscalerDown",
+        [],
+        id="up",
+    ),
+]
+
+
+@pytest.mark.parametrize(("series", "at", "alert", "expected"), ALERT_CASES)
+def test_alert_fires_when_and_only_when_it_should(
+    tmp_path: Path,
+    series: list[dict[str, str]],
+    at: str,
+    alert: str,
+    expected: list[dict[str, str]],
+) -> None:
+    rules = _rules_file(tmp_path, {"prometheusRule": {"enabled": True}})
+    annotations = _alerts({"prometheusRule": {"enabled": True}})[alert]["annotations"]
+    # absent() keeps no label of a selector it compared (``== 1``): only the rule's own.
+    expected = [
+        {"severity": e["severity"]} if alert == "LwsAutoscalerDown" else e for e in expected
+    ]
+    case = {
+        "rule_files": [rules.name],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": series,
+                "alert_rule_test": [
+                    {
+                        "eval_time": at,
+                        "alertname": alert,
+                        "exp_alerts": [
+                            {"exp_labels": labels, "exp_annotations": _expand(annotations, labels)}
+                            for labels in expected
+                        ],
+                    }
+                ],
+            }
+        ],
+    }
+    # promtool compares the whole label set and the whole annotation set (templates
+    # expanded), so each expected set above is the alert's every label.
+    (tmp_path / "case.yaml").write_text(yaml.safe_dump(case))
+    tested = _promtool("test", "rules", "case.yaml", cwd=tmp_path)
+    assert tested.returncode == 0, tested.stdout + tested.stderr
