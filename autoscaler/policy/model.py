@@ -177,6 +177,9 @@ LATENCY_TYPES: frozenset[str] = frozenset(
     get_args(cls.model_fields["type"].annotation)[0] for cls in get_args(LatencySignal)
 )
 """Their ``type`` names (``ttft``, ``queueWait``): a quantile, not a per-group value."""
+LATENCY_SIGNALS: tuple[Signal, ...] = tuple(cls.signal for cls in get_args(LatencySignal))
+"""The histograms they read (TTFT, queue wait), in the union's order: a source reports
+one quantile per LWS for each, over the leaders' summed bucket rates."""
 
 SignalSpec = Annotated[
     QueueDepthSignal | KvCacheSignal | TokenThroughputSignal | TtftSignal | QueueWaitSignal,

@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from autoscaler.policy.model import LATENCY_SIGNALS
 from autoscaler.signals import CATALOGUE, SUMMED_SIGNALS, MetricKind, ServingEngine, Signal
 
 LEADER_SIGNALS: tuple[Signal, ...] = (
@@ -36,9 +37,6 @@ LEADER_SIGNALS: tuple[Signal, ...] = (
 """Per-leader signals every source reports for every target (the latency quantiles and
 activation are LWS-wide aggregates, see :class:`~autoscaler.snapshot.LwsSnapshot`)."""
 
-LATENCY_SIGNALS: tuple[Signal, ...] = (Signal.TTFT, Signal.QUEUE_WAIT)
-"""Histogram signals: a source reports one quantile per LWS, over the leaders' summed
-bucket rates, for each one a policy scales on (its quantile is the policy's)."""
 
 # Labels that only say which process of a multi-process engine exported the series.
 RANK_LABELS: dict[ServingEngine, frozenset[str]] = {

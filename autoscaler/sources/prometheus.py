@@ -21,12 +21,12 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from autoscaler.errors import QueryRejectedError, SourceError
+from autoscaler.policy.model import LATENCY_SIGNALS
 from autoscaler.signals import Signal
 from autoscaler.snapshot import LwsKey, Sample
 from autoscaler.sources.assemble import assemble
 from autoscaler.sources.base import SourceResult, Target
 from autoscaler.sources.cluster import ClusterStateReader, LwsState
-from autoscaler.sources.families import LATENCY_SIGNALS
 from autoscaler.sources.prometheus_api import PrometheusQueryClient
 from autoscaler.sources.promql import (
     FIELD_LABEL,

@@ -27,13 +27,14 @@ from types import MappingProxyType
 
 import numpy as np
 
+from autoscaler.policy.model import LATENCY_SIGNALS
 from autoscaler.signals import Signal
 from autoscaler.snapshot import LwsKey, LwsSnapshot, Sample
 from autoscaler.sources.base import SourceResult
 from autoscaler.sources.families import LEADER_SIGNALS
 from simulations.dryrun.frozen import sample
 
-AGGREGATE_SIGNALS: tuple[Signal, ...] = (Signal.TTFT, Signal.QUEUE_WAIT, Signal.ACTIVATION)
+AGGREGATE_SIGNALS: tuple[Signal, ...] = (*LATENCY_SIGNALS, Signal.ACTIVATION)
 
 
 @dataclass(frozen=True)

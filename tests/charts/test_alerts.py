@@ -61,6 +61,11 @@ def test_alert_labels_reach_every_alert() -> None:
     alerts = _alerts({"prometheusRule": {"enabled": True, "alertLabels": {"team": "ml"}}})
     assert {a["labels"]["team"] for a in alerts.values()} == {"ml"}
     assert {a["labels"]["severity"] for a in alerts.values()} == {"critical", "warning"}
+    # An alert's severity is its own: alertLabels adds labels, it does not re-rank.
+    paged = _alerts({"prometheusRule": {"enabled": True, "alertLabels": {"severity": "page"}}})
+    assert {n: a["labels"] for n, a in paged.items()} == {
+        n: {"severity": a["labels"]["severity"]} for n, a in alerts.items()
+    }
 
 
 def test_promtool_accepts_the_rules(tmp_path: Path) -> None:
@@ -77,6 +82,11 @@ def _expand(annotations: dict[str, str], labels: dict[str, str]) -> dict[str, st
         return labels[match.group(1)]
 
     return {k: re.sub(r"\{\{ \$labels\.(\w+) \}\}", value, v) for k, v in annotations.items()}
+
+
+def _fired(severity: str, **labels: str) -> dict[str, str]:
+    """The whole label set of an alert from one of the ServiceMonitor's targets."""
+    return {"severity": severity, "job": FULLNAME, "namespace": NAMESPACE, **labels}
 
 
 def _series(name: str, labels: str, values: str) -> dict[str, str]:
@@ -101,7 +111,7 @@ ALERT_CASES = [
         ],
         "21m",
         "LwsAutoscalerNoSuccessfulCycle",
-        [{"severity": "critical", "job": FULLNAME, "namespace": NAMESPACE}],
+        [_fired("critical")],
         id="source-down-fires-after-10m-window-plus-5m",
     ),
     pytest.param(
@@ -115,7 +125,7 @@ ALERT_CASES = [
         [_series("lws_autoscaler_source_errors_total", ',scope="target"', "0+4x40")],
         "30m",
         "LwsAutoscalerTargetErrors",
-        [{"severity": "warning", "job": FULLNAME, "namespace": NAMESPACE}],
+        [_fired("warning")],
         id="target-errors-sustained",
     ),
     pytest.param(
@@ -128,28 +138,22 @@ ALERT_CASES = [
         ],
         "8m",
         "LwsAutoscalerPolicyRejected",
-        [
-            {
-                "severity": "warning",
-                "job": FULLNAME,
-                "namespace": NAMESPACE,
-                "file": "/etc/lws-autoscaler/policies/llama.yaml",
-            }
-        ],
+        [_fired("warning", file="/etc/lws-autoscaler/policies/llama.yaml")],
         id="policy-rejected-at-once",
     ),
     pytest.param(
         [_series("lws_autoscaler_front_proxy_ca_loaded", ',pod="p-0"', "0x30")],
         "15m",
         "LwsAutoscalerAggregatorUnauthenticated",
-        [{"severity": "critical", "job": FULLNAME, "namespace": NAMESPACE, "pod": "p-0"}],
+        [_fired("critical", pod="p-0")],
         id="no-front-proxy-ca",
     ),
     pytest.param(
         [_series("up", "", "0x30")],
         "10m",
         "LwsAutoscalerDown",
-        [{"severity": "critical", "job": FULLNAME, "namespace": NAMESPACE}],
+        # absent() keeps no label of a selector it compared (``== 1``): only the rule's.
+        [{"severity": "critical"}],
         id="scraped-but-down",
     ),
     pytest.param(
@@ -172,10 +176,6 @@ def test_alert_fires_when_and_only_when_it_should(
 ) -> None:
     rules = _rules_file(tmp_path, {"prometheusRule": {"enabled": True}})
     annotations = _alerts({"prometheusRule": {"enabled": True}})[alert]["annotations"]
-    # absent() keeps no label of a selector it compared (``== 1``): only the rule's own.
-    expected = [
-        {"severity": e["severity"]} if alert == "LwsAutoscalerDown" else e for e in expected
-    ]
     case = {
         "rule_files": [rules.name],
         "evaluation_interval": "1m",

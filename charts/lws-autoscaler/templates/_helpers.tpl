@@ -155,3 +155,8 @@ Returns JSON {ca, allowedNames, usernameHeaders, groupHeaders, extraHeadersPrefi
 {{- end }}
 {{- end }}
 {{- end }}
+
+{{/* An alert's labels: its severity, then prometheusRule.alertLabels (which cannot change the severity). */}}
+{{- define "lws-autoscaler.alertLabels" -}}
+{{ toYaml (merge (dict "severity" .severity) .extra) }}
+{{- end }}
