@@ -44,6 +44,13 @@ BAD_VALUES: list[tuple[str, dict[str, Any], str]] = [
         "/tls/caBundle",
     ),
     ("monitor-switch", {"serviceMonitor": {"enabled": "yes"}}, "/serviceMonitor/enabled"),
+    ("rule-switch", {"prometheusRule": {"enabled": "yes"}}, "/prometheusRule/enabled"),
+    (
+        "alert-label-name",
+        {"prometheusRule": {"alertLabels": {"team-name": "ml"}}},
+        "'team-name' does not match pattern",
+    ),
+    ("alert-label-value", {"prometheusRule": {"alertLabels": {"team": 7}}}, "/prometheusRule"),
     (
         "pod-monitor-label",
         {"vllmPodMonitor": {"lwsLabel": "leaderworkerset.sigs.k8s.io/name"}},
