@@ -65,13 +65,35 @@ def describe_validation_error(exc: ValidationError) -> list[tuple[str, str]]:
 _CROSS_FILE_FIELDS = {"spec.target": ("spec", "target"), "metadata.name": ("metadata", "name")}
 
 
+def _yaml_issue(file: str, exc: Exception, default_line: int) -> PolicyIssue:
+    """A YAML problem as an issue at its own line where YAML knows it.
+
+    Besides syntax, that covers a value YAML cannot build (an unknown ``!tag``, a
+    ``2026-02-30`` date, a 5,000-digit integer: ``StrictYamlLoader`` marks them with
+    their node) and nesting too deep to walk (10,000 ``[`` or an alias that contains
+    itself), which Python reports as a ``RecursionError``.
+    """
+    if isinstance(exc, RecursionError):
+        return PolicyIssue(
+            file, default_line, "", "invalid YAML: nested too deeply, or an alias contains itself"
+        )
+    mark = getattr(exc, "problem_mark", None)
+    line = mark.line + 1 if mark is not None else default_line
+    problem = getattr(exc, "problem", None) or str(exc)
+    return PolicyIssue(file, line, "", f"invalid YAML: {problem}")
+
+
 def _validate_document(file: str, node: yaml.Node) -> tuple[LoadedPolicy | None, list[PolicyIssue]]:
-    index = LineIndex(node)
+    try:
+        index = LineIndex(node)
+        duplicates = list(duplicate_keys(node))
+        data = StrictYamlLoader("").construct_document(node)
+    except (yaml.YAMLError, RecursionError) as exc:
+        return None, [_yaml_issue(file, exc, node.start_mark.line + 1)]
     issues = [
         PolicyIssue(file, line, render_path(path), "duplicate key: the same field is set twice")
-        for path, line in duplicate_keys(node)
+        for path, line in duplicates
     ]
-    data = StrictYamlLoader("").construct_document(node)
     if not isinstance(data, dict):
         issues.append(PolicyIssue(file, index.line_of(()), "", "a policy must be a mapping"))
         return None, issues
@@ -99,11 +121,8 @@ def _parse_file(path: Path) -> tuple[list[LoadedPolicy], list[PolicyIssue]]:
         nodes = [
             n for n in yaml.compose_all(text, Loader=StrictYamlLoader) if not is_empty_document(n)
         ]
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        problem = getattr(exc, "problem", None) or str(exc)
-        return [], [PolicyIssue(file, line, "", f"invalid YAML: {problem}")]
+    except (yaml.YAMLError, RecursionError) as exc:
+        return [], [_yaml_issue(file, exc, 1)]
     if not nodes:
         return [], [PolicyIssue(file, 1, "", "file holds no policy document")]
     policies: list[LoadedPolicy] = []

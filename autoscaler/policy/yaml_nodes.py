@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import yaml
 
@@ -20,7 +21,24 @@ _BOOL_TAG = "tag:yaml.org,2002:bool"
 
 
 class StrictYamlLoader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 booleans (see the module docstring)."""
+    """SafeLoader with YAML 1.2 booleans (see the module docstring).
+
+    A scalar YAML resolves but Python cannot build (``2026-02-30`` as a date, an integer
+    of more than 4,300 digits) raises a plain ``ValueError`` in SafeLoader; here it is a
+    ``ConstructorError`` at that node, so the loader can name its line.
+    """
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, OverflowError) as exc:
+            text = str(node.value)
+            shown = text if len(text) <= 40 else f"{text[:37]}..."
+            # Python's advice after ";" (set_int_max_str_digits) is not for policy authors.
+            reason = str(exc).split(";")[0]
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read {shown!r}: {reason}", node.start_mark
+            ) from exc
 
 
 StrictYamlLoader.yaml_implicit_resolvers = {

@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 
 from autoscaler.engine import Decision, EngineState, decide
 from autoscaler.errors import SourceError
-from autoscaler.policy.model import ScalingPolicy
+from autoscaler.policy.model import QueueDepthSignal, ScalingPolicy
 from autoscaler.server.clock import Clock
 from autoscaler.server.cordon import Cordon
 from autoscaler.server.policy_watch import PolicyWatcher
@@ -48,8 +48,15 @@ def policy_horizon(policy: ScalingPolicy) -> float:
 
     Scale-down needs its stabilisation window observed in full (the engine's warm-up)
     and, after that, one step period of warm recommendations for the step limit: with
-    a 5 min down window and a 2 min step period, 7 min. Forecast lookback, hold time
-    and idle time count on their own.
+    a 5 min down window and a 2 min step period, 7 min. The other memories count on
+    their own: forecast lookback, missing-metrics hold, scale-to-zero idle time, a queue
+    signal's ``sustainedFor`` and ``isolatedBurst.calmFor`` (a replica that saw no
+    burst in the last 15 minutes limits one to +1 group; one that replayed only 5
+    minutes would order it in full), and ``holdWhileIdle``'s expected cold start.
+
+    Not covered: a learned cold start only knows the group starts inside the replayed
+    window, so until it sees ``minObservations`` starts again a restarted replica uses
+    ``coldStart.expected``.
     """
     spec = policy.spec
     steps = max(
@@ -63,6 +70,13 @@ def policy_horizon(policy: ScalingPolicy) -> float:
     ]
     if spec.scale_to_zero.enabled:
         windows.append(spec.scale_to_zero.idle_after)
+    if spec.scale_down.hold_while_idle:
+        windows.append(spec.cold_start.expected)
+    for signal in spec.signals:
+        if isinstance(signal, QueueDepthSignal):
+            windows.append(signal.sustained_for)
+            if signal.isolated_burst is not None:
+                windows.append(signal.isolated_burst.calm_for)
     return max(windows)
 
 
@@ -153,7 +167,10 @@ class ControlLoop:
     def run_cycle(self, now: float) -> list[Decision]:
         """One cycle at ``now``: reload policies, fetch, decide, publish."""
         started = time.perf_counter()  # cycle duration metric only
-        self.watcher.refresh()
+        try:
+            self.watcher.refresh()
+        except Exception:  # the watcher guards each file; this keeps the policies in force
+            log.exception("reloading policies failed; keeping the ones in force")
         policies = self.watcher.policies
         result: SourceResult | None = None
         try:
@@ -172,7 +189,10 @@ class ControlLoop:
         except Exception:  # publish guards each series; this is a last resort
             log.exception("publishing the cycle failed; the previous values go stale")
         if self.cordon is not None:
-            self.cordon.apply(d for _, d in decisions)
+            try:
+                self.cordon.apply(d for _, d in decisions)
+            except Exception:  # relabelling is retried next cycle; deciding must go on
+                log.exception("relabelling draining leaders failed; retrying next cycle")
         self.telemetry.record_decisions(d for _, d in decisions)
         self.telemetry.cycles.labels("ok" if result is not None else "source_error").inc()
         self.telemetry.last_cycle.set(now)

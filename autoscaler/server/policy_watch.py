@@ -150,6 +150,10 @@ class PolicyWatcher:
         except PolicyError as exc:
             self._reject(file, previous, signature, [str(i) for i in exc.issues])
             return False
+        except Exception as exc:  # a loader bug must cost this file only, never the loop
+            log.exception("policy file %s: unexpected error while loading", file)
+            self._reject(file, previous, signature, [f"{file}:1: cannot load: {exc!r}"])
+            return False
         problems = _conflicts(loaded, self._in_force(except_file=file))
         if problems:
             self._reject(file, previous, signature, problems)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from autoscaler.signals import Signal
 from autoscaler.sources.base import Target
 from autoscaler.sources.families import LEADER_SIGNALS
 from autoscaler.sources.recording import RecordingSource
@@ -68,6 +69,12 @@ def collect_recording(source: RecordingSource, target: Target) -> RecordedLoad:
         ok = np.isfinite(quantile) & (quantile >= 0) & present
         aggregate[ok, column] = quantile[ok]
         aggregate_ts[ok, column] = stamp[ok]
+    if data.activation is not None:
+        # Stamped at the step, as RecordingSource's snapshots stamp it.
+        column = AGGREGATE_SIGNALS.index(Signal.ACTIVATION)
+        ok = np.isfinite(data.activation) & (data.activation >= 0) & present
+        aggregate[ok, column] = data.activation[ok]
+        aggregate_ts[ok, column] = np.asarray(data.times, dtype=float)[ok]
     return RecordedLoad(
         key=target.key,
         times=np.asarray(data.times, dtype=float),

@@ -125,3 +125,56 @@ def test_server_starts_with_a_bad_policy_and_serves_the_good_one(
         with running.client() as http:
             assert http.get("/readyz").status_code == 200
             assert http.get(REC).json()["items"][0]["value"] == "8"
+
+
+def test_a_value_yaml_cannot_build_costs_its_file_only_on_hot_reload(
+    start_server: Start, tmp_path: Path
+) -> None:
+    """An impossible date in an annotation used to escape the loader as a ValueError,
+    killing the control loop (readyz 500, then a crash loop on restart)."""
+    folder = tmp_path / "teams"
+    folder.mkdir()
+    write_policy(folder / "llama.yaml")
+    team = write_policy(folder / "team-b.yaml", name="team-b", lws="team-b")
+    with start_server(disable_auth=True, insecure=True, policies=(folder,)) as running:
+        running.cycle()
+        text = team.read_text().replace(
+            "metadata:\n", "metadata:\n  annotations: {at: 2026-02-30}\n"
+        )
+        team.write_text(text)
+        running.clock.advance(15)
+        running.cycle()  # raised ValueError before the loader marked such values
+        watcher = running.process.watcher
+        assert sorted(p.name for p in watcher.policies) == ["llama-70b", "team-b"]  # last good
+        errors = running.process.telemetry.registry.get_sample_value(
+            RELOAD_ERRORS, {"file": str(team)}
+        )
+        assert errors == 1
+        with running.client() as http:
+            assert http.get("/readyz").status_code == 200
+            assert http.get(REC).status_code == 200
+
+
+def test_an_unexpected_loader_failure_rejects_that_file_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Defence in depth: whatever the loader raises is one rejected file, not a dead loop."""
+    from autoscaler.policy import loader
+    from autoscaler.server import policy_watch
+
+    good = write_policy(tmp_path / "a.yaml", name="a", lws="a")
+    odd = write_policy(tmp_path / "b.yaml", name="b", lws="b")
+    real = loader.load_policy_file
+
+    def flaky(path: Path | str) -> object:
+        if str(path) == str(odd):
+            raise RuntimeError("loader bug")
+        return real(path)
+
+    monkeypatch.setattr(policy_watch, "load_policy_file", flaky)
+    watcher = PolicyWatcher([tmp_path], Telemetry())
+    with caplog.at_level(logging.ERROR):
+        loaded = watcher.load_initial()
+    assert [p.name for p in loaded] == ["a"]
+    assert f"{odd}:1: cannot load: RuntimeError('loader bug')" in caplog.text
+    assert str(good) not in caplog.text

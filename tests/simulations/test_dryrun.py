@@ -34,7 +34,7 @@ from simulations.dryrun import (
     snapshots_for,
     summarize,
 )
-from simulations.dryrun.load import Redistributor
+from simulations.dryrun.load import AGGREGATE_SIGNALS, Redistributor
 from simulations.dryrun.report import (
     summary_document,
     timeline_columns,
@@ -233,7 +233,8 @@ def test_regressions_respect_the_margins() -> None:
 
 def write_recording(path: Path, replica_series: bool) -> Path:
     """Three leader pods for 20 steps: pod 2 silent for steps 5-9, every pod silent at 12,
-    a negative and an infinite sample, counters for tokens and a TTFT histogram."""
+    a negative and an infinite sample, counters for tokens, a TTFT histogram, and the
+    activation query's value (0, 1, 2, ... with no point at step 7)."""
     from autoscaler.sources.promql import LabelNames
     from autoscaler.sources.recording_format import (
         RecordedTarget,
@@ -267,6 +268,12 @@ def write_recording(path: Path, replica_series: bool) -> Path:
                     buckets,
                 )
             )
+    activation = {
+        "__name__": "lws:activation",
+        labels.namespace: KEY.namespace,
+        labels.lws: KEY.name,
+    }
+    series.append(Series(activation, [(t, float(i % 3)) for i, t in enumerate(times) if i != 7]))
     if replica_series:
         for name in ("lws:spec_replicas", "lws:status_replicas", "lws:ready_replicas"):
             owner = {"__name__": name, labels.namespace: KEY.namespace, labels.lws: KEY.name}
@@ -300,3 +307,8 @@ def test_fast_recording_path_equals_the_history_path(tmp_path: Path, replica_ser
     for name in ("times", "load", "load_ts", "aggregate", "aggregate_ts", "spec", "ready"):
         assert np.allclose(getattr(fast, name), getattr(slow, name), equal_nan=True), name
     assert not np.all(np.isnan(fast.aggregate[:, 0]))  # TTFT made it through
+    # The activation signal too (the fast path used to drop it: a scale-to-zero policy
+    # then never woke in `simulate`).
+    woken = fast.aggregate[:, AGGREGATE_SIGNALS.index(Signal.ACTIVATION)]
+    assert np.nansum(woken) > 0
+    assert np.isnan(woken[7])
