@@ -16,6 +16,7 @@ from typing import Any
 
 from autoscaler.cli.progress import with_progress
 from autoscaler.cli.seed_options import add_seed_options, read_seeds, seed_of
+from autoscaler.errors import AutoscalerError
 from autoscaler.policy.model import ScalingPolicy
 from simulations.bench import BenchConfig, goal_check, load_ours_policy, run_benchmark
 from simulations.profile import DEFAULT_PROFILE, ServingProfile, available_profiles, load_profile
@@ -118,17 +119,31 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
+class BenchmarkOptionsError(AutoscalerError):
+    """Options that cannot run; the CLI prints them and exits 2, as for any usage error."""
+
+
+def _check(args: argparse.Namespace) -> tuple[int, ...] | None:
+    """The seeds to run (None: the single ``--seed``); every bad option at once."""
+    problems = []
     if not 0 < args.slo_target <= 1:
-        raise SystemExit("lws-autoscaler benchmark: --slo-target must be in (0, 1]")
+        problems.append("--slo-target must be in (0, 1]")
     if args.slo_queue_wait <= 0:
-        raise SystemExit("lws-autoscaler benchmark: --slo-queue-wait must be > 0")
+        problems.append("--slo-queue-wait must be > 0")
     if args.jobs < 1:
-        raise SystemExit("lws-autoscaler benchmark: --jobs must be >= 1")
+        problems.append("--jobs must be >= 1")
+    seeds = None
     try:
         seeds = read_seeds(args)
     except SeedsError as err:
-        raise SystemExit(f"lws-autoscaler benchmark: {err}") from None
+        problems.append(str(err))
+    if problems:
+        raise BenchmarkOptionsError("; ".join(problems))
+    return seeds
+
+
+def run(args: argparse.Namespace) -> int:
+    seeds = _check(args)
     profile = load_profile(args.profile).with_cold_start(args.cold_start)
     policy = load_ours_policy(profile, args.policy)
     if seeds is None:

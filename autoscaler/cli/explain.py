@@ -74,6 +74,22 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"lws-autoscaler explain: {exc}", file=sys.stderr)
         return 2
+    authority = args.certificate_authority
+    if authority is not None and not authority.is_file():
+        print(
+            f"lws-autoscaler explain: --certificate-authority {authority}: no such file",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        _context(args)
+    except (ssl.SSLError, ValueError) as exc:
+        print(
+            f"lws-autoscaler explain: --certificate-authority {authority}: not a PEM "
+            f"CA certificate ({exc})",
+            file=sys.stderr,
+        )
+        return 2
     try:
         code, body = fetch(args, key)
     except (urllib.error.URLError, OSError, ValueError) as exc:

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from autoscaler.errors import AutoscalerError
 from autoscaler.policy.schema import policy_json_schema_text
 
 
@@ -23,7 +24,10 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     text = policy_json_schema_text()
     if args.output:
-        args.output.write_text(text, encoding="utf-8")
+        try:
+            args.output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise AutoscalerError(f"cannot write {args.output}: {exc.strerror}") from None
     else:
         print(text, end="")
     return 0

@@ -11,11 +11,13 @@ example policies. See ``docs/simulation.md``.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+from autoscaler.cli.arg_types import non_negative_float, non_negative_int, positive_float
 from autoscaler.errors import AutoscalerError
 from autoscaler.policy.loader import load_policies
 from autoscaler.policy.model import ScalingPolicy
@@ -58,12 +60,16 @@ def register(subparsers: Any) -> None:
         default="on",
         help="HPAConfigurableTolerance: honour the per-HPA tolerance (default on)",
     )
-    h.add_argument("--cluster-tolerance", type=float, default=0.1, help="controller flag")
-    h.add_argument("--hpa-sync-period", type=float, default=15.0, metavar="S")
+    h.add_argument(
+        "--cluster-tolerance", type=non_negative_float, default=0.1, help="controller flag"
+    )
+    h.add_argument("--hpa-sync-period", type=positive_float, default=15.0, metavar="S")
     m = p.add_argument_group("LWS model")
-    m.add_argument("--cold-start", type=float, metavar="S", help="median (default: policy)")
-    m.add_argument("--cold-start-spread", type=float, default=0.2, metavar="SIGMA")
-    m.add_argument("--seed", type=int, default=0)
+    m.add_argument(
+        "--cold-start", type=positive_float, metavar="S", help="median (default: policy)"
+    )
+    m.add_argument("--cold-start-spread", type=non_negative_float, default=0.2, metavar="SIGMA")
+    m.add_argument("--seed", type=non_negative_int, default=0)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=run)
 
@@ -73,6 +79,15 @@ def _load(path: str, what: str) -> list[ScalingPolicy]:
     if not policies:
         raise AutoscalerError(f"{what} {path}: no policies found")
     return policies
+
+
+def _writable_folder(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise AutoscalerError(f"--out {out}: cannot create the folder: {exc.strerror}") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise AutoscalerError(f"--out {out}: the folder is not writable")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -96,9 +111,16 @@ def run(args: argparse.Namespace) -> int:
     )
     primary = _load(policies_path, "--policies")
     compare = _load(args.compare, "--compare") if args.compare else []
+    if args.check:
+        from simulations.dryrun.checks import load_baseline
+
+        load_baseline(args.check)  # an unusable baseline fails now, not after the run
+    _writable_folder(options.out)
     source = RecordingSource(recording)
     try:
         result = run_simulation(source, primary, compare, options)
+    except OSError as exc:  # a write into --out failed half-way (disk full, permissions)
+        raise AutoscalerError(f"--out {options.out}: {exc}") from None
     finally:
         source.close()
     print(result.table)

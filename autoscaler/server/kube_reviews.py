@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Protocol
 
 import kubernetes
+import yaml
 from kubernetes.client import (
     ApiClient,
     AuthenticationV1Api,
@@ -51,8 +52,13 @@ class Reviewer(Protocol):
         ...
 
 
-def api_client(kubeconfig: Path | None) -> ApiClient:
-    """A client from ``kubeconfig``, or the in-cluster service account when None."""
+_AUTH_HINT = "pass --kubeconfig, or --disable-auth for local use"
+
+
+def api_client(kubeconfig: Path | None, hint: str = _AUTH_HINT) -> ApiClient:
+    """A client from ``kubeconfig``, or the in-cluster service account when None.
+
+    ``hint`` ends the error message: what the caller's user can do about it."""
     try:
         if kubeconfig is not None:
             client: ApiClient = kubernetes.config.new_client_from_config(  # type: ignore[no-untyped-call]
@@ -62,11 +68,14 @@ def api_client(kubeconfig: Path | None) -> ApiClient:
         configuration = kubernetes.client.Configuration()
         kubernetes.config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
         return ApiClient(configuration)
-    except (kubernetes.config.ConfigException, OSError, ValueError) as exc:
+    except (kubernetes.config.ConfigException, OSError, ValueError, yaml.YAMLError) as exc:
         where = str(kubeconfig) if kubeconfig else "the in-cluster service account"
+        what = str(exc)
+        if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+            # Its str() spans several lines, with context a log line does not need.
+            what = f"not valid YAML: {exc.problem} (line {exc.problem_mark.line + 1})"
         raise KubeConfigError(
-            f"cannot configure Kubernetes API access from {where}: {exc}; "
-            "pass --kubeconfig, or --disable-auth for local use"
+            f"cannot configure Kubernetes API access from {where}: {what}; {hint}"
         ) from exc
 
 

@@ -40,7 +40,13 @@ def build_source(settings: ServeSettings) -> MetricSource:
         if settings.source == "scrape":
             from autoscaler.sources.scrape import DirectScrapeSource
 
-            return DirectScrapeSource(KubernetesClusterReader(api_client(settings.kubeconfig)))
+            # Scraping needs the leader pods' addresses: the API is required, not optional.
+            hint = (
+                "the scrape source lists leader pods through the Kubernetes API: pass --kubeconfig"
+            )
+            return DirectScrapeSource(
+                KubernetesClusterReader(api_client(settings.kubeconfig, hint))
+            )
         from autoscaler.sources.prometheus import PrometheusSource
         from autoscaler.sources.prometheus_api import PrometheusQueryClient
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from autoscaler.errors import AutoscalerError
 from simulations.dryrun.report import read_summary
@@ -17,6 +18,14 @@ from simulations.dryrun.summary import Margins, Summary, regressions
 
 class BaselineError(AutoscalerError):
     """The baseline summary cannot be used (unreadable, or no matching policy)."""
+
+
+def load_baseline(baseline: Path | str) -> dict[str, Any]:
+    """The baseline summary, or :class:`BaselineError` naming the file and the problem."""
+    try:
+        return read_summary(baseline)
+    except ValueError as exc:
+        raise BaselineError(str(exc)) from None
 
 
 def check_against(
@@ -28,11 +37,7 @@ def check_against(
     scale_events_percent: float = 50.0,
 ) -> list[str]:
     """One line per regression, prefixed with the policy name; empty when none."""
-    try:
-        document = read_summary(baseline)
-    except ValueError as exc:
-        raise BaselineError(str(exc)) from None
-    entries = document["policies"]
+    entries = load_baseline(baseline)["policies"]
     margins = Margins(
         replica_hours_percent,
         underprovisioned_seconds,

@@ -100,9 +100,10 @@ def test_benchmark_same_seed_same_results_in_order_or_across_processes(tmp_path:
     assert a == b
 
 
-def test_benchmark_rejects_zero_jobs(tmp_path: Path) -> None:
-    with pytest.raises(SystemExit, match="--jobs must be >= 1"):
-        main(["benchmark", "--jobs", "0", "--out", str(tmp_path)])
+def test_benchmark_rejects_zero_jobs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["benchmark", "--jobs", "0", "--out", str(tmp_path)]) == 2  # a usage error
+    assert capsys.readouterr().err == "lws-autoscaler benchmark: --jobs must be >= 1\n"
+    assert not (tmp_path / "results.json").exists()
 
 
 def test_benchmark_reports_a_missing_trace_cleanly(
@@ -146,6 +147,21 @@ def test_benchmark_over_seeds_repeats_the_single_seed_runs_and_summarises_them(
         (["--seed", "-1"], "--seed must be >= 0"),
     ],
 )
-def test_benchmark_rejects_bad_seeds(tmp_path: Path, extra: list[str], message: str) -> None:
-    with pytest.raises(SystemExit, match=message):
-        main(["benchmark", *extra, "--out", str(tmp_path)])
+def test_benchmark_rejects_bad_seeds(
+    tmp_path: Path, extra: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["benchmark", *extra, "--out", str(tmp_path)]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"lws-autoscaler benchmark: {message}")
+    assert error.count("\n") == 1
+
+
+def test_benchmark_reports_every_bad_option_at_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["--slo-target", "1.5", "--jobs", "0", "--seeds", "3-1", "--out", str(tmp_path)]
+    assert main(["benchmark", *args]) == 2
+    assert capsys.readouterr().err == (
+        "lws-autoscaler benchmark: --slo-target must be in (0, 1]; --jobs must be >= 1; "
+        "--seeds: seed range '3-1' runs backwards\n"
+    )

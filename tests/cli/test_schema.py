@@ -33,3 +33,13 @@ def test_output_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert main(["schema", "-o", str(target)]) == 0
     assert capsys.readouterr().out == ""
     assert target.read_text(encoding="utf-8") == COMMITTED.read_text(encoding="utf-8")
+
+
+def test_an_unwritable_output_is_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "absent" / "schema.json"
+    assert main(["schema", "-o", str(target)]) == 2
+    assert capsys.readouterr().err == (
+        f"lws-autoscaler schema: cannot write {target}: No such file or directory\n"
+    )

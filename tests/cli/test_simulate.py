@@ -189,3 +189,40 @@ def test_errors_exit_2_with_a_message(
     )
     assert code == 2
     assert "not a dry-run summary" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        ("--cold-start", "-5", "must be a number above 0"),
+        ("--cold-start", "nan", "must be a finite number"),
+        ("--cold-start-spread", "-1", "must be a number of at least 0"),
+        ("--hpa-sync-period", "0", "must be a number above 0"),
+        ("--cluster-tolerance", "-1", "must be a number of at least 0"),
+        ("--seed", "-1", "must be at least 0"),
+        ("--seed", "1.5", "must be a whole number"),
+    ],
+)
+def test_bad_numbers_are_usage_errors(
+    flag: str, value: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each used to reach numpy or pydantic and end in a traceback."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(["simulate", flag, value])
+    assert exit_info.value.code == 2
+    assert f"argument {flag}: {message}" in capsys.readouterr().err
+
+
+def test_an_unusable_baseline_or_out_folder_fails_before_the_run(
+    recording: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = ["simulate", "--recording", str(recording), "--policies", str(POLICY), "-q"]
+    out = tmp_path / "out"
+    assert main([*run, "--out", str(out), "--check", str(tmp_path / "absent.json")]) == 2
+    assert "cannot read" in capsys.readouterr().err
+    assert not out.exists()  # nothing simulated, nothing written
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert main([*run, "--out", str(blocker / "sub")]) == 2
+    assert f"--out {blocker / 'sub'}: cannot create the folder" in capsys.readouterr().err
