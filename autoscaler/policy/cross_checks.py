@@ -38,17 +38,15 @@ _ABSENT = object()
 @cache
 def _adapter(model: type[BaseModel], name: str) -> TypeAdapter[Any]:
     annotation = model.model_fields[name].rebuild_annotation()
-    return TypeAdapter(annotation, config=ConfigDict(strict=True))
+    return TypeAdapter(annotation, config=ConfigDict(strict=True, allow_inf_nan=False))
 
 
 def _entry(raw: Mapping[str, Any], model: type[BaseModel], name: str) -> tuple[str, Any]:
-    """The key ``name`` is written under (YAML or Python name) and its raw value."""
+    """The YAML name of ``name`` and its raw value. A document validates by YAML names
+    only, so a Python name written in YAML is an unknown key, not this field."""
     info = model.model_fields[name]
     alias = info.alias or name
-    for key in (alias, name):
-        if key in raw:
-            return key, raw[key]
-    return alias, _ABSENT
+    return alias, raw.get(alias, _ABSENT)
 
 
 def _section(
@@ -99,7 +97,8 @@ def _fallback(spec: Mapping[str, Any]) -> Iterator[tuple[FieldPath, rules.Violat
         return
     fallback = _value(raw, MissingMetrics, "fallback_replicas")
     try:
-        bounds = ReplicaBounds.model_validate(replicas)  # both bounds, and max >= min
+        # Both bounds, and max >= min.
+        bounds = ReplicaBounds.model_validate(replicas, by_alias=True, by_name=False)
     except ValidationError:
         return
     if fallback is not _INVALID:

@@ -79,7 +79,20 @@ LwsName = Annotated[
 ]
 """A LeaderWorkerSet's name. LWS requires an RFC 1035 label: it names the headless Service."""
 
-Fraction = Annotated[float, Field(gt=0, le=1)]
+MIN_TARGET = 1e-6
+"""The smallest target a signal divides by. Demand is a measured value over a target
+(queue over ``targetPerGroup``, tokens/s over ``capacityPerGroup``), so a target near
+zero (``1.0e-320``) turns any load into an infinite number of groups, which no integer
+holds; a millionth is far below any meaningful target and keeps the quotient finite."""
+
+Target = Annotated[float, Field(ge=MIN_TARGET)]
+"""A positive number a measured value is divided by: a per-group target or capacity."""
+
+Fraction = Annotated[float, Field(ge=MIN_TARGET, le=1)]
+"""A share in (0, 1] that is also divided by (a KV-cache or utilisation target)."""
+
+MAX_GROUPS = 2**31 - 1
+"""Most groups a count may name: an LWS's ``replicas`` (and an HPA's) is an int32."""
 PositiveDuration = Annotated[
     float,
     BeforeValidator(parse_duration),

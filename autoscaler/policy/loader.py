@@ -5,9 +5,10 @@ locations (a path of keys and indices) are then mapped back to the line of the d
 node that exists. Loading never stops at the first problem: all errors of all files are
 collected, including the ones that span files (two policies for the same LWS).
 
-YAML itself (lines, YAML 1.2 booleans, duplicate keys) is ``yaml_nodes``' job; error
-paths and messages are ``paths``'; cross-field rules that pydantic skips because another
-field of the same object failed are checked again by ``cross_checks``.
+YAML itself (lines, YAML 1.2 booleans and numbers, duplicate keys, the bound on alias
+expansion) is ``yaml_nodes``' job; error paths and messages are ``paths``'; cross-field
+rules that pydantic skips because another field of the same object failed are checked
+again by ``cross_checks``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
@@ -26,6 +28,7 @@ from autoscaler.policy.paths import field_path, message, render_path
 from autoscaler.policy.yaml_nodes import (
     LineIndex,
     StrictYamlLoader,
+    check_expansion,
     duplicate_keys,
     is_empty_document,
 )
@@ -56,6 +59,16 @@ class LoadedPolicy:
         return LwsKey(target.namespace, target.name)
 
 
+def policy_from_document(data: Any) -> ScalingPolicy:
+    """Validate one policy document as written in YAML: by camelCase names only.
+
+    The models also accept Python names (``ScaleDown(stabilization_window=0)``) for code
+    that builds policies; a document must not, or ``scale_down: {...}`` would validate
+    although the docs and the JSON Schema (``additionalProperties: false``) reject it.
+    """
+    return ScalingPolicy.model_validate(data, by_alias=True, by_name=False)
+
+
 def describe_validation_error(exc: ValidationError) -> list[tuple[str, str]]:
     """(field path as written in YAML, message) for each error of a policy's validation,
     for policies that do not come from a file (``lws-autoscaler tune`` variants)."""
@@ -70,13 +83,12 @@ def _yaml_issue(file: str, exc: Exception, default_line: int) -> PolicyIssue:
 
     Besides syntax, that covers a value YAML cannot build (an unknown ``!tag``, a
     ``2026-02-30`` date, a 5,000-digit integer: ``StrictYamlLoader`` marks them with
-    their node) and nesting too deep to walk (10,000 ``[`` or an alias that contains
-    itself), which Python reports as a ``RecursionError``.
+    their node), aliases that expand too far or contain themselves (``check_expansion``),
+    and nesting too deep to walk (10,000 ``[``), which Python reports as a
+    ``RecursionError``.
     """
     if isinstance(exc, RecursionError):
-        return PolicyIssue(
-            file, default_line, "", "invalid YAML: nested too deeply, or an alias contains itself"
-        )
+        return PolicyIssue(file, default_line, "", "invalid YAML: nested too deeply")
     mark = getattr(exc, "problem_mark", None)
     line = mark.line + 1 if mark is not None else default_line
     problem = getattr(exc, "problem", None) or str(exc)
@@ -85,6 +97,8 @@ def _yaml_issue(file: str, exc: Exception, default_line: int) -> PolicyIssue:
 
 def _validate_document(file: str, node: yaml.Node) -> tuple[LoadedPolicy | None, list[PolicyIssue]]:
     try:
+        # First, before anything walks the document or pydantic its expansion.
+        check_expansion(node)
         index = LineIndex(node)
         duplicates = list(duplicate_keys(node))
         data = StrictYamlLoader("").construct_document(node)
@@ -98,7 +112,7 @@ def _validate_document(file: str, node: yaml.Node) -> tuple[LoadedPolicy | None,
         issues.append(PolicyIssue(file, index.line_of(()), "", "a policy must be a mapping"))
         return None, issues
     try:
-        policy = ScalingPolicy.model_validate(data)
+        policy = policy_from_document(data)
     except ValidationError as exc:
         found = [(field_path(e), message(e)) for e in exc.errors()]
         # Cross-field rules pydantic skipped because another field of their model failed.
@@ -117,21 +131,29 @@ def _parse_file(path: Path) -> tuple[list[LoadedPolicy], list[PolicyIssue]]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         return [], [PolicyIssue(file, 1, "", f"cannot read file: {exc}")]
-    try:
-        nodes = [
-            n for n in yaml.compose_all(text, Loader=StrictYamlLoader) if not is_empty_document(n)
-        ]
-    except (yaml.YAMLError, RecursionError) as exc:
-        return [], [_yaml_issue(file, exc, 1)]
-    if not nodes:
-        return [], [PolicyIssue(file, 1, "", "file holds no policy document")]
     policies: list[LoadedPolicy] = []
     issues: list[PolicyIssue] = []
-    for node in nodes:
-        loaded, doc_issues = _validate_document(file, node)
-        issues.extend(doc_issues)
-        if loaded is not None:
-            policies.append(loaded)
+    documents, next_line = 0, 1
+    # Document by document, each validated as it comes: a syntax error in a later
+    # document ends the stream but must not hide the problems of the earlier ones.
+    loader = StrictYamlLoader(text)
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None or is_empty_document(node):
+                continue
+            next_line = node.end_mark.line + 1
+            documents += 1
+            loaded, doc_issues = _validate_document(file, node)
+            issues.extend(doc_issues)
+            if loaded is not None:
+                policies.append(loaded)
+    except (yaml.YAMLError, RecursionError) as exc:
+        issues.append(_yaml_issue(file, exc, next_line))
+    finally:
+        loader.dispose()
+    if not documents and not issues:
+        issues.append(PolicyIssue(file, 1, "", "file holds no policy document"))
     return policies, issues
 
 

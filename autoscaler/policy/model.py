@@ -1,8 +1,10 @@
 """The ScalingPolicy schema (``lws-autoscaler.io/v1alpha1``), as strict pydantic models.
 
-Field names are camelCase in YAML (Kubernetes style) and snake_case in Python. Every
-model forbids unknown keys and refuses type coercion (``"3"`` is not an int), and every
-window is a duration (``"5m"`` or seconds). Defaults are chosen for multi-node LLM
+Field names are camelCase in YAML (Kubernetes style) and snake_case in Python (the
+loader accepts only the YAML names; code may build models by either). Every model
+forbids unknown keys, refuses type coercion (``"3"`` is not an int) and non-finite
+numbers (``.inf`` as a target would switch a signal off), and every window is a
+duration (``"5m"`` or seconds). Defaults are chosen for multi-node LLM
 serving: groups take minutes to start, so scale-up is immediate but bounded and
 scale-down is slow. ``docs/policy-reference.md`` documents each field.
 """
@@ -24,11 +26,13 @@ from pydantic.alias_generators import to_camel
 
 from autoscaler.policy import rules
 from autoscaler.policy.fields import (
+    MAX_GROUPS,
     DnsLabel,
     Duration,
     Fraction,
     LwsName,
     PositiveDuration,
+    Target,
     cross_field_error,
 )
 from autoscaler.signals import ServingEngine, Signal
@@ -52,7 +56,11 @@ class _Strict(BaseModel):
         strict=True,
         frozen=True,
         alias_generator=to_camel,
-        populate_by_name=True,
+        # Both, so code can build models by Python name; YAML documents are validated
+        # by alias only (``loader.policy_from_document``).
+        validate_by_name=True,
+        validate_by_alias=True,
+        allow_inf_nan=False,
     )
 
 
@@ -72,8 +80,8 @@ class TargetRef(_Strict):
 class ReplicaBounds(_Strict):
     """Bounds on groups while serving. ``min`` is at least 1: zero is ``scaleToZero``'s job."""
 
-    min: int = Field(default=1, ge=1)
-    max: int = Field(ge=1)
+    min: int = Field(default=1, ge=1, le=MAX_GROUPS)
+    max: int = Field(ge=1, le=MAX_GROUPS)
 
     # Field validators (not model validators) so the error points at the `max:` line.
     @field_validator("max")
@@ -107,14 +115,14 @@ class IsolatedBurst(_Strict):
     """A queue above target after ``calmFor`` without one orders at most ``maxGroups``."""
 
     calm_for: PositiveDuration
-    max_groups: int = Field(default=1, ge=1)
+    max_groups: int = Field(default=1, ge=1, le=MAX_GROUPS)
 
 
 class QueueDepthSignal(_Strict):
     """Waiting requests per ready group; scale so each group has at most the target."""
 
     type: Literal["queueDepth"]
-    target_per_group: Annotated[float, Field(gt=0)]
+    target_per_group: Target
     sustained_for: Duration = Field(
         default=0.0,
         description=(
@@ -144,7 +152,7 @@ class TokenThroughputSignal(_Strict):
 
     type: Literal["tokenThroughput"]
     tokens: Literal["prompt", "generation", "total"] = "generation"
-    capacity_per_group: Annotated[float, Field(gt=0)]
+    capacity_per_group: Target
     target_utilization: Fraction = 0.8
 
 
@@ -152,7 +160,7 @@ class _LatencyTarget(_Strict):
     """A quantile of a latency histogram over ``metrics.rateWindow``, against a target."""
 
     quantile: Annotated[float, Field(gt=0, lt=1)] = 0.9
-    target_seconds: Annotated[float, Field(gt=0)]
+    target_seconds: Target
 
 
 class TtftSignal(_LatencyTarget):
@@ -205,8 +213,9 @@ class ColdStart(_Strict):
 class StepLimit(_Strict):
     """At most ``groups`` (or ``percent`` of the current size, whichever is larger) per period."""
 
-    groups: int | None = Field(default=None, ge=1)
-    percent: float | None = Field(default=None, gt=0)
+    groups: int | None = Field(default=None, ge=1, le=MAX_GROUPS)
+    # 10,000% is a 100-fold step; far more would overflow the size it is applied to.
+    percent: float | None = Field(default=None, gt=0, le=10_000)
     period: PositiveDuration = 60.0
 
     @model_validator(mode="after")
@@ -220,7 +229,7 @@ class Forecast(_Strict):
 
     enabled: bool = True
     lookback: Duration = 300.0
-    max_growth: Annotated[float, Field(ge=1)] = 2.0
+    max_growth: Annotated[float, Field(ge=1, le=100)] = 2.0
 
 
 class ScaleUp(_Strict):
@@ -291,7 +300,7 @@ class MissingMetrics(_Strict):
 
     hold_for: Duration = 300.0
     then: Literal["fallback", "noRecommendation"] = "noRecommendation"
-    fallback_replicas: int | None = Field(default=None, ge=1, validate_default=True)
+    fallback_replicas: int | None = Field(default=None, ge=1, le=MAX_GROUPS, validate_default=True)
 
     @field_validator("fallback_replicas")
     @classmethod
@@ -304,7 +313,7 @@ class MissingMetrics(_Strict):
 class PolicySpec(_Strict):
     target: TargetRef
     replicas: ReplicaBounds
-    gpus_per_group: int | None = Field(default=None, ge=1)
+    gpus_per_group: int | None = Field(default=None, ge=1, le=MAX_GROUPS)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     signals: Annotated[list[SignalSpec], Field(min_length=1)]
     tolerance: Annotated[float, Field(ge=0, lt=1)] = 0.1

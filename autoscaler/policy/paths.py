@@ -4,7 +4,8 @@ pydantic locates an error by a tuple of keys and indices, in Python field names 
 field was defaulted (``fallback_replicas``), with the tag of a discriminated union
 (``kvCacheUtilization``) and ``[key]`` markers mixed in. ``field_path`` walks that tuple
 along the models, so only real model fields are translated to their YAML names: keys of
-free-form maps (``metadata.labels``) keep their spelling, and with it their line.
+free-form maps (``metadata.labels``) and unknown keys (``scale_down``, which is not
+``scaleDown``) keep their spelling, and with it their line.
 """
 
 from __future__ import annotations
@@ -61,8 +62,12 @@ def field_path(error: Any) -> FieldPath:
     """The path of one pydantic error in YAML names, e.g. ``("spec", "signals", 1, "type")``."""
     parts: list[str | int] = []
     node: Any = ScalingPolicy
-    for part in error["loc"]:
-        if isinstance(part, int):
+    loc = error["loc"]
+    for position, part in enumerate(loc):
+        if error["type"] == "extra_forbidden" and position == len(loc) - 1:
+            # An unknown key, as written: ``scale_down`` is not ``scaleDown``'s line.
+            parts.append(part)
+        elif isinstance(part, int):
             parts.append(part)
             node = _item(node)
         elif "[" in part:

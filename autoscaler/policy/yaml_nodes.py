@@ -1,13 +1,23 @@
-"""YAML as the loader needs it: nodes that keep their line, YAML 1.2 booleans, and
-duplicate keys reported instead of silently overwritten.
+"""YAML as the loader needs it: nodes that keep their line, YAML 1.2 booleans and
+numbers, duplicate keys reported instead of silently overwritten, and a bound on what
+aliases may expand to.
 
 Booleans follow YAML 1.2 (only ``true``/``false``): YAML 1.1 would silently read
 ``learn: yes`` as true and a label ``enabled: no`` as a boolean, so ``yes``/``no``/``on``/
 ``off`` stay strings here and the strict schema reports them where a boolean is expected.
+Numbers follow YAML 1.2's core schema for the same reason: YAML 1.1 reads ``max: 010`` as
+8 (octal) and ``holdFor: 1:30`` as 90 (base 60), where every YAML 1.2 tool, and a reader,
+sees 10 and the text ``1:30``.
+
+Aliases are resolved by reference: ``&a [*b, *b]`` is one node seen twice. A few hundred
+bytes of nested aliases ("billion laughs") thus stand for billions of values, which
+walking the document or validating it would visit one by one; ``check_expansion``
+refuses such a document before anything walks it.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -17,11 +27,22 @@ import yaml
 FieldPath = tuple[str | int, ...]
 """Keys and list indices from the document root, e.g. ``("spec", "signals", 0)``."""
 
+MAX_VALUES = 100_000
+"""Most values (nodes, every alias expanded) one document may stand for. A policy has a
+few hundred; the bound only has to keep a hostile file from costing gigabytes."""
+
 _BOOL_TAG = "tag:yaml.org,2002:bool"
+_INT_TAG = "tag:yaml.org,2002:int"
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+_INT = re.compile(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+")
+_FLOAT = re.compile(
+    r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)"
+)
 
 
 class StrictYamlLoader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 booleans (see the module docstring).
+    """SafeLoader with YAML 1.2 booleans and numbers (see the module docstring).
 
     A scalar YAML resolves but Python cannot build (``2026-02-30`` as a date, an integer
     of more than 4,300 digits) raises a plain ``ValueError`` in SafeLoader; here it is a
@@ -40,56 +61,156 @@ class StrictYamlLoader(yaml.SafeLoader):
                 None, None, f"cannot read {shown!r}: {reason}", node.start_mark
             ) from exc
 
+    # SafeLoader's own constructors would still read an explicit ``!!int 010`` as octal
+    # and ``!!float 1:30`` as base 60, and Python's int()/float() accept "1_0" and " 1".
+    def construct_yaml12_int(self, node: yaml.ScalarNode) -> int:
+        text = str(self.construct_scalar(node))
+        if not _INT.fullmatch(text):
+            raise ValueError("not an integer (YAML 1.2: digits, 0o octal or 0x hex)")
+        base = {"0o": 8, "0x": 16}.get(text[:2], 10)
+        return int(text if base == 10 else text[2:], base)
+
+    def construct_yaml12_float(self, node: yaml.ScalarNode) -> float:
+        text = str(self.construct_scalar(node))
+        if not _FLOAT.fullmatch(text):
+            raise ValueError("not a number (YAML 1.2)")
+        special = text.lstrip("+-").lower()
+        if special == ".inf":
+            return -math.inf if text.startswith("-") else math.inf
+        return math.nan if special == ".nan" else float(text)
+
 
 StrictYamlLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != _BOOL_TAG]
+    first: [
+        (tag, regexp) for tag, regexp in resolvers if tag not in (_BOOL_TAG, _INT_TAG, _FLOAT_TAG)
+    ]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 StrictYamlLoader.add_implicit_resolver(
     _BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
 )
+# Integers before floats: the float pattern also matches "10".
+StrictYamlLoader.add_implicit_resolver(
+    _INT_TAG, re.compile(f"^(?:{_INT.pattern})$"), list("-+0123456789")
+)
+StrictYamlLoader.add_implicit_resolver(
+    _FLOAT_TAG, re.compile(f"^(?:{_FLOAT.pattern})$"), list("-+0123456789.")
+)
+StrictYamlLoader.add_constructor(_INT_TAG, StrictYamlLoader.construct_yaml12_int)
+StrictYamlLoader.add_constructor(_FLOAT_TAG, StrictYamlLoader.construct_yaml12_float)
+
+
+def _children(node: yaml.Node) -> Iterator[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            yield key_node
+            yield value_node
+    elif isinstance(node, yaml.SequenceNode):
+        yield from node.value
+
+
+def check_expansion(root: yaml.Node, limit: int = MAX_VALUES) -> None:
+    """Raise a ``MarkedYAMLError`` if ``root`` stands for more than ``limit`` values once
+    its aliases are expanded, or if an alias contains itself.
+
+    Each distinct node is sized once (sizes stop counting past ``limit``), so the check
+    costs as much as the text, not as the expansion. The error points at the innermost
+    value that alone is too large: in a billion-laughs file, the anchor that tips it over.
+    """
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        known = sizes.get(id(node))
+        if known is not None:
+            return known
+        if id(node) in open_nodes:
+            raise yaml.MarkedYAMLError(
+                problem="an alias contains itself", problem_mark=node.start_mark
+            )
+        open_nodes.add(id(node))
+        total = min(limit + 1, 1 + sum(size(child) for child in _children(node)))
+        open_nodes.discard(id(node))
+        sizes[id(node)] = total
+        return total
+
+    if size(root) <= limit:
+        return
+    node = root
+    while (inner := next((c for c in _children(node) if sizes[id(c)] > limit), None)) is not None:
+        node = inner
+    raise yaml.MarkedYAMLError(
+        problem=(
+            f"this value stands for more than {limit:,} values once aliases are expanded; "
+            "a whole policy has a few hundred"
+        ),
+        problem_mark=node.start_mark,
+    )
 
 
 class LineIndex:
-    """Maps a path of keys/indices inside one YAML document to a 1-based line."""
+    """Maps a path of keys/indices inside one YAML document to a 1-based line.
+
+    Paths are followed through the nodes on demand rather than indexed up front: a node
+    an alias shares is then never walked once per reference.
+    """
 
     def __init__(self, root: yaml.Node) -> None:
-        self._lines: dict[FieldPath, int] = {}
-        self._walk(root, ())
-
-    def _walk(self, node: yaml.Node, path: FieldPath) -> None:
-        self._lines[path] = node.start_mark.line + 1
-        if isinstance(node, yaml.MappingNode):
-            for key_node, value_node in node.value:
-                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
-                self._walk(value_node, (*path, key))
-                # A key's own line is the better answer for "unknown key" errors.
-                self._lines[(*path, key)] = key_node.start_mark.line + 1
-        elif isinstance(node, yaml.SequenceNode):
-            for index, item in enumerate(node.value):
-                self._walk(item, (*path, index))
+        self._root = root
 
     def line_of(self, path: FieldPath) -> int:
-        for end in range(len(path), -1, -1):
-            line = self._lines.get(path[:end])
-            if line is not None:
-                return line
-        return 1
+        """The line of the deepest node of ``path`` that exists: a key's own line for a
+        mapping entry (the better answer for "unknown key"), an item's for a list."""
+        node, line = self._root, self._root.start_mark.line + 1
+        for part in path:
+            if isinstance(node, yaml.MappingNode) and isinstance(part, str):
+                # The last of equal keys, as YAML keeps it.
+                entry = next(
+                    (
+                        (k, v)
+                        for k, v in reversed(node.value)
+                        if isinstance(k, yaml.ScalarNode) and k.value == part
+                    ),
+                    None,
+                )
+                if entry is None:
+                    break
+                line, node = entry[0].start_mark.line + 1, entry[1]
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+                if not 0 <= part < len(node.value):
+                    break
+                node = node.value[part]
+                line = node.start_mark.line + 1
+            else:
+                break
+        return line
 
 
-def duplicate_keys(node: yaml.Node, path: FieldPath = ()) -> Iterator[tuple[FieldPath, int]]:
-    """YAML silently keeps the last of two equal keys; a policy must not."""
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key_node, value_node in node.value:
-            key = str(key_node.value)
-            if key in seen:
-                yield (*path, key), key_node.start_mark.line + 1
-            seen.add(key)
-            yield from duplicate_keys(value_node, (*path, key))
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            yield from duplicate_keys(item, (*path, index))
+def duplicate_keys(node: yaml.Node) -> Iterator[tuple[FieldPath, int]]:
+    """YAML silently keeps the last of two equal keys; a policy must not.
+
+    A mapping an alias shares is checked once, under the path where it is first seen:
+    its duplicates are on its own lines whichever path reaches it.
+    """
+    seen_nodes: set[int] = set()
+
+    def walk(node: yaml.Node, path: FieldPath) -> Iterator[tuple[FieldPath, int]]:
+        if id(node) in seen_nodes:
+            return
+        seen_nodes.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            seen: set[str] = set()
+            for key_node, value_node in node.value:
+                key = str(key_node.value)
+                if key in seen:
+                    yield (*path, key), key_node.start_mark.line + 1
+                seen.add(key)
+                yield from walk(value_node, (*path, key))
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                yield from walk(item, (*path, index))
+
+    return walk(node, ())
 
 
 def is_empty_document(node: yaml.Node | None) -> bool:

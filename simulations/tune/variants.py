@@ -27,7 +27,11 @@ import yaml
 from pydantic import ValidationError
 
 from autoscaler.errors import AutoscalerError
-from autoscaler.policy.loader import describe_validation_error, load_policy_file
+from autoscaler.policy.loader import (
+    describe_validation_error,
+    load_policy_file,
+    policy_from_document,
+)
 from autoscaler.policy.model import ScalingPolicy
 from autoscaler.policy.yaml_nodes import StrictYamlLoader, is_empty_document
 
@@ -89,7 +93,8 @@ def _path_value(text: str, source: str, form: str) -> tuple[tuple[str, ...], Any
     if not parts or any(not p for p in parts):
         raise TuningError(f"{source}: empty key in path {path!r}")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
+        # As policy files read it: YAML 1.2 (010 is 10, `yes` and 1:30 are text).
+        value = yaml.load(raw, Loader=StrictYamlLoader) if raw.strip() else None
     except yaml.YAMLError as exc:
         raise TuningError(f"{source}: value is not valid YAML: {exc}") from None
     return parts, value
@@ -209,7 +214,7 @@ def build_variants(
             grouped.setdefault(name, []).append(override)
     except TuningError as exc:
         problems.append(str(exc))
-    variants = [Variant(BASELINE, (), base, ScalingPolicy.model_validate(base))]
+    variants = [Variant(BASELINE, (), base, policy_from_document(base))]
     for name, overrides in grouped.items():
         document = copy.deepcopy(dict(base))
         try:
@@ -219,7 +224,7 @@ def build_variants(
             problems.append(str(exc))
             continue
         try:
-            policy = ScalingPolicy.model_validate(document)
+            policy = policy_from_document(document)
         except ValidationError as exc:
             for path, message in describe_validation_error(exc):
                 problems.append(f"variant {name!r}: {path}: {message}")

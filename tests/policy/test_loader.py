@@ -189,13 +189,14 @@ CASES = [
 
 def assert_reported(path: Path, expected: list[tuple[int, str, str]]) -> None:
     """One run reports exactly ``expected`` (line, field, part of the message) for the
-    file at ``path``, in line order, each as ``file:line: field: message``; loading
-    the file raises."""
+    file at ``path``, in line order, each as ``file:line: field: message`` (field ``""``
+    for the whole document, shown as ``<document>``); loading the file raises."""
     _, issues = collect_policies([path])
     assert [(i.line, i.field) for i in issues] == sorted((line, f) for line, f, _ in expected)
     for issue, (_, _, want) in zip(issues, sorted(expected), strict=True):
         assert want in issue.message
-        assert str(issue) == f"{path}:{issue.line}: {issue.field}: {issue.message}"
+        field = issue.field or "<document>"
+        assert str(issue) == f"{path}:{issue.line}: {field}: {issue.message}"
     with pytest.raises(PolicyError):
         load_policy_file(path)
 

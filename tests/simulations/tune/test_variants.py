@@ -43,6 +43,9 @@ EXAMPLE = REPO / "policies" / "llama-70b.yaml"
         (" t :tolerance=0.05", "t", ("tolerance",), 0.05),
         ("n:scaleUp.forecast=null", "n", ("scaleUp", "forecast"), None),
         ("e:scaleUp.forecast=", "e", ("scaleUp", "forecast"), None),
+        # Values read as policy files read them (YAML 1.2), not as YAML 1.1 would.
+        ("r:replicas.max=010", "r", ("replicas", "max"), 10),
+        ("h:missingMetrics.holdFor=1:30", "h", ("missingMetrics", "holdFor"), "1:30"),
     ],
 )
 def test_parse_set_reads_name_path_and_yaml_value(
@@ -166,16 +169,19 @@ def test_build_variants_reports_every_problem_at_once() -> None:
                 "nocolon",
                 "neg:tolerance=-1",
                 "typo:scaleDown.stabilisationWindow=2m",
+                "snake:scaleDown.stabilization_window=2m",
                 "far:signals.9.target=1",
                 f"{BASELINE}:tolerance=0.2",
             ],
         )
     lines = str(caught.value).splitlines()
-    assert len(lines) == 5
+    assert len(lines) == 6
     text = "\n".join(lines)
     assert "'nocolon': expected NAME:PATH=VALUE" in text
     assert "variant 'neg': spec.tolerance:" in text
     assert "variant 'typo': spec.scaleDown.stabilisationWindow: unknown field" in text
+    # A file would reject the Python name, so a variant does too.
+    assert "variant 'snake': spec.scaleDown.stabilization_window: unknown field" in text
     assert "index 9 is out of range" in text
     assert "names the unchanged policy" in text
 
