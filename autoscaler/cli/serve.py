@@ -41,6 +41,16 @@ def _positive(text: str) -> float:
     return value
 
 
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number above 0, got {text!r}")
+    return value
+
+
 def _names(text: str) -> tuple[str, ...]:
     return tuple(n.strip() for n in text.split(",") if n.strip())
 
@@ -77,7 +87,7 @@ def register(subparsers: Any) -> None:
         "--max-decision-age",
         type=_duration,
         metavar="DURATION",
-        help="older decisions are stale: 503 (default: 3 cycles)",
+        help="older decisions are stale: 503 (default: 3 cycles; at least 2 cycles)",
     )
     s = p.add_argument_group("serving")
     s.add_argument("--bind-address", help="default 0.0.0.0 (HTTPS), 127.0.0.1 (plain HTTP)")
@@ -103,6 +113,21 @@ def register(subparsers: Any) -> None:
         default=[],
         metavar="NAME",
         help="extra host name for the self-signed certificate (repeatable)",
+    )
+    s.add_argument(
+        "--request-header-timeout",
+        type=_duration,
+        default=30.0,
+        metavar="DURATION",
+        help="close a connection that has not sent a request's headers this long after "
+        "its TLS handshake or previous response (default 30s)",
+    )
+    s.add_argument(
+        "--max-connections",
+        type=_count,
+        default=1000,
+        metavar="N",
+        help="open connections (or requests in flight) above which requests get 503 (default 1000)",
     )
     a = p.add_argument_group("authentication and authorisation")
     a.add_argument(
@@ -185,6 +210,8 @@ def settings_from(args: argparse.Namespace) -> ServeSettings:
         "insecure": insecure,
         "insecure_port": args.insecure_port,
         "force_insecure_non_loopback": args.force_insecure_non_loopback,
+        "request_header_timeout": args.request_header_timeout,
+        "max_connections": args.max_connections,
         "tls_cert_file": args.tls_cert_file,
         "tls_private_key_file": args.tls_private_key_file,
         "cert_dir": args.cert_dir,

@@ -2,8 +2,9 @@
 
 Members of ``system:masters`` are always allowed (the aggregator's availability check
 comes as ``system:kube-aggregator`` in that group). Everyone else is checked with a
-SubjectAccessReview: a metric read is ``get`` on resource ``<metric>`` in API group
-``external.metrics.k8s.io`` in the request's namespace; discovery, ``/metrics`` and
+SubjectAccessReview: a metric read is ``list`` on resource ``<metric>`` in API group
+``external.metrics.k8s.io`` in the request's namespace (the URL names no object, so
+kube-apiserver's RequestInfo makes the GET a ``list``); discovery, ``/metrics`` and
 ``/debug/...`` are non-resource ``get`` on the path. Answers are cached (10 s allowed,
 10 s denied by default, like kube-apiserver's webhook authoriser); review failures are
 not cached and answer 500 with a generic message.
@@ -27,7 +28,7 @@ ALWAYS_ALLOWED_GROUPS = frozenset({"system:masters"})
 
 
 def forbidden(user: UserInfo, attributes: Attributes, reason: str) -> ApiError:
-    """403 worded like kube-apiserver's (``User "x" cannot get resource ...``)."""
+    """403 worded like kube-apiserver's (``User "x" cannot list resource ...``)."""
     message = f'User "{user.username}" cannot {attributes.describe()}'
     if attributes.is_resource:
         message = f"{attributes.resource}.{attributes.group} is forbidden: {message}"

@@ -113,7 +113,7 @@ def health_router(
                 "no control-loop cycle with source data has completed yet", status_code=503
             )
         age = clock() - published
-        if age > store.max_age:
+        if store.is_stale(published, clock()):
             return PlainTextResponse(
                 f"last cycle {age:.0f}s ago (max age {store.max_age:.0f}s)", status_code=503
             )

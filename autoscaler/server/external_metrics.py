@@ -67,12 +67,17 @@ def router(store: DecisionStore, clock: Callable[[], float]) -> APIRouter:
                 {"name": metric, "group": "external.metrics.k8s.io", "kind": metric},
             )
         now = clock()
-        oldest = min(selected, key=lambda s: s.decided_at)
-        if store.is_stale(oldest.decided_at, now):
+        stale = next((s for s in selected if store.is_stale(s.decided_at, now)), None)
+        if stale is not None:
+            age = now - stale.decided_at
+            when = (
+                f"{format_duration(age)} old"
+                if age >= 0
+                else f"dated {format_duration(-age)} ahead of this server's clock"
+            )
             raise ApiError(
                 503,
-                f"the latest decision for {namespace}/{oldest.lws} is "
-                f"{format_duration(now - oldest.decided_at)} old (max age "
+                f"the latest decision for {namespace}/{stale.lws} is {when} (max age "
                 f"{format_duration(store.max_age)}); not serving an outdated value",
             )
         items = ",".join(s.item_json for s in selected)

@@ -2,8 +2,15 @@
 
 ``UserInfo`` mirrors ``authentication.k8s.io/v1`` ``UserInfo``; ``Attributes`` is either
 a resource request (the metric read: group ``external.metrics.k8s.io``, resource = the
-metric name, verb ``get``, a namespace) or a non-resource request (discovery,
-``/metrics``, ``/debug/...``), as a SubjectAccessReview expresses them.
+metric name, verb ``list``, a namespace) or a non-resource request (discovery,
+``/metrics``, ``/debug/...``, verb ``get``), as a SubjectAccessReview expresses them.
+
+The verbs are the ones kube-apiserver's RequestInfo resolver derives from the same URL
+(k8s.io/apiserver/pkg/endpoints/request/requestinfo.go), so that RBAC written for
+kube-apiserver means the same here: ``GET /apis/<group>/<version>/namespaces/<ns>/
+<metric>`` has no name segment, and a GET without a name is ``list``; a path with fewer
+than three segments after ``/apis`` (``/apis``, ``/apis/<group>``, ``/apis/<group>/
+<version>``) or outside ``/api``/``/apis`` is a non-resource request, verb ``get``.
 """
 
 from __future__ import annotations
@@ -47,7 +54,8 @@ class Attributes:
 
     @classmethod
     def metric(cls, namespace: str, metric: str) -> Attributes:
-        return cls(namespace=namespace, resource=metric)
+        """``GET .../namespaces/{namespace}/{metric}``: a collection read, verb ``list``."""
+        return cls(verb="list", namespace=namespace, resource=metric)
 
     @classmethod
     def non_resource(cls, path: str) -> Attributes:

@@ -201,15 +201,38 @@ class ControlLoop:
 
     def run(self, stop: threading.Event, wait: Callable[[float], bool] | None = None) -> None:
         """Restore, then cycle until ``stop`` is set. ``wait(seconds)`` sleeps in wall
-        seconds and returns True to stop (default: ``stop.wait``)."""
+        seconds and returns True to stop (default: ``stop.wait``).
+
+        No single wait is longer than one cycle, whatever the clock does. If the clock
+        goes back (an NTP step, a VM restored from a snapshot) by less than a cycle
+        before the tick just run, the loop waits for the next tick as usual, at most two
+        cycles in all. If it goes back further, the loop does not wait until the clock
+        is back where it was: it resyncs at once onto the tick at or before the new time
+        and cycles from there, so decisions keep coming every cycle and the ones stamped
+        in the clock's future are replaced at once."""
         wait = wait or stop.wait
         tick = self.align(self.clock.now())
         self.restore(tick)
         while not stop.is_set():
             self.run_cycle(tick)
             next_tick = tick + self.cycle
-            if wait(max(0.0, self.clock.wall_seconds(next_tick - self.clock.now()))):
-                return
-            tick = max(next_tick, self.align(self.clock.now()))
+            while True:
+                now = self.clock.now()
+                went_back = now < tick - self.cycle
+                if went_back or now >= next_tick:
+                    break
+                if wait(self.clock.wall_seconds(min(self.cycle, next_tick - now))):
+                    return
+            if went_back:
+                log.warning(
+                    "the clock went back %.0fs (from tick %.0f to %.0f): resuming at tick %.0f",
+                    tick - now,
+                    tick,
+                    now,
+                    self.align(now),
+                )
+                tick = self.align(now)
+                continue
+            tick = max(next_tick, self.align(now))
             if tick > next_tick:
                 log.warning("cycle overran: skipped to %.0f", tick)

@@ -4,7 +4,10 @@ Whatever happens inside, the client gets a Kubernetes ``Status``: an unexpected
 exception becomes a generic 500 ``InternalError`` (the traceback goes to the log, never
 to the client); a request path longer than ``max_path_bytes`` is refused with 400
 before routing. Every request is counted by route *template* (so metric names and
-namespaces do not explode the label set), method and status code.
+namespaces do not explode the label set; any path no route matches is ``unmatched``),
+method and status code. The method label is one of :data:`METHOD_LABELS` or ``other``:
+the HTTP parser accepts any token as a method, and a label per token would let any
+client grow ``/metrics`` without bound.
 """
 
 from __future__ import annotations
@@ -27,6 +30,19 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 DEFAULT_MAX_PATH_BYTES = 4096
+METHOD_LABELS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+UNMATCHED_ROUTE = "unmatched"
+
+
+def method_label(method: object) -> str:
+    """The ``method`` label of a request: a standard method as is, anything else ``other``."""
+    return method if isinstance(method, str) and method in METHOD_LABELS else "other"
+
+
+def route_label(scope: Scope) -> str:
+    """The ``route`` label: the matched route's template, never the request path."""
+    template = getattr(scope.get("route"), "path", None)
+    return template if isinstance(template, str) and template else UNMATCHED_ROUTE
 
 
 async def send_status(send: Send, error: ApiError) -> None:
@@ -88,9 +104,8 @@ class ObserveAndContain:
                 )
                 await send_status(observed_send, internal_error())
         finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
-            method = str(scope.get("method", ""))
+            template = route_label(scope)
+            method = method_label(scope.get("method"))
             self.telemetry.http_requests.labels(template, method, str(code)).inc()
             self.telemetry.http_latency.labels(template, method).observe(
                 time.perf_counter() - started

@@ -42,13 +42,18 @@ class ServeSettings(BaseModel):
     replay_speed: float = Field(default=1.0, gt=0)
     cycle_seconds: float = Field(default=15.0, gt=0)
     max_decision_age: float | None = Field(default=None, gt=0)
-    """Seconds after which a decision is stale; default three cycles."""
+    """Seconds after which a decision is stale; default three cycles, at least two."""
 
     bind_address: str = "0.0.0.0"
     secure_port: int = Field(default=6443, ge=0, le=65535)
     insecure: bool = False
     insecure_port: int = Field(default=8080, ge=0, le=65535)
     force_insecure_non_loopback: bool = False
+    request_header_timeout: float = Field(default=30.0, gt=0)
+    """Seconds a connection may take to deliver a request's headers (from the TLS
+    handshake, or from the end of the previous response); then it is closed."""
+    max_connections: int = Field(default=1000, ge=1)
+    """Open connections (or requests in flight) above which requests get 503."""
 
     tls_cert_file: Path | None = None
     tls_private_key_file: Path | None = None
@@ -75,6 +80,15 @@ class ServeSettings(BaseModel):
     def _consistent(self) -> ServeSettings:
         if (self.tls_cert_file is None) != (self.tls_private_key_file is None):
             raise ValueError("--tls-cert-file and --tls-private-key-file go together")
+        age = self.max_decision_age
+        if age is not None and age < 2 * self.cycle_seconds:
+            # A decision is at most one cycle old when the next one replaces it, plus
+            # the cycle's own run time: a max age under two cycles marks every decision
+            # stale for part of every cycle, and the API and /readyz flap.
+            raise ValueError(
+                f"--max-decision-age ({age:g}s) must be at least twice --cycle "
+                f"({self.cycle_seconds:g}s), i.e. {2 * self.cycle_seconds:g}s or more"
+            )
         exposed = not is_loopback(self.bind_address)
         if self.insecure and exposed and not self.force_insecure_non_loopback:
             raise ValueError(

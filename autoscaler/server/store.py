@@ -110,4 +110,8 @@ class DecisionStore:
         return sorted(self._index.decisions.values(), key=lambda s: s.decision.key)
 
     def is_stale(self, decided_at: float, now: float) -> bool:
-        return now - decided_at > self.max_age
+        """Older than ``max_age``, or dated more than ``max_age`` ahead of ``now``: after
+        the wall clock steps back an hour, a decision stamped an hour ahead is not fresh
+        for that hour, it is one nobody can date."""
+        age = now - decided_at
+        return age > self.max_age or age < -self.max_age

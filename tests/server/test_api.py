@@ -195,6 +195,23 @@ def test_stale_recommendation_is_503_and_not_ready(api: Running) -> None:
         assert http.get(REC).status_code == 200
 
 
+def test_a_decision_dated_ahead_of_the_clock_is_stale_too(api: Running) -> None:
+    """The wall clock stepped back an hour after a cycle: the decision now reads as an
+    hour in the future. Within max age (45 s) of the clock that is skew; beyond it
+    nobody can date the value, so it is refused like an old one."""
+    api.cycle()
+    with api.client() as http:
+        api.clock.advance(-45)
+        assert http.get(REC).status_code == 200
+        assert http.get("/readyz").status_code == 200
+        api.clock.advance(-3555)
+        ahead = http.get(REC)
+        assert ahead.status_code == 503
+        _is_status(ahead.json(), 503, "ServiceUnavailable")
+        assert "dated 1h ahead of this server's clock" in ahead.json()["message"]
+        assert http.get("/readyz").status_code == 503
+
+
 def test_no_recommendation_after_hold_is_404(api: Running) -> None:
     """Source down: the engine holds for holdFor (5 min default), then makes no
     recommendation (noRecommendation): the series disappears -> 404, HPA holds."""

@@ -30,18 +30,20 @@ HPA_USER = "system:serviceaccount:kube-system:horizontal-pod-autoscaler"
 
 
 def _allow(spec: dict[str, Any]) -> bool:
-    """The test RBAC: the HPA and alice may read metrics in 'inference'; alice may also
-    read /metrics; bob may nothing."""
+    """The test RBAC, evaluated as kube-apiserver's RBAC would: the HPA and alice may
+    ``list`` metrics in 'inference' (what a metric read is), carol only ``get`` them
+    (which allows no metric read); alice may also ``get`` /metrics; bob may nothing."""
     user = spec.get("user")
     resource = spec.get("resourceAttributes")
     if resource is not None:
+        verbs = {HPA_USER: {"list"}, "alice": {"list"}, "carol": {"get"}}.get(str(user), set())
         return (
-            user in (HPA_USER, "alice")
-            and resource.get("group") == "external.metrics.k8s.io"
-            and resource.get("verb") == "get"
+            resource.get("group") == "external.metrics.k8s.io"
+            and resource.get("verb") in verbs
             and resource.get("namespace") == "inference"
         )
-    return user == "alice" and spec.get("nonResourceAttributes", {}).get("path") == "/metrics"
+    non_resource = spec.get("nonResourceAttributes", {})
+    return user == "alice" and non_resource == {"path": "/metrics", "verb": "get"}
 
 
 @pytest.fixture
@@ -49,7 +51,13 @@ def kube(tmp_path: Path, pki: TestPki) -> Iterator[tuple[FakeApiServer, Path]]:
     with FakeApiServer(tls=pki.server()) as api:
         api.on_post(
             TOKEN_REVIEWS,
-            token_reviewer({"alice-token": ("alice", ["team"]), "bob-token": ("bob", [])}),
+            token_reviewer(
+                {
+                    "alice-token": ("alice", ["team"]),
+                    "bob-token": ("bob", []),
+                    "carol-token": ("carol", []),
+                }
+            ),
         )
         api.on_post(ACCESS_REVIEWS, access_reviewer(_allow))
         config = api.write_kubeconfig(
@@ -120,7 +128,7 @@ def test_front_proxy_headers_are_trusted_with_the_proxy_certificate(
         "version": "v1beta1",
         "resource": "lws_recommended_replicas",
         "namespace": "inference",
-        "verb": "get",
+        "verb": "list",  # no name in the URL: kube-apiserver's RequestInfo says list
     }
     assert _reviews(api, TOKEN_REVIEWS) == []
 
@@ -169,7 +177,7 @@ def test_bearer_tokens_and_caching(secured: Running, kube: tuple[FakeApiServer, 
         denied = _assert_status(
             http.get(REC, headers={"Authorization": "Bearer bob-token"}), 403, "Forbidden"
         )
-        assert 'User "bob" cannot get resource "lws_recommended_replicas"' in denied["message"]
+        assert 'User "bob" cannot list resource "lws_recommended_replicas"' in denied["message"]
         assert denied["details"] == {
             "group": "external.metrics.k8s.io",
             "kind": "lws_recommended_replicas",
@@ -181,6 +189,35 @@ def test_bearer_tokens_and_caching(secured: Running, kube: tuple[FakeApiServer, 
         assert len(_reviews(api, ACCESS_REVIEWS)) == before  # denial cached too
         other_ns = REC.replace("/inference/", "/elsewhere/")
         _assert_status(http.get(other_ns, headers=alice), 403, "Forbidden")
+
+
+def test_a_metric_read_is_a_list_and_discovery_a_non_resource_get(
+    secured: Running, kube: tuple[FakeApiServer, Path]
+) -> None:
+    """kube-apiserver's RequestInfo makes ``GET .../namespaces/<ns>/<metric>`` (no name
+    segment) a ``list``, and ``/apis/<group>/<version>`` a non-resource path: a caller
+    that RBAC allows ``list`` reads the metric, one allowed ``get`` only does not."""
+    api, _ = kube
+    with secured.client() as http:
+        allowed = http.get(REC, headers={"Authorization": "Bearer alice-token"})
+        assert allowed.status_code == 200
+        refused = _assert_status(
+            http.get(REC, headers={"Authorization": "Bearer carol-token"}), 403, "Forbidden"
+        )
+        assert (
+            'User "carol" cannot list resource "lws_recommended_replicas"' in (refused["message"])
+        )
+        discovery = "/apis/external.metrics.k8s.io/v1beta1"
+        _assert_status(
+            http.get(discovery, headers={"Authorization": "Bearer alice-token"}), 403, "Forbidden"
+        )
+    asked = [r["spec"] for r in _reviews(api, ACCESS_REVIEWS)]
+    assert [(s["user"], s.get("resourceAttributes", {}).get("verb")) for s in asked[:2]] == [
+        ("alice", "list"),
+        ("carol", "list"),
+    ]
+    assert asked[2]["nonResourceAttributes"] == {"path": discovery, "verb": "get"}
+    assert "resourceAttributes" not in asked[2]
 
 
 def test_non_resource_paths_are_authorised_and_health_is_open(secured: Running) -> None:
@@ -260,7 +297,7 @@ def test_kubectl_get_raw_with_client_certificate_and_token(
     )
     refused = _kubectl(with_token, REC)
     assert refused.returncode != 0
-    assert 'cannot get resource "lws_recommended_replicas"' in refused.stderr
+    assert 'cannot list resource "lws_recommended_replicas"' in refused.stderr
 
 
 def test_tls_is_the_default_and_plain_http_is_refused(secured: Running) -> None:

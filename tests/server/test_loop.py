@@ -297,3 +297,66 @@ def test_overrun_skips_to_the_current_tick(
         loop.run(threading.Event(), slow_wait)
     assert [t for t in source.fetches if t >= T0] == [T0, T0 + 45]
     assert "cycle overran" in caplog.text
+
+
+def test_a_clock_stepped_back_resyncs_instead_of_stalling(
+    llama_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An NTP step back of an hour must not make the loop sleep an hour (and serve a
+    decision stamped in the clock's future meanwhile): no wait is longer than a cycle,
+    and the loop resumes at once on the tick at or before the new time."""
+    clock = ManualClock()
+    source = FunctionSource({LLAMA: constant(64)})
+    loop, _, store = _build([llama_file], source, clock)
+    waits: list[float] = []
+    published_ahead: list[float] = []  # how far the last decision is in the clock's future
+
+    def wait(seconds: float) -> bool:
+        waits.append(seconds)
+        published_ahead.append((store.published_at or 0.0) - clock.now())
+        clock.advance(seconds if len(waits) != 2 else seconds - 3600)  # the step back
+        return len(waits) >= 4
+
+    with caplog.at_level(logging.WARNING):
+        loop.run(threading.Event(), wait)
+    assert waits == [15.0, 15.0, 15.0, 15.0]
+    resumed = T0 + 30 - 3600
+    assert source.fetches[source.fetches.index(T0) :] == [  # after the replay
+        T0,
+        T0 + 15,
+        resumed,  # at once after the step, not after waiting an hour
+        resumed + 15,
+    ]
+    assert max(published_ahead) <= 0  # never a decision from the future at a wait
+    assert store.published_at == resumed + 15
+    assert "the clock went back 3585s" in caplog.text
+
+
+def test_a_clock_stepped_back_less_than_a_cycle_waits_for_the_next_tick(
+    llama_file: Path,
+) -> None:
+    """A small step back (5 s, under one cycle) is waited out, in waits of at most one
+    cycle; no tick runs twice and none runs before the clock reaches it."""
+    clock = ManualClock()
+    source = FunctionSource({LLAMA: constant(64)})
+    loop, _, store = _build([llama_file], source, clock)
+    waits: list[float] = []
+    at_cycle: list[tuple[float, float]] = []  # (clock, tick) of each published cycle
+    publish = store.publish
+
+    def recording_publish(*args: Any, **kwargs: Any) -> None:
+        publish(*args, **kwargs)
+        at_cycle.append((clock.now(), store.published_at or 0.0))
+
+    store.publish = recording_publish  # type: ignore[method-assign]
+
+    def wait(seconds: float) -> bool:
+        waits.append(seconds)
+        clock.advance(seconds - (20 if len(waits) == 1 else 0))  # ends 5 s before T0
+        return len(waits) >= 4
+
+    loop.run(threading.Event(), wait)
+    assert max(waits) <= 15.0
+    assert sum(waits[:3]) == 35.0  # 15 s, then 20 s more to reach T0 + 15
+    assert [tick for _, tick in at_cycle] == [T0, T0 + 15]
+    assert all(tick <= now for now, tick in at_cycle)
