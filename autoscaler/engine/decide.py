@@ -7,7 +7,9 @@ The order of the rules, each leaving a reason when it changes the outcome:
 3. one proposal per signal (``proposals``; a ``queueDepth`` with ``sustainedFor`` reads
    the lowest total queue of that window, one with ``isolatedBurst`` adds few groups
    for the first burst after a calm stretch, ``bursts``); none usable -> wait for leaders when no
-   group is ready yet, else hold for ``missingMetrics.holdFor``, then fall back;
+   group is ready yet, else hold for ``missingMetrics.holdFor``, then fall back; every
+   signal a latency quantile over no request (``noTraffic``) while leaders report ->
+   zero demand, and the rules below apply;
 4. target = the largest proposal (its signal is the driver), raised to the demand
    projected one cold start ahead when that is higher (``startup.project_demand``);
 5. bounds: ``[min, max]``, or ``[1, max]`` once idle for ``idleAfter``;
@@ -28,7 +30,13 @@ from autoscaler.engine.bursts import limit_isolated_burst
 from autoscaler.engine.context import DecisionContext
 from autoscaler.engine.decision import Decision, ReasonCode, SignalProposal, SignalStatus
 from autoscaler.engine.drain import destination, drain
-from autoscaler.engine.missing import hold, wait_for_leaders
+from autoscaler.engine.missing import (
+    hold,
+    note_invalid,
+    silent_groups,
+    wait_for_leaders,
+    why_unusable,
+)
 from autoscaler.engine.proposals import propose_with_history
 from autoscaler.engine.stabilize import scale_down, scale_up
 from autoscaler.engine.startup import cold_start_seconds, observe_starts, project_demand
@@ -76,11 +84,17 @@ def _scale(
 ) -> tuple[Decision, EngineState]:
     live = snapshot
     going_to = destination(state, snapshot)
-    if going_to is not None:
-        # A drain is under way: the rules see the LWS at the size it is going to.
+    if going_to:
+        # A drain is under way: the rules see the LWS at the size it is going to. Not a
+        # drain to zero: at 0 the rules cannot run (a group is needed, and scale-to-zero
+        # needs exactly one), they would raise the size to the floor of 1 and call the
+        # drain off, every other cycle. They keep seeing the live group and decide 1 -> 0
+        # again each cycle until the drain ends; returning load ends the idleness, and
+        # with it the drain.
         snapshot = dataclasses.replace(snapshot, spec_replicas=going_to)
     spec, now, current = ctx.spec, ctx.now, snapshot.spec_replicas
     proposals, queue_now = propose_with_history(spec, snapshot, now, state.queue_totals)
+    note_invalid(ctx, proposals)
     queue_totals = state.queue_totals
     if queue_now is not None:
         queue_totals = append_window(queue_totals, now, queue_now, ctx.queue_history_seconds)
@@ -105,16 +119,27 @@ def _scale(
         if key > best_key:
             best, best_key = p, key
         demand = max(demand, need)
+    silent = 0
     if best is None:
         if snapshot.ready_replicas == 0:
             return wait_for_leaders(ctx, state, live, proposals)
-        stale = any(p.status is SignalStatus.STALE for p in proposals)
-        why = "every signal is stale" if stale else "no signal has data"
-        return hold(ctx, state, live.spec_replicas, proposals, why)
+        quiet = all(p.status is SignalStatus.NO_TRAFFIC for p in proposals)
+        silent = silent_groups(ctx, snapshot) if quiet else 0
+        if not quiet:
+            return hold(ctx, state, live.spec_replicas, proposals, why_unusable(proposals))
+        if silent == snapshot.ready_replicas:
+            why = "no request observed, and no leader reports"
+            return hold(ctx, state, live.spec_replicas, proposals, why)
+        # Latency signals that saw no request, confirmed by reporting leaders: known
+        # state with zero demand, not missing data (no hold, no fallback).
+        target, driver = 0, proposals[0].name
+        names = ", ".join(p.name for p in proposals)
+        ctx.note(R.SIGNAL, f"{names}: no request in the window -> 0 groups needed")
+    else:
+        target, driver = best.replicas or 0, best.name
+        _note_driver(ctx, best, demand, current)
 
     observed_since = _observation_start(ctx, state)
-    target, driver = best.replicas or 0, best.name
-    _note_driver(ctx, best, demand, current)
 
     forecast = spec.scale_up.forecast
     demand_history, projected = state.demand, None
@@ -143,6 +168,13 @@ def _scale(
         target = current
     if target > current:
         rec = scale_up(ctx, state.targets, state.sizes, current, target)
+    elif target < current and silent:
+        ctx.note(
+            R.PARTIAL_DATA,
+            f"no request observed, but {silent} of {snapshot.ready_replicas} ready groups' "
+            "leaders did not report: no scale-down",
+        )
+        rec = current
     elif target < current:
         rec = scale_down(
             ctx, state.targets, state.sizes, observed_since, snapshot, proposals, target
@@ -158,7 +190,10 @@ def _scale(
             f"demand {demand:.2f} covered by {snapshot.ready_replicas} ready + "
             f"{snapshot.starting_replicas} starting groups",
         )
-    if to_zero(ctx, idleness, current):
+    # From exactly one group that exists: while a drain takes 2 groups to 1, the rules see
+    # 1, but going to 0 then would drain group 0 as well, leaving no group in the
+    # Service while group 1 still finishes its requests.
+    if to_zero(ctx, idleness, live.spec_replicas):
         rec, driver = 0, "scaleToZero"
     rec, draining, drain_state = drain(ctx, state, live, live.spec_replicas, rec)
     return ctx.finish(

@@ -17,6 +17,9 @@ class SignalStatus(StrEnum):
     STALE = "stale"
     NO_TRAFFIC = "noTraffic"
     """A latency quantile over no requests is undefined: no pressure, not an error."""
+    INVALID = "invalid"
+    """Each sample is usable, but they come to no finite number of groups (two leaders
+    waiting 1e308 each sum to infinity): unusable, as missing data is."""
 
 
 _USABLE = frozenset({SignalStatus.OK, SignalStatus.PARTIAL, SignalStatus.NO_TRAFFIC})
@@ -48,6 +51,7 @@ class ReasonCode(StrEnum):
     AT_ZERO = "AtZero"
     COLD_START_LEARNED = "ColdStartLearned"
     DRAINING = "Draining"
+    INVALID_SIGNAL = "InvalidSignal"
 
 
 @dataclass(frozen=True)

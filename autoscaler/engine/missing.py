@@ -1,19 +1,25 @@
 """Missing or stale data: "no data" is never read as "no load".
 
 When no leader signal is usable the engine *holds* for ``missingMetrics.holdFor``: it
-repeats the last recommendation made on fresh data (or, before any, the current size).
+repeats the last recommendation made on fresh data (or, before any, the current size),
+within the bounds of the policy in force (the state survives a policy reload).
 Past the hold it recommends ``fallbackReplicas`` or nothing at all (``replicas`` None:
 the HPA then keeps its current size). It never scales down because data vanished.
 
 Worked example: ``holdFor: 5m``, last good recommendation 4 at t=1000. At t=1200 the
 source fails: hold 4 (200 s < 300 s). At t=1301: fallback (or no recommendation).
+
+Not missing: latency signals that saw no request (``noTraffic``, every signal of a
+``ttft``/``queueWait``-only policy) while the leaders report. That is zero demand, and
+the ordinary rules (scale-down, scale-to-zero) apply; see :func:`silent_groups`.
 """
 
 from __future__ import annotations
 
 from autoscaler.durations import format_duration as fmt
 from autoscaler.engine.context import DecisionContext
-from autoscaler.engine.decision import Decision, ReasonCode, SignalProposal
+from autoscaler.engine.decision import Decision, ReasonCode, SignalProposal, SignalStatus
+from autoscaler.engine.proposals import usable_value
 from autoscaler.engine.state import EngineState
 from autoscaler.snapshot import LwsSnapshot
 
@@ -33,8 +39,11 @@ def hold(
     state = state.evolve(idle_since=None)
     held: int | None
     if state.last_good is not None:
-        since, held = state.last_good
+        since, good = state.last_good
+        held = _within_bounds(ctx, good)
         what = f"holding {held} from {fmt(now - since)} ago"
+        if held != good:
+            what += f" ({good} then, outside the bounds of the policy now)"
     else:
         # Nothing recommended yet (a restarted server): hold what runs now.
         since = state.first_seen if state.first_seen is not None else now
@@ -51,6 +60,19 @@ def hold(
         return ctx.finish(state, current, fallback, proposals, "fallback")
     ctx.note(R.NO_RECOMMENDATION, f"{why}; past holdFor {fmt(missing.hold_for)}")
     return ctx.finish(state, current, None, proposals, None)
+
+
+def _within_bounds(ctx: DecisionContext, good: int) -> int:
+    """``good`` within what the policy allows *now*: the state outlives a policy reload.
+
+    Recommended 10 under ``max: 10``, reloaded with ``max: 4``: hold 4, not 10. Below
+    ``replicas.min`` (down to 0) only with scale-to-zero on, where the idle floor of 1 and
+    the step to 0 are legitimate sizes to hold: 0, reloaded with scale-to-zero off and
+    ``min: 2``, holds 2.
+    """
+    bounds = ctx.spec.replicas
+    floor = 0 if ctx.spec.scale_to_zero.enabled else bounds.min
+    return min(max(good, floor), bounds.max)
 
 
 def wait_for_leaders(
@@ -71,3 +93,40 @@ def wait_for_leaders(
     )
     state = state.evolve(last_good=(ctx.now, held), idle_since=None)
     return ctx.finish(state, current, held, proposals, "startup")
+
+
+def note_invalid(ctx: DecisionContext, proposals: tuple[SignalProposal, ...]) -> None:
+    """Say which signals came to no finite demand (their status is ``invalid``)."""
+    for p in proposals:
+        if p.status is SignalStatus.INVALID:
+            ctx.note(
+                R.INVALID_SIGNAL,
+                f"{p.name}: the samples come to no finite number of groups: "
+                "unusable, as missing data",
+            )
+
+
+def why_unusable(proposals: tuple[SignalProposal, ...]) -> str:
+    """The reason a decision without any usable signal gives for its hold."""
+    if any(p.status is SignalStatus.STALE for p in proposals):
+        return "every signal is stale"
+    if any(p.status is SignalStatus.INVALID for p in proposals):
+        return "no signal has a usable value"
+    return "no signal has data"
+
+
+def silent_groups(ctx: DecisionContext, snapshot: LwsSnapshot) -> int:
+    """Ready groups whose leader reported no usable sample of any signal.
+
+    Every source reports the leaders' gauges whatever the policy's signals, and a
+    latency histogram sums the same leaders' buckets. So a latency quantile over no
+    request (``noTraffic``) is known silence only for the leaders that report: with all
+    of them silent it is as likely a failed scrape (no data, held as missing); with
+    some silent, the silent ones may be serving (no scale-down, as with ``partial``).
+    """
+    now, stale_after = ctx.now, ctx.spec.metrics.stale_after
+    reporting = 0
+    for samples in snapshot.leaders.values():
+        if any(usable_value(s, now, stale_after)[0] is not None for s in samples.values()):
+            reporting += 1
+    return max(0, snapshot.ready_replicas - reporting)

@@ -10,7 +10,10 @@ ready count by ``observed/target``: a p90 queue wait of 1.5 s against 1 s on 4 r
 groups proposes 4 × 1.5 = 6.
 
 Samples that are NaN, infinite, negative or older than ``metrics.staleAfter`` are
-dropped; a signal with no usable sample is MISSING or STALE, never zero. A ready group
+dropped; a signal with no usable sample is MISSING or STALE, never zero. Samples that
+are usable one by one but come to no finite demand (two leaders waiting 1e308 each sum to
+infinity; a TTFT of 1e306 s against 0.001 s) make the signal INVALID, unusable like a
+missing one: infinity is no number of groups, and ``ceil`` of it raises. A ready group
 whose leader did not report is assumed to carry the average, except for token rates
 from a group ready for less than ``metrics.rateWindow`` (see ``_leader_total``).
 """
@@ -22,6 +25,7 @@ from collections.abc import Mapping
 
 from autoscaler.engine.decision import SignalProposal, SignalStatus, make_proposal
 from autoscaler.engine.state import TimedFloats
+from autoscaler.engine.tolerance import apply_tolerance
 from autoscaler.policy.model import (
     KvCacheSignal,
     LatencySignal,
@@ -35,7 +39,6 @@ from autoscaler.snapshot import LwsSnapshot, Sample, group_leader
 
 # A clock skew larger than this between a sample and ``now`` marks the sample unusable.
 _MAX_FUTURE_SKEW = 30.0
-_EPSILON = 1e-9
 # Utilisation above 100% is a unit mistake (percent vs fraction), not load.
 _MAX_FRACTION = 1.0
 
@@ -121,36 +124,6 @@ def _leader_values(
     return grand, reporting, saw_stale
 
 
-def _apply_tolerance(needed: float, current: int, tolerance: float, spare: float = 0.0) -> int:
-    """HPA-style dead band, with headroom on the way down (hysteresis).
-
-    Up: within ``tolerance`` of the current size, keep it; above, ``ceil(needed)``. With
-    4 groups and tolerance 0.1, a demand of 4.3 groups (ratio 1.075) keeps 4, and so does
-    4.4 (exactly on the edge: the band is inclusive), while 4.5 (ratio 1.125) proposes 5.
-
-    Down: ``ceil(max(needed * (1 + tolerance), needed + spare))``, never above the current
-    size, so the groups that remain still have a full band of headroom: the demand that
-    allowed the scale-down would have to rise by (1 + tolerance)^2 (21% at 0.1) before it
-    asked for a group back. On 5 groups, 3.92 needs ceil(4.31) = 5: keep 5 (a plain
-    ``ceil`` would go to 4, and a 12.5% wobble to 4.41 would order the 5th group again, a
-    cold start paid for noise); 3.6 needs ceil(3.96) = 4. ``spare`` (``scaleDown.
-    spareGroups``) is headroom in whole groups, for small fleets where 10% is a fraction
-    of one: on 3 groups, 1.6 needs ceil(1.76) = 2, but with spare 0.6 ceil(2.2) = 3. The
-    epsilons absorb float noise: 4.4/4 - 1 is 0.10000000000000009, and 2.0000000001
-    groups must not become 3.
-    """
-    if current > 0 and abs(needed / current - 1.0) <= tolerance + _EPSILON:
-        return current
-    up = max(0, math.ceil(needed - _EPSILON))
-    if up >= current:
-        return up
-    # No demand at all needs no spare: the bounds, and scale-to-zero, decide there (a
-    # spare of 1.5 would otherwise hold an idle LWS at 2 groups, above the floor of 1
-    # that scale-to-zero lowers it to).
-    kept = max(needed * (1.0 + tolerance), needed + spare if needed > _EPSILON else 0.0)
-    return min(current, max(0, math.ceil(kept - _EPSILON)))
-
-
 def _newcomers(
     snapshot: LwsSnapshot,
     wanted: tuple[Signal, ...],
@@ -206,7 +179,9 @@ def _leader_total(
         # needed; then the newcomers' backlog-filled first seconds read 62k and ordered
         # a 6th. Spread over the window they read 46k (4.2 groups).
         excess, new_silent = _newcomers(snapshot, wanted, now, stale_after, rate_window)
-        total = max(0.0, total - excess)
+        # inf - inf is NaN, and max(0.0, NaN) is 0.0: an overflow must stay unusable
+        # (INVALID below), never read as no load.
+        total = max(0.0, total - excess) if math.isfinite(total - excess) else math.inf
         silent -= min(silent, new_silent)
     if not silent:
         status = SignalStatus.OK if reporting >= snapshot.ready_replicas else SignalStatus.PARTIAL
@@ -228,6 +203,8 @@ def _total_proposal(
     if not reporting:
         return make_proposal(name, status, target)
     needed = total / target
+    if not math.isfinite(needed):
+        return make_proposal(name, SignalStatus.INVALID, target, reporting=reporting)
     ready = snapshot.ready_replicas
     groups = reporting if reporting > ready else ready
     return make_proposal(
@@ -236,7 +213,7 @@ def _total_proposal(
         target,
         total / groups,
         needed,
-        _apply_tolerance(needed, snapshot.spec_replicas, *band),
+        apply_tolerance(needed, snapshot.spec_replicas, *band),
         reporting,
     )
 
@@ -278,13 +255,15 @@ def _latency_proposal(
         return make_proposal(name, status, spec.target_seconds)
     ready = snapshot.ready_replicas
     needed = ready * value / spec.target_seconds
+    if not math.isfinite(needed):
+        return make_proposal(name, SignalStatus.INVALID, spec.target_seconds, value)
     return make_proposal(
         name,
         SignalStatus.OK,
         spec.target_seconds,
         value,
         needed,
-        _apply_tolerance(needed, snapshot.spec_replicas, *band),
+        apply_tolerance(needed, snapshot.spec_replicas, *band),
         len(snapshot.leaders),
     )
 
@@ -304,10 +283,10 @@ def propose_with_history(
     the decisions in that window (:func:`lowest_since` over ``queue_totals``, which holds
     the earlier decisions' totals). The second value is this decision's total queue
     over all ready groups, for the caller to append; None when no queue signal
-    sustains, or the queue has no usable sample.
+    sustains, or the queue has no usable sample or no finite total.
     """
     stale_after = policy.metrics.stale_after
-    band = (policy.tolerance, policy.scale_down.spare_groups)  # see _apply_tolerance
+    band = (policy.tolerance, policy.scale_down.spare_groups)  # see apply_tolerance
     out: list[SignalProposal] = []
     queue_now: float | None = None
     for spec in policy.signals:
@@ -317,7 +296,14 @@ def propose_with_history(
         name, target, total, reporting, status = _leader_total(
             spec, snapshot, now, stale_after, policy.metrics.rate_window
         )
-        if reporting and isinstance(spec, QueueDepthSignal) and spec.sustained_for > 0:
+        # An infinite total stays out of the history (its proposal is INVALID): the
+        # lowest total of the window would otherwise size the signal despite garbage.
+        if (
+            isinstance(spec, QueueDepthSignal)
+            and spec.sustained_for > 0
+            and reporting
+            and math.isfinite(total)
+        ):
             queue_now = total
             total = lowest_since(queue_totals, now, spec.sustained_for, total)
         out.append(_total_proposal(name, target, total, reporting, status, snapshot, band))

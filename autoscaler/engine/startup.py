@@ -140,17 +140,24 @@ def project_demand(
         return None
     cov = sum_td - sum_t * sum_d / n
     slope = cov / var_t
-    if slope <= 0:
+    # The comparisons are written to fail on NaN, too: demands beyond about 1e154 groups
+    # (a garbage gauge that is still finite) overflow the sums of squares to infinity,
+    # and inf - inf is NaN, which ``slope <= 0`` would let through to a ``ceil``.
+    if not slope > 0:
         return None
     # Residual sum of squares: Syy - Sxy^2 / Sxx (clamped: rounding can make it < 0).
-    residual = max(0.0, sum_dd - sum_d * sum_d / n - cov * slope)
+    residual = sum_dd - sum_d * sum_d / n - cov * slope
+    if math.isnan(residual):
+        return None
+    residual = max(0.0, residual)
     spacing = span / (n - 1)
     inflation = max(1.0, smoothing_seconds / spacing)
     standard_error = math.sqrt(residual / (n - 2) / var_t * inflation)
     slope_low = slope - TREND_CONFIDENCE_Z * standard_error
-    if slope_low <= 0:
+    if not slope_low > 0:
         return None
     level = (sum_d - slope * sum_t) / n  # the fitted line at x = 0, i.e. now
-    if level <= 0:
+    if not level > 0:
         return None
-    return min(level + slope_low * horizon, level * config.max_growth)
+    projected = min(level + slope_low * horizon, level * config.max_growth)
+    return projected if math.isfinite(projected) else None

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from autoscaler.engine import EngineState, decide
+from autoscaler.engine import EngineState, ReasonCode, decide
+from autoscaler.signals import Signal
 from autoscaler.snapshot import GroupStatus, LwsSnapshot, group_index, leader_pod_name
 from tests.engine.factories import T0, Driver, codes, make_policy, ready_groups, snapshot
 
@@ -112,3 +115,56 @@ def test_starting_groups_count_as_drained() -> None:
     decision, _ = decide(policy, snap, EngineState(), T0)
     assert decision.replicas == 3
     assert decision.draining == ("model-3",)
+
+
+STZ: dict[str, Any] = {"enabled": True, "idleAfter": "1m", "activation": {"query": "x"}}
+ONE_IDLE: dict[str, Any] = {"queue": [0], "running": [0], "generation": [0]}
+# Idle for scale-to-zero (no activity seen), but without a running count the drain
+# cannot confirm that the group finished: only the timeout ends it.
+NO_RUNNING: dict[str, Any] = {"queue": [0], "generation": [0]}
+GATEWAY_BUSY: dict[str, Any] = {**ONE_IDLE, "aggregates": {Signal.ACTIVATION: 3.0}}
+
+
+@pytest.mark.parametrize(
+    ("during", "expected"),
+    [
+        # Drain from t=75; group 0 reports 0 running and 0 waiting at t=90: to 0.
+        ([ONE_IDLE], [1, 0]),
+        # Never confirmed: held until the 2 m timeout (t=195), then 0 anyway.
+        ([NO_RUNNING] * 8, [1] * 8 + [0]),
+        # t=90: the gateway sees requests, not idle: the drain is called off and group 0
+        # serves again. Idle from t=105, a new drain starts at t=165 and ends at t=180.
+        ([GATEWAY_BUSY, *[ONE_IDLE] * 6], [1, 1, 1, 1, 1, 1, 1, 0]),
+    ],
+    ids=["drained", "timeout", "called-off"],
+)
+def test_a_drain_to_zero_completes(during: list[dict[str, Any]], expected: list[int]) -> None:
+    """The rules once looked at a drain to zero from 0 groups: they raised it to the
+    floor of 1, which called the drain off, and it started afresh a cycle later, for
+    ever (1, 1, 1, ... with the leader out of the Service every other cycle). They see
+    the live group instead: nothing says "0 is outside [1, 10]" while it drains."""
+    groups = ready_groups(1, T0 - 3600)
+    d = Driver(make_policy(scaleToZero=STZ, **DRAIN))
+    for _ in range(4):  # t = 15..60: idle, not for 1 m yet
+        assert d.at(15, groups=groups, **ONE_IDLE).replicas == 1
+    start = d.at(15, groups=groups, **ONE_IDLE)  # t = 75, idle since t = 15
+    assert (start.replicas, start.draining) == (1, ("model-0",))
+    decisions = [start, *(d.at(15, groups=groups, **snap) for snap in during)]
+    assert [decision.replicas for decision in decisions] == expected
+    assert all(ReasonCode.BOUNDS not in codes(decision) for decision in decisions)
+
+
+def test_a_drain_to_one_group_ends_before_the_drain_to_zero_starts() -> None:
+    # Idle long enough at 2 groups: first 2 -> 1 (group 1 drains). The rules see the 1
+    # it is going to, but scale-to-zero needs one group that *exists*: going to 0 now
+    # would take group 0 out of the Service too while group 1 finishes.
+    d = Driver(make_policy(scaleToZero={**STZ, "idleAfter": 0}, **DRAIN))
+    two = {"queue": [0, 0], "running": [0, 0], "groups": ready_groups(2, T0 - 3600)}
+    first = d.at(0, **two)
+    assert (first.replicas, first.draining) == (2, ("model-1",))
+    second = d.at(15, **two)
+    assert (second.replicas, second.draining) == (1, ("model-1",))
+    assert ReasonCode.SCALE_TO_ZERO not in codes(second)
+    third = d.at(15, groups=ready_groups(1, T0 - 3600), **ONE_IDLE)
+    assert (third.replicas, third.draining) == (1, ("model-0",))
+    assert d.at(15, groups=ready_groups(1, T0 - 3600), **ONE_IDLE).replicas == 0

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from autoscaler.engine import ReasonCode
+from autoscaler.engine import ReasonCode, SignalStatus
 from autoscaler.signals import Signal
 from autoscaler.snapshot import LwsSnapshot, Sample
 from tests.engine.factories import KEY, Driver, codes, make_policy
@@ -111,3 +111,119 @@ def test_a_huge_value_is_capped_by_max_and_the_step_limit() -> None:
         scaleUp={"maxStep": {"groups": 2, "period": "1m"}},
     )
     assert Driver(policy).at(0, queue=[1e12, 1e12]).replicas == 4
+
+
+STZ = {"enabled": True, "idleAfter": 0, "activation": {"query": "x"}}
+
+
+@pytest.mark.parametrize(
+    ("before", "data", "after", "held"),
+    [
+        # Recommended 10 under max 10; reloaded with max 4, the hold says 4, not 10.
+        ({"replicas": {"max": 10}}, {"queue": [80] * 8}, {"replicas": {"max": 4}}, 4),
+        # Recommended 1 under min 1; reloaded with min 3: 3.
+        ({}, {"queue": [0]}, {"replicas": {"min": 3}}, 3),
+        # Scaled to zero; reloaded with scale-to-zero off, 0 is no size to hold: min.
+        ({"scaleToZero": STZ}, {"queue": [0], "running": [0]}, {}, 1),
+        ({"scaleToZero": STZ}, {"queue": [0], "running": [0]}, {"replicas": {"min": 2}}, 2),
+    ],
+    ids=["max-lowered", "min-raised", "zero-then-stz-off", "zero-then-stz-off-min-2"],
+)
+def test_the_hold_stays_within_the_bounds_of_a_reloaded_policy(
+    before: dict[str, Any], data: dict[str, Any], after: dict[str, Any], held: int
+) -> None:
+    # The engine state outlives a policy reload; the last good value may not fit.
+    driver = Driver(make_policy(**before))
+    driver.at(0, **data)
+    driver.policy = make_policy(**after)
+    decision = driver.step(None, advance=15)
+    assert (decision.replicas, codes(decision)) == (held, [ReasonCode.HOLD])
+
+
+TTFT_FAST = {"type": "ttft", "targetSeconds": 0.001}
+TOKENS_ONE = {"type": "tokenThroughput", "tokens": "total", "capacityPerGroup": 1}
+
+
+@pytest.mark.parametrize(
+    ("signal", "values", "aggregates"),
+    [
+        (QUEUE, {"queue": [1e308, 1e308]}, None),  # each finite, the sum is not
+        (TTFT_FAST, {"queue": [1, 1]}, {Signal.TTFT: 1e306}),  # 2 x 1e306 / 0.001
+        (TOKENS_ONE, {"prompt": [1.5e308, 1], "generation": [1.5e308, 1]}, None),
+    ],
+    ids=["queue-sum", "ttft-ratio", "tokens-total"],
+)
+def test_an_overflowing_demand_is_held_like_missing_data(
+    signal: dict[str, Any], values: dict[str, Any], aggregates: dict[Signal, float] | None
+) -> None:
+    # Before: math.ceil(inf) raised OverflowError and the cycle failed.
+    driver = Driver(make_policy(signals=[signal]))
+    # 2 groups' worth on every signal: queue 20 / 10, TTFT 2 x 0.001 / 0.001, tokens
+    # 1.6 / (1 x 0.8).
+    good = {"queue": [10, 10], "prompt": [0.4, 0.4], "generation": [0.4, 0.4]}
+    assert driver.at(0, aggregates={Signal.TTFT: 0.001}, **good).replicas == 2
+    decision = driver.at(15, aggregates=aggregates, **values)
+    assert decision.replicas == 2
+    assert codes(decision) == [ReasonCode.INVALID_SIGNAL, ReasonCode.HOLD]
+    assert decision.proposals[0].status is SignalStatus.INVALID
+
+
+def test_an_overflowing_signal_next_to_a_good_one_blocks_scale_down() -> None:
+    policy = make_policy(signals=[QUEUE, {"type": "kvCacheUtilization", "target": 0.5}])
+    decision = Driver(policy).at(0, queue=[1e308, 1e308, 1e308], kv=[0.1, 0.1, 0.1])
+    assert decision.driver == "kvCacheUtilization"  # 0.3 / 0.5 = 0.6 groups
+    assert decision.replicas == 3
+    assert codes(decision) == [
+        ReasonCode.INVALID_SIGNAL,
+        ReasonCode.SIGNAL,
+        ReasonCode.PARTIAL_DATA,
+    ]
+
+
+TTFT = {"type": "ttft", "targetSeconds": 2}
+QUEUE_WAIT = {"type": "queueWait", "targetSeconds": 1}
+QUIET = {"queue": [0, 0, 0], "running": [0, 0, 0]}
+
+
+@pytest.mark.parametrize(
+    ("signals", "values", "replicas", "code"),
+    [
+        # Latency signals alone, no request finished, every leader reports: zero demand,
+        # the ordinary scale-down (before: held, then fallback 6, a scale-UP).
+        ([TTFT], QUIET, [1, 1, 1, 1], ReasonCode.SIGNAL),
+        ([TTFT, QUEUE_WAIT], QUIET, [1, 1, 1, 1], ReasonCode.SIGNAL),
+        # One of the three ready leaders silent: it may be serving what no quantile saw:
+        # no scale-down, as with a partial signal, and no hold either.
+        (
+            [TTFT],
+            {"ready": 3, "queue": [0, 0], "running": [0, 0]},
+            [3] * 4,
+            ReasonCode.PARTIAL_DATA,
+        ),
+        # Boundaries (held before and after): a missing queue is missing data whatever
+        # the quiet latency says, and so is silence with no leader reporting at all.
+        ([QUEUE, TTFT], {"running": [0, 0, 0]}, [3, 3, 3, 6], ReasonCode.HOLD),
+        ([TTFT], {"ready": 3}, [3, 3, 3, 6], ReasonCode.HOLD),
+    ],
+    ids=["ttft", "ttft-and-queue-wait", "leader-silent", "queue-missing", "no-leader"],
+)
+def test_latency_signals_without_requests_are_zero_demand_not_missing_data(
+    signals: list[dict[str, Any]], values: dict[str, Any], replicas: list[int], code: ReasonCode
+) -> None:
+    policy = make_policy(
+        signals=signals,
+        missingMetrics={"holdFor": "1m", "then": "fallback", "fallbackReplicas": 6},
+    )
+    driver = Driver(policy)
+    decisions = [driver.at(0 if i == 0 else 30, current=3, **values) for i in range(4)]
+    assert [d.replicas for d in decisions] == replicas
+    assert code in codes(decisions[0])
+
+
+def test_a_latency_only_policy_scales_to_zero_when_idle() -> None:
+    policy = make_policy(signals=[TTFT], scaleToZero={**STZ, "idleAfter": "1m"})
+    driver = Driver(policy)
+    assert driver.at(0, queue=[0, 0], running=[0, 0]).replicas == 1
+    assert driver.at(30, queue=[0], running=[0]).replicas == 1
+    zero = driver.at(30, queue=[0], running=[0])
+    assert (zero.replicas, zero.driver) == (0, "scaleToZero")

@@ -16,12 +16,16 @@ vanished leaders), drives ``decide`` with a manual clock, and checks after every
 - ``isolatedBurst`` limits the queue's proposal to ``maxGroups`` above the size it
   compares with, and only after ``calmFor`` of decisions, none more than ``staleAfter``
   apart, that each had a snapshot and a usable queue at or below target;
-- the same inputs give the same outputs, including the whole sequence replayed.
+- the same inputs give the same outputs, including the whole sequence replayed;
+- absurd but finite samples (1e308 on two leaders, a TTFT of 1e300 s against a target
+  of a microsecond) never raise and never leave the bounds: their overflowing sums and
+  ratios make the signal unusable.
 """
 
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -316,3 +320,87 @@ def test_isolated_burst_is_limited_only_after_observed_calm(
             and not queue.above_target
         )
         calm_start = (step.now if calm_start is None else calm_start) if calm else None
+
+
+# Finite but absurd: each passes the sample filter, their sums, ratios and squares do not
+# stay finite (1e154 squared is the float limit; 1e308 twice is infinity).
+HUGE = st.sampled_from([1e154, 1e200, 1e300, 1e308, sys.float_info.max])
+EXTREME = st.one_of(st.just(0.0), st.floats(0, 100), HUGE, HUGE, GARBAGE, st.none())
+
+
+@st.composite
+def extreme_policies(draw: st.DrawFn) -> ScalingPolicy:
+    low = draw(st.integers(1, 3))
+    kinds = [
+        {"type": "queueDepth", "targetPerGroup": draw(st.sampled_from([1e-6, 10.0]))},
+        {"type": "tokenThroughput", "tokens": "total", "capacityPerGroup": 1e-6},
+        {"type": "ttft", "targetSeconds": draw(st.sampled_from([1e-6, 2.0]))},
+        {"type": "queueWait", "targetSeconds": 1.0},
+        {"type": "kvCacheUtilization", "target": 0.5},
+    ]
+    signals = draw(st.lists(st.sampled_from(kinds), min_size=1, max_size=3, unique_by=str))
+    step = st.sampled_from([None, {"percent": 10_000}, {"groups": 1, "percent": 0.01}])
+    return make_policy(
+        replicas={"min": low, "max": low + draw(st.integers(0, 6))},
+        signals=signals,
+        metrics={"staleAfter": STALE_AFTER, "rateWindow": 30},
+        scaleUp={"maxStep": draw(step), "forecast": {"enabled": True, "lookback": 60}},
+        scaleDown={
+            "maxStep": draw(step),
+            "drain": {"enabled": draw(st.booleans()), "timeout": 30},
+        },
+        scaleToZero={
+            "enabled": draw(st.booleans()),
+            "idleAfter": 0,
+            "activation": {"query": "gateway", "threshold": 0.5},
+        },
+        missingMetrics={"holdFor": 60, "then": "noRecommendation"},
+    )
+
+
+@st.composite
+def extreme_snapshots(draw: st.DrawFn, now: float) -> LwsSnapshot:
+    ready = draw(st.integers(0, 4))
+    current = draw(st.one_of(st.just(ready), st.integers(0, 5)))
+    reporting = draw(st.integers(0, ready))
+    leaders = {
+        str(index): {
+            signal: Sample(value, now)
+            for signal in (*ACTIVITY, Signal.KV_CACHE)
+            if (value := draw(EXTREME)) is not None
+        }
+        for index in range(reporting)
+    }
+    aggregates = {
+        signal: Sample(value, now)
+        for signal in (Signal.TTFT, Signal.QUEUE_WAIT, Signal.ACTIVATION)
+        if (value := draw(EXTREME)) is not None
+    }
+    groups = tuple(
+        GroupStatus(i, now - 300, now - draw(st.sampled_from([10.0, 900.0]))) for i in range(ready)
+    )
+    return LwsSnapshot(KEY, now, current, ready, ready, groups, leaders, aggregates)
+
+
+@settings(max_examples=200, deadline=None)
+@given(policy=extreme_policies(), data=st.data())
+def test_absurd_values_never_raise_and_stay_within_bounds(
+    policy: ScalingPolicy, data: st.DataObject
+) -> None:
+    """Non-finite arithmetic from finite samples is an unusable signal, never a crash
+    (``ceil(inf)``) and never a recommendation outside ``[min, max]`` (0 only with
+    scale-to-zero, 1 only once idle with it)."""
+    bounds, stz = policy.spec.replicas, policy.spec.scale_to_zero
+    state, now = EngineState(), T0
+    for _ in range(data.draw(st.integers(1, 12))):
+        now += data.draw(st.sampled_from([15.0, 30.0]))
+        snap = data.draw(extreme_snapshots(now))
+        decision, state = decide(policy, snap, state, now)
+        note(decision.explain())
+        rec = decision.replicas
+        if rec is None:
+            continue
+        floor = 0 if stz.enabled else bounds.min
+        assert floor <= rec <= bounds.max
+        assert all(p.needed is None or math.isfinite(p.needed) for p in decision.proposals)
+        assert decision.demand is None or math.isfinite(decision.demand)

@@ -123,86 +123,6 @@ def test_each_signal_reduces_to_demand_in_groups(
     assert proposal.replicas == replicas
 
 
-@pytest.mark.parametrize(
-    ("queue_total", "expected"),
-    [
-        (43, 4),  # 4.3 groups on 4: ratio 1.075, inside the 10% band -> keep 4
-        (44, 4),  # 1.1: on the edge, still inside
-        (45, 5),  # 1.125 -> ceil(4.5)
-        (37, 4),  # 0.925 -> keep 4
-        (29, 4),  # 0.725, but down with headroom: ceil(2.9 * 1.1) = ceil(3.19) = 4
-        (27, 3),  # ceil(2.7 * 1.1) = ceil(2.97) = 3
-        (10, 2),  # ceil(1.0 * 1.1) = 2: never below what the demand plus headroom needs
-        (0, 0),  # no demand at all: 0 (the bounds apply later)
-        (40, 4),  # exactly on target
-    ],
-)
-def test_tolerance_band_keeps_the_current_size(queue_total: float, expected: int) -> None:
-    policy = make_policy(signals=[QUEUE], tolerance=0.1)
-    per_leader = [queue_total / 4] * 4
-    (proposal,) = propose(policy.spec, snapshot(T0, queue=per_leader), T0)
-    assert proposal.replicas == expected
-
-
-@pytest.mark.parametrize(
-    ("queue_total", "spare", "expected"),
-    [
-        # 4 groups, tolerance 0.1. The spare only ever lowers a scale-down's depth:
-        (16, 0.0, 2),  # ceil(1.6 * 1.1) = ceil(1.76) = 2
-        (16, 0.6, 3),  # ceil(max(1.76, 1.6 + 0.6)) = ceil(2.2) = 3
-        (16, 1.0, 3),  # ceil(2.6) = 3
-        (25, 0.6, 4),  # ceil(max(2.75, 3.1)) = 4: the current size, not below
-        (27, 0.2, 3),  # ceil(max(2.97, 2.9)) = 3: the relative headroom is the larger
-        (14, 1.0, 3),  # ceil(max(1.54, 2.4)) = 3
-        (45, 1.0, 5),  # up is unchanged: ceil(4.5) = 5, no spare on the way up
-        (44, 1.0, 4),  # inside the band: keep 4
-        (0, 1.5, 0),  # no demand needs no spare: 0 (the bounds and scale-to-zero decide)
-        (1, 1.5, 2),  # 0.1 groups: ceil(max(0.11, 1.6)) = 2
-    ],
-)
-def test_spare_groups_deepen_the_headroom_of_a_scale_down(
-    queue_total: float, spare: float, expected: int
-) -> None:
-    policy = make_policy(signals=[QUEUE], tolerance=0.1, scaleDown={"spareGroups": spare})
-    per_leader = [queue_total / 4] * 4
-    (proposal,) = propose(policy.spec, snapshot(T0, queue=per_leader), T0)
-    assert proposal.replicas == expected
-
-
-@settings(max_examples=300, deadline=None)
-@given(
-    needed=st.floats(0, 40),
-    current=st.integers(1, 12),
-    tolerance=st.sampled_from([0.0, 0.05, 0.1, 0.2]),
-    spare=st.sampled_from([0.0, 0.3, 0.6, 1.0, 2.5]),
-)
-def test_spare_groups_never_propose_less_than_demand_plus_spare_below_the_current_size(
-    needed: float, current: int, tolerance: float, spare: float
-) -> None:
-    """Below the current size, a proposal leaves both the relative and the whole-group
-    headroom; it is never above the current size unless the demand leaves the band
-    upwards, where the spare plays no part."""
-    policy = make_policy(signals=[QUEUE], tolerance=tolerance, scaleDown={"spareGroups": spare})
-    plain = make_policy(signals=[QUEUE], tolerance=tolerance)
-    snap = snapshot(T0, queue=[needed * 10 / current] * current)
-    (proposal,) = propose(policy.spec, snap, T0)
-    (without,) = propose(plain.spec, snap, T0)
-    assert proposal.replicas is not None
-    assert without.replicas is not None
-    assert without.replicas <= proposal.replicas
-    if proposal.replicas < current and needed > 1e-6:  # no demand needs no spare
-        assert proposal.replicas >= needed + spare - 1e-6
-        assert proposal.replicas >= needed * (1 + tolerance) - 1e-6
-    if proposal.replicas > current:
-        assert proposal.replicas == without.replicas
-
-
-def test_zero_tolerance_follows_demand_exactly() -> None:
-    policy = make_policy(signals=[QUEUE], tolerance=0.0)
-    (proposal,) = propose(policy.spec, snapshot(T0, queue=[10.25] * 4), T0)
-    assert proposal.replicas == 5  # 4.1 groups
-
-
 BAD_SAMPLES = [
     pytest.param(Sample(math.nan, T0), id="nan"),
     pytest.param(Sample(math.inf, T0), id="inf"),
@@ -454,3 +374,51 @@ def test_without_sustained_for_the_queue_history_is_not_read_nor_kept() -> None:
     )
     assert raw is None
     assert proposal.needed == 10.0
+
+
+HUGE = 1e308  # finite, usable one by one; two of them sum to infinity
+
+
+def _newcomer_groups() -> list[GroupStatus]:
+    """Group 0 ready for 10 min, group 1 for 30 s (a newcomer in a 2 m rate window)."""
+    return [GroupStatus(0, T0 - 900, T0 - 600), GroupStatus(1, T0 - 330, T0 - 30)]
+
+
+@pytest.mark.parametrize(
+    ("signal", "snap"),
+    [
+        (QUEUE, snapshot(T0, queue=[HUGE, HUGE])),  # the sum overflows
+        ({**QUEUE, "targetPerGroup": 1e-6}, snapshot(T0, queue=[1e303])),  # the ratio
+        (QUEUE, snapshot(T0, ready=3, queue=[HUGE])),  # 1e308 x 3/1 for the silent ones
+        (
+            {"type": "ttft", "targetSeconds": 0.001},
+            snapshot(T0, queue=[1, 1], aggregates={Signal.TTFT: 1e306}),
+        ),
+        ({**TOKENS, "tokens": "total"}, snapshot(T0, prompt=[1.5e308], generation=[1.5e308])),
+        # The newcomer correction took inf - inf = NaN, and max(0.0, NaN) is 0.0: an
+        # overflow read as no load at all (proposal 0), not even an error.
+        (
+            {**TOKENS, "tokens": "total"},
+            snapshot(T0, groups=_newcomer_groups(), prompt=[HUGE, HUGE], generation=[HUGE, HUGE]),
+        ),
+    ],
+    ids=["queue-sum", "queue-ratio", "queue-extrapolated", "ttft", "tokens-total", "newcomer"],
+)
+def test_a_demand_that_overflows_is_invalid_never_a_number_of_groups(
+    signal: dict[str, Any], snap: LwsSnapshot
+) -> None:
+    policy = make_policy(signals=[signal], metrics={"rateWindow": "2m"})
+    (proposal,) = propose(policy.spec, snap, T0)
+    assert proposal.status is SignalStatus.INVALID
+    assert not proposal.usable
+    assert (proposal.needed, proposal.replicas) == (None, None)
+
+
+def test_an_infinite_queue_total_is_not_sized_from_the_sustained_window() -> None:
+    # The window's lowest total (40, 15 s ago) once sized this decision at 4 groups while
+    # the current total was infinite, and the infinity went into the history.
+    policy = make_policy(signals=[{**QUEUE, "sustainedFor": 30}])
+    snap = snapshot(T0, queue=[HUGE, HUGE])
+    (proposal,), raw = propose_with_history(policy.spec, snap, T0, ((T0 - 15, 40.0),))
+    assert proposal.status is SignalStatus.INVALID
+    assert raw is None

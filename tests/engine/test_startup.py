@@ -15,7 +15,7 @@ from autoscaler.engine.startup import (
 from autoscaler.engine.state import EngineState, TimedFloats
 from autoscaler.policy.model import ColdStart, Forecast
 from autoscaler.snapshot import GroupStatus
-from tests.engine.factories import T0, snapshot
+from tests.engine.factories import T0, Driver, make_policy, snapshot
 
 LEARN = ColdStart(expected=300.0, learn=True, min_observations=3, max_observations=5, quantile=0.75)
 
@@ -168,3 +168,27 @@ def test_no_forecast_without_a_rising_trend(history: TimedFloats, config: Foreca
 def test_forecast_ignores_points_outside_the_lookback() -> None:
     old_spike = ((T0 - 1000, 50.0),)
     assert project_demand(old_spike + _rising(2.0, 3.0), T0, 300.0, FORECAST) == pytest.approx(4.0)
+
+
+@pytest.mark.parametrize(
+    "scale",
+    [1e160, 1e200, 1e300, 1e307],
+    ids=["squares-overflow", "1e200", "1e300", "near-the-float-limit"],
+)
+def test_an_overflowing_fit_is_no_forecast(scale: float) -> None:
+    # A garbage gauge can still be finite: demand rising 2 -> 3 times 1e160 groups
+    # squares past the float range (d * d > 1.8e308), the sums turn to inf and then NaN,
+    # and ``slope <= 0`` let NaN through to ``ceil``, which raised ValueError.
+    history = tuple((t, d * scale) for t, d in _rising(2.0, 3.0))
+    assert project_demand(history, T0, 300.0, FORECAST) is None
+
+
+def test_a_huge_rising_demand_does_not_crash_the_forecast() -> None:
+    policy = make_policy(
+        scaleUp={"forecast": {"enabled": True, "lookback": "2m"}}, metrics={"rateWindow": "1m"}
+    )
+    driver = Driver(policy)
+    for step in range(12):  # 1e307 waiting, rising: 1e306 groups and more, capped at max
+        decision = driver.at(15, queue=[1e307 * (1 + step / 10)])
+    assert decision.replicas == 10
+    assert decision.forecast is None

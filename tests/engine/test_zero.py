@@ -117,6 +117,19 @@ def test_waking_groups_are_waited_for_not_scaled_down() -> None:
     assert codes(starting) == [ReasonCode.WAITING_FOR_LEADERS]
 
 
+def test_a_percent_step_limit_lets_a_woken_lws_grow_at_once() -> None:
+    # 20 groups' worth of queue right after a wake to 1, at most +100% per 5 minutes:
+    # 2 at once. The size 0 before the wake, read as the period's base, allowed
+    # max(0 * 2, 0 + 1, 1) = 1 until the wake had left the period.
+    driver = Driver(_policy(scaleUp={"maxStep": {"percent": 100, "period": "5m"}}))
+    driver.at(0, current=0, ready=0, aggregates={Signal.ACTIVATION: 5.0})
+    first = driver.at(30, queue=[200])
+    assert first.replicas == 2
+    # Applied: the period counts from the 1 woken to, so 2 stays the limit until then.
+    assert driver.at(30, queue=[100, 100]).replicas == 2
+    assert driver.at(271, queue=[100, 100]).replicas == 4  # t=30 (size 1) has left
+
+
 IDLE_STZ = {"enabled": True, "idleAfter": "15m", "activation": {"query": "x", "threshold": 0}}
 
 
