@@ -13,6 +13,12 @@ Rules, the same for every source:
   error, not an empty snapshot: an LWS at zero is believed only from the API server,
   never from the absence of series (absence is not zero). With it, the snapshot has no
   leaders and the engine sees the signals as missing.
+- The one exception: a scale-to-zero policy whose activation signal is *above* its
+  threshold while no leader reports. The snapshot then says zero groups, so the engine
+  wakes the LWS to ``replicas.min``; without it an LWS parked at zero could never wake
+  when the source has no cluster state. At or below the threshold it stays an error
+  (the engine holds): "stay at zero" is never concluded from absent series, as a running
+  LWS whose leaders are not scraped would be scaled to zero.
 """
 
 from __future__ import annotations
@@ -21,9 +27,18 @@ from collections.abc import Mapping
 
 from autoscaler.signals import Signal
 from autoscaler.snapshot import LwsKey, LwsSnapshot, Sample
+from autoscaler.sources.base import Target
 from autoscaler.sources.cluster import LwsState
 
 LeaderSamples = Mapping[str, Mapping[Signal, Sample]]
+
+
+def wake_threshold(target: Target) -> float | None:
+    """The activation threshold of a scale-to-zero policy with an activation query."""
+    zero = target.policy.spec.scale_to_zero
+    if not zero.enabled or zero.activation is None:
+        return None
+    return float(zero.activation.threshold)
 
 
 def assemble(
@@ -33,11 +48,14 @@ def assemble(
     aggregates: Mapping[Signal, Sample],
     state: LwsState | None,
     replicas: tuple[int, int, int] | None = None,
+    wake_above: float | None = None,
 ) -> LwsSnapshot | str:
     """The snapshot, or a message saying why there is none.
 
     ``replicas`` (spec, status, ready) is used when ``state`` is None but the source knows
-    the counts anyway (a recording with replica series).
+    the counts anyway (a recording with replica series). ``wake_above``: the policy's
+    activation threshold (:func:`wake_threshold`), for the exception in the module
+    docstring.
     """
     if state is not None:
         live = state.leader_names
@@ -55,10 +73,7 @@ def assemble(
     kept = {pod: samples for pod, samples in leaders.items() if samples}
     if replicas is None:
         if not kept:
-            return (
-                f"no leader of LWS {key} reported any series (is it scraped, and is the LWS "
-                "label relabelled onto the series?)"
-            )
+            return _no_leaders(key, observed_at, aggregates, wake_above)
         count = len(kept)
         replicas = (count, count, count)
     spec, status, ready = replicas
@@ -70,4 +85,35 @@ def assemble(
         ready_replicas=ready,
         leaders=kept,
         aggregates=aggregates,
+    )
+
+
+def _no_leaders(
+    key: LwsKey,
+    observed_at: float,
+    aggregates: Mapping[Signal, Sample],
+    wake_above: float | None,
+) -> LwsSnapshot | str:
+    """No cluster state, no replica counts, no leader: wake on activation, else an error."""
+    activation = aggregates.get(Signal.ACTIVATION)
+    message = (
+        f"no leader of LWS {key} reported any series (is it scraped, and is the LWS label "
+        "relabelled onto the series?)"
+    )
+    if wake_above is None or activation is None:
+        return message
+    if activation.value > wake_above:
+        # Parked at zero (or not scraped): either way traffic is waiting, so wake it.
+        return LwsSnapshot(
+            key=key,
+            observed_at=observed_at,
+            spec_replicas=0,
+            status_replicas=0,
+            ready_replicas=0,
+            aggregates=aggregates,
+        )
+    return (
+        f"{message}; activation {activation.value:g} is not above its threshold "
+        f"{wake_above:g}, and without the cluster state an LWS at zero cannot be told from "
+        "one that is not scraped"
     )

@@ -53,20 +53,44 @@ class LwsState:
         return frozenset(p.name for p in self.leaders)
 
 
+class ClusterStates(dict[LwsKey, LwsState]):
+    """What a :class:`ClusterStateReader` read: the states of the LWS that exist, and in
+    ``errors`` a message for each LWS that could not be read (its namespace refused the
+    list calls, say), which then fails that target only. A key in neither has no LWS."""
+
+    def __init__(
+        self,
+        states: Mapping[LwsKey, LwsState] | None = None,
+        errors: Mapping[LwsKey, str] | None = None,
+    ) -> None:
+        super().__init__(states or {})
+        self.errors: dict[LwsKey, str] = dict(errors or {})
+
+
 class ClusterStateReader(Protocol):
     """Reads the current state of several LWS in as few API calls as it can."""
 
-    def read(self, keys: Sequence[LwsKey]) -> Mapping[LwsKey, LwsState]:
-        """States of the LWS that exist; a key missing from the answer has no LWS.
-        Raises SourceUnavailableError when the API server cannot be reached."""
+    def read(self, keys: Sequence[LwsKey]) -> ClusterStates:
+        """States of the LWS that exist; a key missing from the answer (and from its
+        ``errors``) has no LWS. Problems of some LWS only go into ``errors``; raises a
+        SourceError when nothing could be read (the API server cannot be reached)."""
         ...
 
 
 class StaticClusterReader:
-    """A reader answering fixed states; ``states`` may be replaced between calls."""
+    """A reader answering fixed states; ``states`` and ``errors`` may be replaced between
+    calls."""
 
-    def __init__(self, states: Mapping[LwsKey, LwsState] | None = None) -> None:
+    def __init__(
+        self,
+        states: Mapping[LwsKey, LwsState] | None = None,
+        errors: Mapping[LwsKey, str] | None = None,
+    ) -> None:
         self.states: dict[LwsKey, LwsState] = dict(states or {})
+        self.errors: dict[LwsKey, str] = dict(errors or {})
 
-    def read(self, keys: Sequence[LwsKey]) -> Mapping[LwsKey, LwsState]:
-        return {k: self.states[k] for k in keys if k in self.states}
+    def read(self, keys: Sequence[LwsKey]) -> ClusterStates:
+        return ClusterStates(
+            {k: self.states[k] for k in keys if k in self.states},
+            {k: self.errors[k] for k in keys if k in self.errors},
+        )

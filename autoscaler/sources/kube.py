@@ -12,17 +12,28 @@ selected by ``leaderworkerset.sigs.k8s.io/name in (a,b,...)``. From them:
 - the leader pods (``worker-index`` 0) with their IPs, for the direct-scrape source.
 
 Terminating pods are ignored: their group is going away.
+
+Failures: a namespace whose calls fail (RBAC refuses one namespace, a 5xx) fails only the
+LWS of that namespace, in ``ClusterStates.errors``; an API server that does not answer at
+all fails the rest of the read without waiting on it once per namespace. A SourceError is
+raised only when no namespace could be read. Each call is bounded by ``timeout`` and a
+connection error is retried once, a request that got no answer never (the client's
+``Configuration.retries``, when the caller left it unset: urllib3's default would be 3
+retries of every kind, four timeouts per call).
 """
 
 from __future__ import annotations
 
+import copy
 import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from autoscaler.errors import QueryRejectedError, SourceUnavailableError
+from urllib3.util.retry import Retry
+
+from autoscaler.errors import QueryRejectedError, SourceError, SourceUnavailableError
 from autoscaler.snapshot import GroupStatus, LwsKey
 from autoscaler.sources.cluster import (
     GROUP_INDEX_LABEL,
@@ -31,11 +42,38 @@ from autoscaler.sources.cluster import (
     LWS_PLURAL,
     LWS_VERSION,
     WORKER_INDEX_LABEL,
+    ClusterStates,
     LeaderPod,
     LwsState,
 )
 
 Json = dict[str, Any]
+
+
+class _NoAnswerError(SourceUnavailableError):
+    """The API server could not be reached or did not answer (not: answered an error)."""
+
+
+def _few_retries() -> Retry:
+    # A connection error once more; a request that was sent is not sent again.
+    return Retry(total=1, connect=1, read=False, status=0, other=0)
+
+
+def _with_few_retries(api_client: Any) -> Any:
+    """``api_client``, or a client on a copy of its configuration with
+    :func:`_few_retries` when the caller left ``retries`` unset (the connection pools are
+    built from it when the client is made, so the caller's client is left as it is)."""
+    from kubernetes.client import ApiClient
+
+    configuration = api_client.configuration
+    if configuration.retries is not None:
+        return api_client
+    configuration = copy.copy(configuration)
+    configuration.retries = _few_retries()
+    own = ApiClient(configuration)
+    own.default_headers.update(api_client.default_headers)
+    own.cookie = api_client.cookie
+    return own
 
 
 def parse_time(text: str | None) -> float | None:
@@ -112,20 +150,22 @@ class KubernetesClusterReader:
     """:class:`~autoscaler.sources.cluster.ClusterStateReader` over the Kubernetes API.
 
     ``api_client`` is a configured ``kubernetes.client.ApiClient`` (in-cluster config or a
-    kubeconfig); building it (auth, TLS) is the caller's job.
+    kubeconfig); building it (auth, TLS) is the caller's job. Unless its configuration
+    sets ``retries``, the reader uses a client of its own on a copy of that configuration,
+    with one retry of connection errors only.
     """
 
     def __init__(self, api_client: Any, timeout: float = 5.0) -> None:
         from kubernetes.client import CoreV1Api, CustomObjectsApi
 
-        self._api = api_client
-        self._core = CoreV1Api(api_client)
-        self._custom = CustomObjectsApi(api_client)
+        self._api = _with_few_retries(api_client)
+        self._core = CoreV1Api(self._api)
+        self._custom = CustomObjectsApi(self._api)
         self._timeout = timeout
 
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Json:
         from kubernetes.client.exceptions import ApiException
-        from urllib3.exceptions import HTTPError
+        from urllib3.exceptions import HTTPError, MaxRetryError, ReadTimeoutError
 
         try:
             answer = fn(*args, _request_timeout=self._timeout, **kwargs)
@@ -136,43 +176,76 @@ class KubernetesClusterReader:
                 raise SourceUnavailableError(text) from exc
             raise QueryRejectedError(text) from exc
         except (HTTPError, OSError) as exc:
-            raise SourceUnavailableError(f"Kubernetes API unreachable ({what}): {exc}") from exc
+            reason = exc.reason if isinstance(exc, MaxRetryError) else exc
+            if isinstance(reason, ReadTimeoutError):
+                raise _NoAnswerError(
+                    f"Kubernetes API did not answer ({what}) within {self._timeout:g}s"
+                ) from exc
+            raise _NoAnswerError(f"Kubernetes API unreachable ({what}): {exc}") from exc
         # Typed models (pods) become the API's own JSON shape: camelCase, RFC 3339 times.
         body: Json = self._api.sanitize_for_serialization(answer)
         return body
 
-    def read(self, keys: Sequence[LwsKey]) -> Mapping[LwsKey, LwsState]:
+    def read(self, keys: Sequence[LwsKey]) -> ClusterStates:
         by_namespace: dict[str, set[str]] = defaultdict(set)
         for key in keys:
             by_namespace[key.namespace].add(key.name)
-        states: dict[LwsKey, LwsState] = {}
+        states = ClusterStates()
+        failures: list[SourceError] = []
+        gone: _NoAnswerError | None = None
         for namespace, names in sorted(by_namespace.items()):
-            lws_list = self._call(
-                f"list {LWS_PLURAL} in {namespace}",
-                self._custom.list_namespaced_custom_object,
-                LWS_GROUP,
-                LWS_VERSION,
-                namespace,
-                LWS_PLURAL,
-            )
-            selector = f"{LWS_NAME_LABEL} in ({','.join(sorted(names))})"
-            pod_list = self._call(
-                f"list pods in {namespace}",
-                self._core.list_namespaced_pod,
-                namespace,
-                label_selector=selector,
-            )
-            pods: dict[str, list[Json]] = defaultdict(list)
-            for pod in pod_list.get("items") or []:
-                owner = (pod["metadata"].get("labels") or {}).get(LWS_NAME_LABEL)
-                if owner:
-                    pods[owner].append(pod)
-            for lws in lws_list.get("items") or []:
-                name = lws["metadata"]["name"]
-                if name in names:
-                    state = lws_state(lws, pods.get(name, []))
-                    states[state.key] = state
+            if gone is not None:
+                # No answer a moment ago: do not wait on it once more per namespace.
+                failures.append(gone)
+                for name in names:
+                    states.errors[LwsKey(namespace, name)] = f"{gone} ({namespace} not tried)"
+                continue
+            try:
+                self._read_namespace(namespace, names, states)
+            except SourceError as exc:
+                failures.append(exc)
+                if isinstance(exc, _NoAnswerError):
+                    gone = exc
+                for name in names:
+                    states.errors[LwsKey(namespace, name)] = str(exc)
+        if failures and len(failures) == len(by_namespace):
+            raise failures[0]  # nothing could be read: the whole backend failed
         return states
+
+    def _read_namespace(self, namespace: str, names: set[str], into: ClusterStates) -> None:
+        """Adds the namespace's LWS to ``into`` (an unreadable object: to its errors)."""
+        lws_list = self._call(
+            f"list {LWS_PLURAL} in {namespace}",
+            self._custom.list_namespaced_custom_object,
+            LWS_GROUP,
+            LWS_VERSION,
+            namespace,
+            LWS_PLURAL,
+        )
+        selector = f"{LWS_NAME_LABEL} in ({','.join(sorted(names))})"
+        pod_list = self._call(
+            f"list pods in {namespace}",
+            self._core.list_namespaced_pod,
+            namespace,
+            label_selector=selector,
+        )
+        pods: dict[str, list[Json]] = defaultdict(list)
+        for pod in pod_list.get("items") or []:
+            owner = (pod["metadata"].get("labels") or {}).get(LWS_NAME_LABEL)
+            if owner:
+                pods[owner].append(pod)
+        for lws in lws_list.get("items") or []:
+            name = lws["metadata"]["name"]
+            if name in names:
+                try:
+                    state = lws_state(lws, pods.get(name, []))
+                except (AttributeError, KeyError, TypeError, ValueError) as exc:
+                    into.errors[LwsKey(namespace, name)] = (
+                        f"Kubernetes API: LeaderWorkerSet {namespace}/{name} or its pods "
+                        f"could not be read: {exc!r}"
+                    )
+                    continue
+                into[state.key] = state
 
 
 def _status_message(body: object) -> str | None:

@@ -5,26 +5,31 @@ signal for all targets sharing engine, model, window and overrides), plus one ba
 query for the activation expressions of scale-to-zero policies, then merges the per-leader
 series with the cluster state (:mod:`autoscaler.sources.assemble`).
 
-Failure handling: Prometheus down or refusing a default query raises a
-:class:`~autoscaler.errors.SourceError` (the loop holds every target). A rejected
-*override* or activation expression only fails the policies that wrote it (the batched
-activation query is retried one expression at a time to find the culprit). Prometheus
-answering with no series at all for targets that should have some raises
-:class:`EmptyResultError`, which almost always means the scrape config does not attach the
-namespace / LWS / pod labels this source selects on (see ``docs/sources.md``).
+Failure handling: Prometheus down or failing a shared default query raises a
+:class:`~autoscaler.errors.SourceError` (the loop holds every target); the default queries
+run first, so a dead Prometheus fails the cycle before any per-policy query waits on it.
+An *override* or activation expression that fails in any way (rejected, timed out,
+Prometheus answering 5xx) only fails the policies that wrote it, in
+``SourceResult.errors``: the batched activation query is retried one expression at a
+time to find the culprit, for at most one more query timeout. A namespace the cluster
+reader could not read fails its targets only. Prometheus answering with no series at all
+(leader or activation) for targets that should have some raises :class:`EmptyResultError`,
+which almost always means the scrape config does not attach the namespace / LWS / pod
+labels this source selects on (see ``docs/sources.md``).
 """
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from autoscaler.errors import QueryRejectedError, SourceError
+from autoscaler.errors import SourceError, SourceUnavailableError
 from autoscaler.policy.model import LATENCY_SIGNALS
 from autoscaler.signals import Signal
 from autoscaler.snapshot import LwsKey, Sample
-from autoscaler.sources.assemble import assemble
+from autoscaler.sources.assemble import assemble, wake_threshold
 from autoscaler.sources.base import SourceResult, Target
 from autoscaler.sources.cluster import ClusterStateReader, LwsState
 from autoscaler.sources.prometheus_api import PrometheusQueryClient
@@ -51,11 +56,14 @@ class EmptyResultError(SourceError):
 def _points(items: Iterable[Json]) -> Points:
     """Instant-vector and matrix items flattened to (labels, time, value)."""
     points: Points = []
-    for item in items:
-        metric = item.get("metric") or {}
-        pairs = item["values"] if "values" in item else [item["value"]]
-        for t, v in pairs:
-            points.append((metric, float(t), float(v)))
+    try:
+        for item in items:
+            metric = item.get("metric") or {}
+            pairs = item["values"] if "values" in item else [item["value"]]
+            for t, v in pairs:
+                points.append((metric, float(t), float(v)))
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise SourceUnavailableError(f"Prometheus sent a malformed series: {exc!r}") from exc
     return points
 
 
@@ -134,7 +142,9 @@ class PrometheusSource:
         for metric, t, v in points:
             key = index.get(metric.get(TARGET_LABEL, ""))
             if key is not None:
-                frames.setdefault(t, _Frame()).aggregates[key][Signal.ACTIVATION] = Sample(v, t)
+                frame = frames.setdefault(t, _Frame())
+                frame.aggregates[key][Signal.ACTIVATION] = Sample(v, t)
+                frame.series += 1  # an answer too: at zero it is the only one
 
     # -- querying ----------------------------------------------------------------------------
     def _run(
@@ -142,31 +152,60 @@ class PrometheusSource:
     ) -> tuple[dict[float, _Frame], dict[LwsKey, str]]:
         frames: dict[float, _Frame] = {}
         errors: dict[LwsKey, str] = {}
-        for query in signal_queries(targets, self._labels):
+        # The shared default queries first: they fail the whole cycle, so a Prometheus that
+        # is down does so before any per-policy query has waited on it.
+        queries = sorted(
+            signal_queries(targets, self._labels), key=lambda q: q.key.override is not None
+        )
+        for query in queries:
             try:
                 points = _points(run(query.promql))
-            except QueryRejectedError as exc:
+            except SourceError as exc:
                 if query.key.override is None:
                     raise
                 for target in query.targets:
-                    errors[target.key] = f"override for {query.key.signal}: {exc}"
+                    errors.setdefault(target.key, f"override for {query.key.signal}: {exc}")
                 continue
             self._absorb(query, points, frames)
-        batched = activation_query(targets)
-        if batched is not None:
-            promql, index = batched
-            try:
-                self._absorb_activation(_points(run(promql)), index, frames)
-            except QueryRejectedError:
-                for target in targets:
-                    if target.key not in index.values():
-                        continue
-                    try:
-                        one, one_index = activation_query([target]) or ("", {})
-                        self._absorb_activation(_points(run(one)), one_index, frames)
-                    except QueryRejectedError as exc:
-                        errors[target.key] = f"activation query: {exc}"
+        self._run_activation(targets, run, frames, errors)
         return frames, errors
+
+    def _run_activation(
+        self,
+        targets: Sequence[Target],
+        run: Any,
+        frames: dict[float, _Frame],
+        errors: dict[LwsKey, str],
+    ) -> None:
+        """The batched activation query; when it fails, each expression alone (within one
+        more query timeout), so only the policies whose expression fails get an error."""
+        batched = activation_query(targets)
+        if batched is None:
+            return
+        promql, index = batched
+        try:
+            self._absorb_activation(_points(run(promql)), index, frames)
+            return
+        except SourceError as exc:
+            failed = exc
+        owners = [t for t in targets if t.key in index.values()]
+        if len(owners) == 1:
+            errors.setdefault(owners[0].key, f"activation query: {failed}")
+            return
+        deadline = time.monotonic() + self._client.timeout
+        for target in owners:
+            if time.monotonic() >= deadline:
+                errors.setdefault(
+                    target.key,
+                    f"activation query not evaluated: the batched activation query failed "
+                    f"({failed}) and retrying each expression alone ran out of time",
+                )
+                continue
+            one, one_index = activation_query([target]) or ("", {})
+            try:
+                self._absorb_activation(_points(run(one)), one_index, frames)
+            except SourceError as exc:
+                errors.setdefault(target.key, f"activation query: {exc}")
 
     def _results(
         self,
@@ -193,6 +232,7 @@ class PrometheusSource:
                 frame.leaders.get(target.key, {}),
                 frame.aggregates[target.key],
                 state,
+                wake_above=wake_threshold(target),
             )
             if isinstance(built, str):
                 failed[target.key] = built
@@ -204,17 +244,21 @@ class PrometheusSource:
         if not targets:
             return SourceResult()
         states = self._cluster.read([t.key for t in targets]) if self._cluster else None
-        frames, errors = self._run(targets, lambda q: self._client.instant(q, now))
+        unread = dict(states.errors) if states is not None else {}
+        live = [t for t in targets if t.key not in unread]
+        if not live:
+            return SourceResult({}, unread)
+        frames, errors = self._run(live, lambda q: self._client.instant(q, now))
         frame = _Frame()
         for other in frames.values():  # instant answers all carry t == now
             frame = other
-        if frame.series == 0 and _expects_series(targets, states):
+        if frame.series == 0 and _expects_series(live, states):
             raise EmptyResultError(
                 f"Prometheus at {self._client.url} returned no series for any of "
-                f"{len(targets)} target(s); check that leader pods are scraped and carry the "
+                f"{len(live)} target(s); check that leader pods are scraped and carry the "
                 f"labels {self._labels.by_leader!r} (see docs/sources.md)"
             )
-        return self._results(targets, frame, now, states, errors)
+        return self._results(targets, frame, now, states, {**unread, **errors})
 
     def history(
         self, targets: Sequence[Target], start: float, end: float, step: float

@@ -1,5 +1,5 @@
-"""A thin client for Prometheus's HTTP query API, with timeouts, retries with backoff, and
-the failures sorted into the error tree.
+"""A thin client for Prometheus's HTTP query API, with timeouts, at most one retry, and the
+failures sorted into the error tree.
 
 Queries go as ``application/x-www-form-urlencoded`` POST bodies to ``/api/v1/query`` and
 ``/api/v1/query_range`` (both accept that): a batched selector for hundreds of leaders is
@@ -8,17 +8,26 @@ tens of kilobytes, which proxies with 8 KB URL limits reject and access logs wou
 its :class:`PrometheusConnect` only sets up the session, with the retries; the requests
 are made here, on that session, and a caller's session keeps its auth, TLS and proxies.)
 
-Retries happen for connection errors and for 429/502/503/504, for POST too since queries
-are read-only, through urllib3's :class:`~urllib3.util.retry.Retry`. Its backoff sleeps
-nothing after the first failure and ``backoff * 2**(n - 1)`` after the n-th consecutive
-one: with the defaults (``retries=2``, ``backoff=0.2``) that is 0 s, then 0.4 s, so a dead
-Prometheus costs three attempts and 0.4 s of sleep on top of their timeouts. Failures
-become:
+Retries are few and cheap, so that a failing Prometheus costs about one timeout, well
+inside a 15 s cycle: a connection error, a 502 or a 504 (a proxy in front of Prometheus)
+is retried *once*, straight away (``retries=1``, the most allowed; ``retries=0`` turns it
+off; urllib3 sleeps ``backoff`` only before a second retry, so it is never slept now). A
+query that was sent and not answered within ``timeout`` (read timeout) is never sent
+again, nor is one Prometheus answered 503 (its own query timeout: the same query would
+time out again). Connecting is bounded by
+``min(timeout, 5 s)``, reading the answer by ``timeout``, which also goes to Prometheus as
+the query's ``timeout``. Failures become:
 
-- :class:`~autoscaler.errors.SourceUnavailableError`: connection refused, timeout, 5xx
-  after the retries ("Prometheus down"), an unreadable answer;
-- :class:`~autoscaler.errors.QueryRejectedError`: 400/422 (bad PromQL, too many samples,
-  a query timeout inside Prometheus), with Prometheus's own error message.
+- :class:`~autoscaler.errors.SourceUnavailableError`: connection refused or not
+  established ("unreachable"), no answer within the timeout ("did not answer ... within
+  Ns"), 5xx (503 is Prometheus's own query timeout or ``query.max-concurrency`` queue
+  timeout), an unreadable answer;
+- :class:`~autoscaler.errors.QueryRejectedError`: 400 (bad PromQL, a bad parameter) and
+  422 (the query failed to execute: too many samples, an error inside the evaluation),
+  with Prometheus's own error message.
+
+Durations go out as whole seconds (``15s``) or whole milliseconds (``2500ms``): Prometheus
+parses ``2.5s`` as no duration at all.
 """
 
 from __future__ import annotations
@@ -34,6 +43,23 @@ from autoscaler.errors import QueryRejectedError, SourceUnavailableError
 
 Json = dict[str, Any]
 
+CONNECT_TIMEOUT = 5.0
+"""Seconds to establish a connection (at most ``timeout``): a dropped SYN must not cost a
+full query timeout, twice."""
+RETRIED_STATUSES = frozenset({502, 504})
+"""Answers of a proxy whose Prometheus was away a moment; never 503 (Prometheus's own
+query timeout: the query would only time out again) nor 429."""
+
+
+def prometheus_duration(seconds: float) -> str:
+    """``15.0`` -> ``15s``, ``2.5`` -> ``2500ms``: Prometheus's durations take whole units
+    (``2.5s`` is rejected with 400 "cannot parse ... to a valid duration")."""
+    if seconds <= 0:
+        raise ValueError(f"a duration must be positive, got {seconds!r}")
+    if seconds == int(seconds):
+        return f"{int(seconds)}s"
+    return f"{max(1, round(seconds * 1000))}ms"
+
 
 class PrometheusQueryClient:
     """Instant and range queries against one Prometheus, returning the raw result lists."""
@@ -43,26 +69,38 @@ class PrometheusQueryClient:
         url: str,
         *,
         timeout: float = 10.0,
-        retries: int = 2,
+        retries: int = 1,
         backoff: float = 0.2,
         headers: dict[str, str] | None = None,
         verify_tls: bool = True,
         session: requests.Session | None = None,
     ) -> None:
-        """``session``: one carrying auth, client certificates or proxies (its own
-        ``verify`` is kept; ``verify_tls`` applies to the session made here)."""
+        """``retries``: 0 or 1 (see the module docstring). ``session``: one carrying auth,
+        client certificates or proxies (its own ``verify`` is kept; ``verify_tls`` applies
+        to the session made here)."""
+        if retries not in (0, 1):
+            raise ValueError(
+                f"retries must be 0 or 1, got {retries!r}: more would multiply the timeout "
+                "past the control loop's cycle"
+            )
+        if timeout <= 0:
+            raise ValueError(f"timeout must be positive, got {timeout!r}")
         retry = Retry(
             total=retries,
             connect=retries,
-            read=retries,
+            read=False,  # a sent query is never sent again: re-raise the read error
             status=retries,
+            other=0,
             backoff_factor=backoff,
-            status_forcelist=(429, 502, 503, 504),
+            backoff_max=backoff,
+            status_forcelist=RETRIED_STATUSES,
             allowed_methods=frozenset({"GET", "POST"}),
             raise_on_status=False,
+            respect_retry_after_header=False,
         )
         self.url = url.rstrip("/")
         self.timeout = timeout
+        self._timeouts = (min(timeout, CONNECT_TIMEOUT), timeout)
         self._headers = headers
         if session is None:
             session = requests.Session()
@@ -79,8 +117,13 @@ class PrometheusQueryClient:
     def _post(self, what: str, path: str, form: dict[str, str]) -> list[Json]:
         try:
             response = self._session.post(
-                f"{self.url}{path}", data=form, headers=self._headers, timeout=self.timeout
+                f"{self.url}{path}", data=form, headers=self._headers, timeout=self._timeouts
             )
+        except requests.ConnectTimeout as exc:
+            raise SourceUnavailableError(
+                f"Prometheus at {self.url} is unreachable: no connection within "
+                f"{self._timeouts[0]:g}s"
+            ) from exc
         except requests.Timeout as exc:
             raise SourceUnavailableError(
                 f"Prometheus at {self.url} did not answer {what} within {self.timeout:g}s"
@@ -101,7 +144,11 @@ class PrometheusQueryClient:
 
     def instant(self, query: str, at: float) -> list[Json]:
         """``/api/v1/query`` evaluated at ``at`` (Unix seconds): the vector's items."""
-        form = {"query": query, "time": f"{at:.3f}", "timeout": f"{self.timeout:g}s"}
+        form = {
+            "query": query,
+            "time": f"{at:.3f}",
+            "timeout": prometheus_duration(self.timeout),
+        }
         return self._post("a query", "/api/v1/query", form)
 
     def range(self, query: str, start: float, end: float, step: float) -> list[Json]:
@@ -111,8 +158,8 @@ class PrometheusQueryClient:
             "query": query,
             "start": str(round(start)),
             "end": str(round(end)),
-            "step": f"{step:g}s",
-            "timeout": f"{self.timeout:g}s",
+            "step": prometheus_duration(step),
+            "timeout": prometheus_duration(self.timeout),
         }
         return self._post("a range query", "/api/v1/query_range", form)
 

@@ -31,7 +31,7 @@ from pathlib import Path
 from autoscaler.errors import RecordingError
 from autoscaler.signals import ServingEngine, Signal
 from autoscaler.snapshot import LwsKey, LwsSnapshot, Sample
-from autoscaler.sources.assemble import assemble
+from autoscaler.sources.assemble import assemble, wake_threshold
 from autoscaler.sources.base import SourceResult, Target
 from autoscaler.sources.families import LEADER_SIGNALS
 from autoscaler.sources.promql import LabelNames, latency_quantiles
@@ -189,7 +189,9 @@ class RecordingSource:
         if columns.replicas is not None:
             spec, status, ready = (int(r[index]) for r in columns.replicas)
             replicas = (spec, status, ready)
-        return assemble(target.key, now, leaders, aggregates, None, replicas)
+        return assemble(
+            target.key, now, leaders, aggregates, None, replicas, wake_above=wake_threshold(target)
+        )
 
     def fetch(self, targets: Sequence[Target], now: float) -> SourceResult:
         index, loops = self._position(now)

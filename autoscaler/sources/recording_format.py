@@ -25,6 +25,7 @@ import gzip
 import itertools
 import json
 import math
+import zlib
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -140,7 +141,9 @@ def _read_json(path: Path) -> Any:
             raw = gzip.decompress(raw)
         fast = parse_with_arrays(raw)
         return fast if fast is not None else json.loads(raw)
-    except (OSError, EOFError, ValueError) as exc:
+    except (OSError, EOFError, ValueError, zlib.error) as exc:
+        # gzip.BadGzipFile is an OSError; a corrupt deflate stream raises zlib.error, a
+        # truncated one EOFError.
         raise RecordingError(f"{path} is not a JSON (or gzipped JSON) recording: {exc}") from exc
 
 

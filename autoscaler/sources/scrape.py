@@ -1,7 +1,7 @@
 """The direct-scrape source: reads the leader pods' ``/metrics`` itself, no Prometheus.
 
 Each ``fetch`` scrapes every leader concurrently (one thread per request up to
-``concurrency``, each bounded by ``timeout``), parses the bodies with ``prometheus_client``
+``concurrency``), parses the bodies with ``prometheus_client``
 (:mod:`autoscaler.sources.exposition`), and keeps a short history of raw readings per pod.
 Gauges are the newest reading; token rates and latency quantiles come from the readings
 inside the policy's ``rateWindow`` (:mod:`autoscaler.sources.derive`), so the first cycle
@@ -11,17 +11,30 @@ one that fails a scrape keeps its last readings, whose timestamps then age into 
 
 Leaders come from the cluster reader (``worker-index`` 0 pods with an IP, scraped at
 ``scheme://IP:port/path``) or from a fixed ``endpoints`` map (tests, static setups).
+
+Bounds: ``timeout`` bounds connecting and each wait for data; ``deadline`` (default twice
+``timeout``) bounds the whole of a fetch's scrapes, wall clock: a pod still answering then
+(a hung one, one that trickles its page) counts as a failed scrape of that pod. A page is
+read up to ``max_body_bytes`` (16 MiB; a data-parallel-8 vLLM page is about 2,600 lines,
+a few hundred KiB).
+
+Scale-to-zero: ``scaleToZero.activation`` is a PromQL query (usually on a gateway), which
+this source cannot evaluate. A policy with one gets an error for its target every cycle,
+so the engine holds instead of taking the LWS to zero, where it would never see the
+activation that should wake it.
 """
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import HTTPError
 
 from autoscaler.errors import SourceError, SourceUnavailableError
 from autoscaler.signals import MetricKind, Signal
@@ -36,6 +49,20 @@ from autoscaler.sources.promql import latency_quantiles
 
 # Readings older than this are dropped whatever the windows (bounds memory per pod).
 _MAX_HISTORY_SECONDS = 3600.0
+MAX_BODY_BYTES = 16 * 1024 * 1024
+_CHUNK = 64 * 1024
+ACTIVATION_UNSUPPORTED = (
+    "scaleToZero.activation is a PromQL query, which the scrape source cannot evaluate: "
+    "use --source prometheus, or turn scale-to-zero off for this policy"
+)
+
+
+def needs_prometheus(target: Target) -> str | None:
+    """Why the scrape source cannot serve ``target``, or None when it can."""
+    zero = target.policy.spec.scale_to_zero
+    if zero.enabled and zero.activation is not None:
+        return ACTIVATION_UNSUPPORTED
+    return None
 
 
 @dataclass
@@ -94,13 +121,19 @@ class DirectScrapeSource:
         timeout: float = 2.0,
         concurrency: int = 16,
         session: requests.Session | None = None,
+        deadline: float | None = None,
+        max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
         if cluster is None and endpoints is None:
             raise ValueError("DirectScrapeSource needs a cluster reader or fixed endpoints")
+        if timeout <= 0 or (deadline is not None and deadline <= 0) or max_body_bytes <= 0:
+            raise ValueError("timeout, deadline and max_body_bytes must be positive")
         self._cluster = cluster
         self._endpoints = endpoints
         self._port, self._path, self._scheme = port, path, scheme
         self._timeout = timeout
+        self._deadline = deadline if deadline is not None else 2 * timeout
+        self._max_body = max_body_bytes
         self._session = session or requests.Session()
         adapter = HTTPAdapter(pool_maxsize=concurrency, max_retries=0)
         self._session.mount("http://", adapter)
@@ -126,37 +159,97 @@ class DirectScrapeSource:
                     )
         return urls
 
-    def _scrape(self, url: str) -> str:
+    def _scrape(self, url: str, deadline: float) -> str:
+        """One page, read by ``deadline`` (``time.monotonic()``) or failed."""
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise SourceUnavailableError(
+                f"scrape of {url} did not start within the fetch's {self._deadline:g}s"
+            )
         try:
-            response = self._session.get(url, timeout=self._timeout)
-        except requests.RequestException as exc:
+            with self._session.get(url, timeout=min(self._timeout, left), stream=True) as response:
+                if response.status_code != 200:
+                    raise SourceUnavailableError(f"scrape of {url} answered {response.status_code}")
+                body = self._read_body(url, response, deadline)
+        except (requests.RequestException, HTTPError, OSError) as exc:
             raise SourceUnavailableError(f"scrape of {url} failed: {exc}") from exc
-        if response.status_code != 200:
-            raise SourceUnavailableError(f"scrape of {url} answered {response.status_code}")
-        return response.text
+        return body.decode("utf-8", errors="replace")  # the text formats are UTF-8
+
+    def _read_body(self, url: str, response: requests.Response, deadline: float) -> bytes:
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > self._max_body:
+            raise SourceUnavailableError(
+                f"scrape of {url}: a {declared}-byte page is over the {self._max_body}-byte cap"
+            )
+        raw = response.raw
+        # read1 returns what one read of the socket gave (urllib3 2): a trickling pod
+        # cannot hold a chunk past the deadline. read(n) waits for n bytes.
+        read = getattr(raw, "read1", None) or raw.read
+        parts: list[bytes] = []
+        size = 0
+        while True:
+            if time.monotonic() > deadline:
+                raise SourceUnavailableError(
+                    f"scrape of {url} did not finish within the fetch's {self._deadline:g}s "
+                    f"({size} bytes read)"
+                )
+            chunk: bytes = read(_CHUNK, decode_content=True)
+            if not chunk:
+                return b"".join(parts)
+            size += len(chunk)
+            if size > self._max_body:
+                raise SourceUnavailableError(
+                    f"scrape of {url}: the page is over the {self._max_body}-byte cap"
+                )
+            parts.append(chunk)
 
     def _scrape_all(
         self, urls: Mapping[tuple[LwsKey, str], str]
     ) -> dict[tuple[LwsKey, str], str | SourceError]:
-        futures = {pod: self._pool.submit(self._scrape, url) for pod, url in urls.items()}
+        """Every page, or why not, by one wall-clock deadline: a scrape still running then
+        is a failure (its thread ends by itself within one ``timeout``)."""
+        deadline = time.monotonic() + self._deadline
+        futures: dict[tuple[LwsKey, str], Future[str]] = {
+            pod: self._pool.submit(self._scrape, url, deadline) for pod, url in urls.items()
+        }
+        wait(futures.values(), timeout=self._deadline)
         bodies: dict[tuple[LwsKey, str], str | SourceError] = {}
         for pod, future in futures.items():
+            if not future.done():
+                future.cancel()
+                bodies[pod] = SourceUnavailableError(
+                    f"scrape of {urls[pod]} did not finish within the fetch's {self._deadline:g}s"
+                )
+                continue
             try:
                 bodies[pod] = future.result()
             except SourceError as exc:
                 bodies[pod] = exc
+            except Exception as exc:  # a bad page never crashes the loop
+                bodies[pod] = SourceUnavailableError(f"scrape of {urls[pod]} failed: {exc!r}")
         return bodies
 
     def fetch(self, targets: Sequence[Target], now: float) -> SourceResult:
         if not targets:
             return SourceResult()
-        states = self._cluster.read([t.key for t in targets]) if self._cluster else None
-        urls = self._urls(targets, states)
+        errors: dict[LwsKey, str] = {}
+        for target in targets:
+            why = needs_prometheus(target)
+            if why is not None:
+                errors[target.key] = why
+        served = [t for t in targets if t.key not in errors]
+        if not served:
+            return SourceResult({}, errors)
+        states = self._cluster.read([t.key for t in served]) if self._cluster else None
+        unread = dict(states.errors) if states is not None else {}
+        errors.update(unread)
+        served = [t for t in served if t.key not in unread]
+        urls = self._urls(served, states)
         bodies = self._scrape_all(urls)
-        by_key = {t.key: t for t in targets}
-        keep = max([t.policy.spec.metrics.rate_window for t in targets] + [60.0]) * 2
+        by_key = {t.key: t for t in served}
+        keep = max([t.policy.spec.metrics.rate_window for t in served] + [60.0]) * 2
         for pod in list(self._history):
-            if pod not in urls:
+            if pod not in urls and pod[0] not in unread:
                 del self._history[pod]  # the pod is gone: its counters mean nothing now
         failures: list[str] = []
         for pod, body in bodies.items():
@@ -176,7 +269,8 @@ class DirectScrapeSource:
             raise SourceUnavailableError(
                 f"all {len(urls)} leader scrapes failed; first: {failures[0]}"
             )
-        return self._results(targets, now, states)
+        result = self._results(served, now, states)
+        return SourceResult(result.snapshots, {**errors, **result.errors})
 
     def _results(
         self, targets: Sequence[Target], now: float, states: Mapping[LwsKey, LwsState] | None

@@ -4,6 +4,9 @@ no kube-apiserver can run here), through the real ``kubernetes`` Python client."
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -101,3 +104,103 @@ def test_api_errors_are_source_errors(api: FakeApiServer) -> None:
     down = KubernetesClusterReader(ApiClient(Configuration(host=url)), timeout=1)
     with pytest.raises(SourceUnavailableError, match="unreachable"):
         down.read([LwsKey("inference", "llama")])
+
+
+def _forbid(api: FakeApiServer, namespace: str) -> None:
+    api.on_get(
+        f"/apis/leaderworkerset.x-k8s.io/v1/namespaces/{namespace}/leaderworkersets",
+        lambda _body, _req: (
+            403,
+            status(403, "Forbidden", f"leaderworkersets is forbidden in {namespace}"),
+        ),
+    )
+
+
+def test_a_forbidden_namespace_fails_only_its_lws(api: FakeApiServer) -> None:
+    api.put(lws_object("inference", "llama", 1, 1, 1))
+    api.put(pod_object("inference", "llama", 0, 0))
+    _forbid(api, "team-b")
+    reader = KubernetesClusterReader(api_client(api), timeout=2)
+    states = reader.read([LwsKey("inference", "llama"), LwsKey("team-b", "chat")])
+    assert set(states) == {LwsKey("inference", "llama")}
+    assert states[LwsKey("inference", "llama")].spec_replicas == 1
+    assert "403 leaderworkersets is forbidden in team-b" in states.errors[LwsKey("team-b", "chat")]
+    assert LwsKey("inference", "llama") not in states.errors
+    # Every namespace refused: the whole read fails.
+    _forbid(api, "inference")
+    with pytest.raises(QueryRejectedError, match="403"):
+        reader.read([LwsKey("inference", "llama"), LwsKey("team-b", "chat")])
+
+
+class _Silent:
+    """Accepts connections on 127.0.0.1 and never answers."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.held: list[socket.socket] = []
+        self.running = True
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def _accept(self) -> None:
+        while self.running:
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.held.append(conn)
+
+    def close(self) -> None:
+        self.running = False
+        self.thread.join(timeout=2)
+        for conn in self.held:
+            conn.close()
+        self.sock.close()
+
+
+def test_a_silent_api_server_costs_one_timeout_not_one_per_retry_or_namespace() -> None:
+    from kubernetes.client import ApiClient, Configuration
+
+    silent = _Silent()
+    try:
+        reader = KubernetesClusterReader(ApiClient(Configuration(host=silent.url)), timeout=1)
+        started = time.monotonic()
+        with pytest.raises(SourceUnavailableError, match=r"did not answer .* within 1s"):
+            reader.read([LwsKey("a", "x"), LwsKey("b", "y"), LwsKey("c", "z")])
+        assert time.monotonic() - started < 1.8
+        assert len(silent.held) == 1  # the request that got no answer was not sent again
+    finally:
+        silent.close()
+
+
+def test_no_answer_in_one_namespace_fails_the_rest_without_waiting_on_each(
+    api: FakeApiServer,
+) -> None:
+    api.put(lws_object("a", "x", 1, 1, 1))
+
+    def slow(_body: object, _req: object) -> tuple[int, dict[str, object]]:
+        time.sleep(1.5)
+        return 200, {"items": []}
+
+    api.on_get("/apis/leaderworkerset.x-k8s.io/v1/namespaces/b/leaderworkersets", slow)
+    reader = KubernetesClusterReader(api_client(api), timeout=0.5)
+    before = len(api.requests)
+    started = time.monotonic()
+    states = reader.read([LwsKey("a", "x"), LwsKey("b", "y"), LwsKey("c", "z")])
+    assert time.monotonic() - started < 1.3  # one timeout, not one per namespace or retry
+    assert set(states) == {LwsKey("a", "x")}
+    assert (
+        "did not answer (list leaderworkersets in b) within 0.5s" in states.errors[LwsKey("b", "y")]
+    )
+    assert "c not tried" in states.errors[LwsKey("c", "z")]
+    paths = [r.path for r in api.requests[before:]]
+    assert not any("/namespaces/c/" in p for p in paths)

@@ -5,10 +5,14 @@ test uses its own LWS so they do not disturb each other."""
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
+import httpx
 import pytest
 
 from autoscaler.engine.decision import SignalStatus
@@ -18,11 +22,15 @@ from autoscaler.signals import Signal
 from autoscaler.snapshot import LwsKey
 from autoscaler.sources.base import SourceResult, Target
 from autoscaler.sources.cluster import LeaderPod, LwsState, StaticClusterReader
+from autoscaler.sources.kube import KubernetesClusterReader
 from autoscaler.sources.prometheus import EmptyResultError, PrometheusSource
 from autoscaler.sources.prometheus_api import PrometheusQueryClient
 from tests.sources.conftest import INJECTED
 from tests.sources.factories import only, target, values
+from tests.sources.kube_objects import api_client, lws_object, pod_object
+from tests.support.background import serve_in_background, shut_down
 from tests.support.exporter import MetricsExporter, expected_quantile
+from tests.support.fake_apiserver import FakeApiServer, status
 from tests.support.prometheus import PrometheusServer, needs_prometheus
 
 pytestmark = [needs_prometheus(), pytest.mark.prometheus]
@@ -314,3 +322,156 @@ def test_history_matches_instant_fetches(source: PrometheusSource) -> None:
         assert set(values(ranged)) == set(values(instant)) == {"llama-0", "llama-1"}
         for pod, signals in values(instant).items():
             assert values(ranged)[pod] == pytest.approx(signals)
+
+
+MARKER = "lws_test_slow_marker"
+"""A metric name in a per-policy query that the proxy below answers slowly."""
+LLAMA_QUEUE = (
+    "sum(vllm:num_requests_waiting{namespace=$namespace, leaderworkerset_sigs_k8s_io_name=$name})"
+)
+TIMEOUT_503 = {
+    "status": "error",
+    "errorType": "timeout",
+    "error": "query timed out in expression evaluation",
+}
+
+
+class _SlowProxy(ThreadingHTTPServer):
+    """Forwards every query to the real Prometheus, except those naming MARKER: ``hang``
+    answers them only after the client's 1 s timeout, ``503`` answers what Prometheus
+    answers a query that ran past its ``timeout``. (A really slow PromQL query would
+    keep the shared Prometheus busy long after its timeout: its subquery steps do not
+    check for cancellation.)"""
+
+    def __init__(self, upstream: str, mode: str) -> None:
+        super().__init__(("127.0.0.1", 0), _ProxyHandler)
+        self.upstream, self.mode = upstream, mode
+        self.slow = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _ProxyHandler(BaseHTTPRequestHandler):
+    server: _SlowProxy
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        if MARKER.encode() in body:
+            self.server.slow += 1
+            if self.server.mode == "hang":
+                time.sleep(1.5)
+            self._send(503, json.dumps(TIMEOUT_503).encode())
+            return
+        answer = httpx.post(
+            f"{self.server.upstream}{self.path}",
+            content=body,
+            headers={"Content-Type": self.headers.get("Content-Type", "")},
+            timeout=5,
+        )
+        self._send(answer.status_code, answer.content)
+
+    def _send(self, code: int, payload: bytes) -> None:
+        try:
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+        except OSError:
+            pass  # the client stopped waiting
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(params=["hang", "503"])
+def slow_proxy(prom: PrometheusServer, request: pytest.FixtureRequest) -> Iterator[_SlowProxy]:
+    proxy = _SlowProxy(prom.url, request.param)
+    thread = serve_in_background(proxy)
+    try:
+        yield proxy
+    finally:
+        shut_down(proxy, thread)
+
+
+def test_a_slow_override_fails_only_its_policy(slow_proxy: _SlowProxy) -> None:
+    source = PrometheusSource(PrometheusQueryClient(slow_proxy.url, timeout=1))
+    heavy = target(
+        "inference",
+        "old",
+        overrides={
+            "queueDepth": f"sum by ($by) (vllm:num_requests_waiting{{$selector}}) "
+            f"+ on() group_left() (count({MARKER}) or vector(0))"
+        },
+    )
+    try:
+        result = source.fetch([target("inference", "llama"), heavy], time.time())
+    finally:
+        source.close()
+    message = result.errors[LwsKey("inference", "old")]
+    assert "override for queueDepth" in message
+    expected = "did not answer a query within 1s" if slow_proxy.mode == "hang" else "503"
+    assert expected in message
+    assert values(only(result, "inference", "llama"))["llama-0"]["queueDepth"] == pytest.approx(6)
+    assert slow_proxy.slow == 1  # not sent again
+
+
+def test_a_slow_activation_fails_only_its_policy(slow_proxy: _SlowProxy) -> None:
+    source = PrometheusSource(PrometheusQueryClient(slow_proxy.url, timeout=1))
+    good = target("inference", "llama", activation=LLAMA_QUEUE)
+    slow = target("inference", "old", activation=f"count({MARKER}) or vector(0)")
+    started = time.monotonic()
+    try:
+        result = source.fetch([good, slow], time.time())
+    finally:
+        source.close()
+    assert time.monotonic() - started < 3.5  # the batch, then each alone: two timeouts
+    assert "activation query" in result.errors[LwsKey("inference", "old")]
+    llama = only(result, "inference", "llama")
+    assert llama.aggregates[Signal.ACTIVATION].value == pytest.approx(8)
+    assert slow_proxy.slow == 2  # in the batch, then alone
+
+
+def test_without_cluster_state_an_lws_at_zero_wakes_on_its_activation(
+    source: PrometheusSource,
+) -> None:
+    """No leader of a parked LWS reports; its activation query (8 waiting at the gateway,
+    here llama's queue) is the one series of the cycle. It must reach a snapshot at zero
+    groups, or the engine would hold the LWS at zero for ever."""
+    parked = LwsKey("inference", "parked")
+    waking = target(
+        "inference",
+        "parked",
+        activation='sum(vllm:num_requests_waiting{namespace="inference", '
+        'leaderworkerset_sigs_k8s_io_name="llama"})',
+    )
+    snap = only(source.fetch([waking], time.time()), "inference", "parked")
+    assert (snap.spec_replicas, snap.status_replicas, snap.ready_replicas) == (0, 0, 0)
+    assert snap.leaders == {}
+    assert snap.aggregates[Signal.ACTIVATION].value == pytest.approx(8)
+    # At or below the threshold, absent series are not taken for zero: an error, the
+    # engine holds (a running LWS that is not scraped must not be scaled to zero).
+    quiet = target("inference", "parked", activation="vector(0)")
+    result = source.fetch([quiet], time.time())
+    assert parked not in result.snapshots
+    assert "not above its threshold" in result.errors[parked]
+
+
+def test_a_forbidden_namespace_fails_only_its_targets(source: PrometheusSource) -> None:
+    with FakeApiServer() as api:
+        api.put(lws_object("inference", "llama", replicas=2, status=2, ready=2, size=1))
+        for group in (0, 1):
+            api.put(pod_object("inference", "llama", group, 0))
+        api.on_get(
+            "/apis/leaderworkerset.x-k8s.io/v1/namespaces/other/leaderworkersets",
+            lambda _b, _r: (403, status(403, "Forbidden", "leaderworkersets is forbidden")),
+        )
+        cluster = KubernetesClusterReader(api_client(api), timeout=2)
+        with_cluster = PrometheusSource(source._client, cluster)
+        result = with_cluster.fetch(
+            [target("inference", "llama"), target("other", "chat")], time.time()
+        )
+    assert set(values(only(result, "inference", "llama"))) == {"llama-0", "llama-1"}
+    assert "403 leaderworkersets is forbidden" in result.errors[LwsKey("other", "chat")]

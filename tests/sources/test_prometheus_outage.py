@@ -35,7 +35,7 @@ def setup(
 
 def test_prometheus_down_then_back(setup: tuple[PrometheusServer, MetricsExporter]) -> None:
     prom, _ = setup
-    source = PrometheusSource(PrometheusQueryClient(prom.url, timeout=5, retries=2, backoff=0.05))
+    source = PrometheusSource(PrometheusQueryClient(prom.url, timeout=5, retries=1, backoff=0.05))
     tgt = [target("inference", "llama")]
     assert only(source.fetch(tgt, time.time()), "inference", "llama").leaders
     prom.stop()

@@ -1,11 +1,15 @@
 """Queries travel in form-encoded POST bodies, never in the URL: a batched selector for
 hundreds of leaders would otherwise make a URL that proxies with 8 KB limits reject and
 access logs keep. Checked against a recording fake on 127.0.0.1 (what goes on the wire,
-retries and headers kept) and against the real Prometheus (same answers as GET)."""
+retries and headers kept) and against the real Prometheus (same answers as GET). Also
+what is retried (once: connection errors, 502, 504) and what never is (a read timeout, a
+503), and the durations Prometheus accepts."""
 
 from __future__ import annotations
 
 import json
+import socket
+import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,7 +19,7 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from autoscaler.errors import QueryRejectedError
+from autoscaler.errors import QueryRejectedError, SourceUnavailableError
 from autoscaler.sources.prometheus_api import PrometheusQueryClient
 from tests.support.background import serve_in_background, shut_down
 from tests.support.prometheus import PrometheusServer, needs_prometheus
@@ -29,7 +33,8 @@ class _Recorder(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.requests: list[dict[str, Any]] = []
-        self.fail_first = 0  # answer this many requests with 503 first
+        self.fail_first = 0  # answer this many requests with fail_code first
+        self.fail_code = 502
 
     @property
     def url(self) -> str:
@@ -51,7 +56,7 @@ class _Handler(BaseHTTPRequestHandler):
         )
         if self.server.fail_first > 0:
             self.server.fail_first -= 1
-            self._answer(503, {"status": "error", "error": "overloaded"})
+            self._answer(self.server.fail_code, {"status": "error", "error": "overloaded"})
             return
         self._answer(200, {"status": "success", "data": {"resultType": "vector", "result": []}})
 
@@ -79,10 +84,10 @@ def recorder() -> Iterator[_Recorder]:
 
 def test_queries_go_in_the_body_not_the_url(recorder: _Recorder) -> None:
     client = PrometheusQueryClient(
-        recorder.url, timeout=3, retries=2, backoff=0.01, headers={"Authorization": "Bearer t"}
+        recorder.url, timeout=3, retries=1, backoff=0.01, headers={"Authorization": "Bearer t"}
     )
     try:
-        recorder.fail_first = 1  # a 503 is retried, with the body sent again
+        recorder.fail_first = 1  # a 502 (a proxy) is retried, with the body sent again
         assert client.instant(BATCHED, 1_767_225_600.0) == []
         assert client.range(BATCHED, 1_767_225_000.0, 1_767_225_600.0, 15.0) == []
     finally:
@@ -131,3 +136,87 @@ def test_real_prometheus_answers_as_for_get(prom: PrometheusServer) -> None:
     assert {s["metric"]["pod"] for s in instant} == {"llama-0"}
     assert ranged
     assert all(len(s["values"]) == 5 for s in ranged)
+
+
+@pytest.mark.parametrize(("code", "sent"), [(502, 2), (504, 2), (503, 1), (429, 1)])
+def test_only_proxy_errors_are_retried_and_only_once(
+    recorder: _Recorder, code: int, sent: int
+) -> None:
+    """503 is Prometheus's own query timeout: sending the query again would cost another
+    timeout. 502/504 come from a proxy whose Prometheus was away a moment: once more."""
+    client = PrometheusQueryClient(recorder.url, timeout=3)
+    recorder.fail_code, recorder.fail_first = code, 5
+    try:
+        with pytest.raises(SourceUnavailableError, match=f"answered {code}"):
+            client.instant("up", 1_767_225_600.0)
+    finally:
+        client.close()
+    assert len(recorder.requests) == sent
+
+
+def test_more_than_one_retry_is_refused() -> None:
+    with pytest.raises(ValueError, match="retries must be 0 or 1"):
+        PrometheusQueryClient("http://127.0.0.1:9", retries=2)
+
+
+def test_a_silent_prometheus_costs_one_timeout_on_one_connection() -> None:
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    server.settimeout(0.2)
+    held: list[socket.socket] = []
+    running = True
+
+    def accept() -> None:
+        while running:
+            try:
+                held.append(server.accept()[0])
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    client = PrometheusQueryClient(f"http://127.0.0.1:{server.getsockname()[1]}", timeout=1)
+    try:
+        started = time.monotonic()
+        with pytest.raises(SourceUnavailableError, match=r"did not answer a query within 1s"):
+            client.instant("up", 1_767_225_600.0)
+        assert time.monotonic() - started < 1.8
+        assert len(held) == 1  # a query that was sent is never sent again
+    finally:
+        client.close()
+        running = False
+        thread.join(timeout=2)
+        for conn in held:
+            conn.close()
+        server.close()
+
+
+def test_fractional_durations_go_out_in_whole_units(recorder: _Recorder) -> None:
+    client = PrometheusQueryClient(recorder.url, timeout=2.5)
+    try:
+        client.instant("up", 1_767_225_600.0)
+        client.range("up", 1_767_225_000.0, 1_767_225_600.0, 7.5)
+    finally:
+        client.close()
+    instant, ranged = recorder.requests
+    assert instant["form"]["timeout"] == ["2500ms"]
+    assert ranged["form"]["step"] == ["7500ms"]
+    assert ranged["form"]["timeout"] == ["2500ms"]
+
+
+@needs_prometheus()
+@pytest.mark.prometheus
+def test_real_prometheus_takes_fractional_timeout_and_step(prom: PrometheusServer) -> None:
+    at = float(int(time.time()) - 2)
+    client = PrometheusQueryClient(prom.url, timeout=2.5)
+    try:
+        assert client.instant('up{job="leaders"}', at)
+        ranged = client.range('up{job="leaders"}', at - 15, at, 7.5)
+    finally:
+        client.close()
+    times = {float(t) for series in ranged for t, _ in series["values"]}
+    assert at - 7.5 in times
+    assert times <= {at - 15, at - 7.5, at}  # evaluated every 7.5 s

@@ -263,3 +263,45 @@ def test_demo_arrays_are_finite_where_present() -> None:
             assert present.size, signal
             assert np.all(present >= 0), signal
         assert not math.isnan(float(arrays.replicas[0][0]))
+
+
+def test_corrupt_gzip_is_a_recording_error_naming_the_file(tmp_path: Path) -> None:
+    """Every single corrupted byte of a gzipped recording (header, deflate stream,
+    trailer) is a RecordingError naming the file, never a raw zlib.error or EOFError."""
+    body = json.dumps(small_recording().to_json()).encode()
+    good = gzip.compress(body, mtime=0)
+    path = tmp_path / "corrupt.json.gz"
+    outcomes: set[str] = set()
+    for i in range(2, len(good)):
+        bad = bytearray(good)
+        bad[i] ^= 0x5A
+        path.write_bytes(bytes(bad))
+        try:
+            load_recording(path)
+            outcomes.add("loaded")  # a byte nothing checks (mtime, OS)
+        except RecordingError as exc:
+            outcomes.add("named" if str(path) in str(exc) else str(exc))
+    assert outcomes <= {"loaded", "named"}
+    assert "named" in outcomes
+    path.write_bytes(good[: len(good) // 2])  # truncated
+    with pytest.raises(RecordingError, match=r"corrupt\.json\.gz"):
+        load_recording(path)
+
+
+def test_without_replica_series_an_lws_at_zero_wakes_on_its_activation() -> None:
+    """A recording of a parked LWS holds only its activation series. Above the threshold
+    the replay says zero groups (the engine wakes it); at or below, an error (hold)."""
+    lws = {"namespace": "inference", LWS_LABEL: "llama"}
+    activation = _series({"__name__": "lws:activation", **lws}, [0.0, 0.0, 4.0])
+    recording = Recording(
+        START, START + 2 * STEP, STEP, targets=(RecordedTarget(KEY),), series=[activation]
+    )
+    source = RecordingSource(recording=recording)
+    tgt = [target("inference", "llama", activation="sum(gateway_waiting{service=$name})")]
+    quiet = source.fetch(tgt, START + STEP)
+    assert "not above its threshold" in quiet.errors[KEY]
+    snap = only(source.fetch(tgt, START + 2 * STEP), "inference", "llama")
+    assert (snap.spec_replicas, snap.leaders) == (0, {})
+    assert snap.aggregates[Signal.ACTIVATION].value == 4.0
+    decision, _ = decide(tgt[0].policy, snap, EngineState(), START + 2 * STEP)
+    assert decision.replicas == 1  # woken to replicas.min

@@ -5,6 +5,8 @@ and Pod objects whose pod IPs are loopback addresses of one-pod exporters."""
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
 from collections.abc import Iterator
 
@@ -13,12 +15,13 @@ import pytest
 from autoscaler.errors import SourceUnavailableError
 from autoscaler.signals import Signal
 from autoscaler.snapshot import LwsKey
+from autoscaler.sources.cluster import LwsState, StaticClusterReader
 from autoscaler.sources.kube import KubernetesClusterReader
 from autoscaler.sources.scrape import DirectScrapeSource
 from tests.sources.factories import only, target, values
 from tests.sources.kube_objects import api_client, lws_object, pod_object
 from tests.support.exporter import FakeLeader, MetricsExporter, expected_quantile
-from tests.support.fake_apiserver import FakeApiServer
+from tests.support.fake_apiserver import FakeApiServer, status
 
 KEY = LwsKey("inference", "llama")
 T0 = 1_800_000_000.0
@@ -206,3 +209,158 @@ def test_discovers_leaders_through_the_api_and_follows_groups_coming_and_going()
     finally:
         for exporter in exporters:
             exporter.stop()
+
+
+PAGE = b'vllm:num_requests_waiting{engine="0"} 3\n' * 40  # 1,640 bytes
+
+
+class _BadPod:
+    """A leader on 127.0.0.1 that misbehaves: ``drip`` sends its page 100 bytes every
+    0.5 s (each wait shorter than the read timeout), ``hang`` never answers, ``huge``
+    sends a 64 KiB chunked page (40 times ``PAGE``) with no Content-Length."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.sock.settimeout(0.2)
+        self.conns: list[socket.socket] = []
+        self.running = True
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}/metrics"
+
+    def _accept(self) -> None:
+        while self.running:
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.conns.append(conn)
+            if self.mode != "hang":
+                threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        try:
+            conn.recv(4096)
+            if self.mode == "drip":
+                head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(PAGE)
+                conn.sendall(head)
+                for i in range(0, len(PAGE), 100):
+                    if not self.running:
+                        return
+                    conn.sendall(PAGE[i : i + 100])
+                    time.sleep(0.5)
+            else:
+                conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+                for _ in range(40):
+                    conn.sendall(b"%x\r\n%s\r\n" % (len(PAGE), PAGE))
+                conn.sendall(b"0\r\n\r\n")
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self.running = False
+        self.thread.join(timeout=2)
+        for conn in self.conns:
+            conn.close()
+        self.sock.close()
+
+
+@pytest.mark.parametrize("mode", ["drip", "hang"])
+def test_one_deadline_per_fetch_whatever_the_pods_do(exporter: MetricsExporter, mode: str) -> None:
+    """A pod that trickles its page (never idle for a read timeout) or never answers
+    costs the fetch its deadline at most, and fails that pod only."""
+    bad = [_BadPod(mode) for _ in range(7)]
+    good = exporter.leaders[("inference", "llama-0")]
+    endpoints = {KEY: {"llama-0": exporter.url(good)}}
+    endpoints[KEY].update({f"llama-{i + 1}": pod.url for i, pod in enumerate(bad)})
+    # The deadline defaults to twice the timeout. Without it: 4 waves of 2 scrapes of
+    # 1 s each (hang), or 8 s of trickle per page (drip).
+    source = DirectScrapeSource(endpoints=endpoints, timeout=1, concurrency=2)
+    try:
+        started = time.monotonic()
+        snap = only(source.fetch([target("inference", "llama")], T0), "inference", "llama")
+        assert time.monotonic() - started < 2.8
+        assert set(snap.leaders) == {"llama-0"}  # the others failed their scrapes
+        assert values(snap)["llama-0"]["queueDepth"] == 6
+        source.close()
+    finally:
+        for pod in bad:
+            pod.close()
+
+
+def test_a_page_over_the_size_cap_is_a_failed_scrape(exporter: MetricsExporter) -> None:
+    huge = _BadPod("huge")
+    good = exporter.leaders[("inference", "llama-0")]
+    endpoints = {KEY: {"llama-0": exporter.url(good), "llama-1": huge.url}}
+    source = DirectScrapeSource(endpoints=endpoints, timeout=2, max_body_bytes=32 * 1024)
+    try:
+        snap = only(source.fetch([target("inference", "llama")], T0), "inference", "llama")
+        assert set(snap.leaders) == {"llama-0"}
+        with pytest.raises(SourceUnavailableError, match="over the 32768-byte cap"):
+            DirectScrapeSource(
+                endpoints={KEY: {"llama-1": huge.url}}, timeout=2, max_body_bytes=32 * 1024
+            ).fetch([target("inference", "llama")], T0)
+        # Under the cap, the same chunked page is read whole (the engine's last value wins).
+        whole = DirectScrapeSource(endpoints={KEY: {"llama-1": huge.url}}, timeout=2)
+        page = only(whole.fetch([target("inference", "llama")], T0), "inference", "llama")
+        assert values(page)["llama-1"]["queueDepth"] == 3
+        source.close()
+        whole.close()
+    finally:
+        huge.close()
+
+
+ACTIVATION = "sum(rate(gateway_requests_total{service=$name}[1m]))"
+
+
+def test_activation_policies_are_errors_so_the_engine_holds(exporter: MetricsExporter) -> None:
+    """The scrape source cannot run an activation query (PromQL). At zero nothing would
+    ever wake the LWS, so a policy with one gets an error, never a snapshot."""
+    parked = LwsKey("inference", "parked")
+    cluster = StaticClusterReader({parked: LwsState(parked, 0, 0, 0)})
+    at_zero = DirectScrapeSource(cluster)
+    result = at_zero.fetch([target("inference", "parked", activation=ACTIVATION)], T0)
+    assert parked not in result.snapshots
+    assert "scaleToZero.activation is a PromQL query" in result.errors[parked]
+    assert "--source prometheus" in result.errors[parked]
+    # Serving, too (the engine would otherwise take it to zero, and it would stay there);
+    # the other targets are served as usual.
+    source = source_for(exporter)
+    result = source.fetch(
+        [
+            target("inference", "llama", activation=ACTIVATION),
+            target("inference", "sg", engine="sglang"),
+        ],
+        T0,
+    )
+    assert set(result.snapshots) == {LwsKey("inference", "sg")}
+    assert "scaleToZero.activation" in result.errors[KEY]
+    source.close()
+
+
+def test_a_forbidden_namespace_fails_only_its_targets() -> None:
+    leader = FakeLeader("inference", "llama", "llama-0", waiting=4, since=T0)
+    with MetricsExporter([leader], host="127.0.0.2") as pod, FakeApiServer() as api:
+        api.put(lws_object("inference", "llama", replicas=1, status=1, ready=1, size=1))
+        api.put(pod_object("inference", "llama", 0, 0, ip="127.0.0.2"))
+        api.on_get(
+            "/apis/leaderworkerset.x-k8s.io/v1/namespaces/team-b/leaderworkersets",
+            lambda _b, _r: (403, status(403, "Forbidden", "leaderworkersets is forbidden")),
+        )
+        source = DirectScrapeSource(
+            KubernetesClusterReader(api_client(api), timeout=2), port=pod.port, timeout=2
+        )
+        result = source.fetch([target("inference", "llama"), target("team-b", "chat")], T0)
+        assert values(only(result, "inference", "llama")) == {
+            "llama-0": {"queueDepth": 4, "runningRequests": 0, "kvCacheUtilization": 0}
+        }
+        assert "403 leaderworkersets is forbidden" in result.errors[LwsKey("team-b", "chat")]
+        source.close()
