@@ -3,7 +3,8 @@
 - Going to zero: only when ``scaleToZero.enabled``, only from exactly one group, and only
   after every leader has reported no waiting, running or token traffic (and the
   activation signal stayed at or below its threshold) for ``idleAfter`` without a
-  break. While idle that long the floor is 1 instead of ``replicas.min``, so a larger
+  break, and only while the activation query has a fresh value: at zero it is the one
+  signal that can wake the LWS, so without it 1 -> 0 would be for good. While idle that long the floor is 1 instead of ``replicas.min``, so a larger
   LWS first shrinks through the ordinary scale-down rules, then goes 1 -> 0.
 - At zero: no vLLM pod exports anything, so only the activation signal (a gateway
   query) counts. Above its threshold: wake to ``replicas.min`` at once, no window, no
@@ -37,6 +38,9 @@ class Idleness:
     idle: bool
     idle_for: float
     long_enough: bool
+    can_wake: bool = True
+    """False when the activation query has no fresh value: at zero nothing could wake the
+    LWS (``from_zero`` stays at 0 without data), so it must not go there."""
 
 
 def from_zero(
@@ -82,7 +86,13 @@ def track_idle(
         return None, _NOT_IDLE
     since = state.idle_since if state.idle_since is not None else ctx.now
     idle_for = ctx.now - since
-    return since, Idleness(True, idle_for, stz.enabled and idle_for >= stz.idle_after)
+    can_wake = stz.activation is None or (
+        usable_value(
+            snapshot.aggregates.get(Signal.ACTIVATION), ctx.now, ctx.spec.metrics.stale_after
+        )[0]
+        is not None
+    )
+    return since, Idleness(True, idle_for, stz.enabled and idle_for >= stz.idle_after, can_wake)
 
 
 _NOT_IDLE = Idleness(False, 0.0, False)
@@ -94,6 +104,13 @@ def to_zero(ctx: DecisionContext, idleness: Idleness, current: int) -> bool:
         return False
     idle_after = ctx.spec.scale_to_zero.idle_after
     if idleness.long_enough and current == 1:
+        if not idleness.can_wake:
+            ctx.note(
+                R.IDLE,
+                f"idle {fmt(idleness.idle_for)} >= {fmt(idle_after)}, but the activation "
+                "query has no fresh value: at 0 nothing could wake it, so it stays at 1",
+            )
+            return False
         ctx.note(R.SCALE_TO_ZERO, f"idle {fmt(idleness.idle_for)} >= {fmt(idle_after)}: 1 -> 0")
         return True
     ctx.note(R.IDLE, f"idle for {fmt(idleness.idle_for)} (scale to zero after {fmt(idle_after)})")

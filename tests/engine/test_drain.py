@@ -118,10 +118,19 @@ def test_starting_groups_count_as_drained() -> None:
 
 
 STZ: dict[str, Any] = {"enabled": True, "idleAfter": "1m", "activation": {"query": "x"}}
-ONE_IDLE: dict[str, Any] = {"queue": [0], "running": [0], "generation": [0]}
+ONE_IDLE: dict[str, Any] = {
+    "queue": [0],
+    "running": [0],
+    "generation": [0],
+    "aggregates": {Signal.ACTIVATION: 0.0},  # the gateway answers: no traffic
+}
 # Idle for scale-to-zero (no activity seen), but without a running count the drain
 # cannot confirm that the group finished: only the timeout ends it.
-NO_RUNNING: dict[str, Any] = {"queue": [0], "generation": [0]}
+NO_RUNNING: dict[str, Any] = {
+    "queue": [0],
+    "generation": [0],
+    "aggregates": {Signal.ACTIVATION: 0.0},
+}
 GATEWAY_BUSY: dict[str, Any] = {**ONE_IDLE, "aggregates": {Signal.ACTIVATION: 3.0}}
 
 

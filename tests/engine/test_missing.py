@@ -223,7 +223,8 @@ def test_latency_signals_without_requests_are_zero_demand_not_missing_data(
 def test_a_latency_only_policy_scales_to_zero_when_idle() -> None:
     policy = make_policy(signals=[TTFT], scaleToZero={**STZ, "idleAfter": "1m"})
     driver = Driver(policy)
-    assert driver.at(0, queue=[0, 0], running=[0, 0]).replicas == 1
-    assert driver.at(30, queue=[0], running=[0]).replicas == 1
-    zero = driver.at(30, queue=[0], running=[0])
+    quiet = {"aggregates": {Signal.ACTIVATION: 0.0}}  # the gateway answers: no traffic
+    assert driver.at(0, queue=[0, 0], running=[0, 0], **quiet).replicas == 1
+    assert driver.at(30, queue=[0], running=[0], **quiet).replicas == 1
+    zero = driver.at(30, queue=[0], running=[0], **quiet)
     assert (zero.replicas, zero.driver) == (0, "scaleToZero")

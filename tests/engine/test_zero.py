@@ -19,7 +19,14 @@ STZ = {
     "idleAfter": "15m",
     "activation": {"query": "sum(rate(gateway_requests_total[1m]))", "threshold": 0.5},
 }
-IDLE: dict[str, Any] = {"queue": [0], "running": [0], "generation": [0]}
+# Idle leaders, and a gateway that reports no traffic (the one signal that can wake).
+QUIET_GATEWAY = {Signal.ACTIVATION: 0.0}
+IDLE: dict[str, Any] = {
+    "queue": [0],
+    "running": [0],
+    "generation": [0],
+    "aggregates": QUIET_GATEWAY,
+}
 
 
 def _policy(**spec: Any) -> Any:
@@ -47,7 +54,7 @@ def test_one_group_goes_to_zero_only_after_idle_after(spare: float) -> None:
         {"queue": [0], "running": [1], "generation": [0]},  # one request running
         {"queue": [0], "running": [0], "generation": [5]},  # tokens still flowing
         {"queue": [None], "running": [None], "generation": [None]},  # no data: not idle
-        {"aggregates": {Signal.ACTIVATION: 1.0}, **IDLE},  # the gateway sees traffic
+        {**IDLE, "aggregates": {Signal.ACTIVATION: 1.0}},  # the gateway sees traffic
     ],
 )
 def test_any_activity_or_missing_data_restarts_the_idle_clock(
@@ -73,11 +80,27 @@ def test_only_from_one_group_to_zero(spare: float) -> None:
     # min 2: idle long enough lowers the floor to 1, reached through the ordinary
     # scale-down; zero comes only on a later decision, from 1.
     driver = Driver(_policy(replicas={"min": 2}, scaleDown={"spareGroups": spare}))
-    driver.at(0, queue=[0, 0], running=[0, 0])
-    down = driver.at(900, queue=[0, 0], running=[0, 0])
+    quiet = {"aggregates": QUIET_GATEWAY}
+    driver.at(0, queue=[0, 0], running=[0, 0], **quiet)
+    down = driver.at(900, queue=[0, 0], running=[0, 0], **quiet)
     assert down.replicas == 1
     assert ReasonCode.SCALE_TO_ZERO not in codes(down)
-    assert driver.at(30, queue=[0], running=[0]).replicas == 0
+    assert driver.at(30, queue=[0], running=[0], **quiet).replicas == 0
+
+
+def test_no_zero_without_a_fresh_activation_value() -> None:
+    """At zero only the activation query can wake the LWS, and without a value it stays
+    at 0 (``test_at_zero_without_activation_data_stays_at_zero``). Going there while the
+    query returns nothing (a gateway renamed its metric, an empty PromQL result) would
+    park the LWS for good: it stays at 1 until the query answers again."""
+    driver = Driver(_policy())
+    silent = {k: v for k, v in IDLE.items() if k != "aggregates"}
+    driver.at(0, **silent)
+    held = driver.at(900, **silent)
+    assert held.replicas == 1
+    assert ReasonCode.IDLE in codes(held)
+    assert "nothing could wake it" in " ".join(r.message for r in held.reasons)
+    assert driver.at(15, **IDLE).replicas == 0  # the query answers 0 again: idle enough
 
 
 def test_without_scale_to_zero_idle_stays_at_min() -> None:
