@@ -4,8 +4,9 @@
   after every leader has reported no waiting, running or token traffic (and the
   activation signal stayed at or below its threshold) for ``idleAfter`` without a
   break, and only while the activation query has a fresh value: at zero it is the one
-  signal that can wake the LWS, so without it 1 -> 0 would be for good. While idle that long the floor is 1 instead of ``replicas.min``, so a larger
-  LWS first shrinks through the ordinary scale-down rules, then goes 1 -> 0.
+  signal that can wake the LWS, so without it 1 -> 0 would be for good. While idle
+  that long the floor is 1 instead of ``replicas.min``, so a larger LWS first shrinks
+  through the ordinary scale-down rules, then goes 1 -> 0.
 - At zero: no vLLM pod exports anything, so only the activation signal (a gateway
   query) counts. Above its threshold: wake to ``replicas.min`` at once, no window, no
   step limit. No fresh activation data: stay at zero (there is nothing to hold).
