@@ -116,8 +116,10 @@ class ControlLoop:
 
     def _decide_all(
         self, policies: Sequence[ScalingPolicy], result: SourceResult | None, now: float
-    ) -> list[tuple[ScalingPolicy, Decision]]:
+    ) -> tuple[list[tuple[ScalingPolicy, Decision]], list[tuple[ScalingPolicy, Decision]]]:
+        """(this cycle's decisions, last cycle's kept for LWSes whose engine failed)."""
         decisions = []
+        kept = []
         states: dict[LwsKey, EngineState] = {}
         for policy in policies:
             key = _key(policy)
@@ -131,11 +133,17 @@ class ControlLoop:
             except Exception:
                 log.exception("engine failed for %s; its recommendation goes stale", key)
                 states[key] = state
+                # Published again with its own time: served until it is older than the
+                # max age, then a 503. Dropping it would turn the series into a 404 at
+                # once, and a selector over several LWSes would silently sum fewer.
+                previous = self.store.decision(key)
+                if previous is not None:
+                    kept.append((previous.policy, previous.decision))
                 continue
             states[key] = state
             decisions.append((policy, decision))
         self.states = states
-        return decisions
+        return decisions, kept
 
     def restore(self, now: float) -> int:
         """Replay history up to the tick before ``now``; returns the instants replayed."""
@@ -183,9 +191,9 @@ class ControlLoop:
             self.telemetry.source_errors.labels("backend").inc()
         else:
             self.ever_fetched = True
-        decisions = self._decide_all(policies, result, now)
+        decisions, kept = self._decide_all(policies, result, now)
         try:
-            self.store.publish(decisions, now, source_ok=result is not None)
+            self.store.publish([*decisions, *kept], now, source_ok=result is not None)
         except Exception:  # publish guards each series; this is a last resort
             log.exception("publishing the cycle failed; the previous values go stale")
         if self.cordon is not None:

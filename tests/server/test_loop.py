@@ -167,12 +167,27 @@ def test_engine_failure_for_one_lws_is_contained(
             raise ZeroDivisionError("engine bug")
         return real_decide(policy, snapshot, state, now)
 
+    loop.run_cycle(clock.now())  # both decided once
+    before = store.decision(DEV)
+    assert before is not None
     monkeypatch.setattr(loop_module, "decide", flaky)
+    clock.advance(15)
     with caplog.at_level(logging.ERROR):
         decisions = _by_key(loop.run_cycle(clock.now()))
     assert set(decisions) == {LLAMA}
-    assert store.decision(DEV) is None
     assert "engine failed for inference/dev-8b" in caplog.text
+    # Its last decision stays published with its own time, so it goes stale (a 503
+    # after the max age) instead of vanishing (a 404 at once).
+    kept = store.decision(DEV)
+    assert kept is not None
+    assert kept.decision == before.decision
+    assert kept.decision.at == clock.now() - 15
+    published = store.series(DEV.namespace, "lws_recommended_replicas")
+    assert [s.decided_at for s in published if s.lws == DEV.name] == [clock.now() - 15]
+    assert not store.is_stale(kept.decision.at, clock.now())
+    clock.advance(45)
+    loop.run_cycle(clock.now())
+    assert store.is_stale(store.decision(DEV).decision.at, clock.now())  # type: ignore[union-attr]
 
 
 def test_hot_reload_from_a_configmap_mount(
