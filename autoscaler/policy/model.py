@@ -11,34 +11,74 @@ scale-down is slow. ``docs/policy-reference.md`` documents each field.
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal, get_args
+from typing import Annotated, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     Strict,
     ValidationInfo,
     field_validator,
     model_validator,
 )
-from pydantic.alias_generators import to_camel
 
 from autoscaler.policy import rules
 from autoscaler.policy.fields import (
     MAX_GROUPS,
     DnsLabel,
     Duration,
-    Fraction,
     LwsName,
     PositiveDuration,
-    Target,
     cross_field_error,
 )
+from autoscaler.policy.signal_specs import (
+    LATENCY_SIGNALS,
+    LATENCY_TYPES,
+    IsolatedBurst,
+    KvCacheSignal,
+    LatencySignal,
+    QueueDepthSignal,
+    QueueWaitSignal,
+    SignalSpec,
+    TokenThroughputSignal,
+    TtftSignal,
+)
+from autoscaler.policy.strict import StrictModel
 from autoscaler.signals import ServingEngine, Signal
 
 API_VERSION = "lws-autoscaler.io/v1alpha1"
 KIND = "ScalingPolicy"
+
+# The signal models live in signal_specs and are re-exported: `from ...model import
+# QueueDepthSignal` keeps working.
+__all__ = [
+    "API_VERSION",
+    "KIND",
+    "LATENCY_SIGNALS",
+    "LATENCY_TYPES",
+    "Activation",
+    "ColdStart",
+    "Drain",
+    "Forecast",
+    "IsolatedBurst",
+    "KvCacheSignal",
+    "LatencySignal",
+    "Metadata",
+    "MetricsConfig",
+    "MissingMetrics",
+    "PolicySpec",
+    "QueueDepthSignal",
+    "QueueWaitSignal",
+    "ReplicaBounds",
+    "ScaleDown",
+    "ScaleToZero",
+    "ScaleUp",
+    "ScalingPolicy",
+    "SignalSpec",
+    "StepLimit",
+    "TargetRef",
+    "TokenThroughputSignal",
+    "TtftSignal",
+]
 
 
 def _raise(violation: rules.Violation | None) -> None:
@@ -50,34 +90,20 @@ def _tokens(signal: SignalSpec) -> str | None:
     return signal.tokens if isinstance(signal, TokenThroughputSignal) else None
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        strict=True,
-        frozen=True,
-        alias_generator=to_camel,
-        # Both, so code can build models by Python name; YAML documents are validated
-        # by alias only (``loader.policy_from_document``).
-        validate_by_name=True,
-        validate_by_alias=True,
-        allow_inf_nan=False,
-    )
-
-
-class Metadata(_Strict):
+class Metadata(StrictModel):
     name: DnsLabel
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
 
 
-class TargetRef(_Strict):
+class TargetRef(StrictModel):
     """The LeaderWorkerSet this policy scales."""
 
     namespace: DnsLabel
     name: LwsName
 
 
-class ReplicaBounds(_Strict):
+class ReplicaBounds(StrictModel):
     """Bounds on groups while serving. ``min`` is at least 1: zero is ``scaleToZero``'s job."""
 
     min: int = Field(default=1, ge=1, le=MAX_GROUPS)
@@ -93,7 +119,7 @@ class ReplicaBounds(_Strict):
         return value
 
 
-class MetricsConfig(_Strict):
+class MetricsConfig(StrictModel):
     """Where the signals come from. Metric names follow ``engine`` unless overridden."""
 
     # Enums read from YAML arrive as strings; only they are exempt from strict mode.
@@ -111,91 +137,7 @@ class MetricsConfig(_Strict):
     )
 
 
-class IsolatedBurst(_Strict):
-    """A queue above target after ``calmFor`` without one orders at most ``maxGroups``."""
-
-    calm_for: PositiveDuration
-    max_groups: int = Field(default=1, ge=1, le=MAX_GROUPS)
-
-
-class QueueDepthSignal(_Strict):
-    """Waiting requests per ready group; scale so each group has at most the target."""
-
-    type: Literal["queueDepth"]
-    target_per_group: Target
-    sustained_for: Duration = Field(
-        default=0.0,
-        description=(
-            "Size by the lowest total queue of the decisions in this window, so a burst "
-            "that drains within it orders nothing; 0 reads the current queue alone."
-        ),
-    )
-    isolated_burst: IsolatedBurst | None = Field(
-        default=None,
-        description=(
-            "The first decision that sees the queue above target after calmFor of "
-            "decisions at or below it adds at most maxGroups groups; a queue that is "
-            "still there at the next decision, or recurs within calmFor, orders in full."
-        ),
-    )
-
-
-class KvCacheSignal(_Strict):
-    """Average KV-cache utilisation (0..1) over ready groups."""
-
-    type: Literal["kvCacheUtilization"]
-    target: Fraction
-
-
-class TokenThroughputSignal(_Strict):
-    """Token throughput against a per-group capacity in tokens/s."""
-
-    type: Literal["tokenThroughput"]
-    tokens: Literal["prompt", "generation", "total"] = "generation"
-    capacity_per_group: Target
-    target_utilization: Fraction = 0.8
-
-
-class _LatencyTarget(_Strict):
-    """A quantile of a latency histogram over ``metrics.rateWindow``, against a target."""
-
-    quantile: Annotated[float, Field(gt=0, lt=1)] = 0.9
-    target_seconds: Target
-
-
-class TtftSignal(_LatencyTarget):
-    """A TTFT quantile; scale up while it is above the target."""
-
-    type: Literal["ttft"]
-    signal: ClassVar[Signal] = Signal.TTFT
-
-
-class QueueWaitSignal(_LatencyTarget):
-    """A quantile of the time requests waited for their first scheduling; scale up while
-    it is above the target. Unlike TTFT it leaves out the prefill itself, which more
-    groups do not shorten."""
-
-    type: Literal["queueWait"]
-    signal: ClassVar[Signal] = Signal.QUEUE_WAIT
-
-
-LatencySignal = TtftSignal | QueueWaitSignal
-"""The signals read from a latency histogram: a quantile against a target in seconds."""
-LATENCY_TYPES: frozenset[str] = frozenset(
-    get_args(cls.model_fields["type"].annotation)[0] for cls in get_args(LatencySignal)
-)
-"""Their ``type`` names (``ttft``, ``queueWait``): a quantile, not a per-group value."""
-LATENCY_SIGNALS: tuple[Signal, ...] = tuple(cls.signal for cls in get_args(LatencySignal))
-"""The histograms they read (TTFT, queue wait), in the union's order: a source reports
-one quantile per LWS for each, over the leaders' summed bucket rates."""
-
-SignalSpec = Annotated[
-    QueueDepthSignal | KvCacheSignal | TokenThroughputSignal | TtftSignal | QueueWaitSignal,
-    Field(discriminator="type"),
-]
-
-
-class ColdStart(_Strict):
+class ColdStart(StrictModel):
     """How long a new group takes to become ready, and whether to learn it."""
 
     expected: Duration = 300.0
@@ -210,7 +152,7 @@ class ColdStart(_Strict):
         return self
 
 
-class StepLimit(_Strict):
+class StepLimit(StrictModel):
     """At most ``groups`` (or ``percent`` of the current size, whichever is larger) per period."""
 
     groups: int | None = Field(default=None, ge=1, le=MAX_GROUPS)
@@ -224,7 +166,7 @@ class StepLimit(_Strict):
         return self
 
 
-class Forecast(_Strict):
+class Forecast(StrictModel):
     """Size scale-ups for the load expected once new groups are ready."""
 
     enabled: bool = True
@@ -232,7 +174,7 @@ class Forecast(_Strict):
     max_growth: Annotated[float, Field(ge=1, le=100)] = 2.0
 
 
-class ScaleUp(_Strict):
+class ScaleUp(StrictModel):
     stabilization_window: Duration = 0.0
     max_step: StepLimit | None = Field(
         default_factory=lambda: StepLimit(groups=4, percent=100.0, period=60.0)
@@ -240,7 +182,7 @@ class ScaleUp(_Strict):
     forecast: Forecast = Field(default_factory=Forecast)
 
 
-class Drain(_Strict):
+class Drain(StrictModel):
     """Stop routing to the groups a scale-down removes, and remove them once idle.
 
     The server relabels the leader pods of the groups that will go
@@ -253,7 +195,7 @@ class Drain(_Strict):
     timeout: PositiveDuration = 120.0
 
 
-class ScaleDown(_Strict):
+class ScaleDown(StrictModel):
     stabilization_window: Duration = 600.0
     max_step: StepLimit | None = Field(default_factory=lambda: StepLimit(groups=1, period=120.0))
     min_group_age: Duration = 600.0
@@ -270,14 +212,14 @@ class ScaleDown(_Strict):
     drain: Drain = Field(default_factory=Drain)
 
 
-class Activation(_Strict):
+class Activation(StrictModel):
     """The signal that wakes a model at zero: a PromQL expression on the gateway."""
 
     query: Annotated[str, Field(min_length=1)]
     threshold: Annotated[float, Field(ge=0)] = 0.0
 
 
-class ScaleToZero(_Strict):
+class ScaleToZero(StrictModel):
     enabled: bool = False
     idle_after: Duration = 900.0
     activation: Activation | None = Field(default=None, validate_default=True)
@@ -295,7 +237,7 @@ class ScaleToZero(_Strict):
         return value
 
 
-class MissingMetrics(_Strict):
+class MissingMetrics(StrictModel):
     """What to recommend when signals are missing or stale ("no data" is never zero)."""
 
     hold_for: Duration = 300.0
@@ -310,7 +252,7 @@ class MissingMetrics(_Strict):
         return value
 
 
-class PolicySpec(_Strict):
+class PolicySpec(StrictModel):
     target: TargetRef
     replicas: ReplicaBounds
     gpus_per_group: int | None = Field(default=None, ge=1, le=MAX_GROUPS)
@@ -340,7 +282,7 @@ class PolicySpec(_Strict):
         return signals
 
 
-class ScalingPolicy(_Strict):
+class ScalingPolicy(StrictModel):
     """One policy document: which LWS, on which signals, with which stabilisation."""
 
     api_version: Literal["lws-autoscaler.io/v1alpha1"]

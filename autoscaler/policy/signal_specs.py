@@ -1,0 +1,99 @@
+"""The signal specifications of a policy's ``spec.signals`` list, one model per ``type``.
+
+Each is a per-signal target the engine turns into a demand in groups
+(``autoscaler.engine.proposals``); ``docs/policy-reference.md`` documents each field.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar, Literal, get_args
+
+from pydantic import Field
+
+from autoscaler.policy.fields import MAX_GROUPS, Duration, Fraction, PositiveDuration, Target
+from autoscaler.policy.strict import StrictModel
+from autoscaler.signals import Signal
+
+
+class IsolatedBurst(StrictModel):
+    """A queue above target after ``calmFor`` without one orders at most ``maxGroups``."""
+
+    calm_for: PositiveDuration
+    max_groups: int = Field(default=1, ge=1, le=MAX_GROUPS)
+
+
+class QueueDepthSignal(StrictModel):
+    """Waiting requests per ready group; scale so each group has at most the target."""
+
+    type: Literal["queueDepth"]
+    target_per_group: Target
+    sustained_for: Duration = Field(
+        default=0.0,
+        description=(
+            "Size by the lowest total queue of the decisions in this window, so a burst "
+            "that drains within it orders nothing; 0 reads the current queue alone."
+        ),
+    )
+    isolated_burst: IsolatedBurst | None = Field(
+        default=None,
+        description=(
+            "The first decision that sees the queue above target after calmFor of "
+            "decisions at or below it adds at most maxGroups groups; a queue that is "
+            "still there at the next decision, or recurs within calmFor, orders in full."
+        ),
+    )
+
+
+class KvCacheSignal(StrictModel):
+    """Average KV-cache utilisation (0..1) over ready groups."""
+
+    type: Literal["kvCacheUtilization"]
+    target: Fraction
+
+
+class TokenThroughputSignal(StrictModel):
+    """Token throughput against a per-group capacity in tokens/s."""
+
+    type: Literal["tokenThroughput"]
+    tokens: Literal["prompt", "generation", "total"] = "generation"
+    capacity_per_group: Target
+    target_utilization: Fraction = 0.8
+
+
+class _LatencyTarget(StrictModel):
+    """A quantile of a latency histogram over ``metrics.rateWindow``, against a target."""
+
+    quantile: Annotated[float, Field(gt=0, lt=1)] = 0.9
+    target_seconds: Target
+
+
+class TtftSignal(_LatencyTarget):
+    """A TTFT quantile; scale up while it is above the target."""
+
+    type: Literal["ttft"]
+    signal: ClassVar[Signal] = Signal.TTFT
+
+
+class QueueWaitSignal(_LatencyTarget):
+    """A quantile of the time requests waited for their first scheduling; scale up while
+    it is above the target. Unlike TTFT it leaves out the prefill itself, which more
+    groups do not shorten."""
+
+    type: Literal["queueWait"]
+    signal: ClassVar[Signal] = Signal.QUEUE_WAIT
+
+
+LatencySignal = TtftSignal | QueueWaitSignal
+"""The signals read from a latency histogram: a quantile against a target in seconds."""
+LATENCY_TYPES: frozenset[str] = frozenset(
+    get_args(cls.model_fields["type"].annotation)[0] for cls in get_args(LatencySignal)
+)
+"""Their ``type`` names (``ttft``, ``queueWait``): a quantile, not a per-group value."""
+LATENCY_SIGNALS: tuple[Signal, ...] = tuple(cls.signal for cls in get_args(LatencySignal))
+"""The histograms they read (TTFT, queue wait), in the union's order: a source reports
+one quantile per LWS for each, over the leaders' summed bucket rates."""
+
+SignalSpec = Annotated[
+    QueueDepthSignal | KvCacheSignal | TokenThroughputSignal | TtftSignal | QueueWaitSignal,
+    Field(discriminator="type"),
+]
