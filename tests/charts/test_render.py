@@ -48,6 +48,9 @@ TEST_CA_PEM = (
 )
 
 # (id, values, served API versions, Kubernetes version, expected kinds)
+# The token a Prometheus pod sends as itself (the ServiceMonitor's bearerTokenFile).
+SA_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+
 SCENARIOS: list[tuple[str, dict[str, Any], tuple[str, ...], str, set[str]]] = [
     ("defaults", {}, (), LATEST_KUBE, CORE),
     ("defaults-oldest-kube", {}, (), OLDEST_KUBE, CORE),
@@ -112,10 +115,22 @@ SCENARIOS: list[tuple[str, dict[str, Any], tuple[str, ...], str, set[str]]] = [
         LATEST_KUBE,
         CORE - {"Secret", "APIService"},
     ),
-    ("monitoring-auto-with-crds", {}, MONITORING_APIS, LATEST_KUBE, CORE | {"ServiceMonitor"}),
+    # auto: the CRD is there, but a scrape without a token would get 401: no ServiceMonitor.
+    ("monitoring-auto-without-token", {}, MONITORING_APIS, LATEST_KUBE, CORE),
+    (
+        "monitoring-auto-with-crds",
+        {"serviceMonitor": {"bearerTokenFile": SA_TOKEN}},
+        MONITORING_APIS,
+        LATEST_KUBE,
+        CORE | {"ServiceMonitor"},
+    ),
     (
         "monitoring-auto-both",
-        {**policy_values("llama-70b"), "vllmPodMonitor": {"enabled": "auto"}},
+        {
+            **policy_values("llama-70b"),
+            "vllmPodMonitor": {"enabled": "auto"},
+            "serviceMonitor": {"bearerTokenFile": SA_TOKEN},
+        },
         MONITORING_APIS,
         LATEST_KUBE,
         CORE | {"ServiceMonitor", "PodMonitor"},
@@ -150,7 +165,8 @@ SCENARIOS: list[tuple[str, dict[str, Any], tuple[str, ...], str, set[str]]] = [
         CORE - {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "RoleBinding"},
     ),
     ("metrics-reader-role", {"rbac": {"metricsReader": True}}, (), LATEST_KUBE, CORE),
-    ("auth-disabled", {"auth": {"disable": True}}, (), LATEST_KUBE, CORE),
+    # No lookup of the cluster's authentication ConfigMap, so no RoleBinding to read it.
+    ("auth-disabled", {"auth": {"disable": True}}, (), LATEST_KUBE, CORE - {"RoleBinding"}),
     (
         "requestheader-ca",
         {"auth": {"requestheader": {"clientCA": TEST_CA_PEM, "allowedNames": ["front-proxy"]}}},

@@ -450,11 +450,14 @@ def test_rbac_grants_exactly_what_the_server_and_the_hpa_controller_need() -> No
     rules = {
         (tuple(r["apiGroups"]), tuple(r["resources"])): set(r["verbs"]) for r in reader["rules"]
     }
+    # Lists only (autoscaler/sources/kube.py), and patch: the serving label of draining
+    # leaders (autoscaler/server/cordon.py). No get or watch: nothing uses them.
     assert rules == {
-        (("leaderworkerset.x-k8s.io",), ("leaderworkersets",)): {"get", "list", "watch"},
-        # patch: the serving label of draining leaders (autoscaler/server/cordon.py).
-        (("",), ("pods",)): {"get", "list", "watch", "patch"},
+        (("leaderworkerset.x-k8s.io",), ("leaderworkersets",)): {"list"},
+        (("",), ("pods",)): {"list", "patch"},
     }
+    no_drain = render({"rbac": {"relabelPods": False}}).one("ClusterRole", FULLNAME)
+    assert {tuple(r["resources"]): r["verbs"] for r in no_drain["rules"]}[("pods",)] == ["list"]
     binding = rendered.one("ClusterRoleBinding", FULLNAME)
     assert binding["roleRef"]["name"] == FULLNAME
     assert _subjects_are_the_server(binding)
@@ -569,8 +572,17 @@ def test_no_hpa_unless_asked() -> None:
 # --- monitors -----------------------------------------------------------------------------
 
 
+SA_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+TOKEN = {"serviceMonitor": {"bearerTokenFile": SA_TOKEN}}
+
+
 def test_service_monitor_scrapes_the_server_over_verified_https() -> None:
-    rendered = render(api_versions=MONITORING_APIS)
+    # `auto` without a token: every scrape would get 401 from the server's authorisation.
+    assert render(api_versions=MONITORING_APIS).all("ServiceMonitor") == []
+    assert render({"serviceMonitor": {"enabled": True}}).all("ServiceMonitor") != []
+    assert render({"auth": {"disable": True}}, api_versions=MONITORING_APIS).all("ServiceMonitor")
+
+    rendered = render(TOKEN, api_versions=MONITORING_APIS)
     monitor = rendered.one("ServiceMonitor")
     service = rendered.one("Service")
     assert (
@@ -585,7 +597,8 @@ def test_service_monitor_scrapes_the_server_over_verified_https() -> None:
     assert tls["ca"]["secret"] == {"name": f"{FULLNAME}-tls", "key": "ca.crt"}
     rendered.one("Secret", f"{FULLNAME}-tls")  # the secret it verifies against exists
 
-    self_signed = render({"tls": {"mode": "selfSigned"}}, api_versions=MONITORING_APIS)
+    assert endpoint["bearerTokenFile"] == TOKEN["serviceMonitor"]["bearerTokenFile"]
+    self_signed = render({"tls": {"mode": "selfSigned"}, **TOKEN}, api_versions=MONITORING_APIS)
     (endpoint,) = self_signed.one("ServiceMonitor")["spec"]["endpoints"]
     assert endpoint["tlsConfig"] == {"insecureSkipVerify": True}
 
@@ -662,8 +675,13 @@ def test_front_proxy_ca_is_left_to_the_server_unless_given() -> None:
     assert "refuses its requests with 401" in no_lookup.notes
     assert "auth.requestheader.clientCA" in no_lookup.notes
 
+    assert no_lookup.all("RoleBinding") == []  # nothing to read in kube-system
+
+    # A CA given and the lookup off: the server must not read kube-system at all (it
+    # would for the client CA), and nothing there is granted.
     given = render({"auth": {"requestheader": {"clientCA": FRONT_PROXY_CA, "fromCluster": False}}})
-    assert "--authentication-skip-lookup" not in given.args()
+    assert "--authentication-skip-lookup" in given.args()
+    assert given.all("RoleBinding") == []
     assert "refuses its requests with 401" not in given.notes
     # Auth off: nothing to trust, nothing to warn about (another warning covers it).
     off = render({"auth": {"disable": True, "requestheader": {"fromCluster": False}}})
@@ -677,3 +695,22 @@ def test_header_flags_are_only_passed_with_the_ca() -> None:
     names = {"allowedNames": ["front-proxy-client"], "usernameHeaders": "X-User"}
     args = render({"auth": {"requestheader": names}}).args()
     assert not any(a.startswith("--requestheader") for a in args)
+
+
+def test_templated_arguments_stay_strings_whatever_the_value() -> None:
+    """``- --bind-address=::`` is YAML for a mapping (a key ending in ":"), which the API
+    server rejects for ``args``; every templated argument is quoted."""
+    ipv6 = render({"server": {"bindAddress": "::"}})
+    assert "--bind-address=::" in ipv6.args()
+    assert all(isinstance(a, str) for a in ipv6.args())
+
+
+def test_cert_manager_names_fit_with_a_long_release_name() -> None:
+    """cert-manager refuses a commonName over 64 characters; ``<fullname>-ca`` reaches 66
+    with a 63-character full name."""
+    release = "r" * 53
+    rendered = render({"tls": {"mode": "certManager"}}, release=release)
+    specs = [c["spec"] for c in rendered.all("Certificate")]
+    names = [spec["commonName"] for spec in specs if "commonName" in spec]
+    assert names
+    assert all(len(n) <= 64 for n in names)
