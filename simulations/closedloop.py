@@ -156,16 +156,10 @@ def run(
         groups = fleet.groups(t)
         ready = _sync_engines(groups, engines, draining, profile, log, t)
         live = [engines[g.index] for g in ready]
-        routable = [e for e in live if e.index not in cordoned] if cordoned else live
-        gateway.route_until(t1, routable, t)
-        for engine in live:
-            engine.step(t, t1)
-        for index, engine in list(draining.items()):
-            engine.step(t, t1)
-            assert engine.draining_until is not None
-            if not engine.outstanding or t1 >= engine.draining_until:
-                engine.fail_all(t1)
-                del draining[index]
+        # Observe and decide at t, before the step moves the engines to t1: a request
+        # routed during (t, t1] arrives after t, and a gauge read after the step would
+        # count it as waiting at t (at 4x the Azure rate, about 10 requests a scrape
+        # that had not arrived yet, read as queue by every queue-driven policy).
         if t >= next_scrape:
             store.scrape(t, live)
             next_scrape += cfg.scrape_interval
@@ -180,8 +174,6 @@ def run(
                 fleet.scale(wanted, t)
                 events += 1
             next_decision += controller.period
-        if t < last_arrival:
-            group_seconds += (len(groups) + len(draining)) * min(step, last_arrival - t)
         if t >= next_sample:
             timeline.time.append(t)
             timeline.spec.append(fleet.spec_replicas)
@@ -191,6 +183,18 @@ def run(
             next_sample += cfg.timeline_interval
             if progress is not None:
                 progress(min(1.0, t / end))
+        routable = [e for e in live if e.index not in cordoned] if cordoned else live
+        gateway.route_until(t1, routable, t)
+        for engine in live:
+            engine.step(t, t1)
+        for index, engine in list(draining.items()):
+            engine.step(t, t1)
+            assert engine.draining_until is not None
+            if not engine.outstanding or t1 >= engine.draining_until:
+                engine.fail_all(t1)
+                del draining[index]
+        if t < last_arrival:
+            group_seconds += (len(groups) + len(draining)) * min(step, last_arrival - t)
         t = t1
         if t > last_arrival and _all_resolved(gateway, engines, draining):
             break

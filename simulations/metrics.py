@@ -112,6 +112,12 @@ class ScrapeStore:
         return leader_pod_name(self.key.name, index)
 
     def scrape(self, now: float, groups: Sequence[GroupEngine]) -> None:
+        # A pod that is gone takes its series with it (Prometheus marks a vanished
+        # target's series stale): a group re-created at the same index, still starting,
+        # must not report its predecessor's last queue.
+        serving = {self.pod_name(group.index) for group in groups}
+        for pod in [p for p in self.readings if p not in serving]:
+            del self.readings[pod]
         for group in groups:
             samples = leader_samples(group, now, self.model_name)
             reading = reading_from_samples(ServingEngine.VLLM, samples, self.model_name)
