@@ -17,8 +17,12 @@ def test_sweeps_are_even_grids_that_hold_the_settings_a_coarse_grid_missed() -> 
     assert 9.0 in KEDA_SWEEP
     assert 9.0 in SEED_SWEEP
     assert 0.95 in ORACLE_SWEEP
-    grids = ((SEED_SWEEP, 0.5), (KEDA_SWEEP, 0.5), (KNATIVE_SWEEP, 10.0), (ORACLE_SWEEP, 0.05))
-    for sweep, step in grids:
+    # The queue recipes: 0.1-0.4 by 0.1, then 0.5-15 by 0.5 (a true queue is mostly under
+    # one request per pod, so the settings that can meet the SLO are small).
+    for sweep in (SEED_SWEEP, KEDA_SWEEP):
+        assert sweep[:5] == (0.1, 0.2, 0.3, 0.4, 0.5)
+        assert {round(b - a, 6) for a, b in itertools.pairwise(sweep[4:])} == {0.5}
+    for sweep, step in ((KNATIVE_SWEEP, 10.0), (ORACLE_SWEEP, 0.05)):
         assert {round(b - a, 6) for a, b in itertools.pairwise(sweep)} == {step}
     assert (ORACLE_SWEEP[0], ORACLE_SWEEP[-1]) == (0.5, 1.6)
 
