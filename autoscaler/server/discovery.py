@@ -7,8 +7,14 @@ v1beta1``. These always answer 200, from constants: the availability check must 
 fail because the loop is slow.
 
 Health: ``/healthz`` and ``/livez`` say the process (and its loop thread) is alive;
-``/readyz`` is 200 only after the first cycle published and while the last one is
+``/readyz`` is 200 once a cycle got data from the source, and while the last cycle is
 fresher than the store's max age, so a replica whose loop is stuck leaves the Service.
+A replica whose source has never answered turns ready anyway one max age after its
+first cycle: in a rolling update the new pod waits for data while the old one serves,
+but with Prometheus down when both replicas start, no endpoint at all would make the
+APIService unavailable, and the aggregator's failed discovery then stalls namespace
+deletion and warns on every kubectl call, cluster-wide. Its reads answer 404 (no
+decision), and the HPAs hold their size.
 """
 
 from __future__ import annotations
@@ -107,10 +113,14 @@ def health_router(
 
     @router.get("/readyz")
     async def ready() -> PlainTextResponse:
-        published = store.published_at
-        if published is None or store.source_ok_at is None:
+        published, first = store.published_at, store.first_published_at
+        if published is None or first is None:
+            return PlainTextResponse("no control-loop cycle has completed yet", status_code=503)
+        if store.source_ok_at is None and clock() - first < store.max_age:
             return PlainTextResponse(
-                "no control-loop cycle with source data has completed yet", status_code=503
+                "no control-loop cycle with source data yet (ready without it "
+                f"{store.max_age:.0f}s after the first cycle)",
+                status_code=503,
             )
         age = clock() - published
         if store.is_stale(published, clock()):

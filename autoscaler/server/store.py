@@ -43,6 +43,7 @@ class _Index:
     decisions: Mapping[LwsKey, StoredDecision] = field(default_factory=dict)
     published_at: float | None = None
     source_ok_at: float | None = None
+    first_published_at: float | None = None
 
 
 class DecisionStore:
@@ -88,12 +89,22 @@ class DecisionStore:
             decisions=MappingProxyType(stored),
             published_at=published_at,
             source_ok_at=published_at if source_ok else self._index.source_ok_at,
+            first_published_at=(
+                published_at
+                if self._index.first_published_at is None
+                else self._index.first_published_at
+            ),
         )
 
     @property
     def published_at(self) -> float | None:
         """Time (loop clock) of the last published cycle; None before the first."""
         return self._index.published_at
+
+    @property
+    def first_published_at(self) -> float | None:
+        """Time of the first published cycle, with or without source data."""
+        return self._index.first_published_at
 
     @property
     def source_ok_at(self) -> float | None:

@@ -249,6 +249,24 @@ def test_readiness_needs_a_cycle_with_source_data(api: Running) -> None:
         assert http.get("/readyz").text == "ok"  # source down now: decisions hold
 
 
+def test_a_replica_whose_source_never_answers_turns_ready_after_a_max_age(
+    api: Running,
+) -> None:
+    """Prometheus down while both replicas start: without a ready endpoint the APIService
+    is unavailable, and the aggregator's failed discovery stalls namespace deletion
+    cluster-wide. One max age (45 s) after its first cycle the replica is ready anyway;
+    its reads answer 404 (no decision), so the HPAs hold."""
+    api.source.failing = True
+    with api.client() as http:
+        api.cycle()
+        for _ in range(3):  # +15, +30, +45 s: inside the max age
+            assert http.get("/readyz").status_code == 503
+            api.clock.advance(15)
+            api.cycle()
+        assert http.get("/readyz").text == "ok"
+        assert http.get(REC).status_code == 404
+
+
 def test_liveness_fails_when_the_loop_thread_dies(start_server: Start) -> None:
     with start_server(disable_auth=True) as running:
         process = running.process
