@@ -18,9 +18,12 @@ def _number(text: str) -> float:
 
 
 def positive_float(text: str) -> float:
-    """A finite number above 0 (a period, a median duration)."""
-    value = _number(text)
-    if value <= 0:
+    """A finite number above 0 (a period, a median duration, a speed)."""
+    try:
+        value = _number(text)
+    except argparse.ArgumentTypeError:
+        value = math.nan
+    if not value > 0:  # also NaN
         raise argparse.ArgumentTypeError(f"must be a number above 0, got {text!r}")
     return value
 

@@ -12,13 +12,13 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import logging
-import math
 import sys
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
+from autoscaler.cli.arg_types import positive_float
 from autoscaler.durations import parse_duration
 from autoscaler.server.clock import Clock, ReplayClock, SystemClock
 from autoscaler.server.settings import ServerSetupError, ServeSettings
@@ -29,16 +29,6 @@ def _duration(text: str) -> float:
         return parse_duration(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a number above 0, got {text!r}")
-    return value
 
 
 def _count(text: str) -> int:
@@ -74,7 +64,7 @@ def register(subparsers: Any) -> None:
     g.add_argument("--prometheus-url", default="http://prometheus-operated.monitoring.svc:9090")
     g.add_argument("--recording", type=Path, help="recording file (default: built-in demo)")
     g.add_argument(
-        "--replay-speed", type=_positive, help="recording replay speed (default 1; demo: 10)"
+        "--replay-speed", type=positive_float, help="recording replay speed (default 1; demo: 10)"
     )
     g.add_argument(
         "--cycle",

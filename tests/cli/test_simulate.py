@@ -195,7 +195,8 @@ def test_errors_exit_2_with_a_message(
     ("flag", "value", "message"),
     [
         ("--cold-start", "-5", "must be a number above 0"),
-        ("--cold-start", "nan", "must be a finite number"),
+        ("--cold-start", "nan", "must be a number above 0"),
+        ("--cluster-tolerance", "inf", "must be a finite number"),
         ("--cold-start-spread", "-1", "must be a number of at least 0"),
         ("--hpa-sync-period", "0", "must be a number above 0"),
         ("--cluster-tolerance", "-1", "must be a number of at least 0"),

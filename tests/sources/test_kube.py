@@ -4,8 +4,6 @@ no kube-apiserver can run here), through the real ``kubernetes`` Python client."
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Iterator
 
@@ -16,6 +14,7 @@ from autoscaler.snapshot import GroupStatus, LwsKey
 from autoscaler.sources.kube import KubernetesClusterReader, parse_time
 from tests.sources.kube_objects import api_client, lws_object, pod_object
 from tests.support.fake_apiserver import FakeApiServer, status
+from tests.support.raw_server import RawServer
 
 T = "2026-01-01T00:0{}:00Z"
 
@@ -132,39 +131,12 @@ def test_a_forbidden_namespace_fails_only_its_lws(api: FakeApiServer) -> None:
         reader.read([LwsKey("inference", "llama"), LwsKey("team-b", "chat")])
 
 
-class _Silent:
+class _Silent(RawServer):
     """Accepts connections on 127.0.0.1 and never answers."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.sock.settimeout(0.2)
-        self.held: list[socket.socket] = []
-        self.running = True
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-
-    def _accept(self) -> None:
-        while self.running:
-            try:
-                conn, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.held.append(conn)
-
-    def close(self) -> None:
-        self.running = False
-        self.thread.join(timeout=2)
-        for conn in self.held:
-            conn.close()
-        self.sock.close()
+        return f"http://127.0.0.1:{self.port}"
 
 
 def test_a_silent_api_server_costs_one_timeout_not_one_per_retry_or_namespace() -> None:
@@ -177,7 +149,7 @@ def test_a_silent_api_server_costs_one_timeout_not_one_per_retry_or_namespace() 
         with pytest.raises(SourceUnavailableError, match=r"did not answer .* within 1s"):
             reader.read([LwsKey("a", "x"), LwsKey("b", "y"), LwsKey("c", "z")])
         assert time.monotonic() - started < 1.8
-        assert len(silent.held) == 1  # the request that got no answer was not sent again
+        assert len(silent.conns) == 1  # the request that got no answer was not sent again
     finally:
         silent.close()
 

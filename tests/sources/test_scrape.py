@@ -6,7 +6,6 @@ and Pod objects whose pod IPs are loopback addresses of one-pod exporters."""
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Iterator
 
@@ -22,6 +21,7 @@ from tests.sources.factories import only, target, values
 from tests.sources.kube_objects import api_client, lws_object, pod_object
 from tests.support.exporter import FakeLeader, MetricsExporter, expected_quantile
 from tests.support.fake_apiserver import FakeApiServer, status
+from tests.support.raw_server import RawServer
 
 KEY = LwsKey("inference", "llama")
 T0 = 1_800_000_000.0
@@ -214,37 +214,18 @@ def test_discovers_leaders_through_the_api_and_follows_groups_coming_and_going()
 PAGE = b'vllm:num_requests_waiting{engine="0"} 3\n' * 40  # 1,640 bytes
 
 
-class _BadPod:
+class _BadPod(RawServer):
     """A leader on 127.0.0.1 that misbehaves: ``drip`` sends its page 100 bytes every
     0.5 s (each wait shorter than the read timeout), ``hang`` never answers, ``huge``
     sends a 64 KiB chunked page (40 times ``PAGE``) with no Content-Length."""
 
     def __init__(self, mode: str) -> None:
         self.mode = mode
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.sock.settimeout(0.2)
-        self.conns: list[socket.socket] = []
-        self.running = True
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
+        super().__init__(None if mode == "hang" else self._answer)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.sock.getsockname()[1]}/metrics"
-
-    def _accept(self) -> None:
-        while self.running:
-            try:
-                conn, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.conns.append(conn)
-            if self.mode != "hang":
-                threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+        return f"http://127.0.0.1:{self.port}/metrics"
 
     def _answer(self, conn: socket.socket) -> None:
         try:
@@ -264,13 +245,6 @@ class _BadPod:
                 conn.sendall(b"0\r\n\r\n")
         except OSError:
             pass
-
-    def close(self) -> None:
-        self.running = False
-        self.thread.join(timeout=2)
-        for conn in self.conns:
-            conn.close()
-        self.sock.close()
 
 
 @pytest.mark.parametrize("mode", ["drip", "hang"])
