@@ -25,6 +25,7 @@ from kubernetes.client import (
     V1TokenReview,
     V1TokenReviewSpec,
 )
+from urllib3.util.retry import Retry
 
 from autoscaler.errors import AutoscalerError
 from autoscaler.server.identity import Attributes, UserInfo
@@ -55,19 +56,28 @@ class Reviewer(Protocol):
 _AUTH_HINT = "pass --kubeconfig, or --disable-auth for local use"
 
 
+def bounded_retries() -> Retry:
+    """A connection error is retried once; a request that was sent is never sent again.
+
+    urllib3's default, which the ``kubernetes`` client keeps, retries every failure 3
+    times: a hung API server then costs four timeouts per call, 20 s at a 5 s timeout,
+    for every cluster read, review and relabelling of a cycle."""
+    return Retry(total=1, connect=1, read=False, status=0, other=0)
+
+
 def api_client(kubeconfig: Path | None, hint: str = _AUTH_HINT) -> ApiClient:
-    """A client from ``kubeconfig``, or the in-cluster service account when None.
+    """A client from ``kubeconfig``, or the in-cluster service account when None, with
+    :func:`bounded_retries` (every Kubernetes call of the server goes through one).
 
     ``hint`` ends the error message: what the caller's user can do about it."""
+    configuration = kubernetes.client.Configuration()
     try:
         if kubeconfig is not None:
-            client: ApiClient = kubernetes.config.new_client_from_config(  # type: ignore[no-untyped-call]
-                config_file=str(kubeconfig)
+            kubernetes.config.load_kube_config(  # type: ignore[no-untyped-call]
+                config_file=str(kubeconfig), client_configuration=configuration
             )
-            return client
-        configuration = kubernetes.client.Configuration()
-        kubernetes.config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-        return ApiClient(configuration)
+        else:
+            kubernetes.config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
     except (kubernetes.config.ConfigException, OSError, ValueError, yaml.YAMLError) as exc:
         where = str(kubeconfig) if kubeconfig else "the in-cluster service account"
         what = str(exc)
@@ -77,6 +87,9 @@ def api_client(kubeconfig: Path | None, hint: str = _AUTH_HINT) -> ApiClient:
         raise KubeConfigError(
             f"cannot configure Kubernetes API access from {where}: {what}; {hint}"
         ) from exc
+    # The connection pools are built from the configuration when the client is made.
+    configuration.retries = bounded_retries()
+    return ApiClient(configuration)
 
 
 class KubeReviewer:

@@ -16,22 +16,19 @@ Terminating pods are ignored: their group is going away.
 Failures: a namespace whose calls fail (RBAC refuses one namespace, a 5xx) fails only the
 LWS of that namespace, in ``ClusterStates.errors``; an API server that does not answer at
 all fails the rest of the read without waiting on it once per namespace. A SourceError is
-raised only when no namespace could be read. Each call is bounded by ``timeout`` and a
-connection error is retried once, a request that got no answer never (the client's
-``Configuration.retries``, when the caller left it unset: urllib3's default would be 3
-retries of every kind, four timeouts per call).
+raised only when no namespace could be read. Each call is bounded by ``timeout``; how
+often a failed call is retried is the client's ``Configuration.retries``, which the
+server's client factory (``autoscaler.server.kube_reviews.api_client``) bounds to one
+retry of a connection error.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
-
-from urllib3.util.retry import Retry
 
 from autoscaler.errors import QueryRejectedError, SourceError, SourceUnavailableError
 from autoscaler.snapshot import GroupStatus, LwsKey
@@ -52,28 +49,6 @@ Json = dict[str, Any]
 
 class _NoAnswerError(SourceUnavailableError):
     """The API server could not be reached or did not answer (not: answered an error)."""
-
-
-def _few_retries() -> Retry:
-    # A connection error once more; a request that was sent is not sent again.
-    return Retry(total=1, connect=1, read=False, status=0, other=0)
-
-
-def _with_few_retries(api_client: Any) -> Any:
-    """``api_client``, or a client on a copy of its configuration with
-    :func:`_few_retries` when the caller left ``retries`` unset (the connection pools are
-    built from it when the client is made, so the caller's client is left as it is)."""
-    from kubernetes.client import ApiClient
-
-    configuration = api_client.configuration
-    if configuration.retries is not None:
-        return api_client
-    configuration = copy.copy(configuration)
-    configuration.retries = _few_retries()
-    own = ApiClient(configuration)
-    own.default_headers.update(api_client.default_headers)
-    own.cookie = api_client.cookie
-    return own
 
 
 def parse_time(text: str | None) -> float | None:
@@ -150,15 +125,13 @@ class KubernetesClusterReader:
     """:class:`~autoscaler.sources.cluster.ClusterStateReader` over the Kubernetes API.
 
     ``api_client`` is a configured ``kubernetes.client.ApiClient`` (in-cluster config or a
-    kubeconfig); building it (auth, TLS) is the caller's job. Unless its configuration
-    sets ``retries``, the reader uses a client of its own on a copy of that configuration,
-    with one retry of connection errors only.
+    kubeconfig); building it (auth, TLS, retries) is the caller's job.
     """
 
     def __init__(self, api_client: Any, timeout: float = 5.0) -> None:
         from kubernetes.client import CoreV1Api, CustomObjectsApi
 
-        self._api = _with_few_retries(api_client)
+        self._api = api_client
         self._core = CoreV1Api(self._api)
         self._custom = CustomObjectsApi(self._api)
         self._timeout = timeout

@@ -90,7 +90,11 @@ def pod_object(
 
 
 def api_client(api: FakeApiServer) -> Any:
+    """A client of the wire-level fake, with the retries the server's clients have."""
     from kubernetes.client import ApiClient, Configuration
 
+    from autoscaler.server.kube_reviews import bounded_retries
+
     config = Configuration(host=api.url)
+    config.retries = bounded_retries()
     return ApiClient(config)

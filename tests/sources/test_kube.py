@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -139,12 +140,22 @@ class _Silent(RawServer):
         return f"http://127.0.0.1:{self.port}"
 
 
-def test_a_silent_api_server_costs_one_timeout_not_one_per_retry_or_namespace() -> None:
-    from kubernetes.client import ApiClient, Configuration
+def test_a_silent_api_server_costs_one_timeout_not_one_per_retry_or_namespace(
+    tmp_path: Path,
+) -> None:
+    """Through the server's own client factory (``api_client``), which bounds retries."""
+    from autoscaler.server.kube_reviews import api_client as server_api_client
 
     silent = _Silent()
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: x\n"
+        f"clusters: [{{name: c, cluster: {{server: '{silent.url}'}}}}]\n"
+        "users: [{name: u, user: {token: t}}]\n"
+        "contexts: [{name: x, context: {cluster: c, user: u}}]\n"
+    )
     try:
-        reader = KubernetesClusterReader(ApiClient(Configuration(host=silent.url)), timeout=1)
+        reader = KubernetesClusterReader(server_api_client(kubeconfig), timeout=1)
         started = time.monotonic()
         with pytest.raises(SourceUnavailableError, match=r"did not answer .* within 1s"):
             reader.read([LwsKey("a", "x"), LwsKey("b", "y"), LwsKey("c", "z")])
