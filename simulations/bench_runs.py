@@ -23,9 +23,9 @@ from simulations.baselines.hpa_driven import Ours, keda_recipe, seed_recipe
 from simulations.baselines.kpa import KnativeKpa
 from simulations.baselines.provisioned import Oracle, Static
 from simulations.closedloop import Controller, Fleet, LoopConfig, RunResult, run
+from simulations.ledger import Outcome
 from simulations.lws_model import ColdStartModel, LwsModel
 from simulations.profile import ServingProfile
-from simulations.serving import Outcome
 from simulations.traces import Trace
 
 

@@ -26,9 +26,10 @@ import numpy as np
 from autoscaler.snapshot import GroupStatus, LwsKey, leader_pod_name
 from autoscaler.sources.cluster import LeaderPod, LwsState
 from simulations.gateway import Gateway
+from simulations.ledger import RequestLog
 from simulations.metrics import ScrapeStore
 from simulations.profile import ServingProfile
-from simulations.serving import GroupEngine, RequestLog
+from simulations.serving import GroupEngine
 from simulations.traces import Trace
 
 

@@ -3,8 +3,12 @@ group is ready, and routes each request to the least-loaded ready group.
 
 "Least loaded" is the fewest requests outstanding at the group (waiting + running), the
 rule of vLLM production-stack's router and of most Gateway API inference extensions.
-A request held at the gateway is routed the step a group becomes ready; the time it
-waited there counts in its queue wait (``held_requests`` says how many were held).
+Each arrival sees the load at its own time: the count at the step's start, plus what
+was sent since, minus the running sequences the group predicts to have finished by then
+(:attr:`~simulations.serving.GroupEngine.finishes`, at the last step's decode pace).
+A request held at the gateway is routed at the start of the step a group becomes ready;
+the time it waited there counts in its queue wait (``held_requests`` says how many were
+held).
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from simulations.serving import GroupEngine, Outcome, RequestLog
+from simulations.ledger import Outcome, RequestLog
+from simulations.serving import GroupEngine
 
 
 class Gateway:
@@ -47,8 +52,23 @@ class Gateway:
             rid = self.held.popleft()
             log.routed[rid] = max(t0, float(log.arrival[rid]))
             self._send(rid, groups, loads)
-        for rid in arriving:
-            log.routed[rid] = log.arrival[rid]
+        if not arriving:
+            return
+        at = log.arrival[arriving]
+        log.routed[arriving] = at
+        # Running sequences predicted to finish before an arrival no longer load its group.
+        last = at[-1]
+        ends = sorted(
+            (eta, i)
+            for i, g in enumerate(groups)
+            if len(g.finishes) and g.finishes[0] <= last
+            for eta in g.finishes[: np.searchsorted(g.finishes, last, "right")].tolist()
+        )
+        j = 0
+        for rid, now in zip(arriving, at.tolist(), strict=True):
+            while j < len(ends) and ends[j][0] <= now:
+                loads[ends[j][1]] -= 1
+                j += 1
             self._send(rid, groups, loads)
 
     @staticmethod

@@ -6,36 +6,40 @@ waits, for how long, what the leader's metrics say), with every parameter from a
 
 - **Admission** (FIFO, head-of-line): a waiting request enters the batch when a slot is
   free (``max_num_seqs``) and the KV cache holds its prompt; otherwise it and everything
-  behind it wait, as in vLLM. A slot freed by a request that finished at time f is used
-  from f, not from the next step.
-- **Prefill** runs one request after another on the group's prefill timeline at
+  behind it wait, as in vLLM. A slot freed at f is reused from f in the next step, and its
+  request decodes from its first token, even one before that step; a slot is reused once
+  a step at most (a finish before the start of the step playing it frees it at that start).
+- **Prefill** computes prompts one after another on the group's prefill timeline at
   ``prefill_tokens_per_second`` times the share of each engine step that chunked prefill
-  gets (the ``max_num_batched_tokens`` budget minus one token per decoding sequence);
-  a request's *queue wait* ends when its prefill begins (vLLM's WAITING phase), its first
-  token comes when its prefill ends.
+  gets (the ``max_num_batched_tokens`` budget minus one token per decoding sequence).
+  As in vLLM's V1 scheduler, a request is *scheduled*, which ends its queue wait
+  (``vllm:request_queue_time_seconds``), in the first step with budget left after the
+  prompts ahead of it: up to one step before they are all computed. Its first token
+  comes when its own prompt is computed.
 - **Decode**: every running sequence gains one token per iteration; an iteration takes
   ``decode.step_seconds(running, kv_tokens)`` and the time prefill took in this step is
   not available to decode. The KV cache grows by one token per generated token; when it
   overflows, the most recently admitted sequences are preempted (recomputed later), as
-  vLLM's ``RECOMPUTE`` preemption does.
+  vLLM's ``RECOMPUTE`` preemption does. After a step, ``finishes`` predicts when the
+  decoding sequences end at that step's pace, for the gateway's per-arrival loads.
 
 Times inside a step are continuous (arrival, prefill start, first token, finish), so a
 0.5 s step still measures a 1 s queue-wait SLO precisely. The request ledger is shared
-by all groups (:class:`RequestLog`); a group holds only request ids.
+by all groups (:mod:`simulations.ledger`); a group holds only request ids.
 """
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass, field
-from enum import IntEnum
 
 import numpy as np
-from numpy.typing import NDArray
 
 from autoscaler.signals import VLLM_QUEUE_TIME_BUCKETS, VLLM_TTFT_BUCKETS
+from simulations.ledger import Outcome, RequestLog
 from simulations.profile import ServingProfile
-from simulations.traces import FloatArray, IntArray, Trace
+from simulations.traces import IntArray
 
 # vLLM 0.33 default buckets of vllm:time_to_first_token_seconds (vllm/v1/metrics/buckets.py).
 TTFT_BUCKETS = VLLM_TTFT_BUCKETS
@@ -45,51 +49,6 @@ QUEUE_TIME_BUCKETS = VLLM_QUEUE_TIME_BUCKETS
 _QUEUE_BOUNDS = np.asarray(QUEUE_TIME_BUCKETS)
 _EMPTY_I = np.empty(0, dtype=np.int64)
 _EMPTY_F = np.empty(0, dtype=np.float64)
-
-
-class Outcome(IntEnum):
-    IN_FLIGHT = 0
-    SERVED = 1
-    FAILED = 2
-    """In flight on a group that was removed (scale-down without drain)."""
-    REJECTED = 3
-    """Prompt plus output longer than the profile's maximum context."""
-
-
-@dataclass
-class RequestLog:
-    """Per-request timeline shared by the gateway and every group (NaN = not yet)."""
-
-    arrival: FloatArray
-    prompt: IntArray
-    output: IntArray
-    routed: FloatArray
-    started: FloatArray
-    first_token: FloatArray
-    finished: FloatArray
-    outcome: NDArray[np.int8]
-
-    @classmethod
-    def for_trace(cls, trace: Trace) -> RequestLog:
-        n = len(trace)
-
-        def nans() -> FloatArray:
-            return np.full(n, np.nan)
-
-        return cls(
-            trace.arrival,
-            trace.prompt_tokens,
-            np.maximum(trace.output_tokens, 1),
-            nans(),
-            nans(),
-            nans(),
-            nans(),
-            np.zeros(n, dtype=np.int8),
-        )
-
-    def queue_wait(self) -> FloatArray:
-        """Arrival to prefill start (gateway wait included); NaN if never started."""
-        return self.started - self.arrival
 
 
 @dataclass
@@ -121,9 +80,13 @@ class GroupEngine:
         self.remaining = _EMPTY_F  # tokens still to generate
         self.context = _EMPTY_F  # tokens held in the KV cache
         self.first = _EMPTY_F  # first-token time of each running sequence
-        self.start = _EMPTY_F  # prefill start of each running sequence
-        self.freed: list[float] = []  # finish times of last step's slots, ascending
+        self.start = _EMPTY_F  # when each running sequence was first scheduled
+        self.computed = _EMPTY_F  # when its prompt's compute began (after those before it)
+        self.freed: list[float] = []  # when last step's finished slots free up, ascending
+        self._fresh = 0  # how many running sequences were admitted before this step
+        self.finishes = _EMPTY_F  # predicted finish times of decoding sequences, ascending
         self.prefill_until = -np.inf
+        self.busy_since = -np.inf  # when the prefill timeline last went from idle to busy
         self.resume: dict[int, float] = {}  # preempted id -> remaining tokens
         self.counters = LeaderCounters()
         self.draining_until: float | None = None
@@ -148,6 +111,7 @@ class GroupEngine:
 
     # -- one step ------------------------------------------------------------------
     def step(self, t0: float, t1: float) -> None:
+        self._fresh, self.finishes = len(self.ids), _EMPTY_F
         self._admit(t0)
         if len(self.ids):
             self._decode(t0, t1)
@@ -169,12 +133,14 @@ class GroupEngine:
         kv = float(self.context.sum())
         share = self._prefill_share(len(self.ids), kv)
         rate = p.prefill_tokens_per_second * share
+        step = max(1, p.max_num_batched_tokens - len(self.ids)) / rate  # one full step
         unused = free - len(self.freed)  # slots free since before this step
         new_ids: list[int] = []
         new_rem: list[float] = []
         new_ctx: list[float] = []
         new_first: list[float] = []
         new_start: list[float] = []
+        new_computed: list[float] = []
         while self.waiting and free > 0:
             rid = self.waiting[0]
             remaining = self.resume.get(rid)
@@ -191,8 +157,13 @@ class GroupEngine:
             else:
                 slot = self.freed.pop(0)
             free -= 1
-            begin = max(float(log.routed[rid]), slot, self.prefill_until)
-            self.prefill_until = begin + need / rate
+            begin = max(float(log.routed[rid]), slot)
+            compute = max(begin, self.prefill_until)
+            if compute == begin:
+                self.busy_since = begin
+            else:
+                begin = self._scheduled(max(begin, self.prefill_until - step), step)
+            self.prefill_until = compute + need / rate
             kv += need
             if remaining is None:
                 log.started[rid] = begin
@@ -205,6 +176,7 @@ class GroupEngine:
             new_ctx.append(need)
             new_first.append(self.prefill_until)
             new_start.append(begin)
+            new_computed.append(compute)
         self.freed.clear()
         if new_ids:
             self.ids = np.concatenate((self.ids, np.asarray(new_ids, dtype=np.int64)))
@@ -212,6 +184,18 @@ class GroupEngine:
             self.context = np.concatenate((self.context, new_ctx))
             self.first = np.concatenate((self.first, new_first))
             self.start = np.concatenate((self.start, new_start))
+            self.computed = np.concatenate((self.computed, new_computed))
+
+    def _scheduled(self, earliest: float, step: float) -> float:
+        """The first step boundary of the busy prefill timeline at or after ``earliest``.
+
+        vLLM's scheduler gives each step ``max_num_batched_tokens``: a waiting request is
+        scheduled (its queue time ends) in the first step with budget left after the
+        prompts ahead of it, one full step before they are all computed. Budget 8192 at
+        20,000 tokens/s: steps of 0.41 s; with 12,000 tokens ahead since 0, the request
+        is scheduled at 0.41 s, where the sequential timeline starts it at 0.6 s."""
+        k = math.ceil((earliest - self.busy_since) / step - 1e-9)
+        return min(self.prefill_until, self.busy_since + max(0, k) * step)
 
     def _decode(self, t0: float, t1: float) -> None:
         p, log, dt = self.profile, self.log, t1 - t0
@@ -219,7 +203,7 @@ class GroupEngine:
         decoding = int(np.count_nonzero(self.first < t1))
         # Prefill wall time inside the step: the sequences' prefill intervals do not overlap.
         busy = float(
-            np.clip(np.minimum(self.first, t1) - np.maximum(self.start, t0), 0, None).sum()
+            np.clip(np.minimum(self.first, t1) - np.maximum(self.computed, t0), 0, None).sum()
         )
         share = self._prefill_share(decoding, kv)
         decode_time = max(0.0, dt - min(busy, dt) * share)
@@ -228,7 +212,9 @@ class GroupEngine:
         if iterations <= 0:
             return
         wall = dt / iterations  # wall seconds per decode iteration in this step
+        # One admitted now into a slot freed in the last step decodes from its first token.
         since = np.maximum(self.first, t0)
+        since[self._fresh :] = self.first[self._fresh :]
         available = np.clip((t1 - since) / wall, 0.0, None)
         tokens = np.minimum(available, self.remaining)
         self.remaining = self.remaining - tokens
@@ -257,15 +243,14 @@ class GroupEngine:
             queued = log.started[finished] - log.routed[finished]
             np.add.at(c.queue_buckets, np.searchsorted(_QUEUE_BOUNDS, queued, side="left"), 1)
             c.queue_sum += float(queued.sum())
-            self.freed = sorted(finish.tolist())
+            # One finishing before t0 frees its slot at t0: a slot is reused once a step.
+            self.freed = sorted(np.maximum(finish, t0).tolist())
             keep = ~done
             self.ids, self.remaining = self.ids[keep], self.remaining[keep]
-            self.context, self.first, self.start = (
-                self.context[keep],
-                self.first[keep],
-                self.start[keep],
-            )
+            self.context, self.first = self.context[keep], self.first[keep]
+            self.start, self.computed = self.start[keep], self.computed[keep]
         self._preempt_overflow()
+        self.finishes = np.sort(t1 + self.remaining[self.first <= t1] * wall)
 
     def _preempt_overflow(self) -> None:
         """KV full: recompute-preempt the newest sequences until the rest fit."""
@@ -280,7 +265,8 @@ class GroupEngine:
             self.counters.preemptions += 1
         if n < len(self.ids):
             self.ids, self.remaining = self.ids[:n], self.remaining[:n]
-            self.context, self.first, self.start = self.context[:n], self.first[:n], self.start[:n]
+            self.context, self.first = self.context[:n], self.first[:n]
+            self.start, self.computed = self.start[:n], self.computed[:n]
 
     def fail_all(self, now: float) -> int:
         """The group is gone: everything it held fails. Returns how many."""
@@ -290,4 +276,5 @@ class GroupEngine:
         self.waiting.clear()
         self.ids = _EMPTY_I
         self.remaining = self.context = self.first = self.start = _EMPTY_F
+        self.computed = self.finishes = _EMPTY_F
         return len(lost)

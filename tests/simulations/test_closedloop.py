@@ -14,9 +14,10 @@ from autoscaler.sources.exposition import parse_exposition, reading_from_samples
 from simulations.baselines.hpa_driven import Ours
 from simulations.bench_runs import fleet_factory, summarise
 from simulations.closedloop import LoopConfig, LoopView, run
+from simulations.ledger import RequestLog
 from simulations.metrics import exposition_text, leader_samples
 from simulations.profile import load_profile
-from simulations.serving import GroupEngine, RequestLog
+from simulations.serving import GroupEngine
 from simulations.traces import Trace, read_azure, rescale
 
 REPO = Path(__file__).resolve().parents[2]

@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 from simulations.bench_runs import fleet_factory
 from simulations.closedloop import LoopView, run
 from simulations.gateway import Gateway
+from simulations.ledger import Outcome, RequestLog
 from simulations.lws_model import ColdStartModel, LwsModel
 from simulations.profile import load_profile
-from simulations.serving import GroupEngine, Outcome, RequestLog
+from simulations.serving import GroupEngine
 from simulations.traces import Trace, read_azure
 
 PROFILE = load_profile("llama-70b-h100")
@@ -152,3 +153,111 @@ def test_conservation_and_limits_hold_for_any_small_trace(
     log, _, _ = _drive(trace, groups=groups, profile=small, steps=80)
     done = log.outcome != Outcome.IN_FLIGHT
     assert np.all(log.finished[done] >= log.arrival[done] - 1e-9)
+
+
+def _slot_bound(max_num_seqs: int):  # type: ignore[no-untyped-def]
+    """A profile whose decode step is a flat 20 ms, so a sequence's lifetime is exact."""
+    decode = PROFILE.decode.model_copy(
+        update={"base_seconds": 0.02, "per_sequence_seconds": 0.0, "per_kv_token_seconds": 0.0}
+    )
+    return PROFILE.model_copy(update={"max_num_seqs": max_num_seqs, "decode": decode})
+
+
+def test_a_slot_freed_mid_step_serves_its_next_request_without_losing_time() -> None:
+    """One slot, ten 1-token prompts with 31-token outputs queued at t=0. Continuous time:
+    prefill runs alone at 20,000 tok/s x share, share = (8192/20000) / (8192/20000 + 0.02)
+    = 0.9534, so it takes 1 / 19,069 = 5.2e-5 s; then 30 decode iterations of 20 ms =
+    0.6 s. Request k finishes at k x 0.60005 s: 0.6, 1.2, 1.8, ... The next request enters
+    the slot at 0.6, mid-step; decoding it only from the step's end (1.0) finished it at
+    1.6, then 2.6, ...: a whole step late per request."""
+    profile = _slot_bound(1)
+    n, output = 10, 31
+    trace = _trace([0.0] * n, [1] * n, [output] * n)
+    log, _, _ = _drive(trace, groups=1, profile=profile, steps=16)
+    p = profile
+    share = (p.max_num_batched_tokens / p.prefill_tokens_per_second) / (
+        p.max_num_batched_tokens / p.prefill_tokens_per_second + p.decode.base_seconds
+    )
+    prefill = 1 / (p.prefill_tokens_per_second * share)
+    period = prefill + (output - 1) * p.decode.base_seconds
+    assert np.all(log.outcome == Outcome.SERVED)
+    expected = period * np.arange(1, n + 1)
+    np.testing.assert_allclose(log.finished, expected, atol=1e-3)
+    np.testing.assert_allclose(log.started, expected - period, atol=1e-3)
+
+
+def test_short_requests_in_a_reused_slot_keep_their_timeline_in_order() -> None:
+    """Outputs shorter than a step can finish before the step they were admitted in; the
+    timeline stays ordered, and a request the engine still held as waiting at t (what
+    the leader's gauge reports) starts no earlier than the step before t (it may take a
+    slot freed in that step): a slot freed before a step's start is reused from that
+    start, so starts never run back further into steps already played."""
+    trace = _trace([0.0] * 6 + [2.0] * 6, [50] * 12, [2, 3, 5, 1, 40, 2] * 2)
+    log = RequestLog.for_trace(trace)
+    gateway = Gateway(log, PROFILE.max_context_tokens)
+    engine = GroupEngine(0, _slot_bound(2), log)
+    waiting_at: list[tuple[float, list[int]]] = []
+    for k in range(20):
+        t0, t1 = k * 0.5, (k + 1) * 0.5
+        waiting_at.append((t0, list(engine.waiting)))
+        gateway.route_until(t1, [engine], t0)
+        engine.step(t0, t1)
+    assert np.all(log.outcome == Outcome.SERVED)
+    assert np.all(log.started >= log.routed)
+    assert np.all(log.first_token > log.started)
+    assert np.all(log.finished >= log.first_token)
+    for t0, held in waiting_at:
+        assert np.all(log.started[held] >= t0 - 0.5), f"at {t0}"
+    # With two slots, at most two requests are in the batch at any time.
+    events = sorted([(t, 1) for t in log.started] + [(t, -1) for t in log.finished])
+    assert max(np.cumsum([e for _, e in events])) <= 2
+
+
+@pytest.mark.parametrize(("probe", "group"), [(5.52, 0), (5.9, 1)])
+def test_an_arrival_is_routed_on_the_load_at_its_own_time(probe: float, group: int) -> None:
+    """Two groups of three running requests each, alike but for their outputs: group 1's
+    finish after 480 tokens, at about 479 x step_seconds(3 running, ~1,700 KV tokens) =
+    479 x 11.6 ms = 5.56 s after their first tokens, i.e. around 5.57 s, inside the step
+    [5.5, 6.0). An arrival before then sees two equal groups and goes to group 0; one
+    after sees group 1 empty. Routing on the counts of the step's start (3 and 3) sent
+    both to group 0."""
+    trace = _trace([0.0] * 6 + [probe], [100] * 7, [5000, 480] * 3 + [100])
+    log = RequestLog.for_trace(trace)
+    gateway = Gateway(log, PROFILE.max_context_tokens)
+    engines = [GroupEngine(i, PROFILE, log) for i in range(2)]
+    for k in range(11):
+        gateway.route_until((k + 1) * 0.5, engines, k * 0.5)
+        for engine in engines:
+            engine.step(k * 0.5, (k + 1) * 0.5)
+    assert [list(e.ids) for e in engines] == [[0, 2, 4], [1, 3, 5]]
+    gateway.route_until(6.0, engines, 5.5)
+    assert list(engines[group].waiting) == [6]
+    for engine in engines:
+        engine.step(5.5, 6.0)
+    short = log.finished[[1, 3, 5]]
+    assert np.all((short > 5.52) & (short < 5.9))  # the finishes the router predicted
+
+
+def test_a_request_is_scheduled_when_the_step_budget_reaches_it_as_in_vllm() -> None:
+    """Six 4,000-token prompts at t=0 on an idle group. vLLM's V1 scheduler gives each
+    step 8,192 tokens and schedules the waiting requests in order while budget is left,
+    so the first three (12,000 tokens, the third only for a 192-token chunk) are all
+    scheduled at 0. Steps run back to back while prompts remain, each D = 8192 / rate
+    long (rate: 20,000 tokens/s x the prefill share with nothing decoding, 0.973): the
+    4th (12,000 tokens ahead, 3,808 left after step 1) and 5th (7,808 left) are scheduled
+    at D, the 6th (11,808 left) at 2D. Queue time ends there
+    (``request_queue_time_seconds``); first tokens still come as each prompt is
+    computed, at k x 4,000 / rate. Starting each request only once the prompts ahead are
+    computed (the old sequential timeline) gave 0, 0.21, 0.41, 0.62 ... s: 0.2 s of
+    queue wait the real engine does not have."""
+    n, prompt = 6, 4000
+    log, engines, _ = _drive(_trace([0.0] * n, [prompt] * n, [1] * n), groups=1, steps=4)
+    p = PROFILE
+    budget = p.max_num_batched_tokens / p.prefill_tokens_per_second
+    rate = p.prefill_tokens_per_second * budget / (budget + p.decode.step_seconds(0, 0.0))
+    step = p.max_num_batched_tokens / rate
+    assert np.all(log.outcome == Outcome.SERVED)
+    np.testing.assert_allclose(log.first_token, prompt * np.arange(1, n + 1) / rate)
+    np.testing.assert_allclose(log.started, [0, 0, 0, step, step, 2 * step])
+    # The leader's queue-time histogram observes the same waits.
+    assert engines[0].counters.queue_sum == pytest.approx(4 * step)
