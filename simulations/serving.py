@@ -97,7 +97,7 @@ class GroupEngine:
         return len(self.waiting) + len(self.ids)
 
     def waiting_at(self, now: float) -> int:
-        """vLLM's num_requests_waiting: queued plus admitted whose prefill has not begun."""
+        """vLLM's num_requests_waiting: queued, plus admitted but not yet scheduled."""
         return len(self.waiting) + int(np.count_nonzero(self.start > now))
 
     def running_at(self, now: float) -> int:
