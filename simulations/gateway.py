@@ -61,7 +61,6 @@ class Gateway:
         ends = sorted(
             (eta, i)
             for i, g in enumerate(groups)
-            if len(g.finishes) and g.finishes[0] <= last
             for eta in g.finishes[: np.searchsorted(g.finishes, last, "right")].tolist()
         )
         j = 0
