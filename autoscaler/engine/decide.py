@@ -39,7 +39,13 @@ from autoscaler.engine.missing import (
 )
 from autoscaler.engine.proposals import propose_with_history
 from autoscaler.engine.stabilize import scale_down, scale_up
-from autoscaler.engine.startup import cold_start_seconds, observe_starts, project_demand
+from autoscaler.engine.startup import (
+    SLOW_START_FACTOR,
+    cold_start_seconds,
+    observe_starts,
+    project_demand,
+    slow_starts,
+)
 from autoscaler.engine.state import EngineState, append_window
 from autoscaler.engine.zero import from_zero, holds_while_idle, to_zero, track_idle
 from autoscaler.policy.model import LATENCY_TYPES, ScalingPolicy
@@ -63,6 +69,14 @@ def decide(
     ctx = DecisionContext(policy, now, cold)
     if learned:
         ctx.note(R.COLD_START_LEARNED, f"cold start {fmt(cold)} learned from observed starts")
+    starts_late = slow_starts(snapshot, now, cold) if snapshot is not None else ()
+    for index, seconds in starts_late:
+        ctx.note(
+            R.SLOW_START,
+            f"group {index} not ready {fmt(seconds)} after its creation, over "
+            f"{SLOW_START_FACTOR:g}x the cold start ({fmt(cold)}): check its pods; it still "
+            "counts as starting capacity",
+        )
     if snapshot is None or snapshot.spec_replicas == 0:
         # No data, or no leader at zero: no evidence of a calm queue (``isolatedBurst``).
         state = state.evolve(queue_calm=None)

@@ -50,6 +50,7 @@ class ReasonCode(StrEnum):
     ACTIVATION = "Activation"
     AT_ZERO = "AtZero"
     COLD_START_LEARNED = "ColdStartLearned"
+    SLOW_START = "SlowStart"
     DRAINING = "Draining"
     INVALID_SIGNAL = "InvalidSignal"
 

@@ -15,6 +15,11 @@ from autoscaler.snapshot import LwsSnapshot
 # A start longer than this is an outage (image pull loop, stuck scheduling), not a
 # cold start; learning it would make every later scale-up wildly early.
 _MAX_PLAUSIBLE_START = 4 * 3600.0
+# A group still starting after this many cold starts is reported (reason SlowStart). The
+# simulated cold starts (lognormal, sigma 0.2) exceed 1.5x the median about once in 50
+# starts; twice the median is beyond any normal start, so this flags what an operator
+# should look at: pods Pending for GPUs, an image pull looping, NCCL hanging.
+SLOW_START_FACTOR = 2.0
 
 
 def observe_starts(config: ColdStart, snapshot: LwsSnapshot, state: EngineState) -> EngineState:
@@ -45,6 +50,26 @@ def observe_starts(config: ColdStart, snapshot: LwsSnapshot, state: EngineState)
         return state
     return state.evolve(
         start_durations=tuple(durations[-config.max_observations :]), seen_starts=seen
+    )
+
+
+def slow_starts(snapshot: LwsSnapshot, now: float, cold: float) -> tuple[tuple[int, float], ...]:
+    """(index, seconds since creation) of each group not ready more than
+    ``SLOW_START_FACTOR`` cold starts after its creation, by index: with a 5-minute cold
+    start, a group created 11 minutes ago and not ready is slow, one created 9 minutes ago
+    is not. A group whose leader crashed after it was ready is not ready either, and is
+    reported the same way (its pods need a look just as much).
+
+    Only reported: the group still counts as capacity on the way. Ordering another group
+    in its place would pile up replicas exactly when they cannot start (no GPU node free),
+    the failure the startup-aware rules exist to prevent. A creation time of 0 is
+    unknown (a pod without ``creationTimestamp``), not 1970.
+    """
+    limit = SLOW_START_FACTOR * cold
+    return tuple(
+        (g.index, now - g.created_at)
+        for g in sorted(snapshot.groups, key=lambda g: g.index)
+        if g.ready_at is None and g.created_at > 0 and now - g.created_at > limit
     )
 
 

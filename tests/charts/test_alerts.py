@@ -72,7 +72,7 @@ def test_promtool_accepts_the_rules(tmp_path: Path) -> None:
     path = _rules_file(tmp_path, {"prometheusRule": {"enabled": True}})
     checked = _promtool("check", "rules", str(path), cwd=tmp_path)
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "SUCCESS: 5 rules found" in checked.stdout
+    assert "SUCCESS: 6 rules found" in checked.stdout
 
 
 def _expand(annotations: dict[str, str], labels: dict[str, str]) -> dict[str, str]:
@@ -92,6 +92,12 @@ def _fired(severity: str, **labels: str) -> dict[str, str]:
 def _series(name: str, labels: str, values: str) -> dict[str, str]:
     return {"series": f"{name}{{{TARGET}{labels}}}", "values": values}
 
+
+# The engine's reason counter as scraped: its own namespace label is exported_namespace.
+SLOW = (
+    ',exported_namespace="inference",leaderworkerset="llama-70b",policy="llama-70b",'
+    'reason="SlowStart"'
+)
 
 # Each case: input series (one sample a minute), when to evaluate, the alert expected to
 # fire there with its labels (empty: must not fire). Written with promtool's notation:
@@ -140,6 +146,34 @@ ALERT_CASES = [
         "LwsAutoscalerPolicyRejected",
         [_fired("warning", file="/etc/lws-autoscaler/policies/llama.yaml")],
         id="policy-rejected-at-once",
+    ),
+    pytest.param(
+        # The counter's series appears with the first SlowStart decision, at minute 11.
+        [_series("lws_autoscaler_decision_reasons_total", SLOW, "_x10 4+4x20")],
+        "13m",
+        "LwsAutoscalerSlowGroupStart",
+        [_fired("warning", exported_namespace="inference", leaderworkerset="llama-70b")],
+        id="slow-start-fires-at-once",
+    ),
+    pytest.param(
+        [_series("lws_autoscaler_decision_reasons_total", SLOW, "_x10 4x20")],
+        "20m",
+        "LwsAutoscalerSlowGroupStart",
+        [],
+        id="slow-start-over",
+    ),
+    pytest.param(
+        [
+            _series(
+                "lws_autoscaler_decision_reasons_total",
+                SLOW.replace("SlowStart", "CoveredByStartingGroups"),
+                "0+4x30",
+            )
+        ],
+        "20m",
+        "LwsAutoscalerSlowGroupStart",
+        [],
+        id="other-reasons-do-not-fire",
     ),
     pytest.param(
         [_series("lws_autoscaler_front_proxy_ca_loaded", ',pod="p-0"', "0x30")],

@@ -6,11 +6,13 @@ import math
 
 import pytest
 
+from autoscaler.engine.decision import ReasonCode
 from autoscaler.engine.startup import (
     cold_start_seconds,
     observe_starts,
     project_demand,
     quantile,
+    slow_starts,
 )
 from autoscaler.engine.state import EngineState, TimedFloats
 from autoscaler.policy.model import ColdStart, Forecast
@@ -192,3 +194,50 @@ def test_a_huge_rising_demand_does_not_crash_the_forecast() -> None:
         decision = driver.at(15, queue=[1e307 * (1 + step / 10)])
     assert decision.replicas == 10
     assert decision.forecast is None
+
+
+@pytest.mark.parametrize(
+    ("groups", "cold", "expected"),
+    [
+        # 5-minute cold start: slow beyond 10 minutes of starting.
+        ([GroupStatus(0, T0 - 660, None)], 300.0, ((0, 660.0),)),
+        ([GroupStatus(0, T0 - 540, None)], 300.0, ()),
+        ([GroupStatus(0, T0 - 600, None)], 300.0, ()),  # exactly 2x: not yet
+        # An unknown creation time (0) is no start of 1970.
+        ([GroupStatus(0, 0.0, None)], 300.0, ()),
+        # A ready group is never slow, however long its start took.
+        ([GroupStatus(0, T0 - 3600, T0 - 60)], 300.0, ()),
+        # A learned 2-minute cold start makes 5 minutes slow.
+        ([GroupStatus(0, T0 - 300, None)], 120.0, ((0, 300.0),)),
+        # By index, whatever the order the source listed them in.
+        (
+            [GroupStatus(4, T0 - 700, None), GroupStatus(1, T0 - 900, None)],
+            300.0,
+            ((1, 900.0), (4, 700.0)),
+        ),
+    ],
+)
+def test_slow_starts_are_groups_starting_for_over_twice_the_cold_start(
+    groups: list[GroupStatus], cold: float, expected: tuple[tuple[int, float], ...]
+) -> None:
+    assert slow_starts(snapshot(T0, queue=[0], groups=groups), T0, cold) == expected
+
+
+def test_a_slow_start_is_reported_and_still_counts_as_starting_capacity() -> None:
+    policy = make_policy()
+    # 2 ready groups waiting 20 each (4 groups needed at 10 a group) and 2 starting; group
+    # 3 has been starting for 20 minutes against the 5-minute expected cold start.
+    groups = [
+        GroupStatus(0, T0 - 3600, T0 - 3300),
+        GroupStatus(1, T0 - 3600, T0 - 3300),
+        GroupStatus(2, T0 - 120, None),
+        GroupStatus(3, T0 - 1200, None),
+    ]
+    decision = Driver(policy).at(0, ready=2, starting=2, groups=groups, queue=[20, 20])
+    slow = [r for r in decision.reasons if r.code is ReasonCode.SLOW_START]
+    assert [r.message for r in slow] == [
+        "group 3 not ready 20m after its creation, over 2x the cold start (5m): "
+        "check its pods; it still counts as starting capacity"
+    ]
+    # Not replaced: 2 ready + 2 starting cover the 4 groups needed.
+    assert decision.replicas == 4
