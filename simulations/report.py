@@ -1,17 +1,16 @@
 """Benchmark outputs: ``results.json``, ``results.md`` (a markdown table) and
-``timeline.png`` (load, groups and TTFT over time, one line per policy)."""
+``timeline.png`` (load, each policy's groups and TTFT over time:
+:mod:`simulations.timeline_plot`)."""
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from simulations.bench import POLICY_ORDER, Benchmark
 from simulations.goal_bound import ORACLE_BOUND, SAVING_BOUND
+from simulations.timeline_plot import write_png
 
 COLUMNS = (
     ("slo_attainment", "SLO attainment"),
@@ -73,9 +72,7 @@ def write_outputs(bench: Benchmark, out: Path, meta: dict[str, Any], target: flo
             lines += ["", *bound_lines(BOUND_TITLES[name], bound)]
     table.write_text("\n".join(lines) + "\n")
     written = [results, table]
-    png = plot(bench, out / "timeline.png")
-    if png is not None:
-        written.append(png)
+    written.append(write_png(bench, out / "timeline.png"))
     return written
 
 
@@ -108,49 +105,3 @@ def bound_lines(title: str, bound: dict[str, Any]) -> list[str]:
             f"| {change} | {at} | {100 * row['slo_attainment']:.2f}% | {row['gpu_hours']} |"
         )
     return lines
-
-
-def plot(bench: Benchmark, path: Path) -> Path | None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print(
-            "matplotlib is not installed: no timeline.png (pip install lws-autoscaler[plot])",
-            file=sys.stderr,
-        )
-        return None
-    fig, (load_ax, groups_ax, ttft_ax) = plt.subplots(3, 1, figsize=(12, 10), sharex=True)
-    any_run = next(iter(bench.runs.values()))
-    arrival = any_run.log.arrival
-    minutes = np.arange(0, arrival[-1] / 60 + 1)
-    counts, _ = np.histogram(arrival / 60, bins=np.append(minutes, minutes[-1] + 1))
-    load_ax.step(minutes, counts / 60.0, where="post", color="black")
-    load_ax.set_ylabel("arrivals (req/s)")
-    for name in POLICY_ORDER:
-        run = bench.runs[name]
-        t = np.asarray(run.timeline.time) / 60
-        groups_ax.step(t, run.timeline.created, where="post", label=name)
-        log = run.log
-        served = ~np.isnan(log.first_token)
-        ttft = (log.first_token - log.arrival)[served]
-        at = log.arrival[served] / 60
-        if len(at):
-            bins = np.arange(0, at.max() + 1)
-            index = np.digitize(at, bins)
-            p99 = [
-                np.percentile(ttft[index == i], 99) if np.any(index == i) else np.nan
-                for i in range(1, len(bins) + 1)
-            ]
-            ttft_ax.plot(bins, p99, label=name)
-    groups_ax.set_ylabel("groups (created)")
-    groups_ax.legend(ncol=5, fontsize="small")
-    ttft_ax.set_ylabel("TTFT p99 per minute (s)")
-    ttft_ax.set_yscale("log")
-    ttft_ax.set_xlabel("minutes")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
