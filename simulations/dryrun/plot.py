@@ -37,6 +37,7 @@ def draw(
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     hours = (load.times - load.times[0]) / 3600 if load.steps else load.times
     fig = plt.figure(figsize=(13, 9.5), constrained_layout=True)
@@ -102,6 +103,10 @@ def draw(
             label=f"{name}: recommendation",
         )
     ax_rep.set_ylabel("groups")
+    ax_rep.yaxis.set_major_locator(MaxNLocator(integer=True))  # no half groups
+    # From zero, so a step from 3 to 4 groups looks like the third more it is; room on
+    # top for the legend.
+    ax_rep.set_ylim(0, ax_rep.get_ylim()[1] + 1.5)
     ax_rep.set_xlabel("hours since start")
     ax_rep.legend(loc="upper left", fontsize=8, ncol=3)
     ax_rep.grid(alpha=0.3)
