@@ -104,6 +104,14 @@ def register(subparsers: Any) -> None:
         help="replay only the first SECONDS of each trace",
     )
     parser.add_argument(
+        "--rate-factor",
+        type=float,
+        default=1.0,
+        metavar="X",
+        help="multiply every named trace's rate by X (default 1: set-ups sized for the "
+        "70B profile; e.g. 0.5 for a model whose group serves half as much)",
+    )
+    parser.add_argument(
         "--cold-start",
         type=float,
         default=None,
@@ -167,6 +175,8 @@ def _check(args: argparse.Namespace) -> list[str]:
         problems.append("--duration must be > 0")
     if args.cold_start is not None and args.cold_start <= 0:
         problems.append("--cold-start must be > 0")
+    if not args.rate_factor > 0:
+        problems.append("--rate-factor must be > 0")
     try:
         read_seeds(args)
     except SeedsError as err:
@@ -190,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
     traces, missing = [], []
     for name in roles.all:
         try:
-            traces.append(resolve(name, args.traces_dir, 0, args.duration))
+            traces.append(resolve(name, args.traces_dir, 0, args.duration, args.rate_factor))
         except TuningError as exc:
             missing.append(str(exc))
     if missing:
@@ -213,6 +223,7 @@ def run(args: argparse.Namespace) -> int:
         "cold_start_median_s": profile.with_cold_start(args.cold_start).cold_start.median_seconds,
         "traces_dir": str(args.traces_dir),
         "duration_s": args.duration,
+        "rate_factor": args.rate_factor,
         "slo_queue_wait_s": args.slo_queue_wait,
         "slo_target": args.slo_target,
         "seeds": list(config.seeds),

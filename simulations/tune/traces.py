@@ -56,11 +56,20 @@ def _servegen(name: str, first: int, last: int, folder: Path) -> NamedTrace:
     return NamedTrace(name, folder / SERVEGEN_FILE, options)
 
 
-def resolve(name: str, folder: Path, seed: int = 0, seconds: float | None = None) -> NamedTrace:
+def resolve(
+    name: str,
+    folder: Path,
+    seed: int = 0,
+    seconds: float | None = None,
+    rate_factor: float = 1.0,
+) -> NamedTrace:
     """The file and options of the trace called ``name``.
 
     ``seconds`` keeps only the first SECONDS of replay (after compression), for quick
-    looks; TuningError for an unknown name or a missing file.
+    looks. ``rate_factor`` multiplies the set-up's rate: the named set-ups load groups
+    of the 70B profile, and a model whose group serves half as much (the 405B profile)
+    meets the same traffic per group at 0.5 (``servegen-day2``: 0.0008 -> 0.0004;
+    ``azure-code``: x4 -> x2). TuningError for an unknown name or a missing file.
     """
     match = _SERVEGEN.fullmatch(name)
     if match:
@@ -86,7 +95,7 @@ def resolve(name: str, folder: Path, seed: int = 0, seconds: float | None = None
         )
     if not trace.path.is_file():
         raise TuningError(f"trace {name!r} needs {trace.path} (see --traces-dir)")
-    options = replace(trace.options, seed=seed)
+    options = replace(trace.options, seed=seed, rate_scale=trace.options.rate_scale * rate_factor)
     if seconds is not None:
         # ServeGen windows are in trace time: 1 s of replay is `compression` s of trace.
         span = seconds * options.time_compression

@@ -64,8 +64,8 @@ def test_tune_writes_the_table_and_results(
             ["unknown trace 'azure'", "days must be"],
         ),
         (
-            ["--slo-target", "1.5", "--jobs", "0", "--cold-start", "0"],
-            ["--slo-target", "--jobs", "--cold-start"],
+            ["--slo-target", "1.5", "--jobs", "0", "--cold-start", "0", "--rate-factor", "0"],
+            ["--slo-target", "--jobs", "--cold-start", "--rate-factor must be > 0"],
         ),
         (["--seed", "1", "--seeds", "0-2"], ["give --seed or --seeds, not both"]),
         (["--seeds", "2-0"], ["--seeds: seed range '2-0' runs backwards"]),
@@ -141,3 +141,17 @@ def test_tune_over_seeds_says_so_in_the_table_and_keeps_each_run(
     assert results["meta"]["seeds"] == [0, 1]
     assert results["meta"]["runs"] == 2
     assert set(results["variants"]["shipped"]["traces"]["azure-conv"]["by_seed"]) == {"0", "1"}
+
+
+def test_the_rate_factor_reaches_the_runs(tmp_path: Path) -> None:
+    full, half = tmp_path / "full", tmp_path / "half"
+    assert _quick_tune(full, "300") == 0
+    assert _quick_tune(half, "300", "--rate-factor", "0.5") == 0
+    runs = {}
+    for out in (full, half):
+        results = json.loads((out / "results.json").read_text())
+        runs[out.name] = results["variants"]["shipped"]["traces"]["azure-conv"]
+    assert results["meta"]["rate_factor"] == 0.5
+    # Half the rate replays about half the requests of the same 300 s.
+    ratio = runs["half"]["requests"] / runs["full"]["requests"]
+    assert 0.4 < ratio < 0.6

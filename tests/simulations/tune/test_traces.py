@@ -65,6 +65,22 @@ def test_seconds_limit_the_replay_not_the_trace_time(folder: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("name", "rate"),
+    [("servegen-day2", 0.0004), ("azure-code", 2.0), ("mooncake", 0.5)],
+)
+def test_the_rate_factor_scales_each_set_up_rate(folder: Path, name: str, rate: float) -> None:
+    trace = resolve(name, folder, rate_factor=0.5)
+    assert trace.options.rate_scale == pytest.approx(rate)
+    # Only the rate: the window and compression stay the set-up's.
+    plain = resolve(name, folder)
+    assert (trace.options.start, trace.options.duration, trace.options.time_compression) == (
+        plain.options.start,
+        plain.options.duration,
+        plain.options.time_compression,
+    )
+
+
+@pytest.mark.parametrize(
     ("name", "message"),
     [
         ("servegen-day14", "days must be within 0-13"),
