@@ -17,8 +17,9 @@ from autoscaler.snapshot import LwsSnapshot
 _MAX_PLAUSIBLE_START = 4 * 3600.0
 # A group still starting after this many cold starts is reported (reason SlowStart). The
 # simulated cold starts (lognormal, sigma 0.2) exceed 1.5x the median about once in 50
-# starts; twice the median is beyond any normal start, so this flags what an operator
-# should look at: pods Pending for GPUs, an image pull looping, NCCL hanging.
+# starts (2.0 sigma) and 2x about once in 4,000 (ln 2 / 0.2 = 3.5 sigma), so this flags
+# what an operator should look at: pods Pending for GPUs, an image pull looping, NCCL
+# hanging.
 SLOW_START_FACTOR = 2.0
 
 
