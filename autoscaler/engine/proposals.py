@@ -257,13 +257,21 @@ def _latency_proposal(
     needed = ready * value / spec.target_seconds
     if not math.isfinite(needed):
         return make_proposal(name, SignalStatus.INVALID, spec.target_seconds, value)
+    replicas = apply_tolerance(needed, snapshot.spec_replicas, *band)
+    if spec.hold_while_starting and snapshot.starting_replicas:
+        # The quantile is over requests the ready groups finished in the window: groups
+        # on their way show in it only once they serve. A p90 wait of 7.7 s on 3 ready
+        # groups needs 3 x 7.7 / 1 s = 23; with 4 ordered on it and starting, the same
+        # waits would order more at every decision until those 4 are ready. Proposing
+        # the 7 that exist holds until then; ``needed`` keeps the signal's own reading.
+        replicas = min(replicas, ready + snapshot.starting_replicas)
     return make_proposal(
         name,
         SignalStatus.OK,
         spec.target_seconds,
         value,
         needed,
-        apply_tolerance(needed, snapshot.spec_replicas, *band),
+        replicas,
         len(snapshot.leaders),
     )
 

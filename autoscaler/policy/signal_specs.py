@@ -65,6 +65,15 @@ class _LatencyTarget(StrictModel):
 
     quantile: Annotated[float, Field(gt=0, lt=1)] = 0.9
     target_seconds: Target
+    hold_while_starting: bool = Field(
+        default=False,
+        description=(
+            "While groups are starting, propose at most the groups that exist (ready + "
+            "starting): the quantile covers requests the ready groups already finished, "
+            "so it cannot see the groups on their way, and the same waits would order "
+            "groups again at every decision until those are ready."
+        ),
+    )
 
 
 class TtftSignal(_LatencyTarget):

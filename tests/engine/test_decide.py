@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from autoscaler.engine import EngineState, ReasonCode, decide
+from autoscaler.signals import Signal
 from autoscaler.snapshot import GroupStatus
 from tests.engine.factories import T0, Driver, codes, make_policy, snapshot
 
@@ -167,6 +168,33 @@ def test_sustained_queue_acts_on_the_current_total_without_history() -> None:
     """First decision (a restart): no earlier total in the window, the current one counts."""
     policy = make_policy(signals=[{**QUEUE, "sustainedFor": 60}])
     assert Driver(policy).at(0, queue=[50, 50]).replicas == 10
+
+
+@pytest.mark.parametrize(("hold", "while_starting"), [(False, 11), (True, 7)])
+def test_a_latency_guard_holds_while_its_groups_start_when_asked(
+    hold: bool, while_starting: int
+) -> None:
+    guard = {"type": "queueWait", "targetSeconds": 1, "holdWhileStarting": hold}
+    policy = make_policy(
+        replicas={"max": 30},
+        signals=[QUEUE, guard],
+        scaleUp={"maxStep": {"groups": 4, "period": "1m"}},
+    )
+    driver = Driver(policy)
+    waits = {Signal.QUEUE_WAIT: 7.7}
+    # A burst is over (no queue), but its requests finished with a p90 wait of 7.7 s:
+    # 3 x 7.7 = 23.1 groups, 4 a minute at most -> 7.
+    assert driver.at(0, queue=[0, 0, 0], aggregates=waits).replicas == 7
+    # Past the minute, the 4 are starting and the quantile has not moved (it sees only the
+    # 3 ready groups' finished requests). Without the option: 4 more on the same waits.
+    later = driver.at(61, ready=3, starting=4, queue=[0, 0, 0], aggregates=waits)
+    assert later.replicas == while_starting
+    if hold:
+        assert ReasonCode.COVERED_BY_STARTING in codes(later)
+    # Once they are ready, the signal reads them, and a wait still over the target
+    # orders again: 7 x 1.5 s = 10.5 groups -> 11.
+    ready = driver.at(300, queue=[0] * 7, aggregates={Signal.QUEUE_WAIT: 1.5})
+    assert ready.replicas == 11
 
 
 def test_scale_up_step_limit_per_period() -> None:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autoscaler.engine.decision import SignalStatus
+from autoscaler.engine.decision import SignalProposal, SignalStatus
 from autoscaler.engine.proposals import lowest_since, propose, propose_with_history
 from autoscaler.signals import Signal
 from autoscaler.snapshot import GroupStatus, LwsSnapshot, Sample, leader_pod_name
@@ -422,3 +422,80 @@ def test_an_infinite_queue_total_is_not_sized_from_the_sustained_window() -> Non
     (proposal,), raw = propose_with_history(policy.spec, snap, T0, ((T0 - 15, 40.0),))
     assert proposal.status is SignalStatus.INVALID
     assert raw is None
+
+
+@pytest.mark.parametrize(
+    ("hold", "ready", "starting", "wait", "replicas"),
+    [
+        # 3 ready groups, p90 wait 7.7 s against 1 s: 3 x 7.7 = 23.1 groups needed.
+        # Without the option the waits order 24 groups whatever is on its way.
+        (False, 3, 4, 7.7, 24),
+        # With it, 4 groups starting: the proposal is the 7 that exist.
+        (True, 3, 4, 7.7, 7),
+        # Nothing starting: the option does not apply, the quantile orders in full.
+        (True, 3, 0, 7.7, 24),
+        # Below what exists it changes nothing: 5 ready, 1 starting, 1.1 s -> 5.5
+        # groups -> 6, which a cap at the ready groups alone would cut to 5.
+        (True, 5, 1, 1.1, 6),
+    ],
+    ids=["off", "held-at-existing", "none-starting", "below-existing"],
+)
+def test_hold_while_starting_caps_a_latency_proposal_at_the_groups_that_exist(
+    hold: bool, ready: int, starting: int, wait: float, replicas: int
+) -> None:
+    signal = {"type": "queueWait", "targetSeconds": 1, "holdWhileStarting": hold}
+    policy = make_policy(replicas={"max": 30}, signals=[signal])
+    snap = snapshot(
+        T0, ready=ready, starting=starting, queue=[0] * ready, aggregates={Signal.QUEUE_WAIT: wait}
+    )
+    (proposal,) = propose(policy.spec, snap, T0)
+    assert proposal.status is SignalStatus.OK
+    # The signal's own reading is kept, for explain: only the proposal is held.
+    assert proposal.needed == pytest.approx(ready * wait)
+    assert proposal.replicas == replicas
+
+
+@pytest.mark.parametrize("kind", ["ttft", "queueWait"])
+def test_hold_while_starting_leaves_the_other_signals_alone(kind: str) -> None:
+    # A queue of 90 per group on 3 ready groups needs 27 at 10 per group, starting groups
+    # or not: only the latency quantile, which cannot see them, is held.
+    policy = make_policy(
+        replicas={"max": 30},
+        signals=[QUEUE, {"type": kind, "targetSeconds": 1, "holdWhileStarting": True}],
+    )
+    aggregates = {Signal.TTFT: 7.7, Signal.QUEUE_WAIT: 7.7}
+    snap = snapshot(T0, ready=3, starting=4, queue=[90, 90, 90], aggregates=aggregates)
+    queue, latency = propose(policy.spec, snap, T0)
+    assert queue.replicas == 27
+    assert latency.replicas == 7
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    ready=st.integers(1, 20),
+    starting=st.integers(0, 20),
+    wait=st.floats(0.0, 1000.0),
+    target=st.floats(0.05, 10.0),
+    kind=st.sampled_from(["ttft", "queueWait"]),
+)
+def test_holding_while_starting_only_ever_lowers_a_proposal_to_what_exists(
+    ready: int, starting: int, wait: float, target: float, kind: str
+) -> None:
+    aggregates = {Signal.TTFT: wait, Signal.QUEUE_WAIT: wait}
+    snap = snapshot(T0, ready=ready, starting=starting, queue=[0] * ready, aggregates=aggregates)
+
+    def proposal(hold: bool) -> SignalProposal:
+        signal = {"type": kind, "targetSeconds": target, "holdWhileStarting": hold}
+        policy = make_policy(replicas={"max": 100}, signals=[signal])
+        (p,) = propose(policy.spec, snap, T0)
+        return p
+
+    free, held = proposal(False), proposal(True)
+    assert held.needed == free.needed  # the signal's own reading is never altered
+    assert held.replicas is not None
+    assert free.replicas is not None
+    assert held.replicas <= free.replicas
+    if not starting:
+        assert held.replicas == free.replicas
+    elif held.replicas < free.replicas:
+        assert held.replicas == ready + starting  # lowered to what exists, not below

@@ -77,6 +77,16 @@ def test_queue_depth_isolated_burst_reads_durations_and_defaults_to_one_group(
     assert (limit.calm_for, limit.max_groups) == (900.0, 1)
 
 
+def test_a_latency_guard_reads_hold_while_starting_and_defaults_to_off(tmp_path: Path) -> None:
+    guard = "    - type: queueWait\n      targetSeconds: 1\n"
+    (plain,) = load_policy_file(_write(tmp_path, HEAD + BODY + guard))
+    (held,) = load_policy_file(
+        _write(tmp_path, HEAD + BODY + guard + "      holdWhileStarting: true\n", "held.yaml")
+    )
+    assert plain.policy.spec.signals[1].hold_while_starting is False  # type: ignore[union-attr]
+    assert held.policy.spec.signals[1].hold_while_starting is True  # type: ignore[union-attr]
+
+
 CASES = [
     pytest.param(
         BODY.replace("    max: 4", "    maxx: 4"),
@@ -150,6 +160,16 @@ CASES = [
         BODY + "      sustainedFor: -30s\n",
         [(15, "spec.signals[0].sustainedFor", "duration")],
         id="negative-sustained-for",
+    ),
+    pytest.param(
+        BODY + "    - type: queueWait\n      targetSeconds: 1\n      holdWhileStarting: 1\n",
+        [(17, "spec.signals[1].holdWhileStarting", "Input should be a valid boolean")],
+        id="number-for-hold-while-starting",
+    ),
+    pytest.param(
+        BODY + "      holdWhileStarting: true\n",
+        [(15, "spec.signals[0].holdWhileStarting", "unknown field")],
+        id="hold-while-starting-on-a-queue-signal",
     ),
     pytest.param(
         BODY + "      isolatedBurst:\n        calmFor: 0s\n        maxGroups: 0\n",
