@@ -98,6 +98,16 @@ def _build(
     return Trace(name, arrival - zero, prompt[order], output[order])
 
 
+def _shown_header(header: list[str] | None) -> str:
+    """The first line as read, cut to 80 characters: a JSONL file read as CSV has a
+    "header" of hundreds of fields (a Mooncake line's hash_ids), which would bury the
+    message."""
+    if header is None:
+        return "an empty file"
+    text = ",".join(header)
+    return repr(text if len(text) <= 80 else text[:77] + "...")
+
+
 def read_azure(path: Path) -> Trace:
     """Azure 2023 CSV. Timestamps keep their 100 ns resolution (numpy datetime64[ns])."""
     try:
@@ -110,7 +120,8 @@ def read_azure(path: Path) -> Trace:
                 "GeneratedTokens",
             ]:
                 raise TraceError(
-                    f"{path}: expected header TIMESTAMP,ContextTokens,GeneratedTokens, got {header}"
+                    f"{path}: expected header TIMESTAMP,ContextTokens,GeneratedTokens, "
+                    f"got {_shown_header(header)}"
                 )
             rows = [row for row in reader if row]
     except OSError as exc:

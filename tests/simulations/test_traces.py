@@ -37,8 +37,30 @@ def test_azure_reader_keeps_rows_order_and_sub_second_times() -> None:
 def test_azure_reader_rejects_a_foreign_header(tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("time,in,out\n1,2,3\n")
-    with pytest.raises(TraceError, match="expected header"):
+    with pytest.raises(TraceError, match=r"expected header .*, got 'time,in,out'$"):
         read_azure(bad)
+
+
+def test_a_jsonl_file_read_as_azure_shows_a_short_first_line(tmp_path: Path) -> None:
+    # A Mooncake line read as CSV splits at every comma of its hash_ids: the message
+    # shows the first 80 characters of the line, not a list of 200 fields.
+    line = '{"timestamp": 0, "input_length": 40160, "output_length": 6, "hash_ids": ['
+    line += ", ".join(str(i) for i in range(200)) + "]}\n"
+    bad = tmp_path / "trace.jsonl"
+    bad.write_text(line)
+    with pytest.raises(TraceError) as caught:
+        read_azure(bad)
+    shown = str(caught.value).split(", got ", 1)[1]
+    assert shown.startswith('\'{"timestamp": 0,')
+    assert shown.endswith("...'")
+    assert len(shown) == 82  # 77 characters, "...", and the quotes
+
+
+def test_an_empty_azure_file_says_so(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(TraceError, match=r"got an empty file$"):
+        read_azure(empty)
 
 
 def test_mooncake_reader_spreads_stamps_within_their_millisecond() -> None:
