@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from autoscaler.policy.loader import load_policy_file
+from autoscaler.policy.model import ScalingPolicy
 from autoscaler.signals import ServingEngine, Signal
 from autoscaler.snapshot import LwsKey
 from autoscaler.sources.exposition import parse_exposition, reading_from_samples
@@ -169,3 +170,45 @@ def test_the_waiting_gauge_counts_only_requests_that_have_arrived() -> None:
         assert gauge == int(np.count_nonzero(there)), f"at {now:.0f}s"
     # 10 a second over a 0.5 s step: the old read saw about 5 phantom requests each time.
     assert max(g for _, g in reader.seen) <= 2
+
+
+def test_a_latency_guard_held_while_groups_start_does_not_pile_up_after_a_burst() -> None:
+    # Four minutes at 4x the Azure rate on three groups, a 25 s burst at 40x, then a
+    # trickle at 1x for eight minutes. The queue orders four groups for the burst; its
+    # requests then finish with queue waits of seconds, and the queue-wait guard reads
+    # them after the burst is over. Without the hold it orders again while the four
+    # start (to the policy's max); with it the fleet stays at the seven that exist.
+    shipped = load_policy_file(REPO / "policies" / "llama-70b.yaml")[0].policy
+    spec = shipped.spec
+
+    def guard_hold(hold: bool) -> ScalingPolicy:
+        signals = [
+            s.model_copy(update={"hold_while_starting": hold}) if s.type == "queueWait" else s
+            for s in spec.signals
+        ]
+        return shipped.model_copy(update={"spec": spec.model_copy(update={"signals": signals})})
+
+    conv = read_azure(CONV)
+    parts = [
+        (rescale(conv, np.random.default_rng(0), rate_scale=4.0).window(0, 240), 0.0),
+        (rescale(conv, np.random.default_rng(1), rate_scale=40.0).window(0, 25), 240.0),
+        (rescale(conv, np.random.default_rng(2), rate_scale=1.0).window(0, 480), 265.0),
+    ]
+    trace = Trace(
+        "load-burst-trickle",
+        np.concatenate([part.arrival + start for part, start in parts]),
+        np.concatenate([part.prompt_tokens for part, _ in parts]),
+        np.concatenate([part.output_tokens for part, _ in parts]),
+    )
+    key = LwsKey(spec.target.namespace, spec.target.name)
+    runs = {}
+    for hold in (False, True):
+        policy = guard_hold(hold)
+        result = run(trace, PROFILE, Ours(policy), fleet_factory, 3, config=LoopConfig(key=key))
+        runs[hold] = (max(result.timeline.spec), summarise(result, 1.0))
+    (free_peak, free), (held_peak, held) = runs[False], runs[True]
+    assert free_peak == spec.replicas.max
+    assert held_peak == 7
+    assert held["gpu_hours"] < free["gpu_hours"] * 0.8
+    # The extra groups came after the burst: they bought no attainment.
+    assert held["slo_attainment"] >= free["slo_attainment"] - 0.001
