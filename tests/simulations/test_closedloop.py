@@ -20,10 +20,18 @@ from simulations.metrics import exposition_text, leader_samples
 from simulations.profile import load_profile
 from simulations.serving import GroupEngine
 from simulations.traces import Trace, read_azure, rescale
+from simulations.tune.variants import build_variants, load_base
 
 REPO = Path(__file__).resolve().parents[2]
+POLICY = REPO / "policies" / "llama-70b.yaml"
 CONV = REPO / "simulations" / "data" / "azure_conv_excerpt.csv"
 PROFILE = load_profile("llama-70b-h100").with_cold_start(120.0)
+
+
+def _shipped_with(change: str) -> ScalingPolicy:
+    """The shipped 70B policy with one change, ``PATH=VALUE`` below ``spec``, built the
+    way ``lws-autoscaler tune --set`` builds its variants."""
+    return build_variants(load_base(POLICY), [f"changed:{change}"])[1].policy
 
 
 def test_leader_exposition_parses_to_the_same_reading() -> None:
@@ -55,7 +63,7 @@ def test_leader_exposition_parses_to_the_same_reading() -> None:
 
 
 def test_ours_scales_up_a_rising_load_and_serves_it() -> None:
-    policy = load_policy_file(REPO / "policies" / "llama-70b.yaml")[0].policy
+    policy = load_policy_file(POLICY)[0].policy
     key = LwsKey(policy.spec.target.namespace, policy.spec.target.name)
     trace = rescale(read_azure(CONV), np.random.default_rng(0), rate_scale=4.0)
     controller = Ours(policy)
@@ -74,13 +82,10 @@ def test_draining_before_removal_fails_no_request() -> None:
     # Six groups for a load that needs about two: ours scales down. Without a drain the
     # removed groups' in-flight requests fail; with one, the gateway stops routing to
     # them and they go once idle.
-    drained = load_policy_file(REPO / "policies" / "llama-70b.yaml")[0].policy
+    drained = load_policy_file(POLICY)[0].policy
     assert drained.spec.scale_down.drain.enabled
     spec = drained.spec
-    down = spec.scale_down.model_copy(
-        update={"drain": spec.scale_down.drain.model_copy(update={"enabled": False})}
-    )
-    abrupt = drained.model_copy(update={"spec": spec.model_copy(update={"scale_down": down})})
+    abrupt = _shipped_with("scaleDown.drain.enabled=false")
     key = LwsKey(spec.target.namespace, spec.target.name)
     trace = rescale(read_azure(CONV), np.random.default_rng(0), rate_scale=4.0)
     figures = {}
@@ -100,16 +105,10 @@ def test_holding_through_a_silence_shorter_than_a_cold_start_serves_its_return()
     # one group during the silence, and the return queues for a cold start while the
     # rules order more (and overshoot); holding for the policy's cold start (5 minutes
     # of idleness) keeps the three groups through it.
-    shipped = load_policy_file(REPO / "policies" / "llama-70b.yaml")[0].policy
+    shipped = load_policy_file(POLICY)[0].policy
     assert shipped.spec.scale_down.hold_while_idle
     spec = shipped.spec
-    no_hold = shipped.model_copy(
-        update={
-            "spec": spec.model_copy(
-                update={"scale_down": spec.scale_down.model_copy(update={"hold_while_idle": False})}
-            )
-        }
-    )
+    no_hold = _shipped_with("scaleDown.holdWhileIdle=false")
     load = rescale(read_azure(CONV), np.random.default_rng(0), rate_scale=4.0).window(0, 420)
     again = 420.0 + 480.0
     trace = Trace(
@@ -178,16 +177,7 @@ def test_a_latency_guard_held_while_groups_start_does_not_pile_up_after_a_burst(
     # requests then finish with queue waits of seconds, and the queue-wait guard reads
     # them after the burst is over. Without the hold it orders again while the four
     # start (to the policy's max); with it the fleet stays at the seven that exist.
-    shipped = load_policy_file(REPO / "policies" / "llama-70b.yaml")[0].policy
-    spec = shipped.spec
-
-    def guard_hold(hold: bool) -> ScalingPolicy:
-        signals = [
-            s.model_copy(update={"hold_while_starting": hold}) if s.type == "queueWait" else s
-            for s in spec.signals
-        ]
-        return shipped.model_copy(update={"spec": spec.model_copy(update={"signals": signals})})
-
+    spec = load_policy_file(POLICY)[0].policy.spec
     conv = read_azure(CONV)
     parts = [
         (rescale(conv, np.random.default_rng(0), rate_scale=4.0).window(0, 240), 0.0),
@@ -203,7 +193,7 @@ def test_a_latency_guard_held_while_groups_start_does_not_pile_up_after_a_burst(
     key = LwsKey(spec.target.namespace, spec.target.name)
     runs = {}
     for hold in (False, True):
-        policy = guard_hold(hold)
+        policy = _shipped_with(f"signals.queueWait.holdWhileStarting={str(hold).lower()}")
         result = run(trace, PROFILE, Ours(policy), fleet_factory, 3, config=LoopConfig(key=key))
         runs[hold] = (max(result.timeline.spec), summarise(result, 1.0))
     (free_peak, free), (held_peak, held) = runs[False], runs[True]
