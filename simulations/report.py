@@ -1,6 +1,7 @@
-"""Benchmark outputs: ``results.json``, ``results.md`` (a markdown table) and
+"""Benchmark outputs: ``results.json``, ``results.md`` (a markdown table),
 ``timeline.png`` (load, each policy's groups and TTFT over time:
-:mod:`simulations.timeline_plot`)."""
+:mod:`simulations.timeline_plot`) and ``tradeoff.png`` (SLO attainment against
+GPU-hours for every run, sweeps included: :mod:`simulations.tradeoff_plot`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from simulations import tradeoff_plot
 from simulations.bench import POLICY_ORDER, Benchmark
 from simulations.goal_bound import ORACLE_BOUND, SAVING_BOUND
 from simulations.timeline_plot import write_png
@@ -73,6 +75,8 @@ def write_outputs(bench: Benchmark, out: Path, meta: dict[str, Any], target: flo
     table.write_text("\n".join(lines) + "\n")
     written = [results, table]
     written.append(write_png(bench, out / "timeline.png"))
+    title = f"{Path(str(meta.get('trace', ''))).name}, seed {meta.get('seed', '-')}"
+    written.append(tradeoff_plot.write_png(bench.figures, target, out / "tradeoff.png", title))
     return written
 
 

@@ -2,7 +2,8 @@
 
 Runs ours, the published recipes (as published and tuned with hindsight), static
 provisioning and the oracle on the same seeded arrivals, and writes ``results.json``,
-``results.md`` and ``timeline.png`` to ``--out``. See ``docs/benchmark.md``.
+``results.md``, ``timeline.png`` and ``tradeoff.png`` to ``--out``. See
+``docs/benchmark.md``.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def register(subparsers: Any) -> None:
         description="Replay a request trace through a model of vLLM groups, scaled by "
         "lws-autoscaler and by the published recipes (seed HPA, KEDA, Knative KPA), "
         "tuned and untuned, plus static provisioning and an oracle. Writes results.json, "
-        "results.md and timeline.png.",
+        "results.md, timeline.png and tradeoff.png.",
     )
     parser.add_argument(
         "--trace",

@@ -73,6 +73,7 @@ def test_benchmark_writes_results_for_every_policy(
     assert "Fewer events *and* 20% fewer GPU-hours" in table
     assert "Fewer events *and* within 1.15x of the oracle" in table
     assert (out / "timeline.png").stat().st_size > 0
+    assert (out / "tradeoff.png").stat().st_size > 0
     captured = capsys.readouterr()
     assert "| knative-tuned |" in captured.out
     assert "%" in captured.err  # the progress bar
