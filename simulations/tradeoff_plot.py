@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from simulations.bench import TUNED_RECIPES, best_tuned_name
+from simulations.bench import POLICY_ORDER, TUNED_RECIPES, best_tuned_name
 from simulations.goal_bound import ORACLE_FACTOR, SAVING
 
 if TYPE_CHECKING:
@@ -106,7 +106,8 @@ def build_figure(figures: dict[str, dict[str, Any]], target: float, title: str =
 
     fig, ax = plt.subplots(figsize=(10, 6))
     ax.set_yscale("logit")
-    colours = {name: plt.get_cmap("tab10")(i) for i, name in enumerate(SWEPT)}
+    # The timeline's colours (tab10 in the table's order), so a policy reads alike in both.
+    colours = {name: plt.get_cmap("tab10")(POLICY_ORDER.index(name) % 10) for name in SWEPT}
     for name in SWEPT:
         _draw_sweep(ax, name, figures, colours[name])
     singles = (("static", "s", 8, "grey"), ("ours", "*", 18, "black"))
