@@ -126,7 +126,7 @@ def build_figure(figures: dict[str, dict[str, Any]], target: float, title: str =
         fontsize="small",
     )
     _shade_goal(ax, figures, target)
-    _percent_ticks(ax)
+    percent_ticks(ax)
     ax.set_xlabel("GPU-hours")
     ax.set_ylabel("SLO attainment (logit scale; 100% drawn at 99.99%)")
     ax.grid(True, alpha=0.3)
@@ -183,10 +183,25 @@ def _shade_goal(ax: Any, figures: dict[str, dict[str, Any]], target: float) -> N
     ax.set_xlim(left=left)
 
 
-PERCENT_TICKS = (0.1, 0.3, 0.5, 0.7, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9999)
+PERCENT_TICKS = (
+    0.1,
+    0.3,
+    0.5,
+    0.7,
+    0.8,
+    0.9,
+    0.95,
+    0.98,
+    0.99,
+    0.995,
+    0.998,
+    0.999,
+    0.9995,
+    0.9999,
+)
 
 
-def _percent_ticks(ax: Any) -> None:
+def percent_ticks(ax: Any) -> None:
     """Ticks as percentages (logit's own read ``1 - 10^-2``), those within the axis."""
     from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 

@@ -3,7 +3,7 @@
 Reproduces the tuning tables of ``docs/engine.md``: the policy as it is (``shipped``)
 and each ``--set`` variant run through the closed loop on every trace; the rule picks
 the variant that reaches the SLO target on every gate trace with the best attainment
-on the score trace. Writes ``results.json`` and ``results.md`` to ``--out``.
+on the score trace. Writes ``results.json``, ``results.md`` and ``tuning.png`` to ``--out``.
 """
 
 from __future__ import annotations
@@ -157,7 +157,7 @@ def register(subparsers: Any) -> None:
         type=Path,
         default=Path("tune-out"),
         metavar="DIR",
-        help="where results.json and results.md go (default tune-out)",
+        help="where results.json, results.md and tuning.png go (default tune-out)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)

@@ -1,4 +1,5 @@
-"""The tuning table (markdown) and ``results.json`` of ``lws-autoscaler tune``.
+"""The tuning table (markdown), ``results.json`` and ``tuning.png``
+(:mod:`simulations.tune.plot`) of ``lws-autoscaler tune``.
 
 One row per variant, one column per trace: ``attainment / GPU-hours / scale events``,
 with the attainments at each ``--also-slo`` after the first (``87.0% / 98.0% / 82.5 /
@@ -12,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from simulations.tune import plot
 from simulations.tune.runner import Roles, TuningConfig, TuningResult
 from simulations.tune.variants import Variant
 
@@ -91,4 +93,5 @@ def write_outputs(
     json_path, md_path = out / "results.json", out / "results.md"
     json_path.write_text(json.dumps(document, indent=2) + "\n")
     md_path.write_text(markdown_table(result, roles, config) + "\n")
-    return [json_path, md_path]
+    png_path = plot.write_png(document, config.slo_target, out / "tuning.png")
+    return [json_path, md_path, png_path]

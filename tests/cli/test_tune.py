@@ -50,6 +50,7 @@ def test_tune_writes_the_table_and_results(
     assert "| max2 | `replicas.max: 2`, `replicas.min: 1` |" in table
     assert "misses azure-conv" in table
     assert "**chosen**" in table
+    assert (out / "tuning.png").stat().st_size > 0
 
 
 @pytest.mark.parametrize(
