@@ -7,8 +7,9 @@ titled with its role. In each:
 
 - every variant is a point at its GPU-hours (the mean over seeds) and the attainment the
   rule reads there: the worst seed on a gate or shown trace (a gate must hold on every
-  seed), the mean on the score trace with a bar of one standard error either side (two
-  variants whose bars overlap tie, and the cheaper wins);
+  seed), the mean on the score trace with a bar of one standard error either side (the
+  rule calls two scores a tie, and takes the cheaper, when they differ by less than
+  hypot(error1, error2): bars that miss each other never tie, overlapping ones mostly do);
 - the unchanged policy is a star, the chosen variant is ringed, a variant that misses
   any gate is drawn hollow everywhere, so its score does not count;
 - the SLO target is a dashed line; points carry the variant's number, listed under the
