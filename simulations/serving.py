@@ -35,6 +35,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import NDArray
 
 from autoscaler.signals import VLLM_QUEUE_TIME_BUCKETS, VLLM_TTFT_BUCKETS
 from simulations.ledger import Outcome, RequestLog
@@ -244,10 +245,7 @@ class GroupEngine:
             c.queue_sum += float(queued.sum())
             # One finishing before t0 frees its slot at t0: a slot is reused once a step.
             self.freed = sorted(np.maximum(finish, t0).tolist())
-            keep = ~done
-            self.ids, self.remaining = self.ids[keep], self.remaining[keep]
-            self.context, self.first = self.context[keep], self.first[keep]
-            self.start, self.computed = self.start[keep], self.computed[keep]
+            self._keep(~done)
         self._preempt_overflow()
         self.finishes = np.sort(t1 + self.remaining[self.first <= t1] * wall)
 
@@ -263,9 +261,13 @@ class GroupEngine:
             self.waiting.appendleft(rid)
             self.counters.preemptions += 1
         if n < len(self.ids):
-            self.ids, self.remaining = self.ids[:n], self.remaining[:n]
-            self.context, self.first = self.context[:n], self.first[:n]
-            self.start, self.computed = self.start[:n], self.computed[:n]
+            self._keep(slice(0, n))
+
+    def _keep(self, which: NDArray[np.bool_] | slice) -> None:
+        """Keep only the running sequences ``which`` selects, in every per-sequence array."""
+        self.ids, self.remaining = self.ids[which], self.remaining[which]
+        self.context, self.first = self.context[which], self.first[which]
+        self.start, self.computed = self.start[which], self.computed[which]
 
     def fail_all(self, now: float) -> int:
         """The group is gone: everything it held fails. Returns how many."""
@@ -273,7 +275,6 @@ class GroupEngine:
         self.log.outcome[lost] = Outcome.FAILED
         self.log.finished[lost] = now
         self.waiting.clear()
-        self.ids = _EMPTY_I
-        self.remaining = self.context = self.first = self.start = _EMPTY_F
-        self.computed = self.finishes = _EMPTY_F
+        self._keep(slice(0, 0))
+        self.finishes = _EMPTY_F
         return len(lost)

@@ -23,6 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from simulations.bench import POLICY_ORDER, Benchmark
+from simulations.figures import save_png
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -75,16 +76,8 @@ def strip_label(figures: dict[str, Any]) -> str:
 
 
 def write_png(bench: Benchmark, path: Path) -> Path:
-    """Draw the figure into ``path`` (headless: the Agg backend)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig = build_figure(bench)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    """Draw the figure into ``path`` (:func:`~simulations.figures.save_png`)."""
+    return save_png(lambda: build_figure(bench), path)
 
 
 def build_figure(bench: Benchmark) -> Figure:

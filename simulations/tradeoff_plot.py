@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from simulations.bench import POLICY_ORDER, TUNED_RECIPES, best_tuned_name
+from simulations.figures import save_png
 from simulations.goal_bound import ORACLE_FACTOR, SAVING
 
 if TYPE_CHECKING:
@@ -88,16 +89,8 @@ def goal_region(figures: dict[str, dict[str, Any]]) -> float | None:
 def write_png(
     figures: dict[str, dict[str, Any]], target: float, path: Path, title: str = ""
 ) -> Path:
-    """Draw the figure into ``path`` (headless: the Agg backend)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig = build_figure(figures, target, title)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    """Draw the figure into ``path`` (:func:`~simulations.figures.save_png`)."""
+    return save_png(lambda: build_figure(figures, target, title), path)
 
 
 def build_figure(figures: dict[str, dict[str, Any]], target: float, title: str = "") -> Figure:

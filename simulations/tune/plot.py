@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from simulations.figures import save_png
 from simulations.tradeoff_plot import drawn, percent_ticks
 from simulations.tune.variants import BASELINE
 
@@ -95,16 +96,8 @@ def panel_points(document: dict[str, Any], trace: str) -> list[PanelPoint]:
 
 
 def write_png(document: dict[str, Any], target: float, path: Path) -> Path:
-    """Draw the figure into ``path`` (headless: the Agg backend)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig = build_figure(document, target)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    """Draw the figure into ``path`` (:func:`~simulations.figures.save_png`)."""
+    return save_png(lambda: build_figure(document, target), path)
 
 
 def build_figure(document: dict[str, Any], target: float) -> Figure:
