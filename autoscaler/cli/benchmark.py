@@ -115,7 +115,16 @@ def register(subparsers: Any) -> None:
         help="runs at once, in processes; the figures do not depend on it "
         "(default: one per core, at most 4)",
     )
-    parser.add_argument("--out", type=Path, default=Path("benchmark-out"))
+    parser.add_argument(
+        "--out",
+        metavar="DIR",
+        type=Path,
+        default=Path("benchmark-out"),
+        help=(
+            "where results.json, results.md, timeline.png and tradeoff.png go "
+            "(default benchmark-out)"
+        ),
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
