@@ -106,3 +106,41 @@ def test_schema_rejects_bad_documents(
     errors = list(validator.iter_errors(_bad(change)))
     assert errors
     assert any(list(e.absolute_path)[: len(path)] == path for e in errors)
+
+
+def _property_names(node: Any, defs: dict[str, Any], seen: frozenset[str]) -> set[str]:
+    """Every property name the schema node allows, following ``$ref`` once per path."""
+    names: set[str] = set()
+    if isinstance(node, list):
+        for item in node:
+            names |= _property_names(item, defs, seen)
+        return names
+    if not isinstance(node, dict):
+        return names
+    ref = node.get("$ref")
+    if isinstance(ref, str):
+        target = ref.rsplit("/", 1)[-1]
+        if target not in seen:
+            names |= _property_names(defs[target], defs, seen | {target})
+    for name, sub in node.get("properties", {}).items():
+        names.add(name)
+        names |= _property_names(sub, defs, seen)
+    for key in ("anyOf", "oneOf", "allOf", "items", "additionalProperties"):
+        names |= _property_names(node.get(key), defs, seen)
+    return names
+
+
+def test_every_field_is_in_the_policy_reference() -> None:
+    # The reference is how operators learn a field exists: a field added to the model
+    # but not to docs/policy-reference.md fails here, named.
+    schema = policy_json_schema()
+    names = _property_names(schema, schema.get("$defs", {}), frozenset())
+    assert {"apiVersion", "holdWhileStarting", "isolatedBurst", "spareGroups"} <= names
+    reference = (REPO / "docs" / "policy-reference.md").read_text(encoding="utf-8")
+    # Named in code font, alone or as a segment of a dotted path (`scaleDown.drain.timeout`).
+    documented = {
+        segment
+        for code in re.findall(r"`([\w.\[\]]+)`", reference)
+        for segment in re.split(r"[.\[\]]+", code)
+    }
+    assert sorted(names - documented) == []
