@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,6 +23,10 @@ from simulations.dryrun.load import AGGREGATE_SIGNALS, RecordedLoad
 from simulations.dryrun.loop import Timeline
 from simulations.dryrun.report import table_rows
 from simulations.dryrun.summary import Summary, signal_demands
+from simulations.figures import save_png
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 _COLOURS = (("tab:blue", "tab:orange", "tab:green"), ("tab:purple", "tab:red", "tab:olive"))
 
@@ -33,9 +38,16 @@ def draw(
     summaries: Sequence[Summary],
     demand: np.ndarray,
 ) -> Path:
-    import matplotlib
+    """Draw the picture into ``path`` (PNG)."""
+    return save_png(lambda: _build(load, timelines, summaries, demand), path)
 
-    matplotlib.use("Agg")
+
+def _build(
+    load: RecordedLoad,
+    timelines: Sequence[Timeline],
+    summaries: Sequence[Summary],
+    demand: np.ndarray,
+) -> Figure:
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
@@ -125,6 +137,4 @@ def draw(
     )
     names = " vs ".join(t.policy.name for t in timelines)
     fig.suptitle(f"Dry-run of {names} on {load.key} from {start}")
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return fig
