@@ -10,6 +10,15 @@ the cluster agree, once per cycle, by desired state rather than by events:
   current ``spec.replicas``) gets ``"true"`` back;
 - a leader whose group was removed is forgotten (its pod is gone or terminating).
 
+What is labelled out is read back from the cluster every cycle, not only remembered: a
+leader labelled out carries the annotation ``lws-autoscaler.io/cordoned-by:
+lws-autoscaler`` too, and one list call (label selector ``serving=false``, all
+namespaces) finds those leaders again. So a restarted server, or a second replica, gives
+back to routing a leader that an earlier process labelled out and whose drain is now
+called off; without the read-back it would stay out of its Service for good. A leader
+labelled ``"false"`` by hand, without the annotation, is never touched. When the list
+fails, the process falls back to what it labelled itself.
+
 A failed patch is logged and retried at the next cycle; a pod that no longer exists
 (404) is forgotten. The leader template of the LWS must carry
 ``lws-autoscaler.io/serving: "true"`` so new groups are routed to (docs/policy-reference.md).
@@ -18,15 +27,18 @@ A failed patch is logged and retried at the next cycle; a pod that no longer exi
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 from autoscaler.engine import Decision
 from autoscaler.snapshot import LwsKey, group_index
+from autoscaler.sources.cluster import LWS_NAME_LABEL
 
 log = logging.getLogger(__name__)
 
 SERVING_LABEL = "lws-autoscaler.io/serving"
+CORDONED_BY_ANNOTATION = "lws-autoscaler.io/cordoned-by"
+CORDONED_BY = "lws-autoscaler"
 
 
 class PodGoneError(Exception):
@@ -34,9 +46,15 @@ class PodGoneError(Exception):
 
 
 class PodLabeler(Protocol):
-    def set_label(self, namespace: str, pod: str, key: str, value: str) -> None:
-        """Set one label on one pod; raise :class:`PodGoneError` on 404, anything else on
+    def set_serving(self, namespace: str, pod: str, serving: bool) -> None:
+        """Label one leader in (``"true"``) or out (``"false"``, with the ownership
+        annotation) of routing; raise :class:`PodGoneError` on 404, anything else on
         other failures."""
+        ...
+
+    def labelled_out(self) -> Mapping[LwsKey, frozenset[str]]:
+        """The leaders this autoscaler labelled out, per LWS, as the cluster has them now;
+        raise on any failure."""
         ...
 
 
@@ -49,16 +67,37 @@ class KubePodLabeler:
         self._core = CoreV1Api(api_client)
         self._timeout = timeout
 
-    def set_label(self, namespace: str, pod: str, key: str, value: str) -> None:
+    def set_serving(self, namespace: str, pod: str, serving: bool) -> None:
         from kubernetes.client.exceptions import ApiException
 
-        body = {"metadata": {"labels": {key: value}}}
+        # A merge patch: null deletes the annotation when the leader serves again.
+        owner = None if serving else CORDONED_BY
+        body = {
+            "metadata": {
+                "labels": {SERVING_LABEL: "true" if serving else "false"},
+                "annotations": {CORDONED_BY_ANNOTATION: owner},
+            }
+        }
         try:
             self._core.patch_namespaced_pod(pod, namespace, body, _request_timeout=self._timeout)
         except ApiException as exc:
             if exc.status == 404:
                 raise PodGoneError(f"{namespace}/{pod}") from exc
             raise
+
+    def labelled_out(self) -> Mapping[LwsKey, frozenset[str]]:
+        pods = self._core.list_pod_for_all_namespaces(
+            label_selector=f"{SERVING_LABEL}=false", _request_timeout=self._timeout
+        )
+        found: dict[LwsKey, set[str]] = {}
+        for pod in pods.items:
+            meta = pod.metadata
+            if meta is None or not meta.name or not meta.namespace:
+                continue
+            lws = (meta.labels or {}).get(LWS_NAME_LABEL)
+            if lws and (meta.annotations or {}).get(CORDONED_BY_ANNOTATION) == CORDONED_BY:
+                found.setdefault(LwsKey(meta.namespace, lws), set()).add(meta.name)
+        return {key: frozenset(names) for key, names in found.items()}
 
 
 class Cordon:
@@ -67,6 +106,10 @@ class Cordon:
     def __init__(self, labeler: PodLabeler) -> None:
         self._labeler = labeler
         self._cordoned: dict[LwsKey, frozenset[str]] = {}
+        # Leaders that were 404 when labelled out: the read-back cannot see them, and a
+        # decision may still name them for a cycle; they are not patched again.
+        self._gone: set[tuple[LwsKey, str]] = set()
+        self._read_back_failing = False
 
     @property
     def cordoned(self) -> dict[LwsKey, frozenset[str]]:
@@ -74,34 +117,58 @@ class Cordon:
         return dict(self._cordoned)
 
     def apply(self, decisions: Iterable[Decision]) -> None:
+        observed = self._observe()
         seen: set[LwsKey] = set()
         for decision in decisions:
             seen.add(decision.key)
-            self._reconcile(decision.key, frozenset(decision.draining), decision.current)
+            held = self._cordoned.get(decision.key, frozenset())
+            if observed is not None:
+                gone = {pod for key, pod in self._gone if key == decision.key}
+                held = observed.get(decision.key, frozenset()) | (held & gone)
+            self._reconcile(decision.key, held, frozenset(decision.draining), decision.current)
         for key in [k for k in self._cordoned if k not in seen]:
             # The policy is gone: nothing will remove these groups, so they serve again.
-            self._reconcile(key, frozenset(), None)
+            self._reconcile(key, self._cordoned[key], frozenset(), None)
 
-    def _reconcile(self, key: LwsKey, wanted: frozenset[str], current: int | None) -> None:
-        held = set(self._cordoned.get(key, frozenset()))
+    def _observe(self) -> Mapping[LwsKey, frozenset[str]] | None:
+        """The cluster's labelled-out leaders, or None (use memory) when it cannot say."""
+        try:
+            observed = self._labeler.labelled_out()
+        except Exception as exc:  # any API failure: memory is the best we have
+            if not self._read_back_failing:
+                log.warning("could not list labelled-out leaders, using memory: %s", exc)
+            self._read_back_failing = True
+            return None
+        if self._read_back_failing:
+            log.info("listing labelled-out leaders works again")
+        self._read_back_failing = False
+        return observed
+
+    def _reconcile(
+        self, key: LwsKey, held: frozenset[str], wanted: frozenset[str], current: int | None
+    ) -> None:
+        now_out = set(held)
         for pod in sorted(wanted - held):
-            if self._set(key, pod, "false"):
-                held.add(pod)
+            if self._set(key, pod, serving=False):
+                now_out.add(pod)
         for pod in sorted(held - wanted):
             index = group_index(pod, key.name)
             removed = current is not None and (index is None or index >= current)
-            if removed or self._set(key, pod, "true"):
-                held.discard(pod)
-        if held:
-            self._cordoned[key] = frozenset(held)
+            if removed or self._set(key, pod, serving=True):
+                now_out.discard(pod)
+        self._gone -= {(key, pod) for pod in held - now_out}
+        if now_out:
+            self._cordoned[key] = frozenset(now_out)
         else:
             self._cordoned.pop(key, None)
 
-    def _set(self, key: LwsKey, pod: str, value: str) -> bool:
-        """True when the pod now carries ``value`` or is gone."""
+    def _set(self, key: LwsKey, pod: str, *, serving: bool) -> bool:
+        """True when the pod now carries the label or is gone."""
+        value = "true" if serving else "false"
         try:
-            self._labeler.set_label(key.namespace, pod, SERVING_LABEL, value)
+            self._labeler.set_serving(key.namespace, pod, serving)
         except PodGoneError:
+            self._gone.add((key, pod))
             return True
         except Exception as exc:  # any API failure: retried next cycle
             log.warning("could not set %s=%s on %s/%s: %s", SERVING_LABEL, value, key, pod, exc)

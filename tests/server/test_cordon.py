@@ -14,7 +14,13 @@ from typing import Any
 import pytest
 
 from autoscaler.engine import Decision
-from autoscaler.server.cordon import SERVING_LABEL, Cordon, KubePodLabeler
+from autoscaler.server.cordon import (
+    CORDONED_BY,
+    CORDONED_BY_ANNOTATION,
+    SERVING_LABEL,
+    Cordon,
+    KubePodLabeler,
+)
 from autoscaler.server.loop import ControlLoop
 from autoscaler.server.policy_watch import PolicyWatcher
 from autoscaler.server.store import DecisionStore
@@ -37,14 +43,32 @@ def api() -> Iterator[FakeApiServer]:
         yield server
 
 
-def _label(api: FakeApiServer, pod: str) -> str | None:
+def _metadata(api: FakeApiServer, pod: str) -> Any:
     client = api_client(api)
     from kubernetes.client import CoreV1Api
 
     meta = CoreV1Api(client).read_namespaced_pod(pod, KEY.namespace).metadata
     assert meta is not None
-    labels: dict[str, str] = meta.labels or {}
+    return meta
+
+
+def _label(api: FakeApiServer, pod: str) -> str | None:
+    labels: dict[str, str] = _metadata(api, pod).labels or {}
     return labels.get(SERVING_LABEL)
+
+
+def _owner(api: FakeApiServer, pod: str) -> str | None:
+    annotations: dict[str, str] = _metadata(api, pod).annotations or {}
+    return annotations.get(CORDONED_BY_ANNOTATION)
+
+
+def _labelled_out_earlier(api: FakeApiServer, group: int, *, owned: bool) -> None:
+    """A leader as an earlier server process (or a person, without ``owned``) left it."""
+    pod = pod_object(KEY.namespace, KEY.name, group, 0)
+    pod["metadata"]["labels"][SERVING_LABEL] = "false"
+    if owned:
+        pod["metadata"]["annotations"] = {CORDONED_BY_ANNOTATION: CORDONED_BY}
+    api.put(pod)
 
 
 def _patches(api: FakeApiServer) -> list[tuple[str, Any]]:
@@ -63,8 +87,14 @@ def test_draining_leaders_are_labelled_out_and_back_when_called_off(api: FakeApi
     assert _label(api, "llama-70b-1") == "true"
     assert _patches(api)[0] == (
         "llama-70b-2",
-        {"metadata": {"labels": {SERVING_LABEL: "false"}}},
+        {
+            "metadata": {
+                "labels": {SERVING_LABEL: "false"},
+                "annotations": {CORDONED_BY_ANNOTATION: CORDONED_BY},
+            }
+        },
     )
+    assert _owner(api, "llama-70b-2") == CORDONED_BY
     # Desired state: the same decision again patches nothing.
     cordon.apply([_decision(4, ("llama-70b-2", "llama-70b-3"))])
     assert len(_patches(api)) == 2
@@ -72,7 +102,57 @@ def test_draining_leaders_are_labelled_out_and_back_when_called_off(api: FakeApi
     cordon.apply([_decision(4, ())])
     assert _label(api, "llama-70b-2") == "true"
     assert _label(api, "llama-70b-3") == "true"
+    assert _owner(api, "llama-70b-2") is None  # the merge patch's null removed it
     assert cordon.cordoned == {}
+
+
+def test_a_restarted_server_returns_an_earlier_process_drain_to_routing(
+    api: FakeApiServer,
+) -> None:
+    # The process that labelled group 3 out was restarted; its memory is gone. The new
+    # one's decision drains nothing and wants 4 groups: group 3 must serve again.
+    _labelled_out_earlier(api, 3, owned=True)
+    cordon = Cordon(KubePodLabeler(api_client(api)))
+    cordon.apply([_decision(4, ())])
+    assert _label(api, "llama-70b-3") == "true"
+    assert _owner(api, "llama-70b-3") is None
+    # Still draining in the new process's decision: adopted, no patch needed.
+    _labelled_out_earlier(api, 2, owned=True)
+    before = len(_patches(api))
+    cordon.apply([_decision(4, ("llama-70b-2",))])
+    assert len(_patches(api)) == before
+    assert cordon.cordoned == {KEY: frozenset({"llama-70b-2"})}
+
+
+def test_a_leader_labelled_out_by_hand_is_left_alone(api: FakeApiServer) -> None:
+    _labelled_out_earlier(api, 1, owned=False)
+    cordon = Cordon(KubePodLabeler(api_client(api)))
+    cordon.apply([_decision(4, ())])
+    assert _label(api, "llama-70b-1") == "false"
+    assert _patches(api) == []
+
+
+def test_a_label_set_back_by_someone_else_is_set_out_again(api: FakeApiServer) -> None:
+    cordon = Cordon(KubePodLabeler(api_client(api)))
+    cordon.apply([_decision(4, ("llama-70b-3",))])
+    api.put(pod_object(KEY.namespace, KEY.name, 3, 0))  # recreated: no serving label
+    cordon.apply([_decision(4, ("llama-70b-3",))])
+    assert _label(api, "llama-70b-3") == "false"
+    assert [pod for pod, _ in _patches(api)] == ["llama-70b-3", "llama-70b-3"]
+
+
+def test_without_the_read_back_the_server_falls_back_to_its_memory(
+    api: FakeApiServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    api.on_get("/api/v1/pods", lambda _b, _r: (403, status(403, "Forbidden", "pods is forbidden")))
+    cordon = Cordon(KubePodLabeler(api_client(api), timeout=2))
+    cordon.apply([_decision(4, ("llama-70b-3",))])
+    cordon.apply([_decision(4, ("llama-70b-3",))])
+    cordon.apply([_decision(4, ())])
+    assert [pod for pod, _ in _patches(api)] == ["llama-70b-3", "llama-70b-3"]
+    assert _label(api, "llama-70b-3") == "true"
+    warnings = [r for r in caplog.records if "could not list labelled-out leaders" in r.message]
+    assert len(warnings) == 1  # said once, not every cycle
 
 
 def test_removed_groups_are_forgotten_without_a_patch(api: FakeApiServer) -> None:
@@ -118,10 +198,13 @@ def test_a_removed_policy_returns_its_leaders_to_routing(api: FakeApiServer) -> 
 
 class _Recorder:
     def __init__(self) -> None:
-        self.calls: list[tuple[str, str, str, str]] = []
+        self.calls: list[tuple[str, str, bool]] = []
 
-    def set_label(self, namespace: str, pod: str, key: str, value: str) -> None:
-        self.calls.append((namespace, pod, key, value))
+    def set_serving(self, namespace: str, pod: str, serving: bool) -> None:
+        self.calls.append((namespace, pod, serving))
+
+    def labelled_out(self) -> dict[LwsKey, frozenset[str]]:
+        return {}
 
 
 def test_the_control_loop_relabels_what_the_engine_drains(tmp_path: Path) -> None:
@@ -153,4 +236,4 @@ def test_the_control_loop_relabels_what_the_engine_drains(tmp_path: Path) -> Non
     (decision,) = loop.run_cycle(T0)
     assert decision.replicas == 4  # held: the drained leaders are still busy
     assert decision.draining == ("llama-70b-3",)
-    assert recorder.calls == [(KEY.namespace, "llama-70b-3", SERVING_LABEL, "false")]
+    assert recorder.calls == [(KEY.namespace, "llama-70b-3", False)]
