@@ -10,8 +10,12 @@ import math
 import re
 
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
-_WHOLE = re.compile(r"^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+$")
+# ASCII digits only, no surrounding spaces: exactly what the policy JSON Schema's pattern
+# accepts, so a file the loader takes is one the schema takes (``\d`` would also match
+# "٣٠s", Arabic-Indic digits, and read it as 30 s).
+_NUMBER = r"[0-9]+(?:\.[0-9]+)?"
+_PART = re.compile(rf"({_NUMBER})(ms|s|m|h|d)")
+_WHOLE = re.compile(rf"(?:{_NUMBER}(?:ms|s|m|h|d))+")
 
 
 def parse_duration(value: object) -> float:
@@ -24,14 +28,17 @@ def parse_duration(value: object) -> float:
     """
     if isinstance(value, bool):
         raise ValueError("expected a duration such as '30s' or '5m', got a boolean")
-    if isinstance(value, int | float):
-        seconds = float(value)
+    if isinstance(value, int):
+        # float() of an int beyond ~1e308 raises OverflowError, which pydantic would not
+        # report as a field error: say it here, as for any other out-of-range duration.
+        seconds = float(value) if abs(value) < 2**1023 else math.inf
+    elif isinstance(value, float):
+        seconds = value
     elif isinstance(value, str):
-        text = value.strip()
-        if re.fullmatch(r"\d+(?:\.\d+)?", text):
-            seconds = float(text)
-        elif _WHOLE.match(text):
-            seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in _PART.findall(text))
+        if re.fullmatch(_NUMBER, value):
+            seconds = float(value)
+        elif _WHOLE.fullmatch(value):
+            seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in _PART.findall(value))
         else:
             raise ValueError(
                 f"{value!r} is not a duration; use a number of seconds or units "
@@ -40,8 +47,9 @@ def parse_duration(value: object) -> float:
     else:
         raise ValueError(f"expected a duration such as '30s' or '5m', got {type(value).__name__}")
     if not math.isfinite(seconds) or seconds < 0:
+        shown = repr(value) if len(repr(value)) <= 40 else f"{repr(value)[:37]}..."
         raise ValueError(
-            f"a duration must be a finite, non-negative number of seconds, got {value!r}"
+            f"a duration must be a finite, non-negative number of seconds, got {shown}"
         )
     return seconds
 

@@ -116,4 +116,5 @@ def group_index(leader: str, lws_name: str) -> int | None:
     Worker pods (``<lws>-3-1``) and foreign names give None.
     """
     text = leader.removeprefix(f"{lws_name}-")
-    return int(text) if text.isdigit() else None
+    # isdigit() alone is True for "²", which int() rejects; pod names are ASCII anyway.
+    return int(text) if text.isascii() and text.isdigit() else None

@@ -48,7 +48,7 @@ from autoscaler.engine.startup import (
 )
 from autoscaler.engine.state import EngineState, append_window
 from autoscaler.engine.zero import from_zero, holds_while_idle, to_zero, track_idle
-from autoscaler.policy.model import LATENCY_TYPES, ScalingPolicy
+from autoscaler.policy.model import LATENCY_TYPES, LatencySignal, PolicySpec, ScalingPolicy
 from autoscaler.snapshot import LwsSnapshot
 
 R = ReasonCode
@@ -122,11 +122,18 @@ def _scale(
     best: SignalProposal | None = None
     best_key = (0, 0.0)
     demand = 0.0
+    held = _held_while_starting(spec, snapshot)
+    exists = snapshot.ready_replicas + snapshot.starting_replicas
     for p in proposals:
         if p.replicas is None or p.needed is None:
             continue
         key = (p.replicas or 0, p.needed or 0.0)
         need = p.needed or 0.0
+        if p.name in held:
+            # A held guard's demand is capped like its proposal: the forecast would
+            # otherwise project its raw reading (3 ready x 8 s / 1 s = 24 groups on
+            # 3 + 4) and order the groups the hold refused, at every decision.
+            need = min(need, exists)
         if best is None:
             best, best_key, demand = p, key, need
             continue
@@ -242,6 +249,15 @@ def _observation_start(ctx: DecisionContext, state: EngineState) -> float:
     if state.observed_since is None or last is None or ctx.now - last > window:
         return ctx.now
     return state.observed_since
+
+
+def _held_while_starting(spec: PolicySpec, snapshot: LwsSnapshot) -> frozenset[str]:
+    """Names of the latency signals ``holdWhileStarting`` holds now (groups starting)."""
+    if not snapshot.starting_replicas:
+        return frozenset()
+    return frozenset(
+        s.type for s in spec.signals if isinstance(s, LatencySignal) and s.hold_while_starting
+    )
 
 
 def _note_driver(ctx: DecisionContext, best: SignalProposal, demand: float, current: int) -> None:

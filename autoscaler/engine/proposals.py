@@ -70,7 +70,9 @@ def usable_value(
     """(value, stale): value is None when the sample cannot be used."""
     if sample is None or not math.isfinite(sample.value) or sample.value < 0:
         return None, False
-    if sample.timestamp > now + _MAX_FUTURE_SKEW:
+    # Written so that a NaN timestamp fails (every comparison with NaN is False): a
+    # sample of unknown age is not usable, where "> now + skew" would pass it as fresh.
+    if not sample.timestamp <= now + _MAX_FUTURE_SKEW:
         return None, False
     if now - sample.timestamp > stale_after:
         return None, True
@@ -107,8 +109,9 @@ def _leader_values(
                 if sample is None:
                     break
                 value, timestamp = sample.value, sample.timestamp
-                # ``0 <= value < inf`` is False for NaN, infinities and negatives alike.
-                if not 0.0 <= value < math.inf or timestamp > latest:
+                # ``0 <= value < inf`` is False for NaN, infinities and negatives alike;
+                # ``timestamp <= latest`` is False for a NaN timestamp (unknown age).
+                if not 0.0 <= value < math.inf or not timestamp <= latest:
                     break
                 if now - timestamp > stale_after:
                     saw_stale = True

@@ -197,6 +197,26 @@ def test_a_latency_guard_holds_while_its_groups_start_when_asked(
     assert ready.replicas == 11
 
 
+def test_a_held_latency_guard_gives_the_forecast_no_more_than_the_groups_that_exist() -> None:
+    guard = {"type": "queueWait", "targetSeconds": 1, "holdWhileStarting": True}
+    policy = make_policy(
+        replicas={"max": 40},
+        signals=[guard],
+        metrics={"rateWindow": "1m"},
+        scaleUp={"maxStep": {"groups": 4, "period": "1m"}, "forecast": {"enabled": True}},
+    )
+    driver = Driver(policy)
+    # 3 ready + 4 starting for 5 minutes, while the p90 of the ready groups' finished
+    # requests climbs from 1 s to 8 s. The hold proposes the 7 that exist; the demand the
+    # forecast projects must be held too, or its trend (3 x 8 s / 1 s = 24 groups and
+    # rising) orders the groups the hold refused: 11 after 3.75 minutes, then more.
+    for step in range(21):
+        waits = {Signal.QUEUE_WAIT: 1.0 + 0.35 * step}
+        decision = driver.at(15, current=7, ready=3, starting=4, queue=[0] * 3, aggregates=waits)
+        assert decision.replicas == 7, (step, decision.explain())
+    assert decision.proposals[0].needed == pytest.approx(24.0)  # the reading itself stays
+
+
 def test_scale_up_step_limit_per_period() -> None:
     policy = make_policy(signals=[QUEUE], scaleUp={"maxStep": {"groups": 2, "period": "1m"}})
     driver = Driver(policy)

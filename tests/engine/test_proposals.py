@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -128,6 +129,9 @@ BAD_SAMPLES = [
     pytest.param(Sample(math.inf, T0), id="inf"),
     pytest.param(Sample(-3.0, T0), id="negative"),
     pytest.param(Sample(50.0, T0 + 3600), id="from-the-future"),
+    # Unknown age: every comparison with NaN is False, so "too new" and "too old" checks
+    # written as ``>`` would both pass it as fresh (it used to count: 7 groups, not 4).
+    pytest.param(Sample(50.0, math.nan), id="nan-timestamp"),
 ]
 
 
@@ -179,6 +183,18 @@ def test_samples_older_than_stale_after_are_stale() -> None:
     assert proposal.status is SignalStatus.STALE
     (fresh,) = propose(policy.spec, snapshot(T0, queue=[50, 50], age=60), T0)
     assert fresh.status is SignalStatus.OK
+
+
+def test_a_latency_quantile_of_unknown_age_proposes_nothing() -> None:
+    # 8 s on 2 groups against 1 s would ask for 16 groups if the sample counted. An
+    # unusable quantile reads as one over no request (PromQL's NaN): no pressure.
+    policy = make_policy(signals=[QUEUE, {"type": "queueWait", "targetSeconds": 1}])
+    snap = snapshot(T0, queue=[1, 1])
+    aggregates = {Signal.QUEUE_WAIT: Sample(8.0, math.nan)}
+    snap = dataclasses.replace(snap, aggregates=aggregates)
+    _, latency = propose(policy.spec, snap, T0)
+    assert latency.status is SignalStatus.NO_TRAFFIC
+    assert latency.replicas is None
 
 
 def test_total_tokens_need_both_counters_from_a_leader() -> None:

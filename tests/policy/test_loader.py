@@ -204,6 +204,16 @@ CASES = [
         [(18, "spec.metrics.overrides.bogus", "Input should be 'queueDepth'")],
         id="unknown-override-signal",
     ),
+    pytest.param(
+        BODY + "  missingMetrics:\n    holdFor: 1" + "0" * 400 + "\n",
+        [(16, "spec.missingMetrics.holdFor", "finite, non-negative number of seconds")],
+        id="400-digit-duration",
+    ),
+    pytest.param(
+        BODY + "  missingMetrics:\n    holdFor: \u0663\u0660s\n",
+        [(16, "spec.missingMetrics.holdFor", "is not a duration")],
+        id="non-ascii-digits-in-a-duration",
+    ),
 ]
 
 
