@@ -175,6 +175,13 @@ def settings_from(args: argparse.Namespace) -> ServeSettings:
     from autoscaler.server.demo import DEMO_REPLAY_SPEED, builtin_policies_dir
 
     demo = is_demo(args)
+    if args.policies and args.source is None:
+        # Your policies against the built-in demo recording would answer for LWS names
+        # the recording does not hold: say which source instead of guessing.
+        raise ServerSetupError(
+            "--source is required with --policies (prometheus, scrape or recording); "
+            "with neither flag, serve runs the built-in demo"
+        )
     if not args.policies and args.source in ("prometheus", "scrape"):
         # The example policies target example LWS names: never aim them at a cluster.
         raise ServerSetupError(

@@ -43,7 +43,8 @@ def test_serve_reports_a_malformed_kubeconfig_in_one_line(
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text("apiVersion: v1\nclusters: [\n")
     policies = Path(__file__).resolve().parents[2] / "policies"
-    assert main(["serve", "--kubeconfig", str(kubeconfig), "--policies", str(policies)]) == 2
+    args = ["serve", "--source", "prometheus", "--kubeconfig", str(kubeconfig)]
+    assert main([*args, "--policies", str(policies)]) == 2
     error = capsys.readouterr().err.strip().splitlines()[-1]
     assert error.startswith(
         f"lws-autoscaler serve: cannot configure Kubernetes API access from {kubeconfig}: "

@@ -81,6 +81,9 @@ def test_bad_flag_combinations_are_one_line_errors(
     # The example policies are for recordings only, never for a live cluster.
     assert main(["serve", "--source", "prometheus"]) == 2
     assert "--policies is required with --source prometheus" in capsys.readouterr().err
+    # Your own policies never silently replay the built-in demo recording.
+    assert main(["serve", "--policies", str(tmp_path)]) == 2
+    assert "--source is required with --policies" in capsys.readouterr().err
 
 
 def test_usage_lines_are_ready_to_paste(tmp_path: Path) -> None:
