@@ -114,6 +114,20 @@ def test_policies_the_chart_cannot_use_fail_the_install(policy: Any, message: st
     assert "policies.inline.bad" in str(caught.value)
 
 
+def test_two_inline_policies_for_one_lws_fail_the_install() -> None:
+    # The server would refuse the second (tests/policy/test_loader.py), and with
+    # hpa.create the chart would render two HPAs of one name.
+    first = yaml.safe_load((POLICIES_DIR / "llama-70b.yaml").read_text())
+    second = {**first, "metadata": {"name": "llama-70b-copy"}}
+    with pytest.raises(helm.HelmError) as caught:
+        render({"policies": {"inline": {"a": first, "b": second}}})
+    assert "policies.inline.a and policies.inline.b both target LWS inference/llama-70b" in str(
+        caught.value
+    )
+    other = {**second, "spec": {**first["spec"], "target": {"namespace": "x", "name": "y"}}}
+    assert render({"policies": {"inline": {"a": first, "b": other}}, "hpa": {"create": True}})
+
+
 def _kubelet_configmap_layout(directory: Path, files: dict[str, str]) -> None:
     """Lay files out the way the kubelet mounts a ConfigMap volume: the data lives in a
     timestamped ``..<timestamp>`` directory, ``..data`` links to it, and each key is a

@@ -493,6 +493,14 @@ def test_rbac_grants_exactly_what_the_server_and_the_hpa_controller_need() -> No
     pod = rendered.one("Deployment")["spec"]["template"]["spec"]
     assert pod["serviceAccountName"] == FULLNAME
 
+    # With authentication off the server makes no review and reads no ConfigMap, so its
+    # token gets neither right (a leaked one could otherwise check any other token).
+    bindings = render({"auth": {"disable": True}}).all("ClusterRoleBinding")
+    names = {b["metadata"]["name"] for b in bindings}
+    assert f"{FULLNAME}:system:auth-delegator" not in names
+    assert FULLNAME in names
+    assert not render({"auth": {"disable": True}}).all("RoleBinding")
+
 
 def test_metrics_reader_role_allows_only_get_on_metrics() -> None:
     role = render({"rbac": {"metricsReader": True}}).one(

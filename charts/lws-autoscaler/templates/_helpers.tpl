@@ -145,6 +145,7 @@ Returns JSON {ca, allowedNames, usernameHeaders, groupHeaders, extraHeadersPrefi
 {{- if and .Values.hpa.create .Values.policies.existingConfigMap }}
 {{- fail "hpa.create needs the policies inline (policies.inline): the chart cannot read policies.existingConfigMap at render time" }}
 {{- end }}
+{{- $targets := dict }}
 {{- range (include "lws-autoscaler.inlinePolicies" . | fromJsonArray) }}
 {{- $doc := .doc }}
 {{- if not (and (kindIs "map" $doc) $doc.spec $doc.spec.target $doc.spec.target.name $doc.spec.target.namespace) }}
@@ -153,6 +154,13 @@ Returns JSON {ca, allowedNames, usernameHeaders, groupHeaders, extraHeadersPrefi
 {{- if not (and $doc.metadata $doc.metadata.name) }}
 {{- fail (printf "policies.inline.%s: a ScalingPolicy needs metadata.name" .key) }}
 {{- end }}
+{{- /* The server refuses two policies for one LWS, and with hpa.create the two HPAs
+would share a name: say so at install time, naming both keys. */}}
+{{- $target := printf "%s/%s" $doc.spec.target.namespace $doc.spec.target.name }}
+{{- if hasKey $targets $target }}
+{{- fail (printf "policies.inline.%s and policies.inline.%s both target LWS %s: one policy per LWS" (get $targets $target) .key $target) }}
+{{- end }}
+{{- $_ := set $targets $target .key }}
 {{- end }}
 {{- end }}
 
