@@ -9,7 +9,7 @@ middleware that turns any failure into a Kubernetes ``Status``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from fastapi import Depends, FastAPI, Request
@@ -48,7 +48,7 @@ class ServerContext:
     loop_alive: Callable[[], bool] = field(default=lambda: True)
 
 
-def _guard(context: ServerContext) -> Callable[[Request], object]:
+def _guard(context: ServerContext) -> Callable[[Request], Awaitable[None]]:
     async def guard(request: Request) -> None:
         security = context.security
         if security is None:
@@ -78,7 +78,8 @@ def create_app(context: ServerContext) -> FastAPI:
         openapi_url=None,  # /openapi/v2 and /openapi/v3 are the aggregator's documents
         redirect_slashes=False,
     )
-    guard = Depends(_guard(context))
+    check = _guard(context)
+    guard = Depends(check)
     app.include_router(discovery.health_router(context.store, context.clock, context.loop_alive))
     app.include_router(discovery.discovery_router(), dependencies=[guard])
     app.include_router(external_metrics.router(context.store, context.clock), dependencies=[guard])
@@ -93,6 +94,14 @@ def create_app(context: ServerContext) -> FastAPI:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        if exc.status_code in (404, 405):
+            # Routing fails before any route's guard runs. As kube-apiserver does,
+            # authenticate and authorise first, so an anonymous caller gets 401 (or 403)
+            # for every path and cannot map which ones exist.
+            try:
+                await check(request)
+            except ApiError as denied:
+                return _status_response(denied)
         if exc.status_code == 404:
             message = "the server could not find the requested resource"
         elif exc.status_code == 405:

@@ -156,7 +156,20 @@ def test_system_masters_skip_the_access_review(
     with secured.client(proxy_ca.client("front-proxy-client")) as http:
         assert http.get("/apis/external.metrics.k8s.io/v1beta1", headers=headers).status_code == 200
         assert http.get(REC, headers=headers).status_code == 200
+        # A caller allowed everything learns that a path does not exist, or takes no POST.
+        _assert_status(http.get("/no-such-path", headers=headers), 404, "NotFound")
+        _assert_status(http.post(REC, headers=headers), 405, "MethodNotAllowed")
     assert _reviews(api, ACCESS_REVIEWS) == []
+
+
+def test_an_anonymous_caller_cannot_map_the_routes(secured: Running) -> None:
+    # As kube-apiserver: authentication comes before routing, so an unknown path and a
+    # method a route refuses both answer 401, not 404 or 405.
+    with secured.client() as http:
+        _assert_status(http.get("/no-such-path"), 401, "Unauthorized")
+        _assert_status(http.post(REC), 401, "Unauthorized")
+        bob = {"Authorization": "Bearer bob-token"}  # known, but not allowed that path
+        _assert_status(http.get("/no-such-path", headers=bob), 403, "Forbidden")
 
 
 def test_bearer_tokens_and_caching(secured: Running, kube: tuple[FakeApiServer, Path]) -> None:
@@ -285,7 +298,14 @@ def test_kubectl_get_raw_with_client_certificate_and_token(
     body = json.loads(done.stdout)
     assert body["kind"] == "ExternalMetricValueList"
     assert [i["value"] for i in body["items"]] == ["8"]
-    (review,) = _reviews(api, ACCESS_REVIEWS)
+    # kubectl also asks for /version, which this server does not serve: as on
+    # kube-apiserver, that path is authorised (a non-resource review) before its 404.
+    reviews = _reviews(api, ACCESS_REVIEWS)
+    (review,) = [r for r in reviews if "resourceAttributes" in r["spec"]]
+    assert [r["spec"]["nonResourceAttributes"]["path"] for r in reviews if r is not review] in (
+        [],
+        ["/version"],
+    )
     assert (review["spec"]["user"], review["spec"]["groups"]) == ("alice", ["team"])
 
     discovery = _kubectl(with_cert, "/apis/external.metrics.k8s.io/v1beta1")
