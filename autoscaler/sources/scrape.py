@@ -12,11 +12,17 @@ one that fails a scrape keeps its last readings, whose timestamps then age into 
 Leaders come from the cluster reader (``worker-index`` 0 pods with an IP, scraped at
 ``scheme://IP:port/path``) or from a fixed ``endpoints`` map (tests, static setups).
 
-Bounds: ``timeout`` bounds connecting and each wait for data; ``deadline`` (default twice
-``timeout``) bounds the whole of a fetch's scrapes, wall clock: a pod still answering then
-(a hung one, one that trickles its page) counts as a failed scrape of that pod. A page is
-read up to ``max_body_bytes`` (16 MiB; a data-parallel-8 vLLM page is about 2,600 lines,
-a few hundred KiB).
+Bounds (:mod:`autoscaler.sources.pages`): ``timeout`` bounds connecting and each wait
+for data; ``deadline`` (default twice ``timeout``) bounds the whole of a fetch's scrapes,
+wall clock: a pod still answering then (a hung one, one that trickles its page) counts as
+a failed scrape of that pod, and is not scraped again while that scrape still holds its
+thread. A page is read up to ``max_body_bytes`` (16 MiB; a data-parallel-8 vLLM page is
+about 2,600 lines, a few hundred KiB). Pods whose scrape failed are logged once per
+fetch, a few by name.
+
+A reading older than the pod's last one (the wall clock stepped back) restarts that
+pod's history: rates over readings out of order would be wrong (a counter growing
+100/s read 500/s after a 60 s step back).
 
 Scale-to-zero: ``scaleToZero.activation`` is a PromQL query (usually on a gateway), which
 this source cannot evaluate. A policy with one gets an error for its target every cycle,
@@ -26,15 +32,12 @@ activation that should wake it.
 
 from __future__ import annotations
 
-import time
+import logging
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.exceptions import HTTPError
 
 from autoscaler.errors import SourceError, SourceUnavailableError
 from autoscaler.signals import MetricKind, Signal
@@ -45,12 +48,14 @@ from autoscaler.sources.cluster import ClusterStateReader, LwsState
 from autoscaler.sources.derive import latency_samples, window_rate
 from autoscaler.sources.exposition import RawReading, parse_exposition
 from autoscaler.sources.families import LEADER_SIGNALS, family
+from autoscaler.sources.pages import MAX_BODY_BYTES, PageFetcher
 from autoscaler.sources.promql import latency_quantiles
+
+log = logging.getLogger(__name__)
 
 # Readings older than this are dropped whatever the windows (bounds memory per pod).
 _MAX_HISTORY_SECONDS = 3600.0
-MAX_BODY_BYTES = 16 * 1024 * 1024
-_CHUNK = 64 * 1024
+_NAMED_FAILURES = 3  # pods named in the per-fetch warning
 ACTIVATION_UNSUPPORTED = (
     "scaleToZero.activation is a PromQL query, which the scrape source cannot evaluate: "
     "use --source prometheus, or turn scale-to-zero off for this policy"
@@ -71,6 +76,10 @@ class _PodHistory:
     readings: deque[RawReading] = field(default_factory=deque)
 
     def add(self, at: float, reading: RawReading, keep: float) -> None:
+        if self.times and at <= self.times[-1]:
+            # The clock stepped back (or stood still): the window is no longer in order.
+            self.times.clear()
+            self.readings.clear()
         self.times.append(at)
         self.readings.append(reading)
         while self.times and self.times[0] < at - keep:
@@ -131,14 +140,13 @@ class DirectScrapeSource:
         self._cluster = cluster
         self._endpoints = endpoints
         self._port, self._path, self._scheme = port, path, scheme
-        self._timeout = timeout
-        self._deadline = deadline if deadline is not None else 2 * timeout
-        self._max_body = max_body_bytes
-        self._session = session or requests.Session()
-        adapter = HTTPAdapter(pool_maxsize=concurrency, max_retries=0)
-        self._session.mount("http://", adapter)
-        self._session.mount("https://", adapter)
-        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="scrape")
+        self._pages: PageFetcher[tuple[LwsKey, str]] = PageFetcher(
+            timeout=timeout,
+            deadline=deadline if deadline is not None else 2 * timeout,
+            max_body_bytes=max_body_bytes,
+            concurrency=concurrency,
+            session=session,
+        )
         self._history: dict[tuple[LwsKey, str], _PodHistory] = {}
 
     def _urls(
@@ -159,76 +167,6 @@ class DirectScrapeSource:
                     )
         return urls
 
-    def _scrape(self, url: str, deadline: float) -> str:
-        """One page, read by ``deadline`` (``time.monotonic()``) or failed."""
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise SourceUnavailableError(
-                f"scrape of {url} did not start within the fetch's {self._deadline:g}s"
-            )
-        try:
-            with self._session.get(url, timeout=min(self._timeout, left), stream=True) as response:
-                if response.status_code != 200:
-                    raise SourceUnavailableError(f"scrape of {url} answered {response.status_code}")
-                body = self._read_body(url, response, deadline)
-        except (requests.RequestException, HTTPError, OSError) as exc:
-            raise SourceUnavailableError(f"scrape of {url} failed: {exc}") from exc
-        return body.decode("utf-8", errors="replace")  # the text formats are UTF-8
-
-    def _read_body(self, url: str, response: requests.Response, deadline: float) -> bytes:
-        declared = response.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > self._max_body:
-            raise SourceUnavailableError(
-                f"scrape of {url}: a {declared}-byte page is over the {self._max_body}-byte cap"
-            )
-        raw = response.raw
-        # read1 returns what one read of the socket gave (urllib3 2): a trickling pod
-        # cannot hold a chunk past the deadline. read(n) waits for n bytes.
-        read = getattr(raw, "read1", None) or raw.read
-        parts: list[bytes] = []
-        size = 0
-        while True:
-            if time.monotonic() > deadline:
-                raise SourceUnavailableError(
-                    f"scrape of {url} did not finish within the fetch's {self._deadline:g}s "
-                    f"({size} bytes read)"
-                )
-            chunk: bytes = read(_CHUNK, decode_content=True)
-            if not chunk:
-                return b"".join(parts)
-            size += len(chunk)
-            if size > self._max_body:
-                raise SourceUnavailableError(
-                    f"scrape of {url}: the page is over the {self._max_body}-byte cap"
-                )
-            parts.append(chunk)
-
-    def _scrape_all(
-        self, urls: Mapping[tuple[LwsKey, str], str]
-    ) -> dict[tuple[LwsKey, str], str | SourceError]:
-        """Every page, or why not, by one wall-clock deadline: a scrape still running then
-        is a failure (its thread ends by itself within one ``timeout``)."""
-        deadline = time.monotonic() + self._deadline
-        futures: dict[tuple[LwsKey, str], Future[str]] = {
-            pod: self._pool.submit(self._scrape, url, deadline) for pod, url in urls.items()
-        }
-        wait(futures.values(), timeout=self._deadline)
-        bodies: dict[tuple[LwsKey, str], str | SourceError] = {}
-        for pod, future in futures.items():
-            if not future.done():
-                future.cancel()
-                bodies[pod] = SourceUnavailableError(
-                    f"scrape of {urls[pod]} did not finish within the fetch's {self._deadline:g}s"
-                )
-                continue
-            try:
-                bodies[pod] = future.result()
-            except SourceError as exc:
-                bodies[pod] = exc
-            except Exception as exc:  # a bad page never crashes the loop
-                bodies[pod] = SourceUnavailableError(f"scrape of {urls[pod]} failed: {exc!r}")
-        return bodies
-
     def fetch(self, targets: Sequence[Target], now: float) -> SourceResult:
         if not targets:
             return SourceResult()
@@ -245,7 +183,7 @@ class DirectScrapeSource:
         errors.update(unread)
         served = [t for t in served if t.key not in unread]
         urls = self._urls(served, states)
-        bodies = self._scrape_all(urls)
+        bodies = self._pages.fetch_all(urls)
         by_key = {t.key: t for t in served}
         keep = max([t.policy.spec.metrics.rate_window for t in served] + [60.0]) * 2
         for pod in list(self._history):
@@ -268,6 +206,16 @@ class DirectScrapeSource:
         if urls and len(failures) == len(urls):
             raise SourceUnavailableError(
                 f"all {len(urls)} leader scrapes failed; first: {failures[0]}"
+            )
+        if failures:
+            named = "; ".join(failures[:_NAMED_FAILURES])
+            more = len(failures) - _NAMED_FAILURES
+            log.warning(
+                "%d of %d leader scrapes failed: %s%s",
+                len(failures),
+                len(urls),
+                named,
+                f"; and {more} more" if more > 0 else "",
             )
         result = self._results(served, now, states)
         return SourceResult(result.snapshots, {**errors, **result.errors})
@@ -314,5 +262,4 @@ class DirectScrapeSource:
         return iter(())
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
-        self._session.close()
+        self._pages.close()

@@ -138,6 +138,25 @@ def test_counter_reset_and_window(exporter: MetricsExporter) -> None:
     source.close()
 
 
+def test_a_clock_stepping_back_restarts_the_history_instead_of_a_wild_rate(
+    exporter: MetricsExporter,
+) -> None:
+    source = source_for(exporter, "llama-1")  # 100 prompt tokens/s
+    tgt = [target("inference", "llama", window=120.0)]
+    for at in (T0 + 100, T0 + 115, T0 + 130):
+        frozen_at(exporter, at)
+        source.fetch(tgt, at)
+    # The wall clock steps back 60 s; the pod's counter keeps growing at 100/s. Mixed
+    # with the readings "after" it, the rate read 500/s, then 300/s.
+    frozen_at(exporter, T0 + 145)
+    stepped = only(source.fetch(tgt, T0 + 85), "inference", "llama")
+    assert "promptTokensPerSecond" not in values(stepped)["llama-1"]  # one reading: no rate
+    frozen_at(exporter, T0 + 160)
+    after = only(source.fetch(tgt, T0 + 100), "inference", "llama")
+    assert values(after)["llama-1"]["promptTokensPerSecond"] == pytest.approx(100)
+    source.close()
+
+
 def test_failed_scrape_ages_into_stale_and_all_failed_is_an_error(
     exporter: MetricsExporter,
 ) -> None:
@@ -217,7 +236,12 @@ PAGE = b'vllm:num_requests_waiting{engine="0"} 3\n' * 40  # 1,640 bytes
 class _BadPod(RawServer):
     """A leader on 127.0.0.1 that misbehaves: ``drip`` sends its page 100 bytes every
     0.5 s (each wait shorter than the read timeout), ``hang`` never answers, ``huge``
-    sends a 64 KiB chunked page (40 times ``PAGE``) with no Content-Length."""
+    sends a 64 KiB chunked page (40 times ``PAGE``) with no Content-Length,
+    ``slow-headers`` sends its status line a byte every 0.2 s until closed (no read ever
+    times out, and ``requests`` has no total bound before the headers are in),
+    ``redirect`` answers 302 to ``location``."""
+
+    location = ""
 
     def __init__(self, mode: str) -> None:
         self.mode = mode
@@ -230,6 +254,15 @@ class _BadPod(RawServer):
     def _answer(self, conn: socket.socket) -> None:
         try:
             conn.recv(4096)
+            if self.mode == "slow-headers":
+                while self.running:
+                    conn.sendall(b"H")
+                    time.sleep(0.2)
+                return
+            if self.mode == "redirect":
+                found = f"HTTP/1.1 302 Found\r\nLocation: {self.location}\r\n".encode()
+                conn.sendall(found + b"Content-Length: 0\r\n\r\n")
+                return
             if self.mode == "drip":
                 head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(PAGE)
                 conn.sendall(head)
@@ -268,6 +301,44 @@ def test_one_deadline_per_fetch_whatever_the_pods_do(exporter: MetricsExporter, 
     finally:
         for pod in bad:
             pod.close()
+
+
+def test_a_pod_too_slow_to_cut_holds_one_thread_not_the_pool(
+    exporter: MetricsExporter, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Its thread outlives each fetch's deadline. Submitted again every cycle, it took
+    one more thread each time: with 2 threads, the third fetch had none left for the
+    healthy pod, and every LWS went blind."""
+    slow = _BadPod("slow-headers")
+    good = exporter.leaders[("inference", "llama-0")]
+    endpoints = {KEY: {"llama-0": exporter.url(good), "llama-1": slow.url}}
+    source = DirectScrapeSource(endpoints=endpoints, timeout=0.5, concurrency=2)
+    try:
+        for cycle in range(4):
+            snap = only(source.fetch([target("inference", "llama")], T0), "inference", "llama")
+            assert set(snap.leaders) == {"llama-0"}, cycle
+        warnings = [r.getMessage() for r in caplog.records if "leader scrapes failed" in r.message]
+        assert len(warnings) == 4
+        assert all("1 of 2 leader scrapes failed" in w for w in warnings)
+        assert "previous scrape is still running" in warnings[-1]
+    finally:
+        slow.close()
+        source.close()
+
+
+def test_a_redirect_is_a_failed_scrape_not_followed(exporter: MetricsExporter) -> None:
+    # Followed, each hop got a fresh timeout (up to 30 of them) on the fetch's thread.
+    redirect = _BadPod("redirect")
+    good = exporter.leaders[("inference", "llama-0")]
+    redirect.location = exporter.url(good)
+    endpoints = {KEY: {"llama-0": exporter.url(good), "llama-1": redirect.url}}
+    source = DirectScrapeSource(endpoints=endpoints, timeout=2)
+    try:
+        snap = only(source.fetch([target("inference", "llama")], T0), "inference", "llama")
+        assert set(snap.leaders) == {"llama-0"}
+    finally:
+        redirect.close()
+        source.close()
 
 
 def test_a_page_over_the_size_cap_is_a_failed_scrape(exporter: MetricsExporter) -> None:

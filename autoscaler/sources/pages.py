@@ -1,0 +1,145 @@
+"""Fetching many leaders' ``/metrics`` pages at once, within bounds (the scrape source's
+HTTP side).
+
+Bounds, per :meth:`PageFetcher.fetch_all`:
+
+- ``timeout`` bounds connecting and each wait for data; ``deadline`` bounds the whole
+  call, wall clock: a page still being read then is a failed scrape of that pod.
+- A page is read up to ``max_body_bytes``; a redirect is a failure, not followed (a
+  leader's ``/metrics`` never redirects, and each hop would get a fresh timeout).
+- **At most one scrape in flight per URL.** ``requests`` cannot cut a pod that sends its
+  headers one byte at a time: the socket read timeout restarts with each byte, so that
+  thread outlives the deadline. Such a pod is not scraped again (it fails at once,
+  "previous scrape still running") until its thread is free, so one bad pod holds one
+  thread, not one more per cycle until the pool is gone and every LWS goes blind.
+- **Least recently served first.** When there are more pods than the pool can scrape
+  within the deadline, the ones that went without a page longest go first, so the same
+  pods do not miss out every cycle.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Hashable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from typing import Generic, TypeVar
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import HTTPError
+
+from autoscaler.errors import SourceError, SourceUnavailableError
+
+MAX_BODY_BYTES = 16 * 1024 * 1024
+_CHUNK = 64 * 1024
+
+PodKey = TypeVar("PodKey", bound=Hashable)
+
+
+class PageFetcher(Generic[PodKey]):
+    """Concurrent GETs of ``/metrics`` pages, each a body or the reason it failed."""
+
+    def __init__(
+        self,
+        *,
+        timeout: float,
+        deadline: float,
+        max_body_bytes: int = MAX_BODY_BYTES,
+        concurrency: int = 16,
+        session: requests.Session | None = None,
+    ) -> None:
+        self._timeout, self._deadline, self._max_body = timeout, deadline, max_body_bytes
+        self._session = session or requests.Session()
+        adapter = HTTPAdapter(pool_maxsize=concurrency, max_retries=0)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
+        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="scrape")
+        self._running: dict[str, Future[str]] = {}
+        self._last_page: dict[str, float] = {}
+
+    def fetch_all(self, urls: Mapping[PodKey, str]) -> dict[PodKey, str | SourceError]:
+        """Every page, or why not, by one wall-clock deadline."""
+        deadline = time.monotonic() + self._deadline
+        self._running = {u: f for u, f in self._running.items() if not f.done()}
+        self._last_page = {u: t for u, t in self._last_page.items() if u in urls.values()}
+        out: dict[PodKey, str | SourceError] = {}
+        futures: dict[PodKey, Future[str]] = {}
+        # Never served (-inf) first, then the longest without a page.
+        for pod in sorted(urls, key=lambda p: self._last_page.get(urls[p], -float("inf"))):
+            url = urls[pod]
+            if url in self._running:
+                out[pod] = SourceUnavailableError(
+                    f"scrape of {url}: its previous scrape is still running (a pod that "
+                    "sends its answer too slowly to cut)"
+                )
+                continue
+            futures[pod] = self._running[url] = self._pool.submit(self._page, url, deadline)
+        wait(futures.values(), timeout=self._deadline)
+        for pod, future in futures.items():
+            out[pod] = self._outcome(urls[pod], future)
+        return out
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._session.close()
+
+    def _outcome(self, url: str, future: Future[str]) -> str | SourceError:
+        if not future.done():
+            future.cancel()  # still queued: it never starts; running: it stays in _running
+            return SourceUnavailableError(
+                f"scrape of {url} did not finish within the fetch's {self._deadline:g}s"
+            )
+        try:
+            body = future.result()
+        except SourceError as exc:
+            return exc
+        except Exception as exc:  # a bad page never crashes the loop
+            return SourceUnavailableError(f"scrape of {url} failed: {exc!r}")
+        self._last_page[url] = time.monotonic()
+        return body
+
+    def _page(self, url: str, deadline: float) -> str:
+        """One page, read by ``deadline`` (``time.monotonic()``) or failed."""
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise SourceUnavailableError(
+                f"scrape of {url} did not start within the fetch's {self._deadline:g}s"
+            )
+        try:
+            with self._session.get(
+                url, timeout=min(self._timeout, left), stream=True, allow_redirects=False
+            ) as response:
+                if response.status_code != 200:
+                    raise SourceUnavailableError(f"scrape of {url} answered {response.status_code}")
+                body = self._read_body(url, response, deadline)
+        except (requests.RequestException, HTTPError, OSError) as exc:
+            raise SourceUnavailableError(f"scrape of {url} failed: {exc}") from exc
+        return body.decode("utf-8", errors="replace")  # the text formats are UTF-8
+
+    def _read_body(self, url: str, response: requests.Response, deadline: float) -> bytes:
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > self._max_body:
+            raise SourceUnavailableError(
+                f"scrape of {url}: a {declared}-byte page is over the {self._max_body}-byte cap"
+            )
+        raw = response.raw
+        # read1 returns what one read of the socket gave (urllib3 2): a trickling pod
+        # cannot hold a chunk past the deadline. read(n) waits for n bytes.
+        read = getattr(raw, "read1", None) or raw.read
+        parts: list[bytes] = []
+        size = 0
+        while True:
+            if time.monotonic() > deadline:
+                raise SourceUnavailableError(
+                    f"scrape of {url} did not finish within the fetch's {self._deadline:g}s "
+                    f"({size} bytes read)"
+                )
+            chunk: bytes = read(_CHUNK, decode_content=True)
+            if not chunk:
+                return b"".join(parts)
+            size += len(chunk)
+            if size > self._max_body:
+                raise SourceUnavailableError(
+                    f"scrape of {url}: the page is over the {self._max_body}-byte cap"
+                )
+            parts.append(chunk)
