@@ -54,12 +54,20 @@ def reduce_series(
     for labels, value in series:
         if math.isnan(value):
             continue
+        if math.isinf(value):
+            # No sum or mean with an infinite term means anything (and fsum raises on
+            # +Inf + -Inf, which would fail the whole fetch, every LWS): the leader's
+            # reading of this family is unusable, as the engine treats NaN.
+            return math.nan
         key = tuple(sorted((k, v) for k, v in labels.items() if k not in ranks))
         collapsed[key] = max(value, collapsed.get(key, -math.inf))
     if not collapsed:
         return None
     values = list(collapsed.values())
-    total = math.fsum(values)
+    try:
+        total = math.fsum(values)
+    except OverflowError:  # finite terms whose sum is not (two of 1e308)
+        return math.nan
     return total if fam.reduction is Reduction.SUM else total / len(values)
 
 

@@ -111,3 +111,22 @@ def test_model_name_filter_and_bad_text() -> None:
     )
     with pytest.raises(ExpositionError, match="invalid Prometheus exposition"):
         parse_exposition('vllm:num_requests_waiting{model_name="a} 3\n', ServingEngine.VLLM)
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("+Inf", "-Inf"), ("+Inf", "3"), ("1e308", "1e308")],
+    ids=["inf-minus-inf", "one-infinite-engine", "sum-overflows"],
+)
+def test_an_unusable_sum_is_nan_for_that_family_not_an_error(first: str, second: str) -> None:
+    # Two data-parallel engines on one leader. fsum raised ValueError on +Inf + -Inf and
+    # OverflowError on 1e308 + 1e308, and either failed the whole fetch, every LWS.
+    page = (
+        f'vllm:num_requests_waiting{{engine="0",model_name="m"}} {first}\n'
+        f'vllm:num_requests_waiting{{engine="1",model_name="m"}} {second}\n'
+        'vllm:num_requests_running{engine="0",model_name="m"} 2\n'
+        'vllm:num_requests_running{engine="1",model_name="m"} 5\n'
+    )
+    reading = parse_exposition(page, ServingEngine.VLLM)
+    assert math.isnan(reading.values[Signal.QUEUE_DEPTH])  # the engine drops NaN
+    assert reading.values[Signal.RUNNING] == 7  # the other families are untouched
