@@ -15,13 +15,16 @@ off; urllib3 sleeps ``backoff`` only before a second retry, so it is never slept
 query that was sent and not answered within ``timeout`` (read timeout) is never sent
 again, nor is one Prometheus answered 503 (its own query timeout: the same query would
 time out again). Connecting is bounded by
-``min(timeout, 5 s)``, reading the answer by ``timeout``, which also goes to Prometheus as
-the query's ``timeout``. Failures become:
+``min(timeout, 5 s)``, and the whole answer must be in by ``timeout`` after the query was
+sent (a bound on the total, not per read: a proxy dribbling a byte at a time cannot hold
+the control loop); ``timeout`` also goes to Prometheus as the query's ``timeout``.
+Failures become:
 
 - :class:`~autoscaler.errors.SourceUnavailableError`: connection refused or not
   established ("unreachable"), no answer within the timeout ("did not answer ... within
   Ns"), 5xx (503 is Prometheus's own query timeout or ``query.max-concurrency`` queue
-  timeout), an unreadable answer;
+  timeout), an unreadable answer, a 200 whose ``status`` is not ``success`` (with
+  Prometheus's ``errorType`` and ``error``);
 - :class:`~autoscaler.errors.QueryRejectedError`: 400 (bad PromQL, a bad parameter) and
   422 (the query failed to execute: too many samples, an error inside the evaluation),
   with Prometheus's own error message.
@@ -33,6 +36,7 @@ parses ``2.5s`` as no duration at all.
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import requests
@@ -43,6 +47,7 @@ from autoscaler.errors import QueryRejectedError, SourceUnavailableError
 
 Json = dict[str, Any]
 
+_CHUNK = 64 * 1024
 CONNECT_TIMEOUT = 5.0
 """Seconds to establish a connection (at most ``timeout``): a dropped SYN must not cost a
 full query timeout, twice."""
@@ -115,10 +120,17 @@ class PrometheusQueryClient:
         self._session.close()
 
     def _post(self, what: str, path: str, form: dict[str, str]) -> list[Json]:
+        started = time.monotonic()
         try:
             response = self._session.post(
-                f"{self.url}{path}", data=form, headers=self._headers, timeout=self._timeouts
+                f"{self.url}{path}",
+                data=form,
+                headers=self._headers,
+                timeout=self._timeouts,
+                stream=True,
             )
+            with response:
+                body = self._read_body(response, started, what)
         except requests.ConnectTimeout as exc:
             raise SourceUnavailableError(
                 f"Prometheus at {self.url} is unreachable: no connection within "
@@ -130,17 +142,39 @@ class PrometheusQueryClient:
             ) from exc
         except requests.RequestException as exc:
             raise SourceUnavailableError(f"Prometheus at {self.url} is unreachable: {exc}") from exc
+        text = body.decode("utf-8", errors="replace")
         if response.status_code != 200:
-            raise _classify(self.url, response.status_code, response.text)
+            raise _classify(self.url, response.status_code, text)
         try:
-            result = response.json()["data"]["result"]
-        except (ValueError, KeyError, TypeError) as exc:
+            payload = json.loads(text)
+            if payload.get("status") != "success":
+                # A 200 saying otherwise: Prometheus's own words, not "no data".
+                raise SourceUnavailableError(
+                    f"Prometheus at {self.url} answered status {payload.get('status')!r}: "
+                    f"{payload.get('errorType', '')}: {payload.get('error', '')}"
+                )
+            result = payload["data"]["result"]
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise SourceUnavailableError(
                 f"Prometheus at {self.url} sent an unreadable answer: {exc!r}"
             ) from exc
         if not isinstance(result, list):
             raise SourceUnavailableError(f"Prometheus at {self.url} sent a non-list result")
         return result
+
+    def _read_body(self, response: requests.Response, started: float, what: str) -> bytes:
+        """The whole answer, by ``timeout`` after the request was sent: the read timeout
+        alone restarts with every byte, so an answer dribbled out by a proxy held the
+        control loop for as long as it lasted (86 s for a 2 s timeout)."""
+        deadline = started + self.timeout
+        # read1: what one read of the socket gave (urllib3 2); read(n) would wait for n.
+        read = getattr(response.raw, "read1", None) or response.raw.read
+        parts: list[bytes] = []
+        while chunk := read(_CHUNK, decode_content=True):
+            parts.append(chunk)
+            if time.monotonic() > deadline:
+                raise requests.Timeout(f"the answer to {what} took over {self.timeout:g}s")
+        return b"".join(parts)
 
     def instant(self, query: str, at: float) -> list[Json]:
         """``/api/v1/query`` evaluated at ``at`` (Unix seconds): the vector's items."""

@@ -23,6 +23,7 @@ from autoscaler.errors import QueryRejectedError, SourceUnavailableError
 from autoscaler.sources.prometheus_api import PrometheusQueryClient
 from tests.support.background import serve_in_background, shut_down
 from tests.support.prometheus import PrometheusServer, needs_prometheus
+from tests.support.raw_server import RawServer
 
 # 500 leader pods, as one batched cycle selects them: about 10 KB of selector.
 MANY_PODS = "|".join(f"llama-70b-{i}" for i in range(500))
@@ -35,6 +36,7 @@ class _Recorder(ThreadingHTTPServer):
         self.requests: list[dict[str, Any]] = []
         self.fail_first = 0  # answer this many requests with fail_code first
         self.fail_code = 502
+        self.answer: dict[str, Any] | None = None  # instead of an empty success
 
     @property
     def url(self) -> str:
@@ -58,7 +60,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.fail_first -= 1
             self._answer(self.server.fail_code, {"status": "error", "error": "overloaded"})
             return
-        self._answer(200, {"status": "success", "data": {"resultType": "vector", "result": []}})
+        empty = {"status": "success", "data": {"resultType": "vector", "result": []}}
+        self._answer(200, self.server.answer or empty)
 
     def _answer(self, code: int, body: dict[str, Any]) -> None:
         payload = json.dumps(body).encode()
@@ -152,6 +155,48 @@ def test_only_proxy_errors_are_retried_and_only_once(
     finally:
         client.close()
     assert len(recorder.requests) == sent
+
+
+def test_a_200_that_is_not_a_success_says_what_prometheus_said(recorder: _Recorder) -> None:
+    # Read as a result, it came out as "no data: check the PodMonitor", hiding the cause.
+    recorder.answer = {
+        "status": "error",
+        "errorType": "execution",
+        "error": "query processing would load too many samples",
+        "data": {"resultType": "vector", "result": []},
+    }
+    client = PrometheusQueryClient(recorder.url, timeout=3)
+    try:
+        with pytest.raises(SourceUnavailableError, match="too many samples"):
+            client.instant("up", 1_767_225_600.0)
+    finally:
+        client.close()
+
+
+def test_an_answer_dribbled_out_is_cut_at_the_timeout() -> None:
+    """A proxy that sends a byte every 0.25 s never lets a read time out: without a
+    bound on the whole answer, one query held the control loop for 86 s at timeout 2."""
+
+    def dribble(conn: socket.socket) -> None:
+        try:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
+            for _ in range(200):
+                conn.sendall(b" ")
+                time.sleep(0.25)
+        except OSError:
+            pass
+
+    proxy = RawServer(dribble)
+    client = PrometheusQueryClient(f"http://127.0.0.1:{proxy.port}", timeout=1)
+    try:
+        started = time.monotonic()
+        with pytest.raises(SourceUnavailableError, match=r"did not answer a query within 1s"):
+            client.instant("up", 1_767_225_600.0)
+        assert time.monotonic() - started < 2.5
+    finally:
+        client.close()
+        proxy.close()
 
 
 def test_more_than_one_retry_is_refused() -> None:
