@@ -187,8 +187,12 @@ class RecordingSource:
             aggregates[Signal.ACTIVATION] = Sample(columns.activation[index], stamp)
         replicas = None
         if columns.replicas is not None:
-            spec, status, ready = (int(r[index]) for r in columns.replicas)
-            replicas = (spec, status, ready)
+            counts = [float(r[index]) for r in columns.replicas]
+            # A non-finite count (NaN, or +Inf written into the file) is no count: the
+            # step goes on without replica numbers rather than int() failing every fetch.
+            if all(math.isfinite(c) and c >= 0 for c in counts):
+                spec, status, ready = (int(c) for c in counts)
+                replicas = (spec, status, ready)
         return assemble(
             target.key, now, leaders, aggregates, None, replicas, wake_above=wake_threshold(target)
         )

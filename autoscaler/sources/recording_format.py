@@ -193,7 +193,8 @@ def _from_query_range(body: Json, path: Path, labels: LabelNames) -> Recording:
     times = [t for s in series for t in _times(s.points)]
     if not times:
         raise RecordingError(f"{path}: the query_range response holds no samples")
-    return Recording(min(times), max(times), _inferred_step(series), labels, (), series)
+    recording = Recording(min(times), max(times), _inferred_step(series), labels, (), series)
+    return _checked(recording, path)
 
 
 def load_recording(path: Path | str, labels: LabelNames | None = None) -> Recording:
@@ -236,6 +237,28 @@ def load_recording(path: Path | str, labels: LabelNames | None = None) -> Record
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise RecordingError(f"{path}: malformed recording header: {exc!r}") from exc
-    if recording.step <= 0 or recording.end < recording.start:
+    return _checked(recording, path)
+
+
+MAX_GRID_STEPS = 5_000_000
+"""Steps a recording's grid may have (58 days at 1 s, 2.4 years at 15 s): every series is
+laid out on it, and a header with end 1e13 would otherwise ask for terabytes."""
+
+
+def _checked(recording: Recording, path: Path) -> Recording:
+    """The header's grid is one that can be laid out, or a RecordingError says why.
+
+    Written so that NaN fails every check (``not step > 0``), where ``step <= 0`` and
+    ``end < start`` are both False for NaN and let it through.
+    """
+    start, end, step = recording.start, recording.end, recording.step
+    if not (math.isfinite(start) and math.isfinite(end) and math.isfinite(step)):
+        raise RecordingError(f"{path}: start, end and step must be finite numbers")
+    if not (step > 0 and end >= start):
         raise RecordingError(f"{path}: needs step > 0 and end >= start")
+    if (end - start) / step + 1 > MAX_GRID_STEPS:
+        raise RecordingError(
+            f"{path}: {end - start:g} s at a {step:g} s step is over {MAX_GRID_STEPS:,} "
+            "steps; record a shorter span or a longer step"
+        )
     return recording

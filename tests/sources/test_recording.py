@@ -138,6 +138,21 @@ def test_a_missed_replica_scrape_keeps_the_last_recorded_count() -> None:
     assert (snap.spec_replicas, snap.status_replicas, snap.ready_replicas) == (3, 2, 2)
 
 
+def test_a_replica_count_that_is_not_finite_does_not_fail_the_fetch() -> None:
+    # +Inf written into lws:spec_replicas made int() raise at that step, every fetch.
+    recording = small_recording()
+    broken = [
+        Series(s.metric, [(t, math.inf if i == 6 else v) for i, (t, v) in enumerate(s.points)])
+        if s.metric["__name__"] == "lws:spec_replicas"
+        else s
+        for s in recording.series
+    ]
+    source = RecordingSource(recording=replace(recording, series=broken))
+    result = source.fetch([target("inference", "llama")], START + 6 * STEP)
+    snap = only(result, "inference", "llama")
+    assert snap.ready_replicas == 2  # the step goes on with the reporting leaders
+
+
 def test_a_replica_hole_longer_than_the_lookback_counts_leaders() -> None:
     steps = 30  # 7.5 minutes: the last recorded count is older than 5 minutes at the end
     lws = {"namespace": "inference", LWS_LABEL: "llama"}
@@ -215,6 +230,13 @@ def test_reads_a_curl_saved_query_range_response(tmp_path: Path) -> None:
     assert values(snap)["llama-0"]["kvCacheUtilization"] == pytest.approx(0.4)  # averaged
 
 
+def _header(start: str = "1800000000", end: str = "1800000060", step: str = "15") -> bytes:
+    return (
+        '{"format": "lws-autoscaler-recording", "version": 1, '
+        f'"start": {start}, "end": {end}, "step": {step}, "series": []}}'
+    ).encode()
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
@@ -223,6 +245,23 @@ def test_reads_a_curl_saved_query_range_response(tmp_path: Path) -> None:
         (b'{"format": "something-else"}', "not an lws-autoscaler recording"),
         (b'{"status": "error", "data": {}}', "resultType 'matrix'"),
         (b'{"format": "lws-autoscaler-recording", "version": 1, "start": 1}', "malformed"),
+        # NaN passed "step <= 0" and "end < start" (both False); Infinity raised an
+        # OverflowError, and an end of 1e13 a MemoryError ("4.85 TiB"), not this error.
+        (_header(start="NaN"), "must be finite"),
+        (_header(end="Infinity"), "must be finite"),
+        (_header(step="0"), "needs step > 0"),
+        (_header(end="1e13"), "over 5,000,000 steps"),
+    ],
+    ids=[
+        "not-json",
+        "version",
+        "format",
+        "query-range-error",
+        "no-end",
+        "nan-start",
+        "infinite-end",
+        "zero-step",
+        "huge-grid",
     ],
 )
 def test_bad_files_are_clear_errors(tmp_path: Path, content: bytes, message: str) -> None:
