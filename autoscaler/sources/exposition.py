@@ -28,17 +28,45 @@ class ExpositionError(SourceError):
     """A ``/metrics`` body could not be parsed as the Prometheus text format."""
 
 
+PartKey = tuple[tuple[str, str], ...]
+"""The labels of one series but its rank labels: one data-parallel engine, say."""
+
+
 @dataclass(frozen=True)
 class RawReading:
     """One leader's raw values at one instant.
 
     ``values`` holds gauges and cumulative counters per signal; ``histograms`` each
     latency signal's cumulative histogram {le: count}. A signal absent from both was not
-    exported.
+    exported. ``counter_parts`` and ``histogram_parts`` hold the same counters and
+    histograms per series (per data-parallel engine), before the sum: a rate must be
+    taken per series, since one engine's reset drops the sum while the others go on.
     """
 
     values: Mapping[Signal, float] = field(default_factory=dict)
     histograms: Mapping[Signal, Mapping[float, float]] = field(default_factory=dict)
+    counter_parts: Mapping[Signal, Mapping[PartKey, float]] = field(default_factory=dict)
+    histogram_parts: Mapping[PartKey, Mapping[Signal, Mapping[float, float]]] = field(
+        default_factory=dict
+    )
+
+
+def series_parts(
+    fam: Family, engine: ServingEngine, series: Iterable[tuple[Labels, float]]
+) -> dict[PartKey, float] | None:
+    """A family's series on one leader, one value per part (max over rank labels);
+    None when one is infinite: no sum or mean with an infinite term means anything
+    (and fsum raises on +Inf + -Inf, which would fail the whole fetch, every LWS)."""
+    ranks = RANK_LABELS[engine] if fam.kind is MetricKind.GAUGE else frozenset()
+    collapsed: dict[PartKey, float] = {}
+    for labels, value in series:
+        if math.isnan(value):
+            continue
+        if math.isinf(value):
+            return None
+        key = tuple(sorted((k, v) for k, v in labels.items() if k not in ranks))
+        collapsed[key] = max(value, collapsed.get(key, -math.inf))
+    return collapsed
 
 
 def reduce_series(
@@ -47,23 +75,18 @@ def reduce_series(
     """One number from a family's series on one leader (see the module docstring).
 
     Worked example, vLLM with two engines waiting 3 and 4 requests: 7. SGLang with TP=2
-    reporting ``token_usage`` 0.4 on both ranks: max 0.4 per rank set, mean 0.4.
+    reporting ``token_usage`` 0.4 on both ranks: max 0.4 per rank set, mean 0.4. An
+    infinite series makes it NaN, which the engine reads as unusable.
     """
-    ranks = RANK_LABELS[engine] if fam.kind is MetricKind.GAUGE else frozenset()
-    collapsed: dict[tuple[tuple[str, str], ...], float] = {}
-    for labels, value in series:
-        if math.isnan(value):
-            continue
-        if math.isinf(value):
-            # No sum or mean with an infinite term means anything (and fsum raises on
-            # +Inf + -Inf, which would fail the whole fetch, every LWS): the leader's
-            # reading of this family is unusable, as the engine treats NaN.
-            return math.nan
-        key = tuple(sorted((k, v) for k, v in labels.items() if k not in ranks))
-        collapsed[key] = max(value, collapsed.get(key, -math.inf))
-    if not collapsed:
+    return _combine(fam, series_parts(fam, engine, series))
+
+
+def _combine(fam: Family, parts: Mapping[PartKey, float] | None) -> float | None:
+    if parts is None:
+        return math.nan
+    if not parts:
         return None
-    values = list(collapsed.values())
+    values = list(parts.values())
     try:
         total = math.fsum(values)
     except OverflowError:  # finite terms whose sum is not (two of 1e308)
@@ -90,20 +113,27 @@ def reading_from_samples(
 
     values: dict[Signal, float] = {}
     histograms: dict[Signal, dict[float, float]] = {}
+    counter_parts: dict[Signal, Mapping[PartKey, float]] = {}
+    histogram_parts: dict[PartKey, dict[Signal, Mapping[float, float]]] = defaultdict(dict)
     for fam in families(engine):
         for name in fam.names:
             if fam.kind is MetricKind.HISTOGRAM:
-                found = _histogram(fam, engine, samples, name, keep)
+                found, by_part = _histogram(fam, engine, samples, name, keep)
                 if found:
                     histograms[fam.signal] = found
+                    for part, buckets in by_part.items():
+                        histogram_parts[part][fam.signal] = buckets
                     break
                 continue
             series = [(lb, v) for lb, v in samples.get(name, []) if keep(lb)]
-            value = reduce_series(fam, engine, series)
+            parts = series_parts(fam, engine, series)
+            value = _combine(fam, parts)
             if value is not None:
                 values[fam.signal] = value
+                if fam.kind is MetricKind.COUNTER and parts:
+                    counter_parts[fam.signal] = parts
                 break
-    return RawReading(values, histograms)
+    return RawReading(values, histograms, counter_parts, dict(histogram_parts))
 
 
 def _histogram(
@@ -112,7 +142,8 @@ def _histogram(
     samples: Mapping[str, list[tuple[Labels, float]]],
     name: str,
     keep: Callable[[Labels], bool],
-) -> dict[float, float]:
+) -> tuple[dict[float, float], dict[PartKey, dict[float, float]]]:
+    """The histogram summed over parts ({le: count}), and per part."""
     by_le: dict[float, list[tuple[Labels, float]]] = defaultdict(list)
     for labels, value in samples.get(f"{name}_bucket", []):
         le = _le(labels)
@@ -125,11 +156,15 @@ def _histogram(
         if counts:
             by_le[math.inf] = counts
     result: dict[float, float] = {}
+    by_part: dict[PartKey, dict[float, float]] = defaultdict(dict)
     for le, series in by_le.items():
-        reduced = reduce_series(fam, engine, series)
+        parts = series_parts(fam, engine, series)
+        reduced = _combine(fam, parts)
         if reduced is not None:
             result[le] = reduced
-    return result
+            for part, count in (parts or {}).items():
+                by_part[part][le] = count
+    return result, dict(by_part)
 
 
 def samples_by_name(text: str) -> dict[str, list[tuple[Labels, float]]]:

@@ -6,8 +6,10 @@ Each ``fetch`` scrapes every leader concurrently (one thread per request up to
 Gauges are the newest reading; token rates and latency quantiles come from the readings
 inside the policy's ``rateWindow`` (:mod:`autoscaler.sources.derive`), so the first cycle
 after start-up has no rates yet (missing, not zero). Counter resets (a restarted pod)
-count as restarts from zero; a pod that disappears from discovery loses its history, and
-one that fails a scrape keeps its last readings, whose timestamps then age into "stale".
+count as restarts from zero, per data-parallel engine (rates are taken per engine, then
+summed, so one engine restarting alone is its own reset); a pod that disappears from
+discovery loses its history, and one that fails a scrape keeps its last readings, whose
+timestamps then age into "stale".
 
 Leaders come from the cluster reader (``worker-index`` 0 pods with an IP, scraped at
 ``scheme://IP:port/path``) or from a fixed ``endpoints`` map (tests, static setups).
@@ -33,6 +35,7 @@ activation that should wake it.
 from __future__ import annotations
 
 import logging
+import math
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -45,8 +48,8 @@ from autoscaler.snapshot import LwsKey, Sample
 from autoscaler.sources.assemble import assemble
 from autoscaler.sources.base import SourceResult, Target
 from autoscaler.sources.cluster import ClusterStateReader, LwsState
-from autoscaler.sources.derive import latency_samples, window_rate
-from autoscaler.sources.exposition import RawReading, parse_exposition
+from autoscaler.sources.derive import Histograms, latency_samples, window_rate
+from autoscaler.sources.exposition import PartKey, RawReading, parse_exposition
 from autoscaler.sources.families import LEADER_SIGNALS, family
 from autoscaler.sources.pages import MAX_BODY_BYTES, PageFetcher
 from autoscaler.sources.promql import latency_quantiles
@@ -108,10 +111,28 @@ def leader_samples(
         if family(engine, signal).kind is MetricKind.GAUGE:
             samples[signal] = Sample(present[-1][1], present[-1][0])
             continue
-        rate = window_rate([t for t, _ in present], [v for _, v in present], now, window)
+        rate = _parts_rate(history, signal, now, window)
         if rate is not None:
             samples[signal] = Sample(rate, present[-1][0])
     return samples
+
+
+def _parts_rate(history: _PodHistory, signal: Signal, now: float, window: float) -> float | None:
+    """The sum of each part's (data-parallel engine's) rate over the window.
+
+    Summing first and then taking the rate would read one engine's reset as a reset of
+    the sum: two engines at 100/s, 10,000 tokens each, one restarting, count the other's
+    10,000 as new. Per part, the reset is that engine's alone.
+    """
+    series: dict[PartKey, tuple[list[float], list[float]]] = {}
+    for at, reading in zip(history.times, history.readings, strict=True):
+        for part, value in reading.counter_parts.get(signal, {}).items():
+            times, values = series.setdefault(part, ([], []))
+            times.append(at)
+            values.append(value)
+    rates = [window_rate(times, values, now, window) for times, values in series.values()]
+    known = [rate for rate in rates if rate is not None]
+    return math.fsum(known) if known else None
 
 
 class DirectScrapeSource:
@@ -246,10 +267,15 @@ class DirectScrapeSource:
     def _latencies(
         self, target: Target, pods: Mapping[str, _PodHistory], now: float
     ) -> dict[Signal, Sample]:
-        histories = [
-            [(t, r.histograms) for t, r in zip(history.times, history.readings, strict=True)]
-            for history in pods.values()
-        ]
+        # One history per (pod, part): bucket rates are summed over them anyway, and
+        # taken per data-parallel engine an engine's reset is its own (see _parts_rate).
+        histories: list[list[tuple[float, Histograms]]] = []
+        for history in pods.values():
+            by_part: dict[PartKey, list[tuple[float, Histograms]]] = {}
+            for at, reading in zip(history.times, history.readings, strict=True):
+                for part, histograms in reading.histogram_parts.items():
+                    by_part.setdefault(part, []).append((at, histograms))
+            histories.extend(by_part.values())
         policy = target.policy
         return latency_samples(
             latency_quantiles(policy), histories, now, policy.spec.metrics.rate_window
