@@ -8,7 +8,11 @@ the cluster agree, once per cycle, by desired state rather than by events:
   from its endpoints, so it receives no new requests while it finishes the ones it has;
 - a leader whose drain is called off (its group is still wanted: index below the
   current ``spec.replicas``) gets ``"true"`` back;
-- a leader whose group was removed is forgotten (its pod is gone or terminating).
+- a leader whose group was removed is forgotten (its pod is gone or terminating);
+- the leaders labelled out for an LWS this process decided before and no longer does
+  (its policy removed) get ``"true"`` back, whoever labelled them: nothing will remove
+  those groups now. The loop passes the decisions it kept for an LWS whose engine
+  failed this cycle too, so a failure is not mistaken for a removed policy.
 
 What is labelled out is read back from the cluster every cycle, not only remembered: a
 leader labelled out carries the annotation ``lws-autoscaler.io/cordoned-by:
@@ -110,6 +114,7 @@ class Cordon:
         # decision may still name them for a cycle; they are not patched again.
         self._gone: set[tuple[LwsKey, str]] = set()
         self._read_back_failing = False
+        self._decided: set[LwsKey] = set()
 
     @property
     def cordoned(self) -> dict[LwsKey, frozenset[str]]:
@@ -126,9 +131,14 @@ class Cordon:
                 gone = {pod for key, pod in self._gone if key == decision.key}
                 held = observed.get(decision.key, frozenset()) | (held & gone)
             self._reconcile(decision.key, held, frozenset(decision.draining), decision.current)
-        for key in [k for k in self._cordoned if k not in seen]:
-            # The policy is gone: nothing will remove these groups, so they serve again.
-            self._reconcile(key, self._cordoned[key], frozenset(), None)
+        self._decided |= seen
+        # An LWS decided before and not now: its policy is gone, nothing will remove
+        # these groups, so they serve again. Only LWSes this process decided: another
+        # installation's drains (other namespaces, other policies) are not ours to end.
+        orphaned = (set(self._cordoned) | (set(observed or {}) & self._decided)) - seen
+        for key in sorted(orphaned):
+            held = self._cordoned.get(key, frozenset()) | (observed or {}).get(key, frozenset())
+            self._reconcile(key, held, frozenset(), None)
 
     def _observe(self) -> Mapping[LwsKey, frozenset[str]] | None:
         """The cluster's labelled-out leaders, or None (use memory) when it cannot say."""

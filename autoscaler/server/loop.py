@@ -115,9 +115,17 @@ class ControlLoop:
         return math.floor(t / self.cycle) * self.cycle
 
     def _decide_all(
-        self, policies: Sequence[ScalingPolicy], result: SourceResult | None, now: float
+        self,
+        policies: Sequence[ScalingPolicy],
+        result: SourceResult | None,
+        now: float,
+        *,
+        replaying: bool = False,
     ) -> tuple[list[tuple[ScalingPolicy, Decision]], list[tuple[ScalingPolicy, Decision]]]:
-        """(this cycle's decisions, last cycle's kept for LWSes whose engine failed)."""
+        """(this cycle's decisions, last cycle's kept for LWSes whose engine failed).
+
+        ``replaying``: a start-up replay of history; its gaps were the past's, so they
+        neither count in ``source_errors_total`` nor log a warning each."""
         decisions = []
         kept = []
         states: dict[LwsKey, EngineState] = {}
@@ -125,7 +133,7 @@ class ControlLoop:
             key = _key(policy)
             state = self.states.get(key, EngineState())
             snapshot = result.snapshots.get(key) if result is not None else None
-            if result is not None and key in result.errors:
+            if result is not None and key in result.errors and not replaying:
                 self.telemetry.source_errors.labels("target").inc()
                 log.warning("no data for %s at %.0f: %s", key, now, result.errors[key])
             try:
@@ -158,7 +166,7 @@ class ControlLoop:
         replayed = 0
         try:
             for at, result in self.source.history(targets, start, end, self.cycle):
-                self._decide_all(policies, result, at)
+                self._decide_all(policies, result, at, replaying=True)
                 replayed += 1
         except Exception as exc:  # any failure: a partial replay would be misleading
             log.warning("could not replay history (%s); starting cold", exc)
@@ -198,10 +206,12 @@ class ControlLoop:
             log.exception("publishing the cycle failed; the previous values go stale")
         if self.cordon is not None:
             try:
-                self.cordon.apply(d for _, d in decisions)
+                # The kept decisions too: an engine failure for one LWS is not its policy
+                # gone, and must not send traffic back to the leaders it drains.
+                self.cordon.apply(d for _, d in [*decisions, *kept])
             except Exception:  # relabelling is retried next cycle; deciding must go on
                 log.exception("relabelling draining leaders failed; retrying next cycle")
-        self.telemetry.record_decisions(d for _, d in decisions)
+        self.telemetry.record_decisions((d for _, d in decisions), (d for _, d in kept))
         self.telemetry.cycles.labels("ok" if result is not None else "source_error").inc()
         self.telemetry.last_cycle.set(now)
         self.telemetry.cycle_duration.observe(time.perf_counter() - started)

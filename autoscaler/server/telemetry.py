@@ -142,16 +142,23 @@ class Telemetry:
         self._published_cold_start: frozenset[tuple[str, ...]] = frozenset()
         self._counted_reasons: frozenset[tuple[str, ...]] = frozenset()
 
-    def record_decisions(self, decisions: Iterable[Decision]) -> None:
+    def record_decisions(
+        self, decisions: Iterable[Decision], kept: Iterable[Decision] = ()
+    ) -> None:
         """Set the per-LWS gauges to this cycle's values; label sets that were not
         decided this cycle (a removed policy, no recommendation) disappear. Existing
-        children are updated in place: recreating thousands per cycle is the costly part."""
+        children are updated in place: recreating thousands per cycle is the costly part.
+
+        ``kept``: last cycle's decisions of LWSes whose engine failed this cycle. Their
+        series stay as they were (stale, as the served value), and their reason counters
+        are neither counted again nor removed, which would reset them."""
+        kept = list(kept)
         recommended: dict[tuple[str, ...], float] = {}
         proposals: dict[tuple[str, ...], float] = {}
         demand: dict[tuple[str, ...], float] = {}
         cold_start: dict[tuple[str, ...], float] = {}
         reasons: set[tuple[str, ...]] = set()
-        for d in decisions:
+        for d in [*decisions, *kept]:
             labels = (d.key.namespace, d.key.name, d.policy)
             if d.replicas is not None:
                 recommended[labels] = d.replicas
@@ -164,7 +171,8 @@ class Telemetry:
             # A code given twice in one decision (two notes of one rule) counts once.
             for code in {reason.code for reason in d.reasons}:
                 key = (*labels, code.value)
-                self.reasons.labels(*key).inc()
+                if not any(d is k for k in kept):
+                    self.reasons.labels(*key).inc()
                 reasons.add(key)
         self._published_recommended = _replace(
             self.recommended, self._published_recommended, recommended

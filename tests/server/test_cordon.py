@@ -124,6 +124,23 @@ def test_a_restarted_server_returns_an_earlier_process_drain_to_routing(
     assert cordon.cordoned == {KEY: frozenset({"llama-70b-2"})}
 
 
+def test_when_its_policy_goes_the_other_replica_drain_ends_too(api: FakeApiServer) -> None:
+    # Group 3 was labelled out by the other replica (not in this process's memory).
+    # Once the policy is gone, nothing will remove group 3: it must serve again. An LWS
+    # this process never decided (another installation's) is not touched.
+    other = LwsKey("team-b", "mixtral")
+    foreign = pod_object(other.namespace, other.name, 1, 0)
+    foreign["metadata"]["labels"][SERVING_LABEL] = "false"
+    foreign["metadata"]["annotations"] = {CORDONED_BY_ANNOTATION: CORDONED_BY}
+    api.put(foreign)
+    cordon = Cordon(KubePodLabeler(api_client(api)))
+    cordon.apply([_decision(4, ())])
+    _labelled_out_earlier(api, 3, owned=True)
+    cordon.apply([])
+    assert _label(api, "llama-70b-3") == "true"
+    assert [pod for pod, _ in _patches(api)] == ["llama-70b-3"]
+
+
 def test_a_leader_labelled_out_by_hand_is_left_alone(api: FakeApiServer) -> None:
     _labelled_out_earlier(api, 1, owned=False)
     cordon = Cordon(KubePodLabeler(api_client(api)))

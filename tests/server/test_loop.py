@@ -167,14 +167,30 @@ def test_engine_failure_for_one_lws_is_contained(
             raise ZeroDivisionError("engine bug")
         return real_decide(policy, snapshot, state, now)
 
+    applied: list[list[LwsKey]] = []
+
+    class _Cordon:
+        def apply(self, decided: Any) -> None:
+            applied.append(sorted(d.key for d in decided))
+
+    loop.cordon = _Cordon()  # type: ignore[assignment]
     loop.run_cycle(clock.now())  # both decided once
     before = store.decision(DEV)
     assert before is not None
+    dev = {"namespace": DEV.namespace, "leaderworkerset": DEV.name, "policy": "dev-8b"}
+    reason = {**dev, "reason": "Signal"}
+    counted = _metric(loop.telemetry, "lws_autoscaler_decision_reasons_total", reason)
+    assert counted == 1
     monkeypatch.setattr(loop_module, "decide", flaky)
     clock.advance(15)
     with caplog.at_level(logging.ERROR):
         decisions = _by_key(loop.run_cycle(clock.now()))
     assert set(decisions) == {LLAMA}
+    # Not "policy gone": the drain actuator still sees its kept decision (it sent the
+    # leaders it drains traffic again), and its reason counters neither count the kept
+    # decision again nor vanish (which reset them).
+    assert applied[-1] == sorted([DEV, LLAMA])
+    assert _metric(loop.telemetry, "lws_autoscaler_decision_reasons_total", reason) == counted
     assert "engine failed for inference/dev-8b" in caplog.text
     # Its last decision stays published with its own time, so it goes stale (a 503
     # after the max age) instead of vanishing (a 404 at once).
@@ -283,6 +299,23 @@ def test_restart_replay_gives_the_same_recommendation(llama_file: Path) -> None:
     assert decision_c.replicas == 4  # cold: never scales down before the window is warm
     assert "WindowsWarmingUp" in [r.code for r in decision_c.reasons]
     assert any(d.replicas == 8 for d in history_a)
+
+
+def test_a_replay_over_past_gaps_counts_no_live_error(
+    llama_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Each historical instant without data used to count in source_errors_total and log
+    # a warning before the first live cycle: 29 errors for a past outage.
+    source = FunctionSource({LLAMA: _falling_load})
+    source.missing = {LLAMA}
+    loop, telemetry, _ = _build([llama_file], source, ManualClock(T0 + 1200))
+    with caplog.at_level(logging.WARNING):
+        assert loop.restore(T0 + 1200) > 0
+    errors = {"scope": "target"}
+    assert _metric(telemetry, "lws_autoscaler_source_errors_total", errors) == 0
+    assert "no data for" not in caplog.text
+    loop.run_cycle(T0 + 1200)  # a live gap still counts
+    assert _metric(telemetry, "lws_autoscaler_source_errors_total", errors) == 1
 
 
 def test_replay_failure_starts_cold(llama_file: Path, caplog: pytest.LogCaptureFixture) -> None:
