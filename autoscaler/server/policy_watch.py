@@ -10,7 +10,10 @@ Every file is judged on its own, at start-up and on reload alike: a file that is
 invalid, or targets an LWS (or reuses a policy name) already claimed by another file, is
 rejected: every issue is logged at ERROR, ``policy_reload_errors_total{file}`` counts
 it, and the file's last good policies stay in force (none at start-up). The other files
-load. A file that disappears takes its policies with it.
+load. A file that disappears takes its policies with it. A rejection is said once per
+version of the file (an unreadable one, once until its error changes). A valid version
+rejected only because another file claims its LWS or name waits: it is checked again
+after every refresh's other files, so it comes into force once that file lets go.
 
 Start-up deliberately does not fail on a bad or missing policy: one typo in one team's
 policy must not crash-loop the server that answers every other team's HPAs, and a fresh
@@ -41,6 +44,13 @@ class _FileState:
     signature: FileSignature | None
     """Of the version last *looked at* (good or rejected), so a bad file is logged once."""
     policies: tuple[LoadedPolicy, ...]
+    """In force: the file's last good version."""
+    problems: tuple[str, ...] = ()
+    """Why the version last looked at was rejected: the same rejection is said once."""
+    waiting: tuple[LoadedPolicy, ...] = ()
+    """A valid version rejected only because another file claims its LWS or name. It is
+    checked again on every refresh, unchanged or not: when the other file lets go (it is
+    deleted, or retargeted in the same ConfigMap update), this one comes into force."""
 
 
 def _policy_files(paths: Iterable[Path]) -> tuple[list[str], list[PolicyIssue]]:
@@ -108,7 +118,10 @@ class PolicyWatcher:
                 ", ".join(str(p) for p in self._paths) or "(no --policies given)",
             )
         # At start-up every file is new, so _refresh_file is False only when it rejects.
-        rejected = [file for file in files if not self._refresh_file(file)]
+        for file in files:
+            self._refresh_file(file)
+        self._admit_waiting(files)
+        rejected = [f for f in files if self._files.get(f, _FileState(None, ())).problems]
         self._telemetry.policies_loaded.set(len(self.policies))
         if rejected:
             log.error(
@@ -129,6 +142,7 @@ class PolicyWatcher:
             changed = True
         for file in files:
             changed |= self._refresh_file(file)
+        changed |= self._admit_waiting(files)
         if changed:
             self._telemetry.policies_loaded.set(len(self.policies))
         return changed
@@ -144,7 +158,7 @@ class PolicyWatcher:
             self._reject(file, previous, None, [f"cannot read: {exc}"])
             return False
         if signature == previous.signature:
-            return False
+            return False  # a waiting version is checked again by _admit_waiting
         try:
             loaded = tuple(load_policy_file(file))
         except PolicyError as exc:
@@ -154,18 +168,47 @@ class PolicyWatcher:
             log.exception("policy file %s: unexpected error while loading", file)
             self._reject(file, previous, signature, [f"{file}:1: cannot load: {exc!r}"])
             return False
+        return self._admit(file, previous, signature, loaded)
+
+    def _admit(
+        self,
+        file: str,
+        previous: _FileState,
+        signature: FileSignature | None,
+        loaded: tuple[LoadedPolicy, ...],
+    ) -> bool:
         problems = _conflicts(loaded, self._in_force(except_file=file))
         if problems:
-            self._reject(file, previous, signature, problems)
+            self._reject(file, previous, signature, problems, waiting=loaded)
             return False
-        verb = "loaded" if previous.signature is None else "reloaded"
+        verb = "loaded" if previous.signature is None and not previous.problems else "reloaded"
         log.info("policy file %s %s: %s", file, verb, ", ".join(p.policy.name for p in loaded))
         self._files[file] = _FileState(signature, loaded)
         return True
 
+    def _admit_waiting(self, files: Sequence[str]) -> bool:
+        """Check again the versions waiting on a conflict, after every file was looked at:
+        one ConfigMap update that moves a policy from b.yaml to a.yaml reaches a.yaml
+        first, while b.yaml still claims the LWS."""
+        changed = False
+        for file in files:
+            state = self._files.get(file)
+            if state is not None and state.waiting:
+                changed |= self._admit(file, state, state.signature, state.waiting)
+        return changed
+
     def _reject(
-        self, file: str, previous: _FileState, signature: FileSignature | None, problems: list[str]
+        self,
+        file: str,
+        previous: _FileState,
+        signature: FileSignature | None,
+        problems: list[str],
+        waiting: tuple[LoadedPolicy, ...] = (),
     ) -> None:
+        state = _FileState(signature, previous.policies, tuple(problems), waiting)
+        if signature == previous.signature and state.problems == previous.problems:
+            self._files[file] = state  # the same rejection of the same version: said once
+            return
         kept = ", ".join(p.policy.name for p in previous.policies)
         outcome = (
             f"keeping its last good version ({kept})"
@@ -174,4 +217,4 @@ class PolicyWatcher:
         )
         log.error("policy file %s rejected, %s:\n  %s", file, outcome, "\n  ".join(problems))
         self._telemetry.reload_errors.labels(file).inc()
-        self._files[file] = _FileState(signature, previous.policies)
+        self._files[file] = state

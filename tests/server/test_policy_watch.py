@@ -178,3 +178,68 @@ def test_an_unexpected_loader_failure_rejects_that_file_only(
     assert [p.name for p in loaded] == ["a"]
     assert f"{odd}:1: cannot load: RuntimeError('loader bug')" in caplog.text
     assert str(good) not in caplog.text
+
+
+def _targets(watcher: PolicyWatcher) -> dict[str, str]:
+    return {p.name: p.spec.target.name for p in watcher.policies}
+
+
+def test_a_file_waiting_on_a_conflict_comes_in_when_the_other_lets_go(tmp_path: Path) -> None:
+    # b.yaml claims a's LWS and is rejected. Its bytes never change again, and it used
+    # to stay out for good, even after a.yaml was deleted.
+    write_policy(tmp_path / "a.yaml", name="a", lws="same")
+    write_policy(tmp_path / "b.yaml", name="b", lws="same")
+    telemetry = Telemetry()
+    watcher = PolicyWatcher([tmp_path], telemetry)
+    watcher.load_initial()
+    assert _targets(watcher) == {"a": "same"}
+    assert watcher.refresh() is False  # still claimed: nothing changes, nothing is logged
+    errors = {"file": str(tmp_path / "b.yaml")}
+    assert telemetry.registry.get_sample_value(RELOAD_ERRORS, errors) == 1
+    (tmp_path / "a.yaml").unlink()
+    assert watcher.refresh() is True
+    assert _targets(watcher) == {"b": "same"}
+
+
+def test_one_configmap_update_that_moves_a_policy_between_keys(tmp_path: Path) -> None:
+    # The kubelet swaps ..data at once: a.yaml now claims x, which b.yaml held, and b.yaml
+    # moves to zb. a.yaml is read first, while b.yaml's old version still holds x.
+    mount = tmp_path / "policies"
+    mount.mkdir()
+
+    def publish(version: int, files: dict[str, str]) -> None:
+        stamp = mount / f"..2026_01_01_00_00_{version:02d}"
+        stamp.mkdir()
+        for name, lws in files.items():
+            write_policy(stamp / name, name=name.removesuffix(".yaml"), lws=lws)
+        (mount / "..data_tmp").symlink_to(stamp.name)
+        (mount / "..data_tmp").replace(mount / "..data")
+        for name in files:
+            if not (mount / name).is_symlink():
+                (mount / name).symlink_to(f"..data/{name}")
+
+    publish(1, {"a.yaml": "za", "b.yaml": "x"})
+    watcher = PolicyWatcher([mount], Telemetry())
+    watcher.load_initial()
+    assert _targets(watcher) == {"a": "za", "b": "x"}
+    publish(2, {"a.yaml": "x", "b.yaml": "zb"})
+    assert watcher.refresh() is True
+    # In the same refresh: x is scaled by a, and za is no longer (it was left in force).
+    assert _targets(watcher) == {"a": "x", "b": "zb"}
+
+
+def test_an_unreadable_file_is_reported_once_not_every_cycle(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    write_policy(tmp_path / "a.yaml", name="a", lws="x")
+    (tmp_path / "b.yaml").symlink_to(tmp_path / "gone.yaml")  # dangling
+    telemetry = Telemetry()
+    watcher = PolicyWatcher([tmp_path], telemetry)
+    with caplog.at_level(logging.ERROR):
+        watcher.load_initial()
+        for _ in range(5):
+            watcher.refresh()
+    rejected = [r for r in caplog.records if "b.yaml rejected" in r.getMessage()]
+    assert len(rejected) == 1
+    errors = {"file": str(tmp_path / "b.yaml")}
+    assert telemetry.registry.get_sample_value(RELOAD_ERRORS, errors) == 1
