@@ -8,11 +8,17 @@ names, types and labels (``model_name``, ``engine="0"``): the gauges
 ``vllm:request_success_total`` and the histograms ``vllm:time_to_first_token_seconds``
 and ``vllm:request_queue_time_seconds``.
 
-From there the snapshot is built by the production source code, not a copy of it:
+From there the snapshot is built by the production source functions:
 ``autoscaler.sources.exposition.reading_from_samples`` reduces the series to one raw
 reading per leader, ``autoscaler.sources.derive`` turns successive readings into rates
 (counter resets of re-created groups included) and the latency quantiles, and
-``autoscaler.sources.assemble`` merges them with the LWS state.
+``autoscaler.sources.assemble`` merges them with the LWS state. The glue between them
+(a history per leader, kept 300 s) is this module's, in the manner of the scrape source
+(:class:`autoscaler.sources.scrape.DirectScrapeSource`, which keeps two rate windows and
+rates each data-parallel engine apart). It is separate code, kept in step by hand: with
+the one engine a simulated leader has, the same readings go through the same derive
+functions, so the differences (history length beyond the rate window, per-engine rates)
+change no figure.
 """
 
 from __future__ import annotations

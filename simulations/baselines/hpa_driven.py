@@ -7,8 +7,10 @@
   from ``charts/lws-autoscaler/values.yaml`` so the two cannot drift apart);
 - **seed**: the recipe many teams copy: a Pods metric ``vllm:num_requests_waiting`` per
   leader with AverageValue 10, scale-up stabilisation 300 s, scale-down 600 s;
-- **keda**: vLLM production-stack's ScaledObject: Prometheus trigger
-  ``sum(vllm:num_requests_waiting)`` with threshold 5. KEDA turns a Prometheus trigger
+- **keda**: vLLM production-stack's ScaledObject: Prometheus trigger on
+  ``vllm:num_requests_waiting`` with threshold 5, summed over pods here (the published
+  query has no ``sum``, and KEDA's Prometheus scaler refuses an answer with more than
+  one series, so as published it stops working at two leaders). KEDA turns a Prometheus trigger
   into an External metric with an AverageValue target equal to the threshold (its
   default ``metricType``), so the HPA wants ``ceil(sum / 5)`` groups, with the HPA's
   default behaviour. ``pollingInterval`` (30 s) and ``cooldownPeriod`` (300 s) only

@@ -6,6 +6,8 @@ group (decode amortised over a reference batch ``b`` of 64). Per minute, the gro
 needed are ``ceil(busy seconds / 60 / utilization)``; the oracle asks at time t for the
 most any minute of ``[t, t + cold start]`` needs, so a group is ordered exactly one
 (median) cold start before its minute and released as soon as no minute ahead needs it.
+Knowing the future, it knows its cold starts too: its fleet's starts are exactly that
+median (``simulations.bench_runs.exact_fleet_factory``).
 ``utilization`` is swept and the cheapest setting meeting the SLO is kept, which makes
 the oracle's GPU-hours a lower bound for reactive policies. Static provisioning runs
 the peak of the same need for the whole trace.
@@ -39,6 +41,7 @@ def needed_groups(trace: Trace, profile: ServingProfile, utilization: float) -> 
 
 class Oracle:
     name = "oracle"
+    knows_cold_starts = True  # its fleet starts each group in exactly ``lead`` seconds
 
     def __init__(
         self, trace: Trace, profile: ServingProfile, max_replicas: int, utilization: float = 0.8
