@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import signal
 import ssl
 import threading
 import time
@@ -252,15 +253,27 @@ class ServerProcess:
             if thread.is_alive():
                 thread.join(timeout=10)
         self.loop.source.close()
+        log.info("control loop stopped, metric source closed")
 
     def run(self) -> None:
-        """Serve until SIGINT/SIGTERM."""
+        """Serve until SIGINT/SIGTERM, then stop the loop and close the source.
+
+        uvicorn handles both signals while it serves, then puts back the handlers it
+        found and raises the signal again. With Python's default SIGTERM handler (the
+        signal Kubernetes sends) that ended the process before ``finally`` could run, so
+        the loop was never stopped nor the source closed: SIGTERM exits through
+        ``SystemExit(143)`` here instead, as SIGINT does through KeyboardInterrupt.
+        """
         self.start_loop()
         self._start_refresher()
+        main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, _exit_on_sigterm) if main else None
         try:
             uvicorn.Server(self.uvicorn_config()).run()
         finally:
             self.stop()
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
 
     @contextlib.contextmanager
     def background(self, start_loop: bool = True) -> Iterator[uvicorn.Server]:
@@ -293,3 +306,7 @@ def bound_port(server: uvicorn.Server) -> int:
         for sock in s.sockets:
             return int(sock.getsockname()[1])
     raise ServerSetupError("server has no listening socket")
+
+
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)

@@ -69,3 +69,31 @@ def test_demo_serves_changing_recommendations(tmp_path: Path) -> None:
         process.wait(timeout=20)
         if process.stderr is not None:
             process.stderr.close()
+
+
+def test_sigterm_stops_the_loop_and_closes_the_source_before_exiting(tmp_path: Path) -> None:
+    # uvicorn re-raises the signal once it has shut down; with Python's default SIGTERM
+    # handler that killed the process before the control loop was stopped (SIGINT went
+    # through the clean-up, SIGTERM, which Kubernetes sends, did not).
+    port = free_port()
+    command = [sys.executable, "-m", "autoscaler.cli.main", "serve", "--insecure-port", str(port)]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if http.get("/livez").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, "the server never came up"
+                time.sleep(0.2)
+        process.terminate()  # SIGTERM
+        _, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+    assert "control loop stopped, metric source closed" in err
+    assert process.returncode == 143
