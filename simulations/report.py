@@ -1,4 +1,5 @@
-"""Benchmark outputs: ``results.json``, ``results.md`` (a markdown table),
+"""Benchmark outputs: ``results.json`` (policy name -> figures, nothing else),
+``meta.json`` (the run's inputs, wall time and goal check), ``results.md`` (a markdown table),
 ``timeline.png`` (load, each policy's groups and TTFT over time:
 :mod:`simulations.timeline_plot`) and ``tradeoff.png`` (SLO attainment against
 GPU-hours for every run, sweeps included: :mod:`simulations.tradeoff_plot`)."""
@@ -60,8 +61,12 @@ def markdown_table(figures: dict[str, dict[str, Any]], target: float) -> str:
 
 def write_outputs(bench: Benchmark, out: Path, meta: dict[str, Any], target: float) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
+    # results.json is the mapping the issue asks for, policy name -> figures, so a reader
+    # can iterate its keys as policies; the run's metadata goes beside it.
     results = out / "results.json"
-    results.write_text(json.dumps({**bench.figures, "_meta": meta}, indent=2) + "\n")
+    results.write_text(json.dumps(bench.figures, indent=2) + "\n")
+    meta_file = out / "meta.json"
+    meta_file.write_text(json.dumps(meta, indent=2) + "\n")
     table = out / "results.md"
     lines = [f"# Closed-loop benchmark: {meta.get('trace', '')}", ""]
     lines += [f"- {k}: {v}" for k, v in meta.items() if k != "goal"]
@@ -73,7 +78,7 @@ def write_outputs(bench: Benchmark, out: Path, meta: dict[str, Any], target: flo
         for name, bound in bounds.items():
             lines += ["", *bound_lines(BOUND_TITLES[name], bound)]
     table.write_text("\n".join(lines) + "\n")
-    written = [results, table]
+    written = [results, meta_file, table]
     written.append(write_png(bench, out / "timeline.png"))
     title = f"{Path(str(meta.get('trace', ''))).name}, seed {meta.get('seed', '-')}"
     written.append(tradeoff_plot.write_png(bench.figures, target, out / "tradeoff.png", title))

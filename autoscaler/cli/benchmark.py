@@ -121,8 +121,8 @@ def register(subparsers: Any) -> None:
         type=Path,
         default=Path("benchmark-out"),
         help=(
-            "where results.json, results.md, timeline.png and tradeoff.png go "
-            "(default benchmark-out)"
+            "where results.json, meta.json, results.md, timeline.png and tradeoff.png "
+            "go (default benchmark-out)"
         ),
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
