@@ -152,13 +152,13 @@ class Telemetry:
         ``kept``: last cycle's decisions of LWSes whose engine failed this cycle. Their
         series stay as they were (stale, as the served value), and their reason counters
         are neither counted again nor removed, which would reset them."""
-        kept = list(kept)
         recommended: dict[tuple[str, ...], float] = {}
         proposals: dict[tuple[str, ...], float] = {}
         demand: dict[tuple[str, ...], float] = {}
         cold_start: dict[tuple[str, ...], float] = {}
         reasons: set[tuple[str, ...]] = set()
-        for d in [*decisions, *kept]:
+        fresh = [(d, True) for d in decisions]
+        for d, counts in [*fresh, *((d, False) for d in kept)]:
             labels = (d.key.namespace, d.key.name, d.policy)
             if d.replicas is not None:
                 recommended[labels] = d.replicas
@@ -171,7 +171,7 @@ class Telemetry:
             # A code given twice in one decision (two notes of one rule) counts once.
             for code in {reason.code for reason in d.reasons}:
                 key = (*labels, code.value)
-                if not any(d is k for k in kept):
+                if counts:
                     self.reasons.labels(*key).inc()
                 reasons.add(key)
         self._published_recommended = _replace(

@@ -29,9 +29,9 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import HTTPError
 
 from autoscaler.errors import SourceError, SourceUnavailableError
+from autoscaler.sources.bounded_read import ReadCapError, ReadDeadlineError, read_bounded
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
-_CHUNK = 64 * 1024
 
 PodKey = TypeVar("PodKey", bound=Hashable)
 
@@ -111,35 +111,14 @@ class PageFetcher(Generic[PodKey]):
             ) as response:
                 if response.status_code != 200:
                     raise SourceUnavailableError(f"scrape of {url} answered {response.status_code}")
-                body = self._read_body(url, response, deadline)
+                body = read_bounded(response, deadline, self._max_body)
+        except ReadDeadlineError as exc:
+            raise SourceUnavailableError(
+                f"scrape of {url} did not finish within the fetch's {self._deadline:g}s "
+                f"({exc.size} bytes read)"
+            ) from exc
+        except ReadCapError as exc:
+            raise SourceUnavailableError(f"scrape of {url}: {exc}") from exc
         except (requests.RequestException, HTTPError, OSError) as exc:
             raise SourceUnavailableError(f"scrape of {url} failed: {exc}") from exc
         return body.decode("utf-8", errors="replace")  # the text formats are UTF-8
-
-    def _read_body(self, url: str, response: requests.Response, deadline: float) -> bytes:
-        declared = response.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > self._max_body:
-            raise SourceUnavailableError(
-                f"scrape of {url}: a {declared}-byte page is over the {self._max_body}-byte cap"
-            )
-        raw = response.raw
-        # read1 returns what one read of the socket gave (urllib3 2): a trickling pod
-        # cannot hold a chunk past the deadline. read(n) waits for n bytes.
-        read = getattr(raw, "read1", None) or raw.read
-        parts: list[bytes] = []
-        size = 0
-        while True:
-            if time.monotonic() > deadline:
-                raise SourceUnavailableError(
-                    f"scrape of {url} did not finish within the fetch's {self._deadline:g}s "
-                    f"({size} bytes read)"
-                )
-            chunk: bytes = read(_CHUNK, decode_content=True)
-            if not chunk:
-                return b"".join(parts)
-            size += len(chunk)
-            if size > self._max_body:
-                raise SourceUnavailableError(
-                    f"scrape of {url}: the page is over the {self._max_body}-byte cap"
-                )
-            parts.append(chunk)

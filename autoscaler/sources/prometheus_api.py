@@ -44,10 +44,10 @@ from prometheus_api_client import PrometheusConnect
 from urllib3.util.retry import Retry
 
 from autoscaler.errors import QueryRejectedError, SourceUnavailableError
+from autoscaler.sources.bounded_read import ReadDeadlineError, read_bounded
 
 Json = dict[str, Any]
 
-_CHUNK = 64 * 1024
 CONNECT_TIMEOUT = 5.0
 """Seconds to establish a connection (at most ``timeout``): a dropped SYN must not cost a
 full query timeout, twice."""
@@ -130,13 +130,15 @@ class PrometheusQueryClient:
                 stream=True,
             )
             with response:
-                body = self._read_body(response, started, what)
+                # The whole answer by ``timeout`` after sending: the read timeout alone
+                # restarts with every byte (a dribbling proxy held one query for 86 s at 2).
+                body = read_bounded(response, started + self.timeout)
         except requests.ConnectTimeout as exc:
             raise SourceUnavailableError(
                 f"Prometheus at {self.url} is unreachable: no connection within "
                 f"{self._timeouts[0]:g}s"
             ) from exc
-        except requests.Timeout as exc:
+        except (requests.Timeout, ReadDeadlineError) as exc:
             raise SourceUnavailableError(
                 f"Prometheus at {self.url} did not answer {what} within {self.timeout:g}s"
             ) from exc
@@ -161,20 +163,6 @@ class PrometheusQueryClient:
         if not isinstance(result, list):
             raise SourceUnavailableError(f"Prometheus at {self.url} sent a non-list result")
         return result
-
-    def _read_body(self, response: requests.Response, started: float, what: str) -> bytes:
-        """The whole answer, by ``timeout`` after the request was sent: the read timeout
-        alone restarts with every byte, so an answer dribbled out by a proxy held the
-        control loop for as long as it lasted (86 s for a 2 s timeout)."""
-        deadline = started + self.timeout
-        # read1: what one read of the socket gave (urllib3 2); read(n) would wait for n.
-        read = getattr(response.raw, "read1", None) or response.raw.read
-        parts: list[bytes] = []
-        while chunk := read(_CHUNK, decode_content=True):
-            parts.append(chunk)
-            if time.monotonic() > deadline:
-                raise requests.Timeout(f"the answer to {what} took over {self.timeout:g}s")
-        return b"".join(parts)
 
     def instant(self, query: str, at: float) -> list[Json]:
         """``/api/v1/query`` evaluated at ``at`` (Unix seconds): the vector's items."""
