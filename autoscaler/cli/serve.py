@@ -18,31 +18,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from autoscaler.cli.arg_types import positive_float
-from autoscaler.durations import parse_duration
+from autoscaler.cli.serve_args import add_serve_arguments
 from autoscaler.server.clock import Clock, ReplayClock, SystemClock
 from autoscaler.server.settings import ServerSetupError, ServeSettings
-
-
-def _duration(text: str) -> float:
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from exc
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number above 0, got {text!r}")
-    return value
-
-
-def _names(text: str) -> tuple[str, ...]:
-    return tuple(n.strip() for n in text.split(",") if n.strip())
 
 
 def register(subparsers: Any) -> None:
@@ -52,118 +30,7 @@ def register(subparsers: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    g = p.add_argument_group("policies and metrics")
-    g.add_argument(
-        "--policies",
-        action="append",
-        type=Path,
-        metavar="PATH",
-        help="policy file or folder (repeatable; a ConfigMap mount is watched)",
-    )
-    g.add_argument("--source", choices=("prometheus", "scrape", "recording"))
-    g.add_argument("--prometheus-url", default="http://prometheus-operated.monitoring.svc:9090")
-    g.add_argument("--recording", type=Path, help="recording file (default: built-in demo)")
-    g.add_argument(
-        "--replay-speed", type=positive_float, help="recording replay speed (default 1; demo: 10)"
-    )
-    g.add_argument(
-        "--cycle",
-        type=_duration,
-        default=15.0,
-        metavar="DURATION",
-        help="control-loop period (default 15s)",
-    )
-    g.add_argument(
-        "--max-decision-age",
-        type=_duration,
-        metavar="DURATION",
-        help="older decisions are stale: 503 (default: 3 cycles; at least 2 cycles)",
-    )
-    s = p.add_argument_group("serving")
-    s.add_argument("--bind-address", help="default 0.0.0.0 (HTTPS), 127.0.0.1 (plain HTTP)")
-    s.add_argument("--secure-port", type=int, default=6443)
-    s.add_argument("--insecure", action="store_true", help="plain HTTP (loopback only)")
-    s.add_argument("--insecure-port", type=int, default=8080)
-    s.add_argument(
-        "--force-insecure-non-loopback",
-        action="store_true",
-        help="allow plain HTTP on a non-loopback address (never in production)",
-    )
-    s.add_argument("--tls-cert-file", type=Path)
-    s.add_argument("--tls-private-key-file", type=Path)
-    s.add_argument(
-        "--cert-dir",
-        type=Path,
-        default=Path("apiserver.local.config/certificates"),
-        help="where a self-signed certificate is written when none is given",
-    )
-    s.add_argument(
-        "--tls-host",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="extra host name for the self-signed certificate (repeatable)",
-    )
-    s.add_argument(
-        "--request-header-timeout",
-        type=_duration,
-        default=30.0,
-        metavar="DURATION",
-        help="close a connection that has not sent a request's headers this long after "
-        "its TLS handshake or previous response (default 30s)",
-    )
-    s.add_argument(
-        "--max-connections",
-        type=_count,
-        default=1000,
-        metavar="N",
-        help="open connections (or requests in flight) above which requests get 503 (default 1000)",
-    )
-    a = p.add_argument_group("authentication and authorisation")
-    a.add_argument(
-        "--kubeconfig",
-        type=Path,
-        help="for TokenReview/SubjectAccessReview (default: in-cluster service account)",
-    )
-    a.add_argument(
-        "--disable-auth",
-        action="store_true",
-        help="serve without authentication or authorisation (local use only)",
-    )
-    a.add_argument(
-        "--client-ca-file",
-        type=Path,
-        help="CA of client certificates (user = CN, groups = O); default: the cluster's",
-    )
-    a.add_argument(
-        "--requestheader-client-ca-file",
-        type=Path,
-        help="CA of the aggregator's front-proxy certificate, with the --requestheader-* "
-        "flags below; default: all read from ConfigMap "
-        "kube-system/extension-apiserver-authentication and kept current",
-    )
-    a.add_argument("--requestheader-allowed-names", type=_names, default=())
-    a.add_argument("--requestheader-username-headers", type=_names, default=("X-Remote-User",))
-    a.add_argument("--requestheader-group-headers", type=_names, default=("X-Remote-Group",))
-    a.add_argument(
-        "--requestheader-extra-headers-prefix", type=_names, default=("X-Remote-Extra-",)
-    )
-    a.add_argument("--auth-cache-ttl", type=_duration, default=10.0, metavar="DURATION")
-    a.add_argument(
-        "--authentication-skip-lookup",
-        action="store_true",
-        help="do not read ConfigMap kube-system/extension-apiserver-authentication for the "
-        "CAs the flags leave out",
-    )
-    a.add_argument(
-        "--cert-reload-interval",
-        type=_duration,
-        default=60.0,
-        metavar="DURATION",
-        help="how often the serving certificate, CA files and that ConfigMap are re-read "
-        "(default 1m)",
-    )
-    p.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")
+    add_serve_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -193,6 +60,9 @@ def settings_from(args: argparse.Namespace) -> ServeSettings:
         "policies": tuple(args.policies or [builtin_policies_dir()]),
         "source": args.source or "recording",
         "prometheus_url": args.prometheus_url,
+        "prometheus_timeout": args.prometheus_timeout,
+        "scrape_timeout": args.scrape_timeout,
+        "scrape_concurrency": args.scrape_concurrency,
         "recording": args.recording,
         # ``is None``, not ``or``: an explicit 0 must be refused, not become the default.
         "replay_speed": (
@@ -229,8 +99,22 @@ def settings_from(args: argparse.Namespace) -> ServeSettings:
     try:
         return ServeSettings(**values)
     except ValidationError as exc:
-        problems = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
+        problems = "; ".join(_problem(e["loc"], e["msg"]) for e in exc.errors())
         raise ServerSetupError(problems) from None
+
+
+# Settings whose flag is not the field's name with dashes.
+_FLAG_OF = {"cycle_seconds": "--cycle", "tls_host_names": "--tls-host"}
+
+
+def _problem(loc: tuple[int | str, ...], message: str) -> str:
+    """``--scrape-timeout: Input should be greater than 0`` rather than the bare message
+    (a check across fields has no location and says itself which flags it means)."""
+    message = message.removeprefix("Value error, ")
+    if not loc:
+        return message
+    field = str(loc[0])
+    return f"{_FLAG_OF.get(field, '--' + field.replace('_', '-'))}: {message}"
 
 
 def run(args: argparse.Namespace) -> int:

@@ -15,7 +15,6 @@ from typing import Annotated, Literal
 
 from pydantic import (
     Field,
-    Strict,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -30,6 +29,7 @@ from autoscaler.policy.fields import (
     PositiveDuration,
     cross_field_error,
 )
+from autoscaler.policy.metrics_spec import MetricsConfig, ScrapeEndpoint
 from autoscaler.policy.signal_specs import (
     LATENCY_SIGNALS,
     LATENCY_TYPES,
@@ -43,7 +43,6 @@ from autoscaler.policy.signal_specs import (
     TtftSignal,
 )
 from autoscaler.policy.strict import StrictModel
-from autoscaler.signals import ServingEngine, Signal
 
 API_VERSION = "lws-autoscaler.io/v1alpha1"
 KIND = "ScalingPolicy"
@@ -73,6 +72,7 @@ __all__ = [
     "ScaleToZero",
     "ScaleUp",
     "ScalingPolicy",
+    "ScrapeEndpoint",
     "SignalSpec",
     "StepLimit",
     "TargetRef",
@@ -117,24 +117,6 @@ class ReplicaBounds(StrictModel):
         if low is not None and value < low:
             raise ValueError(f"max ({value}) must be >= min ({low})")
         return value
-
-
-class MetricsConfig(StrictModel):
-    """Where the signals come from. Metric names follow ``engine`` unless overridden."""
-
-    # Enums read from YAML arrive as strings; only they are exempt from strict mode.
-    engine: Annotated[ServingEngine, Strict(False)] = ServingEngine.VLLM
-    model_name: str | None = Field(
-        default=None, description="Only series with this model_name label (shared Prometheus)."
-    )
-    rate_window: PositiveDuration = 60.0
-    stale_after: PositiveDuration = Field(
-        default=60.0, description="A sample older than this is stale: treated as missing."
-    )
-    overrides: dict[Annotated[Signal, Strict(False)], Annotated[str, Field(min_length=1)]] = Field(
-        default_factory=dict,
-        description="PromQL per signal, replacing the engine's template for this policy.",
-    )
 
 
 class ColdStart(StrictModel):

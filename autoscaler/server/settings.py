@@ -38,6 +38,12 @@ class ServeSettings(BaseModel):
     policies: tuple[Path, ...] = ()
     source: SourceKind = "prometheus"
     prometheus_url: str = "http://prometheus-operated.monitoring.svc:9090"
+    prometheus_timeout: float = Field(default=10.0, gt=0)
+    """Seconds for the whole answer to one Prometheus query."""
+    scrape_timeout: float = Field(default=2.0, gt=0)
+    """Scrape source: seconds for connecting and for each wait for data; a cycle's
+    scrapes end after twice this."""
+    scrape_concurrency: int = Field(default=16, ge=1)
     recording: Path | None = None
     replay_speed: float = Field(default=1.0, gt=0)
     cycle_seconds: float = Field(default=15.0, gt=0)

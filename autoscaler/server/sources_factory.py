@@ -45,7 +45,9 @@ def build_source(settings: ServeSettings) -> MetricSource:
                 "the scrape source lists leader pods through the Kubernetes API: pass --kubeconfig"
             )
             return DirectScrapeSource(
-                KubernetesClusterReader(api_client(settings.kubeconfig, hint))
+                KubernetesClusterReader(api_client(settings.kubeconfig, hint)),
+                timeout=settings.scrape_timeout,
+                concurrency=settings.scrape_concurrency,
             )
         from autoscaler.sources.prometheus import PrometheusSource
         from autoscaler.sources.prometheus_api import PrometheusQueryClient
@@ -55,7 +57,10 @@ def build_source(settings: ServeSettings) -> MetricSource:
         except KubeConfigError as exc:
             log.warning("no Kubernetes API (%s): group state from Prometheus series only", exc)
             cluster = None
-        return PrometheusSource(PrometheusQueryClient(settings.prometheus_url), cluster)
+        return PrometheusSource(
+            PrometheusQueryClient(settings.prometheus_url, timeout=settings.prometheus_timeout),
+            cluster,
+        )
     except AutoscalerError:
         raise
     except (OSError, ValueError) as exc:

@@ -12,7 +12,8 @@ discovery loses its history, and one that fails a scrape keeps its last readings
 timestamps then age into "stale".
 
 Leaders come from the cluster reader (``worker-index`` 0 pods with an IP, scraped at
-``scheme://IP:port/path``) or from a fixed ``endpoints`` map (tests, static setups).
+``http://IP:port/path`` as the policy's ``metrics.scrape`` says: vLLM's 8000 and
+``/metrics`` by default) or from a fixed ``endpoints`` map (tests, static setups).
 
 Bounds (:mod:`autoscaler.sources.pages`): ``timeout`` bounds connecting and each wait
 for data; ``deadline`` (default twice ``timeout``) bounds the whole of a fetch's scrapes,
@@ -145,9 +146,6 @@ class DirectScrapeSource:
         cluster: ClusterStateReader | None = None,
         endpoints: Mapping[LwsKey, Mapping[str, str]] | None = None,
         *,
-        port: int = 8000,
-        path: str = "/metrics",
-        scheme: str = "http",
         timeout: float = 2.0,
         concurrency: int = 16,
         session: requests.Session | None = None,
@@ -160,7 +158,6 @@ class DirectScrapeSource:
             raise ValueError("timeout, deadline and max_body_bytes must be positive")
         self._cluster = cluster
         self._endpoints = endpoints
-        self._port, self._path, self._scheme = port, path, scheme
         self._pages: PageFetcher[tuple[LwsKey, str]] = PageFetcher(
             timeout=timeout,
             deadline=deadline if deadline is not None else 2 * timeout,
@@ -180,12 +177,11 @@ class DirectScrapeSource:
                     urls[(target.key, pod)] = url
                 continue
             state = (states or {}).get(target.key)
+            where = target.policy.spec.metrics.scrape
             for leader in state.leaders if state else ():
                 if leader.ip:
                     host = f"[{leader.ip}]" if ":" in leader.ip else leader.ip
-                    urls[(target.key, leader.name)] = (
-                        f"{self._scheme}://{host}:{self._port}{self._path}"
-                    )
+                    urls[(target.key, leader.name)] = f"http://{host}:{where.port}{where.path}"
         return urls
 
     def fetch(self, targets: Sequence[Target], now: float) -> SourceResult:

@@ -178,6 +178,7 @@ FLAG_CASES: list[tuple[str, dict[str, Any], list[str], list[str]]] = [
             "--policies=/etc/lws-autoscaler/policies",
             "--source=prometheus",
             "--prometheus-url=http://prometheus-operated.monitoring.svc:9090",
+            "--prometheus-timeout=10s",
             "--cycle=15s",
             "--bind-address=0.0.0.0",
             "--secure-port=6443",
@@ -190,23 +191,35 @@ FLAG_CASES: list[tuple[str, dict[str, Any], list[str], list[str]]] = [
             "--recording",
             "--replay-speed",
             "--max-decision-age",
+            "--scrape-",
         ],
     ),
     (
         "prometheus-url-and-cycle",
         {
-            "source": {"prometheus": {"url": "https://thanos.obs:9091"}},
+            "source": {"prometheus": {"url": "https://thanos.obs:9091", "timeout": "4s"}},
             "cycle": "30s",
             "logLevel": "debug",
         },
-        ["--prometheus-url=https://thanos.obs:9091", "--cycle=30s", "--log-level=debug"],
+        [
+            "--prometheus-url=https://thanos.obs:9091",
+            "--prometheus-timeout=4s",
+            "--cycle=30s",
+            "--log-level=debug",
+        ],
         [],
     ),
     (
         "scrape-source",
         {"source": {"type": "scrape"}},
-        ["--source=scrape"],
-        ["--prometheus-url", "--recording"],
+        ["--source=scrape", "--scrape-timeout=2s", "--scrape-concurrency=16"],
+        ["--prometheus-", "--recording"],
+    ),
+    (
+        "scrape-source-bounds",
+        {"source": {"type": "scrape", "scrape": {"timeout": "500ms", "concurrency": 64}}},
+        ["--scrape-timeout=500ms", "--scrape-concurrency=64"],
+        ["--prometheus-"],
     ),
     (
         "recording-source",
@@ -317,6 +330,12 @@ def test_the_real_serve_command_accepts_the_rendered_flags(values: dict[str, Any
     assert settings.scheme.upper() == container["readinessProbe"]["httpGet"]["scheme"]
     assert settings.cycle_seconds == parse_duration(values.get("cycle", "15s"))
     assert settings.disable_auth is values.get("auth", {}).get("disable", False)
+    source = values.get("source", {})
+    assert settings.prometheus_timeout == parse_duration(
+        source.get("prometheus", {}).get("timeout", "10s")
+    )
+    assert settings.scrape_timeout == parse_duration(source.get("scrape", {}).get("timeout", "2s"))
+    assert settings.scrape_concurrency == source.get("scrape", {}).get("concurrency", 16)
 
 
 def test_requestheader_ca_is_mounted_where_the_flag_points() -> None:

@@ -55,6 +55,18 @@ def test_a_valid_policy_loads_with_defaults(tmp_path: Path) -> None:
     assert spec.missing_metrics.then == "noRecommendation"
 
 
+def test_the_scrape_endpoint_defaults_to_vllms_port_and_reads_each_field(
+    tmp_path: Path,
+) -> None:
+    (plain,) = load_policy_file(_write(tmp_path, HEAD + BODY))
+    where = "  metrics:\n    engine: sglang\n    scrape:\n      port: 30000\n"
+    (sglang,) = load_policy_file(_write(tmp_path, HEAD + BODY + where, "sglang.yaml"))
+    default = plain.policy.spec.metrics.scrape
+    assert (default.port, default.path) == (8000, "/metrics")
+    chosen = sglang.policy.spec.metrics.scrape
+    assert (chosen.port, chosen.path) == (30000, "/metrics")
+
+
 def test_queue_depth_sustained_for_reads_a_duration_and_defaults_to_0(tmp_path: Path) -> None:
     (plain,) = load_policy_file(_write(tmp_path, HEAD + BODY))
     (sustained,) = load_policy_file(
@@ -213,6 +225,25 @@ CASES = [
         BODY + "  missingMetrics:\n    holdFor: \u0663\u0660s\n",
         [(16, "spec.missingMetrics.holdFor", "is not a duration")],
         id="non-ascii-digits-in-a-duration",
+    ),
+    pytest.param(
+        BODY + "  metrics:\n    scrape:\n      port: 0\n      path: metrics\n      scheme: https\n",
+        [
+            (17, "spec.metrics.scrape.port", "greater than or equal to 1"),
+            (18, "spec.metrics.scrape.path", "should match pattern"),
+            (19, "spec.metrics.scrape.scheme", "unknown field"),
+        ],
+        id="scrape-endpoint-fields",
+    ),
+    pytest.param(
+        BODY + "  metrics:\n    scrape:\n      path: /a/../metrics?x=1\n",
+        [(17, "spec.metrics.scrape.path", "should match pattern")],
+        id="scrape-path-with-a-query",
+    ),
+    pytest.param(
+        BODY + "  metrics:\n    scrape:\n      path: /a/../metrics\n",
+        [(17, "spec.metrics.scrape.path", "'..' segment")],
+        id="scrape-path-with-a-dot-segment",
     ),
 ]
 

@@ -56,6 +56,38 @@ def test_production_defaults_are_secure(tmp_path: Path) -> None:
     assert custom.requestheader_username_headers == ("X-Remote-User", "X-User")
 
 
+def test_source_bounds_are_flags_with_defaults(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    default = settings_from(_args("--source", "scrape", "--policies", str(tmp_path)))
+    assert (default.scrape_timeout, default.scrape_concurrency) == (2.0, 16)
+    assert default.prometheus_timeout == 10.0
+    chosen = settings_from(
+        _args(
+            *("--source", "scrape", "--policies", str(tmp_path)),
+            *("--scrape-timeout", "500ms", "--scrape-concurrency", "64"),
+            *("--prometheus-timeout", "1m"),
+        )
+    )
+    assert (chosen.scrape_timeout, chosen.scrape_concurrency) == (0.5, 64)
+    assert chosen.prometheus_timeout == 60.0
+    for flag, value, message in (
+        ("--scrape-concurrency", "0", "must be a whole number above 0"),
+        ("--scrape-timeout", "soon", "is not a duration"),
+    ):
+        with pytest.raises(SystemExit) as exited:
+            main(["serve", "--source", "scrape", "--policies", str(tmp_path), flag, value])
+        assert exited.value.code == 2
+        assert message in capsys.readouterr().err
+    assert (
+        main(["serve", "--source", "scrape", "--policies", str(tmp_path), "--scrape-timeout", "0"])
+        == 2
+    )
+    assert "--scrape-timeout: Input should be greater than 0" in capsys.readouterr().err
+    assert main(["serve", "--cycle", "0"]) == 2
+    assert "--cycle: Input should be greater than 0" in capsys.readouterr().err
+
+
 def test_bad_flag_combinations_are_one_line_errors(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

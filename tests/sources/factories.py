@@ -22,6 +22,7 @@ def policy(
     overrides: dict[str, str] | None = None,
     activation: str | None = None,
     stale_after: float = 60.0,
+    scrape: dict[str, Any] | None = None,
 ) -> ScalingPolicy:
     signals: list[dict[str, Any]] = [{"type": "queueDepth", "targetPerGroup": 5}]
     if quantile is not None:
@@ -33,6 +34,8 @@ def policy(
         metrics["modelName"] = model_name
     if overrides:
         metrics["overrides"] = overrides
+    if scrape is not None:
+        metrics["scrape"] = scrape
     spec: dict[str, Any] = {
         "target": {"namespace": namespace, "name": name},
         "replicas": {"max": 10},

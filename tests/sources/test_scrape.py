@@ -205,10 +205,8 @@ def test_discovers_leaders_through_the_api_and_follows_groups_coming_and_going()
             api.put(lws_object("inference", "llama", replicas=2, status=2, ready=2, size=1))
             for i in range(2):
                 api.put(pod_object("inference", "llama", i, 0, ip=f"127.0.0.{i + 2}"))
-            source = DirectScrapeSource(
-                KubernetesClusterReader(api_client(api)), port=port, timeout=2
-            )
-            tgt = [target("inference", "llama")]
+            source = DirectScrapeSource(KubernetesClusterReader(api_client(api)), timeout=2)
+            tgt = [target("inference", "llama", scrape={"port": port})]
             snap = only(source.fetch(tgt, T0), "inference", "llama")
             assert {p: v["queueDepth"] for p, v in values(snap).items()} == {
                 "llama-0": 1,
@@ -400,12 +398,47 @@ def test_a_forbidden_namespace_fails_only_its_targets() -> None:
             "/apis/leaderworkerset.x-k8s.io/v1/namespaces/team-b/leaderworkersets",
             lambda _b, _r: (403, status(403, "Forbidden", "leaderworkersets is forbidden")),
         )
-        source = DirectScrapeSource(
-            KubernetesClusterReader(api_client(api), timeout=2), port=pod.port, timeout=2
+        source = DirectScrapeSource(KubernetesClusterReader(api_client(api), timeout=2), timeout=2)
+        where = {"port": pod.port}
+        result = source.fetch(
+            [target("inference", "llama", scrape=where), target("team-b", "chat", scrape=where)], T0
         )
-        result = source.fetch([target("inference", "llama"), target("team-b", "chat")], T0)
         assert values(only(result, "inference", "llama")) == {
             "llama-0": {"queueDepth": 4, "runningRequests": 0, "kvCacheUtilization": 0}
         }
         assert "403 leaderworkersets is forbidden" in result.errors[LwsKey("team-b", "chat")]
+        source.close()
+
+
+def test_each_policy_says_where_its_leaders_serve_their_metrics() -> None:
+    """Two LWS whose leaders listen on different ports (vLLM's 8000-style and SGLang's
+    30000-style, here two free ports on two loopback addresses): each policy's
+    ``metrics.scrape`` decides the URL. The Kubernetes API is the wire-level fake
+    (tests/support/fake_apiserver.py): it answers with real Pod and LeaderWorkerSet shapes."""
+    chat = FakeLeader("inference", "chat", "chat-0", waiting=3, since=T0)
+    code = FakeLeader("inference", "code", "code-0", waiting=7, since=T0)
+    with (
+        MetricsExporter([chat], host="127.0.0.2") as chat_pod,
+        MetricsExporter([code], host="127.0.0.3") as code_pod,
+        FakeApiServer() as api,
+    ):
+        for name, ip in (("chat", "127.0.0.2"), ("code", "127.0.0.3")):
+            api.put(lws_object("inference", name, replicas=1, status=1, ready=1, size=1))
+            api.put(pod_object("inference", name, 0, 0, ip=ip))
+        source = DirectScrapeSource(KubernetesClusterReader(api_client(api), timeout=2), timeout=2)
+        chat_target = target("inference", "chat", scrape={"port": chat_pod.port})
+        code_target = target(
+            "inference",
+            "code",
+            scrape={"port": code_pod.port, "path": "/pods/inference/code-0/metrics"},
+        )
+        result = source.fetch([chat_target, code_target], T0)
+        assert values(only(result, "inference", "chat"))["chat-0"]["queueDepth"] == 3
+        assert values(only(result, "inference", "code"))["code-0"]["queueDepth"] == 7
+        # A path the leader does not serve is a failed scrape naming the whole URL.
+        astray = target("inference", "chat", scrape={"port": chat_pod.port, "path": "/stats"})
+        with pytest.raises(
+            SourceUnavailableError, match=rf"http://127\.0\.0\.2:{chat_pod.port}/stats"
+        ):
+            source.fetch([astray], T0 + 15)
         source.close()
