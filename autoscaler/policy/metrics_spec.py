@@ -9,9 +9,10 @@ scraping the port it did.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
-from pydantic import Field, Strict, field_validator
+from pydantic import Field, PlainValidator, Strict, WithJsonSchema, field_validator
 
 from autoscaler.policy.fields import PositiveDuration
 from autoscaler.policy.strict import StrictModel
@@ -22,14 +23,55 @@ from autoscaler.signals import ServingEngine, Signal
 _PATH_PATTERN = r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$"
 
 
+# A container port name is an IANA_SVC_NAME, as Kubernetes validates it: at most 15
+# characters, lowercase letters, digits and '-', at least one letter, no '--', and no
+# '-' at either end.
+_PORT_NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?")
+
+
+def _port(value: object) -> int | str:
+    """A port number or a container port name, one error for either (a union would
+    report one error per branch: 'not an int' and 'not a str' for the same line)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not 1 <= value <= 65535:
+            raise ValueError(f"port {value} is not in 1-65535")
+        return value
+    if isinstance(value, str):
+        named = _PORT_NAME.fullmatch(value) and "--" not in value
+        if not named or not any(c.isalpha() for c in value):
+            raise ValueError(
+                f"{value!r} is not a port name (lowercase letters, digits and '-', at most "
+                "15, at least one letter); a number is written without quotes"
+            )
+        return value
+    raise ValueError("a port is a number (1-65535) or a container port name")
+
+
+Port = Annotated[
+    int | str,
+    PlainValidator(_port),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 1, "maximum": 65535},
+                {"type": "string", "pattern": "^[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$"},
+            ],
+            "description": "A port number, or the name of a container port of the leader "
+            "pod (as a Service's targetPort may be).",
+        }
+    ),
+]
+
+
 class ScrapeEndpoint(StrictModel):
-    """Where a leader pod serves its metrics: ``http://<pod IP>:port/path``.
+    """Where a leader pod serves its metrics: ``http://<pod IP>:port/path``, where a named
+    port is looked up in the leader pod's containers.
 
     Plain HTTP only, as vLLM and SGLang serve by default: a leader's certificate would
     have to name its pod IP, which changes with every restart.
     """
 
-    port: int = Field(default=8000, ge=1, le=65535)
+    port: Port = 8000
     path: Annotated[str, Field(pattern=_PATH_PATTERN, max_length=1024)] = "/metrics"
 
     @field_validator("path")

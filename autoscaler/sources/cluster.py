@@ -35,6 +35,11 @@ class LeaderPod:
     group_index: int
     ip: str | None = None
     ready: bool = False
+    ports: tuple[tuple[str, int], ...] = ()
+    """Named container ports, ``(("http", 8000),)``: a policy may name its scrape port."""
+
+    def port_named(self, name: str) -> int | None:
+        return next((number for port, number in self.ports if port == name), None)
 
 
 @dataclass(frozen=True)

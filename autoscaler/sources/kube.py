@@ -65,6 +65,17 @@ def _ready_since(pod: Json) -> float | None:
     return None
 
 
+def _named_ports(pod: Json) -> tuple[tuple[str, int], ...]:
+    """``spec.containers[*].ports[*]`` that have a name, as (name, containerPort)."""
+    named: list[tuple[str, int]] = []
+    for container in (pod.get("spec") or {}).get("containers") or []:
+        for port in container.get("ports") or []:
+            name, number = port.get("name"), port.get("containerPort")
+            if isinstance(name, str) and isinstance(number, int):
+                named.append((name, number))
+    return tuple(named)
+
+
 def _int_label(labels: Mapping[str, str], name: str) -> int | None:
     try:
         return int(labels[name])
@@ -109,6 +120,7 @@ def lws_state(lws: Json, pods: Sequence[Json]) -> LwsState:
                     index,
                     (leader.get("status") or {}).get("podIP"),
                     _ready_since(leader) is not None,
+                    _named_ports(leader),
                 )
             )
     return LwsState(

@@ -169,8 +169,10 @@ class DirectScrapeSource:
 
     def _urls(
         self, targets: Sequence[Target], states: Mapping[LwsKey, LwsState] | None
-    ) -> dict[tuple[LwsKey, str], str]:
+    ) -> tuple[dict[tuple[LwsKey, str], str], list[str]]:
+        """The URL of each leader with an IP, and why the others named no port."""
         urls: dict[tuple[LwsKey, str], str] = {}
+        unnamed: list[str] = []
         for target in targets:
             if self._endpoints is not None:
                 for pod, url in self._endpoints.get(target.key, {}).items():
@@ -179,10 +181,18 @@ class DirectScrapeSource:
             state = (states or {}).get(target.key)
             where = target.policy.spec.metrics.scrape
             for leader in state.leaders if state else ():
-                if leader.ip:
-                    host = f"[{leader.ip}]" if ":" in leader.ip else leader.ip
-                    urls[(target.key, leader.name)] = f"http://{host}:{where.port}{where.path}"
-        return urls
+                if not leader.ip:
+                    continue
+                port = where.port if isinstance(where.port, int) else leader.port_named(where.port)
+                if port is None:
+                    unnamed.append(
+                        f"leader pod {target.key.namespace}/{leader.name} has no container "
+                        f"port named {where.port!r}"
+                    )
+                    continue
+                host = f"[{leader.ip}]" if ":" in leader.ip else leader.ip
+                urls[(target.key, leader.name)] = f"http://{host}:{port}{where.path}"
+        return urls, unnamed
 
     def fetch(self, targets: Sequence[Target], now: float) -> SourceResult:
         if not targets:
@@ -199,14 +209,14 @@ class DirectScrapeSource:
         unread = dict(states.errors) if states is not None else {}
         errors.update(unread)
         served = [t for t in served if t.key not in unread]
-        urls = self._urls(served, states)
+        urls, unnamed = self._urls(served, states)
         bodies = self._pages.fetch_all(urls)
         by_key = {t.key: t for t in served}
         keep = max([t.policy.spec.metrics.rate_window for t in served] + [60.0]) * 2
         for pod in list(self._history):
             if pod not in urls and pod[0] not in unread:
                 del self._history[pod]  # the pod is gone: its counters mean nothing now
-        failures: list[str] = []
+        failures = list(unnamed)
         for pod, body in bodies.items():
             if isinstance(body, SourceError):
                 failures.append(str(body))
@@ -220,17 +230,16 @@ class DirectScrapeSource:
             self._history.setdefault(pod, _PodHistory()).add(
                 now, reading, min(keep, _MAX_HISTORY_SECONDS)
             )
-        if urls and len(failures) == len(urls):
-            raise SourceUnavailableError(
-                f"all {len(urls)} leader scrapes failed; first: {failures[0]}"
-            )
+        tried = len(urls) + len(unnamed)
+        if tried and len(failures) == tried:
+            raise SourceUnavailableError(f"all {tried} leader scrapes failed; first: {failures[0]}")
         if failures:
             named = "; ".join(failures[:_NAMED_FAILURES])
             more = len(failures) - _NAMED_FAILURES
             log.warning(
                 "%d of %d leader scrapes failed: %s%s",
                 len(failures),
-                len(urls),
+                tried,
                 named,
                 f"; and {more} more" if more > 0 else "",
             )

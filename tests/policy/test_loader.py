@@ -61,6 +61,9 @@ def test_the_scrape_endpoint_defaults_to_vllms_port_and_reads_each_field(
     (plain,) = load_policy_file(_write(tmp_path, HEAD + BODY))
     where = "  metrics:\n    engine: sglang\n    scrape:\n      port: 30000\n"
     (sglang,) = load_policy_file(_write(tmp_path, HEAD + BODY + where, "sglang.yaml"))
+    named = "  metrics:\n    scrape:\n      port: http\n"
+    (by_name,) = load_policy_file(_write(tmp_path, HEAD + BODY + named, "named.yaml"))
+    assert by_name.policy.spec.metrics.scrape.port == "http"
     default = plain.policy.spec.metrics.scrape
     assert (default.port, default.path) == (8000, "/metrics")
     chosen = sglang.policy.spec.metrics.scrape
@@ -229,11 +232,26 @@ CASES = [
     pytest.param(
         BODY + "  metrics:\n    scrape:\n      port: 0\n      path: metrics\n      scheme: https\n",
         [
-            (17, "spec.metrics.scrape.port", "greater than or equal to 1"),
+            (17, "spec.metrics.scrape.port", "port 0 is not in 1-65535"),
             (18, "spec.metrics.scrape.path", "should match pattern"),
             (19, "spec.metrics.scrape.scheme", "unknown field"),
         ],
         id="scrape-endpoint-fields",
+    ),
+    pytest.param(
+        BODY + "  metrics:\n    scrape:\n      port: HTTP\n",
+        [(17, "spec.metrics.scrape.port", "'HTTP' is not a port name")],
+        id="scrape-port-name-in-capitals",
+    ),
+    pytest.param(
+        BODY + "  metrics:\n    scrape:\n      port: 'my--port'\n",
+        [(17, "spec.metrics.scrape.port", "is not a port name")],
+        id="scrape-port-name-with-a-double-dash",
+    ),
+    pytest.param(
+        BODY + "  metrics:\n    scrape:\n      port: '8000'\n",
+        [(17, "spec.metrics.scrape.port", "is not a port name")],
+        id="scrape-port-number-as-a-string",
     ),
     pytest.param(
         BODY + "  metrics:\n    scrape:\n      path: /a/../metrics?x=1\n",

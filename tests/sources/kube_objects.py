@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from tests.support.fake_apiserver import FakeApiServer
@@ -11,12 +12,32 @@ from tests.support.fake_apiserver import FakeApiServer
 Json = dict[str, Any]
 
 
-def lws_object(
-    namespace: str, name: str, replicas: int, status: int, ready: int, size: int = 2
-) -> Json:
+def _condition(kind: str, status: str, reason: str, message: str) -> Json:
+    """A ``metav1.Condition``: all five fields are required by the API."""
     return {
+        "type": kind,
+        "status": status,
+        "reason": reason,
+        "message": message,
+        "lastTransitionTime": "2026-01-01T00:05:00Z",
+        "observedGeneration": 3,
+    }
+
+
+def lws_object(
+    namespace: str,
+    name: str,
+    replicas: int,
+    status: int | None,
+    ready: int = 0,
+    size: int = 2,
+) -> Json:
+    """``status=None``: an LWS the controller has not reconciled yet (no status at all).
+    Counts of 0 are left out, as the API server does for ``int32 ... omitempty``."""
+    obj: Json = {
         "apiVersion": "leaderworkerset.x-k8s.io/v1",
         "kind": "LeaderWorkerSet",
+        # The fake API server adds uid, resourceVersion and creationTimestamp.
         "metadata": {"name": name, "namespace": namespace, "generation": 3},
         "spec": {
             "replicas": replicas,
@@ -25,21 +46,36 @@ def lws_object(
                 "size": size,
                 "restartPolicy": "RecreateGroupOnPodRestart",
                 "workerTemplate": {
-                    "spec": {"containers": [{"name": "vllm", "image": "vllm/vllm-openai"}]}
+                    "metadata": {},
+                    "spec": {"containers": [{"name": "vllm", "image": "vllm/vllm-openai"}]},
                 },
             },
-            "rolloutStrategy": {"type": "RollingUpdate"},
-        },
-        "status": {
-            "replicas": status,
-            "readyReplicas": ready,
-            "updatedReplicas": status,
-            "hpaPodSelector": (
-                f"leaderworkerset.sigs.k8s.io/name={name},leaderworkerset.sigs.k8s.io/worker-index=0"
-            ),
-            "conditions": [{"type": "Available", "status": "True"}],
+            "rolloutStrategy": {
+                "type": "RollingUpdate",
+                "rollingUpdateConfiguration": {"partition": 0, "maxUnavailable": 1, "maxSurge": 0},
+            },
+            "networkConfig": {"subdomainPolicy": "Shared"},
         },
     }
+    if status is None:
+        return obj
+    counts = {"replicas": status, "readyReplicas": ready, "updatedReplicas": status}
+    available = ready > 0
+    obj["status"] = {
+        **{field: value for field, value in counts.items() if value},
+        "hpaPodSelector": (
+            f"leaderworkerset.sigs.k8s.io/name={name},leaderworkerset.sigs.k8s.io/worker-index=0"
+        ),
+        "conditions": [
+            _condition(
+                "Available",
+                "True" if available else "False",
+                "AllGroupsReady" if available else "GroupsNotReady",
+                "All replicas are ready" if available else "Replicas are progressing",
+            )
+        ],
+    }
+    return obj
 
 
 def pod_object(
@@ -52,39 +88,79 @@ def pod_object(
     created: str = "2026-01-01T00:00:00Z",
     ready_at: str | None = "2026-01-01T00:05:00Z",
     terminating: bool = False,
+    size: int = 2,
+    ports: dict[str, int] | None = None,
 ) -> Json:
-    name = f"{lws}-{group}" if worker == 0 else f"{lws}-{group}-{worker}"
-    conditions = [{"type": "PodScheduled", "status": "True", "lastTransitionTime": created}]
-    conditions.append(
-        {
-            "type": "Ready",
-            "status": "True" if ready_at else "False",
-            "lastTransitionTime": ready_at or created,
-        }
-    )
+    """A leader (``worker=0``) or worker pod as the LWS controller creates it: owned by
+    the group's StatefulSet, a SHA-1 group key, the template hash, and on workers the
+    leader's name. ``ports``: the vLLM container's named ports."""
+    leader = f"{lws}-{group}"
+    name = leader if worker == 0 else f"{leader}-{worker}"
+    conditions = [
+        {"type": "PodScheduled", "status": "True", "lastTransitionTime": created},
+        {"type": "Initialized", "status": "True", "lastTransitionTime": created},
+    ]
+    for kind in ("ContainersReady", "Ready"):
+        conditions.append(
+            {
+                "type": kind,
+                "status": "True" if ready_at else "False",
+                "lastTransitionTime": ready_at or created,
+                **({} if ready_at else {"reason": "ContainersNotReady"}),
+            }
+        )
+    annotations = {"leaderworkerset.sigs.k8s.io/size": str(size)}
+    if worker:
+        annotations["leaderworkerset.sigs.k8s.io/leader-name"] = leader
     meta: Json = {
         "name": name,
         "namespace": namespace,
+        "uid": f"7f3a9c1e-{group:04d}-{worker:04d}",
         "creationTimestamp": created,
         "labels": {
             "leaderworkerset.sigs.k8s.io/name": lws,
             "leaderworkerset.sigs.k8s.io/group-index": str(group),
             "leaderworkerset.sigs.k8s.io/worker-index": str(worker),
-            "leaderworkerset.sigs.k8s.io/group-key": f"{lws}{group}hash",
+            "leaderworkerset.sigs.k8s.io/group-key": hashlib.sha1(
+                f"{namespace}/{leader}".encode()
+            ).hexdigest(),
+            "leaderworkerset.sigs.k8s.io/template-revision-hash": "5d7c9f8b6",
+            "apps.kubernetes.io/pod-index": str(worker),
         },
-        "annotations": {"leaderworkerset.sigs.k8s.io/size": "2"},
+        "annotations": annotations,
+        "ownerReferences": [
+            {
+                "apiVersion": "apps/v1",
+                "kind": "StatefulSet",
+                "name": lws if worker == 0 else leader,
+                "uid": f"5e2d8b0c-{group:04d}",
+                "controller": True,
+                "blockOwnerDeletion": True,
+            }
+        ],
     }
     if terminating:
         meta["deletionTimestamp"] = "2026-01-01T01:00:00Z"
-    status: Json = {"phase": "Running" if ready_at else "Pending", "conditions": conditions}
+        meta["deletionGracePeriodSeconds"] = 30
+    status: Json = {
+        "phase": "Running" if ready_at else "Pending",
+        "conditions": conditions,
+        "startTime": created,
+    }
     if ip:
         status["podIP"] = ip
         status["podIPs"] = [{"ip": ip}]
+    container: Json = {"name": "vllm", "image": "vllm/vllm-openai"}
+    if ports:
+        container["ports"] = [
+            {"name": port, "containerPort": number, "protocol": "TCP"}
+            for port, number in ports.items()
+        ]
     return {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": meta,
-        "spec": {"containers": [{"name": "vllm", "image": "vllm/vllm-openai"}]},
+        "spec": {"containers": [container]},
         "status": status,
     }
 

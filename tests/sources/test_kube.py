@@ -64,6 +64,33 @@ def test_reads_counts_groups_and_leaders(api: FakeApiServer) -> None:
     ]
 
 
+def test_zero_counts_are_left_out_and_a_new_lws_has_no_status(api: FakeApiServer) -> None:
+    """The LWS status counts are ``int32 ... omitempty``: with no group ready the API
+    server sends no ``readyReplicas`` (and a new LWS no ``status`` at all). That is 0
+    ready, not an unreadable object, or an LWS could never be read while it starts."""
+    stored = api.put(lws_object("inference", "starting", replicas=2, status=2, ready=0))
+    assert "readyReplicas" not in stored["status"]
+    assert "status" not in api.put(lws_object("inference", "new", replicas=1, status=None))
+    reader = KubernetesClusterReader(api_client(api))
+    states = reader.read([LwsKey("inference", "starting"), LwsKey("inference", "new")])
+    assert not states.errors
+    starting, new = states[LwsKey("inference", "starting")], states[LwsKey("inference", "new")]
+    assert (starting.spec_replicas, starting.status_replicas, starting.ready_replicas) == (2, 2, 0)
+    assert (new.spec_replicas, new.status_replicas, new.ready_replicas) == (1, 0, 0)
+
+
+def test_a_leaders_named_container_ports_are_read(api: FakeApiServer) -> None:
+    api.put(lws_object("inference", "llama", replicas=1, status=1, ready=1))
+    api.put(pod_object("inference", "llama", 0, 0, ports={"http": 8000, "metrics": 9090}))
+    (leader,) = (
+        KubernetesClusterReader(api_client(api))
+        .read([LwsKey("inference", "llama")])[LwsKey("inference", "llama")]
+        .leaders
+    )
+    assert leader.ports == (("http", 8000), ("metrics", 9090))
+    assert (leader.port_named("metrics"), leader.port_named("grpc")) == (9090, None)
+
+
 def test_two_list_calls_per_namespace_whatever_the_number_of_lws(api: FakeApiServer) -> None:
     keys = []
     for i in range(5):

@@ -189,24 +189,21 @@ def test_unreachable_pod_times_out_quickly() -> None:
 
 
 def test_discovers_leaders_through_the_api_and_follows_groups_coming_and_going() -> None:
+    """Every leader on 127.0.0.1, each on its own port, which its pod names ``http`` (as
+    the chart's PodMonitor expects); the policy scrapes the port by that name. The API
+    is the wire-level fake with real Pod and LeaderWorkerSet shapes."""
     leaders = [
         FakeLeader("inference", "llama", f"llama-{i}", waiting=i + 1, prompt_rate=10, since=T0)
         for i in range(3)
     ]
-    first = MetricsExporter([leaders[0]], host="127.0.0.2").start()
-    port = first.port
-    others = [
-        MetricsExporter([lead], host=f"127.0.0.{i + 3}", port=port).start()
-        for i, lead in enumerate(leaders[1:])
-    ]
-    exporters = [first, *others]
+    exporters = [MetricsExporter([lead]).start() for lead in leaders]
     try:
         with FakeApiServer() as api:
             api.put(lws_object("inference", "llama", replicas=2, status=2, ready=2, size=1))
             for i in range(2):
-                api.put(pod_object("inference", "llama", i, 0, ip=f"127.0.0.{i + 2}"))
+                api.put(_leader_on(exporters[i], "llama", i))
             source = DirectScrapeSource(KubernetesClusterReader(api_client(api)), timeout=2)
-            tgt = [target("inference", "llama", scrape={"port": port})]
+            tgt = [target("inference", "llama", scrape={"port": "http"})]
             snap = only(source.fetch(tgt, T0), "inference", "llama")
             assert {p: v["queueDepth"] for p, v in values(snap).items()} == {
                 "llama-0": 1,
@@ -216,7 +213,7 @@ def test_discovers_leaders_through_the_api_and_follows_groups_coming_and_going()
             assert len(snap.groups) == 2
             # A third group appears, then the first one goes away.
             api.put(lws_object("inference", "llama", replicas=3, status=3, ready=3, size=1))
-            api.put(pod_object("inference", "llama", 2, 0, ip="127.0.0.4"))
+            api.put(_leader_on(exporters[2], "llama", 2))
             snap = only(source.fetch(tgt, T0 + 15), "inference", "llama")
             assert set(snap.leaders) == {"llama-0", "llama-1", "llama-2"}
             api.delete("v1", "Pod", "inference", "llama-0")
@@ -226,6 +223,14 @@ def test_discovers_leaders_through_the_api_and_follows_groups_coming_and_going()
     finally:
         for exporter in exporters:
             exporter.stop()
+
+
+def _leader_on(exporter: MetricsExporter, lws: str, group: int) -> dict[str, object]:
+    """The leader pod of ``group`` at 127.0.0.1, its container port ``http`` the
+    exporter's."""
+    return pod_object(
+        "inference", lws, group, 0, ip="127.0.0.1", size=1, ports={"http": exporter.port}
+    )
 
 
 PAGE = b'vllm:num_requests_waiting{engine="0"} 3\n' * 40  # 1,640 bytes
@@ -391,9 +396,9 @@ def test_activation_policies_are_errors_so_the_engine_holds(exporter: MetricsExp
 
 def test_a_forbidden_namespace_fails_only_its_targets() -> None:
     leader = FakeLeader("inference", "llama", "llama-0", waiting=4, since=T0)
-    with MetricsExporter([leader], host="127.0.0.2") as pod, FakeApiServer() as api:
+    with MetricsExporter([leader]) as pod, FakeApiServer() as api:
         api.put(lws_object("inference", "llama", replicas=1, status=1, ready=1, size=1))
-        api.put(pod_object("inference", "llama", 0, 0, ip="127.0.0.2"))
+        api.put(_leader_on(pod, "llama", 0))
         api.on_get(
             "/apis/leaderworkerset.x-k8s.io/v1/namespaces/team-b/leaderworkersets",
             lambda _b, _r: (403, status(403, "Forbidden", "leaderworkersets is forbidden")),
@@ -411,34 +416,43 @@ def test_a_forbidden_namespace_fails_only_its_targets() -> None:
 
 
 def test_each_policy_says_where_its_leaders_serve_their_metrics() -> None:
-    """Two LWS whose leaders listen on different ports (vLLM's 8000-style and SGLang's
-    30000-style, here two free ports on two loopback addresses): each policy's
-    ``metrics.scrape`` decides the URL. The Kubernetes API is the wire-level fake
-    (tests/support/fake_apiserver.py): it answers with real Pod and LeaderWorkerSet shapes."""
+    """Two LWS whose leaders listen on different ports (vLLM's 8000 and SGLang's 30000
+    stand-ins: two free ports on 127.0.0.1): one policy gives the number, the other a
+    container port name; a path the leader does not serve, or a name no container has,
+    is a failed scrape that says so. The API is the wire-level fake."""
     chat = FakeLeader("inference", "chat", "chat-0", waiting=3, since=T0)
     code = FakeLeader("inference", "code", "code-0", waiting=7, since=T0)
     with (
-        MetricsExporter([chat], host="127.0.0.2") as chat_pod,
-        MetricsExporter([code], host="127.0.0.3") as code_pod,
+        MetricsExporter([chat]) as chat_pod,
+        MetricsExporter([code]) as code_pod,
         FakeApiServer() as api,
     ):
-        for name, ip in (("chat", "127.0.0.2"), ("code", "127.0.0.3")):
+        for name, pod in (("chat", chat_pod), ("code", code_pod)):
             api.put(lws_object("inference", name, replicas=1, status=1, ready=1, size=1))
-            api.put(pod_object("inference", name, 0, 0, ip=ip))
+            api.put(
+                pod_object(
+                    "inference", name, 0, 0, ip="127.0.0.1", size=1, ports={"metrics": pod.port}
+                )
+            )
         source = DirectScrapeSource(KubernetesClusterReader(api_client(api), timeout=2), timeout=2)
         chat_target = target("inference", "chat", scrape={"port": chat_pod.port})
         code_target = target(
             "inference",
             "code",
-            scrape={"port": code_pod.port, "path": "/pods/inference/code-0/metrics"},
+            scrape={"port": "metrics", "path": "/pods/inference/code-0/metrics"},
         )
         result = source.fetch([chat_target, code_target], T0)
         assert values(only(result, "inference", "chat"))["chat-0"]["queueDepth"] == 3
         assert values(only(result, "inference", "code"))["code-0"]["queueDepth"] == 7
-        # A path the leader does not serve is a failed scrape naming the whole URL.
         astray = target("inference", "chat", scrape={"port": chat_pod.port, "path": "/stats"})
         with pytest.raises(
-            SourceUnavailableError, match=rf"http://127\.0\.0\.2:{chat_pod.port}/stats"
+            SourceUnavailableError, match=rf"http://127\.0\.0\.1:{chat_pod.port}/stats"
         ):
             source.fetch([astray], T0 + 15)
+        unnamed = target("inference", "chat", scrape={"port": "http"})
+        with pytest.raises(
+            SourceUnavailableError,
+            match="leader pod inference/chat-0 has no container port named 'http'",
+        ):
+            source.fetch([unnamed], T0 + 30)
         source.close()

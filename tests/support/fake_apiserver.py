@@ -66,6 +66,10 @@ _IRREGULAR_PLURALS = {
 }
 
 
+# The kind of an empty list's items, which cannot be read off an item.
+_KINDS = {"leaderworkersets": "LeaderWorkerSet", "pods": "Pod", "configmaps": "ConfigMap"}
+
+
 @dataclass(frozen=True)
 class RecordedRequest:
     """One request as the fake saw it."""
@@ -374,7 +378,7 @@ class FakeApiServer:
             ]
         except ValueError as exc:
             return 400, status(400, "BadRequest", str(exc))
-        kind = items[0]["kind"] if items else plural[:-1].capitalize()
+        kind = items[0]["kind"] if items else _KINDS.get(plural, plural[:-1].capitalize())
         return 200, {
             "kind": f"{kind}List",
             "apiVersion": api_version,
