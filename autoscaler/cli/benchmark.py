@@ -69,7 +69,7 @@ def register(subparsers: Any) -> None:
         "--time-compression",
         type=float,
         default=1.0,
-        help="divide every arrival time (14 days at 24 -> 14 hours)",
+        help="divide every arrival time (ServeGen language/*: 14 days at 24 -> 14 hours)",
     )
     parser.add_argument("--start", type=float, default=0.0, help="skip the first SECONDS")
     parser.add_argument("--duration", type=float, default=None, help="keep SECONDS of the trace")
