@@ -85,7 +85,7 @@ def _build(
     for n, timeline in enumerate(timelines):
         rec_c, hpa_c, ready_c = _COLOURS[n % 2]
         style = "-" if n == 0 else "--"
-        name = timeline.policy.name
+        name = summaries[n].policy
         ax_rep.plot(
             hours,
             timeline.ready,
@@ -135,6 +135,6 @@ def _build(
         if load.steps
         else "-"
     )
-    names = " vs ".join(t.policy.name for t in timelines)
+    names = " vs ".join(s.policy for s in summaries)
     fig.suptitle(f"Dry-run of {names} on {load.key} from {start}")
     return fig

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -141,17 +141,22 @@ def run_simulation(
         if partner is not None:
             partner_load = load if partner.spec.metrics == policy.spec.metrics else None
             runs.append((partner, partner_load or _load(source, partner, stream)))
-        for run_policy, run_load in runs:
+        for number, (run_policy, run_load) in enumerate(runs):
+            # A compared policy is usually an edited copy under the same name: its files
+            # and figures get their own label, or they would overwrite the primary's.
+            label = run_policy.name
+            if number and label == policy.name:
+                label = f"{label}.compare"
             timeline = simulate(
                 run_policy,
                 run_load,
                 dry_run_config(run_policy, options),
-                _progress(stream, run_policy.name),
+                _progress(stream, label),
             )
-            summary = summarize(timeline, demand)
+            summary = replace(summarize(timeline, demand), policy=label)
             timelines.append(timeline)
             summaries.append(summary)
-            name = f"timeline-{run_policy.name}.csv"
+            name = f"timeline-{label}.csv"
             result.files.append(write_timeline(options.out / name, timeline, run_load, demand))
         result.primary.append(summaries[0])
         result.compared.extend(summaries[1:])

@@ -227,3 +227,44 @@ def test_an_unusable_baseline_or_out_folder_fails_before_the_run(
     blocker.write_text("")
     assert main([*run, "--out", str(blocker / "sub")]) == 2
     assert f"--out {blocker / 'sub'}: cannot create the folder" in capsys.readouterr().err
+
+
+def test_compare_with_an_edited_copy_under_the_same_name_keeps_both(
+    recording: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The usual --compare: the same policy, one value edited, same name. Its timeline
+    and figures are labelled ``<name>.compare``; they used to overwrite the primary's,
+    and summary.json held the compared policy's figures under the primary's name."""
+    edited = tmp_path / "edited.yaml"
+    edited.write_text(POLICY.read_text().replace("targetPerGroup: 8", "targetPerGroup: 2"))
+    assert edited.read_text() != POLICY.read_text()
+    out = tmp_path / "out"
+    args = ["simulate", "--recording", str(recording), "-q", "--out", str(out)]
+    assert main([*args, "--policies", str(POLICY), "--compare", str(edited)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["compare"] == ["llama-70b.compare"]
+    primary, compared = summary["policies"]["llama-70b"], summary["policies"]["llama-70b.compare"]
+    # A quarter of the queue target orders more groups: the two runs differ.
+    assert compared["replica_hours"] > primary["replica_hours"]
+    alone = tmp_path / "alone"
+    assert (
+        main(
+            [
+                "simulate",
+                "--recording",
+                str(recording),
+                "-q",
+                "--out",
+                str(alone),
+                "--policies",
+                str(POLICY),
+            ]
+        )
+        == 0
+    )
+    assert json.loads((alone / "summary.json").read_text())["policies"]["llama-70b"] == primary
+    assert (out / "timeline-llama-70b.compare.csv").exists()
+    assert (out / "timeline-llama-70b.csv").read_text() == (
+        alone / "timeline-llama-70b.csv"
+    ).read_text()
+    capsys.readouterr()
