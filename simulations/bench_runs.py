@@ -11,8 +11,8 @@ The sweeps of the hindsight-tuned recipes and of the oracle are here too, as eve
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +27,7 @@ from simulations.ledger import Outcome
 from simulations.lws_model import ColdStartModel, LwsModel
 from simulations.profile import ServingProfile
 from simulations.traces import Trace
+from simulations.workers import run_pool
 
 
 def _grid(first: float, last: float, step: float) -> tuple[float, ...]:
@@ -34,18 +35,28 @@ def _grid(first: float, last: float, step: float) -> tuple[float, ...]:
     return tuple(round(first + i * step, 6) for i in range(count + 1))
 
 
-# Even grids, fine enough that the next point changes a recipe's fleet by about a group
-# at the default trace's peak at most. Coarser grids miss cheap settings that meet the
-# target: on the default trace KEDA's threshold 9 (99.38%, 29.7 GPU-hours) lies between
-# 7 and 10, and the oracle's utilisation 0.95 (24.6 GPU-hours) between 0.9 and 1.0.
-# The queue recipes also get 0.1-0.4: with the waiting gauge read at the scrape (not half
-# a step later, which added about 10 phantom requests a scrape on the default trace), a
-# pod's queue averages well under one request while it keeps up, and the only settings
-# that react before the SLO is lost lie there.
-_QUEUE_SWEEP = (*_grid(0.1, 0.4, 0.1), *_grid(0.5, 15.0, 0.5))
+def _geometric(first: float, last: float, ratio: float, *include: float) -> tuple[float, ...]:
+    """``first * ratio**k`` until ``last`` is reached, at 3 significant digits, plus
+    ``include`` in place of any point within 2% of one (5.01 becomes 5)."""
+    count = math.ceil(math.log(last / first) / math.log(ratio) - 1e-9)
+    points = {float(f"{first * ratio**k:.3g}") for k in range(count + 1)}
+    near = {p for p in points for wanted in include if abs(p / wanted - 1) < 0.02}
+    return tuple(sorted((points - near) | set(include)))
+
+
+# Geometric grids: a recipe's fleet is about load / threshold, so a fixed *relative*
+# step moves it by a fixed share at every threshold, where an even grid of 0.5 doubled
+# it between 0.5 and 1 and barely moved it between 14.5 and 15. 15% (queue) and 10%
+# (concurrency) is about one group in seven at the peak. Even grids missed cheap settings
+# that meet the target: on the default trace KEDA at 0.25 (between 0.2 and 0.3) and the
+# KPA at 46 (between 40 and 50), found by the third review (2026-11-24). The published
+# values (10, 5, 100) are always in. The queue recipes reach down to 0.1: with the
+# waiting gauge read at the scrape, a pod's queue averages well under one request while
+# it keeps up, and the only settings that react before the SLO is lost lie there.
+_QUEUE_SWEEP = _geometric(0.1, 15.0, 1.15, 5.0, 10.0)
 SEED_SWEEP = _QUEUE_SWEEP  # AverageValue of waiting requests per pod
 KEDA_SWEEP = _QUEUE_SWEEP  # threshold on sum(waiting) per replica
-KNATIVE_SWEEP = _grid(10.0, 150.0, 10.0)  # target concurrency per group
+KNATIVE_SWEEP = _geometric(10.0, 150.0, 1.1, 100.0)  # target concurrency per group
 # Utilisation of a group's modelled capacity. From 0.2: on a trace no setting serves
 # (the Azure code trace at x4), the oracle's best must be dearer than any policy's, or it
 # bounds nothing (at 0.5 it served 65% on 42.9 GPU-hours; at 0.2, 92% on 81.4).
@@ -148,11 +159,18 @@ def run_controller(scaler: Controller, setup: RunSetup, tick: Tick | None = None
     """``scaler`` through the closed loop on ``setup``'s trace, warm start and timing.
 
     A planner that knows the future (``knows_cold_starts``: the oracle, the goal's
-    one-event schedules) gets a fleet whose starts it knows (:func:`exact_fleet_factory`)."""
+    one-event schedules) gets a fleet whose starts it knows (:func:`exact_fleet_factory`).
+    A controller whose removed groups finish their requests
+    (``termination_grace_seconds``: Knative's drain, the oracle) gets that grace as the
+    profile's ``drain_seconds``; the others' removed groups fail what they hold."""
     exact = getattr(scaler, "knows_cold_starts", False)
+    grace = getattr(scaler, "termination_grace_seconds", None)
+    profile = setup.profile
+    if grace is not None:
+        profile = profile.model_copy(update={"drain_seconds": float(grace)})
     return run(
         setup.trace,
-        setup.profile,
+        profile,
         scaler,
         exact_fleet_factory if exact else fleet_factory,
         setup.start,
@@ -189,7 +207,7 @@ def play_all(
 
             played.append(play(job, setup, tick))
         return played
-    with ProcessPoolExecutor(workers) as pool:
+    with run_pool(workers) as pool:
         futures = [pool.submit(play, job, setup) for job in jobs]
         results = []
         for done, (job, future) in enumerate(zip(jobs, futures, strict=True), start=1):

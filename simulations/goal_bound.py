@@ -53,6 +53,7 @@ class Schedule:
     name = "schedule"
     period = STEP
     knows_cold_starts = True  # planned from the future, like the oracle
+    termination_grace_seconds = 300.0  # and, like it, drains what it releases
 
     def __init__(self, before: int, after: int, switch_at: float) -> None:
         self.before, self.after, self.switch_at = before, after, switch_at

@@ -12,9 +12,9 @@ days. These are statistics, not request records, so arrivals are *sampled*:
   mean. So a window gets ``rate * 600`` requests (the fraction by a coin flip), and the
   sampled gaps are rescaled to fill the window exactly: burstiness from the fit, volume
   from the rate.
-- ``sample_fraction`` (at most 1) keeps each of those requests with that probability,
-  the same random thinning ``--rate-scale`` applies to any trace, without drawing every
-  gap: ``language/m-mid`` records 160-230 million requests a day, and drawing them all to
+- A rate scale below 1 keeps each of those requests with that probability, the same
+  random thinning ``--rate-scale`` applies to any trace, without drawing every gap:
+  ``language/m-mid`` records 160-230 million requests a day, and drawing them all to
   keep 0.08% cost 14-20 GB per day. The kept requests are a uniform random subset of the
   window's ``n`` (a binomial count, then distinct indices), and only the sums of the gaps
   between kept requests are drawn: for Gamma(k, s) gaps a sum of ``c`` gaps is exactly
@@ -26,6 +26,10 @@ days. These are statistics, not request records, so arrivals are *sampled*:
   Gamma shape 0.06 (CV 4) the latter squeezes each window's requests into a few dense
   bursts, a workload far burstier than any thinned share of the real one (measured on
   m-mid day 2: the oracle's attainment fell from 99.8% to 92%).
+- A rate scale above 1 draws each window ``floor(scale)`` times, independently, plus
+  once more thinned to the fraction: the traffic of that many more clients like this
+  one, each with its own bursts (copying each drawn request, as a request-level trace
+  must, would repeat one client's bursts).
 
 Token lengths are not in these files (the per-window length distributions were not
 copied), so each request takes the (prompt, output) pair of a random request of a chosen
@@ -39,6 +43,7 @@ import math
 import re
 import tarfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +51,9 @@ import numpy as np
 from simulations.traces import FloatArray, IntArray, Trace, TraceError, _build
 
 WINDOW_SECONDS = 600.0
+# Requests a replay may hold: 50 million arrivals and their token counts take about
+# 1.2 GB of arrays, and the closed loop's per-request ledger several times that.
+MAX_REQUESTS = 5e7
 _MEMBER = re.compile(r"(?:^|/)data/(?P<category>[^/]+/[^/]+)/chunk-(?P<client>\d+)-trace\.csv$")
 DEFAULT_CATEGORY = "reason/deepseek-r1"
 
@@ -54,13 +62,13 @@ def _client_files(path: Path, category: str) -> Iterator[tuple[int, str]]:
     """(client id, CSV text) of every client of ``category`` in a tar.gz, directory or file."""
     if path.is_file() and path.name.endswith("-trace.csv"):
         match = re.search(r"chunk-(\d+)-trace\.csv$", path.name)
-        yield (int(match.group(1)) if match else 0), path.read_text()
+        yield (int(match.group(1)) if match else 0), path.read_text(encoding="utf-8-sig")
         return
     if path.is_dir():
         for file in sorted(path.rglob("chunk-*-trace.csv")):
             found = _MEMBER.search(file.as_posix())
             if found and found["category"] == category:
-                yield int(found["client"]), file.read_text()
+                yield int(found["client"]), file.read_text(encoding="utf-8-sig")
         return
     try:
         with tarfile.open(path, "r:*") as archive:
@@ -70,7 +78,7 @@ def _client_files(path: Path, category: str) -> Iterator[tuple[int, str]]:
                     continue
                 handle = archive.extractfile(member)
                 if handle is not None:
-                    yield int(found["client"]), io.TextIOWrapper(handle).read()
+                    yield int(found["client"]), io.TextIOWrapper(handle, "utf-8-sig").read()
     except (OSError, tarfile.TarError) as exc:
         raise TraceError(f"{path}: cannot read the ServeGen archive ({exc})") from exc
 
@@ -137,15 +145,21 @@ def _window_positions(
     return kept_positions
 
 
-def _client_arrivals(
-    text: str,
-    rng: np.random.Generator,
-    start: float,
-    end: float,
-    source: str,
-    sample_fraction: float,
-) -> FloatArray:
-    chunks: list[FloatArray] = []
+@dataclass(frozen=True)
+class _Window:
+    """One row of a client file that falls in the replayed span: requests to draw."""
+
+    start: float
+    expected: float  # requests at scale 1: rate x 600
+    dist: str
+    p1: float
+    p2: float
+
+
+def _client_windows(text: str, start: float, end: float, source: str) -> list[_Window]:
+    """The client's busy windows overlapping ``[start, end)``, each row checked (a
+    non-finite rate, or a fit with a shape or scale not above 0, names its line)."""
+    windows: list[_Window] = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -154,20 +168,41 @@ def _client_arrivals(
             window = float(fields[0])
             rate = float(fields[1] or 0.0)
             dist = fields[3].strip() if len(fields) > 3 else ""
-            p1 = float(fields[4]) if dist else 0.0
-            p2 = float(fields[5]) if dist else 0.0
+            p1 = float(fields[4]) if dist else 1.0
+            p2 = float(fields[5]) if dist else 1.0
         except (ValueError, IndexError) as exc:
             raise TraceError(f"{source}:{number}: malformed ServeGen row ({exc})") from exc
-        if rate <= 0 or window + WINDOW_SECONDS <= start or window >= end:
+        if not all(math.isfinite(v) for v in (window, rate, p1, p2)) or rate < 0:
+            raise TraceError(f"{source}:{number}: rate and parameters must be finite, rate >= 0")
+        if rate == 0 or window + WINDOW_SECONDS <= start or window >= end:
             continue
         if dist not in _DISTRIBUTIONS:
-            raise TraceError(f"unknown ServeGen inter-arrival distribution {dist!r}")
-        expected = rate * WINDOW_SECONDS
+            raise TraceError(f"{source}:{number}: unknown inter-arrival distribution {dist!r}")
+        if p1 <= 0 or p2 <= 0:
+            raise TraceError(f"{source}:{number}: {dist} shape and scale must be > 0")
+        windows.append(_Window(window, rate * WINDOW_SECONDS, dist, p1, p2))
+    return windows
+
+
+def _window_arrivals(
+    window: _Window, scale: float, start: float, end: float, rng: np.random.Generator
+) -> FloatArray:
+    """Arrivals of one window at ``scale`` x its rate. Above 1, ``floor(scale)``
+    independent draws of the window plus a thinned one for the fraction: the same
+    window's traffic from that many more clients like it, each with the fitted
+    burstiness (not one draw of ``scale`` times the requests, which would squeeze them
+    into the fit's bursts; module docstring)."""
+    layers = [1.0] * math.floor(scale)
+    if scale - math.floor(scale) > 0:
+        layers.append(scale - math.floor(scale))
+    chunks: list[FloatArray] = []
+    for fraction in layers:
+        expected = window.expected
         count = int(expected) + int(rng.random() < expected - int(expected))
         if count == 0:
             continue
-        positions = _window_positions(dist, p1, p2, count, sample_fraction, rng)
-        times = window + positions * WINDOW_SECONDS
+        positions = _window_positions(window.dist, window.p1, window.p2, count, fraction, rng)
+        times = window.start + positions * WINDOW_SECONDS
         chunks.append(times[(times >= start) & (times < end)])
     return np.concatenate(chunks) if chunks else np.empty(0)
 
@@ -180,29 +215,47 @@ def read_servegen(
     clients: int | None = None,
     start: float = 0.0,
     end: float = float("inf"),
-    sample_fraction: float = 1.0,
+    rate_scale: float = 1.0,
 ) -> Trace:
     """Arrivals of ``category``'s clients (the first ``clients`` by id, or all) between
-    ``start`` and ``end`` seconds of the 14 days, with token lengths drawn from ``lengths``.
+    ``start`` and ``end`` seconds of the 14 days, at ``rate_scale`` times the recorded
+    rate, with token lengths drawn from ``lengths``.
 
-    ``sample_fraction`` in ``(0, 1]`` keeps that random share of the requests, drawn
-    without the others (module docstring); rate scales above 1 are
-    :func:`simulations.traces.rescale`'s job.
+    Below 1 each window is thinned while it is sampled, above 1 it is sampled that many
+    times over (module docstring). More than ``MAX_REQUESTS`` expected requests is an
+    error that says which scale would fit, before anything is drawn.
     """
-    if not 0.0 < sample_fraction <= 1.0:
-        raise TraceError(f"the ServeGen sample fraction must be in (0, 1], got {sample_fraction}")
+    if not math.isfinite(rate_scale) or rate_scale <= 0:
+        raise TraceError(f"rate scale must be > 0, got {rate_scale}")
+    if clients is not None and clients < 1:
+        raise TraceError(f"the number of ServeGen clients must be at least 1, got {clients}")
     if len(lengths) == 0:
         raise TraceError("the token-length trace for ServeGen is empty")
-    files = sorted(_client_files(path, category))
+    try:
+        files = sorted(_client_files(path, category))
+    except UnicodeDecodeError as exc:
+        raise TraceError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from exc
     if not files:
         raise TraceError(f"{path}: no ServeGen client files for category {category!r}")
     if clients is not None:
         files = files[:clients]
-    arrivals = [
-        _client_arrivals(text, rng, start, end, f"{path}[client {client}]", sample_fraction)
-        for client, text in files
+    windows = [
+        _client_windows(text, start, end, f"{path}[client {client}]") for client, text in files
     ]
-    arrival = np.concatenate(arrivals)
+    expected = rate_scale * math.fsum(w.expected for client in windows for w in client)
+    if expected > MAX_REQUESTS:
+        fits = MAX_REQUESTS / expected * rate_scale
+        raise TraceError(
+            f"{path}: {category!r} holds about {expected:.3g} requests in this span at rate "
+            f"scale {rate_scale:g}, more than {MAX_REQUESTS:.0e} fit in memory; use "
+            f"--rate-scale {fits:.2g} or less, fewer --servegen-clients, or a shorter --duration"
+        )
+    arrivals = [
+        _window_arrivals(window, rate_scale, start, end, rng)
+        for client in windows
+        for window in client
+    ]
+    arrival = np.concatenate(arrivals) if arrivals else np.empty(0)
     if len(arrival) == 0:
         raise TraceError(f"{path}: no requests in [{start:g}, {end:g}) s for {category!r}")
     pick = rng.integers(0, len(lengths), size=len(arrival))

@@ -109,9 +109,17 @@ def _shown_header(header: list[str] | None) -> str:
 
 
 def read_azure(path: Path) -> Trace:
-    """Azure 2023 CSV. Timestamps keep their 100 ns resolution (numpy datetime64[ns])."""
+    """Azure 2023 CSV. Timestamps keep their 100 ns resolution (numpy datetime64[ns]).
+
+    A bad row (not three fields, an empty or unparsable time, a count that is not a whole
+    number) is an error naming its line: one blank time used to turn into NaT, and every
+    request of the trace then arrived at t=0.
+    """
+    rows: list[list[str]] = []
+    lines: list[int] = []
     try:
-        with path.open(newline="") as handle:
+        # utf-8-sig: a file saved by a spreadsheet starts with a byte-order mark.
+        with path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.reader(handle)
             header = next(reader, None)
             if header is None or [h.strip() for h in header] != [
@@ -123,19 +131,47 @@ def read_azure(path: Path) -> Trace:
                     f"{path}: expected header TIMESTAMP,ContextTokens,GeneratedTokens, "
                     f"got {_shown_header(header)}"
                 )
-            rows = [row for row in reader if row]
+            for row in reader:
+                if row:
+                    rows.append(row)
+                    lines.append(reader.line_num)
+    except UnicodeDecodeError as exc:
+        raise TraceError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from exc
     except OSError as exc:
         raise TraceError(f"{path}: {exc.strerror or exc}") from exc
+    if not rows:
+        raise TraceError(f"{path}: no requests")
+    for row, line in zip(rows, lines, strict=True):
+        if len(row) != 3:
+            raise TraceError(f"{path}:{line}: expected 3 fields, got {len(row)}")
     try:
         stamps = np.array([r[0] for r in rows], dtype="datetime64[ns]")
         prompt = np.array([int(r[1]) for r in rows], dtype=np.int64)
         output = np.array([int(r[2]) for r in rows], dtype=np.int64)
-    except (ValueError, IndexError) as exc:
-        raise TraceError(f"{path}: malformed row ({exc})") from exc
-    if len(stamps) == 0:
-        raise TraceError(f"{path}: no requests")
+    except (ValueError, OverflowError):
+        raise _first_bad_azure_row(path, rows, lines) from None
+    if np.isnat(stamps).any():
+        raise _first_bad_azure_row(path, rows, lines)
     seconds = (stamps - stamps.min()).astype(np.int64).astype(np.float64) / 1e9
     return _build(path.name, seconds, prompt, output)
+
+
+def _first_bad_azure_row(path: Path, rows: list[list[str]], lines: list[int]) -> TraceError:
+    """The error for the first row the vectorised parse could not take."""
+    for (stamp, context, generated), line in zip(rows, lines, strict=True):
+        try:
+            if np.isnat(np.datetime64(stamp, "ns")):
+                return TraceError(f"{path}:{line}: TIMESTAMP is empty")
+        except ValueError as exc:
+            return TraceError(f"{path}:{line}: TIMESTAMP {stamp!r} is not a time ({exc})")
+        for name, text in (("ContextTokens", context), ("GeneratedTokens", generated)):
+            try:
+                value = int(text)
+            except ValueError:
+                return TraceError(f"{path}:{line}: {name} {text!r} is not a whole number")
+            if not -(2**63) <= value < 2**63:
+                return TraceError(f"{path}:{line}: {name} {text!r} is out of range")
+    return TraceError(f"{path}: malformed rows")
 
 
 def _quantum_ms(stamps: IntArray) -> int:
@@ -155,19 +191,26 @@ def read_mooncake(path: Path, rng: np.random.Generator) -> Trace:
     prompt: list[int] = []
     output: list[int] = []
     try:
-        with path.open() as handle:
+        with path.open(encoding="utf-8-sig") as handle:
             for number, line in enumerate(handle, start=1):
                 if not line.strip():
                     continue
                 try:
                     record = json.loads(line)
-                    stamps.append(int(record["timestamp"]))
-                    prompt.append(int(record["input_length"]))
-                    output.append(int(record["output_length"]))
-                except (ValueError, KeyError, TypeError) as exc:
+                    values = [
+                        int(record[key]) for key in ("timestamp", "input_length", "output_length")
+                    ]
+                except (ValueError, KeyError, TypeError, OverflowError) as exc:
                     raise TraceError(
                         f"{path}:{number}: expected timestamp, input_length, output_length ({exc})"
                     ) from exc
+                if not all(0 <= v < 2**53 for v in values):
+                    raise TraceError(f"{path}:{number}: a value is negative or out of range")
+                stamps.append(values[0])
+                prompt.append(values[1])
+                output.append(values[2])
+    except UnicodeDecodeError as exc:
+        raise TraceError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from exc
     except OSError as exc:
         raise TraceError(f"{path}: {exc.strerror or exc}") from exc
     ms = np.asarray(stamps, dtype=np.int64)
@@ -185,17 +228,30 @@ def read_mooncake(path: Path, rng: np.random.Generator) -> Trace:
     )
 
 
+# How far a rate-scaled copy of a request may land from it: a uniform shift in
+# [-15, +15) s. Wider than the bursts that make a trace's second-to-second load (a
+# conversation's turns, a batch job's fan-out), narrower than its ramps, which take
+# minutes: the copies keep the load's shape over minutes but not its fine structure.
+COPY_SPREAD_SECONDS = 30.0
+
+
 def rescale(
     trace: Trace, rng: np.random.Generator, rate_scale: float = 1.0, time_compression: float = 1.0
 ) -> Trace:
     """Scale the request rate by ``rate_scale`` and compress time by ``time_compression``.
 
     Rate: each request is kept ``floor(x)`` times plus once more with probability
-    ``x - floor(x)`` (so 0.5 thins to half, 2.5 keeps two or three copies). Copies are
-    placed uniformly between the original arrival and the next one, so the load keeps
-    its shape over time instead of turning into bursts of identical timestamps; a copy
-    keeps the original's token lengths. Time: every arrival is divided by the
-    compression, so an hour at ``time_compression=4`` lasts 15 minutes at 4x the rate.
+    ``x - floor(x)`` (so 0.5 thins to half, 2.5 keeps two or three copies). The first
+    copy stays at the original's arrival; every further copy is shifted by its own
+    uniform draw in ``COPY_SPREAD_SECONDS`` (reflected at the trace's first and last
+    arrival, so none falls outside it). Independent shifts make the copies behave like
+    other users' requests: x4 of a Poisson trace is a Poisson trace at four times the
+    rate. (Placing the copies between a request and the next one, as before 2026-11-24,
+    put the same number in every gap: short gaps got crowded, long idle gaps got stray
+    requests, and a Poisson trace at x4 came out with inter-arrival CV 1.48 instead of
+    1.) A copy keeps the original's token lengths. Time: every arrival is divided by
+    the compression, so an hour at ``time_compression=4`` lasts 15 minutes at 4x the
+    rate.
     """
     if not math.isfinite(rate_scale) or rate_scale <= 0:
         raise TraceError(f"rate scale must be > 0, got {rate_scale}")
@@ -206,19 +262,26 @@ def rescale(
         whole = math.floor(rate_scale)
         copies = np.full(len(trace), whole, dtype=np.int64)
         copies += rng.random(len(trace)) < (rate_scale - whole)
-        # The last request has no successor: give it the median gap.
-        tail = float(np.median(np.diff(arrival))) if len(trace) > 1 else 1.0
-        gaps = np.diff(arrival, append=arrival[-1] + tail)
         index = np.repeat(np.arange(len(trace)), copies)
-        # The first copy of each request stays at its own arrival; later ones are jittered.
-        first = np.concatenate(([True], index[1:] != index[:-1])) if len(index) else index
-        jitter = np.where(first, 0.0, rng.random(len(index)) * gaps[index])
-        arrival = arrival[index] + jitter
-        prompt, output = prompt[index], output[index]
-        if len(arrival) == 0:
+        if len(index) == 0:
             raise TraceError(f"{trace.name}: rate scale {rate_scale} left no requests")
+        first = np.concatenate(([True], index[1:] != index[:-1]))
+        half = COPY_SPREAD_SECONDS / 2
+        shift = np.where(first, 0.0, rng.uniform(-half, half, len(index)))
+        arrival = _reflect(arrival[index] + shift, float(arrival[0]), float(arrival[-1]))
+        prompt, output = prompt[index], output[index]
     order = np.argsort(arrival, kind="stable")
     return Trace(trace.name, arrival[order] / time_compression, prompt[order], output[order])
+
+
+def _reflect(times: FloatArray, low: float, high: float) -> FloatArray:
+    """Fold times outside ``[low, high]`` back in, as a mirror at each end (a copy 4 s
+    before the first request lands 4 s after it). A span shorter than the shift can
+    still leave a fold outside; those are clipped."""
+    folded = np.where(times < low, 2 * low - times, times)
+    folded = np.where(folded > high, 2 * high - folded, folded)
+    clipped: FloatArray = np.clip(folded, low, high)
+    return clipped
 
 
 def detect_format(path: Path) -> TraceFormat:

@@ -4,9 +4,9 @@ Order: read (format given or guessed from the name), keep the ``[start, start +
 duration)`` window, then rescale the rate and compress time (both seeded). ServeGen
 needs a request-level trace for token lengths (default: the Azure conversation trace
 shipped as an excerpt, or the full one in ``../shared/traces`` when present). For
-ServeGen a rate scale below 1 thins each window while sampling it (drawing the full
-recorded rate first would take 14-20 GB per day of ``language/m-mid``), so the rescale
-step only compresses time; a rate scale above 1 still copies requests as for the others.
+ServeGen the rate scale is applied while sampling each window (below 1 thinned, above 1
+drawn that many times over: :mod:`simulations.servegen`), so the rescale step only
+compresses time.
 """
 
 from __future__ import annotations
@@ -60,12 +60,17 @@ def load_workload(path: Path, options: WorkloadOptions) -> Trace:
     end = options.start + options.duration if options.duration else float("inf")
     if fmt == "servegen":
         lengths = read_azure(options.lengths or default_trace())
-        fraction = min(options.rate_scale, 1.0) if options.rate_scale > 0 else 1.0
         trace = read_servegen(
-            path, lengths, rng, options.category, options.clients, options.start, end, fraction
+            path,
+            lengths,
+            rng,
+            options.category,
+            options.clients,
+            options.start,
+            end,
+            options.rate_scale,
         )
-        # The part of the rate scale not applied while sampling: 1 below 1, else all of it.
-        return rescale(trace, rng, options.rate_scale / fraction, options.time_compression)
+        return rescale(trace, rng, 1.0, options.time_compression)
     else:
         trace = read_azure(path) if fmt == "azure" else read_mooncake(path, rng)
         if options.start or options.duration:

@@ -55,6 +55,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"lws-autoscaler {args.command}: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        # After a progress bar's carriage return, start a line of its own.
+        print(f"\nlws-autoscaler {args.command}: interrupted", file=sys.stderr)
         return 130
     return code
 

@@ -26,6 +26,11 @@ from simulations.closedloop import LoopView
 
 class KnativeKpa:
     name = "knative"
+    # Knative gives a pod ``terminationGracePeriodSeconds`` = the revision's timeout
+    # (300 s by default) and a preStop hook that waits for the queue-proxy to drain: a
+    # removed pod finishes the requests it holds. (The HPA recipes kill them: vLLM's
+    # default shutdown aborts in-flight requests on SIGTERM.)
+    termination_grace_seconds = 300.0
 
     def __init__(
         self,
@@ -63,9 +68,9 @@ class KnativeKpa:
         self.samples.append((now, view.concurrency))
         while self.samples[0][0] <= now - self.stable_window:
             self.samples.popleft()
-        return self.desired(now, view.state.ready_replicas, view.state.spec_replicas)
+        return self.desired(now, view.state.ready_replicas)
 
-    def desired(self, now: float, ready_count: int, current: int) -> int:
+    def desired(self, now: float, ready_count: int) -> int:
         """The decision from the recorded samples (separate from sampling for tests)."""
         ready = max(1, ready_count)
         low = math.floor(ready / self.down_rate)
@@ -77,10 +82,10 @@ class KnativeKpa:
             max(math.ceil(self._average(now, self.panic_window) / self.per_group), low), high
         )
         if panic / ready >= self.panic_threshold:
-            if self.panic_since is None:
-                self.max_panic = current
             self.panic_since = now
-        elif self.panic_since is not None and now - self.panic_since >= self.stable_window:
+        elif self.panic_since is not None and now - self.panic_since > self.stable_window:
+            # Knative un-panics once ``panicTime + StableWindow`` is *before* now: strictly
+            # later than one window (at a 2 s tick, 62 s after the last panic reading).
             self.panic_since, self.max_panic = None, 0
         if self.panic_since is not None:
             wanted = max(stable, panic, self.max_panic)

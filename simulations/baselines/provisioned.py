@@ -42,6 +42,9 @@ def needed_groups(trace: Trace, profile: ServingProfile, utilization: float) -> 
 class Oracle:
     name = "oracle"
     knows_cold_starts = True  # its fleet starts each group in exactly ``lead`` seconds
+    # A lower bound fails no request it need not: a group it releases stops receiving
+    # and finishes what it holds (its GPUs count until then), as ours drains.
+    termination_grace_seconds = 300.0
 
     def __init__(
         self, trace: Trace, profile: ServingProfile, max_replicas: int, utilization: float = 0.8

@@ -27,7 +27,6 @@ import functools
 import math
 import statistics
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -38,6 +37,7 @@ from simulations.profile import load_profile
 from simulations.traces import Trace
 from simulations.tune.traces import NamedTrace
 from simulations.tune.variants import Variant
+from simulations.workers import run_pool
 from simulations.workload import WorkloadOptions, load_workload
 
 Progress = Callable[[str, float], None]
@@ -195,7 +195,7 @@ def run_tuning(
             results.append(run_one(variant, trace, config, seed))
             done(label(variant, trace, seed))
     else:
-        with ProcessPoolExecutor(config.jobs) as pool:
+        with run_pool(config.jobs) as pool:
             futures = [pool.submit(run_one, v, t, config, seed) for v, t, seed in jobs]
             for (variant, trace, seed), future in zip(jobs, futures, strict=True):
                 results.append(future.result())

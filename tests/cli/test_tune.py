@@ -26,8 +26,8 @@ def test_tune_writes_the_table_and_results(
             "--gate", "azure-conv",
             "--score", "none",
             "--duration", "600",
-            "--set", "max2:replicas.max=2",
-            "--set", "max2:replicas.min=1",
+            "--set", "max1:replicas.max=1",
+            "--set", "max1:replicas.min=1",
             "--set", "dw10:scaleDown.stabilizationWindow=10m",
             "--also-slo", "5",
             "--jobs", "1",
@@ -37,17 +37,17 @@ def test_tune_writes_the_table_and_results(
     )  # fmt: skip
     assert code == 0
     results = json.loads((out / "results.json").read_text())
-    assert list(results["variants"]) == ["shipped", "max2", "dw10"]
-    assert results["variants"]["max2"]["changes"] == {"replicas.max": 2, "replicas.min": 1}
+    assert list(results["variants"]) == ["shipped", "max1", "dw10"]
+    assert results["variants"]["max1"]["changes"] == {"replicas.max": 1, "replicas.min": 1}
     runs = {n: v["traces"]["azure-conv"] for n, v in results["variants"].items()}
     assert set(runs["shipped"]["slo_attainment_at"]) == {"5"}
-    # Two groups cannot carry a load the policy sizes at 3-5: it misses the gate.
-    assert results["variants"]["max2"]["failed_gates"] == ["azure-conv"]
+    # One group cannot carry a load the policy sizes at 2-5: it misses the gate.
+    assert results["variants"]["max1"]["failed_gates"] == ["azure-conv"]
     passing = [n for n in runs if runs[n]["slo_attainment"] >= 0.99]
     assert results["chosen"] == min(passing, key=lambda n: runs[n]["gpu_hours"])
     table = capsys.readouterr().out
     assert (out / "results.md").read_text().strip() in table
-    assert "| max2 | `replicas.max: 2`, `replicas.min: 1` |" in table
+    assert "| max1 | `replicas.max: 1`, `replicas.min: 1` |" in table
     assert "misses azure-conv" in table
     assert "**chosen**" in table
     assert (out / "tuning.png").stat().st_size > 0

@@ -34,7 +34,7 @@ def _kpa_with(samples: list[tuple[float, float]]) -> KnativeKpa:
 def test_kpa_stable_mode_sizes_for_the_60s_average() -> None:
     # 150 in flight on average over 60 s, 70 per group (100 x 0.7): ceil(150/70) = 3.
     kpa = _kpa_with([(t, 150.0) for t in range(0, 60, 2)])
-    assert kpa.desired(now=58.0, ready_count=3, current=3) == 3
+    assert kpa.desired(now=58.0, ready_count=3) == 3
     assert kpa.panic_since is None
 
 
@@ -47,21 +47,47 @@ def test_kpa_panics_on_a_burst_and_never_scales_down_in_panic() -> None:
         (58.0, 500.0),
     ]
     kpa = _kpa_with(samples)
-    assert kpa.desired(now=58.0, ready_count=3, current=3) == 8
+    assert kpa.desired(now=58.0, ready_count=3) == 8
     assert kpa.panic_since == 58.0
     # The burst ends; still in panic (less than 60 s since it last held): no scale-down.
     kpa.samples = deque([(t, 10.0) for t in np.arange(60.0, 100.0, 2.0)])
-    assert kpa.desired(now=98.0, ready_count=8, current=8) == 8
+    assert kpa.desired(now=98.0, ready_count=8) == 8
     # A full stable window without the panic condition: back to the stable proposal,
     # limited to halving the ready groups per decision (floor(8 / 2) = 4).
     kpa.samples = deque([(t, 10.0) for t in np.arange(100.0, 160.0, 2.0)])
-    assert kpa.desired(now=158.0, ready_count=8, current=8) == 4
+    assert kpa.desired(now=158.0, ready_count=8) == 4
     assert kpa.panic_since is None
+
+
+def test_kpa_leaves_panic_only_once_a_whole_stable_window_is_past() -> None:
+    """Knative un-panics when ``panicTime + StableWindow`` is before now: at exactly 60 s
+    after the last panic reading it still panics (and keeps its size), at 62 s it is out."""
+    kpa = _kpa_with([(t, 500.0) for t in np.arange(0.0, 60.0, 2.0)])
+    assert kpa.desired(now=58.0, ready_count=3) == 8
+    kpa.samples = deque([(t, 10.0) for t in np.arange(60.0, 120.0, 2.0)])
+    assert kpa.desired(now=118.0, ready_count=8) == 8  # 60 s after 58: still panicking
+    assert kpa.panic_since == 58.0
+    kpa.samples = deque([(t, 10.0) for t in np.arange(62.0, 122.0, 2.0)])
+    assert kpa.desired(now=120.0, ready_count=8) == 4  # 62 s: stable, halving at most
+    assert kpa.panic_since is None
+
+
+def test_kpa_entering_panic_sizes_for_the_load_not_the_fleet_it_had() -> None:
+    """maxPanicPods starts at 0 when panic begins: with 10 groups ordered, 4 ready and a
+    burst worth 8, panic mode asks for 8 (upstream), not the 10 it happened to have."""
+    samples = [(float(t), 150.0) for t in range(0, 54, 2)] + [
+        (54.0, 560.0),
+        (56.0, 560.0),
+        (58.0, 560.0),
+    ]
+    kpa = _kpa_with(samples)
+    assert kpa.desired(now=58.0, ready_count=4) == 8
+    assert kpa.panic_since == 58.0
 
 
 def test_kpa_scale_down_is_limited_to_half_the_ready_groups() -> None:
     kpa = _kpa_with([(t, 0.0) for t in range(0, 60, 2)])
-    assert kpa.desired(now=58.0, ready_count=6, current=6) == 3
+    assert kpa.desired(now=58.0, ready_count=6) == 3
 
 
 def _view(now: float, ready: int, waiting: list[float], spec: int | None = None) -> LoopView:

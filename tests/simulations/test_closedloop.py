@@ -172,7 +172,7 @@ def test_the_waiting_gauge_counts_only_requests_that_have_arrived() -> None:
 
 
 def test_a_latency_guard_held_while_groups_start_does_not_pile_up_after_a_burst() -> None:
-    # Four minutes at 4x the Azure rate on three groups, a 25 s burst at 40x, then a
+    # Four minutes at 4x the Azure rate on three groups, a 30 s burst at 40x, then a
     # trickle at 1x for eight minutes. The queue orders four groups for the burst; its
     # requests then finish with queue waits of seconds, and the queue-wait guard reads
     # them after the burst is over. Without the hold it orders again while the four
@@ -181,8 +181,8 @@ def test_a_latency_guard_held_while_groups_start_does_not_pile_up_after_a_burst(
     conv = read_azure(CONV)
     parts = [
         (rescale(conv, np.random.default_rng(0), rate_scale=4.0).window(0, 240), 0.0),
-        (rescale(conv, np.random.default_rng(1), rate_scale=40.0).window(0, 25), 240.0),
-        (rescale(conv, np.random.default_rng(2), rate_scale=1.0).window(0, 480), 265.0),
+        (rescale(conv, np.random.default_rng(1), rate_scale=40.0).window(0, 30), 240.0),
+        (rescale(conv, np.random.default_rng(2), rate_scale=1.0).window(0, 480), 270.0),
     ]
     trace = Trace(
         "load-burst-trickle",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import tracemalloc
 from dataclasses import replace
 from pathlib import Path
@@ -11,8 +12,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from simulations.servegen import WINDOW_SECONDS, _window_positions, read_servegen
-from simulations.traces import TraceError, detect_format, read_azure, read_mooncake, rescale
+from simulations.servegen import (
+    MAX_REQUESTS,
+    WINDOW_SECONDS,
+    _Window,
+    _window_arrivals,
+    _window_positions,
+    read_servegen,
+)
+from simulations.traces import (
+    COPY_SPREAD_SECONDS,
+    Trace,
+    TraceError,
+    detect_format,
+    read_azure,
+    read_mooncake,
+    rescale,
+)
 from simulations.workload import WorkloadOptions, load_workload
 
 DATA = Path(__file__).resolve().parents[2] / "simulations" / "data"
@@ -108,6 +124,46 @@ def test_rate_scale_multiplies_the_rate_and_keeps_the_shape(scale: float) -> Non
     assert np.all(np.abs(ratio - scale) < 0.25 * scale)
 
 
+def _poisson(rate: float, seconds: float, seed: int) -> Trace:
+    rng = np.random.default_rng(seed)
+    arrival = np.cumsum(rng.exponential(1 / rate, size=int(rate * seconds * 1.2)))
+    arrival = arrival[arrival < seconds]
+    tokens = np.full(len(arrival), 100, dtype=np.int64)
+    return Trace("poisson", arrival, tokens, tokens)
+
+
+def test_a_rate_scaled_poisson_trace_is_poisson_at_the_scaled_rate() -> None:
+    """x4 of Poisson at 1 req/s must look like Poisson at 4 req/s, as four times the
+    users would: inter-arrival CV 1 and counts per second with variance = mean. Copies
+    placed between a request and the next one (before 2026-11-24) gave CV 1.48 and a
+    dispersion of 2.9: every gap got the same number of copies, however short."""
+    scaled = rescale(_poisson(1.0, 20_000.0, 0), np.random.default_rng(1), rate_scale=4.0)
+    gaps = np.diff(scaled.arrival)
+    assert gaps.std() / gaps.mean() == pytest.approx(1.0, abs=0.05)
+    # The copies of one request share a 30 s span: a pair falls in the same 1 s bin with
+    # probability about 1/30, which adds 2 * 6 pairs / 30 / 4 requests = 0.1 to the
+    # dispersion of a 1 s count. Gap-filled copies had 2.9.
+    counts = np.bincount(scaled.arrival.astype(np.int64))
+    assert counts.var() / counts.mean() == pytest.approx(1.1, abs=0.06)
+
+
+def test_rate_scale_leaves_long_idle_stretches_idle() -> None:
+    """Two busy minutes around a silent hour: copies stay within COPY_SPREAD_SECONDS / 2
+    of a request, so the middle of the silence gets none (the gap-filling copies of
+    before 2026-11-24 put x - 1 requests into it for the last request before it)."""
+    busy = _poisson(5.0, 60.0, 2)
+    later = busy.arrival + 3660.0
+    tokens = np.concatenate([busy.prompt_tokens, busy.prompt_tokens])
+    trace = Trace("gap", np.concatenate([busy.arrival, later]), tokens, tokens)
+    scaled = rescale(trace, np.random.default_rng(3), rate_scale=4.0)
+    silence = (scaled.arrival > 60.0 + COPY_SPREAD_SECONDS / 2) & (
+        scaled.arrival < 3660.0 - COPY_SPREAD_SECONDS / 2
+    )
+    assert not silence.any()
+    assert scaled.arrival.min() >= 0.0
+    assert scaled.arrival.max() <= trace.arrival[-1]
+
+
 def test_time_compression_shortens_the_trace() -> None:
     trace = read_azure(CONV)
     fast = rescale(trace, np.random.default_rng(0), time_compression=4.0)
@@ -166,29 +222,33 @@ def _rate_file(tmp_path: Path, dist: str) -> Path:
 
 
 @pytest.mark.parametrize("dist", ["Gamma", "Weibull", ""])
-@pytest.mark.parametrize("fraction", [1.0, 0.5, 0.01])
-def test_servegen_sample_fraction_scales_each_windows_count(
+@pytest.mark.parametrize("fraction", [1.0, 0.5, 0.01, 2.5])
+def test_servegen_rate_scale_scales_each_windows_count(
     tmp_path: Path, dist: str, fraction: float
 ) -> None:
-    """Each 600 s window gets floor or ceil of ``n = rate * 600`` arrivals, thinned to a
-    binomial share: within 5 standard deviations of ``n * fraction``."""
+    """Each 600 s window gets floor or ceil of ``n = rate * 600`` arrivals per whole
+    unit of the scale, plus a binomial share for its fraction: within 5 standard
+    deviations of ``n * scale``. The idle window (rate 0) stays empty at any scale."""
     trace = read_servegen(
         _rate_file(tmp_path, dist),
         read_azure(CONV),
         np.random.default_rng(0),
-        sample_fraction=fraction,
+        rate_scale=fraction,
     )
     counts = np.bincount((trace.arrival // WINDOW_SECONDS).astype(np.int64), minlength=5)
     for window, rate in enumerate(RATES):
         n = rate * WINDOW_SECONDS
-        spread = 5 * np.sqrt(n * fraction * (1 - fraction)) + 1
+        part = fraction - np.floor(fraction)
+        spread = 5 * np.sqrt(n * part * (1 - part)) + np.ceil(fraction)
         assert abs(counts[window] - n * fraction) <= spread, (window, counts)
+        if rate == 0:
+            assert counts[window] == 0
 
 
 @pytest.mark.parametrize(
     ("dist", "p1", "p2"), [("Gamma", 0.0604, 103.65), ("Weibull", 0.5, 2.0), ("", 0.0, 0.0)]
 )
-def test_servegen_sample_fraction_is_the_thinned_full_process(
+def test_servegen_rate_scale_below_1_is_the_thinned_full_process(
     dist: str, p1: float, p2: float
 ) -> None:
     """Thinning while sampling gives the gaps of sampling every request and thinning
@@ -207,14 +267,28 @@ def test_servegen_sample_fraction_is_the_thinned_full_process(
         assert np.percentile(b, q) == pytest.approx(np.percentile(a, q), rel=0.1)
 
 
-def test_servegen_sample_fraction_is_seeded() -> None:
+def test_servegen_rate_scale_above_1_superposes_independent_draws() -> None:
+    """x4 of a Gamma(0.06) window (CV 4) is four independent draws of it merged, as four
+    such clients would send: its gaps are less bursty than one draw of 4n gaps from the
+    fit (CV 3.4 against 4.1 here: each draw's bursts fall elsewhere)."""
+    window = _Window(0.0, 600.0 * 20, "Gamma", 0.0604, 103.65)
+    rng = np.random.default_rng(5)
+    merged = np.sort(_window_arrivals(window, 4.0, 0.0, 600.0, rng))
+    assert len(merged) == pytest.approx(4 * 12_000, abs=4)
+    single = _window_positions("Gamma", 0.0604, 103.65, 48_000, 1.0, rng) * 600.0
+    merged_gaps, single_gaps = np.diff(merged), np.diff(single)
+    merged_cv = merged_gaps.std() / merged_gaps.mean()
+    assert merged_cv < 0.9 * single_gaps.std() / single_gaps.mean()
+
+
+def test_servegen_rate_scale_is_seeded() -> None:
     lengths = read_azure(CONV)
-    a = read_servegen(SERVEGEN, lengths, np.random.default_rng(9), sample_fraction=0.1)
-    b = read_servegen(SERVEGEN, lengths, np.random.default_rng(9), sample_fraction=0.1)
+    a = read_servegen(SERVEGEN, lengths, np.random.default_rng(9), rate_scale=0.1)
+    b = read_servegen(SERVEGEN, lengths, np.random.default_rng(9), rate_scale=0.1)
     assert np.array_equal(a.arrival, b.arrival)
 
 
-def test_servegen_sampling_at_a_small_fraction_stays_light(tmp_path: Path) -> None:
+def test_servegen_sampling_at_a_small_scale_stays_light(tmp_path: Path) -> None:
     """A client at 50,000 req/s for a day would be 4.3 billion arrivals (35 GB of
     float64) sampled at full rate; at fraction 1e-5 it is about 43,000."""
     rows = [f"{w * 600},50000,4.07,Gamma,0.0604,0.0003" for w in range(144)]
@@ -222,9 +296,7 @@ def test_servegen_sampling_at_a_small_fraction_stays_light(tmp_path: Path) -> No
     file.write_text("\n".join(rows) + "\n")
     tracemalloc.start()
     try:
-        trace = read_servegen(
-            file, read_azure(CONV), np.random.default_rng(0), sample_fraction=1e-5
-        )
+        trace = read_servegen(file, read_azure(CONV), np.random.default_rng(0), rate_scale=1e-5)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -232,16 +304,17 @@ def test_servegen_sampling_at_a_small_fraction_stays_light(tmp_path: Path) -> No
     assert peak < 50e6
 
 
-@pytest.mark.parametrize("bad", [0.0, -0.1, 1.5])
-def test_servegen_sample_fraction_outside_0_1_is_an_error(bad: float) -> None:
-    with pytest.raises(TraceError, match="sample fraction"):
-        read_servegen(SERVEGEN, read_azure(CONV), np.random.default_rng(0), sample_fraction=bad)
+@pytest.mark.parametrize("bad", [0.0, -0.1, float("inf"), float("nan")])
+def test_servegen_rate_scale_not_above_0_or_not_finite_is_an_error(bad: float) -> None:
+    with pytest.raises(TraceError, match="rate scale must be > 0"):
+        read_servegen(SERVEGEN, read_azure(CONV), np.random.default_rng(0), rate_scale=bad)
 
 
 @pytest.mark.parametrize(("scale", "factor"), [(0.25, 0.25), (2.0, 2.0)])
 def test_servegen_workload_applies_the_rate_scale(scale: float, factor: float) -> None:
-    """Below 1 the scale is applied while sampling, above 1 by copying: either way the
-    request count follows it, and time compression still divides the arrival times."""
+    """The scale is applied while sampling (thinned below 1, drawn over again above):
+    either way the request count follows it, and time compression still divides the
+    arrival times."""
     base = WorkloadOptions(format="servegen", category="reason/deepseek-r1", duration=86_400.0)
     plain = load_workload(SERVEGEN, base)
     scaled = load_workload(SERVEGEN, replace(base, rate_scale=scale, time_compression=24.0))
@@ -265,3 +338,84 @@ def test_servegen_unknown_category_is_a_clear_error() -> None:
 )
 def test_format_detection(name: str, expected: str) -> None:
     assert detect_format(Path(name)) == expected
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ("0,nan,1,Gamma,1,1", ":2: rate and parameters must be finite"),
+        ("0,inf,1,Gamma,1,1", ":2: rate and parameters must be finite"),
+        ("0,5,1,Gamma,-0.5,1", ":2: Gamma shape and scale must be > 0"),
+        ("0,5,1,Lognormal,1,1", ":2: unknown inter-arrival distribution 'Lognormal'"),
+        ("0,five,1,Gamma,1,1", ":2: malformed ServeGen row"),
+    ],
+)
+def test_a_bad_servegen_row_names_its_file_and_line(tmp_path: Path, row: str, message: str) -> None:
+    file = tmp_path / "chunk-7-trace.csv"
+    file.write_text("600,1,1,Gamma,1,1\n" + row + "\n")
+    with pytest.raises(TraceError, match=re.escape(f"{file}[client 7]{message}")):
+        read_servegen(file, read_azure(CONV), np.random.default_rng(0))
+
+
+def test_servegen_refuses_a_replay_too_large_for_memory_and_says_what_fits(
+    tmp_path: Path,
+) -> None:
+    """A day at 50,000 req/s is 4.3 billion requests: refused before anything is drawn,
+    with the rate scale that would fit."""
+    file = tmp_path / "chunk-0-trace.csv"
+    file.write_text("\n".join(f"{w * 600},50000,4.07,Gamma,0.0604,0.0003" for w in range(144)))
+    with pytest.raises(TraceError, match=r"about 4\.32e\+09 requests.*--rate-scale 0\.012"):
+        read_servegen(file, read_azure(CONV), np.random.default_rng(0))
+    assert MAX_REQUESTS == 5e7
+
+
+def test_zero_servegen_clients_is_an_error() -> None:
+    with pytest.raises(TraceError, match="at least 1, got 0"):
+        read_servegen(SERVEGEN, read_azure(CONV), np.random.default_rng(0), clients=0)
+
+
+AZURE_HEADER = "TIMESTAMP,ContextTokens,GeneratedTokens\n"
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        (",10,2\n", ":2: TIMESTAMP is empty"),
+        ("2023-11-16 18:17:04.0,10,2\nNaT,1,1\n", ":3: TIMESTAMP is empty"),
+        ("yesterday,10,2\n", ":2: TIMESTAMP 'yesterday' is not a time"),
+        ("2023-11-16 18:17:04.0,ten,2\n", ":2: ContextTokens 'ten' is not a whole number"),
+        ("2023-11-16 18:17:04.0,10\n", ":2: expected 3 fields, got 2"),
+        ("2023-11-16 18:17:04.0,10,2\n\n# end\n", ":4: expected 3 fields, got 1"),
+        ("2023-11-16 18:17:04.0,10,99999999999999999999\n", ":2: GeneratedTokens"),
+    ],
+)
+def test_a_bad_azure_row_names_its_line(tmp_path: Path, rows: str, message: str) -> None:
+    """One empty time used to become NaT, and every request then arrived at t=0."""
+    file = tmp_path / "trace.csv"
+    file.write_text(AZURE_HEADER + rows)
+    with pytest.raises(TraceError, match=re.escape(f"{file}{message}")):
+        read_azure(file)
+
+
+def test_readers_take_a_byte_order_mark_and_refuse_other_encodings(tmp_path: Path) -> None:
+    azure = tmp_path / "bom.csv"
+    azure.write_text("\ufeff" + AZURE_HEADER + "2023-11-16 18:17:04.0,10,2\n", encoding="utf-8")
+    assert len(read_azure(azure)) == 1
+    mooncake = tmp_path / "bom.jsonl"
+    mooncake.write_text(
+        '\ufeff{"timestamp": 0, "input_length": 5, "output_length": 1}\n', encoding="utf-8"
+    )
+    assert len(read_mooncake(mooncake, np.random.default_rng(0))) == 1
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(AZURE_HEADER.encode() + b"2023-11-16 18:17:04.0,10,2 \xe9t\xe9\n")
+    with pytest.raises(TraceError, match="not UTF-8 text"):
+        read_azure(latin)
+
+
+@pytest.mark.parametrize("stamp", ["1e400", "99999999999999999999999", "-5"])
+def test_a_mooncake_value_out_of_range_names_its_line(tmp_path: Path, stamp: str) -> None:
+    file = tmp_path / "t.jsonl"
+    good = '{"timestamp": 0, "input_length": 5, "output_length": 1}\n'
+    file.write_text(good + f'{{"timestamp": {stamp}, "input_length": 5, "output_length": 1}}\n')
+    with pytest.raises(TraceError, match=re.escape(f"{file}:2:")):
+        read_mooncake(file, np.random.default_rng(0))

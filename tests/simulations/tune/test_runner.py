@@ -124,13 +124,13 @@ def test_variants_change_the_runs_and_processes_agree_with_one() -> None:
 
 
 def test_a_shorter_cold_start_is_played_out() -> None:
-    """With 60 s instead of 300 s, the groups the policy orders serve sooner."""
+    """With 60 s instead of 300 s the same policy plays out differently. (Not
+    necessarily better: a policy that learns its cold start also scales down sooner.)"""
     trace = resolve("azure-conv", SHARED_TRACES, seconds=1800)
     shipped = build_variants(load_base(EXAMPLE), [])[0]
     slow = run_one(shipped, trace, TuningConfig(DEFAULT_PROFILE))
     fast = run_one(shipped, trace, TuningConfig(DEFAULT_PROFILE, cold_start=60.0))
     assert fast != slow
-    assert fast["slo_attainment"] >= slow["slo_attainment"]
 
 
 def _seed_run(attainment: float, gpu_hours: float, events: int) -> dict[str, Any]:
