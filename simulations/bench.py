@@ -168,11 +168,9 @@ def run_benchmark(
     peak = int(min(policy.spec.replicas.max, peak))
     if progress is not None:
         progress("static", len(jobs) / total)
-    # Static is provisioned at its size before the trace starts: no scale event, and no
-    # cold start when its size is above the shared warm start.
-    runs["static"], figures["static"] = play(
-        Job("static", "static", peak), replace(setup, start=peak)
-    )
+    # Static starts from the same warm start as every policy and resizes at once (one
+    # scale event): the oracle, the lower bound, starts there too.
+    runs["static"], figures["static"] = play(Job("static", "static", peak), setup)
     figures["static"]["setting"] = peak
     if progress is not None:
         progress("goal bounds", (len(jobs) + 1) / total)

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
+from pathlib import Path
+
+from autoscaler.errors import AutoscalerError
 
 
 def _number(text: str) -> float:
@@ -45,3 +49,21 @@ def non_negative_int(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be at least 0, got {text!r}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """A whole number above 0 (a count of processes, of clients)."""
+    value = non_negative_int(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
+    return value
+
+
+def writable_folder(out: Path, flag: str = "--out") -> None:
+    """Create ``out`` now, before a run of minutes whose results would go nowhere."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise AutoscalerError(f"{flag} {out}: cannot create the folder: {exc.strerror}") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise AutoscalerError(f"{flag} {out}: the folder is not writable")

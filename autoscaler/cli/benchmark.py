@@ -15,6 +15,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from autoscaler.cli.arg_types import (
+    non_negative_float,
+    positive_float,
+    positive_int,
+    writable_folder,
+)
 from autoscaler.cli.progress import with_progress
 from autoscaler.cli.seed_options import add_seed_options, read_seeds, seed_of
 from autoscaler.errors import AutoscalerError
@@ -61,30 +67,37 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--rate-scale",
-        type=float,
+        type=positive_float,
         default=4.0,
         help="multiply the request rate, keeping the shape (default 4)",
     )
     parser.add_argument(
         "--time-compression",
-        type=float,
+        type=positive_float,
         default=1.0,
         help="divide every arrival time (ServeGen language/*: 14 days at 24 -> 14 hours)",
     )
-    parser.add_argument("--start", type=float, default=0.0, help="skip the first SECONDS")
-    parser.add_argument("--duration", type=float, default=None, help="keep SECONDS of the trace")
+    parser.add_argument(
+        "--start", type=non_negative_float, default=0.0, help="skip the first SECONDS"
+    )
+    parser.add_argument(
+        "--duration", type=positive_float, default=None, help="keep SECONDS of the trace"
+    )
     parser.add_argument(
         "--cold-start",
-        type=float,
+        type=non_negative_float,
         default=None,
         help="median cold start in seconds (default: the profile's)",
     )
     parser.add_argument(
-        "--slo-queue-wait", type=float, default=1.0, help="queue-wait SLO in seconds (default 1)"
+        "--slo-queue-wait",
+        type=positive_float,
+        default=1.0,
+        help="queue-wait SLO in seconds (default 1)",
     )
     parser.add_argument(
         "--slo-target",
-        type=float,
+        type=positive_float,
         default=0.99,
         help="fraction of requests that must meet it (default 0.99)",
     )
@@ -94,7 +107,10 @@ def register(subparsers: Any) -> None:
         help="ServeGen client category (default reason/deepseek-r1)",
     )
     parser.add_argument(
-        "--servegen-clients", type=int, default=None, help="only the first N ServeGen clients"
+        "--servegen-clients",
+        type=positive_int,
+        default=None,
+        help="only the first N ServeGen clients",
     )
     parser.add_argument(
         "--lengths",
@@ -109,7 +125,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--jobs",
-        type=int,
+        type=positive_int,
         default=min(4, os.cpu_count() or 1),
         metavar="N",
         help="runs at once, in processes; the figures do not depend on it "
@@ -138,10 +154,6 @@ def _check(args: argparse.Namespace) -> tuple[int, ...] | None:
     problems = []
     if not 0 < args.slo_target <= 1:
         problems.append("--slo-target must be in (0, 1]")
-    if args.slo_queue_wait <= 0:
-        problems.append("--slo-queue-wait must be > 0")
-    if args.jobs < 1:
-        problems.append("--jobs must be >= 1")
     seeds = None
     try:
         seeds = read_seeds(args)
@@ -154,6 +166,7 @@ def _check(args: argparse.Namespace) -> tuple[int, ...] | None:
 
 def run(args: argparse.Namespace) -> int:
     seeds = _check(args)
+    writable_folder(args.out)
     profile = load_profile(args.profile).with_cold_start(args.cold_start)
     policy = load_ours_policy(profile, args.policy)
     if seeds is None:

@@ -11,13 +11,17 @@ example policies. See ``docs/simulation.md``.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from autoscaler.cli.arg_types import non_negative_float, non_negative_int, positive_float
+from autoscaler.cli.arg_types import (
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    writable_folder,
+)
 from autoscaler.errors import AutoscalerError
 from autoscaler.policy.loader import load_policies
 from autoscaler.policy.model import ScalingPolicy
@@ -48,10 +52,16 @@ def register(subparsers: Any) -> None:
     p.add_argument("--out", metavar="DIR", default="simulation", help="output folder")
     p.add_argument("--check", metavar="BASELINE.json", help="fail if worse than this summary")
     g = p.add_argument_group("--check margins")
-    g.add_argument("--max-replica-hours-increase", type=float, default=10.0, metavar="PCT")
-    g.add_argument("--max-underprovisioned-increase", type=float, default=300.0, metavar="S")
-    g.add_argument("--max-wrong-size-increase", type=float, default=600.0, metavar="S")
-    g.add_argument("--max-scale-events-increase", type=float, default=50.0, metavar="PCT")
+    g.add_argument(
+        "--max-replica-hours-increase", type=non_negative_float, default=10.0, metavar="PCT"
+    )
+    g.add_argument(
+        "--max-underprovisioned-increase", type=non_negative_float, default=300.0, metavar="S"
+    )
+    g.add_argument("--max-wrong-size-increase", type=non_negative_float, default=600.0, metavar="S")
+    g.add_argument(
+        "--max-scale-events-increase", type=non_negative_float, default=50.0, metavar="PCT"
+    )
     h = p.add_argument_group("HPA and cluster")
     h.add_argument("--hpa", metavar="FILE", help="HPA manifest or spec (default: the chart's)")
     h.add_argument(
@@ -81,15 +91,6 @@ def _load(path: str, what: str) -> list[ScalingPolicy]:
     return policies
 
 
-def _writable_folder(out: Path) -> None:
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise AutoscalerError(f"--out {out}: cannot create the folder: {exc.strerror}") from None
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise AutoscalerError(f"--out {out}: the folder is not writable")
-
-
 def run(args: argparse.Namespace) -> int:
     from autoscaler.sources.recording import RecordingSource, default_recording_path
     from simulations.dryrun.runner import RunOptions, run_simulation
@@ -115,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
         from simulations.dryrun.checks import load_baseline
 
         load_baseline(args.check)  # an unusable baseline fails now, not after the run
-    _writable_folder(options.out)
+    writable_folder(options.out)
     source = RecordingSource(recording)
     try:
         result = run_simulation(source, primary, compare, options)

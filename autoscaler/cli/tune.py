@@ -13,6 +13,12 @@ import os
 from pathlib import Path
 from typing import Any
 
+from autoscaler.cli.arg_types import (
+    non_negative_float,
+    positive_float,
+    positive_int,
+    writable_folder,
+)
 from autoscaler.cli.progress import with_progress
 from autoscaler.cli.seed_options import add_seed_options, read_seeds, seed_of
 from simulations.bench import REPO
@@ -98,14 +104,14 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--duration",
-        type=float,
+        type=positive_float,
         default=None,
         metavar="SECONDS",
         help="replay only the first SECONDS of each trace",
     )
     parser.add_argument(
         "--rate-factor",
-        type=float,
+        type=positive_float,
         default=1.0,
         metavar="X",
         help="multiply every named trace's rate by X (default 1: set-ups sized for the "
@@ -113,28 +119,28 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--cold-start",
-        type=float,
+        type=non_negative_float,
         default=None,
         metavar="SECONDS",
         help="median cold start in seconds (default: the profile's)",
     )
     parser.add_argument(
         "--slo-queue-wait",
-        type=float,
+        type=positive_float,
         default=1.0,
         metavar="SECONDS",
         help="queue-wait SLO (default 1)",
     )
     parser.add_argument(
         "--slo-target",
-        type=float,
+        type=positive_float,
         default=0.99,
         metavar="FRACTION",
         help="fraction of requests that must meet it (default 0.99)",
     )
     parser.add_argument(
         "--also-slo",
-        type=float,
+        type=positive_float,
         action="append",
         default=[],
         metavar="SECONDS",
@@ -147,7 +153,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--jobs",
-        type=int,
+        type=positive_int,
         default=min(4, os.cpu_count() or 1),
         metavar="N",
         help="runs at once (default: one per core, at most 4)",
@@ -192,6 +198,7 @@ def run(args: argparse.Namespace) -> int:
     problems = _check(args)
     if problems:
         raise TuningError("\n".join(problems))
+    writable_folder(args.out)
     profile = load_profile(args.profile)
     policy_path = args.policy or REPO / profile.policy
     variants = build_variants(load_base(policy_path), args.sets, args.grid)

@@ -103,10 +103,42 @@ def test_benchmark_same_seed_same_results_in_order_or_across_processes(tmp_path:
     assert a == b
 
 
-def test_benchmark_rejects_zero_jobs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["benchmark", "--jobs", "0", "--out", str(tmp_path)]) == 2  # a usage error
-    assert capsys.readouterr().err == "lws-autoscaler benchmark: --jobs must be >= 1\n"
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        ("--jobs", "0", "must be at least 1"),
+        ("--cold-start", "nan", "must be a finite number"),
+        ("--cold-start", "-1", "must be a number of at least 0"),
+        ("--duration", "0", "must be a number above 0"),
+        ("--slo-queue-wait", "nan", "must be a number above 0"),
+        ("--rate-scale", "inf", "must be a number above 0"),
+        ("--servegen-clients", "-3", "must be at least 0"),
+    ],
+)
+def test_benchmark_rejects_bad_numbers_before_running(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: str, value: str, message: str
+) -> None:
+    """A usage error (exit 2) naming the flag, not a worker's traceback minutes later."""
+    with pytest.raises(SystemExit) as exited:
+        main(["benchmark", flag, value, "--out", str(tmp_path)])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {flag}: {message}" in err
+    assert "Traceback" not in err
     assert not (tmp_path / "results.json").exists()
+
+
+def test_an_unusable_out_fails_before_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--out naming a file used to surface as a FileExistsError traceback after the run."""
+    taken = tmp_path / "taken"
+    taken.write_text("")
+    for command in (["benchmark"], ["tune", "--gate", "azure-conv", "--score", "none"]):
+        assert main([*command, "--out", str(taken)]) == 2
+        err = capsys.readouterr().err
+        assert f"--out {taken}: cannot create the folder" in err
+        assert "%" not in err  # nothing ran: no progress was drawn
 
 
 def test_benchmark_reports_a_missing_trace_cleanly(
@@ -165,9 +197,9 @@ def test_benchmark_rejects_bad_seeds(
 def test_benchmark_reports_every_bad_option_at_once(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    args = ["--slo-target", "1.5", "--jobs", "0", "--seeds", "3-1", "--out", str(tmp_path)]
+    args = ["--slo-target", "1.5", "--seeds", "3-1", "--out", str(tmp_path)]
     assert main(["benchmark", *args]) == 2
     assert capsys.readouterr().err == (
-        "lws-autoscaler benchmark: --slo-target must be in (0, 1]; --jobs must be >= 1; "
+        "lws-autoscaler benchmark: --slo-target must be in (0, 1]; "
         "--seeds: seed range '3-1' runs backwards\n"
     )

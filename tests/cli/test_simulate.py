@@ -268,3 +268,14 @@ def test_compare_with_an_edited_copy_under_the_same_name_keeps_both(
         alone / "timeline-llama-70b.csv"
     ).read_text()
     capsys.readouterr()
+
+
+@pytest.mark.parametrize("value", ["nan", "-5"])
+def test_a_check_margin_must_be_a_number_of_at_least_0(
+    value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A NaN margin made every comparison false: the gate passed any regression."""
+    with pytest.raises(SystemExit) as exited:
+        main(["simulate", "--max-replica-hours-increase", value])
+    assert exited.value.code == 2
+    assert "argument --max-replica-hours-increase: must be" in capsys.readouterr().err
