@@ -99,6 +99,13 @@ def run(args: argparse.Namespace) -> int:
     if code != 200:
         print(f"lws-autoscaler explain: {code}: {body.get('message', body)}", file=sys.stderr)
         return 1
+    if not isinstance(body, dict) or not isinstance(body.get("explanation"), str):
+        print(
+            f"lws-autoscaler explain: {args.server} answered, but not with an lws-autoscaler "
+            "decision (is it the server's URL?)",
+            file=sys.stderr,
+        )
+        return 1
     if args.output == "json":
         print(json.dumps(body, indent=2))
         return 0

@@ -179,7 +179,14 @@ class ServerProcess:
             return None
         cert, key = s.tls_cert_file, s.tls_private_key_file
         if cert is None or key is None:
-            cert, key = ensure_self_signed(s.cert_dir, s.tls_host_names)
+            try:
+                cert, key = ensure_self_signed(s.cert_dir, s.tls_host_names)
+            except OSError as exc:
+                raise ServerSetupError(
+                    f"--cert-dir {s.cert_dir}: cannot write the self-signed certificate "
+                    f"there ({exc.strerror or exc}); give --tls-cert-file and "
+                    "--tls-private-key-file, or a writable --cert-dir"
+                ) from None
             log.info("serving with a self-signed certificate %s", cert)
         trust = self.trust
         try:

@@ -4,6 +4,8 @@ running server."""
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -155,3 +157,34 @@ def test_explain_prints_the_last_decision(
     assert main(["explain", "not-a-key"]) == 2
     assert main(["explain", "a/b", "--server", "http://127.0.0.1:9"]) == 1
     assert "cannot reach http://127.0.0.1:9" in capsys.readouterr().err
+
+
+def test_an_unwritable_cert_dir_is_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It was a FileExistsError traceback from deep in the TLS set-up."""
+    taken = tmp_path / "taken"
+    taken.write_text("")
+    argv = ["serve", "--source", "recording", "--policies", str(builtin_policies_dir())]
+    assert main([*argv, "--disable-auth", "--cert-dir", str(taken / "certs")]) == 2
+    err = capsys.readouterr().err
+    assert f"--cert-dir {taken / 'certs'}: cannot write the self-signed certificate" in err
+    assert "Traceback" not in err
+
+
+def test_a_closed_pipe_ends_the_command_quietly() -> None:
+    """``lws-autoscaler ... | head``: the reader leaves, the command exits 141 (as a shell
+    reports SIGPIPE) without a BrokenPipeError traceback."""
+    script = (
+        "import sys\n"
+        "from autoscaler.cli import main, schema\n"
+        "def gone(args):\n"
+        "    raise BrokenPipeError(32, 'Broken pipe')\n"
+        "schema.run = gone\n"
+        "sys.exit(main.main(['schema']))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 141
+    assert "Traceback" not in done.stderr
