@@ -118,8 +118,38 @@ def simulate(
     spec_replicas, status_replicas = lws.spec_replicas, lws.status_replicas
     nan = math.nan
     every = max(1, n // 20)
+
+    def sync(at: float, rec: int | None) -> bool:
+        """One HPA reconcile at ``at`` reading ``rec``; True when it resized the LWS."""
+        nonlocal spec_replicas, status_replicas
+        if rec is None:
+            reading = no_recommendation
+        elif rec in readings:
+            reading = readings[rec]
+        else:
+            reading = readings[rec] = [MetricValues.of(rec)] * metrics
+        ready_at = lws.ready_replicas(at)
+        view = (spec_replicas, status_replicas, ready_at)
+        if (scale := scales.get(view)) is None:
+            scale = scales[view] = ScaleView(spec_replicas, status_replicas, ready_pods=ready_at)
+        result = hpa.reconcile(at, scale, reading)
+        if result.replicas == spec_replicas:
+            return False
+        lws.scale(result.replicas, at)
+        spec_replicas, status_replicas = lws.spec_replicas, lws.status_replicas
+        return True
+
+    last_rec: int | None = None
     for i in range(n):
         now = times[i]
+        # The HPA syncs every sync period whatever the recording's step: with steps longer
+        # than the period, the syncs in between read the recommendation of the step
+        # before (all the engine had said by then). A 60 s recording used to get one sync
+        # a minute, and a scale-up limit of 4 groups per 15 s became 4 per minute.
+        stepped_over = False
+        while (at := hpa.next_sync()) is not None and at < now - 1e-9:
+            sync(at, last_rec)
+            stepped_over = True
         ready = lws.ready_replicas(now)
         snapshot = None
         if present[i]:
@@ -137,25 +167,12 @@ def simulate(
                 spread.aggregate_view(i),
             )
         decision = engine.step(now, snapshot)
-        rec = decision.replicas
+        rec = last_rec = decision.replicas
         due = hpa.due(now)
         ready_after = ready
-        if due:
-            if rec is None:
-                reading = no_recommendation
-            elif rec in readings:
-                reading = readings[rec]
-            else:
-                reading = readings[rec] = [MetricValues.of(rec)] * metrics
-            view = (spec_replicas, status_replicas, ready)
-            if (scale := scales.get(view)) is None:
-                scale = scales[view] = ScaleView(spec_replicas, status_replicas, ready_pods=ready)
-            result = hpa.reconcile(now, scale, reading)
-            if result.replicas != spec_replicas:
-                lws.scale(result.replicas, now)
-                spec_replicas, status_replicas = lws.spec_replicas, lws.status_replicas
-                ready_after = lws.ready_replicas(now)  # a scale-down may remove ready groups
-        synced.append(due)
+        if due and sync(now, rec):
+            ready_after = lws.ready_replicas(now)  # a scale-down may remove ready groups
+        synced.append(due or stepped_over)
         recommendation.append(nan if rec is None else rec)
         demand.append(nan if decision.demand is None else decision.demand)
         hpa_replicas.append(spec_replicas)

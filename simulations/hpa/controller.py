@@ -115,16 +115,22 @@ class HpaEmulator:
         self.memory = memory if memory is not None else HpaMemory()
         # Kept as the (type, status, reason) triples ``conditions()`` returns, by type.
         self._conditions: dict[str, Condition] = {}
-        self._last_sync: float | None = None
+        self._next_sync: float | None = None
         self._tolerances = self._tolerances_for(config)
         self._described = [_describe(source) for source in config.metrics]
 
     # -- scheduling -----------------------------------------------------------------------
 
     def due(self, now: float) -> bool:
-        """True when a sync period has passed since the last reconcile (or none happened)."""
-        last = self._last_sync
-        return last is None or now - last >= self.config.controller.sync_period_seconds - 1e-9
+        """True when the next scheduled sync is at or before ``now`` (or none happened)."""
+        scheduled = self._next_sync
+        return scheduled is None or now >= scheduled - 1e-9
+
+    def next_sync(self) -> float | None:
+        """When the next sync is scheduled; None before the first. Syncs keep their
+        cadence from the first one (the controller requeues each HPA every sync period),
+        so a caller that steps more coarsely must run the ones it stepped over."""
+        return self._next_sync
 
     def step(self, now: float, scale: ScaleView, values: Sequence[float | None]) -> int:
         """Convenience for simulators: one External value per metric (None = fetch error);
@@ -163,7 +169,12 @@ class HpaEmulator:
         cfg = self.config
         if len(readings) != len(cfg.metrics):
             raise ValueError(f"{len(readings)} readings for {len(cfg.metrics)} metrics")
-        self._last_sync = now
+        period = cfg.controller.sync_period_seconds
+        scheduled = self._next_sync
+        if scheduled is None or now < scheduled - 1e-9 or now >= scheduled + period - 1e-9:
+            self._next_sync = now + period  # the first sync, one off schedule, or a gap
+        else:
+            self._next_sync = scheduled + period  # on schedule, even if a little late
         self._set("AbleToScale", True, "SucceededGetScale")
         current = scale.spec_replicas
         if self.memory.recommendations is None:

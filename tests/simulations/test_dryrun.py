@@ -43,8 +43,9 @@ from simulations.dryrun.report import (
 )
 from simulations.dryrun.summary import _longest_run
 from simulations.dryrun.synthetic import history_from_curve
-from simulations.hpa import HpaConfig
+from simulations.hpa import HpaConfig, HpaSpec
 from simulations.hpa.chart import chart_hpa_spec
+from simulations.hpa.controller import HpaEmulator
 from simulations.lws_model import ColdStartModel
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -312,3 +313,70 @@ def test_fast_recording_path_equals_the_history_path(tmp_path: Path, replica_ser
     woken = fast.aggregate[:, AGGREGATE_SIGNALS.index(Signal.ACTIVATION)]
     assert np.nansum(woken) > 0
     assert np.isnan(woken[7])
+
+
+@pytest.mark.parametrize("step", [5.0, 10.0, 15.0, 20.0, 60.0])
+def test_the_hpa_syncs_every_15_s_whatever_the_recording_step(
+    policy: ScalingPolicy, step: float
+) -> None:
+    """The controller requeues each HPA every sync period. The dry-run used to sync at
+    the first recorded step 15 s after the last sync: 20 s apart on a 10 s or 20 s
+    grid, once a minute on a 60 s grid (181 and 61 syncs an hour, not 241)."""
+    n = int(3600 / step) + 1
+    load = collect(KEY, history_from_curve(KEY, START, step, np.full(n, 20.0), ready=2))
+    cfg = DryRunConfig(HpaConfig.from_spec(chart_hpa_spec(policy)), ColdStartModel(120.0))
+    hpa_syncs: list[float] = []
+    original = HpaEmulator.reconcile
+
+    def counting(self: HpaEmulator, at: float, *args: object) -> object:
+        hpa_syncs.append(at)
+        return original(self, at, *args)  # type: ignore[arg-type]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(HpaEmulator, "reconcile", counting)
+        simulate(policy, load, cfg)
+    gaps = np.diff(hpa_syncs)
+    assert len(hpa_syncs) == 241
+    assert np.allclose(gaps, 15.0)
+
+
+def test_a_coarse_recording_scales_up_as_fast_as_a_fine_one(policy: ScalingPolicy) -> None:
+    """An HPA that adds at most 4 groups per 15 s, and load that jumps to 40 groups' worth
+    at 300 s: one minute later the LWS has the same size on a 60 s recording as on a
+    15 s one (it had 9 instead of 21)."""
+    spec = HpaSpec.model_validate(
+        {
+            "minReplicas": 1,
+            "maxReplicas": 64,
+            "metrics": [
+                {
+                    "type": "External",
+                    "external": {
+                        "metric": {"name": "lws_recommended_replicas"},
+                        "target": {"type": "AverageValue", "averageValue": "1"},
+                    },
+                }
+            ],
+            "behavior": {
+                "scaleUp": {"policies": [{"type": "Pods", "value": 4, "periodSeconds": 15}]}
+            },
+        }
+    )
+    wide = policy.model_copy(
+        update={
+            "spec": policy.spec.model_copy(
+                update={"replicas": policy.spec.replicas.model_copy(update={"max": 64})}
+            )
+        }
+    )
+    sizes = {}
+    for step in (15.0, 60.0):
+        t = np.arange(int(1200 / step) + 1) * step
+        queue = np.where(t < 300, 10.0, 400.0)
+        load = collect(KEY, history_from_curve(KEY, START, step, queue, ready=1))
+        config = DryRunConfig(HpaConfig.from_spec(spec), ColdStartModel(60.0), initial_replicas=1)
+        timeline = simulate(wide, load, config)
+        at = timeline.times - START
+        sizes[step] = int(timeline.hpa_replicas[at == 420][0])
+    assert sizes[60.0] == sizes[15.0]
+    assert sizes[15.0] > 13
