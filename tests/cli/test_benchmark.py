@@ -68,12 +68,21 @@ def test_benchmark_writes_results_for_every_policy(
     assert meta["cold_start_median_s"] == 60.0
     # Whether any schedule could meet the goal's events and GPU-hour parts is answered.
     goal = meta["goal"]
-    assert "computed" in goal["fewer_events_and_20pct_bound"]
-    assert "computed" in goal["fewer_events_within_1_15x_oracle_bound"]
     table = (out / "results.md").read_text()
     assert table.count("| ours |") == 1
-    assert "Fewer events *and* 20% fewer GPU-hours" in table
-    assert "Fewer events *and* within 1.15x of the oracle" in table
+    for key, title in (
+        ("fewer_events_and_20pct_bound", "Fewer events *and* 20% fewer GPU-hours"),
+        ("fewer_events_within_1_15x_oracle_bound", "Fewer events *and* within 1.15x of the"),
+    ):
+        bound = goal[key]
+        assert isinstance(bound["computed"], bool)
+        if bound["computed"]:
+            # The table of schedules is written, with the verdict the JSON gives.
+            assert f"{title}" in table
+            assert f"(reachable: {bound['goal_reachable']}):" in table
+            assert len(bound["schedules"]) >= 1
+        else:
+            assert f"{title}, any schedule: not computed" in table
     assert (out / "timeline.png").stat().st_size > 0
     assert (out / "tradeoff.png").stat().st_size > 0
     captured = capsys.readouterr()

@@ -50,18 +50,21 @@ def poll(
     check: Callable[[SourceResult], bool],
     timeout: float = 15.0,
 ) -> SourceResult:
-    """Fetch until ``check(result)`` is true (scrapes land once a second)."""
+    """Fetch until ``check(result)`` is true (scrapes land once a second); fail the test
+    with the last result when it never is (returning it would let a caller assert
+    something else and pass)."""
     deadline = time.monotonic() + timeout
+    last: object = None
     while True:
         try:
             result = source.fetch(targets, time.time())
             if check(result):
                 return result
-        except (SourceError, KeyError, AssertionError):
-            if time.monotonic() > deadline:
-                raise
+            last = result
+        except (SourceError, KeyError, AssertionError) as exc:
+            last = exc
         if time.monotonic() > deadline:
-            return result
+            pytest.fail(f"condition not met within {timeout:g} s; last: {last!r}")
         time.sleep(0.3)
 
 
@@ -222,6 +225,7 @@ def test_group_appears_then_vanishes(source: PrometheusSource, exporter: Metrics
             tgt,
             lambda r: "promptTokensPerSecond" in values(only(r, "inference", "grow"))["grow-1"],
         )
+        assert values(only(result, "inference", "grow"))["grow-1"]["promptTokensPerSecond"] > 0
         assert only(result, "inference", "grow").ready_replicas == 2
     finally:
         newcomer.present = False
