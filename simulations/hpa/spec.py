@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 MAX_INT32 = 2**31 - 1
@@ -107,6 +107,15 @@ class HpaScalingRules(_Api):
     policies: list[HpaScalingPolicy] | None = None
     tolerance: Annotated[float, BeforeValidator(quantity_float)] | None = Field(default=None, ge=0)
 
+    @field_validator("policies")
+    @classmethod
+    def _at_least_one(cls, value: list[HpaScalingPolicy] | None) -> list[HpaScalingPolicy] | None:
+        # Left out, the API server fills in the defaults; given as [], it is refused
+        # (validateScalingRules): such a direction could never move.
+        if value is not None and not value:
+            raise ValueError("must specify at least one Policy")
+        return value
+
 
 class HpaBehavior(_Api):
     scale_up: HpaScalingRules | None = None
@@ -115,6 +124,8 @@ class HpaBehavior(_Api):
 
 class LabelSelector(_Api):
     match_labels: dict[str, str] = Field(default_factory=dict)
+    # Accepted as the API accepts them; the selector plays no part in the emulation.
+    match_expressions: list[dict[str, object]] = Field(default_factory=list)
 
 
 class MetricIdentifier(_Api):
@@ -128,12 +139,26 @@ class MetricTarget(_Api):
     average_value: Milli | None = None
 
     @model_validator(mode="after")
-    def _value_for_type(self) -> MetricTarget:
-        wanted = "value" if self.type == "Value" else "averageValue"
-        have = self.value if self.type == "Value" else self.average_value
+    def _one_positive_target(self) -> MetricTarget:
+        # As validateMetricTarget: one of the two, positive; the type is not checked
+        # against it, and the controller reads averageValue when it is set.
+        if self.value is not None and self.average_value is not None:
+            raise ValueError("may not set both a target value for metric and a per-pod target")
+        have = self.average_value if self.average_value is not None else self.value
         if have is None or have <= 0:
+            wanted = "value" if self.type == "Value" else "averageValue"
             raise ValueError(f"target type {self.type} needs a positive {wanted}")
         return self
+
+    @property
+    def kind(self) -> Literal["Value", "AverageValue"]:
+        """What the controller computes: per pod when ``averageValue`` is set."""
+        return "AverageValue" if self.average_value is not None else "Value"
+
+    @property
+    def amount(self) -> int:
+        """The target in milli-units."""
+        return self.average_value if self.average_value is not None else (self.value or 0)
 
 
 class ExternalMetricSpec(_Api):
@@ -265,13 +290,8 @@ class HpaConfig:
             MetricSource(
                 "External",
                 m.external.metric.name,
-                m.external.target.type,
-                (
-                    m.external.target.value
-                    if m.external.target.type == "Value"
-                    else m.external.target.average_value
-                )
-                or 0,
+                m.external.target.kind,
+                m.external.target.amount,
             )
             for m in spec.metrics
         )

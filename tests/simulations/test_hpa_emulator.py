@@ -281,3 +281,47 @@ def test_legacy_scale_up_never_exceeds_the_cap(recs: list[int]) -> None:
         assert new <= max(2 * size, 4)
         assert 1 <= new <= 20
         size = new
+
+
+def _external(target: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "External",
+        "external": {"metric": {"name": "lws_recommended_replicas"}, "target": target},
+    }
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        (
+            {"type": "AverageValue", "averageValue": "1", "value": "5"},
+            "may not set both a target value for metric and a per-pod target",
+        ),
+        ({"type": "Value"}, "needs a positive value"),
+    ],
+)
+def test_metric_targets_are_validated_as_the_api_server_does(
+    target: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValidationError, match=message):
+        spec(metrics=[_external(target)])
+
+
+def test_average_value_wins_whatever_the_type_says() -> None:
+    """validateMetricTarget does not match the field to the type, and the controller
+    divides by the pods whenever averageValue is set."""
+    mismatched = spec(metrics=[_external({"type": "Value", "averageValue": "1"})])
+    (source,) = HpaConfig.from_spec(mismatched).metrics
+    assert (source.target_type, source.target) == ("AverageValue", 1000)
+
+
+def test_an_empty_policy_list_is_refused_and_match_expressions_are_accepted() -> None:
+    """``policies: []`` would make a direction that can never move (the API refuses it);
+    a selector with matchExpressions is a valid manifest."""
+    with pytest.raises(ValidationError, match="must specify at least one Policy"):
+        spec({"scaleUp": {"policies": []}})
+    selected = _external({"type": "AverageValue", "averageValue": "1"})
+    selected["external"]["metric"]["selector"] = {
+        "matchExpressions": [{"key": "policy", "operator": "In", "values": ["llama-70b"]}]
+    }
+    assert len(HpaConfig.from_spec(spec(metrics=[selected])).metrics) == 1
