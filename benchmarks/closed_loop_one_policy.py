@@ -5,7 +5,7 @@ on one core.
     .venv/bin/python benchmarks/closed_loop_one_policy.py [--policy PATH] [--repeat 3]
 
 Prints the CPU seconds spent loading the trace (not part of the goal: the benchmark
-loads it once for all 103 runs) and, for each repeat, the CPU seconds of the run itself
+loads it once for all of its runs) and, for each repeat, the CPU seconds of the run itself
 (serving model, metrics path, engine, HPA emulation, LWS model), with its figures so a
 fast run cannot hide a broken one.
 """
