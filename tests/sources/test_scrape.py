@@ -352,17 +352,23 @@ def test_a_page_over_the_size_cap_is_a_failed_scrape(exporter: MetricsExporter) 
     try:
         snap = only(source.fetch([target("inference", "llama")], T0), "inference", "llama")
         assert set(snap.leaders) == {"llama-0"}
-        with pytest.raises(SourceUnavailableError, match="over the 32768-byte cap"):
-            DirectScrapeSource(
-                endpoints={KEY: {"llama-1": huge.url}}, timeout=2, max_body_bytes=32 * 1024
-            ).fetch([target("inference", "llama")], T0)
+        capped = DirectScrapeSource(
+            endpoints={KEY: {"llama-1": huge.url}}, timeout=2, max_body_bytes=32 * 1024
+        )
+        try:
+            with pytest.raises(SourceUnavailableError, match="over the 32768-byte cap"):
+                capped.fetch([target("inference", "llama")], T0)
+        finally:
+            capped.close()
         # Under the cap, the same chunked page is read whole (the engine's last value wins).
         whole = DirectScrapeSource(endpoints={KEY: {"llama-1": huge.url}}, timeout=2)
-        page = only(whole.fetch([target("inference", "llama")], T0), "inference", "llama")
-        assert values(page)["llama-1"]["queueDepth"] == 3
-        source.close()
-        whole.close()
+        try:
+            page = only(whole.fetch([target("inference", "llama")], T0), "inference", "llama")
+            assert values(page)["llama-1"]["queueDepth"] == 3
+        finally:
+            whole.close()
     finally:
+        source.close()
         huge.close()
 
 
