@@ -25,6 +25,7 @@ retry of a connection error.
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -58,10 +59,18 @@ def parse_time(text: str | None) -> float | None:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
+# A Ready condition without its time (the API always sets one; a hand-made or
+# truncated object may not): ready, but since when is unknown. It reads as "just ready"
+# everywhere: protected by minGroupAge, its token rate a newcomer's, and no cold start
+# learned from it. 0.0 (1970) made it the oldest group, the first a scale-down removed.
+READY_TIME_UNKNOWN = math.inf
+
+
 def _ready_since(pod: Json) -> float | None:
     for condition in (pod.get("status") or {}).get("conditions") or []:
         if condition.get("type") == "Ready" and condition.get("status") == "True":
-            return parse_time(condition.get("lastTransitionTime")) or 0.0
+            since = parse_time(condition.get("lastTransitionTime"))
+            return READY_TIME_UNKNOWN if since is None else since
     return None
 
 

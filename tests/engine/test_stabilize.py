@@ -3,6 +3,8 @@ through ``decide`` for the case where ``spec.replicas`` is below the groups that
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from autoscaler.engine.context import DecisionContext
@@ -51,6 +53,20 @@ def test_which_groups_a_scale_down_keeps(
     assert kept <= max(current, wish)
     codes = {r.code for r in ctx.reasons}
     assert (reason in codes) if reason else not codes
+
+
+def test_a_group_ready_since_an_unknown_time_is_kept_as_young() -> None:
+    """``ready_at`` infinite (``sources.kube.READY_TIME_UNKNOWN``): never old enough to go."""
+    policy = make_policy(**AGE)
+    groups = [_group(0, "ready"), GroupStatus(1, T0 - 900.0, math.inf)]
+    snap = snapshot(T0, current=2, ready=2, groups=groups, queue=[0, 0])
+    ctx = DecisionContext(policy, T0, 300.0)
+    assert protect_groups(ctx, 1, snap) == 2
+    assert {r.code for r in ctx.reasons} == {ReasonCode.PROTECT_YOUNG}
+    decision = Driver(policy).step(snap)
+    assert decision.replicas == 2
+    assert decision.demand is not None
+    assert math.isfinite(decision.demand)
 
 
 def test_a_decision_never_scales_up_for_a_group_above_spec_replicas() -> None:

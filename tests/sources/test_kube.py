@@ -4,6 +4,7 @@ no kube-apiserver can run here), through the real ``kubernetes`` Python client."
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 
 from autoscaler.errors import QueryRejectedError, SourceUnavailableError
 from autoscaler.snapshot import GroupStatus, LwsKey
-from autoscaler.sources.kube import KubernetesClusterReader, parse_time
+from autoscaler.sources.kube import READY_TIME_UNKNOWN, KubernetesClusterReader, parse_time
 from tests.sources.kube_objects import api_client, lws_object, pod_object
 from tests.support.fake_apiserver import FakeApiServer, status
 from tests.support.raw_server import RawServer
@@ -214,3 +215,18 @@ def test_no_answer_in_one_namespace_fails_the_rest_without_waiting_on_each(
     assert "c not tried" in states.errors[LwsKey("c", "z")]
     paths = [r.path for r in api.requests[before:]]
     assert not any("/namespaces/c/" in p for p in paths)
+
+
+def test_a_ready_condition_without_its_time_reads_as_just_ready(api: FakeApiServer) -> None:
+    """The API always stamps a condition; a hand-made object may not. Read as 1970, the
+    group was the oldest, the first a scale-down took despite minGroupAge."""
+    api.put(lws_object("inference", "llama", replicas=1, status=1, ready=1, size=1))
+    pod = pod_object("inference", "llama", 0, 0)
+    for condition in pod["status"]["conditions"]:
+        condition.pop("lastTransitionTime")
+    api.put(pod)
+    state = KubernetesClusterReader(api_client(api)).read([LwsKey("inference", "llama")])[
+        LwsKey("inference", "llama")
+    ]
+    (group,) = state.groups
+    assert group.ready_at == READY_TIME_UNKNOWN == math.inf
