@@ -15,6 +15,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from autoscaler.errors import AutoscalerError
 from simulations.report import attainment_cell
 
 _RANGE = re.compile(r"(\d+)-(\d+)")
@@ -22,8 +23,10 @@ _RANGE = re.compile(r"(\d+)-(\d+)")
 MAX_SEEDS = 100
 
 
-class SeedsError(ValueError):
-    """A ``--seeds`` list that cannot be read."""
+class SeedsError(AutoscalerError):
+    """A ``--seeds`` list that cannot be read (an ``AutoscalerError``: the CLI reports it
+    in one line wherever it surfaces, and the commands gather it with their other
+    problems)."""
 
 
 def parse_seeds(text: str) -> tuple[int, ...]:

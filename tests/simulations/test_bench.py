@@ -11,20 +11,27 @@ from simulations.bench import best_tuned_recipe, goal_check
 from simulations.bench_runs import KEDA_SWEEP, KNATIVE_SWEEP, ORACLE_SWEEP, SEED_SWEEP
 
 
-def test_sweeps_are_even_grids_that_hold_the_settings_a_coarse_grid_missed() -> None:
-    # Default trace: KEDA's 9 and the oracle's 0.95 were the cheapest settings meeting
-    # the target, and both sat between the points of the former coarse grids.
-    assert 9.0 in KEDA_SWEEP
-    assert 9.0 in SEED_SWEEP
-    assert 0.95 in ORACLE_SWEEP
-    # The queue recipes: 0.1-0.4 by 0.1, then 0.5-15 by 0.5 (a true queue is mostly under
-    # one request per pod, so the settings that can meet the SLO are small).
-    for sweep in (SEED_SWEEP, KEDA_SWEEP):
-        assert sweep[:5] == (0.1, 0.2, 0.3, 0.4, 0.5)
-        assert {round(b - a, 6) for a, b in itertools.pairwise(sweep[4:])} == {0.5}
-    for sweep, step in ((KNATIVE_SWEEP, 10.0), (ORACLE_SWEEP, 0.05)):
-        assert {round(b - a, 6) for a, b in itertools.pairwise(sweep)} == {step}
-    # From 0.2: on a trace no setting serves, the oracle must still be the dearest.
+def test_sweeps_are_geometric_grids_with_the_published_values() -> None:
+    """A recipe's fleet is about load / threshold, so each step of its grid moves the
+    fleet by the same share: 15% for the queue thresholds, 10% for the KPA target. The
+    even grids they replaced missed KEDA at 0.25 and the KPA at 46 on the default trace;
+    the geometric ones hold a point within 7.5% (5%) of any setting in range."""
+    for sweep, ratio in ((SEED_SWEEP, 1.15), (KEDA_SWEEP, 1.15), (KNATIVE_SWEEP, 1.1)):
+        steps = [b / a for a, b in itertools.pairwise(sweep)]
+        assert max(steps) <= ratio * 1.02, sweep
+        assert sweep == tuple(sorted(set(sweep)))
+    for missed in (0.25, 9.0):
+        assert min(abs(p / missed - 1) for p in KEDA_SWEEP) <= 0.075
+    assert min(abs(p / 46.0 - 1) for p in KNATIVE_SWEEP) <= 0.05
+    # The published settings are always in: seed 10, KEDA 5, the KPA 100.
+    assert {5.0, 10.0} <= set(SEED_SWEEP) & set(KEDA_SWEEP)
+    assert 100.0 in KNATIVE_SWEEP
+    assert (SEED_SWEEP[0], KNATIVE_SWEEP[0]) == (0.1, 10.0)
+    assert SEED_SWEEP[-1] >= 15.0
+    assert KNATIVE_SWEEP[-1] >= 150.0
+    # The oracle keeps its even grid from 0.2: on a trace no setting serves, the oracle
+    # must still be the dearest.
+    assert {round(b - a, 6) for a, b in itertools.pairwise(ORACLE_SWEEP)} == {0.05}
     assert (ORACLE_SWEEP[0], ORACLE_SWEEP[-1]) == (0.2, 1.6)
 
 
