@@ -191,8 +191,13 @@ def test_stale_recommendation_is_503_and_not_ready(api: Running) -> None:
         _is_status(stale.json(), 503, "ServiceUnavailable")
         assert "46s old" in stale.json()["message"]
         assert http.get("/readyz").status_code == 503
+        # The debug view (what `explain` reads) says the same: 46 s old, stale.
+        view = http.get(f"/debug/decisions/{LLAMA.namespace}/{LLAMA.name}").json()
+        assert (view["stale"], view["ageSeconds"]) == (True, 46.0)
         api.cycle()  # a new cycle makes it fresh again
         assert http.get(REC).status_code == 200
+        view = http.get(f"/debug/decisions/{LLAMA.namespace}/{LLAMA.name}").json()
+        assert (view["stale"], view["ageSeconds"]) == (False, 0.0)
 
 
 def test_a_decision_dated_ahead_of_the_clock_is_stale_too(api: Running) -> None:

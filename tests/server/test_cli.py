@@ -143,7 +143,15 @@ def test_explain_prints_the_last_decision(
         out = capsys.readouterr().out
         assert out.startswith("inference/llama-70b (policy llama-70b): recommend 8 (current 4)")
         assert "signal queueDepth: ok value=16 target=8" in out
-        assert "decided at 2026-01-01T00:00:00Z" in out
+        assert "decided at 2026-01-01T00:00:00Z, 0s ago" in out
+        assert "STALE" not in out
+        running.clock.advance(120)  # past the 45 s max age: the loop is behind
+        assert main(["explain", "inference/llama-70b", *tls]) == 0
+        behind = capsys.readouterr().out
+        assert "decided at 2026-01-01T00:00:00Z, 120s ago (STALE: the control loop is behind)" in (
+            behind
+        )
+        running.cycle()
 
         assert main(["explain", "inference/llama-70b", "-o", "json", *tls]) == 0
         assert '"replicas": 8' in capsys.readouterr().out
