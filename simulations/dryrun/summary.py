@@ -66,13 +66,15 @@ def demand_groups(load: RecordedLoad, yardstick: ScalingPolicy) -> np.ndarray:
     return out
 
 
-def _longest_run(mask: np.ndarray) -> int:
-    """Length of the longest run of True: [F T T F T] -> 2."""
+def _longest_run_seconds(mask: np.ndarray, dt: np.ndarray) -> float:
+    """Seconds of the longest run of True, each step lasting its ``dt``: with steps of
+    15, 3600, 15 and 15 s, [T T F T] is 3615 s (steps times the median step read 30)."""
     if not mask.any():
-        return 0
+        return 0.0
     padded = np.concatenate(([0], mask.astype(np.int8), [0]))
     edges = np.flatnonzero(np.diff(padded))
-    return int((edges[1::2] - edges[::2]).max())
+    elapsed = np.concatenate(([0.0], np.cumsum(dt)))
+    return float((elapsed[edges[1::2]] - elapsed[edges[::2]]).max())
 
 
 @dataclass(frozen=True)
@@ -137,7 +139,7 @@ def summarize(timeline: Timeline, demand: np.ndarray) -> Summary:
         scale_ups=int(np.count_nonzero(changes > 0)),
         scale_downs=int(np.count_nonzero(changes < 0)),
         wrong_size_seconds=float(dt[wrong].sum()),
-        longest_wrong_size_seconds=_longest_run(wrong) * step,
+        longest_wrong_size_seconds=_longest_run_seconds(wrong, dt),
         zero_seconds=float(dt[at_zero].sum()),
         times_to_zero=entered_zero,
         no_recommendation_seconds=float(dt[np.isnan(timeline.recommendation)].sum()),

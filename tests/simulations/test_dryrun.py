@@ -41,7 +41,7 @@ from simulations.dryrun.report import (
     write_summary,
     write_timeline,
 )
-from simulations.dryrun.summary import _longest_run
+from simulations.dryrun.summary import _longest_run_seconds
 from simulations.dryrun.synthetic import history_from_curve
 from simulations.hpa import HpaConfig, HpaSpec
 from simulations.hpa.chart import chart_hpa_spec
@@ -200,11 +200,21 @@ def test_a_source_gap_makes_the_engine_hold(policy: ScalingPolicy) -> None:
 
 
 @pytest.mark.parametrize(
-    ("mask", "run"),
-    [([], 0), ([0, 0], 0), ([1], 1), ([1, 1, 0, 1], 2), ([0, 1, 1, 1, 0, 1, 1], 3)],
+    ("mask", "dt", "seconds"),
+    [
+        ([], [], 0.0),
+        ([0, 0], [15, 15], 0.0),
+        ([1], [15], 15.0),
+        ([1, 1, 0, 1], [15, 15, 15, 15], 30.0),
+        ([0, 1, 1, 1, 0, 1, 1], [15] * 7, 45.0),
+        # An hour's hole in the recording inside the run: its real length, not
+        # steps x the median step (30 s).
+        ([1, 1, 0, 1], [15, 3600, 15, 15], 3615.0),
+        ([1, 0, 1, 1], [3600, 15, 15, 15], 3600.0),
+    ],
 )
-def test_longest_run(mask: list[int], run: int) -> None:
-    assert _longest_run(np.array(mask, dtype=bool)) == run
+def test_longest_run_in_seconds(mask: list[int], dt: list[float], seconds: float) -> None:
+    assert _longest_run_seconds(np.array(mask, dtype=bool), np.array(dt, dtype=float)) == seconds
 
 
 def test_regressions_respect_the_margins() -> None:
