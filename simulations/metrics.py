@@ -8,40 +8,33 @@ names, types and labels (``model_name``, ``engine="0"``): the gauges
 ``vllm:request_success_total`` and the histograms ``vllm:time_to_first_token_seconds``
 and ``vllm:request_queue_time_seconds``.
 
-From there the snapshot is built by the production source functions:
+From there the snapshot is built by the production source code:
 ``autoscaler.sources.exposition.reading_from_samples`` reduces the series to one raw
-reading per leader, ``autoscaler.sources.derive`` turns successive readings into rates
-(counter resets of re-created groups included) and the latency quantiles, and
-``autoscaler.sources.assemble`` merges them with the LWS state. The glue between them
-(a history per leader, kept 300 s) is this module's, in the manner of the scrape source
-(:class:`autoscaler.sources.scrape.DirectScrapeSource`, which keeps two rate windows and
-rates each data-parallel engine apart). It is separate code, kept in step by hand: with
-the one engine a simulated leader has, the same readings go through the same derive
-functions, so the differences (history length beyond the rate window, per-engine rates)
-change no figure.
+reading per leader, kept in the scrape source's own per-pod history
+(:class:`autoscaler.sources.scrape.PodHistory`), and
+:func:`autoscaler.sources.scrape.snapshot_from_histories` turns the histories into
+gauges, per-engine rates (counter resets of re-created groups included) and latency
+quantiles, merged with the LWS state, exactly as ``DirectScrapeSource`` does. Only the
+HTTP fetch and the text parsing are left out.
 """
 
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Mapping, Sequence
 
 from autoscaler.policy.model import ScalingPolicy
-from autoscaler.signals import CATALOGUE, MetricKind, ServingEngine, Signal
-from autoscaler.snapshot import LwsKey, LwsSnapshot, Sample, leader_pod_name
-from autoscaler.sources.assemble import assemble
+from autoscaler.signals import CATALOGUE, ServingEngine, Signal
+from autoscaler.snapshot import LwsKey, LwsSnapshot, leader_pod_name
+from autoscaler.sources.base import Target
 from autoscaler.sources.cluster import LwsState
-from autoscaler.sources.derive import latency_samples, window_rate
 from autoscaler.sources.exposition import Labels, RawReading, reading_from_samples
-from autoscaler.sources.families import families
-from autoscaler.sources.promql import latency_quantiles
+from autoscaler.sources.scrape import PodHistory, snapshot_from_histories
 from simulations.serving import QUEUE_TIME_BUCKETS, TTFT_BUCKETS, GroupEngine
 
 Samples = dict[str, list[tuple[Labels, float]]]
 TTFT_HISTOGRAM = CATALOGUE[ServingEngine.VLLM][Signal.TTFT].names[0]
 QUEUE_HISTOGRAM = CATALOGUE[ServingEngine.VLLM][Signal.QUEUE_WAIT].names[0]
-_COUNTERS = tuple(f.signal for f in families(ServingEngine.VLLM) if f.kind is MetricKind.COUNTER)
 
 
 def leader_samples(group: GroupEngine, now: float, model_name: str) -> Samples:
@@ -108,11 +101,13 @@ def _labels(labels: Labels) -> str:
 
 
 class ScrapeStore:
-    """Readings per leader pod over the last ``keep`` seconds, and snapshots built from them."""
+    """Readings per leader pod over the last ``keep`` seconds, and the snapshots the
+    direct-scrape source would build from them (:func:`snapshot_from_histories`: the
+    same histories, rates and quantiles, only the HTTP and text parsing left out)."""
 
     def __init__(self, key: LwsKey, model_name: str, keep: float) -> None:
         self.key, self.model_name, self.keep = key, model_name, keep
-        self.readings: dict[str, deque[tuple[float, RawReading]]] = {}
+        self.readings: dict[str, PodHistory] = {}
 
     def pod_name(self, index: int) -> str:
         return leader_pod_name(self.key.name, index)
@@ -127,36 +122,15 @@ class ScrapeStore:
         for group in groups:
             samples = leader_samples(group, now, self.model_name)
             reading = reading_from_samples(ServingEngine.VLLM, samples, self.model_name)
-            history = self.readings.setdefault(self.pod_name(group.index), deque())
-            history.append((now, reading))
-        for history in self.readings.values():
-            while history and history[0][0] < now - self.keep:
-                history.popleft()
+            history = self.readings.setdefault(self.pod_name(group.index), PodHistory())
+            history.add(now, reading, self.keep)
 
     def latest(self) -> Mapping[str, RawReading]:
-        return {pod: h[-1][1] for pod, h in self.readings.items() if h}
+        return {pod: h.readings[-1] for pod, h in self.readings.items() if h.readings}
 
     def snapshot(self, policy: ScalingPolicy, now: float, state: LwsState) -> LwsSnapshot:
         """What a direct-scrape source would hand the engine for ``policy`` at ``now``."""
-        window = policy.spec.metrics.rate_window
-        leaders: dict[str, dict[Signal, Sample]] = {}
-        for pod, history in self.readings.items():
-            if not history:
-                continue
-            times = [t for t, _ in history]
-            last_t, last = history[-1]
-            samples: dict[Signal, Sample] = {}
-            for signal, value in last.values.items():
-                if signal in _COUNTERS:
-                    values = [r.values.get(signal, math.nan) for _, r in history]
-                    rate = window_rate(times, values, now, window)
-                    if rate is not None:
-                        samples[signal] = Sample(rate, last_t)
-                else:
-                    samples[signal] = Sample(value, last_t)
-            leaders[pod] = samples
-        histories = [[(t, r.histograms) for t, r in h] for h in self.readings.values() if h]
-        aggregates = latency_samples(latency_quantiles(policy), histories, now, window)
-        result = assemble(self.key, now, leaders, aggregates, state)
+        pods = {pod: history for pod, history in self.readings.items() if history.readings}
+        result = snapshot_from_histories(Target(policy), pods, now, state)
         assert isinstance(result, LwsSnapshot)  # with a cluster state it always is
         return result

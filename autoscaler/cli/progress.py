@@ -13,12 +13,12 @@ Progress = Callable[[str, float], None]
 WIDTH = 30
 
 
-def progress_bar(started: float, terminal: bool | None = None) -> Progress:
+def progress_bar(started: float) -> Progress:
     """``show(label, fraction)``. On a terminal, one line redrawn in place when the
     permille or the label changes; otherwise (a log file, CI) one line per tenth done,
     since a log keeps every carriage-return frame (120 of them on one "line" for one
     benchmark)."""
-    tty = sys.stderr.isatty() if terminal is None else terminal
+    tty = sys.stderr.isatty()
     last: list[object] = [-1, ""]
 
     def show(label: str, fraction: float) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from autoscaler.cli.arg_types import positive_float
+from autoscaler.cli.arg_types import positive_float, positive_int
 from autoscaler.durations import parse_duration
 
 
@@ -18,16 +18,6 @@ def _duration(text: str) -> float:
         return parse_duration(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number above 0, got {text!r}")
-    return value
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -62,7 +52,7 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--scrape-concurrency",
-        type=_count,
+        type=positive_int,
         default=16,
         metavar="N",
         help="scrape source: leaders scraped at once (default 16)",
@@ -119,7 +109,7 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     )
     s.add_argument(
         "--max-connections",
-        type=_count,
+        type=positive_int,
         default=1000,
         metavar="N",
         help="open connections (or requests in flight) above which requests get 503 (default 1000)",

@@ -171,18 +171,12 @@ def register(subparsers: Any) -> None:
 
 def _check(args: argparse.Namespace) -> list[str]:
     problems = []
+    # The numbers themselves are checked at parse time (arg_types); what is left is what
+    # their types cannot say.
     if not 0 < args.slo_target <= 1:
         problems.append("--slo-target must be in (0, 1]")
-    if args.slo_queue_wait <= 0 or any(s <= 0 for s in args.also_slo):
-        problems.append("--slo-queue-wait and --also-slo must be > 0")
-    if args.jobs < 1:
-        problems.append("--jobs must be >= 1")
-    if args.duration is not None and args.duration <= 0:
-        problems.append("--duration must be > 0")
     if args.cold_start is not None and args.cold_start <= 0:
         problems.append("--cold-start must be > 0")
-    if not args.rate_factor > 0:
-        problems.append("--rate-factor must be > 0")
     try:
         read_seeds(args)
     except SeedsError as err:

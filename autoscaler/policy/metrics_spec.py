@@ -26,7 +26,8 @@ _PATH_PATTERN = r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$"
 # A container port name is an IANA_SVC_NAME, as Kubernetes validates it: at most 15
 # characters, lowercase letters, digits and '-', at least one letter, no '--', and no
 # '-' at either end.
-_PORT_NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?")
+_PORT_NAME_PATTERN = r"[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?"
+_PORT_NAME = re.compile(_PORT_NAME_PATTERN)
 
 
 def _port(value: object) -> int | str:
@@ -54,7 +55,7 @@ Port = Annotated[
         {
             "anyOf": [
                 {"type": "integer", "minimum": 1, "maximum": 65535},
-                {"type": "string", "pattern": "^[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$"},
+                {"type": "string", "pattern": f"^{_PORT_NAME_PATTERN}$"},
             ],
             "description": "A port number, or the name of a container port of the leader "
             "pod (as a Service's targetPort may be).",

@@ -45,7 +45,7 @@ import requests
 
 from autoscaler.errors import SourceError, SourceUnavailableError
 from autoscaler.signals import MetricKind, Signal
-from autoscaler.snapshot import LwsKey, Sample
+from autoscaler.snapshot import LwsKey, LwsSnapshot, Sample
 from autoscaler.sources.assemble import assemble
 from autoscaler.sources.base import SourceResult, Target
 from autoscaler.sources.cluster import ClusterStateReader, LwsState
@@ -75,7 +75,9 @@ def needs_prometheus(target: Target) -> str | None:
 
 
 @dataclass
-class _PodHistory:
+class PodHistory:
+    """One leader pod's readings over the last ``keep`` seconds, in time order."""
+
     times: deque[float] = field(default_factory=deque)
     readings: deque[RawReading] = field(default_factory=deque)
 
@@ -92,7 +94,7 @@ class _PodHistory:
 
 
 def leader_samples(
-    history: _PodHistory, signals: Sequence[Signal], target: Target, now: float
+    history: PodHistory, signals: Sequence[Signal], target: Target, now: float
 ) -> dict[Signal, Sample]:
     """The per-leader samples of one pod from its reading history."""
     samples: dict[Signal, Sample] = {}
@@ -118,7 +120,7 @@ def leader_samples(
     return samples
 
 
-def _parts_rate(history: _PodHistory, signal: Signal, now: float, window: float) -> float | None:
+def _parts_rate(history: PodHistory, signal: Signal, now: float, window: float) -> float | None:
     """The sum of each part's (data-parallel engine's) rate over the window.
 
     Summing first and then taking the rate would read one engine's reset as a reset of
@@ -134,6 +136,32 @@ def _parts_rate(history: _PodHistory, signal: Signal, now: float, window: float)
     rates = [window_rate(times, values, now, window) for times, values in series.values()]
     known = [rate for rate in rates if rate is not None]
     return math.fsum(known) if known else None
+
+
+def snapshot_from_histories(
+    target: Target, pods: Mapping[str, PodHistory], now: float, state: LwsState | None
+) -> LwsSnapshot | str:
+    """``target``'s snapshot from its leaders' reading histories (or why there is none):
+    gauges, per-engine rates and latency quantiles, merged with the LWS state. The
+    closed-loop benchmark builds its snapshots here too (``simulations.metrics``)."""
+    leaders = {p: leader_samples(h, LEADER_SIGNALS, target, now) for p, h in pods.items()}
+    return assemble(target.key, now, leaders, _latencies(target, pods, now), state)
+
+
+def _latencies(target: Target, pods: Mapping[str, PodHistory], now: float) -> dict[Signal, Sample]:
+    # One history per (pod, part): bucket rates are summed over them anyway, and taken
+    # per data-parallel engine an engine's reset is its own (see _parts_rate).
+    histories: list[list[tuple[float, Histograms]]] = []
+    for history in pods.values():
+        by_part: dict[PartKey, list[tuple[float, Histograms]]] = {}
+        for at, reading in zip(history.times, history.readings, strict=True):
+            for part, histograms in reading.histogram_parts.items():
+                by_part.setdefault(part, []).append((at, histograms))
+        histories.extend(by_part.values())
+    policy = target.policy
+    return latency_samples(
+        latency_quantiles(policy), histories, now, policy.spec.metrics.rate_window
+    )
 
 
 class DirectScrapeSource:
@@ -165,7 +193,7 @@ class DirectScrapeSource:
             concurrency=concurrency,
             session=session,
         )
-        self._history: dict[tuple[LwsKey, str], _PodHistory] = {}
+        self._history: dict[tuple[LwsKey, str], PodHistory] = {}
 
     def _urls(
         self, targets: Sequence[Target], states: Mapping[LwsKey, LwsState] | None
@@ -227,7 +255,7 @@ class DirectScrapeSource:
             except SourceError as exc:
                 failures.append(f"{urls[pod]}: {exc}")
                 continue
-            self._history.setdefault(pod, _PodHistory()).add(
+            self._history.setdefault(pod, PodHistory()).add(
                 now, reading, min(keep, _MAX_HISTORY_SECONDS)
             )
         tried = len(urls) + len(unnamed)
@@ -260,31 +288,12 @@ class DirectScrapeSource:
             pods = {p: h for (k, p), h in self._history.items() if k == target.key}
             if state is not None:
                 pods = {p: h for p, h in pods.items() if p in state.leader_names}
-            leaders = {p: leader_samples(h, LEADER_SIGNALS, target, now) for p, h in pods.items()}
-            aggregates = self._latencies(target, pods, now)
-            built = assemble(target.key, now, leaders, aggregates, state)
+            built = snapshot_from_histories(target, pods, now, state)
             if isinstance(built, str):
                 errors[target.key] = built
             else:
                 snapshots[target.key] = built
         return SourceResult(snapshots, errors)
-
-    def _latencies(
-        self, target: Target, pods: Mapping[str, _PodHistory], now: float
-    ) -> dict[Signal, Sample]:
-        # One history per (pod, part): bucket rates are summed over them anyway, and
-        # taken per data-parallel engine an engine's reset is its own (see _parts_rate).
-        histories: list[list[tuple[float, Histograms]]] = []
-        for history in pods.values():
-            by_part: dict[PartKey, list[tuple[float, Histograms]]] = {}
-            for at, reading in zip(history.times, history.readings, strict=True):
-                for part, histograms in reading.histogram_parts.items():
-                    by_part.setdefault(part, []).append((at, histograms))
-            histories.extend(by_part.values())
-        policy = target.policy
-        return latency_samples(
-            latency_quantiles(policy), histories, now, policy.spec.metrics.rate_window
-        )
 
     def history(
         self, targets: Sequence[Target], start: float, end: float, step: float

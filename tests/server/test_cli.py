@@ -74,7 +74,7 @@ def test_source_bounds_are_flags_with_defaults(
     assert (chosen.scrape_timeout, chosen.scrape_concurrency) == (0.5, 64)
     assert chosen.prometheus_timeout == 60.0
     for flag, value, message in (
-        ("--scrape-concurrency", "0", "must be a whole number above 0"),
+        ("--scrape-concurrency", "0", "must be at least 1"),
         ("--scrape-timeout", "soon", "is not a duration"),
     ):
         with pytest.raises(SystemExit) as exited:

@@ -13,6 +13,7 @@ from autoscaler.policy.loader import load_policy_file
 from autoscaler.signals import Signal
 from autoscaler.snapshot import GroupStatus, LwsKey
 from autoscaler.sources.exposition import RawReading
+from autoscaler.sources.scrape import PodHistory
 from simulations.baselines.hpa_driven import chart_behavior, keda_recipe, seed_recipe
 from simulations.baselines.kpa import KnativeKpa
 from simulations.baselines.provisioned import Oracle, needed_groups
@@ -93,7 +94,8 @@ def test_kpa_scale_down_is_limited_to_half_the_ready_groups() -> None:
 def _view(now: float, ready: int, waiting: list[float], spec: int | None = None) -> LoopView:
     store = ScrapeStore(KEY, "m", keep=300)
     for i, w in enumerate(waiting):
-        store.readings[store.pod_name(i)] = deque([(now, RawReading({Signal.QUEUE_DEPTH: w}))])
+        history = store.readings[store.pod_name(i)] = PodHistory()
+        history.add(now, RawReading({Signal.QUEUE_DEPTH: w}), keep=300)
     groups = tuple(GroupStatus(i, -1000.0, -900.0) for i in range(ready))
     state = lws_state(KEY, spec if spec is not None else ready, groups, now)
     return LoopView(now, state, store, 0, 0.0)
