@@ -15,10 +15,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from autoscaler.errors import AutoscalerError
+from simulations.yaml_file import load_yaml_model
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
 DEFAULT_PROFILE = "llama-70b-h100"
@@ -31,7 +31,8 @@ class ProfileError(AutoscalerError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # As a policy: unknown keys, coercion ("20000" for a number) and .inf/.nan refused.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class DecodeModel(_Strict):
@@ -99,13 +100,4 @@ def load_profile(name_or_path: str) -> ServingProfile:
     if not path.is_file():
         known = ", ".join(available_profiles())
         raise ProfileError(f"no serving profile {name_or_path!r} (known: {known})")
-    try:
-        data = yaml.safe_load(path.read_text())
-        return ServingProfile.model_validate(data)
-    except yaml.YAMLError as exc:
-        raise ProfileError(f"{path}: not valid YAML ({exc})") from exc
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
-        raise ProfileError(f"{path}: {problems}") from exc
+    return load_yaml_model(path, ServingProfile, ProfileError)

@@ -11,7 +11,7 @@ by the same rules :func:`~simulations.dryrun.load.collect` applies to snapshots:
 - without recorded replica series, the reporting leaders stand for spec, status and ready
   (as ``autoscaler.sources.assemble`` does), and a step with no leader is a gap.
 
-``tests/simulations/test_dryrun.py`` checks both paths give the same arrays.
+``tests/simulations/dryrun/test_runner.py`` checks both paths give the same arrays.
 """
 
 from __future__ import annotations

@@ -19,12 +19,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import ValidationError
-
 from autoscaler.errors import AutoscalerError
 from autoscaler.policy.model import ScalingPolicy
+from autoscaler.policy.yaml_nodes import FieldPath
 from simulations.hpa.spec import HpaSpec
+from simulations.yaml_file import load_yaml_model
 
 RECOMMENDATION_METRIC = "lws_recommended_replicas"
 
@@ -85,21 +84,14 @@ def load_hpa_spec(path: Path | str) -> HpaSpec:
     ``scaleTargetRef`` is ignored (the simulated LWS is the target). The metrics must be
     External metrics whose value is the recommendation (one value per metric per sync).
     """
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise HpaSpecError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        raise HpaSpecError(f"{path}: not valid YAML: {exc}") from None
+    return load_yaml_model(path, HpaSpec, HpaSpecError, _spec_of)
+
+
+def _spec_of(data: Any) -> tuple[Any, FieldPath]:
+    """The spec of a manifest, or the document itself; without ``scaleTargetRef``."""
+    prefix: FieldPath = ()
     if isinstance(data, dict) and data.get("kind") == "HorizontalPodAutoscaler":
-        data = data.get("spec")
+        data, prefix = data.get("spec"), ("spec",)
     if not isinstance(data, dict):
-        raise HpaSpecError(f"{path}: expected an HPA manifest or its spec (a mapping)")
-    data = {k: v for k, v in data.items() if k != "scaleTargetRef"}
-    try:
-        return HpaSpec.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '<spec>'}: {e['msg']}" for e in exc.errors()
-        )
-        raise HpaSpecError(f"{path}: invalid HPA spec: {problems}") from None
+        raise ValueError("expected an HPA manifest or its spec (a mapping)")
+    return {k: v for k, v in data.items() if k != "scaleTargetRef"}, prefix

@@ -88,8 +88,17 @@ Milli = Annotated[int, BeforeValidator(quantity_milli)]
 
 
 class _Api(BaseModel):
+    # As the API server decodes JSON into Go structs: camelCase names only, no unknown
+    # field, no coercion (``"3"`` or ``3.0`` is no int32); quantities take a string or a
+    # number, as ``resource.Quantity`` does (``Milli``, ``quantity_float``).
     model_config = ConfigDict(
-        extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True
+        extra="forbid",
+        frozen=True,
+        strict=True,
+        allow_inf_nan=False,
+        alias_generator=to_camel,
+        validate_by_alias=True,
+        validate_by_name=False,
     )
 
 
@@ -188,8 +197,11 @@ class HpaSpec(_Api):
         return self
 
 
-class ControllerConfig(_Api):
-    """kube-controller-manager settings (``--horizontal-pod-autoscaler-*`` flags)."""
+class ControllerConfig(BaseModel):
+    """kube-controller-manager settings (``--horizontal-pod-autoscaler-*`` flags), built
+    by the simulator from its own options, by Python name."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     sync_period_seconds: float = Field(default=15.0, gt=0)
     tolerance: float = Field(default=0.1, ge=0)

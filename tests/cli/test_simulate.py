@@ -279,3 +279,29 @@ def test_a_check_margin_must_be_a_number_of_at_least_0(
         main(["simulate", "--max-replica-hours-increase", value])
     assert exited.value.code == 2
     assert "argument --max-replica-hours-increase: must be" in capsys.readouterr().err
+
+
+def test_a_bad_hpa_file_is_reported_with_its_lines_before_the_run(
+    recording: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hpa = tmp_path / "hpa.yaml"
+    hpa.write_text(
+        "maxReplicas: '8'\n"
+        "metrics:\n"
+        "  - type: External\n"
+        "    external:\n"
+        "      metric: {name: lws_recommended_replicas}\n"
+        "      target: {type: AverageValue, averageValue: 1, averageUtilization: 50}\n"
+    )
+    out = tmp_path / "out"
+    run = ["simulate", "--recording", str(recording), "--policies", str(POLICY), "-q"]
+    assert main([*run, "--hpa", str(hpa), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"{hpa}:1: maxReplicas: Input should be a valid integer" in err
+    assert f"{hpa}:6: metrics[0].external.target.averageUtilization: unknown field" in err
+    assert not (out / "summary.json").exists()
+
+    hpa.write_text(hpa.read_text().replace("'8'", "8").replace(", averageUtilization: 50", ""))
+    assert main([*run, "--hpa", str(hpa), "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["assumptions"]["hpa"] == str(hpa)

@@ -7,7 +7,6 @@ from collections import deque
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from autoscaler.policy.loader import load_policy_file
 from autoscaler.signals import Signal
@@ -146,14 +145,3 @@ def test_oracle_needs_and_its_one_cold_start_lead() -> None:
 def test_example_policy_loads_for_ours() -> None:
     policy = load_policy_file(REPO / "policies" / "llama-70b.yaml")[0].policy
     assert policy.spec.replicas.max >= 1
-
-
-def test_profile_rejects_a_context_longer_than_the_cache() -> None:
-    from simulations.profile import ProfileError, ServingProfile
-
-    data = load_profile("llama-70b-h100").model_dump()
-    data["kv_cache_tokens"] = 1000
-    with pytest.raises(ValueError, match="exceeds kv_cache_tokens"):
-        ServingProfile.model_validate(data)
-    with pytest.raises(ProfileError, match="no serving profile"):
-        load_profile("nope")

@@ -2,8 +2,8 @@
 shared with the server, the loop, the figures, and golden files for a short recording
 whose outcome is computed by hand.
 
-Golden files live in ``tests/simulations/golden``; regenerate them with
-``UPDATE_GOLDEN=1 pytest tests/simulations/test_dryrun.py`` and review the diff.
+Golden files live in ``tests/simulations/dryrun/golden``; regenerate them with
+``UPDATE_GOLDEN=1 pytest tests/simulations/dryrun/test_runner.py`` and review the diff.
 """
 
 from __future__ import annotations

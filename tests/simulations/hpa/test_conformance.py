@@ -18,7 +18,7 @@ from simulations.hpa.conformance import (
     run_cases,
 )
 
-CASES = Path(__file__).resolve().parents[3] / "shared" / "reference" / "hpa-cases.json"
+CASES = Path(__file__).resolve().parents[4] / "shared" / "reference" / "hpa-cases.json"
 
 
 @pytest.fixture(scope="module")

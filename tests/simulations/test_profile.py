@@ -1,0 +1,101 @@
+"""Serving profiles load as strictly as a policy: a bad figure names its file, line
+and field, every problem at once, and a profile that would not start vLLM is refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from simulations.profile import (
+    PROFILE_DIR,
+    ProfileError,
+    available_profiles,
+    load_profile,
+)
+
+
+def _edited(tmp_path: Path, *replacements: tuple[str, str]) -> Path:
+    text = (PROFILE_DIR / "llama-70b-h100.yaml").read_text()
+    for old, new in replacements:
+        assert old in text
+        text = text.replace(old, new, 1)
+    path = tmp_path / "edited.yaml"
+    path.write_text(text)
+    return path
+
+
+def _line_of(path: Path, start: str) -> int:
+    return next(
+        n for n, line in enumerate(path.read_text().splitlines(), 1) if line.startswith(start)
+    )
+
+
+def test_shipped_profiles_load_by_name_and_by_path() -> None:
+    assert available_profiles() == ["llama-405b-fp8-h100", "llama-70b-h100"]
+    for name in available_profiles():
+        assert load_profile(name) == load_profile(str(PROFILE_DIR / f"{name}.yaml"))
+    with pytest.raises(ProfileError, match=r"no serving profile 'nope' \(known: llama-405b"):
+        load_profile("nope")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field", "message"),
+    [
+        # YAML would hand pydantic a string; lax mode would have read it as 20,000.
+        (
+            "prefill_tokens_per_second: 20000",
+            "prefill_tokens_per_second: '20000'",
+            "prefill_tokens_per_second",
+            "Input should be a valid number",
+        ),
+        # .inf tokens/s would make every group infinitely fast.
+        (
+            "prefill_tokens_per_second: 20000",
+            "prefill_tokens_per_second: .inf",
+            "prefill_tokens_per_second",
+            "Input should be a finite number",
+        ),
+        (
+            "  base_seconds: 0.0115",
+            "  base_seconds: 0",
+            "decode.base_seconds",
+            "Input should be greater than 0",
+        ),
+        ("  spread: 0.2", "  sprad: 0.2", "cold_start.sprad", "unknown field"),
+        (
+            "max_num_seqs: 256",
+            "max_num_seqs: 256.5",
+            "max_num_seqs",
+            "Input should be a valid integer",
+        ),
+    ],
+)
+def test_a_bad_figure_names_file_line_and_field(
+    tmp_path: Path, old: str, new: str, field: str, message: str
+) -> None:
+    path = _edited(tmp_path, (old, new))
+    with pytest.raises(ProfileError) as exc:
+        load_profile(str(path))
+    line = _line_of(path, new)
+    assert str(exc.value).startswith(f"{path}:{line}: {field}: {message}")
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    path = _edited(
+        tmp_path,
+        ("gpus_per_group: 8", "gpus_per_group: 0"),
+        ("kv_cache_tokens: 1220000", "kv_cache_tokens: many"),
+        ("drain_seconds: 0 ", "drain_seconds: -1"),
+    )
+    with pytest.raises(ProfileError) as exc:
+        load_profile(str(path))
+    fields = [line.split(": ")[1] for line in str(exc.value).splitlines()]
+    assert fields == ["gpus_per_group", "kv_cache_tokens", "drain_seconds"]
+
+
+def test_a_context_longer_than_the_cache_is_refused(tmp_path: Path) -> None:
+    # vLLM refuses to start when one max-length sequence cannot fit in the KV cache.
+    path = _edited(tmp_path, ("kv_cache_tokens: 1220000", "kv_cache_tokens: 1000"))
+    with pytest.raises(ProfileError, match=r"<document>: max_context_tokens \(131072\) exceeds"):
+        load_profile(str(path))
