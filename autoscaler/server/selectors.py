@@ -21,6 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 
+from autoscaler.errors import AutoscalerError
+
 _SPECIAL = frozenset("=!(),<>")
 _WHITESPACE = frozenset(" \t\r\n")
 _SYMBOLS = {"!", "!=", "=", "==", "(", ")", ",", "<", ">"}
@@ -33,7 +35,7 @@ _MAX_PREFIX = 253
 _INT64 = 2**63
 
 
-class SelectorError(ValueError):
+class SelectorError(AutoscalerError, ValueError):
     """The selector text is not a valid Kubernetes label selector."""
 
 

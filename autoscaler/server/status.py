@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from autoscaler.errors import AutoscalerError
+
 # HTTP code -> metav1.StatusReason, for errors raised by the HTTP layer itself.
 REASONS = {
     400: "BadRequest",
@@ -32,7 +34,7 @@ REASONS = {
 GENERIC_INTERNAL_MESSAGE = "an internal error occurred; see the server log"
 
 
-class ApiError(Exception):
+class ApiError(AutoscalerError):
     """An error answer: ``code``, ``reason`` (a metav1.StatusReason) and ``message``."""
 
     def __init__(

@@ -12,18 +12,22 @@ import time
 
 import requests
 
+from autoscaler.errors import SourceUnavailableError
+
 _CHUNK = 64 * 1024
 
 
-class ReadDeadlineError(Exception):
-    """The body was not all in by the deadline; ``size`` bytes had been read."""
+class ReadDeadlineError(SourceUnavailableError):
+    """The body was not all in by the deadline; ``size`` bytes had been read. Callers
+    re-raise it with the URL and the deadline; left uncaught it still reads as a source
+    that did not answer."""
 
     def __init__(self, size: int) -> None:
         super().__init__(f"{size} bytes read by the deadline")
         self.size = size
 
 
-class ReadCapError(Exception):
+class ReadCapError(SourceUnavailableError):
     """The body is larger than the cap (declared in Content-Length, or as read)."""
 
 

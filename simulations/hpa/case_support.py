@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from autoscaler.errors import AutoscalerError
 from simulations.hpa.calculator import (
     Pod,
     Tolerances,
@@ -33,7 +34,7 @@ Inputs = Mapping[str, Any]
 Outcome = dict[str, Any]
 
 
-class CaseError(Exception):
+class CaseError(AutoscalerError):
     """The case cannot be run: unsupported function, unknown or malformed field."""
 
 
