@@ -23,6 +23,7 @@ from autoscaler.server.authn import Authenticator
 from autoscaler.server.authz import Authorizer
 from autoscaler.server.identity import Attributes
 from autoscaler.server.middleware import DEFAULT_MAX_PATH_BYTES, ObserveAndContain
+from autoscaler.server.negotiation import require_json
 from autoscaler.server.status import REASONS, ApiError, internal_error
 from autoscaler.server.store import DecisionStore
 from autoscaler.server.telemetry import CONTENT_TYPE, Telemetry
@@ -81,8 +82,13 @@ def create_app(context: ServerContext) -> FastAPI:
     check = _guard(context)
     guard = Depends(check)
     app.include_router(discovery.health_router(context.store, context.clock, context.loop_alive))
-    app.include_router(discovery.discovery_router(), dependencies=[guard])
-    app.include_router(external_metrics.router(context.store, context.clock), dependencies=[guard])
+    # Authentication and authorisation first, then negotiation, as kube-apiserver orders
+    # them: an anonymous caller learns nothing from a 406.
+    json_only = [guard, Depends(require_json)]
+    app.include_router(discovery.discovery_router(), dependencies=json_only)
+    app.include_router(discovery.openapi_router(), dependencies=[guard])
+    metrics_api = external_metrics.router(context.store, context.clock)
+    app.include_router(metrics_api, dependencies=json_only)
 
     @app.get("/metrics", dependencies=[guard], include_in_schema=False)
     async def metrics() -> Response:

@@ -87,6 +87,14 @@ def discovery_router() -> APIRouter:
     async def resources() -> JSONResponse:
         return JSONResponse(API_RESOURCE_LIST)
 
+    return router
+
+
+def openapi_router() -> APIRouter:
+    """The OpenAPI stubs, answered whatever ``Accept`` says: the aggregator's downloader
+    asks for its own media types, and a failure there only fills its log."""
+    router = APIRouter()
+
     @router.get("/openapi/v2", include_in_schema=False)
     async def openapi_v2() -> JSONResponse:
         return JSONResponse(OPENAPI_V2)

@@ -170,6 +170,12 @@ def test_an_anonymous_caller_cannot_map_the_routes(secured: Running) -> None:
         _assert_status(http.post(REC), 401, "Unauthorized")
         bob = {"Authorization": "Bearer bob-token"}  # known, but not allowed that path
         _assert_status(http.get("/no-such-path", headers=bob), 403, "Forbidden")
+        # Negotiation comes after authorisation too: a 406 is for callers allowed in.
+        protobuf = {"Accept": "application/vnd.kubernetes.protobuf"}
+        _assert_status(http.get(REC, headers=protobuf), 401, "Unauthorized")
+        _assert_status(http.get(REC, headers={**bob, **protobuf}), 403, "Forbidden")
+        alice = {"Authorization": "Bearer alice-token", **protobuf}
+        _assert_status(http.get(REC, headers=alice), 406, "NotAcceptable")
 
 
 def test_bearer_tokens_and_caching(secured: Running, kube: tuple[FakeApiServer, Path]) -> None:
