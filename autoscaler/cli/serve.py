@@ -95,6 +95,10 @@ def settings_from(args: argparse.Namespace) -> ServeSettings:
         "authentication_skip_lookup": args.authentication_skip_lookup,
         "cert_reload_interval": args.cert_reload_interval,
         "log_level": args.log_level,
+        "leader_elect": args.leader_elect,
+        "leader_elect_lease": args.leader_elect_lease,
+        "leader_elect_identity": args.leader_elect_identity,
+        "leader_elect_lease_duration": args.leader_elect_lease_duration,
     }
     try:
         return ServeSettings(**values)
@@ -122,7 +126,11 @@ def run(args: argparse.Namespace) -> int:
     from autoscaler.server.loop import policy_horizon
     from autoscaler.server.policy_watch import PolicyWatcher
     from autoscaler.server.runner import ServerProcess
-    from autoscaler.server.sources_factory import build_cordon, build_source
+    from autoscaler.server.sources_factory import (
+        build_cordon,
+        build_leader_elector,
+        build_source,
+    )
     from autoscaler.server.telemetry import Telemetry
 
     settings = settings_from(args)
@@ -151,6 +159,7 @@ def run(args: argparse.Namespace) -> int:
         telemetry=telemetry,
         watcher=watcher,
         cordon=build_cordon(settings),
+        leader=build_leader_elector(settings),
     )
     url = f"{settings.scheme}://{display_host(settings.bind_address)}:{settings.port}"
     kubeconfig = paste_kubeconfig(settings, url)

@@ -158,4 +158,30 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
         help="how often the serving certificate, CA files and that ConfigMap are re-read "
         "(default 1m)",
     )
+    e = p.add_argument_group("leader election (several replicas)")
+    e.add_argument(
+        "--leader-elect",
+        action="store_true",
+        help="relabel draining leaders only while holding --leader-elect-lease; every "
+        "replica still decides and serves",
+    )
+    e.add_argument(
+        "--leader-elect-lease",
+        default="",
+        metavar="NAMESPACE/NAME",
+        help="the coordination.k8s.io Lease the replicas share",
+    )
+    e.add_argument(
+        "--leader-elect-identity",
+        default="",
+        metavar="NAME",
+        help="this replica's name in the Lease (default: the host name, i.e. the pod name)",
+    )
+    e.add_argument(
+        "--leader-elect-lease-duration",
+        type=_duration,
+        metavar="DURATION",
+        help="a holder that stops renewing loses the lease after this (default three "
+        "cycles; at least two)",
+    )
     p.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")

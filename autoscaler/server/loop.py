@@ -16,6 +16,9 @@ the leaders of draining groups (``scaleDown.drain``, through :mod:`~autoscaler.s
   engine state as one that never stopped, and gives the same recommendation. If
   history is unavailable it starts cold, and the engine's warm-up rule (no scale-down
   until the down window was observed in full) keeps it safe.
+- **One actor.** Relabelling is the only write to the cluster. With ``--leader-elect``
+  it runs only in the replica that holds the Lease this cycle
+  (:mod:`~autoscaler.server.leader`); the others decide and serve all the same.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from autoscaler.errors import SourceError
 from autoscaler.policy.model import QueueDepthSignal, ScalingPolicy
 from autoscaler.server.clock import Clock
 from autoscaler.server.cordon import Cordon
+from autoscaler.server.leader import LeaderElector
 from autoscaler.server.policy_watch import PolicyWatcher
 from autoscaler.server.store import DecisionStore
 from autoscaler.server.telemetry import Telemetry
@@ -97,9 +101,12 @@ class ControlLoop:
         cycle_seconds: float = DEFAULT_CYCLE_SECONDS,
         max_replay_seconds: float = DEFAULT_MAX_REPLAY_SECONDS,
         cordon: Cordon | None = None,
+        leader: LeaderElector | None = None,
     ) -> None:
         """``cordon``: relabels draining leaders (``scaleDown.drain``); None without a
-        cluster to act on (recordings, the demo), where drains show in decisions only."""
+        cluster to act on (recordings, the demo), where drains show in decisions only.
+        ``leader``: with several replicas, only the lease holder relabels; None: this
+        process always does."""
         if cycle_seconds <= 0:
             raise ValueError("the cycle must be longer than 0s")
         self.source, self.watcher, self.store = source, watcher, store
@@ -107,6 +114,7 @@ class ControlLoop:
         self.cycle = cycle_seconds
         self.max_replay = max_replay_seconds
         self.cordon = cordon
+        self.leader = leader
         self.states: dict[LwsKey, EngineState] = {}
         self.ever_fetched = False
 
@@ -204,7 +212,7 @@ class ControlLoop:
             self.store.publish([*decisions, *kept], now, source_ok=result is not None)
         except Exception:  # publish guards each series; this is a last resort
             log.exception("publishing the cycle failed; the previous values go stale")
-        if self.cordon is not None:
+        if self.cordon is not None and (self.leader is None or self.leader.leads(now)):
             try:
                 # The kept decisions too: an engine failure for one LWS is not its policy
                 # gone, and must not send traffic back to the leaders it drains.

@@ -32,6 +32,7 @@ from autoscaler.server.clock import Clock
 from autoscaler.server.connections import LISTEN_BACKLOG, bounded_protocol
 from autoscaler.server.cordon import Cordon
 from autoscaler.server.kube_reviews import KubeReviewer, Reviewer, api_client
+from autoscaler.server.leader import LeaderElector
 from autoscaler.server.loop import ControlLoop
 from autoscaler.server.policy_watch import PolicyWatcher
 from autoscaler.server.settings import ServerSetupError, ServeSettings
@@ -133,11 +134,13 @@ class ServerProcess:
         watcher: PolicyWatcher | None = None,
         cluster_auth: ClusterAuthReader | None = None,
         cordon: Cordon | None = None,
+        leader: LeaderElector | None = None,
     ) -> None:
         """``watcher``: already loaded (with ``telemetry``); else loaded here.
         ``cluster_auth``: reads the authentication ConfigMap (default: through the
         Kubernetes API, unless ``--authentication-skip-lookup``). ``cordon``: relabels
-        draining leaders (None: drains show in the decisions only)."""
+        draining leaders (None: drains show in the decisions only); ``leader``: only the
+        Lease holder among the replicas relabels (None: this process always does)."""
         self.settings = settings
         self.telemetry = telemetry or Telemetry()
         if watcher is None:
@@ -153,6 +156,7 @@ class ServerProcess:
             clock,
             settings.cycle_seconds,
             cordon=cordon,
+            leader=leader,
         )
         self._stop = threading.Event()
         self._loop_thread = threading.Thread(

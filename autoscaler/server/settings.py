@@ -82,6 +82,14 @@ class ServeSettings(BaseModel):
 
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
+    leader_elect: bool = False
+    leader_elect_lease: str = ""
+    """``NAMESPACE/NAME`` of the Lease; required with ``leader_elect``."""
+    leader_elect_identity: str = ""
+    """This replica in the Lease; empty: the host name (the pod name in a cluster)."""
+    leader_elect_lease_duration: float | None = Field(default=None, gt=0)
+    """Seconds a holder that stops renewing keeps the lease; default three cycles."""
+
     @model_validator(mode="after")
     def _consistent(self) -> ServeSettings:
         if (self.tls_cert_file is None) != (self.tls_private_key_file is None):
@@ -95,6 +103,8 @@ class ServeSettings(BaseModel):
                 f"--max-decision-age ({age:g}s) must be at least twice --cycle "
                 f"({self.cycle_seconds:g}s), i.e. {2 * self.cycle_seconds:g}s or more"
             )
+        if self.leader_elect:
+            self._check_lease()
         exposed = not is_loopback(self.bind_address)
         if self.insecure and exposed and not self.force_insecure_non_loopback:
             raise ValueError(
@@ -103,9 +113,28 @@ class ServeSettings(BaseModel):
             )
         return self
 
+    def _check_lease(self) -> None:
+        namespace, _, name = self.leader_elect_lease.partition("/")
+        if not namespace or not name or "/" in name:
+            raise ValueError(
+                f"--leader-elect-lease {self.leader_elect_lease!r}: expected NAMESPACE/NAME"
+            )
+        duration = self.leader_elect_lease_duration
+        if duration is not None and duration < 2 * self.cycle_seconds:
+            # The holder renews once a cycle; a lease shorter than two cycles lapses
+            # whenever one cycle runs late, and another replica takes it mid-drain.
+            raise ValueError(
+                f"--leader-elect-lease-duration ({duration:g}s) must be at least twice "
+                f"--cycle ({self.cycle_seconds:g}s)"
+            )
+
     @property
     def port(self) -> int:
         return self.insecure_port if self.insecure else self.secure_port
+
+    @property
+    def lease_seconds(self) -> float:
+        return self.leader_elect_lease_duration or 3 * self.cycle_seconds
 
     @property
     def decision_max_age(self) -> float:

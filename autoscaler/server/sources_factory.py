@@ -9,16 +9,21 @@
   source maps it back onto the recording and restamps the samples), so pair it with a
   :class:`~autoscaler.server.clock.ReplayClock` started inside the recording.
 
-It also builds the drain actuator (:func:`build_cordon`) on the same API access.
+It also builds the drain actuator (:func:`build_cordon`) and, with ``--leader-elect``,
+the Lease elector (:func:`build_leader_elector`) on the same API access.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import socket
 
 from autoscaler.errors import AutoscalerError
 from autoscaler.server.cordon import Cordon, KubePodLabeler
 from autoscaler.server.kube_reviews import KubeConfigError, api_client
+from autoscaler.server.leader import LeaderElector
+from autoscaler.server.lease_kube import KubeLeaseStore
 from autoscaler.server.settings import ServerSetupError, ServeSettings
 from autoscaler.sources.base import MetricSource
 
@@ -79,3 +84,14 @@ def build_cordon(settings: ServeSettings) -> Cordon | None:
     except KubeConfigError as exc:
         log.warning("no Kubernetes API (%s): draining leaders will not be relabelled", exc)
         return None
+
+
+def build_leader_elector(settings: ServeSettings) -> LeaderElector | None:
+    """The Lease-based elector of ``--leader-elect``; None without the flag. Unlike the
+    drain actuator, missing API access is an error here: the flag asks for it."""
+    if not settings.leader_elect:
+        return None
+    namespace, _, name = settings.leader_elect_lease.partition("/")
+    store = KubeLeaseStore(api_client(settings.kubeconfig), namespace, name)
+    identity = settings.leader_elect_identity or socket.gethostname()
+    return LeaderElector(store, identity, math.ceil(settings.lease_seconds))

@@ -37,6 +37,7 @@ CORE = {
     "ClusterRole",
     "ClusterRoleBinding",
     "RoleBinding",
+    "Role",  # the leader-election Lease (two replicas by default)
     "Secret",
     "PodDisruptionBudget",
 }
@@ -149,7 +150,14 @@ SCENARIOS: list[tuple[str, dict[str, Any], tuple[str, ...], str, set[str]]] = [
         LATEST_KUBE,
         CORE,
     ),
-    ("single-replica-no-pdb", {"replicaCount": 1}, (), LATEST_KUBE, CORE - {"PodDisruptionBudget"}),
+    # One replica: no PDB, and no Lease to elect on (no Role).
+    (
+        "single-replica-no-pdb",
+        {"replicaCount": 1},
+        (),
+        LATEST_KUBE,
+        CORE - {"PodDisruptionBudget", "Role"},
+    ),
     (
         "pdb-max-unavailable",
         {"podDisruptionBudget": {"maxUnavailable": "50%"}},
@@ -162,11 +170,12 @@ SCENARIOS: list[tuple[str, dict[str, Any], tuple[str, ...], str, set[str]]] = [
         {"rbac": {"create": False}, "serviceAccount": {"create": False, "name": "autoscaler"}},
         (),
         LATEST_KUBE,
-        CORE - {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "RoleBinding"},
+        CORE - {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "RoleBinding", "Role"},
     ),
     ("metrics-reader-role", {"rbac": {"metricsReader": True}}, (), LATEST_KUBE, CORE),
-    # No lookup of the cluster's authentication ConfigMap, so no RoleBinding to read it.
-    ("auth-disabled", {"auth": {"disable": True}}, (), LATEST_KUBE, CORE - {"RoleBinding"}),
+    # No lookup of the cluster's authentication ConfigMap: only the leader election's
+    # RoleBinding is left (test_wiring checks which).
+    ("auth-disabled", {"auth": {"disable": True}}, (), LATEST_KUBE, CORE),
     (
         "requestheader-ca",
         {"auth": {"requestheader": {"clientCA": TEST_CA_PEM, "allowedNames": ["front-proxy"]}}},
@@ -249,7 +258,9 @@ def test_scenario_renders_valid_manifests(
     # Namespaced objects land in the release namespace, except the two that must not:
     # the auth-reader RoleBinding (control plane namespace) and HPAs (the LWS namespace).
     for manifest in rendered.manifests:
-        if manifest.kind in {"RoleBinding", "HorizontalPodAutoscaler"}:
+        if manifest.kind == "HorizontalPodAutoscaler" or manifest.doc["metadata"]["name"].endswith(
+            "-auth-reader"
+        ):
             continue
         namespace = manifest.doc["metadata"].get("namespace")
         assert namespace in (None, NAMESPACE), f"{manifest.kind} in {namespace}"

@@ -489,7 +489,7 @@ def test_rbac_grants_exactly_what_the_server_and_the_hpa_controller_need() -> No
     }
     assert _subjects_are_the_server(delegator)
 
-    auth_reader = rendered.one("RoleBinding")
+    auth_reader = rendered.one("RoleBinding", f"{FULLNAME}-auth-reader")
     assert auth_reader["metadata"]["namespace"] == "kube-system"
     assert auth_reader["roleRef"] == {
         "apiGroup": "rbac.authorization.k8s.io",
@@ -518,7 +518,52 @@ def test_rbac_grants_exactly_what_the_server_and_the_hpa_controller_need() -> No
     names = {b["metadata"]["name"] for b in bindings}
     assert f"{FULLNAME}:system:auth-delegator" not in names
     assert FULLNAME in names
-    assert not render({"auth": {"disable": True}}).all("RoleBinding")
+    role_bindings = render({"auth": {"disable": True}}).all("RoleBinding")
+    assert {b["metadata"]["name"] for b in role_bindings} == {f"{FULLNAME}-leader-election"}
+
+
+def test_replicas_elect_one_relabeller_on_a_lease_of_their_own() -> None:
+    rendered = render()  # two replicas by default
+    container = rendered.container()
+    args = container["args"]
+    assert "--leader-elect" in args
+    assert f"--leader-elect-lease={NAMESPACE}/{FULLNAME}" in args
+    # Kubernetes expands $(POD_NAME) from the env var the downward API fills in.
+    assert "--leader-elect-identity=$(POD_NAME)" in args
+    assert {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}} in (
+        container["env"]
+    )
+    assert not any(a.startswith("--leader-elect-lease-duration") for a in args)
+    settings = settings_from(build_parser().parse_args(["serve", *args]))
+    assert (settings.leader_elect, settings.lease_seconds) == (True, 45.0)
+
+    role = rendered.one("Role", f"{FULLNAME}-leader-election")
+    assert role["metadata"]["namespace"] == NAMESPACE
+    # create cannot be limited by name; get and update only on this one Lease.
+    assert role["rules"] == [
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
+        {
+            "apiGroups": ["coordination.k8s.io"],
+            "resources": ["leases"],
+            "resourceNames": [FULLNAME],
+            "verbs": ["get", "update"],
+        },
+    ]
+    binding = rendered.one("RoleBinding", f"{FULLNAME}-leader-election")
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": role["metadata"]["name"],
+    }
+    assert _subjects_are_the_server(binding)
+
+    longer = render({"leaderElection": {"leaseDuration": "2m"}}).args()
+    assert "--leader-elect-lease-duration=2m" in longer
+    for values in ({"replicaCount": 1}, {"leaderElection": {"enabled": False}}):
+        alone = render(values)
+        assert not any(a.startswith("--leader-elect") for a in alone.args()), values
+        assert not alone.all("Role"), values
+        assert all(e["name"] != "POD_NAME" for e in alone.container()["env"]), values
 
 
 def test_metrics_reader_role_allows_only_get_on_metrics() -> None:
@@ -702,13 +747,14 @@ def test_front_proxy_ca_is_left_to_the_server_unless_given() -> None:
     assert "refuses its requests with 401" in no_lookup.notes
     assert "auth.requestheader.clientCA" in no_lookup.notes
 
-    assert no_lookup.all("RoleBinding") == []  # nothing to read in kube-system
+    # Nothing to read in kube-system (the other RoleBinding is the leader election's).
+    assert [b["metadata"]["namespace"] for b in no_lookup.all("RoleBinding")] == [NAMESPACE]
 
     # A CA given and the lookup off: the server must not read kube-system at all (it
     # would for the client CA), and nothing there is granted.
     given = render({"auth": {"requestheader": {"clientCA": FRONT_PROXY_CA, "fromCluster": False}}})
     assert "--authentication-skip-lookup" in given.args()
-    assert given.all("RoleBinding") == []
+    assert [b["metadata"]["namespace"] for b in given.all("RoleBinding")] == [NAMESPACE]
     assert "refuses its requests with 401" not in given.notes
     # Auth off: nothing to trust, nothing to warn about (another warning covers it).
     off = render({"auth": {"disable": True, "requestheader": {"fromCluster": False}}})

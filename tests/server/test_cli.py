@@ -90,6 +90,62 @@ def test_source_bounds_are_flags_with_defaults(
     assert "--cycle: Input should be greater than 0" in capsys.readouterr().err
 
 
+def test_leader_election_flags(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base = ("--source", "prometheus", "--policies", str(tmp_path))
+    off = settings_from(_args(*base))
+    assert not off.leader_elect
+    on = settings_from(
+        _args(
+            *base,
+            *("--leader-elect", "--leader-elect-lease", "lws/lws-autoscaler"),
+            *("--leader-elect-identity", "pod-0", "--leader-elect-lease-duration", "1m"),
+        )
+    )
+    assert (on.leader_elect, on.leader_elect_lease) == (True, "lws/lws-autoscaler")
+    assert (on.leader_elect_identity, on.leader_elect_lease_duration) == ("pod-0", 60.0)
+    for extra, message in (
+        (("--leader-elect",), "--leader-elect-lease '': expected NAMESPACE/NAME"),
+        (("--leader-elect", "--leader-elect-lease", "a/b/c"), "expected NAMESPACE/NAME"),
+        (
+            (
+                "--leader-elect",
+                "--leader-elect-lease",
+                "a/b",
+                "--leader-elect-lease-duration",
+                "20s",
+            ),
+            "--leader-elect-lease-duration (20s) must be at least twice --cycle (15s)",
+        ),
+    ):
+        assert main(["serve", *base, *extra]) == 2
+        assert message in capsys.readouterr().err
+
+
+def test_leader_election_is_built_on_the_kubeconfig(tmp_path: Path) -> None:
+    from autoscaler.server.sources_factory import build_leader_elector
+    from tests.support.fake_apiserver import FakeApiServer
+
+    with FakeApiServer() as api:
+        config = api.write_kubeconfig(tmp_path / "kubeconfig", token="sa")
+        settings = settings_from(
+            _args(
+                *("--source", "prometheus", "--policies", str(tmp_path)),
+                *("--kubeconfig", str(config), "--leader-elect"),
+                *("--leader-elect-lease", "lws/lws-autoscaler", "--leader-elect-identity", "pod-0"),
+            )
+        )
+        elector = build_leader_elector(settings)
+        assert elector is not None
+        assert elector.leads(1_000_000.0)
+        (create,) = [r for r in api.requests if r.method == "POST"]
+    assert create.path == "/apis/coordination.k8s.io/v1/namespaces/lws/leases"
+    assert create.headers["authorization"] == "Bearer sa"
+    assert create.json()["spec"]["holderIdentity"] == "pod-0"
+    assert create.json()["spec"]["leaseDurationSeconds"] == 45
+    plain = settings_from(_args("--source", "prometheus", "--policies", str(tmp_path)))
+    assert build_leader_elector(plain) is None
+
+
 def test_bad_flag_combinations_are_one_line_errors(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -122,3 +122,39 @@ def test_token_and_access_review_hooks_and_client_certs(pki: TestPki) -> None:
             assert http.delete("/api/v1/namespaces/x/pods/y").status_code == 405
         subject = dict(pair[0] for pair in api.requests[0].client_cert_subject or ())
         assert subject["commonName"] == "system:kube-aggregator"
+
+
+def test_create_and_replace_with_optimistic_concurrency() -> None:
+    """POST/PUT as kube-apiserver answers them, with httpx on the wire: 201, then 409
+    AlreadyExists; a replace at the stored resourceVersion wins, a stale one is a 409
+    Conflict; a Lease time without six fractional digits is a 400."""
+    leases = "/apis/coordination.k8s.io/v1/namespaces/ops/leases"
+    lease: dict[str, Any] = {
+        "apiVersion": "coordination.k8s.io/v1",
+        "kind": "Lease",
+        "metadata": {"name": "lock"},
+        "spec": {"holderIdentity": "a", "renewTime": "2026-01-01T00:00:00.000000Z"},
+    }
+    with FakeApiServer() as api, httpx.Client(base_url=api.url) as http:
+        created = http.post(leases, json=lease)
+        assert created.status_code == 201
+        version = created.json()["metadata"]["resourceVersion"]
+        assert created.json()["metadata"]["namespace"] == "ops"
+        again = http.post(leases, json=lease)
+        assert (again.status_code, again.json()["reason"]) == (409, "AlreadyExists")
+        assert again.json()["message"] == 'leases.coordination.k8s.io "lock" already exists'
+
+        renewed = {**lease, "metadata": {"name": "lock", "resourceVersion": version}}
+        replaced = http.put(f"{leases}/lock", json=renewed)
+        assert replaced.status_code == 200
+        assert replaced.json()["metadata"]["resourceVersion"] != version
+        assert replaced.json()["metadata"]["uid"] == created.json()["metadata"]["uid"]
+        stale = http.put(f"{leases}/lock", json=renewed)
+        assert (stale.status_code, stale.json()["reason"]) == (409, "Conflict")
+        assert "the object has been modified" in stale.json()["message"]
+
+        missing = http.put(f"{leases}/other", json={**lease, "metadata": {"name": "other"}})
+        assert (missing.status_code, missing.json()["reason"]) == (404, "NotFound")
+        bad_time = {**lease, "spec": {"renewTime": "2026-01-01T00:00:00+00:00"}}
+        assert http.put(f"{leases}/lock", json=bad_time).status_code == 400
+        assert http.post(f"{leases}/lock", json=lease).status_code == 405

@@ -17,6 +17,11 @@ exactly like the real server's:
   ``metadata.labels`` the two merge alike, and a ``null`` value deletes the key) updates
   the stored object, bumps its ``resourceVersion`` and returns it; a missing object is
   a 404 ``Status``, any other patch type 415.
+- ``POST`` on a collection path creates an object (201, or a 409 ``AlreadyExists``
+  ``Status``), ``PUT`` on an object path replaces it (200; 404; a 409 ``Conflict`` when
+  ``metadata.resourceVersion`` is not the stored one), as optimistic concurrency works
+  on the real server. A Lease's ``acquireTime``/``renewTime`` must be MicroTimes (six
+  fractional digits), or the answer is the real server's 400.
 - ``on_post(path, handler)`` / ``on_get(path, handler)`` / ``on_patch`` answer other paths, e.g.
   TokenReview (``/apis/authentication.k8s.io/v1/tokenreviews``) and SubjectAccessReview
   (``/apis/authorization.k8s.io/v1/subjectaccessreviews``); see ``token_reviewer`` and
@@ -316,6 +321,8 @@ class FakeApiServer:
             return answer if isinstance(answer, tuple) else (200, answer)
         if request.method == "PATCH":
             return self._patch(request)
+        if request.method in ("POST", "PUT"):
+            return self._write(request)
         if request.method != "GET":
             return 405, status(
                 405, "MethodNotAllowed", f"the server does not allow this method on {request.path}"
@@ -359,6 +366,61 @@ class FakeApiServer:
             patched["metadata"]["resourceVersion"] = str(next(self._store.versions))
             self._store.objects[key] = patched
         return 200, patched
+
+    def _write(self, request: RecordedRequest) -> tuple[int, Json]:
+        """POST on a collection creates (201; 409 AlreadyExists), PUT on an object
+        replaces (200; 404; 409 Conflict at a stale ``metadata.resourceVersion``)."""
+        where = _locate(request.path)
+        creating = request.method == "POST"
+        if where is None or (where[3] is None) != creating:
+            return 405, status(405, "MethodNotAllowed", f"cannot {request.method} {request.path}")
+        api_version, plural, namespace, path_name = where
+        try:
+            obj = request.json()
+        except ValueError:
+            return 400, status(400, "BadRequest", "invalid JSON body")
+        meta = obj.get("metadata") if isinstance(obj, dict) else None
+        if not isinstance(obj, dict) or not isinstance(meta, dict):
+            return 400, status(400, "BadRequest", "the body must be an object with metadata")
+        name = meta.get("name")
+        if not isinstance(name, str) or not name or (path_name not in (None, name)):
+            return 400, status(400, "BadRequest", "metadata.name must match the path")
+        problem = _invalid_micro_times(obj) if plural == "leases" else None
+        if problem is not None:
+            return 400, status(400, "BadRequest", problem)
+        resource = _resource(api_version, plural)
+        key = (api_version, plural, namespace, name)
+        with self._store.lock:
+            stored = self._store.objects.get(key)
+            if creating and stored is not None:
+                return 409, status(
+                    409,
+                    "AlreadyExists",
+                    f'{resource} "{name}" already exists',
+                    {"name": name, "group": _group(api_version), "kind": plural},
+                )
+            if not creating and stored is None:
+                return _not_found(api_version, plural, name)
+            wanted = meta.get("resourceVersion")
+            if stored is not None and wanted and wanted != stored["metadata"]["resourceVersion"]:
+                return 409, status(
+                    409,
+                    "Conflict",
+                    f'Operation cannot be fulfilled on {resource} "{name}": the object has '
+                    "been modified; please apply your changes to the latest version and try "
+                    "again",
+                    {"name": name, "group": _group(api_version), "kind": plural},
+                )
+            meta = dict(meta, namespace=namespace, resourceVersion=str(next(self._store.versions)))
+            if stored is not None:
+                meta["uid"] = stored["metadata"]["uid"]
+                meta["creationTimestamp"] = stored["metadata"]["creationTimestamp"]
+            else:
+                meta.setdefault("uid", str(uuid.uuid4()))
+                meta.setdefault("creationTimestamp", "2026-01-01T00:00:00Z")
+            saved = dict(obj, metadata=meta)
+            self._store.objects[key] = saved
+        return (201 if creating else 200), saved
 
     def _list(
         self, api_version: str, plural: str, namespace: str, request: RecordedRequest
@@ -411,15 +473,40 @@ def _locate(path: str) -> tuple[str, str, str, str | None] | None:
     return None
 
 
+def _group(api_version: str) -> str:
+    return api_version.split("/", maxsplit=1)[0] if "/" in api_version else ""
+
+
+def _resource(api_version: str, plural: str) -> str:
+    """``leases.coordination.k8s.io``, or ``pods`` for the core group."""
+    group = _group(api_version)
+    return f"{plural}.{group}" if group else plural
+
+
 def _not_found(api_version: str, plural: str, name: str) -> tuple[int, Json]:
-    group = api_version.split("/", maxsplit=1)[0] if "/" in api_version else ""
-    resource = f"{plural}.{group}" if group else plural
     return 404, status(
         404,
         "NotFound",
-        f'{resource} "{name}" not found',
-        {"name": name, "group": group, "kind": plural},
+        f'{_resource(api_version, plural)} "{name}" not found',
+        {"name": name, "group": _group(api_version), "kind": plural},
     )
+
+
+# metav1.MicroTime parses with RFC3339Micro: exactly six fractional digits.
+_MICRO_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}(Z|[+-]\d\d:\d\d)$")
+
+
+def _invalid_micro_times(lease: Json) -> str | None:
+    """The decoding error kube-apiserver gives a Lease whose times are not MicroTimes."""
+    spec = lease.get("spec") or {}
+    for field_name in ("acquireTime", "renewTime"):
+        value = spec.get(field_name)
+        if value is not None and not (isinstance(value, str) and _MICRO_TIME.match(value)):
+            return (
+                f'Lease in version "v1" cannot be handled as a Lease: parsing time {value!r} '
+                f'as "2006-01-02T15:04:05.000000Z07:00": cannot parse'
+            )
+    return None
 
 
 def _merge_patch(target: Any, patch: Any) -> Any:

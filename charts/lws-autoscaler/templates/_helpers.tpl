@@ -168,3 +168,10 @@ would share a name: say so at install time, naming both keys. */}}
 {{- define "lws-autoscaler.alertLabels" -}}
 {{ toYaml (merge (dict "severity" .severity) .extra) }}
 {{- end }}
+
+{{/* "true" when the replicas elect a Lease holder (leaderElection.enabled and more than one replica), else empty. */}}
+{{- define "lws-autoscaler.leaderElection" -}}
+{{- if and .Values.leaderElection.enabled (gt (int .Values.replicaCount) 1) -}}
+true
+{{- end -}}
+{{- end }}

@@ -1,0 +1,236 @@
+"""Leader election over a ``coordination.k8s.io/v1`` Lease: one replica relabels.
+
+No kube-apiserver can be installed here, so the real ``kubernetes`` client talks to the
+wire-level fake in ``tests/support/fake_apiserver.py``. It creates and replaces objects
+as the real server does (201, 409 ``AlreadyExists``, 409 ``Conflict`` at a stale
+``resourceVersion``) and refuses Lease times that are not MicroTimes, as the real one.
+Time is the test's: each ``leads(now)`` is one control-loop cycle at ``now``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from autoscaler.server.cordon import Cordon
+from autoscaler.server.leader import LeaderElector, LeaseRecord
+from autoscaler.server.lease_kube import KubeLeaseStore
+from autoscaler.server.loop import ControlLoop
+from autoscaler.server.policy_watch import PolicyWatcher
+from autoscaler.server.store import DecisionStore
+from autoscaler.server.telemetry import Telemetry
+from autoscaler.snapshot import LwsKey
+from tests.server.helpers import T0, FunctionSource, ManualClock, constant, write_policy
+from tests.sources.kube_objects import api_client
+from tests.support.fake_apiserver import FakeApiServer, status
+
+LEASE = "/apis/coordination.k8s.io/v1/namespaces/lws-autoscaler/leases/lws-autoscaler"
+
+
+@pytest.fixture
+def api() -> Iterator[FakeApiServer]:
+    with FakeApiServer() as server:
+        yield server
+
+
+def _elector(api: FakeApiServer, identity: str, duration: int = 45) -> LeaderElector:
+    store = KubeLeaseStore(api_client(api), "lws-autoscaler", "lws-autoscaler")
+    return LeaderElector(store, identity, duration)
+
+
+def _lease(api: FakeApiServer) -> Any:
+    from kubernetes.client import CoordinationV1Api
+
+    return CoordinationV1Api(api_client(api)).read_namespaced_lease(
+        "lws-autoscaler", "lws-autoscaler"
+    )
+
+
+def test_one_replica_holds_the_lease_and_renews_it(api: FakeApiServer) -> None:
+    a, b = _elector(api, "server-a"), _elector(api, "server-b")
+    assert a.leads(T0)  # creates the Lease
+    assert not b.leads(T0)
+    first = _lease(api)
+    assert first.spec.holder_identity == "server-a"
+    assert first.spec.lease_duration_seconds == 45
+    assert first.spec.lease_transitions == 0
+    for tick in (T0 + 15, T0 + 30):
+        assert a.leads(tick)
+        assert not b.leads(tick)
+    renewed = _lease(api)
+    assert renewed.spec.acquire_time == first.spec.acquire_time
+    assert (renewed.spec.renew_time - first.spec.renew_time).total_seconds() == 30
+    # Real-shaped writes: a create, then replaces at the version read (optimistic).
+    writes = [r for r in api.requests if r.method in ("POST", "PUT")]
+    assert [r.method for r in writes] == ["POST", "PUT", "PUT"]
+    assert all(r.json()["metadata"]["resourceVersion"] for r in writes[1:])
+
+
+def test_the_other_replica_takes_over_one_lease_duration_after_the_last_renewal(
+    api: FakeApiServer,
+) -> None:
+    a, b = _elector(api, "server-a"), _elector(api, "server-b")
+    for tick in (T0, T0 + 15, T0 + 30):
+        assert a.leads(tick)
+        assert not b.leads(tick)
+    # server-a stops at T0 + 31. server-b saw the lease change last at T0 + 30.
+    assert not b.leads(T0 + 45)
+    assert not b.leads(T0 + 60)
+    assert b.leads(T0 + 75)  # 30 + 45: expired by its own observation
+    taken = _lease(api)
+    assert (taken.spec.holder_identity, taken.spec.lease_transitions) == ("server-b", 1)
+    # server-a comes back: it reads server-b's name and stands down.
+    assert not a.leads(T0 + 90)
+    assert b.leads(T0 + 90)
+
+
+def test_expiry_is_judged_on_the_observers_clock_not_the_written_times(
+    api: FakeApiServer,
+) -> None:
+    # server-a's clock runs an hour behind: the renewTime it writes is an hour old to
+    # server-b, which must still not take a lease that is being renewed.
+    a, b = _elector(api, "server-a"), _elector(api, "server-b")
+    for tick in (T0, T0 + 15, T0 + 30, T0 + 45, T0 + 60, T0 + 75):
+        assert a.leads(tick - 3600)
+        assert not b.leads(tick)
+
+
+def test_a_released_lease_is_taken_at_once(api: FakeApiServer) -> None:
+    b = _elector(api, "server-b")
+    api.put(
+        {
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": {"name": "lws-autoscaler", "namespace": "lws-autoscaler"},
+            "spec": {"holderIdentity": "", "leaseDurationSeconds": 45, "leaseTransitions": 4},
+        }
+    )
+    assert b.leads(T0)
+    assert _lease(api).spec.lease_transitions == 5
+
+
+def test_a_write_that_loses_the_race_is_not_leadership(api: FakeApiServer) -> None:
+    a = _elector(api, "server-a")
+    plain = KubeLeaseStore(api_client(api), "lws-autoscaler", "lws-autoscaler")
+    interfere_at: list[float] = []
+
+    class Racing(KubeLeaseStore):
+        """server-b's store: after its read, server-a gets to write first."""
+
+        def get(self) -> LeaseRecord | None:
+            record = plain.get()
+            if interfere_at:
+                assert a.leads(interfere_at[-1])
+            return record
+
+    store = Racing(api_client(api), "lws-autoscaler", "lws-autoscaler")
+    b = LeaderElector(store, "server-b", 45)
+    # Creating: both see no Lease; server-a's create lands first, server-b's is a 409.
+    interfere_at.append(T0)
+    assert not b.leads(T0)
+    # Taking over: server-b saw server-a's lease unchanged since T0 + 10, so at T0 + 100
+    # it is expired, but server-a renews between server-b's read and its write.
+    interfere_at.clear()
+    assert not b.leads(T0 + 10)
+    interfere_at.append(T0 + 100)
+    assert not b.leads(T0 + 100)  # its replace at the old resourceVersion: 409
+    assert _lease(api).spec.holder_identity == "server-a"
+    writes = [
+        (r.method, r.json()["spec"]["holderIdentity"])
+        for r in api.requests
+        if r.method in ("POST", "PUT")
+    ]
+    assert writes == [
+        ("POST", "server-a"),
+        ("POST", "server-b"),
+        ("PUT", "server-a"),
+        ("PUT", "server-b"),
+    ]
+
+
+def test_an_unreachable_api_means_no_leadership_and_no_crash(
+    api: FakeApiServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    a = _elector(api, "server-a")
+    assert a.leads(T0)
+    api.on_get(LEASE, lambda _b, _r: (500, status(500, "InternalError", "etcd timeout")))
+    with caplog.at_level(logging.INFO):
+        assert not a.leads(T0 + 15)
+    assert "cannot read or write the lease" in caplog.text
+    assert "no longer holds the lease" in caplog.text
+
+
+def test_times_are_written_as_micro_times(api: FakeApiServer) -> None:
+    # A whole second: Python's isoformat() would drop the fraction, and the real API
+    # server (like the fake) refuses "2026-01-01T00:00:00+00:00" for a MicroTime.
+    assert _elector(api, "server-a").leads(float(int(T0)))
+    body = next(r.json() for r in api.requests if r.method == "POST")
+    assert body["spec"]["renewTime"].endswith(".000000Z")
+
+
+@pytest.mark.parametrize(
+    ("identity", "duration", "message"),
+    [("", 45, "non-empty identity"), ("a", 0, "at least 1s")],
+)
+def test_bad_settings_are_refused(
+    api: FakeApiServer, identity: str, duration: int, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        _elector(api, identity, duration)
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, bool]] = []
+
+    def set_serving(self, namespace: str, pod: str, serving: bool) -> None:
+        self.calls.append((namespace, pod, serving))
+
+    def labelled_out(self) -> dict[LwsKey, frozenset[str]]:
+        return {}
+
+
+def test_only_the_holder_relabels_in_the_control_loop(api: FakeApiServer, tmp_path: Path) -> None:
+    # Two replicas, each draining group 3 (KV-cache 0.5 against 0.8 on 4 groups).
+    path = write_policy(
+        tmp_path / "p.yaml",
+        scaleDown={
+            "stabilizationWindow": "0s",
+            "minGroupAge": "0s",
+            "maxStep": None,
+            "drain": {"enabled": True},
+        },
+    )
+    key = LwsKey("inference", "llama-70b")
+    replicas = []
+    for name in ("server-a", "server-b"):
+        telemetry = Telemetry()
+        watcher = PolicyWatcher([path], telemetry)
+        watcher.load_initial()
+        recorder = _Recorder()
+        loop = ControlLoop(
+            FunctionSource({key: constant(8.0)}),
+            watcher,
+            DecisionStore(max_age=45),
+            telemetry,
+            ManualClock(),
+            15.0,
+            cordon=Cordon(recorder),
+            leader=_elector(api, name),
+        )
+        replicas.append((loop, recorder))
+    (a, a_calls), (b, b_calls) = replicas
+    for tick in (T0, T0 + 15):
+        assert a.run_cycle(tick)[0].draining == ("llama-70b-3",)
+        assert b.run_cycle(tick)[0].draining == ("llama-70b-3",)  # decides all the same
+    assert set(a_calls.calls) == {("inference", "llama-70b-3", False)}
+    assert b_calls.calls == []
+    # server-a stops; server-b takes over once the lease has lapsed, and relabels.
+    b.run_cycle(T0 + 45)
+    assert b_calls.calls == []
+    b.run_cycle(T0 + 60)
+    assert b_calls.calls == [("inference", "llama-70b-3", False)]
