@@ -142,3 +142,50 @@ class FunctionSource:
 
 def constant(value: float) -> Load:
     return lambda _t: value
+
+
+class LabelRecorder:
+    """A ``PodLabeler`` that records each relabelling and finds nothing labelled out."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, bool]] = []
+
+    def set_serving(self, namespace: str, pod: str, serving: bool) -> None:
+        self.calls.append((namespace, pod, serving))
+
+    def labelled_out(self) -> dict[LwsKey, frozenset[str]]:
+        return {}
+
+
+def draining_loop(tmp_path: Path, labeler: LabelRecorder, leader: Any = None) -> Any:
+    """A control loop over ``inference/llama-70b`` whose four groups read KV-cache 0.5
+    against 0.8: 2.5 groups needed, so group 3 drains at once (no window, no step, no
+    minimum age) while its leader still has requests."""
+    from autoscaler.server.cordon import Cordon
+    from autoscaler.server.loop import ControlLoop
+    from autoscaler.server.policy_watch import PolicyWatcher
+    from autoscaler.server.store import DecisionStore
+    from autoscaler.server.telemetry import Telemetry
+
+    path = write_policy(
+        tmp_path / "p.yaml",
+        scaleDown={
+            "stabilizationWindow": "0s",
+            "minGroupAge": "0s",
+            "maxStep": None,
+            "drain": {"enabled": True},
+        },
+    )
+    telemetry = Telemetry()
+    watcher = PolicyWatcher([path], telemetry)
+    watcher.load_initial()
+    return ControlLoop(
+        FunctionSource({LwsKey("inference", "llama-70b"): constant(8.0)}),
+        watcher,
+        DecisionStore(max_age=45),
+        telemetry,
+        ManualClock(),
+        15.0,
+        cordon=Cordon(labeler),
+        leader=leader,
+    )

@@ -21,12 +21,8 @@ from autoscaler.server.cordon import (
     Cordon,
     KubePodLabeler,
 )
-from autoscaler.server.loop import ControlLoop
-from autoscaler.server.policy_watch import PolicyWatcher
-from autoscaler.server.store import DecisionStore
-from autoscaler.server.telemetry import Telemetry
 from autoscaler.snapshot import LwsKey
-from tests.server.helpers import T0, FunctionSource, ManualClock, constant, write_policy
+from tests.server.helpers import T0, LabelRecorder, draining_loop
 from tests.sources.kube_objects import api_client, pod_object
 from tests.support.fake_apiserver import FakeApiServer, RecordedRequest, status
 
@@ -213,44 +209,9 @@ def test_a_removed_policy_returns_its_leaders_to_routing(api: FakeApiServer) -> 
     assert _label(api, "llama-70b-3") == "true"
 
 
-class _Recorder:
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, str, bool]] = []
-
-    def set_serving(self, namespace: str, pod: str, serving: bool) -> None:
-        self.calls.append((namespace, pod, serving))
-
-    def labelled_out(self) -> dict[LwsKey, frozenset[str]]:
-        return {}
-
-
 def test_the_control_loop_relabels_what_the_engine_drains(tmp_path: Path) -> None:
-    # Four groups at KV-cache 0.5 (target 0.8): 2.5 groups needed, so group 3 drains
-    # while its leader still reports 4 running requests.
-    path = write_policy(
-        tmp_path / "p.yaml",
-        scaleDown={
-            "stabilizationWindow": "0s",
-            "minGroupAge": "0s",
-            "maxStep": None,
-            "drain": {"enabled": True},
-        },
-    )
-    telemetry = Telemetry()
-    watcher = PolicyWatcher([path], telemetry)
-    watcher.load_initial()
-    recorder = _Recorder()
-    source = FunctionSource({KEY: constant(8.0)})
-    loop = ControlLoop(
-        source,
-        watcher,
-        DecisionStore(max_age=45),
-        telemetry,
-        ManualClock(),
-        15.0,
-        cordon=Cordon(recorder),
-    )
-    (decision,) = loop.run_cycle(T0)
+    recorder = LabelRecorder()
+    (decision,) = draining_loop(tmp_path, recorder).run_cycle(T0)
     assert decision.replicas == 4  # held: the drained leaders are still busy
     assert decision.draining == ("llama-70b-3",)
     assert recorder.calls == [(KEY.namespace, "llama-70b-3", False)]

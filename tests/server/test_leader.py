@@ -16,15 +16,9 @@ from typing import Any
 
 import pytest
 
-from autoscaler.server.cordon import Cordon
 from autoscaler.server.leader import LeaderElector, LeaseRecord
 from autoscaler.server.lease_kube import KubeLeaseStore
-from autoscaler.server.loop import ControlLoop
-from autoscaler.server.policy_watch import PolicyWatcher
-from autoscaler.server.store import DecisionStore
-from autoscaler.server.telemetry import Telemetry
-from autoscaler.snapshot import LwsKey
-from tests.server.helpers import T0, FunctionSource, ManualClock, constant, write_policy
+from tests.server.helpers import T0, LabelRecorder, draining_loop
 from tests.sources.kube_objects import api_client
 from tests.support.fake_apiserver import FakeApiServer, status
 
@@ -183,47 +177,11 @@ def test_bad_settings_are_refused(
         _elector(api, identity, duration)
 
 
-class _Recorder:
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, str, bool]] = []
-
-    def set_serving(self, namespace: str, pod: str, serving: bool) -> None:
-        self.calls.append((namespace, pod, serving))
-
-    def labelled_out(self) -> dict[LwsKey, frozenset[str]]:
-        return {}
-
-
 def test_only_the_holder_relabels_in_the_control_loop(api: FakeApiServer, tmp_path: Path) -> None:
-    # Two replicas, each draining group 3 (KV-cache 0.5 against 0.8 on 4 groups).
-    path = write_policy(
-        tmp_path / "p.yaml",
-        scaleDown={
-            "stabilizationWindow": "0s",
-            "minGroupAge": "0s",
-            "maxStep": None,
-            "drain": {"enabled": True},
-        },
-    )
-    key = LwsKey("inference", "llama-70b")
-    replicas = []
-    for name in ("server-a", "server-b"):
-        telemetry = Telemetry()
-        watcher = PolicyWatcher([path], telemetry)
-        watcher.load_initial()
-        recorder = _Recorder()
-        loop = ControlLoop(
-            FunctionSource({key: constant(8.0)}),
-            watcher,
-            DecisionStore(max_age=45),
-            telemetry,
-            ManualClock(),
-            15.0,
-            cordon=Cordon(recorder),
-            leader=_elector(api, name),
-        )
-        replicas.append((loop, recorder))
-    (a, a_calls), (b, b_calls) = replicas
+    # Two replicas, each draining group 3 of four (see draining_loop).
+    a_calls, b_calls = LabelRecorder(), LabelRecorder()
+    a = draining_loop(tmp_path, a_calls, _elector(api, "server-a"))
+    b = draining_loop(tmp_path, b_calls, _elector(api, "server-b"))  # the same policy
     for tick in (T0, T0 + 15):
         assert a.run_cycle(tick)[0].draining == ("llama-70b-3",)
         assert b.run_cycle(tick)[0].draining == ("llama-70b-3",)  # decides all the same
