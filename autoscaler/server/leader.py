@@ -93,6 +93,30 @@ class LeaderElector:
             self._leading = leading
         return leading
 
+    def release(self, now: float) -> None:
+        """Give the lease up (at shutdown), so that another replica takes it at its next
+        cycle rather than one lease duration later. Best effort: a failure only means
+        the lease lapses by itself."""
+        if not self._leading:
+            return
+        self._leading = False
+        try:
+            current = self.store.get()
+            if current is None or current.holder != self.identity:
+                return
+            released = LeaseRecord(
+                holder="",
+                duration_seconds=current.duration_seconds,
+                acquire_time=current.acquire_time,
+                renew_time=_stamp(now),
+                transitions=current.transitions,
+                resource_version=current.resource_version,
+            )
+            if self.store.update(released):
+                log.info("leader election: %s released the lease", self.identity)
+        except Exception as exc:  # it lapses by itself
+            log.warning("leader election: cannot release the lease: %s", exc)
+
     def _try(self, now: float) -> bool:
         current = self.store.get()
         if current is None:

@@ -236,7 +236,14 @@ class ControlLoop:
         is back where it was: it resyncs at once onto the tick at or before the new time
         and cycles from there, so decisions keep coming every cycle and the ones stamped
         in the clock's future are replaced at once."""
-        wait = wait or stop.wait
+        try:
+            self._run(stop, wait or stop.wait)
+        finally:
+            if self.leader is not None:
+                # The other replica takes over at its next cycle, not a lease later.
+                self.leader.release(self.clock.now())
+
+    def _run(self, stop: threading.Event, wait: Callable[[float], bool]) -> None:
         tick = self.align(self.clock.now())
         self.restore(tick)
         while not stop.is_set():

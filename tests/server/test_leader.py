@@ -192,3 +192,29 @@ def test_only_the_holder_relabels_in_the_control_loop(api: FakeApiServer, tmp_pa
     assert b_calls.calls == []
     b.run_cycle(T0 + 60)
     assert b_calls.calls == [("inference", "llama-70b-3", False)]
+
+
+def test_a_stopping_holder_releases_the_lease_for_the_next_cycle(
+    api: FakeApiServer, tmp_path: Path
+) -> None:
+    import threading
+
+    a_calls = LabelRecorder()
+    a = draining_loop(tmp_path, a_calls, _elector(api, "server-a"))
+    b = _elector(api, "server-b")
+    # One cycle, then the wait between cycles reports a stop (SIGTERM).
+    a.run(threading.Event(), wait=lambda _seconds: True)
+    assert a_calls.calls == [("inference", "llama-70b-3", False)]
+    released = _lease(api)
+    assert released.spec.holder_identity in (None, "")
+    assert b.leads(T0 + 15)  # at once, not 45 s after server-a's last renewal
+    assert _lease(api).spec.lease_transitions == 1
+
+
+def test_release_is_a_no_op_for_a_replica_that_does_not_hold(api: FakeApiServer) -> None:
+    a, b = _elector(api, "server-a"), _elector(api, "server-b")
+    assert a.leads(T0)
+    assert not b.leads(T0)
+    b.release(T0 + 1)
+    assert _lease(api).spec.holder_identity == "server-a"
+    assert not [r for r in api.requests if r.method == "PUT"]
