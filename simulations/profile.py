@@ -97,6 +97,8 @@ def load_profile(name_or_path: str) -> ServingProfile:
     path = Path(name_or_path)
     if not path.suffix:
         path = PROFILE_DIR / f"{name_or_path}.yaml"
+    if path.exists() and not path.is_file():
+        raise ProfileError(f"{path}: not a file")
     if not path.is_file():
         known = ", ".join(available_profiles())
         raise ProfileError(f"no serving profile {name_or_path!r} (known: {known})")

@@ -21,20 +21,54 @@ from autoscaler.policy.paths import render_path
 from autoscaler.policy.yaml_nodes import (
     FieldPath,
     LineIndex,
-    StrictYamlLoader,
     check_expansion,
     duplicate_keys,
+    is_empty_document,
+    open_loader,
 )
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 Unwrap = Callable[[Any], tuple[Any, FieldPath]]
 """Picks the part of the document the model validates (an HPA manifest's ``spec``) and
-returns it with its path in the document, or raises ``ValueError`` with the reason."""
+returns it with its path in the document, or raises :class:`WrongShapeError`."""
+
+
+class WrongShapeError(ValueError):
+    """Raised by an ``Unwrap``: the part at ``path`` is not what the model reads."""
+
+    def __init__(self, message: str, path: FieldPath = ()) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 def _whole(data: Any) -> tuple[Any, FieldPath]:
     return data, ()
+
+
+def _one_document(text: str) -> tuple[Any, Any, list[tuple[FieldPath, int]]]:
+    """(node, data, duplicate keys) of the one document of ``text``; (None, None, [])
+    when it holds none. Empty documents (a trailing ``---``) are skipped, as the policy
+    loader skips them; a second document with content is an error at its line."""
+    loader = open_loader(text)
+    try:
+        found: Any = None
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None or is_empty_document(node):
+                continue
+            if found is not None:
+                raise yaml.MarkedYAMLError(
+                    problem="a second document; this file holds one", problem_mark=node.start_mark
+                )
+            found = node
+        if found is None:
+            return None, None, []
+        check_expansion(found)
+        duplicates = list(duplicate_keys(found))
+        return found, loader.construct_document(found), duplicates
+    finally:
+        loader.dispose()
 
 
 def _message(error: Any) -> str:
@@ -67,21 +101,18 @@ def load_yaml_model(
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise error(f"{file}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
-    loader = StrictYamlLoader(text)
     try:
-        node = loader.get_single_node()
-        if node is None:
-            raise error(f"{file}:1: <document>: the file is empty")
-        check_expansion(node)
-        duplicates = list(duplicate_keys(node))
-        data = loader.construct_document(node)
+        node, data, duplicates = _one_document(text)
     except (yaml.YAMLError, RecursionError) as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
-        problem = getattr(exc, "problem", None) or str(exc) or "nested too deeply"
+        if isinstance(exc, RecursionError):
+            problem = "nested too deeply"
+        else:
+            problem = getattr(exc, "problem", None) or str(exc)
         raise error(f"{file}:{line}: <document>: invalid YAML: {problem}") from None
-    finally:
-        loader.dispose()
+    if node is None:
+        raise error(f"{file}:1: <document>: the file is empty")
     lines = LineIndex(node)
     issues = [
         PolicyIssue(file, line, render_path(p), "duplicate key: the same field is set twice")
@@ -89,15 +120,16 @@ def load_yaml_model(
     ]
     try:
         part, prefix = unwrap(data)
-    except ValueError as exc:
-        issues.append(PolicyIssue(file, lines.line_of(()), "", str(exc)))
+    except WrongShapeError as exc:
+        shape = PolicyIssue(file, lines.line_of(exc.path), render_path(exc.path), str(exc))
+        issues.append(shape)
         raise error(_joined(issues)) from None
     try:
         loaded = model.model_validate(part, by_alias=True, by_name=False)
     except ValidationError as exc:
         for e in exc.errors():
-            where = (*prefix, *_loc(e))
-            issues.append(PolicyIssue(file, lines.line_of(where), render_path(where), _message(e)))
+            at = (*prefix, *_loc(e))
+            issues.append(PolicyIssue(file, lines.line_of(at), render_path(at), _message(e)))
         raise error(_joined(issues)) from None
     if issues:
         raise error(_joined(issues))

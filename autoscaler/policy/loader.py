@@ -31,6 +31,7 @@ from autoscaler.policy.yaml_nodes import (
     check_expansion,
     duplicate_keys,
     is_empty_document,
+    open_loader,
 )
 from autoscaler.snapshot import LwsKey
 
@@ -136,7 +137,10 @@ def _parse_file(path: Path) -> tuple[list[LoadedPolicy], list[PolicyIssue]]:
     documents, next_line = 0, 1
     # Document by document, each validated as it comes: a syntax error in a later
     # document ends the stream but must not hide the problems of the earlier ones.
-    loader = StrictYamlLoader(text)
+    try:
+        loader = open_loader(text)
+    except yaml.YAMLError as exc:
+        return [], [_yaml_issue(file, exc, 1)]
     try:
         while loader.check_node():
             node = loader.get_node()

@@ -220,3 +220,19 @@ def is_empty_document(node: yaml.Node | None) -> bool:
         and node.tag == "tag:yaml.org,2002:null"
         and not node.value
     )
+
+
+def open_loader(text: str) -> StrictYamlLoader:
+    """A loader over ``text``. PyYAML checks every character when the loader is made, so
+    a NUL or an escape byte fails here, before any node: the ``ReaderError`` is raised
+    again as a ``MarkedYAMLError`` at that character's line, which every caller reports
+    like any other YAML problem (``unacceptable character #x0000`` at line 3)."""
+    try:
+        return StrictYamlLoader(text)
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, max(exc.position, 0))
+        mark = yaml.Mark("<file>", exc.position, line, 0, "", 0)
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        raise yaml.MarkedYAMLError(
+            problem=f"unacceptable character #x{code:04x}: {exc.reason}", problem_mark=mark
+        ) from None

@@ -3,10 +3,14 @@ anything else.
 
 kube-apiserver picks the first media range of ``Accept`` it can produce and answers
 ``406 NotAcceptable`` (a ``Status``) when there is none; so does this server, which
-produces ``application/json`` alone. A missing or empty header means "anything". A
-range counts when it can be JSON (``application/json`` with any parameters, so the
-aggregator's ``application/json;g=apidiscovery.k8s.io;...`` still gets the legacy
-discovery it falls back to; ``application/*``; ``*/*``) and its ``q`` is above 0.
+produces plain ``application/json`` alone. A missing or empty header means "anything".
+A range counts when it can be that: ``application/json``, ``application/*``, ``*/*``
+or a bare ``*``. As in kube-apiserver, the ``q`` weights only order the ranges, so
+``application/json;q=0`` still counts; and a range that asks for a conversion
+(``as=``, ``g=``, ``v=``: the aggregator's ``application/json;g=apidiscovery.k8s.io;
+v=v2;as=APIGroupDiscoveryList``) does not, since this server cannot convert. An
+aggregator that asked only for aggregated discovery then gets the 406 on which every
+version falls back to the legacy documents.
 """
 
 from __future__ import annotations
@@ -16,31 +20,25 @@ from fastapi import Request
 from autoscaler.server.status import ApiError
 
 JSON = "application/json"
-_JSON_RANGES = frozenset({JSON, "application/*", "*/*"})
+_JSON_RANGES = frozenset({JSON, "application/*", "*/*", "*"})
+_CONVERSION_PARAMETERS = frozenset({"as", "g", "v"})
 
 
-def _weight(params: list[str]) -> float:
-    for param in params:
-        name, _, value = param.partition("=")
-        if name.strip().lower() == "q":
-            try:
-                return float(value.strip())
-            except ValueError:
-                return 0.0  # an unreadable weight accepts nothing, as goautoneg reads it
-    return 1.0
+def _asks_for_conversion(params: list[str]) -> bool:
+    return any(p.partition("=")[0].strip().lower() in _CONVERSION_PARAMETERS for p in params)
 
 
 def accepts_json(header: str | None) -> bool:
-    """Whether an ``Accept`` header admits ``application/json``.
+    """Whether an ``Accept`` header admits plain ``application/json``.
 
-    ``application/vnd.kubernetes.protobuf, application/json`` (what kube clients send)
-    -> True; ``application/vnd.kubernetes.protobuf`` alone -> False; ``*/*;q=0`` -> False.
+    ``application/vnd.kubernetes.protobuf, */*`` (what client-go sends) -> True;
+    ``application/vnd.kubernetes.protobuf`` alone -> False.
     """
     if header is None or not header.strip():
         return True
     for clause in header.split(","):
         media, *params = clause.split(";")
-        if media.strip().lower() in _JSON_RANGES and _weight(params) > 0:
+        if media.strip().lower() in _JSON_RANGES and not _asks_for_conversion(params):
             return True
     return False
 

@@ -23,7 +23,7 @@ from autoscaler.errors import AutoscalerError
 from autoscaler.policy.model import ScalingPolicy
 from autoscaler.policy.yaml_nodes import FieldPath
 from simulations.hpa.spec import HpaSpec
-from simulations.yaml_file import load_yaml_model
+from simulations.yaml_file import WrongShapeError, load_yaml_model
 
 RECOMMENDATION_METRIC = "lws_recommended_replicas"
 
@@ -93,5 +93,5 @@ def _spec_of(data: Any) -> tuple[Any, FieldPath]:
     if isinstance(data, dict) and data.get("kind") == "HorizontalPodAutoscaler":
         data, prefix = data.get("spec"), ("spec",)
     if not isinstance(data, dict):
-        raise ValueError("expected an HPA manifest or its spec (a mapping)")
+        raise WrongShapeError("expected an HPA manifest or its spec (a mapping)", prefix)
     return {k: v for k, v in data.items() if k != "scaleTargetRef"}, prefix

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, DecimalException, InvalidOperation
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
@@ -27,6 +27,9 @@ from pydantic.alias_generators import to_camel
 MAX_INT32 = 2**31 - 1
 MIN_INT32 = -(2**31)
 MAX_INT64 = 2**63 - 1
+
+# The controller reads targets as int64 milli-units (``MilliValue``): 9.2e15 at most.
+_MAX_QUANTITY = Decimal(2**63 - 1) / 1000
 
 _SUFFIX = {
     "": Decimal(1),
@@ -51,8 +54,8 @@ def parse_quantity(value: object) -> Decimal:
     if isinstance(value, bool):
         raise ValueError("a quantity cannot be a boolean")
     if isinstance(value, int):
-        return Decimal(value)
-    if isinstance(value, float):
+        amount = Decimal(value)
+    elif isinstance(value, float):
         if not math.isfinite(value):
             raise ValueError(f"a quantity must be finite, got {value}")
         amount = Decimal(repr(value))
@@ -67,8 +70,12 @@ def parse_quantity(value: object) -> Decimal:
             amount = Decimal(number) * _SUFFIX[suffix]
         except InvalidOperation:
             raise ValueError(f"{value!r} is not a Kubernetes quantity (e.g. '1', '500m')") from None
+        except DecimalException:  # Overflow: "1e999999Ei" is past any Decimal
+            raise ValueError(f"{value!r} is out of range for a quantity") from None
     else:
         raise ValueError(f"expected a quantity, got {type(value).__name__}")
+    if not amount.is_finite() or abs(amount) > _MAX_QUANTITY:
+        raise ValueError(f"{value!r} is out of range for a quantity (at most 9.2e15)")
     return amount
 
 

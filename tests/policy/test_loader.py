@@ -312,6 +312,8 @@ def test_each_error_names_file_line_and_field(
         # Python's recursion limit, reached by composing or by walking the nodes.
         ("a: " + "[" * 5000 + "]" * 5000 + "\n", 1, "", "nested too deeply"),
         ("apiVersion: &a [*a]\n", 1, "", "an alias contains itself"),
+        # Refused by PyYAML's reader before any parsing (it used to be a traceback).
+        (HEAD + BODY.replace("max: 4", "max: 4\x1b"), 11, "", "unacceptable character #x001b"),
     ],
     ids=[
         "unknown-api-version",
@@ -328,6 +330,7 @@ def test_each_error_names_file_line_and_field(
         "unhashable-key",
         "deep-nesting",
         "recursive-alias",
+        "control-character",
     ],
 )
 def test_document_level_errors(

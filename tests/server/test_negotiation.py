@@ -24,17 +24,26 @@ REC = f"{BASE}/namespaces/inference/lws_recommended_replicas"
         ("", True),
         ("application/json", True),
         ("application/json, */*", True),  # kubectl get --raw
-        ("application/vnd.kubernetes.protobuf, application/json", True),  # client-go
+        ("application/vnd.kubernetes.protobuf, */*", True),  # client-go's default
+        ("application/vnd.kubernetes.protobuf, application/json", True),
         ("APPLICATION/JSON; charset=utf-8", True),
-        ("application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList", True),
         ("text/html, application/*;q=0.5", True),
         ("*/*", True),
+        ("*", True),
+        # As kube-apiserver: q only orders the ranges, it never refuses one.
+        ("application/json;q=0", True),
+        ("application/json;q=high", True),
         ("application/vnd.kubernetes.protobuf", False),
         ("application/yaml", False),
         ("text/plain, text/html", False),
-        ("application/json;q=0", False),  # explicitly refused
-        ("*/*;q=0.0, application/vnd.kubernetes.protobuf", False),
-        ("application/json;q=high", False),
+        ("application/*+json", False),
+        # A conversion this server cannot make: aggregated discovery, a Table.
+        ("application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList", False),
+        (
+            "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json",
+            True,
+        ),
+        ("application/json;as=Table;g=meta.k8s.io;v=v1", False),
     ],
 )
 def test_accept_headers(header: str | None, expected: bool) -> None:
@@ -62,6 +71,19 @@ def test_only_json_is_served(api: Running, path: str) -> None:
     assert body["message"] == "only the following media types are accepted: application/json"
     assert served.status_code == 200
     assert served.headers["content-type"] == "application/json"
+
+
+def test_aggregated_discovery_gets_the_406_it_falls_back_on(api: Running) -> None:
+    # What kube-aggregator asks first; it then fetches the legacy documents, as the
+    # discovery test in test_api.py does.
+    accept = (
+        "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"
+        "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList"
+    )
+    with api.client() as http:
+        response = http.get("/apis", headers={"Accept": accept})
+    assert response.status_code == 406
+    assert response.json()["reason"] == "NotAcceptable"
 
 
 @pytest.mark.parametrize("path", ["/openapi/v2", "/openapi/v3", "/healthz", "/metrics"])

@@ -39,6 +39,13 @@ def test_shipped_profiles_load_by_name_and_by_path() -> None:
         load_profile("nope")
 
 
+def test_a_folder_given_as_a_profile_says_so(tmp_path: Path) -> None:
+    folder = tmp_path / "profile.yaml"
+    folder.mkdir()
+    with pytest.raises(ProfileError, match=r"profile\.yaml: not a file"):
+        load_profile(str(folder))
+
+
 @pytest.mark.parametrize(
     ("old", "new", "field", "message"),
     [

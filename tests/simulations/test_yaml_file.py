@@ -64,12 +64,20 @@ def test_a_valid_document_loads(tmp_path: Path) -> None:
         ),
         # YAML 1.2: ``yes`` is a string, and ``010`` is ten, not eight.
         ("name: yes\ninner: {count: 010}\n", None),
+        # A trailing ``---`` (an empty document) is no second document.
+        ("name: yes\ninner: {count: 010}\n---\n", None),
         (
             "name: a\ninner: {count: 1\n",
             ["3: <document>: invalid YAML: expected ',' or '}', but got '<stream end>'"],
         ),
         ("", ["1: <document>: the file is empty"]),
-        ("name: a\n---\nname: b\n", ["2: <document>: invalid YAML: but found another document"]),
+        ("name: a\n---\nname: b\n", ["3: <document>: invalid YAML: a second document"]),
+        # PyYAML refuses control characters before parsing; it used to be a traceback.
+        (
+            "name: a\ninner: {count: 1\x00}\n",
+            ["2: <document>: invalid YAML: unacceptable character #x0000"],
+        ),
+        ("[" * 5000 + "]" * 5000 + "\n", ["1: <document>: invalid YAML: nested too deeply"]),
         ("[1, 2]\n", ["1: <document>: Input should be a valid dictionary or instance of _Doc"]),
     ],
 )

@@ -105,7 +105,10 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("kind: HorizontalPodAutoscaler\nspec: 3\n", "expected an HPA manifest or its spec"),
+        (
+            "kind: HorizontalPodAutoscaler\nspec: 3\n",
+            ":2: spec: expected an HPA manifest or its spec",
+        ),
         ("- maxReplicas: 3\n", "expected an HPA manifest or its spec"),
         ("maxReplicas: 3\nmaxReplicas: 4\nmetrics: []\n", "maxReplicas: duplicate key"),
     ],

@@ -244,6 +244,14 @@ def test_quantities_round_up_to_milli_units(text: object, milli: int) -> None:
     assert quantity_milli(text) == milli
 
 
+@pytest.mark.parametrize("text", ["1e999999Ei", "1e16", "Infinity", "NaN", 10**20, "lots"])
+def test_quantities_out_of_range_or_unreadable_are_value_errors(text: object) -> None:
+    # A ValueError is what pydantic turns into a located validation error; the
+    # decimal module's Overflow ("1e999999Ei") used to escape as a traceback.
+    with pytest.raises(ValueError, match=r"out of range|not a Kubernetes quantity"):
+        quantity_milli(text)
+
+
 @pytest.mark.parametrize(
     "bad",
     [
