@@ -175,7 +175,8 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
         "--leader-elect-identity",
         default="",
         metavar="NAME",
-        help="this replica's name in the Lease (default: the host name, i.e. the pod name)",
+        help="this replica's name in the Lease, unique among them (default: the host name "
+        "and a random suffix; the chart passes the pod name)",
     )
     e.add_argument(
         "--leader-elect-lease-duration",

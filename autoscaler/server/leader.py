@@ -8,8 +8,10 @@ cycle after cycle. So the replicas hold a ``coordination.k8s.io/v1`` Lease, as
 kube-controller-manager's do, and only its holder relabels.
 
 As client-go's ``leaderelection``: the lease's times are written for people reading it;
-expiry is judged by when *this* process saw the record last change, on its own clock,
-so clocks that disagree between nodes cannot make two holders. A replica takes the
+expiry is judged by when *this* process saw the record last change, on its own
+monotonic clock read right after the read, so clocks that disagree between nodes, a
+wall-clock step, or a cycle that starts late (the loop's ``now`` is the tick the cycle
+belongs to, not the moment of the read) cannot make two holders. A replica takes the
 lease over when the record has not changed for ``leaseDurationSeconds``; the holder
 renews it every cycle. Every failure (the API unreachable, a write that lost a race)
 counts as "not the leader this cycle": the safe answer, as an unled cycle only defers
@@ -24,6 +26,8 @@ relabelling, and never two holders.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -66,19 +70,28 @@ def _stamp(seconds: float) -> datetime:
 class LeaderElector:
     """``leads(now)`` once per control-loop cycle, before acting on the cluster."""
 
-    def __init__(self, store: LeaseStore, identity: str, duration_seconds: int) -> None:
+    def __init__(
+        self,
+        store: LeaseStore,
+        identity: str,
+        duration_seconds: int,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """``monotonic``: seconds on a clock that never jumps, read when the lease is
+        observed; only differences of it matter."""
         if not identity:
             raise ValueError("leader election needs a non-empty identity")
         if duration_seconds < 1:
             raise ValueError("the lease must last at least 1s")
         self.store, self.identity, self.duration = store, identity, duration_seconds
+        self._monotonic = monotonic
         self._observed: tuple[str, str] | None = None  # (holder, resourceVersion) last seen
         self._observed_at = 0.0
         self._leading = False
 
     def leads(self, now: float) -> bool:
-        """Acquire or renew the lease at ``now`` (the loop's clock); whether this
-        process holds it for this cycle."""
+        """Acquire or renew the lease; whether this process holds it for this cycle.
+        ``now`` (the loop's clock) is only written into the lease's times."""
         try:
             leading = self._try(now)
         except Exception as exc:  # any failure means "not the leader this cycle"
@@ -106,7 +119,7 @@ class LeaderElector:
                 return
             released = LeaseRecord(
                 holder="",
-                duration_seconds=current.duration_seconds,
+                duration_seconds=current.duration_seconds or self.duration,
                 acquire_time=current.acquire_time,
                 renew_time=_stamp(now),
                 transitions=current.transitions,
@@ -119,11 +132,12 @@ class LeaderElector:
 
     def _try(self, now: float) -> bool:
         current = self.store.get()
+        observed_at = self._monotonic()
         if current is None:
             return self.store.create(self._record(now, now, 0))
         seen = (current.holder, current.resource_version)
         if seen != self._observed:
-            self._observed, self._observed_at = seen, now
+            self._observed, self._observed_at = seen, observed_at
         if current.holder == self.identity:
             renewed = self._record(
                 current.acquire_time.timestamp() if current.acquire_time else now,
@@ -132,7 +146,7 @@ class LeaderElector:
                 current.resource_version,
             )
             return self.store.update(renewed)
-        if current.holder and now < self._observed_at + current.duration_seconds:
+        if current.holder and observed_at < self._observed_at + current.duration_seconds:
             return False  # held, and renewed within its duration as far as we saw
         taken = self._record(now, now, current.transitions + 1, current.resource_version)
         # False when another replica wrote first: it leads this cycle.

@@ -86,7 +86,7 @@ class ServeSettings(BaseModel):
     leader_elect_lease: str = ""
     """``NAMESPACE/NAME`` of the Lease; required with ``leader_elect``."""
     leader_elect_identity: str = ""
-    """This replica in the Lease; empty: the host name (the pod name in a cluster)."""
+    """This replica in the Lease; empty: the host name and a random suffix."""
     leader_elect_lease_duration: float | None = Field(default=None, gt=0)
     """Seconds a holder that stops renewing keeps the lease; default three cycles."""
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import math
 import socket
+import uuid
 
 from autoscaler.errors import AutoscalerError
 from autoscaler.server.cordon import Cordon, KubePodLabeler
@@ -93,5 +94,7 @@ def build_leader_elector(settings: ServeSettings) -> LeaderElector | None:
         return None
     namespace, _, name = settings.leader_elect_lease.partition("/")
     store = KubeLeaseStore(api_client(settings.kubeconfig), namespace, name)
-    identity = settings.leader_elect_identity or socket.gethostname()
+    # As kube-controller-manager: the host name alone is shared by processes on one
+    # host (hostNetwork pods get the node's), and two holders of one name both lead.
+    identity = settings.leader_elect_identity or f"{socket.gethostname()}_{uuid.uuid4()}"
     return LeaderElector(store, identity, math.ceil(settings.lease_seconds))

@@ -150,14 +150,8 @@ SCENARIOS: list[tuple[str, dict[str, Any], tuple[str, ...], str, set[str]]] = [
         LATEST_KUBE,
         CORE,
     ),
-    # One replica: no PDB, and no Lease to elect on (no Role).
-    (
-        "single-replica-no-pdb",
-        {"replicaCount": 1},
-        (),
-        LATEST_KUBE,
-        CORE - {"PodDisruptionBudget", "Role"},
-    ),
+    # One replica: no PDB (the Lease stays: a rollout runs two pods).
+    ("single-replica-no-pdb", {"replicaCount": 1}, (), LATEST_KUBE, CORE - {"PodDisruptionBudget"}),
     (
         "pdb-max-unavailable",
         {"podDisruptionBudget": {"maxUnavailable": "50%"}},

@@ -121,3 +121,48 @@ def test_printed_explain_line_works_over_self_signed_https(tmp_path: Path) -> No
         process.wait(timeout=20)
         if process.stderr is not None:
             process.stderr.close()
+
+
+@pytest.mark.slow
+def test_serve_elects_on_a_lease_and_releases_it_on_sigterm(tmp_path: Path) -> None:
+    """``serve --leader-elect`` end to end: the real process creates and renews the
+    Lease through its kubeconfig, and gives it up on SIGTERM. No kube-apiserver can run
+    here: the kubeconfig points at the wire-level fake (tests/support/fake_apiserver.py),
+    which answers the scrape source's lists and the Lease calls as the real one."""
+    from tests.server.helpers import write_policy
+    from tests.support.fake_apiserver import FakeApiServer
+
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    write_policy(policies / "p.yaml")
+    leases = "/apis/coordination.k8s.io/v1/namespaces/ops/leases"
+    with FakeApiServer() as api:
+        config = api.write_kubeconfig(tmp_path / "kubeconfig", token="sa")
+        command = [
+            *(sys.executable, "-m", "autoscaler.cli.main", "serve", "--source", "scrape"),
+            *("--policies", str(policies), "--kubeconfig", str(config), "--disable-auth"),
+            *("--insecure", "--insecure-port", str(free_port()), "--cycle", "1s"),
+            *("--leader-elect", "--leader-elect-lease", "ops/lws-autoscaler"),
+            *("--leader-elect-identity", "pod-0"),
+        ]
+        process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+        try:
+            deadline = time.monotonic() + 30
+            while not any(r.method == "PUT" for r in api.requests):  # created, then renewed
+                assert process.poll() is None, process.communicate()[1]
+                assert time.monotonic() < deadline, "no Lease renewal within 30 s"
+                time.sleep(0.2)
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
+            if process.stderr is not None:
+                process.stderr.close()
+        writes = [r for r in api.requests if r.method in ("POST", "PUT")]
+    assert writes[0].method == "POST"
+    assert writes[0].path == leases
+    assert writes[0].json()["spec"]["holderIdentity"] == "pod-0"
+    assert writes[0].json()["spec"]["leaseDurationSeconds"] == 3  # three 1 s cycles
+    assert writes[0].headers["authorization"] == "Bearer sa"
+    assert all(w.path == f"{leases}/lws-autoscaler" for w in writes[1:])
+    # The last write is the release at SIGTERM: the other replica need not wait 3 s.
+    assert writes[-1].json()["spec"]["holderIdentity"] == ""

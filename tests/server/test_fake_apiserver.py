@@ -158,3 +158,19 @@ def test_create_and_replace_with_optimistic_concurrency() -> None:
         bad_time = {**lease, "spec": {"renewTime": "2026-01-01T00:00:00+00:00"}}
         assert http.put(f"{leases}/lock", json=bad_time).status_code == 400
         assert http.post(f"{leases}/lock", json=lease).status_code == 405
+
+        # What the real server refuses beyond that (its Lease strategy and create path).
+        unconditional = http.put(f"{leases}/lock", json=lease)
+        assert (unconditional.status_code, unconditional.json()["reason"]) == (422, "Invalid")
+        assert "must be specified for an update" in unconditional.json()["message"]
+        current = http.get(f"{leases}/lock").json()["metadata"]["resourceVersion"]
+        zero = {
+            **lease,
+            "metadata": {"name": "lock", "resourceVersion": current},
+            "spec": {"leaseDurationSeconds": 0},
+        }
+        assert http.put(f"{leases}/lock", json=zero).status_code == 422
+        preset = {**lease, "metadata": {"name": "new", "resourceVersion": "5"}}
+        assert http.post(leases, json=preset).status_code == 500
+        elsewhere = {**lease, "metadata": {"name": "new", "namespace": "other"}}
+        assert http.post(leases, json=elsewhere).status_code == 400

@@ -31,9 +31,25 @@ def api() -> Iterator[FakeApiServer]:
         yield server
 
 
-def _elector(api: FakeApiServer, identity: str, duration: int = 45) -> LeaderElector:
+class _Replica:
+    """A LeaderElector whose monotonic clock the test sets: each ``leads(now)`` reads
+    the Lease at ``read_at`` (default: ``now``, a cycle that runs on time)."""
+
+    def __init__(self, store: KubeLeaseStore, identity: str, duration: int) -> None:
+        self.read_at = 0.0
+        self.elector = LeaderElector(store, identity, duration, monotonic=lambda: self.read_at)
+
+    def leads(self, now: float, read_at: float | None = None) -> bool:
+        self.read_at = now if read_at is None else read_at
+        return self.elector.leads(now)
+
+    def release(self, now: float) -> None:
+        self.elector.release(now)
+
+
+def _elector(api: FakeApiServer, identity: str, duration: int = 45) -> _Replica:
     store = KubeLeaseStore(api_client(api), "lws-autoscaler", "lws-autoscaler")
-    return LeaderElector(store, identity, duration)
+    return _Replica(store, identity, duration)
 
 
 def _lease(api: FakeApiServer) -> Any:
@@ -93,6 +109,20 @@ def test_expiry_is_judged_on_the_observers_clock_not_the_written_times(
         assert not b.leads(tick)
 
 
+def test_a_late_cycle_does_not_take_a_lease_it_has_just_seen(api: FakeApiServer) -> None:
+    # server-a renews on time, at ticks 0, 15, 30 and 45. server-b's first cycle
+    # (tick 0) runs after a 50 s restore, at 51, and its next one (tick 45) right after
+    # it. Judged by the ticks, the lease it first saw "at 0" would be 45 s old at tick
+    # 45 and taken, with server-a holding it too; it was read 0 s before.
+    a, b = _elector(api, "server-a"), _elector(api, "server-b")
+    for tick in (T0, T0 + 15, T0 + 30, T0 + 45):
+        assert a.leads(tick)
+    assert not b.leads(T0, read_at=T0 + 51)
+    assert not b.leads(T0 + 45, read_at=T0 + 51)
+    assert a.leads(T0 + 60)
+    assert _lease(api).spec.holder_identity == "server-a"
+
+
 def test_a_released_lease_is_taken_at_once(api: FakeApiServer) -> None:
     b = _elector(api, "server-b")
     api.put(
@@ -121,16 +151,19 @@ def test_a_write_that_loses_the_race_is_not_leadership(api: FakeApiServer) -> No
                 assert a.leads(interfere_at[-1])
             return record
 
+    clock = [T0]
     store = Racing(api_client(api), "lws-autoscaler", "lws-autoscaler")
-    b = LeaderElector(store, "server-b", 45)
+    b = LeaderElector(store, "server-b", 45, monotonic=lambda: clock[-1])
     # Creating: both see no Lease; server-a's create lands first, server-b's is a 409.
     interfere_at.append(T0)
     assert not b.leads(T0)
     # Taking over: server-b saw server-a's lease unchanged since T0 + 10, so at T0 + 100
     # it is expired, but server-a renews between server-b's read and its write.
     interfere_at.clear()
+    clock.append(T0 + 10)
     assert not b.leads(T0 + 10)
     interfere_at.append(T0 + 100)
+    clock.append(T0 + 100)
     assert not b.leads(T0 + 100)  # its replace at the old resourceVersion: 409
     assert _lease(api).spec.holder_identity == "server-a"
     writes = [
@@ -218,3 +251,14 @@ def test_release_is_a_no_op_for_a_replica_that_does_not_hold(api: FakeApiServer)
     b.release(T0 + 1)
     assert _lease(api).spec.holder_identity == "server-a"
     assert not [r for r in api.requests if r.method == "PUT"]
+
+
+def test_a_replica_that_lost_the_lease_does_not_release_the_new_holders(
+    api: FakeApiServer,
+) -> None:
+    a, b = _elector(api, "server-a"), _elector(api, "server-b")
+    assert a.leads(T0)
+    assert not b.leads(T0)
+    assert b.leads(T0 + 45)  # server-a stopped renewing (a partition, a stall)
+    a.release(T0 + 50)  # server-a still believes it leads, and shuts down
+    assert _lease(api).spec.holder_identity == "server-b"

@@ -20,8 +20,11 @@ exactly like the real server's:
 - ``POST`` on a collection path creates an object (201, or a 409 ``AlreadyExists``
   ``Status``), ``PUT`` on an object path replaces it (200; 404; a 409 ``Conflict`` when
   ``metadata.resourceVersion`` is not the stored one), as optimistic concurrency works
-  on the real server. A Lease's ``acquireTime``/``renewTime`` must be MicroTimes (six
-  fractional digits), or the answer is the real server's 400.
+  on the real server; a create that sets ``resourceVersion`` is a 500 and a body in
+  another namespace a 400, as there. A Lease's ``acquireTime``/``renewTime`` must be
+  MicroTimes (six fractional digits), or the answer is the real server's 400; a Lease
+  replaced without ``resourceVersion``, or with a duration under 1 or negative
+  transitions, is its 422 ``Invalid``.
 - ``on_post(path, handler)`` / ``on_get(path, handler)`` / ``on_patch`` answer other paths, e.g.
   TokenReview (``/apis/authentication.k8s.io/v1/tokenreviews``) and SubjectAccessReview
   (``/apis/authorization.k8s.io/v1/subjectaccessreviews``); see ``token_reviewer`` and
@@ -385,6 +388,17 @@ class FakeApiServer:
         name = meta.get("name")
         if not isinstance(name, str) or not name or (path_name not in (None, name)):
             return 400, status(400, "BadRequest", "metadata.name must match the path")
+        if meta.get("namespace") not in (None, "", namespace):
+            return 400, status(
+                400,
+                "BadRequest",
+                "the namespace of the provided object does not match the namespace sent on "
+                "the request",
+            )
+        if creating and meta.get("resourceVersion"):
+            return 500, status(
+                500, "InternalError", "resourceVersion should not be set on objects to be created"
+            )
         problem = _invalid_micro_times(obj) if plural == "leases" else None
         if problem is not None:
             return 400, status(400, "BadRequest", problem)
@@ -401,6 +415,10 @@ class FakeApiServer:
                 )
             if not creating and stored is None:
                 return _not_found(api_version, plural, name)
+            invalid = _invalid_lease(obj, creating) if plural == "leases" else None
+            if invalid is not None:  # validated against the stored object, as there
+                kind = f'Lease.coordination.k8s.io "{name}"'
+                return 422, status(422, "Invalid", f"{kind} is invalid: {invalid}")
             wanted = meta.get("resourceVersion")
             if stored is not None and wanted and wanted != stored["metadata"]["resourceVersion"]:
                 return 409, status(
@@ -494,6 +512,24 @@ def _not_found(api_version: str, plural: str, name: str) -> tuple[int, Json]:
 
 # metav1.MicroTime parses with RFC3339Micro: exactly six fractional digits.
 _MICRO_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}(Z|[+-]\d\d:\d\d)$")
+
+
+def _invalid_lease(lease: Json, creating: bool) -> str | None:
+    """What the Lease strategy's validation refuses: a Lease is never updated
+    unconditionally, and its counts are positive (duration) or not negative."""
+    if not creating and not lease["metadata"].get("resourceVersion"):
+        return "metadata.resourceVersion: Invalid value: 0x0: must be specified for an update"
+    spec = lease.get("spec") or {}
+    duration = spec.get("leaseDurationSeconds")
+    if duration is not None and duration <= 0:
+        return f"spec.leaseDurationSeconds: Invalid value: {duration}: must be greater than 0"
+    transitions = spec.get("leaseTransitions")
+    if transitions is not None and transitions < 0:
+        return (
+            f"spec.leaseTransitions: Invalid value: {transitions}: must be greater than or "
+            "equal to 0"
+        )
+    return None
 
 
 def _invalid_micro_times(lease: Json) -> str | None:

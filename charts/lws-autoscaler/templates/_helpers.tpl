@@ -169,9 +169,10 @@ would share a name: say so at install time, naming both keys. */}}
 {{ toYaml (merge (dict "severity" .severity) .extra) }}
 {{- end }}
 
-{{/* "true" when the replicas elect a Lease holder (leaderElection.enabled and more than one replica), else empty. */}}
+{{/* "true" when the replicas elect a Lease holder, else empty. Also with one replica: a
+rolling update (maxSurge 1) runs the old pod and the new one side by side. */}}
 {{- define "lws-autoscaler.leaderElection" -}}
-{{- if and .Values.leaderElection.enabled (gt (int .Values.replicaCount) 1) -}}
+{{- if .Values.leaderElection.enabled -}}
 true
 {{- end -}}
 {{- end }}
