@@ -34,7 +34,7 @@ Unwrap = Callable[[Any], tuple[Any, FieldPath]]
 returns it with its path in the document, or raises :class:`WrongShapeError`."""
 
 
-class WrongShapeError(ValueError):
+class WrongShapeError(AutoscalerError, ValueError):
     """Raised by an ``Unwrap``: the part at ``path`` is not what the model reads."""
 
     def __init__(self, message: str, path: FieldPath = ()) -> None:
