@@ -109,9 +109,8 @@ class LeaderElector:
     def release(self, now: float) -> None:
         """Give the lease up (at shutdown), so that another replica takes it at its next
         cycle rather than one lease duration later. Best effort: a failure only means
-        the lease lapses by itself."""
-        if not self._leading:
-            return
+        the lease lapses by itself. Also after a failed renewal: the Lease may still name
+        this process, and only that is checked."""
         self._leading = False
         try:
             current = self.store.get()

@@ -262,3 +262,14 @@ def test_a_replica_that_lost_the_lease_does_not_release_the_new_holders(
     assert b.leads(T0 + 45)  # server-a stopped renewing (a partition, a stall)
     a.release(T0 + 50)  # server-a still believes it leads, and shuts down
     assert _lease(api).spec.holder_identity == "server-b"
+
+
+def test_a_holder_whose_last_renewal_failed_still_releases(api: FakeApiServer) -> None:
+    a, b = _elector(api, "server-a"), _elector(api, "server-b")
+    assert a.leads(T0)
+    failing = lambda _b, _r: (500, status(500, "InternalError", "etcd timeout"))  # noqa: E731
+    api.on_get(LEASE, failing)
+    assert not a.leads(T0 + 15)
+    api.remove_route("GET", LEASE)  # the API is back, in time for the shutdown
+    a.release(T0 + 20)
+    assert b.leads(T0 + 30)  # at once: released, not lapsed

@@ -273,6 +273,10 @@ class FakeApiServer:
     def on_get(self, path: str, handler: Handler) -> None:
         self._routes[("GET", path)] = handler
 
+    def remove_route(self, method: str, path: str) -> None:
+        """Drop an ``on_*`` handler: ``path`` is served from the store again."""
+        self._routes.pop((method, path), None)
+
     def on_patch(self, path: str, handler: Handler) -> None:
         """Answer PATCH on ``path`` with ``handler`` instead of patching the store."""
         self._routes[("PATCH", path)] = handler
