@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from autoscaler.errors import AutoscalerError
 from simulations.yaml_file import load_yaml_model
@@ -71,15 +71,15 @@ class ServingProfile(_Strict):
     policy: str = Field(description="The example policy 'ours' runs, relative to the repo.")
     sources: list[str] = Field(default_factory=list)
 
-    @model_validator(mode="after")
-    def _context_fits_the_cache(self) -> ServingProfile:
+    @field_validator("kv_cache_tokens")
+    @classmethod
+    def _context_fits_the_cache(cls, value: int, info: ValidationInfo) -> int:
         # vLLM refuses to start when one max-length sequence cannot fit in the KV cache.
-        if self.max_context_tokens > self.kv_cache_tokens:
-            raise ValueError(
-                f"max_context_tokens ({self.max_context_tokens}) exceeds kv_cache_tokens "
-                f"({self.kv_cache_tokens})"
-            )
-        return self
+        # A field validator, so the error names kv_cache_tokens and its line.
+        context = info.data.get("max_context_tokens")
+        if context is not None and context > value:
+            raise ValueError(f"max_context_tokens ({context}) exceeds kv_cache_tokens ({value})")
+        return value
 
     def with_cold_start(self, median_seconds: float | None) -> ServingProfile:
         if median_seconds is None:

@@ -21,7 +21,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal, DecimalException, InvalidOperation
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 MAX_INT32 = 2**31 - 1
@@ -197,11 +205,14 @@ class HpaSpec(_Api):
     metrics: list[HpaMetricSpec] = Field(min_length=1)
     behavior: HpaBehavior | None = None
 
-    @model_validator(mode="after")
-    def _bounds(self) -> HpaSpec:
-        if self.min_replicas is not None and self.min_replicas > self.max_replicas:
-            raise ValueError(f"minReplicas {self.min_replicas} > maxReplicas {self.max_replicas}")
-        return self
+    @field_validator("max_replicas")
+    @classmethod
+    def _bounds(cls, value: int, info: ValidationInfo) -> int:
+        # A field validator, so the error names maxReplicas and its line, not the spec.
+        low = info.data.get("min_replicas")
+        if low is not None and low > value:
+            raise ValueError(f"minReplicas {low} > maxReplicas {value}")
+        return value
 
 
 class ControllerConfig(BaseModel):

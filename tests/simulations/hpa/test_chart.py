@@ -92,6 +92,13 @@ def test_a_bad_field_names_file_line_and_field(
     assert any(got.startswith(wanted) for got in str(exc.value).splitlines()), str(exc.value)
 
 
+def test_bounds_name_max_replicas_and_its_line(tmp_path: Path) -> None:
+    path = _write(tmp_path, MANIFEST.replace("minReplicas: 1", "minReplicas: 9"))
+    with pytest.raises(HpaSpecError) as exc:
+        load_hpa_spec(path)
+    assert str(exc.value) == f"{path}:11: spec.maxReplicas: minReplicas 9 > maxReplicas 8"
+
+
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     text = MANIFEST.replace("minReplicas: 1", "minReplicas: -1").replace(
         'averageValue: "1"', "averageValue: lots"
