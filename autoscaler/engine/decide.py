@@ -48,7 +48,13 @@ from autoscaler.engine.startup import (
 )
 from autoscaler.engine.state import EngineState, append_window
 from autoscaler.engine.zero import from_zero, holds_while_idle, to_zero, track_idle
-from autoscaler.policy.model import LATENCY_TYPES, LatencySignal, PolicySpec, ScalingPolicy
+from autoscaler.policy.model import (
+    LATENCY_TYPES,
+    LatencySignal,
+    PolicySpec,
+    QueueDepthSignal,
+    ScalingPolicy,
+)
 from autoscaler.snapshot import LwsSnapshot
 
 R = ReasonCode
@@ -252,11 +258,13 @@ def _observation_start(ctx: DecisionContext, state: EngineState) -> float:
 
 
 def _held_while_starting(spec: PolicySpec, snapshot: LwsSnapshot) -> frozenset[str]:
-    """Names of the latency signals ``holdWhileStarting`` holds now (groups starting)."""
+    """Names of the signals ``holdWhileStarting`` holds now (groups starting)."""
     if not snapshot.starting_replicas:
         return frozenset()
     return frozenset(
-        s.type for s in spec.signals if isinstance(s, LatencySignal) and s.hold_while_starting
+        s.type
+        for s in spec.signals
+        if isinstance(s, LatencySignal | QueueDepthSignal) and s.hold_while_starting
     )
 
 

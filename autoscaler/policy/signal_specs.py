@@ -42,6 +42,15 @@ class QueueDepthSignal(StrictModel):
             "still there at the next decision, or recurs within calmFor, orders in full."
         ),
     )
+    hold_while_starting: bool = Field(
+        default=False,
+        description=(
+            "While groups are starting, propose at most the groups that exist (ready + "
+            "starting): the groups on their way will drain the queue the ready ones "
+            "built, and the same backlog would order groups again at every decision "
+            "until those are ready."
+        ),
+    )
 
 
 class KvCacheSignal(StrictModel):

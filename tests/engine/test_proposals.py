@@ -515,3 +515,57 @@ def test_holding_while_starting_only_ever_lowers_a_proposal_to_what_exists(
         assert held.replicas == free.replicas
     elif held.replicas < free.replicas:
         assert held.replicas == ready + starting  # lowered to what exists, not below
+
+
+@pytest.mark.parametrize(
+    ("hold", "ready", "starting", "queue", "replicas"),
+    [
+        # 2 ready groups, 241 waiting at 8 per group: 30.1 groups needed, proposal 31
+        # (to the policy's maximum) whatever is on its way.
+        (False, 2, 1, [120, 121], 31),
+        # Held: the third group, starting, will drain that backlog. Propose the 3.
+        (True, 2, 1, [120, 121], 3),
+        # Nothing starting: the queue orders in full.
+        (True, 2, 0, [120, 121], 31),
+        # At or below what exists the hold changes nothing: 45 / 8 = 5.6 -> 6 of 6.
+        (True, 5, 1, [9, 9, 9, 9, 9], 6),
+    ],
+    ids=["off", "held-at-existing", "none-starting", "below-existing"],
+)
+def test_hold_while_starting_caps_the_queue_at_the_groups_that_exist(
+    hold: bool, ready: int, starting: int, queue: list[float], replicas: int
+) -> None:
+    signal = {"type": "queueDepth", "targetPerGroup": 8, "holdWhileStarting": hold}
+    policy = make_policy(replicas={"max": 40}, signals=[signal])
+    snap = snapshot(T0, ready=ready, starting=starting, queue=queue)
+    (proposal,) = propose(policy.spec, snap, T0)
+    assert proposal.needed == pytest.approx(sum(queue) / 8)  # the reading stays
+    assert proposal.replicas == replicas
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    ready=st.integers(1, 12),
+    starting=st.integers(0, 12),
+    per_leader=st.floats(0.0, 500.0),
+    target=st.floats(0.5, 50.0),
+)
+def test_a_held_queue_is_only_ever_lowered_to_what_exists(
+    ready: int, starting: int, per_leader: float, target: float
+) -> None:
+    snap = snapshot(T0, ready=ready, starting=starting, queue=[per_leader] * ready)
+
+    def proposal(hold: bool) -> SignalProposal:
+        signal = {"type": "queueDepth", "targetPerGroup": target, "holdWhileStarting": hold}
+        (p,) = propose(make_policy(replicas={"max": 100}, signals=[signal]).spec, snap, T0)
+        return p
+
+    free, held = proposal(False), proposal(True)
+    assert held.needed == free.needed
+    assert held.replicas is not None
+    assert free.replicas is not None
+    assert held.replicas <= free.replicas
+    if not starting:
+        assert held.replicas == free.replicas
+    elif held.replicas < free.replicas:
+        assert held.replicas == ready + starting

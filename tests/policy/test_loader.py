@@ -182,9 +182,9 @@ CASES = [
         id="number-for-hold-while-starting",
     ),
     pytest.param(
-        BODY + "      holdWhileStarting: true\n",
-        [(15, "spec.signals[0].holdWhileStarting", "unknown field")],
-        id="hold-while-starting-on-a-queue-signal",
+        BODY + "    - type: kvCacheUtilization\n      target: 0.8\n      holdWhileStarting: true\n",
+        [(17, "spec.signals[1].holdWhileStarting", "unknown field")],
+        id="hold-while-starting-on-a-kv-cache-signal",
     ),
     pytest.param(
         BODY + "      isolatedBurst:\n        calmFor: 0s\n        maxGroups: 0\n",
