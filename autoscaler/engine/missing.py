@@ -19,7 +19,7 @@ from __future__ import annotations
 from autoscaler.durations import format_duration as fmt
 from autoscaler.engine.context import DecisionContext
 from autoscaler.engine.decision import Decision, ReasonCode, SignalProposal, SignalStatus
-from autoscaler.engine.proposals import usable_value
+from autoscaler.engine.leader_totals import usable_value
 from autoscaler.engine.state import EngineState
 from autoscaler.snapshot import LwsSnapshot
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from autoscaler.durations import format_duration as fmt
 from autoscaler.engine.context import DecisionContext
 from autoscaler.engine.decision import Decision, ReasonCode
-from autoscaler.engine.proposals import usable_value
+from autoscaler.engine.leader_totals import usable_value
 from autoscaler.engine.state import EngineState
 from autoscaler.policy.model import PolicySpec
 from autoscaler.signals import Signal
