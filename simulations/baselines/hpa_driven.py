@@ -39,6 +39,7 @@ from simulations.hpa.controller import (
     PodMetricValues,
     Reading,
 )
+from simulations.hpa.quantity import quantity_milli
 from simulations.hpa.spec import (
     DEFAULT_SCALE_DOWN,
     DEFAULT_SCALE_UP,
@@ -48,7 +49,6 @@ from simulations.hpa.spec import (
     MetricSource,
     ScalingRules,
     default_rules,
-    quantity_milli,
 )
 
 REPO = Path(__file__).resolve().parents[2]

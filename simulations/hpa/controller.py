@@ -39,7 +39,8 @@ from simulations.hpa.normalize import (
     stabilize_with_behavior,
     store_scale_event,
 )
-from simulations.hpa.spec import HpaConfig, MetricSource, quantity_milli
+from simulations.hpa.quantity import quantity_milli
+from simulations.hpa.spec import HpaConfig, MetricSource
 
 
 @dataclass(frozen=True)

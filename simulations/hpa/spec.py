@@ -16,9 +16,7 @@ the legacy path (2x/4 scale-up cap, 5 min down stabilisation) applies.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
-from decimal import Decimal, DecimalException, InvalidOperation
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -32,71 +30,11 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from simulations.hpa.quantity import quantity_float, quantity_milli
+
 MAX_INT32 = 2**31 - 1
 MIN_INT32 = -(2**31)
 MAX_INT64 = 2**63 - 1
-
-# The controller reads targets as int64 milli-units (``MilliValue``): 9.2e15 at most.
-_MAX_QUANTITY = Decimal(2**63 - 1) / 1000
-
-_SUFFIX = {
-    "": Decimal(1),
-    "m": Decimal("0.001"),
-    "k": Decimal(10) ** 3,
-    "M": Decimal(10) ** 6,
-    "G": Decimal(10) ** 9,
-    "T": Decimal(10) ** 12,
-    "P": Decimal(10) ** 15,
-    "E": Decimal(10) ** 18,
-    "Ki": Decimal(2) ** 10,
-    "Mi": Decimal(2) ** 20,
-    "Gi": Decimal(2) ** 30,
-    "Ti": Decimal(2) ** 40,
-    "Pi": Decimal(2) ** 50,
-    "Ei": Decimal(2) ** 60,
-}
-
-
-def parse_quantity(value: object) -> Decimal:
-    """A Kubernetes quantity (``"500m"``, ``"2"``, ``"1.5k"``, ``"1Gi"``, or a number)."""
-    if isinstance(value, bool):
-        raise ValueError("a quantity cannot be a boolean")
-    if isinstance(value, int):
-        amount = Decimal(value)
-    elif isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError(f"a quantity must be finite, got {value}")
-        amount = Decimal(repr(value))
-    elif isinstance(value, str):
-        text = value.strip()
-        number, suffix = text, ""
-        for candidate in sorted(_SUFFIX, key=len, reverse=True):
-            if candidate and text.endswith(candidate):
-                number, suffix = text[: -len(candidate)], candidate
-                break
-        try:
-            amount = Decimal(number) * _SUFFIX[suffix]
-        except InvalidOperation:
-            raise ValueError(f"{value!r} is not a Kubernetes quantity (e.g. '1', '500m')") from None
-        except DecimalException:  # Overflow: "1e999999Ei" is past any Decimal
-            raise ValueError(f"{value!r} is out of range for a quantity") from None
-    else:
-        raise ValueError(f"expected a quantity, got {type(value).__name__}")
-    if not amount.is_finite() or abs(amount) > _MAX_QUANTITY:
-        raise ValueError(f"{value!r} is out of range for a quantity (at most 9.2e15)")
-    return amount
-
-
-def quantity_milli(value: object) -> int:
-    """A quantity in milli-units, rounded up as ``Quantity.MilliValue()`` does:
-    ``"0.0001"`` -> 1, ``"2"`` -> 2000, ``"250m"`` -> 250."""
-    return math.ceil(parse_quantity(value) * 1000)
-
-
-def quantity_float(value: object) -> float:
-    """A quantity as a float (``AsApproximateFloat64``): ``"50m"`` -> 0.05."""
-    return float(parse_quantity(value))
-
 
 Milli = Annotated[int, BeforeValidator(quantity_milli)]
 """A quantity field, held in milli-units."""

@@ -21,7 +21,6 @@ from simulations.hpa import (
     MetricValues,
     ScaleView,
 )
-from simulations.hpa.spec import quantity_milli
 
 T0 = 1_000_000.0
 
@@ -234,22 +233,6 @@ def test_out_of_range_size_goes_to_the_bound_without_metrics() -> None:
     hpa = emulator(spec(FOLLOW))
     result = hpa.reconcile(T0, ScaleView(30, 30), [MetricError("down")])
     assert (result.replicas, result.error) == (20, None)
-
-
-@pytest.mark.parametrize(
-    ("text", "milli"),
-    [("1", 1000), ("500m", 500), ("1.5k", 1_500_000), ("0.0001", 1), (2, 2000), ("1Ki", 1_024_000)],
-)
-def test_quantities_round_up_to_milli_units(text: object, milli: int) -> None:
-    assert quantity_milli(text) == milli
-
-
-@pytest.mark.parametrize("text", ["1e999999Ei", "1e16", "Infinity", "NaN", 10**20, "lots"])
-def test_quantities_out_of_range_or_unreadable_are_value_errors(text: object) -> None:
-    # A ValueError is what pydantic turns into a located validation error; the
-    # decimal module's Overflow ("1e999999Ei") used to escape as a traceback.
-    with pytest.raises(ValueError, match=r"out of range|not a Kubernetes quantity"):
-        quantity_milli(text)
 
 
 @pytest.mark.parametrize(
