@@ -32,14 +32,14 @@ from autoscaler.signals import Signal
 from autoscaler.snapshot import group_index
 from simulations.closedloop import LoopView
 from simulations.hpa.calculator import Pod, ScaleView
-from simulations.hpa.controller import (
-    HpaEmulator,
+from simulations.hpa.controller import HpaEmulator
+from simulations.hpa.quantity import quantity_milli
+from simulations.hpa.readings import (
     MetricError,
     MetricValues,
     PodMetricValues,
     Reading,
 )
-from simulations.hpa.quantity import quantity_milli
 from simulations.hpa.spec import (
     DEFAULT_SCALE_DOWN,
     DEFAULT_SCALE_UP,

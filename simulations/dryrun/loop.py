@@ -30,7 +30,7 @@ from simulations.dryrun import frozen
 from simulations.dryrun.load import RecordedLoad, Redistributor
 from simulations.dryrun.replay import EngineDriver
 from simulations.hpa import HpaConfig, HpaEmulator, MetricError, MetricValues, ScaleView
-from simulations.hpa.controller import Reading
+from simulations.hpa.readings import Reading
 from simulations.lws_model import ColdStartModel, LwsModel
 
 Progress = Callable[[int, int], None]

@@ -21,14 +21,14 @@ metric proposal, errors); a reading of ``None`` in ``step`` (``MetricError`` in
 """
 
 from simulations.hpa.calculator import Pod, ScaleView, Tolerances
-from simulations.hpa.controller import (
-    HpaEmulator,
+from simulations.hpa.controller import HpaEmulator
+from simulations.hpa.normalize import HpaMemory
+from simulations.hpa.readings import (
     MetricError,
     MetricValues,
     PodMetricValues,
     ReconcileResult,
 )
-from simulations.hpa.normalize import HpaMemory
 from simulations.hpa.spec import ControllerConfig, HpaConfig, HpaSpec, MetricSource
 
 __all__ = [

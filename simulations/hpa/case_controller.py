@@ -26,15 +26,15 @@ from simulations.hpa.case_support import (
     rules_from,
     tolerances_from,
 )
-from simulations.hpa.controller import (
-    HpaEmulator,
+from simulations.hpa.controller import HpaEmulator
+from simulations.hpa.normalize import (
+    HpaMemory,
+)
+from simulations.hpa.readings import (
     MetricError,
     MetricValues,
     PodMetricValues,
     Reading,
-)
-from simulations.hpa.normalize import (
-    HpaMemory,
 )
 from simulations.hpa.spec import (
     DEFAULT_SCALE_DOWN,

@@ -19,8 +19,7 @@ Time is an argument: the caller decides when a sync happens (every ``sync_period
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 from simulations.hpa.calculator import (
     MetricComputeError,
@@ -39,59 +38,15 @@ from simulations.hpa.normalize import (
     stabilize_with_behavior,
     store_scale_event,
 )
-from simulations.hpa.quantity import quantity_milli
+from simulations.hpa.readings import (
+    Condition,
+    MetricError,
+    MetricValues,
+    PodMetricValues,
+    Reading,
+    ReconcileResult,
+)
 from simulations.hpa.spec import HpaConfig, MetricSource
-
-
-@dataclass(frozen=True)
-class MetricValues:
-    """What the metrics API returned for one metric: the series values (External: summed;
-    Object: the object's value)."""
-
-    values_milli: tuple[int, ...]
-
-    @classmethod
-    def of(cls, *values: float) -> MetricValues:
-        return cls(tuple(quantity_milli(v) for v in values))
-
-
-@dataclass(frozen=True)
-class PodMetricValues:
-    """Per-pod values (Pods metrics; Resource usage in millicores), keyed by pod name."""
-
-    per_pod_milli: Mapping[str, int]
-
-
-@dataclass(frozen=True)
-class MetricError:
-    """The metrics API failed for this metric (adapter down, no series, ...)."""
-
-    message: str
-
-
-Reading = MetricValues | PodMetricValues | MetricError
-
-Condition = tuple[str, str, str]
-"""(type, status, reason), e.g. ("ScalingActive", "False", "FailedGetExternalMetric")."""
-
-
-@dataclass(frozen=True)
-class ReconcileResult:
-    """The outcome of one sync.
-
-    ``replicas`` is the target's ``spec.replicas`` afterwards (= ``status.desiredReplicas``);
-    ``proposal`` the largest metric proposal before stabilisation (None when no metrics
-    were computed); ``error`` is set when the reconcile returned an error (it may still have
-    scaled up, on partial metric failure).
-    """
-
-    replicas: int
-    rescaled: bool
-    proposal: int | None
-    reason: str
-    conditions: tuple[Condition, ...]
-    error: str | None = None
-
 
 _FAILED_GET = {
     "External": "FailedGetExternalMetric",
