@@ -24,87 +24,24 @@ from typing import Any
 
 import uvicorn
 
-from autoscaler.server.app import Security, ServerContext, asgi
-from autoscaler.server.auth_lookup import ClusterAuthReader, KubeClusterAuthReader
-from autoscaler.server.authn import Authenticator
-from autoscaler.server.authz import Authorizer
+from autoscaler.server.app import ServerContext, asgi
+from autoscaler.server.auth_lookup import ClusterAuthReader
 from autoscaler.server.clock import Clock
 from autoscaler.server.connections import LISTEN_BACKLOG, bounded_protocol
 from autoscaler.server.cordon import Cordon
-from autoscaler.server.kube_reviews import KubeReviewer, Reviewer, api_client
+from autoscaler.server.kube_reviews import Reviewer
 from autoscaler.server.leader import LeaderElector
 from autoscaler.server.loop import ControlLoop
 from autoscaler.server.policy_watch import PolicyWatcher
+from autoscaler.server.security_setup import build_security
 from autoscaler.server.settings import ServerSetupError, ServeSettings
 from autoscaler.server.store import DecisionStore
 from autoscaler.server.telemetry import Telemetry
 from autoscaler.server.tls import default_http_protocol, ensure_self_signed
 from autoscaler.server.tls_reload import ServingTls
-from autoscaler.server.trust import HeaderNames, TrustSource
 from autoscaler.sources.base import MetricSource
 
 log = logging.getLogger(__name__)
-
-
-def _trust_source(
-    settings: ServeSettings, cluster: ClusterAuthReader | None, telemetry: Telemetry
-) -> TrustSource:
-    names = HeaderNames(
-        allowed_names=settings.requestheader_allowed_names,
-        username_headers=settings.requestheader_username_headers,
-        group_headers=settings.requestheader_group_headers,
-        extra_headers_prefixes=settings.requestheader_extra_headers_prefix,
-    )
-    both_files = settings.requestheader_client_ca_file and settings.client_ca_file
-    if settings.authentication_skip_lookup or both_files:
-        cluster = None
-    elif cluster is None:
-        cluster = KubeClusterAuthReader(api_client(settings.kubeconfig))
-    if settings.requestheader_client_ca_file is None and names != HeaderNames():
-        log.warning(
-            "--requestheader-allowed-names and --requestheader-*-headers apply only with "
-            "--requestheader-client-ca-file; without it they come from the cluster"
-        )
-    try:
-        return TrustSource(
-            telemetry,
-            settings.requestheader_client_ca_file,
-            names,
-            settings.client_ca_file,
-            cluster,
-        )
-    except ValueError as exc:
-        raise ServerSetupError(str(exc)) from exc
-
-
-def _security(
-    settings: ServeSettings,
-    reviewer: Reviewer | None,
-    cluster: ClusterAuthReader | None,
-    telemetry: Telemetry,
-) -> tuple[Security | None, TrustSource | None]:
-    if settings.disable_auth:
-        log.warning(
-            "AUTHENTICATION AND AUTHORISATION ARE DISABLED (--disable-auth): anyone who "
-            "can reach %s:%d can read every recommendation. Use only for local testing.",
-            settings.bind_address,
-            settings.port,
-        )
-        return None, None
-    if reviewer is None:
-        reviewer = KubeReviewer(api_client(settings.kubeconfig))
-    trust = _trust_source(settings, cluster, telemetry)
-    authenticator = Authenticator(
-        reviewer,
-        time.monotonic,
-        lambda: trust.current,
-        success_ttl=settings.auth_cache_ttl,
-        failure_ttl=settings.auth_cache_ttl,
-    )
-    authorizer = Authorizer(
-        reviewer, time.monotonic, settings.auth_cache_ttl, settings.auth_cache_ttl
-    )
-    return Security(authenticator, authorizer), trust
 
 
 class _Config(uvicorn.Config):
@@ -167,7 +104,7 @@ class ServerProcess:
         )
         self._refresh_lock = threading.Lock()
         self._cycles_driven_by_caller = False
-        security, self.trust = _security(settings, reviewer, cluster_auth, self.telemetry)
+        security, self.trust = build_security(settings, reviewer, cluster_auth, self.telemetry)
         self.tls = self._serving_tls()
         self.context = ServerContext(
             store=self.store,
