@@ -9,7 +9,8 @@ otherwise yield every policy twice).
 Every file is judged on its own, at start-up and on reload alike: a file that is
 invalid, or targets an LWS (or reuses a policy name) already claimed by another file, is
 rejected: every issue is logged at ERROR, ``policy_reload_errors_total{file}`` counts
-it, and the file's last good policies stay in force (none at start-up). The other files
+it, ``policy_file_rejected{file}`` is 1 until a version loads, and the file's last good
+policies stay in force (none at start-up). The other files
 load. A file that disappears takes its policies with it. A rejection is said once per
 version of the file (an unreadable one, once until its error changes). A valid version
 rejected only because another file claims its LWS or name waits: it is checked again
@@ -97,6 +98,7 @@ class PolicyWatcher:
         self._paths = list(paths)
         self._telemetry = telemetry
         self._files: dict[str, _FileState] = {}
+        self._published: set[str] = set()
 
     @property
     def policies(self) -> list[ScalingPolicy]:
@@ -123,6 +125,7 @@ class PolicyWatcher:
         self._admit_waiting(files)
         rejected = [f for f in files if self._files.get(f, _FileState(None, ())).problems]
         self._telemetry.policies_loaded.set(len(self.policies))
+        self._publish_rejections()
         if rejected:
             log.error(
                 "%d of %d policy files rejected at start-up (see above): %s",
@@ -145,7 +148,17 @@ class PolicyWatcher:
         changed |= self._admit_waiting(files)
         if changed:
             self._telemetry.policies_loaded.set(len(self.policies))
+        self._publish_rejections()
         return changed
+
+    def _publish_rejections(self) -> None:
+        """``policy_file_rejected{file}``: 1 or 0 per file present, none for files gone."""
+        gauge = self._telemetry.file_rejected
+        for gone in self._published - set(self._files):
+            gauge.remove(gone)
+        for file, state in self._files.items():
+            gauge.labels(file).set(1 if state.problems else 0)
+        self._published = set(self._files)
 
     def _in_force(self, except_file: str) -> list[LoadedPolicy]:
         return [p for f, s in self._files.items() if f != except_file for p in s.policies]

@@ -2,10 +2,14 @@
 
 Names (all prefixed ``lws_autoscaler_``):
 
-- ``cycle_duration_seconds`` (histogram) and ``cycles_total{result}`` (ok, source_error);
+- ``cycle_duration_seconds`` (histogram) and ``cycles_total{result}`` (ok, source_error;
+  both exported from start-up at 0, so ``increase(...{result="ok"}[10m]) == 0`` holds
+  for a server that never had a good cycle, not only for one that stopped having them);
 - ``last_cycle_timestamp_seconds``: loop-clock time of the last published cycle;
 - ``source_errors_total{scope}``: ``backend`` (the whole fetch failed) or ``target``;
-- ``policy_reload_errors_total{file}`` and ``policies_loaded``;
+- ``policy_reload_errors_total{file}`` (each rejected version, counted once),
+  ``policy_file_rejected{file}`` (1 while the file's current version is rejected, 0 once
+  a version loads; gone with the file) and ``policies_loaded``;
 - ``recommended_replicas{namespace,leaderworkerset,policy}`` and
   ``signal_proposal_replicas{namespace,leaderworkerset,policy,signal}``;
 - ``demand_groups{namespace,leaderworkerset,policy}`` (the largest continuous demand
@@ -53,6 +57,8 @@ class Telemetry:
         self.cycles = Counter(
             f"{_PREFIX}_cycles_total", "Control-loop cycles by result.", ["result"], registry=r
         )
+        for result in ("ok", "source_error"):
+            self.cycles.labels(result)
         self.last_cycle = Gauge(
             f"{_PREFIX}_last_cycle_timestamp_seconds",
             "Loop-clock time of the last published cycle.",
@@ -67,6 +73,12 @@ class Telemetry:
         self.reload_errors = Counter(
             f"{_PREFIX}_policy_reload_errors_total",
             "Policy files rejected on reload (the last good version stays in force).",
+            ["file"],
+            registry=r,
+        )
+        self.file_rejected = Gauge(
+            f"{_PREFIX}_policy_file_rejected",
+            "1 while the policy file's current version is rejected, else 0.",
             ["file"],
             registry=r,
         )

@@ -15,11 +15,13 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.charts.chart_support import FULLNAME, NAMESPACE, render
+from tests.charts.chart_support import FULLNAME, MONITORING_APIS, NAMESPACE, render
 
 PROMTOOL = shutil.which("promtool")
-RULE_API = "monitoring.coreos.com/v1/PrometheusRule"
 TARGET = f'job="{FULLNAME}",namespace="{NAMESPACE}"'
+RULE_API = "monitoring.coreos.com/v1/PrometheusRule"
+# The rules with the ServiceMonitor whose targets they select.
+RULES = {"prometheusRule": {"enabled": True}, "serviceMonitor": {"enabled": True}}
 
 
 def _alerts(values: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -45,13 +47,28 @@ def _rules_file(tmp_path: Path, values: dict[str, Any]) -> Path:
 def test_off_by_default_and_auto_follows_the_api() -> None:
     assert "PrometheusRule" not in render({}).kinds()
     assert "PrometheusRule" not in render({"prometheusRule": {"enabled": "auto"}}).kinds()
-    served = render({"prometheusRule": {"enabled": "auto"}}, api_versions=[RULE_API])
-    assert "PrometheusRule" in served.kinds()
+    auto = {"prometheusRule": {"enabled": "auto"}, "serviceMonitor": {"enabled": True}}
+    assert "PrometheusRule" not in render(auto).kinds()
+    assert "PrometheusRule" in render(auto, api_versions=[RULE_API]).kinds()
+
+
+def test_without_the_service_monitor_auto_renders_no_rules_and_true_no_down_alert() -> None:
+    # Its alerts select the ServiceMonitor's targets (job = the Service). Without it,
+    # absent(up{...} == 1) would fire for ever.
+    apis = [RULE_API, *MONITORING_APIS]
+    unscraped = render({"prometheusRule": {"enabled": "auto"}}, api_versions=apis)
+    assert "ServiceMonitor" not in unscraped.kinds()  # no token: a scrape would get 401
+    assert "PrometheusRule" not in unscraped.kinds()
+    token = {"serviceMonitor": {"bearerTokenFile": "/var/run/secrets/token"}}
+    scraped = render({"prometheusRule": {"enabled": "auto"}, **token}, api_versions=apis)
+    assert {"ServiceMonitor", "PrometheusRule"} <= scraped.kinds()
+    forced = _alerts({"prometheusRule": {"enabled": True}, "serviceMonitor": {"enabled": False}})
+    assert set(_alerts(RULES)) - set(forced) == {"LwsAutoscalerDown"}
 
 
 def test_the_authentication_alert_exists_only_with_authentication() -> None:
-    on = _alerts({"prometheusRule": {"enabled": True}})
-    off = _alerts({"prometheusRule": {"enabled": True}, "auth": {"disable": True}})
+    on = _alerts(RULES)
+    off = _alerts({**RULES, "auth": {"disable": True}})
     assert "LwsAutoscalerAggregatorUnauthenticated" in on
     assert "LwsAutoscalerAggregatorUnauthenticated" not in off
     assert set(on) - set(off) == {"LwsAutoscalerAggregatorUnauthenticated"}
@@ -69,7 +86,7 @@ def test_alert_labels_reach_every_alert() -> None:
 
 
 def test_promtool_accepts_the_rules(tmp_path: Path) -> None:
-    path = _rules_file(tmp_path, {"prometheusRule": {"enabled": True}})
+    path = _rules_file(tmp_path, RULES)
     checked = _promtool("check", "rules", str(path), cwd=tmp_path)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "SUCCESS: 6 rules found" in checked.stdout
@@ -99,6 +116,9 @@ SLOW = (
     'reason="SlowStart"'
 )
 
+POLICY_FILE = "/etc/lws-autoscaler/policies/llama.yaml"
+LLAMA_FILE = f',file="{POLICY_FILE}"'
+
 # Each case: input series (one sample a minute), when to evaluate, the alert expected to
 # fire there with its labels (empty: must not fire). Written with promtool's notation:
 # "0+1x20" is 0, 1, ..., 20; "1x20" is 1 twenty-one times.
@@ -127,6 +147,19 @@ ALERT_CASES = [
         [],
         id="source-down-not-yet",
     ),
+    # A server whose source was down from its start: both series are exported at 0 from
+    # start-up (the "ok" one used to appear only with the first good cycle, and the
+    # alert never fired). Pending from the second sample, firing 5 minutes later.
+    pytest.param(
+        [
+            _series("lws_autoscaler_cycles_total", ',result="ok"', "0x30"),
+            _series("lws_autoscaler_cycles_total", ',result="source_error"', "0+4x30"),
+        ],
+        "7m",
+        "LwsAutoscalerNoSuccessfulCycle",
+        [_fired("critical")],
+        id="source-down-from-start",
+    ),
     pytest.param(
         [_series("lws_autoscaler_source_errors_total", ',scope="target"', "0+4x40")],
         "30m",
@@ -135,17 +168,27 @@ ALERT_CASES = [
         id="target-errors-sustained",
     ),
     pytest.param(
-        [
-            _series(
-                "lws_autoscaler_policy_reload_errors_total",
-                ',file="/etc/lws-autoscaler/policies/llama.yaml"',
-                "0x5 1x20",
-            )
-        ],
+        [_series("lws_autoscaler_policy_file_rejected", LLAMA_FILE, "0x5 1x20")],
+        "6m",
+        "LwsAutoscalerPolicyRejected",
+        [_fired("warning", file=POLICY_FILE)],
+        id="policy-rejected-at-once",
+    ),
+    # A file bad from its first appearance: its series starts at 1. The counter the
+    # alert used to read (increase of policy_reload_errors_total) saw 0 there.
+    pytest.param(
+        [_series("lws_autoscaler_policy_file_rejected", LLAMA_FILE, "_x5 1x20")],
         "8m",
         "LwsAutoscalerPolicyRejected",
-        [_fired("warning", file="/etc/lws-autoscaler/policies/llama.yaml")],
-        id="policy-rejected-at-once",
+        [_fired("warning", file=POLICY_FILE)],
+        id="policy-bad-from-the-start",
+    ),
+    pytest.param(
+        [_series("lws_autoscaler_policy_file_rejected", LLAMA_FILE, "1x5 0x20")],
+        "8m",
+        "LwsAutoscalerPolicyRejected",
+        [],
+        id="policy-fixed",
     ),
     pytest.param(
         # The counter's series appears with the first SlowStart decision, at minute 11.
@@ -208,8 +251,8 @@ def test_alert_fires_when_and_only_when_it_should(
     alert: str,
     expected: list[dict[str, str]],
 ) -> None:
-    rules = _rules_file(tmp_path, {"prometheusRule": {"enabled": True}})
-    annotations = _alerts({"prometheusRule": {"enabled": True}})[alert]["annotations"]
+    rules = _rules_file(tmp_path, RULES)
+    annotations = _alerts(RULES)[alert]["annotations"]
     case = {
         "rule_files": [rules.name],
         "evaluation_interval": "1m",

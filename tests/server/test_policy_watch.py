@@ -20,6 +20,7 @@ from tests.server.helpers import policy_document, write_policy
 
 REC = "/apis/external.metrics.k8s.io/v1beta1/namespaces/inference/lws_recommended_replicas"
 RELOAD_ERRORS = "lws_autoscaler_policy_reload_errors_total"
+REJECTED = "lws_autoscaler_policy_file_rejected"
 
 
 def _bad_policy_text() -> str:
@@ -243,3 +244,29 @@ def test_an_unreadable_file_is_reported_once_not_every_cycle(
     assert len(rejected) == 1
     errors = {"file": str(tmp_path / "b.yaml")}
     assert telemetry.registry.get_sample_value(RELOAD_ERRORS, errors) == 1
+
+
+def test_the_rejected_gauge_follows_each_file_and_leaves_with_it(tmp_path: Path) -> None:
+    # The PolicyRejected alert reads this gauge: 1 while the file's current version is
+    # rejected, from its first appearance on (a counter's first increment shows no
+    # increase()), 0 once a version loads, no series once the file is gone.
+    (tmp_path / "bad.yaml").write_text(_bad_policy_text())
+    write_policy(tmp_path / "good.yaml", name="good", lws="x")
+    telemetry = Telemetry()
+    watcher = PolicyWatcher([tmp_path], telemetry)
+    watcher.load_initial()
+
+    def rejected(name: str) -> float | None:
+        return telemetry.registry.get_sample_value(REJECTED, {"file": str(tmp_path / name)})
+
+    assert (rejected("bad.yaml"), rejected("good.yaml")) == (1.0, 0.0)
+    (tmp_path / "late.yaml").write_text(_bad_policy_text().replace("bad-lws", "late-lws"))
+    watcher.refresh()
+    assert rejected("late.yaml") == 1.0
+    write_policy(tmp_path / "bad.yaml", name="bad", lws="bad-lws")
+    watcher.refresh()
+    assert rejected("bad.yaml") == 0.0
+    (tmp_path / "late.yaml").unlink()
+    watcher.refresh()
+    assert rejected("late.yaml") is None
+    assert rejected("good.yaml") == 0.0

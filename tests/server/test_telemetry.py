@@ -89,3 +89,11 @@ def test_a_removed_policy_takes_its_series_with_it() -> None:
     # Decided again later: it counts from zero, like a new series.
     telemetry.record_decisions([_decision(LLAMA), _decision(DEV)])
     assert _value(telemetry, "decision_reasons_total", _labels(DEV, reason="Signal")) == 1.0
+
+
+def test_both_cycle_results_are_exported_at_zero_from_start_up() -> None:
+    # The NoSuccessfulCycle alert reads increase(cycles_total{result="ok"}): a server
+    # whose source is down from its start must expose that series at 0, not lack it.
+    telemetry = Telemetry()
+    for result in ("ok", "source_error"):
+        assert _value(telemetry, "cycles_total", {"result": result}) == 0.0

@@ -134,6 +134,15 @@ Returns JSON {ca, allowedNames, usernameHeaders, groupHeaders, extraHeadersPrefi
 {{- if or (eq $value "true") (and (eq $value "auto") (.root.Capabilities.APIVersions.Has .api)) }}true{{ end }}
 {{- end }}
 
+{{/* "true" when the ServiceMonitor is rendered. `auto` also needs a way through the
+server's authorisation of /metrics: auth off, or a token for Prometheus to send. Without
+one every scrape gets 401, and the target (and LwsAutoscalerDown) would be down for ever. */}}
+{{- define "lws-autoscaler.serviceMonitorRendered" -}}
+{{- $canAuthenticate := or .Values.auth.disable .Values.serviceMonitor.bearerTokenFile }}
+{{- $auto := eq (toString .Values.serviceMonitor.enabled) "auto" }}
+{{- if and (include "lws-autoscaler.switch" (dict "value" .Values.serviceMonitor.enabled "api" "monitoring.coreos.com/v1/ServiceMonitor" "root" .)) (or (not $auto) $canAuthenticate) }}true{{ end }}
+{{- end }}
+
 {{/* Cross-field checks that JSON Schema cannot express clearly; run from the Deployment. */}}
 {{- define "lws-autoscaler.validateValues" -}}
 {{- if and .Values.server.insecure .Values.apiService.enabled }}
