@@ -638,6 +638,22 @@ def test_one_hpa_per_policy_follows_lws_recommended_replicas(kube_version: str) 
         assert ("tolerance" in behavior["scaleDown"]) is has_tolerance
 
 
+def test_hpa_names_that_read_as_numbers_or_booleans_stay_strings() -> None:
+    # Valid Kubernetes names, and valid policies; unquoted in the template they rendered
+    # as 123, 2024 and true, which the API server refuses in names and labels.
+    policy = yaml.safe_load((POLICIES_DIR / "dev-8b.yaml").read_text())
+    policy["metadata"]["name"] = "123"
+    policy["spec"]["target"] = {"namespace": "2024", "name": "on"}
+    rendered = render({"policies": {"inline": {"odd": policy}}, "hpa": {"create": True}})
+    hpa = rendered.one("HorizontalPodAutoscaler")
+    assert (hpa["metadata"]["name"], hpa["metadata"]["namespace"]) == ("on", "2024")
+    assert hpa["metadata"]["labels"]["lws-autoscaler.io/policy"] == "123"
+    assert hpa["spec"]["scaleTargetRef"]["name"] == "on"
+    selector = hpa["spec"]["metrics"][0]["external"]["metric"]["selector"]
+    assert selector == {"matchLabels": {"leaderworkerset": "on", "policy": "123"}}
+    assert list(validation_errors(rendered)) == []
+
+
 def test_no_hpa_unless_asked() -> None:
     assert render(policy_values("llama-70b")).all("HorizontalPodAutoscaler") == []
 
