@@ -36,6 +36,17 @@ BAD_VALUES: list[tuple[str, dict[str, Any], str]] = [
     ),
     ("cycle-not-a-duration", {"cycle": 15}, "/cycle"),
     ("cycle-bad-unit", {"cycle": "15 seconds"}, "/cycle"),
+    # Zero durations the server refuses at start-up (greater than 0), where the pattern
+    # of any duration let them through to a crash loop.
+    ("cycle-zero", {"cycle": "0s"}, "/cycle"),
+    ("cycle-zero-units", {"cycle": "0m0.0s"}, "/cycle"),
+    ("prometheus-timeout-zero", {"source": {"prometheus": {"timeout": "0ms"}}}, "/source"),
+    ("scrape-timeout-zero", {"source": {"scrape": {"timeout": "0s"}}}, "/source"),
+    ("max-age-zero", {"maxDecisionAge": "0s"}, "/maxDecisionAge"),
+    ("lease-zero", {"leaderElection": {"leaseDuration": "0s"}}, "/leaderElection"),
+    # The Prometheus Operator's CRDs take whole units only; "1.5m" failed at apply.
+    ("monitor-fraction", {"serviceMonitor": {"interval": "1.5m"}}, "/serviceMonitor/interval"),
+    ("pod-monitor-fraction", {"vllmPodMonitor": {"scrapeTimeout": "0.5m"}}, "/vllmPodMonitor"),
     ("tls-mode", {"tls": {"mode": "letsencrypt"}}, "/tls/mode"),
     ("secret-mode-needs-secret", {"tls": {"mode": "secret"}}, "/tls/existingSecret"),
     (
@@ -103,6 +114,40 @@ def test_cross_field_rules_fail_with_a_clear_message() -> None:
         render({"policies": {"existingConfigMap": "x", "inline": {"p": "kind: ScalingPolicy"}}})
     with pytest.raises(helm.HelmError, match=r"hpa\.create needs the policies inline"):
         render({"policies": {"existingConfigMap": "x"}, "hpa": {"create": True}})
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({"maxDecisionAge": "20s"}, r"maxDecisionAge \(20s\) must be at least twice cycle \(15s\)"),
+        (
+            {"leaderElection": {"leaseDuration": "29.5s"}},
+            r"leaderElection\.leaseDuration \(29\.5s\) must be at least twice cycle",
+        ),
+        ({"cycle": "1m", "maxDecisionAge": "1m59s"}, r"maxDecisionAge \(1m59s\)"),
+        ({"cycle": "500ms", "maxDecisionAge": "999ms"}, r"maxDecisionAge \(999ms\)"),
+    ],
+)
+def test_durations_shorter_than_two_cycles_fail_at_install(
+    values: dict[str, Any], expected: str
+) -> None:
+    # The server refuses them at start-up, so the pod would crash-loop.
+    with pytest.raises(helm.HelmError, match=expected):
+        render(values)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"maxDecisionAge": "30s"},
+        {"leaderElection": {"leaseDuration": "1m"}},
+        {"cycle": "1m", "maxDecisionAge": "2m"},
+        {"cycle": "500ms", "maxDecisionAge": "1s", "leaderElection": {"leaseDuration": "1s"}},
+        {"cycle": "1m30s", "maxDecisionAge": "3m"},
+    ],
+)
+def test_durations_of_two_cycles_or_more_render(values: dict[str, Any]) -> None:
+    assert "Deployment" in render(values).kinds()
 
 
 def test_schema_is_valid_draft7_and_accepts_the_defaults() -> None:

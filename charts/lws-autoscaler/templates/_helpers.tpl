@@ -143,6 +143,18 @@ one every scrape gets 401, and the target (and LwsAutoscalerDown) would be down 
 {{- if and (include "lws-autoscaler.switch" (dict "value" .Values.serviceMonitor.enabled "api" "monitoring.coreos.com/v1/ServiceMonitor" "root" .)) (or (not $auto) $canAuthenticate) }}true{{ end }}
 {{- end }}
 
+{{/* A duration of the schema's form ("15s", "1m30s", "500ms") in seconds, e.g. "1m30s"
+-> 60 + 30 = 90. */}}
+{{- define "lws-autoscaler.seconds" -}}
+{{- $total := 0.0 }}
+{{- $unitSeconds := dict "ms" 0.001 "s" 1.0 "m" 60.0 "h" 3600.0 }}
+{{- range regexFindAll "[0-9.]+(ms|s|m|h)" (toString .) -1 }}
+{{- $unit := regexFind "(ms|s|m|h)$" . }}
+{{- $total = addf $total (mulf (float64 (trimSuffix $unit .)) (get $unitSeconds $unit)) }}
+{{- end }}
+{{- $total }}
+{{- end }}
+
 {{/* Cross-field checks that JSON Schema cannot express clearly; run from the Deployment. */}}
 {{- define "lws-autoscaler.validateValues" -}}
 {{- if and .Values.server.insecure .Values.apiService.enabled }}
@@ -153,6 +165,14 @@ one every scrape gets 401, and the target (and LwsAutoscalerDown) would be down 
 {{- end }}
 {{- if and .Values.hpa.create .Values.policies.existingConfigMap }}
 {{- fail "hpa.create needs the policies inline (policies.inline): the chart cannot read policies.existingConfigMap at render time" }}
+{{- end }}
+{{- /* The server refuses these at start-up (a crash loop); say it at install time. A
+decision must outlive one late cycle, and a lease one missed renewal. */}}
+{{- $cycle := include "lws-autoscaler.seconds" .Values.cycle | float64 }}
+{{- range $key, $value := dict "maxDecisionAge" .Values.maxDecisionAge "leaderElection.leaseDuration" .Values.leaderElection.leaseDuration }}
+{{- if and $value (lt (include "lws-autoscaler.seconds" $value | float64) (mulf 2.0 $cycle)) }}
+{{- fail (printf "%s (%s) must be at least twice cycle (%s), or empty for the server default of three cycles" $key $value $.Values.cycle) }}
+{{- end }}
 {{- end }}
 {{- $targets := dict }}
 {{- range (include "lws-autoscaler.inlinePolicies" . | fromJsonArray) }}
