@@ -9,6 +9,7 @@ Each subcommand module exposes ``register(subparsers)``, which adds its parser a
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
@@ -29,6 +30,27 @@ SUBCOMMANDS = (
     "explain",
     "record",
 )
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's own flush at exit does not fail
+    again (and print a traceback-like "Exception ignored" after our one line)."""
+    # Not a real file (a test's capture): nothing will be flushed at exit either.
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def write_stdout(text: str) -> None:
+    """Write ``text`` to stdout now. A failure other than a closed pipe (a full disk,
+    ``> /dev/full``) is an AutoscalerError: one line and exit 2, never a traceback."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        _drop_stdout()
+        raise AutoscalerError(f"cannot write the output: {exc.strerror or exc}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,13 +74,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         code: int = args.func(args)
+        write_stdout("")  # flushed here, where a failure can still be reported
     except AutoscalerError as exc:
         print(f"lws-autoscaler {args.command}: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:
-        # The reader went away (``| head``): nothing more to say to it. Point stdout at
-        # /dev/null so that the interpreter's own flush at exit does not fail again.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        # The reader went away (``| head``): nothing more to say to it.
+        _drop_stdout()
         return 141
     except KeyboardInterrupt:
         # After a progress bar's carriage return, start a line of its own.

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from autoscaler.cli.main import write_stdout
 from autoscaler.errors import AutoscalerError
 from autoscaler.policy.schema import policy_json_schema_text
 
@@ -29,5 +30,5 @@ def run(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise AutoscalerError(f"cannot write {args.output}: {exc.strerror}") from None
     else:
-        print(text, end="")
+        write_stdout(text)
     return 0

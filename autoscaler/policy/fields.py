@@ -17,9 +17,10 @@ from pydantic_core import PydanticCustomError
 
 from autoscaler.durations import parse_duration
 
+_DURATION_PATTERN = r"(?:([0-9]+(\.[0-9]+)?(ms|s|m|h|d))+|[0-9]+(\.[0-9]+)?)$"
 _DURATION_SCHEMA: dict[str, Any] = {
     "anyOf": [
-        {"type": "string", "pattern": r"^([0-9]+(\.[0-9]+)?(ms|s|m|h|d))+$|^[0-9]+(\.[0-9]+)?$"},
+        {"type": "string", "pattern": f"^{_DURATION_PATTERN}"},
         {"type": "number", "minimum": 0},
     ],
     "description": "A duration: seconds as a number, or a string such as '30s', '5m', '1h30m'.",
@@ -100,7 +101,11 @@ PositiveDuration = Annotated[
     WithJsonSchema(
         {
             **_DURATION_SCHEMA,
-            "anyOf": [_DURATION_SCHEMA["anyOf"][0], {"type": "number", "exclusiveMinimum": 0}],
+            "anyOf": [
+                # As above, with a digit 1-9 somewhere: "0s", "0" and "0.0ms" are zero.
+                {"type": "string", "pattern": rf"^(?=[^1-9]*[1-9]){_DURATION_PATTERN}"},
+                {"type": "number", "exclusiveMinimum": 0},
+            ],
         },
         mode="validation",
     ),

@@ -22,12 +22,14 @@ import yaml
 from pydantic import ValidationError
 
 from autoscaler.errors import PolicyError, PolicyIssue
+from autoscaler.policy.construct import build_document
 from autoscaler.policy.cross_checks import cross_field_issues
+from autoscaler.policy.files import POLICY_SUFFIXES, expand
 from autoscaler.policy.model import ScalingPolicy
 from autoscaler.policy.paths import field_path, message, render_path
 from autoscaler.policy.yaml_nodes import (
+    FieldPath,
     LineIndex,
-    StrictYamlLoader,
     check_expansion,
     duplicate_keys,
     is_empty_document,
@@ -35,7 +37,15 @@ from autoscaler.policy.yaml_nodes import (
 )
 from autoscaler.snapshot import LwsKey
 
-POLICY_SUFFIXES = (".yaml", ".yml")
+__all__ = [
+    "POLICY_SUFFIXES",  # the server's policy watcher lists folders with it
+    "LoadedPolicy",
+    "collect_policies",
+    "describe_validation_error",
+    "load_policies",
+    "load_policy_file",
+    "policy_from_document",
+]
 
 
 @dataclass(frozen=True)
@@ -82,18 +92,29 @@ _CROSS_FILE_FIELDS = {"spec.target": ("spec", "target"), "metadata.name": ("meta
 def _yaml_issue(file: str, exc: Exception, default_line: int) -> PolicyIssue:
     """A YAML problem as an issue at its own line where YAML knows it.
 
-    Besides syntax, that covers a value YAML cannot build (an unknown ``!tag``, a
-    ``2026-02-30`` date, a 5,000-digit integer: ``StrictYamlLoader`` marks them with
-    their node), aliases that expand too far or contain themselves (``check_expansion``),
-    and nesting too deep to walk (10,000 ``[``), which Python reports as a
-    ``RecursionError``.
+    Besides syntax, that covers aliases that expand too far or contain themselves
+    (``check_expansion``), and nesting too deep to walk (10,000 ``[``), which Python
+    reports as a ``RecursionError``. A syntax error keeps PyYAML's context and is
+    reported at the context's line: an unclosed quote on line 4 is found only at the
+    end of the file, and line 4 is where to look.
     """
     if isinstance(exc, RecursionError):
         return PolicyIssue(file, default_line, "", "invalid YAML: nested too deeply")
     mark = getattr(exc, "problem_mark", None)
     line = mark.line + 1 if mark is not None else default_line
     problem = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    context_mark = getattr(exc, "context_mark", None)
+    if context:
+        if context_mark is not None and context_mark.line + 1 != line:
+            problem = f"{problem} (line {line})"
+            line = context_mark.line + 1
+        problem = f"{context}: {problem}"
     return PolicyIssue(file, line, "", f"invalid YAML: {problem}")
+
+
+def _under(path: FieldPath, unbuilt: list[FieldPath]) -> bool:
+    return any(path[: len(prefix)] == prefix for prefix in unbuilt)
 
 
 def _validate_document(file: str, node: yaml.Node) -> tuple[LoadedPolicy | None, list[PolicyIssue]]:
@@ -102,22 +123,33 @@ def _validate_document(file: str, node: yaml.Node) -> tuple[LoadedPolicy | None,
         check_expansion(node)
         index = LineIndex(node)
         duplicates = list(duplicate_keys(node))
-        data = StrictYamlLoader("").construct_document(node)
+        data, unbuildable = build_document(node)
     except (yaml.YAMLError, RecursionError) as exc:
         return None, [_yaml_issue(file, exc, node.start_mark.line + 1)]
     issues = [
         PolicyIssue(file, line, render_path(path), "duplicate key: the same field is set twice")
         for path, line in duplicates
     ]
+    issues += [PolicyIssue(file, u.line, render_path(u.path), u.message) for u in unbuildable]
+    # Errors at or below a value YAML could not build only say it is a placeholder.
+    unbuilt = [u.path for u in unbuildable if u.hides]
+    if () in unbuilt:
+        return None, issues
     if not isinstance(data, dict):
         issues.append(PolicyIssue(file, index.line_of(()), "", "a policy must be a mapping"))
         return None, issues
     try:
         policy = policy_from_document(data)
     except ValidationError as exc:
-        found = [(field_path(e), message(e)) for e in exc.errors()]
+        found = [
+            (field_path(e), message(e))
+            for e in exc.errors()
+            if e["type"] == "extra_forbidden" or not _under(field_path(e), unbuilt)
+        ]
         # Cross-field rules pydantic skipped because another field of their model failed.
-        found += [f for f in cross_field_issues(data) if f not in found]
+        found += [
+            f for f in cross_field_issues(data) if f not in found and not _under(f[0], unbuilt)
+        ]
         issues += [PolicyIssue(file, index.line_of(p), render_path(p), m) for p, m in found]
         return None, issues
     if issues:
@@ -126,12 +158,26 @@ def _validate_document(file: str, node: yaml.Node) -> tuple[LoadedPolicy | None,
     return LoadedPolicy(policy, file, node.start_mark.line + 1, lines), issues
 
 
+def _newlines(text: str) -> str:
+    """CRLF and CR line ends as LF, as reading in text mode does."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def _parse_file(path: Path) -> tuple[list[LoadedPolicy], list[PolicyIssue]]:
     file = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return [], [PolicyIssue(file, 1, "", f"cannot read file: {exc}")]
+        raw = path.read_bytes()
+    except OSError as exc:
+        return [], [PolicyIssue(file, 1, "", f"cannot read file: {exc.strerror}")]
+    try:
+        text = _newlines(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        # The text before the bad byte decodes: count its lines as YAML will.
+        line = _newlines(raw[: exc.start].decode("utf-8")).count("\n") + 1
+        message = (
+            f"file is not UTF-8: byte 0x{raw[exc.start]:02x} cannot be decoded (save it as UTF-8)"
+        )
+        return [], [PolicyIssue(file, line, "", message)]
     policies: list[LoadedPolicy] = []
     issues: list[PolicyIssue] = []
     documents, next_line = 0, 1
@@ -159,33 +205,6 @@ def _parse_file(path: Path) -> tuple[list[LoadedPolicy], list[PolicyIssue]]:
     if not documents and not issues:
         issues.append(PolicyIssue(file, 1, "", "file holds no policy document"))
     return policies, issues
-
-
-def _is_policy_file(path: Path, root: Path) -> bool:
-    """A YAML file under ``root`` outside hidden folders and not hidden itself.
-
-    A mounted ConfigMap holds ``x.yaml -> ..data/x.yaml`` and the real files in
-    ``..2024_01_01_00_00_00.123/``: reading the hidden copies would load every policy
-    twice (and editors' ``.#x.yaml`` lock files are not policies either).
-    """
-    relative = path.relative_to(root).parts
-    if any(part.startswith(".") for part in relative):
-        return False
-    return path.suffix in POLICY_SUFFIXES and path.is_file()
-
-
-def _expand(paths: Iterable[Path | str]) -> tuple[list[Path], list[PolicyIssue]]:
-    files: list[Path] = []
-    issues: list[PolicyIssue] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            files.extend(p for p in sorted(path.rglob("*")) if _is_policy_file(p, path))
-        elif path.is_file():
-            files.append(path)
-        else:
-            issues.append(PolicyIssue(str(path), 1, "", "no such file or directory"))
-    return files, issues
 
 
 def _duplicate_targets(policies: list[LoadedPolicy]) -> list[PolicyIssue]:
@@ -229,14 +248,12 @@ def load_policy_file(path: Path | str) -> list[LoadedPolicy]:
 
 def collect_policies(paths: Iterable[Path | str]) -> tuple[list[LoadedPolicy], list[PolicyIssue]]:
     """Load files and folders; return the valid policies and every issue, without raising."""
-    files, issues = _expand(paths)
+    files, issues = expand(paths)
     policies: list[LoadedPolicy] = []
     for file in files:
         loaded, file_issues = _parse_file(file)
         policies.extend(loaded)
         issues.extend(file_issues)
-    if not files and not issues:
-        issues.append(PolicyIssue("<arguments>", 1, "", "no policy files (*.yaml, *.yml) found"))
     issues.extend(_duplicate_targets(policies))
     return policies, sorted(issues, key=lambda i: (i.file, i.line, i.field))
 

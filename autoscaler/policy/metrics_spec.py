@@ -21,6 +21,8 @@ from autoscaler.signals import ServingEngine, Signal
 # A URL path without the parts a path must not carry: a query, a fragment, spaces
 # or control characters would change which resource the request names.
 _PATH_PATTERN = r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$"
+# The schema's copy also refuses "." and ".." segments, which the model checks in code.
+_PATH_SCHEMA_PATTERN = r"^(?!.*/\.\.?(/|$))/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$"
 
 
 # A container port name is an IANA_SVC_NAME, as Kubernetes validates it: at most 15
@@ -28,6 +30,8 @@ _PATH_PATTERN = r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$"
 # '-' at either end.
 _PORT_NAME_PATTERN = r"[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?"
 _PORT_NAME = re.compile(_PORT_NAME_PATTERN)
+# The schema's copy also says "a letter somewhere" and "no --", which ``_port`` checks.
+_PORT_NAME_SCHEMA_PATTERN = rf"^(?=[a-z0-9-]*[a-z])(?!.*--){_PORT_NAME_PATTERN}$"
 
 
 def _port(value: object) -> int | str:
@@ -55,7 +59,7 @@ Port = Annotated[
         {
             "anyOf": [
                 {"type": "integer", "minimum": 1, "maximum": 65535},
-                {"type": "string", "pattern": f"^{_PORT_NAME_PATTERN}$"},
+                {"type": "string", "pattern": _PORT_NAME_SCHEMA_PATTERN},
             ],
             "description": "A port number, or the name of a container port of the leader "
             "pod (as a Service's targetPort may be).",
@@ -73,7 +77,14 @@ class ScrapeEndpoint(StrictModel):
     """
 
     port: Port = 8000
-    path: Annotated[str, Field(pattern=_PATH_PATTERN, max_length=1024)] = "/metrics"
+    path: Annotated[
+        str,
+        Field(pattern=_PATH_PATTERN, max_length=1024),
+        WithJsonSchema(
+            {"type": "string", "pattern": _PATH_SCHEMA_PATTERN, "maxLength": 1024},
+            mode="validation",
+        ),
+    ] = "/metrics"
 
     @field_validator("path")
     @classmethod

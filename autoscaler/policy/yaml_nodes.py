@@ -7,7 +7,9 @@ Booleans follow YAML 1.2 (only ``true``/``false``): YAML 1.1 would silently read
 ``off`` stay strings here and the strict schema reports them where a boolean is expected.
 Numbers follow YAML 1.2's core schema for the same reason: YAML 1.1 reads ``max: 010`` as
 8 (octal) and ``holdFor: 1:30`` as 90 (base 60), where every YAML 1.2 tool, and a reader,
-sees 10 and the text ``1:30``.
+sees 10 and the text ``1:30``. Dates and ``=`` are plain strings, as in YAML 1.2 and the
+JSON Schema: YAML 1.1 makes ``release: 2024-06-01`` a date (an annotation must be a
+string) and ``2026-02-30`` an error, and ``=`` a "value" tag nothing can build.
 
 Aliases are resolved by reference: ``&a [*b, *b]`` is one node seen twice. A few hundred
 bytes of nested aliases ("billion laughs") thus stand for billions of values, which
@@ -34,6 +36,8 @@ few hundred; the bound only has to keep a hostile file from costing gigabytes.""
 _BOOL_TAG = "tag:yaml.org,2002:bool"
 _INT_TAG = "tag:yaml.org,2002:int"
 _FLOAT_TAG = "tag:yaml.org,2002:float"
+# YAML 1.1 only: resolved implicitly no more (an explicit ``!!timestamp`` still works).
+_DROPPED_TAGS = ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:value")
 _INT = re.compile(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+")
 _FLOAT = re.compile(
     r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
@@ -61,6 +65,27 @@ class StrictYamlLoader(yaml.SafeLoader):
                 None, None, f"cannot read {shown!r}: {reason}", node.start_mark
             ) from exc
 
+    _composed = 0
+    _document_mark: yaml.Mark | None = None
+
+    def compose_document(self) -> Any:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        self._composed, self._document_mark = 0, event.start_mark
+        return super().compose_document()
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        # Checked while composing, not only after (``check_expansion``): a document of
+        # 400,000 plain values would otherwise take many seconds to compose and walk
+        # before being refused. Every node or alias is at least one value.
+        self._composed += 1
+        if self._composed > MAX_VALUES:
+            raise yaml.MarkedYAMLError(
+                problem=f"the document has more than {MAX_VALUES:,} values (counting aliases "
+                "expanded); a whole policy has a few hundred",
+                problem_mark=self._document_mark,
+            )
+        return super().compose_node(parent, index)
+
     # SafeLoader's own constructors would still read an explicit ``!!int 010`` as octal
     # and ``!!float 1:30`` as base 60, and Python's int()/float() accept "1_0" and " 1".
     def construct_yaml12_int(self, node: yaml.ScalarNode) -> int:
@@ -82,7 +107,9 @@ class StrictYamlLoader(yaml.SafeLoader):
 
 StrictYamlLoader.yaml_implicit_resolvers = {
     first: [
-        (tag, regexp) for tag, regexp in resolvers if tag not in (_BOOL_TAG, _INT_TAG, _FLOAT_TAG)
+        (tag, regexp)
+        for tag, regexp in resolvers
+        if tag not in (_BOOL_TAG, _INT_TAG, _FLOAT_TAG, *_DROPPED_TAGS)
     ]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
@@ -141,8 +168,8 @@ def check_expansion(root: yaml.Node, limit: int = MAX_VALUES) -> None:
         node = inner
     raise yaml.MarkedYAMLError(
         problem=(
-            f"this value stands for more than {limit:,} values once aliases are expanded; "
-            "a whole policy has a few hundred"
+            f"this value stands for more than {limit:,} values (counting aliases "
+            "expanded); a whole policy has a few hundred"
         ),
         problem_mark=node.start_mark,
     )
@@ -199,12 +226,13 @@ def duplicate_keys(node: yaml.Node) -> Iterator[tuple[FieldPath, int]]:
             return
         seen_nodes.add(id(node))
         if isinstance(node, yaml.MappingNode):
-            seen: set[str] = set()
+            # By tag too: ``1:`` and ``"1":`` are two keys (the loader refuses the first).
+            seen: set[tuple[str, str]] = set()
             for key_node, value_node in node.value:
                 key = str(key_node.value)
-                if key in seen:
+                if (key_node.tag, key) in seen:
                     yield (*path, key), key_node.start_mark.line + 1
-                seen.add(key)
+                seen.add((key_node.tag, key))
                 yield from walk(value_node, (*path, key))
         elif isinstance(node, yaml.SequenceNode):
             for index, item in enumerate(node.value):

@@ -55,20 +55,39 @@ class _FileState:
 
 
 def _policy_files(paths: Iterable[Path]) -> tuple[list[str], list[PolicyIssue]]:
+    """The policy files under ``paths``, each once, as ``validate`` lists them.
+
+    Symlinked subfolders are followed (a shared team folder linked in), each real folder
+    entered once so that a link to an ancestor cannot loop, and a file reached by two
+    names (``--policies dir --policies dir/a.yaml``) is read once, under its first name:
+    read twice, it would clash with itself and be rejected.
+    """
     # Plain strings, not Path objects: this runs every cycle over every file.
     files: list[str] = []
     issues: list[PolicyIssue] = []
+    seen_files: set[str] = set()
+    seen_folders: set[str] = set()
+
+    def add(file: str) -> None:
+        real = os.path.realpath(file)
+        if real not in seen_files:
+            seen_files.add(real)
+            files.append(file)
+
     for path in paths:
         if path.is_file():
-            files.append(str(path))
+            add(str(path))
         elif path.is_dir():
-            for root, dirs, names in os.walk(path, followlinks=False):
+            for root, dirs, names in os.walk(path, followlinks=True):
+                real = os.path.realpath(root)
+                if real in seen_folders:
+                    dirs[:] = []
+                    continue
+                seen_folders.add(real)
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                files.extend(
-                    os.path.join(root, n)
-                    for n in sorted(names)
-                    if not n.startswith(".") and n.endswith(POLICY_SUFFIXES)
-                )
+                for name in sorted(names):
+                    if not name.startswith(".") and name.endswith(POLICY_SUFFIXES):
+                        add(os.path.join(root, name))
         else:
             issues.append(PolicyIssue(str(path), 1, "", "no such file or directory"))
     return files, issues

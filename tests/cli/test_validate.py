@@ -112,3 +112,34 @@ def test_validate_needs_a_path() -> None:
     with pytest.raises(SystemExit) as exited:
         main(["validate"])
     assert exited.value.code == 2
+
+
+@pytest.mark.parametrize("command", [["validate", "GOOD"], ["schema"]])
+def test_an_output_that_cannot_be_written_is_a_one_line_error(
+    tmp_path: Path, command: list[str]
+) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text(GOOD, encoding="utf-8")
+    args = [str(good) if a == "GOOD" else a for a in command]
+    with open("/dev/full", "w", encoding="utf-8") as full:
+        result = subprocess.run(
+            [str(SCRIPT), *args],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert (result.returncode, result.stderr) == (
+        2,
+        f"lws-autoscaler {command[0]}: cannot write the output: No space left on device\n",
+    )
+
+
+def test_an_empty_path_is_refused_not_read_as_the_current_folder(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["validate", ""]) == 1
+    assert capsys.readouterr().err.splitlines()[0] == (
+        "<arguments>:1: <document>: an empty path names no file (write '.' for this folder)"
+    )

@@ -12,7 +12,9 @@ from typing import Any
 import jsonschema  # type: ignore[import-untyped]
 import pytest
 import yaml
+from pydantic import ValidationError
 
+from autoscaler.policy.loader import policy_from_document
 from autoscaler.policy.schema import SCHEMA_ID, policy_json_schema, policy_json_schema_text
 
 REPO = Path(__file__).resolve().parents[2]
@@ -144,3 +146,45 @@ def test_every_field_is_in_the_policy_reference() -> None:
         for segment in re.split(r"[.\[\]]+", code)
     }
     assert sorted(names - documented) == []
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "valid"),
+    [
+        (["scaleUp", "maxStep", "period"], "0s", False),
+        (["scaleUp", "maxStep", "period"], "0", False),
+        (["scaleUp", "maxStep", "period"], "0.0ms", False),
+        (["scaleUp", "maxStep", "period"], "0m0s", False),
+        (["scaleUp", "maxStep", "period"], "0.5s", True),
+        (["scaleUp", "maxStep", "period"], "0h10m", True),
+        (["metrics", "scrape", "port"], "8000", False),
+        (["metrics", "scrape", "port"], "a--b", False),
+        (["metrics", "scrape", "port"], "-ab", False),
+        (["metrics", "scrape", "port"], "http-2", True),
+        (["metrics", "scrape", "port"], "h2", True),
+        (["metrics", "scrape", "path"], "/a/../b", False),
+        (["metrics", "scrape", "path"], "/a/./b", False),
+        (["metrics", "scrape", "path"], "/a/..", False),
+        (["metrics", "scrape", "path"], "/a/..b/.c", True),
+        (["metrics", "scrape", "path"], "/" + "a" * 1024, False),
+    ],
+)
+def test_schema_and_loader_agree_on_values(
+    path: list[str], value: Any, valid: bool, validator: jsonschema.Draft202012Validator
+) -> None:
+    doc: dict[str, Any] = copy.deepcopy(
+        yaml.safe_load((REPO / "policies/llama-70b.yaml").read_text())
+    )
+    node = doc["spec"]
+    for key in path[:-1]:
+        node = node.setdefault(key, {})
+    node[path[-1]] = value
+    if path[0] == "scaleUp":
+        node.setdefault("groups", 1)
+    schema_ok = not list(validator.iter_errors(doc))
+    try:
+        policy_from_document(doc)
+        loader_ok = True
+    except ValidationError:
+        loader_ok = False
+    assert (schema_ok, loader_ok) == (valid, valid)

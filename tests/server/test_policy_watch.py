@@ -131,8 +131,9 @@ def test_server_starts_with_a_bad_policy_and_serves_the_good_one(
 def test_a_value_yaml_cannot_build_costs_its_file_only_on_hot_reload(
     start_server: Start, tmp_path: Path
 ) -> None:
-    """An impossible date in an annotation used to escape the loader as a ValueError,
-    killing the control loop (readyz 500, then a crash loop on restart)."""
+    """A value YAML cannot build (an unknown tag here; an impossible YAML 1.1 date
+    before dates became strings) used to escape the loader as a ValueError, killing
+    the control loop (readyz 500, then a crash loop on restart)."""
     folder = tmp_path / "teams"
     folder.mkdir()
     write_policy(folder / "llama.yaml")
@@ -140,7 +141,7 @@ def test_a_value_yaml_cannot_build_costs_its_file_only_on_hot_reload(
     with start_server(disable_auth=True, insecure=True, policies=(folder,)) as running:
         running.cycle()
         text = team.read_text().replace(
-            "metadata:\n", "metadata:\n  annotations: {at: 2026-02-30}\n"
+            "metadata:\n", "metadata:\n  annotations: {at: !custom x}\n"
         )
         team.write_text(text)
         running.clock.advance(15)
@@ -270,3 +271,21 @@ def test_the_rejected_gauge_follows_each_file_and_leaves_with_it(tmp_path: Path)
     watcher.refresh()
     assert rejected("late.yaml") is None
     assert rejected("good.yaml") == 0.0
+
+
+def test_symlinked_folders_are_followed_once_and_a_file_named_twice_loads_once(
+    tmp_path: Path,
+) -> None:
+    # As `validate` lists them: a team folder linked in is read, a link back to an
+    # ancestor does not loop, and a file reached by two names does not clash with itself.
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    write_policy(shared / "team.yaml", name="team", lws="team")
+    root = tmp_path / "policies"
+    root.mkdir()
+    write_policy(root / "own.yaml", name="own", lws="own")
+    (root / "linked").symlink_to(shared)
+    (shared / "loop").symlink_to(root)
+    watcher = PolicyWatcher([root, root / "own.yaml"], Telemetry())
+    assert sorted(p.name for p in watcher.load_initial()) == ["own", "team"]
+    assert watcher.refresh() is False

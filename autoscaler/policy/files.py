@@ -1,0 +1,116 @@
+"""Which files ``validate`` (and every loader of policy folders) reads for its arguments.
+
+Each file is read once, however it is named: twice on the command line, as a file and
+through its folder, or through a ConfigMap's ``..data`` link. Otherwise a valid policy
+would clash with itself ("policy name already used") and fail CI. Files are therefore
+keyed by their resolved path; the first name given is the one reported.
+
+A folder is walked recursively, following symlinked subfolders (a shared team folder
+linked in) but entering each real folder once, so a link to an ancestor cannot loop.
+Nothing is skipped silently: a broken link, a folder that cannot be read, a policy-like
+file with an upper-case suffix or a special file are errors at their path. Names
+starting with ``.`` are skipped on purpose: a mounted ConfigMap keeps a second copy of
+every file under ``..data`` and ``..2024_01_01...``, and editors' lock files are hidden.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from autoscaler.errors import PolicyIssue
+
+POLICY_SUFFIXES = (".yaml", ".yml")
+"""Suffixes of policy files in a folder, as the server's watcher matches them (exact
+case): a ``p.YAML`` is reported by ``validate`` rather than loaded, as the server would
+not load it."""
+
+NO_FILES = "no policy files (*.yaml, *.yml) found"
+
+
+def _issue(path: Path | str, message: str) -> PolicyIssue:
+    return PolicyIssue(str(path), 1, "", message)
+
+
+def _not_a_file(path: Path) -> str:
+    if path.is_symlink() and not path.exists():
+        return f"broken symbolic link (to {os.readlink(path)}): no such file"
+    if path.exists():
+        return "not a regular file (a pipe or device cannot be validated; save it to a file)"
+    return "no such file or directory"
+
+
+class _Expansion:
+    def __init__(self) -> None:
+        self.files: list[Path] = []
+        self.issues: list[PolicyIssue] = []
+        self._seen_files: set[str] = set()
+        self._seen_folders: set[str] = set()
+
+    def add_file(self, path: Path) -> None:
+        real = os.path.realpath(path)
+        if real not in self._seen_files:
+            self._seen_files.add(real)
+            self.files.append(path)
+
+    def walk(self, folder: Path) -> int:
+        """Add the policy files under ``folder``; return how many it holds (seen or not)."""
+        real = os.path.realpath(folder)
+        if real in self._seen_folders:
+            return 0
+        self._seen_folders.add(real)
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError as exc:
+            self.issues.append(_issue(folder, f"cannot read folder: {exc.strerror}"))
+            return 0
+        found = 0
+        for name in names:
+            if name.startswith("."):
+                continue
+            path = folder / name
+            if path.is_dir():
+                found += self.walk(path)
+                continue
+            suffix = path.suffix
+            if suffix.lower() not in POLICY_SUFFIXES:
+                continue
+            if not path.is_file():
+                self.issues.append(_issue(path, _not_a_file(path)))
+            elif suffix not in POLICY_SUFFIXES:
+                self.issues.append(
+                    _issue(
+                        path,
+                        "not loaded: a policy file's suffix is .yaml or .yml, in lower "
+                        "case (the server skips this file too); rename it",
+                    )
+                )
+            else:
+                found += 1
+                self.add_file(path)
+        return found
+
+
+def expand(paths: Iterable[Path | str]) -> tuple[list[Path], list[PolicyIssue]]:
+    """The files named by ``paths`` (files and folders), each once, and every problem."""
+    expansion = _Expansion()
+    empty_folders: list[Path] = []
+    for raw in paths:
+        if isinstance(raw, str) and not raw:
+            # Path("") is ".": an unset variable in a CI script would validate the cwd.
+            expansion.issues.append(
+                _issue("<arguments>", "an empty path names no file (write '.' for this folder)")
+            )
+            continue
+        path = Path(raw)
+        if path.is_dir():
+            if not expansion.walk(path):
+                empty_folders.append(path)
+        elif path.is_file():
+            expansion.add_file(path)
+        else:
+            expansion.issues.append(_issue(path, _not_a_file(path)))
+    if not expansion.files and not expansion.issues:
+        expansion.issues += [_issue(folder, NO_FILES) for folder in empty_folders]
+    return expansion.files, expansion.issues
