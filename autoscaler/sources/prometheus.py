@@ -11,8 +11,14 @@ run first, so a dead Prometheus fails the cycle before any per-policy query wait
 An *override* or activation expression that fails in any way (rejected, timed out,
 Prometheus answering 5xx) only fails the policies that wrote it, in
 ``SourceResult.errors``: the batched activation query is retried one expression at a
-time to find the culprit, for at most one more query timeout. A namespace the cluster
-reader could not read fails its targets only. Prometheus answering with no series at all
+time to find the culprit, for at most one more query timeout. No query is sent later
+than ``deadline`` (default twice the client's ``timeout``) after a fetch began, so a
+Prometheus answering every query just inside its timeout cannot stretch one fetch to
+(queries x timeout); the query then in flight keeps its own timeout, so a fetch ends
+within about three timeouts (30 s at the default 10 s, inside the decisions' 45 s
+expiry). A query not sent fails as one that timed out: the cycle for a default query,
+its policies for an override or activation expression, never as zero. A namespace the
+cluster reader could not read fails its targets only. Prometheus answering with no series at all
 (leader or activation) for targets that should have some raises :class:`EmptyResultError`,
 which almost always means the scrape config does not attach the namespace / LWS / pod
 labels this source selects on (see ``docs/sources.md``).
@@ -21,8 +27,7 @@ labels this source selects on (see ``docs/sources.md``).
 from __future__ import annotations
 
 import time
-from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from autoscaler.errors import SourceError, SourceUnavailableError
@@ -33,6 +38,7 @@ from autoscaler.sources.assemble import assemble, wake_threshold
 from autoscaler.sources.base import SourceResult, Target
 from autoscaler.sources.cluster import ClusterStateReader, LwsState
 from autoscaler.sources.prometheus_api import PrometheusQueryClient
+from autoscaler.sources.prometheus_frames import Frame, Points, merge_frames, parse_points
 from autoscaler.sources.promql import (
     FIELD_LABEL,
     TARGET_LABEL,
@@ -46,36 +52,10 @@ MAX_POINTS_PER_QUERY = 10_000
 """Prometheus refuses range queries of more than 11,000 points per series."""
 
 Json = dict[str, Any]
-Points = list[tuple[dict[str, str], float, float]]  # (labels, time, value)
 
 
 class EmptyResultError(SourceError):
     """Prometheus answered, but no query returned a series for any target."""
-
-
-def _points(items: Iterable[Json]) -> Points:
-    """Instant-vector and matrix items flattened to (labels, time, value)."""
-    points: Points = []
-    try:
-        for item in items:
-            metric = item.get("metric") or {}
-            pairs = item["values"] if "values" in item else [item["value"]]
-            for t, v in pairs:
-                points.append((metric, float(t), float(v)))
-    except (AttributeError, KeyError, TypeError, ValueError) as exc:
-        raise SourceUnavailableError(f"Prometheus sent a malformed series: {exc!r}") from exc
-    return points
-
-
-class _Frame:
-    """Everything the queries said about one evaluation time."""
-
-    def __init__(self) -> None:
-        self.leaders: dict[LwsKey, dict[str, dict[Signal, Sample]]] = defaultdict(
-            lambda: defaultdict(dict)
-        )
-        self.aggregates: dict[LwsKey, dict[Signal, Sample]] = defaultdict(dict)
-        self.series = 0
 
 
 def chunks(start: float, end: float, step: float) -> Iterator[tuple[float, float]]:
@@ -102,13 +82,19 @@ class PrometheusSource:
         client: PrometheusQueryClient,
         cluster: ClusterStateReader | None = None,
         labels: LabelNames | None = None,
+        deadline: float | None = None,
     ) -> None:
+        """``deadline``: seconds after the start of a fetch past which no query is sent
+        (default twice the client's timeout)."""
+        if deadline is not None and not deadline > 0:
+            raise ValueError(f"deadline must be positive, got {deadline!r}")
         self._client = client
         self._cluster = cluster
         self._labels = labels or LabelNames()
+        self.deadline = deadline if deadline is not None else 2 * client.timeout
 
     # -- parsing ---------------------------------------------------------------------------
-    def _absorb(self, query: SignalQuery, points: Points, frames: dict[float, _Frame]) -> None:
+    def _absorb(self, query: SignalQuery, points: Points, frames: dict[float, Frame]) -> None:
         wanted = {t.key for t in query.targets}
         signal = query.key.signal
         values: dict[tuple[float, LwsKey, str], float] = {}
@@ -129,7 +115,7 @@ class PrometheusSource:
             if query.has_freshness and newest is None:
                 continue  # the series ended (stale marker): a rate over old samples only
             sample = Sample(value, newest if newest is not None else t)
-            frame = frames.setdefault(t, _Frame())
+            frame = frames.setdefault(t, Frame())
             frame.series += 1
             if per_lws:
                 frame.aggregates[key][signal] = sample
@@ -137,20 +123,20 @@ class PrometheusSource:
                 frame.leaders[key][pod][signal] = sample
 
     def _absorb_activation(
-        self, points: Points, index: Mapping[str, LwsKey], frames: dict[float, _Frame]
+        self, points: Points, index: Mapping[str, LwsKey], frames: dict[float, Frame]
     ) -> None:
         for metric, t, v in points:
             key = index.get(metric.get(TARGET_LABEL, ""))
             if key is not None:
-                frame = frames.setdefault(t, _Frame())
+                frame = frames.setdefault(t, Frame())
                 frame.aggregates[key][Signal.ACTIVATION] = Sample(v, t)
                 frame.series += 1  # an answer too: at zero it is the only one
 
     # -- querying ----------------------------------------------------------------------------
     def _run(
         self, targets: Sequence[Target], run: Any
-    ) -> tuple[dict[float, _Frame], dict[LwsKey, str]]:
-        frames: dict[float, _Frame] = {}
+    ) -> tuple[dict[float, Frame], dict[LwsKey, str]]:
+        frames: dict[float, Frame] = {}
         errors: dict[LwsKey, str] = {}
         # The shared default queries first: they fail the whole cycle, so a Prometheus that
         # is down does so before any per-policy query has waited on it.
@@ -159,14 +145,14 @@ class PrometheusSource:
         )
         for query in queries:
             try:
-                points = _points(run(query.promql))
+                found = parse_points(run(query.promql))
             except SourceError as exc:
                 if query.key.override is None:
                     raise
                 for target in query.targets:
                     errors.setdefault(target.key, f"override for {query.key.signal}: {exc}")
                 continue
-            self._absorb(query, points, frames)
+            self._absorb(query, found, frames)
         self._run_activation(targets, run, frames, errors)
         return frames, errors
 
@@ -174,7 +160,7 @@ class PrometheusSource:
         self,
         targets: Sequence[Target],
         run: Any,
-        frames: dict[float, _Frame],
+        frames: dict[float, Frame],
         errors: dict[LwsKey, str],
     ) -> None:
         """The batched activation query; when it fails, each expression alone (within one
@@ -184,7 +170,7 @@ class PrometheusSource:
             return
         promql, index = batched
         try:
-            self._absorb_activation(_points(run(promql)), index, frames)
+            self._absorb_activation(parse_points(run(promql)), index, frames)
             return
         except SourceError as exc:
             failed = exc
@@ -203,14 +189,14 @@ class PrometheusSource:
                 continue
             one, one_index = activation_query([target]) or ("", {})
             try:
-                self._absorb_activation(_points(run(one)), one_index, frames)
+                self._absorb_activation(parse_points(run(one)), one_index, frames)
             except SourceError as exc:
                 errors.setdefault(target.key, f"activation query: {exc}")
 
     def _results(
         self,
         targets: Sequence[Target],
-        frame: _Frame,
+        frame: Frame,
         at: float,
         states: Mapping[LwsKey, LwsState] | None,
         errors: Mapping[LwsKey, str],
@@ -248,10 +234,20 @@ class PrometheusSource:
         live = [t for t in targets if t.key not in unread]
         if not live:
             return SourceResult({}, unread)
-        frames, errors = self._run(live, lambda q: self._client.instant(q, now))
-        frame = _Frame()
-        for other in frames.values():  # instant answers all carry t == now
-            frame = other
+        deadline = time.monotonic() + self.deadline
+
+        def run(promql: str) -> list[Json]:
+            # 8 queries answered in 9 s each took 72 s at timeout 10; now the third starts
+            # at 18 s, the fourth would at 27 s and is not sent (see the module docstring).
+            if time.monotonic() >= deadline:
+                raise SourceUnavailableError(
+                    f"Prometheus at {self._client.url}: query not sent, the fetch ran past "
+                    f"its {self.deadline:g}s deadline"
+                )
+            return self._client.instant(promql, now)
+
+        frames, errors = self._run(live, run)
+        frame = merge_frames(frames)
         if frame.series == 0 and _expects_series(live, states):
             raise EmptyResultError(
                 f"Prometheus at {self._client.url} returned no series for any of "
@@ -272,7 +268,7 @@ class PrometheusSource:
             steps = round((hi - lo) / step) + 1
             for i in range(steps):
                 t = float(round(lo) + i * step)
-                yield t, self._results(targets, frames.get(t, _Frame()), t, None, errors)
+                yield t, self._results(targets, frames.get(t, Frame()), t, None, errors)
 
     def close(self) -> None:
         self._client.close()

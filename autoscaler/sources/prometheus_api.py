@@ -18,12 +18,15 @@ time out again). Connecting is bounded by
 ``min(timeout, 5 s)``, and the whole answer must be in by ``timeout`` after the query was
 sent (a bound on the total, not per read: a proxy dribbling a byte at a time cannot hold
 the control loop); ``timeout`` also goes to Prometheus as the query's ``timeout``.
+Redirects are not followed (each hop would get a fresh timeout, and a 301 turns the POST
+into a GET without its query), and an answer is read up to :data:`MAX_ANSWER_BYTES`.
 Failures become:
 
 - :class:`~autoscaler.errors.SourceUnavailableError`: connection refused or not
   established ("unreachable"), no answer within the timeout ("did not answer ... within
   Ns"), 5xx (503 is Prometheus's own query timeout or ``query.max-concurrency`` queue
-  timeout), an unreadable answer, a 200 whose ``status`` is not ``success`` (with
+  timeout), a 3xx (with its Location), an answer broken off or over the size cap, an
+  unreadable answer, a 200 whose ``status`` is not ``success`` (with
   Prometheus's ``errorType`` and ``error``);
 - :class:`~autoscaler.errors.QueryRejectedError`: 400 (bad PromQL, a bad parameter) and
   422 (the query failed to execute: too many samples, an error inside the evaluation),
@@ -41,16 +44,23 @@ from typing import Any
 
 import requests
 from prometheus_api_client import PrometheusConnect
+from urllib3.exceptions import HTTPError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from autoscaler.errors import QueryRejectedError, SourceUnavailableError
-from autoscaler.sources.bounded_read import ReadDeadlineError, read_bounded
+from autoscaler.sources.bounded_read import ReadCapError, ReadDeadlineError, read_bounded
 
 Json = dict[str, Any]
 
 CONNECT_TIMEOUT = 5.0
 """Seconds to establish a connection (at most ``timeout``): a dropped SYN must not cost a
 full query timeout, twice."""
+MAX_ANSWER_BYTES = 64 * 1024 * 1024
+"""The largest answer read (64 MiB). A cycle's batched instant query is about 300 bytes
+per series: 1,000 leaders x 2 series is 0.6 MiB, a hundred times under. Parsed JSON takes
+about 3x its size in Python objects (a 150 MiB answer raised the RSS by 420 MiB), so 64
+MiB costs at most ~250 MiB, inside the chart's 512Mi limit; an answer past it is a
+misbehaving proxy or a query selecting far more than leaders."""
 RETRIED_STATUSES = frozenset({502, 504})
 """Answers of a proxy whose Prometheus was away a moment; never 503 (Prometheus's own
 query timeout: the query would only time out again) nor 429."""
@@ -79,10 +89,11 @@ class PrometheusQueryClient:
         headers: dict[str, str] | None = None,
         verify_tls: bool = True,
         session: requests.Session | None = None,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
     ) -> None:
         """``retries``: 0 or 1 (see the module docstring). ``session``: one carrying auth,
         client certificates or proxies (its own ``verify`` is kept; ``verify_tls`` applies
-        to the session made here)."""
+        to the session made here). ``max_answer_bytes``: a larger answer is an error."""
         if retries not in (0, 1):
             raise ValueError(
                 f"retries must be 0 or 1, got {retries!r}: more would multiply the timeout "
@@ -105,6 +116,7 @@ class PrometheusQueryClient:
         )
         self.url = url.rstrip("/")
         self.timeout = timeout
+        self.max_answer_bytes = max_answer_bytes
         self._timeouts = (min(timeout, CONNECT_TIMEOUT), timeout)
         self._headers = headers
         if session is None:
@@ -119,7 +131,10 @@ class PrometheusQueryClient:
     def close(self) -> None:
         self._session.close()
 
-    def _post(self, what: str, path: str, form: dict[str, str]) -> list[Json]:
+    def _post(
+        self, what: str, path: str, form: dict[str, str], max_bytes: int | None = None
+    ) -> list[Json]:
+        cap = max_bytes or self.max_answer_bytes
         started = time.monotonic()
         try:
             response = self._session.post(
@@ -128,22 +143,43 @@ class PrometheusQueryClient:
                 headers=self._headers,
                 timeout=self._timeouts,
                 stream=True,
+                # Each hop would get a fresh timeout (12 hops of 0.7 s took 8.4 s at
+                # timeout 1), and a 301/302 turns the POST into a GET without the query.
+                allow_redirects=False,
             )
             with response:
+                if 300 <= response.status_code < 400:
+                    raise SourceUnavailableError(
+                        f"Prometheus at {self.url} answered {response.status_code} to {path}, "
+                        f"redirecting to {response.headers.get('Location', '(none)')}: point "
+                        "--prometheus-url at the final address"
+                    )
                 # The whole answer by ``timeout`` after sending: the read timeout alone
                 # restarts with every byte (a dribbling proxy held one query for 86 s at 2).
-                body = read_bounded(response, started + self.timeout)
+                body = read_bounded(response, started + self.timeout, cap)
         except requests.ConnectTimeout as exc:
             raise SourceUnavailableError(
                 f"Prometheus at {self.url} is unreachable: no connection within "
                 f"{self._timeouts[0]:g}s"
             ) from exc
-        except (requests.Timeout, ReadDeadlineError) as exc:
+        except (requests.Timeout, ReadDeadlineError, ReadTimeoutError) as exc:
+            # ReadTimeoutError: urllib3's, raised by a body read once the headers are in.
             raise SourceUnavailableError(
                 f"Prometheus at {self.url} did not answer {what} within {self.timeout:g}s"
             ) from exc
+        except ReadCapError as exc:
+            raise SourceUnavailableError(
+                f"Prometheus at {self.url} sent an answer to {what} over the "
+                f"{cap / 2**20:g} MiB cap ({exc}); narrow the query"
+            ) from exc
         except requests.RequestException as exc:
             raise SourceUnavailableError(f"Prometheus at {self.url} is unreachable: {exc}") from exc
+        except (HTTPError, OSError) as exc:
+            # After the headers, urllib3's own errors come through unwrapped: a body cut
+            # short or a bad chunk (ProtocolError), bad gzip (DecodeError), a reset.
+            raise SourceUnavailableError(
+                f"Prometheus at {self.url} broke off its answer to {what}: {exc}"
+            ) from exc
         text = body.decode("utf-8", errors="replace")
         if response.status_code != 200:
             raise _classify(self.url, response.status_code, text)
@@ -173,9 +209,12 @@ class PrometheusQueryClient:
         }
         return self._post("a query", "/api/v1/query", form)
 
-    def range(self, query: str, start: float, end: float, step: float) -> list[Json]:
+    def range(
+        self, query: str, start: float, end: float, step: float, *, max_bytes: int | None = None
+    ) -> list[Json]:
         """``/api/v1/query_range``: the matrix's items (``{"metric", "values"}``), evaluated
-        at ``round(start) + i * step``: whole seconds, where the source looks them up."""
+        at ``round(start) + i * step``: whole seconds, where the source looks them up.
+        ``max_bytes``: this answer's cap, instead of ``max_answer_bytes``."""
         form = {
             "query": query,
             "start": str(round(start)),
@@ -183,7 +222,7 @@ class PrometheusQueryClient:
             "step": prometheus_duration(step),
             "timeout": prometheus_duration(self.timeout),
         }
-        return self._post("a range query", "/api/v1/query_range", form)
+        return self._post("a range query", "/api/v1/query_range", form, max_bytes)
 
 
 def _classify(url: str, code: int, body: str) -> Exception:

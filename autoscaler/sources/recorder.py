@@ -40,6 +40,11 @@ from autoscaler.sources.recording_format import (
 
 Progress = Callable[[int, int], None]
 
+RECORD_MAX_ANSWER_BYTES = 1024 * 1024 * 1024
+"""The cap on one chunk's answer when recording (1 GiB), above the control loop's 64 MiB:
+a bucket query for 50 leaders x 18 buckets x 10,000 steps at ~22 bytes a point is ~200
+MB, and ``record`` runs on a workstation, not in the autoscaler's 512Mi pod."""
+
 
 @dataclass(frozen=True)
 class ReplicaMetrics:
@@ -152,7 +157,7 @@ def record(
     collected: dict[tuple[tuple[str, str], ...], list[tuple[float, float]]] = defaultdict(list)
     for lo, hi in ranges:
         for query in queries:
-            for item in client.range(query.promql, lo, hi, step):
+            for item in client.range(query.promql, lo, hi, step, max_bytes=RECORD_MAX_ANSWER_BYTES):
                 metric = dict(item.get("metric") or {})
                 for old, new in query.rename:
                     if old in metric:

@@ -80,7 +80,7 @@ class RecordingSource:
             raise ValueError("speed must be positive")
         self.path = Path(path) if path is not None else None
         self.recording = recording
-        self._grid = Grid(recording)
+        self._grid = Grid(recording, str(path) if path is not None else "the recording")
         self._wall_start, self._speed, self._loop = wall_start, speed, loop
         self._arrays: dict[
             tuple[LwsKey, ServingEngine, str | None, float, tuple[tuple[Signal, float], ...]],

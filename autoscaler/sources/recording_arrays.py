@@ -21,7 +21,7 @@ from autoscaler.signals import MetricKind, ServingEngine, Signal
 from autoscaler.snapshot import LwsKey
 from autoscaler.sources.families import LEADER_SIGNALS, Reduction, family
 from autoscaler.sources.histogram import bucket_quantiles
-from autoscaler.sources.recording_grid import Array, Grid, reduce_arrays, window_rates
+from autoscaler.sources.recording_grid import Array, Grid, reduce_arrays
 
 
 @dataclass(frozen=True)
@@ -59,14 +59,15 @@ def derive_arrays(
     stamps = {s: empty.copy() for s in LEADER_SIGNALS}
     for row, pod in enumerate(pods):
         for signal in LEADER_SIGNALS:
-            raw = grid.family_array(key, pod, engine, signal, model).get(None)
-            if raw is None:
-                continue
             if family(engine, signal).kind is MetricKind.GAUGE:
-                values[signal][row] = raw
-                stamps[signal][row] = np.where(np.isnan(raw), np.nan, times)
-            else:
-                values[signal][row], stamps[signal][row] = window_rates(times, raw, window)
+                raw = grid.family_array(key, pod, engine, signal, model).get(None)
+                if raw is not None:
+                    values[signal][row] = raw
+                    stamps[signal][row] = np.where(np.isnan(raw), np.nan, times)
+                continue
+            rated = grid.family_rates(key, pod, engine, signal, model, window).get(None)
+            if rated is not None:
+                values[signal][row], stamps[signal][row] = rated
     latencies = {
         signal: _latency(grid, key, pods, engine, model, window, signal, quantile)
         for signal, quantile in quantiles.items()
@@ -112,9 +113,8 @@ def _latency(
     bucket_rates: dict[float, list[Array]] = defaultdict(list)
     bucket_stamps: list[Array] = []
     for pod in pods:
-        for le, raw in grid.family_array(key, pod, engine, signal, model).items():
+        for le, (rate, stamp) in grid.family_rates(key, pod, engine, signal, model, window).items():
             if le is not None:
-                rate, stamp = window_rates(grid.times, raw, window)
                 bucket_rates[le].append(rate)
                 bucket_stamps.append(stamp)
     if not bucket_rates:

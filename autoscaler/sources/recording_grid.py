@@ -3,8 +3,11 @@
 :class:`Grid` puts every series of a :class:`~autoscaler.sources.recording_format.
 Recording` on the step grid once (NaN where a series has no sample) and reduces one pod's
 series per family with the rules of :mod:`autoscaler.sources.families`, so curl'ed
-per-engine series and the recorder's per-pod series replay alike.
-:func:`window_rates` is PromQL's ``rate()`` on the grid (no extrapolation).
+per-engine series and the recorder's per-pod series replay alike. Counters and histogram
+buckets are rated per series, then summed (:meth:`Grid.family_rates`), as PromQL's
+``sum(rate())``. :func:`window_rates` is PromQL's ``rate()`` on the grid (no
+extrapolation). A grid is at most :data:`MAX_GRID_CELLS` steps x series, and a bucket
+bound that is not a number is a :class:`~autoscaler.errors.RecordingError`.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
+from autoscaler.errors import RecordingError
 from autoscaler.signals import MetricKind, ServingEngine, Signal
 from autoscaler.snapshot import LwsKey
 from autoscaler.sources.families import RANK_LABELS, Reduction, family
@@ -60,13 +64,27 @@ def window_rates(times: Array, counter: Array, window: float) -> tuple[Array, Ar
     return rate, stamp
 
 
+MAX_GRID_CELLS = 64 * 2**20
+"""Steps x series a grid may hold: each series is one float64 per step, so 64 Mi cells
+are 512 MiB (a week at 15 s, 40,320 steps, with 1,664 series; a day with 11,650).
+:data:`~autoscaler.sources.recording_format.MAX_GRID_STEPS` alone let a few-KB file of
+20 one-sample series over 5,000,000 steps ask for 800 MiB."""
+
+
 class Grid:
     """The recording's raw series, reduced per pod, on its step grid."""
 
-    def __init__(self, recording: Recording) -> None:
+    def __init__(self, recording: Recording, origin: str = "the recording") -> None:
+        """``origin`` names the recording in errors (its path)."""
         self.recording = recording
         self.labels = recording.labels
         count = round((recording.end - recording.start) / recording.step) + 1
+        if count * len(recording.series) > MAX_GRID_CELLS:
+            raise RecordingError(
+                f"{origin}: {len(recording.series):,} series x {count:,} steps is over "
+                f"{MAX_GRID_CELLS:,} grid cells ({MAX_GRID_CELLS * 8 >> 20} MiB): record a "
+                "shorter span, a longer step, or fewer LWS"
+            )
         self.times: Array = recording.start + np.arange(count, dtype=np.float64) * recording.step
         # raw[(key, pod)][sample name] -> [(labels, le, array)]
         self.raw: dict[
@@ -90,7 +108,7 @@ class Grid:
             pod = metric.get(self.labels.pod)
             if not pod or not key.namespace or not key.name:
                 continue
-            le = float(metric["le"]) if "le" in metric else None
+            le = _bound(metric, origin) if "le" in metric else None
             self.raw[(key, pod)][name].append((metric, le, array))
 
     def _on_grid(self, points: Sequence[tuple[float, float]]) -> Array:
@@ -115,8 +133,48 @@ class Grid:
     ) -> dict[float | None, Array]:
         """One pod's reduced raw array(s) for a signal: {None: array} or {le: array}."""
         fam = family(engine, signal)
-        ranks = RANK_LABELS[engine] if fam.kind is MetricKind.GAUGE else frozenset()
         found: dict[float | None, Array] = {}
+        for by_le in self._series(key, pod, engine, signal, model):
+            for le, arrays in by_le.items():
+                found[le] = _first_present(found.get(le), reduce_arrays(arrays, fam.reduction))
+        return found
+
+    def family_rates(
+        self,
+        key: LwsKey,
+        pod: str,
+        engine: ServingEngine,
+        signal: Signal,
+        model: str | None,
+        window: float,
+    ) -> dict[float | None, tuple[Array, Array]]:
+        """One pod's counter (or bucket) rates over ``window`` and their stamps, by ``le``:
+        each series' rate, then the sum, as PromQL's ``sum(rate())``. Summing counters
+        first read one engine's restart as a reset of the sum: engines at 10,006,000 and
+        6,000 tokens, one restarting at 0, made a 10,006,000-token "increase" (166,917
+        tokens/s instead of 200)."""
+        found: dict[float | None, tuple[Array, Array]] = {}
+        for by_le in self._series(key, pod, engine, signal, model):
+            for le, arrays in by_le.items():
+                pairs = [window_rates(self.times, array, window) for array in arrays]
+                rate = reduce_arrays([r for r, _ in pairs], Reduction.SUM)
+                stamp = np.fmax.reduce(np.vstack([t for _, t in pairs]), axis=0)
+                if le in found:
+                    rate, stamp = (
+                        _first_present(found[le][0], rate),
+                        _first_present(found[le][1], stamp),
+                    )
+                found[le] = (rate, stamp)
+        return found
+
+    def _series(
+        self, key: LwsKey, pod: str, engine: ServingEngine, signal: Signal, model: str | None
+    ) -> list[dict[float | None, list[Array]]]:
+        """Per candidate name, in order, the pod's distinct series by ``le`` (rank labels of
+        a gauge collapsed with max: SGLang's TP ranks repeat one value)."""
+        fam = family(engine, signal)
+        ranks = RANK_LABELS[engine] if fam.kind is MetricKind.GAUGE else frozenset()
+        out = []
         for name in fam.sample_names:
             groups: dict[tuple[float | None, tuple[tuple[str, str], ...]], list[Array]]
             groups = defaultdict(list)
@@ -134,10 +192,22 @@ class Grid:
             by_le: dict[float | None, list[Array]] = defaultdict(list)
             for (le, _), arrays in groups.items():
                 by_le[le].append(np.fmax.reduce(np.vstack(arrays), axis=0))
-            for le, arrays in by_le.items():
-                reduced = reduce_arrays(arrays, fam.reduction)
-                # First candidate wins where present (vLLM's two KV-cache generations).
-                found[le] = (
-                    np.where(np.isnan(found[le]), reduced, found[le]) if le in found else reduced
-                )
-        return found
+            out.append(by_le)
+        return out
+
+
+def _first_present(earlier: Array | None, later: Array) -> Array:
+    """The earlier candidate name wins where present (vLLM's two KV-cache generations)."""
+    return later if earlier is None else np.where(np.isnan(earlier), later, earlier)
+
+
+def _bound(metric: dict[str, str], origin: str) -> float:
+    """A histogram bucket's ``le``, or a RecordingError naming the series."""
+    try:
+        return float(metric["le"])
+    except ValueError:
+        labels = ", ".join(f"{k}={v!r}" for k, v in metric.items() if k != "__name__")
+        raise RecordingError(
+            f"{origin}: series {metric.get('__name__', '')}{{{labels}}} has a bucket bound "
+            f"that is not a number: le={metric['le']!r}"
+        ) from None

@@ -1,0 +1,221 @@
+"""A misbehaving Prometheus (or a proxy in front of it), scripted on 127.0.0.1: answers cut
+after their headers, bad chunks or gzip, redirects, oversized or slow answers, malformed
+series, answers stamped apart. Each is a SourceError for the query (and so for the
+policies that wrote it), never an escaping exception, a followed redirect, an unbounded
+read or fetch, or silently dropped data."""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from autoscaler.errors import SourceUnavailableError
+from autoscaler.signals import Signal
+from autoscaler.snapshot import LwsKey
+from autoscaler.sources.families import LEADER_SIGNALS
+from autoscaler.sources.prometheus import PrometheusSource
+from autoscaler.sources.prometheus_api import MAX_ANSWER_BYTES, PrometheusQueryClient
+from autoscaler.sources.recorder import record
+from tests.sources.factories import only, target
+from tests.sources.fake_prometheus import Decide, FakePrometheus, http, leader_items, vector
+
+NOW = 1_767_225_600.0
+EMPTY = vector([])
+
+
+@pytest.fixture
+def fake() -> Iterator[FakePrometheus]:
+    server = FakePrometheus(lambda _query: http(200, EMPTY))
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+def query(fake: FakePrometheus, decide: Decide, **kwargs: Any) -> None:
+    fake.decide = decide
+    client = PrometheusQueryClient(fake.url, timeout=1, retries=0, **kwargs)
+    try:
+        client.instant("up", NOW)
+    finally:
+        client.close()
+
+
+def _fixed(answer: bytes, _query: str) -> bytes:
+    return answer
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        http(200, EMPTY[:20], length=1000),  # the connection closed 980 bytes short
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n",
+        http(200, b"0123456789", headers="Content-Encoding: gzip\r\n"),
+    ],
+    ids=["cut", "bad-chunk", "bad-gzip"],
+)
+def test_an_answer_broken_off_after_its_headers_is_a_source_error(
+    fake: FakePrometheus, answer: bytes
+) -> None:
+    # urllib3's ProtocolError / DecodeError came through raw and failed the whole cycle.
+    with pytest.raises(SourceUnavailableError, match="broke off its answer to a query"):
+        query(fake, lambda _q: answer)
+
+
+def test_silence_after_the_headers_is_a_timeout(fake: FakePrometheus) -> None:
+    started = time.monotonic()
+    with pytest.raises(SourceUnavailableError, match="did not answer a query within 1s"):
+        query(fake, lambda _q: (http(200, b"", length=64), 10.0))
+    assert time.monotonic() - started < 5  # cut at the 1 s timeout, not the 10 s hold
+
+
+@pytest.mark.parametrize("code", [301, 307])
+def test_a_redirect_is_refused_and_named(fake: FakePrometheus, code: int) -> None:
+    """A 301 turned the POST into a GET without its query (read as a PromQL rejection);
+    a 307 loop got a fresh timeout per hop (8.4 s at timeout 1)."""
+    moved = http(code, b"", headers="Location: /prom/api/v1/query\r\n")
+    with pytest.raises(
+        SourceUnavailableError,
+        match=f"answered {code} to /api/v1/query, redirecting to /prom/api/v1/query: "
+        "point --prometheus-url at the final address",
+    ):
+        query(fake, lambda _q: moved)
+    assert fake.request_lines == ["POST /api/v1/query HTTP/1.1"]
+
+
+def test_an_answer_over_the_cap_is_refused(fake: FakePrometheus) -> None:
+    big = vector([{"metric": {"pod": "x" * 5000}, "value": [NOW, "1"]}])
+    no_length = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + big  # read until closed
+    for answer in (http(200, big), no_length):
+        with pytest.raises(SourceUnavailableError, match="over the 4096-byte cap"):
+            query(fake, functools.partial(_fixed, answer), max_answer_bytes=4096)
+    # The default cap refuses a declared 64 MiB + 1 before reading it.
+    assert MAX_ANSWER_BYTES == 64 * 2**20
+    with pytest.raises(SourceUnavailableError, match=f"over the {MAX_ANSWER_BYTES}-byte cap"):
+        query(fake, lambda _q: http(200, big, length=MAX_ANSWER_BYTES + 1))
+
+
+def test_recording_reads_answers_over_the_loop_cap(fake: FakePrometheus) -> None:
+    """``record`` runs on a workstation: its range answers (a bucket query over a week's
+    chunk) may be far over the control loop's cap."""
+    values = [[NOW + 15 * i, "1"] for i in range(100)]
+    item = {"metric": {"namespace": "inference", "pod": "llama-0"}, "values": values}
+    matrix = json.dumps({"status": "success", "data": {"resultType": "matrix", "result": [item]}})
+    fake.decide = lambda _q: http(200, matrix.encode())
+    client = PrometheusQueryClient(fake.url, timeout=2, max_answer_bytes=1024)
+    try:
+        recording = record(client, [target("inference", "llama")], NOW, NOW + 60, 15.0)
+        with pytest.raises(SourceUnavailableError, match="over the 1024-byte cap"):
+            client.instant("up", NOW)
+    finally:
+        client.close()
+    assert recording.series
+
+
+def _source(
+    fake: FakePrometheus, decide: Decide, deadline: float | None = None
+) -> PrometheusSource:
+    fake.decide = decide
+    client = PrometheusQueryClient(fake.url, timeout=2, retries=0)
+    return PrometheusSource(client, deadline=deadline)
+
+
+def _leaders(*pods: str, at: float = NOW) -> bytes:
+    return http(200, vector([i for pod in pods for i in leader_items(at, pod)]))
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        http(200, vector(leader_items(NOW, "old-0")), length=10_000),  # closed short
+        http(200, vector([{"metric": ["x"], "value": [NOW, "1"]}])),
+    ],
+    ids=["cut", "metric-not-an-object"],
+)
+def test_a_bad_override_answer_fails_only_its_policy(fake: FakePrometheus, bad: bytes) -> None:
+    good, old = (
+        target("inference", "llama"),
+        target("inference", "old", overrides={"queueDepth": "sum by ($by) (MARKER{$selector})"}),
+    )
+    source = _source(fake, lambda q: bad if "MARKER" in q else _leaders("llama-0", "old-0"))
+    try:
+        result = source.fetch([good, old], NOW)
+    finally:
+        source.close()
+    assert only(result, "inference", "llama").leaders["llama-0"]
+    assert LwsKey("inference", "old") not in result.snapshots
+    assert "override for queueDepth" in result.errors[LwsKey("inference", "old")]
+
+
+def test_a_malformed_series_in_a_shared_query_fails_the_cycle_cleanly(
+    fake: FakePrometheus,
+) -> None:
+    source = _source(fake, lambda _q: http(200, vector([{"metric": ["x"], "value": [NOW, 1]}])))
+    try:
+        with pytest.raises(SourceUnavailableError, match="malformed series"):
+            source.fetch([target("inference", "llama")], NOW)
+    finally:
+        source.close()
+
+
+def test_a_slow_prometheus_cannot_stretch_a_fetch(fake: FakePrometheus) -> None:
+    """Every query answered in 0.6 s at timeout 1: 7 queries took 4.2 s; none is sent
+    after the 2 s deadline (twice the timeout), and the cycle fails, not reads zero."""
+
+    def slow(_q: str) -> bytes:
+        fake.closing.wait(0.6)
+        return _leaders("llama-0")
+
+    fake.decide = slow
+    source = PrometheusSource(PrometheusQueryClient(fake.url, timeout=1, retries=0))
+    slow_target = target("inference", "llama", queue_wait=0.9, activation="vector(1)")
+    started = time.monotonic()
+    try:
+        with pytest.raises(SourceUnavailableError, match="ran past its 2s deadline"):
+            source.fetch([slow_target], NOW)
+    finally:
+        source.close()
+    assert 1 <= len(fake.queries) <= 4  # sent at 0, 0.6, 1.2, 1.8 s at most
+    assert time.monotonic() - started < 4
+
+
+def test_queries_past_the_deadline_fail_their_policies_only(fake: FakePrometheus) -> None:
+    def decide(q: str) -> bytes:
+        if "SLOW" in q:
+            fake.closing.wait(0.8)  # past the 0.5 s deadline: the next override is not sent
+        return _leaders("llama-0", "a-0", "b-0")
+
+    overridden = [
+        target("inference", n, overrides={"queueDepth": f"sum by ($by) (SLOW_{n}{{$selector}})"})
+        for n in ("a", "b")
+    ]
+    source = _source(fake, decide, deadline=0.5)
+    try:
+        result = source.fetch([target("inference", "llama"), *overridden], NOW)
+    finally:
+        source.close()
+    assert only(result, "inference", "llama").leaders["llama-0"][Signal.QUEUE_DEPTH].value == 3
+    answered = {LwsKey("inference", n) for n in ("a", "b")} & set(result.snapshots)
+    (unsent,) = {LwsKey("inference", n) for n in ("a", "b")} - answered
+    assert len(answered) == 1
+    assert "ran past its 0.5s deadline" in result.errors[unsent]
+
+
+def test_answers_stamped_apart_keep_every_signal(fake: FakePrometheus) -> None:
+    """A backend stamping one answer 1 s earlier left two frames; only one was kept, so
+    four of five signals vanished without an error."""
+
+    def decide(q: str) -> bytes:
+        return _leaders("llama-0", at=NOW - 1 if "generation_tokens" in q else NOW)
+
+    source = _source(fake, decide)
+    try:
+        result = source.fetch([target("inference", "llama", quantile=None)], NOW)
+    finally:
+        source.close()
+    assert set(only(result, "inference", "llama").leaders["llama-0"]) == set(LEADER_SIGNALS)

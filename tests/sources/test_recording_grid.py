@@ -1,0 +1,92 @@
+"""Laying a recording on its grid: a bucket bound that is not a number and a grid too large
+for memory are clean RecordingErrors (also through ``lws-autoscaler simulate``), and raw
+per-engine counters are rated per engine, then summed, as PromQL's ``sum(rate())``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from autoscaler.cli.main import main
+from autoscaler.errors import RecordingError
+from autoscaler.sources.recording import RecordingSource
+from autoscaler.sources.recording_format import MAX_GRID_STEPS, Recording, Series
+from tests.sources.factories import only, target, values
+
+START = 1000.0
+LEADER = {"namespace": "inference", "leaderworkerset_sigs_k8s_io_name": "llama", "pod": "llama-0"}
+
+
+def test_a_bucket_bound_that_is_not_a_number_is_a_recording_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bucket = {**LEADER, "__name__": "vllm:time_to_first_token_seconds_bucket", "le": "abc"}
+    body = {
+        "format": "lws-autoscaler-recording",
+        "version": 1,
+        "start": START,
+        "end": START + 15,
+        "step": 15.0,
+        "targets": [{"namespace": "inference", "name": "llama", "engine": "vllm"}],
+        "series": [{"metric": bucket, "values": [[START, "1"]]}],
+    }
+    path = tmp_path / "bad-le.json"
+    path.write_text(json.dumps(body))
+    with pytest.raises(RecordingError, match=r"bad-le.json: series vllm:time_to_first.*le='abc'"):
+        RecordingSource(path)
+    # The simulator ends as for any bad recording: one line, exit code 2.
+    assert main(["simulate", "--recording", str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("lws-autoscaler simulate: ")
+    assert "le='abc'" in err
+    assert err.count("\n") == 1
+
+
+def test_a_grid_too_large_for_memory_is_refused() -> None:
+    """A few KB of file: 20 one-sample series over MAX_GRID_STEPS steps asked for 800 MiB
+    (one float64 per step and series) before the first replay step."""
+    series = [
+        Series({**LEADER, "pod": f"llama-{i}", "__name__": "vllm:num_requests_waiting"}, [(0, 1)])
+        for i in range(20)
+    ]
+    huge = Recording(0.0, float(MAX_GRID_STEPS - 1), 1.0, series=series)
+    with pytest.raises(
+        RecordingError, match=r"20 series x 5,000,000 steps is over .* shorter span"
+    ):
+        RecordingSource(recording=huge)
+
+
+def test_engine_counters_are_rated_one_by_one_then_summed() -> None:
+    """A data-parallel vLLM's two engines at 100 tokens/s each; engine 1 restarts alone
+    at t=1060. Summed first, its drop from 10,006,000 to 0 read as a reset of the sum:
+    166,917 tokens/s. Rated per engine, as PromQL's sum(rate()): 200, and 175 while the
+    60 s window spans the restart (engine 1's interval across it counts only the new
+    value, 0 tokens: 4,500 tokens over 60 s is 75/s, plus engine 0's 100)."""
+    name = {**LEADER, "__name__": "vllm:prompt_tokens_total"}
+    times = [START + 15 * i for i in range(9)]
+    steady = [(t, 10_000_000 + 100 * (t - START)) for t in times]
+    restarted = [
+        (t, 10_000_000 + 100 * (t - START) if t < 1060 else 100 * (t - 1060)) for t in times
+    ]
+    recording = Recording(
+        START,
+        times[-1],
+        15.0,
+        series=[
+            Series({**name, "engine": "0"}, steady),
+            Series({**name, "engine": "1"}, restarted),
+        ],
+    )
+    source = RecordingSource(recording=recording)
+    tgt = target("inference", "llama", window=60.0, quantile=None)
+    rates = {
+        t: values(only(source.fetch([tgt], t), "inference", "llama"))["llama-0"][
+            "promptTokensPerSecond"
+        ]
+        for t in times[1:]
+    }
+    assert rates == pytest.approx(
+        {1015: 200, 1030: 200, 1045: 200, 1060: 175, 1075: 175, 1090: 175, 1105: 175, 1120: 200}
+    )
