@@ -123,9 +123,10 @@ class Decision:
         for p in self.proposals:
             value = "-" if p.value is None else f"{p.value:.4g}"
             needed = "-" if p.needed is None else f"{p.needed:.2f}"
+            proposal = "-" if p.replicas is None else str(p.replicas)
             lines.append(
                 f"  signal {p.name}: {p.status} value={value} target={p.target:g} "
-                f"needed={needed} proposal={p.replicas} reporting={p.reporting}"
+                f"needed={needed} proposal={proposal} reporting={p.reporting}"
             )
         if self.draining:
             lines.append(f"  draining (no new requests): {', '.join(self.draining)}")

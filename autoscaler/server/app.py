@@ -90,7 +90,9 @@ def create_app(context: ServerContext) -> FastAPI:
     metrics_api = external_metrics.router(context.store, context.clock)
     app.include_router(metrics_api, dependencies=json_only)
 
-    @app.get("/metrics", dependencies=[guard], include_in_schema=False)
+    @app.api_route(
+        "/metrics", methods=["GET", "HEAD"], dependencies=[guard], include_in_schema=False
+    )
     async def metrics() -> Response:
         return Response(context.telemetry.exposition(), media_type=CONTENT_TYPE)
 

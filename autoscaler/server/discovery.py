@@ -116,10 +116,12 @@ def health_router(
             return PlainTextResponse("control loop is not running", status_code=500)
         return PlainTextResponse("ok")
 
-    router.add_api_route("/healthz", live, methods=["GET"])
-    router.add_api_route("/livez", live, methods=["GET"])
+    # HEAD too: load balancers and uptime checkers probe with it, and kube-apiserver's
+    # health handlers do not look at the method.
+    router.add_api_route("/healthz", live, methods=["GET", "HEAD"])
+    router.add_api_route("/livez", live, methods=["GET", "HEAD"])
 
-    @router.get("/readyz")
+    @router.api_route("/readyz", methods=["GET", "HEAD"])
     async def ready() -> PlainTextResponse:
         published, first = store.published_at, store.first_published_at
         if published is None or first is None:

@@ -3,6 +3,8 @@
 The metric read answers only from the decision store:
 
 - unknown metric -> 404 ``NotFound``; malformed ``labelSelector`` -> 400 ``BadRequest``;
+  list options as kube-apiserver checks them (``list_options``: ``watch`` -> 405, a
+  non-integer ``limit`` or an unsupported ``fieldSelector`` -> 400);
 - no series of that metric in the namespace match the selector -> 404 ``NotFound``
   (the HPA would treat an empty ``items`` list as an error anyway, and a 404 says why);
 - any selected series is stale (its decision is older than the store's max age) ->
@@ -26,6 +28,7 @@ from fastapi.responses import Response
 
 from autoscaler.durations import format_duration
 from autoscaler.server.discovery import GROUP_VERSION
+from autoscaler.server.list_options import check_list_options
 from autoscaler.server.selectors import SelectorError, parse_selector
 from autoscaler.server.series import METRICS, rfc3339
 from autoscaler.server.status import ApiError, bad_request, not_found
@@ -47,6 +50,8 @@ def router(store: DecisionStore, clock: Callable[[], float]) -> APIRouter:
 
     @api.get(METRIC_PATH)
     async def read_metric(namespace: str, metric: str, request: Request) -> Response:
+        # Decoded before the provider is asked, so before "no such metric" too.
+        check_list_options({k: request.query_params.getlist(k) for k in request.query_params})
         if metric not in METRICS:
             raise not_found(
                 f"the server could not find the metric {metric} for namespace {namespace}",

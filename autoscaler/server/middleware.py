@@ -46,7 +46,8 @@ def route_label(scope: Scope) -> str:
 
 
 async def send_status(send: Send, error: ApiError) -> None:
-    payload = json.dumps(error.body()).encode()
+    # Compact, as every other answer (Starlette's JSONResponse) and kube-apiserver write it.
+    payload = json.dumps(error.body(), separators=(",", ":")).encode()
     await send(
         {
             "type": "http.response.start",

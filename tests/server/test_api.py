@@ -156,6 +156,14 @@ def test_selector_returns_exactly_the_selected_series(
         (f"{BASE}/namespaces/{'n' * 3000}/lws_recommended_replicas", {}, 404, "NotFound"),
         (f"{BASE}/namespaces/in%00ference/lws_recommended_replicas", {}, 404, "NotFound"),
         (f"{BASE}/namespaces/ünïcode/lws_recommended_replicas", {}, 404, "NotFound"),
+        # List options, decoded as kube-apiserver decodes them (these used to get 200).
+        (REC, {"watch": "true"}, 405, "MethodNotAllowed"),
+        (REC, {"watch": "1"}, 405, "MethodNotAllowed"),
+        (f"{BASE}/namespaces/inference/no_such_metric", {"watch": "1"}, 405, "MethodNotAllowed"),
+        (REC, {"limit": "abc"}, 400, "BadRequest"),
+        (REC, {"timeoutSeconds": "1.5"}, 400, "BadRequest"),
+        (REC, {"fieldSelector": "spec.foo=bar"}, 400, "BadRequest"),
+        (REC, {"fieldSelector": "metadata.name"}, 400, "BadRequest"),
     ],
 )
 def test_errors_are_status_objects(
@@ -166,6 +174,44 @@ def test_errors_are_status_objects(
         response = http.get(path, params=params)
     assert response.status_code == code
     _is_status(response.json(), code, reason)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"watch": "false"},
+        {"watch": "0"},
+        {"watch": ""},
+        {"limit": "500", "timeoutSeconds": "30", "resourceVersion": "0"},
+        {"fieldSelector": "metadata.name=x,metadata.namespace!=y"},
+    ],
+)
+def test_list_options_kube_apiserver_accepts_still_read_the_metric(
+    api: Running, params: dict[str, str]
+) -> None:
+    api.cycle()
+    with api.client() as http:
+        response = http.get(REC, params={"labelSelector": "leaderworkerset=llama-70b", **params})
+    assert response.status_code == 200
+    assert response.json()["kind"] == "ExternalMetricValueList"
+
+
+def test_an_over_long_uri_is_a_compact_status_like_every_other(api: Running) -> None:
+    with api.client() as http:
+        response = http.get("/" + "a" * 5000)
+    assert response.status_code == 400
+    assert response.text.startswith('{"kind":"Status","apiVersion":"v1"')
+
+
+@pytest.mark.parametrize("path", ["/livez", "/healthz", "/readyz", "/metrics"])
+def test_probes_and_metrics_answer_head(api: Running, path: str) -> None:
+    # Load balancers and uptime checkers probe with HEAD; kube-apiserver's health
+    # handlers do not look at the method.
+    api.cycle()
+    with api.client() as http:
+        get, head = http.get(path), http.head(path)
+    assert head.status_code == get.status_code == 200
+    assert head.content == b""
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
