@@ -86,6 +86,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         # After a progress bar's carriage return, start a line of its own.
         print(f"\nlws-autoscaler {args.command}: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:
+        # What no command turned into an AutoscalerError of its own: most often its
+        # print() to a full disk (unbuffered output, PYTHONUNBUFFERED=1 as in the
+        # image, fails at once rather than at the final flush). One line, never a
+        # traceback; stdout goes to /dev/null so that the exit's flush stays quiet.
+        _drop_stdout()
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"lws-autoscaler {args.command}:{where} {exc.strerror or exc}", file=sys.stderr)
+        return 2
     return code
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -64,3 +67,23 @@ def test_an_unreadable_file_is_a_clear_error(
 ) -> None:
     assert main(["hpa-conformance", str(tmp_path / "missing.json")]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_a_full_disk_under_unbuffered_output_is_one_line() -> None:
+    # With PYTHONUNBUFFERED=1 (set in the image and the chart) print() fails at once,
+    # inside the command, where it used to escape as a traceback.
+    if not CASES.exists():
+        pytest.skip(f"{CASES} is not available")
+    script = Path(sys.executable).with_name("lws-autoscaler")
+    with open("/dev/full", "w", encoding="utf-8") as full:
+        result = subprocess.run(
+            [str(script), "hpa-conformance", str(CASES)],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    assert result.returncode == 2
+    assert result.stderr == "lws-autoscaler hpa-conformance: No space left on device\n"
