@@ -2,23 +2,58 @@
 
 Reads ``/debug/decisions/{namespace}/{name}`` from a running server (the same
 authentication as the metrics API: a bearer token, or none on a local demo server).
+The answer's shape is checked before anything is printed: a server that answers with
+something else (a proxy's HTML page, another service's JSON) is one line naming it.
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
+import math
 import ssl
 import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from autoscaler.snapshot import LwsKey
 
 _TIMEOUT_SECONDS = 10
+_EXCERPT_CHARS = 80
+"""How much of a body that is not JSON a message quotes: enough to recognise a proxy's
+HTML page by its title, one line."""
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
+"""The largest answer read: a decision with its reasons is a few KB; 16 MiB is far past
+any real one, and bounds what a wrong server can make this command hold."""
+
+
+class BadAnswerError(Exception):
+    """The server answered, but not with a decision (nor a JSON error message)."""
+
+
+class RefusedError(Exception):
+    """The server answered an error status with its own JSON ``message`` (404: no
+    decision for that LWS; 401 or 403: the token)."""
+
+
+def http_url(text: str) -> str:
+    """argparse type: an ``http://`` or ``https://`` URL with a host. ``127.0.0.1:8080``
+    without a scheme would otherwise fail as "unknown url type" (exit 1), and ``file://``
+    would read a local file as the server's answer."""
+    try:
+        parts = urlsplit(text)
+        _ = parts.port  # raises ValueError for a port that is not a number
+    except ValueError:
+        parts = urlsplit("")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an http:// or https:// URL (e.g. http://127.0.0.1:8080)"
+        )
+    return text
 
 
 def register(subparsers: Any) -> None:
@@ -31,7 +66,8 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--server",
         default="http://127.0.0.1:8080",
-        help="base URL of a running lws-autoscaler serve (default: the demo)",
+        type=http_url,
+        help="base URL (http:// or https://) of a running serve (default: the demo)",
     )
     p.add_argument("--token", help="bearer token (e.g. $(kubectl create token ...))")
     p.add_argument("--certificate-authority", type=Path, help="CA file for the server")
@@ -49,7 +85,8 @@ def _context(args: argparse.Namespace) -> ssl.SSLContext | None:
     return ssl.create_default_context(cafile=cafile)
 
 
-def fetch(args: argparse.Namespace, key: LwsKey) -> tuple[int, dict[str, Any]]:
+def fetch(args: argparse.Namespace, key: LwsKey) -> tuple[int, bytes]:
+    """The HTTP status and the raw body (an error status is an answer too)."""
     url = (
         f"{args.server.rstrip('/')}/debug/decisions/"
         f"{quote(key.namespace, safe='')}/{quote(key.name, safe='')}"
@@ -59,13 +96,47 @@ def fetch(args: argparse.Namespace, key: LwsKey) -> tuple[int, dict[str, Any]]:
         request.add_header("Authorization", f"Bearer {args.token}")
     try:
         with urllib.request.urlopen(request, timeout=_TIMEOUT_SECONDS, context=_context(args)) as r:
-            return r.status, json.loads(r.read())
+            return r.status, r.read(MAX_ANSWER_BYTES)
     except urllib.error.HTTPError as exc:
-        try:
-            body = json.loads(exc.read())
-        except ValueError:
-            body = {"message": exc.reason}
-        return exc.code, body
+        return exc.code, exc.read(MAX_ANSWER_BYTES)
+
+
+def _kind(value: object) -> str:
+    """How an unexpected JSON value reads in a message: ``a JSON list``, ``null``."""
+    if value is None:
+        return "null"
+    names = {bool: "boolean", str: "string", list: "list", dict: "object"}
+    return f"a JSON {names.get(type(value), 'number')}"
+
+
+def _excerpt(text: str, limit: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else f"{flat[: limit - 3]}..."
+
+
+def decision(code: int, raw: bytes) -> dict[str, Any]:
+    """The decision in a 200 answer. Otherwise RefusedError (an error status with the
+    server's JSON ``message``) or BadAnswerError (``answered <code> with <what>``)."""
+    try:
+        body = json.loads(raw)
+    except ValueError:  # also UnicodeDecodeError
+        shown = _excerpt(raw[: _EXCERPT_CHARS * 4].decode("utf-8", "replace"), _EXCERPT_CHARS)
+        raise BadAnswerError(f"answered {code} with a body that is not JSON ({shown!r})") from None
+    if code != 200:
+        if isinstance(body, dict) and isinstance(body.get("message"), str):
+            raise RefusedError(f"{code}: {_excerpt(body['message'], 300)}")
+        raise BadAnswerError(f"answered {code} with {_kind(body)}")
+    if not isinstance(body, dict):
+        raise BadAnswerError(f"answered 200 with {_kind(body)}")
+    for field, types in (("explanation", str), ("decidedAt", str), ("ageSeconds", (int, float))):
+        value = body.get(field)
+        if field not in body:
+            raise BadAnswerError(f"answered 200 with an object without {field!r}")
+        if not isinstance(value, types) or isinstance(value, bool):
+            raise BadAnswerError(f"answered 200 with {field!r} {_kind(value)}")
+    if not math.isfinite(body["ageSeconds"]):
+        raise BadAnswerError("answered 200 with a non-finite 'ageSeconds'")
+    return body
 
 
 def run(args: argparse.Namespace) -> int:
@@ -91,18 +162,20 @@ def run(args: argparse.Namespace) -> int:
         )
         return 2
     try:
-        code, body = fetch(args, key)
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+        code, raw = fetch(args, key)
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
         reason = getattr(exc, "reason", exc)
         print(f"lws-autoscaler explain: cannot reach {args.server}: {reason}", file=sys.stderr)
         return 1
-    if code != 200:
-        print(f"lws-autoscaler explain: {code}: {body.get('message', body)}", file=sys.stderr)
+    try:
+        body = decision(code, raw)
+    except RefusedError as exc:
+        print(f"lws-autoscaler explain: {exc}", file=sys.stderr)
         return 1
-    if not isinstance(body, dict) or not isinstance(body.get("explanation"), str):
+    except BadAnswerError as exc:
         print(
-            f"lws-autoscaler explain: {args.server} answered, but not with an lws-autoscaler "
-            "decision (is it the server's URL?)",
+            f"lws-autoscaler explain: the server at {args.server} {exc}, not a decision "
+            "(is it an lws-autoscaler server's URL?)",
             file=sys.stderr,
         )
         return 1
@@ -110,7 +183,6 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(body, indent=2))
         return 0
     print(body["explanation"])
-    age = body.get("ageSeconds")
     stale = " (STALE: the control loop is behind)" if body.get("stale") else ""
-    print(f"  decided at {body['decidedAt']}, {age:.0f}s ago{stale}")
+    print(f"  decided at {body['decidedAt']}, {body['ageSeconds']:.0f}s ago{stale}")
     return 0

@@ -9,36 +9,61 @@ Example::
 Times are RFC 3339 (``2026-01-05T00:00:00Z``), Unix seconds, ``now``, or ``now-<duration>``.
 A progress bar goes to stderr; the range is queried in chunks under Prometheus's
 points-per-series limit.
+
+Every flag is checked before the first query (exit 2, one line naming the flag): the URL,
+the times, the span against what ``simulate`` can replay, and the output file's folder.
+A recording of hours must not be lost to a typo found only when it is written.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import sys
+import tempfile
 import time
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import urlsplit
 
 from autoscaler.durations import format_duration, parse_duration
+from autoscaler.errors import SourceError
 from autoscaler.policy.loader import load_policies
 from autoscaler.sources.base import Target
 from autoscaler.sources.prometheus_api import PrometheusQueryClient
 from autoscaler.sources.promql import DEFAULT_LWS_LABEL, LabelNames
-from autoscaler.sources.recorder import ReplicaMetrics, record
+from autoscaler.sources.recorder import ReplicaMetrics, range_problem, record
 from autoscaler.sources.recording_format import save_recording
+
+CLOCK_SKEW_SECONDS = 300.0
+"""How far past this machine's ``now`` ``--end`` may be: a workstation without NTP drifts
+by seconds to a few minutes from Prometheus's clock; ``--end 1e15`` (31 million years
+ahead) is a typo."""
+MAX_TIMEOUT_SECONDS = 3600.0
+"""The longest per-query ``--timeout``: Prometheus's own ``--query.timeout`` defaults to
+2m, so a query still running after an hour is stuck, not slow."""
+MAX_MESSAGE_CHARS = 400
+"""A Prometheus failure is reported in one line of at most this many characters (an HTML
+error page from a proxy would otherwise fill the terminal)."""
 
 
 def parse_time(text: str, now: float) -> float:
-    """``now``, ``now-2h``, Unix seconds or RFC 3339 -> Unix seconds."""
+    """``now``, ``now-2h``, Unix seconds or RFC 3339 -> Unix seconds (finite)."""
     value = text.strip()
     if value == "now":
         return now
     if value.startswith("now-"):
         return now - parse_duration(value[4:])
     try:
-        return float(value)
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        if not math.isfinite(seconds):  # nan, inf, 1e999: no instant
+            raise argparse.ArgumentTypeError(f"{text!r} is not a time: it must be finite")
+        return seconds
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
@@ -48,6 +73,57 @@ def parse_time(text: str, now: float) -> float:
     if parsed.tzinfo is None:
         raise argparse.ArgumentTypeError(f"{text!r} has no time zone (add Z or +00:00)")
     return parsed.timestamp()
+
+
+def http_url(text: str) -> str:
+    """argparse type: an ``http://`` or ``https://`` URL with a host. ``127.0.0.1:9090``
+    without a scheme would otherwise fail at the first query as "No host specified"."""
+    try:
+        parts = urlsplit(text)
+        _ = parts.port  # raises ValueError for a port that is not a number
+    except ValueError:
+        parts = urlsplit("")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an http:// or https:// URL (e.g. http://prometheus:9090)"
+        )
+    return text
+
+
+def _duration(low: float, high: float, what: str) -> Any:
+    def parse(text: str) -> float:
+        try:
+            seconds = parse_duration(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        if not low <= seconds <= high or seconds <= 0:
+            raise argparse.ArgumentTypeError(f"{what}, got {text!r}")
+        return seconds
+
+    return parse
+
+
+def output_problem(output: str) -> str | None:
+    """Why ``-o output`` cannot be written, found by creating (and removing) a file in its
+    folder: permission bits say nothing when running as root, nor on a read-only mount."""
+    path = Path(output)
+    if path.is_dir():
+        return f"-o {output}: is a folder; name a file in it (e.g. {path / 'rec.json.gz'})"
+    if not path.parent.is_dir():
+        return f"-o {output}: the folder {path.parent} does not exist"
+    try:
+        descriptor, probe = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as exc:
+        return f"-o {output}: cannot write in {path.parent}: {exc.strerror or exc}"
+    os.close(descriptor)
+    os.unlink(probe)
+    return None
+
+
+def one_line(message: str) -> str:
+    """``message`` with its whitespace collapsed, cut to :data:`MAX_MESSAGE_CHARS`."""
+    text = " ".join(message.split())
+    return text if len(text) <= MAX_MESSAGE_CHARS else f"{text[: MAX_MESSAGE_CHARS - 3]}..."
 
 
 class ProgressBar:
@@ -76,40 +152,74 @@ def register(subparsers: Any) -> None:
         help="record the raw series of some policies from Prometheus",
         description="Record the raw series (gauges, counters, histogram buckets) every "
         "policy needs from Prometheus into a versioned JSON recording (gzipped when the "
-        "name ends in .gz), to replay later with changed policies.",
+        "name ends in .gz), to replay later with changed policies. Bad flags are refused "
+        "before the first query (exit 2).",
     )
-    parser.add_argument("--prometheus-url", required=True, help="e.g. http://prometheus:9090")
+    parser.add_argument(
+        "--prometheus-url", required=True, type=http_url, help="e.g. http://prometheus:9090"
+    )
     parser.add_argument(
         "--policies", required=True, nargs="+", metavar="PATH", help="policy files or folders"
     )
     parser.add_argument("--start", required=True, help="now-7d, Unix seconds or RFC 3339")
-    parser.add_argument("--end", default="now", help="default: now")
-    parser.add_argument("--step", default="15s", help="resolution (default 15s, at least 1s)")
+    parser.add_argument("--end", default="now", help="default: now (at most a few minutes on)")
+    parser.add_argument(
+        "--step",
+        default="15s",
+        type=_duration(1.0, math.inf, "must be at least 1s"),
+        help="resolution (default 15s, at least 1s)",
+    )
     parser.add_argument("-o", "--output", required=True, help="file to write (.json or .json.gz)")
     parser.add_argument(
         "--lws-label",
         default=DEFAULT_LWS_LABEL,
         help="series label holding the LWS name (default %(default)s)",
     )
-    parser.add_argument("--timeout", default="30s", help="per-query timeout (default 30s)")
+    parser.add_argument(
+        "--timeout",
+        default="30s",
+        type=_duration(0.0, MAX_TIMEOUT_SECONDS, "must be above 0s and at most 1h"),
+        help="per-query timeout (default 30s)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
 
+def _usage(message: str) -> int:
+    print(f"lws-autoscaler record: {message}", file=sys.stderr)
+    return 2
+
+
 def run(args: argparse.Namespace) -> int:
     now = time.time()
+    times = []
+    for flag, text in (("--start", args.start), ("--end", args.end)):
+        try:
+            times.append(parse_time(text, now))
+        except (argparse.ArgumentTypeError, ValueError) as exc:
+            return _usage(f"{flag}: {exc}")
+    start, end = times
+    step: float = args.step
     try:
-        start, end = parse_time(args.start, now), parse_time(args.end, now)
-        step, timeout = parse_duration(args.step), parse_duration(args.timeout)
         labels = LabelNames(lws=args.lws_label)
-    except (argparse.ArgumentTypeError, ValueError) as exc:
-        print(f"lws-autoscaler record: {exc}", file=sys.stderr)
-        return 2
-    if end <= start or step < 1:
-        print("lws-autoscaler record: need --end after --start and --step >= 1s", file=sys.stderr)
-        return 2
+    except ValueError as exc:
+        return _usage(f"--lws-label: {exc}")
+    if end > now + CLOCK_SKEW_SECONDS:
+        ahead = (
+            f"{(end - now) / 86400:.4g} days" if end - now > 86400 else format_duration(end - now)
+        )
+        return _usage(
+            f"--end {args.end} is {ahead} after now (allowed: "
+            f"{format_duration(CLOCK_SKEW_SECONDS)} of clock skew); Prometheus has no future data"
+        )
+    problem = range_problem(start, end, step)
+    if problem is not None:
+        return _usage(f"--start {args.start} --end {args.end} --step {args.step:g}s: {problem}")
+    problem = output_problem(args.output)
+    if problem is not None:
+        return _usage(problem)
     targets = [Target(loaded.policy) for loaded in load_policies(args.policies)]
-    client = PrometheusQueryClient(args.prometheus_url, timeout=timeout)
+    client = PrometheusQueryClient(args.prometheus_url, timeout=args.timeout)
     try:
         recording = record(
             client,
@@ -121,6 +231,9 @@ def run(args: argparse.Namespace) -> int:
             replicas=ReplicaMetrics(),
             progress=None if args.quiet else ProgressBar(sys.stderr),
         )
+    except SourceError as exc:
+        # Its body excerpt may be a proxy's whole HTML page, over many lines.
+        raise type(exc)(one_line(str(exc))) from None
     finally:
         client.close()
     path = save_recording(recording, args.output)

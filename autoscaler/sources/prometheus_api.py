@@ -232,11 +232,18 @@ def _classify(url: str, code: int, body: str) -> Exception:
     return SourceUnavailableError(f"Prometheus at {url} answered {code}: {detail}")
 
 
+def _excerpt(text: str, limit: int) -> str:
+    """``text`` on one line, whitespace collapsed, cut to ``limit`` characters: a
+    proxy's HTML error page must not spread over the log and the CLI's one-line error."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else f"{flat[: limit - 3]}..."
+
+
 def _error_text(text: str) -> str:
     try:
         body = json.loads(text)
     except ValueError:
-        return text[:300]
+        return _excerpt(text, 200)
     if isinstance(body, dict):
-        return f"{body.get('errorType', 'error')}: {body.get('error', '')}"[:500]
-    return text[:300]
+        return _excerpt(f"{body.get('errorType', 'error')}: {body.get('error', '')}", 500)
+    return _excerpt(text, 200)

@@ -19,11 +19,13 @@ points per series): a week at 15 s is 5 chunks per query.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from string import Template
 
+from autoscaler.durations import format_duration
 from autoscaler.signals import MetricKind, ServingEngine
 from autoscaler.sources.base import Target
 from autoscaler.sources.families import RANK_LABELS, Reduction, families
@@ -32,6 +34,7 @@ from autoscaler.sources.prometheus_api import PrometheusQueryClient
 from autoscaler.sources.promql import LabelNames, regex_literal, selector, string_literal
 from autoscaler.sources.recording_format import (
     ACTIVATION_SERIES,
+    MAX_GRID_STEPS,
     REPLICA_SERIES,
     RecordedTarget,
     Recording,
@@ -127,6 +130,39 @@ def activation_queries(targets: Sequence[Target], labels: LabelNames) -> list[Re
     return queries
 
 
+def range_problem(start: float, end: float, step: float) -> str | None:
+    """Why ``[start, end]`` at ``step`` cannot be recorded, or None.
+
+    Checked before the first query: a span of more than :data:`MAX_GRID_STEPS` steps is a
+    file ``simulate`` refuses to replay (60 days at 1 s is 5,184,001 steps: 519 chunks of
+    11 queries for one vLLM policy, 5,709 queries for nothing), and an ``end`` of 1e15
+    would have the chunks listed for ever. Written so that NaN fails (``not end > start``
+    is True for NaN). The start is rounded as :func:`record` rounds it.
+    """
+    if not (math.isfinite(start) and math.isfinite(end) and math.isfinite(step)):
+        return "start, end and step must be finite numbers"
+    if not step >= 1:
+        return "the step must be at least 1s"
+    if not end > start:
+        return "the end must be after the start"
+    steps = (end - round(start)) // step + 1
+    if steps > MAX_GRID_STEPS:
+        return (
+            f"{_figure((end - start) / 86400)} days at a {format_duration(step)} step is "
+            f"{_figure(steps)} steps, over the {MAX_GRID_STEPS:,} a recording may hold "
+            "(simulate replays no more); record a shorter span or a longer step"
+        )
+    return None
+
+
+def _figure(value: float) -> str:
+    """``5,184,000`` or ``60.5``; ``1.16e+296`` past a million million (``--start=-1e300``
+    would otherwise print a number 300 digits long)."""
+    if value >= 1e12:
+        return f"{value:.3g}"
+    return f"{value:,.0f}" if value == int(value) else f"{value:,.1f}"
+
+
 def record(
     client: PrometheusQueryClient,
     targets: Sequence[Target],
@@ -140,10 +176,12 @@ def record(
 ) -> Recording:
     """Query every raw series of ``targets`` over ``[start, end]`` at ``step``.
 
-    Raises SourceError subclasses when Prometheus is down or refuses a query.
+    Raises SourceError subclasses when Prometheus is down or refuses a query, and
+    ValueError for a range :func:`range_problem` refuses.
     """
-    if step < 1:
-        raise ValueError("the recording step must be at least 1s")
+    problem = range_problem(start, end, step)
+    if problem is not None:
+        raise ValueError(f"cannot record this range: {problem}")
     # query_range takes whole seconds; aligning the start keeps every chunk on one grid.
     start = float(round(start))
     names = labels or LabelNames()

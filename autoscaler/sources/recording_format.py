@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from autoscaler.errors import RecordingError
+from autoscaler.output_files import replacing
 from autoscaler.signals import ServingEngine
 from autoscaler.snapshot import LwsKey
 from autoscaler.sources.promql import LabelNames
@@ -120,14 +121,19 @@ def _number(value: float) -> str:
 
 
 def save_recording(recording: Recording, path: Path | str) -> Path:
+    """Write ``recording`` whole or not at all: through a temporary file renamed over
+    ``path`` (a full disk leaves no truncated file under the final name); a failure is an
+    :class:`~autoscaler.output_files.OutputError` naming ``path``."""
     path = Path(path)
     text = json.dumps(recording.to_json(), separators=(",", ":"))
-    if path.name.endswith(".gz"):
-        # mtime=0: the same recording gives the same bytes (reproducible demo file).
-        with path.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as out:
-            out.write(text.encode())
-    else:
-        path.write_text(text)
+    with replacing(path) as temporary, temporary.open("wb") as raw:
+        if path.name.endswith(".gz"):
+            # mtime=0 and the final name in the header (not the temporary one): the same
+            # recording gives the same bytes (reproducible demo file).
+            with gzip.GzipFile(str(path), mode="wb", fileobj=raw, mtime=0) as out:
+                out.write(text.encode())
+        else:
+            raw.write(text.encode())
     return path
 
 

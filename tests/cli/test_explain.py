@@ -5,11 +5,14 @@ server in tests/server/test_cli.py."""
 
 from __future__ import annotations
 
+import json
+import socket
 from pathlib import Path
 
 import pytest
 
 from autoscaler.cli.main import main
+from tests.support.raw_server import RawServer
 
 # A port nothing listens on is never reached: the file checks come first.
 SERVER = "https://127.0.0.1:9"
@@ -64,3 +67,79 @@ def test_the_scrape_source_says_it_needs_the_api_not_disable_auth(
     error = capsys.readouterr().err.strip().splitlines()[-1]
     assert "the scrape source lists leader pods through the Kubernetes API" in error
     assert "--disable-auth" not in error
+
+
+def _answering(status: int, body: bytes) -> RawServer:
+    """A plain HTTP server on 127.0.0.1 that answers every request with ``body``."""
+
+    def answer(conn: socket.socket) -> None:
+        with conn:
+            conn.recv(65536)
+            head = f"HTTP/1.1 {status} X\r\nContent-Length: {len(body)}\r\nConnection: close"
+            conn.sendall(f"{head}\r\n\r\n".encode() + body)
+
+    return RawServer(answer)
+
+
+DECISION = {"explanation": "inference/llama-70b: hold 4", "decidedAt": "2026-01-01T00:00:00Z"}
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "what"),
+    [
+        (404, b"[1, 2]", "answered 404 with a JSON list"),
+        (500, b'"internal error"', "answered 500 with a JSON string"),
+        (200, json.dumps({**DECISION, "ageSeconds": None}).encode(), "'ageSeconds' null"),
+        (200, json.dumps({"explanation": "x", "ageSeconds": 1}).encode(), "without 'decidedAt'"),
+        (
+            200,
+            b"<html>\n<body>hello</body>\n</html>\n",
+            "answered 200 with a body that is not JSON",
+        ),
+        (200, b"[]", "answered 200 with a JSON list"),
+    ],
+    ids=["404-list", "500-string", "age-null", "no-decidedAt", "html", "200-list"],
+)
+@pytest.mark.parametrize("output", ["text", "json"])
+def test_an_answer_that_is_not_a_decision_is_one_line_and_nothing_printed(
+    status: int, body: bytes, what: str, output: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = _answering(status, body)
+    url = f"http://127.0.0.1:{server.port}"
+    try:
+        assert main(["explain", "inference/llama-70b", "--server", url, "-o", output]) == 1
+    finally:
+        server.close()
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(f"lws-autoscaler explain: the server at {url} answered ")
+    assert what in captured.err
+    assert ", not a decision" in captured.err
+    assert len(captured.err.splitlines()) == 1
+
+
+def test_a_well_formed_decision_is_printed(capsys: pytest.CaptureFixture[str]) -> None:
+    server = _answering(200, json.dumps({**DECISION, "ageSeconds": 12.4}).encode())
+    try:
+        assert (
+            main(["explain", "inference/llama-70b", "--server", f"http://127.0.0.1:{server.port}"])
+            == 0
+        )
+    finally:
+        server.close()
+    out = capsys.readouterr().out
+    assert out == "inference/llama-70b: hold 4\n  decided at 2026-01-01T00:00:00Z, 12s ago\n"
+
+
+@pytest.mark.parametrize("server", ["127.0.0.1:1", "ftp://127.0.0.1/", "file:///etc/hostname"])
+def test_a_server_url_without_http_is_a_usage_error(
+    server: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["explain", "inference/llama-70b", "--server", server])
+    assert exited.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error == (
+        f"lws-autoscaler explain: error: argument --server: {server!r} is not an http:// or "
+        "https:// URL (e.g. http://127.0.0.1:8080)"
+    )

@@ -87,3 +87,78 @@ def test_a_full_disk_under_unbuffered_output_is_one_line() -> None:
         )
     assert result.returncode == 2
     assert result.stderr == "lws-autoscaler hpa-conformance: No space left on device\n"
+
+
+def test_a_file_with_no_cases_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "cases.json"
+    path.write_text("[]")
+    assert main(["hpa-conformance", str(path)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""  # no "0 passed, 0 failed" for a CI job to read as success
+    assert (
+        captured.err
+        == f"lws-autoscaler hpa-conformance: {path} holds no cases (an empty list checks nothing)\n"
+    )
+
+
+def _rules_case(name: str, **inputs: object) -> dict[str, object]:
+    fields = {"currentReplicas": 3, "desiredReplicas": 4, "minReplicas": 1, "maxReplicas": 10}
+    return {
+        "name": name,
+        "inputs": {"function": "convertDesiredReplicasWithRules", **fields, **inputs},
+        "expected": {"replicas": 4},
+    }
+
+
+@pytest.mark.parametrize(
+    ("inputs", "error"),
+    [
+        ({"currentReplicas": -5}, "inputs.currentReplicas must be at least 0, got -5"),
+        (
+            {"minReplicas": 10, "maxReplicas": 2},
+            "inputs.minReplicas (10) is above inputs.maxReplicas (2)",
+        ),
+        ({"minReplicas": 0, "maxReplicas": 0}, "inputs.maxReplicas must be at least 1, got 0"),
+        ({"desiredReplicas": -1}, "inputs.desiredReplicas must be at least 0, got -1"),
+    ],
+    ids=["negative-current", "min-above-max", "max-zero", "negative-desired"],
+)
+def test_a_case_the_hpa_api_would_refuse_is_an_error_of_that_case(
+    tmp_path: Path, inputs: dict[str, object], error: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "cases.json"
+    path.write_text(json.dumps([_rules_case("bad", **inputs), _rules_case("good")]))
+    assert main(["hpa-conformance", str(path)]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        f"ERROR bad: invalid case: {error}",
+        "1 passed, 1 failed",
+    ]
+
+
+def test_the_review_case_is_an_error_not_a_failure(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "cases.json"
+    case = _rules_case("review", currentReplicas=-5, minReplicas=10, maxReplicas=2)
+    path.write_text(json.dumps([case]))
+    assert main(["hpa-conformance", str(path)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("ERROR review: invalid case: ")
+    assert out[-1] == "0 passed, 1 failed"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("scaleDownStabilizationWindowSeconds", 3601),
+        ("scaleUpStabilizationWindowSeconds", -1),
+        ("tolerance", -0.1),
+    ],
+)
+def test_windows_and_tolerances_are_checked_as_the_api_does(field: str, value: float) -> None:
+    from simulations.hpa.conformance import invalid_inputs
+
+    message = invalid_inputs({field: value})
+    assert message is not None
+    assert message.startswith(f"inputs.{field} must be ")
+    assert invalid_inputs({field: 0}) is None

@@ -219,3 +219,14 @@ def test_answers_stamped_apart_keep_every_signal(fake: FakePrometheus) -> None:
     finally:
         source.close()
     assert set(only(result, "inference", "llama").leaders["llama-0"]) == set(LEADER_SIGNALS)
+
+
+def test_a_proxy_error_page_is_cut_to_one_short_line(fake: FakePrometheus) -> None:
+    page = b"<html>\n<head><title>502 Bad Gateway</title></head>\n" + b"<p>x</p>\n" * 500
+    with pytest.raises(SourceUnavailableError) as caught:
+        query(fake, functools.partial(_fixed, http(500, page)))
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "<html> <head><title>502 Bad Gateway</title></head>" in message
+    assert message.endswith("...")
+    assert len(message) < 320

@@ -1,0 +1,161 @@
+"""``lws-autoscaler record`` as a user runs it, against a scripted Prometheus on 127.0.0.1:
+every bad flag is a one-line usage error (exit 2) before the first query, a Prometheus
+failure is one line, and the file is written whole or not at all."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from autoscaler.cli import record as record_cli
+from autoscaler.cli.main import main
+from tests.sources.fake_prometheus import FakePrometheus, http
+
+POLICY = Path(__file__).resolve().parents[2] / "policies" / "llama-70b.yaml"
+LWS = "leaderworkerset_sigs_k8s_io_name"
+
+
+def _matrix(_query: str) -> bytes:
+    metric = {"namespace": "inference", LWS: "llama-70b", "pod": "llama-70b-0"}
+    item = {"metric": metric, "values": [[1_767_225_600, "1"]]}
+    body = {"status": "success", "data": {"resultType": "matrix", "result": [item]}}
+    return http(200, json.dumps(body).encode())
+
+
+@pytest.fixture
+def prometheus() -> Iterator[FakePrometheus]:
+    server = FakePrometheus(_matrix)
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+def _record(url: str, *extra: str, output: Path | str | None = None) -> list[str]:
+    start = [] if any(a.startswith("--start") for a in extra) else ["--start", "now-1h"]
+    out = [] if output is None else ["-o", str(output)]
+    return ["record", "--prometheus-url", url, "--policies", str(POLICY), *start, *extra, *out]
+
+
+def _exit(argv: list[str]) -> int:
+    """main's return code, or argparse's exit status."""
+    try:
+        return main(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+
+
+@pytest.fixture
+def no_query(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Recording at all fails the test (fast, where a span of 1e15 s used to hang)."""
+
+    def refuse(*_args: Any, **_kwargs: Any) -> None:
+        pytest.fail("record() ran: the flags were not checked first")
+
+    monkeypatch.setattr(record_cli, "record", refuse)
+
+
+@pytest.mark.parametrize(
+    ("output", "message"),
+    [
+        ("{tmp}", "is a folder"),
+        ("{tmp}/missing/r.json", "the folder {tmp}/missing does not exist"),
+        ("{tmp}/file/r.json", "the folder {tmp}/file does not exist"),
+    ],
+    ids=["folder", "missing-folder", "parent-is-a-file"],
+)
+@pytest.mark.usefixtures("no_query")
+def test_an_unusable_output_is_refused_before_any_query(
+    tmp_path: Path, output: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "file").write_text("")
+    out = output.format(tmp=tmp_path)
+    assert _exit(_record("http://127.0.0.1:9", output=out)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"lws-autoscaler record: -o {out}: {message.format(tmp=tmp_path)}")
+    assert len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--timeout", "0s"], "argument --timeout: must be above 0s"),
+        (["--start", "nan"], "--start: 'nan' is not a time: it must be finite"),
+        (["--end", "inf"], "--end: 'inf' is not a time: it must be finite"),
+        (["--end", "1e15"], "e+10 days after now (allowed: 5m of clock skew)"),
+        (["--start=-1e300"], "over the 5,000,000 a recording may hold"),
+        (
+            ["--start", "now-60d", "--step", "1s"],
+            "60 days at a 1s step is 5,18",
+        ),
+        (["--prometheus-url", "127.0.0.1:1"], "argument --prometheus-url: '127.0.0.1:1' is not"),
+        (["--prometheus-url", "ftp://x/"], "argument --prometheus-url: 'ftp://x/' is not"),
+    ],
+    ids=["timeout-0", "start-nan", "end-inf", "end-1e15", "start-far", "span", "url", "ftp"],
+)
+@pytest.mark.usefixtures("no_query")
+def test_bad_flags_are_usage_errors_before_any_query(
+    tmp_path: Path, args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = _record("http://127.0.0.1:9", *args, output=tmp_path / "r.json")
+    if args[0] == "--prometheus-url":  # the later --prometheus-url wins
+        argv = [a for a in argv if a != "http://127.0.0.1:9"]
+        argv.remove("--prometheus-url")
+    assert _exit(argv) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("lws-autoscaler record: ")
+    assert message in last
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_an_html_error_page_is_cut_to_one_line(
+    prometheus: FakePrometheus, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    page = "<html>\n<head><title>404 Not Found</title></head>\n<body>\n" + "x\n" * 500
+    prometheus.decide = lambda _q: http(404, page.encode())
+    assert main(_record(prometheus.url, "--quiet", output=tmp_path / "r.json")) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1
+    assert err.startswith(f"lws-autoscaler record: Prometheus at {prometheus.url} answered 404: ")
+    assert "<html> <head><title>404 Not Found</title></head> <body> x x" in err
+    assert len(err) <= len("lws-autoscaler record: ") + record_cli.MAX_MESSAGE_CHARS + 1
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_a_recording_is_written_whole(
+    prometheus: FakePrometheus, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "r.json.gz"
+    assert main(_record(prometheus.url, "--quiet", output=out)) == 0
+    assert f"wrote {out}: 1 LWS" in capsys.readouterr().out
+    assert json.loads(gzip.decompress(out.read_bytes()))["format"] == "lws-autoscaler-recording"
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json.gz"]
+
+
+def test_a_failed_write_leaves_the_previous_file_and_no_partial_one(
+    prometheus: FakePrometheus,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    out = tmp_path / "r.json.gz"
+    out.write_bytes(b"the previous recording")
+    real_write = gzip.GzipFile.write
+
+    def full_disk(self: gzip.GzipFile, data: Any) -> int:
+        real_write(self, bytes(data)[:100])
+        self.flush()
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(gzip.GzipFile, "write", full_disk)
+    assert main(_record(prometheus.url, "--quiet", output=out)) == 2
+    assert capsys.readouterr().err == (
+        f"lws-autoscaler record: cannot write {out}: No space left on device\n"
+    )
+    assert out.read_bytes() == b"the previous recording"
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json.gz"]
