@@ -207,7 +207,8 @@ def play_all(
 
             played.append(play(job, setup, tick))
         return played
-    with run_pool(workers) as pool:
+    # No more processes than runs: --jobs 100 forked 100 for a 40-run benchmark.
+    with run_pool(max(1, min(workers, len(jobs)))) as pool:
         futures = [pool.submit(play, job, setup) for job in jobs]
         results = []
         for done, (job, future) in enumerate(zip(jobs, futures, strict=True), start=1):

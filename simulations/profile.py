@@ -24,6 +24,7 @@ PROFILE_DIR = Path(__file__).parent / "profiles"
 DEFAULT_PROFILE = "llama-70b-h100"
 
 Positive = Annotated[float, Field(gt=0)]
+MIN_PREFILL_TOKENS_PER_SECOND = 100.0
 
 
 class ProfileError(AutoscalerError):
@@ -64,7 +65,9 @@ class ServingProfile(_Strict):
     max_num_seqs: Annotated[int, Field(ge=1)] = 256
     max_num_batched_tokens: Annotated[int, Field(ge=1)] = 8192
     kv_cache_tokens: Annotated[int, Field(ge=1)]
-    prefill_tokens_per_second: Positive
+    # A group prefills thousands of tokens a second (the shipped profiles: 11,000 and
+    # 20,000); at 1e-9 one prompt took 10**11 s and a benchmark ran for ages.
+    prefill_tokens_per_second: Annotated[float, Field(ge=MIN_PREFILL_TOKENS_PER_SECOND)]
     decode: DecodeModel
     cold_start: ColdStartModel = Field(default_factory=ColdStartModel)
     drain_seconds: Annotated[float, Field(ge=0)] = 0.0

@@ -10,10 +10,15 @@ import json
 from pathlib import Path
 from typing import Any
 
+from autoscaler.output_files import write_text
 from simulations import tradeoff_plot
 from simulations.bench import POLICY_ORDER, Benchmark
 from simulations.goal_bound import ORACLE_BOUND, SAVING_BOUND
 from simulations.timeline_plot import write_png
+
+# The files write_outputs writes, in that order: what a new run clears first
+# (simulations.previous_outputs).
+OUTPUT_FILES = ("results.json", "meta.json", "results.md", "timeline.png", "tradeoff.png")
 
 COLUMNS = (
     ("slo_attainment", "SLO attainment"),
@@ -64,9 +69,9 @@ def write_outputs(bench: Benchmark, out: Path, meta: dict[str, Any], target: flo
     # results.json is the mapping the issue asks for, policy name -> figures, so a reader
     # can iterate its keys as policies; the run's metadata goes beside it.
     results = out / "results.json"
-    results.write_text(json.dumps(bench.figures, indent=2) + "\n")
+    write_text(results, json.dumps(bench.figures, indent=2) + "\n")
     meta_file = out / "meta.json"
-    meta_file.write_text(json.dumps(meta, indent=2) + "\n")
+    write_text(meta_file, json.dumps(meta, indent=2) + "\n")
     table = out / "results.md"
     lines = [f"# Closed-loop benchmark: {meta.get('trace', '')}", ""]
     lines += [f"- {k}: {v}" for k, v in meta.items() if k != "goal"]
@@ -77,7 +82,7 @@ def write_outputs(bench: Benchmark, out: Path, meta: dict[str, Any], target: flo
         lines += ["Goal check:", ""] + [f"- {k}: {v}" for k, v in goal.items()]
         for name, bound in bounds.items():
             lines += ["", *bound_lines(BOUND_TITLES[name], bound)]
-    table.write_text("\n".join(lines) + "\n")
+    write_text(table, "\n".join(lines) + "\n")
     written = [results, meta_file, table]
     written.append(write_png(bench, out / "timeline.png"))
     title = f"{Path(str(meta.get('trace', ''))).name}, seed {meta.get('seed', '-')}"

@@ -41,6 +41,12 @@ def parse_seeds(text: str) -> tuple[int, ...]:
             first, last = int(match.group(1)), int(match.group(2))
             if last < first:
                 raise SeedsError(f"seed range {part!r} runs backwards")
+            # Counted before expanding: 0-10000000000 used to build a list of 10**10
+            # ints (a MemoryError) only to be refused afterwards.
+            if len(seeds) + last - first + 1 > MAX_SEEDS:
+                raise SeedsError(
+                    f"at most {MAX_SEEDS} seeds ({part!r} alone is {last - first + 1})"
+                )
             seeds.extend(range(first, last + 1))
         elif part.isdigit():
             seeds.append(int(part))

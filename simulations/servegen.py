@@ -42,18 +42,17 @@ import io
 import math
 import re
 import tarfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from simulations.trace_limits import RATE_SCALE, RateFlag, request_count_problem
 from simulations.traces import FloatArray, IntArray, Trace, TraceError, _build
 
 WINDOW_SECONDS = 600.0
-# Requests a replay may hold: 50 million arrivals and their token counts take about
-# 1.2 GB of arrays, and the closed loop's per-request ledger several times that.
-MAX_REQUESTS = 5e7
 _MEMBER = re.compile(r"(?:^|/)data/(?P<category>[^/]+/[^/]+)/chunk-(?P<client>\d+)-trace\.csv$")
 DEFAULT_CATEGORY = "reason/deepseek-r1"
 
@@ -79,8 +78,23 @@ def _client_files(path: Path, category: str) -> Iterator[tuple[int, str]]:
                 handle = archive.extractfile(member)
                 if handle is not None:
                     yield int(found["client"]), io.TextIOWrapper(handle, "utf-8-sig").read()
-    except (OSError, tarfile.TarError) as exc:
-        raise TraceError(f"{path}: cannot read the ServeGen archive ({exc})") from exc
+    except tarfile.ReadError as exc:
+        # tarfile.open("r:*") lists every method it tried, one line each: say it once.
+        if "could not be opened successfully" in str(exc):
+            raise TraceError(
+                f"{path}: not a ServeGen archive (a .tar.gz, a folder or a "
+                "chunk-N-trace.csv file); check --trace and --format"
+            ) from None
+        raise TraceError(f"{path}: cannot read the ServeGen archive ({_one_line(exc)})") from None
+    except (OSError, tarfile.TarError, EOFError, zlib.error) as exc:
+        # A cut download ends in EOFError ("Compressed file ended before the
+        # end-of-stream marker was reached") or a zlib error, mid-archive.
+        raise TraceError(f"{path}: cannot read the ServeGen archive ({_one_line(exc)})") from None
+
+
+def _one_line(exc: BaseException) -> str:
+    """The exception's message on one line (the CLI prints errors as one line)."""
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 _DISTRIBUTIONS = ("Gamma", "Weibull", "", "Exponential", "Poisson")
@@ -216,14 +230,16 @@ def read_servegen(
     start: float = 0.0,
     end: float = float("inf"),
     rate_scale: float = 1.0,
+    flag: RateFlag = RATE_SCALE,
 ) -> Trace:
     """Arrivals of ``category``'s clients (the first ``clients`` by id, or all) between
     ``start`` and ``end`` seconds of the 14 days, at ``rate_scale`` times the recorded
     rate, with token lengths drawn from ``lengths``.
 
     Below 1 each window is thinned while it is sampled, above 1 it is sampled that many
-    times over (module docstring). More than ``MAX_REQUESTS`` expected requests is an
-    error that says which scale would fit, before anything is drawn.
+    times over (module docstring). More than ``trace_limits.MAX_REQUESTS`` expected
+    requests is an error that says which value of ``flag`` would fit, before anything is
+    drawn.
     """
     if not math.isfinite(rate_scale) or rate_scale <= 0:
         raise TraceError(f"rate scale must be > 0, got {rate_scale}")
@@ -243,13 +259,9 @@ def read_servegen(
         _client_windows(text, start, end, f"{path}[client {client}]") for client, text in files
     ]
     expected = rate_scale * math.fsum(w.expected for client in windows for w in client)
-    if expected > MAX_REQUESTS:
-        fits = MAX_REQUESTS / expected * rate_scale
-        raise TraceError(
-            f"{path}: {category!r} holds about {expected:.3g} requests in this span at rate "
-            f"scale {rate_scale:g}, more than {MAX_REQUESTS:.0e} fit in memory; use "
-            f"--rate-scale {fits:.2g} or less, fewer --servegen-clients, or a shorter --duration"
-        )
+    problem = request_count_problem(str(path), expected, rate_scale, flag, category)
+    if problem:
+        raise TraceError(problem)
     arrivals = [
         _window_arrivals(window, rate_scale, start, end, rng)
         for client in windows

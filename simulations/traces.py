@@ -28,6 +28,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from autoscaler.errors import AutoscalerError
+from simulations.trace_limits import (
+    RATE_SCALE,
+    RateFlag,
+    compression_problem,
+    request_count_problem,
+)
 
 TraceFormat = Literal["azure", "mooncake", "servegen"]
 FORMATS: tuple[TraceFormat, ...] = ("azure", "mooncake", "servegen")
@@ -236,7 +242,11 @@ COPY_SPREAD_SECONDS = 30.0
 
 
 def rescale(
-    trace: Trace, rng: np.random.Generator, rate_scale: float = 1.0, time_compression: float = 1.0
+    trace: Trace,
+    rng: np.random.Generator,
+    rate_scale: float = 1.0,
+    time_compression: float = 1.0,
+    flag: RateFlag = RATE_SCALE,
 ) -> Trace:
     """Scale the request rate by ``rate_scale`` and compress time by ``time_compression``.
 
@@ -251,12 +261,17 @@ def rescale(
     requests, and a Poisson trace at x4 came out with inter-arrival CV 1.48 instead of
     1.) A copy keeps the original's token lengths. Time: every arrival is divided by
     the compression, so an hour at ``time_compression=4`` lasts 15 minutes at 4x the
-    rate.
+    rate. A replay too large or too short (:mod:`simulations.trace_limits`) is refused
+    first, naming ``flag``.
     """
     if not math.isfinite(rate_scale) or rate_scale <= 0:
         raise TraceError(f"rate scale must be > 0, got {rate_scale}")
     if not math.isfinite(time_compression) or time_compression <= 0:
         raise TraceError(f"time compression must be > 0, got {time_compression}")
+    problem = request_count_problem(trace.name, len(trace) * rate_scale, rate_scale, flag)
+    problem = problem or compression_problem(trace.name, trace.duration, time_compression)
+    if problem:
+        raise TraceError(problem)
     arrival, prompt, output = trace.arrival, trace.prompt_tokens, trace.output_tokens
     if rate_scale != 1.0:
         whole = math.floor(rate_scale)
@@ -282,16 +297,3 @@ def _reflect(times: FloatArray, low: float, high: float) -> FloatArray:
     folded = np.where(folded > high, 2 * high - folded, folded)
     clipped: FloatArray = np.clip(folded, low, high)
     return clipped
-
-
-def detect_format(path: Path) -> TraceFormat:
-    """Guess the format from the name: ``.jsonl`` Mooncake, ``.tar.gz``/dir ServeGen,
-    ``-trace.csv`` ServeGen, other ``.csv`` Azure."""
-    name = path.name.lower()
-    if name.endswith(".jsonl"):
-        return "mooncake"
-    if path.is_dir() or name.endswith((".tar.gz", ".tgz", "-trace.csv")):
-        return "servegen"
-    if name.endswith(".csv"):
-        return "azure"
-    raise TraceError(f"{path}: cannot tell the trace format; pass --format azure|mooncake|servegen")

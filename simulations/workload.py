@@ -1,6 +1,6 @@
 """From a trace file and the benchmark's options to the arrivals every policy replays.
 
-Order: read (format given or guessed from the name), keep the ``[start, start +
+Order: read (format given or guessed: :func:`detect_format`), keep the ``[start, start +
 duration)`` window, then rescale the rate and compress time (both seeded). ServeGen
 needs a request-level trace for token lengths (default: the Azure conversation trace
 shipped as an excerpt, or the full one in ``../shared/traces`` when present). For
@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 
 from simulations.servegen import DEFAULT_CATEGORY, read_servegen
+from simulations.trace_limits import RATE_SCALE, RateFlag
 from simulations.traces import (
     Trace,
     TraceError,
     TraceFormat,
-    detect_format,
     read_azure,
     read_mooncake,
     rescale,
@@ -50,6 +50,42 @@ class WorkloadOptions:
     lengths: Path | None = None
     category: str = DEFAULT_CATEGORY
     clients: int | None = None
+    # The flag that set rate_scale, for the value a "too many requests" error suggests.
+    rate_flag: RateFlag = RATE_SCALE
+
+
+AZURE_HEADER = ("TIMESTAMP", "ContextTokens", "GeneratedTokens")
+
+
+def detect_format(path: Path) -> TraceFormat:
+    """Guess the format: ``.jsonl`` Mooncake, ``.tar.gz``/``.tgz``/a folder ServeGen;
+    a ``.csv`` (any case) by its first line: Azure's header, or a ServeGen client row
+    (``0,1.5,...``: a number first); a file that cannot be read by its name
+    (``-trace.csv`` ServeGen, other ``.csv`` Azure). By content, because the name is
+    the user's: ``my-trace.csv`` of the Azure trace was read as ServeGen."""
+    name = path.name.lower()
+    if name.endswith(".jsonl"):
+        return "mooncake"
+    if path.is_dir() or name.endswith((".tar.gz", ".tgz")):
+        return "servegen"
+    if name.endswith(".csv"):
+        first = _first_fields(path)
+        if first is None:
+            return "servegen" if name.endswith("-trace.csv") else "azure"
+        if first[:3] != AZURE_HEADER and first[0].replace(".", "", 1).isdigit():
+            return "servegen"
+        return "azure"  # the Azure header, or what its reader reports as not that
+    raise TraceError(f"{path}: cannot tell the trace format; pass --format azure|mooncake|servegen")
+
+
+def _first_fields(path: Path) -> tuple[str, ...] | None:
+    """The first line's comma-separated fields, stripped; None when unreadable."""
+    try:
+        with path.open(encoding="utf-8-sig") as handle:
+            line = handle.readline(4096)
+    except (OSError, UnicodeDecodeError):
+        return None
+    return tuple(field.strip() for field in line.split(","))
 
 
 def load_workload(path: Path, options: WorkloadOptions) -> Trace:
@@ -69,6 +105,7 @@ def load_workload(path: Path, options: WorkloadOptions) -> Trace:
             options.start,
             end,
             options.rate_scale,
+            options.rate_flag,
         )
         return rescale(trace, rng, 1.0, options.time_compression)
     else:
@@ -83,4 +120,4 @@ def load_workload(path: Path, options: WorkloadOptions) -> Trace:
                 trace.prompt_tokens,
                 trace.output_tokens,
             )
-    return rescale(trace, rng, options.rate_scale, options.time_compression)
+    return rescale(trace, rng, options.rate_scale, options.time_compression, options.rate_flag)

@@ -7,6 +7,7 @@ import argparse
 import math
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from autoscaler.errors import AutoscalerError
 
@@ -67,3 +68,60 @@ def writable_folder(out: Path, flag: str = "--out") -> None:
         raise AutoscalerError(f"{flag} {out}: cannot create the folder: {exc.strerror}") from None
     if not os.access(out, os.W_OK | os.X_OK):
         raise AutoscalerError(f"{flag} {out}: the folder is not writable")
+
+
+# More processes than this is a typo (100 forked 100 processes for a 40-run benchmark):
+# each run is CPU-bound, so beyond the cores they only queue, and 4x leaves room for a
+# machine whose os.cpu_count() undercounts what the container may use.
+JOBS_PER_CORE = 4
+
+
+def job_count(text: str) -> int:
+    """A count of processes: at least 1, at most 4 x the cores (refused above, not
+    reduced: a typo should not run at all)."""
+    value = positive_int(text)
+    cores = os.cpu_count() or 1
+    if value > JOBS_PER_CORE * cores:
+        raise argparse.ArgumentTypeError(
+            f"must be at most {JOBS_PER_CORE * cores} ({JOBS_PER_CORE} x the {cores} cores), "
+            f"got {text!r}"
+        )
+    return value
+
+
+def period_seconds(text: str) -> float:
+    """A controller's period: at least 1 s (1e-9 s made a replay of hours take forever;
+    the HPA controller's own flag is in seconds, 15 by default)."""
+    value = positive_float(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 second, got {text!r}")
+    return value
+
+
+# sigma of a lognormal cold start, as serving profiles cap it (simulations/profile.py):
+# at 2 the slowest 1% of starts take e^(2 x 2.33) = 105 times the median.
+MAX_SPREAD = 2.0
+
+
+def spread(text: str) -> float:
+    """A lognormal spread (sigma of the log): from 0 to MAX_SPREAD."""
+    value = non_negative_float(text)
+    if value > MAX_SPREAD:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_SPREAD:g}, got {text!r}")
+    return value
+
+
+def http_url(text: str) -> str:
+    """An ``http://`` or ``https://`` URL with a host. ``127.0.0.1:8080`` without a
+    scheme would otherwise fail late as "unknown url type" or "No host specified", and
+    ``file://`` would read a local file as the server's answer."""
+    try:
+        parts = urlsplit(text)
+        _ = parts.port  # raises ValueError for a port that is not a number
+    except ValueError:
+        parts = urlsplit("")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an http:// or https:// URL (e.g. http://127.0.0.1:8080)"
+        )
+    return text

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from autoscaler.cli.arg_types import (
+    job_count,
     non_negative_float,
     positive_float,
     positive_int,
@@ -24,10 +25,12 @@ from autoscaler.cli.arg_types import (
 from autoscaler.cli.progress import with_progress
 from autoscaler.cli.seed_options import add_seed_options, read_seeds, seed_of
 from autoscaler.errors import AutoscalerError
+from autoscaler.output_files import write_text
 from autoscaler.policy.model import ScalingPolicy
 from simulations.bench import BenchConfig, goal_check, load_ours_policy, run_benchmark
+from simulations.previous_outputs import remove_previous
 from simulations.profile import DEFAULT_PROFILE, ServingProfile, available_profiles, load_profile
-from simulations.report import markdown_table, write_outputs
+from simulations.report import OUTPUT_FILES, markdown_table, write_outputs
 from simulations.seeds import SeedsError, seed_row, seeds_markdown, verdict
 from simulations.traces import FORMATS
 from simulations.workload import WorkloadOptions, default_trace, load_workload
@@ -52,7 +55,8 @@ def register(subparsers: Any) -> None:
         "--format",
         choices=FORMATS,
         default=None,
-        help="trace format (default: guessed from the file name)",
+        help="trace format (default: guessed from the suffix, and for a .csv from its first "
+        "line: the Azure header or ServeGen rows)",
     )
     parser.add_argument(
         "--profile",
@@ -125,11 +129,12 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--jobs",
-        type=positive_int,
+        type=job_count,
         default=min(4, os.cpu_count() or 1),
         metavar="N",
         help="runs at once, in processes; the figures do not depend on it "
-        "(default: one per core, at most 4)",
+        "(default: one per core, at most 4; at most 4 x the cores, and no more "
+        "processes than runs are started)",
     )
     parser.add_argument(
         "--out",
@@ -138,7 +143,9 @@ def register(subparsers: Any) -> None:
         default=Path("benchmark-out"),
         help=(
             "where results.json, meta.json, results.md, timeline.png and tradeoff.png "
-            "go (default benchmark-out)"
+            "go (default benchmark-out); a run first removes the files of these names, "
+            "seeds.json, seeds.md and those in seed-N/ left by a previous run, and "
+            "nothing else"
         ),
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -169,6 +176,7 @@ def run(args: argparse.Namespace) -> int:
     writable_folder(args.out)
     profile = load_profile(args.profile).with_cold_start(args.cold_start)
     policy = load_ours_policy(profile, args.policy)
+    remove_previous(args.out, previous_outputs())
     if seeds is None:
         _, figures, written = _one(args, profile, policy, seed_of(args), args.out)
         print(markdown_table(figures, args.slo_target))
@@ -185,12 +193,25 @@ def run(args: argparse.Namespace) -> int:
     table = seeds_markdown(rows, args.slo_target)
     summary = {"seeds": rows, "verdict": verdict(rows)}
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "seeds.json").write_text(json.dumps(summary, indent=2) + "\n")
-    (args.out / "seeds.md").write_text(f"# Closed-loop benchmark over seeds\n\n{table}")
+    write_text(args.out / "seeds.json", json.dumps(summary, indent=2) + "\n")
+    write_text(args.out / "seeds.md", f"# Closed-loop benchmark over seeds\n\n{table}")
     print(table)
     print(f"wrote {args.out / 'seeds.json'}")
     print(f"wrote {args.out / 'seeds.md'}")
     return 0
+
+
+def previous_outputs() -> list[str]:
+    """What a run clears from --out first: the names it writes, for one seed or several.
+
+    Both sets, whichever this run is: a single-seed run beside a previous run's
+    seeds.md would read as part of it."""
+    return [
+        *OUTPUT_FILES,
+        "seeds.json",
+        "seeds.md",
+        *(f"seed-[0-9]*/{name}" for name in OUTPUT_FILES),
+    ]
 
 
 def _one(
@@ -230,5 +251,13 @@ def _one(
         "jobs": args.jobs,
         "wall_seconds": round(wall, 1),
         "goal": goal_check(bench.figures, args.slo_target, bench.goal_bounds),
+        # The trace options as given (null: not given, the default applied), after the
+        # keys above so that those stay as they were.
+        "start": args.start,
+        "duration": args.duration,
+        "format": args.format,
+        "servegen_category": args.servegen_category,
+        "servegen_clients": args.servegen_clients,
+        "lengths": None if args.lengths is None else str(args.lengths),
     }
     return meta, bench.figures, write_outputs(bench, out, meta, args.slo_target)

@@ -18,8 +18,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
+from autoscaler.cli.arg_types import http_url
 from autoscaler.snapshot import LwsKey
 
 _TIMEOUT_SECONDS = 10
@@ -38,22 +39,6 @@ class BadAnswerError(Exception):
 class RefusedError(Exception):
     """The server answered an error status with its own JSON ``message`` (404: no
     decision for that LWS; 401 or 403: the token)."""
-
-
-def http_url(text: str) -> str:
-    """argparse type: an ``http://`` or ``https://`` URL with a host. ``127.0.0.1:8080``
-    without a scheme would otherwise fail as "unknown url type" (exit 1), and ``file://``
-    would read a local file as the server's answer."""
-    try:
-        parts = urlsplit(text)
-        _ = parts.port  # raises ValueError for a port that is not a number
-    except ValueError:
-        parts = urlsplit("")
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not an http:// or https:// URL (e.g. http://127.0.0.1:8080)"
-        )
-    return text
 
 
 def register(subparsers: Any) -> None:

@@ -26,8 +26,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
-from urllib.parse import urlsplit
 
+from autoscaler.cli.arg_types import http_url
 from autoscaler.durations import format_duration, parse_duration
 from autoscaler.errors import SourceError
 from autoscaler.policy.loader import load_policies
@@ -73,21 +73,6 @@ def parse_time(text: str, now: float) -> float:
     if parsed.tzinfo is None:
         raise argparse.ArgumentTypeError(f"{text!r} has no time zone (add Z or +00:00)")
     return parsed.timestamp()
-
-
-def http_url(text: str) -> str:
-    """argparse type: an ``http://`` or ``https://`` URL with a host. ``127.0.0.1:9090``
-    without a scheme would otherwise fail at the first query as "No host specified"."""
-    try:
-        parts = urlsplit(text)
-        _ = parts.port  # raises ValueError for a port that is not a number
-    except ValueError:
-        parts = urlsplit("")
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not an http:// or https:// URL (e.g. http://prometheus:9090)"
-        )
-    return text
 
 
 def _duration(low: float, high: float, what: str) -> Any:

@@ -19,7 +19,9 @@ from typing import Any
 from autoscaler.cli.arg_types import (
     non_negative_float,
     non_negative_int,
+    period_seconds,
     positive_float,
+    spread,
     writable_folder,
 )
 from autoscaler.errors import AutoscalerError
@@ -49,7 +51,13 @@ def register(subparsers: Any) -> None:
         "--policies", metavar="PATH", help="policy file or folder (default: example policies)"
     )
     p.add_argument("--compare", metavar="PATH", help="second policy set, drawn on the same axes")
-    p.add_argument("--out", metavar="DIR", default="simulation", help="output folder")
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        default="simulation",
+        help="output folder (default simulation); a run first removes the previous run's "
+        "summary.json, timeline-*.csv and the PNGs of its policies' LWSs, nothing else",
+    )
     p.add_argument("--check", metavar="BASELINE.json", help="fail if worse than this summary")
     g = p.add_argument_group("--check margins")
     g.add_argument(
@@ -73,12 +81,24 @@ def register(subparsers: Any) -> None:
     h.add_argument(
         "--cluster-tolerance", type=non_negative_float, default=0.1, help="controller flag"
     )
-    h.add_argument("--hpa-sync-period", type=positive_float, default=15.0, metavar="S")
+    h.add_argument(
+        "--hpa-sync-period",
+        type=period_seconds,
+        default=15.0,
+        metavar="S",
+        help="seconds, at least 1 (default 15)",
+    )
     m = p.add_argument_group("LWS model")
     m.add_argument(
         "--cold-start", type=positive_float, metavar="S", help="median (default: policy)"
     )
-    m.add_argument("--cold-start-spread", type=non_negative_float, default=0.2, metavar="SIGMA")
+    m.add_argument(
+        "--cold-start-spread",
+        type=spread,
+        default=0.2,
+        metavar="SIGMA",
+        help="sigma of the log, 0 to 2 as in serving profiles (default 0.2)",
+    )
     m.add_argument("--seed", type=non_negative_int, default=0)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=run)
@@ -93,7 +113,8 @@ def _load(path: str, what: str) -> list[ScalingPolicy]:
 
 def run(args: argparse.Namespace) -> int:
     from autoscaler.sources.recording import RecordingSource, default_recording_path
-    from simulations.dryrun.runner import RunOptions, run_simulation
+    from simulations.dryrun.runner import RunOptions, output_patterns, run_simulation
+    from simulations.previous_outputs import remove_previous
 
     recording = Path(args.recording) if args.recording else default_recording_path()
     policies_path = args.policies or str(_examples())
@@ -117,6 +138,7 @@ def run(args: argparse.Namespace) -> int:
 
         load_baseline(args.check)  # an unusable baseline fails now, not after the run
     writable_folder(options.out)
+    remove_previous(options.out, output_patterns([*primary, *compare]))
     source = RecordingSource(recording)
     try:
         result = run_simulation(source, primary, compare, options)

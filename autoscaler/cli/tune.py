@@ -14,17 +14,18 @@ from pathlib import Path
 from typing import Any
 
 from autoscaler.cli.arg_types import (
+    job_count,
     non_negative_float,
     positive_float,
-    positive_int,
     writable_folder,
 )
 from autoscaler.cli.progress import with_progress
 from autoscaler.cli.seed_options import add_seed_options, read_seeds, seed_of
 from simulations.bench import REPO
+from simulations.previous_outputs import remove_previous
 from simulations.profile import DEFAULT_PROFILE, available_profiles, load_profile
 from simulations.seeds import SeedsError
-from simulations.tune.report import markdown_table, write_outputs
+from simulations.tune.report import OUTPUT_FILES, markdown_table, write_outputs
 from simulations.tune.runner import Roles, TuningConfig, run_tuning
 from simulations.tune.traces import resolve
 from simulations.tune.variants import TuningError, build_variants, load_base
@@ -153,17 +154,19 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--jobs",
-        type=positive_int,
+        type=job_count,
         default=min(4, os.cpu_count() or 1),
         metavar="N",
-        help="runs at once (default: one per core, at most 4)",
+        help="runs at once (default: one per core, at most 4; at most 4 x the cores, "
+        "and no more processes than runs are started)",
     )
     parser.add_argument(
         "--out",
         type=Path,
         default=Path("tune-out"),
         metavar="DIR",
-        help="where results.json, results.md and tuning.png go (default tune-out)",
+        help="where results.json, results.md and tuning.png go (default tune-out); a run "
+        "first removes the files of these names left by a previous run, and nothing else",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
@@ -206,6 +209,7 @@ def run(args: argparse.Namespace) -> int:
             missing.append(str(exc))
     if missing:
         raise TuningError("\n".join(missing))
+    remove_previous(args.out, OUTPUT_FILES)
     config = TuningConfig(
         args.profile,
         args.slo_queue_wait,

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from autoscaler.output_files import replacing, write_text
 from autoscaler.sources.families import LEADER_SIGNALS
 from simulations.dryrun.load import AGGREGATE_SIGNALS, RecordedLoad
 from simulations.dryrun.loop import Timeline
@@ -67,7 +68,8 @@ def write_timeline(path: Path, timeline: Timeline, load: RecordedLoad, demand: n
     ]
     head = np.column_stack(numeric).tolist() if n else []
     tail = np.column_stack(counts).astype(float).tolist() if n else []
-    with path.open("w", newline="", encoding="utf-8") as out:
+    # Whole or not at all: the rows go to a temporary file renamed over ``path``.
+    with replacing(path) as temporary, temporary.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
         writer.writerow(timeline_columns())
         for i in range(n):
@@ -100,8 +102,7 @@ def _finite(value: Any) -> Any:
 
 
 def write_summary(path: Path, document: Mapping[str, Any]) -> Path:
-    path.write_text(json.dumps(_finite(dict(document)), indent=2) + "\n", encoding="utf-8")
-    return path
+    return write_text(path, json.dumps(_finite(dict(document)), indent=2) + "\n")
 
 
 def read_summary(path: Path | str) -> dict[str, Any]:

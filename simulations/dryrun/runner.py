@@ -98,6 +98,14 @@ def _load(source: RecordingSource, policy: ScalingPolicy, stream: TextIO | None)
     return collect(_key(policy), history)
 
 
+def output_patterns(policies: Sequence[ScalingPolicy]) -> list[str]:
+    """The names run_simulation writes for ``policies`` (glob patterns): what a new run
+    clears from --out first (:mod:`simulations.previous_outputs`). Timelines by their
+    pattern, since a previous run's policies may have had other names."""
+    pngs = dict.fromkeys(f"{k.namespace}_{k.name}.png" for k in map(_key, policies))
+    return ["summary.json", "timeline-*.csv", *pngs]
+
+
 def _assumptions(options: RunOptions, step: float) -> dict[str, Any]:
     return {
         "hpa": str(options.hpa_file) if options.hpa_file else "chart default",

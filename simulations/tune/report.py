@@ -13,9 +13,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+from autoscaler.output_files import write_text
 from simulations.tune import plot
 from simulations.tune.runner import Roles, TuningConfig, TuningResult
 from simulations.tune.variants import Variant
+
+# The files write_outputs writes: what a new run clears first (previous_outputs).
+OUTPUT_FILES = ("results.json", "results.md", "tuning.png")
 
 
 def _cell(figures: dict[str, Any], missed: bool) -> str:
@@ -91,7 +95,7 @@ def write_outputs(
         },
     }
     json_path, md_path = out / "results.json", out / "results.md"
-    json_path.write_text(json.dumps(document, indent=2) + "\n")
-    md_path.write_text(markdown_table(result, roles, config) + "\n")
+    write_text(json_path, json.dumps(document, indent=2) + "\n")
+    write_text(md_path, markdown_table(result, roles, config) + "\n")
     png_path = plot.write_png(document, config.slo_target, out / "tuning.png")
     return [json_path, md_path, png_path]

@@ -195,7 +195,8 @@ def run_tuning(
             results.append(run_one(variant, trace, config, seed))
             done(label(variant, trace, seed))
     else:
-        with run_pool(config.jobs) as pool:
+        # No more processes than runs (--jobs 100 forked 100 for a few runs).
+        with run_pool(max(1, min(config.jobs, len(jobs)))) as pool:
             futures = [pool.submit(run_one, v, t, config, seed) for v, t, seed in jobs]
             for (variant, trace, seed), future in zip(jobs, futures, strict=True):
                 results.append(future.result())

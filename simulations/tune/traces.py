@@ -17,10 +17,12 @@ the excerpt shipped in ``simulations/data`` when the folder lacks it.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from simulations.trace_limits import RateFlag
 from simulations.tune.variants import TuningError
 from simulations.workload import CONV_EXCERPT, WorkloadOptions
 
@@ -85,8 +87,11 @@ def resolve(
     elif name == "mooncake":
         path = folder / "synthetic_trace.jsonl"
         trace = NamedTrace(name, path, WorkloadOptions(format="mooncake"))
-    elif Path(name).suffix in (".csv", ".jsonl") and Path(name).is_file():
-        # Your own request-level trace, at its own rate; the format from its name.
+    elif Path(name).suffix.lower() in (".csv", ".jsonl"):
+        # Your own request-level trace, at its own rate; the format from its content
+        # (workload.detect_format), the suffix in any case, as benchmark --trace takes.
+        if not Path(name).is_file():
+            raise TuningError(f"trace {name!r}: no such file")
         trace = NamedTrace(name, Path(name), WorkloadOptions())
     else:
         raise TuningError(
@@ -95,7 +100,15 @@ def resolve(
         )
     if not trace.path.is_file():
         raise TuningError(f"trace {name!r} needs {trace.path} (see --traces-dir)")
-    options = replace(trace.options, seed=seed, rate_scale=trace.options.rate_scale * rate_factor)
+    setup = trace.options.rate_scale
+    if not math.isfinite(setup * rate_factor):
+        raise TuningError(
+            f"--rate-factor {rate_factor:g}: trace {name!r} would run at {setup:g} x "
+            f"{rate_factor:g}, an infinite rate; use a far smaller --rate-factor"
+        )
+    # A replay too large names tune's own flag and a value of it that fits.
+    flag = RateFlag("--rate-factor", per=setup, clients=False)
+    options = replace(trace.options, seed=seed, rate_scale=setup * rate_factor, rate_flag=flag)
     if seconds is not None:
         # ServeGen windows are in trace time: 1 s of replay is `compression` s of trace.
         span = seconds * options.time_compression

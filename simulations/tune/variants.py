@@ -96,8 +96,21 @@ def _path_value(text: str, source: str, form: str) -> tuple[tuple[str, ...], Any
         # As policy files read it: YAML 1.2 (010 is 10, `yes` and 1:30 are text).
         value = yaml.load(raw, Loader=StrictYamlLoader) if raw.strip() else None
     except yaml.YAMLError as exc:
-        raise TuningError(f"{source}: value is not valid YAML: {exc}") from None
+        raise TuningError(
+            f"{source}: the value {raw!r} is not valid YAML: {_yaml_problem(exc)}"
+        ) from None
     return parts, value
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """PyYAML's error in one line: its str() is 7 lines (context, the text, a caret)."""
+    if not isinstance(exc, yaml.MarkedYAMLError) or exc.problem is None:
+        return " ".join(str(exc).split())
+    mark = exc.problem_mark
+    where = "" if mark is None else f" (column {mark.column + 1})"
+    if mark is not None and mark.line:
+        where = f" (line {mark.line + 1}, column {mark.column + 1})"
+    return f"{exc.problem}{where}"
 
 
 def parse_set(argument: str) -> tuple[str, Override]:

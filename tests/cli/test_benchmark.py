@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from autoscaler.cli import benchmark
 from autoscaler.cli.main import main
 
 REPO = Path(__file__).resolve().parents[2]
@@ -212,3 +215,108 @@ def test_benchmark_reports_every_bad_option_at_once(
         "lws-autoscaler benchmark: --slo-target must be in (0, 1]; "
         "--seeds: seed range '3-1' runs backwards\n"
     )
+
+
+def _fake_one(*_: Any) -> tuple[dict[str, Any], dict[str, Any], list[Path]]:
+    return {"goal": {}}, {}, []
+
+
+def test_a_full_disk_leaves_no_cut_seeds_json(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """seeds.json used to be left cut at the point the disk filled, with a traceback."""
+    monkeypatch.setattr(benchmark, "_one", _fake_one)
+    monkeypatch.setattr(benchmark, "seed_row", lambda seed, *_: {"seed": seed, "x": "y" * 9000})
+    monkeypatch.setattr(benchmark, "seeds_markdown", lambda *_: "table\n")
+    monkeypatch.setattr(benchmark, "verdict", lambda rows: {"seeds": len(rows)})
+    real = Path.write_text
+
+    def write_text(self: Path, data: str, *args: Any, **kwargs: Any) -> int:
+        real(self, data[:8192], *args, **kwargs)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", write_text)
+    assert main(["benchmark", "--seeds", "0-1", "--quiet", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"lws-autoscaler benchmark: cannot write {tmp_path / 'seeds.json'}: " + (
+        "No space left on device\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_run_first_clears_the_previous_runs_outputs_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run cut short used to leave the previous run's files beside its own."""
+    stale = ["results.json", "meta.json", "results.md", "timeline.png", "tradeoff.png"]
+    stale += ["seeds.json", "seeds.md", "seed-4/results.json", "seed-4/tradeoff.png"]
+    (tmp_path / "seed-4").mkdir()
+    for name in [*stale, "notes.md", "seed-4/mine.csv"]:
+        (tmp_path / name).write_text("old")
+
+    def interrupted(*_: Any) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(benchmark, "_one", interrupted)
+    assert main(["benchmark", "--quiet", "--out", str(tmp_path)]) == 130
+    left = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*"))
+    assert left == ["notes.md", "seed-4", "seed-4/mine.csv"]
+
+
+@pytest.mark.parametrize("command", [["benchmark", "--trace"], ["tune", "--gate"]])
+def test_more_jobs_than_four_per_core_is_a_usage_error(
+    command: list[str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """--jobs had no upper bound: 100 forked 100 processes for a 40-run benchmark."""
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    missing = str(tmp_path / "none.csv")  # without the bound: exit 2 after parsing
+    with pytest.raises(SystemExit) as exited:
+        main([*command, missing, "--jobs", "9", "--out", str(tmp_path)])
+    assert exited.value.code == 2
+    assert "argument --jobs: must be at most 8 (4 x the 2 cores), got '9'" in (
+        capsys.readouterr().err
+    )
+
+
+def test_no_more_processes_than_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pool of --jobs processes was started whatever the number of runs."""
+    from simulations import bench_runs
+
+    sizes: list[int] = []
+
+    class StopError(Exception):
+        pass
+
+    def pool(workers: int) -> Any:
+        sizes.append(workers)
+        raise StopError
+
+    monkeypatch.setattr(bench_runs, "run_pool", pool)
+    with pytest.raises(StopError):
+        bench_runs.play_all([object(), object()], Any, workers=100)  # type: ignore[list-item, arg-type]
+    assert sizes == [2]
+
+
+def test_meta_json_holds_the_trace_options_as_given(tmp_path: Path) -> None:
+    """--start, --duration, --format, --servegen-* and --lengths were missing."""
+    args = ["benchmark", "--trace", str(EXCERPT), "--start", "30", "--duration", "60"]
+    args += ["--format", "azure", "--quiet", "--jobs", "1", "--out", str(tmp_path)]
+    assert main(args) == 0
+    meta = json.loads((tmp_path / "meta.json").read_text())
+    given = {k: meta[k] for k in list(meta)[-6:]}
+    assert given == {
+        "start": 30.0,
+        "duration": 60.0,
+        "format": "azure",
+        "servegen_category": "reason/deepseek-r1",
+        "servegen_clients": None,
+        "lengths": None,
+    }
+    assert list(meta)[:14] == [
+        "trace", "requests", "duration_s", "rate_scale", "time_compression", "profile",
+        "policy", "cold_start_median_s", "slo_queue_wait_s", "slo_target", "seed", "jobs",
+        "wall_seconds", "goal",
+    ]  # fmt: skip

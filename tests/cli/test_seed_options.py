@@ -40,6 +40,8 @@ def test_read_seeds_and_seed_of(
         (("--seed", "-1"), "--seed must be >= 0"),
         (("--seeds", "2-0"), "--seeds: seed range '2-0' runs backwards"),
         (("--seeds", "a"), "--seeds: 'a' is not a seed"),
+        # Counted before expanding: this built a list of 10**12 ints (MemoryError).
+        (("--seeds", "0-1000000000000"), "--seeds: at most 100 seeds"),
     ],
 )
 def test_bad_seed_options_name_the_option(argv: tuple[str, ...], message: str) -> None:

@@ -305,3 +305,42 @@ def test_a_bad_hpa_file_is_reported_with_its_lines_before_the_run(
     assert main([*run, "--hpa", str(hpa), "--out", str(out)]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["assumptions"]["hpa"] == str(hpa)
+
+
+def test_a_run_first_clears_the_previous_runs_outputs_only(
+    recording: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run cut short used to leave the previous run's timelines and PNG beside its own."""
+    from simulations.dryrun import runner
+
+    stale = ["summary.json", "timeline-old.csv", "timeline-llama-70b.csv"]
+    stale += ["inference_llama-70b.png"]
+    for name in [*stale, "notes.md", "other_lws.png"]:
+        (tmp_path / name).write_text("old")
+
+    def interrupted(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "run_simulation", interrupted)
+    run = ["simulate", "--recording", str(recording), "--policies", str(POLICY), "-q"]
+    assert main([*run, "--out", str(tmp_path)]) == 130
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.md", "other_lws.png"]
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        # 1e-9 s: a replay of an hour took 3.6e12 HPA syncs, i.e. forever.
+        ("--hpa-sync-period", "1e-9", "must be at least 1 second"),
+        # Profiles cap the spread at 2; 1e308 was accepted.
+        ("--cold-start-spread", "1e308", "must be at most 2"),
+    ],
+)
+def test_out_of_reason_numbers_are_usage_errors(
+    flag: str, value: str, message: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    run = ["simulate", "--recording", str(tmp_path / "none.json"), "--out", str(tmp_path)]
+    with pytest.raises(SystemExit) as exit_info:
+        main([*run, flag, value])
+    assert exit_info.value.code == 2
+    assert f"argument {flag}: {message}, got '{value}'" in capsys.readouterr().err

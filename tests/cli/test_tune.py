@@ -166,3 +166,21 @@ def test_the_rate_factor_reaches_the_runs(tmp_path: Path) -> None:
     # Half the rate replays about half the requests of the same 300 s.
     ratio = runs["half"]["requests"] / runs["full"]["requests"]
     assert 0.4 < ratio < 0.6
+
+
+def test_a_run_first_clears_the_previous_runs_outputs_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run cut short used to leave the previous run's tuning.png beside its own."""
+    from autoscaler.cli import tune
+
+    for name in ["results.json", "results.md", "tuning.png", "notes.md"]:
+        (tmp_path / name).write_text("old")
+
+    def interrupted(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tune, "run_tuning", interrupted)
+    args = ["tune", "--gate", "azure-conv", "--score", "none", "--quiet"]
+    assert main([*args, "--out", str(tmp_path)]) == 130
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.md"]

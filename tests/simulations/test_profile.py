@@ -63,6 +63,13 @@ def test_a_folder_given_as_a_profile_says_so(tmp_path: Path) -> None:
             "prefill_tokens_per_second",
             "Input should be a finite number",
         ),
+        # 1e-9 tokens/s was accepted, and a benchmark then ran for ages.
+        (
+            "prefill_tokens_per_second: 20000",
+            "prefill_tokens_per_second: 1.0e-9",
+            "prefill_tokens_per_second",
+            "Input should be greater than or equal to 100",
+        ),
         (
             "  base_seconds: 0.0115",
             "  base_seconds: 0",

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from simulations.traces import read_azure
 from simulations.tune.traces import DAY, SERVEGEN_FILE, resolve
 from simulations.tune.variants import TuningError
-from simulations.workload import CONV_EXCERPT
+from simulations.workload import CONV_EXCERPT, detect_format, load_workload
 
 
 @pytest.fixture
@@ -105,5 +106,31 @@ def test_a_trace_file_of_your_own_replays_at_its_own_rate(tmp_path: Path) -> Non
     trace = resolve(str(own), tmp_path, seed=3)
     assert trace.path == own
     assert (trace.options.format, trace.options.rate_scale, trace.options.seed) == (None, 1.0, 3)
-    with pytest.raises(TuningError, match=r"unknown trace .*\.csv/\.jsonl trace file"):
+    with pytest.raises(TuningError, match=r"missing\.csv.: no such file"):
         resolve(str(tmp_path / "missing.csv"), tmp_path)
+
+
+def test_a_trace_file_name_that_does_not_exist_is_no_such_file() -> None:
+    """'missing.csv' used to be an 'unknown trace', as if .csv names were not taken."""
+    with pytest.raises(TuningError, match=r"^trace 'missing\.csv': no such file$"):
+        resolve("missing.csv", Path("/nonexistent"))
+
+
+def test_a_trace_file_suffix_in_any_case_is_a_trace_file(tmp_path: Path) -> None:
+    """conv.CSV was an 'unknown trace' to tune while benchmark --trace read it."""
+    path = tmp_path / "conv.CSV"
+    path.write_bytes(CONV_EXCERPT.read_bytes())
+    trace = resolve(str(path), Path("/nonexistent"))
+    assert len(load_workload(trace.path, trace.options)) > 0
+
+
+def test_an_azure_trace_named_like_servegen_is_read_as_azure(tmp_path: Path) -> None:
+    """my-trace.csv was guessed to be ServeGen from its name ('malformed ServeGen row')."""
+    path = tmp_path / "my-trace.csv"
+    path.write_bytes(CONV_EXCERPT.read_bytes())
+    assert detect_format(path) == "azure"
+    trace = resolve(str(path), Path("/nonexistent"))
+    assert len(load_workload(trace.path, trace.options)) == len(read_azure(CONV_EXCERPT))
+    client = tmp_path / "clients.csv"  # ServeGen rows in a file of any name
+    client.write_text("0,1,1,Gamma,1,1\n")
+    assert detect_format(client) == "servegen"

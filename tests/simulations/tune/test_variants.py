@@ -240,3 +240,29 @@ def test_grid_names_mapping_values_readably() -> None:
 def test_bad_grids_are_reported(grid: str, message: str) -> None:
     with pytest.raises(TuningError, match=message):
         build_variants(load_base(EXAMPLE), [], [grid])
+
+
+@pytest.mark.parametrize(
+    ("sets", "grids", "message"),
+    [
+        (
+            ["x:scaleDown.stabilizationWindow=[1"],
+            [],
+            "--set 'x:scaleDown.stabilizationWindow=[1': the value '[1' is not valid YAML: "
+            "expected ',' or ']', but got '<stream end>' (column 3)",
+        ),
+        (
+            [],
+            ["replicas.max=[1, 2"],
+            "--grid 'replicas.max=[1, 2': the value '[1, 2' is not valid YAML: "
+            "expected ',' or ']', but got '<stream end>' (column 6)",
+        ),
+    ],
+)
+def test_a_value_that_is_not_yaml_is_one_line(
+    sets: list[str], grids: list[str], message: str
+) -> None:
+    """PyYAML's own message is 7 lines (context, the text, a caret under it)."""
+    with pytest.raises(TuningError) as error:
+        build_variants(load_base(EXAMPLE), sets, grids)
+    assert str(error.value) == message
