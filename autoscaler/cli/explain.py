@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import quote
 
 from autoscaler.cli.arg_types import http_url
+from autoscaler.errors import AutoscalerError
 from autoscaler.snapshot import LwsKey
 
 _TIMEOUT_SECONDS = 10
@@ -32,11 +33,11 @@ MAX_ANSWER_BYTES = 16 * 1024 * 1024
 any real one, and bounds what a wrong server can make this command hold."""
 
 
-class BadAnswerError(Exception):
+class BadAnswerError(AutoscalerError):
     """The server answered, but not with a decision (nor a JSON error message)."""
 
 
-class RefusedError(Exception):
+class RefusedError(AutoscalerError):
     """The server answered an error status with its own JSON ``message`` (404: no
     decision for that LWS; 401 or 403: the token)."""
 
