@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from autoscaler.cli.main import write_stdout
-from autoscaler.errors import AutoscalerError
+from autoscaler.output_files import write_text
 from autoscaler.policy.schema import policy_json_schema_text
 
 
@@ -25,10 +25,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     text = policy_json_schema_text()
     if args.output:
-        try:
-            args.output.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise AutoscalerError(f"cannot write {args.output}: {exc.strerror}") from None
+        write_text(args.output, text)  # whole or not at all; OutputError names the file
     else:
         write_stdout(text)
     return 0

@@ -43,3 +43,23 @@ def test_an_unwritable_output_is_a_one_line_error(
     assert capsys.readouterr().err == (
         f"lws-autoscaler schema: cannot write {target}: No such file or directory\n"
     )
+
+
+def test_a_failed_write_leaves_the_previous_file_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A full disk used to leave a schema cut short under the final name.
+    target = tmp_path / "schema.json"
+    target.write_text("previous\n", encoding="utf-8")
+    real_write = Path.write_text
+
+    def half_then_full(path: Path, text: str, *args: object, **kwargs: object) -> int:
+        real_write(path, text[:100])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", half_then_full)
+    assert main(["schema", "-o", str(target)]) == 2
+    monkeypatch.undo()
+    assert target.read_text(encoding="utf-8") == "previous\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["schema.json"]
+    assert "No space left on device" in capsys.readouterr().err
