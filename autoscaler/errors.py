@@ -15,6 +15,15 @@ class AutoscalerError(Exception):
     """Base of every error lws-autoscaler raises on purpose."""
 
 
+def one_line(text: str, limit: int | None = None) -> str:
+    """``text`` with its whitespace collapsed, cut to ``limit`` characters (ending in
+    ``...``) when given. For text from elsewhere that goes into a message: a proxy's HTML
+    error page or PyYAML's caret diagram would spread over the log and the CLI's one
+    line. E.g. ``one_line("<html>\\n<p>x</p>", 10)`` is ``"<html> ..."``."""
+    flat = " ".join(text.split())
+    return flat if limit is None or len(flat) <= limit else f"{flat[: limit - 3]}..."
+
+
 @dataclass(frozen=True)
 class PolicyIssue:
     """One problem in a policy file, located precisely enough for an editor to jump to."""

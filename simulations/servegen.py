@@ -49,6 +49,7 @@ from pathlib import Path
 
 import numpy as np
 
+from autoscaler.errors import one_line
 from simulations.trace_limits import RATE_SCALE, RateFlag, request_count_problem
 from simulations.traces import FloatArray, IntArray, Trace, TraceError, _build
 
@@ -78,23 +79,17 @@ def _client_files(path: Path, category: str) -> Iterator[tuple[int, str]]:
                 handle = archive.extractfile(member)
                 if handle is not None:
                     yield int(found["client"]), io.TextIOWrapper(handle, "utf-8-sig").read()
-    except tarfile.ReadError as exc:
+    except (OSError, tarfile.TarError, EOFError, zlib.error) as exc:
         # tarfile.open("r:*") lists every method it tried, one line each: say it once.
-        if "could not be opened successfully" in str(exc):
+        if isinstance(exc, tarfile.ReadError) and "could not be opened successfully" in str(exc):
             raise TraceError(
                 f"{path}: not a ServeGen archive (a .tar.gz, a folder or a "
                 "chunk-N-trace.csv file); check --trace and --format"
             ) from None
-        raise TraceError(f"{path}: cannot read the ServeGen archive ({_one_line(exc)})") from None
-    except (OSError, tarfile.TarError, EOFError, zlib.error) as exc:
         # A cut download ends in EOFError ("Compressed file ended before the
         # end-of-stream marker was reached") or a zlib error, mid-archive.
-        raise TraceError(f"{path}: cannot read the ServeGen archive ({_one_line(exc)})") from None
-
-
-def _one_line(exc: BaseException) -> str:
-    """The exception's message on one line (the CLI prints errors as one line)."""
-    return " ".join(str(exc).split()) or type(exc).__name__
+        reason = one_line(str(exc)) or type(exc).__name__
+        raise TraceError(f"{path}: cannot read the ServeGen archive ({reason})") from None
 
 
 _DISTRIBUTIONS = ("Gamma", "Weibull", "", "Exponential", "Poisson")

@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import quote
 
 from autoscaler.cli.arg_types import http_url
-from autoscaler.errors import AutoscalerError
+from autoscaler.errors import AutoscalerError, one_line
 from autoscaler.snapshot import LwsKey
 
 _TIMEOUT_SECONDS = 10
@@ -95,22 +95,17 @@ def _kind(value: object) -> str:
     return f"a JSON {names.get(type(value), 'number')}"
 
 
-def _excerpt(text: str, limit: int) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else f"{flat[: limit - 3]}..."
-
-
 def decision(code: int, raw: bytes) -> dict[str, Any]:
     """The decision in a 200 answer. Otherwise RefusedError (an error status with the
     server's JSON ``message``) or BadAnswerError (``answered <code> with <what>``)."""
     try:
         body = json.loads(raw)
     except ValueError:  # also UnicodeDecodeError
-        shown = _excerpt(raw[: _EXCERPT_CHARS * 4].decode("utf-8", "replace"), _EXCERPT_CHARS)
+        shown = one_line(raw[: _EXCERPT_CHARS * 4].decode("utf-8", "replace"), _EXCERPT_CHARS)
         raise BadAnswerError(f"answered {code} with a body that is not JSON ({shown!r})") from None
     if code != 200:
         if isinstance(body, dict) and isinstance(body.get("message"), str):
-            raise RefusedError(f"{code}: {_excerpt(body['message'], 300)}")
+            raise RefusedError(f"{code}: {one_line(body['message'], 300)}")
         raise BadAnswerError(f"answered {code} with {_kind(body)}")
     if not isinstance(body, dict):
         raise BadAnswerError(f"answered 200 with {_kind(body)}")

@@ -29,7 +29,7 @@ from typing import Any, TextIO
 
 from autoscaler.cli.arg_types import http_url
 from autoscaler.durations import format_duration, parse_duration
-from autoscaler.errors import SourceError
+from autoscaler.errors import SourceError, one_line
 from autoscaler.policy.loader import load_policies
 from autoscaler.sources.base import Target
 from autoscaler.sources.prometheus_api import PrometheusQueryClient
@@ -103,12 +103,6 @@ def output_problem(output: str) -> str | None:
     os.close(descriptor)
     os.unlink(probe)
     return None
-
-
-def one_line(message: str) -> str:
-    """``message`` with its whitespace collapsed, cut to :data:`MAX_MESSAGE_CHARS`."""
-    text = " ".join(message.split())
-    return text if len(text) <= MAX_MESSAGE_CHARS else f"{text[: MAX_MESSAGE_CHARS - 3]}..."
 
 
 class ProgressBar:
@@ -218,7 +212,7 @@ def run(args: argparse.Namespace) -> int:
         )
     except SourceError as exc:
         # Its body excerpt may be a proxy's whole HTML page, over many lines.
-        raise type(exc)(one_line(str(exc))) from None
+        raise type(exc)(one_line(str(exc), MAX_MESSAGE_CHARS)) from None
     finally:
         client.close()
     path = save_recording(recording, args.output)

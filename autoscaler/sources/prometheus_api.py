@@ -47,7 +47,7 @@ from prometheus_api_client import PrometheusConnect
 from urllib3.exceptions import HTTPError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
-from autoscaler.errors import QueryRejectedError, SourceUnavailableError
+from autoscaler.errors import QueryRejectedError, SourceUnavailableError, one_line
 from autoscaler.sources.bounded_read import ReadCapError, ReadDeadlineError, read_bounded
 
 Json = dict[str, Any]
@@ -232,18 +232,11 @@ def _classify(url: str, code: int, body: str) -> Exception:
     return SourceUnavailableError(f"Prometheus at {url} answered {code}: {detail}")
 
 
-def _excerpt(text: str, limit: int) -> str:
-    """``text`` on one line, whitespace collapsed, cut to ``limit`` characters: a
-    proxy's HTML error page must not spread over the log and the CLI's one-line error."""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else f"{flat[: limit - 3]}..."
-
-
 def _error_text(text: str) -> str:
     try:
         body = json.loads(text)
     except ValueError:
-        return _excerpt(text, 200)
+        return one_line(text, 200)
     if isinstance(body, dict):
-        return _excerpt(f"{body.get('errorType', 'error')}: {body.get('error', '')}", 500)
-    return _excerpt(text, 200)
+        return one_line(f"{body.get('errorType', 'error')}: {body.get('error', '')}", 500)
+    return one_line(text, 200)

@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from autoscaler.errors import AutoscalerError
+from autoscaler.errors import AutoscalerError, one_line
 from autoscaler.policy.loader import (
     describe_validation_error,
     load_policy_file,
@@ -105,7 +105,7 @@ def _path_value(text: str, source: str, form: str) -> tuple[tuple[str, ...], Any
 def _yaml_problem(exc: yaml.YAMLError) -> str:
     """PyYAML's error in one line: its str() is 7 lines (context, the text, a caret)."""
     if not isinstance(exc, yaml.MarkedYAMLError) or exc.problem is None:
-        return " ".join(str(exc).split())
+        return one_line(str(exc))
     mark = exc.problem_mark
     where = "" if mark is None else f" (column {mark.column + 1})"
     if mark is not None and mark.line:
