@@ -1,4 +1,4 @@
-"""Which files ``validate`` (and every loader of policy folders) reads for its arguments.
+"""Which files are policy files, for ``validate`` and for the server's watcher alike.
 
 Each file is read once, however it is named: twice on the command line, as a file and
 through its folder, or through a ConfigMap's ``..data`` link. Otherwise a valid policy
@@ -11,20 +11,24 @@ Nothing is skipped silently: a broken link, a folder that cannot be read, a poli
 file with an upper-case suffix or a special file are errors at their path. Names
 starting with ``.`` are skipped on purpose: a mounted ConfigMap keeps a second copy of
 every file under ``..data`` and ``..2024_01_01...``, and editors' lock files are hidden.
+
+:func:`list_policy_files` is the listing; the watcher runs it every cycle and rejects
+each unusable path like an invalid file. :func:`expand` is ``validate``'s view of it:
+every problem in one list.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from autoscaler.errors import PolicyIssue
 
 POLICY_SUFFIXES = (".yaml", ".yml")
-"""Suffixes of policy files in a folder, as the server's watcher matches them (exact
-case): a ``p.YAML`` is reported by ``validate`` rather than loaded, as the server would
-not load it."""
+"""Suffixes of policy files in a folder, matched in exact case: a ``p.YAML`` is an
+unusable path, which ``validate`` reports and the server rejects, rather than loaded."""
 
 NO_FILES = "no policy files (*.yaml, *.yml) found"
 
@@ -41,12 +45,19 @@ def _not_a_file(path: Path) -> str:
     return "no such file or directory"
 
 
-class _Expansion:
-    def __init__(self) -> None:
-        self.files: list[Path] = []
-        self.issues: list[PolicyIssue] = []
-        self._seen_files: set[str] = set()
-        self._seen_folders: set[str] = set()
+@dataclass
+class PolicyFiles:
+    """The policy files under some paths, each once, and what stands in the way."""
+
+    files: list[Path] = field(default_factory=list)
+    missing: list[PolicyIssue] = field(default_factory=list)
+    """Arguments that name nothing usable (no such path, an empty string)."""
+    unusable: list[PolicyIssue] = field(default_factory=list)
+    """Paths found in folders that look like policy files but cannot be read as one (a
+    broken link, a special file, an upper-case suffix), and folders that cannot be read."""
+    empty_folders: list[Path] = field(default_factory=list)
+    _seen_files: set[str] = field(default_factory=set)
+    _seen_folders: set[str] = field(default_factory=set)
 
     def add_file(self, path: Path) -> None:
         real = os.path.realpath(path)
@@ -63,7 +74,7 @@ class _Expansion:
         try:
             names = sorted(os.listdir(folder))
         except OSError as exc:
-            self.issues.append(_issue(folder, f"cannot read folder: {exc.strerror}"))
+            self.unusable.append(_issue(folder, f"cannot read folder: {exc.strerror}"))
             return 0
         found = 0
         for name in names:
@@ -77,13 +88,13 @@ class _Expansion:
             if suffix.lower() not in POLICY_SUFFIXES:
                 continue
             if not path.is_file():
-                self.issues.append(_issue(path, _not_a_file(path)))
+                self.unusable.append(_issue(path, _not_a_file(path)))
             elif suffix not in POLICY_SUFFIXES:
-                self.issues.append(
+                self.unusable.append(
                     _issue(
                         path,
                         "not loaded: a policy file's suffix is .yaml or .yml, in lower "
-                        "case (the server skips this file too); rename it",
+                        "case (the server rejects this file too); rename it",
                     )
                 )
             else:
@@ -92,25 +103,32 @@ class _Expansion:
         return found
 
 
-def expand(paths: Iterable[Path | str]) -> tuple[list[Path], list[PolicyIssue]]:
-    """The files named by ``paths`` (files and folders), each once, and every problem."""
-    expansion = _Expansion()
-    empty_folders: list[Path] = []
+def list_policy_files(paths: Iterable[Path | str]) -> PolicyFiles:
+    """The files named by ``paths`` (files and folders), each once, and the problems."""
+    listing = PolicyFiles()
     for raw in paths:
         if isinstance(raw, str) and not raw:
             # Path("") is ".": an unset variable in a CI script would validate the cwd.
-            expansion.issues.append(
+            listing.missing.append(
                 _issue("<arguments>", "an empty path names no file (write '.' for this folder)")
             )
             continue
         path = Path(raw)
         if path.is_dir():
-            if not expansion.walk(path):
-                empty_folders.append(path)
+            if not listing.walk(path):
+                listing.empty_folders.append(path)
         elif path.is_file():
-            expansion.add_file(path)
+            listing.add_file(path)
         else:
-            expansion.issues.append(_issue(path, _not_a_file(path)))
-    if not expansion.files and not expansion.issues:
-        expansion.issues += [_issue(folder, NO_FILES) for folder in empty_folders]
-    return expansion.files, expansion.issues
+            listing.missing.append(_issue(path, _not_a_file(path)))
+    return listing
+
+
+def expand(paths: Iterable[Path | str]) -> tuple[list[Path], list[PolicyIssue]]:
+    """``validate``'s view: the files, and every problem (also "no policy files" for
+    folders that held none, when nothing else was found)."""
+    listing = list_policy_files(paths)
+    issues = [*listing.missing, *listing.unusable]
+    if not listing.files and not issues:
+        issues = [_issue(folder, NO_FILES) for folder in listing.empty_folders]
+    return listing.files, issues

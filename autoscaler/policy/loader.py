@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from autoscaler.errors import PolicyError, PolicyIssue
 from autoscaler.policy.construct import build_document
 from autoscaler.policy.cross_checks import cross_field_issues
-from autoscaler.policy.files import POLICY_SUFFIXES, expand
+from autoscaler.policy.files import expand
 from autoscaler.policy.model import ScalingPolicy
 from autoscaler.policy.paths import field_path, message, render_path
 from autoscaler.policy.yaml_nodes import (
@@ -36,16 +36,6 @@ from autoscaler.policy.yaml_nodes import (
     open_loader,
 )
 from autoscaler.snapshot import LwsKey
-
-__all__ = [
-    "POLICY_SUFFIXES",  # the server's policy watcher lists folders with it
-    "LoadedPolicy",
-    "collect_policies",
-    "describe_validation_error",
-    "load_policies",
-    "load_policy_file",
-    "policy_from_document",
-]
 
 
 @dataclass(frozen=True)

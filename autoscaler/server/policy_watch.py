@@ -26,13 +26,13 @@ is a wrong flag or mount, not content, and it is reported with the path.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from autoscaler.errors import PolicyError, PolicyIssue
-from autoscaler.policy.loader import POLICY_SUFFIXES, LoadedPolicy, load_policy_file
+from autoscaler.policy.files import list_policy_files
+from autoscaler.policy.loader import LoadedPolicy, load_policy_file
 from autoscaler.policy.model import ScalingPolicy
 from autoscaler.server.file_version import FileSignature, file_signature
 from autoscaler.server.telemetry import Telemetry
@@ -52,45 +52,6 @@ class _FileState:
     """A valid version rejected only because another file claims its LWS or name. It is
     checked again on every refresh, unchanged or not: when the other file lets go (it is
     deleted, or retargeted in the same ConfigMap update), this one comes into force."""
-
-
-def _policy_files(paths: Iterable[Path]) -> tuple[list[str], list[PolicyIssue]]:
-    """The policy files under ``paths``, each once, as ``validate`` lists them.
-
-    Symlinked subfolders are followed (a shared team folder linked in), each real folder
-    entered once so that a link to an ancestor cannot loop, and a file reached by two
-    names (``--policies dir --policies dir/a.yaml``) is read once, under its first name:
-    read twice, it would clash with itself and be rejected.
-    """
-    # Plain strings, not Path objects: this runs every cycle over every file.
-    files: list[str] = []
-    issues: list[PolicyIssue] = []
-    seen_files: set[str] = set()
-    seen_folders: set[str] = set()
-
-    def add(file: str) -> None:
-        real = os.path.realpath(file)
-        if real not in seen_files:
-            seen_files.add(real)
-            files.append(file)
-
-    for path in paths:
-        if path.is_file():
-            add(str(path))
-        elif path.is_dir():
-            for root, dirs, names in os.walk(path, followlinks=True):
-                real = os.path.realpath(root)
-                if real in seen_folders:
-                    dirs[:] = []
-                    continue
-                seen_folders.add(real)
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                for name in sorted(names):
-                    if not name.startswith(".") and name.endswith(POLICY_SUFFIXES):
-                        add(os.path.join(root, name))
-        else:
-            issues.append(PolicyIssue(str(path), 1, "", "no such file or directory"))
-    return files, issues
 
 
 def _conflicts(loaded: Sequence[LoadedPolicy], others: Iterable[LoadedPolicy]) -> list[str]:
@@ -129,7 +90,7 @@ class PolicyWatcher:
         Raises PolicyError only when a ``--policies`` path does not exist. Invalid or
         conflicting files are rejected as on reload; no policy file at all is a warning.
         """
-        files, missing = _policy_files(self._paths)
+        files, unusable, missing = self._list()
         if missing:
             raise PolicyError(missing)
         if not files:
@@ -142,23 +103,24 @@ class PolicyWatcher:
         for file in files:
             self._refresh_file(file)
         self._admit_waiting(files)
-        rejected = [f for f in files if self._files.get(f, _FileState(None, ())).problems]
+        present = [*files, *unusable]
+        rejected = [f for f in present if self._files.get(f, _FileState(None, ())).problems]
         self._telemetry.policies_loaded.set(len(self.policies))
         self._publish_rejections()
         if rejected:
             log.error(
                 "%d of %d policy files rejected at start-up (see above): %s",
                 len(rejected),
-                len(files),
+                len(present),
                 ", ".join(rejected),
             )
         return self.policies
 
     def refresh(self) -> bool:
         """Reload changed files; True when the policies in force changed."""
-        files, _ = _policy_files(self._paths)
+        files, unusable, _ = self._list()
         changed = False
-        for gone in set(self._files) - set(files):
+        for gone in set(self._files) - set(files) - set(unusable):
             log.info("policy file %s removed: its policies are no longer in force", gone)
             del self._files[gone]
             changed = True
@@ -178,6 +140,22 @@ class PolicyWatcher:
         for file, state in self._files.items():
             gauge.labels(file).set(1 if state.problems else 0)
         self._published = set(self._files)
+
+    def _list(self) -> tuple[list[str], list[str], list[PolicyIssue]]:
+        """(the policy files to read, the paths rejected while listing, the
+        ``--policies`` paths that name nothing).
+
+        Listed as ``validate`` lists them (``autoscaler.policy.files``). A path that
+        looks like a policy file but cannot be one (a broken link, an upper-case suffix)
+        or a folder that cannot be read is rejected here like an invalid file: logged
+        once, counted, its last good policies kept, and not taken for a file removed.
+        """
+        listing = list_policy_files(self._paths)
+        for issue in listing.unusable:
+            previous = self._files.get(issue.file, _FileState(None, ()))
+            self._reject(issue.file, previous, None, [issue.message])
+        unusable = [issue.file for issue in listing.unusable]
+        return [str(f) for f in listing.files], unusable, listing.missing
 
     def _in_force(self, except_file: str) -> list[LoadedPolicy]:
         return [p for f, s in self._files.items() if f != except_file for p in s.policies]

@@ -289,3 +289,26 @@ def test_symlinked_folders_are_followed_once_and_a_file_named_twice_loads_once(
     watcher = PolicyWatcher([root, root / "own.yaml"], Telemetry())
     assert sorted(p.name for p in watcher.load_initial()) == ["own", "team"]
     assert watcher.refresh() is False
+
+
+def test_what_validate_refuses_in_a_folder_the_server_rejects_too(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # One listing for both: a policy-like file the server cannot load (an upper-case
+    # suffix) is rejected, logged once and counted, not skipped without a word.
+    write_policy(tmp_path / "a.yaml", name="a", lws="x")
+    write_policy(tmp_path / "b.YAML", name="b", lws="y")
+    telemetry = Telemetry()
+    watcher = PolicyWatcher([tmp_path], telemetry)
+    with caplog.at_level(logging.ERROR):
+        assert [p.name for p in watcher.load_initial()] == ["a"]
+        for _ in range(3):
+            watcher.refresh()
+    upper = str(tmp_path / "b.YAML")
+    assert len([r for r in caplog.records if "b.YAML rejected" in r.getMessage()]) == 1
+    assert "rename it" in caplog.text
+    assert telemetry.registry.get_sample_value(REJECTED, {"file": upper}) == 1
+    (tmp_path / "b.YAML").rename(tmp_path / "b.yaml")
+    watcher.refresh()
+    assert sorted(p.name for p in watcher.policies) == ["a", "b"]
+    assert telemetry.registry.get_sample_value(REJECTED, {"file": upper}) is None
