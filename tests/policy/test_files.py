@@ -9,19 +9,7 @@ import pytest
 
 from autoscaler.errors import PolicyIssue
 from autoscaler.policy.loader import collect_policies
-
-GOOD = """\
-apiVersion: lws-autoscaler.io/v1alpha1
-kind: ScalingPolicy
-metadata:
-  name: good
-spec:
-  target: {namespace: ns, name: model}
-  replicas: {min: 1, max: 3}
-  signals:
-    - type: queueDepth
-      targetPerGroup: 8
-"""
+from tests.cli.test_validate import GOOD  # the smallest valid policy
 
 
 def _tree(root: Path) -> None:
