@@ -49,11 +49,16 @@ class DecodeModel(_Strict):
         )
 
 
+# The largest cold-start spread (sigma of the log): at 2 the slowest 1% of starts take
+# e^(2 x 2.33) = 105 times the median. Also the bound of simulate's --cold-start-spread.
+MAX_COLD_START_SPREAD = 2.0
+
+
 class ColdStartModel(_Strict):
     """Creation to ready: lognormal with this median; ``spread`` is sigma of the log."""
 
     median_seconds: Positive = 300.0
-    spread: Annotated[float, Field(ge=0, le=2)] = 0.2
+    spread: Annotated[float, Field(ge=0, le=MAX_COLD_START_SPREAD)] = 0.2
 
 
 class ServingProfile(_Strict):

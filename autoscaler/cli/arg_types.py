@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from autoscaler.errors import AutoscalerError
+from simulations.profile import MAX_COLD_START_SPREAD
 
 
 def _number(text: str) -> float:
@@ -98,16 +99,11 @@ def period_seconds(text: str) -> float:
     return value
 
 
-# sigma of a lognormal cold start, as serving profiles cap it (simulations/profile.py):
-# at 2 the slowest 1% of starts take e^(2 x 2.33) = 105 times the median.
-MAX_SPREAD = 2.0
-
-
 def spread(text: str) -> float:
-    """A lognormal spread (sigma of the log): from 0 to MAX_SPREAD."""
+    """A lognormal cold-start spread (sigma of the log), bounded as serving profiles are."""
     value = non_negative_float(text)
-    if value > MAX_SPREAD:
-        raise argparse.ArgumentTypeError(f"must be at most {MAX_SPREAD:g}, got {text!r}")
+    if value > MAX_COLD_START_SPREAD:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_COLD_START_SPREAD:g}, got {text!r}")
     return value
 
 
