@@ -28,7 +28,7 @@ from fastapi.responses import Response
 
 from autoscaler.durations import format_duration
 from autoscaler.server.discovery import GROUP_VERSION
-from autoscaler.server.list_options import check_list_options
+from autoscaler.server.list_options import check_list_options, first_value
 from autoscaler.server.selectors import SelectorError, parse_selector
 from autoscaler.server.series import METRICS, rfc3339
 from autoscaler.server.status import ApiError, bad_request, not_found
@@ -51,15 +51,14 @@ def router(store: DecisionStore, clock: Callable[[], float]) -> APIRouter:
     @api.get(METRIC_PATH)
     async def read_metric(namespace: str, metric: str, request: Request) -> Response:
         # Decoded before the provider is asked, so before "no such metric" too.
-        check_list_options({k: request.query_params.getlist(k) for k in request.query_params})
+        query = {k: request.query_params.getlist(k) for k in request.query_params}
+        check_list_options(query)
         if metric not in METRICS:
             raise not_found(
                 f"the server could not find the metric {metric} for namespace {namespace}",
                 {"name": metric, "group": "external.metrics.k8s.io", "kind": metric},
             )
-        # Repeated parameters: the first wins, as with Go's url.Values.Get.
-        given = request.query_params.getlist("labelSelector")
-        text = given[0] if given else None
+        text = first_value(query, "labelSelector")
         try:
             selector = parse_selector(text)
         except SelectorError as exc:

@@ -27,14 +27,16 @@ _FIELD_LABELS = frozenset({"metadata.name", "metadata.namespace"})
 _INT64 = 2**63
 
 
-def _first(query: Mapping[str, list[str]], name: str) -> str | None:
+def first_value(query: Mapping[str, list[str]], name: str) -> str | None:
+    """The first of a repeated parameter, as Go's ``url.Values.Get`` (Starlette's
+    ``QueryParams.get`` gives the last)."""
     values = query.get(name)
     return values[0] if values else None
 
 
 def check_list_options(query: Mapping[str, list[str]]) -> None:
     """Raise the :class:`ApiError` kube-apiserver would answer for these options."""
-    watch = _first(query, "watch")
+    watch = first_value(query, "watch")
     if watch is not None and watch != "0" and watch.lower() != "false" and watch != "":
         raise ApiError(
             405,
@@ -42,10 +44,10 @@ def check_list_options(query: Mapping[str, list[str]]) -> None:
             details={"group": "external.metrics.k8s.io", "kind": "*"},
         )
     for name in ("limit", "timeoutSeconds"):
-        value = _first(query, name)
+        value = first_value(query, name)
         if value is not None and not (_INTEGER.fullmatch(value) and abs(int(value)) < _INT64):
             raise bad_request(f"{name}: {value!r} is not an integer")
-    fields = _first(query, "fieldSelector")
+    fields = first_value(query, "fieldSelector")
     if fields:
         for term in fields.split(","):
             match = _FIELD_TERM.fullmatch(term.strip())
