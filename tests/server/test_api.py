@@ -196,6 +196,16 @@ def test_list_options_kube_apiserver_accepts_still_read_the_metric(
     assert response.json()["kind"] == "ExternalMetricValueList"
 
 
+def test_a_repeated_label_selector_takes_the_first_as_go_does(api: Running) -> None:
+    # Go's url.Values.Get; Starlette's QueryParams.get would take the last (404 here).
+    api.cycle()
+    query = "labelSelector=leaderworkerset%3Dllama-70b&labelSelector=leaderworkerset%3Dnobody"
+    with api.client() as http:
+        response = http.get(f"{REC}?{query}")
+    assert response.status_code == 200
+    assert len(response.json()["items"]) == 1
+
+
 def test_an_over_long_uri_is_a_compact_status_like_every_other(api: Running) -> None:
     with api.client() as http:
         response = http.get("/" + "a" * 5000)
