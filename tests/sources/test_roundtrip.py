@@ -123,7 +123,9 @@ def test_three_sources_give_the_same_snapshot(
     time.sleep(max(0.0, now - time.time()))
     scraped = scrape.fetch(targets(), time.time())
     live = PrometheusSource(PrometheusQueryClient(prom.url), CLUSTER)
-    time.sleep(1.2)  # let the scrape that covers `now` land in Prometheus
+    # Query and record only once no scrape still in flight can change the past up to
+    # `now` (a failed one writes staleness markers at its start time, after the fact).
+    prom.wait_scraped_past(now)
     queried = live.fetch(targets(), now)
     replay = RecordingSource(record_cli(prom, tmp_path, now - 30, now, capsys))
     recorded = replay.fetch(targets(), now)
@@ -144,11 +146,13 @@ def test_record_then_replay_gives_the_prometheus_snapshots(
     # Compare only where Prometheus's rate() window is fully covered by samples (at the
     # start of a series it extrapolates over the missing part, a recording does not).
     time.sleep(max(0.0, prom.settled_at + 14 - time.time()))
-    # End 3 s back: a scrape that began just before `end` and times out (1 s, the
-    # interval) writes its staleness marker at its start time, after the fact. Recorded
-    # first and queried live second, the two would then see different pasts (a CI run
-    # on a loaded machine had sg-0 in the recording and not in the live answer).
-    end = float(math.floor(time.time())) - 3
+    # A scrape that began just before `end` and times out writes its staleness markers
+    # at its start time, after the fact. Recorded first and queried live second, the two
+    # would then see different pasts (CI runs on a loaded machine had sg-0, and later
+    # big-0 with `end` 3 s back, in the recording and not in the live answer), so wait
+    # until every target's scrapes have moved past `end`.
+    end = float(math.floor(time.time())) - 1
+    prom.wait_scraped_past(end)
     path = record_cli(prom, tmp_path, end - 20, end, capsys)
     recording = load_recording(path)
     assert {t.key for t in recording.targets} == {BIG, SG}

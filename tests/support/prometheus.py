@@ -132,6 +132,21 @@ class PrometheusServer:
                 total += float(line.rsplit(" ", 1)[1])
         return int(total)
 
+    def wait_scraped_past(self, at: float, timeout: float = 30.0) -> None:
+        """Wait until every target has a scrape stamped after ``at`` in the TSDB.
+
+        Until then Prometheus may still change the past up to ``at``: a scrape stamped at
+        or before it that fails writes staleness markers at its own start time once it
+        gives up, up to a scrape timeout later (more on a loaded machine). A target's
+        scrapes run one after the other and a scrape's ``up`` sample is committed with its
+        markers, so once every target's newest ``up`` is stamped after ``at``, two queries
+        of any time up to ``at`` get the same answer whenever they are made."""
+        self.wait_for(
+            "min(timestamp(up))",
+            lambda r: bool(r) and float(r[0]["value"][1]) > at,
+            timeout=timeout,
+        )
+
     def wait_for(self, promql: str, predicate: Any, timeout: float = 15.0) -> list[Any]:
         """Poll an instant query until ``predicate(result)`` holds; returns the result."""
         deadline = time.monotonic() + timeout
