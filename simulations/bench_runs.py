@@ -49,7 +49,7 @@ def _geometric(first: float, last: float, ratio: float, *include: float) -> tupl
 # it between 0.5 and 1 and barely moved it between 14.5 and 15. 15% (queue) and 10%
 # (concurrency) is about one group in seven at the peak. Even grids missed cheap settings
 # that meet the target: on the default trace KEDA at 0.25 (between 0.2 and 0.3) and the
-# KPA at 46 (between 40 and 50), found by the third review (2026-11-24). The published
+# KPA at 46 (between 40 and 50), found by the fourth review (2026-11-24). The published
 # values (10, 5, 100) are always in. The queue recipes reach down to 0.1: with the
 # waiting gauge read at the scrape, a pod's queue averages well under one request while
 # it keeps up, and the only settings that react before the SLO is lost lie there.

@@ -44,7 +44,7 @@ def leader_samples(group: GroupEngine, now: float, model_name: str) -> Samples:
     samples: Samples = {
         "vllm:num_requests_waiting": [(labels, float(group.waiting_at(now)))],
         "vllm:num_requests_running": [(labels, float(group.running_at(now)))],
-        "vllm:kv_cache_usage_perc": [(labels, group.kv_usage())],
+        "vllm:kv_cache_usage_perc": [(labels, group.kv_usage(now))],
         "vllm:prompt_tokens_total": [(labels, c.prompt_tokens)],
         "vllm:generation_tokens_total": [(labels, c.generation_tokens)],
         "vllm:num_preemptions_total": [(labels, float(c.preemptions))],

@@ -5,8 +5,14 @@ waits, for how long, what the leader's metrics say), with every parameter from a
 :class:`~simulations.profile.ServingProfile`:
 
 - **Admission** (FIFO, head-of-line): a waiting request enters the batch when a slot is
-  free (``max_num_seqs``) and the KV cache holds its prompt; otherwise it and everything
-  behind it wait, as in vLLM. A slot freed at f is reused from f in the next step, and its
+  free (``max_num_seqs``) and the KV cache can reserve its whole prompt; otherwise it and
+  everything behind it wait. vLLM allocates a prompt's blocks chunk by chunk as it
+  computes them (and preempts when it runs out); reserving up front admits a little
+  later under KV pressure and never preempts for a prompt. Only what is computed is
+  *held*: the exported ``vllm:kv_cache_usage_perc``, the decode step's KV term and the
+  count of decoding sequences leave out the prompts not yet computed (admitted behind
+  others, 20 prompts of 2,000 tokens reserve 40,000 tokens but hold 10,000 half a
+  second in at 20,000 tokens/s). A slot freed at f is reused from f in the next step, and its
   request decodes from its first token, even one before that step; a slot is reused once
   a step at most (a finish before the start of the step playing it frees it at that start).
 - **Prefill** computes prompts one after another on the group's prefill timeline at
@@ -79,7 +85,8 @@ class GroupEngine:
         self.waiting: deque[int] = deque()
         self.ids = _EMPTY_I
         self.remaining = _EMPTY_F  # tokens still to generate
-        self.context = _EMPTY_F  # tokens held in the KV cache
+        self.context = _EMPTY_F  # tokens reserved in the KV cache (prompt + generated)
+        self.prompt = _EMPTY_F  # prompt tokens each sequence computes on admission
         self.first = _EMPTY_F  # first-token time of each running sequence
         self.start = _EMPTY_F  # when each running sequence was first scheduled
         self.computed = _EMPTY_F  # when its prompt's compute began (after those before it)
@@ -104,8 +111,18 @@ class GroupEngine:
     def running_at(self, now: float) -> int:
         return len(self.ids) - int(np.count_nonzero(self.start > now))
 
-    def kv_usage(self) -> float:
-        return float(self.context.sum()) / self.profile.kv_cache_tokens
+    def held_kv(self, now: float) -> float:
+        """KV tokens held at ``now``: the reservations less the prompt tokens not yet
+        computed (a prompt is computed evenly from ``computed`` to ``first``)."""
+        held = float(self.context.sum())
+        if not len(self.first) or self.first.max() <= now:
+            return held  # every prompt computed (the usual case once a batch runs)
+        span = np.maximum(self.first - self.computed, 1e-12)
+        pending = np.clip((self.first - now) / span, 0.0, 1.0) * self.prompt
+        return held - float(pending.sum())
+
+    def kv_usage(self, now: float) -> float:
+        return self.held_kv(now) / self.profile.kv_cache_tokens
 
     def enqueue(self, rid: int) -> None:
         self.waiting.append(rid)
@@ -131,13 +148,15 @@ class GroupEngine:
         free = p.max_num_seqs - len(self.ids)
         if not self.waiting or free <= 0:
             return
-        kv = float(self.context.sum())
-        step, share = self._full_step(len(self.ids), kv)
+        kv = float(self.context.sum())  # reserved: what admission must fit into
+        decoding = int(np.count_nonzero(self.first <= t0))
+        step, share = self._full_step(decoding, self.held_kv(t0))
         rate = p.prefill_tokens_per_second * share
         unused = free - len(self.freed)  # slots free since before this step
         new_ids: list[int] = []
         new_rem: list[float] = []
         new_ctx: list[float] = []
+        new_prompt: list[float] = []
         new_first: list[float] = []
         new_start: list[float] = []
         new_computed: list[float] = []
@@ -168,12 +187,12 @@ class GroupEngine:
             if remaining is None:
                 log.started[rid] = begin
                 remaining = float(log.output[rid] - 1)
-                self.counters.prompt_tokens += need
             else:
                 del self.resume[rid]
             new_ids.append(rid)
             new_rem.append(remaining)
             new_ctx.append(need)
+            new_prompt.append(need)
             new_first.append(self.prefill_until)
             new_start.append(begin)
             new_computed.append(compute)
@@ -182,6 +201,7 @@ class GroupEngine:
             self.ids = np.concatenate((self.ids, np.asarray(new_ids, dtype=np.int64)))
             self.remaining = np.concatenate((self.remaining, new_rem))
             self.context = np.concatenate((self.context, new_ctx))
+            self.prompt = np.concatenate((self.prompt, new_prompt))
             self.first = np.concatenate((self.first, new_first))
             self.start = np.concatenate((self.start, new_start))
             self.computed = np.concatenate((self.computed, new_computed))
@@ -199,7 +219,7 @@ class GroupEngine:
 
     def _decode(self, t0: float, t1: float) -> None:
         p, log, dt = self.profile, self.log, t1 - t0
-        kv = float(self.context.sum())
+        kv = self.held_kv(0.5 * (t0 + t1))  # decode reads what is held, mid-step
         decoding = int(np.count_nonzero(self.first < t1))
         # Prefill wall time inside the step: the sequences' prefill intervals do not overlap.
         busy = float(
@@ -223,9 +243,13 @@ class GroupEngine:
         c.generation_tokens += float(tokens.sum())
         new_first = (self.first <= t1) & np.isnan(log.first_token[self.ids])
         if new_first.any():
-            # The first token is generated by the prefill step itself.
+            # The first token is generated by the prefill step itself. vLLM counts a
+            # request's prompt tokens in the same iteration (IterationStats, while
+            # prefilling), not when it is admitted: 250 prompts of 2,000 tokens admitted
+            # at once would otherwise show 500,000 tokens while 38,000 are computed.
             c.generation_tokens += float(np.count_nonzero(new_first))
             ids = self.ids[new_first]
+            c.prompt_tokens += float(log.prompt[ids].sum())
             log.first_token[ids] = self.first[new_first]
             ttft = self.first[new_first] - log.routed[ids]
             np.add.at(c.ttft_buckets, np.searchsorted(_BOUNDS, ttft, side="left"), 1)
@@ -267,6 +291,7 @@ class GroupEngine:
         """Keep only the running sequences ``which`` selects, in every per-sequence array."""
         self.ids, self.remaining = self.ids[which], self.remaining[which]
         self.context, self.first = self.context[which], self.first[which]
+        self.prompt = self.prompt[which]
         self.start, self.computed = self.start[which], self.computed[which]
 
     def fail_all(self, now: float) -> int:

@@ -38,7 +38,13 @@ from autoscaler.engine.missing import (
     why_unusable,
 )
 from autoscaler.engine.proposals import propose_with_history
-from autoscaler.engine.stabilize import scale_down, scale_up
+from autoscaler.engine.stabilize import (
+    keep_existing_under_pressure,
+    observation_start,
+    protect_groups,
+    scale_down,
+    scale_up,
+)
 from autoscaler.engine.startup import (
     SLOW_START_FACTOR,
     cold_start_seconds,
@@ -47,7 +53,7 @@ from autoscaler.engine.startup import (
     slow_starts,
 )
 from autoscaler.engine.state import EngineState, append_window
-from autoscaler.engine.zero import from_zero, holds_while_idle, to_zero, track_idle
+from autoscaler.engine.zero import busy_leaders, from_zero, holds_while_idle, to_zero, track_idle
 from autoscaler.policy.model import (
     LATENCY_TYPES,
     LatencySignal,
@@ -110,8 +116,15 @@ def _scale(
         # needs exactly one), they would raise the size to the floor of 1 and call the
         # drain off, every other cycle. They keep seeing the live group and decide 1 -> 0
         # again each cycle until the drain ends; returning load ends the idleness, and
-        # with it the drain.
-        snapshot = dataclasses.replace(snapshot, spec_replicas=going_to)
+        # with it the drain. The drained groups are out of the Service, so the latency
+        # guards scale the groups still serving: a p90 wait of 0.95 s (target 1 s) on
+        # 6 serving of 7 ready needs 6 x 0.95 = 5.7 groups, not 7 x 0.95 = 6.65 -> 7,
+        # which would call off the drain the rules just decided.
+        snapshot = dataclasses.replace(
+            snapshot,
+            spec_replicas=going_to,
+            ready_replicas=min(snapshot.ready_replicas, going_to),
+        )
     spec, now, current = ctx.spec, ctx.now, snapshot.spec_replicas
     proposals, queue_now = propose_with_history(spec, snapshot, now, state.queue_totals)
     note_invalid(ctx, proposals)
@@ -157,16 +170,28 @@ def _scale(
         if silent == snapshot.ready_replicas:
             why = "no request observed, and no leader reports"
             return hold(ctx, state, live.spec_replicas, proposals, why)
-        # Latency signals that saw no request, confirmed by reporting leaders: known
-        # state with zero demand, not missing data (no hold, no fallback).
-        target, driver = 0, proposals[0].name
         names = ", ".join(p.name for p in proposals)
-        ctx.note(R.SIGNAL, f"{names}: no request in the window -> 0 groups needed")
+        driver = proposals[0].name
+        busy = busy_leaders(spec, snapshot, now)
+        if busy:
+            # Nothing finished in the window, yet requests wait or run: no evidence of
+            # how many groups they need, and certainly not of none. Keep the size.
+            target = current
+            ctx.note(
+                R.SIGNAL,
+                f"{names}: no request in the window, but {busy} leader(s) report requests "
+                f"waiting or running -> keep {current}",
+            )
+        else:
+            # Latency signals that saw no request, confirmed by idle reporting leaders:
+            # known state with zero demand, not missing data (no hold, no fallback).
+            target = 0
+            ctx.note(R.SIGNAL, f"{names}: no request in the window -> 0 groups needed")
     else:
         target, driver = best.replicas or 0, best.name
         _note_driver(ctx, best, demand, current)
 
-    observed_since = _observation_start(ctx, state)
+    observed_since = observation_start(ctx, state)
 
     forecast = spec.scale_up.forecast
     demand_history, projected = state.demand, None
@@ -208,7 +233,7 @@ def _scale(
         )
     else:
         rec = current
-    rec = ctx.clamp(_keep_existing_under_pressure(ctx, rec, snapshot, proposals), floor)
+    rec = ctx.clamp(keep_existing_under_pressure(ctx, rec, snapshot, proposals), floor)
     if rec != current and not floor <= current <= spec.replicas.max:
         ctx.note(R.BOUNDS, f"{current} is outside [{floor}, {spec.replicas.max}]")
     if rec <= current and snapshot.starting_replicas and demand > snapshot.ready_replicas:
@@ -220,7 +245,9 @@ def _scale(
     # From exactly one group that exists: while a drain takes 2 groups to 1, the rules see
     # 1, but going to 0 then would drain group 0 as well, leaving no group in the
     # Service while group 1 still finishes its requests.
-    if to_zero(ctx, idleness, live.spec_replicas):
+    if idleness.long_enough and live.spec_replicas == 1 and protect_groups(ctx, 0, live):
+        pass  # 1 -> 0 keeps ``minGroupAge`` too; protect_groups said why
+    elif to_zero(ctx, idleness, live.spec_replicas):
         rec, driver = 0, "scaleToZero"
     rec, draining, drain_state = drain(ctx, state, live, live.spec_replicas, rec)
     return ctx.finish(
@@ -242,19 +269,6 @@ def _scale(
         },
         draining,
     )
-
-
-def _observation_start(ctx: DecisionContext, state: EngineState) -> float:
-    """Start a new observation stretch after a gap longer than the down window.
-
-    The down window must be observed in full before any scale-down: after a restart, and
-    after an outage so long that the window holds no target from before it.
-    """
-    last = state.targets[-1][0] if state.targets else None
-    window = ctx.spec.scale_down.stabilization_window
-    if state.observed_since is None or last is None or ctx.now - last > window:
-        return ctx.now
-    return state.observed_since
 
 
 def _held_while_starting(spec: PolicySpec, snapshot: LwsSnapshot) -> frozenset[str]:
@@ -285,15 +299,3 @@ def _note_driver(ctx: DecisionContext, best: SignalProposal, demand: float, curr
                 f"{needed:.2f} groups plus {ctx.spec.tolerance:g} tolerance as headroom "
                 f"still needs {current}",
             )
-
-
-def _keep_existing_under_pressure(
-    ctx: DecisionContext, rec: int, snapshot: LwsSnapshot, proposals: tuple[SignalProposal, ...]
-) -> int:
-    """While a signal is above its target, never drop below the groups that exist
-    (ready + starting), even when ``spec.replicas`` already asks for fewer."""
-    existing = snapshot.ready_replicas + snapshot.starting_replicas
-    if rec >= existing or not any(p.usable and p.above_target for p in proposals):
-        return rec
-    ctx.note(R.PRESSURE, f"a signal is above target: keeping the {existing} existing groups")
-    return existing

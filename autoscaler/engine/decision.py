@@ -18,8 +18,9 @@ class SignalStatus(StrEnum):
     NO_TRAFFIC = "noTraffic"
     """A latency quantile over no requests is undefined: no pressure, not an error."""
     INVALID = "invalid"
-    """Each sample is usable, but they come to no finite number of groups (two leaders
-    waiting 1e308 each sum to infinity): unusable, as missing data is."""
+    """The samples come to no finite number of groups (two leaders waiting 1e308 each
+    sum to infinity; a latency quantile of +Inf, below 0 or from the future): unusable,
+    as missing data is."""
 
 
 _USABLE = frozenset({SignalStatus.OK, SignalStatus.PARTIAL, SignalStatus.NO_TRAFFIC})

@@ -64,6 +64,13 @@ def _groups_from(
         # Without group detail, a leader that reports is a ready group's.
         ready = going[index][1] if index in going else not snapshot.groups
         going[index] = (leader, ready)
+    if not snapshot.groups:
+        # Without group detail only the counts are known: the lowest indices are taken
+        # as the ready ones (groups start in index order). A ready group whose leader
+        # missed this scrape may still serve: it is drained like the others, and waited
+        # for until it reports idle or the timeout passes, never removed unseen.
+        for index in range(rec, min(current, snapshot.ready_replicas)):
+            going.setdefault(index, (None, True))
     return going
 
 

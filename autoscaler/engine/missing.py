@@ -101,8 +101,8 @@ def note_invalid(ctx: DecisionContext, proposals: tuple[SignalProposal, ...]) ->
         if p.status is SignalStatus.INVALID:
             ctx.note(
                 R.INVALID_SIGNAL,
-                f"{p.name}: the samples come to no finite number of groups: "
-                "unusable, as missing data",
+                f"{p.name}: the samples come to no finite, non-negative number of groups "
+                "(or are stamped in the future): unusable, as missing data",
             )
 
 

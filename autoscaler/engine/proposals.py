@@ -14,6 +14,8 @@ in ``leader_totals``. A signal with no usable sample is MISSING or STALE, never 
 Samples that are usable one by one but come to no finite demand (two leaders waiting
 1e308 each sum to infinity; a TTFT of 1e306 s against 0.001 s) make the signal INVALID,
 unusable like a missing one: infinity is no number of groups, and ``ceil`` of it raises.
+So does a latency quantile that is infinite, negative or stamped in the future; a NaN
+one is a window without requests (``noTraffic``).
 """
 
 from __future__ import annotations
@@ -84,14 +86,26 @@ def _latency_proposal(
     band: tuple[float, float],
 ) -> SignalProposal:
     name = spec.type
-    value, stale = usable_value(snapshot.aggregates.get(spec.signal), now, stale_after)
+    sample = snapshot.aggregates.get(spec.signal)
+    value, stale = usable_value(sample, now, stale_after)
     if value is None:
-        # Nothing observed in the window (no prefill finished for TTFT; no request
-        # finished for vLLM's queue time): no evidence either way, so the signal neither
-        # proposes nor blocks.
-        status = SignalStatus.STALE if stale else SignalStatus.NO_TRAFFIC
-        return make_proposal(name, status, spec.target_seconds)
+        if stale:
+            return make_proposal(name, SignalStatus.STALE, spec.target_seconds)
+        if sample is None or math.isnan(sample.value):
+            # Nothing observed in the window (no prefill finished for TTFT; no request
+            # finished for vLLM's queue time; PromQL's histogram_quantile over zero
+            # rates is NaN): no evidence either way, so the signal neither proposes nor
+            # blocks.
+            return make_proposal(name, SignalStatus.NO_TRAFFIC, spec.target_seconds)
+        # An infinite or negative quantile, or one stamped in the future, is a broken
+        # reading, not a window without requests: unusable, as missing data.
+        return make_proposal(name, SignalStatus.INVALID, spec.target_seconds)
     ready = snapshot.ready_replicas
+    if not ready:
+        # No group serves (every leader failed readiness while the quantile is still in
+        # the rate window): ready x observed / target is 0 groups whatever the latency,
+        # which is no reading of demand. Missing, so the engine waits for leaders.
+        return make_proposal(name, SignalStatus.MISSING, spec.target_seconds, value)
     needed = ready * value / spec.target_seconds
     if not math.isfinite(needed):
         return make_proposal(name, SignalStatus.INVALID, spec.target_seconds, value)

@@ -14,7 +14,7 @@ from autoscaler.durations import format_duration as fmt
 from autoscaler.engine import windows
 from autoscaler.engine.context import DecisionContext
 from autoscaler.engine.decision import ReasonCode, SignalProposal, SignalStatus
-from autoscaler.engine.state import TimedInts
+from autoscaler.engine.state import EngineState, TimedInts
 from autoscaler.snapshot import LwsSnapshot
 
 R = ReasonCode
@@ -83,8 +83,8 @@ def protect_groups(ctx: DecisionContext, rec: int, snapshot: LwsSnapshot) -> int
     """The LWS controller removes the highest indices first: keep any starting or
     too-young group among them by keeping everything up to its index.
 
-    Groups 0..4 with group 3 still starting and a wish to go to 2: groups 4 and 3 would
-    go, so the answer is 4 (only group 4 is removed).
+    Groups 0..4 with group 3 still starting and a wish to go to 2: groups 2, 3 and 4
+    would go, group 3 among them, so the answer is 4 (only group 4 is removed).
     """
     down, current = ctx.spec.scale_down, snapshot.spec_replicas
     if not snapshot.groups:
@@ -111,3 +111,33 @@ def protect_groups(ctx: DecisionContext, rec: int, snapshot: LwsSnapshot) -> int
             )
             return group.index + 1
     return rec
+
+
+def observation_start(ctx: DecisionContext, state: EngineState) -> float:
+    """Start a new observation stretch after a gap longer than the down window, or than
+    ``metrics.staleAfter`` if that is longer.
+
+    The down window must be observed in full before any scale-down: after a restart, and
+    after an outage so long that the window holds no target from before it. The
+    ``staleAfter`` floor is for windows shorter than the decision interval: a 10 s window
+    with decisions every 15 s would otherwise restart the stretch at every decision and
+    never allow a scale-down. A gap up to ``staleAfter`` (60 s by default) is one the
+    data itself tolerates.
+    """
+    last = state.targets[-1][0] if state.targets else None
+    gap = max(ctx.spec.scale_down.stabilization_window, ctx.spec.metrics.stale_after)
+    if state.observed_since is None or last is None or ctx.now - last > gap:
+        return ctx.now
+    return state.observed_since
+
+
+def keep_existing_under_pressure(
+    ctx: DecisionContext, rec: int, snapshot: LwsSnapshot, proposals: tuple[SignalProposal, ...]
+) -> int:
+    """While a signal is above its target, never drop below the groups that exist
+    (ready + starting), even when ``spec.replicas`` already asks for fewer."""
+    existing = snapshot.ready_replicas + snapshot.starting_replicas
+    if rec >= existing or not any(p.usable and p.above_target for p in proposals):
+        return rec
+    ctx.note(R.PRESSURE, f"a signal is above target: keeping the {existing} existing groups")
+    return existing

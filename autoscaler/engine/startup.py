@@ -25,17 +25,24 @@ SLOW_START_FACTOR = 2.0
 
 def observe_starts(config: ColdStart, snapshot: LwsSnapshot, state: EngineState) -> EngineState:
     """Record the start duration (created -> ready) of each group seen ready for the
-    first time.
+    first time, if it became ready while the engine watched.
 
     A group is known by (index, creation time), so a group re-created at the same index
     is a new start. Groups absent from a snapshot (a source that lists no groups this
     cycle, or only some) are remembered, so they are not counted again when they
     reappear; one entry per index keeps the memory bounded by the largest size seen.
+
+    Only groups that turned ready at or after ``state.first_seen`` are learned. A group
+    already ready when the engine first sees it may have turned Ready again since its
+    start: a container restart keeps the pod's creation time and moves the Ready
+    condition's transition time, so a group created 3 h ago and Ready again for 1 h would
+    read as a 2-hour cold start (with starts of 300 s and 290 s, a learned p75 of 3,750 s).
     """
     if not config.learn or not snapshot.groups or _nothing_new(snapshot, state.seen_starts):
         return state
     known = dict(state.seen_starts)
     durations = list(state.start_durations)
+    watched_from = state.first_seen if state.first_seen is not None else -math.inf
     for group in snapshot.groups:
         if known.get(group.index) == group.created_at:
             continue
@@ -44,7 +51,7 @@ def observe_starts(config: ColdStart, snapshot: LwsSnapshot, state: EngineState)
             continue
         known[group.index] = group.created_at
         duration = group.ready_at - group.created_at
-        if 0 < duration <= _MAX_PLAUSIBLE_START:
+        if 0 < duration <= _MAX_PLAUSIBLE_START and group.ready_at >= watched_from:
             durations.append(duration)
     seen = frozenset(known.items())
     if seen == state.seen_starts:

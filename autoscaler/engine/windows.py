@@ -7,7 +7,8 @@
   ``spec.replicas`` seen in it when going up, the largest when going down), at most
   ``groups`` or ``percent`` (whichever allows more) may be added or removed. With
   ``groups: 4, percent: 100`` from 3 groups, up to max(3+4, 3*2) = 7; once the LWS is at
-  7, the next 4 may only come when 3 has left the period, as the HPA counts it.
+  7, no more may come until the size 3 has left the period, as the HPA counts it (then
+  up to max(7+4, 7*2) = 14).
 - Percentages are applied in exact arithmetic, to the percent as written in the policy:
   in floats, 10 * (1 - 80/100) is 1.9999999999999996 and 50 * (1 + 10/100) is
   55.00000000000001, so ``percent: 80`` down from 10 gave 1 instead of 2 and

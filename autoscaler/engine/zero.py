@@ -151,6 +151,25 @@ _ACTIVITY_SIGNALS = (
 )
 
 
+def busy_leaders(policy: PolicySpec, snapshot: LwsSnapshot, now: float) -> int:
+    """Leaders with a fresh sample of waiting, running or token traffic above 0.
+
+    A latency-only policy reads its quantile over requests that finished (vLLM's queue
+    time) or got a first token (TTFT) in the window: with long generations, or an engine
+    stuck, a window can hold none while 300 requests wait. The leaders' gauges tell that
+    silence from an idle LWS.
+    """
+    stale_after = policy.metrics.stale_after
+    busy = 0
+    for samples in snapshot.leaders.values():
+        for signal in _ACTIVITY_SIGNALS:
+            value, _ = usable_value(samples.get(signal), now, stale_after)
+            if value is not None and value > 0:
+                busy += 1
+                break
+    return busy
+
+
 def is_idle(policy: PolicySpec, snapshot: LwsSnapshot, now: float) -> bool:
     """True when every leader reports no waiting, no running and no tokens, and the
     activation signal (if any) is at or below its threshold.

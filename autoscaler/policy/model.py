@@ -122,7 +122,7 @@ class ReplicaBounds(StrictModel):
 class ColdStart(StrictModel):
     """How long a new group takes to become ready, and whether to learn it."""
 
-    expected: Duration = 300.0
+    expected: PositiveDuration = 300.0
     learn: bool = True
     min_observations: int = Field(default=3, ge=1)
     max_observations: int = Field(default=20, ge=1)

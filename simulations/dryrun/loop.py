@@ -66,6 +66,11 @@ class Timeline:
     driver: list[str]
     reasons: list[str]
     hpa_synced: np.ndarray
+    # Every write the HPA made, counted at its sync: a 60 s recording steps over three
+    # syncs a minute, and the recorded ``hpa_replicas`` (one per step) would show
+    # 1 -> 4 -> 8 -> 15 within a minute as one change.
+    scale_ups: int = 0
+    scale_downs: int = 0
 
 
 def _initial(load: RecordedLoad, config: DryRunConfig) -> int:
@@ -116,6 +121,7 @@ def simulate(
     groups: tuple[GroupStatus, ...] | None = None
     names: list[str] = []
     spec_replicas, status_replicas = lws.spec_replicas, lws.status_replicas
+    writes = {"up": 0, "down": 0}
     nan = math.nan
     every = max(1, n // 20)
 
@@ -135,6 +141,7 @@ def simulate(
         result = hpa.reconcile(at, scale, reading)
         if result.replicas == spec_replicas:
             return False
+        writes["up" if result.replicas > spec_replicas else "down"] += 1
         lws.scale(result.replicas, at)
         spec_replicas, status_replicas = lws.spec_replicas, lws.status_replicas
         return True
@@ -196,6 +203,8 @@ def simulate(
         driver=drivers,
         reasons=reasons,
         hpa_synced=np.asarray(synced, dtype=bool),
+        scale_ups=writes["up"],
+        scale_downs=writes["down"],
     )
 
 

@@ -121,7 +121,6 @@ def summarize(timeline: Timeline, demand: np.ndarray) -> Summary:
     right = np.clip(np.ceil(np.nan_to_num(demand) - _EPS), floor, bounds.max)
     wrong = known & (ready != right)
     spec = timeline.hpa_replicas
-    changes = np.diff(spec)
     at_zero = spec == 0
     entered_zero = int(np.count_nonzero(at_zero[1:] & ~at_zero[:-1])) if n > 1 else 0
     total = float(dt.sum())
@@ -136,8 +135,8 @@ def summarize(timeline: Timeline, demand: np.ndarray) -> Summary:
         gpu_hours=None if gpus is None else round(replica_hours * gpus, 4),
         underprovisioned_seconds=float(dt[under].sum()),
         underprovisioned_fraction=round(float(dt[under].sum()) / total, 6) if total else 0.0,
-        scale_ups=int(np.count_nonzero(changes > 0)),
-        scale_downs=int(np.count_nonzero(changes < 0)),
+        scale_ups=timeline.scale_ups,
+        scale_downs=timeline.scale_downs,
         wrong_size_seconds=float(dt[wrong].sum()),
         longest_wrong_size_seconds=_longest_run_seconds(wrong, dt),
         zero_seconds=float(dt[at_zero].sum()),

@@ -116,8 +116,9 @@ def test_forecast_uses_the_learned_cold_start() -> None:
         coldStart={"expected": "5m", "learn": True, "minObservations": 3, "quantile": 0.5},
         scaleUp={"forecast": {"enabled": True, "lookback": "5m", "maxGrowth": 2.0}},
     )
-    # Three observed starts of 600 s: the median, 600 s, replaces the expected 300 s.
-    groups = [GroupStatus(i, T0 - 5000, T0 - 4400) for i in range(3)]
+    # Three starts of 600 s, ready as the engine watches: the median, 600 s, replaces
+    # the expected 300 s.
+    groups = [GroupStatus(i, T0 - 600, T0) for i in range(3)]
     driver = Driver(policy)
     for step in range(11):
         decision = driver.at(
@@ -350,6 +351,71 @@ def test_an_outage_longer_than_the_down_window_restarts_the_warm_up() -> None:
     back = driver.at(30, queue=[1] * 4)  # low load on return: nothing seen for 360 s
     assert back.replicas == 4
     assert ReasonCode.WARMING_UP in codes(back)
+
+
+@pytest.mark.parametrize("window", [0, 10, 14, 20])
+def test_a_down_window_shorter_than_the_decision_interval_still_scales_down(window: int) -> None:
+    # Decisions every 15 s: a gap longer than a 10 s window used to restart the
+    # observation at every decision, so the LWS stayed at 5 for good. A gap up to
+    # metrics.staleAfter (60 s) is no outage.
+    policy = make_policy(signals=[QUEUE], scaleDown={"stabilizationWindow": window})
+    driver = Driver(policy)
+    sizes = []
+    current = 5
+    for _ in range(4):
+        current = driver.at(15, current=current, queue=[1] * current).replicas or 0
+        sizes.append(current)
+    assert sizes[-1] == 1
+    assert sizes.index(1) <= 2  # within two decisions of 15 s
+
+
+def test_an_outage_longer_than_stale_after_restarts_a_short_down_window() -> None:
+    policy = make_policy(signals=[QUEUE], scaleDown={"stabilizationWindow": 10})
+    driver = Driver(policy)
+    driver.at(0, queue=[10] * 4)
+    back = driver.at(61, queue=[1] * 4)  # 61 s without a decision, past staleAfter 60 s
+    assert back.replicas == 4
+    assert ReasonCode.WARMING_UP in codes(back)
+    assert driver.at(15, queue=[1] * 4).replicas == 1
+
+
+@pytest.mark.parametrize(
+    ("signal", "busy"),
+    [
+        ("queueWait", {"queue": [300] * 4, "running": [200] * 4}),  # nothing finished
+        ("ttft", {"queue": [0] * 4, "running": [8] * 4}),  # long decodes, no new prompt
+    ],
+)
+def test_a_latency_only_policy_keeps_its_size_while_leaders_are_busy(
+    signal: str, busy: dict[str, list[float]]
+) -> None:
+    # No quantile (no request finished in the window) is no evidence of zero demand
+    # while the leaders' gauges show requests waiting or running.
+    policy = make_policy(signals=[{"type": signal, "targetSeconds": 1}])
+    driver = Driver(policy)
+    for step in range(40):  # ten minutes
+        decision = driver.at(0 if step == 0 else 15, **busy)
+        assert decision.replicas == 4
+    assert "4 leader(s) report requests waiting or running -> keep 4" in decision.explain()
+
+
+def test_a_latency_only_policy_reads_idle_leaders_as_zero_demand() -> None:
+    policy = make_policy(signals=[{"type": "ttft", "targetSeconds": 1}])
+    decision = Driver(policy).at(0, queue=[0] * 4, running=[0] * 4)
+    assert decision.replicas == 1
+    assert "ttft: no request in the window -> 0 groups needed" in decision.explain()
+
+
+def test_a_latency_quantile_without_a_ready_group_waits_for_leaders() -> None:
+    # Every leader failed readiness while the TTFT quantile is still in the window:
+    # 0 ready x 0.5 s / 1 s is no demand of 0 groups.
+    policy = make_policy(
+        signals=[{"type": "ttft", "targetSeconds": 1}],
+        scaleDown={"removeStartingGroups": True},
+    )
+    decision = Driver(policy).at(0, ready=0, starting=3, aggregates={Signal.TTFT: 0.5})
+    assert decision.replicas == 3
+    assert ReasonCode.WAITING_FOR_LEADERS in codes(decision)
 
 
 def test_a_signal_above_target_blocks_scale_down() -> None:

@@ -12,6 +12,8 @@ from autoscaler.snapshot import GroupStatus, LwsSnapshot, group_index, leader_po
 from tests.engine.factories import T0, Driver, codes, make_policy, ready_groups, snapshot
 
 DRAIN = {"scaleDown": {"drain": {"enabled": True, "timeout": "2m"}}}
+QUEUE_WAIT = {"type": "queueWait", "targetSeconds": 1}
+QW = Signal.QUEUE_WAIT
 
 
 def _busy(now: float, running: list[float], queue: list[float] | None = None) -> LwsSnapshot:
@@ -177,3 +179,41 @@ def test_a_drain_to_one_group_ends_before_the_drain_to_zero_starts() -> None:
     third = d.at(15, groups=ready_groups(1, T0 - 3600), **ONE_IDLE)
     assert (third.replicas, third.draining) == (1, ("model-0",))
     assert d.at(15, groups=ready_groups(1, T0 - 3600), **ONE_IDLE).replicas == 0
+
+
+def test_latency_guards_count_only_the_groups_still_serving_during_a_drain() -> None:
+    # 7 groups at a p90 queue wait of 0.75 s: 7 x 0.75 = 5.25 groups, 6 with the 10%
+    # headroom of a scale-down, so group 6 leaves the Service. With 6 serving, the p90
+    # is 0.95 s (target 1 s): 6 x 0.95 = 5.7 groups, within tolerance of 6. Counted on
+    # the 7 ready groups, 6.65 -> 7 called the drain off at once.
+    policy = make_policy(
+        signals=[QUEUE_WAIT, {"type": "queueDepth", "targetPerGroup": 10}], **DRAIN
+    )
+    d = Driver(policy)
+    groups = ready_groups(7, T0 - 3600)
+    first = d.at(0, groups=groups, queue=[5] * 7, running=[4] * 7, aggregates={QW: 0.75})
+    assert first.draining == ("model-6",)
+    second = d.at(
+        15, groups=groups, queue=[5] * 6 + [0], running=[4] * 6 + [1], aggregates={QW: 0.95}
+    )
+    assert second.draining == ("model-6",)  # still draining: group 6 runs one request
+    assert second.replicas == 7
+    third = d.at(
+        15, groups=groups, queue=[5] * 6 + [0], running=[4] * 6 + [0], aggregates={QW: 0.95}
+    )
+    assert third.replicas == 6
+
+
+def test_without_group_detail_a_silent_leader_is_drained_not_removed_unseen() -> None:
+    # Three ready groups, no per-group detail, group 2's leader missed this scrape: the
+    # scale-down to 1 drains groups 1 and 2 and waits for group 2 to report idle.
+    policy = make_policy(signals=[{"type": "ttft", "targetSeconds": 2}], **DRAIN)
+    d = Driver(policy)
+    first = d.at(0, ready=3, queue=[0, 0], running=[4, 4], aggregates={Signal.TTFT: 0.5})
+    assert first.replicas == 3
+    assert first.draining == ("model-1", "model-2")
+    second = d.at(15, ready=3, queue=[0, 0], running=[4, 0], aggregates={Signal.TTFT: 0.5})
+    assert second.replicas == 3  # group 2 was never seen idle
+    assert "group(s) 2 finish" in second.explain()
+    third = d.at(15, ready=3, queue=[0, 0, 0], running=[4, 0, 0], aggregates={Signal.TTFT: 0.5})
+    assert third.replicas == 1

@@ -127,14 +127,15 @@ def test_each_signal_reduces_to_demand_in_groups(
 
 
 def test_a_latency_quantile_of_unknown_age_proposes_nothing() -> None:
-    # 8 s on 2 groups against 1 s would ask for 16 groups if the sample counted. An
-    # unusable quantile reads as one over no request (PromQL's NaN): no pressure.
+    # 8 s on 2 groups against 1 s would ask for 16 groups if the sample counted. A
+    # quantile of unknown age is a broken reading: invalid (it proposes nothing, and
+    # blocks scale-down as missing data does), not a window without requests.
     policy = make_policy(signals=[QUEUE, {"type": "queueWait", "targetSeconds": 1}])
     snap = snapshot(T0, queue=[1, 1])
     aggregates = {Signal.QUEUE_WAIT: Sample(8.0, math.nan)}
     snap = dataclasses.replace(snap, aggregates=aggregates)
     _, latency = propose(policy.spec, snap, T0)
-    assert latency.status is SignalStatus.NO_TRAFFIC
+    assert latency.status is SignalStatus.INVALID
     assert latency.replicas is None
 
 
@@ -338,3 +339,36 @@ def test_hold_while_starting_caps_the_queue_at_the_groups_that_exist(
     (proposal,) = propose(policy.spec, snap, T0)
     assert proposal.needed == pytest.approx(sum(queue) / 8)  # the reading stays
     assert proposal.replicas == replicas
+
+
+@pytest.mark.parametrize(
+    ("value", "age"),
+    [(math.inf, 0.0), (-1.0, 0.0), (2.0, -3600.0)],
+    ids=["infinite", "negative", "from-the-future"],
+)
+def test_a_broken_latency_quantile_is_invalid_not_a_window_without_requests(
+    value: float, age: float
+) -> None:
+    # noTraffic reads as zero demand in a latency-only policy: a broken reading must not.
+    policy = make_policy(signals=[{"type": "ttft", "targetSeconds": 1}])
+    snap = snapshot(T0, queue=[50, 50], aggregates={Signal.TTFT: value}, age=age)
+    (latency,) = propose(policy.spec, snap, T0)
+    assert latency.status is SignalStatus.INVALID
+    assert latency.replicas is None
+
+
+def test_a_nan_quantile_is_a_window_without_requests() -> None:
+    # PromQL's histogram_quantile over zero bucket rates.
+    policy = make_policy(signals=[{"type": "ttft", "targetSeconds": 1}])
+    snap = snapshot(T0, queue=[0, 0], aggregates={Signal.TTFT: math.nan})
+    (latency,) = propose(policy.spec, snap, T0)
+    assert latency.status is SignalStatus.NO_TRAFFIC
+
+
+def test_a_latency_quantile_without_a_ready_group_is_missing() -> None:
+    # 0 ready x 0.5 s / 1 s would be a demand of 0 groups, whatever the latency.
+    policy = make_policy(signals=[{"type": "ttft", "targetSeconds": 1}])
+    snap = snapshot(T0, ready=0, starting=3, aggregates={Signal.TTFT: 0.5})
+    (latency,) = propose(policy.spec, snap, T0)
+    assert latency.status is SignalStatus.MISSING
+    assert latency.replicas is None

@@ -84,6 +84,21 @@ def test_no_double_counting_across_cycles_and_group_less_snapshots() -> None:
     assert state.start_durations == (60.0, 90.0)
 
 
+def test_only_starts_that_ended_while_the_engine_watched_are_learned() -> None:
+    # Groups 0 and 1 started as the engine watched (300 s and 290 s). Group 2 was created
+    # 3 h before and is Ready again for 1 h after a container restart (same pod, newer
+    # Ready transition): 7,200 s is no cold start. Learned, it made the p75 3,750 s.
+    watching = EngineState(first_seen=T0)
+    state = _observe(
+        watching,
+        GroupStatus(0, T0, T0 + 300),
+        GroupStatus(1, T0 + 10, T0 + 300),
+        GroupStatus(2, T0 - 10_800, T0 - 3600),
+    )
+    assert state.start_durations == (300.0, 290.0)
+    assert (2, T0 - 10_800) in state.seen_starts  # known, so never reconsidered
+
+
 def test_a_recreated_group_is_a_new_start() -> None:
     state = _observe(EngineState(), GroupStatus(0, T0, T0 + 60))
     state = _observe(state, GroupStatus(0, T0 + 1000, None))  # deleted, re-created, starting

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from autoscaler.engine import ReasonCode
 from autoscaler.engine.zero import is_idle
 from autoscaler.signals import Signal
+from autoscaler.snapshot import GroupStatus
 from tests.engine.factories import T0, Driver, codes, make_policy, snapshot
 
 QUEUE = {"type": "queueDepth", "targetPerGroup": 10}
@@ -298,3 +299,20 @@ def test_no_group_goes_while_idle_for_less_than_a_cold_start(
             assert decision.replicas >= size
             if decision.replicas == size and size > 1:
                 assert ReasonCode.IDLE_HOLD in codes(decision)
+
+
+def test_scale_to_zero_keeps_min_group_age() -> None:
+    # idleAfter 60 s, but the one group has been ready for only 2 minutes of its
+    # 10-minute minGroupAge: it stays until it is 10 minutes old.
+    policy = make_policy(
+        signals=[QUEUE],
+        scaleToZero={**STZ, "idleAfter": "1m"},
+        scaleDown={"minGroupAge": "10m"},
+    )
+    driver = Driver(policy)
+    group = [GroupStatus(0, T0 - 420, T0 - 120)]
+    for step in range(32):  # to T0 + 465 s: ready for 585 s
+        decision = driver.at(0 if step == 0 else 15, groups=group, **IDLE)
+        assert decision.replicas == 1
+    assert ReasonCode.PROTECT_YOUNG in codes(decision)
+    assert driver.at(15, groups=group, **IDLE).replicas == 0

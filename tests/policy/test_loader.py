@@ -142,6 +142,11 @@ CASES = [
         id="zero-period",
     ),
     pytest.param(
+        BODY + "  coldStart:\n    expected: 0s\n",
+        [(16, "spec.coldStart.expected", "greater than 0")],
+        id="zero-cold-start",  # every starting group would be a SlowStart at once
+    ),
+    pytest.param(
         BODY[: BODY.index("  signals:")] + "  signals: []\n",
         [(12, "spec.signals", "at least 1 item")],
         id="empty-signal-list",

@@ -92,6 +92,9 @@ class FunctionSource:
         self.missing: set[LwsKey] = set()
         self.fetches: list[float] = []
         self.closed = False
+        # (created, ready) of every group; the engine learns a cold start only from
+        # groups that turned ready while it watched.
+        self.group_times = (T0 - 7200, T0 - 7000)
 
     def snapshot(self, key: LwsKey, now: float) -> LwsSnapshot:
         per_group = self.loads[key](now) / self.groups
@@ -111,7 +114,7 @@ class FunctionSource:
             spec_replicas=self.groups,
             status_replicas=self.groups,
             ready_replicas=self.groups,
-            groups=tuple(GroupStatus(i, T0 - 7200, T0 - 7000) for i in range(self.groups)),
+            groups=tuple(GroupStatus(i, *self.group_times) for i in range(self.groups)),
             leaders=leaders,
         )
 

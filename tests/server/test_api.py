@@ -346,6 +346,7 @@ def test_liveness_fails_when_the_loop_thread_dies(start_server: Start) -> None:
 
 
 def test_debug_decision_and_metrics(api: Running) -> None:
+    api.source.group_times = (T0 - 200, T0)  # re-created, ready now: starts it watched
     api.cycle()
     with api.client() as http:
         one = http.get(f"/debug/decisions/{LLAMA.namespace}/{LLAMA.name}").json()
@@ -369,8 +370,8 @@ def test_debug_decision_and_metrics(api: Running) -> None:
     assert 'lws_autoscaler_signal_proposal_replicas{leaderworkerset="llama-70b"' in metrics
     llama = 'leaderworkerset="llama-70b",namespace="inference",policy="llama-70b"'
     assert f"lws_autoscaler_demand_groups{{{llama}}} " in metrics
-    # The source's groups were created at T0 - 7200 and ready at T0 - 7000: a learned
-    # 200 s replaces the policy's expected 5 minutes, and the decision says so.
+    # The source's groups were created at T0 - 200 and ready at T0: a learned 200 s
+    # replaces the policy's expected 5 minutes, and the decision says so.
     assert f"lws_autoscaler_cold_start_seconds{{{llama}}} 200.0" in metrics
     assert f'lws_autoscaler_decision_reasons_total{{{llama},reason="Signal"}} 1.0' in metrics
     learned = f'lws_autoscaler_decision_reasons_total{{{llama},reason="ColdStartLearned"}} 1.0'

@@ -60,8 +60,9 @@ def test_a_schedule_makes_one_event_and_costs_what_the_formula_says() -> None:
     assert result.replica_hours == pytest.approx(expected_hours, abs=0.5 * 4 / 3600.0)
 
 
-def _fake_play(attainment_of: dict[int, float]) -> Any:
-    """A stand-in closed loop for the verdict logic: attainment by final size."""
+def _fake_play(attainment_of: dict[int, float], drain_seconds: float = 0.0) -> Any:
+    """A stand-in closed loop for the verdict logic: attainment by final size; each
+    released group holds its GPUs ``drain_seconds`` past the switch."""
     played: list[Schedule] = []
 
     def play(schedule: Schedule) -> RunResult:
@@ -71,6 +72,7 @@ def _fake_play(attainment_of: dict[int, float]) -> Any:
     def summary(result: Any) -> dict[str, Any]:
         schedule: Schedule = result
         hours = schedule.before * schedule.switch_at + schedule.after * (1000 - schedule.switch_at)
+        hours += max(0, schedule.before - schedule.after) * drain_seconds
         return {
             "slo_attainment": attainment_of[schedule.after],
             "gpu_hours": 8 * hours / 3600.0,
@@ -146,3 +148,19 @@ def test_goal_bounds_play_each_budget() -> None:
     assert saving["goal_reachable"]
     assert oracle["goal_reachable"]
     assert len(played) == 4  # 4 -> 1 and 4 -> 2 in each budget
+
+
+def test_a_schedule_over_budget_by_its_drain_is_played_again_earlier() -> None:
+    # 4 -> 2 within 2,400 group-seconds over 1,000 s: the formula's latest switch is
+    # (2,400 - 2 x 1,000) / 2 = 200 s, 195 s on the 15 s grid. The released groups
+    # drain 10 s each, so that schedule costs 780 + 1,610 + 20 = 2,410; one step
+    # earlier, 180 s, costs 2,380 and fits. Without the retreat: "unreachable".
+    best = {"gpu_hours": 8 * 3000 / 3600.0, "scale_events": 2}
+    budget = 8 * 2400 / 3600.0
+    play, summary, played = _fake_play({1: 0.5, 2: 0.995, 3: 0.999}, drain_seconds=10.0)
+    bound = one_event_bound(best, budget, BoundSetup(4, 3, 8, 1000.0, 0.99, play, summary))
+    to_two = next(s for s in bound["schedules"] if s["to"] == 2)
+    assert to_two["switch_at_s"] == 180.0
+    assert to_two["gpu_hours"] <= bound["gpu_hour_budget"]
+    assert [s.switch_at for s in played if s.after == 2] == [195.0, 180.0]
+    assert bound["goal_reachable"] is True

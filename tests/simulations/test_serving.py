@@ -261,3 +261,64 @@ def test_a_request_is_scheduled_when_the_step_budget_reaches_it_as_in_vllm() -> 
     np.testing.assert_allclose(log.started, [0, 0, 0, step, step, 2 * step])
     # The leader's queue-time histogram observes the same waits.
     assert engines[0].counters.queue_sum == pytest.approx(4 * step)
+
+
+def test_prompts_not_yet_computed_hold_no_kv_cache() -> None:
+    """Twenty 2,000-token prompts at t=0 on an idle group: all are admitted (40,000
+    tokens reserved), but vLLM holds KV blocks only for what it has computed. Half a
+    second in, at the prefill rate r with nothing decoding, r/2 tokens are held; counted
+    as held from admission, the exported gauge read 40,000 tokens from the first scrape."""
+    n, prompt = 20, 2000
+    log = RequestLog.for_trace(_trace([0.0] * n, [prompt] * n, [50] * n))
+    engine = GroupEngine(0, PROFILE, log)
+    Gateway(log, PROFILE.max_context_tokens).route_until(0.5, [engine], 0.0)
+    engine.step(0.0, 0.5)
+    p = PROFILE
+    budget = p.max_num_batched_tokens / p.prefill_tokens_per_second
+    rate = p.prefill_tokens_per_second * budget / (budget + p.decode.step_seconds(0, 0.0))
+    assert len(engine.ids) == n
+    assert engine.context.sum() >= n * prompt  # reserved, and the first tokens out
+    # Held at 0.5 s: the computed prompt tokens plus the first tokens generated so far.
+    computed = 0.5 * rate
+    generated = float(engine.context.sum()) - n * prompt
+    assert engine.held_kv(0.5) == pytest.approx(computed + generated)
+    assert engine.kv_usage(0.5) < 0.3 * n * prompt / p.kv_cache_tokens
+    # Once every prompt is computed, everything reserved is held.
+    done = float(engine.first.max())
+    assert engine.held_kv(done) == pytest.approx(float(engine.context.sum()))
+
+
+def test_prompts_waiting_for_their_compute_are_not_decoding_sequences() -> None:
+    """A prompt admitted at 0.5 s behind 50 prompts of 20,000 tokens, none computed yet
+    (the first needs about 1 s), gets the prefill share of a step with nothing decoding
+    and only the computed tokens as KV. Counting the 50 as decoding took one token each
+    out of the step's 8,192-token budget, and their million reserved tokens lengthened
+    the step by 16 ms: a 4% slower prefill."""
+    arrivals = [0.0] * 50 + [0.6]
+    log = RequestLog.for_trace(_trace(arrivals, [20_000] * 50 + [1000], [20] * 51))
+    engine = GroupEngine(0, PROFILE, log)
+    gateway = Gateway(log, PROFILE.max_context_tokens)
+    for k in range(2):
+        gateway.route_until((k + 1) * 0.5, [engine], k * 0.5)
+        engine.step(k * 0.5, (k + 1) * 0.5)
+    assert np.all(engine.first[:50] > 0.5)  # nothing was decoding at 0.5 s
+    p = PROFILE
+    budget = p.max_num_batched_tokens / p.prefill_tokens_per_second
+    step = budget + p.decode.step_seconds(0, engine.held_kv(0.5))
+    rate = p.prefill_tokens_per_second * budget / step
+    last = int(np.argmax(engine.ids == 50))
+    assert engine.first[last] - engine.computed[last] == pytest.approx(1000 / rate)
+
+
+def test_prompt_tokens_are_counted_when_the_first_token_is_out_as_in_vllm() -> None:
+    """vLLM adds a request's prompt to vllm:prompt_tokens_total in the iteration that
+    computes it (its first token), not at admission: 250 prompts of 2,000 tokens admitted
+    at once showed 500,000 tokens in the first scrape while 10,000 were computed."""
+    n, prompt = 250, 2000
+    log = RequestLog.for_trace(_trace([0.0] * n, [prompt] * n, [10] * n))
+    engine = GroupEngine(0, PROFILE, log)
+    Gateway(log, PROFILE.max_context_tokens).route_until(0.5, [engine], 0.0)
+    engine.step(0.0, 0.5)
+    firsts = int(np.count_nonzero(~np.isnan(log.first_token)))
+    assert 0 < firsts < n
+    assert engine.counters.prompt_tokens == firsts * prompt

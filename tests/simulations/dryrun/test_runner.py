@@ -390,3 +390,41 @@ def test_a_coarse_recording_scales_up_as_fast_as_a_fine_one(policy: ScalingPolic
         sizes[step] = int(timeline.hpa_replicas[at == 420][0])
     assert sizes[60.0] == sizes[15.0]
     assert sizes[15.0] > 13
+
+
+@pytest.mark.parametrize("step", [15.0, 60.0])
+def test_every_hpa_write_is_a_scale_event_whatever_the_recording_step(
+    policy: ScalingPolicy, step: float
+) -> None:
+    """A legacy HPA (no ``behavior``: at most max(2x, 4) a sync) from 1 group to 15
+    groups' worth of queue writes 1 -> 4 -> 8 -> 15 on three syncs 15 s apart. The
+    summary counted changes between recorded steps: 2 on a 60 s recording, and the
+    first write (against the initial size) was never counted on any."""
+    spec = HpaSpec.model_validate(
+        {
+            "minReplicas": 1,
+            "maxReplicas": 20,
+            "metrics": [
+                {
+                    "type": "External",
+                    "external": {
+                        "metric": {"name": "lws_recommended_replicas"},
+                        "target": {"type": "AverageValue", "averageValue": "1"},
+                    },
+                }
+            ],
+        }
+    )
+    wide = policy.model_copy(
+        update={
+            "spec": policy.spec.model_copy(
+                update={"replicas": policy.spec.replicas.model_copy(update={"max": 20})}
+            )
+        }
+    )
+    t = np.arange(int(1200 / step) + 1) * step
+    queue = np.where(t < 600, 5.0, 150.0)
+    load = collect(KEY, history_from_curve(KEY, START, step, queue, ready=1))
+    config = DryRunConfig(HpaConfig.from_spec(spec), ColdStartModel(120.0, 0.0), initial_replicas=1)
+    summary = summarize(simulate(wide, load, config), demand_groups(load, wide))
+    assert (summary.scale_ups, summary.scale_downs) == (3, 0)
