@@ -13,8 +13,15 @@ import os
 from collections.abc import Generator
 
 import pytest
+from hypothesis import settings
 
 NO_SKIPS = "LWS_AUTOSCALER_NO_SKIPS"
+
+# No per-example deadline for property tests: their bodies take milliseconds, and one
+# garbage collection or preemption of 200 ms on a loaded 2-core CI machine would fail a
+# test with "Unreliable test timings", a timing verdict, not a behaviour one.
+settings.register_profile("suite", deadline=None)
+settings.load_profile("suite")
 
 
 @pytest.hookimpl(hookwrapper=True)

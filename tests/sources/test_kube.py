@@ -187,7 +187,7 @@ def test_a_silent_api_server_costs_one_timeout_not_one_per_retry_or_namespace(
         started = time.monotonic()
         with pytest.raises(SourceUnavailableError, match=r"did not answer .* within 1s"):
             reader.read([LwsKey("a", "x"), LwsKey("b", "y"), LwsKey("c", "z")])
-        assert time.monotonic() - started < 1.8
+        assert time.monotonic() - started < 4.0  # a hang would not end; slack for load
         assert len(silent.conns) == 1  # the request that got no answer was not sent again
     finally:
         silent.close()
@@ -199,18 +199,20 @@ def test_no_answer_in_one_namespace_fails_the_rest_without_waiting_on_each(
     api.put(lws_object("a", "x", 1, 1, 1))
 
     def slow(_body: object, _req: object) -> tuple[int, dict[str, object]]:
-        time.sleep(1.5)
+        time.sleep(4.0)
         return 200, {"items": []}
 
     api.on_get("/apis/leaderworkerset.x-k8s.io/v1/namespaces/b/leaderworkersets", slow)
-    reader = KubernetesClusterReader(api_client(api), timeout=0.5)
+    reader = KubernetesClusterReader(api_client(api), timeout=1.0)
     before = len(api.requests)
     started = time.monotonic()
     states = reader.read([LwsKey("a", "x"), LwsKey("b", "y"), LwsKey("c", "z")])
-    assert time.monotonic() - started < 1.3  # one timeout, not one per namespace or retry
+    # One timeout (1 s), not one per namespace or retry (3 s and more), nor the answer
+    # (4 s); 1.5 s of slack for a loaded machine.
+    assert time.monotonic() - started < 2.5
     assert set(states) == {LwsKey("a", "x")}
     assert (
-        "did not answer (list leaderworkersets in b) within 0.5s" in states.errors[LwsKey("b", "y")]
+        "did not answer (list leaderworkersets in b) within 1s" in states.errors[LwsKey("b", "y")]
     )
     assert "c not tried" in states.errors[LwsKey("c", "z")]
     paths = [r.path for r in api.requests[before:]]

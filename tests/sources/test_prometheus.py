@@ -6,7 +6,6 @@ test uses its own LWS so they do not disturb each other."""
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -223,10 +222,12 @@ def test_group_appears_then_vanishes(source: PrometheusSource, exporter: Metrics
         result = poll(
             source,
             tgt,
-            lambda r: "promptTokensPerSecond" in values(only(r, "inference", "grow"))["grow-1"],
+            lambda r: (
+                "promptTokensPerSecond" in values(only(r, "inference", "grow"))["grow-1"]
+                and only(r, "inference", "grow").ready_replicas == 2
+            ),
         )
         assert values(only(result, "inference", "grow"))["grow-1"]["promptTokensPerSecond"] > 0
-        assert only(result, "inference", "grow").ready_replicas == 2
     finally:
         newcomer.present = False
     # A failed scrape writes staleness markers: the pod is gone at once, not after 5 min.
@@ -235,20 +236,29 @@ def test_group_appears_then_vanishes(source: PrometheusSource, exporter: Metrics
 
 
 def test_counter_reset_is_not_a_negative_rate(
-    source: PrometheusSource, exporter: MetricsExporter
+    source: PrometheusSource, exporter: MetricsExporter, prom: PrometheusServer
 ) -> None:
     leader = exporter.leaders[("inference", "reset-0")]
     tgt = [target("inference", "reset")]
+    # Reset right after a successful scrape, so the increase lost is at most the time
+    # since it (a failed or late scrape before the reset lost up to 2 s, -20%).
+    since = time.time()
+    prom.wait_for(
+        f'up{{pod="reset-0"}} == 1 and timestamp(up{{pod="reset-0"}}) > {since}',
+        bool,
+        timeout=10,
+    )
     leader.reset()
     seen = []
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        snap = only(source.fetch(tgt, time.time()), "inference", "reset")
-        sample = snap.leaders["reset-0"].get(Signal.PROMPT_TOKENS)
+        # One scrape may fail under load: a missing leader is no reading, not an error.
+        snap = source.fetch(tgt, time.time()).snapshots.get(LwsKey("inference", "reset"))
+        sample = snap.leaders.get("reset-0", {}).get(Signal.PROMPT_TOKENS) if snap else None
         if sample is not None:
             seen.append(sample.value)
         time.sleep(0.5)
-    assert seen
+    assert len(seen) >= 5
     # Across the reset the rate dips by at most the increase lost before it; it is never
     # negative (naive delta) nor the whole counter (reset misread as growth).
     assert all(0 < v <= 200 * 1.05 for v in seen), seen
@@ -315,8 +325,8 @@ def test_rejected_query_and_empty_result_are_clear_errors(source: PrometheusSour
     assert snap.spec_replicas == 0
 
 
-def test_history_matches_instant_fetches(source: PrometheusSource) -> None:
-    end = float(math.floor(time.time())) - 2
+def test_history_matches_instant_fetches(source: PrometheusSource, prom: PrometheusServer) -> None:
+    end = prom.settled_second('namespace="inference",pod=~"llama-.*"')
     tgt = [target("inference", "llama")]
     steps = list(source.history(tgt, end - 4, end, 1.0))
     assert [t for t, _ in steps] == [end - 4, end - 3, end - 2, end - 1, end]
@@ -351,6 +361,10 @@ class _SlowProxy(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _ProxyHandler)
         self.upstream, self.mode = upstream, mode
         self.slow = 0
+        # One client for every forwarded query: a new one per query (its SSL context
+        # included) cost 25-80 ms each, which on a loaded 2-core machine pushed the
+        # slow query past the fetch's 2 s deadline before it was even sent.
+        self.http = httpx.Client(timeout=5)
 
     @property
     def url(self) -> str:
@@ -368,11 +382,10 @@ class _ProxyHandler(BaseHTTPRequestHandler):
                 time.sleep(1.5)
             self._send(503, json.dumps(TIMEOUT_503).encode())
             return
-        answer = httpx.post(
+        answer = self.server.http.post(
             f"{self.server.upstream}{self.path}",
             content=body,
             headers={"Content-Type": self.headers.get("Content-Type", "")},
-            timeout=5,
         )
         self._send(answer.status_code, answer.content)
 
@@ -398,6 +411,7 @@ def slow_proxy(prom: PrometheusServer, request: pytest.FixtureRequest) -> Iterat
         yield proxy
     finally:
         shut_down(proxy, thread)
+        proxy.http.close()
 
 
 def test_a_slow_override_fails_only_its_policy(slow_proxy: _SlowProxy) -> None:
@@ -431,7 +445,9 @@ def test_a_slow_activation_fails_only_its_policy(slow_proxy: _SlowProxy) -> None
         result = source.fetch([good, slow], time.time())
     finally:
         source.close()
-    assert time.monotonic() - started < 3.5  # the batch, then each alone: two timeouts
+    # The batch, then each alone: two timeouts (about 2.6 s). The bound only has to catch a
+    # hang; ``slow == 2`` below is the exact check.
+    assert time.monotonic() - started < 6.0
     assert "activation query" in result.errors[LwsKey("inference", "old")]
     llama = only(result, "inference", "llama")
     assert llama.aggregates[Signal.ACTIVATION].value == pytest.approx(8)

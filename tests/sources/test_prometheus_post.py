@@ -117,7 +117,7 @@ def test_queries_go_in_the_body_not_the_url(recorder: _Recorder) -> None:
 @needs_prometheus()
 @pytest.mark.prometheus
 def test_real_prometheus_answers_as_for_get(prom: PrometheusServer) -> None:
-    at = float(int(time.time()) - 2)
+    at = prom.settled_second('namespace="inference",pod="llama-0"')
     client = PrometheusQueryClient(prom.url, timeout=5, retries=1, backoff=0.05)
     try:
         instant = client.instant(BATCHED, at)
@@ -193,7 +193,9 @@ def test_an_answer_dribbled_out_is_cut_at_the_timeout() -> None:
         started = time.monotonic()
         with pytest.raises(SourceUnavailableError, match=r"did not answer a query within 1s"):
             client.instant("up", 1_767_225_600.0)
-        assert time.monotonic() - started < 2.5
+        # The fetch deadline is 2 s; without it the trickle lasts 50 s. Slack for a
+        # loaded machine, still far from the bug.
+        assert time.monotonic() - started < 5.0
     finally:
         client.close()
         proxy.close()
@@ -228,7 +230,7 @@ def test_a_silent_prometheus_costs_one_timeout_on_one_connection() -> None:
         started = time.monotonic()
         with pytest.raises(SourceUnavailableError, match=r"did not answer a query within 1s"):
             client.instant("up", 1_767_225_600.0)
-        assert time.monotonic() - started < 1.8
+        assert time.monotonic() - started < 4.0  # a hang would not end; slack for load
         assert len(held) == 1  # a query that was sent is never sent again
     finally:
         client.close()

@@ -149,10 +149,10 @@ def test_record_then_replay_gives_the_prometheus_snapshots(
     # A scrape that began just before `end` and times out writes its staleness markers
     # at its start time, after the fact. Recorded first and queried live second, the two
     # would then see different pasts (CI runs on a loaded machine had sg-0, and later
-    # big-0 with `end` 3 s back, in the recording and not in the live answer), so wait
-    # until every target's scrapes have moved past `end`.
-    end = float(math.floor(time.time())) - 1
-    prom.wait_scraped_past(end)
+    # big-0 with `end` 3 s back, in the recording and not in the live answer), so `end`
+    # is a second that every target's scrapes have moved past, with no failed scrape of
+    # the replay leaders in the compared seconds (a leader absent there is an error).
+    end = prom.settled_second('namespace="replay"')
     path = record_cli(prom, tmp_path, end - 20, end, capsys)
     recording = load_recording(path)
     assert {t.key for t in recording.targets} == {BIG, SG}

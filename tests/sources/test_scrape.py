@@ -297,7 +297,8 @@ def test_one_deadline_per_fetch_whatever_the_pods_do(exporter: MetricsExporter, 
     try:
         started = time.monotonic()
         snap = only(source.fetch([target("inference", "llama")], T0), "inference", "llama")
-        assert time.monotonic() - started < 2.8
+        # The 2 s deadline; without it 4 s (hang) or 8 s (drip).
+        assert time.monotonic() - started < 3.6
         assert set(snap.leaders) == {"llama-0"}  # the others failed their scrapes
         assert values(snap)["llama-0"]["queueDepth"] == 6
         source.close()

@@ -13,6 +13,7 @@ Use it from a fixture::
 
 from __future__ import annotations
 
+import math
 import shutil
 import socket
 import subprocess
@@ -146,6 +147,29 @@ class PrometheusServer:
             lambda r: bool(r) and float(r[0]["value"][1]) > at,
             timeout=timeout,
         )
+
+    def settled_second(self, selector: str, span: float = 6.0, timeout: float = 30.0) -> float:
+        """A whole second ``at`` in the past such that every scrape of the targets
+        ``selector`` picks (PromQL label matchers, e.g. ``namespace="replay"``) in the
+        ``span`` seconds up to ``at`` succeeded, and none still in flight can change them.
+
+        A scrape that times out on a loaded machine writes staleness markers: for about a
+        second the target's series are absent, and a test that reads that instant sees a
+        pod or a signal missing. Waits a second and tries again until ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            at = float(math.floor(time.time())) - 1
+            self.wait_scraped_past(at, timeout=timeout)
+            query = f"min(min_over_time(up{{{selector}}}[{span:g}s]))"
+            response = httpx.post(
+                f"{self.url}/api/v1/query", data={"query": query, "time": at}, timeout=5
+            )
+            result = response.json()["data"]["result"]
+            if result and float(result[0]["value"][1]) == 1.0:
+                return at
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no {span:g} s of successful scrapes of {{{selector}}}")
+            time.sleep(1.0)
 
     def wait_for(self, promql: str, predicate: Any, timeout: float = 15.0) -> list[Any]:
         """Poll an instant query until ``predicate(result)`` holds; returns the result."""
