@@ -115,10 +115,14 @@ class GroupEngine:
         """KV tokens held at ``now``: the reservations less the prompt tokens not yet
         computed (a prompt is computed evenly from ``computed`` to ``first``)."""
         held = float(self.context.sum())
-        if not len(self.first) or self.first.max() <= now:
-            return held  # every prompt computed (the usual case once a batch runs)
+        # Prompts are computed one after another on the prefill timeline, so all of them
+        # are by ``prefill_until`` (the usual case once a batch runs): no scan needed.
+        if now >= self.prefill_until or not len(self.first):
+            return held
         span = np.maximum(self.first - self.computed, 1e-12)
-        pending = np.clip((self.first - now) / span, 0.0, 1.0) * self.prompt
+        # np.minimum/np.maximum, not np.clip: the same values, without np.clip's Python
+        # wrapper, which cost more than the arithmetic on these short arrays.
+        pending = np.minimum(np.maximum((self.first - now) / span, 0.0), 1.0) * self.prompt
         return held - float(pending.sum())
 
     def kv_usage(self, now: float) -> float:
@@ -149,7 +153,10 @@ class GroupEngine:
         if not self.waiting or free <= 0:
             return
         kv = float(self.context.sum())  # reserved: what admission must fit into
-        decoding = int(np.count_nonzero(self.first <= t0))
+        if t0 >= self.prefill_until:
+            decoding = len(self.ids)
+        else:
+            decoding = int(np.count_nonzero(self.first <= t0))
         step, share = self._full_step(decoding, self.held_kv(t0))
         rate = p.prefill_tokens_per_second * share
         unused = free - len(self.freed)  # slots free since before this step
@@ -223,7 +230,7 @@ class GroupEngine:
         decoding = int(np.count_nonzero(self.first < t1))
         # Prefill wall time inside the step: the sequences' prefill intervals do not overlap.
         busy = float(
-            np.clip(np.minimum(self.first, t1) - np.maximum(self.computed, t0), 0, None).sum()
+            np.maximum(np.minimum(self.first, t1) - np.maximum(self.computed, t0), 0.0).sum()
         )
         _, share = self._full_step(decoding, kv)
         decode_time = max(0.0, dt - min(busy, dt) * share)
@@ -235,7 +242,7 @@ class GroupEngine:
         # One admitted now into a slot freed in the last step decodes from its first token.
         since = np.maximum(self.first, t0)
         since[self._fresh :] = self.first[self._fresh :]
-        available = np.clip((t1 - since) / wall, 0.0, None)
+        available = np.maximum((t1 - since) / wall, 0.0)
         tokens = np.minimum(available, self.remaining)
         self.remaining = self.remaining - tokens
         self.context = self.context + tokens
