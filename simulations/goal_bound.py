@@ -132,6 +132,8 @@ def one_event_bound(
     if events > 2:
         return {"computed": False, "reason": f"the best tuned recipe made {events} events"}
     horizon = setup.horizon
+    # GPU-hours are summed up to 3 decimals: the budget is compared at the same precision.
+    limit = round(budget, 3)
     budget_group_seconds = budget / setup.gpus_per_group * 3600.0
     schedules: list[dict[str, Any]] = []
     if events == 2:
@@ -141,24 +143,21 @@ def one_event_bound(
             switch = best_switch(start, after, budget_group_seconds, horizon)
             row: dict[str, Any] = {"from": start, "to": after, "switch_at_s": switch}
             if switch is not None:
-                row.update(_play_within(setup, after, switch, round(budget, 3)))
+                row.update(_play_within(setup, after, switch, limit))
             schedules.append(row)
     row = {"from": start, "to": start, "switch_at_s": None}
     if start * horizon <= budget_group_seconds:
         row.update(_figures(summarise(play(Schedule(start, start, 0.0)))))
     schedules.append(row)
-    # GPU-hours are summed up to 3 decimals: the budget is compared at the same precision.
     reachable = [
         s
         for s in schedules
-        if "slo_attainment" in s
-        and s["slo_attainment"] >= setup.target
-        and s["gpu_hours"] <= round(budget, 3)
+        if "slo_attainment" in s and s["slo_attainment"] >= setup.target and s["gpu_hours"] <= limit
     ]
     return {
         "computed": True,
         "events_allowed": max(0, events - 1),
-        "gpu_hour_budget": round(budget, 3),
+        "gpu_hour_budget": limit,
         "schedules": schedules,
         "goal_reachable": bool(reachable),
     }

@@ -162,8 +162,7 @@ class GroupEngine:
         unused = free - len(self.freed)  # slots free since before this step
         new_ids: list[int] = []
         new_rem: list[float] = []
-        new_ctx: list[float] = []
-        new_prompt: list[float] = []
+        new_ctx: list[float] = []  # at admission, a reservation is the prompt computed
         new_first: list[float] = []
         new_start: list[float] = []
         new_computed: list[float] = []
@@ -199,7 +198,6 @@ class GroupEngine:
             new_ids.append(rid)
             new_rem.append(remaining)
             new_ctx.append(need)
-            new_prompt.append(need)
             new_first.append(self.prefill_until)
             new_start.append(begin)
             new_computed.append(compute)
@@ -208,7 +206,7 @@ class GroupEngine:
             self.ids = np.concatenate((self.ids, np.asarray(new_ids, dtype=np.int64)))
             self.remaining = np.concatenate((self.remaining, new_rem))
             self.context = np.concatenate((self.context, new_ctx))
-            self.prompt = np.concatenate((self.prompt, new_prompt))
+            self.prompt = np.concatenate((self.prompt, new_ctx))
             self.first = np.concatenate((self.first, new_first))
             self.start = np.concatenate((self.start, new_start))
             self.computed = np.concatenate((self.computed, new_computed))

@@ -41,7 +41,6 @@ from autoscaler.engine.proposals import propose_with_history
 from autoscaler.engine.stabilize import (
     keep_existing_under_pressure,
     observation_start,
-    protect_groups,
     scale_down,
     scale_up,
 )
@@ -245,9 +244,7 @@ def _scale(
     # From exactly one group that exists: while a drain takes 2 groups to 1, the rules see
     # 1, but going to 0 then would drain group 0 as well, leaving no group in the
     # Service while group 1 still finishes its requests.
-    if idleness.long_enough and live.spec_replicas == 1 and protect_groups(ctx, 0, live):
-        pass  # 1 -> 0 keeps ``minGroupAge`` too; protect_groups said why
-    elif to_zero(ctx, idleness, live.spec_replicas):
+    if to_zero(ctx, idleness, live):
         rec, driver = 0, "scaleToZero"
     rec, draining, drain_state = drain(ctx, state, live, live.spec_replicas, rec)
     return ctx.finish(

@@ -18,16 +18,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from autoscaler.durations import format_duration as fmt
 from autoscaler.engine.context import DecisionContext
 from autoscaler.engine.decision import Decision, ReasonCode
 from autoscaler.engine.leader_totals import usable_value
+from autoscaler.engine.stabilize import protect_groups
 from autoscaler.engine.state import EngineState
 from autoscaler.policy.model import PolicySpec
 from autoscaler.signals import Signal
-from autoscaler.snapshot import LwsSnapshot
+from autoscaler.snapshot import LwsSnapshot, Sample
 
 R = ReasonCode
 
@@ -99,12 +101,14 @@ def track_idle(
 _NOT_IDLE = Idleness(False, 0.0, False)
 
 
-def to_zero(ctx: DecisionContext, idleness: Idleness, current: int) -> bool:
-    """True when this decision takes the LWS from one group to zero (and says why)."""
+def to_zero(ctx: DecisionContext, idleness: Idleness, snapshot: LwsSnapshot) -> bool:
+    """True when this decision takes the LWS (``snapshot``, as it is, not as a drain
+    will leave it) from one group to zero (and says why). The group must be older than
+    ``minGroupAge``, as for any other scale-down."""
     if not idleness.idle or not ctx.spec.scale_to_zero.enabled:
         return False
     idle_after = ctx.spec.scale_to_zero.idle_after
-    if idleness.long_enough and current == 1:
+    if idleness.long_enough and snapshot.spec_replicas == 1:
         if not idleness.can_wake:
             ctx.note(
                 R.IDLE,
@@ -112,6 +116,8 @@ def to_zero(ctx: DecisionContext, idleness: Idleness, current: int) -> bool:
                 "query has no fresh value: at 0 nothing could wake it, so it stays at 1",
             )
             return False
+        if protect_groups(ctx, 0, snapshot):
+            return False  # too young (or still starting): protect_groups said why
         ctx.note(R.SCALE_TO_ZERO, f"idle {fmt(idleness.idle_for)} >= {fmt(idle_after)}: 1 -> 0")
         return True
     ctx.note(R.IDLE, f"idle for {fmt(idleness.idle_for)} (scale to zero after {fmt(idle_after)})")
@@ -160,14 +166,23 @@ def busy_leaders(policy: PolicySpec, snapshot: LwsSnapshot, now: float) -> int:
     silence from an idle LWS.
     """
     stale_after = policy.metrics.stale_after
-    busy = 0
-    for samples in snapshot.leaders.values():
-        for signal in _ACTIVITY_SIGNALS:
-            value, _ = usable_value(samples.get(signal), now, stale_after)
-            if value is not None and value > 0:
-                busy += 1
-                break
-    return busy
+    return sum(
+        _activity(samples, now, stale_after) is True for samples in snapshot.leaders.values()
+    )
+
+
+def _activity(samples: Mapping[Signal, Sample], now: float, stale_after: float) -> bool | None:
+    """Whether one leader shows traffic (a usable waiting, running or token sample above
+    0); None when it has no usable activity sample at all."""
+    seen = False
+    for signal in _ACTIVITY_SIGNALS:
+        value, _ = usable_value(samples.get(signal), now, stale_after)
+        if value is None:
+            continue
+        if value > 0:
+            return True
+        seen = True
+    return False if seen else None
 
 
 def is_idle(policy: PolicySpec, snapshot: LwsSnapshot, now: float) -> bool:
@@ -181,17 +196,8 @@ def is_idle(policy: PolicySpec, snapshot: LwsSnapshot, now: float) -> bool:
     # A ready group whose leader did not report may be the one serving traffic.
     if not snapshot.leaders or len(snapshot.leaders) < snapshot.ready_replicas:
         return False
-    for samples in snapshot.leaders.values():
-        seen = False
-        for signal in _ACTIVITY_SIGNALS:
-            value, _ = usable_value(samples.get(signal), now, stale_after)
-            if value is None:
-                continue
-            seen = True
-            if value > 0:
-                return False
-        if not seen:
-            return False
+    if any(_activity(s, now, stale_after) is not False for s in snapshot.leaders.values()):
+        return False
     activation = policy.scale_to_zero.activation
     if activation is not None:
         value, _ = usable_value(snapshot.aggregates.get(Signal.ACTIVATION), now, stale_after)

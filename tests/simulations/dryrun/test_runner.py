@@ -13,7 +13,6 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -44,10 +43,11 @@ from simulations.dryrun.report import (
 )
 from simulations.dryrun.summary import _longest_run_seconds
 from simulations.dryrun.synthetic import history_from_curve
-from simulations.hpa import HpaConfig, HpaSpec
+from simulations.hpa import HpaConfig
 from simulations.hpa.chart import chart_hpa_spec
 from simulations.hpa.controller import HpaEmulator
 from simulations.lws_model import ColdStartModel
+from tests.simulations.hpa.factories import recommendation_hpa
 
 GOLDEN = Path(__file__).parent / "golden"
 KEY = LwsKey("golden", "step")
@@ -351,26 +351,6 @@ def test_the_hpa_syncs_every_15_s_whatever_the_recording_step(
     assert np.allclose(gaps, 15.0)
 
 
-def _recommendation_hpa(max_replicas: int, behavior: dict[str, Any] | None = None) -> HpaSpec:
-    """An HPA on ``lws_recommended_replicas`` (External, AverageValue 1), 1..max."""
-    spec: dict[str, Any] = {
-        "minReplicas": 1,
-        "maxReplicas": max_replicas,
-        "metrics": [
-            {
-                "type": "External",
-                "external": {
-                    "metric": {"name": "lws_recommended_replicas"},
-                    "target": {"type": "AverageValue", "averageValue": "1"},
-                },
-            }
-        ],
-    }
-    if behavior is not None:
-        spec["behavior"] = behavior
-    return HpaSpec.model_validate(spec)
-
-
 def _with_max(policy: ScalingPolicy, max_replicas: int) -> ScalingPolicy:
     replicas = policy.spec.replicas.model_copy(update={"max": max_replicas})
     return policy.model_copy(update={"spec": policy.spec.model_copy(update={"replicas": replicas})})
@@ -380,8 +360,9 @@ def test_a_coarse_recording_scales_up_as_fast_as_a_fine_one(policy: ScalingPolic
     """An HPA that adds at most 4 groups per 15 s, and load that jumps to 40 groups' worth
     at 300 s: one minute later the LWS has the same size on a 60 s recording as on a
     15 s one (it had 9 instead of 21)."""
-    spec = _recommendation_hpa(
-        64, {"scaleUp": {"policies": [{"type": "Pods", "value": 4, "periodSeconds": 15}]}}
+    spec = recommendation_hpa(
+        {"scaleUp": {"policies": [{"type": "Pods", "value": 4, "periodSeconds": 15}]}},
+        max_replicas=64,
     )
     wide = _with_max(policy, 64)
     sizes = {}
@@ -405,7 +386,7 @@ def test_every_hpa_write_is_a_scale_event_whatever_the_recording_step(
     groups' worth of queue writes 1 -> 4 -> 8 -> 15 on three syncs 15 s apart. The
     summary counted changes between recorded steps: 2 on a 60 s recording, and the
     first write (against the initial size) was never counted on any."""
-    spec = _recommendation_hpa(20)
+    spec = recommendation_hpa()
     wide = _with_max(policy, 20)
     t = np.arange(int(1200 / step) + 1) * step
     queue = np.where(t < 600, 5.0, 150.0)

@@ -21,28 +21,13 @@ from simulations.hpa import (
     MetricValues,
     ScaleView,
 )
+from tests.simulations.hpa.factories import recommendation_hpa
 
 T0 = 1_000_000.0
 
 
 def spec(behavior: dict[str, Any] | None = None, min_replicas: int = 1, **extra: Any) -> HpaSpec:
-    doc: dict[str, Any] = {
-        "minReplicas": min_replicas,
-        "maxReplicas": 20,
-        "metrics": [
-            {
-                "type": "External",
-                "external": {
-                    "metric": {"name": "lws_recommended_replicas"},
-                    "target": {"type": "AverageValue", "averageValue": "1"},
-                },
-            }
-        ],
-        **extra,
-    }
-    if behavior is not None:
-        doc["behavior"] = behavior
-    return HpaSpec.model_validate(doc)
+    return recommendation_hpa(behavior, min_replicas, **extra)
 
 
 FOLLOW = {  # what the chart sets: no windows, permissive limits
