@@ -29,13 +29,19 @@ The formula prices an instant cut; a played schedule drains the groups it releas
 (up to the 300 s grace), so it can cost a few hundredths of a GPU-hour more. A played
 schedule over the budget is played again one decision step cheaper (earlier going
 down, later going up) until it fits, at most ``_MAX_RETREATS`` times.
+
+A schedule's plays depend on each other only through those retreats, so the schedules
+of both bounds are independent tasks: ``BoundSetup.run_all`` plays them, in order by
+default, or on the benchmark's worker processes (with picklable ``play`` and
+``summarise``), so the bounds do not hold the second core idle after the sweeps.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from simulations.closedloop import LoopView, RunResult
@@ -52,6 +58,12 @@ ORACLE_BOUND = "fewer_events_within_1_15x_oracle_bound"
 
 PlaySchedule = Callable[["Schedule"], RunResult]
 Summarise = Callable[[RunResult], dict[str, Any]]
+Task = Callable[[], dict[str, Any]]
+RunAll = Callable[[Sequence[Task]], list[dict[str, Any]]]
+
+
+def run_in_order(tasks: Sequence[Task]) -> list[dict[str, Any]]:
+    return [task() for task in tasks]
 
 
 class Schedule:
@@ -100,17 +112,24 @@ class BoundSetup:
     target: float
     play: PlaySchedule
     summarise: Summarise
+    run_all: RunAll = field(default=run_in_order)
 
 
 def goal_bounds(
     best_tuned: dict[str, Any] | None, oracle_gpu_hours: float, setup: BoundSetup
 ) -> dict[str, dict[str, Any]]:
-    """Both bounds of the module docstring, keyed as ``results.json`` names them."""
+    """Both bounds of the module docstring, keyed as ``results.json`` names them; the
+    schedules of both are played in one ``setup.run_all``."""
     budgets = {
         SAVING_BOUND: (1.0 - SAVING) * float(best_tuned["gpu_hours"]) if best_tuned else 0.0,
         ORACLE_BOUND: ORACLE_FACTOR * oracle_gpu_hours,
     }
-    return {name: one_event_bound(best_tuned, budget, setup) for name, budget in budgets.items()}
+    plans = {name: _plan(best_tuned, budget, setup) for name, budget in budgets.items()}
+    played = iter(setup.run_all([task for plan in plans.values() for task in plan.tasks]))
+    return {
+        name: _verdict(plan, [next(played) for _ in plan.tasks], setup.target)
+        for name, plan in plans.items()
+    }
 
 
 def one_event_bound(
@@ -118,63 +137,108 @@ def one_event_bound(
 ) -> dict[str, Any]:
     """Play every best schedule with fewer events than ``best_tuned`` (see the module
     docstring) and say whether any meets the target within ``budget`` GPU-hours."""
-    start, play, summarise = setup.start, setup.play, setup.summarise
+    plan = _plan(best_tuned, budget, setup)
+    return _verdict(plan, setup.run_all(plan.tasks), setup.target)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A bound's answer before its schedules are played: ``tasks[i]`` plays the row
+    ``schedules[rows[i]]`` of ``bound`` (a schedule that fits the budget)."""
+
+    bound: dict[str, Any]
+    tasks: list[Task] = field(default_factory=list)
+    rows: list[int] = field(default_factory=list)
+
+
+def _plan(best_tuned: dict[str, Any] | None, budget: float, setup: BoundSetup) -> _Plan:
+    start = setup.start
     if best_tuned is None:
-        return {"computed": False, "reason": "no tuned recipe reached the target"}
+        return _Plan({"computed": False, "reason": "no tuned recipe reached the target"})
     events = int(best_tuned["scale_events"])
     if events == 0:
-        return {
-            "computed": True,
-            "events_allowed": None,
-            "goal_reachable": False,
-            "reason": "the best tuned recipe made no scale event: none can be fewer",
-        }
+        return _Plan(
+            {
+                "computed": True,
+                "events_allowed": None,
+                "goal_reachable": False,
+                "reason": "the best tuned recipe made no scale event: none can be fewer",
+            }
+        )
     if events > 2:
-        return {"computed": False, "reason": f"the best tuned recipe made {events} events"}
+        return _Plan({"computed": False, "reason": f"the best tuned recipe made {events} events"})
     horizon = setup.horizon
     # GPU-hours are summed up to 3 decimals: the budget is compared at the same precision.
     limit = round(budget, 3)
     budget_group_seconds = budget / setup.gpus_per_group * 3600.0
-    schedules: list[dict[str, Any]] = []
+    plan = _Plan(
+        {
+            "computed": True,
+            "events_allowed": max(0, events - 1),
+            "gpu_hour_budget": limit,
+            "schedules": [],
+        }
+    )
+
+    def add(after: int, switch: float | None, playable: bool) -> None:
+        if playable:
+            plan.rows.append(len(plan.bound["schedules"]))
+            plan.tasks.append(
+                partial(
+                    _play_within, setup.play, setup.summarise, start, horizon, after, switch, limit
+                )
+            )
+        plan.bound["schedules"].append({"from": start, "to": after, "switch_at_s": switch})
+
     if events == 2:
         for after in range(1, setup.max_replicas + 1):
-            if after == start:
-                continue
-            switch = best_switch(start, after, budget_group_seconds, horizon)
-            row: dict[str, Any] = {"from": start, "to": after, "switch_at_s": switch}
-            if switch is not None:
-                row.update(_play_within(setup, after, switch, limit))
-            schedules.append(row)
-    row = {"from": start, "to": start, "switch_at_s": None}
-    if start * horizon <= budget_group_seconds:
-        row.update(_figures(summarise(play(Schedule(start, start, 0.0)))))
-    schedules.append(row)
+            if after != start:
+                switch = best_switch(start, after, budget_group_seconds, horizon)
+                add(after, switch, switch is not None)
+    add(start, None, start * horizon <= budget_group_seconds)  # no event: stay
+    return plan
+
+
+def _verdict(plan: _Plan, played: list[dict[str, Any]], target: float) -> dict[str, Any]:
+    """The plan's bound with each played schedule's figures in its row, and whether any
+    schedule meets ``target`` within the budget."""
+    bound = plan.bound
+    if "schedules" not in bound:
+        return bound
+    schedules = [dict(s) for s in bound["schedules"]]
+    for row, figures in zip(plan.rows, played, strict=True):
+        schedules[row].update(figures)
+    limit = bound["gpu_hour_budget"]
     reachable = [
         s
         for s in schedules
-        if "slo_attainment" in s and s["slo_attainment"] >= setup.target and s["gpu_hours"] <= limit
+        if "slo_attainment" in s and s["slo_attainment"] >= target and s["gpu_hours"] <= limit
     ]
-    return {
-        "computed": True,
-        "events_allowed": max(0, events - 1),
-        "gpu_hour_budget": limit,
-        "schedules": schedules,
-        "goal_reachable": bool(reachable),
-    }
+    return {**bound, "schedules": schedules, "goal_reachable": bool(reachable)}
 
 
-def _play_within(setup: BoundSetup, after: int, switch: float, budget: float) -> dict[str, Any]:
+def _play_within(
+    play: PlaySchedule,
+    summarise: Summarise,
+    start: int,
+    horizon: float,
+    after: int,
+    switch: float | None,
+    budget: float,
+) -> dict[str, Any]:
     """Play ``start -> after`` at ``switch``; while over ``budget`` GPU-hours (the drain
-    of released groups), again one step cheaper. The row's switch is the one played."""
-    start, horizon = setup.start, setup.horizon
+    of released groups), again one step cheaper. The row's switch is the one played.
+    ``switch`` None: stay at ``start`` (no event), played once."""
+    if switch is None:
+        return _figures(summarise(play(Schedule(start, start, 0.0))))
     cheaper = -STEP if after < start else STEP
-    figures = _figures(setup.summarise(setup.play(Schedule(start, after, switch))))
+    figures = _figures(summarise(play(Schedule(start, after, switch))))
     for _ in range(_MAX_RETREATS):
         moved = min(horizon, max(0.0, switch + cheaper))
         if figures["gpu_hours"] <= budget or moved == switch:
             break
         switch = moved
-        figures = _figures(setup.summarise(setup.play(Schedule(start, after, switch))))
+        figures = _figures(summarise(play(Schedule(start, after, switch))))
     return {"switch_at_s": switch, **figures}
 
 

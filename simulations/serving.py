@@ -56,6 +56,15 @@ QUEUE_TIME_BUCKETS = VLLM_QUEUE_TIME_BUCKETS
 _QUEUE_BOUNDS = np.asarray(QUEUE_TIME_BUCKETS)
 _EMPTY_I = np.empty(0, dtype=np.int64)
 _EMPTY_F = np.empty(0, dtype=np.float64)
+# The ufunc reduction behind ndarray.sum, called directly: the method goes through a
+# Python wrapper (numpy/_core/_methods.py) that cost more than the reduction on these
+# arrays of a few hundred sequences. The same ufunc, so the same sums to the bit. (For
+# "any", np.count_nonzero is the fastest test, and the count is often wanted too.)
+_sum = np.add.reduce
+# The rows of ``GroupEngine.seqs``: one column per running sequence, so that admitting
+# and removing sequences is one array operation, not one per field.
+_REMAINING, _CONTEXT, _PROMPT, _FIRST, _START, _COMPUTED = range(6)
+_FIELDS = 6
 
 
 @dataclass
@@ -74,6 +83,17 @@ class LeaderCounters:
     queue_sum: float = 0.0
 
 
+class _Row:
+    """A per-sequence field of :class:`GroupEngine`: one row of its ``seqs``."""
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+    def __get__(self, engine: GroupEngine, owner: object = None) -> NDArray[np.float64]:
+        row: NDArray[np.float64] = engine.seqs[self.index]  # a view: writes go to seqs
+        return row
+
+
 class GroupEngine:
     """The vLLM engine of one ready group (leader + workers act as one engine)."""
 
@@ -84,12 +104,7 @@ class GroupEngine:
         self.born = born  # the group's creation time: a re-created index is a new engine
         self.waiting: deque[int] = deque()
         self.ids = _EMPTY_I
-        self.remaining = _EMPTY_F  # tokens still to generate
-        self.context = _EMPTY_F  # tokens reserved in the KV cache (prompt + generated)
-        self.prompt = _EMPTY_F  # prompt tokens each sequence computes on admission
-        self.first = _EMPTY_F  # first-token time of each running sequence
-        self.start = _EMPTY_F  # when each running sequence was first scheduled
-        self.computed = _EMPTY_F  # when its prompt's compute began (after those before it)
+        self.seqs = np.empty((_FIELDS, 0))  # the running sequences: see the properties
         self.freed: list[float] = []  # when last step's finished slots free up, ascending
         self._fresh = 0  # how many running sequences were admitted before this step
         self.finishes = _EMPTY_F  # predicted finish times of decoding sequences, ascending
@@ -98,6 +113,14 @@ class GroupEngine:
         self.resume: dict[int, float] = {}  # preempted id -> remaining tokens
         self.counters = LeaderCounters()
         self.draining_until: float | None = None
+
+    # -- the running sequences' fields: rows of ``seqs`` (views) ----------------------
+    remaining = _Row(_REMAINING)  # tokens still to generate
+    context = _Row(_CONTEXT)  # tokens reserved in the KV cache (prompt + generated)
+    prompt = _Row(_PROMPT)  # tokens computed on admission (a preempted one's output too)
+    first = _Row(_FIRST)  # first-token time: when the prompt is computed
+    start = _Row(_START)  # when it was first scheduled
+    computed = _Row(_COMPUTED)  # when its prompt's compute began (after those before it)
 
     # -- load, as the router and the metrics see it --------------------------------
     @property
@@ -114,16 +137,18 @@ class GroupEngine:
     def held_kv(self, now: float) -> float:
         """KV tokens held at ``now``: the reservations less the prompt tokens not yet
         computed (a prompt is computed evenly from ``computed`` to ``first``)."""
-        held = float(self.context.sum())
+        seqs = self.seqs
+        held = float(_sum(seqs[_CONTEXT]))
         # Prompts are computed one after another on the prefill timeline, so all of them
         # are by ``prefill_until`` (the usual case once a batch runs): no scan needed.
-        if now >= self.prefill_until or not len(self.first):
+        if now >= self.prefill_until or not len(self.ids):
             return held
-        span = np.maximum(self.first - self.computed, 1e-12)
+        first = seqs[_FIRST]
+        span = np.maximum(first - seqs[_COMPUTED], 1e-12)
         # np.minimum/np.maximum, not np.clip: the same values, without np.clip's Python
         # wrapper, which cost more than the arithmetic on these short arrays.
-        pending = np.minimum(np.maximum((self.first - now) / span, 0.0), 1.0) * self.prompt
-        return held - float(pending.sum())
+        pending = np.minimum(np.maximum((first - now) / span, 0.0), 1.0) * seqs[_PROMPT]
+        return held - float(_sum(pending))
 
     def kv_usage(self, now: float) -> float:
         return self.held_kv(now) / self.profile.kv_cache_tokens
@@ -152,7 +177,7 @@ class GroupEngine:
         free = p.max_num_seqs - len(self.ids)
         if not self.waiting or free <= 0:
             return
-        kv = float(self.context.sum())  # reserved: what admission must fit into
+        kv = float(_sum(self.context))  # reserved: what admission must fit into
         if t0 >= self.prefill_until:
             decoding = len(self.ids)
         else:
@@ -161,11 +186,7 @@ class GroupEngine:
         rate = p.prefill_tokens_per_second * share
         unused = free - len(self.freed)  # slots free since before this step
         new_ids: list[int] = []
-        new_rem: list[float] = []
-        new_ctx: list[float] = []  # at admission, a reservation is the prompt computed
-        new_first: list[float] = []
-        new_start: list[float] = []
-        new_computed: list[float] = []
+        new_seqs: list[tuple[float, ...]] = []  # columns of ``seqs``, in its row order
         while self.waiting and free > 0:
             rid = self.waiting[0]
             remaining = self.resume.get(rid)
@@ -196,20 +217,12 @@ class GroupEngine:
             else:
                 del self.resume[rid]
             new_ids.append(rid)
-            new_rem.append(remaining)
-            new_ctx.append(need)
-            new_first.append(self.prefill_until)
-            new_start.append(begin)
-            new_computed.append(compute)
+            # At admission, a reservation is the prompt to compute.
+            new_seqs.append((remaining, need, need, self.prefill_until, begin, compute))
         self.freed.clear()
         if new_ids:
             self.ids = np.concatenate((self.ids, np.asarray(new_ids, dtype=np.int64)))
-            self.remaining = np.concatenate((self.remaining, new_rem))
-            self.context = np.concatenate((self.context, new_ctx))
-            self.prompt = np.concatenate((self.prompt, new_ctx))
-            self.first = np.concatenate((self.first, new_first))
-            self.start = np.concatenate((self.start, new_start))
-            self.computed = np.concatenate((self.computed, new_computed))
+            self.seqs = np.concatenate((self.seqs, np.array(new_seqs).T), axis=1)
 
     def _scheduled(self, earliest: float, step: float) -> float:
         """The first step boundary of the busy prefill timeline at or after ``earliest``.
@@ -225,11 +238,21 @@ class GroupEngine:
     def _decode(self, t0: float, t1: float) -> None:
         p, log, dt = self.profile, self.log, t1 - t0
         kv = self.held_kv(0.5 * (t0 + t1))  # decode reads what is held, mid-step
-        decoding = int(np.count_nonzero(self.first < t1))
+        seqs = self.seqs
+        first = seqs[_FIRST]
+        # ``prefill_until`` is the latest first token of all (prompts are computed in
+        # admission order), so no scan is needed once it is past: before t1, every
+        # sequence decodes; by t0, no prefill interval reaches into the step (each term
+        # of ``busy`` is 0).
+        past = self.prefill_until < t1
+        decoding = len(self.ids) if past else int(np.count_nonzero(first < t1))
         # Prefill wall time inside the step: the sequences' prefill intervals do not overlap.
-        busy = float(
-            np.maximum(np.minimum(self.first, t1) - np.maximum(self.computed, t0), 0.0).sum()
-        )
+        if self.prefill_until <= t0:
+            busy = 0.0
+        else:
+            busy = float(
+                _sum(np.maximum(np.minimum(first, t1) - np.maximum(seqs[_COMPUTED], t0), 0.0))
+            )
         _, share = self._full_step(decoding, kv)
         decode_time = max(0.0, dt - min(busy, dt) * share)
         iteration = p.decode.step_seconds(max(decoding, 1), kv)
@@ -238,49 +261,56 @@ class GroupEngine:
             return
         wall = dt / iterations  # wall seconds per decode iteration in this step
         # One admitted now into a slot freed in the last step decodes from its first token.
-        since = np.maximum(self.first, t0)
-        since[self._fresh :] = self.first[self._fresh :]
+        since = np.maximum(first, t0)
+        since[self._fresh :] = first[self._fresh :]
         available = np.maximum((t1 - since) / wall, 0.0)
-        tokens = np.minimum(available, self.remaining)
-        self.remaining = self.remaining - tokens
-        self.context = self.context + tokens
+        remaining = seqs[_REMAINING]
+        tokens = np.minimum(available, remaining)
+        remaining -= tokens  # in place, in ``seqs``
+        seqs[_CONTEXT] += tokens
         c = self.counters
-        c.generation_tokens += float(tokens.sum())
-        new_first = (self.first <= t1) & np.isnan(log.first_token[self.ids])
-        if new_first.any():
+        c.generation_tokens += float(_sum(tokens))
+        out = first <= t1  # the sequences whose first token is out by t1
+        new_first = out & np.isnan(log.first_token[self.ids])
+        announced = np.count_nonzero(new_first)
+        if announced:
             # The first token is generated by the prefill step itself. vLLM counts a
             # request's prompt tokens in the same iteration (IterationStats, while
             # prefilling), not when it is admitted: 250 prompts of 2,000 tokens admitted
             # at once would otherwise show 500,000 tokens while 38,000 are computed.
-            c.generation_tokens += float(np.count_nonzero(new_first))
+            c.generation_tokens += float(announced)
             ids = self.ids[new_first]
-            c.prompt_tokens += float(log.prompt[ids].sum())
-            log.first_token[ids] = self.first[new_first]
-            ttft = self.first[new_first] - log.routed[ids]
-            np.add.at(c.ttft_buckets, np.searchsorted(_BOUNDS, ttft, side="left"), 1)
-            c.ttft_sum += float(ttft.sum())
-        done = (self.remaining <= 1e-9) & (self.first <= t1)
-        if done.any():
+            c.prompt_tokens += float(_sum(log.prompt[ids]))
+            firsts = first[new_first]
+            log.first_token[ids] = firsts
+            ttft = firsts - log.routed[ids]
+            np.add.at(c.ttft_buckets, _BOUNDS.searchsorted(ttft, side="left"), 1)
+            c.ttft_sum += float(_sum(ttft))
+        done = (remaining <= 1e-9) & out
+        served = np.count_nonzero(done)
+        if served:
             finish = since[done] + tokens[done] * wall
-            log.finished[self.ids[done]] = finish
-            log.outcome[self.ids[done]] = Outcome.SERVED
-            c.successes += int(np.count_nonzero(done))
+            finished = self.ids[done]
+            log.finished[finished] = finish
+            log.outcome[finished] = Outcome.SERVED
+            c.successes += int(served)
             # vLLM observes a request's queue time (engine arrival to first scheduling)
             # when the request finishes, not when it starts: the histogram lags the queue
             # by the requests' generation time.
-            finished = self.ids[done]
             queued = log.started[finished] - log.routed[finished]
-            np.add.at(c.queue_buckets, np.searchsorted(_QUEUE_BOUNDS, queued, side="left"), 1)
-            c.queue_sum += float(queued.sum())
+            np.add.at(c.queue_buckets, _QUEUE_BOUNDS.searchsorted(queued, side="left"), 1)
+            c.queue_sum += float(_sum(queued))
             # One finishing before t0 frees its slot at t0: a slot is reused once a step.
             self.freed = sorted(np.maximum(finish, t0).tolist())
             self._keep(~done)
         self._preempt_overflow()
-        self.finishes = np.sort(t1 + self.remaining[self.first <= t1] * wall)
+        finishes = t1 + self.remaining[self.first <= t1] * wall
+        finishes.sort()  # in place: a new array, and np.sort's wrapper costs more here
+        self.finishes = finishes
 
     def _preempt_overflow(self) -> None:
         """KV full: recompute-preempt the newest sequences until the rest fit."""
-        total = float(self.context.sum())
+        total = float(_sum(self.context))
         n = len(self.ids)
         while n and total > self.profile.kv_cache_tokens:
             n -= 1
@@ -294,10 +324,10 @@ class GroupEngine:
 
     def _keep(self, which: NDArray[np.bool_] | slice) -> None:
         """Keep only the running sequences ``which`` selects, in every per-sequence array."""
-        self.ids, self.remaining = self.ids[which], self.remaining[which]
-        self.context, self.first = self.context[which], self.first[which]
-        self.prompt = self.prompt[which]
-        self.start, self.computed = self.start[which], self.computed[which]
+        if isinstance(which, slice):
+            self.ids, self.seqs = self.ids[which], self.seqs[:, which]
+        else:  # compress: the same columns as a boolean index, in less time
+            self.ids, self.seqs = self.ids.compress(which), self.seqs.compress(which, axis=1)
 
     def fail_all(self, now: float) -> int:
         """The group is gone: everything it held fails. Returns how many."""

@@ -11,7 +11,7 @@ a few seconds each, finish in their workers.
 from __future__ import annotations
 
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import ParamSpec, TypeVar
@@ -38,6 +38,11 @@ class RunPool:
         future = self._executor.submit(fn, *args, **kwargs)
         self._futures.append(future)  # type: ignore[arg-type]
         return future
+
+    def run_all(self, tasks: Sequence[Callable[[], R]]) -> list[R]:
+        """Call every (picklable) task on the pool; the results in the order of ``tasks``."""
+        futures = [self.submit(task) for task in tasks]
+        return [future.result() for future in futures]
 
     def cancel_queued(self) -> None:
         for future in self._futures:

@@ -110,9 +110,11 @@ def test_benchmark_same_seed_same_results_in_order_or_across_processes(tmp_path:
     assert main([*args, "--jobs", "2", "--out", str(tmp_path / "b")]) == 0
     a = json.loads((tmp_path / "a" / "results.json").read_text())
     b = json.loads((tmp_path / "b" / "results.json").read_text())
-    jobs = [json.loads((tmp_path / d / "meta.json").read_text())["jobs"] for d in "ab"]
-    assert jobs == [1, 2]
+    meta = [json.loads((tmp_path / d / "meta.json").read_text()) for d in "ab"]
+    assert [m["jobs"] for m in meta] == [1, 2]
     assert a == b
+    # The static run and the goal bounds' schedules go to the worker processes too.
+    assert meta[0]["goal"] == meta[1]["goal"]
 
 
 @pytest.mark.parametrize(

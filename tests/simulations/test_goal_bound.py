@@ -3,6 +3,8 @@ closed loop, and the reachability verdict."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ from simulations.goal_bound import (
 )
 from simulations.profile import load_profile
 from simulations.traces import read_azure, rescale
+from simulations.workers import run_pool
 
 REPO = Path(__file__).resolve().parents[2]
 CONV = REPO / "simulations" / "data" / "azure_conv_excerpt.csv"
@@ -164,3 +167,50 @@ def test_a_schedule_over_budget_by_its_drain_is_played_again_earlier() -> None:
     assert to_two["gpu_hours"] <= bound["gpu_hour_budget"]
     assert [s.switch_at for s in played if s.after == 2] == [195.0, 180.0]
     assert bound["goal_reachable"] is True
+
+
+def _play_on_a_worker(schedule: Schedule) -> Any:
+    """A module-level stand-in closed loop: picklable, for a real process pool."""
+    return schedule
+
+
+def _summary_on_a_worker(result: Any) -> dict[str, Any]:
+    schedule: Schedule = result
+    hours = schedule.before * schedule.switch_at + schedule.after * (1000 - schedule.switch_at)
+    return {
+        "slo_attainment": {1: 0.5, 2: 0.995}.get(schedule.after, 1.0),
+        "gpu_hours": 8 * hours / 3600.0,
+        "scale_events": int(schedule.before != schedule.after),
+    }
+
+
+def test_both_bounds_play_their_schedules_in_one_run_all_and_keep_each_row() -> None:
+    """The benchmark hands ``run_all`` to its worker pool: every schedule of both
+    bounds goes in one call, and each played figure lands in its own row, whatever
+    order the tasks ran in (here backwards)."""
+    best = {"gpu_hours": 8 * 3.0 * 1000 / 3600.0, "scale_events": 2}
+    play, summary, _ = _fake_play({1: 0.5, 2: 0.995, 3: 0.999, 4: 1.0, 5: 1.0})
+    calls: list[int] = []
+
+    def backwards(tasks: Sequence[Callable[[], dict[str, Any]]]) -> list[dict[str, Any]]:
+        calls.append(len(tasks))
+        return [task() for task in reversed(tasks)][::-1]
+
+    setup = BoundSetup(4, 5, 8, 1000.0, 0.99, play, summary)
+    in_order = goal_bounds(best, 5.0, setup)
+    assert goal_bounds(best, 5.0, replace(setup, run_all=backwards)) == in_order
+    assert calls == [4]  # 4 -> 1 and 4 -> 2, in each of the two budgets
+    rows = in_order["fewer_events_and_20pct_bound"]["schedules"]
+    assert [r["to"] for r in rows if "slo_attainment" in r] == [1, 2]
+    assert [r["slo_attainment"] for r in rows if "slo_attainment" in r] == [0.5, 0.995]
+
+
+def test_a_bound_played_on_worker_processes_is_the_bound_played_in_order() -> None:
+    """The tasks go to other processes, so they must pickle (partials of module-level
+    functions, not closures), and come back to the same rows."""
+    best = {"gpu_hours": 8 * 3.0 * 1000 / 3600.0, "scale_events": 2}
+    setup = BoundSetup(4, 5, 8, 1000.0, 0.99, _play_on_a_worker, _summary_on_a_worker)
+    with run_pool(2) as pool:
+        pooled = goal_bounds(best, 5.0, replace(setup, run_all=pool.run_all))
+    assert pooled == goal_bounds(best, 5.0, setup)
+    assert pooled["fewer_events_within_1_15x_oracle_bound"]["goal_reachable"]
