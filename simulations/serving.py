@@ -104,7 +104,7 @@ class GroupEngine:
         self.born = born  # the group's creation time: a re-created index is a new engine
         self.waiting: deque[int] = deque()
         self.ids = _EMPTY_I
-        self.seqs = np.empty((_FIELDS, 0))  # the running sequences: see the properties
+        self.seqs = np.empty((_FIELDS, 0))  # the running sequences: see the fields below
         self.freed: list[float] = []  # when last step's finished slots free up, ascending
         self._fresh = 0  # how many running sequences were admitted before this step
         self.finishes = _EMPTY_F  # predicted finish times of decoding sequences, ascending
