@@ -17,7 +17,9 @@ again, nor is one Prometheus answered 503 (its own query timeout: the same query
 time out again). Connecting is bounded by
 ``min(timeout, 5 s)``, and the whole answer must be in by ``timeout`` after the query was
 sent (a bound on the total, not per read: a proxy dribbling a byte at a time cannot hold
-the control loop); ``timeout`` also goes to Prometheus as the query's ``timeout``.
+the control loop), the headers within ``timeout`` of being first waited for, also in
+total (:mod:`autoscaler.sources.head_deadline`); ``timeout`` also goes to Prometheus as
+the query's ``timeout``.
 Redirects are not followed (each hop would get a fresh timeout, and a 301 turns the POST
 into a GET without its query), and an answer is read up to :data:`MAX_ANSWER_BYTES`.
 Failures become:
@@ -49,6 +51,7 @@ from urllib3.util.retry import Retry
 
 from autoscaler.errors import QueryRejectedError, SourceUnavailableError, one_line
 from autoscaler.sources.bounded_read import ReadCapError, ReadDeadlineError, read_bounded
+from autoscaler.sources.head_deadline import HeadDeadlineAdapter
 
 Json = dict[str, Any]
 
@@ -124,8 +127,12 @@ class PrometheusQueryClient:
             session.verify = verify_tls
         # prometheus-api-client sets the connection up: it mounts the retrying adapter on
         # the session for this Prometheus only (a shared session keeps its other
-        # adapters). The queries themselves are posted below, as form bodies.
+        # adapters). The queries themselves are posted below, as form bodies. The
+        # adapter is then replaced by one with the same retries whose answers must have
+        # their headers in by the timeout in total (a per-read timeout let a proxy
+        # dribbling 8 header lines 0.6 s apart hold a 1 s query for 4.8 s).
         PrometheusConnect(url=self.url, headers=headers, retry=retry, session=session)
+        session.mount(self.url, HeadDeadlineAdapter(max_retries=retry))
         self._session = session
 
     def close(self) -> None:
