@@ -41,7 +41,7 @@ class Gateway:
         non-draining ones); with none, hold them."""
         log = self.log
         end = int(np.searchsorted(log.arrival, t1, side="left"))
-        arriving = [i for i in range(self._next, end) if self._routable[i]]
+        arriving = (np.flatnonzero(self._routable[self._next : end]) + self._next).tolist()
         self._next = end
         if not groups:
             self.held.extend(arriving)
@@ -72,7 +72,7 @@ class Gateway:
 
     @staticmethod
     def _send(rid: int, groups: Sequence[GroupEngine], loads: list[int]) -> None:
-        best = min(range(len(loads)), key=loads.__getitem__)
+        best = loads.index(min(loads))  # the first of the least loaded
         loads[best] += 1
         groups[best].enqueue(rid)
 
