@@ -21,8 +21,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import urllib3
 from requests.adapters import HTTPAdapter
-from urllib3 import HTTPConnectionPool, HTTPSConnectionPool, PoolManager
+from urllib3 import PoolManager
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.response import HTTPResponse
 
@@ -100,16 +101,18 @@ class _HeadDeadlineTlsConnection(HTTPSConnection):
         return _read_head(self, super().getresponse)
 
 
-class _Pool(HTTPConnectionPool):
+# urllib3's names: they show in its error messages ("HTTPConnectionPool(host=...):
+# Read timed out"), which the logs pass on.
+class HTTPConnectionPool(urllib3.HTTPConnectionPool):
     ConnectionCls = _HeadDeadlineConnection
 
 
-class _TlsPool(HTTPSConnectionPool):
+class HTTPSConnectionPool(urllib3.HTTPSConnectionPool):
     ConnectionCls = _HeadDeadlineTlsConnection
 
 
 def _bound_heads(manager: PoolManager) -> PoolManager:
-    manager.pool_classes_by_scheme = {"http": _Pool, "https": _TlsPool}
+    manager.pool_classes_by_scheme = {"http": HTTPConnectionPool, "https": HTTPSConnectionPool}
     return manager
 
 

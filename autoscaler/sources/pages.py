@@ -7,11 +7,16 @@ Bounds, per :meth:`PageFetcher.fetch_all`:
   call, wall clock: a page still being read then is a failed scrape of that pod.
 - A page is read up to ``max_body_bytes``; a redirect is a failure, not followed (a
   leader's ``/metrics`` never redirects, and each hop would get a fresh timeout).
-- **At most one scrape in flight per URL.** ``requests`` cannot cut a pod that sends its
-  headers one byte at a time: the socket read timeout restarts with each byte, so that
-  thread outlives the deadline. Such a pod is not scraped again (it fails at once,
-  "previous scrape still running") until its thread is free, so one bad pod holds one
-  thread, not one more per cycle until the pool is gone and every LWS goes blind.
+- The status line and headers must be in within ``timeout`` of being first waited for,
+  in total (:class:`~autoscaler.sources.head_deadline.HeadDeadlineAdapter`): the socket
+  read timeout alone restarts with each byte, and a pod sending its headers a byte at a
+  time held a thread for as long as it liked.
+- **At most one scrape in flight per URL.** A scrape can still outlive the deadline by
+  up to a read timeout or two: a silent pod when ``deadline`` is shorter than
+  ``timeout``, the last read of a trickled page. Such a pod is not scraped again (it
+  fails at once, "previous scrape still running") until its thread is free, so one bad
+  pod holds one thread, not one more per cycle until the pool is gone and every LWS
+  goes blind.
 - **Least recently served first.** When there are more pods than the pool can scrape
   within the deadline, the ones that went without a page longest go first, so the same
   pods do not miss out every cycle.
@@ -25,11 +30,11 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Generic, TypeVar
 
 import requests
-from requests.adapters import HTTPAdapter
 from urllib3.exceptions import HTTPError
 
 from autoscaler.errors import SourceError, SourceUnavailableError
 from autoscaler.sources.bounded_read import ReadCapError, ReadDeadlineError, read_bounded
+from autoscaler.sources.head_deadline import HeadDeadlineAdapter
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
 
@@ -50,7 +55,7 @@ class PageFetcher(Generic[PodKey]):
     ) -> None:
         self._timeout, self._deadline, self._max_body = timeout, deadline, max_body_bytes
         self._session = session or requests.Session()
-        adapter = HTTPAdapter(pool_maxsize=concurrency, max_retries=0)
+        adapter = HeadDeadlineAdapter(pool_maxsize=concurrency, max_retries=0)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="scrape")

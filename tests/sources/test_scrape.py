@@ -241,7 +241,7 @@ class _BadPod(RawServer):
     0.5 s (each wait shorter than the read timeout), ``hang`` never answers, ``huge``
     sends a 64 KiB chunked page (40 times ``PAGE``) with no Content-Length,
     ``slow-headers`` sends its status line a byte every 0.2 s until closed (no read ever
-    times out, and ``requests`` has no total bound before the headers are in),
+    times out: only the bound on the whole head cuts it),
     ``redirect`` answers 302 to ``location``."""
 
     location = ""
@@ -310,13 +310,14 @@ def test_one_deadline_per_fetch_whatever_the_pods_do(exporter: MetricsExporter, 
 def test_a_pod_too_slow_to_cut_holds_one_thread_not_the_pool(
     exporter: MetricsExporter, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Its thread outlives each fetch's deadline. Submitted again every cycle, it took
-    one more thread each time: with 2 threads, the third fetch had none left for the
-    healthy pod, and every LWS went blind."""
-    slow = _BadPod("slow-headers")
+    """A scrape can outlive its fetch's deadline by up to one read timeout: here a
+    silent pod, a 3 s timeout and a 0.4 s deadline. Submitted again every cycle, it
+    took one more thread each time: with 2 threads, the third fetch had none left for
+    the healthy pod, and every LWS went blind."""
+    slow = _BadPod("hang")
     good = exporter.leaders[("inference", "llama-0")]
     endpoints = {KEY: {"llama-0": exporter.url(good), "llama-1": slow.url}}
-    source = DirectScrapeSource(endpoints=endpoints, timeout=0.5, concurrency=2)
+    source = DirectScrapeSource(endpoints=endpoints, timeout=3, deadline=0.4, concurrency=2)
     try:
         for cycle in range(4):
             snap = only(source.fetch([target("inference", "llama")], T0), "inference", "llama")
@@ -325,6 +326,30 @@ def test_a_pod_too_slow_to_cut_holds_one_thread_not_the_pool(
         assert len(warnings) == 4
         assert all("1 of 2 leader scrapes failed" in w for w in warnings)
         assert "previous scrape is still running" in warnings[-1]
+    finally:
+        slow.close()
+        source.close()
+
+
+def test_a_pod_dribbling_its_headers_is_cut_at_the_timeout(
+    exporter: MetricsExporter, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Its status line comes a byte every 0.2 s, so no read waits the 0.5 s timeout:
+    before the head was bounded in total, its thread ran until the pod stopped (and
+    the next fetches said "previous scrape is still running")."""
+    slow = _BadPod("slow-headers")
+    good = exporter.leaders[("inference", "llama-0")]
+    endpoints = {KEY: {"llama-0": exporter.url(good), "llama-1": slow.url}}
+    source = DirectScrapeSource(endpoints=endpoints, timeout=0.5, concurrency=2)
+    try:
+        for cycle in range(3):
+            snap = only(source.fetch([target("inference", "llama")], T0), "inference", "llama")
+            assert set(snap.leaders) == {"llama-0"}, cycle
+            time.sleep(0.3)  # past the head's 0.5 s, well inside the 1 s fetch deadline
+        warnings = [r.getMessage() for r in caplog.records if "leader scrapes failed" in r.message]
+        assert len(warnings) == 3
+        assert all("Read timed out" in w for w in warnings)
+        assert not any("still running" in w for w in warnings)
     finally:
         slow.close()
         source.close()
