@@ -74,7 +74,7 @@ class _HeadSocket:
 def _read_head(conn: HTTPConnection, read: Callable[[], HTTPResponse]) -> HTTPResponse:
     """``read()`` (the connection's own ``getresponse``) with the head bounded in total."""
     sock, timeout = conn.sock, conn.timeout
-    if sock is None or timeout is None:
+    if sock is None or not isinstance(timeout, int | float):  # no timeout: none here either
         return read()
     head = _HeadSocket(sock, time.monotonic() + timeout)
     conn.sock = head

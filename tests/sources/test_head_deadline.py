@@ -164,3 +164,14 @@ def test_an_answer_with_connection_close_is_read_whole() -> None:
     finally:
         session.close()
         peer.close()
+
+
+def test_without_a_timeout_the_head_waits_as_long_as_it_takes() -> None:
+    """No timeout asked for, none imposed: 3 header lines 0.2 s apart are read."""
+    peer = RawServer(_dribble_head(3, 0.2))
+    session = _adapter_session()
+    try:
+        assert session.get(f"http://127.0.0.1:{peer.port}/").content == ANSWER
+    finally:
+        session.close()
+        peer.close()
