@@ -63,8 +63,8 @@ _EMPTY_F = np.empty(0, dtype=np.float64)
 _sum = np.add.reduce
 # The rows of ``GroupEngine.seqs``: one column per running sequence, so that admitting
 # and removing sequences is one array operation, not one per field.
-_REMAINING, _CONTEXT, _PROMPT, _FIRST, _START, _COMPUTED = range(6)
 _FIELDS = 6
+_REMAINING, _CONTEXT, _PROMPT, _FIRST, _START, _COMPUTED = range(_FIELDS)
 
 
 @dataclass

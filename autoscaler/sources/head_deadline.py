@@ -111,9 +111,8 @@ class HTTPSConnectionPool(urllib3.HTTPSConnectionPool):
     ConnectionCls = _HeadDeadlineTlsConnection
 
 
-def _bound_heads(manager: PoolManager) -> PoolManager:
+def _bound_heads(manager: PoolManager) -> None:
     manager.pool_classes_by_scheme = {"http": HTTPConnectionPool, "https": HTTPSConnectionPool}
-    return manager
 
 
 class HeadDeadlineAdapter(HTTPAdapter):

@@ -47,11 +47,43 @@ def _dribble_head(lines: int, gap: float) -> Callable[[socket.socket], None]:
     return answer
 
 
-def test_a_proxy_dribbling_its_headers_is_cut_at_the_timeout() -> None:
+def _proxy(
+    tmp_path: Path, lines: int, gap: float, tls: bool
+) -> tuple[RawServer, PrometheusQueryClient, float]:
+    """A peer dribbling its head (see :func:`_dribble_head`), over TLS or not, and a
+    Prometheus client for it (trusting its certificate) with ``timeout`` 1 s when the
+    head takes longer than that, 2 s otherwise."""
+    timeout = 1.0 if lines * gap > 1.0 else 2.0
+    dribble = _dribble_head(lines, gap)
+    if not tls:
+        proxy = RawServer(dribble)
+        return (
+            proxy,
+            PrometheusQueryClient(f"http://127.0.0.1:{proxy.port}", timeout=timeout),
+            timeout,
+        )
+    pki = TestPki(tmp_path)
+    served = pki.server()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(served.cert, served.key)
+
+    def answer(conn: socket.socket) -> None:
+        with contextlib.suppress(OSError):  # the handshake, when the client gave up
+            dribble(context.wrap_socket(conn, server_side=True))
+
+    session = requests.Session()
+    session.trust_env = False  # REQUESTS_CA_BUNDLE would replace the test's CA
+    session.verify = str(pki.ca_file)
+    proxy = RawServer(answer)
+    url = f"https://127.0.0.1:{proxy.port}"
+    return proxy, PrometheusQueryClient(url, timeout=timeout, session=session), timeout
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
+def test_a_proxy_dribbling_its_headers_is_cut_at_the_timeout(tmp_path: Path, tls: bool) -> None:
     """20 header lines 0.4 s apart at timeout 1: each read waits less than the timeout,
     so without a bound on the whole head the query took the 8 s the proxy wanted."""
-    proxy = RawServer(_dribble_head(20, 0.4))
-    client = PrometheusQueryClient(f"http://127.0.0.1:{proxy.port}", timeout=1)
+    proxy, client, _ = _proxy(tmp_path, 20, 0.4, tls)
     try:
         started = time.monotonic()
         with pytest.raises(SourceUnavailableError, match=r"did not answer a query within 1s"):
@@ -64,44 +96,12 @@ def test_a_proxy_dribbling_its_headers_is_cut_at_the_timeout() -> None:
         proxy.close()
 
 
-def _tls_proxy(tmp_path: Path, lines: int, gap: float) -> tuple[RawServer, requests.Session]:
-    """A TLS peer dribbling its head (see :func:`_dribble_head`), and a session that
-    trusts its certificate."""
-    pki = TestPki(tmp_path)
-    served = pki.server()
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(served.cert, served.key)
-    dribble = _dribble_head(lines, gap)
-
-    def answer(conn: socket.socket) -> None:
-        with contextlib.suppress(OSError):  # the handshake, when the client gave up
-            dribble(context.wrap_socket(conn, server_side=True))
-
-    session = requests.Session()
-    session.trust_env = False  # REQUESTS_CA_BUNDLE would replace the test's CA
-    session.verify = str(pki.ca_file)
-    return RawServer(answer), session
-
-
 def test_a_head_dribbled_within_the_timeout_is_read(tmp_path: Path) -> None:
     """The bound is on the whole head, over TLS too: 4 lines 0.1 s apart fit in 2 s."""
-    proxy, session = _tls_proxy(tmp_path, 4, 0.1)
-    client = PrometheusQueryClient(f"https://127.0.0.1:{proxy.port}", timeout=2, session=session)
+    proxy, client, timeout = _proxy(tmp_path, 4, 0.1, tls=True)
+    assert timeout == 2.0
     try:
         assert client.instant("up", 1_767_225_600.0) == []
-    finally:
-        client.close()
-        proxy.close()
-
-
-def test_a_tls_proxy_dribbling_its_headers_is_cut_at_the_timeout(tmp_path: Path) -> None:
-    proxy, session = _tls_proxy(tmp_path, 20, 0.4)
-    client = PrometheusQueryClient(f"https://127.0.0.1:{proxy.port}", timeout=1, session=session)
-    try:
-        started = time.monotonic()
-        with pytest.raises(SourceUnavailableError, match=r"did not answer a query within 1s"):
-            client.instant("up", 1_767_225_600.0)
-        assert time.monotonic() - started < 4.0
     finally:
         client.close()
         proxy.close()
