@@ -15,6 +15,8 @@ Aliases are resolved by reference: ``&a [*b, *b]`` is one node seen twice. A few
 bytes of nested aliases ("billion laughs") thus stand for billions of values, which
 walking the document or validating it would visit one by one; ``check_expansion``
 refuses such a document before anything walks it.
+
+Line breaks are YAML 1.2's: only LF and CR end a line (``yaml_breaks``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import yaml
+
+from autoscaler.policy.yaml_breaks import Yaml12LineBreaks
 
 FieldPath = tuple[str | int, ...]
 """Keys and list indices from the document root, e.g. ``("spec", "signals", 0)``."""
@@ -45,8 +49,8 @@ _FLOAT = re.compile(
 )
 
 
-class StrictYamlLoader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 booleans and numbers (see the module docstring).
+class StrictYamlLoader(Yaml12LineBreaks):
+    """SafeLoader with YAML 1.2 booleans, numbers and line breaks (see the module docstring).
 
     A scalar YAML resolves but Python cannot build (``2026-02-30`` as a date, an integer
     of more than 4,300 digits) raises a plain ``ValueError`` in SafeLoader; here it is a
@@ -69,7 +73,7 @@ class StrictYamlLoader(yaml.SafeLoader):
     _document_mark: yaml.Mark | None = None
 
     def compose_document(self) -> Any:
-        event = self.peek_event()  # type: ignore[no-untyped-call]
+        event = self.peek_event()
         self._composed, self._document_mark = 0, event.start_mark
         return super().compose_document()
 
