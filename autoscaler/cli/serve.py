@@ -181,6 +181,8 @@ def run(args: argparse.Namespace) -> int:
         process.watcher.policies,
         insecure_tls=not settings.insecure,
         ca_file=ca_file,
+        program=demo_module.program_name(sys.argv[0]),
+        needs_token=not settings.disable_auth,
     ):
         print(line, file=sys.stderr)
     process.run()

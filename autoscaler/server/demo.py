@@ -68,31 +68,54 @@ def metric_path(policy: ScalingPolicy, metric: str = RECOMMENDED_REPLICAS) -> st
     )
 
 
+def program_name(argv0: str) -> str:
+    """The command to print for this program: the path it was started by when that is
+    the installed script (``.venv/bin/lws-autoscaler``, not on PATH before the venv is
+    activated), else ``lws-autoscaler`` (``python -m autoscaler.cli.main``)."""
+    if Path(argv0).name == "lws-autoscaler" and "/" in argv0:
+        return shlex.quote(argv0)
+    return "lws-autoscaler"
+
+
 def usage_lines(
     url: str,
     kubeconfig: Path | None,
     policies: Sequence[ScalingPolicy],
     insecure_tls: bool,
     ca_file: Path | None = None,
+    *,
+    program: str = "lws-autoscaler",
+    needs_token: bool = False,
 ) -> list[str]:
     """What to paste to read the recommendation of the policy with the widest range.
 
     ``ca_file``: the self-signed serving certificate, which ``explain`` must be told to
-    trust (it verifies TLS; the ``curl`` line uses ``-k`` instead)."""
+    trust (it verifies TLS; the ``curl`` line uses ``-k`` instead). ``needs_token``:
+    authentication is on, so the lines send ``$TOKEN`` (a first line says what it is).
+    """
     if not policies:
         return []
     policy = max(policies, key=lambda p: (p.spec.replicas.max, p.name))
     path = metric_path(policy)
     target = policy.spec.target
     curl = "curl -s" + (" -k" if insecure_tls else "")
+    if needs_token:
+        curl += ' -H "Authorization: Bearer $TOKEN"'
     lines = [f"  {curl} {shlex.quote(url + path)}"]
     if kubeconfig is not None:
         lines.insert(
             0,
             f"  kubectl --kubeconfig {shlex.quote(str(kubeconfig))} get --raw {shlex.quote(path)}",
         )
-    explain = f"  lws-autoscaler explain {target.namespace}/{target.name} --server {url}"
+    explain = f"  {program} explain {target.namespace}/{target.name} --server {url}"
     if ca_file is not None:
         explain += f" --certificate-authority {shlex.quote(str(ca_file))}"
+    if needs_token:
+        explain += ' --token "$TOKEN"'
+        lines.insert(
+            0,
+            "  # authentication is on: set TOKEN to a bearer token allowed to read external "
+            "metrics, e.g. TOKEN=$(kubectl create token SERVICE-ACCOUNT)",
+        )
     lines.append(explain)
     return lines

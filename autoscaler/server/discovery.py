@@ -132,10 +132,11 @@ def health_router(
                 f"{store.max_age:.0f}s after the first cycle)",
                 status_code=503,
             )
-        age = clock() - published
-        if store.is_stale(published, clock()):
+        now = clock()
+        if store.is_stale(published, now):
             return PlainTextResponse(
-                f"last cycle {age:.0f}s ago (max age {store.max_age:.0f}s)", status_code=503
+                f"last cycle {now - published:.0f}s ago ({store.describe_max_age()})",
+                status_code=503,
             )
         if not loop_alive():
             return PlainTextResponse("control loop is not running", status_code=503)

@@ -81,8 +81,8 @@ def router(store: DecisionStore, clock: Callable[[], float]) -> APIRouter:
             )
             raise ApiError(
                 503,
-                f"the latest decision for {namespace}/{stale.lws} is {when} (max age "
-                f"{format_duration(store.max_age)}); not serving an outdated value",
+                f"the latest decision for {namespace}/{stale.lws} is {when} "
+                f"({store.describe_max_age()}); not serving an outdated value",
             )
         items = ",".join(s.item_json for s in selected)
         return Response(f"{_LIST_HEAD}{items}]}}", media_type="application/json")

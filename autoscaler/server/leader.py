@@ -20,7 +20,8 @@ relabelling to the next one.
 Worked numbers: a 15 s cycle and a 45 s lease. The holder renews at 0, 15, 30; it
 dies at 31. The other replica last saw a change at 30 (it reads at its own 15 s
 ticks), so it takes over at its first tick at or after 75: about three cycles without
-relabelling, and never two holders.
+relabelling, and never two holders. If its read at 30 came just before the renewal, it
+first sees that renewal at 45 and takes over at 90.
 """
 
 from __future__ import annotations

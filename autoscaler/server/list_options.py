@@ -4,9 +4,12 @@ The metric read is a *list* in Kubernetes terms, so kube-apiserver (through
 custom-metrics-apiserver) decodes ``metav1.ListOptions`` from the query string before the
 provider sees the request. The HPA sends none of them; a watch client or a typo does:
 
-- ``watch`` other than ``""``, ``0`` or ``false`` asks for a watch, which external metrics
-  do not serve: 405 ``MethodNotAllowed``, as ``listResource`` answers a resource with no
-  watcher. A plain list there would hand a watch client a body it cannot read as events.
+- ``watch`` present with any value but ``0`` or ``false`` (in any case) asks for a
+  watch, which external metrics do not serve: 405 ``MethodNotAllowed``, as
+  ``listResource`` answers a resource with no watcher. An empty ``watch=`` is a watch
+  too: apimachinery's ``Convert_Slice_string_To_bool`` reads any other value, the empty
+  one included, as true. A plain list there would hand a watch client a body it cannot
+  read as events.
 - ``limit`` and ``timeoutSeconds`` must be integers (the parameter codec's
   ``ParseInt``): 400 ``BadRequest`` otherwise.
 - ``fieldSelector`` must parse, and name only ``metadata.name`` or ``metadata.namespace``
@@ -37,7 +40,7 @@ def first_value(query: Mapping[str, list[str]], name: str) -> str | None:
 def check_list_options(query: Mapping[str, list[str]]) -> None:
     """Raise the :class:`ApiError` kube-apiserver would answer for these options."""
     watch = first_value(query, "watch")
-    if watch is not None and watch != "0" and watch.lower() != "false" and watch != "":
+    if watch is not None and watch != "0" and watch.lower() != "false":
         raise ApiError(
             405,
             'watch is not supported on resources of kind "*.external.metrics.k8s.io"',

@@ -209,7 +209,12 @@ class ControlLoop:
             self.ever_fetched = True
         decisions, kept = self._decide_all(policies, result, now)
         try:
-            self.store.publish([*decisions, *kept], now, source_ok=result is not None)
+            self.store.publish(
+                [*decisions, *kept],
+                now,
+                source_ok=result is not None,
+                finished_at=self.clock.now(),
+            )
         except Exception:  # publish guards each series; this is a last resort
             log.exception("publishing the cycle failed; the previous values go stale")
         if self.cordon is not None and (self.leader is None or self.leader.leads(now)):

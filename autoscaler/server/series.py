@@ -18,8 +18,13 @@ A raw signal appears only when the policy uses it and the engine had a usable va
 (no data is never published as zero). Values are rendered once, when a cycle publishes,
 so a request only filters precomputed items. :func:`series_specs` lists what a decision
 publishes and :meth:`SeriesSpec.render` serialises one, so the store can drop a single
-series that fails to render and keep the rest. Values beyond +-(2^63-1)/1000 are clamped
-to it: apimachinery's ``MilliValue()`` (what the HPA reads) overflows int64 past that.
+series that fails to render and keep the rest.
+
+Huge values are clamped so that the HPA's arithmetic cannot wrap around. It reads each
+item's ``MilliValue()``, an int64, and sums the items of its answer in int64; only the
+newest controllers cap that sum, older ones wrap to a negative total and scale down. So
+each of the ``n`` series of one metric in one namespace (the most one answer can select)
+is kept within (2^63-1)/1000/n: two series at 1e300 render as 4611686018427387903m each.
 """
 
 from __future__ import annotations
@@ -79,8 +84,14 @@ def rfc3339(seconds: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
 
-_MAX_MILLI_SAFE = Decimal(2**63 - 1).scaleb(-3)
-"""The largest magnitude whose MilliValue() fits an int64 (exact: no float nearby is)."""
+_MAX_MILLI = 2**63 - 1
+"""The largest MilliValue() an int64 holds."""
+
+
+def value_ceiling(sharing: int) -> Decimal:
+    """The largest magnitude ``sharing`` items may each have with their MilliValue()s'
+    sum still in an int64 (exact: no float nearby is). 1 -> 9223372036854775.807."""
+    return Decimal(_MAX_MILLI // max(sharing, 1)).scaleb(-3)
 
 
 @dataclass(frozen=True)
@@ -92,8 +103,11 @@ class SeriesSpec:
     value: float
     window: float | None = None
 
-    def render(self, decision: Decision) -> Series:
-        """The ExternalMetricValue; raises if the value cannot be a Quantity."""
+    def render(self, decision: Decision, sharing: int = 1) -> Series:
+        """The ExternalMetricValue; raises if the value cannot be a Quantity.
+
+        ``sharing``: how many series one answer may sum with this one (see the module
+        docstring): the value is clamped to ``value_ceiling(sharing)``."""
         item: dict[str, Any] = {
             "metricName": self.metric,
             "metricLabels": self.labels,
@@ -105,8 +119,9 @@ class SeriesSpec:
         # negative MilliValue in the HPA, which would then scale down.
         # Infinities and NaN are not clamped: format_quantity refuses them (no data).
         value: float | Decimal = self.value
-        if math.isfinite(self.value) and abs(self.value) > _MAX_MILLI_SAFE:
-            value = _MAX_MILLI_SAFE if self.value > 0 else -_MAX_MILLI_SAFE
+        ceiling = value_ceiling(sharing)
+        if math.isfinite(self.value) and abs(self.value) > ceiling:
+            value = ceiling if self.value > 0 else -ceiling
         item["value"] = format_quantity(value)
         return Series(
             metric=self.metric,

@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from autoscaler.signals import Signal
 from autoscaler.snapshot import LwsKey, LwsSnapshot, Sample
 from autoscaler.sources.base import Target
-from autoscaler.sources.cluster import LwsState
+from autoscaler.sources.cluster import LwsState, ready_among_created
 
 LeaderSamples = Mapping[str, Mapping[Signal, Sample]]
 
@@ -82,7 +82,8 @@ def assemble(
         observed_at=observed_at,
         spec_replicas=spec,
         status_replicas=status,
-        ready_replicas=ready,
+        # Recorded from the LWS status (kube-state-metrics), so with the same lag.
+        ready_replicas=ready_among_created(ready, status),
         leaders=kept,
         aggregates=aggregates,
     )

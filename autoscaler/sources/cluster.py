@@ -42,6 +42,19 @@ class LeaderPod:
         return next((number for port, number in self.ports if port == name), None)
 
 
+def ready_among_created(ready: int, created: int) -> int:
+    """Ready groups are among the groups created: ``readyReplicas`` capped at ``replicas``.
+
+    Older LWS controllers set ``status.replicas`` from the leader StatefulSet's spec at
+    once, but count ``readyReplicas`` over the leader pods that still exist, a
+    terminating leader still Running and Ready: after a scale-down from 6 to 2 the
+    status can say 6 ready of 2 until the 4 leaders are gone. The engine would read 4
+    silent ready groups and scale the 2 reporting groups' queue up 3-fold (5 groups
+    instead of 2). A recording of the status (kube-state-metrics) has the same lag.
+    """
+    return min(ready, created)
+
+
 @dataclass(frozen=True)
 class LwsState:
     """One LWS as the API server describes it."""

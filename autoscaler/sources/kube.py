@@ -11,7 +11,9 @@ selected by ``leaderworkerset.sigs.k8s.io/name in (a,b,...)``. From them:
   transitions), as the LWS controller counts a ready group;
 - the leader pods (``worker-index`` 0) with their IPs, for the direct-scrape source.
 
-Terminating pods are ignored: their group is going away.
+Terminating pods are ignored: their group is going away. While groups are leaving after
+a scale-down, the LWS status still counts them, so the counts are capped at the groups
+the pods show (see ``lws_state``).
 
 Failures: a namespace whose calls fail (RBAC refuses one namespace, a 5xx) fails only the
 LWS of that namespace, in ``ClusterStates.errors``; an API server that does not answer at
@@ -43,6 +45,7 @@ from autoscaler.sources.cluster import (
     ClusterStates,
     LeaderPod,
     LwsState,
+    ready_among_created,
 )
 
 Json = dict[str, Any]
@@ -97,9 +100,14 @@ def lws_state(lws: Json, pods: Sequence[Json]) -> LwsState:
     meta, spec, status = lws["metadata"], lws.get("spec") or {}, lws.get("status") or {}
     size = int((spec.get("leaderWorkerTemplate") or {}).get("size") or 1)
     by_group: dict[int, list[Json]] = defaultdict(list)
+    terminating: set[int] = set()
     for pod in pods:
         index = _int_label(pod["metadata"].get("labels") or {}, GROUP_INDEX_LABEL)
-        if index is not None and not pod["metadata"].get("deletionTimestamp"):
+        if index is None:
+            continue
+        if pod["metadata"].get("deletionTimestamp"):
+            terminating.add(index)
+        else:
             by_group[index].append(pod)
     groups: list[GroupStatus] = []
     leaders: list[LeaderPod] = []
@@ -132,11 +140,26 @@ def lws_state(lws: Json, pods: Sequence[Json]) -> LwsState:
                     _named_ports(leader),
                 )
             )
+    spec_replicas = int(spec.get("replicas", 1))
+    groups_created = int(status.get("replicas") or 0)
+    ready_groups = int(status.get("readyReplicas") or 0)
+    gone = terminating - by_group.keys()  # groups left with terminating pods only
+    restarting = {index for index in gone if index < spec_replicas}
+    if gone - restarting:
+        # Groups on their way out (a scale-down removes the highest indices). The current
+        # LWS controller counts them in both ``replicas`` (the leader StatefulSet's status
+        # counts a terminating pod) and ``readyReplicas`` (a terminating leader is still
+        # Running and Ready) until their pods are gone: 6 and 6 for a while after a
+        # scale-down to 2. As capacity they would be 4 silent ready groups, scaling the
+        # queue up 3-fold. Count the groups the pods show instead while the status lags
+        # behind them; a group restarting in place is still one of them.
+        groups_created = min(groups_created, len(groups) + len(restarting))
+        ready_groups = min(ready_groups, sum(g.ready_at is not None for g in groups))
     return LwsState(
         key=LwsKey(meta["namespace"], meta["name"]),
-        spec_replicas=int(spec.get("replicas", 1)),
-        status_replicas=int(status.get("replicas") or 0),
-        ready_replicas=int(status.get("readyReplicas") or 0),
+        spec_replicas=spec_replicas,
+        status_replicas=groups_created,
+        ready_replicas=ready_among_created(ready_groups, groups_created),
         groups=tuple(groups),
         leaders=tuple(leaders),
     )

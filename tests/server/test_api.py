@@ -159,6 +159,9 @@ def test_selector_returns_exactly_the_selected_series(
         # List options, decoded as kube-apiserver decodes them (these used to get 200).
         (REC, {"watch": "true"}, 405, "MethodNotAllowed"),
         (REC, {"watch": "1"}, 405, "MethodNotAllowed"),
+        # apimachinery's Convert_Slice_string_To_bool: an empty value is true too.
+        (REC, {"watch": ""}, 405, "MethodNotAllowed"),
+        (REC, {"watch": "FALSE "}, 405, "MethodNotAllowed"),
         (f"{BASE}/namespaces/inference/no_such_metric", {"watch": "1"}, 405, "MethodNotAllowed"),
         (REC, {"limit": "abc"}, 400, "BadRequest"),
         (REC, {"timeoutSeconds": "1.5"}, 400, "BadRequest"),
@@ -181,7 +184,7 @@ def test_errors_are_status_objects(
     [
         {"watch": "false"},
         {"watch": "0"},
-        {"watch": ""},
+        {"watch": "False"},
         {"limit": "500", "timeoutSeconds": "30", "resourceVersion": "0"},
         {"fieldSelector": "metadata.name=x,metadata.namespace!=y"},
     ],
@@ -254,6 +257,42 @@ def test_stale_recommendation_is_503_and_not_ready(api: Running) -> None:
         assert http.get(REC).status_code == 200
         view = http.get(f"/debug/decisions/{LLAMA.namespace}/{LLAMA.name}").json()
         assert (view["stale"], view["ageSeconds"]) == (False, 0.0)
+
+
+def test_a_loop_that_cycles_slowly_is_not_stale(
+    api: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A slow Prometheus: each fetch takes 23 s of the 15 s cycle. The decision of a tick
+    is published 23 s after it and replaced 23 s later, 46 s after its tick: past the
+    max age (45 s) by the tick, though the loop never stopped. Every replica used to
+    answer 503 and fail /readyz then. The cycle's lateness now adds to the max age, so
+    the value is stale only when no cycle has published for a max age."""
+    fetch = api.source.fetch
+
+    def slow_fetch(targets: Any, now: float) -> Any:
+        api.clock.advance(23)
+        return fetch(targets, now)
+
+    monkeypatch.setattr(api.source, "fetch", slow_fetch)
+    tick = api.clock.now()
+    api.cycle()  # decided at tick, published at tick + 23
+    with api.client() as http:
+        api.clock.advance(23)  # the next cycle's fetch ends: 46 s after the tick
+        assert http.get(REC).status_code == 200
+        assert http.get("/readyz").status_code == 200
+        api.clock.advance(22)  # 45 s after the publication, the loop stopped
+        assert http.get(REC).status_code == 200
+        api.clock.advance(1)
+        stale = http.get(REC)
+        assert stale.status_code == 503
+        assert api.clock.now() - tick == 69
+        message = stale.json()["message"]
+        assert "is 1m9s old (max age 45s + 23s the last cycle ran past its tick)" in message
+        readyz = http.get("/readyz")
+        assert (readyz.status_code, readyz.text) == (
+            503,
+            "last cycle 69s ago (max age 45s + 23s the last cycle ran past its tick)",
+        )
 
 
 def test_a_decision_dated_ahead_of_the_clock_is_stale_too(api: Running) -> None:

@@ -52,9 +52,40 @@ def test_huge_queue_keeps_the_loop_and_every_series(start_server: Start, queue: 
     # dev-8b is decided as it would be without llama's absurd queue.
     assert recommended == {"llama-70b": "8", "dev-8b": "3"}
     assert queues["dev-8b"] == "1250m"
-    # Clamped so the HPA's int64 MilliValue() cannot wrap around: 9223372036854775.807.
-    assert queues["llama-70b"] == "9223372036854775807m"
+    # Clamped so that the HPA's int64 sum of MilliValue()s over the answer (both LWSes,
+    # no selector) cannot wrap around to a negative total: (2^63-1) // 2 milli each.
+    assert queues["llama-70b"] == "4611686018427387903m"
     assert all(_QUANTITY.match(v) for v in queues.values())
+
+
+def _milli(quantity: str) -> int:
+    assert quantity.endswith("m")
+    return int(quantity[:-1])
+
+
+@pytest.mark.parametrize("queue", [1e25, 1e300])
+def test_huge_values_of_several_lwses_sum_within_the_hpas_int64(
+    start_server: Start, queue: float
+) -> None:
+    """An HPA whose selector picks both LWSes sums their MilliValue()s in an int64; the
+    controllers before the overflow cap (hpa-algorithm.md) wrap a sum past 2^63-1 to a
+    negative usage, and scale down. Clamping each item to (2^63-1)/1000 alone allowed
+    that: two items of 9223372036854775807m."""
+    with start_server(disable_auth=True) as running:
+        running.source.loads[LLAMA] = constant(queue)
+        running.source.loads[DEV] = constant(queue)
+        running.cycle()
+        with running.client() as http:
+            both = _values(http.get(f"{BASE}/{QUEUE_DEPTH}").json())
+            one = _values(
+                http.get(
+                    f"{BASE}/{QUEUE_DEPTH}", params={"labelSelector": "leaderworkerset=dev-8b"}
+                ).json()
+            )
+    assert set(both) == {"llama-70b", "dev-8b"}
+    assert sum(_milli(v) for v in both.values()) <= 2**63 - 1
+    assert one == {"dev-8b": both["dev-8b"]}
+    assert _milli(both["dev-8b"]) == (2**63 - 1) // 2
 
 
 def test_one_unpublishable_series_leaves_the_others(

@@ -13,7 +13,7 @@ import pytest
 from autoscaler.cli.main import build_parser, main
 from autoscaler.cli.serve import settings_from
 from autoscaler.policy.loader import load_policies
-from autoscaler.server.demo import builtin_policies_dir, metric_path, usage_lines
+from autoscaler.server.demo import builtin_policies_dir, metric_path, program_name, usage_lines
 from tests.server.conftest import Start
 from tests.server.helpers import make_policy
 
@@ -186,6 +186,31 @@ def test_usage_lines_are_ready_to_paste(tmp_path: Path) -> None:
     assert lines[0].startswith(f"  kubectl --kubeconfig {tmp_path / 'kc'} get --raw '/apis/")
     assert lines[1].startswith("  curl -s 'http://127.0.0.1:8080/apis/")
     assert lines[2] == "  lws-autoscaler explain inference/llama-70b --server http://127.0.0.1:8080"
+
+
+@pytest.mark.parametrize(
+    ("argv0", "program"),
+    [
+        (".venv/bin/lws-autoscaler", ".venv/bin/lws-autoscaler"),  # the README's Quick start
+        ("/opt/my venv/bin/lws-autoscaler", "'/opt/my venv/bin/lws-autoscaler'"),
+        ("lws-autoscaler", "lws-autoscaler"),  # found on PATH
+        ("/src/autoscaler/cli/main.py", "lws-autoscaler"),  # python -m autoscaler.cli.main
+    ],
+)
+def test_the_explain_line_names_the_program_as_it_was_started(argv0: str, program: str) -> None:
+    # The Quick start never activates the venv: a bare `lws-autoscaler explain` pasted
+    # from its output was "command not found".
+    assert program_name(argv0) == program
+    lines = usage_lines("http://127.0.0.1:8080", None, [make_policy()], False, program=program)
+    assert lines[-1].startswith(f"  {program} explain inference/llama-70b ")
+
+
+def test_with_authentication_on_the_lines_send_a_token() -> None:
+    # Without it, both lines got 401 from the server that printed them.
+    lines = usage_lines("https://127.0.0.1:6443", None, [make_policy()], True, needs_token=True)
+    assert lines[0].startswith("  # authentication is on: set TOKEN to a bearer token")
+    assert lines[1].startswith('  curl -s -k -H "Authorization: Bearer $TOKEN" ')
+    assert lines[2].endswith(' --token "$TOKEN"')
 
 
 def test_explain_prints_the_last_decision(

@@ -347,6 +347,56 @@ def test_overrun_skips_to_the_current_tick(
     assert "cycle overran" in caplog.text
 
 
+@pytest.mark.parametrize("fetch_seconds", [10.0, 23.0, 40.0, 44.0])
+def test_a_loop_whose_cycles_overrun_never_serves_stale(
+    llama_file: Path, fetch_seconds: float
+) -> None:
+    """Fetches of 10-44 s on a 15 s cycle (a slow Prometheus, max age 45 s): at the end of
+    every fetch, the moment the served decision is oldest, it is not stale, though at
+    23 s it is 46-54 s past its tick. A max age after the last publication it is."""
+    clock = ManualClock()
+    source = FunctionSource({LLAMA: constant(64)})
+    loop, _, store = _build([llama_file], source, clock)
+    fetch = source.fetch
+    served_fresh: list[bool] = []
+    ages: list[float] = []
+    stop = threading.Event()
+
+    def slow_fetch(targets: Any, now: float) -> Any:
+        clock.advance(fetch_seconds)
+        if store.published_at is not None:
+            served_fresh.append(not store.is_stale(store.published_at, clock.now()))
+            ages.append(clock.now() - store.published_at)
+        if len(source.fetches) >= 8:
+            stop.set()  # overrunning cycles never wait: the loop stops on this event
+        return fetch(targets, now)
+
+    def wait(seconds: float) -> bool:
+        clock.advance(seconds)
+        return stop.is_set()
+
+    source.fetch = slow_fetch  # type: ignore[method-assign]
+    source.history = lambda *args: iter(())  # type: ignore[method-assign]  # starts cold
+    loop.run(stop, wait)
+    assert len(served_fresh) >= 4
+    assert all(served_fresh)
+    if fetch_seconds > 15:
+        assert max(ages) > 45  # the tick-dated age alone would have gone stale
+    published = store.published_at
+    assert published is not None
+    finished = published + store.lateness
+    assert not store.is_stale(published, finished + 45)
+    assert store.is_stale(published, finished + 46)
+
+
+def test_a_clock_stepped_forward_mid_cycle_extends_the_max_age_by_a_bounded_lateness() -> None:
+    store = DecisionStore(max_age=45)
+    store.publish([], T0, finished_at=T0 + 3600)
+    assert store.lateness == 67.5
+    assert not store.is_stale(T0, T0 + 112.5)
+    assert store.is_stale(T0, T0 + 113)
+
+
 def test_a_clock_stepped_back_resyncs_instead_of_stalling(
     llama_file: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

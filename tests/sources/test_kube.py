@@ -11,14 +11,20 @@ from pathlib import Path
 
 import pytest
 
+from autoscaler.engine import EngineState, decide
+from autoscaler.engine.decision import SignalStatus
 from autoscaler.errors import QueryRejectedError, SourceUnavailableError
-from autoscaler.snapshot import GroupStatus, LwsKey
+from autoscaler.policy import load_policy_file
+from autoscaler.signals import Signal
+from autoscaler.snapshot import GroupStatus, LwsKey, LwsSnapshot, Sample
+from autoscaler.sources.assemble import assemble
 from autoscaler.sources.kube import READY_TIME_UNKNOWN, KubernetesClusterReader, parse_time
 from tests.sources.kube_objects import api_client, lws_object, pod_object
 from tests.support.fake_apiserver import FakeApiServer, status
 from tests.support.raw_server import RawServer
 
 T = "2026-01-01T00:0{}:00Z"
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -232,3 +238,49 @@ def test_a_ready_condition_without_its_time_reads_as_just_ready(api: FakeApiServ
     ]
     (group,) = state.groups
     assert group.ready_at == READY_TIME_UNKNOWN == math.inf
+
+
+@pytest.mark.parametrize(
+    ("status", "ready"),
+    [(6, 6), (2, 6)],
+    ids=["current-controller", "older-controller"],
+)
+def test_groups_on_their_way_out_count_neither_as_created_nor_ready(
+    api: FakeApiServer, status: int, ready: int
+) -> None:
+    """Scaled down from 6 groups to 2, the 4 leaving leaders still terminating. The
+    current LWS controller still counts them in ``replicas`` and ``readyReplicas`` (its
+    leader StatefulSet counts terminating pods, a terminating leader is still Ready), an
+    older one in ``readyReplicas`` only. Read as such, they were 4 ready groups whose
+    leaders never report, and the engine scaled the 2 reporting queues up 3-fold."""
+    api.put(lws_object("inference", "llama", replicas=2, status=status, ready=ready, size=1))
+    for group in range(6):
+        api.put(pod_object("inference", "llama", group, 0, size=1, terminating=group >= 2))
+    state = KubernetesClusterReader(api_client(api)).read([LwsKey("inference", "llama")])[
+        LwsKey("inference", "llama")
+    ]
+    assert (state.spec_replicas, state.status_replicas, state.ready_replicas) == (2, 2, 2)
+    assert [p.name for p in state.leaders] == ["llama-0", "llama-1"]
+    # What the engine then decides: the two leaders report 10 waiting requests each,
+    # under the shipped policy's 12 per group: 2 groups, not 5.
+    (policy,) = load_policy_file(REPO / "policies" / "llama-70b.yaml")
+    now = parse_time("2026-01-01T01:00:00Z") or 0.0
+    samples = {Signal.QUEUE_DEPTH: Sample(10.0, now), Signal.KV_CACHE: Sample(0.3, now)}
+    leaders = {name: samples for name in ("llama-0", "llama-1")}
+    snapshot = assemble(state.key, now, leaders, {}, state)
+    assert isinstance(snapshot, LwsSnapshot)
+    decision, _ = decide(policy.policy, snapshot, EngineState(), now)
+    queue = next(p for p in decision.proposals if p.name == "queueDepth")
+    assert (queue.status, decision.replicas) == (SignalStatus.OK, 2)
+
+
+def test_a_group_restarting_during_a_scale_down_is_still_created(api: FakeApiServer) -> None:
+    # Group 1's leader is replaced (its old pod terminates, the new one is not created
+    # yet) while groups 2-5 leave: group 1 stays a created group, not a ready one.
+    api.put(lws_object("inference", "llama", replicas=2, status=6, ready=6, size=1))
+    for group in range(6):
+        api.put(pod_object("inference", "llama", group, 0, size=1, terminating=group >= 1))
+    state = KubernetesClusterReader(api_client(api)).read([LwsKey("inference", "llama")])[
+        LwsKey("inference", "llama")
+    ]
+    assert (state.status_replicas, state.ready_replicas) == (2, 1)

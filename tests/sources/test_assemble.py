@@ -1,0 +1,29 @@
+"""Snapshots from leader samples and replica counts without the cluster (a recording)."""
+
+from __future__ import annotations
+
+from autoscaler.signals import Signal
+from autoscaler.snapshot import LwsKey, LwsSnapshot, Sample
+from autoscaler.sources.assemble import assemble
+
+KEY = LwsKey("inference", "llama")
+
+
+def test_recorded_ready_groups_beyond_the_created_ones_are_capped() -> None:
+    # kube-state-metrics records the LWS status, lag included: 6 ready of 2 created
+    # after a scale-down (see ready_among_created) reads as 2 ready, not 4 silent ones.
+    leaders = {"llama-0": {Signal.QUEUE_DEPTH: Sample(3.0, 100.0)}}
+    snapshot = assemble(KEY, 100.0, leaders, {}, None, replicas=(2, 2, 6))
+    assert isinstance(snapshot, LwsSnapshot)
+    assert (snapshot.spec_replicas, snapshot.status_replicas, snapshot.ready_replicas) == (2, 2, 2)
+    assert snapshot.starting_replicas == 0
+
+
+def test_recorded_counts_within_bounds_are_kept() -> None:
+    snapshot = assemble(KEY, 100.0, {}, {}, None, replicas=(4, 3, 1))
+    assert isinstance(snapshot, LwsSnapshot)
+    assert (snapshot.status_replicas, snapshot.ready_replicas, snapshot.starting_replicas) == (
+        3,
+        1,
+        2,
+    )
