@@ -224,7 +224,10 @@ class ControlLoop:
                 self.cordon.apply(d for _, d in [*decisions, *kept])
             except Exception:  # relabelling is retried next cycle; deciding must go on
                 log.exception("relabelling draining leaders failed; retrying next cycle")
-        self.telemetry.record_decisions((d for _, d in decisions), (d for _, d in kept))
+        try:
+            self.telemetry.record_decisions((d for _, d in decisions), (d for _, d in kept))
+        except Exception:  # the gauges are for people; the decisions are already served
+            log.exception("recording this cycle's decisions in /metrics failed")
         self.telemetry.cycles.labels("ok" if result is not None else "source_error").inc()
         self.telemetry.last_cycle.set(now)
         self.telemetry.cycle_duration.observe(time.perf_counter() - started)

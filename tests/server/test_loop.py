@@ -150,6 +150,26 @@ def test_unexpected_source_exception_also_holds(llama_file: Path) -> None:
     assert decision.driver == "hold"
 
 
+def test_a_failure_recording_the_gauges_leaves_the_cycle_and_its_counters(
+    llama_file: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The only step of a cycle that had no guard: raised, it ended the loop thread
+    # (/livez then fails and the pod restarts, every cycle alike).
+    clock = ManualClock()
+    loop, telemetry, store = _build([llama_file], FunctionSource({LLAMA: constant(64)}), clock)
+
+    def broken(*args: Any) -> None:
+        raise ValueError("a label set prometheus_client refuses")
+
+    monkeypatch.setattr(telemetry, "record_decisions", broken)
+    with caplog.at_level(logging.ERROR):
+        (decision,) = loop.run_cycle(clock.now())
+    assert store.decision(LLAMA) is not None
+    assert _metric(telemetry, "lws_autoscaler_cycles_total", {"result": "ok"}) == 1
+    assert "recording this cycle's decisions in /metrics failed" in caplog.text
+    assert decision.replicas is not None
+
+
 def test_engine_failure_for_one_lws_is_contained(
     llama_file: Path,
     tmp_path: Path,
