@@ -248,7 +248,7 @@ def goal_check(
     best_name = best_tuned_name(figures)
     best = None if best_name is None else figures[best_name]
     vs_oracle = ours["gpu_hours"] / oracle["gpu_hours"] if oracle["gpu_hours"] else math.inf
-    saving = 1 - ours["gpu_hours"] / best["gpu_hours"] if best else None
+    saving = 1 - ours["gpu_hours"] / best["gpu_hours"] if best and best["gpu_hours"] else None
     budget = (1 - SAVING) * best["gpu_hours"] if best else None
     return {
         "ours_reaches_target": ours["slo_attainment"] >= target,

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from simulations.servegen import DEFAULT_CATEGORY, read_servegen
-from simulations.trace_limits import RATE_SCALE, RateFlag
+from simulations.trace_limits import MIN_REPLAY_SECONDS, RATE_SCALE, RateFlag
 from simulations.traces import (
     Trace,
     TraceError,
@@ -89,6 +89,21 @@ def _first_fields(path: Path) -> tuple[str, ...] | None:
 
 
 def load_workload(path: Path, options: WorkloadOptions) -> Trace:
+    """The arrivals to replay, as the options ask; a ``TraceError`` for a trace that
+    cannot be read, or that leaves too little to replay."""
+    trace = _read(path, options)
+    if len(trace) < 2 or trace.duration < MIN_REPLAY_SECONDS:
+        # One request (or a burst within a second) makes every GPU-hour figure round to
+        # 0.0, and the comparison of policies divides by it.
+        raise TraceError(
+            f"{path}: {len(trace)} request(s) over {trace.duration:.3g} s with these "
+            f"options; a replay needs at least 2 requests over {MIN_REPLAY_SECONDS:g} s "
+            "or more (a longer --duration, or a higher --rate-scale)"
+        )
+    return trace
+
+
+def _read(path: Path, options: WorkloadOptions) -> Trace:
     if not path.exists():
         raise TraceError(f"{path}: no such trace file")
     fmt = options.format or detect_format(path)

@@ -32,7 +32,7 @@ from simulations.previous_outputs import remove_previous
 from simulations.profile import DEFAULT_PROFILE, ServingProfile, available_profiles, load_profile
 from simulations.report import OUTPUT_FILES, markdown_table, write_outputs
 from simulations.seeds import SeedsError, seed_row, seeds_markdown, verdict
-from simulations.traces import FORMATS
+from simulations.traces import FORMATS, Trace
 from simulations.workload import WorkloadOptions, default_trace, load_workload
 
 
@@ -176,19 +176,23 @@ def run(args: argparse.Namespace) -> int:
     writable_folder(args.out)
     profile = load_profile(args.profile).with_cold_start(args.cold_start)
     policy = load_ours_policy(profile, args.policy)
+    # Every seed's arrivals before the previous outputs go: a trace that cannot be read,
+    # or a seed whose sample is empty, must leave the last run's results where they are.
+    workloads = {seed: _workload(args, seed) for seed in seeds or (seed_of(args),)}
     remove_previous(args.out, previous_outputs())
     if seeds is None:
-        _, figures, written = _one(args, profile, policy, seed_of(args), args.out)
+        ((seed, trace),) = workloads.items()
+        _, figures, written = _one(args, profile, policy, seed, trace, args.out)
         print(markdown_table(figures, args.slo_target))
         for file in written:
             print(f"wrote {file}")
         return 0
     rows = []
-    for seed in seeds:
+    for seed, trace in workloads.items():
         out = args.out / f"seed-{seed}"
         if not args.quiet:
             print(f"seed {seed} -> {out}", file=sys.stderr)
-        meta, figures, _ = _one(args, profile, policy, seed, out)
+        meta, figures, _ = _one(args, profile, policy, seed, trace, out)
         rows.append(seed_row(seed, figures, meta["goal"]))
     table = seeds_markdown(rows, args.slo_target)
     summary = {"seeds": rows, "verdict": verdict(rows)}
@@ -214,12 +218,8 @@ def previous_outputs() -> list[str]:
     ]
 
 
-def _one(
-    args: argparse.Namespace, profile: ServingProfile, policy: ScalingPolicy, seed: int, out: Path
-) -> tuple[dict[str, Any], dict[str, dict[str, Any]], list[Path]]:
-    """The whole benchmark on one seed, its outputs written to ``out``: (meta, figures,
-    the files written)."""
-    path = args.trace or default_trace()
+def _workload(args: argparse.Namespace, seed: int) -> Trace:
+    """The arrivals of one seed, as the options ask."""
     options = WorkloadOptions(
         format=args.format,
         rate_scale=args.rate_scale,
@@ -231,7 +231,20 @@ def _one(
         category=args.servegen_category,
         clients=args.servegen_clients,
     )
-    trace = load_workload(path, options)
+    return load_workload(args.trace or default_trace(), options)
+
+
+def _one(
+    args: argparse.Namespace,
+    profile: ServingProfile,
+    policy: ScalingPolicy,
+    seed: int,
+    trace: Trace,
+    out: Path,
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]], list[Path]]:
+    """The whole benchmark on one seed's arrivals, its outputs written to ``out``: (meta,
+    figures, the files written)."""
+    path = args.trace or default_trace()
     config = BenchConfig(args.slo_queue_wait, args.slo_target, seed)
     bench, wall = with_progress(
         args.quiet, lambda bar: run_benchmark(trace, profile, policy, config, bar, args.jobs)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -138,7 +139,10 @@ def run(args: argparse.Namespace) -> int:
 
         load_baseline(args.check)  # an unusable baseline fails now, not after the run
     writable_folder(options.out)
-    remove_previous(options.out, output_patterns([*primary, *compare]))
+    # The previous outputs go only once the recording, the HPA spec and the policies'
+    # loads are read: a bad input leaves the last run's files where they are.
+    patterns = output_patterns([*primary, *compare])
+    options = replace(options, before_writing=lambda: remove_previous(options.out, patterns))
     source = RecordingSource(recording)
     try:
         result = run_simulation(source, primary, compare, options)

@@ -26,7 +26,7 @@ from simulations.previous_outputs import remove_previous
 from simulations.profile import DEFAULT_PROFILE, available_profiles, load_profile
 from simulations.seeds import SeedsError
 from simulations.tune.report import OUTPUT_FILES, markdown_table, write_outputs
-from simulations.tune.runner import Roles, TuningConfig, run_tuning
+from simulations.tune.runner import Roles, TuningConfig, read_traces, run_tuning
 from simulations.tune.traces import resolve
 from simulations.tune.variants import TuningError, build_variants, load_base
 from simulations.workload import SHARED_TRACES
@@ -209,6 +209,8 @@ def run(args: argparse.Namespace) -> int:
             missing.append(str(exc))
     if missing:
         raise TuningError("\n".join(missing))
+    # A trace that cannot be read must leave the last run's outputs where they are.
+    read_traces(traces, _seeds(args)[0])
     remove_previous(args.out, OUTPUT_FILES)
     config = TuningConfig(
         args.profile,

@@ -9,7 +9,7 @@ primary policy's yardstick (see :mod:`.summary`).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
@@ -33,6 +33,9 @@ from simulations.hpa import ControllerConfig, HpaConfig
 from simulations.hpa.chart import chart_hpa_spec, load_hpa_spec
 from simulations.lws_model import ColdStartModel
 
+RunPlan = tuple[ScalingPolicy, RecordedLoad, DryRunConfig]
+"""One simulation to run: the policy, its recorded load, its HPA and cold starts."""
+
 
 @dataclass(frozen=True)
 class RunOptions:
@@ -46,6 +49,9 @@ class RunOptions:
     seed: int = 0
     progress: TextIO | None = None
     plot: bool = True
+    before_writing: Callable[[], object] | None = None
+    """Called once everything is read and configured, before the first file is written
+    (the CLI clears the previous outputs there, so a bad input leaves them as they were)."""
 
 
 @dataclass
@@ -137,30 +143,32 @@ def run_simulation(
         held = ", ".join(str(k) for k in sorted(recorded)) or "nothing"
         raise AutoscalerError(f"no policy targets an LWS of the recording (it holds {held})")
     partners = {_key(p): p for p in compare}
-    options.out.mkdir(parents=True, exist_ok=True)
-    result = RunResult()
+    # Read every load and HPA spec first: what cannot be read fails before any write.
+    planned: list[tuple[ScalingPolicy, RecordedLoad, list[RunPlan]]] = []
     for policy in chosen:
         load = _load(source, policy, stream)
-        demand = demand_groups(load, policy)
-        timelines: list[Timeline] = []
-        summaries: list[Summary] = []
-        runs: list[tuple[ScalingPolicy, RecordedLoad]] = [(policy, load)]
+        runs: list[RunPlan] = [(policy, load, dry_run_config(policy, options))]
         partner = partners.get(_key(policy))
         if partner is not None:
             partner_load = load if partner.spec.metrics == policy.spec.metrics else None
-            runs.append((partner, partner_load or _load(source, partner, stream)))
-        for number, (run_policy, run_load) in enumerate(runs):
+            run_load = partner_load or _load(source, partner, stream)
+            runs.append((partner, run_load, dry_run_config(partner, options)))
+        planned.append((policy, load, runs))
+    if options.before_writing is not None:
+        options.before_writing()
+    options.out.mkdir(parents=True, exist_ok=True)
+    result = RunResult()
+    for policy, load, runs in planned:
+        demand = demand_groups(load, policy)
+        timelines: list[Timeline] = []
+        summaries: list[Summary] = []
+        for number, (run_policy, run_load, config) in enumerate(runs):
             # A compared policy is usually an edited copy under the same name: its files
             # and figures get their own label, or they would overwrite the primary's.
             label = run_policy.name
             if number and label == policy.name:
                 label = f"{label}.compare"
-            timeline = simulate(
-                run_policy,
-                run_load,
-                dry_run_config(run_policy, options),
-                _progress(stream, label),
-            )
+            timeline = simulate(run_policy, run_load, config, _progress(stream, label))
             summary = replace(summarize(timeline, demand), policy=label)
             timelines.append(timeline)
             summaries.append(summary)

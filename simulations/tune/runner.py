@@ -89,6 +89,14 @@ def _load(path: Path, options: WorkloadOptions) -> Trace:
     return load_workload(path, options)
 
 
+def read_traces(traces: Sequence[NamedTrace], seed: int) -> None:
+    """Read every trace with ``seed``'s arrivals, raising what a bad one raises (a
+    ``TraceError``), before anything is run or written. Cached: a run in this process
+    reuses them."""
+    for trace in traces:
+        _load(trace.path, replace(trace.options, seed=seed))
+
+
 def run_one(
     variant: Variant, trace: NamedTrace, config: TuningConfig, seed: int = 0
 ) -> dict[str, Any]:

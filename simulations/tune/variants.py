@@ -182,6 +182,7 @@ def grid_overrides(arguments: Sequence[str]) -> list[tuple[str, Override]]:
     """
     axes: list[list[Override]] = []
     problems: list[str] = []
+    axis_of: dict[tuple[str, ...], str] = {}
     for argument in arguments:
         source, form = f"--grid {argument!r}", "PATH=[V1, V2, ...]"
         try:
@@ -192,12 +193,22 @@ def grid_overrides(arguments: Sequence[str]) -> list[tuple[str, Override]]:
         if not isinstance(values, list) or not values:
             problems.append(f"{source}: expected {form}, a non-empty YAML list")
             continue
+        if path in axis_of:
+            # The later axis would override the earlier in every variant, under names
+            # that still show the earlier one's values.
+            problems.append(f"{source}: {'.'.join(path)} is already an axis ({axis_of[path]})")
+            continue
+        axis_of[path] = source
         axes.append([Override(source, path, v) for v in values])
     if problems:
         raise TuningError("\n".join(problems))
     out: list[tuple[str, Override]] = []
+    named: set[str] = set()
     for combination in itertools.product(*axes):
         name = ", ".join(f"{o.path[-1]}={_label(o.value)}" for o in combination)
+        if name in named:  # two values with one label, e.g. 1 and 1.0
+            raise TuningError(f"--grid: two combinations are both named {name!r}")
+        named.add(name)
         out.extend((name, o) for o in combination)
     return out
 
@@ -222,11 +233,21 @@ def build_variants(
             problems.append(f"--set {argument!r}: {BASELINE!r} names the unchanged policy")
             continue
         grouped.setdefault(name, []).append(override)
+    set_names = set(grouped)
     try:
         for name, override in grid_overrides(grids):
+            if name in set_names:
+                # It would merge into the --set variant of that name, silently.
+                problems.append(f"--set {name!r}: also the name of a --grid combination")
+                set_names.discard(name)
+                continue
             grouped.setdefault(name, []).append(override)
     except TuningError as exc:
         problems.append(str(exc))
+    for name, overrides in grouped.items():
+        keys = [o.path for o in overrides]
+        for twice in dict.fromkeys(k for k in keys if keys.count(k) > 1):
+            problems.append(f"variant {name!r} sets {'.'.join(twice)} twice")
     variants = [Variant(BASELINE, (), base, policy_from_document(base))]
     for name, overrides in grouped.items():
         document = copy.deepcopy(dict(base))

@@ -265,6 +265,50 @@ def test_a_run_first_clears_the_previous_runs_outputs_only(
     assert left == ["notes.md", "seed-4", "seed-4/mine.csv"]
 
 
+@pytest.mark.parametrize("seeds", [[], ["--seeds", "0-1"]], ids=["one-seed", "seeds"])
+@pytest.mark.parametrize(
+    "rows", ["", "2023-11-16 18:15:46.6805900,374,44\nnot a time,1,1\n"], ids=["empty", "bad-row"]
+)
+def test_a_trace_that_cannot_be_read_leaves_the_previous_outputs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], seeds: list[str], rows: str
+) -> None:
+    """The trace was read after the previous run's files were deleted: a typo in a
+    trace name or a broken file cost the last results."""
+    out = tmp_path / "out"
+    (out / "seed-0").mkdir(parents=True)
+    kept = ["results.json", "meta.json", "seeds.json", "seed-0/results.json"]
+    for name in kept:
+        (out / name).write_text("the last run's")
+    trace = tmp_path / "trace.csv"
+    trace.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\n" + rows)
+    args = ["benchmark", "--quiet", "--trace", str(trace), *seeds, "--out", str(out)]
+    assert main(args) == 2
+    assert "trace.csv" in capsys.readouterr().err
+    assert all((out / name).read_text() == "the last run's" for name in kept)
+
+
+@pytest.mark.parametrize("command", [["benchmark", "--trace"], ["tune", "--gate"]])
+@pytest.mark.parametrize(
+    "rows",
+    [
+        "2023-11-16 18:15:46.680590,374,44\n",
+        "2023-11-16 18:15:46.680590,374,44\n2023-11-16 18:15:46.980590,10,10\n",
+    ],
+    ids=["one-request", "within-a-second"],
+)
+def test_too_little_to_replay_is_an_error_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str], rows: str
+) -> None:
+    # One request made every GPU-hour figure 0.0, and the goal check divided by it
+    # (ZeroDivisionError); tune printed a meaningless "100.00% / 0.0 / 0 chosen".
+    trace = tmp_path / "tiny.csv"
+    trace.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\n" + rows)
+    extra = ["--score", "none"] if command[0] == "tune" else []
+    args = [*command, str(trace), *extra, "--quiet", "--out", str(tmp_path / "out")]
+    assert main(args) == 2
+    assert "a replay needs at least 2 requests over 1 s" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("command", [["benchmark", "--trace"], ["tune", "--gate"]])
 def test_more_jobs_than_four_per_core_is_a_usage_error(
     command: list[str],

@@ -319,13 +319,47 @@ def test_a_run_first_clears_the_previous_runs_outputs_only(
     for name in [*stale, "notes.md", "other_lws.png"]:
         (tmp_path / name).write_text("old")
 
-    def interrupted(*_: object) -> None:
+    def interrupted(*args: object) -> None:
+        options = args[3]
+        assert isinstance(options, runner.RunOptions)
+        assert options.before_writing is not None
+        options.before_writing()  # everything read: the first write would come next
         raise KeyboardInterrupt
 
     monkeypatch.setattr(runner, "run_simulation", interrupted)
     run = ["simulate", "--recording", str(recording), "--policies", str(POLICY), "-q"]
     assert main([*run, "--out", str(tmp_path)]) == 130
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.md", "other_lws.png"]
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (["--recording", "{tmp}/none.json"], "none.json"),
+        (["--hpa", "{tmp}/hpa.yaml"], "maxReplicas"),
+        (["--policies", str(ROOT / "policies" / "dev-8b.yaml")], "no policy targets an LWS"),
+    ],
+    ids=["missing-recording", "bad-hpa-file", "no-policy-for-the-recording"],
+)
+def test_bad_input_leaves_the_previous_outputs(
+    recording: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    bad: list[str],
+    message: str,
+) -> None:
+    """These inputs are read after --out was writable: they used to be read after the
+    previous run's files were deleted, so a typo cost the last results."""
+    out = tmp_path / "out"
+    run = ["simulate", "--recording", str(recording), "--policies", str(POLICY), "-q"]
+    assert main([*run, "--out", str(out)]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    (tmp_path / "hpa.yaml").write_text("maxReplicas: '8'\n")
+    capsys.readouterr()
+    args = [*run, *(a.format(tmp=tmp_path) for a in bad), "--out", str(out)]
+    assert main(args) == 2
+    assert message in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
 @pytest.mark.parametrize(

@@ -184,3 +184,20 @@ def test_a_run_first_clears_the_previous_runs_outputs_only(
     args = ["tune", "--gate", "azure-conv", "--score", "none", "--quiet"]
     assert main([*args, "--out", str(tmp_path)]) == 130
     assert [p.name for p in tmp_path.iterdir()] == ["notes.md"]
+
+
+def test_a_trace_that_cannot_be_read_leaves_the_previous_outputs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The traces were read by the runs, after the previous outputs were deleted."""
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ["results.json", "results.md", "tuning.png"]:
+        (out / name).write_text("the last run's")
+    empty = tmp_path / "empty.csv"
+    empty.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\n")
+    args = ["tune", "--gate", str(empty), "--score", "none", "--quiet", "--out", str(out)]
+    assert main(args) == 2
+    assert "empty.csv" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["results.json", "results.md", "tuning.png"]
+    assert all(p.read_text() == "the last run's" for p in out.iterdir())

@@ -92,6 +92,12 @@ BASE = {
                 "saving_budget_below_oracle": False,
             },
         ),
+        # A best tuned recipe of 0.0 GPU-hours (a replay of seconds, rounded): no saving
+        # to speak of, rather than a division by zero.
+        (
+            {"ours": (0.0, 1, True), "keda_tuned": (0.0, 1, True)},
+            {"saving_vs_best_tuned_recipe": None, "at_least_20pct_fewer_than_best_tuned": False},
+        ),
         # No tuned recipe reached the target: no saving, no budget, no events part.
         (
             {

@@ -245,6 +245,45 @@ def test_bad_grids_are_reported(grid: str, message: str) -> None:
 @pytest.mark.parametrize(
     ("sets", "grids", "message"),
     [
+        # The second axis overrode the first in every variant, named by both: 4 rows,
+        # 2 distinct runs.
+        (
+            [],
+            ["scaleDown.minGroupAge=[0s, 1m]", "scaleDown.minGroupAge=[2m, 3m]"],
+            "--grid 'scaleDown.minGroupAge=[2m, 3m]': scaleDown.minGroupAge is already an "
+            "axis (--grid 'scaleDown.minGroupAge=[0s, 1m]')",
+        ),
+        # The --set variant merged into the grid's combination of the same name (5m lost).
+        (
+            ["minGroupAge=1m:scaleDown.minGroupAge=5m"],
+            ["scaleDown.minGroupAge=[1m, 2m]"],
+            "--set 'minGroupAge=1m': also the name of a --grid combination",
+        ),
+        # The second value silently replaced the first.
+        (
+            ["a:scaleDown.minGroupAge=1m", "a:scaleDown.minGroupAge=2m"],
+            [],
+            "variant 'a' sets scaleDown.minGroupAge twice",
+        ),
+        (
+            [],
+            ["scaleDown.minGroupAge=[1m, '1m']"],
+            "--grid: two combinations are both named 'minGroupAge=1m'",
+        ),
+    ],
+    ids=["axis-twice", "set-named-like-a-combination", "one-path-twice", "one-label-twice"],
+)
+def test_variants_that_would_merge_or_override_silently_are_refused(
+    sets: list[str], grids: list[str], message: str
+) -> None:
+    with pytest.raises(TuningError) as caught:
+        build_variants(load_base(EXAMPLE), sets, grids)
+    assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("sets", "grids", "message"),
+    [
         (
             ["x:scaleDown.stabilizationWindow=[1"],
             [],
