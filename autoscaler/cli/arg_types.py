@@ -63,6 +63,8 @@ def positive_int(text: str) -> int:
 
 def writable_folder(out: Path, flag: str = "--out") -> None:
     """Create ``out`` now, before a run of minutes whose results would go nowhere."""
+    if out.exists() and not out.is_dir():
+        raise AutoscalerError(f"{flag} {out}: is a file, not a folder")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

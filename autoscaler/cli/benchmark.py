@@ -89,7 +89,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--cold-start",
-        type=non_negative_float,
+        type=positive_float,  # as profiles and `tune` require
         default=None,
         help="median cold start in seconds (default: the profile's)",
     )

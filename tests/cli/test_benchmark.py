@@ -121,8 +121,10 @@ def test_benchmark_same_seed_same_results_in_order_or_across_processes(tmp_path:
     ("flag", "value", "message"),
     [
         ("--jobs", "0", "must be at least 1"),
-        ("--cold-start", "nan", "must be a finite number"),
-        ("--cold-start", "-1", "must be a number of at least 0"),
+        ("--cold-start", "nan", "must be a number above 0"),
+        ("--cold-start", "-1", "must be a number above 0"),
+        # Accepted, where profiles and `tune` refuse a median of 0.
+        ("--cold-start", "0", "must be a number above 0"),
         ("--duration", "0", "must be a number above 0"),
         ("--slo-queue-wait", "nan", "must be a number above 0"),
         ("--rate-scale", "inf", "must be a number above 0"),
@@ -151,8 +153,11 @@ def test_an_unusable_out_fails_before_the_run(
     for command in (["benchmark"], ["tune", "--gate", "azure-conv", "--score", "none"]):
         assert main([*command, "--out", str(taken)]) == 2
         err = capsys.readouterr().err
-        assert f"--out {taken}: cannot create the folder" in err
+        assert f"--out {taken}: is a file, not a folder" in err
         assert "%" not in err  # nothing ran: no progress was drawn
+        # A file on the way is the OS's error as before.
+        assert main([*command, "--out", str(taken / "sub")]) == 2
+        assert f"--out {taken / 'sub'}: cannot create the folder" in capsys.readouterr().err
 
 
 def test_benchmark_reports_a_missing_trace_cleanly(
