@@ -13,6 +13,11 @@ points-per-series limit.
 Every flag is checked before the first query (exit 2, one line naming the flag): the URL,
 the times, the span against what ``simulate`` can replay, and the output file's folder.
 A recording of hours must not be lost to a typo found only when it is written.
+
+A Prometheus failure, an answer that is not a matrix of samples, and a range in which no
+policy's LWS has a single leader series (a wrong ``--lws-label``) are one line, exit 2,
+and no file. An LWS without leader series while others have some is a warning: it may
+have been scaled to zero throughout.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from autoscaler.policy.loader import load_policies
 from autoscaler.sources.base import Target
 from autoscaler.sources.prometheus_api import PrometheusQueryClient
 from autoscaler.sources.promql import DEFAULT_LWS_LABEL, LabelNames
-from autoscaler.sources.recorder import ReplicaMetrics, range_problem, record
+from autoscaler.sources.recorder import ReplicaMetrics, leaderless, range_problem, record
 from autoscaler.sources.recording_format import save_recording
 
 CLOCK_SKEW_SECONDS = 300.0
@@ -215,6 +220,13 @@ def run(args: argparse.Namespace) -> int:
         raise type(exc)(one_line(str(exc), MAX_MESSAGE_CHARS)) from None
     finally:
         client.close()
+    for key in leaderless(recording):
+        # Written all the same: an LWS scaled to zero throughout has no leaders to record.
+        print(
+            f"lws-autoscaler record: warning: no leader series for {key} in the range "
+            f"(scaled to zero throughout, or its leaders lack the label {labels.lws!r}?)",
+            file=sys.stderr,
+        )
     path = save_recording(recording, args.output)
     points = sum(len(s.points) for s in recording.series)
     print(

@@ -23,15 +23,19 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from string import Template
 
 from autoscaler.durations import format_duration
+from autoscaler.errors import SourceError
 from autoscaler.signals import MetricKind, ServingEngine
+from autoscaler.snapshot import LwsKey
 from autoscaler.sources.base import Target
 from autoscaler.sources.families import RANK_LABELS, Reduction, families
 from autoscaler.sources.prometheus import chunks
 from autoscaler.sources.prometheus_api import PrometheusQueryClient
 from autoscaler.sources.promql import LabelNames, regex_literal, selector, string_literal
+from autoscaler.sources.range_answer import matrix_item
 from autoscaler.sources.recording_format import (
     ACTIVATION_SERIES,
     MAX_GRID_STEPS,
@@ -176,8 +180,13 @@ def record(
 ) -> Recording:
     """Query every raw series of ``targets`` over ``[start, end]`` at ``step``.
 
-    Raises SourceError subclasses when Prometheus is down or refuses a query, and
-    ValueError for a range :func:`range_problem` refuses.
+    Raises SourceError subclasses when Prometheus is down, refuses a query or answers
+    one with anything but a matrix of ``[time, "value"]`` pairs; SourceError when no
+    target has a single leader series in the range (a wrong LWS label, leaders not
+    scraped, a range before they ran), where the recording would replay nothing; and
+    ValueError for a range :func:`range_problem` refuses. A recording in which only some
+    targets have leader series is returned (an LWS scaled to zero throughout has none):
+    :func:`leaderless` names them.
     """
     problem = range_problem(start, end, step)
     if problem is not None:
@@ -195,18 +204,22 @@ def record(
     collected: dict[tuple[tuple[str, str], ...], list[tuple[float, float]]] = defaultdict(list)
     for lo, hi in ranges:
         for query in queries:
-            for item in client.range(query.promql, lo, hi, step, max_bytes=RECORD_MAX_ANSWER_BYTES):
-                metric = dict(item.get("metric") or {})
+            answer = client.range(query.promql, lo, hi, step, max_bytes=RECORD_MAX_ANSWER_BYTES)
+            for n, item in enumerate(answer):
+                labels_of, points = matrix_item(item, n, query.name, query.promql, client.url)
+                metric = dict(labels_of)
                 for old, new in query.rename:
                     if old in metric:
                         metric[new] = metric.pop(old)
                 metric["__name__"] = query.name
                 key = tuple(sorted(metric.items()))
-                collected[key].extend((float(t), float(v)) for t, v in item["values"])
+                collected[key].extend(points)
             done += 1
             if progress is not None:
                 progress(done, total)
     series = [Series(dict(key), sorted(points)) for key, points in sorted(collected.items())]
+    if not any(_is_leader_series(s) for s in series):
+        raise SourceError(_nothing_recorded(client.url, targets, start, end, names))
     recorded = tuple(
         RecordedTarget(t.key, t.policy.spec.metrics.engine, t.policy.spec.metrics.model_name)
         for t in targets
@@ -220,3 +233,38 @@ def record(
         series=series,
         source={"prometheusUrl": client.url},
     )
+
+
+def _is_leader_series(series: Series) -> bool:
+    """A raw family of the leaders, not a replica count or an activation value."""
+    name = series.metric.get("__name__")
+    return name not in REPLICA_SERIES.values() and name != ACTIVATION_SERIES
+
+
+def leaderless(recording: Recording) -> list[LwsKey]:
+    """The recorded targets without one leader series labelled with their namespace and
+    LWS (scaled to zero throughout, or not scraped with the recording's labels)."""
+    names = recording.labels
+    found = {
+        (s.metric.get(names.namespace), s.metric.get(names.lws))
+        for s in recording.series
+        if _is_leader_series(s)
+    }
+    return [t.key for t in recording.targets if (t.key.namespace, t.key.name) not in found]
+
+
+def _nothing_recorded(
+    url: str, targets: Sequence[Target], start: float, end: float, labels: LabelNames
+) -> str:
+    shown = ", ".join(str(t.key) for t in targets[:5])
+    more = f" and {len(targets) - 5} more" if len(targets) > 5 else ""
+    return (
+        f"Prometheus at {url} has no leader series for any of the {len(targets)} LWS "
+        f"({shown}{more}) from {_utc(start)} to {_utc(end)}: nothing recorded. Check that "
+        f"the leaders' series carry the LWS name in the label {labels.lws!r} (--lws-label) "
+        "and that Prometheus scraped them in that range"
+    )
+
+
+def _utc(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

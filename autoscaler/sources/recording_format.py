@@ -38,6 +38,13 @@ from autoscaler.output_files import replacing
 from autoscaler.signals import ServingEngine
 from autoscaler.snapshot import LwsKey
 from autoscaler.sources.promql import LabelNames
+from autoscaler.sources.recording_header import (
+    header_labels,
+    header_number,
+    header_source,
+    header_targets,
+    json_kind,
+)
 from autoscaler.sources.recording_points import PointArrays, parse_with_arrays
 
 FORMAT = "lws-autoscaler-recording"
@@ -151,6 +158,12 @@ def _read_json(path: Path) -> Any:
         # gzip.BadGzipFile is an OSError; a corrupt deflate stream raises zlib.error, a
         # truncated one EOFError.
         raise RecordingError(f"{path} is not a JSON (or gzipped JSON) recording: {exc}") from exc
+    except RecursionError:
+        # json.loads recurses once per nested array or object: '[' * 200000 exhausts the
+        # stack. No recording nests deeper than four levels.
+        raise RecordingError(
+            f"{path} is not a JSON (or gzipped JSON) recording: it is nested too deeply"
+        ) from None
 
 
 def _series(items: Any, path: Path) -> list[Series]:
@@ -158,6 +171,21 @@ def _series(items: Any, path: Path) -> list[Series]:
         raise RecordingError(f"{path}: 'series' must be a list of matrix items")
     result = []
     for n, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise RecordingError(
+                f"{path}: series #{n} must be an object with 'metric' and 'values', "
+                f"got {json_kind(item)}"
+            )
+        if not isinstance(item.get("metric"), dict):
+            raise RecordingError(
+                f"{path}: series #{n}: 'metric' must be an object of labels, "
+                f"got {json_kind(item.get('metric'))}"
+            )
+        if not isinstance(item.get("values"), list | PointArrays):
+            raise RecordingError(
+                f"{path}: series #{n}: 'values' must be a list of [time, value] pairs, "
+                f"got {json_kind(item.get('values'))}"
+            )
         try:
             metric = {str(k): str(v) for k, v in item["metric"].items()}
             values = item["values"]
@@ -188,7 +216,12 @@ def _inferred_step(series: Sequence[Series]) -> float:
 
 
 def _from_query_range(body: Json, path: Path, labels: LabelNames) -> Recording:
-    data = body.get("data") or {}
+    data = body.get("data")
+    if not isinstance(data, dict):
+        raise RecordingError(
+            f"{path}: 'data' must be an object (the 'data' of an /api/v1/query_range "
+            f"answer), got {json_kind(data)}"
+        )
     if body.get("status") != "success" or data.get("resultType") != "matrix":
         raise RecordingError(
             f"{path}: a Prometheus response must have status 'success' and resultType "
@@ -217,32 +250,21 @@ def load_recording(path: Path | str, labels: LabelNames | None = None) -> Record
     if body.get("format") != FORMAT:
         raise RecordingError(f"{path}: not an lws-autoscaler recording (no 'format': '{FORMAT}')")
     version = body.get("version")
-    if version != VERSION:
+    if isinstance(version, bool) or version != VERSION:  # true == 1 in Python
         raise RecordingError(
             f"{path}: recording version {version!r} is not supported (this build reads "
             f"version {VERSION}); re-record it or upgrade lws-autoscaler"
         )
-    try:
-        names = body.get("labels") or {}
-        recording = Recording(
-            start=float(body["start"]),
-            end=float(body["end"]),
-            step=float(body["step"]),
-            labels=LabelNames(**{k: str(v) for k, v in names.items()}),
-            targets=tuple(
-                RecordedTarget(
-                    LwsKey(t["namespace"], t["name"]),
-                    ServingEngine(t.get("engine", "vllm")),
-                    t.get("modelName"),
-                )
-                for t in body.get("targets") or []
-            ),
-            series=_series(body.get("series", []), path),
-            source=dict(body.get("source") or {}),
-            created_at=str(body.get("createdAt", "")),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise RecordingError(f"{path}: malformed recording header: {exc!r}") from exc
+    recording = Recording(
+        start=header_number(body, "start", path),
+        end=header_number(body, "end", path),
+        step=header_number(body, "step", path),
+        labels=header_labels(body.get("labels"), path),
+        targets=tuple(RecordedTarget(*t) for t in header_targets(body.get("targets"), path)),
+        series=_series(body.get("series", []), path),
+        source=header_source(body.get("source"), path),
+        created_at=str(body.get("createdAt", "")),
+    )
     return _checked(recording, path)
 
 

@@ -7,25 +7,62 @@ is matched to the baseline entry of the same name, or to the only entry if there
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from autoscaler.errors import AutoscalerError
+from autoscaler.errors import AutoscalerError, one_line
 from simulations.dryrun.report import read_summary
-from simulations.dryrun.summary import Margins, Summary, regressions
+from simulations.dryrun.summary import (
+    CHECKED_FIGURES,
+    Margins,
+    Summary,
+    figure_problem,
+    regressions,
+)
 
 
 class BaselineError(AutoscalerError):
     """The baseline summary cannot be used (unreadable, or no matching policy)."""
 
 
+SUMMARY_VERSIONS = (1,)
+"""The summary versions a baseline may have (``summary_document`` writes version 1)."""
+
+
 def load_baseline(baseline: Path | str) -> dict[str, Any]:
-    """The baseline summary, or :class:`BaselineError` naming the file and the problem."""
+    """The baseline summary, or :class:`BaselineError` naming the file and the problem.
+
+    Its shape is checked here, before a run: a known ``version``, and every policy entry
+    an object holding each figure :func:`regressions` compares as a finite number (a
+    string entry used to fail only after the whole run, and a NaN figure passed any run
+    as no regression).
+    """
     try:
-        return read_summary(baseline)
+        document = read_summary(baseline)
     except ValueError as exc:
         raise BaselineError(str(exc)) from None
+    except RecursionError:  # json.loads of '[' * 200000
+        raise BaselineError(f"{baseline}: not JSON: nested too deeply") from None
+    version = document.get("version")
+    if isinstance(version, bool) or version not in SUMMARY_VERSIONS:
+        known = ", ".join(str(v) for v in SUMMARY_VERSIONS)
+        raise BaselineError(
+            f"{baseline}: version: {one_line(json.dumps(version), 40)} is not a summary "
+            f"version this build reads ({known}); re-run simulate to write a new baseline"
+        )
+    for name, entry in document["policies"].items():
+        if not isinstance(entry, dict):
+            raise BaselineError(
+                f"{baseline}: policies.{name}: must be an object of figures, got "
+                f"{one_line(json.dumps(entry), 60)}"
+            )
+        for key in CHECKED_FIGURES:
+            problem = "missing" if key not in entry else figure_problem(entry[key])
+            if problem is not None:
+                raise BaselineError(f"{baseline}: policies.{name}.{key}: {problem}")
+    return document
 
 
 def check_against(
@@ -55,6 +92,6 @@ def check_against(
         try:
             found = regressions(summary.to_dict(), base, margins)
         except ValueError as exc:
-            raise BaselineError(f"{baseline}: {exc}") from None
+            raise BaselineError(f"{baseline}: policy {summary.policy}: {exc}") from None
         problems += [f"{summary.policy}: {line}" for line in found]
     return problems

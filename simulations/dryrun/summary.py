@@ -15,11 +15,13 @@ left out of demand.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from autoscaler.errors import one_line
 from autoscaler.policy.model import (
     KvCacheSignal,
     QueueDepthSignal,
@@ -157,13 +159,41 @@ class Margins:
     scale_events_percent: float = 50.0
 
 
+CHECKED_FIGURES = (
+    "replica_hours",
+    "underprovisioned_seconds",
+    "longest_wrong_size_seconds",
+    "scale_ups",
+    "scale_downs",
+)
+"""The figures :func:`regressions` compares; a baseline entry must hold each as a number."""
+
+
+def figure_problem(value: object) -> str | None:
+    """Why ``value`` is no figure to compare, or None: a finite number, not true/false
+    (``True`` is an int to Python) and not NaN (every comparison with NaN is False, so a
+    NaN baseline would pass any run as no regression)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"must be a number, got {one_line(json.dumps(value, default=repr), 60)}"
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an int past the float range
+        finite = False
+    return None if finite else f"must be a finite number, got {one_line(repr(value), 60)}"
+
+
 def regressions(new: dict[str, object], base: dict[str, object], margins: Margins) -> list[str]:
-    """Human-readable lines, one per figure worse than ``base`` beyond its margin."""
+    """Human-readable lines, one per figure worse than ``base`` beyond its margin; a
+    ValueError naming the figure when one of :data:`CHECKED_FIGURES` is not a finite
+    number in either."""
 
     def num(d: dict[str, object], key: str) -> float:
         value = d.get(key)
-        if not isinstance(value, int | float):
-            raise ValueError(f"baseline summary has no numeric {key!r}")
+        problem = figure_problem(value)
+        if problem is not None:
+            whose = "baseline" if d is base else "new"
+            raise ValueError(f"{whose} summary: {key}: {problem}")
+        assert isinstance(value, int | float)
         return float(value)
 
     problems = []

@@ -159,3 +159,81 @@ def test_a_failed_write_leaves_the_previous_file_and_no_partial_one(
     )
     assert out.read_bytes() == b"the previous recording"
     assert [p.name for p in tmp_path.iterdir()] == ["r.json.gz"]
+
+
+def _answer(result_type: str, result: list[Any]) -> bytes:
+    body = {"status": "success", "data": {"resultType": result_type, "result": result}}
+    return http(200, json.dumps(body).encode())
+
+
+@pytest.mark.parametrize(
+    ("result_type", "item", "message"),
+    [
+        ("matrix", {"metric": {}, "values": [[1_767_225_600, "abc"]]}, "has the sample ["),
+        ("matrix", {"metric": {}}, "has no 'values'"),
+        ("vector", {"metric": {}, "value": [1_767_225_600, "1"]}, "the result is a vector"),
+    ],
+    ids=["value-abc", "no-values", "vector"],
+)
+def test_an_answer_that_is_not_a_matrix_of_samples_is_one_line(
+    prometheus: FakePrometheus,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    result_type: str,
+    item: dict[str, Any],
+    message: str,
+) -> None:
+    """It used to be a ValueError's (or KeyError's) traceback."""
+    prometheus.decide = lambda _q: _answer(result_type, [item])
+    assert main(_record(prometheus.url, "--quiet", output=tmp_path / "r.json")) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1
+    assert err.startswith(
+        f"lws-autoscaler record: Prometheus at {prometheus.url} sent an unreadable answer to "
+        "the range query for vllm:"
+    )
+    assert message in err
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_no_leader_series_at_all_writes_nothing(
+    prometheus: FakePrometheus, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A wrong --lws-label finds no leader: it used to write an empty recording, exit 0."""
+    prometheus.decide = lambda _q: _answer("matrix", [])
+    argv = _record(prometheus.url, "--quiet", "--lws-label", "wrong", output=tmp_path / "r.json")
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert len(captured.err.splitlines()) == 1
+    assert captured.err.startswith(
+        f"lws-autoscaler record: Prometheus at {prometheus.url} has no leader series for any "
+        "of the 1 LWS (inference/llama-70b) from "
+    )
+    assert "in the label 'wrong' (--lws-label)" in captured.err
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_an_lws_without_leader_series_is_a_warning(
+    prometheus: FakePrometheus, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One LWS has leaders, the other none (scaled to zero throughout?): written, with a
+    warning naming the other."""
+    idle = tmp_path / "idle.yaml"
+    idle.write_text(
+        POLICY.read_text()
+        .replace("name: llama-70b\nspec", "name: idle\nspec")
+        .replace("name: llama-70b ", "name: idle ")
+    )
+    out = tmp_path / "r.json"
+    argv = _record(prometheus.url, "--quiet", output=out)
+    argv.insert(argv.index(str(POLICY)) + 1, str(idle))
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert captured.err == (
+        "lws-autoscaler record: warning: no leader series for inference/idle in the range "
+        "(scaled to zero throughout, or its leaders lack the label "
+        "'leaderworkerset_sigs_k8s_io_name'?)\n"
+    )
+    assert f"wrote {out}: 2 LWS" in captured.out
+    assert out.exists()

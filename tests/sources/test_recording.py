@@ -17,7 +17,7 @@ import pytest
 from autoscaler.engine import EngineState, decide
 from autoscaler.errors import RecordingError
 from autoscaler.policy.loader import load_policies
-from autoscaler.signals import Signal
+from autoscaler.signals import ServingEngine, Signal
 from autoscaler.snapshot import LwsKey
 from autoscaler.sources.base import Target
 from autoscaler.sources.recording import RecordingSource, default_recording_path
@@ -344,3 +344,135 @@ def test_without_replica_series_an_lws_at_zero_wakes_on_its_activation() -> None
     assert snap.aggregates[Signal.ACTIVATION].value == 4.0
     decision, _ = decide(tgt[0].policy, snap, EngineState(), START + 2 * STEP)
     assert decision.replicas == 1  # woken to replicas.min
+
+
+def _with(**fields: object) -> bytes:
+    """A valid recording header (no series) with ``fields`` replaced."""
+    body: dict[str, object] = {
+        "format": "lws-autoscaler-recording",
+        "version": 1,
+        "start": START,
+        "end": START + 60,
+        "step": STEP,
+    }
+    return json.dumps({**body, **fields}).encode()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        # Each used to end in an AttributeError (or be accepted) instead of this error.
+        (_with(labels="x"), "labels: must be an object naming the labels namespace, lws, pod"),
+        (_with(labels={"lws": 5}), "labels.lws: must be a string, got the number 5"),
+        (_with(labels={"cluster": "c"}), r"labels.cluster: unknown \(known: namespace, lws, pod\)"),
+        (_with(labels={"lws": "no spaces"}), "labels: 'no spaces' is not a valid"),
+        (_with(start="1800000000"), "start: must be a number of seconds, got the string"),
+        (_with(step=True), "step: must be a number of seconds, got true"),
+        (_with(end=None), "end: must be a number of seconds, got null"),
+        (_with(version=True), "version True is not supported"),
+        (_with(targets="x"), "targets: must be a list of objects, got the string 'x'"),
+        (_with(targets=["x"]), r"targets\[0\]: must be an object"),
+        (_with(targets=[[1]]), r"targets\[0\]: must be an object, got a list"),
+        (_with(targets=[{"namespace": 1, "name": "a"}]), r"targets\[0\].namespace: must be a"),
+        (_with(targets=[{"namespace": "a"}]), r"targets\[0\].name: must be a string, got null"),
+        (
+            _with(targets=[{"namespace": "a", "name": "b", "engine": ["vllm"]}]),
+            r"targets\[0\].engine: must be one of vllm, sglang, got a list",
+        ),
+        (
+            _with(targets=[{"namespace": "a", "name": "b", "modelName": 7}]),
+            r"targets\[0\].modelName: must be a string or null",
+        ),
+        (_with(source="x"), "source: must be an object, got the string 'x'"),
+        (_with(source=[1]), "source: must be an object, got a list"),
+        (_with(series=["x"]), "series #0 must be an object with 'metric' and 'values'"),
+        (_with(series=[{"metric": "x", "values": []}]), "series #0: 'metric' must be an object"),
+        (_with(series=[{"metric": {}}]), "series #0: 'values' must be a list"),
+        (b'{"data": "x"}', "'data' must be an object .* got the string 'x'"),
+        (b'{"data": ["x"]}', "'data' must be an object .* got a list"),
+        (
+            b'{"status": "success", "data": {"resultType": "matrix", "result": [5]}}',
+            "series #0 must be an object",
+        ),
+        (b"[" * 200_000, "nested too deeply"),
+        (b'{"format": ' + b'{"a": ' * 100_000, "nested too deeply"),
+        (gzip.compress(b'{"series": [{"metric": ' + b"[" * 200_000), "nested too deeply"),
+    ],
+    ids=[
+        "labels-string",
+        "label-number",
+        "label-unknown",
+        "label-invalid",
+        "start-string",
+        "step-bool",
+        "end-null",
+        "version-true",
+        "targets-string",
+        "target-string",
+        "target-list",
+        "target-namespace-number",
+        "target-no-name",
+        "target-engine-list",
+        "target-model-number",
+        "source-string",
+        "source-list",
+        "series-item-string",
+        "series-metric-string",
+        "series-no-values",
+        "query-range-data-string",
+        "query-range-data-list",
+        "query-range-item-number",
+        "deep-array",
+        "deep-object",
+        "deep-gzipped",
+    ],
+)
+def test_wrong_json_types_are_recording_errors_naming_the_field(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
+    path = tmp_path / "bad.json"
+    path.write_bytes(content)
+    with pytest.raises(RecordingError, match=message) as raised:
+        load_recording(path)
+    assert str(raised.value).startswith(str(path))
+
+
+def test_simulate_reports_a_recording_of_wrong_types_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``simulate`` on such a file: one line naming the file and the field, exit 2, where
+    it used to print an AttributeError's traceback."""
+    from autoscaler.cli.main import main
+
+    policy = Path(__file__).resolve().parents[2] / "policies" / "llama-70b.yaml"
+    for content, field in (
+        (_with(labels="x"), "labels"),
+        (b'{"data": "x"}', "'data'"),
+        (b"[" * 200_000, "nested too deeply"),
+    ):
+        path = tmp_path / "bad.json"
+        path.write_bytes(content)
+        out = tmp_path / "out"
+        argv = ["simulate", "--recording", str(path), "--policies", str(policy), "-q"]
+        assert main([*argv, "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"lws-autoscaler simulate: {path}")
+        assert field in err
+        assert len(err.splitlines()) == 1
+        assert not out.exists() or not any(out.iterdir())  # nothing simulated
+
+
+def test_a_header_of_the_right_types_still_loads(tmp_path: Path) -> None:
+    path = tmp_path / "ok.json"
+    path.write_bytes(
+        _with(
+            labels={"lws": "lws_name"},
+            targets=[{"namespace": "a", "name": "b", "engine": "sglang", "modelName": None}],
+            source={"prometheusUrl": "http://x"},
+            start=int(START),
+        )
+    )
+    loaded = load_recording(path)
+    assert loaded.labels.lws == "lws_name"
+    assert loaded.targets == (RecordedTarget(LwsKey("a", "b"), ServingEngine.SGLANG),)
+    assert (loaded.start, loaded.source) == (START, {"prometheusUrl": "http://x"})

@@ -1,0 +1,170 @@
+"""The ``--check`` baseline: its shape is checked when it is loaded (before a run), and
+every figure compared must be a finite number, not true/false, not NaN (a NaN baseline
+passed any run as "no regression": every comparison with NaN is False)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from autoscaler.cli.main import main
+from simulations.dryrun import Margins, Summary, regressions
+from simulations.dryrun.checks import BaselineError, check_against, load_baseline
+from simulations.dryrun.report import summary_document, write_summary
+
+ROOT = Path(__file__).resolve().parents[3]
+FIGURES: dict[str, Any] = {
+    "replica_hours": 10.0,
+    "underprovisioned_seconds": 60.0,
+    "longest_wrong_size_seconds": 120.0,
+    "scale_ups": 3,
+    "scale_downs": 2,
+}
+
+
+def _summary(policy: str = "dev-8b", **figures: Any) -> Summary:
+    return Summary(
+        policy=policy,
+        target=f"inference/{policy}",
+        start=0.0,
+        end=3600.0,
+        steps=241,
+        step_seconds=15.0,
+        gpu_hours=None,
+        underprovisioned_fraction=0.0,
+        wrong_size_seconds=0.0,
+        zero_seconds=0.0,
+        times_to_zero=0,
+        no_recommendation_seconds=0.0,
+        mean_ready=1.0,
+        max_created=2,
+        **{**FIGURES, **figures},
+    )
+
+
+def _document() -> dict[str, Any]:
+    return summary_document([_summary()], "dev-8b", {})
+
+
+def _baseline(tmp_path: Path, document: dict[str, Any] | str) -> Path:
+    path = tmp_path / "summary.json"
+    path.write_text(document if isinstance(document, str) else json.dumps(document))
+    return path
+
+
+def test_a_written_summary_is_a_baseline(tmp_path: Path) -> None:
+    path = write_summary(tmp_path / "summary.json", _document())
+    assert load_baseline(path)["policies"]["dev-8b"]["replica_hours"] == 10.0
+    assert check_against(path, [_summary()]) == []
+    assert check_against(path, [_summary(replica_hours=20.0)]) == [
+        "dev-8b: replica-hours 20.00 > baseline 10.00 +10%"
+    ]
+
+
+def _edit(**changes: Any) -> dict[str, Any]:
+    document = _document()
+    for where, value in changes.items():
+        if where == "version":
+            document["version"] = value
+        elif where == "entry":
+            document["policies"]["dev-8b"] = value
+        elif value is _DROP:
+            del document["policies"]["dev-8b"][where]
+        else:
+            document["policies"]["dev-8b"][where] = value
+    return document
+
+
+_DROP = object()
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        (_edit(entry="x"), 'policies.dev-8b: must be an object of figures, got "x"'),
+        (_edit(entry=[1, 2]), "policies.dev-8b: must be an object of figures, got [1, 2]"),
+        (_edit(replica_hours=float("nan")), "policies.dev-8b.replica_hours: must be a finite "),
+        (_edit(underprovisioned_seconds=float("inf")), "underprovisioned_seconds: must be a fin"),
+        (_edit(scale_ups=True), "policies.dev-8b.scale_ups: must be a number, got true"),
+        (_edit(scale_downs="2"), 'policies.dev-8b.scale_downs: must be a number, got "2"'),
+        (_edit(longest_wrong_size_seconds=None), "longest_wrong_size_seconds: must be a number"),
+        (_edit(replica_hours=10**400), "policies.dev-8b.replica_hours: must be a finite number"),
+        (_edit(scale_ups=_DROP), "policies.dev-8b.scale_ups: missing"),
+        (_edit(version=7), "version: 7 is not a summary version this build reads (1)"),
+        (_edit(version=True), "version: true is not a summary version"),
+        (_edit(version=None), "version: null is not a summary version"),
+        (_edit(version="1"), 'version: "1" is not a summary version'),
+        ("[" * 200_000, "not JSON: nested too deeply"),
+    ],
+    ids=[
+        "entry-string",
+        "entry-list",
+        "nan",
+        "infinity",
+        "bool",
+        "string-figure",
+        "null-figure",
+        "huge-int",
+        "missing-figure",
+        "version-7",
+        "version-true",
+        "version-missing",
+        "version-string",
+        "deep",
+    ],
+)
+def test_a_baseline_of_the_wrong_shape_is_refused_when_loaded(
+    tmp_path: Path, document: dict[str, Any] | str, message: str
+) -> None:
+    path = _baseline(tmp_path, document)
+    with pytest.raises(BaselineError) as raised:
+        load_baseline(path)
+    assert str(raised.value).startswith(f"{path}: ")
+    assert message in str(raised.value)
+    with pytest.raises(BaselineError):  # the check loads it the same way
+        check_against(path, [_summary(replica_hours=1e6)])
+
+
+def test_a_nan_figure_is_no_longer_a_pass(tmp_path: Path) -> None:
+    """A run 100,000x the baseline's replica-hours used to read as no regression."""
+    path = _baseline(tmp_path, _edit(replica_hours=float("nan")))
+    with pytest.raises(BaselineError, match="replica_hours: must be a finite number, got nan"):
+        check_against(path, [_summary(replica_hours=1e6)])
+
+
+@pytest.mark.parametrize(
+    ("figure", "value", "message"),
+    [
+        ("replica_hours", float("nan"), "baseline summary: replica_hours: must be a finite"),
+        ("scale_ups", True, "baseline summary: scale_ups: must be a number, got true"),
+        ("scale_downs", float("-inf"), "baseline summary: scale_downs: must be a finite"),
+    ],
+)
+def test_regressions_refuse_figures_that_are_not_finite_numbers(
+    figure: str, value: object, message: str
+) -> None:
+    base: dict[str, object] = dict(FIGURES)
+    with pytest.raises(ValueError, match=message):
+        regressions(dict(FIGURES), {**base, figure: value}, Margins())
+    with pytest.raises(ValueError, match=f"new summary: {figure}"):
+        regressions({**base, figure: value}, base, Margins())
+
+
+def test_simulate_refuses_a_bad_baseline_before_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``"policies": {"dev-8b": "x"}`` used to end in an AttributeError after the run."""
+    path = _baseline(tmp_path, {**_document(), "policies": {"dev-8b": "x"}})
+    out = tmp_path / "out"
+    policy = ROOT / "policies" / "dev-8b.yaml"
+    argv = ["simulate", "--policies", str(policy), "-q", "--out", str(out), "--check", str(path)]
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        f'lws-autoscaler simulate: {path}: policies.dev-8b: must be an object of figures, got "x"\n'
+    )
+    assert not out.exists()  # nothing simulated, nothing written
