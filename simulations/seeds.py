@@ -18,7 +18,10 @@ from typing import Any
 from autoscaler.errors import AutoscalerError
 from simulations.report import attainment_cell
 
-_RANGE = re.compile(r"(\d+)-(\d+)")
+# ASCII digits only: str.isdigit() and \d also take "²" and "٣", which int() refuses
+# or reads as 3.
+_SEED = re.compile(r"[0-9]+")
+_RANGE = re.compile(r"([0-9]+)-([0-9]+)")
 # More seeds than this is a typo, not a study: each one replays every sweep point.
 MAX_SEEDS = 100
 
@@ -29,29 +32,43 @@ class SeedsError(AutoscalerError):
     problems)."""
 
 
+def _shown(part: str) -> str:
+    """A part as the messages quote it, cut to 40 characters."""
+    return repr(part if len(part) <= 40 else part[:37] + "...")
+
+
+def _number(digits: str, part: str) -> int:
+    try:
+        return int(digits)
+    except ValueError:  # more than the 4,300 digits int() reads
+        raise SeedsError(
+            f"{_shown(part)} is not a seed (too many digits; use e.g. 0-4 or 0,1,5)"
+        ) from None
+
+
 def parse_seeds(text: str) -> tuple[int, ...]:
     """``"0-4"`` -> 0..4, ``"1,3,7"`` -> those three, ``"0-2,9"`` -> 0, 1, 2, 9.
 
     Order is kept, duplicates are dropped; an empty, negative, backwards or unreadable
-    part is an error naming that part."""
+    part (anything but ASCII digits) is an error naming that part."""
     seeds: list[int] = []
     for part in (p.strip() for p in text.split(",")):
         match = _RANGE.fullmatch(part)
         if match:
-            first, last = int(match.group(1)), int(match.group(2))
+            first, last = _number(match.group(1), part), _number(match.group(2), part)
             if last < first:
-                raise SeedsError(f"seed range {part!r} runs backwards")
+                raise SeedsError(f"seed range {_shown(part)} runs backwards")
             # Counted before expanding: 0-10000000000 used to build a list of 10**10
             # ints (a MemoryError) only to be refused afterwards.
             if len(seeds) + last - first + 1 > MAX_SEEDS:
                 raise SeedsError(
-                    f"at most {MAX_SEEDS} seeds ({part!r} alone is {last - first + 1})"
+                    f"at most {MAX_SEEDS} seeds ({_shown(part)} alone is {last - first + 1})"
                 )
             seeds.extend(range(first, last + 1))
-        elif part.isdigit():
-            seeds.append(int(part))
+        elif _SEED.fullmatch(part):
+            seeds.append(_number(part, part))
         else:
-            raise SeedsError(f"{part!r} is not a seed (use e.g. 0-4 or 0,1,5)")
+            raise SeedsError(f"{_shown(part)} is not a seed (use e.g. 0-4 or 0,1,5)")
         if len(seeds) > MAX_SEEDS:
             raise SeedsError(f"at most {MAX_SEEDS} seeds")
     return tuple(dict.fromkeys(seeds))

@@ -38,7 +38,6 @@ request-level trace, e.g. the Azure conversation trace.
 
 from __future__ import annotations
 
-import io
 import math
 import re
 import tarfile
@@ -50,25 +49,45 @@ from pathlib import Path
 import numpy as np
 
 from autoscaler.errors import one_line
+from simulations.servegen_fits import DISTRIBUTIONS, fit_problem, gap_sums, window_gaps
 from simulations.trace_limits import RATE_SCALE, RateFlag, request_count_problem
-from simulations.traces import FloatArray, IntArray, Trace, TraceError, _build
+from simulations.traces import FloatArray, Trace, TraceError, build_trace
 
 WINDOW_SECONDS = 600.0
 _MEMBER = re.compile(r"(?:^|/)data/(?P<category>[^/]+/[^/]+)/chunk-(?P<client>\d+)-trace\.csv$")
 DEFAULT_CATEGORY = "reason/deepseek-r1"
 
 
-def _client_files(path: Path, category: str) -> Iterator[tuple[int, str]]:
-    """(client id, CSV text) of every client of ``category`` in a tar.gz, directory or file."""
+def _client_text(data: bytes, source: str) -> str:
+    """A client file's text; not UTF-8 is an error naming that file."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise TraceError(f"{source}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
+
+
+def _read_bytes(file: Path) -> bytes:
+    try:
+        return file.read_bytes()
+    except OSError as exc:
+        raise TraceError(f"{file}: {exc.strerror or exc}") from None
+
+
+def _client_files(path: Path, category: str) -> Iterator[tuple[int, str, str]]:
+    """(client id, CSV text, the file's name for messages) of every client of
+    ``category`` in a tar.gz, directory or file. The name is the file's own path, or
+    ``archive[member]`` inside an archive, so that an error about a row points at it."""
     if path.is_file() and path.name.endswith("-trace.csv"):
         match = re.search(r"chunk-(\d+)-trace\.csv$", path.name)
-        yield (int(match.group(1)) if match else 0), path.read_text(encoding="utf-8-sig")
+        client = int(match.group(1)) if match else 0
+        yield client, _client_text(_read_bytes(path), str(path)), str(path)
         return
     if path.is_dir():
         for file in sorted(path.rglob("chunk-*-trace.csv")):
             found = _MEMBER.search(file.as_posix())
             if found and found["category"] == category:
-                yield int(found["client"]), file.read_text(encoding="utf-8-sig")
+                text = _client_text(_read_bytes(file), str(file))
+                yield int(found["client"]), text, str(file)
         return
     try:
         with tarfile.open(path, "r:*") as archive:
@@ -78,7 +97,8 @@ def _client_files(path: Path, category: str) -> Iterator[tuple[int, str]]:
                     continue
                 handle = archive.extractfile(member)
                 if handle is not None:
-                    yield int(found["client"]), io.TextIOWrapper(handle, "utf-8-sig").read()
+                    source = f"{path}[{member.name}]"
+                    yield int(found["client"]), _client_text(handle.read(), source), source
     except (OSError, tarfile.TarError, EOFError, zlib.error) as exc:
         # tarfile.open("r:*") lists every method it tried, one line each: say it once.
         if isinstance(exc, tarfile.ReadError) and "could not be opened successfully" in str(exc):
@@ -92,49 +112,13 @@ def _client_files(path: Path, category: str) -> Iterator[tuple[int, str]]:
         raise TraceError(f"{path}: cannot read the ServeGen archive ({reason})") from None
 
 
-_DISTRIBUTIONS = ("Gamma", "Weibull", "", "Exponential", "Poisson")
-
-
-def _window_gaps(
-    dist: str, p1: float, p2: float, count: int, rng: np.random.Generator
-) -> FloatArray:
-    if dist == "Gamma":
-        gaps = rng.gamma(p1, p2, size=count)
-    elif dist == "Weibull":
-        gaps = p2 * rng.weibull(p1, size=count)
-    elif dist in ("", "Exponential", "Poisson"):
-        gaps = rng.exponential(1.0, size=count)
-    else:
-        raise TraceError(f"unknown ServeGen inter-arrival distribution {dist!r}")
-    # A fit with a tiny shape can underflow every draw to 0: fall back to even spacing.
-    total = float(gaps.sum())
-    return gaps / total if total > 0 else np.full(count, 1.0 / count)
-
-
-def _gap_sums(
-    dist: str, p1: float, p2: float, counts: IntArray, rng: np.random.Generator
-) -> FloatArray:
-    """Sums of ``counts[i]`` consecutive gaps each (0 for a count of 0)."""
-    shape_per_gap, scale = (p1, p2) if dist == "Gamma" else (1.0, 1.0)
-    if dist != "Weibull":
-        return rng.gamma(shape_per_gap * counts, scale)
-    # Weibull(k, s) gap: mean s*G(1+1/k), variance s^2*(G(1+2/k) - G(1+1/k)^2); a sum of
-    # c gaps gets the Gamma with c times both: shape c*mean^2/var, scale var/mean.
-    mean = p2 * math.gamma(1.0 + 1.0 / p1)
-    var = p2 * p2 * math.gamma(1.0 + 2.0 / p1) - mean * mean
-    sums = rng.gamma(counts * (mean * mean / var), var / mean)
-    single = counts == 1
-    sums[single] = p2 * rng.weibull(p1, size=int(single.sum()))
-    return sums
-
-
 def _window_positions(
     dist: str, p1: float, p2: float, count: int, fraction: float, rng: np.random.Generator
 ) -> FloatArray:
     """Arrival positions in ``[0, 1)`` of the window: all ``count`` requests, or the
     random share ``fraction`` of them, drawn without the others (module docstring)."""
     if fraction >= 1.0:
-        gaps = _window_gaps(dist, p1, p2, count, rng)
+        gaps = window_gaps(dist, p1, p2, count, rng)
         positions: FloatArray = np.cumsum(gaps) - rng.random() * gaps[0]
         return positions
     kept = int(rng.binomial(count, fraction))
@@ -142,10 +126,10 @@ def _window_positions(
         return np.empty(0)
     # Request i (1-based) sits at S_i = g_1 + ... + g_i; the window ends at S_count.
     index = np.sort(rng.choice(count, kept, replace=False)) + 1
-    first_gap = _gap_sums(dist, p1, p2, np.ones(1, dtype=np.int64), rng)[0]
+    first_gap = gap_sums(dist, p1, p2, np.ones(1, dtype=np.int64), rng)[0]
     spans = np.diff(index, prepend=1)  # gaps between kept requests; g_1 drawn apart
     spans = np.append(spans, count - index[-1])  # and after the last one
-    sums = _gap_sums(dist, p1, p2, spans, rng)
+    sums = gap_sums(dist, p1, p2, spans, rng)
     cumulative = first_gap + np.cumsum(sums)
     total = float(cumulative[-1])
     if total <= 0:  # every draw underflowed (tiny shape): even spacing, as unthinned
@@ -165,30 +149,45 @@ class _Window:
     p2: float
 
 
+# window_start_s,rate_req_per_s,cv,dist,param1,param2 (servegen/clientpool.py)
+_FIELDS = 6
+
+
 def _client_windows(text: str, start: float, end: float, source: str) -> list[_Window]:
-    """The client's busy windows overlapping ``[start, end)``, each row checked (a
-    non-finite rate, or a fit with a shape or scale not above 0, names its line)."""
+    """The client's busy windows overlapping ``[start, end)``, each row checked (not
+    the six fields, a non-finite rate, or a fit with a shape or scale not above 0 or
+    gaps of no finite mean and variance, names its line)."""
     windows: list[_Window] = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         fields = line.split(",")
+        if len(fields) != _FIELDS:
+            # A cut-off "0,1" was read as a Poisson window.
+            raise TraceError(
+                f"{source}:{number}: expected {_FIELDS} fields (window_start_s,"
+                f"rate_req_per_s,cv,dist,param1,param2), got {len(fields)}; the file may "
+                "be cut off or not a ServeGen client file"
+            )
         try:
             window = float(fields[0])
             rate = float(fields[1] or 0.0)
-            dist = fields[3].strip() if len(fields) > 3 else ""
+            dist = fields[3].strip()
             p1 = float(fields[4]) if dist else 1.0
             p2 = float(fields[5]) if dist else 1.0
-        except (ValueError, IndexError) as exc:
+        except ValueError as exc:
             raise TraceError(f"{source}:{number}: malformed ServeGen row ({exc})") from exc
         if not all(math.isfinite(v) for v in (window, rate, p1, p2)) or rate < 0:
             raise TraceError(f"{source}:{number}: rate and parameters must be finite, rate >= 0")
         if rate == 0 or window + WINDOW_SECONDS <= start or window >= end:
             continue
-        if dist not in _DISTRIBUTIONS:
+        if dist not in DISTRIBUTIONS:
             raise TraceError(f"{source}:{number}: unknown inter-arrival distribution {dist!r}")
         if p1 <= 0 or p2 <= 0:
             raise TraceError(f"{source}:{number}: {dist} shape and scale must be > 0")
+        problem = fit_problem(dist, p1, p2)
+        if problem:
+            raise TraceError(f"{source}:{number}: {problem}")
         windows.append(_Window(window, rate * WINDOW_SECONDS, dist, p1, p2))
     return windows
 
@@ -242,17 +241,12 @@ def read_servegen(
         raise TraceError(f"the number of ServeGen clients must be at least 1, got {clients}")
     if len(lengths) == 0:
         raise TraceError("the token-length trace for ServeGen is empty")
-    try:
-        files = sorted(_client_files(path, category))
-    except UnicodeDecodeError as exc:
-        raise TraceError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from exc
+    files = sorted(_client_files(path, category))
     if not files:
         raise TraceError(f"{path}: no ServeGen client files for category {category!r}")
     if clients is not None:
         files = files[:clients]
-    windows = [
-        _client_windows(text, start, end, f"{path}[client {client}]") for client, text in files
-    ]
+    windows = [_client_windows(text, start, end, source) for _, text, source in files]
     expected = rate_scale * math.fsum(w.expected for client in windows for w in client)
     problem = request_count_problem(str(path), expected, rate_scale, flag, category)
     if problem:
@@ -268,6 +262,6 @@ def read_servegen(
     pick = rng.integers(0, len(lengths), size=len(arrival))
     # Time 0 is ``start``: idle hours at the start are part of the load shape.
     name = f"servegen:{category}"
-    return _build(
+    return build_trace(
         name, arrival, lengths.prompt_tokens[pick], lengths.output_tokens[pick], origin=start
     )

@@ -5,9 +5,7 @@ tokens), sorted by arrival, with time 0 at the first request. Readers:
 
 - Azure LLM inference trace 2023 (Splitwise, CC-BY 4.0): CSV ``TIMESTAMP,ContextTokens,
   GeneratedTokens`` with wall-clock timestamps such as ``2023-11-16 18:17:03.9799600``;
-- Mooncake FAST'25 traces (Apache-2.0): JSONL with ``timestamp`` in ms, ``input_length``,
-  ``output_length``; timestamps are quantised, so each is spread uniformly over its slot
-  (a request stamped 4297 ms on a 1 ms grid arrived somewhere in [4.297, 4.298) s);
+- Mooncake FAST'25 traces (Apache-2.0): see :mod:`simulations.mooncake`;
 - ServeGen per-client rate files (Apache-2.0): see :mod:`simulations.servegen`.
 
 ``rescale`` multiplies the request rate (``rate_scale``) without changing the load's
@@ -18,7 +16,6 @@ of ServeGen) plays in hours. Every random choice takes a seeded ``numpy`` genera
 from __future__ import annotations
 
 import csv
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from autoscaler.errors import AutoscalerError
+from simulations.azure_stamps import stamp_problem, stamps_fit
 from simulations.trace_limits import (
     RATE_SCALE,
     RateFlag,
@@ -86,7 +84,7 @@ class Trace:
         )
 
 
-def _build(
+def build_trace(
     name: str,
     arrival: FloatArray,
     prompt: IntArray,
@@ -117,9 +115,10 @@ def _shown_header(header: list[str] | None) -> str:
 def read_azure(path: Path) -> Trace:
     """Azure 2023 CSV. Timestamps keep their 100 ns resolution (numpy datetime64[ns]).
 
-    A bad row (not three fields, an empty or unparsable time, a count that is not a whole
-    number) is an error naming its line: one blank time used to turn into NaT, and every
-    request of the trace then arrived at t=0.
+    A bad row (not three fields, an empty time, one not in the shape
+    ``YYYY-MM-DD hh:mm:ss[.fraction]`` or out of range, a count that is not a whole
+    number) is an error naming its line: one blank time used to turn into NaT, and
+    every request of the trace then arrived at t=0; a bare ``1`` was read as the year 1.
     """
     rows: list[list[str]] = []
     lines: list[int] = []
@@ -147,27 +146,33 @@ def read_azure(path: Path) -> Trace:
         raise TraceError(f"{path}: {exc.strerror or exc}") from exc
     if not rows:
         raise TraceError(f"{path}: no requests")
-    for row, line in zip(rows, lines, strict=True):
-        if len(row) != 3:
-            raise TraceError(f"{path}:{line}: expected 3 fields, got {len(row)}")
+    if set(map(len, rows)) != {3}:  # in C: the loop naming the line runs only on a bad row
+        for row, line in zip(rows, lines, strict=True):
+            if len(row) != 3:
+                raise TraceError(f"{path}:{line}: expected 3 fields, got {len(row)}")
+    texts = [r[0] for r in rows]
+    if not stamps_fit(texts):
+        raise _first_bad_azure_row(path, rows, lines)
     try:
-        stamps = np.array([r[0] for r in rows], dtype="datetime64[ns]")
+        stamps = np.array(texts, dtype="datetime64[ns]")
         prompt = np.array([int(r[1]) for r in rows], dtype=np.int64)
         output = np.array([int(r[2]) for r in rows], dtype=np.int64)
     except (ValueError, OverflowError):
         raise _first_bad_azure_row(path, rows, lines) from None
-    if np.isnat(stamps).any():
-        raise _first_bad_azure_row(path, rows, lines)
     seconds = (stamps - stamps.min()).astype(np.int64).astype(np.float64) / 1e9
-    return _build(path.name, seconds, prompt, output)
+    return build_trace(path.name, seconds, prompt, output)
 
 
 def _first_bad_azure_row(path: Path, rows: list[list[str]], lines: list[int]) -> TraceError:
     """The error for the first row the vectorised parse could not take."""
     for (stamp, context, generated), line in zip(rows, lines, strict=True):
+        if not stamp.strip() or stamp.strip().lower() == "nat":
+            return TraceError(f"{path}:{line}: TIMESTAMP is empty")
+        problem = stamp_problem(stamp)
+        if problem:
+            return TraceError(f"{path}:{line}: {problem}")
         try:
-            if np.isnat(np.datetime64(stamp, "ns")):
-                return TraceError(f"{path}:{line}: TIMESTAMP is empty")
+            np.datetime64(stamp, "ns")
         except ValueError as exc:
             return TraceError(f"{path}:{line}: TIMESTAMP {stamp!r} is not a time ({exc})")
         for name, text in (("ContextTokens", context), ("GeneratedTokens", generated)):
@@ -178,60 +183,6 @@ def _first_bad_azure_row(path: Path, rows: list[list[str]], lines: list[int]) ->
             if not -(2**63) <= value < 2**63:
                 return TraceError(f"{path}:{line}: {name} {text!r} is out of range")
     return TraceError(f"{path}: malformed rows")
-
-
-def _quantum_ms(stamps: IntArray) -> int:
-    """The grid the timestamps sit on: their greatest common divisor, at least 1 ms.
-
-    Stamps 0, 1000, 3000 (whole seconds) give 1000 ms; 0, 40, 277 give 1 ms.
-    """
-    positive = np.unique(stamps[stamps > 0])
-    if len(positive) == 0:
-        return 1
-    return max(1, int(np.gcd.reduce(positive)))
-
-
-def read_mooncake(path: Path, rng: np.random.Generator) -> Trace:
-    """Mooncake JSONL; each quantised timestamp is spread uniformly within its slot."""
-    stamps: list[int] = []
-    prompt: list[int] = []
-    output: list[int] = []
-    try:
-        with path.open(encoding="utf-8-sig") as handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                    values = [
-                        int(record[key]) for key in ("timestamp", "input_length", "output_length")
-                    ]
-                except (ValueError, KeyError, TypeError, OverflowError) as exc:
-                    raise TraceError(
-                        f"{path}:{number}: expected timestamp, input_length, output_length ({exc})"
-                    ) from exc
-                if not all(0 <= v < 2**53 for v in values):
-                    raise TraceError(f"{path}:{number}: a value is negative or out of range")
-                stamps.append(values[0])
-                prompt.append(values[1])
-                output.append(values[2])
-    except UnicodeDecodeError as exc:
-        raise TraceError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from exc
-    except OSError as exc:
-        raise TraceError(f"{path}: {exc.strerror or exc}") from exc
-    ms = np.asarray(stamps, dtype=np.int64)
-    if len(ms) == 0:
-        raise TraceError(f"{path}: no requests")
-    quantum = _quantum_ms(ms)
-    spread = (ms + rng.uniform(0.0, quantum, size=len(ms))) / 1000.0
-    # Time 0 is the start of the first slot, not the jittered first arrival.
-    return _build(
-        path.name,
-        spread,
-        np.asarray(prompt, dtype=np.int64),
-        np.asarray(output, np.int64),
-        origin=float(ms.min()) / 1000.0,
-    )
 
 
 # How far a rate-scaled copy of a request may land from it: a uniform shift in

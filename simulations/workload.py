@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from simulations.mooncake import read_mooncake
 from simulations.servegen import DEFAULT_CATEGORY, read_servegen
 from simulations.trace_limits import MIN_REPLAY_SECONDS, RATE_SCALE, RateFlag
 from simulations.traces import (
@@ -23,7 +24,6 @@ from simulations.traces import (
     TraceError,
     TraceFormat,
     read_azure,
-    read_mooncake,
     rescale,
 )
 

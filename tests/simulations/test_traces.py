@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from simulations.azure_stamps import stamp_problem, stamps_fit
+from simulations.mooncake import read_mooncake
 from simulations.servegen import (
     WINDOW_SECONDS,
     _Window,
@@ -25,7 +27,6 @@ from simulations.traces import (
     Trace,
     TraceError,
     read_azure,
-    read_mooncake,
     rescale,
 )
 from simulations.workload import WorkloadOptions, detect_format, load_workload
@@ -352,7 +353,7 @@ def test_format_detection(name: str, expected: str) -> None:
 def test_a_bad_servegen_row_names_its_file_and_line(tmp_path: Path, row: str, message: str) -> None:
     file = tmp_path / "chunk-7-trace.csv"
     file.write_text("600,1,1,Gamma,1,1\n" + row + "\n")
-    with pytest.raises(TraceError, match=re.escape(f"{file}[client 7]{message}")):
+    with pytest.raises(TraceError, match=re.escape(f"{file}{message}")):
         read_servegen(file, read_azure(CONV), np.random.default_rng(0))
 
 
@@ -386,6 +387,7 @@ AZURE_HEADER = "TIMESTAMP,ContextTokens,GeneratedTokens\n"
         ("2023-11-16 18:17:04.0,10\n", ":2: expected 3 fields, got 2"),
         ("2023-11-16 18:17:04.0,10,2\n\n# end\n", ":4: expected 3 fields, got 1"),
         ("2023-11-16 18:17:04.0,10,99999999999999999999\n", ":2: GeneratedTokens"),
+        ("2023-11-16 18:17:04.0,ten,2\n1,1,1\n", ":2: ContextTokens 'ten'"),  # first bad row
     ],
 )
 def test_a_bad_azure_row_names_its_line(tmp_path: Path, rows: str, message: str) -> None:
@@ -394,6 +396,110 @@ def test_a_bad_azure_row_names_its_line(tmp_path: Path, rows: str, message: str)
     file.write_text(AZURE_HEADER + rows)
     with pytest.raises(TraceError, match=re.escape(f"{file}{message}")):
         read_azure(file)
+
+
+GOOD_STAMP = "2023-11-16 18:17:03.9799600"
+SHAPE = "is not a time in the form YYYY-MM-DD hh:mm:ss[.fraction]"
+RANGE = "is outside the years 1678-2261"
+
+
+@pytest.mark.parametrize(
+    ("stamp", "message"),
+    [
+        # numpy read a bare number as a year: "1" and "2" made a trace of one year.
+        ("1", f"TIMESTAMP '1' {SHAPE}"),
+        ("2023", f"TIMESTAMP '2023' {SHAPE}"),
+        ("2023-11-16", SHAPE),
+        ("2023-11-16 18:17", SHAPE),
+        ("now", SHAPE),
+        ("today", SHAPE),
+        ("2023-11-16T18:17:04Z", SHAPE),  # a time zone
+        ("2023-11-16 18:17:04+01:00", SHAPE),
+        ("2023-11-16 18:17:04 ", SHAPE),
+        (" 2023-11-16 18:17:04", SHAPE),
+        ("+2023-11-16 18:17:04", SHAPE),
+        ("2023-11-16 18:17:04.", SHAPE),
+        ("2023-11-16  18:17:04", SHAPE),
+        ("2023-1-16 18:17:04", SHAPE),
+        ("\uff12023-11-16 18:17:04", SHAPE),  # a full-width digit
+        ("\u0662023-11-16 18:17:04", SHAPE),  # an Arabic-Indic digit
+        # ns times wrap outside 1677-09-21..2262-04-11: 2300 was read as 1715.
+        ("2300-01-01 00:00:00", f"TIMESTAMP '2300-01-01 00:00:00' {RANGE}"),
+        ("2262-04-12 00:00:00", RANGE),
+        ("1677-09-20 00:00:00", RANGE),
+        ("0001-01-01 00:00:00", RANGE),
+        ("2023-13-16 18:17:04", "TIMESTAMP '2023-13-16 18:17:04' is not a time (Month out of"),
+    ],
+)
+@pytest.mark.parametrize(
+    "before",
+    [[], [GOOD_STAMP] * 3, [GOOD_STAMP, "2023-11-16 18:17:04", "2023-11-16 18:17:04.5"]],
+    ids=["alone", "after-rows-of-one-width", "after-rows-of-several-widths"],
+)
+def test_an_azure_time_not_in_the_traces_shape_names_its_line(
+    tmp_path: Path, stamp: str, message: str, before: list[str]
+) -> None:
+    """Both paths of the vectorised check (rows of one width, of several) find it, and
+    the row-by-row error names it: line 2 is the first data row."""
+    file = tmp_path / "trace.csv"
+    rows = [*before, stamp, GOOD_STAMP]
+    file.write_text(AZURE_HEADER + "".join(f"{t},10,2\n" for t in rows), encoding="utf-8")
+    with pytest.raises(TraceError, match=re.escape(f"{file}:{len(before) + 2}: ")) as error:
+        read_azure(file)
+    assert message in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("stamps", "seconds"),
+    [
+        (["2023-11-16 18:17:03.9799600", "2023-11-16 18:17:05.0000000"], [0.0, 1.02004]),
+        (["2023-11-16 18:17:03", "2023-11-16T18:17:04.5"], [0.0, 1.5]),  # T, no fraction
+        (["2023-11-16 18:17:03.123456789", "2023-11-16 18:17:04.1"], [0.0, 0.976543211]),
+        (["1678-01-01 00:00:00", "1678-01-01 00:00:01"], [0.0, 1.0]),  # the first year
+        (["2261-12-31 23:59:58", "2261-12-31 23:59:59.0"], [0.0, 1.0]),  # the last
+    ],
+)
+def test_azure_times_in_the_traces_shape_are_read(
+    tmp_path: Path, stamps: list[str], seconds: list[float]
+) -> None:
+    file = tmp_path / "trace.csv"
+    file.write_text(AZURE_HEADER + "".join(f"{t},10,2\n" for t in stamps))
+    assert read_azure(file).arrival.tolist() == pytest.approx(seconds, abs=1e-9)
+
+
+def test_a_time_split_over_two_lines_is_refused(tmp_path: Path) -> None:
+    """A quoted field holding a newline: joined with newlines, the column would read as
+    two good times."""
+    file = tmp_path / "trace.csv"
+    rows = f'{GOOD_STAMP},1,1\n"{GOOD_STAMP}\n{GOOD_STAMP}",1,1\n'
+    file.write_text(AZURE_HEADER + rows)
+    with pytest.raises(TraceError, match=re.escape(f"{file}:4: TIMESTAMP '{GOOD_STAMP}\\n")):
+        read_azure(file)
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    [
+        GOOD_STAMP,
+        "2023-11-16T18:17:04",
+        "2023-11-16 18:17:04.5",
+        "1",
+        "",
+        "2300-01-01 00:00:00",
+        "1678-01-01 00:00:00",
+        "1677-12-31 23:59:59",
+        "2261-12-31 23:59:59",
+        "2262-01-01 00:00:00",
+        "2023-11-16 18:17:04\n",
+        "\uff12023-11-16 18:17:04",
+        "2023-11-16 18:17:04.x",
+    ],
+)
+def test_the_vectorised_time_check_agrees_with_the_row_by_row_one(stamp: str) -> None:
+    ok = stamp_problem(stamp) is None
+    assert stamps_fit([stamp]) is ok
+    assert stamps_fit([GOOD_STAMP, stamp, GOOD_STAMP]) is ok
+    assert stamps_fit(["2023-11-16 18:17:04", stamp, GOOD_STAMP]) is ok
 
 
 def test_readers_take_a_byte_order_mark_and_refuse_other_encodings(tmp_path: Path) -> None:
@@ -411,10 +517,85 @@ def test_readers_take_a_byte_order_mark_and_refuse_other_encodings(tmp_path: Pat
         read_azure(latin)
 
 
-@pytest.mark.parametrize("stamp", ["1e400", "99999999999999999999999", "-5"])
-def test_a_mooncake_value_out_of_range_names_its_line(tmp_path: Path, stamp: str) -> None:
+@pytest.mark.parametrize(
+    ("stamp", "message"),
+    [
+        ("1e400", "timestamp inf is not a whole number"),
+        ("99999999999999999999999", "timestamp 99999999999999999999999 is negative or out of"),
+        ("-5", "timestamp -5 is negative or out of range"),
+        ("9007199254740992", "timestamp 9007199254740992 is negative or out of range"),
+    ],
+)
+def test_a_mooncake_value_out_of_range_names_its_line_and_field(
+    tmp_path: Path, stamp: str, message: str
+) -> None:
     file = tmp_path / "t.jsonl"
     good = '{"timestamp": 0, "input_length": 5, "output_length": 1}\n'
     file.write_text(good + f'{{"timestamp": {stamp}, "input_length": 5, "output_length": 1}}\n')
-    with pytest.raises(TraceError, match=re.escape(f"{file}:2:")):
+    with pytest.raises(TraceError, match=re.escape(f"{file}:2: {message}")):
         read_mooncake(file, np.random.default_rng(0))
+
+
+@pytest.mark.parametrize(
+    ("key", "raw", "message"),
+    [
+        # Read as 7000 ms, 1 token and 5 tokens.
+        ("timestamp", '"7000"', 'timestamp "7000" is not a number; write it as a JSON number'),
+        ("input_length", "true", "input_length true is not a number"),
+        ("output_length", "5.9", "output_length 5.9 is not a whole number"),
+        ("output_length", "false", "output_length false is not a number"),
+        ("timestamp", "null", "timestamp null is not a number"),
+        ("timestamp", "[7000]", "timestamp [7000] is not a number"),
+        ("timestamp", '{"ms": 7000}', 'timestamp {"ms": 7000} is not a number'),
+        ("timestamp", "NaN", "timestamp nan is not a whole number"),
+        ("timestamp", "-Infinity", "timestamp -inf is not a whole number"),
+        ("input_length", "-1.0", "input_length -1 is negative or out of range"),
+        ("output_length", "1e300", "output_length 10000000000000000525047602552044202487"),
+        ("timestamp", '"' + "x" * 100 + '"', 'timestamp "' + "x" * 36 + "... is not a number"),
+    ],
+)
+def test_a_mooncake_value_that_is_no_whole_json_number_names_its_line_and_field(
+    tmp_path: Path, key: str, raw: str, message: str
+) -> None:
+    values = {"timestamp": "0", "input_length": "5", "output_length": "1"}
+    good = "{" + ", ".join(f'"{k}": {v}' for k, v in values.items()) + "}"
+    values[key] = raw
+    bad = "{" + ", ".join(f'"{k}": {v}' for k, v in values.items()) + "}"
+    file = tmp_path / "t.jsonl"
+    file.write_text(f"{good}\n{bad}\n")
+    with pytest.raises(TraceError, match=re.escape(f"{file}:2: {message}")):
+        read_mooncake(file, np.random.default_rng(0))
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('{"timestamp": 0, "input_length": 5}', "output_length is missing; each line needs"),
+        ("[0, 5, 1]", "expected a JSON object with timestamp, input_length, output_length, got"),
+        ('{"timestamp": 0,', "not valid JSON (Expecting property name"),
+        ("[" * 200_000, "JSON nested too deeply to read"),  # was a RecursionError
+        ('{"timestamp": ' + "[" * 200_000, "JSON nested too deeply to read"),
+    ],
+)
+def test_a_mooncake_line_that_is_no_request_names_its_line(
+    tmp_path: Path, line: str, message: str
+) -> None:
+    file = tmp_path / "t.jsonl"
+    file.write_text('{"timestamp": 0, "input_length": 5, "output_length": 1}\n' + line + "\n")
+    with pytest.raises(TraceError, match=re.escape(f"{file}:2: {message}")) as error:
+        read_mooncake(file, np.random.default_rng(0))
+    assert len(str(error.value)) < 300
+
+
+def test_mooncake_whole_floats_are_read(tmp_path: Path) -> None:
+    file = tmp_path / "t.jsonl"
+    lines = [
+        '{"timestamp": 0, "input_length": 5, "output_length": 1}',
+        '{"timestamp": 1000, "input_length": 5, "output_length": 1}',
+        '{"timestamp": 7000.0, "input_length": 12.0, "output_length": 3e0}',
+    ]
+    file.write_text("\n".join(lines) + "\n")
+    trace = read_mooncake(file, np.random.default_rng(0))
+    assert trace.prompt_tokens.tolist() == [5, 5, 12]
+    assert trace.output_tokens.tolist() == [1, 1, 3]
+    assert 7.0 <= trace.arrival[2] < 8.0  # 7000 ms on a 1000 ms grid
