@@ -109,8 +109,26 @@ def _read(path: Path, options: WorkloadOptions) -> Trace:
     fmt = options.format or detect_format(path)
     rng = np.random.default_rng(options.seed)
     end = options.start + options.duration if options.duration else float("inf")
+    if fmt != "servegen":
+        unused = [
+            flag
+            for flag, given in (
+                ("--lengths", options.lengths is not None),
+                ("--servegen-category", options.category != DEFAULT_CATEGORY),
+                ("--servegen-clients", options.clients is not None),
+            )
+            if given
+        ]
+        if unused:  # they used to be ignored without a word
+            raise TraceError(
+                f"{path}: {', '.join(unused)} apply to ServeGen traces only, and this trace "
+                f"is in the {fmt} format"
+            )
     if fmt == "servegen":
-        lengths = read_azure(options.lengths or default_trace())
+        try:
+            lengths = read_azure(options.lengths or default_trace())
+        except TraceError as exc:
+            raise TraceError(f"--lengths (the ServeGen requests' token lengths): {exc}") from None
         trace = read_servegen(
             path,
             lengths,

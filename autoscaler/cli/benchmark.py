@@ -120,7 +120,8 @@ def register(subparsers: Any) -> None:
         "--lengths",
         type=Path,
         default=None,
-        help="request-level trace giving ServeGen token lengths",
+        help="an Azure-format request-level trace giving ServeGen requests their token "
+        "lengths (default: the conversation trace)",
     )
     add_seed_options(
         parser,

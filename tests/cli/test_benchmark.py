@@ -371,3 +371,33 @@ def test_meta_json_holds_the_trace_options_as_given(tmp_path: Path) -> None:
         "policy", "cold_start_median_s", "slo_queue_wait_s", "slo_target", "seed", "jobs",
         "wall_seconds", "goal",
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [
+        (["--lengths", str(EXCERPT)], "--lengths apply"),
+        (["--servegen-category", "language/m-large"], "--servegen-category apply"),
+        (["--servegen-clients", "3", "--lengths", str(EXCERPT)], "--lengths, --servegen-clients"),
+    ],
+)
+def test_servegen_options_on_another_trace_are_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str], named: str
+) -> None:
+    # They were ignored without a word: a run that looked like one over other lengths.
+    args = ["benchmark", "--quiet", "--trace", str(EXCERPT), *flags, "--out", str(tmp_path)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert named in err
+    assert "apply to ServeGen traces only, and this trace is in the azure format" in err
+
+
+def test_a_bad_lengths_file_is_named_by_its_flag(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    servegen = REPO / "simulations" / "data" / "servegen"
+    lengths = tmp_path / "lengths.jsonl"
+    lengths.write_text('{"timestamp": 0, "input_length": 1, "output_length": 1}\n')
+    args = ["benchmark", "--quiet", "--trace", str(servegen), "--format", "servegen"]
+    assert main([*args, "--lengths", str(lengths), "--out", str(tmp_path / "out")]) == 2
+    assert "--lengths (the ServeGen requests' token lengths): " in capsys.readouterr().err
