@@ -159,6 +159,11 @@ def read_azure(path: Path) -> Trace:
         output = np.array([int(r[2]) for r in rows], dtype=np.int64)
     except (ValueError, OverflowError):
         raise _first_bad_azure_row(path, rows, lines) from None
+    for name, counts in (("ContextTokens", prompt), ("GeneratedTokens", output)):
+        negative = np.flatnonzero(counts < 0)
+        if len(negative):
+            first = int(negative[0])
+            raise TraceError(f"{path}:{lines[first]}: {name} {counts[first]} is negative")
     seconds = (stamps - stamps.min()).astype(np.int64).astype(np.float64) / 1e9
     return build_trace(path.name, seconds, prompt, output)
 

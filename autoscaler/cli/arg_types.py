@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -69,8 +70,15 @@ def writable_folder(out: Path, flag: str = "--out") -> None:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise AutoscalerError(f"{flag} {out}: cannot create the folder: {exc.strerror}") from None
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise AutoscalerError(f"{flag} {out}: the folder is not writable")
+    # A file written, not os.access: root passes that check on a read-only mount or
+    # /sys, and the run failed with "Permission denied" only after all its work.
+    try:
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".lws-autoscaler-write-check-"):
+            pass
+    except OSError as exc:
+        raise AutoscalerError(
+            f"{flag} {out}: the folder is not writable ({exc.strerror or exc})"
+        ) from None
 
 
 # More processes than this is a typo (100 forked 100 processes for a 40-run benchmark):

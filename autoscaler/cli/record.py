@@ -99,6 +99,8 @@ def output_problem(output: str) -> str | None:
     path = Path(output)
     if path.is_dir():
         return f"-o {output}: is a folder; name a file in it (e.g. {path / 'rec.json.gz'})"
+    if path.parent.exists() and not path.parent.is_dir():
+        return f"-o {output}: {path.parent} is a file, not a folder"
     if not path.parent.is_dir():
         return f"-o {output}: the folder {path.parent} does not exist"
     try:

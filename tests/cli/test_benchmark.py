@@ -160,6 +160,18 @@ def test_an_unusable_out_fails_before_the_run(
         assert f"--out {taken / 'sub'}: cannot create the folder" in capsys.readouterr().err
 
 
+def test_a_folder_no_file_can_be_written_in_fails_before_the_run(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The check was os.access, which root passes for /proc or a read-only mount: the
+    run then failed with "Permission denied" after all its work. A file is now written.
+    /proc/self is such a folder for every user (Linux, as the CI machine)."""
+    assert main(["benchmark", "--quiet", "--out", "/proc/self"]) == 2
+    err = capsys.readouterr().err
+    assert "--out /proc/self: the folder is not writable" in err
+    assert "%" not in err
+
+
 def test_benchmark_reports_a_missing_trace_cleanly(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -65,7 +65,7 @@ def no_query(monkeypatch: pytest.MonkeyPatch) -> None:
     [
         ("{tmp}", "is a folder"),
         ("{tmp}/missing/r.json", "the folder {tmp}/missing does not exist"),
-        ("{tmp}/file/r.json", "the folder {tmp}/file does not exist"),
+        ("{tmp}/file/r.json", "{tmp}/file is a file, not a folder"),
     ],
     ids=["folder", "missing-folder", "parent-is-a-file"],
 )

@@ -385,6 +385,11 @@ AZURE_HEADER = "TIMESTAMP,ContextTokens,GeneratedTokens\n"
         ("yesterday,10,2\n", ":2: TIMESTAMP 'yesterday' is not a time"),
         ("2023-11-16 18:17:04.0,ten,2\n", ":2: ContextTokens 'ten' is not a whole number"),
         ("2023-11-16 18:17:04.0,10\n", ":2: expected 3 fields, got 2"),
+        # Was "negative token counts", with no line or field.
+        (
+            "2023-11-16 18:17:04.0,10,2\n2023-11-16 18:17:05.0,10,-2\n",
+            ":3: GeneratedTokens -2 is negative",
+        ),
         ("2023-11-16 18:17:04.0,10,2\n\n# end\n", ":4: expected 3 fields, got 1"),
         ("2023-11-16 18:17:04.0,10,99999999999999999999\n", ":2: GeneratedTokens"),
         ("2023-11-16 18:17:04.0,ten,2\n1,1,1\n", ":2: ContextTokens 'ten'"),  # first bad row
