@@ -72,8 +72,10 @@ def detect_format(path: Path) -> TraceFormat:
         first = _first_fields(path)
         if first is None:
             return "servegen" if name.endswith("-trace.csv") else "azure"
-        if first[:3] != AZURE_HEADER and first[0].replace(".", "", 1).isdigit():
-            return "servegen"
+        if first[:3] != AZURE_HEADER and (
+            first[0].replace(".", "", 1).isdigit() or name.endswith("-trace.csv")
+        ):
+            return "servegen"  # a ServeGen file's own name, even with a header row added
         return "azure"  # the Azure header, or what its reader reports as not that
     raise TraceError(f"{path}: cannot tell the trace format; pass --format azure|mooncake|servegen")
 

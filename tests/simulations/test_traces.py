@@ -340,6 +340,19 @@ def test_format_detection(name: str, expected: str) -> None:
     assert detect_format(Path(name)) == expected
 
 
+def test_a_servegen_file_with_a_header_row_is_read_as_servegen(tmp_path: Path) -> None:
+    # Detected as Azure by its first line, it was reported as a bad Azure header; as
+    # ServeGen, the reader names the row it cannot take.
+    file = tmp_path / "chunk-7-trace.csv"
+    file.write_text("window_start_s,rate_req_per_s,cv,dist,param1,param2\n0,1,1,Gamma,1,1\n")
+    assert detect_format(file) == "servegen"
+    with pytest.raises(TraceError, match=re.escape(f"{file}:1: ")):
+        load_workload(file, WorkloadOptions())
+    azure = tmp_path / "my-trace.csv"
+    azure.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\n")
+    assert detect_format(azure) == "azure"  # Azure's header wins over the name
+
+
 @pytest.mark.parametrize(
     ("row", "message"),
     [
