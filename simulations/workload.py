@@ -111,21 +111,6 @@ def _read(path: Path, options: WorkloadOptions) -> Trace:
     fmt = options.format or detect_format(path)
     rng = np.random.default_rng(options.seed)
     end = options.start + options.duration if options.duration else float("inf")
-    if fmt != "servegen":
-        unused = [
-            flag
-            for flag, given in (
-                ("--lengths", options.lengths is not None),
-                ("--servegen-category", options.category != DEFAULT_CATEGORY),
-                ("--servegen-clients", options.clients is not None),
-            )
-            if given
-        ]
-        if unused:  # they used to be ignored without a word
-            raise TraceError(
-                f"{path}: {', '.join(unused)} apply to ServeGen traces only, and this trace "
-                f"is in the {fmt} format"
-            )
     if fmt == "servegen":
         try:
             lengths = read_azure(options.lengths or default_trace())
@@ -144,6 +129,20 @@ def _read(path: Path, options: WorkloadOptions) -> Trace:
         )
         return rescale(trace, rng, 1.0, options.time_compression)
     else:
+        unused = [
+            flag
+            for flag, given in (
+                ("--lengths", options.lengths is not None),
+                ("--servegen-category", options.category != DEFAULT_CATEGORY),
+                ("--servegen-clients", options.clients is not None),
+            )
+            if given
+        ]
+        if unused:  # they used to be ignored without a word
+            raise TraceError(
+                f"{path}: {', '.join(unused)} apply to ServeGen traces only, and this trace "
+                f"is in the {fmt} format"
+            )
         trace = read_azure(path) if fmt == "azure" else read_mooncake(path, rng)
         if options.start or options.duration:
             trace = trace.window(options.start, end)

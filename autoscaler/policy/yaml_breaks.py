@@ -14,6 +14,7 @@ and in the messages of syntax errors.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import islice
 from typing import Any
 
@@ -52,20 +53,17 @@ class Yaml12LineBreaks(yaml.SafeLoader):
 
     # Every reader of the text goes through these three, so they raise its syntax errors.
     def check_event(self, *choices: Any) -> bool:
-        try:
-            return bool(super().check_event(*choices))
-        except yaml.MarkedYAMLError as exc:
-            raise self._restored(exc) from None
+        return bool(self._reading(super().check_event, *choices))
 
     def peek_event(self) -> Any:
-        try:
-            return super().peek_event()  # type: ignore[no-untyped-call]
-        except yaml.MarkedYAMLError as exc:
-            raise self._restored(exc) from None
+        return self._reading(super().peek_event)
 
     def get_event(self) -> Any:
+        return self._reading(super().get_event)
+
+    def _reading(self, step: Callable[..., Any], *args: Any) -> Any:
         try:
-            return super().get_event()  # type: ignore[no-untyped-call]
+            return step(*args)
         except yaml.MarkedYAMLError as exc:
             raise self._restored(exc) from None
 
