@@ -11,8 +11,8 @@ and ``vllm:request_queue_time_seconds``.
 From there the snapshot is built by the production source code:
 ``autoscaler.sources.exposition.reading_from_samples`` reduces the series to one raw
 reading per leader, kept in the scrape source's own per-pod history
-(:class:`autoscaler.sources.scrape.PodHistory`), and
-:func:`autoscaler.sources.scrape.snapshot_from_histories` turns the histories into
+(:class:`autoscaler.sources.pod_history.PodHistory`), and
+:func:`autoscaler.sources.pod_history.snapshot_from_histories` turns the histories into
 gauges, per-engine rates (counter resets of re-created groups included) and latency
 quantiles, merged with the LWS state, exactly as ``DirectScrapeSource`` does. Only the
 HTTP fetch and the text parsing are left out.
@@ -29,7 +29,7 @@ from autoscaler.snapshot import LwsKey, LwsSnapshot, leader_pod_name
 from autoscaler.sources.base import Target
 from autoscaler.sources.cluster import LwsState
 from autoscaler.sources.exposition import Labels, RawReading, reading_from_samples
-from autoscaler.sources.scrape import PodHistory, snapshot_from_histories
+from autoscaler.sources.pod_history import PodHistory, snapshot_from_histories
 from simulations.serving import QUEUE_TIME_BUCKETS, TTFT_BUCKETS, GroupEngine
 
 Samples = dict[str, list[tuple[Labels, float]]]

@@ -61,6 +61,7 @@ def settings_from(args: argparse.Namespace) -> ServeSettings:
         "source": args.source or "recording",
         "prometheus_url": args.prometheus_url,
         "prometheus_timeout": args.prometheus_timeout,
+        "prometheus_lws_label": args.prometheus_lws_label,
         "scrape_timeout": args.scrape_timeout,
         "scrape_concurrency": args.scrape_concurrency,
         "recording": args.recording,

@@ -43,6 +43,13 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
         help="whole answer to one Prometheus query (default 10s)",
     )
     g.add_argument(
+        "--prometheus-lws-label",
+        default="leaderworkerset_sigs_k8s_io_name",
+        metavar="LABEL",
+        help="series label holding the LWS name, as your scrape config writes it "
+        "(default leaderworkerset_sigs_k8s_io_name, the PodMonitor's)",
+    )
+    g.add_argument(
         "--scrape-timeout",
         type=_duration,
         default=2.0,

@@ -51,7 +51,7 @@ from autoscaler.engine.startup import (
     project_demand,
     slow_starts,
 )
-from autoscaler.engine.state import EngineState, append_window
+from autoscaler.engine.state import EngineState, append_window, rebased
 from autoscaler.engine.zero import busy_leaders, from_zero, holds_while_idle, to_zero, track_idle
 from autoscaler.policy.model import (
     LATENCY_TYPES,
@@ -72,6 +72,7 @@ def decide(
 ) -> tuple[Decision, EngineState]:
     """Recommend a group count for ``policy``'s LWS; pure: same inputs, same outputs."""
     spec = policy.spec
+    state = rebased(state, now)
     if state.first_seen is None:
         state = state.evolve(first_seen=now)
     if snapshot is not None:
@@ -119,9 +120,13 @@ def _scale(
         # guards scale the groups still serving: a p90 wait of 0.95 s (target 1 s) on
         # 6 serving of 7 ready needs 6 x 0.95 = 5.7 groups, not 7 x 0.95 = 6.65 -> 7,
         # which would call off the drain the rules just decided.
+        # The leaving groups are ready ones, so they leave the created count too: kept
+        # in it, 7 created and 6 ready in the view read as 1 starting group that does
+        # not exist, and ``holdWhileStarting`` held a guard for it.
         snapshot = dataclasses.replace(
             snapshot,
             spec_replicas=going_to,
+            status_replicas=min(snapshot.status_replicas, going_to),
             ready_replicas=min(snapshot.ready_replicas, going_to),
         )
     spec, now, current = ctx.spec, ctx.now, snapshot.spec_replicas
@@ -197,8 +202,12 @@ def _scale(
     if forecast.enabled:
         rate_window = spec.metrics.rate_window
         # Rates over a window that has not filled since the first decision (a fresh
-        # source, a restarted server) are not demand yet: their warm-up is no trend.
-        if state.first_seen is None or now - state.first_seen >= rate_window:
+        # source, a restarted server) or since no group served (a wake from zero) are
+        # not demand yet: their warm-up is no trend. Woken with a steady load of 1.5
+        # groups, the first group's rate spread over the window reads 0.19, 0.38 ...
+        # 1.5 groups in 2 minutes, which the forecast projected to 3.2 (4 groups).
+        warm_since = state.first_seen if state.rates_from is None else state.rates_from
+        if warm_since is None or now - warm_since >= rate_window:
             demand_history = append_window(demand_history, now, demand, forecast.lookback)
         projected = project_demand(demand_history, now, ctx.cold, forecast, rate_window)
     if projected is not None and math.ceil(projected - _EPSILON) > max(target, current):

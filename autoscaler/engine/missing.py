@@ -3,8 +3,9 @@
 When no leader signal is usable the engine *holds* for ``missingMetrics.holdFor``: it
 repeats the last recommendation made on fresh data (or, before any, the current size),
 within the bounds of the policy in force (the state survives a policy reload).
-Past the hold it recommends ``fallbackReplicas`` or nothing at all (``replicas`` None:
-the HPA then keeps its current size). It never scales down because data vanished.
+Past the hold it recommends ``fallbackReplicas`` (or the held size, when that is
+larger) or nothing at all (``replicas`` None: the HPA then keeps its current size). It
+never scales down because data vanished.
 
 Worked example: ``holdFor: 5m``, last good recommendation 4 at t=1000. At t=1200 the
 source fails: hold 4 (200 s < 300 s). At t=1301: fallback (or no recommendation).
@@ -55,8 +56,14 @@ def hold(
         ctx.note(R.HOLD, f"{why}; {what}, holdFor {fmt(missing.hold_for)}")
         return ctx.finish(state, current, held, proposals, "hold")
     if missing.then == "fallback" and missing.fallback_replicas is not None:
-        fallback = missing.fallback_replicas
-        ctx.note(R.FALLBACK, f"{why}; past holdFor {fmt(missing.hold_for)}, fallback {fallback}")
+        # A floor, never a cut: 6 busy groups blind past holdFor with fallbackReplicas 3
+        # keep 6. Going to 3 in one decision would skip the step limit, the down window,
+        # minGroupAge and the drain, and fail every request running on the 3 removed.
+        fallback = max(missing.fallback_replicas, held or 0)
+        what = f"fallback {fallback}"
+        if fallback != missing.fallback_replicas:
+            what += f" (fallbackReplicas {missing.fallback_replicas} only raises the size)"
+        ctx.note(R.FALLBACK, f"{why}; past holdFor {fmt(missing.hold_for)}, {what}")
         return ctx.finish(state, current, fallback, proposals, "fallback")
     ctx.note(R.NO_RECOMMENDATION, f"{why}; past holdFor {fmt(missing.hold_for)}")
     return ctx.finish(state, current, None, proposals, None)
@@ -91,7 +98,7 @@ def wait_for_leaders(
         R.WAITING_FOR_LEADERS,
         f"no ready group yet ({snapshot.starting_replicas} starting): hold at {held}",
     )
-    state = state.evolve(last_good=(ctx.now, held), idle_since=None)
+    state = state.evolve(last_good=(ctx.now, held), idle_since=None, demand=(), rates_from=ctx.now)
     return ctx.finish(state, current, held, proposals, "startup")
 
 

@@ -21,6 +21,10 @@ _MAX_PLAUSIBLE_START = 4 * 3600.0
 # what an operator should look at: pods Pending for GPUs, an image pull looping, NCCL
 # hanging.
 SLOW_START_FACTOR = 2.0
+# A start this many times the median of the observed ones is not learned (an outlier, see
+# ``typical_starts``). Wider than the SlowStart factor: starts of 60, 120 and 300 s (a
+# warm node cache, then a cold one) are ordinary spread, not an outage.
+OUTLIER_FACTOR = 4.0
 
 
 def observe_starts(config: ColdStart, snapshot: LwsSnapshot, state: EngineState) -> EngineState:
@@ -107,8 +111,25 @@ def cold_start_seconds(config: ColdStart, state: EngineState) -> tuple[float, bo
     from a warm node cache, which would otherwise make scale-ups late.
     """
     if config.learn and len(state.start_durations) >= config.min_observations:
-        return quantile(state.start_durations, config.quantile), True
+        return quantile(typical_starts(state.start_durations), config.quantile), True
     return config.expected, False
+
+
+def typical_starts(durations: tuple[float, ...]) -> tuple[float, ...]:
+    """The starts that are not outliers: at most ``OUTLIER_FACTOR`` times the median.
+
+    Starts of 300 s, 310 s and 3 h (one group waited for a GPU node) have a p75 of
+    5,555 s: every scale-up would then be sized 1.5 h ahead and an idle fleet held for
+    1.5 h. Measured against the median (the lower one of an even count, so that one
+    outlier of two cannot pull it up) the 3 h start is over 4 x 310 s and is left out:
+    p75 of (300, 310) = 307.5 s. Starts of 60, 120 and 300 s (a warm node cache, then a
+    cold one) are all kept (300 < 4 x 120): p75 210 s. A real change of pace is learned
+    once it makes the majority: 300, 1,500 and 1,500 s have a median of 1,500 and keep
+    all three.
+    """
+    ordered = sorted(durations)
+    limit = OUTLIER_FACTOR * ordered[(len(ordered) - 1) // 2]
+    return tuple(d for d in durations if d <= limit)
 
 
 # A trend is projected only when its slope stays positive at this many standard errors

@@ -39,6 +39,9 @@ class EngineState:
       (None: not calm);
     - ``last_good``: the last recommendation made on fresh data, for the missing-data hold;
     - ``idle_since``: start of the current idle stretch (scale-to-zero);
+    - ``rates_from``: the last decision with no group serving (at zero, or every group
+      still starting): token rates read over a window reaching back before it are a
+      warm-up, not demand (the forecast's trend starts a rate window later);
     - ``start_durations``/``seen_starts``: observed cold starts and the groups already
       counted, as (index, creation time), at most one per index;
     - ``draining``: leaders of the groups a drained scale-down removes, each with the
@@ -55,6 +58,7 @@ class EngineState:
     queue_calm: tuple[float, float] | None = None
     last_good: tuple[float, int] | None = None
     idle_since: float | None = None
+    rates_from: float | None = None
     start_durations: tuple[float, ...] = ()
     seen_starts: frozenset[tuple[int, float]] = field(default_factory=frozenset)
     draining: tuple[tuple[str, float], ...] = ()
@@ -72,6 +76,47 @@ class EngineState:
 
 
 _FIELD_NAMES = frozenset(f.name for f in fields(EngineState))
+
+
+def rebased(state: EngineState, now: float) -> EngineState:
+    """``state`` with no stretch starting after ``now``: after the clock steps back (NTP,
+    a VM restored from a snapshot), a stamp in the future would never expire.
+
+    Stepped back 1 h, a drain begun "in 1 h" could not time out, a hold counted
+    ``now - since`` = -3,600 s and held for 65 minutes instead of 5, and the down window
+    was "observed for -3,000 s". Each stretch restarts at ``now`` instead: a drain gets its
+    full timeout again, a hold its ``holdFor``, the down window its length, which is the
+    cautious reading of time that cannot be measured. The histories need nothing: every
+    reader ignores entries after ``now`` and ``append_window`` drops them.
+    """
+    # The usual case, every stamp in the past, is checked without building a copy.
+    stamps = [state.first_seen, state.observed_since, state.idle_since, state.rates_from]
+    if state.last_good is not None:
+        stamps.append(state.last_good[0])
+    if state.queue_calm is not None:
+        stamps.append(state.queue_calm[0])
+    stamps.extend(began for _, began in state.draining)
+    if not any(stamp is not None and stamp > now for stamp in stamps):
+        return state
+
+    def earlier(stamp: float | None) -> float | None:
+        return None if stamp is None else min(stamp, now)
+
+    return state.evolve(
+        first_seen=earlier(state.first_seen),
+        observed_since=earlier(state.observed_since),
+        idle_since=earlier(state.idle_since),
+        rates_from=earlier(state.rates_from),
+        last_good=None
+        if state.last_good is None
+        else (now, state.last_good[1])
+        if state.last_good[0] > now
+        else state.last_good,
+        queue_calm=None
+        if state.queue_calm is not None and state.queue_calm[0] > now
+        else state.queue_calm,
+        draining=tuple((pod, min(began, now)) for pod, began in state.draining),
+    )
 
 
 def _first_at_or_after(history: tuple[tuple[float, T], ...], horizon: float) -> int:

@@ -73,7 +73,11 @@ def _at_zero(
     ctx: DecisionContext, state: EngineState, replicas: int, driver: str
 ) -> tuple[Decision, EngineState]:
     # The idle clock only runs while serving: it restarts once groups are back.
-    state = state.evolve(idle_since=None, last_good=(ctx.now, replicas))
+    # No group serves: the rates that come back after a wake start from nothing (see
+    # ``EngineState.rates_from``).
+    state = state.evolve(
+        idle_since=None, last_good=(ctx.now, replicas), demand=(), rates_from=ctx.now
+    )
     return ctx.finish(state, 0, replicas, (), driver)
 
 
@@ -87,7 +91,15 @@ def track_idle(
         return None, _NOT_IDLE
     if not is_idle(ctx.spec, snapshot, ctx.now):
         return None, _NOT_IDLE
-    since = state.idle_since if state.idle_since is not None else ctx.now
+    since = state.idle_since
+    # Unobserved time is no evidence of idleness (as for ``isolatedBurst``'s calm): after
+    # no decision for longer than ``staleAfter`` (a stalled loop, a clock that jumped),
+    # idle at 12:00 and again at 12:20 is idle for 0 s, not 20 minutes.
+    last_decision = state.targets[-1][0] if state.targets else None
+    if last_decision is None or ctx.now - last_decision > ctx.spec.metrics.stale_after:
+        since = None
+    if since is None:
+        since = ctx.now
     idle_for = ctx.now - since
     can_wake = stz.activation is None or (
         usable_value(

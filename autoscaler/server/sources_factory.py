@@ -57,6 +57,7 @@ def build_source(settings: ServeSettings) -> MetricSource:
             )
         from autoscaler.sources.prometheus import PrometheusSource
         from autoscaler.sources.prometheus_api import PrometheusQueryClient
+        from autoscaler.sources.promql import LabelNames
 
         try:
             cluster = KubernetesClusterReader(api_client(settings.kubeconfig))
@@ -66,6 +67,7 @@ def build_source(settings: ServeSettings) -> MetricSource:
         return PrometheusSource(
             PrometheusQueryClient(settings.prometheus_url, timeout=settings.prometheus_timeout),
             cluster,
+            LabelNames(lws=settings.prometheus_lws_label),
         )
     except AutoscalerError:
         raise

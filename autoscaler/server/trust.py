@@ -155,8 +155,9 @@ class TrustSource:
         if self.current.request_header is None:
             log.warning(
                 "front-proxy authentication is OFF: no requestheader CA (%s). The aggregator's "
-                "requests, i.e. every HPA read, get 401 until one is available; bearer tokens "
-                "and client certificates still work.",
+                "connections, i.e. every HPA read, fail the TLS handshake until one is "
+                "available (its client certificate cannot be verified); bearer tokens and "
+                "certificates of the client CA still work.",
                 self._why_no_front_proxy(),
             )
 

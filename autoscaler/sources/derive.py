@@ -39,13 +39,20 @@ def _in_window(times: Sequence[float], now: float, window: float) -> list[int]:
 
 
 def window_rate(
-    times: Sequence[float], values: Sequence[float], now: float, window: float
+    times: Sequence[float],
+    values: Sequence[float],
+    now: float,
+    window: float,
+    read_times: Sequence[float] | None = None,
 ) -> float | None:
-    """Per-second rate over the readings in ``[now - window, now]``; None with fewer than two."""
+    """Per-second rate over the readings in ``[now - window, now]``; None with fewer than
+    two. The span is between the readings' ``read_times`` when given (when the pages
+    really came), else between their ``times``."""
     index = _in_window(times, now, window)
     if len(index) < 2:
         return None
-    span = times[index[-1]] - times[index[0]]
+    stamps = times if read_times is None else read_times
+    span = stamps[index[-1]] - stamps[index[0]]
     if span <= 0:
         return None
     return increase([values[i] for i in index]) / span

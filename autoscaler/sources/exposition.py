@@ -56,16 +56,22 @@ def series_parts(
 ) -> dict[PartKey, float] | None:
     """A family's series on one leader, one value per part (max over rank labels);
     None when one is infinite: no sum or mean with an infinite term means anything
-    (and fsum raises on +Inf + -Inf, which would fail the whole fetch, every LWS)."""
+    (and fsum raises on +Inf + -Inf, which would fail the whole fetch, every LWS).
+
+    NaN as PromQL reads it, so that every source gives the same snapshot: ``max`` over
+    ranks passes it over when another rank has a number, and a part that is NaN makes
+    the sum NaN (the engine's "unusable", the leader's load then estimated). Skipped, a
+    NaN engine beside one waiting 3 read as 3 waiting on the whole leader.
+    """
     ranks = RANK_LABELS[engine] if fam.kind is MetricKind.GAUGE else frozenset()
     collapsed: dict[PartKey, float] = {}
     for labels, value in series:
-        if math.isnan(value):
-            continue
         if math.isinf(value):
             return None
         key = tuple(sorted((k, v) for k, v in labels.items() if k not in ranks))
-        collapsed[key] = max(value, collapsed.get(key, -math.inf))
+        known = collapsed.get(key)
+        if known is None or math.isnan(known) or value > known:
+            collapsed[key] = value
     return collapsed
 
 

@@ -12,6 +12,8 @@ they produce the same snapshot for the same data:
   first collapse the rank labels with ``max`` (8 TP ranks reporting 12 queued requests
   are 12, not 96), then sum or average as above. Counters and histograms come from the
   tokenizer process, which has no rank labels.
+- Copies of one series from two scrapes of the leader (they differ only in
+  :data:`SCRAPE_LABELS`) collapse with ``max`` first, like the ranks.
 - The KV-cache family has two vLLM generations: ``kv_cache_usage_perc`` (>= 0.10) and
   ``gpu_cache_usage_perc`` (older); the first present wins.
 
@@ -43,6 +45,22 @@ RANK_LABELS: dict[ServingEngine, frozenset[str]] = {
     ServingEngine.VLLM: frozenset(),
     ServingEngine.SGLANG: frozenset({"tp_rank", "pp_rank", "moe_ep_rank"}),
 }
+
+
+# Labels that say which scrape read a series, not which series it is. One leader read by
+# two jobs (a PodMonitor beside the ServiceMonitor a vLLM chart ships; two Prometheus
+# replicas behind a querier that does not deduplicate) has two copies of each series
+# that differ only here. They are one series: collapsed with ``max`` before any sum, or
+# a queue of 7 reads 14 and the engine orders twice the groups.
+SCRAPE_LABELS: frozenset[str] = frozenset(
+    {"job", "instance", "service", "endpoint", "container", "prometheus", "prometheus_replica"}
+)
+
+
+def copies_labels(engine: ServingEngine, kind: MetricKind) -> frozenset[str]:
+    """The labels whose series are copies of one value, collapsed with ``max``: the
+    scrape labels, and a gauge's rank labels (SGLang repeats it on every rank)."""
+    return SCRAPE_LABELS | RANK_LABELS[engine] if kind is MetricKind.GAUGE else SCRAPE_LABELS
 
 
 class Reduction(StrEnum):

@@ -17,6 +17,10 @@ Bounds, per :meth:`PageFetcher.fetch_all`:
   fails at once, "previous scrape still running") until its thread is free, so one bad
   pod holds one thread, not one more per cycle until the pool is gone and every LWS
   goes blind.
+- **Each page with the time its last byte came** (``Page.read_at``, on the fetcher's
+  monotonic ``clock``): rates divide by the time between two pages, not between two
+  loop ticks, which a slow cluster read or an overrun cycle moves (see
+  :class:`~autoscaler.sources.pod_history.PodHistory`).
 - **Least recently served first.** When there are more pods than the pool can scrape
   within the deadline, the ones that went without a page longest go first, so the same
   pods do not miss out every cycle.
@@ -25,9 +29,9 @@ Bounds, per :meth:`PageFetcher.fetch_all`:
 from __future__ import annotations
 
 import time
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 import requests
 from urllib3.exceptions import HTTPError
@@ -41,6 +45,13 @@ MAX_BODY_BYTES = 16 * 1024 * 1024
 PodKey = TypeVar("PodKey", bound=Hashable)
 
 
+class Page(NamedTuple):
+    """A page's text, and when its last byte came (the fetcher's monotonic clock)."""
+
+    text: str
+    read_at: float
+
+
 class PageFetcher(Generic[PodKey]):
     """Concurrent GETs of ``/metrics`` pages, each a body or the reason it failed."""
 
@@ -52,23 +63,25 @@ class PageFetcher(Generic[PodKey]):
         max_body_bytes: int = MAX_BODY_BYTES,
         concurrency: int = 16,
         session: requests.Session | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._timeout, self._deadline, self._max_body = timeout, deadline, max_body_bytes
+        self._clock = clock
         self._session = session or requests.Session()
         adapter = HeadDeadlineAdapter(pool_maxsize=concurrency, max_retries=0)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="scrape")
-        self._running: dict[str, Future[str]] = {}
+        self._running: dict[str, Future[Page]] = {}
         self._last_page: dict[str, float] = {}
 
-    def fetch_all(self, urls: Mapping[PodKey, str]) -> dict[PodKey, str | SourceError]:
+    def fetch_all(self, urls: Mapping[PodKey, str]) -> dict[PodKey, Page | SourceError]:
         """Every page, or why not, by one wall-clock deadline."""
         deadline = time.monotonic() + self._deadline
         self._running = {u: f for u, f in self._running.items() if not f.done()}
         self._last_page = {u: t for u, t in self._last_page.items() if u in urls.values()}
-        out: dict[PodKey, str | SourceError] = {}
-        futures: dict[PodKey, Future[str]] = {}
+        out: dict[PodKey, Page | SourceError] = {}
+        futures: dict[PodKey, Future[Page]] = {}
         # Never served (-inf) first, then the longest without a page.
         for pod in sorted(urls, key=lambda p: self._last_page.get(urls[p], -float("inf"))):
             url = urls[pod]
@@ -88,7 +101,7 @@ class PageFetcher(Generic[PodKey]):
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._session.close()
 
-    def _outcome(self, url: str, future: Future[str]) -> str | SourceError:
+    def _outcome(self, url: str, future: Future[Page]) -> Page | SourceError:
         if not future.done():
             future.cancel()  # still queued: it never starts; running: it stays in _running
             return SourceUnavailableError(
@@ -100,10 +113,10 @@ class PageFetcher(Generic[PodKey]):
             return exc
         except Exception as exc:  # a bad page never crashes the loop
             return SourceUnavailableError(f"scrape of {url} failed: {exc!r}")
-        self._last_page[url] = time.monotonic()
+        self._last_page[url] = body.read_at
         return body
 
-    def _page(self, url: str, deadline: float) -> str:
+    def _page(self, url: str, deadline: float) -> Page:
         """One page, read by ``deadline`` (``time.monotonic()``) or failed."""
         left = deadline - time.monotonic()
         if left <= 0:
@@ -126,4 +139,5 @@ class PageFetcher(Generic[PodKey]):
             raise SourceUnavailableError(f"scrape of {url}: {exc}") from exc
         except (requests.RequestException, HTTPError, OSError) as exc:
             raise SourceUnavailableError(f"scrape of {url} failed: {exc}") from exc
-        return body.decode("utf-8", errors="replace")  # the text formats are UTF-8
+        read_at = self._clock()
+        return Page(body.decode("utf-8", errors="replace"), read_at)  # text formats are UTF-8

@@ -38,7 +38,13 @@ from autoscaler.policy.model import LatencySignal, ScalingPolicy
 from autoscaler.signals import MetricKind, ServingEngine, Signal
 from autoscaler.snapshot import LwsKey
 from autoscaler.sources.base import Target
-from autoscaler.sources.families import LEADER_SIGNALS, RANK_LABELS, Family, Reduction, family
+from autoscaler.sources.families import (
+    LEADER_SIGNALS,
+    Family,
+    Reduction,
+    copies_labels,
+    family,
+)
 
 DEFAULT_LWS_LABEL = "leaderworkerset_sigs_k8s_io_name"
 """``leaderworkerset.sigs.k8s.io/name`` after a PodMonitor's ``podTargetLabels`` (the
@@ -145,10 +151,8 @@ def selector(targets: Sequence[Target], labels: LabelNames, model_name: str | No
 
 def _reduce(fam: Family, engine: ServingEngine, inner: str, by: str) -> str:
     op = "sum" if fam.reduction is Reduction.SUM else "avg"
-    ranks = RANK_LABELS[engine]
-    if fam.kind is MetricKind.GAUGE and ranks:
-        inner = f"max without ({', '.join(sorted(ranks))}) ({inner})"
-    return f"{op} by ({by}) ({inner})"
+    copies = ", ".join(sorted(copies_labels(engine, fam.kind)))
+    return f"{op} by ({by}) (max without ({copies}) ({inner}))"
 
 
 def default_value(fam: Family, engine: ServingEngine) -> str:

@@ -19,9 +19,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from autoscaler.errors import RecordingError
-from autoscaler.signals import MetricKind, ServingEngine, Signal
+from autoscaler.signals import ServingEngine, Signal
 from autoscaler.snapshot import LwsKey
-from autoscaler.sources.families import RANK_LABELS, Reduction, family
+from autoscaler.sources.families import Reduction, copies_labels, family
 from autoscaler.sources.recording_format import ACTIVATION_SERIES, REPLICA_SERIES, Recording
 from autoscaler.sources.recording_points import PointArrays
 
@@ -170,10 +170,11 @@ class Grid:
     def _series(
         self, key: LwsKey, pod: str, engine: ServingEngine, signal: Signal, model: str | None
     ) -> list[dict[float | None, list[Array]]]:
-        """Per candidate name, in order, the pod's distinct series by ``le`` (rank labels of
-        a gauge collapsed with max: SGLang's TP ranks repeat one value)."""
+        """Per candidate name, in order, the pod's distinct series by ``le`` (copies
+        collapsed with max: a gauge's rank labels, SGLang's TP ranks repeating one value,
+        and the scrape labels of a leader read by two jobs)."""
         fam = family(engine, signal)
-        ranks = RANK_LABELS[engine] if fam.kind is MetricKind.GAUGE else frozenset()
+        copies = copies_labels(engine, fam.kind)
         out = []
         for name in fam.sample_names:
             groups: dict[tuple[float | None, tuple[tuple[str, str], ...]], list[Array]]
@@ -185,7 +186,7 @@ class Grid:
                     sorted(
                         (k, v)
                         for k, v in labels.items()
-                        if k not in ranks and k not in ("__name__", "le")
+                        if k not in copies and k not in ("__name__", "le")
                     )
                 )
                 groups[(le, rest)].append(array)

@@ -2,10 +2,11 @@
 
 Each ``fetch`` scrapes every leader concurrently (one thread per request up to
 ``concurrency``), parses the bodies with ``prometheus_client``
-(:mod:`autoscaler.sources.exposition`), and keeps a short history of raw readings per pod.
-Gauges are the newest reading; token rates and latency quantiles come from the readings
-inside the policy's ``rateWindow`` (:mod:`autoscaler.sources.derive`), so the first cycle
-after start-up has no rates yet (missing, not zero). Counter resets (a restarted pod)
+(:mod:`autoscaler.sources.exposition`), and keeps a short history of raw readings per pod
+(:mod:`autoscaler.sources.pod_history`), each with the time its page came. Gauges are
+the newest reading; token rates and latency quantiles come from the readings inside the
+policy's ``rateWindow`` (:mod:`autoscaler.sources.derive`), so the first cycle after
+start-up has no rates yet (missing, not zero). Counter resets (a restarted pod)
 count as restarts from zero, per data-parallel engine (rates are taken per engine, then
 summed, so one engine restarting alone is its own reset); a pod that disappears from
 discovery loses its history, and one that fails a scrape keeps its last readings, whose
@@ -36,24 +37,18 @@ activation that should wake it.
 from __future__ import annotations
 
 import logging
-import math
-from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import requests
 
 from autoscaler.errors import SourceError, SourceUnavailableError
-from autoscaler.signals import MetricKind, Signal
-from autoscaler.snapshot import LwsKey, LwsSnapshot, Sample
-from autoscaler.sources.assemble import assemble
+from autoscaler.snapshot import LwsKey
 from autoscaler.sources.base import SourceResult, Target
 from autoscaler.sources.cluster import ClusterStateReader, LwsState
-from autoscaler.sources.derive import Histograms, latency_samples, window_rate
-from autoscaler.sources.exposition import PartKey, RawReading, parse_exposition
-from autoscaler.sources.families import LEADER_SIGNALS, family
+from autoscaler.sources.exposition import parse_exposition
 from autoscaler.sources.pages import MAX_BODY_BYTES, PageFetcher
-from autoscaler.sources.promql import latency_quantiles
+from autoscaler.sources.pod_history import PodHistory, snapshot_from_histories
 
 log = logging.getLogger(__name__)
 
@@ -74,96 +69,6 @@ def needs_prometheus(target: Target) -> str | None:
     return None
 
 
-@dataclass
-class PodHistory:
-    """One leader pod's readings over the last ``keep`` seconds, in time order."""
-
-    times: deque[float] = field(default_factory=deque)
-    readings: deque[RawReading] = field(default_factory=deque)
-
-    def add(self, at: float, reading: RawReading, keep: float) -> None:
-        if self.times and at <= self.times[-1]:
-            # The clock stepped back (or stood still): the window is no longer in order.
-            self.times.clear()
-            self.readings.clear()
-        self.times.append(at)
-        self.readings.append(reading)
-        while self.times and self.times[0] < at - keep:
-            self.times.popleft()
-            self.readings.popleft()
-
-
-def leader_samples(
-    history: PodHistory, signals: Sequence[Signal], target: Target, now: float
-) -> dict[Signal, Sample]:
-    """The per-leader samples of one pod from its reading history."""
-    samples: dict[Signal, Sample] = {}
-    if not history.times:
-        return samples
-    engine = target.policy.spec.metrics.engine
-    window = target.policy.spec.metrics.rate_window
-    times = list(history.times)
-    for signal in signals:
-        present = [
-            (t, r.values[signal])
-            for t, r in zip(times, history.readings, strict=True)
-            if signal in r.values
-        ]
-        if not present:
-            continue
-        if family(engine, signal).kind is MetricKind.GAUGE:
-            samples[signal] = Sample(present[-1][1], present[-1][0])
-            continue
-        rate = _parts_rate(history, signal, now, window)
-        if rate is not None:
-            samples[signal] = Sample(rate, present[-1][0])
-    return samples
-
-
-def _parts_rate(history: PodHistory, signal: Signal, now: float, window: float) -> float | None:
-    """The sum of each part's (data-parallel engine's) rate over the window.
-
-    Summing first and then taking the rate would read one engine's reset as a reset of
-    the sum: two engines at 100/s, 10,000 tokens each, one restarting, count the other's
-    10,000 as new. Per part, the reset is that engine's alone.
-    """
-    series: dict[PartKey, tuple[list[float], list[float]]] = {}
-    for at, reading in zip(history.times, history.readings, strict=True):
-        for part, value in reading.counter_parts.get(signal, {}).items():
-            times, values = series.setdefault(part, ([], []))
-            times.append(at)
-            values.append(value)
-    rates = [window_rate(times, values, now, window) for times, values in series.values()]
-    known = [rate for rate in rates if rate is not None]
-    return math.fsum(known) if known else None
-
-
-def snapshot_from_histories(
-    target: Target, pods: Mapping[str, PodHistory], now: float, state: LwsState | None
-) -> LwsSnapshot | str:
-    """``target``'s snapshot from its leaders' reading histories (or why there is none):
-    gauges, per-engine rates and latency quantiles, merged with the LWS state. The
-    closed-loop benchmark builds its snapshots here too (``simulations.metrics``)."""
-    leaders = {p: leader_samples(h, LEADER_SIGNALS, target, now) for p, h in pods.items()}
-    return assemble(target.key, now, leaders, _latencies(target, pods, now), state)
-
-
-def _latencies(target: Target, pods: Mapping[str, PodHistory], now: float) -> dict[Signal, Sample]:
-    # One history per (pod, part): bucket rates are summed over them anyway, and taken
-    # per data-parallel engine an engine's reset is its own (see _parts_rate).
-    histories: list[list[tuple[float, Histograms]]] = []
-    for history in pods.values():
-        by_part: dict[PartKey, list[tuple[float, Histograms]]] = {}
-        for at, reading in zip(history.times, history.readings, strict=True):
-            for part, histograms in reading.histogram_parts.items():
-                by_part.setdefault(part, []).append((at, histograms))
-        histories.extend(by_part.values())
-    policy = target.policy
-    return latency_samples(
-        latency_quantiles(policy), histories, now, policy.spec.metrics.rate_window
-    )
-
-
 class DirectScrapeSource:
     """:class:`~autoscaler.sources.base.MetricSource` scraping leader pods directly."""
 
@@ -179,6 +84,7 @@ class DirectScrapeSource:
         session: requests.Session | None = None,
         deadline: float | None = None,
         max_body_bytes: int = MAX_BODY_BYTES,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if cluster is None and endpoints is None:
             raise ValueError("DirectScrapeSource needs a cluster reader or fixed endpoints")
@@ -192,6 +98,7 @@ class DirectScrapeSource:
             max_body_bytes=max_body_bytes,
             concurrency=concurrency,
             session=session,
+            clock=clock,
         )
         self._history: dict[tuple[LwsKey, str], PodHistory] = {}
 
@@ -245,18 +152,18 @@ class DirectScrapeSource:
             if pod not in urls and pod[0] not in unread:
                 del self._history[pod]  # the pod is gone: its counters mean nothing now
         failures = list(unnamed)
-        for pod, body in bodies.items():
-            if isinstance(body, SourceError):
-                failures.append(str(body))
+        for pod, page in bodies.items():
+            if isinstance(page, SourceError):
+                failures.append(str(page))
                 continue
             metrics = by_key[pod[0]].policy.spec.metrics
             try:
-                reading = parse_exposition(body, metrics.engine, metrics.model_name)
+                reading = parse_exposition(page.text, metrics.engine, metrics.model_name)
             except SourceError as exc:
                 failures.append(f"{urls[pod]}: {exc}")
                 continue
             self._history.setdefault(pod, PodHistory()).add(
-                now, reading, min(keep, _MAX_HISTORY_SECONDS)
+                now, reading, min(keep, _MAX_HISTORY_SECONDS), page.read_at
             )
         tried = len(urls) + len(unnamed)
         if tried and len(failures) == tried:

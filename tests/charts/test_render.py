@@ -269,6 +269,13 @@ def test_ci_scenarios_render_lint_and_validate(values_file: Path) -> None:
     problems = [m for m in report["messages"] if m["severity"] >= 2]
     assert problems == [], problems
     assert report["errors"] == []
+    # A scenario that scrapes the server with authentication on must send credentials:
+    # the monitoring scenario had none, and every scrape would have got 401.
+    auth_on = not values.get("auth", {}).get("disable", False)
+    for manifest in rendered.manifests:
+        if manifest.kind == "ServiceMonitor" and auth_on:
+            endpoint = manifest.doc["spec"]["endpoints"][0]
+            assert "bearerTokenFile" in endpoint or "authorization" in endpoint, values_file
 
 
 def test_validation_catches_a_broken_manifest() -> None:

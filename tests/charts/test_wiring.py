@@ -179,6 +179,7 @@ FLAG_CASES: list[tuple[str, dict[str, Any], list[str], list[str]]] = [
             "--source=prometheus",
             "--prometheus-url=http://prometheus-operated.monitoring.svc:9090",
             "--prometheus-timeout=10s",
+            "--prometheus-lws-label=leaderworkerset_sigs_k8s_io_name",
             "--cycle=15s",
             "--bind-address=0.0.0.0",
             "--secure-port=6443",
@@ -207,6 +208,14 @@ FLAG_CASES: list[tuple[str, dict[str, Any], list[str], list[str]]] = [
             "--cycle=30s",
             "--log-level=debug",
         ],
+        [],
+    ),
+    (
+        # The label the PodMonitor writes is the one the server reads: changed in one
+        # place, the source used to query the default and find nothing.
+        "lws-label",
+        {"vllmPodMonitor": {"lwsLabel": "lws_name"}},
+        ["--prometheus-lws-label=lws_name"],
         [],
     ),
     (

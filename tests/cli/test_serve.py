@@ -19,6 +19,7 @@ import yaml
 from autoscaler.cli.main import build_parser, main
 from autoscaler.cli.serve import display_host, paste_kubeconfig, settings_from
 from autoscaler.server.demo import usage_lines
+from autoscaler.server.settings import ServerSetupError
 from autoscaler.sources.recording import default_recording_path
 from tests.server.helpers import make_policy
 from tests.support.prometheus import free_port
@@ -166,3 +167,50 @@ def test_serve_elects_on_a_lease_and_releases_it_on_sigterm(tmp_path: Path) -> N
     assert all(w.path == f"{leases}/lws-autoscaler" for w in writes[1:])
     # The last write is the release at SIGTERM: the other replica need not wait 3 s.
     assert writes[-1].json()["spec"]["holderIdentity"] == ""
+
+
+def test_the_lws_label_flag_reaches_the_prometheus_queries(tmp_path: Path) -> None:
+    # The chart passes vllmPodMonitor.lwsLabel here: the label the PodMonitor writes must
+    # be the one the queries group by, or every LWS reads as having no leader.
+    from autoscaler.server.sources_factory import build_source
+    from autoscaler.sources.base import Target
+    from autoscaler.sources.prometheus import EmptyResultError
+    from tests.sources.fake_prometheus import FakePrometheus, http, vector
+
+    prometheus = FakePrometheus(lambda _query: http(200, vector([])))
+    missing_kubeconfig = tmp_path / "absent-kubeconfig"
+    try:
+        settings = settings_from(
+            _args(
+                "--source",
+                "prometheus",
+                "--policies",
+                str(tmp_path),
+                "--prometheus-url",
+                prometheus.url,
+                "--prometheus-lws-label",
+                "lws_name",
+                "--kubeconfig",
+                str(missing_kubeconfig),
+            )
+        )
+        source = build_source(settings)
+        policy = make_policy(lws="llama")
+        # No series: the error names the labels the queries expect.
+        with pytest.raises(EmptyResultError, match="'namespace, lws_name, pod'"):
+            source.fetch([Target(policy)], 1_800_000_000.0)
+        source.close()
+    finally:
+        prometheus.close()
+    assert prometheus.queries
+    for query in prometheus.queries:
+        assert 'lws_name=~"llama"' in query
+        assert "leaderworkerset_sigs_k8s_io_name" not in query
+
+
+@pytest.mark.parametrize("label", ["leaderworkerset.sigs.k8s.io/name", "1lws", ""])
+def test_a_bad_lws_label_names_the_flag(label: str) -> None:
+    with pytest.raises(ServerSetupError, match="--prometheus-lws-label"):
+        settings_from(
+            _args("--source", "prometheus", "--policies", ".", "--prometheus-lws-label", label)
+        )

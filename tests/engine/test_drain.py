@@ -217,3 +217,43 @@ def test_without_group_detail_a_silent_leader_is_drained_not_removed_unseen() ->
     assert "group(s) 2 finish" in second.explain()
     third = d.at(15, ready=3, queue=[0, 0, 0], running=[4, 0, 0], aggregates={Signal.TTFT: 0.5})
     assert third.replicas == 1
+
+
+def test_the_groups_leaving_are_not_read_as_starting() -> None:
+    # 7 ready groups drain to 6. The leaving group is ready: in the view the rules get,
+    # it leaves the created count too. Kept there, it read as a starting group, and
+    # ``holdWhileStarting`` capped a queue wait of 1.5 s on the 6 serving (6 x 1.5 = 9
+    # groups) at the 7 that "exist".
+    policy = make_policy(
+        signals=[
+            {
+                "type": "tokenThroughput",
+                "tokens": "generation",
+                "capacityPerGroup": 1000,
+                "targetUtilization": 1.0,
+            },
+            {**QUEUE_WAIT, "holdWhileStarting": True},
+        ],
+        scaleDown={"drain": {"enabled": True, "timeout": "2m"}},
+    )
+    groups = ready_groups(7, T0 - 3600)
+    driver = Driver(policy)
+    first = driver.at(
+        0,
+        groups=groups,
+        generation=[5400 / 7] * 7,
+        queue=[0] * 7,
+        running=[3] * 7,
+        aggregates={QW: 0.7},
+    )
+    assert first.draining == ("model-6",)
+    second = driver.at(
+        15,
+        groups=groups,
+        generation=[900] * 6 + [0],
+        queue=[0] * 7,
+        running=[3] * 6 + [1],
+        aggregates={QW: 1.5},
+    )
+    assert second.replicas == 9
+    assert ReasonCode.COVERED_BY_STARTING not in codes(second)

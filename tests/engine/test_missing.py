@@ -19,7 +19,11 @@ QUEUE = {"type": "queueDepth", "targetPerGroup": 10}
     ("missing", "after_hold", "code"),
     [
         ({"holdFor": "5m", "then": "noRecommendation"}, None, ReasonCode.NO_RECOMMENDATION),
-        ({"holdFor": "5m", "then": "fallback", "fallbackReplicas": 3}, 3, ReasonCode.FALLBACK),
+        # The fallback is a floor: it raises the held 6 to 8 ...
+        ({"holdFor": "5m", "then": "fallback", "fallbackReplicas": 8}, 8, ReasonCode.FALLBACK),
+        # ... and never cuts 6 busy groups to 3 in one decision (no step limit, no down
+        # window, no drain: the requests on the 3 removed would fail).
+        ({"holdFor": "5m", "then": "fallback", "fallbackReplicas": 3}, 6, ReasonCode.FALLBACK),
     ],
 )
 def test_missing_data_holds_then_follows_the_policy(
@@ -34,6 +38,16 @@ def test_missing_data_holds_then_follows_the_policy(
     past = driver.step(None, advance=1)
     assert past.replicas == after_hold
     assert codes(past) == [code]
+
+
+def test_fallback_applies_when_nothing_was_ever_held() -> None:
+    # No snapshot and no recommendation yet: no size to hold, so the fallback is the size.
+    policy = make_policy(
+        signals=[QUEUE], missingMetrics={"holdFor": "1m", "then": "fallback", "fallbackReplicas": 3}
+    )
+    driver = Driver(policy)
+    assert driver.step(None).replicas is None
+    assert driver.step(None, advance=61).replicas == 3
 
 
 def test_stale_samples_hold_like_missing_ones() -> None:
@@ -55,7 +69,9 @@ def test_before_any_recommendation_the_current_size_is_held_not_min() -> None:
     assert first.replicas == 6
     assert codes(first) == [ReasonCode.HOLD]
     assert driver.at(300, current=6, ready=6).replicas == 6
-    assert driver.at(1, current=6, ready=6).replicas == 2  # fallback only after holdFor
+    # Past holdFor the fallback of 2 does not cut the 6 groups held (it is a floor).
+    past = driver.at(1, current=6, ready=6)
+    assert (past.replicas, codes(past)) == (6, [ReasonCode.FALLBACK])
 
 
 def test_no_snapshot_and_nothing_to_hold_recommends_nothing() -> None:

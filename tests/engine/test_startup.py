@@ -256,3 +256,40 @@ def test_a_slow_start_is_reported_and_still_counts_as_starting_capacity() -> Non
     ]
     # Not replaced: 2 ready + 2 starting cover the 4 groups needed.
     assert decision.replicas == 4
+
+
+@pytest.mark.parametrize(
+    ("starts", "expected"),
+    [
+        # One group waited 3 h for a GPU node: left out, not a 5,555 s cold start.
+        ((300.0, 310.0, 10_800.0), 307.5),
+        # A warm node cache, then a cold one: ordinary spread, all kept (p75 210 s).
+        ((60.0, 120.0, 300.0), 210.0),
+        # A real change of pace, once it makes the majority: all kept.
+        ((300.0, 1500.0, 1500.0), 1500.0),
+        # The lower median of an even count: one outlier of two cannot pull it up.
+        ((300.0, 300.0, 300.0, 7200.0), 300.0),
+    ],
+)
+def test_an_outlier_start_is_not_learned(starts: tuple[float, ...], expected: float) -> None:
+    seconds, learned = cold_start_seconds(LEARN, EngineState(start_durations=starts))
+    assert learned
+    assert seconds == pytest.approx(expected)
+
+
+def test_a_group_stuck_for_an_hour_is_still_reported_after_an_outlier_start() -> None:
+    # Learned from 300, 310 and 3 h, the cold start is 307.5 s, so a group an hour into
+    # its start is still slow (it would not be against a learned 5,555 s).
+    policy = make_policy(coldStart={"expected": "5m", "learn": True, "minObservations": 3})
+    driver = Driver(policy)
+    driver.state = EngineState(start_durations=(300.0, 310.0, 10_800.0), first_seen=T0 - 7200)
+    decision = driver.at(
+        0,
+        current=2,
+        ready=1,
+        starting=1,
+        queue=[0],
+        groups=[GroupStatus(0, T0 - 9000, T0 - 8700), GroupStatus(1, T0 - 3600, None)],
+    )
+    assert decision.cold_start_seconds == pytest.approx(307.5)
+    assert ReasonCode.SLOW_START in [r.code for r in decision.reasons]

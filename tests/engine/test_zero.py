@@ -30,8 +30,14 @@ IDLE: dict[str, Any] = {
 }
 
 
+# The tests below decide minutes apart. Unobserved time is no idleness: a gap between
+# decisions longer than ``staleAfter`` restarts the idle clock (tested on its own at the
+# end), so their policies accept a day between decisions.
+SPARSE_DECISIONS = {"staleAfter": "1d"}
+
+
 def _policy(**spec: Any) -> Any:
-    return make_policy(signals=[QUEUE], scaleToZero=STZ, **spec)
+    return make_policy(signals=[QUEUE], scaleToZero=STZ, metrics=SPARSE_DECISIONS, **spec)
 
 
 @pytest.mark.parametrize("spare", [0.0, 1.5], ids=["no-spare", "spare-1.5"])
@@ -187,6 +193,7 @@ def _hold_policy(hold: bool, cold: str = "5m", learn: bool = False, **spec: Any)
         signals=[QUEUE],
         coldStart={"expected": cold, "learn": learn, "minObservations": 3},
         scaleDown={"holdWhileIdle": hold},
+        metrics=SPARSE_DECISIONS,
         **spec,
     )
 
@@ -316,3 +323,71 @@ def test_scale_to_zero_keeps_min_group_age() -> None:
         assert decision.replicas == 1
     assert ReasonCode.PROTECT_YOUNG in codes(decision)
     assert driver.at(15, groups=group, **IDLE).replicas == 0
+
+
+# --- unobserved time and the wake from zero ------------------------------------------
+
+
+def test_time_without_decisions_is_not_idle_time() -> None:
+    # Default staleAfter (60 s): one idle decision, then none for 20 minutes (a stalled
+    # loop, a clock stepped forward), then another. Nothing was seen in between, so the
+    # LWS has been idle for 0 s, not past the 15 minutes of idleAfter.
+    driver = Driver(make_policy(signals=[QUEUE], scaleToZero=STZ))
+    assert driver.at(0, **IDLE).replicas == 1
+    later = driver.at(20 * 60, **IDLE)
+    assert later.replicas == 1
+    assert "idle for 0ms" in later.explain()
+    # Decisions every 15 s for the same 15 minutes do reach zero.
+    for _ in range(60):
+        decision = driver.at(15, **IDLE)
+    assert decision.replicas == 0
+
+
+def test_the_rates_after_a_wake_from_zero_are_no_trend() -> None:
+    # Steady 1.5 groups of tokens before and after a silence at zero. After the wake, the
+    # first group's rate fills its window (newcomer spread: 0.19, 0.38 ... 1.5 groups in
+    # 2 minutes); read as a trend, the forecast ordered 4 groups for 1.5.
+    policy = make_policy(
+        signals=[
+            {
+                "type": "tokenThroughput",
+                "tokens": "generation",
+                "capacityPerGroup": 1000,
+                "targetUtilization": 1.0,
+            },
+        ],
+        metrics={"rateWindow": "2m", "staleAfter": "1m"},
+        scaleUp={"forecast": {"enabled": True, "lookback": "5m", "maxGrowth": 2.0}},
+        scaleToZero={**STZ, "idleAfter": "5m"},
+    )
+    driver = Driver(policy)
+    woken = driver.at(0, current=0, ready=0, aggregates={Signal.ACTIVATION: 5.0})
+    assert woken.replicas == 1
+    created = driver.now + 15
+    for _ in range(20):  # the cold start: no group ready
+        driver.at(
+            15,
+            current=1,
+            ready=0,
+            starting=1,
+            groups=[GroupStatus(0, created, None)],
+            aggregates={Signal.ACTIVATION: 5.0},
+        )
+    ready_at = driver.now
+    group = [GroupStatus(0, created, ready_at)]
+    sizes: list[int | None] = []
+    for _ in range(26):
+        decision = driver.at(
+            15,
+            current=1,
+            groups=group,
+            generation=[1500.0],
+            queue=[0],
+            running=[3],
+            aggregates={Signal.ACTIVATION: 5.0},
+        )
+        sizes.append(decision.replicas)
+        assert decision.forecast is None
+    # 1 while the first group's rate fills its window, then ceil(1.5) = 2; never 4.
+    assert set(sizes) == {1, 2}
+    assert sizes[-1] == 2

@@ -186,7 +186,7 @@ def test_missing_configmap_serves_tokens_then_recovers(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """No ConfigMap (aggregation layer not configured): the server starts, says the
-    aggregator will get 401, serves bearer tokens, and trusts the CA once it appears."""
+    aggregator's handshakes fail, serves bearer tokens, and trusts the CA once it appears."""
     api, _ = kube
     with caplog.at_level(logging.WARNING), lookup_server() as running:
         running.cycle()

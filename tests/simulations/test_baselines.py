@@ -12,7 +12,7 @@ from autoscaler.policy.loader import load_policy_file
 from autoscaler.signals import Signal
 from autoscaler.snapshot import GroupStatus, LwsKey
 from autoscaler.sources.exposition import RawReading
-from autoscaler.sources.scrape import PodHistory
+from autoscaler.sources.pod_history import PodHistory
 from simulations.baselines.hpa_driven import chart_behavior, keda_recipe, seed_recipe
 from simulations.baselines.kpa import KnativeKpa
 from simulations.baselines.provisioned import Oracle, needed_groups

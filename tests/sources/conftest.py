@@ -59,7 +59,16 @@ def _leaders() -> list[FakeLeader]:
         FakeLeader("replay", "big", "big-1", waiting=4, **{**COMMON, "kv": 0.8}),
         FakeLeader("replay", "big", "big-2", waiting=0, **{**COMMON, "ttft_median": 2.0}),
         FakeLeader("replay", "sg", "sg-0", engine="sglang", waiting=3, **COMMON),
+        # Scraped twice: by the leaders' job and by a second one (see ``prom``).
+        FakeLeader("inference", "dup", "dup-0", waiting=7, data_parallel=2, **COMMON),
     ]
+
+
+def _second_job(exporter: MetricsExporter) -> list[dict[str, Any]]:
+    """The "dup" leader again, as a ServiceMonitor beside the PodMonitor would scrape
+    it: the same series under another ``job`` and with a ``service`` label."""
+    groups = [g for g in exporter.targets() if g["labels"]["pod"] == "dup-0"]
+    return [{**g, "labels": {**g["labels"], "service": "dup-vllm"}} for g in groups]
 
 
 def settle(server: PrometheusServer, exporter: MetricsExporter) -> None:
@@ -92,9 +101,14 @@ def prom(
 ) -> Iterator[PrometheusServer]:
     if PROMETHEUS is None:
         pytest.skip("the prometheus binary is not installed")
-    config = scrape_config({"leaders": exporter.targets(), "ksm": exporter.ksm_targets()})
+    jobs = {
+        "leaders": exporter.targets(),
+        "ksm": exporter.ksm_targets(),
+        "vllm-servicemonitor": _second_job(exporter),
+    }
+    config = scrape_config(jobs)
     with PrometheusServer(tmp_path_factory.mktemp("prom"), config) as server:
-        present = sum(1 for lead in exporter.leaders.values() if lead.present) + 1
+        present = sum(1 for lead in exporter.leaders.values() if lead.present) + 2
         server.wait_for("up == 1", lambda r: len(r) == present, timeout=30)
         settle(server, exporter)
         yield server

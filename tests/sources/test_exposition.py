@@ -130,3 +130,34 @@ def test_an_unusable_sum_is_nan_for_that_family_not_an_error(first: str, second:
     reading = parse_exposition(page, ServingEngine.VLLM)
     assert math.isnan(reading.values[Signal.QUEUE_DEPTH])  # the engine drops NaN
     assert reading.values[Signal.RUNNING] == 7  # the other families are untouched
+
+
+@pytest.mark.parametrize(
+    ("engine", "page", "expected"),
+    [
+        # A NaN engine makes the leader's sum NaN, as PromQL's ``sum`` does: skipped, the
+        # leader read as 3 waiting and looked healthy.
+        (
+            ServingEngine.VLLM,
+            'vllm:num_requests_waiting{engine="0"} NaN\nvllm:num_requests_waiting{engine="1"} 3\n',
+            math.nan,
+        ),
+        # PromQL's ``max`` passes a NaN over when another rank has a number.
+        (
+            ServingEngine.SGLANG,
+            'sglang:num_queue_reqs{tp_rank="0"} NaN\nsglang:num_queue_reqs{tp_rank="1"} 12\n',
+            12.0,
+        ),
+        (
+            ServingEngine.SGLANG,
+            'sglang:num_queue_reqs{tp_rank="0"} 12\nsglang:num_queue_reqs{tp_rank="1"} NaN\n',
+            12.0,
+        ),
+    ],
+    ids=["vllm-nan-engine", "sglang-nan-rank-first", "sglang-nan-rank-last"],
+)
+def test_nan_series_reduce_as_promql_reduces_them(
+    engine: ServingEngine, page: str, expected: float
+) -> None:
+    value = parse_exposition(page, engine).values[Signal.QUEUE_DEPTH]
+    assert value == expected or (math.isnan(expected) and math.isnan(value))

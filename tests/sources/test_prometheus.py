@@ -93,6 +93,25 @@ def test_vllm_snapshot_sums_engines_and_averages_kv(
             assert now - 5 < sample.timestamp <= now  # the newest scrape, not the query time
 
 
+def test_a_leader_scraped_by_two_jobs_counts_once(
+    source: PrometheusSource, prom: PrometheusServer
+) -> None:
+    # dup-0 is scraped by the leaders' job and by a second one with a ``service`` label
+    # (a ServiceMonitor beside the PodMonitor): every series exists twice in Prometheus.
+    copies = prom.wait_for(
+        'vllm:num_requests_waiting{pod="dup-0"}',
+        lambda r: len({s["metric"]["job"] for s in r}) == 2,
+    )
+    assert len(copies) == 4  # 2 engines x 2 jobs
+    snap = only(source.fetch([target("inference", "dup")], time.time()), "inference", "dup")
+    got = values(snap)["dup-0"]
+    # Summed as they came, the queue read 14 and the token rates 400: twice the groups.
+    assert got["queueDepth"] == pytest.approx(7)
+    assert got["runningRequests"] == pytest.approx(4)
+    assert got["promptTokensPerSecond"] == pytest.approx(200, rel=0.06)
+    assert got["kvCacheUtilization"] == pytest.approx(0.5)
+
+
 def test_old_vllm_kv_name_and_sglang_names(source: PrometheusSource) -> None:
     result = source.fetch(
         [target("inference", "old"), target("inference", "sg", engine="sglang")], time.time()

@@ -109,7 +109,11 @@ def test_default_query_shapes() -> None:
         q.key.signal: q.promql
         for q in signal_queries([target("ns", "m", engine="sglang")], LabelNames())
     }
-    assert "max without (moe_ep_rank, pp_rank, tp_rank)" in sglang[Signal.QUEUE_DEPTH]
+    copies = "container, endpoint, instance, job, {}prometheus, prometheus_replica, service"
+    # SGLang gauges collapse the ranks and the scrape copies; counters only the copies.
+    ranks = "moe_ep_rank, pp_rank, "
+    assert f"max without ({copies.format(ranks)}, tp_rank)" in sglang[Signal.QUEUE_DEPTH]
+    assert f"max without ({copies.format('')}) (rate(" in sglang[Signal.PROMPT_TOKENS]
 
 
 def test_activation_substitutes_escaped_names() -> None:

@@ -135,7 +135,8 @@ def test_an_answer_that_is_not_a_matrix_of_samples_names_the_query(
     assert text.startswith(f"Prometheus at {fake.url} sent an unreadable answer to the range ")
     assert "query for vllm:num_requests_waiting: " in text
     assert message in text
-    assert f"query: sum by (namespace, {LWS_LABEL}, pod) (vllm:num_requests_waiting{{" in text
+    assert f"query: sum by (namespace, {LWS_LABEL}, pod) (max without (" in text
+    assert "(vllm:num_requests_waiting{" in text
 
 
 @pytest.mark.parametrize(

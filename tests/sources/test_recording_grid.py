@@ -90,3 +90,25 @@ def test_engine_counters_are_rated_one_by_one_then_summed() -> None:
     assert rates == pytest.approx(
         {1015: 200, 1030: 200, 1045: 200, 1060: 175, 1075: 175, 1090: 175, 1105: 175, 1120: 200}
     )
+
+
+def test_copies_of_a_series_from_two_scrape_jobs_count_once() -> None:
+    """Raw series saved from a Prometheus where two jobs scrape the leader: each series
+    twice, differing only in ``job``/``instance``/``service``. Summed, the queue read 14
+    and the rate 400 tokens/s; one copy is 7 and 200."""
+    times = [START + 15 * i for i in range(5)]
+    series = []
+    for job, extra in (("pods", {}), ("vllm-svc", {"service": "llama"})):
+        scrape = {**LEADER, "job": job, "instance": f"{job}:8000", **extra}
+        series += [
+            Series({**scrape, "__name__": "vllm:num_requests_waiting"}, [(t, 7) for t in times]),
+            Series(
+                {**scrape, "__name__": "vllm:prompt_tokens_total"},
+                [(t, 200 * (t - START)) for t in times],
+            ),
+        ]
+    source = RecordingSource(recording=Recording(START, times[-1], 15.0, series=series))
+    tgt = target("inference", "llama", window=60.0, quantile=None)
+    got = values(only(source.fetch([tgt], times[-1]), "inference", "llama"))["llama-0"]
+    assert got["queueDepth"] == 7
+    assert got["promptTokensPerSecond"] == pytest.approx(200)

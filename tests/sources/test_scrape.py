@@ -81,11 +81,19 @@ def frozen_at(exporter: MetricsExporter, at: float) -> None:
 
 
 def source_for(exporter: MetricsExporter, *pods: str) -> DirectScrapeSource:
+    """A source whose pages are read at the leaders' pinned time (``frozen_at``), the
+    time their counters were computed for: the real clock moves a few ms between the
+    fetches of a test, the counters 10-15 s."""
     endpoints: dict[LwsKey, dict[str, str]] = {}
     for (namespace, pod), leader in exporter.leaders.items():
         if not pods or pod in pods:
             endpoints.setdefault(LwsKey(namespace, leader.lws), {})[pod] = exporter.url(leader)
-    return DirectScrapeSource(endpoints=endpoints, timeout=2)
+
+    def pinned() -> float:
+        at = next(iter(exporter.leaders.values())).frozen_at
+        return time.monotonic() if at is None else at
+
+    return DirectScrapeSource(endpoints=endpoints, timeout=2, clock=pinned)
 
 
 def test_rates_and_quantile_from_successive_scrapes(exporter: MetricsExporter) -> None:
@@ -154,6 +162,24 @@ def test_a_clock_stepping_back_restarts_the_history_instead_of_a_wild_rate(
     frozen_at(exporter, T0 + 160)
     after = only(source.fetch(tgt, T0 + 100), "inference", "llama")
     assert values(after)["llama-1"]["promptTokensPerSecond"] == pytest.approx(100)
+    source.close()
+
+
+def test_a_rate_divides_by_the_time_between_pages_not_between_ticks(
+    exporter: MetricsExporter,
+) -> None:
+    # llama-1 makes 100 prompt tokens/s. The loop ticks every 15 s, but the second
+    # fetch's pages come 3 s late (a slow cluster read before them): over the ticks the
+    # rate read 1,800 / 15 = 120, then 1,200 / 15 = 80; over the pages, 100 both times.
+    source = source_for(exporter, "llama-1")
+    tgt = [target("inference", "llama", window=60.0)]
+    rates = []
+    for tick, read in ((T0 + 100, T0 + 100), (T0 + 115, T0 + 118), (T0 + 130, T0 + 130)):
+        frozen_at(exporter, read)
+        snap = only(source.fetch(tgt, tick), "inference", "llama")
+        rates.append(values(snap)["llama-1"].get("promptTokensPerSecond"))
+        assert snap.leaders["llama-1"][Signal.QUEUE_DEPTH].timestamp == tick
+    assert rates == [None, pytest.approx(100), pytest.approx(100)]
     source.close()
 
 

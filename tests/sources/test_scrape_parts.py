@@ -87,11 +87,16 @@ def test_one_engine_restarting_alone_is_its_own_reset(leader: _Leader) -> None:
         ((11_500, (10_150, 10_150, 10_150, 10_150)), (11_500, (0, 0, 10_150, 10_150))),
         ((1_500, (150, 150, 150, 150)), (13_000, (0, 0, 10_300, 10_300))),
     ]
-    source = DirectScrapeSource(endpoints={LwsKey("inference", "llama"): {"llama-0": leader.url}})
+    read_at = [T0]  # each page is read at its tick, 15 s apart, as the counters say
+    source = DirectScrapeSource(
+        endpoints={LwsKey("inference", "llama"): {"llama-0": leader.url}},
+        clock=lambda: read_at[0],
+    )
     policy = target("inference", "llama", window=60.0, quantile=None, queue_wait=0.9)
     try:
         for n, (first, second) in enumerate(steps):
             leader.page = page({"0": first, "1": second})
+            read_at[0] = T0 + 15 * n
             snap = only(source.fetch([policy], T0 + 15 * n), "inference", "llama")
     finally:
         source.close()

@@ -1,0 +1,75 @@
+"""The engine's memory: trimming windows, and rebasing stamps after the clock steps back."""
+
+from __future__ import annotations
+
+import pytest
+
+from autoscaler.engine import EngineState, ReasonCode
+from autoscaler.engine.state import append_window, rebased
+from tests.engine.factories import T0, Driver, codes, make_policy, ready_groups
+
+STEP_BACK = 3600.0
+
+
+def test_append_window_drops_entries_after_now_and_older_than_the_window() -> None:
+    history = ((T0 - 120, 1), (T0 - 30, 2), (T0 + 60, 9))
+    assert append_window(history, T0, 3, 60.0) == ((T0 - 30, 2), (T0, 3))
+
+
+def test_a_state_in_the_past_is_returned_as_it_is() -> None:
+    state = EngineState(first_seen=T0 - 60, last_good=(T0 - 15, 4), draining=(("m-3", T0),))
+    assert rebased(state, T0) is state
+
+
+def test_stamps_in_the_future_restart_at_now() -> None:
+    state = EngineState(
+        first_seen=T0 - 60,
+        observed_since=T0 + 100,
+        idle_since=T0 + 200,
+        rates_from=T0 + 50,
+        last_good=(T0 + 300, 4),
+        queue_calm=(T0 + 10, T0 + 20),
+        draining=(("m-2", T0 - 10), ("m-3", T0 + 400)),
+    )
+    after = rebased(state, T0)
+    assert after.first_seen == T0 - 60  # already in the past: kept
+    assert (after.observed_since, after.idle_since, after.rates_from) == (T0, T0, T0)
+    assert after.last_good == (T0, 4)  # the value is kept, its time restarts
+    assert after.queue_calm is None  # a calm stretch that cannot be measured is no calm
+    assert after.draining == (("m-2", T0 - 10), ("m-3", T0))
+
+
+def test_a_drain_begun_before_the_clock_stepped_back_still_times_out() -> None:
+    driver = Driver(make_policy(scaleDown={"drain": {"enabled": True, "timeout": "2m"}}))
+    groups = ready_groups(4, T0 - 3600)
+    first = driver.at(0, groups=groups, queue=[0] * 4, running=[1] * 4)
+    assert first.draining  # 4 -> 1 waits for groups 1-3, which still run a request each
+    driver.now -= STEP_BACK
+    for _ in range(9):  # 135 s on the stepped-back clock, the drained groups still busy
+        decision = driver.at(15, groups=groups, queue=[0] * 4, running=[1] * 4)
+    # Without the rebase the drain began "in an hour" and could never time out.
+    assert decision.replicas == 1
+    assert "still busy after 2m" in decision.explain()
+
+
+def test_a_hold_lasts_hold_for_after_the_clock_stepped_back() -> None:
+    driver = Driver(make_policy(missingMetrics={"holdFor": "5m", "then": "noRecommendation"}))
+    assert driver.at(0, queue=[20, 20]).replicas == 4
+    driver.now -= STEP_BACK
+    assert driver.step(None).replicas == 4  # held
+    past = driver.step(None, advance=301)
+    # Without the rebase: "holding 4 from -3,299 s ago", for 65 minutes.
+    assert (past.replicas, codes(past)) == (None, [ReasonCode.NO_RECOMMENDATION])
+
+
+@pytest.mark.parametrize("window", [60.0, 300.0])
+def test_the_down_window_is_observed_anew_after_the_clock_stepped_back(window: float) -> None:
+    policy = make_policy(scaleDown={"stabilizationWindow": window})
+    driver = Driver(policy)
+    for step in range(int(window // 15) + 2):
+        driver.at(0 if step == 0 else 15, queue=[20] * 4)
+    driver.now -= STEP_BACK
+    decisions = [driver.at(15, queue=[0] * 4) for _ in range(int(window // 15) + 2)]
+    first_down = next(i for i, d in enumerate(decisions) if d.replicas == 1)
+    # One window after the step (not an hour later, when the clock catches up).
+    assert (first_down + 1) * 15 == pytest.approx(window + 15, abs=15)
