@@ -22,14 +22,13 @@ The order of the rules, each leaving a reason when it changes the outcome:
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 from autoscaler.durations import format_duration as fmt
 from autoscaler.engine.bursts import limit_isolated_burst
 from autoscaler.engine.context import DecisionContext
 from autoscaler.engine.decision import Decision, ReasonCode, SignalProposal, SignalStatus
-from autoscaler.engine.drain import destination, drain
+from autoscaler.engine.drain import drain, drain_view
 from autoscaler.engine.missing import (
     hold,
     note_invalid,
@@ -37,7 +36,7 @@ from autoscaler.engine.missing import (
     wait_for_leaders,
     why_unusable,
 )
-from autoscaler.engine.proposals import propose_with_history
+from autoscaler.engine.proposals import held_while_starting, propose_with_history
 from autoscaler.engine.stabilize import (
     keep_existing_under_pressure,
     observation_start,
@@ -52,12 +51,16 @@ from autoscaler.engine.startup import (
     slow_starts,
 )
 from autoscaler.engine.state import EngineState, append_window, rebased
-from autoscaler.engine.zero import busy_leaders, from_zero, holds_while_idle, to_zero, track_idle
+from autoscaler.engine.zero import (
+    busy_leaders,
+    from_zero,
+    holds_while_idle,
+    quiet_while_unready,
+    to_zero,
+    track_idle,
+)
 from autoscaler.policy.model import (
     LATENCY_TYPES,
-    LatencySignal,
-    PolicySpec,
-    QueueDepthSignal,
     ScalingPolicy,
 )
 from autoscaler.snapshot import LwsSnapshot
@@ -87,7 +90,7 @@ def decide(
             R.SLOW_START,
             f"group {index} not ready {fmt(seconds)} after its creation, over "
             f"{SLOW_START_FACTOR:g}x the cold start ({fmt(cold)}): check its pods; it still "
-            "counts as starting capacity",
+            "counts as starting capacity, but a scale-down may remove it",
         )
     if snapshot is None or snapshot.spec_replicas == 0:
         # No data, or no leader at zero: no evidence of a calm queue (``isolatedBurst``).
@@ -109,26 +112,8 @@ def _scale(
     ctx: DecisionContext, state: EngineState, snapshot: LwsSnapshot
 ) -> tuple[Decision, EngineState]:
     live = snapshot
-    going_to = destination(state, snapshot)
-    if going_to:
-        # A drain is under way: the rules see the LWS at the size it is going to. Not a
-        # drain to zero: at 0 the rules cannot run (a group is needed, and scale-to-zero
-        # needs exactly one), they would raise the size to the floor of 1 and call the
-        # drain off, every other cycle. They keep seeing the live group and decide 1 -> 0
-        # again each cycle until the drain ends; returning load ends the idleness, and
-        # with it the drain. The drained groups are out of the Service, so the latency
-        # guards scale the groups still serving: a p90 wait of 0.95 s (target 1 s) on
-        # 6 serving of 7 ready needs 6 x 0.95 = 5.7 groups, not 7 x 0.95 = 6.65 -> 7,
-        # which would call off the drain the rules just decided.
-        # The leaving groups are ready ones, so they leave the created count too: kept
-        # in it, 7 created and 6 ready in the view read as 1 starting group that does
-        # not exist, and ``holdWhileStarting`` held a guard for it.
-        snapshot = dataclasses.replace(
-            snapshot,
-            spec_replicas=going_to,
-            status_replicas=min(snapshot.status_replicas, going_to),
-            ready_replicas=min(snapshot.ready_replicas, going_to),
-        )
+    # A drain under way: the rules see the LWS at the size it is going to.
+    snapshot = drain_view(state, snapshot)
     spec, now, current = ctx.spec, ctx.now, snapshot.spec_replicas
     proposals, queue_now = propose_with_history(spec, snapshot, now, state.queue_totals)
     note_invalid(ctx, proposals)
@@ -145,7 +130,7 @@ def _scale(
     best: SignalProposal | None = None
     best_key = (0, 0.0)
     demand = 0.0
-    held = _held_while_starting(spec, snapshot)
+    held = held_while_starting(spec, snapshot)
     exists = snapshot.ready_replicas + snapshot.starting_replicas
     for p in proposals:
         if p.replicas is None or p.needed is None:
@@ -166,7 +151,8 @@ def _scale(
     silent = 0
     if best is None:
         if snapshot.ready_replicas == 0:
-            return wait_for_leaders(ctx, state, live, proposals)
+            quiet_since = quiet_while_unready(ctx, state, snapshot)
+            return wait_for_leaders(ctx, state, live, proposals, quiet_since)
         quiet = all(p.status is SignalStatus.NO_TRAFFIC for p in proposals)
         silent = silent_groups(ctx, snapshot) if quiet else 0
         if not quiet:
@@ -274,17 +260,6 @@ def _scale(
             "draining": drain_state,
         },
         draining,
-    )
-
-
-def _held_while_starting(spec: PolicySpec, snapshot: LwsSnapshot) -> frozenset[str]:
-    """Names of the signals ``holdWhileStarting`` holds now (groups starting)."""
-    if not snapshot.starting_replicas:
-        return frozenset()
-    return frozenset(
-        s.type
-        for s in spec.signals
-        if isinstance(s, LatencySignal | QueueDepthSignal) and s.hold_while_starting
     )
 
 

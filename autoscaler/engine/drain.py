@@ -26,6 +26,8 @@ Groups that are not ready have never been routed to and count as drained.
 
 from __future__ import annotations
 
+import dataclasses
+
 from autoscaler.durations import format_duration as fmt
 from autoscaler.engine.context import DecisionContext
 from autoscaler.engine.decision import ReasonCode
@@ -84,6 +86,32 @@ def _idle_since(snapshot: LwsSnapshot, leader: str | None, since: float, now: fl
         if sample is None or not since < sample.timestamp <= now or sample.value != 0:
             return False
     return True
+
+
+def drain_view(state: EngineState, snapshot: LwsSnapshot) -> LwsSnapshot:
+    """``snapshot`` as the rules see it while a drain is under way: at the size it is
+    going to (unchanged without a drain).
+
+    Not a drain to zero: at 0 the rules cannot run (a group is needed, and scale-to-zero
+    needs exactly one), they would raise the size to the floor of 1 and call the drain
+    off, every other cycle. They keep seeing the live group and decide 1 -> 0 again each
+    cycle until the drain ends; returning load ends the idleness, and with it the drain.
+    The drained groups are out of the Service, so the latency guards scale the groups
+    still serving: a p90 wait of 0.95 s (target 1 s) on 6 serving of 7 ready needs
+    6 x 0.95 = 5.7 groups, not 7 x 0.95 = 6.65 -> 7, which would call off the drain the
+    rules just decided. The leaving groups are ready ones, so they leave the created
+    count too: kept in it, 7 created and 6 ready in the view read as 1 starting group
+    that does not exist, and ``holdWhileStarting`` held a guard for it.
+    """
+    going_to = destination(state, snapshot)
+    if not going_to:
+        return snapshot
+    return dataclasses.replace(
+        snapshot,
+        spec_replicas=going_to,
+        status_replicas=min(snapshot.status_replicas, going_to),
+        ready_replicas=min(snapshot.ready_replicas, going_to),
+    )
 
 
 def drain(

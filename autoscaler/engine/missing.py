@@ -87,18 +87,33 @@ def wait_for_leaders(
     state: EngineState,
     snapshot: LwsSnapshot,
     proposals: tuple[SignalProposal, ...],
+    quiet_since: float | None = None,
 ) -> tuple[Decision, EngineState]:
     """No group is ready yet (all starting, or just woken from zero): keep the size.
 
     This is known state, not missing data, so it refreshes the hold's last good value.
+    With scale-to-zero, ``quiet_since`` is the start of the activation's silence
+    (``zero.quiet_while_unready``): once it lasts ``idleAfter`` the start is given up and
+    the LWS goes back to 0. No group serves, so there is nothing to drain.
     """
     current = snapshot.spec_replicas
+    idle_after = ctx.spec.scale_to_zero.idle_after
+    if quiet_since is not None and ctx.now - quiet_since >= idle_after:
+        ctx.note(
+            R.SCALE_TO_ZERO,
+            f"no group ready and the activation quiet for {fmt(ctx.now - quiet_since)} "
+            f">= {fmt(idle_after)}: the start is given up, {current} -> 0",
+        )
+        state = state.evolve(last_good=(ctx.now, 0), idle_since=None, demand=(), rates_from=ctx.now)
+        return ctx.finish(state, current, 0, proposals, "scaleToZero")
     held = ctx.clamp(current)
     ctx.note(
         R.WAITING_FOR_LEADERS,
         f"no ready group yet ({snapshot.starting_replicas} starting): hold at {held}",
     )
-    state = state.evolve(last_good=(ctx.now, held), idle_since=None, demand=(), rates_from=ctx.now)
+    state = state.evolve(
+        last_good=(ctx.now, held), idle_since=quiet_since, demand=(), rates_from=ctx.now
+    )
     return ctx.finish(state, current, held, proposals, "startup")
 
 

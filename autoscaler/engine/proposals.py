@@ -185,3 +185,14 @@ def _held(proposal: SignalProposal, snapshot: LwsSnapshot) -> SignalProposal:
     if not snapshot.starting_replicas or proposal.replicas is None or proposal.replicas <= exists:
         return proposal
     return dataclasses.replace(proposal, replicas=exists)
+
+
+def held_while_starting(spec: PolicySpec, snapshot: LwsSnapshot) -> frozenset[str]:
+    """Names of the signals ``holdWhileStarting`` holds now (groups starting)."""
+    if not snapshot.starting_replicas:
+        return frozenset()
+    return frozenset(
+        s.type
+        for s in spec.signals
+        if isinstance(s, LatencySignal | QueueDepthSignal) and s.hold_while_starting
+    )

@@ -14,6 +14,7 @@ from autoscaler.durations import format_duration as fmt
 from autoscaler.engine import windows
 from autoscaler.engine.context import DecisionContext
 from autoscaler.engine.decision import ReasonCode, SignalProposal, SignalStatus
+from autoscaler.engine.startup import SLOW_START_FACTOR
 from autoscaler.engine.state import EngineState, TimedInts
 from autoscaler.snapshot import LwsSnapshot
 
@@ -85,6 +86,12 @@ def protect_groups(ctx: DecisionContext, rec: int, snapshot: LwsSnapshot) -> int
 
     Groups 0..4 with group 3 still starting and a wish to go to 2: groups 2, 3 and 4
     would go, group 3 among them, so the answer is 4 (only group 4 is removed).
+
+    A group starting for over ``SLOW_START_FACTOR`` cold starts (reported ``SlowStart``)
+    is not protected: it is capacity on the way only while the load needs it. With 2
+    ready and 2 stuck Pending for GPUs at a demand of 0.3 groups, protecting them kept 4
+    recommended for 6 hours, and their pending pods kept asking a cluster autoscaler for
+    GPU nodes.
     """
     down, current = ctx.spec.scale_down, snapshot.spec_replicas
     if not snapshot.groups:
@@ -98,7 +105,10 @@ def protect_groups(ctx: DecisionContext, rec: int, snapshot: LwsSnapshot) -> int
         if group.index < rec or group.index >= current:
             continue
         if group.ready_at is None:
-            if down.remove_starting_groups:
+            stuck = (
+                group.created_at > 0 and ctx.now - group.created_at > SLOW_START_FACTOR * ctx.cold
+            )
+            if down.remove_starting_groups or stuck:
                 continue
             ctx.note(R.PROTECT_STARTING, f"group {group.index} is still starting")
             return group.index + 1

@@ -69,6 +69,29 @@ def from_zero(
     return _at_zero(ctx, state, 0, "scaleToZero")
 
 
+def quiet_while_unready(
+    ctx: DecisionContext, state: EngineState, snapshot: LwsSnapshot
+) -> float | None:
+    """No group ready: since when a scale-to-zero LWS's activation has had fresh values at
+    or below its threshold (None: it has not, or the policy cannot go to zero).
+
+    Woken by one request, then a group that never starts (no GPU node, an image that
+    cannot be pulled) held one group's pods for a day with the gateway silent. After
+    ``idleAfter`` of that silence the start is given up (``missing.wait_for_leaders``).
+    A gap between decisions longer than ``staleAfter`` restarts the stretch.
+    """
+    stz, stale_after = ctx.spec.scale_to_zero, ctx.spec.metrics.stale_after
+    if not stz.enabled or stz.activation is None:
+        return None
+    value, _ = usable_value(snapshot.aggregates.get(Signal.ACTIVATION), ctx.now, stale_after)
+    if value is None or value > stz.activation.threshold:
+        return None
+    last = state.sizes[-1][0] if state.sizes else None
+    if state.idle_since is None or last is None or ctx.now - last > stale_after:
+        return ctx.now
+    return state.idle_since
+
+
 def _at_zero(
     ctx: DecisionContext, state: EngineState, replicas: int, driver: str
 ) -> tuple[Decision, EngineState]:

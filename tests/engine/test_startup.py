@@ -252,10 +252,25 @@ def test_a_slow_start_is_reported_and_still_counts_as_starting_capacity() -> Non
     slow = [r for r in decision.reasons if r.code is ReasonCode.SLOW_START]
     assert [r.message for r in slow] == [
         "group 3 not ready 20m after its creation, over 2x the cold start (5m): "
-        "check its pods; it still counts as starting capacity"
+        "check its pods; it still counts as starting capacity, but a scale-down may remove it"
     ]
     # Not replaced: 2 ready + 2 starting cover the 4 groups needed.
     assert decision.replicas == 4
+
+
+def test_a_slow_start_is_not_protected_from_a_scale_down_the_load_allows() -> None:
+    # 2 ready groups with 1.5 waiting each (0.3 groups needed) and groups 2 and 3 stuck
+    # for 20 minutes (Pending for GPUs). A group merely starting (120 s) is protected; a
+    # slow one is not, so its pending pods stop asking for GPU nodes.
+    policy = make_policy(replicas={"min": 2})
+    ready = [GroupStatus(0, T0 - 3600, T0 - 3300), GroupStatus(1, T0 - 3600, T0 - 3300)]
+    stuck = [GroupStatus(2, T0 - 1200, None), GroupStatus(3, T0 - 1200, None)]
+    down = Driver(policy).at(0, ready=2, starting=2, groups=ready + stuck, queue=[1.5, 1.5])
+    assert down.replicas == 2
+    starting = [GroupStatus(2, T0 - 120, None), GroupStatus(3, T0 - 120, None)]
+    kept = Driver(policy).at(0, ready=2, starting=2, groups=ready + starting, queue=[1.5, 1.5])
+    assert kept.replicas == 4
+    assert ReasonCode.PROTECT_STARTING in [r.code for r in kept.reasons]
 
 
 @pytest.mark.parametrize(

@@ -391,3 +391,55 @@ def test_the_rates_after_a_wake_from_zero_are_no_trend() -> None:
     # 1 while the first group's rate fills its window, then ceil(1.5) = 2; never 4.
     assert set(sizes) == {1, 2}
     assert sizes[-1] == 2
+
+
+@pytest.mark.parametrize(
+    ("activation", "ready_at_minute", "expected"),
+    [
+        (0.0, None, 0),  # never ready, the gateway silent for idleAfter: given up
+        (1.0, None, 1),  # requests still arrive: keep trying
+        (0.0, 5, 1),  # an ordinary 5-minute start: served, not given up
+    ],
+    ids=["stuck-and-silent", "stuck-but-wanted", "ordinary-start"],
+)
+def test_a_wake_whose_group_never_starts_is_given_up_after_idle_after(
+    activation: float, ready_at_minute: int | None, expected: int
+) -> None:
+    # Woken by one request; the gateway is silent from then on (threshold 0.5). A group
+    # that cannot start (no GPU node) held one group's pods for a day.
+    driver = Driver(make_policy(signals=[QUEUE], scaleToZero=STZ))
+    assert driver.at(0, current=0, ready=0, aggregates={Signal.ACTIVATION: 3.0}).replicas == 1
+    created = driver.now
+    decisions = []
+    for step in range(1, 16 * 4 + 1):  # 16 minutes, every 15 s
+        minute = step / 4
+        if ready_at_minute is not None and minute >= ready_at_minute:
+            group = GroupStatus(0, created, created + 60 * ready_at_minute)
+            decision = driver.at(
+                15,
+                groups=[group],
+                queue=[0],
+                running=[0],
+                generation=[0],
+                aggregates={Signal.ACTIVATION: activation},
+            )
+        else:
+            decision = driver.at(
+                15,
+                current=1,
+                ready=0,
+                starting=1,
+                groups=[GroupStatus(0, created, None)],
+                aggregates={Signal.ACTIVATION: activation},
+            )
+        decisions.append(decision)
+    sizes = [d.replicas for d in decisions]
+    if expected == 0:
+        # Silent from the first decision after the wake (t = 15 s): at t = 915 s the
+        # silence has lasted idleAfter (900 s), and not a decision before.
+        given_up = sizes.index(0)
+        assert given_up == 60
+        assert ReasonCode.SCALE_TO_ZERO in codes(decisions[given_up])
+        assert "the start is given up, 1 -> 0" in decisions[given_up].explain()
+    else:
+        assert set(sizes) == {expected}
