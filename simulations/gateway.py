@@ -1,8 +1,11 @@
 """The gateway in front of an LWS: rejects over-long requests, holds requests while no
 group is ready, and routes each request to the least-loaded ready group.
 
-"Least loaded" is the fewest requests outstanding at the group (waiting + running), the
-rule of vLLM production-stack's router and of most Gateway API inference extensions.
+"Least loaded" is the fewest requests outstanding at the group (waiting + running): a
+least-request balancer over every ready group; the Gateway API inference extension's
+endpoint picker also prefers the endpoints with the shortest queues. (vLLM
+production-stack's router, which the KEDA recipe comes with, routes round-robin by
+default.)
 Each arrival sees the load at its own time: the count at the step's start, plus what
 was sent since, minus the running sequences the group predicts to have finished by then
 (:attr:`~simulations.serving.GroupEngine.finishes`, at the last step's decode pace).

@@ -84,9 +84,9 @@ def exposition_text(samples: Samples) -> str:
     for name, series in samples.items():
         if name.startswith((TTFT_HISTOGRAM, QUEUE_HISTOGRAM)):
             continue
-        kind = _TYPES[name]
-        family = name.removesuffix("_total") if kind == "counter" else name
-        lines.append(f"# TYPE {family} {kind}")
+        # The classic text format names a counter's family with its ``_total`` (as
+        # prometheus_client writes vLLM's: ``# TYPE vllm:prompt_tokens_total counter``).
+        lines.append(f"# TYPE {name} {_TYPES[name]}")
         lines.extend(f"{name}{_labels(lb)} {v!r}" for lb, v in series)
     for histogram in (TTFT_HISTOGRAM, QUEUE_HISTOGRAM):
         lines.append(f"# TYPE {histogram} histogram")

@@ -104,7 +104,11 @@ def wait_for_leaders(
             f"no group ready and the activation quiet for {fmt(ctx.now - quiet_since)} "
             f">= {fmt(idle_after)}: the start is given up, {current} -> 0",
         )
-        state = state.evolve(last_good=(ctx.now, 0), idle_since=None, demand=(), rates_from=ctx.now)
+        # The silence goes on in the state: until the HPA applies the 0, the next
+        # decisions see the same LWS and give it up again, instead of holding 1.
+        state = state.evolve(
+            last_good=(ctx.now, 0), idle_since=quiet_since, demand=(), rates_from=ctx.now
+        )
         return ctx.finish(state, current, 0, proposals, "scaleToZero")
     held = ctx.clamp(current)
     ctx.note(

@@ -102,19 +102,19 @@ def rebased(state: EngineState, now: float) -> EngineState:
     def earlier(stamp: float | None) -> float | None:
         return None if stamp is None else min(stamp, now)
 
+    last_good = state.last_good
+    if last_good is not None and last_good[0] > now:
+        last_good = (now, last_good[1])  # the value stays; its hold restarts
+    calm = state.queue_calm
+    if calm is not None and calm[0] > now:
+        calm = None  # a calm stretch that cannot be measured is no calm
     return state.evolve(
         first_seen=earlier(state.first_seen),
         observed_since=earlier(state.observed_since),
         idle_since=earlier(state.idle_since),
         rates_from=earlier(state.rates_from),
-        last_good=None
-        if state.last_good is None
-        else (now, state.last_good[1])
-        if state.last_good[0] > now
-        else state.last_good,
-        queue_calm=None
-        if state.queue_calm is not None and state.queue_calm[0] > now
-        else state.queue_calm,
+        last_good=last_good,
+        queue_calm=calm,
         draining=tuple((pod, min(began, now)) for pod, began in state.draining),
     )
 

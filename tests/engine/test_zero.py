@@ -441,5 +441,8 @@ def test_a_wake_whose_group_never_starts_is_given_up_after_idle_after(
         assert given_up == 60
         assert ReasonCode.SCALE_TO_ZERO in codes(decisions[given_up])
         assert "the start is given up, 1 -> 0" in decisions[given_up].explain()
+        # Until the HPA applies it (the snapshots above still say 1), 0 every time: no
+        # flapping back to 1.
+        assert set(sizes[given_up:]) == {0}
     else:
         assert set(sizes) == {expected}

@@ -45,7 +45,7 @@ def test_leader_exposition_parses_to_the_same_reading() -> None:
         engine.step(k * 0.5, (k + 1) * 0.5)
     samples = leader_samples(engine, 20.0, "llama")
     text = exposition_text(samples)
-    assert "# TYPE vllm:prompt_tokens counter" in text
+    assert "# TYPE vllm:prompt_tokens_total counter" in text  # as vLLM writes it
     assert (
         'vllm:time_to_first_token_seconds_bucket{model_name="llama",engine="0",le="+Inf"}' in text
     )
