@@ -25,14 +25,19 @@ from autoscaler.snapshot import LwsKey
 class DecisionContext:
     """Policy, instant and cold-start time of one ``decide`` call, plus its reasons."""
 
-    __slots__ = ("cold", "key", "now", "policy", "reasons", "spec")
+    __slots__ = ("cold", "key", "now", "policy", "reasons", "spec", "unobserved")
 
-    def __init__(self, policy: ScalingPolicy, now: float, cold: float) -> None:
+    def __init__(
+        self, policy: ScalingPolicy, now: float, cold: float, unobserved: bool = False
+    ) -> None:
         self.policy = policy
         self.spec: PolicySpec = policy.spec
         self.key = LwsKey(self.spec.target.namespace, self.spec.target.name)
         self.now = now
         self.cold = cold
+        # The time since the last decision was not observed (``state.unobserved_gap``):
+        # no stretch of idleness runs across it.
+        self.unobserved = unobserved
         self.reasons: list[Reason] = []
 
     @property

@@ -50,7 +50,7 @@ from autoscaler.engine.startup import (
     project_demand,
     slow_starts,
 )
-from autoscaler.engine.state import EngineState, append_window, rebased
+from autoscaler.engine.state import EngineState, append_window, rebased, unobserved_gap
 from autoscaler.engine.zero import (
     busy_leaders,
     from_zero,
@@ -78,10 +78,11 @@ def decide(
     state = rebased(state, now)
     if state.first_seen is None:
         state = state.evolve(first_seen=now)
+    unobserved = unobserved_gap(state, now, spec.metrics.stale_after)
     if snapshot is not None:
         state = observe_starts(spec.cold_start, snapshot, state)
     cold, learned = cold_start_seconds(spec.cold_start, state)
-    ctx = DecisionContext(policy, now, cold)
+    ctx = DecisionContext(policy, now, cold, unobserved)
     if learned:
         ctx.note(R.COLD_START_LEARNED, f"cold start {fmt(cold)} learned from observed starts")
     starts_late = slow_starts(snapshot, now, cold) if snapshot is not None else ()
@@ -101,6 +102,9 @@ def decide(
         decision, state = from_zero(ctx, state, snapshot)
     else:
         decision, state = _scale(ctx, state, snapshot)
+    last = state.decided_at
+    interval = now - last if last is not None and now > last else state.interval
+    state = state.evolve(decided_at=now, interval=interval)
     if state.draining and not decision.draining:
         # Held without usable data, or no scale-down any more: the drain is called off
         # (the leaders serve again) and starts afresh if a scale-down comes back.

@@ -106,11 +106,18 @@ def drain_view(state: EngineState, snapshot: LwsSnapshot) -> LwsSnapshot:
     going_to = destination(state, snapshot)
     if not going_to:
         return snapshot
+    staying = [g for g in snapshot.groups if g.index < going_to]
+    if len({g.index for g in staying}) == going_to:
+        # With detail on every group that stays (those below the destination): groups
+        # 0-4 with group 1 starting, draining to 3, are 2 ready and 1 starting, where the
+        # counts alone read 3 ready and none starting.
+        created = going_to
+        ready = sum(1 for g in staying if g.ready_at is not None)
+    else:
+        created = min(snapshot.status_replicas, going_to)
+        ready = min(snapshot.ready_replicas, going_to)
     return dataclasses.replace(
-        snapshot,
-        spec_replicas=going_to,
-        status_replicas=min(snapshot.status_replicas, going_to),
-        ready_replicas=min(snapshot.ready_replicas, going_to),
+        snapshot, spec_replicas=going_to, status_replicas=created, ready_replicas=ready
     )
 
 

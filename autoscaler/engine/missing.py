@@ -21,6 +21,7 @@ from autoscaler.durations import format_duration as fmt
 from autoscaler.engine.context import DecisionContext
 from autoscaler.engine.decision import Decision, ReasonCode, SignalProposal, SignalStatus
 from autoscaler.engine.leader_totals import usable_value
+from autoscaler.engine.startup import SLOW_START_FACTOR
 from autoscaler.engine.state import EngineState
 from autoscaler.snapshot import LwsSnapshot
 
@@ -93,16 +94,20 @@ def wait_for_leaders(
 
     This is known state, not missing data, so it refreshes the hold's last good value.
     With scale-to-zero, ``quiet_since`` is the start of the activation's silence
-    (``zero.quiet_while_unready``): once it lasts ``idleAfter`` the start is given up and
-    the LWS goes back to 0. No group serves, so there is nothing to drain.
+    (``zero.quiet_while_unready``): once it lasts ``idleAfter``, and twice the cold start
+    (the start is overdue, ``SlowStart``), the start is given up and the LWS goes back to
+    0. No group serves, so there is nothing to drain.
     """
     current = snapshot.spec_replicas
-    idle_after = ctx.spec.scale_to_zero.idle_after
-    if quiet_since is not None and ctx.now - quiet_since >= idle_after:
+    # Never before a start is overdue: with idleAfter 5m and a 10-minute cold start, a
+    # start woken by one request was given up at 6 minutes, before it could serve.
+    patience = max(ctx.spec.scale_to_zero.idle_after, SLOW_START_FACTOR * ctx.cold)
+    if quiet_since is not None and ctx.now - quiet_since >= patience:
         ctx.note(
             R.SCALE_TO_ZERO,
             f"no group ready and the activation quiet for {fmt(ctx.now - quiet_since)} "
-            f">= {fmt(idle_after)}: the start is given up, {current} -> 0",
+            f">= {fmt(patience)} (idleAfter, and twice the cold start): the start is "
+            f"given up, {current} -> 0",
         )
         # The silence goes on in the state: until the HPA applies the 0, the next
         # decisions see the same LWS and give it up again, instead of holding 1.

@@ -39,6 +39,8 @@ class EngineState:
       (None: not calm);
     - ``last_good``: the last recommendation made on fresh data, for the missing-data hold;
     - ``idle_since``: start of the current idle stretch (scale-to-zero);
+    - ``decided_at``/``interval``: the time of the last decision and the interval
+      before it, to tell unobserved time from the usual pace (``unobserved_gap``);
     - ``rates_from``: the last decision with no group serving (at zero, or every group
       still starting): token rates read over a window reaching back before it are a
       warm-up, not demand (the forecast's trend starts a rate window later);
@@ -59,6 +61,8 @@ class EngineState:
     last_good: tuple[float, int] | None = None
     idle_since: float | None = None
     rates_from: float | None = None
+    decided_at: float | None = None
+    interval: float | None = None
     start_durations: tuple[float, ...] = ()
     seen_starts: frozenset[tuple[int, float]] = field(default_factory=frozenset)
     draining: tuple[tuple[str, float], ...] = ()
@@ -90,7 +94,13 @@ def rebased(state: EngineState, now: float) -> EngineState:
     reader ignores entries after ``now`` and ``append_window`` drops them.
     """
     # The usual case, every stamp in the past, is checked without building a copy.
-    stamps = [state.first_seen, state.observed_since, state.idle_since, state.rates_from]
+    stamps = [
+        state.first_seen,
+        state.observed_since,
+        state.idle_since,
+        state.rates_from,
+        state.decided_at,
+    ]
     if state.last_good is not None:
         stamps.append(state.last_good[0])
     if state.queue_calm is not None:
@@ -113,10 +123,26 @@ def rebased(state: EngineState, now: float) -> EngineState:
         observed_since=earlier(state.observed_since),
         idle_since=earlier(state.idle_since),
         rates_from=earlier(state.rates_from),
+        decided_at=earlier(state.decided_at),
         last_good=last_good,
         queue_calm=calm,
         draining=tuple((pod, min(began, now)) for pod, began in state.draining),
     )
+
+
+def unobserved_gap(state: EngineState, now: float, stale_after: float) -> bool:
+    """True when the time since the last decision is not observed time: no decision yet,
+    or a gap longer than ``staleAfter`` and than twice the interval before it.
+
+    Idle at 12:00 and at 12:20 with nothing seen between is no 20 minutes of idleness (a
+    stalled loop, a clock stepped forward). Against ``staleAfter`` alone, a loop on a 75 s
+    cycle (``staleAfter`` 60 s) would never be idle for more than 0 s; against twice the
+    usual pace it is, and one cycle that overran to 2 x 75 s is not a gap either.
+    """
+    if state.decided_at is None:
+        return True
+    usual = 2 * state.interval if state.interval is not None else 0.0
+    return now - state.decided_at > max(stale_after, usual)
 
 
 def _first_at_or_after(history: tuple[tuple[float, T], ...], horizon: float) -> int:

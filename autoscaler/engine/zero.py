@@ -78,7 +78,7 @@ def quiet_while_unready(
     Woken by one request, then a group that never starts (no GPU node, an image that
     cannot be pulled) held one group's pods for a day with the gateway silent. After
     ``idleAfter`` of that silence the start is given up (``missing.wait_for_leaders``).
-    A gap between decisions longer than ``staleAfter`` restarts the stretch.
+    Unobserved time between decisions (``state.unobserved_gap``) restarts the stretch.
     """
     stz, stale_after = ctx.spec.scale_to_zero, ctx.spec.metrics.stale_after
     if not stz.enabled or stz.activation is None:
@@ -86,8 +86,7 @@ def quiet_while_unready(
     value, _ = usable_value(snapshot.aggregates.get(Signal.ACTIVATION), ctx.now, stale_after)
     if value is None or value > stz.activation.threshold:
         return None
-    last = state.sizes[-1][0] if state.sizes else None
-    if state.idle_since is None or last is None or ctx.now - last > stale_after:
+    if state.idle_since is None or ctx.unobserved:
         return ctx.now
     return state.idle_since
 
@@ -114,14 +113,13 @@ def track_idle(
         return None, _NOT_IDLE
     if not is_idle(ctx.spec, snapshot, ctx.now):
         return None, _NOT_IDLE
+    # Unobserved time is no evidence of idleness (as for ``isolatedBurst``'s calm): idle
+    # at 12:00 and again at 12:20 with no decision between is idle for 0 s. Nor is the
+    # silence while no group was ready (``quiet_while_unready``): a woken group's
+    # idleness counts from the first decision it serves in.
     since = state.idle_since
-    # Unobserved time is no evidence of idleness (as for ``isolatedBurst``'s calm): after
-    # no decision for longer than ``staleAfter`` (a stalled loop, a clock that jumped),
-    # idle at 12:00 and again at 12:20 is idle for 0 s, not 20 minutes.
-    last_decision = state.targets[-1][0] if state.targets else None
-    if last_decision is None or ctx.now - last_decision > ctx.spec.metrics.stale_after:
-        since = None
-    if since is None:
+    no_group_served_last = state.rates_from is not None and state.rates_from == state.decided_at
+    if since is None or ctx.unobserved or no_group_served_last:
         since = ctx.now
     idle_for = ctx.now - since
     can_wake = stz.activation is None or (

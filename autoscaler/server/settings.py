@@ -12,7 +12,7 @@ import ipaddress
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from autoscaler.errors import AutoscalerError
 
@@ -43,7 +43,17 @@ class ServeSettings(BaseModel):
     prometheus_lws_label: str = Field(
         default="leaderworkerset_sigs_k8s_io_name", pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$"
     )
-    """The series label holding the LWS name (a Prometheus label name)."""
+    """The series label holding the LWS name (a Prometheus label name, not a scrape label;
+    checked with :class:`~autoscaler.sources.promql.LabelNames`)."""
+
+    @field_validator("prometheus_lws_label")
+    @classmethod
+    def _leader_label(cls, value: str) -> str:
+        from autoscaler.sources.promql import LabelNames
+
+        LabelNames(lws=value)  # its ValueError names the problem
+        return value
+
     scrape_timeout: float = Field(default=2.0, gt=0)
     """Scrape source: seconds for connecting and for each wait for data; a cycle's
     scrapes end after twice this."""

@@ -133,7 +133,8 @@ class Telemetry:
         self.front_proxy_ca_loaded = Gauge(
             f"{_PREFIX}_front_proxy_ca_loaded",
             "1 when a front-proxy (requestheader) CA is loaded, so the aggregator's "
-            "requests can be authenticated; 0 means every HPA read gets 401.",
+            "requests can be authenticated; 0 means every HPA read fails (a failed TLS "
+            "handshake, or 401 when no CA can be loaded at all).",
             registry=r,
         )
         self.auth_lookup_errors = Counter(

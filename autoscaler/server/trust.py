@@ -153,12 +153,21 @@ class TrustSource:
         self.current = Trust()
         self.refresh()
         if self.current.request_header is None:
+            # Client certificates are asked for only when some CA may be trusted: then the
+            # aggregator's cannot be verified and its handshake fails; else it is not
+            # asked for one, and its requests identify nobody (401).
+            outcome = (
+                "connections, i.e. every HPA read, fail the TLS handshake until one is "
+                "available (its client certificate cannot be verified)"
+                if self.may_have_cas
+                else "requests, i.e. every HPA read, get 401 (no client certificate is asked "
+                "for without a CA)"
+            )
             log.warning(
                 "front-proxy authentication is OFF: no requestheader CA (%s). The aggregator's "
-                "connections, i.e. every HPA read, fail the TLS handshake until one is "
-                "available (its client certificate cannot be verified); bearer tokens and "
-                "certificates of the client CA still work.",
+                "%s; bearer tokens and certificates of the client CA still work.",
                 self._why_no_front_proxy(),
+                outcome,
             )
 
     def tls_bundle(self) -> bytes:

@@ -40,6 +40,7 @@ from autoscaler.snapshot import LwsKey
 from autoscaler.sources.base import Target
 from autoscaler.sources.families import (
     LEADER_SIGNALS,
+    SCRAPE_LABELS,
     Family,
     Reduction,
     copies_labels,
@@ -66,6 +67,14 @@ class LabelNames:
         for name in (self.namespace, self.lws, self.pod):
             if not _LABEL_NAME.match(name):
                 raise ValueError(f"{name!r} is not a valid Prometheus label name")
+            if name in SCRAPE_LABELS:
+                # Copies of a series that differ only in these are collapsed before the
+                # sum: a leader's identity cannot be one of them.
+                raise ValueError(
+                    f"{name!r} names the scrape, not the leader (the labels "
+                    f"{', '.join(sorted(SCRAPE_LABELS))} are collapsed); relabel the LWS "
+                    "name into a label of its own"
+                )
 
     @property
     def by_leader(self) -> str:

@@ -208,7 +208,11 @@ def test_the_lws_label_flag_reaches_the_prometheus_queries(tmp_path: Path) -> No
         assert "leaderworkerset_sigs_k8s_io_name" not in query
 
 
-@pytest.mark.parametrize("label", ["leaderworkerset.sigs.k8s.io/name", "1lws", ""])
+# A scrape label (``service``, ``job``...) is collapsed before the sum, so it cannot name
+# the LWS: the values would lose it and match no target.
+@pytest.mark.parametrize(
+    "label", ["leaderworkerset.sigs.k8s.io/name", "1lws", "", "service", "job", "instance"]
+)
 def test_a_bad_lws_label_names_the_flag(label: str) -> None:
     with pytest.raises(ServerSetupError, match="--prometheus-lws-label"):
         settings_from(

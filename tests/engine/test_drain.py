@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from autoscaler.engine import EngineState, ReasonCode, decide
+from autoscaler.engine.drain import drain_view
 from autoscaler.signals import Signal
 from autoscaler.snapshot import GroupStatus, LwsSnapshot, group_index, leader_pod_name
 from tests.engine.factories import T0, Driver, codes, make_policy, ready_groups, snapshot
@@ -257,3 +258,17 @@ def test_the_groups_leaving_are_not_read_as_starting() -> None:
     )
     assert second.replicas == 9
     assert ReasonCode.COVERED_BY_STARTING not in codes(second)
+
+
+def test_a_starting_group_below_the_leaving_ones_stays_starting_in_the_view() -> None:
+    # Groups 0-4, group 1 restarting (not ready), a drain to 3 under way. The view the
+    # rules get is groups 0-2: 2 ready and 1 starting (the counts alone read 3 ready).
+    groups = ready_groups(5, T0 - 3600)
+    groups[1] = GroupStatus(1, T0 - 60, None)
+    snap = snapshot(T0, current=5, ready=4, starting=1, groups=groups, queue=[0, 0, 0, 0])
+    state = EngineState(draining=(("model-3", T0 - 15), ("model-4", T0 - 15)))
+    view = drain_view(state, snap)
+    assert (view.spec_replicas, view.ready_replicas, view.starting_replicas) == (3, 2, 1)
+    # Without per-group detail, the counts are all there is.
+    counts_only = drain_view(state, snapshot(T0, current=5, ready=4, starting=1, queue=[0] * 4))
+    assert (counts_only.ready_replicas, counts_only.starting_replicas) == (3, 0)

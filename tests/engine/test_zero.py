@@ -446,3 +446,50 @@ def test_a_wake_whose_group_never_starts_is_given_up_after_idle_after(
         assert set(sizes[given_up:]) == {0}
     else:
         assert set(sizes) == {expected}
+
+
+@pytest.mark.parametrize(
+    ("cycle", "overrun_at"),
+    [(75.0, None), (15.0, 20), (75.0, 5)],
+    ids=["75s-cycle", "one-overrun-of-30s", "one-overrun-of-150s"],
+)
+def test_a_slow_pace_of_decisions_is_still_observed_time(
+    cycle: float, overrun_at: int | None
+) -> None:
+    # staleAfter is 60 s. A loop on a 75 s cycle never counted past 0 s of idleness (each
+    # gap was "unobserved"); one cycle that overran to twice the pace is no gap either.
+    driver = Driver(make_policy(signals=[QUEUE], scaleToZero=STZ))
+    driver.at(0, **IDLE)
+    decisions = []
+    for step in range(1, int(1200 / cycle) + 1):
+        advance = 2 * cycle if step == overrun_at else cycle
+        decisions.append(driver.at(advance, **IDLE))
+    zero_at = next(d.at for d in decisions if d.replicas == 0) - T0
+    assert 900 <= zero_at < 900 + 2 * cycle
+
+
+def test_a_start_is_not_given_up_before_it_is_overdue() -> None:
+    # idleAfter 5m, cold start 10m: the silence after the wake is 5 minutes long at
+    # minute 5, but the start is overdue only at minute 20 (twice the cold start).
+    policy = make_policy(
+        signals=[QUEUE],
+        coldStart={"expected": "10m"},
+        scaleToZero={**STZ, "idleAfter": "5m"},
+    )
+    driver = Driver(policy)
+    assert driver.at(0, current=0, ready=0, aggregates={Signal.ACTIVATION: 3.0}).replicas == 1
+    created = driver.now
+    sizes = [
+        driver.at(
+            15,
+            current=1,
+            ready=0,
+            starting=1,
+            groups=[GroupStatus(0, created, None)],
+            aggregates={Signal.ACTIVATION: 0.0},
+        ).replicas
+        for _ in range(21 * 4)
+    ]
+    # Silent from t = 15 s: given up at t = 15 + 1,200 s, the 80th decision.
+    assert sizes.index(0) == 80
+    assert set(sizes[:80]) == {1}

@@ -194,6 +194,9 @@ def test_missing_configmap_serves_tokens_then_recovers(
             caplog.text
         )
         assert "front-proxy authentication is OFF" in caplog.text
+        # The lookup may find a CA, so client certificates are asked for: the
+        # aggregator's, unverifiable, fails the handshake (not 401, as it once said).
+        assert "fail the TLS handshake" in caplog.text
         assert _get(running, headers={"Authorization": "Bearer good-token"}).status_code == 200
         assert _get(running, headers=_proxy_headers()).status_code == 401  # headers alone
         # No CA is trusted yet, so a client certificate fails the TLS handshake.
@@ -349,3 +352,16 @@ def test_invalid_configmap_data_is_refused(data: dict[str, str], fragment: str) 
     with pytest.raises(AuthLookupError, match=fragment) as raised:
         parse_configmap_data(data)
     assert raised.value.failure is LookupFailure.INVALID
+
+
+def test_without_any_ca_the_warning_says_401(caplog: pytest.LogCaptureFixture) -> None:
+    """No CA flag and no cluster lookup: no client certificate is asked for, so the
+    aggregator's requests arrive and identify nobody: 401, not a failed handshake."""
+    from autoscaler.server.telemetry import Telemetry
+    from autoscaler.server.trust import TrustSource
+
+    with caplog.at_level(logging.WARNING):
+        source = TrustSource(Telemetry())
+    assert not source.may_have_cas
+    assert "every HPA read, get 401" in caplog.text
+    assert "TLS handshake" not in caplog.text

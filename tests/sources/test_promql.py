@@ -135,3 +135,8 @@ def test_format_window(seconds: float, text: str) -> None:
 def test_label_names_are_validated() -> None:
     with pytest.raises(ValueError, match="not a valid Prometheus label name"):
         LabelNames(lws="leaderworkerset.sigs.k8s.io/name")
+    # A scrape label is collapsed before the sum (``max without (..., service, ...)``):
+    # as the LWS label, the values would lose it and match no target.
+    for scrape_label in ("service", "job", "instance", "container"):
+        with pytest.raises(ValueError, match="names the scrape, not the leader"):
+            LabelNames(lws=scrape_label)

@@ -169,10 +169,11 @@ def test_a_rate_divides_by_the_time_between_pages_not_between_ticks(
     exporter: MetricsExporter,
 ) -> None:
     # llama-1 makes 100 prompt tokens/s. The loop ticks every 15 s, but the second
-    # fetch's pages come 3 s late (a slow cluster read before them): over the ticks the
-    # rate read 1,800 / 15 = 120, then 1,200 / 15 = 80; over the pages, 100 both times.
+    # fetch's pages come 3 s late (a slow cluster read before them). With a 15 s window
+    # each rate spans two readings: over the ticks it read 1,800 / 15 = 120, then
+    # 1,200 / 15 = 80; over the pages, 1,800 / 18 and 1,200 / 12, 100 both times.
     source = source_for(exporter, "llama-1")
-    tgt = [target("inference", "llama", window=60.0)]
+    tgt = [target("inference", "llama", window=15.0)]
     rates = []
     for tick, read in ((T0 + 100, T0 + 100), (T0 + 115, T0 + 118), (T0 + 130, T0 + 130)):
         frozen_at(exporter, read)
