@@ -33,6 +33,15 @@ BASE_SPEC: dict[str, Any] = {
 }
 
 
+# A throughput signal of 1,000 generated tokens/s a group, at full utilisation.
+GENERATION_1000: dict[str, Any] = {
+    "type": "tokenThroughput",
+    "tokens": "generation",
+    "capacityPerGroup": 1000,
+    "targetUtilization": 1.0,
+}
+
+
 def _merge(base: dict[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for name, value in changes.items():

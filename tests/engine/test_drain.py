@@ -10,7 +10,15 @@ from autoscaler.engine import EngineState, ReasonCode, decide
 from autoscaler.engine.drain import drain_view
 from autoscaler.signals import Signal
 from autoscaler.snapshot import GroupStatus, LwsSnapshot, group_index, leader_pod_name
-from tests.engine.factories import T0, Driver, codes, make_policy, ready_groups, snapshot
+from tests.engine.factories import (
+    GENERATION_1000,
+    T0,
+    Driver,
+    codes,
+    make_policy,
+    ready_groups,
+    snapshot,
+)
 
 DRAIN = {"scaleDown": {"drain": {"enabled": True, "timeout": "2m"}}}
 QUEUE_WAIT = {"type": "queueWait", "targetSeconds": 1}
@@ -227,12 +235,7 @@ def test_the_groups_leaving_are_not_read_as_starting() -> None:
     # groups) at the 7 that "exist".
     policy = make_policy(
         signals=[
-            {
-                "type": "tokenThroughput",
-                "tokens": "generation",
-                "capacityPerGroup": 1000,
-                "targetUtilization": 1.0,
-            },
+            GENERATION_1000,
             {**QUEUE_WAIT, "holdWhileStarting": True},
         ],
         scaleDown={"drain": {"enabled": True, "timeout": "2m"}},

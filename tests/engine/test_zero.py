@@ -8,11 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autoscaler.engine import ReasonCode
+from autoscaler.engine import Decision, ReasonCode
 from autoscaler.engine.zero import is_idle
 from autoscaler.signals import Signal
 from autoscaler.snapshot import GroupStatus
-from tests.engine.factories import T0, Driver, codes, make_policy, snapshot
+from tests.engine.factories import GENERATION_1000, T0, Driver, codes, make_policy, snapshot
 
 QUEUE = {"type": "queueDepth", "targetPerGroup": 10}
 STZ = {
@@ -325,6 +325,18 @@ def test_scale_to_zero_keeps_min_group_age() -> None:
     assert driver.at(15, groups=group, **IDLE).replicas == 0
 
 
+def _unready(driver: Driver, created: float, activation: float) -> Decision:
+    """15 s on: one group, created at ``created``, still starting; no leader reports."""
+    return driver.at(
+        15,
+        current=1,
+        ready=0,
+        starting=1,
+        groups=[GroupStatus(0, created, None)],
+        aggregates={Signal.ACTIVATION: activation},
+    )
+
+
 # --- unobserved time and the wake from zero ------------------------------------------
 
 
@@ -349,12 +361,7 @@ def test_the_rates_after_a_wake_from_zero_are_no_trend() -> None:
     # 2 minutes); read as a trend, the forecast ordered 4 groups for 1.5.
     policy = make_policy(
         signals=[
-            {
-                "type": "tokenThroughput",
-                "tokens": "generation",
-                "capacityPerGroup": 1000,
-                "targetUtilization": 1.0,
-            },
+            GENERATION_1000,
         ],
         metrics={"rateWindow": "2m", "staleAfter": "1m"},
         scaleUp={"forecast": {"enabled": True, "lookback": "5m", "maxGrowth": 2.0}},
@@ -365,14 +372,7 @@ def test_the_rates_after_a_wake_from_zero_are_no_trend() -> None:
     assert woken.replicas == 1
     created = driver.now + 15
     for _ in range(20):  # the cold start: no group ready
-        driver.at(
-            15,
-            current=1,
-            ready=0,
-            starting=1,
-            groups=[GroupStatus(0, created, None)],
-            aggregates={Signal.ACTIVATION: 5.0},
-        )
+        _unready(driver, created, activation=5.0)
     ready_at = driver.now
     group = [GroupStatus(0, created, ready_at)]
     sizes: list[int | None] = []
@@ -424,14 +424,7 @@ def test_a_wake_whose_group_never_starts_is_given_up_after_idle_after(
                 aggregates={Signal.ACTIVATION: activation},
             )
         else:
-            decision = driver.at(
-                15,
-                current=1,
-                ready=0,
-                starting=1,
-                groups=[GroupStatus(0, created, None)],
-                aggregates={Signal.ACTIVATION: activation},
-            )
+            decision = _unready(driver, created, activation)
         decisions.append(decision)
     sizes = [d.replicas for d in decisions]
     if expected == 0:
@@ -479,17 +472,7 @@ def test_a_start_is_not_given_up_before_it_is_overdue() -> None:
     driver = Driver(policy)
     assert driver.at(0, current=0, ready=0, aggregates={Signal.ACTIVATION: 3.0}).replicas == 1
     created = driver.now
-    sizes = [
-        driver.at(
-            15,
-            current=1,
-            ready=0,
-            starting=1,
-            groups=[GroupStatus(0, created, None)],
-            aggregates={Signal.ACTIVATION: 0.0},
-        ).replicas
-        for _ in range(21 * 4)
-    ]
+    sizes = [_unready(driver, created, activation=0.0).replicas for _ in range(21 * 4)]
     # Silent from t = 15 s: given up at t = 15 + 1,200 s, the 80th decision.
     assert sizes.index(0) == 80
     assert set(sizes[:80]) == {1}
