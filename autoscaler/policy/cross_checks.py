@@ -122,7 +122,25 @@ def _signals(spec: Mapping[str, Any]) -> Iterator[tuple[FieldPath, rules.Violati
         yield (key,), violation
 
 
-_RULES = (_cold_start, _step_limits, _fallback, _signals)
+def _overrides(spec: Mapping[str, Any]) -> Iterator[tuple[FieldPath, rules.Violation | None]]:
+    _, metrics = _section(spec, PolicySpec, "metrics")
+    overrides = metrics.get("overrides") if metrics is not None else None
+    if not isinstance(overrides, Mapping):
+        return
+    _, items = _entry(spec, PolicySpec, "signals")
+    latency: list[str] = []
+    for item in items if isinstance(items, list) else ():
+        tag = item.get("type") if isinstance(item, Mapping) else None
+        model = SIGNAL_MODELS.get(tag) if isinstance(tag, str) else None
+        signal = getattr(model, "signal", None)
+        if signal is not None:
+            latency.append(str(signal))
+    keys = [key for key in overrides if isinstance(key, str)]
+    for violation in rules.overrides_run(keys, latency):
+        yield (), violation
+
+
+_RULES = (_cold_start, _step_limits, _fallback, _signals, _overrides)
 
 
 def cross_field_issues(data: Mapping[str, Any]) -> list[tuple[FieldPath, str]]:

@@ -100,13 +100,20 @@ class MetricsConfig(StrictModel):
     # Enums read from YAML arrive as strings; only they are exempt from strict mode.
     engine: Annotated[ServingEngine, Strict(False)] = ServingEngine.VLLM
     model_name: str | None = Field(
-        default=None, description="Only series with this model_name label (shared Prometheus)."
+        default=None,
+        min_length=1,
+        pattern=r"\S",
+        description="Only series with this model_name label (shared Prometheus).",
     )
-    rate_window: PositiveDuration = 60.0
+    # At least a second: PromQL ranges are whole milliseconds, and "0.1ms" became "[0ms]",
+    # which Prometheus refuses. At most a day: a longer rate is no current load.
+    rate_window: Annotated[PositiveDuration, Field(ge=1.0, le=86400.0)] = 60.0
     stale_after: PositiveDuration = Field(
         default=60.0, description="A sample older than this is stale: treated as missing."
     )
-    overrides: dict[Annotated[Signal, Strict(False)], Annotated[str, Field(min_length=1)]] = Field(
+    overrides: dict[
+        Annotated[Signal, Strict(False)], Annotated[str, Field(min_length=1, pattern=r"\S")]
+    ] = Field(
         default_factory=dict,
         description="PromQL per signal, replacing the engine's template for this policy.",
     )

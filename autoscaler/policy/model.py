@@ -197,7 +197,7 @@ class ScaleDown(StrictModel):
 class Activation(StrictModel):
     """The signal that wakes a model at zero: a PromQL expression on the gateway."""
 
-    query: Annotated[str, Field(min_length=1)]
+    query: Annotated[str, Field(min_length=1, pattern=r"\S")]
     threshold: Annotated[float, Field(ge=0)] = 0.0
 
 
@@ -251,6 +251,13 @@ class PolicySpec(StrictModel):
     def _fallback_within_bounds(self) -> PolicySpec:
         fallback, bounds = self.missing_metrics.fallback_replicas, self.replicas
         _raise(rules.fallback_within_bounds(fallback, bounds.min, bounds.max))
+        return self
+
+    @model_validator(mode="after")
+    def _overrides_run(self) -> PolicySpec:
+        latency = [s.signal for s in self.signals if isinstance(s, LatencySignal)]
+        for violation in rules.overrides_run(self.metrics.overrides, latency)[:1]:
+            _raise(violation)
         return self
 
     @field_validator("signals")

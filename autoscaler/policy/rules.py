@@ -51,6 +51,33 @@ def fallback_within_bounds(fallback: int | None, low: int, high: int) -> Violati
     return None
 
 
+def overrides_run(keys: Iterable[str], latency_signals: Iterable[str]) -> list[Violation]:
+    """metrics.overrides: every override must be a query the source runs. The activation
+    query is ``scaleToZero.activation.query``; a latency quantile is queried only for a
+    latency signal the policy scales on."""
+    used = {str(signal) for signal in latency_signals}
+    violations: list[Violation] = []
+    for key in map(str, keys):  # a Signal from the model, a str from the raw YAML
+        if key == "activation":
+            violations.append(
+                Violation(
+                    "the activation query is scaleToZero.activation.query; an override "
+                    "for it would never run",
+                    ("metrics", "overrides", key),
+                )
+            )
+        elif key in ("ttftSeconds", "queueWaitSeconds") and key not in used:
+            signal = "ttft" if key == "ttftSeconds" else "queueWait"
+            violations.append(
+                Violation(
+                    f"an override for {key!r} runs only with a {signal!r} signal, which "
+                    "this policy does not have",
+                    ("metrics", "overrides", key),
+                )
+            )
+    return violations
+
+
 def signal_identity(signal_type: str, tokens: str | None) -> str:
     """What may appear once in ``signals``: the type, and for token throughput the tokens."""
     return signal_type if tokens is None else f"{signal_type}/{tokens}"

@@ -66,6 +66,14 @@ def needs_prometheus(target: Target) -> str | None:
     zero = target.policy.spec.scale_to_zero
     if zero.enabled and zero.activation is not None:
         return ACTIVATION_UNSUPPORTED
+    overrides = target.policy.spec.metrics.overrides
+    if overrides:
+        # Dropped without a word, the policy would scale on other numbers than it says.
+        names = ", ".join(sorted(overrides))
+        return (
+            f"metrics.overrides ({names}) are PromQL, which the scrape source cannot "
+            "evaluate: use --source prometheus, or remove them"
+        )
     return None
 
 

@@ -268,6 +268,37 @@ CASES = [
         [(17, "spec.metrics.scrape.path", "'..' segment")],
         id="scrape-path-with-a-dot-segment",
     ),
+    # Accepted before, then never used or never matching anything:
+    pytest.param(
+        BODY + "  metrics:\n    overrides:\n      activation: vector(1)\n",
+        [(17, "spec.metrics.overrides.activation", "scaleToZero.activation.query")],
+        id="activation-override-never-runs",
+    ),
+    pytest.param(
+        BODY + "  metrics:\n    overrides:\n      ttftSeconds: vector(1)\n",
+        [(17, "spec.metrics.overrides.ttftSeconds", "only with a 'ttft' signal")],
+        id="latency-override-without-its-signal",
+    ),
+    pytest.param(
+        BODY + '  metrics:\n    modelName: ""\n',
+        [(16, "spec.metrics.modelName", "at least 1 character")],
+        id="empty-model-name-matches-nothing",
+    ),
+    pytest.param(
+        BODY + '  metrics:\n    modelName: " "\n',
+        [(16, "spec.metrics.modelName", "should match pattern")],
+        id="blank-model-name",
+    ),
+    pytest.param(
+        BODY + "  metrics:\n    rateWindow: 0.1ms\n",
+        [(16, "spec.metrics.rateWindow", "greater than or equal to 1")],
+        id="rate-window-under-a-second",
+    ),
+    pytest.param(
+        BODY + "  metrics:\n    rateWindow: 2d\n",
+        [(16, "spec.metrics.rateWindow", "less than or equal to 86400")],
+        id="rate-window-over-a-day",
+    ),
 ]
 
 

@@ -462,6 +462,26 @@ def test_activation_policies_are_errors_so_the_engine_holds(exporter: MetricsExp
     source.close()
 
 
+def test_a_policy_with_overrides_is_an_error_not_silently_other_numbers(
+    exporter: MetricsExporter,
+) -> None:
+    # An override is PromQL; dropped, the policy scaled on the default queue instead of
+    # the one it states (waiting + swapped, say).
+    source = source_for(exporter)
+    swapped = "sum by ($by) (vllm:num_requests_waiting{$selector}) * 2"
+    result = source.fetch(
+        [
+            target("inference", "llama", overrides={"queueDepth": swapped}),
+            target("inference", "sg", engine="sglang"),
+        ],
+        T0,
+    )
+    assert set(result.snapshots) == {LwsKey("inference", "sg")}
+    assert "metrics.overrides (queueDepth)" in result.errors[KEY]
+    assert "--source prometheus" in result.errors[KEY]
+    source.close()
+
+
 def test_a_forbidden_namespace_fails_only_its_targets() -> None:
     leader = FakeLeader("inference", "llama", "llama-0", waiting=4, since=T0)
     with MetricsExporter([leader]) as pod, FakeApiServer() as api:
