@@ -77,7 +77,8 @@ def register(subparsers: Any) -> None:
         "--hpa-tolerance-gate",
         choices=("on", "off"),
         default="on",
-        help="HPAConfigurableTolerance: honour the per-HPA tolerance (default on)",
+        help="HPAConfigurableTolerance: honour the per-HPA tolerance (default on, as from "
+        "Kubernetes 1.35; off before, unless the alpha gate is enabled)",
     )
     h.add_argument(
         "--cluster-tolerance", type=non_negative_float, default=0.1, help="controller flag"
