@@ -14,7 +14,7 @@ from autoscaler.durations import format_duration as fmt
 from autoscaler.engine import windows
 from autoscaler.engine.context import DecisionContext
 from autoscaler.engine.decision import ReasonCode, SignalProposal, SignalStatus
-from autoscaler.engine.startup import SLOW_START_FACTOR
+from autoscaler.engine.startup import is_slow_start
 from autoscaler.engine.state import EngineState, TimedInts
 from autoscaler.snapshot import LwsSnapshot
 
@@ -105,10 +105,7 @@ def protect_groups(ctx: DecisionContext, rec: int, snapshot: LwsSnapshot) -> int
         if group.index < rec or group.index >= current:
             continue
         if group.ready_at is None:
-            stuck = (
-                group.created_at > 0 and ctx.now - group.created_at > SLOW_START_FACTOR * ctx.cold
-            )
-            if down.remove_starting_groups or stuck:
+            if down.remove_starting_groups or is_slow_start(group, ctx.now, ctx.cold):
                 continue
             ctx.note(R.PROTECT_STARTING, f"group {group.index} is still starting")
             return group.index + 1

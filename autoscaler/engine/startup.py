@@ -10,7 +10,7 @@ from operator import itemgetter
 
 from autoscaler.engine.state import EngineState, TimedFloats
 from autoscaler.policy.model import ColdStart, Forecast
-from autoscaler.snapshot import LwsSnapshot
+from autoscaler.snapshot import GroupStatus, LwsSnapshot
 
 # A start longer than this is an outage (image pull loop, stuck scheduling), not a
 # cold start; learning it would make every later scale-up wildly early.
@@ -72,16 +72,25 @@ def slow_starts(snapshot: LwsSnapshot, now: float, cold: float) -> tuple[tuple[i
     is not. A group whose leader crashed after it was ready is not ready either, and is
     reported the same way (its pods need a look just as much).
 
-    Only reported: the group still counts as capacity on the way. Ordering another group
-    in its place would pile up replicas exactly when they cannot start (no GPU node free),
-    the failure the startup-aware rules exist to prevent. A creation time of 0 is
-    unknown (a pod without ``creationTimestamp``), not 1970.
+    The group still counts as capacity on the way: ordering another group in its place
+    would pile up replicas exactly when they cannot start (no GPU node free), the failure
+    the startup-aware rules exist to prevent. It is no longer protected from a scale-down
+    the load allows (``stabilize.protect_groups``).
     """
-    limit = SLOW_START_FACTOR * cold
     return tuple(
         (g.index, now - g.created_at)
         for g in sorted(snapshot.groups, key=lambda g: g.index)
-        if g.ready_at is None and g.created_at > 0 and now - g.created_at > limit
+        if is_slow_start(g, now, cold)
+    )
+
+
+def is_slow_start(group: GroupStatus, now: float, cold: float) -> bool:
+    """Not ready ``SLOW_START_FACTOR`` cold starts after its creation. A creation time of
+    0 is unknown (a pod without ``creationTimestamp``), not 1970: never slow."""
+    return (
+        group.ready_at is None
+        and group.created_at > 0
+        and now - group.created_at > SLOW_START_FACTOR * cold
     )
 
 

@@ -93,7 +93,10 @@ def rebased(state: EngineState, now: float) -> EngineState:
     cautious reading of time that cannot be measured. The histories need nothing: every
     reader ignores entries after ``now`` and ``append_window`` drops them.
     """
-    # The usual case, every stamp in the past, is checked without building a copy.
+    # The usual case, one comparison: every stamp is set at or before the decision that
+    # wrote ``decided_at``, so none is later than it.
+    if state.decided_at is not None and state.decided_at <= now:
+        return state
     stamps = [
         state.first_seen,
         state.observed_since,
@@ -128,6 +131,12 @@ def rebased(state: EngineState, now: float) -> EngineState:
         queue_calm=calm,
         draining=tuple((pod, min(began, now)) for pod, began in state.draining),
     )
+
+
+def no_group_served_last(state: EngineState) -> bool:
+    """Whether the previous decision had no group serving (at zero, or every group
+    starting): such a decision stamps ``rates_from`` with its own time."""
+    return state.rates_from is not None and state.rates_from == state.decided_at
 
 
 def unobserved_gap(state: EngineState, now: float, stale_after: float) -> bool:

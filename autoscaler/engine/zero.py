@@ -26,7 +26,7 @@ from autoscaler.engine.context import DecisionContext
 from autoscaler.engine.decision import Decision, ReasonCode
 from autoscaler.engine.leader_totals import usable_value
 from autoscaler.engine.stabilize import protect_groups
-from autoscaler.engine.state import EngineState
+from autoscaler.engine.state import EngineState, no_group_served_last
 from autoscaler.policy.model import PolicySpec
 from autoscaler.signals import Signal
 from autoscaler.snapshot import LwsSnapshot, Sample
@@ -118,8 +118,7 @@ def track_idle(
     # silence while no group was ready (``quiet_while_unready``): a woken group's
     # idleness counts from the first decision it serves in.
     since = state.idle_since
-    no_group_served_last = state.rates_from is not None and state.rates_from == state.decided_at
-    if since is None or ctx.unobserved or no_group_served_last:
+    if since is None or ctx.unobserved or no_group_served_last(state):
         since = ctx.now
     idle_for = ctx.now - since
     can_wake = stz.activation is None or (

@@ -28,6 +28,7 @@ from autoscaler.policy.model import (
     StepLimit,
 )
 from autoscaler.policy.paths import SIGNAL_MODELS
+from autoscaler.policy.signal_specs import LATENCY_SIGNAL_OF
 from autoscaler.policy.yaml_nodes import FieldPath
 
 _INVALID = object()
@@ -131,10 +132,8 @@ def _overrides(spec: Mapping[str, Any]) -> Iterator[tuple[FieldPath, rules.Viola
     latency: list[str] = []
     for item in items if isinstance(items, list) else ():
         tag = item.get("type") if isinstance(item, Mapping) else None
-        model = SIGNAL_MODELS.get(tag) if isinstance(tag, str) else None
-        signal = getattr(model, "signal", None)
-        if signal is not None:
-            latency.append(str(signal))
+        if isinstance(tag, str) and tag in LATENCY_SIGNAL_OF:
+            latency.append(str(LATENCY_SIGNAL_OF[tag]))
     keys = [key for key in overrides if isinstance(key, str)]
     for violation in rules.overrides_run(keys, latency):
         yield (), violation

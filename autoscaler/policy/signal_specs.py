@@ -103,9 +103,11 @@ class QueueWaitSignal(_LatencyTarget):
 
 LatencySignal = TtftSignal | QueueWaitSignal
 """The signals read from a latency histogram: a quantile against a target in seconds."""
-LATENCY_TYPES: frozenset[str] = frozenset(
-    get_args(cls.model_fields["type"].annotation)[0] for cls in get_args(LatencySignal)
-)
+LATENCY_SIGNAL_OF: dict[str, Signal] = {
+    get_args(cls.model_fields["type"].annotation)[0]: cls.signal for cls in get_args(LatencySignal)
+}
+"""Each latency ``type`` and the histogram it reads (``ttft`` -> ``ttftSeconds``)."""
+LATENCY_TYPES: frozenset[str] = frozenset(LATENCY_SIGNAL_OF)
 """Their ``type`` names (``ttft``, ``queueWait``): a quantile, not a per-group value."""
 LATENCY_SIGNALS: tuple[Signal, ...] = tuple(cls.signal for cls in get_args(LatencySignal))
 """The histograms they read (TTFT, queue wait), in the union's order: a source reports

@@ -40,9 +40,7 @@ class ServeSettings(BaseModel):
     prometheus_url: str = "http://prometheus-operated.monitoring.svc:9090"
     prometheus_timeout: float = Field(default=10.0, gt=0)
     """Seconds for the whole answer to one Prometheus query."""
-    prometheus_lws_label: str = Field(
-        default="leaderworkerset_sigs_k8s_io_name", pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$"
-    )
+    prometheus_lws_label: str = "leaderworkerset_sigs_k8s_io_name"
     """The series label holding the LWS name (a Prometheus label name, not a scrape label;
     checked with :class:`~autoscaler.sources.promql.LabelNames`)."""
 

@@ -160,8 +160,12 @@ def selector(targets: Sequence[Target], labels: LabelNames, model_name: str | No
 
 def _reduce(fam: Family, engine: ServingEngine, inner: str, by: str) -> str:
     op = "sum" if fam.reduction is Reduction.SUM else "avg"
-    copies = ", ".join(sorted(copies_labels(engine, fam.kind)))
-    return f"{op} by ({by}) (max without ({copies}) ({inner}))"
+    return f"{op} by ({by}) ({collapse_copies(engine, fam.kind, inner)})"
+
+
+def collapse_copies(engine: ServingEngine, kind: MetricKind, inner: str) -> str:
+    """``inner`` with its copies of one series (scrape labels, a gauge's ranks) made one."""
+    return f"max without ({', '.join(sorted(copies_labels(engine, kind)))}) ({inner})"
 
 
 def default_value(fam: Family, engine: ServingEngine) -> str:

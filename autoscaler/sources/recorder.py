@@ -31,10 +31,16 @@ from autoscaler.errors import SourceError
 from autoscaler.signals import MetricKind, ServingEngine
 from autoscaler.snapshot import LwsKey
 from autoscaler.sources.base import Target
-from autoscaler.sources.families import Reduction, copies_labels, families
+from autoscaler.sources.families import Reduction, families
 from autoscaler.sources.prometheus import chunks
 from autoscaler.sources.prometheus_api import PrometheusQueryClient
-from autoscaler.sources.promql import LabelNames, regex_literal, selector, string_literal
+from autoscaler.sources.promql import (
+    LabelNames,
+    collapse_copies,
+    regex_literal,
+    selector,
+    string_literal,
+)
 from autoscaler.sources.range_answer import matrix_item
 from autoscaler.sources.recording_format import (
     ACTIVATION_SERIES,
@@ -85,8 +91,7 @@ def raw_queries(targets: Sequence[Target], labels: LabelNames) -> list[RecordQue
         for fam in families(engine):
             op = "sum" if fam.reduction is Reduction.SUM else "avg"
             for name in fam.sample_names:
-                copies = ", ".join(sorted(copies_labels(engine, fam.kind)))
-                inner = f"max without ({copies}) ({name}{{{matchers}}})"
+                inner = collapse_copies(engine, fam.kind, f"{name}{{{matchers}}}")
                 by = labels.by_leader + (", le" if fam.kind is MetricKind.HISTOGRAM else "")
                 queries.append(RecordQuery(f"{op} by ({by}) ({inner})", name))
     return queries
