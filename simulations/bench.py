@@ -43,6 +43,7 @@ from simulations.closedloop import LoopConfig, RunResult
 from simulations.goal_bound import ORACLE_FACTOR, SAVING, BoundSetup, goal_bounds
 from simulations.profile import ServingProfile
 from simulations.traces import Trace
+from simulations.tune.variants import changed_policy, load_base
 from simulations.workers import run_pool
 
 REPO = Path(__file__).resolve().parents[1]
@@ -69,8 +70,14 @@ class BenchConfig:
     loop: LoopConfig = field(default_factory=LoopConfig)
 
 
-def load_ours_policy(profile: ServingProfile, override: Path | None = None) -> ScalingPolicy:
+def load_ours_policy(
+    profile: ServingProfile, override: Path | None = None, changes: Sequence[str] = ()
+) -> ScalingPolicy:
+    """Ours' policy: ``override`` or the profile's example, with ``changes``
+    (``PATH=VALUE`` below ``spec``, as ``tune --set`` takes them) applied."""
     path = override or (REPO / profile.policy)
+    if changes:
+        return changed_policy(load_base(path), changes)
     return load_policy_file(path)[0].policy
 
 

@@ -121,7 +121,8 @@ def controller(job: Job, setup: RunSetup) -> Controller:
     if kind == "static" and value is not None:
         return Static(int(value))
     if kind == "oracle" and value is not None:
-        return Oracle(setup.trace, setup.profile, bounds.max, value)
+        floor = 0 if setup.policy.spec.scale_to_zero.enabled else 1
+        return Oracle(setup.trace, setup.profile, bounds.max, value, floor)
     raise ValueError(f"no controller for job {job}")
 
 

@@ -3,9 +3,11 @@ autoscaler -> ``spec.replicas`` -> the LWS model's groups, which take minutes to
 
 Time advances in fixed steps (``LoopConfig.step``, 0.5 s by default); request timings
 inside a step are continuous (see :mod:`simulations.serving`). Every
-``scrape_interval`` the leaders of ready groups are scraped; every controller period the
-controller decides. A group removed by the LWS model fails its in-flight requests, or,
-with ``drain_seconds`` in the profile, stops receiving and finishes them first (its GPUs
+``scrape_interval`` the leaders of ready groups are scraped, and so is the gateway's
+request counter (the activation signal of scale-to-zero policies, over
+``LoopConfig.gateway_rate_window``); every controller period the controller decides.
+A group removed by the LWS model fails its in-flight requests, or, with
+``drain_seconds`` in the profile, stops receiving and finishes them first (its GPUs
 still count until it is gone). A controller that drains before removal (:class:`Cordons`,
 ours with ``scaleDown.drain``) names the groups the gateway must stop routing to while
 they are still in the LWS; they keep serving what they hold and keep being scraped.
@@ -85,6 +87,8 @@ class LoopConfig:
     scrape_interval: float = 15.0
     tail: float = 900.0
     timeline_interval: float = 15.0
+    gateway_rate_window: float = 60.0
+    """The range of the activation signal's rate, as in ``rate(...[1m])``."""
     key: LwsKey = field(default_factory=lambda: LwsKey("inference", "llm"))
 
 
@@ -163,6 +167,7 @@ def run(
         # that had not arrived yet, read as queue by every queue-driven policy).
         if t >= next_scrape:
             store.scrape(t, live)
+            store.record_gateway_rate(t, gateway.request_rate(t, cfg.gateway_rate_window))
             next_scrape += cfg.scrape_interval
         if t >= next_decision:
             state = lws_state(cfg.key, fleet.spec_replicas, groups, t)

@@ -12,6 +12,10 @@ was sent since, minus the running sequences the group predicts to have finished 
 A request held at the gateway is routed at the start of the step a group becomes ready;
 the time it waited there counts in its queue wait (``held_requests`` says how many were
 held).
+
+The gateway also counts the requests that reach it (rejected ones included), as an
+Envoy-style gateway's request counter does; :meth:`Gateway.request_rate` is that
+counter's rate, which stands in for a scale-to-zero policy's activation query.
 """
 
 from __future__ import annotations
@@ -78,6 +82,16 @@ class Gateway:
         best = loads.index(min(loads))  # the first of the least loaded
         loads[best] += 1
         groups[best].enqueue(rid)
+
+    def request_rate(self, now: float, window: float) -> float:
+        """Requests per second that reached the gateway in ``(now - window, now]``: what
+        ``sum(rate(<gateway request counter>[window]))`` reads (without PromQL's
+        extrapolation). E.g. 12 arrivals in the last 60 s: 0.2."""
+        arrival = self.log.arrival
+        recent = int(np.searchsorted(arrival, now, side="right")) - int(
+            np.searchsorted(arrival, now - window, side="right")
+        )
+        return recent / window
 
     @property
     def waiting(self) -> int:

@@ -16,16 +16,23 @@ reading per leader, kept in the scrape source's own per-pod history
 gauges, per-engine rates (counter resets of re-created groups included) and latency
 quantiles, merged with the LWS state, exactly as ``DirectScrapeSource`` does. Only the
 HTTP fetch and the text parsing are left out.
+
+A scale-to-zero policy's activation query is PromQL over the gateway's metrics, which
+the direct-scrape source cannot evaluate: here the gateway's request rate over the last
+minute (:meth:`simulations.gateway.Gateway.request_rate`, read at each scrape) stands in
+for it, put in the snapshot's aggregates as the Prometheus source puts the query's value.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 
 from autoscaler.policy.model import ScalingPolicy
 from autoscaler.signals import CATALOGUE, ServingEngine, Signal
-from autoscaler.snapshot import LwsKey, LwsSnapshot, leader_pod_name
+from autoscaler.snapshot import LwsKey, LwsSnapshot, Sample, leader_pod_name
+from autoscaler.sources.assemble import wake_threshold
 from autoscaler.sources.base import Target
 from autoscaler.sources.cluster import LwsState
 from autoscaler.sources.exposition import Labels, RawReading, reading_from_samples
@@ -108,6 +115,7 @@ class ScrapeStore:
     def __init__(self, key: LwsKey, model_name: str, keep: float) -> None:
         self.key, self.model_name, self.keep = key, model_name, keep
         self.readings: dict[str, PodHistory] = {}
+        self.gateway_rate: Sample | None = None
 
     def pod_name(self, index: int) -> str:
         return leader_pod_name(self.key.name, index)
@@ -125,12 +133,20 @@ class ScrapeStore:
             history = self.readings.setdefault(self.pod_name(group.index), PodHistory())
             history.add(now, reading, self.keep)
 
+    def record_gateway_rate(self, now: float, requests_per_second: float) -> None:
+        """The gateway's request rate as scraped at ``now`` (the activation signal)."""
+        self.gateway_rate = Sample(requests_per_second, now)
+
     def latest(self) -> Mapping[str, RawReading]:
         return {pod: h.readings[-1] for pod, h in self.readings.items() if h.readings}
 
     def snapshot(self, policy: ScalingPolicy, now: float, state: LwsState) -> LwsSnapshot:
         """What a direct-scrape source would hand the engine for ``policy`` at ``now``."""
         pods = {pod: history for pod, history in self.readings.items() if history.readings}
-        result = snapshot_from_histories(Target(policy), pods, now, state)
+        target = Target(policy)
+        result = snapshot_from_histories(target, pods, now, state)
         assert isinstance(result, LwsSnapshot)  # with a cluster state it always is
-        return result
+        if self.gateway_rate is None or wake_threshold(target) is None:
+            return result
+        aggregates = {**result.aggregates, Signal.ACTIVATION: self.gateway_rate}
+        return dataclasses.replace(result, aggregates=aggregates)

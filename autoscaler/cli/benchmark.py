@@ -70,6 +70,15 @@ def register(subparsers: Any) -> None:
         help="policy for 'ours' (default: the profile's example policy)",
     )
     parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        dest="changes",
+        help="change ours' policy for this run: PATH below spec, VALUE as YAML (e.g. "
+        "'scaleDown.stabilizationWindow=5m'); repeatable",
+    )
+    parser.add_argument(
         "--rate-scale",
         type=positive_float,
         default=4.0,
@@ -176,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
     seeds = _check(args)
     writable_folder(args.out)
     profile = load_profile(args.profile).with_cold_start(args.cold_start)
-    policy = load_ours_policy(profile, args.policy)
+    policy = load_ours_policy(profile, args.policy, args.changes)
     # Every seed's arrivals before the previous outputs go: a trace that cannot be read,
     # or a seed whose sample is empty, must leave the last run's results where they are.
     workloads = {seed: _workload(args, seed) for seed in seeds or (seed_of(args),)}
@@ -273,5 +282,6 @@ def _one(
         "servegen_category": args.servegen_category,
         "servegen_clients": args.servegen_clients,
         "lengths": None if args.lengths is None else str(args.lengths),
+        "policy_changes": list(args.changes),
     }
     return meta, bench.figures, write_outputs(bench, out, meta, args.slo_target)

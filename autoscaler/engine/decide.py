@@ -36,7 +36,12 @@ from autoscaler.engine.missing import (
     wait_for_leaders,
     why_unusable,
 )
-from autoscaler.engine.proposals import held_while_starting, propose_with_history
+from autoscaler.engine.proposals import (
+    backlog_hold,
+    backlog_message,
+    held_while_starting,
+    propose_with_history,
+)
 from autoscaler.engine.stabilize import (
     keep_existing_under_pressure,
     observation_start,
@@ -119,7 +124,8 @@ def _scale(
     # A drain under way: the rules see the LWS at the size it is going to.
     snapshot = drain_view(state, snapshot)
     spec, now, current = ctx.spec, ctx.now, snapshot.spec_replicas
-    proposals, queue_now = propose_with_history(spec, snapshot, now, state.queue_totals)
+    holding = backlog_hold(snapshot, state.rates_from, now, ctx.cold)
+    proposals, queue_now = propose_with_history(spec, snapshot, now, state.queue_totals, holding)
     note_invalid(ctx, proposals)
     queue_totals = state.queue_totals
     if queue_now is not None:
@@ -134,7 +140,7 @@ def _scale(
     best: SignalProposal | None = None
     best_key = (0, 0.0)
     demand = 0.0
-    held = held_while_starting(spec, snapshot)
+    held = held_while_starting(spec, holding)
     exists = snapshot.ready_replicas + snapshot.starting_replicas
     for p in proposals:
         if p.replicas is None or p.needed is None:
@@ -152,6 +158,10 @@ def _scale(
         if key > best_key:
             best, best_key = p, key
         demand = max(demand, need)
+    if held and not snapshot.starting_replicas:
+        backlog = backlog_message(proposals, held, exists)
+        if backlog is not None:
+            ctx.note(R.WAKE_BACKLOG, backlog)
     silent = 0
     if best is None:
         if snapshot.ready_replicas == 0:

@@ -31,6 +31,7 @@ class ReasonCode(StrEnum):
     TOLERANCE = "WithinTolerance"
     FORECAST = "Forecast"
     COVERED_BY_STARTING = "CoveredByStartingGroups"
+    WAKE_BACKLOG = "WakeBacklog"
     ISOLATED_BURST = "IsolatedBurst"
     SCALE_UP_WINDOW = "ScaleUpStabilization"
     SCALE_DOWN_WINDOW = "ScaleDownStabilization"

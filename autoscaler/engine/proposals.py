@@ -84,6 +84,7 @@ def _latency_proposal(
     now: float,
     stale_after: float,
     band: tuple[float, float],
+    holding: bool,
 ) -> SignalProposal:
     name = spec.type
     sample = snapshot.aggregates.get(spec.signal)
@@ -110,7 +111,7 @@ def _latency_proposal(
     if not math.isfinite(needed):
         return make_proposal(name, SignalStatus.INVALID, spec.target_seconds, value)
     replicas = apply_tolerance(needed, snapshot.spec_replicas, *band)
-    if spec.hold_while_starting and snapshot.starting_replicas:
+    if spec.hold_while_starting and holding:
         # The quantile is over requests the ready groups finished in the window: groups
         # on their way show in it only once they serve. A p90 wait of 7.7 s on 3 ready
         # groups needs 3 x 7.7 / 1 s = 23; with 4 ordered on it and starting, the same
@@ -135,9 +136,16 @@ def propose(policy: PolicySpec, snapshot: LwsSnapshot, now: float) -> tuple[Sign
 
 
 def propose_with_history(
-    policy: PolicySpec, snapshot: LwsSnapshot, now: float, queue_totals: TimedFloats
+    policy: PolicySpec,
+    snapshot: LwsSnapshot,
+    now: float,
+    queue_totals: TimedFloats,
+    holding: bool | None = None,
 ) -> tuple[tuple[SignalProposal, ...], float | None]:
     """One proposal per signal, in policy order, and the total queue to remember.
+
+    ``holding``: whether ``holdWhileStarting`` holds now (:func:`backlog_hold`); by
+    default, while groups start.
 
     A ``queueDepth`` signal with ``sustainedFor`` is sized by the lowest total queue of
     the decisions in that window (:func:`lowest_since` over ``queue_totals``, which holds
@@ -147,11 +155,13 @@ def propose_with_history(
     """
     stale_after = policy.metrics.stale_after
     band = (policy.tolerance, policy.scale_down.spare_groups)  # see apply_tolerance
+    if holding is None:
+        holding = snapshot.starting_replicas > 0
     out: list[SignalProposal] = []
     queue_now: float | None = None
     for spec in policy.signals:
         if isinstance(spec, LatencySignal):
-            out.append(_latency_proposal(spec, snapshot, now, stale_after, band))
+            out.append(_latency_proposal(spec, snapshot, now, stale_after, band, holding))
             continue
         name, target, total, reporting, status = leader_total(
             spec, snapshot, now, stale_after, policy.metrics.rate_window
@@ -167,14 +177,14 @@ def propose_with_history(
             queue_now = total
             total = lowest_since(queue_totals, now, spec.sustained_for, total)
         proposal = _total_proposal(name, target, total, reporting, status, snapshot, band)
-        if isinstance(spec, QueueDepthSignal) and spec.hold_while_starting:
+        if isinstance(spec, QueueDepthSignal) and spec.hold_while_starting and holding:
             proposal = _held(proposal, snapshot)
         out.append(proposal)
     return tuple(out), queue_now
 
 
 def _held(proposal: SignalProposal, snapshot: LwsSnapshot) -> SignalProposal:
-    """``queueDepth.holdWhileStarting``: at most the groups that exist while some start.
+    """``queueDepth.holdWhileStarting``: at most the groups that exist while it holds.
 
     2 ready groups with 241 waiting at target 8 need 30.1 groups; with a third starting,
     the proposal is 3. The backlog grew while the ready groups were short; the group on
@@ -182,14 +192,51 @@ def _held(proposal: SignalProposal, snapshot: LwsSnapshot) -> SignalProposal:
     decision of the cold start (on the default trace, up to the maximum of 12).
     ``needed`` keeps the signal's own reading."""
     exists = snapshot.ready_replicas + snapshot.starting_replicas
-    if not snapshot.starting_replicas or proposal.replicas is None or proposal.replicas <= exists:
+    if proposal.replicas is None or proposal.replicas <= exists:
         return proposal
     return dataclasses.replace(proposal, replicas=exists)
 
 
-def held_while_starting(spec: PolicySpec, snapshot: LwsSnapshot) -> frozenset[str]:
-    """Names of the signals ``holdWhileStarting`` holds now (groups starting)."""
-    if not snapshot.starting_replicas:
+def backlog_hold(
+    snapshot: LwsSnapshot, no_group_served_at: float | None, now: float, cold: float
+) -> bool:
+    """Whether ``holdWhileStarting`` holds now: while groups start, and for one cold
+    start after the last decision at which no group served (``EngineState.rates_from``:
+    at zero, or every group starting or unready).
+
+    With no group serving, the gateway holds every request; the first group to serve
+    gets that backlog at once. Woken from zero with 1.6 requests/s and a 5-minute cold
+    start, about 480 requests reach the one woken group together: 40 groups' worth at
+    ``targetPerGroup: 12``, and the p90 queue wait of the requests it finishes next is
+    minutes. Every one of them already waited a cold start, and groups ordered now would
+    serve a cold start later, when one group at that rate has long drained them (tested
+    in the closed loop: 5 groups ordered, 4 of them for nothing). Load the woken groups
+    cannot carry keeps the queue past the hold, and the rules order then; the token
+    throughput signal is never held."""
+    if snapshot.starting_replicas:
+        return True
+    return no_group_served_at is not None and now - no_group_served_at < cold
+
+
+def backlog_message(
+    proposals: tuple[SignalProposal, ...], held: frozenset[str], exists: int
+) -> str | None:
+    """Why a held signal orders nothing with no group starting (a wake's backlog), or
+    None when no held signal reads more than the groups that exist."""
+    over = [p for p in proposals if p.name in held and (p.needed or 0.0) > exists]
+    if not over:
+        return None
+    needs = ", ".join(f"{p.name} needs {p.needed:.2f}" for p in over)
+    return (
+        f"{needs}, held at the {exists} group(s) there: a backlog gathered while no group "
+        "served, which they drain"
+    )
+
+
+def held_while_starting(spec: PolicySpec, holding: bool) -> frozenset[str]:
+    """Names of the signals ``holdWhileStarting`` holds now (``holding``: see
+    :func:`backlog_hold`)."""
+    if not holding:
         return frozenset()
     return frozenset(
         s.type

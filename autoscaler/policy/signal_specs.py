@@ -48,7 +48,8 @@ class QueueDepthSignal(StrictModel):
             "While groups are starting, propose at most the groups that exist (ready + "
             "starting): the groups on their way will drain the queue the ready ones "
             "built, and the same backlog would order groups again at every decision "
-            "until those are ready."
+            "until those are ready. Also for one cold start after groups serve again "
+            "after none did (a wake from zero): they drain the gateway's backlog."
         ),
     )
 
@@ -80,7 +81,8 @@ class _LatencyTarget(StrictModel):
             "While groups are starting, propose at most the groups that exist (ready + "
             "starting): the quantile covers requests the ready groups already finished, "
             "so it cannot see the groups on their way, and the same waits would order "
-            "groups again at every decision until those are ready."
+            "groups again at every decision until those are ready. Also for one cold "
+            "start after groups serve again after none did (a wake from zero)."
         ),
     )
 

@@ -72,8 +72,11 @@ class HpaDriven:
 
     def decide(self, view: LoopView) -> int | None:
         scale = _scale_view(view)
-        if scale.status_replicas == 0 and scale.spec_replicas == 0:
-            return None  # at zero the HPA is disabled; activation is someone else's job
+        if scale.spec_replicas == 0 and self.hpa.config.min_replicas != 0:
+            # At zero with minReplicas > 0 the HPA is disabled (KEDA's activation is
+            # someone else's job). With minReplicas 0 (HPAScaleToZero) it goes on: an
+            # External AverageValue target sizes from the metric alone, so ours wakes.
+            return None
         return self.hpa.reconcile(view.now, scale, [self._read(view)]).replicas
 
 
@@ -170,7 +173,8 @@ class Ours(HpaDriven):
         bounds = policy.spec.replicas
         config = HpaConfig(
             max_replicas=bounds.max,
-            min_replicas=bounds.min,
+            # As the chart renders it: 0 for a scale-to-zero policy.
+            min_replicas=0 if policy.spec.scale_to_zero.enabled else bounds.min,
             metrics=(MetricSource("External", "lws_recommended_replicas", "AverageValue", 1000),),
             behavior=behavior,
         )

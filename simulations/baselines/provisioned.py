@@ -9,8 +9,10 @@ most any minute of ``[t, t + cold start]`` needs, so a group is ordered exactly 
 Knowing the future, it knows its cold starts too: its fleet's starts are exactly that
 median (``simulations.bench_runs.exact_fleet_factory``).
 ``utilization`` is swept and the cheapest setting meeting the SLO is kept, which makes
-the oracle's GPU-hours a lower bound for reactive policies. Static provisioning runs
-the peak of the same need for the whole trace.
+the oracle's GPU-hours a lower bound for reactive policies. Its floor is one group, or
+zero when ours' policy scales to zero (``floor``): then no group runs while no arrival
+is due within a cold start, and the bound has the option ours has. Static provisioning
+runs the peak of the same need for the whole trace.
 """
 
 from __future__ import annotations
@@ -27,8 +29,10 @@ BUCKET = 60.0
 REFERENCE_BATCH = 64
 
 
-def needed_groups(trace: Trace, profile: ServingProfile, utilization: float) -> np.ndarray:
-    """Groups needed per ``BUCKET`` seconds of the trace (at least 1)."""
+def needed_groups(
+    trace: Trace, profile: ServingProfile, utilization: float, floor: int = 1
+) -> np.ndarray:
+    """Groups needed per ``BUCKET`` seconds of the trace (at least ``floor``)."""
     mean_context = float(np.mean(trace.prompt_tokens + trace.output_tokens / 2))
     step = profile.decode.step_seconds(REFERENCE_BATCH, REFERENCE_BATCH * mean_context)
     work = trace.prompt_tokens / profile.prefill_tokens_per_second
@@ -36,7 +40,7 @@ def needed_groups(trace: Trace, profile: ServingProfile, utilization: float) -> 
     buckets = math.ceil((float(trace.arrival[-1]) + 1e-9) / BUCKET) or 1
     index = np.minimum((trace.arrival // BUCKET).astype(np.int64), buckets - 1)
     busy = np.bincount(index, weights=work, minlength=buckets)
-    return np.maximum(1, np.ceil(busy / BUCKET / utilization)).astype(np.int64)
+    return np.maximum(floor, np.ceil(busy / BUCKET / utilization)).astype(np.int64)
 
 
 class Oracle:
@@ -47,10 +51,16 @@ class Oracle:
     termination_grace_seconds = 300.0
 
     def __init__(
-        self, trace: Trace, profile: ServingProfile, max_replicas: int, utilization: float = 0.8
+        self,
+        trace: Trace,
+        profile: ServingProfile,
+        max_replicas: int,
+        utilization: float = 0.8,
+        floor: int = 1,
     ) -> None:
         self.period = 15.0
-        self.need = np.minimum(needed_groups(trace, profile, utilization), max_replicas)
+        need = needed_groups(trace, profile, utilization, floor)
+        self.need = np.minimum(need, max_replicas)
         self.lead = profile.cold_start.median_seconds
 
     def decide(self, view: LoopView) -> int | None:

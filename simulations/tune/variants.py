@@ -213,6 +213,27 @@ def grid_overrides(arguments: Sequence[str]) -> list[tuple[str, Override]]:
     return out
 
 
+def changed_policy(base: Mapping[str, Any], arguments: Sequence[str]) -> ScalingPolicy:
+    """``base`` with every ``PATH=VALUE`` of ``arguments`` applied in order: the one
+    policy ``benchmark --set`` runs as ours. TuningError lists every problem."""
+    document = copy.deepcopy(dict(base))
+    problems: list[str] = []
+    for argument in arguments:
+        source = f"--set {argument!r}"
+        try:
+            path, value = _path_value(argument, source, "PATH=VALUE")
+            apply_override(document.setdefault("spec", {}), Override(source, path, value))
+        except TuningError as exc:
+            problems.append(str(exc))
+    if not problems:
+        try:
+            return policy_from_document(document)
+        except ValidationError as exc:
+            for field_path, message in describe_validation_error(exc):
+                problems.append(f"--set: {field_path}: {message}")
+    raise TuningError("\n".join(problems))
+
+
 def build_variants(
     base: Mapping[str, Any], arguments: Iterable[str], grids: Sequence[str] = ()
 ) -> list[Variant]:

@@ -369,7 +369,8 @@ def test_meta_json_holds_the_trace_options_as_given(tmp_path: Path) -> None:
     args += ["--format", "azure", "--quiet", "--jobs", "1", "--out", str(tmp_path)]
     assert main(args) == 0
     meta = json.loads((tmp_path / "meta.json").read_text())
-    given = {k: meta[k] for k in list(meta)[-6:]}
+    assert meta["policy_changes"] == []
+    given = {k: meta[k] for k in list(meta)[-7:-1]}
     assert given == {
         "start": 30.0,
         "duration": 60.0,
@@ -383,6 +384,32 @@ def test_meta_json_holds_the_trace_options_as_given(tmp_path: Path) -> None:
         "policy", "cold_start_median_s", "slo_queue_wait_s", "slo_target", "seed", "jobs",
         "wall_seconds", "goal",
     ]  # fmt: skip
+
+
+def test_set_changes_ours_policy_for_the_run(tmp_path: Path) -> None:
+    """``--set replicas.min=3``: ours keeps 3 groups over the 60 s (0.05 group-hours)
+    where the shipped policy's 1 would do; the change is recorded in meta.json."""
+    args = ["benchmark", "--trace", str(EXCERPT), "--duration", "60", "--quiet", "--jobs", "1"]
+    assert main([*args, "--set", "replicas.min=3", "--out", str(tmp_path)]) == 0
+    meta = json.loads((tmp_path / "meta.json").read_text())
+    assert meta["policy_changes"] == ["replicas.min=3"]
+    ours = json.loads((tmp_path / "results.json").read_text())["ours"]
+    assert ours["replica_hours"] == pytest.approx(3 * meta["duration_s"] / 3600, abs=0.002)
+    assert json.loads((tmp_path / "results.json").read_text())["static"]["replica_hours"] < 0.04
+
+
+def test_a_bad_set_names_its_argument_and_field_and_keeps_the_outputs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "results.json").write_text("the last run's")
+    args = ["benchmark", "--trace", str(EXCERPT), "--quiet", "--out", str(tmp_path)]
+    bad = ["--set", "replicas.min=many", "--set", "scaleDown.drain.timeout: 2m"]
+    assert main([*args, *bad]) == 2
+    err = capsys.readouterr().err
+    assert "--set 'scaleDown.drain.timeout: 2m': expected PATH=VALUE" in err
+    assert main([*args, "--set", "replicas.min=many"]) == 2
+    assert "spec.replicas.min" in capsys.readouterr().err
+    assert (tmp_path / "results.json").read_text() == "the last run's"
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from autoscaler.engine import Decision, ReasonCode
+from autoscaler.engine.proposals import backlog_hold
 from autoscaler.engine.zero import is_idle
 from autoscaler.signals import Signal
 from autoscaler.snapshot import GroupStatus
@@ -476,3 +477,67 @@ def test_a_start_is_not_given_up_before_it_is_overdue() -> None:
     # Silent from t = 15 s: given up at t = 15 + 1,200 s, the 80th decision.
     assert sizes.index(0) == 80
     assert set(sizes[:80]) == {1}
+
+
+# --- the gateway's backlog after a wake -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("signal", "reading"),
+    [
+        ({"type": "queueDepth", "targetPerGroup": 12}, {"queue": [480]}),
+        (
+            {"type": "queueWait", "quantile": 0.9, "targetSeconds": 1},
+            {"queue": [0], "aggregates": {Signal.QUEUE_WAIT: 240.0, Signal.ACTIVATION: 1.6}},
+        ),
+    ],
+    ids=["queue-depth", "queue-wait"],
+)
+@pytest.mark.parametrize("hold", [True, False], ids=["hold", "no-hold"])
+def test_the_backlog_a_woken_group_gets_orders_no_group_for_a_cold_start(
+    signal: dict[str, Any], reading: dict[str, Any], hold: bool
+) -> None:
+    """Woken from zero, 1.6 requests/s held at the gateway through a 5-minute start reach
+    the one group at once: 480 waiting (40 groups at 12 each), then a p90 queue wait of
+    4 minutes. With ``holdWhileStarting`` that backlog is the woken group's to drain for
+    one cold start after the last decision without a serving group; a queue still there
+    after it is load the group cannot carry, and orders. Without the option, at once."""
+    policy = make_policy(
+        signals=[{**signal, "holdWhileStarting": hold}],
+        scaleUp={"maxStep": {"groups": 4, "period": "1m"}},
+        scaleToZero=STZ,
+        metrics=SPARSE_DECISIONS,
+    )
+    driver = Driver(policy)
+    assert driver.at(0, current=0, ready=0, aggregates={Signal.ACTIVATION: 1.6}).replicas == 1
+    created = driver.now + 15
+    for _ in range(20):
+        _unready(driver, created, activation=1.6)  # the last at 5:15, no group serving
+    unready_last = driver.now
+    group = [GroupStatus(0, created, unready_last + 5)]
+    backlog = {"aggregates": {Signal.ACTIVATION: 1.6}, **reading}
+    first = driver.at(15, current=1, groups=group, **backlog)
+    if not hold:
+        assert first.replicas == 5  # 1 + the step limit of 4
+        return
+    assert first.replicas == 1
+    assert ReasonCode.WAKE_BACKLOG in codes(first)
+    # Still held 4:45 after the last unready decision ...
+    assert driver.at(270, current=1, groups=group, **backlog).replicas == 1
+    # ... and ordered once a cold start has passed with the backlog still there.
+    late = driver.at(15, current=1, groups=group, **backlog)
+    assert late.replicas == 5
+    assert ReasonCode.WAKE_BACKLOG not in codes(late)
+
+
+def test_the_backlog_hold_lasts_one_cold_start_after_no_group_served() -> None:
+    one_ready = snapshot(T0, queue=[100])
+    starting = snapshot(T0, ready=1, starting=1, queue=[100])
+    cases = [
+        (starting, None, True),  # a group starting: the usual hold
+        (one_ready, None, False),  # every group always served
+        (one_ready, T0 - 299.0, True),  # served for 299 s of a 300 s cold start
+        (one_ready, T0 - 300.0, False),
+    ]
+    for snap, no_group_served_at, holding in cases:
+        assert backlog_hold(snap, no_group_served_at, T0, 300.0) is holding

@@ -10,16 +10,19 @@ import numpy as np
 
 from autoscaler.policy.loader import load_policy_file
 from autoscaler.signals import Signal
-from autoscaler.snapshot import GroupStatus, LwsKey
+from autoscaler.snapshot import GroupStatus, LwsKey, Sample
 from autoscaler.sources.exposition import RawReading
 from autoscaler.sources.pod_history import PodHistory
-from simulations.baselines.hpa_driven import chart_behavior, keda_recipe, seed_recipe
+from simulations.baselines.hpa_driven import Ours, chart_behavior, keda_recipe, seed_recipe
 from simulations.baselines.kpa import KnativeKpa
 from simulations.baselines.provisioned import Oracle, needed_groups
 from simulations.closedloop import LoopView, lws_state
+from simulations.gateway import Gateway
+from simulations.ledger import RequestLog
 from simulations.metrics import ScrapeStore
 from simulations.profile import load_profile
 from simulations.traces import Trace
+from simulations.tune.variants import build_variants, load_base
 
 KEY = LwsKey("inference", "llm")
 REPO = Path(__file__).resolve().parents[2]
@@ -142,6 +145,62 @@ def test_oracle_needs_and_its_one_cold_start_lead() -> None:
     assert oracle.decide(_view(120.0, 1, [])) == 1
 
 
+def test_the_oracle_of_a_scale_to_zero_policy_runs_no_group_while_nothing_is_due() -> None:
+    # Arrivals in minutes 0 and 20 only, a 300 s lead: at t=360 s nothing is due before
+    # 660 s, so the floor decides (1, or 0 when ours may scale to zero); at t=900 s the
+    # minute-20 arrivals are within the lead, and a group is ordered for them.
+    profile = load_profile("llama-70b-h100")
+    arrival = np.array([0.0, 30.0, 1200.0, 1230.0])
+    trace = Trace("t", arrival, np.full(4, 1000), np.full(4, 100))
+    assert needed_groups(trace, profile, 0.8, floor=0).tolist() == [1] + [0] * 19 + [1]
+    for floor in (1, 0):
+        oracle = Oracle(trace, profile, max_replicas=4, utilization=0.8, floor=floor)
+        assert oracle.decide(_view(360.0, 1, [])) == floor
+        assert oracle.decide(_view(900.0, 0, [], spec=0)) == 1
+
+
 def test_example_policy_loads_for_ours() -> None:
     policy = load_policy_file(REPO / "policies" / "llama-70b.yaml")[0].policy
     assert policy.spec.replicas.max >= 1
+
+
+def test_the_gateway_request_rate_counts_arrivals_in_its_window() -> None:
+    # Arrivals at 0, 10, 59, 60 and 61 s: (0, 60] holds 10, 59 and 60 -> 3 / 60 = 0.05;
+    # (1, 61] holds 10, 59, 60, 61 -> 4 / 60. Rejected requests reached the gateway too.
+    arrival = np.array([0.0, 10.0, 59.0, 60.0, 61.0])
+    trace = Trace("t", arrival, np.array([10, 10, 10, 10, 10**7]), np.ones(5, dtype=np.int64))
+    gateway = Gateway(RequestLog.for_trace(trace), max_context_tokens=131_072)
+    assert gateway.rejected == 1
+    assert gateway.request_rate(60.0, 60.0) == 3 / 60
+    assert gateway.request_rate(61.0, 60.0) == 4 / 60
+    assert gateway.request_rate(200.0, 60.0) == 0.0
+
+
+def test_the_gateway_rate_reaches_only_a_scale_to_zero_policy_as_its_activation() -> None:
+    policy_file = REPO / "policies" / "llama-70b.yaml"
+    base = load_policy_file(policy_file)[0].policy
+    stz = 'stz:scaleToZero={enabled: true, activation: {query: "sum(rate(x[1m]))", threshold: 0}}'
+    zero = build_variants(load_base(policy_file), [stz])[1].policy
+    view = _view(30.0, 0, [], spec=0)
+    view.store.record_gateway_rate(15.0, 0.4)
+    snap = view.store.snapshot(zero, 30.0, view.state)
+    assert snap.aggregates[Signal.ACTIVATION] == Sample(0.4, 15.0)
+    assert Signal.ACTIVATION not in view.store.snapshot(base, 30.0, view.state).aggregates
+
+
+def test_an_hpa_at_zero_acts_only_with_min_replicas_zero() -> None:
+    """At ``spec.replicas`` 0 the HPA is disabled unless its minReplicas is 0 (the
+    chart's HPA for a scale-to-zero policy): then ours' External metric wakes the LWS."""
+    seed = seed_recipe(max_replicas=10)
+    assert seed.decide(_view(0.0, 0, [], spec=0)) is None
+    base = load_policy_file(REPO / "policies" / "dev-8b.yaml")[0].policy
+    ours = Ours(base)
+    assert ours.hpa.config.min_replicas == 0  # as the chart renders it
+    assert base.spec.replicas.min == 1
+    quiet = _view(0.0, 0, [], spec=0)
+    quiet.store.record_gateway_rate(0.0, 0.0)
+    assert ours.decide(quiet) == 0
+    busy = _view(15.0, 0, [], spec=0)
+    busy.store.record_gateway_rate(15.0, 0.2)
+    assert ours.decide(busy) == 1
+    assert ours.decisions[-1][2] == "activation"

@@ -202,3 +202,67 @@ def test_a_latency_guard_held_while_groups_start_does_not_pile_up_after_a_burst(
     assert held["gpu_hours"] < free["gpu_hours"] * 0.8
     # The extra groups came after the burst: they bought no attainment.
     assert held["slo_attainment"] >= free["slo_attainment"] - 0.001
+
+
+STZ_70B = (
+    "scaleToZero={enabled: true, idleAfter: 5m, activation: "
+    '{query: "sum(rate(gateway_requests_total[1m]))", threshold: 0}}'
+)
+
+
+def _load_silence_load(silence: float) -> Trace:
+    """Ten minutes of the conversation excerpt, ``silence`` seconds of nothing, the same
+    ten minutes again (about 4.8 requests/s: one group's load)."""
+    load = read_azure(CONV).window(0, 600)
+    again = 600.0 + silence
+    return Trace(
+        "load-silence-load",
+        np.concatenate([load.arrival, load.arrival + again]),
+        np.concatenate([load.prompt_tokens, load.prompt_tokens]),
+        np.concatenate([load.output_tokens, load.output_tokens]),
+    )
+
+
+def test_a_wake_from_zero_serves_the_gateway_backlog_without_more_groups() -> None:
+    """Scale-to-zero in the closed loop: the gateway's request rate is the activation
+    signal. Through a 30-minute silence the policy goes to zero after ``idleAfter`` and
+    wakes on the first request back; the requests held through the 2-minute start reach
+    the woken group together. With ``holdWhileStarting`` (the shipped 70B policy's queue
+    signals) that backlog orders no group; without it, 9 more for nothing."""
+    trace = _load_silence_load(1800.0)
+    back = 2400.0
+    shipped = load_policy_file(POLICY)[0].policy
+    key = LwsKey(shipped.spec.target.namespace, shipped.spec.target.name)
+    no_hold = (
+        "signals.queueDepth.holdWhileStarting=false",
+        "signals.queueWait.holdWhileStarting=false",
+    )
+    policies = {
+        "always-on": shipped,
+        "zero": _shipped_with(STZ_70B),
+        "zero-no-hold": build_variants(
+            load_base(POLICY), [f"v:{STZ_70B}", *(f"v:{c}" for c in no_hold)]
+        )[1].policy,
+    }
+    runs = {}
+    for name, policy in policies.items():
+        result = run(trace, PROFILE, Ours(policy), fleet_factory, 1, config=LoopConfig(key=key))
+        timeline = list(zip(result.timeline.time, result.timeline.spec, strict=True))
+        silent = [s for t, s in timeline if 1500.0 <= t < back]
+        after = [s for t, s in timeline if t >= back]
+        runs[name] = (silent, after, result, summarise(result, 1.0))
+    silent, after, _, always = runs["always-on"]
+    assert set(silent) == {1}
+    assert max(after) == 1
+    silent, after, woken, zero = runs["zero"]
+    assert set(silent) == {0}  # at zero through the silence ...
+    assert after[0] == 1  # ... woken by the first request back ...
+    assert max(after) == 1  # ... to one group, which serves the backlog
+    assert woken.held_requests > 100  # the requests that arrived during the cold start
+    assert zero["failed_requests"] == 0
+    assert zero["slo_attainment"] > 0.85
+    assert zero["gpu_hours"] < 0.6 * always["gpu_hours"]
+    _, after, _, unheld = runs["zero-no-hold"]
+    assert max(after) >= 5  # the step limit's 4 at once (10 in all), for a backlog one group drains
+    assert unheld["gpu_hours"] > zero["gpu_hours"] + 2.0
+    assert unheld["slo_attainment"] <= zero["slo_attainment"] + 0.001
