@@ -16,8 +16,10 @@ the cluster agree, once per cycle, by desired state rather than by events:
 
 What is labelled out is read back from the cluster every cycle, not only remembered: a
 leader labelled out carries the annotation ``lws-autoscaler.io/cordoned-by:
-lws-autoscaler`` too, and one list call (label selector ``serving=false``, all
-namespaces) finds those leaders again. So a restarted server, or a second replica, gives
+lws-autoscaler`` too, and a list call per namespace of the LWSes decided (label
+selector ``serving=false``) finds those leaders again; only those namespaces, so a
+server whose RBAC is a Role per namespace (chart value ``rbac.namespaces``) can read
+them. So a restarted server, or a second replica, gives
 back to routing a leader that an earlier process labelled out and whose drain is now
 called off; without the read-back it would stay out of its Service for good. A leader
 labelled ``"false"`` by hand, without the annotation, is never touched. When the list
@@ -31,7 +33,7 @@ A failed patch is logged and retried at the next cycle; a pod that no longer exi
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any, Protocol
 
 from autoscaler.engine import Decision
@@ -56,9 +58,9 @@ class PodLabeler(Protocol):
         other failures."""
         ...
 
-    def labelled_out(self) -> Mapping[LwsKey, frozenset[str]]:
-        """The leaders this autoscaler labelled out, per LWS, as the cluster has them now;
-        raise on any failure."""
+    def labelled_out(self, namespaces: Collection[str]) -> Mapping[LwsKey, frozenset[str]]:
+        """The leaders this autoscaler labelled out in ``namespaces``, per LWS, as the
+        cluster has them now; raise on any failure."""
         ...
 
 
@@ -89,12 +91,15 @@ class KubePodLabeler:
                 raise PodGoneError(f"{namespace}/{pod}") from exc
             raise
 
-    def labelled_out(self) -> Mapping[LwsKey, frozenset[str]]:
-        pods = self._core.list_pod_for_all_namespaces(
-            label_selector=f"{SERVING_LABEL}=false", _request_timeout=self._timeout
-        )
+    def labelled_out(self, namespaces: Collection[str]) -> Mapping[LwsKey, frozenset[str]]:
+        items = []
+        for namespace in sorted(namespaces):
+            pods = self._core.list_namespaced_pod(
+                namespace, label_selector=f"{SERVING_LABEL}=false", _request_timeout=self._timeout
+            )
+            items.extend(pods.items)
         found: dict[LwsKey, set[str]] = {}
-        for pod in pods.items:
+        for pod in items:
             meta = pod.metadata
             if meta is None or not meta.name or not meta.namespace:
                 continue
@@ -122,7 +127,9 @@ class Cordon:
         return dict(self._cordoned)
 
     def apply(self, decisions: Iterable[Decision]) -> None:
-        observed = self._observe()
+        decisions = list(decisions)
+        keys = {d.key for d in decisions} | self._decided | set(self._cordoned)
+        observed = self._observe({key.namespace for key in keys})
         seen: set[LwsKey] = set()
         for decision in decisions:
             seen.add(decision.key)
@@ -140,10 +147,13 @@ class Cordon:
             held = self._cordoned.get(key, frozenset()) | (observed or {}).get(key, frozenset())
             self._reconcile(key, held, frozenset(), None)
 
-    def _observe(self) -> Mapping[LwsKey, frozenset[str]] | None:
-        """The cluster's labelled-out leaders, or None (use memory) when it cannot say."""
+    def _observe(self, namespaces: set[str]) -> Mapping[LwsKey, frozenset[str]] | None:
+        """The cluster's labelled-out leaders in ``namespaces``, or None (use memory) when
+        it cannot say."""
+        if not namespaces:
+            return {}
         try:
-            observed = self._labeler.labelled_out()
+            observed = self._labeler.labelled_out(namespaces)
         except Exception as exc:  # any API failure: memory is the best we have
             if not self._read_back_failing:
                 log.warning("could not list labelled-out leaders, using memory: %s", exc)

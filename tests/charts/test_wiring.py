@@ -12,6 +12,7 @@ import base64
 import hashlib
 from typing import Any
 
+import helm_python as helm
 import pytest
 import yaml
 from cryptography import x509
@@ -529,6 +530,42 @@ def test_rbac_grants_exactly_what_the_server_and_the_hpa_controller_need() -> No
     assert FULLNAME in names
     role_bindings = render({"auth": {"disable": True}}).all("RoleBinding")
     assert {b["metadata"]["name"] for b in role_bindings} == {f"{FULLNAME}-leader-election"}
+
+
+def test_rbac_namespaces_grant_the_same_rules_only_where_the_policies_point() -> None:
+    """``rbac.namespaces``: a Role and RoleBinding per namespace, with the ClusterRole's
+    rules, and no cluster-wide read of pods or LeaderWorkerSets."""
+    cluster_rules = render().one("ClusterRole", FULLNAME)["rules"]
+    policy = yaml.safe_load((POLICIES_DIR / "llama-70b.yaml").read_text())
+    values = {
+        "policies": {"inline": {"llama": policy}},
+        "rbac": {"namespaces": ["inference", "batch"]},
+    }
+    rendered = render(values)
+    names = {r["metadata"]["name"] for r in rendered.all("ClusterRole")}
+    assert FULLNAME not in names
+    assert FULLNAME not in {b["metadata"]["name"] for b in rendered.all("ClusterRoleBinding")}
+    roles = [r for r in rendered.all("Role") if r["metadata"]["name"] == FULLNAME]
+    assert sorted(r["metadata"]["namespace"] for r in roles) == ["batch", "inference"]
+    assert all(r["rules"] == cluster_rules for r in roles)
+    bindings = [b for b in rendered.all("RoleBinding") if b["metadata"]["name"] == FULLNAME]
+    assert sorted(b["metadata"]["namespace"] for b in bindings) == ["batch", "inference"]
+    for binding in bindings:
+        assert binding["roleRef"] == {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "Role",
+            "name": FULLNAME,
+        }
+        assert _subjects_are_the_server(binding)
+    assert not list(validation_errors(rendered))
+    # A policy whose namespace is left out could never be read: refused at install.
+    left_out = {**values, "rbac": {"namespaces": ["batch"]}}
+    with pytest.raises(
+        helm.HelmError,
+        match=r"policies\.inline\.llama targets namespace "
+        r"inference, which rbac\.namespaces \(batch\) leaves out",
+    ):
+        render(left_out)
 
 
 def test_replicas_elect_one_relabeller_on_a_lease_of_their_own() -> None:

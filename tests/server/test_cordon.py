@@ -137,6 +137,26 @@ def test_when_its_policy_goes_the_other_replica_drain_ends_too(api: FakeApiServe
     assert [pod for pod, _ in _patches(api)] == ["llama-70b-3"]
 
 
+def test_the_read_back_lists_only_the_namespaces_of_the_lwses_it_decided(
+    api: FakeApiServer,
+) -> None:
+    """A list per namespace, never across all of them: with the chart's ``rbac.namespaces``
+    the server may list pods only where its policies point (a cluster-wide list would be
+    403, and a restarted server could no longer find the leaders it had labelled out)."""
+    _labelled_out_earlier(api, 3, owned=True)
+    cordon = Cordon(KubePodLabeler(api_client(api)))
+    cordon.apply([_decision(4, ())])
+    assert _label(api, "llama-70b-3") == "true"  # found in its namespace, given back
+    lists = [r.path for r in api.requests if r.method == "GET" and r.path.endswith("/pods")]
+    assert lists == [f"/api/v1/namespaces/{KEY.namespace}/pods"]
+    # Its policy removed: the namespace is still read, so the orphaned drain ends too.
+    _labelled_out_earlier(api, 2, owned=True)
+    cordon.apply([])
+    assert _label(api, "llama-70b-2") == "true"
+    lists = [r.path for r in api.requests if r.method == "GET" and r.path.endswith("/pods")]
+    assert set(lists) == {f"/api/v1/namespaces/{KEY.namespace}/pods"}
+
+
 def test_a_leader_labelled_out_by_hand_is_left_alone(api: FakeApiServer) -> None:
     _labelled_out_earlier(api, 1, owned=False)
     cordon = Cordon(KubePodLabeler(api_client(api)))
@@ -157,7 +177,8 @@ def test_a_label_set_back_by_someone_else_is_set_out_again(api: FakeApiServer) -
 def test_without_the_read_back_the_server_falls_back_to_its_memory(
     api: FakeApiServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    api.on_get("/api/v1/pods", lambda _b, _r: (403, status(403, "Forbidden", "pods is forbidden")))
+    pods = f"/api/v1/namespaces/{KEY.namespace}/pods"
+    api.on_get(pods, lambda _b, _r: (403, status(403, "Forbidden", "pods is forbidden")))
     cordon = Cordon(KubePodLabeler(api_client(api), timeout=2))
     cordon.apply([_decision(4, ("llama-70b-3",))])
     cordon.apply([_decision(4, ("llama-70b-3",))])
