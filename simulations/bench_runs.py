@@ -109,7 +109,7 @@ def controller(job: Job, setup: RunSetup) -> Controller:
     bounds = setup.policy.spec.replicas
     kind, value = job.kind, job.setting
     if kind == "ours":
-        return Ours(setup.policy)
+        return Ours(setup.policy, setup.loop.engine_lag)
     if kind == "seed":
         return seed_recipe(bounds.max) if value is None else seed_recipe(bounds.max, value)
     if kind == "keda":

@@ -89,6 +89,8 @@ class LoopConfig:
     timeline_interval: float = 15.0
     gateway_rate_window: float = 60.0
     """The range of the activation signal's rate, as in ``rate(...[1m])``."""
+    engine_lag: float = 0.0
+    """Ours only: how long before each HPA sync the server decides (``Ours``)."""
     key: LwsKey = field(default_factory=lambda: LwsKey("inference", "llm"))
 
 

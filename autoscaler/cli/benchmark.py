@@ -28,6 +28,7 @@ from autoscaler.errors import AutoscalerError
 from autoscaler.output_files import write_text
 from autoscaler.policy.model import ScalingPolicy
 from simulations.bench import BenchConfig, goal_check, load_ours_policy, run_benchmark
+from simulations.closedloop import LoopConfig
 from simulations.previous_outputs import remove_previous
 from simulations.profile import DEFAULT_PROFILE, ServingProfile, available_profiles, load_profile
 from simulations.report import OUTPUT_FILES, markdown_table, write_outputs
@@ -68,6 +69,14 @@ def register(subparsers: Any) -> None:
         type=Path,
         default=None,
         help="policy for 'ours' (default: the profile's example policy)",
+    )
+    parser.add_argument(
+        "--engine-lag",
+        type=non_negative_float,
+        default=0.0,
+        metavar="SECONDS",
+        help="how long before each HPA sync ours' server decides: the age of the "
+        "recommendation the HPA reads (a multiple of 0.5 below 15; default 0)",
     )
     parser.add_argument(
         "--set",
@@ -171,6 +180,8 @@ def _check(args: argparse.Namespace) -> tuple[int, ...] | None:
     problems = []
     if not 0 < args.slo_target <= 1:
         problems.append("--slo-target must be in (0, 1]")
+    if args.engine_lag >= 15 or (2 * args.engine_lag) % 1:
+        problems.append("--engine-lag must be a multiple of 0.5 s below the 15 s HPA sync")
     seeds = None
     try:
         seeds = read_seeds(args)
@@ -255,7 +266,9 @@ def _one(
     """The whole benchmark on one seed's arrivals, its outputs written to ``out``: (meta,
     figures, the files written)."""
     path = args.trace or default_trace()
-    config = BenchConfig(args.slo_queue_wait, args.slo_target, seed)
+    config = BenchConfig(
+        args.slo_queue_wait, args.slo_target, seed, LoopConfig(engine_lag=args.engine_lag)
+    )
     bench, wall = with_progress(
         args.quiet, lambda bar: run_benchmark(trace, profile, policy, config, bar, args.jobs)
     )
@@ -283,5 +296,6 @@ def _one(
         "servegen_clients": args.servegen_clients,
         "lengths": None if args.lengths is None else str(args.lengths),
         "policy_changes": list(args.changes),
+        "engine_lag_s": args.engine_lag,
     }
     return meta, bench.figures, write_outputs(bench, out, meta, args.slo_target)

@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -71,13 +72,17 @@ class HpaDriven:
         self._read = read
 
     def decide(self, view: LoopView) -> int | None:
+        return self._sync(view, self._read)
+
+    def _sync(self, view: LoopView, read: Callable[[LoopView], Reading]) -> int | None:
+        """One HPA sync on the metric ``read`` gives."""
         scale = _scale_view(view)
         if scale.spec_replicas == 0 and self.hpa.config.min_replicas != 0:
             # At zero with minReplicas > 0 the HPA is disabled (KEDA's activation is
             # someone else's job). With minReplicas 0 (HPAScaleToZero) it goes on: an
             # External AverageValue target sizes from the metric alone, so ours wakes.
             return None
-        return self.hpa.reconcile(view.now, scale, [self._read(view)]).replicas
+        return self.hpa.reconcile(view.now, scale, [read(view)]).replicas
 
 
 def _waiting(view: LoopView) -> dict[str, float]:
@@ -151,9 +156,17 @@ def chart_behavior(values_file: Path = CHART_VALUES) -> tuple[Behavior, float | 
 
 
 class Ours(HpaDriven):
-    """The engine on production snapshots, followed by the chart's HPA."""
+    """The engine on production snapshots, followed by the chart's HPA.
 
-    def __init__(self, policy: ScalingPolicy) -> None:
+    ``lag``: how long before each HPA sync the server's cycle decides (a multiple of
+    the loop's 0.5 s step, below the 15 s sync). 0 decides at the sync itself, so the
+    HPA reads a recommendation 0 s old; in a cluster the two cycles run independently,
+    and with a lag of 5 s the HPA at 15:00 reads what the server decided at 14:55 from
+    the scrape of 14:45. The controller is then called every ``gcd(15, lag)`` seconds
+    and acts only at those two moments.
+    """
+
+    def __init__(self, policy: ScalingPolicy, lag: float = 0.0) -> None:
         behavior, tolerance = chart_behavior()
         if tolerance is not None:
             behavior = Behavior(
@@ -179,6 +192,13 @@ class Ours(HpaDriven):
             behavior=behavior,
         )
         super().__init__("ours", config, self._recommend)
+        sync = self.period
+        if not 0 <= lag < sync or (2 * lag) % 1:
+            raise ValueError(f"engine lag must be a multiple of 0.5 s in [0, {sync:g}), got {lag}")
+        self.lag = lag
+        if lag:
+            self.period = math.gcd(round(2 * sync), round(2 * lag)) / 2
+        self._published: Reading = MetricError("the server has published no recommendation yet")
         self.policy = policy
         self.engine_state = EngineState()
         self.decisions: list[tuple[float, int | None, str | None]] = []
@@ -187,6 +207,18 @@ class Ours(HpaDriven):
     def cordoned(self) -> frozenset[int]:
         """The groups the last decision drains (``scaleDown.drain``): no new requests."""
         return self._cordoned
+
+    def decide(self, view: LoopView) -> int | None:
+        if not self.lag:
+            return super().decide(view)
+        sync = self.hpa.config.controller.sync_period_seconds
+        phase = view.now % sync
+        wanted = None
+        if phase < 1e-6 or sync - phase < 1e-6:
+            wanted = self._sync(view, lambda _view: self._published)
+        if abs(phase - (sync - self.lag)) < 1e-6:
+            self._published = self._recommend(view)
+        return wanted
 
     def _recommend(self, view: LoopView) -> Reading:
         snapshot = view.store.snapshot(self.policy, view.now, view.state)

@@ -228,10 +228,11 @@ def test_benchmark_rejects_bad_seeds(
 def test_benchmark_reports_every_bad_option_at_once(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    args = ["--slo-target", "1.5", "--seeds", "3-1", "--out", str(tmp_path)]
-    assert main(["benchmark", *args]) == 2
+    args = ["--slo-target", "1.5", "--engine-lag", "7.3", "--seeds", "3-1"]
+    assert main(["benchmark", *args, "--out", str(tmp_path)]) == 2
     assert capsys.readouterr().err == (
         "lws-autoscaler benchmark: --slo-target must be in (0, 1]; "
+        "--engine-lag must be a multiple of 0.5 s below the 15 s HPA sync; "
         "--seeds: seed range '3-1' runs backwards\n"
     )
 
@@ -370,7 +371,8 @@ def test_meta_json_holds_the_trace_options_as_given(tmp_path: Path) -> None:
     assert main(args) == 0
     meta = json.loads((tmp_path / "meta.json").read_text())
     assert meta["policy_changes"] == []
-    given = {k: meta[k] for k in list(meta)[-7:-1]}
+    assert meta["engine_lag_s"] == 0.0
+    given = {k: meta[k] for k in list(meta)[-8:-2]}
     assert given == {
         "start": 30.0,
         "duration": 60.0,

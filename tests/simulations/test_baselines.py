@@ -7,6 +7,7 @@ from collections import deque
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from autoscaler.policy.loader import load_policy_file
 from autoscaler.signals import Signal
@@ -204,3 +205,31 @@ def test_an_hpa_at_zero_acts_only_with_min_replicas_zero() -> None:
     busy.store.record_gateway_rate(15.0, 0.2)
     assert ours.decide(busy) == 1
     assert ours.decisions[-1][2] == "activation"
+
+
+def test_with_an_engine_lag_the_hpa_reads_what_the_server_decided_before_its_sync() -> None:
+    """``Ours(policy, lag=5)``: called every 5 s; the server decides at 10 s (sync - lag)
+    on the view then, and the HPA's sync at 15 s follows that recommendation, whatever
+    the view at 15 s shows. At 0 s nothing is published yet: the HPA keeps its size."""
+    policy = load_policy_file(REPO / "policies" / "llama-70b.yaml")[0].policy
+    ours = Ours(policy, lag=5.0)
+    assert ours.period == 5.0
+    assert ours.decide(_view(0.0, 2, [0.0, 0.0])) == 2
+    assert ours.decisions == []  # the HPA synced; the server has not decided yet
+    assert ours.decide(_view(5.0, 2, [0.0, 0.0])) is None  # neither acts at 5 s
+    busy = _view(10.0, 2, [100.0, 100.0])
+    assert ours.decide(busy) is None  # the server decides, the HPA waits for its sync
+    ((at, published, _),) = ours.decisions
+    assert at == 10.0
+    assert published is not None
+    assert published > 2
+    assert ours.decide(_view(15.0, 2, [0.0, 0.0])) == published
+    at_once = Ours(policy)  # lag 0: the engine at the sync, on the view of the sync
+    assert at_once.decide(_view(15.0, 2, [0.0, 0.0])) == 2
+
+
+@pytest.mark.parametrize("lag", [-1.0, 15.0, 2.3])
+def test_an_engine_lag_off_the_loop_steps_or_past_a_sync_is_refused(lag: float) -> None:
+    policy = load_policy_file(REPO / "policies" / "llama-70b.yaml")[0].policy
+    with pytest.raises(ValueError, match=r"engine lag must be a multiple of 0\.5 s"):
+        Ours(policy, lag=lag)
