@@ -37,7 +37,7 @@ from autoscaler.engine.missing import (
     why_unusable,
 )
 from autoscaler.engine.proposals import (
-    backlog_hold,
+    backlog_holds,
     backlog_message,
     held_while_starting,
     propose_with_history,
@@ -124,8 +124,8 @@ def _scale(
     # A drain under way: the rules see the LWS at the size it is going to.
     snapshot = drain_view(state, snapshot)
     spec, now, current = ctx.spec, ctx.now, snapshot.spec_replicas
-    holding = backlog_hold(snapshot, state.rates_from, now, ctx.cold)
-    proposals, queue_now = propose_with_history(spec, snapshot, now, state.queue_totals, holding)
+    holds = backlog_holds(snapshot, state, now, ctx.cold, spec.metrics.rate_window)
+    proposals, queue_now = propose_with_history(spec, snapshot, now, state.queue_totals, holds)
     note_invalid(ctx, proposals)
     queue_totals = state.queue_totals
     if queue_now is not None:
@@ -140,7 +140,7 @@ def _scale(
     best: SignalProposal | None = None
     best_key = (0, 0.0)
     demand = 0.0
-    held = held_while_starting(spec, holding)
+    held = held_while_starting(spec, holds)
     exists = snapshot.ready_replicas + snapshot.starting_replicas
     for p in proposals:
         if p.replicas is None or p.needed is None:

@@ -22,7 +22,7 @@ from autoscaler.engine.context import DecisionContext
 from autoscaler.engine.decision import Decision, ReasonCode, SignalProposal, SignalStatus
 from autoscaler.engine.leader_totals import usable_value
 from autoscaler.engine.startup import SLOW_START_FACTOR
-from autoscaler.engine.state import EngineState
+from autoscaler.engine.state import EngineState, no_group_serves
 from autoscaler.snapshot import LwsSnapshot
 
 R = ReasonCode
@@ -112,7 +112,10 @@ def wait_for_leaders(
         # The silence goes on in the state: until the HPA applies the 0, the next
         # decisions see the same LWS and give it up again, instead of holding 1.
         state = state.evolve(
-            last_good=(ctx.now, 0), idle_since=quiet_since, demand=(), rates_from=ctx.now
+            last_good=(ctx.now, 0),
+            idle_since=quiet_since,
+            demand=(),
+            **no_group_serves(state, ctx.now),
         )
         return ctx.finish(state, current, 0, proposals, "scaleToZero")
     held = ctx.clamp(current)
@@ -121,7 +124,10 @@ def wait_for_leaders(
         f"no ready group yet ({snapshot.starting_replicas} starting): hold at {held}",
     )
     state = state.evolve(
-        last_good=(ctx.now, held), idle_since=quiet_since, demand=(), rates_from=ctx.now
+        last_good=(ctx.now, held),
+        idle_since=quiet_since,
+        demand=(),
+        **no_group_serves(state, ctx.now),
     )
     return ctx.finish(state, current, held, proposals, "startup")
 

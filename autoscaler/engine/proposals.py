@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from dataclasses import dataclass
 
 from autoscaler.engine.decision import SignalProposal, SignalStatus, make_proposal
 from autoscaler.engine.leader_totals import leader_total, usable_value
-from autoscaler.engine.state import TimedFloats
+from autoscaler.engine.state import EngineState, TimedFloats
 from autoscaler.engine.tolerance import apply_tolerance
 from autoscaler.policy.model import LatencySignal, PolicySpec, QueueDepthSignal
 from autoscaler.snapshot import LwsSnapshot
@@ -140,12 +141,12 @@ def propose_with_history(
     snapshot: LwsSnapshot,
     now: float,
     queue_totals: TimedFloats,
-    holding: bool | None = None,
+    holds: Holds | None = None,
 ) -> tuple[tuple[SignalProposal, ...], float | None]:
     """One proposal per signal, in policy order, and the total queue to remember.
 
-    ``holding``: whether ``holdWhileStarting`` holds now (:func:`backlog_hold`); by
-    default, while groups start.
+    ``holds``: what ``holdWhileStarting`` holds now (:func:`backlog_holds`); by
+    default, everything while groups start.
 
     A ``queueDepth`` signal with ``sustainedFor`` is sized by the lowest total queue of
     the decisions in that window (:func:`lowest_since` over ``queue_totals``, which holds
@@ -155,13 +156,13 @@ def propose_with_history(
     """
     stale_after = policy.metrics.stale_after
     band = (policy.tolerance, policy.scale_down.spare_groups)  # see apply_tolerance
-    if holding is None:
-        holding = snapshot.starting_replicas > 0
+    if holds is None:
+        holds = STARTING if snapshot.starting_replicas else Holds()
     out: list[SignalProposal] = []
     queue_now: float | None = None
     for spec in policy.signals:
         if isinstance(spec, LatencySignal):
-            out.append(_latency_proposal(spec, snapshot, now, stale_after, band, holding))
+            out.append(_latency_proposal(spec, snapshot, now, stale_after, band, holds.latency))
             continue
         name, target, total, reporting, status = leader_total(
             spec, snapshot, now, stale_after, policy.metrics.rate_window
@@ -177,7 +178,7 @@ def propose_with_history(
             queue_now = total
             total = lowest_since(queue_totals, now, spec.sustained_for, total)
         proposal = _total_proposal(name, target, total, reporting, status, snapshot, band)
-        if isinstance(spec, QueueDepthSignal) and spec.hold_while_starting and holding:
+        if isinstance(spec, QueueDepthSignal) and spec.hold_while_starting and holds.queue:
             proposal = _held(proposal, snapshot)
         out.append(proposal)
     return tuple(out), queue_now
@@ -197,12 +198,25 @@ def _held(proposal: SignalProposal, snapshot: LwsSnapshot) -> SignalProposal:
     return dataclasses.replace(proposal, replicas=exists)
 
 
-def backlog_hold(
-    snapshot: LwsSnapshot, no_group_served_at: float | None, now: float, cold: float
-) -> bool:
-    """Whether ``holdWhileStarting`` holds now: while groups start, and for one cold
-    start after the last decision at which no group served (``EngineState.rates_from``:
-    at zero, or every group starting or unready).
+@dataclass(frozen=True, slots=True)
+class Holds:
+    """Whether ``holdWhileStarting`` holds the queue signals and the latency guards now."""
+
+    queue: bool = False
+    latency: bool = False
+
+
+STARTING = Holds(queue=True, latency=True)
+
+
+def backlog_holds(
+    snapshot: LwsSnapshot, state: EngineState, now: float, cold: float, rate_window: float
+) -> Holds:
+    """What ``holdWhileStarting`` holds now: everything while groups start; after a
+    stretch of decisions with no group serving (at zero, or every group starting or
+    unready: ``EngineState.unserved_since`` to ``rates_from``), the queue for as long
+    as that stretch lasted, at most one cold start, and the latency guards a rate
+    window longer.
 
     With no group serving, the gateway holds every request; the first group to serve
     gets that backlog at once. Woken from zero with 1.6 requests/s and a 5-minute cold
@@ -210,12 +224,22 @@ def backlog_hold(
     ``targetPerGroup: 12``, and the p90 queue wait of the requests it finishes next is
     minutes. Every one of them already waited a cold start, and groups ordered now would
     serve a cold start later, when one group at that rate has long drained them (tested
-    in the closed loop: 5 groups ordered, 4 of them for nothing). Load the woken groups
-    cannot carry keeps the queue past the hold, and the rules order then; the token
-    throughput signal is never held."""
+    in the closed loop: 5 groups ordered, 4 of them for nothing). A latency quantile
+    keeps the backlog's waits for ``metrics.rateWindow`` after the last of them is
+    served (vLLM observes a queue time when the request finishes), hence its longer
+    hold. A stretch of one decision (every leader unready for one scrape) holds
+    nothing: the backlog of one interval is small, and a real overload must not wait a
+    cold start. Load the woken groups cannot carry keeps the queue past the hold, and
+    the rules order then; the token throughput signal is never held."""
     if snapshot.starting_replicas:
-        return True
-    return no_group_served_at is not None and now - no_group_served_at < cold
+        return STARTING
+    if state.rates_from is None or state.unserved_since is None:
+        return Holds()
+    stretch = min(cold, state.rates_from - state.unserved_since)
+    if stretch <= 0:
+        return Holds()
+    since = now - state.rates_from
+    return Holds(queue=since < stretch, latency=since < stretch + rate_window)
 
 
 def backlog_message(
@@ -233,13 +257,14 @@ def backlog_message(
     )
 
 
-def held_while_starting(spec: PolicySpec, holding: bool) -> frozenset[str]:
-    """Names of the signals ``holdWhileStarting`` holds now (``holding``: see
-    :func:`backlog_hold`)."""
-    if not holding:
+def held_while_starting(spec: PolicySpec, holds: Holds) -> frozenset[str]:
+    """Names of the signals ``holdWhileStarting`` holds now (``holds``: see
+    :func:`backlog_holds`)."""
+    if not (holds.queue or holds.latency):
         return frozenset()
     return frozenset(
         s.type
         for s in spec.signals
-        if isinstance(s, LatencySignal | QueueDepthSignal) and s.hold_while_starting
+        if (isinstance(s, QueueDepthSignal) and holds.queue and s.hold_while_starting)
+        or (isinstance(s, LatencySignal) and holds.latency and s.hold_while_starting)
     )

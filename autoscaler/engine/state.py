@@ -44,6 +44,8 @@ class EngineState:
     - ``rates_from``: the last decision with no group serving (at zero, or every group
       still starting): token rates read over a window reaching back before it are a
       warm-up, not demand (the forecast's trend starts a rate window later);
+    - ``unserved_since``: the first decision of that stretch with no group serving (the
+      gateway's backlog grew for as long, ``proposals.backlog_holds``);
     - ``start_durations``/``seen_starts``: observed cold starts and the groups already
       counted, as (index, creation time), at most one per index;
     - ``draining``: leaders of the groups a drained scale-down removes, each with the
@@ -61,6 +63,7 @@ class EngineState:
     last_good: tuple[float, int] | None = None
     idle_since: float | None = None
     rates_from: float | None = None
+    unserved_since: float | None = None
     decided_at: float | None = None
     interval: float | None = None
     start_durations: tuple[float, ...] = ()
@@ -102,6 +105,7 @@ def rebased(state: EngineState, now: float) -> EngineState:
         state.observed_since,
         state.idle_since,
         state.rates_from,
+        state.unserved_since,
         state.decided_at,
     ]
     if state.last_good is not None:
@@ -126,6 +130,7 @@ def rebased(state: EngineState, now: float) -> EngineState:
         observed_since=earlier(state.observed_since),
         idle_since=earlier(state.idle_since),
         rates_from=earlier(state.rates_from),
+        unserved_since=earlier(state.unserved_since),
         decided_at=earlier(state.decided_at),
         last_good=last_good,
         queue_calm=calm,
@@ -137,6 +142,16 @@ def no_group_served_last(state: EngineState) -> bool:
     """Whether the previous decision had no group serving (at zero, or every group
     starting): such a decision stamps ``rates_from`` with its own time."""
     return state.rates_from is not None and state.rates_from == state.decided_at
+
+
+def no_group_serves(state: EngineState, now: float) -> dict[str, float]:
+    """The changes a decision with no group serving makes: ``rates_from`` is ``now``,
+    and ``unserved_since`` keeps the start of the stretch (``now`` unless the previous
+    decision had no group serving either)."""
+    since = state.unserved_since
+    if since is None or not no_group_served_last(state):
+        since = now
+    return {"rates_from": now, "unserved_since": since}
 
 
 def unobserved_gap(state: EngineState, now: float, stale_after: float) -> bool:

@@ -26,7 +26,7 @@ from autoscaler.engine.context import DecisionContext
 from autoscaler.engine.decision import Decision, ReasonCode
 from autoscaler.engine.leader_totals import usable_value
 from autoscaler.engine.stabilize import protect_groups
-from autoscaler.engine.state import EngineState, no_group_served_last
+from autoscaler.engine.state import EngineState, no_group_served_last, no_group_serves
 from autoscaler.policy.model import PolicySpec
 from autoscaler.signals import Signal
 from autoscaler.snapshot import LwsSnapshot, Sample
@@ -98,7 +98,7 @@ def _at_zero(
     # No group serves: the rates that come back after a wake start from nothing (see
     # ``EngineState.rates_from``).
     state = state.evolve(
-        idle_since=None, last_good=(ctx.now, replicas), demand=(), rates_from=ctx.now
+        idle_since=None, last_good=(ctx.now, replicas), demand=(), **no_group_serves(state, ctx.now)
     )
     return ctx.finish(state, 0, replicas, (), driver)
 

@@ -48,8 +48,9 @@ class QueueDepthSignal(StrictModel):
             "While groups are starting, propose at most the groups that exist (ready + "
             "starting): the groups on their way will drain the queue the ready ones "
             "built, and the same backlog would order groups again at every decision "
-            "until those are ready. Also for one cold start after groups serve again "
-            "after none did (a wake from zero): they drain the gateway's backlog."
+            "until those are ready. Also after groups serve again after none did (a "
+            "wake from zero), for as long as none served, at most one cold start: they "
+            "drain the gateway's backlog."
         ),
     )
 
@@ -81,8 +82,9 @@ class _LatencyTarget(StrictModel):
             "While groups are starting, propose at most the groups that exist (ready + "
             "starting): the quantile covers requests the ready groups already finished, "
             "so it cannot see the groups on their way, and the same waits would order "
-            "groups again at every decision until those are ready. Also for one cold "
-            "start after groups serve again after none did (a wake from zero)."
+            "groups again at every decision until those are ready. Also after groups "
+            "serve again after none did (a wake from zero), as the queue does, and a "
+            "rateWindow longer."
         ),
     )
 

@@ -19,11 +19,13 @@ leader labelled out carries the annotation ``lws-autoscaler.io/cordoned-by:
 lws-autoscaler`` too, and a list call per namespace of the LWSes decided (label
 selector ``serving=false``) finds those leaders again; only those namespaces, so a
 server whose RBAC is a Role per namespace (chart value ``rbac.namespaces``) can read
-them. So a restarted server, or a second replica, gives
+them. An LWS whose policy is gone is listed until its leaders are given back, then
+forgotten. So a restarted server, or a second replica, gives
 back to routing a leader that an earlier process labelled out and whose drain is now
 called off; without the read-back it would stay out of its Service for good. A leader
 labelled ``"false"`` by hand, without the annotation, is never touched. When the list
-fails, the process falls back to what it labelled itself.
+of a namespace fails (a 403 where the Role is missing, a timeout), the LWSes of that
+namespace fall back to what this process labelled itself; the others are unaffected.
 
 A failed patch is logged and retried at the next cycle; a pod that no longer exists
 (404) is forgotten. The leader template of the LWS must carry
@@ -33,7 +35,7 @@ A failed patch is logged and retried at the next cycle; a pod that no longer exi
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 from autoscaler.engine import Decision
@@ -58,8 +60,8 @@ class PodLabeler(Protocol):
         other failures."""
         ...
 
-    def labelled_out(self, namespaces: Collection[str]) -> Mapping[LwsKey, frozenset[str]]:
-        """The leaders this autoscaler labelled out in ``namespaces``, per LWS, as the
+    def labelled_out(self, namespace: str) -> Mapping[LwsKey, frozenset[str]]:
+        """The leaders this autoscaler labelled out in ``namespace``, per LWS, as the
         cluster has them now; raise on any failure."""
         ...
 
@@ -91,15 +93,12 @@ class KubePodLabeler:
                 raise PodGoneError(f"{namespace}/{pod}") from exc
             raise
 
-    def labelled_out(self, namespaces: Collection[str]) -> Mapping[LwsKey, frozenset[str]]:
-        items = []
-        for namespace in sorted(namespaces):
-            pods = self._core.list_namespaced_pod(
-                namespace, label_selector=f"{SERVING_LABEL}=false", _request_timeout=self._timeout
-            )
-            items.extend(pods.items)
+    def labelled_out(self, namespace: str) -> Mapping[LwsKey, frozenset[str]]:
+        pods = self._core.list_namespaced_pod(
+            namespace, label_selector=f"{SERVING_LABEL}=false", _request_timeout=self._timeout
+        )
         found: dict[LwsKey, set[str]] = {}
-        for pod in items:
+        for pod in pods.items:
             meta = pod.metadata
             if meta is None or not meta.name or not meta.namespace:
                 continue
@@ -118,7 +117,7 @@ class Cordon:
         # Leaders that were 404 when labelled out: the read-back cannot see them, and a
         # decision may still name them for a cycle; they are not patched again.
         self._gone: set[tuple[LwsKey, str]] = set()
-        self._read_back_failing = False
+        self._unreadable: set[str] = set()  # namespaces whose list failed last cycle
         self._decided: set[LwsKey] = set()
 
     @property
@@ -129,12 +128,12 @@ class Cordon:
     def apply(self, decisions: Iterable[Decision]) -> None:
         decisions = list(decisions)
         keys = {d.key for d in decisions} | self._decided | set(self._cordoned)
-        observed = self._observe({key.namespace for key in keys})
+        observed, unreadable = self._observe({key.namespace for key in keys})
         seen: set[LwsKey] = set()
         for decision in decisions:
             seen.add(decision.key)
             held = self._cordoned.get(decision.key, frozenset())
-            if observed is not None:
+            if decision.key.namespace not in unreadable:
                 gone = {pod for key, pod in self._gone if key == decision.key}
                 held = observed.get(decision.key, frozenset()) | (held & gone)
             self._reconcile(decision.key, held, frozenset(decision.draining), decision.current)
@@ -142,27 +141,38 @@ class Cordon:
         # An LWS decided before and not now: its policy is gone, nothing will remove
         # these groups, so they serve again. Only LWSes this process decided: another
         # installation's drains (other namespaces, other policies) are not ours to end.
-        orphaned = (set(self._cordoned) | (set(observed or {}) & self._decided)) - seen
+        orphaned = (set(self._cordoned) | (set(observed) & self._decided)) - seen
         for key in sorted(orphaned):
-            held = self._cordoned.get(key, frozenset()) | (observed or {}).get(key, frozenset())
+            held = self._cordoned.get(key, frozenset()) | observed.get(key, frozenset())
             self._reconcile(key, held, frozenset(), None)
+        # Once given back (or never drained), a removed policy's LWS is forgotten: its
+        # namespace is listed no more (its Role may be gone with the policy).
+        self._decided = seen | {
+            key
+            for key in self._decided - seen
+            if key in self._cordoned or key.namespace in unreadable
+        }
 
-    def _observe(self, namespaces: set[str]) -> Mapping[LwsKey, frozenset[str]] | None:
-        """The cluster's labelled-out leaders in ``namespaces``, or None (use memory) when
-        it cannot say."""
-        if not namespaces:
-            return {}
-        try:
-            observed = self._labeler.labelled_out(namespaces)
-        except Exception as exc:  # any API failure: memory is the best we have
-            if not self._read_back_failing:
-                log.warning("could not list labelled-out leaders, using memory: %s", exc)
-            self._read_back_failing = True
-            return None
-        if self._read_back_failing:
-            log.info("listing labelled-out leaders works again")
-        self._read_back_failing = False
-        return observed
+    def _observe(self, namespaces: set[str]) -> tuple[Mapping[LwsKey, frozenset[str]], set[str]]:
+        """The cluster's labelled-out leaders in ``namespaces``, and the namespaces that
+        could not be listed (their LWSes use memory)."""
+        observed: dict[LwsKey, frozenset[str]] = {}
+        unreadable: set[str] = set()
+        for namespace in sorted(namespaces):
+            try:
+                observed.update(self._labeler.labelled_out(namespace))
+            except Exception as exc:  # any API failure: memory is the best we have
+                if namespace not in self._unreadable:
+                    log.warning(
+                        "could not list labelled-out leaders in %s, using memory: %s",
+                        namespace,
+                        exc,
+                    )
+                unreadable.add(namespace)
+        for namespace in sorted(self._unreadable - unreadable):
+            log.info("listing labelled-out leaders in %s works again", namespace)
+        self._unreadable = unreadable
+        return observed, unreadable
 
     def _reconcile(
         self, key: LwsKey, held: frozenset[str], wanted: frozenset[str], current: int | None

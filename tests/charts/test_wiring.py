@@ -566,6 +566,9 @@ def test_rbac_namespaces_grant_the_same_rules_only_where_the_policies_point() ->
         r"inference, which rbac\.namespaces \(batch\) leaves out",
     ):
         render(left_out)
+    # Without the chart's RBAC (an admin applies it) the list restricts nothing here.
+    unmanaged = render({**left_out, "rbac": {"create": False, "namespaces": ["batch"]}})
+    assert not [r for r in unmanaged.all("Role") if r["metadata"]["name"] == FULLNAME]
 
 
 def test_replicas_elect_one_relabeller_on_a_lease_of_their_own() -> None:

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autoscaler.engine import Decision, ReasonCode
-from autoscaler.engine.proposals import backlog_hold
+from autoscaler.engine import Decision, EngineState, ReasonCode
+from autoscaler.engine.proposals import backlog_holds
 from autoscaler.engine.zero import is_idle
 from autoscaler.signals import Signal
 from autoscaler.snapshot import GroupStatus
@@ -481,32 +481,39 @@ def test_a_start_is_not_given_up_before_it_is_overdue() -> None:
 
 # --- the gateway's backlog after a wake -------------------------------------------------
 
+QUEUE_12 = {"type": "queueDepth", "targetPerGroup": 12}
+QUEUE_WAIT = {"type": "queueWait", "quantile": 0.9, "targetSeconds": 1}
+RATE_WINDOW = 120.0  # metrics.rateWindow below
+
 
 @pytest.mark.parametrize(
-    ("signal", "reading"),
+    ("signal", "reading", "held_for"),
     [
-        ({"type": "queueDepth", "targetPerGroup": 12}, {"queue": [480]}),
+        (QUEUE_12, {"queue": [480]}, 300.0),
         (
-            {"type": "queueWait", "quantile": 0.9, "targetSeconds": 1},
+            QUEUE_WAIT,
             {"queue": [0], "aggregates": {Signal.QUEUE_WAIT: 240.0, Signal.ACTIVATION: 1.6}},
+            300.0 + RATE_WINDOW,
         ),
     ],
     ids=["queue-depth", "queue-wait"],
 )
 @pytest.mark.parametrize("hold", [True, False], ids=["hold", "no-hold"])
 def test_the_backlog_a_woken_group_gets_orders_no_group_for_a_cold_start(
-    signal: dict[str, Any], reading: dict[str, Any], hold: bool
+    signal: dict[str, Any], reading: dict[str, Any], held_for: float, hold: bool
 ) -> None:
     """Woken from zero, 1.6 requests/s held at the gateway through a 5-minute start reach
     the one group at once: 480 waiting (40 groups at 12 each), then a p90 queue wait of
     4 minutes. With ``holdWhileStarting`` that backlog is the woken group's to drain for
-    one cold start after the last decision without a serving group; a queue still there
-    after it is load the group cannot carry, and orders. Without the option, at once."""
+    one cold start after the last decision without a serving group, and a latency guard
+    a rate window longer (its quantile keeps the backlog's waits that long); what is
+    still there after that is load the group cannot carry, and orders. Without the
+    option, at once."""
     policy = make_policy(
         signals=[{**signal, "holdWhileStarting": hold}],
         scaleUp={"maxStep": {"groups": 4, "period": "1m"}},
         scaleToZero=STZ,
-        metrics=SPARSE_DECISIONS,
+        metrics={**SPARSE_DECISIONS, "rateWindow": "2m"},
     )
     driver = Driver(policy)
     assert driver.at(0, current=0, ready=0, aggregates={Signal.ACTIVATION: 1.6}).replicas == 1
@@ -522,22 +529,76 @@ def test_the_backlog_a_woken_group_gets_orders_no_group_for_a_cold_start(
         return
     assert first.replicas == 1
     assert ReasonCode.WAKE_BACKLOG in codes(first)
-    # Still held 4:45 after the last unready decision ...
-    assert driver.at(270, current=1, groups=group, **backlog).replicas == 1
-    # ... and ordered once a cold start has passed with the backlog still there.
+    # Still held 15 s before the hold ends ...
+    assert driver.at(held_for - 30, current=1, groups=group, **backlog).replicas == 1
+    # ... and ordered once it has, with the backlog still there.
     late = driver.at(15, current=1, groups=group, **backlog)
     assert late.replicas == 5
     assert ReasonCode.WAKE_BACKLOG not in codes(late)
 
 
-def test_the_backlog_hold_lasts_one_cold_start_after_no_group_served() -> None:
-    one_ready = snapshot(T0, queue=[100])
+def _served_after(unserved: int) -> Driver:
+    """Four groups serving, then ``unserved`` decisions 15 s apart with every leader
+    unready (a readiness flap, a rolling restart), then serving again."""
+    policy = make_policy(
+        signals=[
+            {**QUEUE_12, "holdWhileStarting": True},
+            {**QUEUE_WAIT, "holdWhileStarting": True},
+        ],
+        metrics={"rateWindow": "2m"},
+    )
+    driver = Driver(policy)
+    groups = [GroupStatus(i, T0 - 900, T0 - 600) for i in range(4)]
+    driver.at(0, current=4, groups=groups, queue=[0] * 4)
+    unready = [GroupStatus(i, T0 - 900, None) for i in range(4)]
+    for _ in range(unserved):
+        waiting = driver.at(15, current=4, ready=0, starting=4, groups=unready)
+        assert ReasonCode.WAITING_FOR_LEADERS in codes(waiting)
+    return driver
+
+
+@pytest.mark.parametrize(
+    ("unserved", "queue_held_for"),
+    [(1, 0.0), (3, 30.0), (40, 300.0)],
+    ids=["one-decision-blip", "30s-outage", "longer-than-a-cold-start"],
+)
+def test_the_queue_is_held_for_as_long_as_no_group_served_at_most_a_cold_start(
+    unserved: int, queue_held_for: float
+) -> None:
+    """A backlog grows for as long as no group serves: one decision's worth is small, and
+    a real overload right after a one-scrape flap orders at once; a longer stretch holds
+    for its own length, never more than one cold start (300 s)."""
+    driver = _served_after(unserved)
+    overloaded = {"current": 4, "queue": [96] * 4}  # 32 groups' worth
+    first = driver.at(15, **overloaded)
+    if not queue_held_for:
+        assert first.replicas is not None
+        assert first.replicas > 4
+        return
+    assert first.replicas == 4
+    assert ReasonCode.WAKE_BACKLOG in codes(first)
+    if queue_held_for > 15:
+        assert driver.at(queue_held_for - 30, **overloaded).replicas == 4
+    ordered = driver.at(15, **overloaded).replicas
+    assert ordered is not None
+    assert ordered > 4
+
+
+def test_the_hold_is_measured_from_the_stretch_the_state_remembers() -> None:
     starting = snapshot(T0, ready=1, starting=1, queue=[100])
+    serving = snapshot(T0, queue=[100])
     cases = [
-        (starting, None, True),  # a group starting: the usual hold
-        (one_ready, None, False),  # every group always served
-        (one_ready, T0 - 299.0, True),  # served for 299 s of a 300 s cold start
-        (one_ready, T0 - 300.0, False),
+        (starting, EngineState(), (True, True)),  # a group starting: the usual hold
+        (serving, EngineState(), (False, False)),  # every group always served
+        # No group served from T0-900 to T0-299: 300 s (the cold start) of queue hold,
+        # 420 s of latency hold (plus the 120 s rate window).
+        (serving, EngineState(unserved_since=T0 - 900, rates_from=T0 - 299), (True, True)),
+        (serving, EngineState(unserved_since=T0 - 900, rates_from=T0 - 300), (False, True)),
+        (serving, EngineState(unserved_since=T0 - 900, rates_from=T0 - 420), (False, False)),
+        # A stretch of 60 s: 60 s of queue hold, 180 s of latency hold.
+        (serving, EngineState(unserved_since=T0 - 120, rates_from=T0 - 60), (False, True)),
+        (serving, EngineState(unserved_since=T0 - 120, rates_from=T0 - 59), (True, True)),
     ]
-    for snap, no_group_served_at, holding in cases:
-        assert backlog_hold(snap, no_group_served_at, T0, 300.0) is holding
+    for snap, state, (queue, latency) in cases:
+        holds = backlog_holds(snap, state, T0, 300.0, 120.0)
+        assert (holds.queue, holds.latency) == (queue, latency), state

@@ -4,7 +4,7 @@ snapshots are a pure function of time, and policy builders."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -156,7 +156,7 @@ class LabelRecorder:
     def set_serving(self, namespace: str, pod: str, serving: bool) -> None:
         self.calls.append((namespace, pod, serving))
 
-    def labelled_out(self, namespaces: Collection[str]) -> dict[LwsKey, frozenset[str]]:
+    def labelled_out(self, namespace: str) -> dict[LwsKey, frozenset[str]]:
         return {}
 
 

@@ -157,6 +157,38 @@ def test_the_read_back_lists_only_the_namespaces_of_the_lwses_it_decided(
     assert set(lists) == {f"/api/v1/namespaces/{KEY.namespace}/pods"}
 
 
+def test_a_namespace_that_cannot_be_listed_leaves_the_others_read_back(
+    api: FakeApiServer,
+) -> None:
+    """A policy in a namespace the Role does not cover (from an existing ConfigMap): its
+    list is 403. The other namespaces' read-back goes on: a leader an earlier process
+    labelled out there is still given back (with one failure for all, it stayed out)."""
+    other = LwsKey("other", "llama-8b")
+    api.on_get(
+        f"/api/v1/namespaces/{other.namespace}/pods",
+        lambda _b, _r: (403, status(403, "Forbidden", "pods is forbidden")),
+    )
+    _labelled_out_earlier(api, 3, owned=True)
+    cordon = Cordon(KubePodLabeler(api_client(api), timeout=2))
+    elsewhere = Decision(other, "llama-8b", T0, 2, 2, None, (), ())
+    cordon.apply([_decision(4, ()), elsewhere])
+    assert _label(api, "llama-70b-3") == "true"
+
+
+def test_a_removed_policy_namespace_is_listed_until_its_leaders_serve_again(
+    api: FakeApiServer,
+) -> None:
+    cordon = Cordon(KubePodLabeler(api_client(api)))
+    cordon.apply([_decision(4, ("llama-70b-3",))])
+    cordon.apply([])  # the policy is gone: group 3 serves again
+    assert _label(api, "llama-70b-3") == "true"
+    before = len([r for r in api.requests if r.method == "GET" and r.path.endswith("/pods")])
+    cordon.apply([])
+    cordon.apply([])
+    after = len([r for r in api.requests if r.method == "GET" and r.path.endswith("/pods")])
+    assert after == before  # forgotten: its namespace (and Role) may be gone
+
+
 def test_a_leader_labelled_out_by_hand_is_left_alone(api: FakeApiServer) -> None:
     _labelled_out_earlier(api, 1, owned=False)
     cordon = Cordon(KubePodLabeler(api_client(api)))

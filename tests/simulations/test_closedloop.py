@@ -240,6 +240,11 @@ def test_a_wake_from_zero_serves_the_gateway_backlog_without_more_groups() -> No
     policies = {
         "always-on": shipped,
         "zero": _shipped_with(STZ_70B),
+        # The policy's cold start as the profile's: the hold no longer outlasts the
+        # latency guard's window by luck (2 + 2 minutes for the queue-wait p90).
+        "zero-true-start": build_variants(
+            load_base(POLICY), [f"v:{STZ_70B}", "v:coldStart.expected=2m"]
+        )[1].policy,
         "zero-no-hold": build_variants(
             load_base(POLICY), [f"v:{STZ_70B}", *(f"v:{c}" for c in no_hold)]
         )[1].policy,
@@ -262,6 +267,9 @@ def test_a_wake_from_zero_serves_the_gateway_backlog_without_more_groups() -> No
     assert zero["failed_requests"] == 0
     assert zero["slo_attainment"] > 0.85
     assert zero["gpu_hours"] < 0.6 * always["gpu_hours"]
+    _, after, _, true_start = runs["zero-true-start"]
+    assert max(after) == 1
+    assert true_start["gpu_hours"] == zero["gpu_hours"]
     _, after, _, unheld = runs["zero-no-hold"]
     assert max(after) >= 5  # the step limit's 4 at once (10 in all), for a backlog one group drains
     assert unheld["gpu_hours"] > zero["gpu_hours"] + 2.0

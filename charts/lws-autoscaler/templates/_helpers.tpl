@@ -191,7 +191,7 @@ would share a name: say so at install time, naming both keys. */}}
 {{- end }}
 {{- $_ := set $targets $target .key }}
 {{- /* The server could not read that LWS: every decision would fail with a 403. */}}
-{{- if and $.Values.rbac.namespaces (not (has $doc.spec.target.namespace $.Values.rbac.namespaces)) }}
+{{- if and $.Values.rbac.create $.Values.rbac.namespaces (not (has $doc.spec.target.namespace $.Values.rbac.namespaces)) }}
 {{- fail (printf "policies.inline.%s targets namespace %s, which rbac.namespaces (%s) leaves out: the server could not read its LeaderWorkerSet" .key $doc.spec.target.namespace (join ", " $.Values.rbac.namespaces)) }}
 {{- end }}
 {{- end }}
