@@ -27,6 +27,7 @@ def test_stamps_in_the_future_restart_at_now() -> None:
         observed_since=T0 + 100,
         idle_since=T0 + 200,
         rates_from=T0 + 50,
+        unserved_since=T0 + 40,
         last_good=(T0 + 300, 4),
         queue_calm=(T0 + 10, T0 + 20),
         draining=(("m-2", T0 - 10), ("m-3", T0 + 400)),
@@ -34,6 +35,7 @@ def test_stamps_in_the_future_restart_at_now() -> None:
     after = rebased(state, T0)
     assert after.first_seen == T0 - 60  # already in the past: kept
     assert (after.observed_since, after.idle_since, after.rates_from) == (T0, T0, T0)
+    assert after.unserved_since == T0
     assert after.last_good == (T0, 4)  # the value is kept, its time restarts
     assert after.queue_calm is None  # a calm stretch that cannot be measured is no calm
     assert after.draining == (("m-2", T0 - 10), ("m-3", T0))
