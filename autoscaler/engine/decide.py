@@ -107,6 +107,8 @@ def decide(
         decision, state = from_zero(ctx, state, snapshot)
     else:
         decision, state = _scale(ctx, state, snapshot)
+    if snapshot is not None and snapshot.ready_replicas:
+        state = state.evolve(served_at=now)
     last = state.decided_at
     interval = now - last if last is not None and now > last else state.interval
     state = state.evolve(decided_at=now, interval=interval)

@@ -235,7 +235,11 @@ def backlog_holds(
         return STARTING
     if state.rates_from is None or state.unserved_since is None:
         return Holds()
-    stretch = min(cold, state.rates_from - state.unserved_since)
+    # From the first decision without a serving group to the first with one again:
+    # n such decisions 15 s apart are n x 15 s, so one of them (a readiness flap over
+    # one scrape) holds nothing, since the first serving decision comes 15 s after it.
+    interval = state.interval or 0.0
+    stretch = min(cold, state.rates_from - state.unserved_since + interval)
     if stretch <= 0:
         return Holds()
     since = now - state.rates_from

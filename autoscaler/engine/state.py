@@ -45,7 +45,9 @@ class EngineState:
       still starting): token rates read over a window reaching back before it are a
       warm-up, not demand (the forecast's trend starts a rate window later);
     - ``unserved_since``: the first decision of that stretch with no group serving (the
-      gateway's backlog grew for as long, ``proposals.backlog_holds``);
+      gateway's backlog grew for as long, ``proposals.backlog_holds``); ``served_at``:
+      the last decision that saw a group ready. Decisions without data between them
+      neither end nor start a stretch;
     - ``start_durations``/``seen_starts``: observed cold starts and the groups already
       counted, as (index, creation time), at most one per index;
     - ``draining``: leaders of the groups a drained scale-down removes, each with the
@@ -64,6 +66,7 @@ class EngineState:
     idle_since: float | None = None
     rates_from: float | None = None
     unserved_since: float | None = None
+    served_at: float | None = None
     decided_at: float | None = None
     interval: float | None = None
     start_durations: tuple[float, ...] = ()
@@ -106,6 +109,7 @@ def rebased(state: EngineState, now: float) -> EngineState:
         state.idle_since,
         state.rates_from,
         state.unserved_since,
+        state.served_at,
         state.decided_at,
     ]
     if state.last_good is not None:
@@ -125,12 +129,19 @@ def rebased(state: EngineState, now: float) -> EngineState:
     calm = state.queue_calm
     if calm is not None and calm[0] > now:
         calm = None  # a calm stretch that cannot be measured is no calm
+    rates_from, unserved = earlier(state.rates_from), earlier(state.unserved_since)
+    if rates_from is not None and state.rates_from is not None and unserved is not None:
+        # The stretch without a serving group keeps its length: the wake's hold is as
+        # long as it was (clamped to now, both ends would make it 0 s and no hold).
+        assert state.unserved_since is not None
+        unserved = rates_from - (state.rates_from - state.unserved_since)
     return state.evolve(
         first_seen=earlier(state.first_seen),
         observed_since=earlier(state.observed_since),
         idle_since=earlier(state.idle_since),
-        rates_from=earlier(state.rates_from),
-        unserved_since=earlier(state.unserved_since),
+        rates_from=rates_from,
+        unserved_since=unserved,
+        served_at=earlier(state.served_at),
         decided_at=earlier(state.decided_at),
         last_good=last_good,
         queue_calm=calm,
@@ -146,10 +157,11 @@ def no_group_served_last(state: EngineState) -> bool:
 
 def no_group_serves(state: EngineState, now: float) -> dict[str, float]:
     """The changes a decision with no group serving makes: ``rates_from`` is ``now``,
-    and ``unserved_since`` keeps the start of the stretch (``now`` unless the previous
-    decision had no group serving either)."""
+    and ``unserved_since`` keeps the start of the stretch: ``now`` unless no decision
+    has seen a group ready since it began (one without data between them, a failed
+    scrape, does not cut it in two)."""
     since = state.unserved_since
-    if since is None or not no_group_served_last(state):
+    if since is None or (state.served_at is not None and state.served_at >= since):
         since = now
     return {"rates_from": now, "unserved_since": since}
 

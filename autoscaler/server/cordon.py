@@ -146,12 +146,10 @@ class Cordon:
             held = self._cordoned.get(key, frozenset()) | observed.get(key, frozenset())
             self._reconcile(key, held, frozenset(), None)
         # Once given back (or never drained), a removed policy's LWS is forgotten: its
-        # namespace is listed no more (its Role may be gone with the policy).
-        self._decided = seen | {
-            key
-            for key in self._decided - seen
-            if key in self._cordoned or key.namespace in unreadable
-        }
+        # namespace is listed no more (its Role may be gone with the policy, and its list
+        # fail for good). Kept while this process still has leaders of it to give back.
+        self._decided = seen | {key for key in self._decided - seen if key in self._cordoned}
+        self._gone = {(key, pod) for key, pod in self._gone if key in self._decided}
 
     def _observe(self, namespaces: set[str]) -> tuple[Mapping[LwsKey, frozenset[str]], set[str]]:
         """The cluster's labelled-out leaders in ``namespaces``, and the namespaces that

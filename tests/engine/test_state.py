@@ -35,7 +35,8 @@ def test_stamps_in_the_future_restart_at_now() -> None:
     after = rebased(state, T0)
     assert after.first_seen == T0 - 60  # already in the past: kept
     assert (after.observed_since, after.idle_since, after.rates_from) == (T0, T0, T0)
-    assert after.unserved_since == T0
+    # The stretch without a serving group keeps its 10 s: the wake's hold is as long.
+    assert after.unserved_since == T0 - 10
     assert after.last_good == (T0, 4)  # the value is kept, its time restarts
     assert after.queue_calm is None  # a calm stretch that cannot be measured is no calm
     assert after.draining == (("m-2", T0 - 10), ("m-3", T0))

@@ -558,30 +558,74 @@ def _served_after(unserved: int) -> Driver:
 
 
 @pytest.mark.parametrize(
-    ("unserved", "queue_held_for"),
-    [(1, 0.0), (3, 30.0), (40, 300.0)],
-    ids=["one-decision-blip", "30s-outage", "longer-than-a-cold-start"],
+    ("unserved", "held"),
+    [(1, 0), (2, 1), (3, 2), (40, 19)],
+    ids=["one-decision-flap", "two-decisions", "three-decisions", "longer-than-a-cold-start"],
 )
 def test_the_queue_is_held_for_as_long_as_no_group_served_at_most_a_cold_start(
-    unserved: int, queue_held_for: float
+    unserved: int, held: int
 ) -> None:
-    """A backlog grows for as long as no group serves: one decision's worth is small, and
-    a real overload right after a one-scrape flap orders at once; a longer stretch holds
-    for its own length, never more than one cold start (300 s)."""
+    """A backlog grows for as long as no group serves: n decisions 15 s apart without a
+    serving group are n x 15 s, from the first of them to the first serving decision
+    after them. So the queue is held for n - 1 serving decisions: a one-scrape flap holds
+    nothing (a real overload right after it orders at once), and a stretch longer than
+    the cold start (300 s) holds 300 s: 19 decisions."""
     driver = _served_after(unserved)
     overloaded = {"current": 4, "queue": [96] * 4}  # 32 groups' worth
-    first = driver.at(15, **overloaded)
-    if not queue_held_for:
-        assert first.replicas is not None
-        assert first.replicas > 4
-        return
-    assert first.replicas == 4
-    assert ReasonCode.WAKE_BACKLOG in codes(first)
-    if queue_held_for > 15:
-        assert driver.at(queue_held_for - 30, **overloaded).replicas == 4
+    for _ in range(held):
+        decision = driver.at(15, **overloaded)
+        assert decision.replicas == 4
+        assert ReasonCode.WAKE_BACKLOG in codes(decision)
     ordered = driver.at(15, **overloaded).replicas
     assert ordered is not None
     assert ordered > 4
+
+
+@pytest.mark.parametrize("missing_at", [5, 18, 19])
+def test_a_decision_without_data_does_not_cut_the_stretch_without_a_serving_group(
+    missing_at: int,
+) -> None:
+    """One failed scrape during the wake's cold start is no serving group: the stretch
+    goes on, and the backlog is still held (it restarted there, and held 0-210 s)."""
+    policy = make_policy(
+        signals=[{**QUEUE_12, "holdWhileStarting": True}],
+        scaleUp={"maxStep": {"groups": 4, "period": "1m"}},
+        scaleToZero=STZ,
+        metrics={**SPARSE_DECISIONS, "rateWindow": "2m"},
+    )
+    driver = Driver(policy)
+    driver.at(0, current=0, ready=0, aggregates={Signal.ACTIVATION: 1.6})
+    created = driver.now + 15
+    for index in range(20):
+        if index == missing_at:
+            driver.step(None, 15)
+        else:
+            _unready(driver, created, activation=1.6)
+    group = [GroupStatus(0, created, driver.now + 5)]
+    first = driver.at(15, current=1, groups=group, queue=[480])
+    assert first.replicas == 1
+    assert ReasonCode.WAKE_BACKLOG in codes(first)
+
+
+def test_the_wake_hold_survives_the_clock_stepping_back() -> None:
+    """Stepped back an hour before the woken group is ready: the stretch keeps its
+    length (clamped to now at both ends it was 0 s, and 5 groups were ordered)."""
+    policy = make_policy(
+        signals=[{**QUEUE_12, "holdWhileStarting": True}],
+        scaleUp={"maxStep": {"groups": 4, "period": "1m"}},
+        scaleToZero=STZ,
+        metrics={**SPARSE_DECISIONS, "rateWindow": "2m"},
+    )
+    driver = Driver(policy)
+    driver.at(0, current=0, ready=0, aggregates={Signal.ACTIVATION: 1.6})
+    created = driver.now + 15
+    for _ in range(20):
+        _unready(driver, created, activation=1.6)
+    driver.now -= 3600.0
+    group = [GroupStatus(0, created - 3600.0, driver.now + 5)]
+    first = driver.at(15, current=1, groups=group, queue=[480])
+    assert first.replicas == 1
+    assert ReasonCode.WAKE_BACKLOG in codes(first)
 
 
 def test_the_hold_is_measured_from_the_stretch_the_state_remembers() -> None:

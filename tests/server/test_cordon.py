@@ -189,6 +189,23 @@ def test_a_removed_policy_namespace_is_listed_until_its_leaders_serve_again(
     assert after == before  # forgotten: its namespace (and Role) may be gone
 
 
+def test_a_removed_policy_namespace_that_cannot_be_listed_is_forgotten(
+    api: FakeApiServer,
+) -> None:
+    """``helm upgrade`` removes a policy and the Role of its namespace together: that
+    namespace's list is 403 from then on. With nothing of it labelled out by this
+    process, it is listed no more (it was, every cycle, for the life of the process)."""
+    other = LwsKey("team-a", "llama-8b")
+    cordon = Cordon(KubePodLabeler(api_client(api), timeout=2))
+    cordon.apply([_decision(4, ()), Decision(other, "llama-8b", T0, 2, 2, None, (), ())])
+    forbidden = f"/api/v1/namespaces/{other.namespace}/pods"
+    api.on_get(forbidden, lambda _b, _r: (403, status(403, "Forbidden", "pods is forbidden")))
+    for _ in range(3):
+        cordon.apply([_decision(4, ())])
+    lists = [r.path for r in api.requests if r.method == "GET" and r.path == forbidden]
+    assert len(lists) == 2  # the first cycle, and the one that found it forbidden
+
+
 def test_a_leader_labelled_out_by_hand_is_left_alone(api: FakeApiServer) -> None:
     _labelled_out_earlier(api, 1, owned=False)
     cordon = Cordon(KubePodLabeler(api_client(api)))
