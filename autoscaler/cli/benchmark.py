@@ -27,6 +27,7 @@ from autoscaler.cli.seed_options import add_seed_options, read_seeds, seed_of
 from autoscaler.errors import AutoscalerError
 from autoscaler.output_files import write_text
 from autoscaler.policy.model import ScalingPolicy
+from simulations.baselines.hpa_driven import engine_lag_problem
 from simulations.bench import BenchConfig, goal_check, load_ours_policy, run_benchmark
 from simulations.closedloop import LoopConfig
 from simulations.previous_outputs import remove_previous
@@ -180,8 +181,9 @@ def _check(args: argparse.Namespace) -> tuple[int, ...] | None:
     problems = []
     if not 0 < args.slo_target <= 1:
         problems.append("--slo-target must be in (0, 1]")
-    if args.engine_lag >= 15 or (2 * args.engine_lag) % 1:
-        problems.append("--engine-lag must be a multiple of 0.5 s below the 15 s HPA sync")
+    lag_problem = engine_lag_problem(args.engine_lag)
+    if lag_problem:
+        problems.append(f"--engine-lag {lag_problem}")
     seeds = None
     try:
         seeds = read_seeds(args)

@@ -107,11 +107,10 @@ def decide(
         decision, state = from_zero(ctx, state, snapshot)
     else:
         decision, state = _scale(ctx, state, snapshot)
-    if snapshot is not None and snapshot.ready_replicas:
-        state = state.evolve(served_at=now)
     last = state.decided_at
     interval = now - last if last is not None and now > last else state.interval
-    state = state.evolve(decided_at=now, interval=interval)
+    served = now if snapshot is not None and snapshot.ready_replicas else state.served_at
+    state = state.evolve(decided_at=now, interval=interval, served_at=served)
     if state.draining and not decision.draining:
         # Held without usable data, or no scale-down any more: the drain is called off
         # (the leaders serve again) and starts afresh if a scale-down comes back.

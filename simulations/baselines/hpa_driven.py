@@ -31,7 +31,7 @@ from autoscaler.engine import EngineState, decide
 from autoscaler.policy.model import ScalingPolicy
 from autoscaler.signals import Signal
 from autoscaler.snapshot import group_index
-from simulations.closedloop import LoopView
+from simulations.closedloop import LoopConfig, LoopView
 from simulations.hpa.calculator import Pod, ScaleView
 from simulations.hpa.controller import HpaEmulator
 from simulations.hpa.quantity import quantity_milli
@@ -45,6 +45,7 @@ from simulations.hpa.spec import (
     DEFAULT_SCALE_DOWN,
     DEFAULT_SCALE_UP,
     Behavior,
+    ControllerConfig,
     HpaBehavior,
     HpaConfig,
     MetricSource,
@@ -54,6 +55,19 @@ from simulations.hpa.spec import (
 
 REPO = Path(__file__).resolve().parents[2]
 CHART_VALUES = REPO / "charts" / "lws-autoscaler" / "values.yaml"
+
+
+LOOP_STEP = LoopConfig().step  # the moments the loop can call a controller at
+
+
+def engine_lag_problem(
+    lag: float, sync: float = ControllerConfig().sync_period_seconds
+) -> str | None:
+    """Why ``lag`` cannot be ours' engine lag (``Ours``), or None: it must fall on the
+    loop's steps and before the next HPA sync."""
+    if not 0 <= lag < sync or (lag / LOOP_STEP) % 1:
+        return f"must be a multiple of {LOOP_STEP:g} s below the {sync:g} s HPA sync"
+    return None
 
 
 def _scale_view(view: LoopView) -> ScaleView:
@@ -192,12 +206,14 @@ class Ours(HpaDriven):
             behavior=behavior,
         )
         super().__init__("ours", config, self._recommend)
-        sync = self.period
-        if not 0 <= lag < sync or (2 * lag) % 1:
-            raise ValueError(f"engine lag must be a multiple of 0.5 s in [0, {sync:g}), got {lag}")
+        self._sync_period = sync = self.period
+        problem = engine_lag_problem(lag, sync)
+        if problem:
+            raise ValueError(f"engine lag {problem}, got {lag:g}")
         self.lag = lag
         if lag:
-            self.period = math.gcd(round(2 * sync), round(2 * lag)) / 2
+            steps = math.gcd(round(sync / LOOP_STEP), round(lag / LOOP_STEP))
+            self.period = steps * LOOP_STEP
         self._published: Reading = MetricError("the server has published no recommendation yet")
         self.policy = policy
         self.engine_state = EngineState()
@@ -211,7 +227,7 @@ class Ours(HpaDriven):
     def decide(self, view: LoopView) -> int | None:
         if not self.lag:
             return super().decide(view)
-        sync = self.hpa.config.controller.sync_period_seconds
+        sync = self._sync_period
         phase = view.now % sync
         wanted = None
         if phase < 1e-6 or sync - phase < 1e-6:

@@ -213,24 +213,40 @@ def grid_overrides(arguments: Sequence[str]) -> list[tuple[str, Override]]:
     return out
 
 
+def _applied(
+    base: Mapping[str, Any], overrides: Sequence[Override], label: str
+) -> tuple[dict[str, Any], ScalingPolicy | None, list[str]]:
+    """A copy of ``base`` with ``overrides`` applied in order, the policy it validates to
+    (None on any problem), and the problems, schema errors prefixed with ``label``."""
+    document = copy.deepcopy(dict(base))
+    try:
+        for override in overrides:
+            apply_override(document.setdefault("spec", {}), override)
+        return document, policy_from_document(document), []
+    except TuningError as exc:
+        return document, None, [str(exc)]
+    except ValidationError as exc:
+        errors = describe_validation_error(exc)
+        return document, None, [f"{label}: {path}: {message}" for path, message in errors]
+
+
 def changed_policy(base: Mapping[str, Any], arguments: Sequence[str]) -> ScalingPolicy:
     """``base`` with every ``PATH=VALUE`` of ``arguments`` applied in order: the one
     policy ``benchmark --set`` runs as ours. TuningError lists every problem."""
-    document = copy.deepcopy(dict(base))
+    overrides: list[Override] = []
     problems: list[str] = []
     for argument in arguments:
         source = f"--set {argument!r}"
         try:
             path, value = _path_value(argument, source, "PATH=VALUE")
-            apply_override(document.setdefault("spec", {}), Override(source, path, value))
         except TuningError as exc:
             problems.append(str(exc))
+            continue
+        overrides.append(Override(source, path, value))
     if not problems:
-        try:
-            return policy_from_document(document)
-        except ValidationError as exc:
-            for field_path, message in describe_validation_error(exc):
-                problems.append(f"--set: {field_path}: {message}")
+        _, policy, problems = _applied(base, overrides, "--set")
+        if policy is not None:
+            return policy
     raise TuningError("\n".join(problems))
 
 
@@ -271,20 +287,10 @@ def build_variants(
             problems.append(f"variant {name!r} sets {'.'.join(twice)} twice")
     variants = [Variant(BASELINE, (), base, policy_from_document(base))]
     for name, overrides in grouped.items():
-        document = copy.deepcopy(dict(base))
-        try:
-            for override in overrides:
-                apply_override(document.setdefault("spec", {}), override)
-        except TuningError as exc:
-            problems.append(str(exc))
-            continue
-        try:
-            policy = policy_from_document(document)
-        except ValidationError as exc:
-            for path, message in describe_validation_error(exc):
-                problems.append(f"variant {name!r}: {path}: {message}")
-            continue
-        variants.append(Variant(name, tuple(overrides), document, policy))
+        document, policy, found = _applied(base, overrides, f"variant {name!r}")
+        problems.extend(found)
+        if policy is not None:
+            variants.append(Variant(name, tuple(overrides), document, policy))
     if problems:
         raise TuningError("\n".join(problems))
     return variants

@@ -486,6 +486,29 @@ QUEUE_WAIT = {"type": "queueWait", "quantile": 0.9, "targetSeconds": 1}
 RATE_WINDOW = 120.0  # metrics.rateWindow below
 
 
+def _woken_and_started(
+    signal: dict[str, Any], missing_at: int | None = None
+) -> tuple[Driver, float]:
+    """Woken from zero at 1.6 requests/s, then 20 decisions 15 s apart while the group
+    starts (one of them without data at ``missing_at``): the driver and the group's
+    creation time."""
+    policy = make_policy(
+        signals=[signal],
+        scaleUp={"maxStep": {"groups": 4, "period": "1m"}},
+        scaleToZero=STZ,
+        metrics={**SPARSE_DECISIONS, "rateWindow": "2m"},
+    )
+    driver = Driver(policy)
+    assert driver.at(0, current=0, ready=0, aggregates={Signal.ACTIVATION: 1.6}).replicas == 1
+    created = driver.now + 15
+    for index in range(20):  # the last at 5:15, no group serving
+        if index == missing_at:
+            driver.step(None, 15)
+        else:
+            _unready(driver, created, activation=1.6)
+    return driver, created
+
+
 @pytest.mark.parametrize(
     ("signal", "reading", "held_for"),
     [
@@ -509,17 +532,7 @@ def test_the_backlog_a_woken_group_gets_orders_no_group_for_a_cold_start(
     a rate window longer (its quantile keeps the backlog's waits that long); what is
     still there after that is load the group cannot carry, and orders. Without the
     option, at once."""
-    policy = make_policy(
-        signals=[{**signal, "holdWhileStarting": hold}],
-        scaleUp={"maxStep": {"groups": 4, "period": "1m"}},
-        scaleToZero=STZ,
-        metrics={**SPARSE_DECISIONS, "rateWindow": "2m"},
-    )
-    driver = Driver(policy)
-    assert driver.at(0, current=0, ready=0, aggregates={Signal.ACTIVATION: 1.6}).replicas == 1
-    created = driver.now + 15
-    for _ in range(20):
-        _unready(driver, created, activation=1.6)  # the last at 5:15, no group serving
+    driver, created = _woken_and_started({**signal, "holdWhileStarting": hold})
     unready_last = driver.now
     group = [GroupStatus(0, created, unready_last + 5)]
     backlog = {"aggregates": {Signal.ACTIVATION: 1.6}, **reading}
@@ -587,20 +600,7 @@ def test_a_decision_without_data_does_not_cut_the_stretch_without_a_serving_grou
 ) -> None:
     """One failed scrape during the wake's cold start is no serving group: the stretch
     goes on, and the backlog is still held (it restarted there, and held 0-210 s)."""
-    policy = make_policy(
-        signals=[{**QUEUE_12, "holdWhileStarting": True}],
-        scaleUp={"maxStep": {"groups": 4, "period": "1m"}},
-        scaleToZero=STZ,
-        metrics={**SPARSE_DECISIONS, "rateWindow": "2m"},
-    )
-    driver = Driver(policy)
-    driver.at(0, current=0, ready=0, aggregates={Signal.ACTIVATION: 1.6})
-    created = driver.now + 15
-    for index in range(20):
-        if index == missing_at:
-            driver.step(None, 15)
-        else:
-            _unready(driver, created, activation=1.6)
+    driver, created = _woken_and_started({**QUEUE_12, "holdWhileStarting": True}, missing_at)
     group = [GroupStatus(0, created, driver.now + 5)]
     first = driver.at(15, current=1, groups=group, queue=[480])
     assert first.replicas == 1
@@ -610,17 +610,7 @@ def test_a_decision_without_data_does_not_cut_the_stretch_without_a_serving_grou
 def test_the_wake_hold_survives_the_clock_stepping_back() -> None:
     """Stepped back an hour before the woken group is ready: the stretch keeps its
     length (clamped to now at both ends it was 0 s, and 5 groups were ordered)."""
-    policy = make_policy(
-        signals=[{**QUEUE_12, "holdWhileStarting": True}],
-        scaleUp={"maxStep": {"groups": 4, "period": "1m"}},
-        scaleToZero=STZ,
-        metrics={**SPARSE_DECISIONS, "rateWindow": "2m"},
-    )
-    driver = Driver(policy)
-    driver.at(0, current=0, ready=0, aggregates={Signal.ACTIVATION: 1.6})
-    created = driver.now + 15
-    for _ in range(20):
-        _unready(driver, created, activation=1.6)
+    driver, created = _woken_and_started({**QUEUE_12, "holdWhileStarting": True})
     driver.now -= 3600.0
     group = [GroupStatus(0, created - 3600.0, driver.now + 5)]
     first = driver.at(15, current=1, groups=group, queue=[480])
