@@ -77,6 +77,8 @@ class ScrapeEndpoint(StrictModel):
     """
 
     port: Port = 8000
+    """The port each leader serves its metrics on (plain HTTP); vLLM's default is 8000,
+    SGLang's 30000."""
     path: Annotated[
         str,
         Field(pattern=_PATH_PATTERN, max_length=1024),
@@ -85,6 +87,7 @@ class ScrapeEndpoint(StrictModel):
             mode="validation",
         ),
     ] = "/metrics"
+    """The metrics path; no query, fragment, spaces, or '.'/'..' segments."""
 
     @field_validator("path")
     @classmethod
@@ -99,6 +102,7 @@ class MetricsConfig(StrictModel):
 
     # Enums read from YAML arrive as strings; only they are exempt from strict mode.
     engine: Annotated[ServingEngine, Strict(False)] = ServingEngine.VLLM
+    """Which serving engine exports the metrics; metric names follow from it."""
     model_name: str | None = Field(
         default=None,
         min_length=1,
@@ -108,6 +112,7 @@ class MetricsConfig(StrictModel):
     # At least a second: PromQL ranges are whole milliseconds, and "0.1ms" became "[0ms]",
     # which Prometheus refuses. At most a day: a longer rate is no current load.
     rate_window: Annotated[PositiveDuration, Field(ge=1.0, le=86400.0)] = 60.0
+    """Window of rate() for token counters and of the latency quantiles (1 s to 1 day)."""
     stale_after: PositiveDuration = Field(
         default=60.0, description="A sample older than this is stale: treated as missing."
     )

@@ -27,9 +27,9 @@ from autoscaler.policy.fields import (
     Duration,
     LwsName,
     PositiveDuration,
-    cross_field_error,
 )
 from autoscaler.policy.metrics_spec import MetricsConfig, ScrapeEndpoint
+from autoscaler.policy.scaling_specs import Drain, Forecast, ScaleDown, ScaleUp, StepLimit
 from autoscaler.policy.signal_specs import (
     LATENCY_SIGNALS,
     LATENCY_TYPES,
@@ -81,33 +81,37 @@ __all__ = [
 ]
 
 
-def _raise(violation: rules.Violation | None) -> None:
-    if violation is not None:
-        raise cross_field_error(violation.message, *violation.path)
-
-
 def _tokens(signal: SignalSpec) -> str | None:
     return signal.tokens if isinstance(signal, TokenThroughputSignal) else None
 
 
 class Metadata(StrictModel):
+    """The policy's identity: its name is unique across the policies loaded together."""
+
     name: DnsLabel
+    """The policy's name, shown in decisions and metrics; unique across loaded policies."""
     labels: dict[str, str] = Field(default_factory=dict)
+    """Free-form labels."""
     annotations: dict[str, str] = Field(default_factory=dict)
+    """Free-form annotations."""
 
 
 class TargetRef(StrictModel):
     """The LeaderWorkerSet this policy scales."""
 
     namespace: DnsLabel
+    """The namespace of the LeaderWorkerSet."""
     name: LwsName
+    """The LeaderWorkerSet's metadata.name; at most one policy per (namespace, name)."""
 
 
 class ReplicaBounds(StrictModel):
     """Bounds on groups while serving. ``min`` is at least 1: zero is ``scaleToZero``'s job."""
 
     min: int = Field(default=1, ge=1, le=MAX_GROUPS)
+    """Fewest groups while serving; zero is scaleToZero's job, never min's."""
     max: int = Field(ge=1, le=MAX_GROUPS)
+    """Most groups; at least min."""
 
     # Field validators (not model validators) so the error points at the `max:` line.
     @field_validator("max")
@@ -123,88 +127,44 @@ class ColdStart(StrictModel):
     """How long a new group takes to become ready, and whether to learn it."""
 
     expected: PositiveDuration = 300.0
+    """Time from group creation to ready (a duration > 0), used until enough starts were
+    observed."""
     learn: bool = True
+    """Learn the cold-start time from the starts the engine watches end."""
     min_observations: int = Field(default=3, ge=1)
+    """Starts to observe before the learned value replaces expected."""
     max_observations: int = Field(default=20, ge=1)
+    """Only the latest starts are kept; at least minObservations."""
     quantile: Annotated[float, Field(gt=0, lt=1)] = 0.75
+    """The learned cold start is this quantile of the kept start durations."""
 
     @model_validator(mode="after")
     def _window_holds_minimum(self) -> ColdStart:
-        _raise(rules.observation_window(self.min_observations, self.max_observations))
+        window = rules.observation_window(self.min_observations, self.max_observations)
+        rules.raise_violation(window)
         return self
-
-
-class StepLimit(StrictModel):
-    """At most ``groups`` (or ``percent`` of the current size, whichever is larger) per period."""
-
-    groups: int | None = Field(default=None, ge=1, le=MAX_GROUPS)
-    # 10,000% is a 100-fold step; far more would overflow the size it is applied to.
-    percent: float | None = Field(default=None, gt=0, le=10_000)
-    period: PositiveDuration = 60.0
-
-    @model_validator(mode="after")
-    def _needs_a_limit(self) -> StepLimit:
-        _raise(rules.step_has_limit(self.groups, self.percent))
-        return self
-
-
-class Forecast(StrictModel):
-    """Size scale-ups for the load expected once new groups are ready."""
-
-    enabled: bool = True
-    lookback: Duration = 300.0
-    max_growth: Annotated[float, Field(ge=1, le=100)] = 2.0
-
-
-class ScaleUp(StrictModel):
-    stabilization_window: Duration = 0.0
-    max_step: StepLimit | None = Field(
-        default_factory=lambda: StepLimit(groups=4, percent=100.0, period=60.0)
-    )
-    forecast: Forecast = Field(default_factory=Forecast)
-
-
-class Drain(StrictModel):
-    """Stop routing to the groups a scale-down removes, and remove them once idle.
-
-    The server relabels the leader pods of the groups that will go
-    (``lws-autoscaler.io/serving: "false"``), so a Service or gateway selecting
-    ``serving: "true"`` stops sending them requests; the recommendation drops once their
-    leaders report nothing running or waiting, or after ``timeout``.
-    """
-
-    enabled: bool = False
-    timeout: PositiveDuration = 120.0
-
-
-class ScaleDown(StrictModel):
-    stabilization_window: Duration = 600.0
-    max_step: StepLimit | None = Field(default_factory=lambda: StepLimit(groups=1, period=120.0))
-    min_group_age: Duration = 600.0
-    # Headroom in whole groups, beside the tolerance's relative headroom: the larger of
-    # the two wins. 10% of 1.6 groups is 0.16 of a group, too little to absorb a jump
-    # on a small fleet; 0.6 keeps ceil(1.6 + 0.6) = 3 groups instead of ceil(1.76) = 2.
-    spare_groups: Annotated[float, Field(ge=0, le=100)] = 0.0
-    remove_starting_groups: bool = False
-    # While every leader is idle, no scale-down for one cold start (the learned one when
-    # coldStart.learn): removing a group and starting it again costs a cold start of GPU
-    # time anyway, plus a cold start of queueing, so holding an idle group that long is
-    # the break-even point (ski rental), whatever the silence turns out to last.
-    hold_while_idle: bool = False
-    drain: Drain = Field(default_factory=Drain)
 
 
 class Activation(StrictModel):
     """The signal that wakes a model at zero: a PromQL expression on the gateway."""
 
     query: Annotated[str, Field(min_length=1, pattern=r"\S")]
+    """PromQL on the gateway or ingress; it must return 0, not nothing, without traffic.
+    $namespace and $name are substituted."""
     threshold: Annotated[float, Field(ge=0)] = 0.0
+    """At zero, wake up when the query's value is above this."""
 
 
 class ScaleToZero(StrictModel):
+    """Going to zero groups when idle, and waking up on the gateway's traffic."""
+
     enabled: bool = False
+    """Allow going to zero groups."""
     idle_after: Duration = 900.0
+    """How long every leader must report no traffic before 1 -> 0 (a duration); also how
+    long a wake with no group ready waits without activation before it gives up."""
     activation: Activation | None = Field(default=None, validate_default=True)
+    """The query that wakes the LWS at zero; required when enabled."""
 
     @field_validator("activation")
     @classmethod
@@ -223,8 +183,13 @@ class MissingMetrics(StrictModel):
     """What to recommend when signals are missing or stale ("no data" is never zero)."""
 
     hold_for: Duration = 300.0
+    """While no signal has usable data, repeat the last recommendation for this long (a
+    duration)."""
     then: Literal["fallback", "noRecommendation"] = "noRecommendation"
+    """After holdFor: no recommendation (the HPA keeps its size), or fallbackReplicas as
+    a floor."""
     fallback_replicas: int | None = Field(default=None, ge=1, le=MAX_GROUPS, validate_default=True)
+    """Required with then: fallback; within replicas.min and replicas.max."""
 
     @field_validator("fallback_replicas")
     @classmethod
@@ -235,29 +200,43 @@ class MissingMetrics(StrictModel):
 
 
 class PolicySpec(StrictModel):
+    """Which LWS, its bounds, the signals it scales on, and how it stabilises."""
+
     target: TargetRef
+    """The namespace and name of the LeaderWorkerSet this policy scales."""
     replicas: ReplicaBounds
+    """Bounds on groups while serving."""
     gpus_per_group: int | None = Field(default=None, ge=1, le=MAX_GROUPS)
+    """GPUs in one group (leader + workers), for GPU-hour reports; not used to decide."""
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    """Where the signals come from."""
     signals: Annotated[list[SignalSpec], Field(min_length=1)]
+    """What to scale on; the recommendation is the largest of the per-signal proposals."""
     tolerance: Annotated[float, Field(ge=0, lt=1)] = 0.1
+    """Dead band: a demand within this share of the current size proposes the current
+    size."""
     cold_start: ColdStart = Field(default_factory=ColdStart)
+    """How long a new group takes to become ready."""
     scale_up: ScaleUp = Field(default_factory=ScaleUp)
+    """Scale-up stabilisation, step limit and forecast."""
     scale_down: ScaleDown = Field(default_factory=ScaleDown)
+    """Scale-down stabilisation, step limit, group protection and draining."""
     scale_to_zero: ScaleToZero = Field(default_factory=ScaleToZero)
+    """Going to zero groups when idle; disabled by default."""
     missing_metrics: MissingMetrics = Field(default_factory=MissingMetrics)
+    """What to recommend when data is missing or stale."""
 
     @model_validator(mode="after")
     def _fallback_within_bounds(self) -> PolicySpec:
         fallback, bounds = self.missing_metrics.fallback_replicas, self.replicas
-        _raise(rules.fallback_within_bounds(fallback, bounds.min, bounds.max))
+        rules.raise_violation(rules.fallback_within_bounds(fallback, bounds.min, bounds.max))
         return self
 
     @model_validator(mode="after")
     def _overrides_run(self) -> PolicySpec:
         latency = [s.signal for s in self.signals if isinstance(s, LatencySignal)]
         for violation in rules.overrides_run(self.metrics.overrides, latency)[:1]:
-            _raise(violation)
+            rules.raise_violation(violation)
         return self
 
     @field_validator("signals")
@@ -267,7 +246,7 @@ class PolicySpec(StrictModel):
             (index, rules.signal_identity(s.type, _tokens(s))) for index, s in enumerate(signals)
         ]
         for violation in rules.unique_signals(identities)[:1]:
-            _raise(violation)
+            rules.raise_violation(violation)
         return signals
 
 
@@ -275,9 +254,13 @@ class ScalingPolicy(StrictModel):
     """One policy document: which LWS, on which signals, with which stabilisation."""
 
     api_version: Literal["lws-autoscaler.io/v1alpha1"]
+    """The schema's version."""
     kind: Literal["ScalingPolicy"]
+    """The document's kind."""
     metadata: Metadata
+    """The policy's name, labels and annotations."""
     spec: PolicySpec
+    """The policy itself."""
 
     @property
     def name(self) -> str:

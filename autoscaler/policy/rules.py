@@ -14,12 +14,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import NamedTuple
 
+from autoscaler.policy.fields import cross_field_error
+
 
 class Violation(NamedTuple):
     """One broken rule: the message and the field (below the checked object) it is about."""
 
     message: str
     path: tuple[str | int, ...] = ()
+
+
+def raise_violation(violation: Violation | None) -> None:
+    """For a model validator: raise ``violation`` as an error at its field, if any."""
+    if violation is not None:
+        raise cross_field_error(violation.message, *violation.path)
 
 
 def observation_window(min_observations: int, max_observations: int) -> Violation | None:

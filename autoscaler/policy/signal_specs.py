@@ -19,14 +19,19 @@ class IsolatedBurst(StrictModel):
     """A queue above target after ``calmFor`` without one orders at most ``maxGroups``."""
 
     calm_for: PositiveDuration
+    """A queue above target after this long (a duration > 0) of decisions that all saw
+    it usable and at or below target is an isolated burst."""
     max_groups: int = Field(default=1, ge=1, le=MAX_GROUPS)
+    """An isolated burst's proposal is at most the current size plus this."""
 
 
 class QueueDepthSignal(StrictModel):
     """Waiting requests per ready group; scale so each group has at most the target."""
 
     type: Literal["queueDepth"]
+    """Waiting requests per ready group (vllm:num_requests_waiting)."""
     target_per_group: Target
+    """Waiting requests per ready group the policy accepts."""
     sustained_for: Duration = Field(
         default=0.0,
         description=(
@@ -59,23 +64,31 @@ class KvCacheSignal(StrictModel):
     """Average KV-cache utilisation (0..1) over ready groups."""
 
     type: Literal["kvCacheUtilization"]
+    """Mean KV-cache utilisation over ready groups (vllm:kv_cache_usage_perc)."""
     target: Fraction
+    """Mean KV-cache use (0..1] the policy aims for."""
 
 
 class TokenThroughputSignal(StrictModel):
     """Token throughput against a per-group capacity in tokens/s."""
 
     type: Literal["tokenThroughput"]
+    """Token throughput against a per-group capacity."""
     tokens: Literal["prompt", "generation", "total"] = "generation"
+    """Which token rate: prefill, decode, or their sum."""
     capacity_per_group: Target
+    """Tokens/s one group sustains within the latency SLO."""
     target_utilization: Fraction = 0.8
+    """Aim for this share of the capacity."""
 
 
 class _LatencyTarget(StrictModel):
     """A quantile of a latency histogram over ``metrics.rateWindow``, against a target."""
 
     quantile: Annotated[float, Field(gt=0, lt=1)] = 0.9
+    """Which quantile of the histogram, over metrics.rateWindow."""
     target_seconds: Target
+    """The latency target in seconds; scale up while the quantile is above it."""
     hold_while_starting: bool = Field(
         default=False,
         description=(
@@ -93,6 +106,7 @@ class TtftSignal(_LatencyTarget):
     """A TTFT quantile; scale up while it is above the target."""
 
     type: Literal["ttft"]
+    """A time-to-first-token quantile (vllm:time_to_first_token_seconds)."""
     signal: ClassVar[Signal] = Signal.TTFT
 
 
@@ -102,6 +116,8 @@ class QueueWaitSignal(_LatencyTarget):
     groups do not shorten."""
 
     type: Literal["queueWait"]
+    """A queue-wait quantile (vllm:request_queue_time_seconds): arrival to first
+    scheduling."""
     signal: ClassVar[Signal] = Signal.QUEUE_WAIT
 
 

@@ -23,4 +23,7 @@ class StrictModel(BaseModel):
         validate_by_name=True,
         validate_by_alias=True,
         allow_inf_nan=False,
+        # A field's docstring is its description in the published JSON Schema, which
+        # editors show on hover.
+        use_attribute_docstrings=True,
     )
