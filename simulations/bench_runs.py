@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -169,7 +169,7 @@ def run_controller(scaler: Controller, setup: RunSetup, tick: Tick | None = None
     profile = setup.profile
     if grace is not None:
         profile = profile.model_copy(update={"drain_seconds": float(grace)})
-    return run(
+    result = run(
         setup.trace,
         profile,
         scaler,
@@ -179,6 +179,9 @@ def run_controller(scaler: Controller, setup: RunSetup, tick: Tick | None = None
         setup.loop,
         tick,
     )
+    if isinstance(scaler, Ours):
+        result = replace(result, decisions=tuple(scaler.decisions))
+    return result
 
 
 def play(job: Job, setup: RunSetup, tick: Tick | None = None) -> Played:

@@ -27,6 +27,7 @@ import numpy as np
 
 from autoscaler.snapshot import GroupStatus, LwsKey, leader_pod_name
 from autoscaler.sources.cluster import LeaderPod, LwsState
+from simulations.decision_log import DecisionRow
 from simulations.gateway import Gateway
 from simulations.ledger import RequestLog
 from simulations.metrics import ScrapeStore
@@ -116,6 +117,8 @@ class RunResult:
     rejected: int
     held_requests: int
     end: float
+    decisions: tuple[DecisionRow, ...] = ()
+    """The engine's decisions, for a controller that runs it (ours)."""
 
 
 def lws_state(key: LwsKey, spec: int, groups: tuple[GroupStatus, ...], now: float) -> LwsState:

@@ -1,8 +1,10 @@
 """Benchmark outputs: ``results.json`` (policy name -> figures, nothing else),
-``meta.json`` (the run's inputs, wall time and goal check), ``results.md`` (a markdown table),
-``timeline.png`` (load, each policy's groups and TTFT over time:
-:mod:`simulations.timeline_plot`) and ``tradeoff.png`` (SLO attainment against
-GPU-hours for every run, sweeps included: :mod:`simulations.tradeoff_plot`)."""
+``meta.json`` (the run's inputs, wall time and goal check), ``results.md`` (a markdown table,
+the goal check, and ours' changes of recommendation), ``timeline.png`` (load, each
+policy's groups and TTFT over time: :mod:`simulations.timeline_plot`), ``tradeoff.png``
+(SLO attainment against GPU-hours for every run, sweeps included:
+:mod:`simulations.tradeoff_plot`) and ``decisions.csv`` (ours' every decision, with its
+driver and reasons: :mod:`simulations.decision_log`)."""
 
 from __future__ import annotations
 
@@ -11,14 +13,21 @@ from pathlib import Path
 from typing import Any
 
 from autoscaler.output_files import write_text
-from simulations import tradeoff_plot
+from simulations import decision_log, tradeoff_plot
 from simulations.bench import POLICY_ORDER, Benchmark
 from simulations.goal_bound import ORACLE_BOUND, SAVING_BOUND
 from simulations.timeline_plot import write_png
 
 # The files write_outputs writes, in that order: what a new run clears first
 # (simulations.previous_outputs).
-OUTPUT_FILES = ("results.json", "meta.json", "results.md", "timeline.png", "tradeoff.png")
+OUTPUT_FILES = (
+    "results.json",
+    "meta.json",
+    "results.md",
+    "timeline.png",
+    "tradeoff.png",
+    "decisions.csv",
+)
 
 COLUMNS = (
     ("slo_attainment", "SLO attainment"),
@@ -82,11 +91,14 @@ def write_outputs(bench: Benchmark, out: Path, meta: dict[str, Any], target: flo
         lines += ["Goal check:", ""] + [f"- {k}: {v}" for k, v in goal.items()]
         for name, bound in bounds.items():
             lines += ["", *bound_lines(BOUND_TITLES[name], bound)]
+    ours = bench.runs["ours"].decisions
+    lines += ["", *decision_log.change_lines(ours)]
     write_text(table, "\n".join(lines) + "\n")
     written = [results, meta_file, table]
     written.append(write_png(bench, out / "timeline.png"))
     title = f"{Path(str(meta.get('trace', ''))).name}, seed {meta.get('seed', '-')}"
     written.append(tradeoff_plot.write_png(bench.figures, target, out / "tradeoff.png", title))
+    written.append(decision_log.write_csv(ours, out / "decisions.csv"))
     return written
 
 

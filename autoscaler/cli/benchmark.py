@@ -2,8 +2,8 @@
 
 Runs ours, the published recipes (as published and tuned with hindsight), static
 provisioning and the oracle on the same seeded arrivals, and writes ``results.json``,
-``results.md``, ``timeline.png`` and ``tradeoff.png`` to ``--out``. See
-``docs/benchmark.md``.
+``meta.json``, ``results.md``, ``timeline.png``, ``tradeoff.png`` and ``decisions.csv``
+(ours' decisions) to ``--out``. See ``docs/benchmark.md``.
 """
 
 from __future__ import annotations
@@ -45,7 +45,8 @@ def register(subparsers: Any) -> None:
         description="Replay a request trace through a model of vLLM groups, scaled by "
         "lws-autoscaler and by the published recipes (seed HPA, KEDA, Knative KPA), "
         "tuned and untuned, plus static provisioning and an oracle. Writes results.json, "
-        "results.md, timeline.png and tradeoff.png.",
+        "meta.json, results.md, timeline.png, tradeoff.png and decisions.csv (ours' "
+        "decisions, with the signal and rule behind each).",
     )
     parser.add_argument(
         "--trace",
@@ -162,10 +163,10 @@ def register(subparsers: Any) -> None:
         type=Path,
         default=Path("benchmark-out"),
         help=(
-            "where results.json, meta.json, results.md, timeline.png and tradeoff.png "
-            "go (default benchmark-out); a run first removes the files of these names, "
-            "seeds.json, seeds.md and those in seed-N/ left by a previous run, and "
-            "nothing else"
+            "where results.json, meta.json, results.md, timeline.png, tradeoff.png and "
+            "decisions.csv go (default benchmark-out); a run first removes the files of "
+            "these names, seeds.json, seeds.md and those in seed-N/ left by a previous "
+            "run, and nothing else"
         ),
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -32,6 +32,7 @@ from autoscaler.policy.model import ScalingPolicy
 from autoscaler.signals import Signal
 from autoscaler.snapshot import group_index
 from simulations.closedloop import LoopConfig, LoopView
+from simulations.decision_log import DecisionRow, decision_row
 from simulations.hpa.calculator import Pod, ScaleView
 from simulations.hpa.controller import HpaEmulator
 from simulations.hpa.quantity import quantity_milli
@@ -217,7 +218,7 @@ class Ours(HpaDriven):
         self._published: Reading = MetricError("the server has published no recommendation yet")
         self.policy = policy
         self.engine_state = EngineState()
-        self.decisions: list[tuple[float, int | None, str | None]] = []
+        self.decisions: list[DecisionRow] = []
         self._cordoned: frozenset[int] = frozenset()
 
     def cordoned(self) -> frozenset[int]:
@@ -239,7 +240,10 @@ class Ours(HpaDriven):
     def _recommend(self, view: LoopView) -> Reading:
         snapshot = view.store.snapshot(self.policy, view.now, view.state)
         decision, self.engine_state = decide(self.policy, snapshot, self.engine_state, view.now)
-        self.decisions.append((view.now, decision.replicas, decision.driver))
+        state = view.state
+        self.decisions.append(
+            decision_row(decision, state.spec_replicas, state.status_replicas, state.ready_replicas)
+        )
         name = view.state.key.name
         indices = (group_index(pod, name) for pod in decision.draining)
         self._cordoned = frozenset(i for i in indices if i is not None)

@@ -88,6 +88,11 @@ def test_benchmark_writes_results_for_every_policy(
             assert f"{title}, any schedule: not computed" in table
     assert (out / "timeline.png").stat().st_size > 0
     assert (out / "tradeoff.png").stat().st_size > 0
+    # Ours' decisions: every cycle in decisions.csv, its changes in results.md.
+    decisions = (out / "decisions.csv").read_text().splitlines()
+    assert decisions[0].startswith("elapsed_s,spec,created,ready,starting,recommendation")
+    assert len(decisions) > 240 / 15
+    assert "Ours' changes of recommendation" in table or "never changed" in table
     captured = capsys.readouterr()
     assert "| knative-tuned |" in captured.out
     assert "%" in captured.err  # the progress bar
@@ -269,6 +274,7 @@ def test_a_run_first_clears_the_previous_runs_outputs_only(
 ) -> None:
     """A run cut short used to leave the previous run's files beside its own."""
     stale = ["results.json", "meta.json", "results.md", "timeline.png", "tradeoff.png"]
+    stale += ["decisions.csv"]
     stale += ["seeds.json", "seeds.md", "seed-4/results.json", "seed-4/tradeoff.png"]
     (tmp_path / "seed-4").mkdir()
     for name in [*stale, "notes.md", "seed-4/mine.csv"]:

@@ -204,7 +204,7 @@ def test_an_hpa_at_zero_acts_only_with_min_replicas_zero() -> None:
     busy = _view(15.0, 0, [], spec=0)
     busy.store.record_gateway_rate(15.0, 0.2)
     assert ours.decide(busy) == 1
-    assert ours.decisions[-1][2] == "activation"
+    assert ours.decisions[-1].driver == "activation"
 
 
 def test_with_an_engine_lag_the_hpa_reads_what_the_server_decided_before_its_sync() -> None:
@@ -219,8 +219,9 @@ def test_with_an_engine_lag_the_hpa_reads_what_the_server_decided_before_its_syn
     assert ours.decide(_view(5.0, 2, [0.0, 0.0])) is None  # neither acts at 5 s
     busy = _view(10.0, 2, [100.0, 100.0])
     assert ours.decide(busy) is None  # the server decides, the HPA waits for its sync
-    ((at, published, _),) = ours.decisions
-    assert at == 10.0
+    (row,) = ours.decisions
+    assert row.at == 10.0
+    published = row.recommendation
     assert published is not None
     assert published > 2
     assert ours.decide(_view(15.0, 2, [0.0, 0.0])) == published

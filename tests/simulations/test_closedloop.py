@@ -71,7 +71,7 @@ def test_ours_scales_up_a_rising_load_and_serves_it() -> None:
     figures = summarise(result, 1.0)
     assert max(result.timeline.spec) > 1
     assert figures["scale_events"] >= 1
-    recommended = [r for _, r, _ in controller.decisions if r is not None]
+    recommended = [d.recommendation for d in controller.decisions if d.recommendation is not None]
     # Every recommendation comes from the engine's proposals on the scraped metrics.
     assert recommended
     assert all(policy.spec.replicas.min <= r <= policy.spec.replicas.max for r in recommended)
