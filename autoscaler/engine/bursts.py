@@ -11,7 +11,9 @@ queue that is still above target at the next decision, or that comes back within
 Worked example, target 12 per group, ``calmFor: 15m``, ``maxGroups: 1``: 3 groups,
 the queue at or below 36 for the last 20 minutes, then one scrape shows 51 waiting:
 51 / 12 = 4.25 groups, proposal 5, limited to 3 + 1 = **4**. At the next scrape (15 s
-later) the queue is 11: nothing more. Had it been 60 there: 5 groups, in full.
+later) the queue is 11: nothing more. Had it been 60 there: 5 groups, in full. With
+``maxGroups: 0`` the first scrape orders nothing (proposal 3), so only a burst that
+lasts to the next decision orders, 15 s later.
 
 Calm must have been *observed*: a decision where a queue signal has no usable value
 (or no snapshot at all) ends the stretch, and so does a gap between decisions longer

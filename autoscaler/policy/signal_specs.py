@@ -21,8 +21,9 @@ class IsolatedBurst(StrictModel):
     calm_for: PositiveDuration
     """A queue above target after this long (a duration > 0) of decisions that all saw
     it usable and at or below target is an isolated burst."""
-    max_groups: int = Field(default=1, ge=1, le=MAX_GROUPS)
-    """An isolated burst's proposal is at most the current size plus this."""
+    max_groups: int = Field(default=1, ge=0, le=MAX_GROUPS)
+    """An isolated burst's proposal is at most the current size plus this; 0: the first
+    scrape of a burst after a calm orders nothing, the next one that sees it in full."""
 
 
 class QueueDepthSignal(StrictModel):

@@ -82,6 +82,20 @@ def test_max_groups_sets_the_ceiling_and_the_reason_says_why() -> None:
     assert queue.needed == pytest.approx(5.1)  # the demand itself is reported unchanged
 
 
+def test_max_groups_zero_lets_only_a_queue_that_lasts_a_second_scrape_order() -> None:
+    """``maxGroups: 0``: the first burst after the calm holds the size (3); the same
+    burst at the next scrape orders in full (6), and a burst gone by then orders nothing."""
+    passing = Driver(_policy(0))
+    recs = _drive(passing, [CALM] * 5 + [BURST, CALM])
+    assert recs[5] == 3  # the size, where maxGroups 1 proposes 4 and no option 6
+    assert recs[6] is not None
+    assert recs[6] <= 3
+    (reason,) = [r for r in passing.decisions[-2].reasons if r.code is ReasonCode.ISOLATED_BURST]
+    assert reason.message.endswith("proposal 6 limited to 3")
+    lasting = Driver(_policy(0))
+    assert _drive(lasting, [CALM] * 5 + [BURST, BURST])[-2:] == [3, 6]
+
+
 def test_a_gap_between_decisions_longer_than_stale_after_ends_the_calm() -> None:
     """Calm at t = 0..60, then nothing decided for 120 s (> staleAfter 30 s): the stretch
     restarts at t = 180, so a burst at t = 195 has only 15 s of observed calm."""

@@ -192,12 +192,12 @@ CASES = [
         id="hold-while-starting-on-a-kv-cache-signal",
     ),
     pytest.param(
-        BODY + "      isolatedBurst:\n        calmFor: 0s\n        maxGroups: 0\n",
+        BODY + "      isolatedBurst:\n        calmFor: 0s\n        maxGroups: -1\n",
         [
             (16, "spec.signals[0].isolatedBurst.calmFor", "greater than 0"),
-            (17, "spec.signals[0].isolatedBurst.maxGroups", "greater than or equal to 1"),
+            (17, "spec.signals[0].isolatedBurst.maxGroups", "greater than or equal to 0"),
         ],
-        id="isolated-burst-zero-calm-and-groups",
+        id="isolated-burst-zero-calm-and-negative-groups",
     ),
     pytest.param(
         BODY + "      isolatedBurst: {maxGroups: 2}\n",
