@@ -56,10 +56,10 @@ def decision_row(decision: Decision, spec: int, created: int, ready: int) -> Dec
     )
 
 
-def _number(value: float | None) -> str:
+def _number(value: float | None, digits: int = 4) -> str:
     if value is None or not math.isfinite(value):
         return ""
-    return str(int(value)) if float(value).is_integer() else f"{value:.4g}"
+    return str(int(value)) if float(value).is_integer() else f"{value:.{digits}g}"
 
 
 def signal_names(rows: Sequence[DecisionRow]) -> list[str]:
@@ -83,7 +83,9 @@ def write_csv(rows: Sequence[DecisionRow], path: Path) -> Path:
             needed = dict(row.needed)
             writer.writerow(
                 [
-                    _number(row.at),
+                    # Every digit: a lag of 2.5 s decides at 1012.5 s, and a day has
+                    # 86,400 of them.
+                    _number(row.at, 15),
                     row.spec,
                     row.created,
                     row.ready,
@@ -99,16 +101,21 @@ def write_csv(rows: Sequence[DecisionRow], path: Path) -> Path:
 
 
 def changes(rows: Sequence[DecisionRow]) -> list[DecisionRow]:
-    """The rows whose recommendation differs from the one before (the first counts when
-    it differs from the size the LWS had)."""
+    """The rows whose recommendation differs from the decision's before, "none" (no
+    recommendation: the HPA keeps its size) being one value of it; the first row counts
+    when it differs from the size the LWS had. 3, none, none, 3 from 3: the second and
+    the fourth."""
     out: list[DecisionRow] = []
     previous: int | None = rows[0].spec if rows else None
     for row in rows:
-        if row.recommendation is not None and row.recommendation != previous:
+        if row.recommendation != previous:
             out.append(row)
-        if row.recommendation is not None:
-            previous = row.recommendation
+        previous = row.recommendation
     return out
+
+
+def _size(recommendation: int | None) -> str:
+    return "none" if recommendation is None else str(recommendation)
 
 
 def change_lines(rows: Sequence[DecisionRow]) -> list[str]:
@@ -125,9 +132,9 @@ def change_lines(rows: Sequence[DecisionRow]) -> list[str]:
     previous: int | None = rows[0].spec
     for row in found:
         lines.append(
-            f"| {row.at / 60:.2f} | {row.ready} of {row.created} | {previous} -> "
-            f"{row.recommendation} | {row.driver or '-'} | {' '.join(row.reasons) or '-'} "
-            f"| {_number(row.demand) or '-'} |"
+            f"| {row.at / 60:.2f} | {row.ready} of {row.created} | {_size(previous)} -> "
+            f"{_size(row.recommendation)} | {row.driver or '-'} | "
+            f"{' '.join(row.reasons) or '-'} | {_number(row.demand) or '-'} |"
         )
         previous = row.recommendation
     return lines

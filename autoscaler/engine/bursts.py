@@ -13,7 +13,7 @@ the queue at or below 36 for the last 20 minutes, then one scrape shows 51 waiti
 51 / 12 = 4.25 groups, proposal 5, limited to 3 + 1 = **4**. At the next scrape (15 s
 later) the queue is 11: nothing more. Had it been 60 there: 5 groups, in full. With
 ``maxGroups: 0`` the first scrape orders nothing (proposal 3), so only a burst that
-lasts to the next decision orders, 15 s later.
+lasts to the next decision, or comes back within ``calmFor``, orders.
 
 Calm must have been *observed*: a decision where a queue signal has no usable value
 (or no snapshot at all) ends the stretch, and so does a gap between decisions longer

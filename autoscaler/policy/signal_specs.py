@@ -22,15 +22,16 @@ class IsolatedBurst(StrictModel):
     """A queue above target after this long (a duration > 0) of decisions that all saw
     it usable and at or below target is an isolated burst."""
     max_groups: int = Field(default=1, ge=0, le=MAX_GROUPS)
-    """An isolated burst's proposal is at most the current size plus this; 0: the first
-    scrape of a burst after a calm orders nothing, the next one that sees it in full."""
+    """An isolated burst's proposal is at most the current size plus this (0: it orders
+    nothing); a queue still above target at the next decision, or back within calmFor,
+    orders in full."""
 
 
 class QueueDepthSignal(StrictModel):
     """Waiting requests per ready group; scale so each group has at most the target."""
 
     type: Literal["queueDepth"]
-    """Waiting requests per ready group (vllm:num_requests_waiting)."""
+    """Waiting requests per ready group (vllm:num_requests_waiting, sglang:num_queue_reqs)."""
     target_per_group: Target
     """Waiting requests per ready group the policy accepts."""
     sustained_for: Duration = Field(
@@ -65,7 +66,8 @@ class KvCacheSignal(StrictModel):
     """Average KV-cache utilisation (0..1) over ready groups."""
 
     type: Literal["kvCacheUtilization"]
-    """Mean KV-cache utilisation over ready groups (vllm:kv_cache_usage_perc)."""
+    """Mean KV-cache utilisation over ready groups (vllm:kv_cache_usage_perc,
+    sglang:token_usage)."""
     target: Fraction
     """Mean KV-cache use (0..1] the policy aims for."""
 
@@ -107,7 +109,8 @@ class TtftSignal(_LatencyTarget):
     """A TTFT quantile; scale up while it is above the target."""
 
     type: Literal["ttft"]
-    """A time-to-first-token quantile (vllm:time_to_first_token_seconds)."""
+    """A time-to-first-token quantile (vllm:time_to_first_token_seconds,
+    sglang:time_to_first_token_seconds)."""
     signal: ClassVar[Signal] = Signal.TTFT
 
 
@@ -117,8 +120,8 @@ class QueueWaitSignal(_LatencyTarget):
     groups do not shorten."""
 
     type: Literal["queueWait"]
-    """A queue-wait quantile (vllm:request_queue_time_seconds): arrival to first
-    scheduling."""
+    """A queue-wait quantile, arrival to first scheduling
+    (vllm:request_queue_time_seconds, sglang:queue_time_seconds)."""
     signal: ClassVar[Signal] = Signal.QUEUE_WAIT
 
 

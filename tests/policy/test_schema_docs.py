@@ -11,7 +11,7 @@ import jsonschema  # type: ignore[import-untyped]
 import pytest
 
 from autoscaler.policy.loader import policy_from_document
-from autoscaler.policy.schema import policy_json_schema
+from autoscaler.policy.schema import policy_json_schema, yaml_flow
 
 SCHEMA = policy_json_schema()
 DEFS: dict[str, Any] = SCHEMA["$defs"]
@@ -122,3 +122,35 @@ def test_a_changed_default_would_be_caught() -> None:
     written = _written_out(MINIMAL, SCHEMA)
     written["spec"]["scaleDown"]["maxStep"]["groups"] = 2
     assert policy_from_document(written) != policy_from_document(MINIMAL)
+
+
+def _descriptions(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        own = [node["description"]] if isinstance(node.get("description"), str) else []
+        return own + [d for value in node.values() for d in _descriptions(value)]
+    if isinstance(node, list):
+        return [d for item in node for d in _descriptions(item)]
+    return []
+
+
+def test_descriptions_have_no_line_break_an_editor_would_make_a_paragraph() -> None:
+    """The YAML language server renders each single line break as a paragraph break: a
+    docstring's source wrapping would cut its sentences in two on hover."""
+    texts = _descriptions(SCHEMA)
+    assert len(texts) > 80
+    assert [t for t in texts if "\n" in t.replace("\n\n", "")] == []
+
+
+def test_each_description_ends_with_its_default_in_yaml() -> None:
+    """Hover shows the description but not ``default``: the default is written into it."""
+    scale_up = DEFS["ScaleUp"]["properties"]
+    assert scale_up["maxStep"]["description"].endswith(
+        "Default: {groups: 4, percent: 100, period: 60}."
+    )
+    assert DEFS["MetricsConfig"]["properties"]["modelName"]["description"].endswith(
+        "Default: null."
+    )
+    for owner, name, prop in OPTIONAL:
+        assert prop["description"].endswith(f"Default: {yaml_flow(prop['default'])}."), (
+            f"{owner}.{name}"
+        )

@@ -34,8 +34,9 @@ def _row(at: float, recommendation: int | None, spec: int = 3) -> DecisionRow:
     [
         (3, [3, 3, 3], []),
         (3, [4, 4, 3], [0, 2]),  # the first decision differs from the size the LWS had
-        (3, [3, None, 3, 5], [3]),  # no recommendation is no change
-        (3, [None, 2, None, 2], [1]),
+        # No recommendation (the HPA keeps its size) is a value of its own.
+        (3, [3, None, 3, 5], [1, 2, 3]),
+        (3, [None, None, 2, 2], [0, 2]),
         (2, [], []),
     ],
 )
@@ -100,6 +101,18 @@ def test_a_signal_without_data_is_an_empty_cell(tmp_path: Path) -> None:
     assert table[2][head.index("queueDepth_needed")] == ""
     assert table[2][head.index("recommendation")] == ""
     assert table[2][head.index("starting")] == "1"
-    assert change_lines([rows[1]]) == [
+    assert change_lines([rows[0]]) == [
         "Ours' recommendation never changed from the warm start's size."
     ]
+    # The engine stopping recommending is a change the table shows.
+    assert "| 1 -> none | - | HoldLastRecommendation | - |" in "\n".join(change_lines(rows))
+
+
+def test_decision_times_keep_every_digit(tmp_path: Path) -> None:
+    """``--engine-lag 2.5`` decides at 1012.5 s, 27.5 s after 985 s; a day-long trace
+    reaches 86,400 s."""
+    times = [1012.5, 1027.5, 86_387.5]
+    rows = [DecisionRow(t, 1, 1, 1, 1, None, (), None, ()) for t in times]
+    with write_csv(rows, tmp_path / "d.csv").open(newline="", encoding="utf-8") as f:
+        table = list(csv.DictReader(f))
+    assert [t["elapsed_s"] for t in table] == ["1012.5", "1027.5", "86387.5"]
