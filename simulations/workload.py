@@ -100,7 +100,7 @@ def load_workload(path: Path, options: WorkloadOptions) -> Trace:
         raise TraceError(
             f"{path}: {len(trace)} request(s) over {trace.duration:.3g} s with these "
             f"options; a replay needs at least 2 requests over {MIN_REPLAY_SECONDS:g} s "
-            "or more (a longer --duration, or a higher --rate-scale)"
+            f"or more (a longer --duration, or a higher {options.rate_flag.name})"
         )
     return trace
 

@@ -21,6 +21,7 @@ from autoscaler.cli.arg_types import (
 )
 from autoscaler.cli.progress import with_progress
 from autoscaler.cli.seed_options import add_seed_options, read_seeds, seed_of
+from autoscaler.errors import AutoscalerError
 from simulations.bench import REPO
 from simulations.previous_outputs import remove_previous
 from simulations.profile import DEFAULT_PROFILE, available_profiles, load_profile
@@ -28,7 +29,7 @@ from simulations.seeds import SeedsError
 from simulations.tune.report import OUTPUT_FILES, markdown_table, write_outputs
 from simulations.tune.runner import Roles, TuningConfig, read_traces, run_tuning
 from simulations.tune.traces import resolve
-from simulations.tune.variants import TuningError, build_variants, load_base
+from simulations.tune.variants import TuningError, Variant, build_variants, load_base
 from simulations.workload import SHARED_TRACES
 
 DEFAULT_GATES = ("servegen-day2", "servegen-day4", "servegen-day6")
@@ -191,32 +192,47 @@ def _seeds(args: argparse.Namespace) -> tuple[int, ...]:
     return read_seeds(args) or (seed_of(args),)
 
 
+def _variants(args: argparse.Namespace, problems: list[str]) -> tuple[Path, list[Variant]]:
+    """The policy file and its variants; what is wrong goes to ``problems``."""
+    try:
+        policy_path = args.policy or REPO / load_profile(args.profile).policy
+    except AutoscalerError as exc:
+        problems.append(str(exc))
+        return Path(), []
+    try:
+        return policy_path, build_variants(load_base(policy_path), args.sets, args.grid)
+    except AutoscalerError as exc:
+        problems.append(str(exc))
+        return policy_path, []
+
+
 def run(args: argparse.Namespace) -> int:
+    # Every problem of every option at once, before --out is touched.
     problems = _check(args)
-    if problems:
-        raise TuningError("\n".join(problems))
-    writable_folder(args.out)
-    profile = load_profile(args.profile)
-    policy_path = args.policy or REPO / profile.policy
-    variants = build_variants(load_base(policy_path), args.sets, args.grid)
+    policy_path, variants = _variants(args, problems)
     score = None if args.score == "none" else args.score
-    roles = Roles(tuple(args.gate or DEFAULT_GATES), score, tuple(args.show))
-    traces, missing = [], []
+    roles = Roles(tuple(dict.fromkeys(args.gate or DEFAULT_GATES)), score, tuple(args.show))
+    traces = []
     for name in roles.all:
         try:
             traces.append(resolve(name, args.traces_dir, 0, args.duration, args.rate_factor))
         except TuningError as exc:
-            missing.append(str(exc))
-    if missing:
-        raise TuningError("\n".join(missing))
-    # A trace that cannot be read must leave the last run's outputs where they are.
-    read_traces(traces, _seeds(args)[0])
+            problems.append(str(exc))
+    if problems:
+        raise TuningError("\n".join(problems))
+    writable_folder(args.out)
+    profile = load_profile(args.profile)
+    # A trace that cannot be read, with any seed's arrivals, must leave the last run's
+    # outputs where they are.
+    for seed in _seeds(args):
+        read_traces(traces, seed)
     remove_previous(args.out, OUTPUT_FILES)
     config = TuningConfig(
         args.profile,
         args.slo_queue_wait,
         args.slo_target,
-        tuple(args.also_slo),
+        # 5 and 5.0 are one column (and one key of the results).
+        tuple({f"{s:g}": s for s in args.also_slo}.values()),
         _seeds(args),
         args.jobs,
         args.cold_start,
@@ -229,6 +245,10 @@ def run(args: argparse.Namespace) -> int:
         "profile": profile.name,
         "cold_start_median_s": profile.with_cold_start(args.cold_start).cold_start.median_seconds,
         "traces_dir": str(args.traces_dir),
+        # The files read: a trace missing from --traces-dir may fall back to the excerpt.
+        "trace_files": {
+            t.name: {"path": str(t.path), "lengths": str(t.options.lengths or "")} for t in traces
+        },
         "duration_s": args.duration,
         "rate_factor": args.rate_factor,
         "slo_queue_wait_s": args.slo_queue_wait,

@@ -54,9 +54,11 @@ class PanelPoint:
 
 def role_of(document: dict[str, Any], trace: str) -> str:
     roles = document["roles"]
-    if trace in roles["gates"]:
-        return "gate"
-    return "score" if trace == roles["score"] else "shown"
+    # The score first: a score trace that is also a gate is drawn as the rule ranks it,
+    # at its mean.
+    if trace == roles["score"]:
+        return "score"
+    return "gate" if trace in roles["gates"] else "shown"
 
 
 def traces_of(document: dict[str, Any]) -> list[str]:
@@ -179,7 +181,8 @@ def _draw_panel(
                 xytext=(6, 4),
                 fontsize="small",
             )
-    ax.axhline(target, color="black", ls="--", lw=0.8)
+    # Clamped as the points are: a target of 100% lies at infinity on the logit axis.
+    ax.axhline(drawn(target), color="black", ls="--", lw=0.8)
     percent_ticks(ax)
     ax.set_title(f"{trace} ({role_of(document, trace)})", fontsize="medium")
     ax.set_xlabel("GPU-hours")

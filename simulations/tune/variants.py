@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,8 +124,14 @@ def parse_set(argument: str) -> tuple[str, Override]:
     return name.strip(), Override(source, path, value)
 
 
+def _is_index(key: str) -> bool:
+    # ASCII digits only: str.isdigit() takes "²", which int() refuses. At most 9, as no
+    # policy list is longer, and int() of thousands of digits is refused too.
+    return re.fullmatch(r"[0-9]{1,9}", key) is not None
+
+
 def _list_index(items: list[Any], key: str, where: str) -> int:
-    if key.isdigit():
+    if _is_index(key):
         if int(key) >= len(items):
             raise TuningError(f"{where}: index {key} is out of range ({len(items)} entries)")
         return int(key)
@@ -148,13 +155,15 @@ def apply_override(spec: dict[str, Any], override: Override) -> None:
         if isinstance(node, list):
             node = node[_list_index(node, key, where)]
         elif isinstance(node, dict):
+            if override.value is None and key not in node:
+                return  # removing below a field that is not written: nothing to remove
             node = node.setdefault(key, {})
         else:
             raise TuningError(f"{where} is a value, not a mapping or list")
         walked += f".{key}"
     last, where = override.path[-1], f"{override.argument}: {walked}"
     if isinstance(node, list):
-        if last.isdigit() and int(last) == len(node) and override.value is not None:
+        if _is_index(last) and int(last) == len(node) and override.value is not None:
             node.append(override.value)
             return
         index = _list_index(node, last, where)
@@ -171,7 +180,13 @@ def apply_override(spec: dict[str, Any], override: Override) -> None:
 
 
 def _label(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, separators=(", ", ": "))
+    # default=repr: a value YAML builds but JSON cannot hold (!!binary, !!set) is named
+    # here and refused by the schema with the other problems, not a TypeError.
+    return (
+        value
+        if isinstance(value, str)
+        else json.dumps(value, separators=(", ", ": "), default=repr)
+    )
 
 
 def grid_overrides(arguments: Sequence[str]) -> list[tuple[str, Override]]:

@@ -65,6 +65,12 @@ def test_tune_writes_the_table_and_results(
             ["unknown trace 'azure'", "days must be"],
         ),
         (["--slo-target", "1.5", "--cold-start", "0"], ["--slo-target", "--cold-start"]),
+        # Every stage's problems in one run: options, variants, traces.
+        (
+            ["--slo-target", "1.5", "--set", "bad", "--gate", "nosuch"],
+            ["--slo-target", "'bad': expected NAME:PATH=VALUE", "unknown trace 'nosuch'"],
+        ),
+        (["--score", ""], ["unknown trace ''"]),
         (["--seed", "1", "--seeds", "0-2"], ["give --seed or --seeds, not both"]),
         (["--seeds", "2-0"], ["--seeds: seed range '2-0' runs backwards"]),
         (["--seed", "-3"], ["--seed must be >= 0"]),
@@ -201,3 +207,36 @@ def test_a_trace_that_cannot_be_read_leaves_the_previous_outputs(
     assert "empty.csv" in capsys.readouterr().err
     assert sorted(p.name for p in out.iterdir()) == ["results.json", "results.md", "tuning.png"]
     assert all(p.read_text() == "the last run's" for p in out.iterdir())
+
+
+def test_a_usage_error_creates_no_out_folder(tmp_path: Path) -> None:
+    out = tmp_path / "new"
+    assert main(["tune", "--quiet", "--set", "bad", "--out", str(out)]) == 2
+    assert not out.exists()
+
+
+def test_an_slo_given_twice_is_one_column(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _quick_tune(tmp_path, "120", "--also-slo", "5", "--also-slo", "5.0") == 0
+    out = capsys.readouterr().out
+    assert "Cells: attainment / at 5 s / GPU-hours / scale events." in out
+    results = json.loads((tmp_path / "results.json").read_text())
+    cell = results["variants"]["shipped"]["traces"]["azure-conv"]
+    assert list(cell["slo_attainment_at"]) == ["5"]
+    assert results["meta"]["trace_files"]["azure-conv"]["path"].endswith(".csv")
+
+
+def test_a_trace_one_later_seed_cannot_read_leaves_the_previous_outputs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Only the first seed's arrivals were read before the previous outputs went: at
+    this rate seed 0 samples enough requests and seed 1 or 2 does not."""
+    for name in ["results.json", "results.md", "tuning.png"]:
+        (tmp_path / name).write_text("the last run's")
+    args = ["tune", "--gate", "servegen-day2", "--score", "none", "--rate-factor", "0.02"]
+    args += ["--duration", "10", "--seeds", "0-2", "--jobs", "1", "--quiet"]
+    assert main([*args, "--out", str(tmp_path)]) == 2
+    assert "a replay needs at least 2 requests" in capsys.readouterr().err
+    kept = sorted(p.name for p in tmp_path.iterdir())
+    assert kept == ["results.json", "results.md", "tuning.png"]

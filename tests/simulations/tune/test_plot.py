@@ -125,3 +125,18 @@ def test_the_figure_has_a_panel_per_trace_with_the_rule_s_marks() -> None:
     import matplotlib.pyplot as plt
 
     plt.close(fig)
+
+
+def test_a_target_of_100_percent_is_drawn_at_the_top() -> None:
+    """``axhline(1.0)`` lies at infinity on the logit axis: no SLO line at all."""
+    fig = build_figure(_document(), 1.0)
+    fig.canvas.draw()
+    drawn_at = [
+        # Where the line lands on the canvas: 1.0 is +inf on the logit scale.
+        ax.transData.transform((0.0, float(np.asarray(line.get_ydata(), dtype=float)[0])))[1]
+        for ax in fig.axes
+        for line in ax.get_lines()
+        if line.get_linestyle() == "--"
+    ]
+    assert drawn_at
+    assert np.isfinite(drawn_at).all()

@@ -228,3 +228,15 @@ def test_a_lead_within_the_seed_noise_is_a_tie_and_the_cheaper_variant_wins() ->
     assert choose(noisy, ROLES, 0.99)[0] == "8"
     clear = figures(code(0.9060, 0.9050, 0.9055), code(0.8787, 0.8851, 0.8807))
     assert choose(clear, ROLES, 0.99)[0] == "2"
+
+
+def test_a_score_trace_that_is_also_a_gate_counts_once_in_the_cost() -> None:
+    """a: 10 + 50 = 60 GPU-hours, b: 25 + 40 = 65; counting the score twice made b the
+    cheaper (110 against 105)."""
+    figures = {
+        "a": _runs(g1=(0.995, 10), s=(0.995, 50)),
+        "b": _runs(g1=(0.995, 25), s=(0.995, 40)),
+    }
+    roles = Roles(("g1", "s"), "s")
+    assert roles.ranked == ("g1", "s")
+    assert choose(figures, roles, 0.99)[0] == "a"

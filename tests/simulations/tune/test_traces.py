@@ -134,3 +134,17 @@ def test_an_azure_trace_named_like_servegen_is_read_as_azure(tmp_path: Path) -> 
     client = tmp_path / "clients.csv"  # ServeGen rows in a file of any name
     client.write_text("0,1,1,Gamma,1,1\n")
     assert detect_format(client) == "servegen"
+
+
+def test_a_servegen_day_of_thousands_of_digits_is_an_unknown_trace(folder: Path) -> None:
+    with pytest.raises(TuningError, match="unknown trace"):
+        resolve("servegen-day" + "9" * 5000, folder)
+
+
+def test_servegen_token_lengths_come_from_the_same_folder(folder: Path) -> None:
+    """The lengths followed ../shared/traces whatever --traces-dir said: the same
+    command sampled other requests on another machine."""
+    assert resolve("servegen-day2", folder).options.lengths == CONV_EXCERPT
+    own = folder / "AzureLLMInferenceTrace_conv.csv"
+    own.write_text("")
+    assert resolve("servegen-day2", folder).options.lengths == own

@@ -305,3 +305,26 @@ def test_a_value_that_is_not_yaml_is_one_line(
     with pytest.raises(TuningError) as error:
         build_variants(load_base(EXAMPLE), sets, grids)
     assert str(error.value) == message
+
+
+@pytest.mark.parametrize(
+    "argument", ["x:signals.\u00b2.capacityPerGroup=1", "x:signals.\u00b2=null"]
+)
+def test_an_index_of_non_ascii_digits_is_a_clear_error(argument: str) -> None:
+    """``str.isdigit`` takes "²", which ``int`` refuses: a ValueError traceback."""
+    with pytest.raises(TuningError, match="of type '\u00b2'"):
+        build_variants(load_base(EXAMPLE), [argument])
+
+
+def test_a_grid_value_json_cannot_hold_is_named_and_refused_by_the_schema() -> None:
+    with pytest.raises(TuningError, match=r"hello.*: spec\.tolerance: Input should be a valid"):
+        build_variants(load_base(EXAMPLE), [], ["tolerance=[!!binary aGVsbG8=]"])
+
+
+def test_removing_below_a_field_that_is_not_written_changes_nothing() -> None:
+    """``null`` removes a field so its default applies; below a parent the policy does
+    not write there is nothing to remove (it created the parent, which then failed)."""
+    base = load_base(EXAMPLE)
+    del base["spec"]["scaleDown"]["maxStep"]
+    shipped, removed = build_variants(base, ["x:scaleDown.maxStep.percent=null"])
+    assert removed.policy == shipped.policy
