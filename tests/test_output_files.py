@@ -46,3 +46,41 @@ def test_the_temporary_keeps_the_suffix_writers_choose_a_format_by(tmp_path: Pat
 def test_a_folder_that_cannot_hold_the_file_is_an_output_error(tmp_path: Path) -> None:
     with pytest.raises(OutputError, match="cannot write"):
         write_text(tmp_path / "missing" / "results.json", "x")
+
+
+def test_a_new_file_gets_the_umask_mode_and_an_old_one_keeps_its_own(tmp_path: Path) -> None:
+    """mkstemp makes 0600 files: results another user or an artifact uploader could not
+    read. A new file is 0666 less the umask; a replaced one keeps its mode."""
+    umask = os.umask(0o022)
+    try:
+        fresh = write_text(tmp_path / "summary.json", "{}")
+        assert fresh.stat().st_mode & 0o777 == 0o644
+        kept = tmp_path / "shared.csv"
+        kept.write_text("old")
+        kept.chmod(0o664)
+        write_text(kept, "new")
+        assert kept.stat().st_mode & 0o777 == 0o664
+    finally:
+        os.umask(umask)
+
+
+def test_a_symlink_keeps_pointing_at_its_target_which_is_replaced(tmp_path: Path) -> None:
+    (tmp_path / "runs").mkdir()
+    target = tmp_path / "runs" / "today.json"
+    target.write_text("old")
+    link = tmp_path / "latest.json"
+    link.symlink_to(Path("runs") / "today.json")
+    write_text(link, "new")
+    assert link.is_symlink()
+    assert target.read_text() == "new"
+    assert sorted(os.listdir(tmp_path / "runs")) == ["today.json"]
+
+
+def test_a_name_that_is_not_a_regular_file_is_refused(tmp_path: Path) -> None:
+    """A rename over a FIFO (or /dev/stdout's link) would replace it with a file."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(OutputError, match=r"cannot write .*pipe: not a regular file"):
+        write_text(fifo, "x")
+    assert fifo.is_fifo()
+    assert sorted(os.listdir(tmp_path)) == ["pipe"]

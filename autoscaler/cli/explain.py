@@ -37,6 +37,10 @@ class BadAnswerError(AutoscalerError):
     """The server answered, but not with a decision (nor a JSON error message)."""
 
 
+class RedirectError(AutoscalerError):
+    """The server answered a redirect, which ``explain`` does not follow."""
+
+
 class RefusedError(AutoscalerError):
     """The server answered an error status with its own JSON ``message`` (404: no
     decision for that LWS; 401 or 403: the token)."""
@@ -80,11 +84,31 @@ def fetch(args: argparse.Namespace, key: LwsKey) -> tuple[int, bytes]:
     request = urllib.request.Request(url, headers={"Accept": "application/json"})
     if args.token:
         request.add_header("Authorization", f"Bearer {args.token}")
+    # No redirects: urllib would copy the bearer token to whatever host one names.
+    opener = urllib.request.build_opener(
+        _NoRedirect(), urllib.request.HTTPSHandler(context=_context(args))
+    )
     try:
-        with urllib.request.urlopen(request, timeout=_TIMEOUT_SECONDS, context=_context(args)) as r:
+        with opener.open(request, timeout=_TIMEOUT_SECONDS) as r:
             return r.status, r.read(MAX_ANSWER_BYTES)
     except urllib.error.HTTPError as exc:
+        if 300 <= exc.code < 400:
+            where = exc.headers.get("Location", "")
+            raise RedirectError(
+                f"{args.server} answered {exc.code}, redirecting to {one_line(where, 200)!r}; "
+                "the token is not sent on: point --server at the server itself"
+            ) from None
         return exc.code, exc.read(MAX_ANSWER_BYTES)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None  # the 3xx comes back as an HTTPError
+
+
+def _sendable(token: str) -> bool:
+    """Whether ``token`` can be a header value: Latin-1 without control characters."""
+    return all(" " <= c <= "\xff" and c != "\x7f" for c in token)
 
 
 def _kind(value: object) -> str:
@@ -100,7 +124,7 @@ def decision(code: int, raw: bytes) -> dict[str, Any]:
     server's JSON ``message``) or BadAnswerError (``answered <code> with <what>``)."""
     try:
         body = json.loads(raw)
-    except ValueError:  # also UnicodeDecodeError
+    except (ValueError, RecursionError):  # also UnicodeDecodeError; JSON nested too deep
         shown = one_line(raw[: _EXCERPT_CHARS * 4].decode("utf-8", "replace"), _EXCERPT_CHARS)
         raise BadAnswerError(f"answered {code} with a body that is not JSON ({shown!r})") from None
     if code != 200:
@@ -142,8 +166,19 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.token and not _sendable(args.token):
+        # Said without the token: it is a secret, and may be pasted with its line break.
+        print(
+            "lws-autoscaler explain: --token holds a control character or a character "
+            "outside Latin-1 (a pasted line break?), which no HTTP header can carry",
+            file=sys.stderr,
+        )
+        return 2
     try:
         code, raw = fetch(args, key)
+    except RedirectError as exc:
+        print(f"lws-autoscaler explain: {exc}", file=sys.stderr)
+        return 1
     except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
         reason = getattr(exc, "reason", exc)
         print(f"lws-autoscaler explain: cannot reach {args.server}: {reason}", file=sys.stderr)

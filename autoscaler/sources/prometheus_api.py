@@ -199,7 +199,8 @@ class PrometheusQueryClient:
                     f"{payload.get('errorType', '')}: {payload.get('error', '')}"
                 )
             result = payload["data"]["result"]
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        # RecursionError: JSON nested deeper than the parser's stack (``[[[...`` x 100,000).
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
             raise SourceUnavailableError(
                 f"Prometheus at {self.url} sent an unreadable answer: {exc!r}"
             ) from exc
@@ -242,7 +243,7 @@ def _classify(url: str, code: int, body: str) -> Exception:
 def _error_text(text: str) -> str:
     try:
         body = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return one_line(text, 200)
     if isinstance(body, dict):
         return one_line(f"{body.get('errorType', 'error')}: {body.get('error', '')}", 500)

@@ -29,7 +29,8 @@ def parse_points(items: Iterable[Json]) -> Points:
             pairs = item["values"] if "values" in item else [item["value"]]
             for t, v in pairs:
                 out.append((metric, float(t), float(v)))
-    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+    # OverflowError: a time or value of hundreds of digits, which float() refuses.
+    except (AttributeError, KeyError, TypeError, ValueError, OverflowError) as exc:
         raise SourceUnavailableError(f"Prometheus sent a malformed series: {exc!r}") from exc
     return out
 

@@ -97,8 +97,10 @@ DECISION = {"explanation": "inference/llama-70b: hold 4", "decidedAt": "2026-01-
             "answered 200 with a body that is not JSON",
         ),
         (200, b"[]", "answered 200 with a JSON list"),
+        # Deeper than the JSON parser's stack: a RecursionError traceback before.
+        (200, b"[" * 100_000 + b"]" * 100_000, "answered 200 with a body that is not JSON"),
     ],
-    ids=["404-list", "500-string", "age-null", "no-decidedAt", "html", "200-list"],
+    ids=["404-list", "500-string", "age-null", "no-decidedAt", "html", "200-list", "deep"],
 )
 @pytest.mark.parametrize("output", ["text", "json"])
 def test_an_answer_that_is_not_a_decision_is_one_line_and_nothing_printed(
@@ -143,3 +145,50 @@ def test_a_server_url_without_http_is_a_usage_error(
         f"lws-autoscaler explain: error: argument --server: {server!r} is not an http:// or "
         "https:// URL (e.g. http://127.0.0.1:8080)"
     )
+
+
+def test_a_redirect_is_not_followed_and_the_token_goes_nowhere_else(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """urllib follows redirects and copies the Authorization header to any host."""
+    seen: list[bytes] = []
+
+    def elsewhere(conn: socket.socket) -> None:
+        with conn:
+            seen.append(conn.recv(65536))
+            body = json.dumps({**DECISION, "ageSeconds": 1}).encode()
+            head = f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\nConnection: close"
+            conn.sendall(f"{head}\r\n\r\n".encode() + body)
+
+    other = RawServer(elsewhere)
+
+    def redirect(conn: socket.socket) -> None:
+        with conn:
+            conn.recv(65536)
+            where = f"http://127.0.0.1:{other.port}/debug/decisions/inference/llama-70b"
+            head = f"HTTP/1.1 302 Found\r\nLocation: {where}\r\nContent-Length: 0"
+            conn.sendall(f"{head}\r\nConnection: close\r\n\r\n".encode())
+
+    first = RawServer(redirect)
+    url, other_port = f"http://127.0.0.1:{first.port}", other.port
+    try:
+        args = ["explain", "inference/llama-70b", "--server", url, "--token", "SECRET"]
+        assert main(args) == 1
+    finally:
+        first.close()
+        other.close()
+    err = capsys.readouterr().err
+    assert f"{url} answered 302, redirecting to 'http://127.0.0.1:{other_port}/" in err
+    assert "SECRET" not in err
+    assert seen == []
+
+
+def test_a_token_no_header_can_carry_is_a_usage_error_that_does_not_echo_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = ["explain", "inference/llama-70b", "--server", "http://127.0.0.1:9"]
+    assert main([*args, "--token", "eyJsecret\r"]) == 2
+    err = capsys.readouterr().err
+    assert "--token holds a control character" in err
+    assert "eyJsecret" not in err
+    assert "cannot reach" not in err

@@ -1,0 +1,60 @@
+"""Answers a JSON parser cannot hold: nested deeper than its stack, or numbers of
+hundreds of digits. Each is one source error for the cycle to report, never a
+RecursionError or OverflowError traceback (a fake Prometheus on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from autoscaler.errors import QueryRejectedError, SourceUnavailableError
+from autoscaler.sources.prometheus_api import PrometheusQueryClient
+from autoscaler.sources.prometheus_frames import parse_points
+from tests.support.raw_server import RawServer
+
+DEEP = b"[" * 100_000 + b"]" * 100_000
+
+
+def _answering(status: int, body: bytes) -> RawServer:
+    def answer(conn: socket.socket) -> None:
+        with conn:
+            conn.recv(65536)
+            head = (
+                f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\nConnection: close"
+            )
+            conn.sendall(f"{head}\r\n\r\n".encode() + body)
+
+    return RawServer(answer)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error", "message"),
+    [
+        (
+            200,
+            b'{"status":"success","data":{"result":' + DEEP + b"}}",
+            SourceUnavailableError,
+            "sent an unreadable answer: RecursionError",
+        ),
+        (400, DEEP, QueryRejectedError, "rejected the query (400): [[[["),
+    ],
+    ids=["200", "400"],
+)
+def test_json_nested_too_deep_is_one_source_error(
+    status: int, body: bytes, error: type[Exception], message: str
+) -> None:
+    server = _answering(status, body)
+    try:
+        client = PrometheusQueryClient(f"http://127.0.0.1:{server.port}", timeout=5, retries=0)
+        with pytest.raises(error) as caught:
+            client.instant("up", 1_700_000_000.0)
+    finally:
+        server.close()
+    assert message in str(caught.value)
+
+
+def test_a_time_of_hundreds_of_digits_is_a_malformed_series() -> None:
+    with pytest.raises(SourceUnavailableError, match="malformed series: OverflowError"):
+        parse_points([{"metric": {}, "value": [int("9" * 400), "1"]}])
