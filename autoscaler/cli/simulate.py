@@ -113,6 +113,11 @@ def _load(path: str, what: str) -> list[ScalingPolicy]:
     return policies
 
 
+def _target(policy: ScalingPolicy) -> str:
+    """``namespace/name``, as summaries name the LWS."""
+    return f"{policy.spec.target.namespace}/{policy.spec.target.name}"
+
+
 def run(args: argparse.Namespace) -> int:
     from autoscaler.sources.recording import RecordingSource, default_recording_path
     from simulations.dryrun.runner import RunOptions, output_patterns, run_simulation
@@ -135,10 +140,13 @@ def run(args: argparse.Namespace) -> int:
     )
     primary = _load(policies_path, "--policies")
     compare = _load(args.compare, "--compare") if args.compare else []
+    baseline = None
     if args.check:
         from simulations.dryrun.checks import load_baseline
 
-        load_baseline(args.check)  # an unusable baseline fails now, not after the run
+        # Read now, and kept: an unusable baseline fails before the run, and a baseline
+        # inside --out (which the run replaces) is still the one compared with.
+        baseline = load_baseline(args.check)
     writable_folder(options.out)
     # The previous outputs go only once the recording, the HPA spec and the policies'
     # loads are read: a bad input leaves the last run's files where they are.
@@ -146,6 +154,14 @@ def run(args: argparse.Namespace) -> int:
     options = replace(options, before_writing=lambda: remove_previous(options.out, patterns))
     source = RecordingSource(recording)
     try:
+        if baseline is not None:
+            from simulations.dryrun.checks import require_entries
+
+            # Before the previous outputs go: the policies that will run (those whose LWS
+            # is recorded) must each have an entry to be judged against.
+            keys = {str(k) for k in source.keys}
+            runs = [(p.name, t) for p in primary if (t := _target(p)) in keys]
+            require_entries(args.check, baseline, runs)
         result = run_simulation(source, primary, compare, options)
     except OSError as exc:  # a write into --out failed half-way (disk full, permissions)
         raise AutoscalerError(f"--out {options.out}: {exc}") from None
@@ -160,6 +176,7 @@ def run(args: argparse.Namespace) -> int:
         problems = check_against(
             args.check,
             result.primary,
+            document=baseline,
             replica_hours_percent=args.max_replica_hours_increase,
             underprovisioned_seconds=args.max_underprovisioned_increase,
             longest_wrong_size_seconds=args.max_wrong_size_increase,

@@ -102,8 +102,10 @@ class RecordingSource:
 
     @property
     def keys(self) -> tuple[LwsKey, ...]:
-        """The LWS the recording holds series for."""
-        return tuple(sorted({k for k, _ in self._grid.raw} | set(self._grid.replicas)))
+        """The LWS the recording holds series for (an LWS parked at zero may have only
+        its activation series)."""
+        grid = self._grid
+        return tuple(sorted({k for k, _ in grid.raw} | set(grid.replicas) | set(grid.activation)))
 
     # -- derived arrays ----------------------------------------------------------------------
     def arrays(self, target: Target) -> TargetArrays:

@@ -31,7 +31,7 @@ class TargetArrays:
     ``values[signal]`` and ``stamps[signal]`` have one row per pod in ``pods``;
     ``latencies[signal]`` is an LWS-wide (quantile, stamp) pair; ``replicas`` is (spec,
     status, ready) per step, from the recorded series or, where they are missing, the
-    number of reporting leaders.
+    number of reporting leaders (NaN where neither: no data at that step).
     """
 
     times: Array
@@ -82,8 +82,12 @@ def derive_arrays(
         name: carry_forward(array, times, REPLICA_CARRY_SECONDS)
         for name, array in grid.replicas.get(key, {}).items()
     }
+    # Where no count is recorded and no leader reports, the step has no data: NaN, not
+    # "0 replicas" (absence is not zero), so a replay starts from the first recorded size
+    # and the step reads as a gap.
+    counted = np.where(reporting > 0, reporting, np.nan)
     replicas = tuple(
-        np.where(np.isnan(recorded[f]), reporting, recorded[f]) if f in recorded else reporting
+        np.where(np.isnan(recorded[f]), counted, recorded[f]) if f in recorded else counted
         for f in ("spec", "status", "ready")
     )
     return TargetArrays(

@@ -2,13 +2,15 @@
 
 A GitOps repository keeps ``summary.json`` from the last accepted run; CI re-runs the
 simulation for the changed policy and fails the pull request on a regression. A policy
-is matched to the baseline entry of the same name, or to the only entry if there is one.
+is matched to the baseline entry of the same name; failing that, to the baseline's only
+entry when the run has a single policy or that entry measured the same LWS (a renamed
+policy), never to another LWS's figures.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +67,35 @@ def load_baseline(baseline: Path | str) -> dict[str, Any]:
     return document
 
 
+def baseline_entry(
+    entries: Mapping[str, Any], policy: str, target: str, alone: bool
+) -> dict[str, Any] | None:
+    """The baseline figures ``policy`` (on LWS ``target``) is judged against, or None.
+
+    ``alone``: the run checks this one policy only. The only entry of a baseline used to
+    judge every policy of a run: each LWS failed or passed against one other LWS's
+    figures.
+    """
+    entry = entries.get(policy)
+    if entry is None and len(entries) == 1:
+        only = next(iter(entries.values()))
+        if alone or only.get("target") == target:
+            entry = only
+    return entry
+
+
+def require_entries(
+    baseline: Path | str, document: Mapping[str, Any], runs: Sequence[tuple[str, str]]
+) -> None:
+    """:class:`BaselineError` unless each (policy, target) run has a baseline entry: the
+    CLI asks before the run, so a baseline without one loses no previous outputs."""
+    entries = document["policies"]
+    for policy, target in runs:
+        if baseline_entry(entries, policy, target, len(runs) == 1) is None:
+            held = ", ".join(sorted(entries))
+            raise BaselineError(f"{baseline}: no entry for policy {policy} (has {held})")
+
+
 def check_against(
     baseline: Path | str,
     summaries: Sequence[Summary],
@@ -72,9 +103,15 @@ def check_against(
     underprovisioned_seconds: float = 300.0,
     longest_wrong_size_seconds: float = 600.0,
     scale_events_percent: float = 50.0,
+    document: Mapping[str, Any] | None = None,
 ) -> list[str]:
-    """One line per regression, prefixed with the policy name; empty when none."""
-    entries = load_baseline(baseline)["policies"]
+    """One line per regression, prefixed with the policy name; empty when none.
+
+    ``document``: the baseline as :func:`load_baseline` read it before the run (it is read
+    again from ``baseline`` otherwise). A baseline inside ``--out`` is replaced by the run,
+    so reading it afterwards compared the run with itself: it always passed.
+    """
+    entries = (load_baseline(baseline) if document is None else document)["policies"]
     margins = Margins(
         replica_hours_percent,
         underprovisioned_seconds,
@@ -82,13 +119,11 @@ def check_against(
         scale_events_percent,
     )
     problems = []
+    runs = [(s.policy, s.target) for s in summaries]
+    require_entries(baseline, {"policies": entries}, runs)
     for summary in summaries:
-        base = entries.get(summary.policy)
-        if base is None and len(entries) == 1:
-            base = next(iter(entries.values()))
-        if base is None:
-            held = ", ".join(sorted(entries))
-            raise BaselineError(f"{baseline}: no entry for policy {summary.policy} (has {held})")
+        base = baseline_entry(entries, summary.policy, summary.target, len(summaries) == 1)
+        assert base is not None  # require_entries
         try:
             found = regressions(summary.to_dict(), base, margins)
         except ValueError as exc:

@@ -8,8 +8,12 @@ by the same rules :func:`~simulations.dryrun.load.collect` applies to snapshots:
 - a sample counts when it is finite and >= 0; a pod reporting no signal at a step is not
   a leader at that step;
 - ready groups that did not report carry the average load of those that did;
-- without recorded replica series, the reporting leaders stand for spec, status and ready
-  (as ``autoscaler.sources.assemble`` does), and a step with no leader is a gap.
+- recorded replica counts are used where all three are finite and >= 0 (whole groups,
+  ready capped at created, as :func:`~autoscaler.sources.cluster.ready_among_created`);
+  elsewhere, or without replica series, the reporting leaders stand for spec, status and
+  ready (as ``autoscaler.sources.assemble`` does), and a step with no leader is a gap,
+  unless a scale-to-zero policy's activation is above its threshold: then the LWS is at
+  zero groups (assemble's wake rule).
 
 ``tests/simulations/dryrun/test_runner.py`` checks both paths give the same arrays.
 """
@@ -19,10 +23,14 @@ from __future__ import annotations
 import numpy as np
 
 from autoscaler.signals import Signal
+from autoscaler.sources.assemble import wake_threshold
 from autoscaler.sources.base import Target
 from autoscaler.sources.families import LEADER_SIGNALS
 from autoscaler.sources.recording import RecordingSource
+from autoscaler.sources.recording_arrays import TargetArrays
 from simulations.dryrun.load import AGGREGATE_SIGNALS, RecordedLoad
+
+Arrays = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def can_read_fast(source: object, target: Target) -> bool:
@@ -33,6 +41,29 @@ def can_read_fast(source: object, target: Target) -> bool:
         and getattr(source, "_wall_start", None) is None
         and not target.policy.spec.metrics.overrides
     )
+
+
+def _replicas(data: TargetArrays, leaders: np.ndarray, wake_above: float | None) -> Arrays:
+    """(spec, ready, present) per step, by the rules of ``RecordingSource``'s
+    snapshots: a step whose counts are unusable falls back to the leader count."""
+    counts = np.vstack([np.asarray(r, dtype=float) for r in data.replicas])
+    usable = np.zeros(leaders.shape, dtype=bool)
+    if data.replicas_recorded:
+        # +Inf or a negative count is no count (int(inf) used to crash the run); NaN is
+        # a step with neither a recorded count nor a reporting leader.
+        usable = np.all(np.isfinite(counts) & (counts >= 0), axis=0)
+    whole = np.floor(np.where(usable, counts, 0.0))  # the snapshots' int()
+    spec = np.where(usable, whole[0], leaders)
+    # A shrinking LWS's status still counts terminating leaders as ready: 6 ready of 2
+    # created would multiply the 2 reporting leaders' load 3-fold.
+    ready = np.where(usable, np.minimum(whole[2], whole[1]), leaders)
+    present = usable | (leaders > 0)
+    if wake_above is not None and data.activation is not None:
+        # No leader and no count, but traffic waiting above the threshold: a 0-group
+        # snapshot, so a parked LWS can wake (assemble's one exception).
+        with np.errstate(invalid="ignore"):
+            present |= np.asarray(data.activation, dtype=float) > wake_above
+    return spec, ready, present
 
 
 def collect_recording(source: RecordingSource, target: Target) -> RecordedLoad:
@@ -49,10 +80,7 @@ def collect_recording(source: RecordingSource, target: Target) -> RecordedLoad:
         valid_by_signal.append(valid)
         any_valid |= ~np.isnan(values)  # a leader is any pod with a sample, as assemble does
     leaders = any_valid.sum(axis=0).astype(float)
-    spec, _, ready = (np.asarray(r, dtype=float) for r in data.replicas)
-    if not data.replicas_recorded:
-        spec = ready = leaders
-    present = np.full(steps, True) if data.replicas_recorded else leaders > 0
+    spec, ready, present = _replicas(data, leaders, wake_threshold(target))
     for s, signal in enumerate(LEADER_SIGNALS):
         values, stamps, valid = data.values[signal], data.stamps[signal], valid_by_signal[s]
         reporting = valid.sum(axis=0)
@@ -85,4 +113,5 @@ def collect_recording(source: RecordingSource, target: Target) -> RecordedLoad:
         aggregate_ts=aggregate_ts,
         spec=np.where(present, spec, np.nan),
         ready=np.where(present, ready, np.nan),
+        step=source.step,
     )

@@ -46,7 +46,8 @@ class RecordedLoad:
       groups (KV: groups' worth of cache in use); NaN = no leader reported it;
     - ``load_ts[i, s]``: the oldest timestamp among the samples behind that total;
     - ``aggregate[i, a]`` / ``aggregate_ts``: ``AGGREGATE_SIGNALS`` as recorded;
-    - ``spec``/``ready``: the recorded replica counts (for comparison plots).
+    - ``spec``/``ready``: the recorded replica counts (for comparison plots);
+    - ``step``: the recording's step, when known (what a one-step recording's step is).
     """
 
     key: LwsKey
@@ -58,6 +59,7 @@ class RecordedLoad:
     aggregate_ts: np.ndarray
     spec: np.ndarray
     ready: np.ndarray
+    step: float | None = None
 
     @property
     def steps(self) -> int:
@@ -65,7 +67,10 @@ class RecordedLoad:
 
     @property
     def step_seconds(self) -> float:
-        return float(np.median(np.diff(self.times))) if len(self.times) > 1 else 15.0
+        """The median step; with a single step, the recording's (15 s when unknown)."""
+        if len(self.times) > 1:
+            return float(np.median(np.diff(self.times)))
+        return 15.0 if self.step is None else self.step
 
 
 def _valid(sample: Sample | None) -> bool:
@@ -89,8 +94,11 @@ def _row(snapshot: LwsSnapshot) -> tuple[list[float], list[float]]:
     return totals, oldest
 
 
-def collect(key: LwsKey, history: Iterable[tuple[float, SourceResult]]) -> RecordedLoad:
-    """Turn ``MetricSource.history`` output into arrays for one LWS."""
+def collect(
+    key: LwsKey, history: Iterable[tuple[float, SourceResult]], step: float | None = None
+) -> RecordedLoad:
+    """Turn ``MetricSource.history`` output into arrays for one LWS (``step``: the
+    history's step, for :attr:`RecordedLoad.step`)."""
     times: list[float] = []
     present: list[bool] = []
     loads: list[list[float]] = []
@@ -135,6 +143,7 @@ def collect(key: LwsKey, history: Iterable[tuple[float, SourceResult]]) -> Recor
         aggregate_ts=np.asarray(agg_ts, dtype=float).reshape(-1, len(AGGREGATE_SIGNALS)),
         spec=np.asarray(spec, dtype=float),
         ready=np.asarray(ready, dtype=float),
+        step=step,
     )
 
 

@@ -71,12 +71,16 @@ class Timeline:
     # 1 -> 4 -> 8 -> 15 within a minute as one change.
     scale_ups: int = 0
     scale_downs: int = 0
+    step_seconds: float = 15.0
+    """The recording's step (:attr:`.load.RecordedLoad.step_seconds`): how long the last
+    step, or a one-step recording's only one, lasts."""
 
 
 def _initial(load: RecordedLoad, config: DryRunConfig) -> int:
     if config.initial_replicas is not None:
         return config.initial_replicas
-    recorded = load.spec[~np.isnan(load.spec)]
+    # Only a usable count: int(+Inf) raised after the previous outputs were removed.
+    recorded = load.spec[np.isfinite(load.spec) & (load.spec >= 0)]
     start = int(recorded[0]) if len(recorded) else config.hpa.min_replicas
     return min(max(start, config.hpa.min_replicas), config.hpa.max_replicas)
 
@@ -205,6 +209,7 @@ def simulate(
         hpa_synced=np.asarray(synced, dtype=bool),
         scale_ups=writes["up"],
         scale_downs=writes["down"],
+        step_seconds=load.step_seconds,
     )
 
 

@@ -2,7 +2,7 @@
 
 The CSV has one row per recorded step and these columns:
 
-- ``time`` (Unix seconds), ``elapsed_s``;
+- ``time`` (Unix seconds), ``elapsed_s``, both to full precision;
 - ``<signal>_total`` the recorded load over all groups, ``<signal>_per_group`` what each
   simulated ready leader reported (empty = no data), for each leader signal;
 - ``ttft_seconds``, ``queue_wait_seconds``, ``activation`` (as recorded);
@@ -32,12 +32,14 @@ from simulations.dryrun.summary import Summary
 SUMMARY_FORMAT = "lws-autoscaler-dryrun-summary"
 
 
-def _cell(value: float) -> str:
+def _cell(value: float, exact: bool = False) -> str:
+    """A number for the CSV: empty for NaN, whole numbers without ``.0``, others to 6
+    significant digits unless ``exact`` (times: 1767225600.5 would read 1.76723e+09)."""
     if math.isnan(value):
         return ""
     if float(value).is_integer():
         return str(int(value))
-    return f"{value:.6g}"
+    return repr(float(value)) if exact else f"{value:.6g}"
 
 
 def timeline_columns() -> list[str]:
@@ -73,8 +75,10 @@ def write_timeline(path: Path, timeline: Timeline, load: RecordedLoad, demand: n
         writer = csv.writer(out)
         writer.writerow(timeline_columns())
         for i in range(n):
+            row = head[i]
             writer.writerow(
-                [_cell(v) for v in head[i]]
+                [_cell(row[0], exact=True), _cell(row[1], exact=True)]
+                + [_cell(v) for v in row[2:]]
                 + [timeline.driver[i], timeline.reasons[i]]
                 + [_cell(v) for v in tail[i]]
             )
@@ -82,12 +86,14 @@ def write_timeline(path: Path, timeline: Timeline, load: RecordedLoad, demand: n
 
 
 def summary_document(
-    summaries: Sequence[Summary], yardstick: str, assumptions: Mapping[str, Any]
+    summaries: Sequence[Summary], yardsticks: Mapping[str, str], assumptions: Mapping[str, Any]
 ) -> dict[str, Any]:
+    """``yardsticks``: per LWS (``namespace/name``), the policy whose targets measured
+    its demand (each LWS's primary policy)."""
     return {
         "format": SUMMARY_FORMAT,
         "version": 1,
-        "yardstick": yardstick,
+        "yardstick": dict(yardsticks),
         "assumptions": dict(assumptions),
         "policies": {s.policy: s.to_dict() for s in summaries},
     }

@@ -2,8 +2,10 @@
 run each through :func:`~simulations.dryrun.loop.simulate`, write the outputs.
 
 Policies whose target is not in the recording are skipped with a note; a ``--compare``
-policy is paired with the primary policy of the same target. Both are measured with the
-primary policy's yardstick (see :mod:`.summary`).
+policy is paired with the primary policy of the same target (skipped with a note when
+there is none) and reads its own load. Both are measured with the primary policy's
+yardstick (see :mod:`.summary`). A policy that reads nothing from the recording is an
+error, raised before anything is written.
 """
 
 from __future__ import annotations
@@ -14,8 +16,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
+import numpy as np
+
 from autoscaler.errors import AutoscalerError
 from autoscaler.policy.model import ScalingPolicy
+from autoscaler.signals import ServingEngine
 from autoscaler.snapshot import LwsKey
 from autoscaler.sources.base import Target
 from autoscaler.sources.recording import RecordingSource
@@ -99,9 +104,51 @@ def _load(source: RecordingSource, policy: ScalingPolicy, stream: TextIO | None)
         stream.write(f"reading the recording for {policy.name} ({_key(policy)})\n")
     target = Target(policy)
     if can_read_fast(source, target):
-        return collect_recording(source, target)
-    history = source.history([target], source.start, source.end, source.step)
-    return collect(_key(policy), history)
+        load = collect_recording(source, target)
+    else:
+        history = source.history([target], source.start, source.end, source.step)
+        load = collect(_key(policy), history, source.step)
+    if not (np.isfinite(load.load).any() or np.isfinite(load.aggregate).any()):
+        # Nothing to replay would run as a clean, idle run with exit 0: say why instead.
+        raise AutoscalerError(f"{policy.name}: {_nothing_read(source, target)}")
+    return load
+
+
+def _nothing_read(source: RecordingSource, target: Target) -> str:
+    """Why the recording gives ``target`` no sample at any step: the source's own error
+    for PromQL overrides, else the engine and model asked for (and those recorded)."""
+    metrics = target.policy.spec.metrics
+    if metrics.overrides:
+        error = source.fetch([target], source.start).errors.get(target.key)
+        if error:
+            return f"nothing to replay: {error}"
+    asked = (metrics.engine, metrics.model_name)
+    found = f"no {_series_name(*asked)} series of {target.key} in the recording"
+    held = {(t.engine, t.model_name) for t in source.recording.targets if t.key == target.key}
+    if held and asked not in held:
+        found += f" (recorded for {', '.join(sorted(_series_name(*h) for h in held))})"
+    return f"nothing to replay: {found}"
+
+
+def _series_name(engine: ServingEngine, model: str | None) -> str:
+    return engine.value if model is None else f"{engine.value} model {model}"
+
+
+def _partners(
+    chosen: Sequence[ScalingPolicy],
+    compare: Sequence[ScalingPolicy],
+    recorded: set[LwsKey],
+    stream: TextIO | None,
+) -> dict[LwsKey, ScalingPolicy]:
+    """The compared policy of each chosen primary's LWS (a policy set holds one per LWS);
+    one with no primary to pair with is skipped with a note, like a skipped primary."""
+    targets = {_key(p) for p in chosen}
+    for policy in compare:
+        key = _key(policy)
+        if key not in targets and stream is not None:
+            why = "is not in the recording" if key not in recorded else "has no --policies policy"
+            stream.write(f"skipping --compare {policy.name}: {key} {why}\n")
+    return {_key(p): p for p in compare if _key(p) in targets}
 
 
 def output_patterns(policies: Sequence[ScalingPolicy]) -> list[str]:
@@ -142,7 +189,7 @@ def run_simulation(
     if not chosen:
         held = ", ".join(str(k) for k in sorted(recorded)) or "nothing"
         raise AutoscalerError(f"no policy targets an LWS of the recording (it holds {held})")
-    partners = {_key(p): p for p in compare}
+    partners = _partners(chosen, compare, recorded, stream)
     # Read every load and HPA spec first: what cannot be read fails before any write.
     planned: list[tuple[ScalingPolicy, RecordedLoad, list[RunPlan]]] = []
     for policy in chosen:
@@ -150,14 +197,15 @@ def run_simulation(
         runs: list[RunPlan] = [(policy, load, dry_run_config(policy, options))]
         partner = partners.get(_key(policy))
         if partner is not None:
-            partner_load = load if partner.spec.metrics == policy.spec.metrics else None
-            run_load = partner_load or _load(source, partner, stream)
-            runs.append((partner, run_load, dry_run_config(partner, options)))
+            # Its own load even with the same metrics: the latency quantiles and the wake
+            # threshold (what is read from the recording) come from the rest of the policy.
+            runs.append((partner, _load(source, partner, stream), dry_run_config(partner, options)))
         planned.append((policy, load, runs))
     if options.before_writing is not None:
         options.before_writing()
     options.out.mkdir(parents=True, exist_ok=True)
     result = RunResult()
+    primary_labels = {policy.name for policy in chosen}
     for policy, load, runs in planned:
         demand = demand_groups(load, policy)
         timelines: list[Timeline] = []
@@ -165,8 +213,9 @@ def run_simulation(
         for number, (run_policy, run_load, config) in enumerate(runs):
             # A compared policy is usually an edited copy under the same name: its files
             # and figures get their own label, or they would overwrite the primary's.
+            # The same for a compared policy named like another LWS's primary.
             label = run_policy.name
-            if number and label == policy.name:
+            if number and label in primary_labels:
                 label = f"{label}.compare"
             timeline = simulate(run_policy, run_load, config, _progress(stream, label))
             summary = replace(summarize(timeline, demand), policy=label)
@@ -183,7 +232,9 @@ def run_simulation(
             result.files.append(draw(png, load, timelines, summaries, demand))
     every = [*result.primary, *result.compared]
     step = result.primary[0].step_seconds if result.primary else math.nan
-    document = summary_document(every, chosen[0].name, _assumptions(options, step))
+    # Each LWS's demand is measured with its own primary policy's targets.
+    yardsticks = {s.target: s.policy for s in result.primary}
+    document = summary_document(every, yardsticks, _assumptions(options, step))
     if result.compared:
         document["compare"] = [s.policy for s in result.compared]
     result.files.append(write_summary(options.out / "summary.json", document))

@@ -109,8 +109,9 @@ def summarize(timeline: Timeline, demand: np.ndarray) -> Summary:
     policy = timeline.policy
     times = timeline.times
     n = len(times)
-    # Each step stands for the time until the next one (the last: the median step).
-    step = float(np.median(np.diff(times))) if n > 1 else 15.0
+    # Each step stands for the time until the next one (the last: the median step, or
+    # with a single step the recording's own).
+    step = float(np.median(np.diff(times))) if n > 1 else timeline.step_seconds
     dt = np.append(np.diff(times), step) if n else np.zeros(0)
     created = timeline.created.astype(float)
     ready = timeline.ready

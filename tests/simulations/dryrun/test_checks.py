@@ -12,7 +12,7 @@ import pytest
 
 from autoscaler.cli.main import main
 from simulations.dryrun import Margins, Summary, regressions
-from simulations.dryrun.checks import BaselineError, check_against, load_baseline
+from simulations.dryrun.checks import BaselineError, baseline_entry, check_against, load_baseline
 from simulations.dryrun.report import summary_document, write_summary
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -46,7 +46,7 @@ def _summary(policy: str = "dev-8b", **figures: Any) -> Summary:
 
 
 def _document() -> dict[str, Any]:
-    return summary_document([_summary()], "dev-8b", {})
+    return summary_document([_summary()], {"inference/dev-8b": "dev-8b"}, {})
 
 
 def _baseline(tmp_path: Path, document: dict[str, Any] | str) -> Path:
@@ -168,3 +168,33 @@ def test_simulate_refuses_a_bad_baseline_before_the_run(
         f'lws-autoscaler simulate: {path}: policies.dev-8b: must be an object of figures, got "x"\n'
     )
     assert not out.exists()  # nothing simulated, nothing written
+
+
+@pytest.mark.parametrize(
+    ("policy", "target", "alone", "matched"),
+    [
+        ("dev-8b", "dev/llama-8b-dev", False, True),  # by name, whatever else runs
+        ("dev-8b-v2", "inference/dev-8b", False, True),  # renamed, same LWS
+        ("dev-8b-v2", "inference/other", True, True),  # the run's only policy
+        # Another LWS in a run of several: judged against dev-8b's figures, it used to
+        # fail (or pass) on numbers that were never its own.
+        ("llama-405b", "inference/llama-405b", False, False),
+    ],
+)
+def test_the_only_baseline_entry_is_used_for_its_own_lws_or_a_single_policy(
+    policy: str, target: str, alone: bool, matched: bool
+) -> None:
+    entries = _document()["policies"]
+    assert (baseline_entry(entries, policy, target, alone) is not None) == matched
+
+
+def test_check_against_uses_the_baseline_read_before_the_run(tmp_path: Path) -> None:
+    """A baseline in --out is replaced by the run: reading it again after the run
+    compared the run with itself."""
+    path = write_summary(tmp_path / "summary.json", _document())
+    kept = load_baseline(path)
+    write_summary(path, summary_document([_summary(replica_hours=20.0)], {}, {}))
+    found = check_against(path, [_summary(replica_hours=20.0)], document=kept)
+    assert found == ["dev-8b: replica-hours 20.00 > baseline 10.00 +10%"]
+    with pytest.raises(BaselineError, match="no entry for policy llama-405b"):
+        check_against(path, [_summary(), _summary("llama-405b")], document=kept)

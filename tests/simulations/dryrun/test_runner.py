@@ -155,7 +155,7 @@ def _numbers(row: dict[str, str]) -> dict[str, float | str]:
 
 def test_golden_files(policy: ScalingPolicy, tmp_path: Path) -> None:
     load, timeline, demand, summary = run_step(policy)
-    document = summary_document([summary], policy.name, {"scenario": "step"})
+    document = summary_document([summary], {summary.target: policy.name}, {"scenario": "step"})
     csv_path = write_timeline(tmp_path / "timeline.csv", timeline, load, demand)
     json_path = write_summary(tmp_path / "summary.json", document)
     golden_csv, golden_json = GOLDEN / "step-timeline.csv", GOLDEN / "step-summary.json"
