@@ -69,3 +69,16 @@ def format_duration(seconds: float) -> str:
     if secs or not parts:
         parts.append(f"{secs}s")
     return "".join(parts)
+
+
+def format_duration_ms(seconds: float) -> str:
+    """:func:`format_duration` keeping milliseconds, for steps that have them (``1.5`` ->
+    ``1.5s``, ``5398.5`` -> ``1h29m58.5s``), where rounding would show another step; whole
+    seconds read as in :func:`format_duration` (``900`` -> ``15m``)."""
+    millis = round(seconds * 1000)
+    whole, rest = divmod(millis, 1000)
+    if rest == 0:
+        return format_duration(whole)
+    minutes = whole - whole % 60
+    head = format_duration(minutes) if minutes else ""
+    return f"{head}{whole % 60}.{rest:03d}".rstrip("0") + "s"

@@ -15,9 +15,10 @@ the times, the span against what ``simulate`` can replay, and the output file's 
 A recording of hours must not be lost to a typo found only when it is written.
 
 A Prometheus failure, an answer that is not a matrix of samples, and a range in which no
-policy's LWS has a single leader series (a wrong ``--lws-label``) are one line, exit 2,
-and no file. An LWS without leader series while others have some is a warning: it may
-have been scaled to zero throughout.
+policy's LWS has a single leader series with its pod label (a wrong ``--lws-label``) are
+one line, exit 2, and no file. An LWS without leader series while others have some is a
+warning: it may have been scaled to zero throughout. A ``user:password@`` in the URL is
+used, and shown nowhere (neither in messages nor in the file).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from autoscaler.cli.arg_types import http_url
-from autoscaler.durations import format_duration, parse_duration
+from autoscaler.durations import format_duration, format_duration_ms, parse_duration
 from autoscaler.errors import SourceError, one_line
 from autoscaler.policy.loader import load_policies
 from autoscaler.sources.base import Target
@@ -222,10 +223,15 @@ def run(args: argparse.Namespace) -> int:
         raise type(exc)(one_line(str(exc), MAX_MESSAGE_CHARS)) from None
     finally:
         client.close()
+    # Leader series all without the pod label: a replay cannot tell leaders apart.
+    unlabelled = set(leaderless(recording)) - set(leaderless(recording, pod=False))
     for key in leaderless(recording):
         # Written all the same: an LWS scaled to zero throughout has no leaders to record.
         print(
-            f"lws-autoscaler record: warning: no leader series for {key} in the range "
+            f"lws-autoscaler record: warning: the leader series of {key} lack the label "
+            f"{labels.pod!r}: a replay skips them"
+            if key in unlabelled
+            else f"lws-autoscaler record: warning: no leader series for {key} in the range "
             f"(scaled to zero throughout, or its leaders lack the label {labels.lws!r}?)",
             file=sys.stderr,
         )
@@ -233,6 +239,7 @@ def run(args: argparse.Namespace) -> int:
     points = sum(len(s.points) for s in recording.series)
     print(
         f"wrote {path}: {len(targets)} LWS, {len(recording.series)} series, {points} points, "
-        f"{format_duration(recording.end - recording.start)} at {format_duration(step)}"
+        f"{format_duration_ms(recording.end - recording.start)} at "
+        f"{format_duration_ms(recording.step)}"
     )
     return 0

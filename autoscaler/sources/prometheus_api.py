@@ -41,8 +41,10 @@ parses ``2.5s`` as no duration at all.
 from __future__ import annotations
 
 import json
+import math
 import time
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from prometheus_api_client import PrometheusConnect
@@ -117,7 +119,10 @@ class PrometheusQueryClient:
             raise_on_status=False,
             respect_retry_after_header=False,
         )
-        self.url = url.rstrip("/")
+        # Requests go to ``_base``, whose ``user:password@`` requests sends as basic auth;
+        # ``url``, in every message and in recordings' headers, is the address without it.
+        self._base = url.rstrip("/")
+        self.url = without_credentials(self._base)
         self.timeout = timeout
         self.max_answer_bytes = max_answer_bytes
         self._timeouts = (min(timeout, CONNECT_TIMEOUT), timeout)
@@ -131,8 +136,8 @@ class PrometheusQueryClient:
         # adapter is then replaced by one with the same retries whose answers must have
         # their headers in by the timeout in total (a per-read timeout let a proxy
         # dribbling 8 header lines 0.6 s apart hold a 1 s query for 4.8 s).
-        PrometheusConnect(url=self.url, headers=headers, retry=retry, session=session)
-        session.mount(self.url, HeadDeadlineAdapter(max_retries=retry))
+        PrometheusConnect(url=self._base, headers=headers, retry=retry, session=session)
+        session.mount(self._base, HeadDeadlineAdapter(max_retries=retry))
         self._session = session
 
     def close(self) -> None:
@@ -145,7 +150,7 @@ class PrometheusQueryClient:
         started = time.monotonic()
         try:
             response = self._session.post(
-                f"{self.url}{path}",
+                f"{self._base}{path}",
                 data=form,
                 headers=self._headers,
                 timeout=self._timeouts,
@@ -221,16 +226,53 @@ class PrometheusQueryClient:
         self, query: str, start: float, end: float, step: float, *, max_bytes: int | None = None
     ) -> list[Json]:
         """``/api/v1/query_range``: the matrix's items (``{"metric", "values"}``), evaluated
-        at ``round(start) + i * step``: whole seconds, where the source looks them up.
+        at ``round(start) + i * step`` up to ``end``: whole seconds for a whole-second step,
+        where the source looks them up. ``step`` must be whole milliseconds (ValueError
+        otherwise): Prometheus steps in milliseconds, so a step of 1.0005 s would be
+        evaluated every 1 s, off the caller's grid. ``end`` goes out to the millisecond:
+        rounded to the second, a chunk ending on ``x.5`` (1.5 s steps) lost its last
+        point and an ``end`` rounded up gained one after it.
         ``max_bytes``: this answer's cap, instead of ``max_answer_bytes``."""
+        if not whole_milliseconds(step):
+            raise ValueError(f"a range step must be whole milliseconds, got {step!r}")
         form = {
             "query": query,
             "start": str(round(start)),
-            "end": str(round(end)),
+            "end": _milliseconds_text(end),
             "step": prometheus_duration(step),
             "timeout": prometheus_duration(self.timeout),
         }
         return self._post("a range query", "/api/v1/query_range", form, max_bytes)
+
+
+def whole_milliseconds(seconds: float) -> bool:
+    """Whether ``seconds`` is a whole number of milliseconds, up to float error (a step
+    of ``2001ms`` parses to 2.0010000000000003 s)."""
+    thousandths = seconds * 1000
+    return math.isfinite(thousandths) and math.isclose(
+        thousandths, round(thousandths), rel_tol=1e-12, abs_tol=1e-6
+    )
+
+
+def milliseconds(seconds: float) -> int:
+    """A time in whole milliseconds, as Prometheus resolves it: rounded, which also
+    absorbs the float error of chunk bounds added up from steps such as 1.001 s."""
+    return round(seconds * 1000)
+
+
+def _milliseconds_text(seconds: float) -> str:
+    """``1767225600.0`` -> ``1767225600``, ``1767240598.5`` -> ``1767240598.500``."""
+    whole, rest = divmod(milliseconds(seconds), 1000)
+    return str(whole) if rest == 0 else f"{whole}.{rest:03d}"
+
+
+def without_credentials(url: str) -> str:
+    """``http://user:pass@host:9090`` -> ``http://host:9090``: the address to show in
+    messages and to write in files, where a password must not end up."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 def _classify(url: str, code: int, body: str) -> Exception:

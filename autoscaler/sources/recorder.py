@@ -14,7 +14,10 @@ labelled ``namespace`` and ``leaderworkerset``). Without them, replays count rep
 leaders instead.
 
 Ranges are cut into chunks of at most 10,000 steps (Prometheus refuses more than 11,000
-points per series): a week at 15 s is 5 chunks per query.
+points per series): a week at 15 s is 5 chunks per query. The grid starts on a whole
+second and steps in whole milliseconds, Prometheus's resolution. Only the targets' series
+are kept (the selectors match the cross product of their namespaces and LWS names), and a
+leader series counts only with the namespace, LWS and pod labels a replay needs.
 """
 
 from __future__ import annotations
@@ -26,14 +29,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from string import Template
 
-from autoscaler.durations import format_duration
+from autoscaler.durations import format_duration_ms
 from autoscaler.errors import SourceError
 from autoscaler.signals import MetricKind, ServingEngine
 from autoscaler.snapshot import LwsKey
 from autoscaler.sources.base import Target
 from autoscaler.sources.families import Reduction, families
 from autoscaler.sources.prometheus import chunks
-from autoscaler.sources.prometheus_api import PrometheusQueryClient
+from autoscaler.sources.prometheus_api import (
+    PrometheusQueryClient,
+    milliseconds,
+    whole_milliseconds,
+)
 from autoscaler.sources.promql import (
     LabelNames,
     collapse_copies,
@@ -53,6 +60,8 @@ from autoscaler.sources.recording_format import (
 
 Progress = Callable[[int, int], None]
 
+# 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z: the times messages can show as dates.
+FIRST_SECOND, LAST_SECOND = -62_135_596_800, 253_402_300_799
 RECORD_MAX_ANSWER_BYTES = 1024 * 1024 * 1024
 """The cap on one chunk's answer when recording (1 GiB), above the control loop's 64 MiB:
 a bucket query for 50 leaders x 18 buckets x 10,000 steps at ~22 bytes a point is ~200
@@ -145,21 +154,28 @@ def range_problem(start: float, end: float, step: float) -> str | None:
     file ``simulate`` refuses to replay (60 days at 1 s is 5,184,001 steps: 519 chunks of
     11 queries for one vLLM policy, 5,709 queries for nothing), and an ``end`` of 1e15
     would have the chunks listed for ever. Written so that NaN fails (``not end > start``
-    is True for NaN). The start is rounded as :func:`record` rounds it.
+    is True for NaN). The start is rounded as :func:`record` rounds it, and the step must
+    be whole milliseconds (Prometheus would step by other ones than the file says).
     """
     if not (math.isfinite(start) and math.isfinite(end) and math.isfinite(step)):
         return "start, end and step must be finite numbers"
     if not step >= 1:
         return "the step must be at least 1s"
+    if not whole_milliseconds(step):
+        return f"the step must be whole milliseconds (Prometheus's resolution), got {step!r}s"
     if not end > start:
         return "the end must be after the start"
+    if end < round(start):
+        return f"the start rounds to the whole second {round(start)}, after the end {end!r}"
     steps = (end - round(start)) // step + 1
     if steps > MAX_GRID_STEPS:
         return (
-            f"{_figure((end - start) / 86400)} days at a {format_duration(step)} step is "
+            f"{_figure((end - start) / 86400)} days at a {format_duration_ms(step)} step is "
             f"{_figure(steps)} steps, over the {MAX_GRID_STEPS:,} a recording may hold "
             "(simulate replays no more); record a shorter span or a longer step"
         )
+    if not (start >= FIRST_SECOND and end <= LAST_SECOND):
+        return f"times must be from 0001-01-01 to 9999-12-31 ({FIRST_SECOND} to {LAST_SECOND})"
     return None
 
 
@@ -195,8 +211,11 @@ def record(
     problem = range_problem(start, end, step)
     if problem is not None:
         raise ValueError(f"cannot record this range: {problem}")
-    # query_range takes whole seconds; aligning the start keeps every chunk on one grid.
-    start = float(round(start))
+    # Aligning the start keeps every chunk on one grid; the step as the nearest float to
+    # its milliseconds (2001ms parses to 2.0010000000000003); the points up to ``end`` in
+    # milliseconds, as range() sends it.
+    start, step = float(round(start)), round(step * 1000) / 1000
+    count = (milliseconds(end) - milliseconds(start)) // round(step * 1000) + 1
     names = labels or LabelNames()
     queries = (
         raw_queries(targets, names)
@@ -204,6 +223,7 @@ def record(
         + activation_queries(targets, names)
     )
     ranges = list(chunks(start, end, step))
+    wanted = {(t.key.namespace, t.key.name) for t in targets}
     total, done = len(ranges) * len(queries), 0
     collected: dict[tuple[tuple[str, str], ...], list[tuple[float, float]]] = defaultdict(list)
     for lo, hi in ranges:
@@ -215,6 +235,8 @@ def record(
                 for old, new in query.rename:
                     if old in metric:
                         metric[new] = metric.pop(old)
+                if (metric.get(names.namespace), metric.get(names.lws)) not in wanted:
+                    continue  # an LWS of the selectors' cross product that no policy targets
                 metric["__name__"] = query.name
                 key = tuple(sorted(metric.items()))
                 collected[key].extend(points)
@@ -222,52 +244,67 @@ def record(
             if progress is not None:
                 progress(done, total)
     series = [Series(dict(key), sorted(points)) for key, points in sorted(collected.items())]
-    if not any(_is_leader_series(s) for s in series):
-        raise SourceError(_nothing_recorded(client.url, targets, start, end, names))
+    if not _leader_lws(series, names):
+        when = f"from {_utc(start)} to {_utc(end)}"
+        raise SourceError(_nothing_recorded(client.url, targets, when, names, series))
     recorded = tuple(
         RecordedTarget(t.key, t.policy.spec.metrics.engine, t.policy.spec.metrics.model_name)
         for t in targets
     )
     return Recording(
         start=start,
-        end=start + step * int((end - start) // step),
+        end=start + step * (count - 1),
         step=step,
         labels=names,
         targets=recorded,
         series=series,
-        source={"prometheusUrl": client.url},
+        source={"prometheusUrl": client.url},  # without credentials (PrometheusQueryClient)
     )
 
 
-def _is_leader_series(series: Series) -> bool:
-    """A raw family of the leaders, not a replica count or an activation value."""
-    name = series.metric.get("__name__")
-    return name not in REPLICA_SERIES.values() and name != ACTIVATION_SERIES
+def _leader_lws(series: Sequence[Series], names: LabelNames, *, pod: bool = True) -> set[LwsKey]:
+    """The LWS with a leader series (a raw family, not a replica count or an activation
+    value) labelled with its namespace, LWS and, unless ``pod=False``, pod."""
+    found = set()
+    for metric in (s.metric for s in series):
+        if metric.get("__name__") in (*REPLICA_SERIES.values(), ACTIVATION_SERIES):
+            continue
+        ns, lws = metric.get(names.namespace), metric.get(names.lws)
+        if ns and lws and (metric.get(names.pod) or not pod):
+            found.add(LwsKey(ns, lws))
+    return found
 
 
-def leaderless(recording: Recording) -> list[LwsKey]:
-    """The recorded targets without one leader series labelled with their namespace and
-    LWS (scaled to zero throughout, or not scraped with the recording's labels)."""
-    names = recording.labels
-    found = {
-        (s.metric.get(names.namespace), s.metric.get(names.lws))
-        for s in recording.series
-        if _is_leader_series(s)
-    }
-    return [t.key for t in recording.targets if (t.key.namespace, t.key.name) not in found]
+def leaderless(recording: Recording, *, pod: bool = True) -> list[LwsKey]:
+    """The recorded targets without one leader series labelled with their namespace, LWS
+    and pod (scaled to zero throughout, or not scraped with the recording's labels);
+    ``pod=False``: without one even among the series lacking the pod label."""
+    found = _leader_lws(recording.series, recording.labels, pod=pod)
+    return [t.key for t in recording.targets if t.key not in found]
 
 
 def _nothing_recorded(
-    url: str, targets: Sequence[Target], start: float, end: float, labels: LabelNames
+    url: str, targets: Sequence[Target], when: str, labels: LabelNames, series: Sequence[Series]
 ) -> str:
-    shown = ", ".join(str(t.key) for t in targets[:5])
-    more = f" and {len(targets) - 5} more" if len(targets) > 5 else ""
+    unlabelled = sorted(_leader_lws(series, labels, pod=False))
+    if unlabelled:
+        return (
+            f"Prometheus at {url} has leader series for {_keys(unlabelled)} {when}, but the "
+            f"series lack the label {labels.pod!r} that tells a replay one leader from "
+            "another: nothing recorded. Check that the scrape keeps the pod label on the "
+            "leaders' series"
+        )
     return (
         f"Prometheus at {url} has no leader series for any of the {len(targets)} LWS "
-        f"({shown}{more}) from {_utc(start)} to {_utc(end)}: nothing recorded. Check that "
-        f"the leaders' series carry the LWS name in the label {labels.lws!r} (--lws-label) "
+        f"({_keys([t.key for t in targets])}) {when}: nothing recorded. Check that the "
+        f"leaders' series carry the LWS name in the label {labels.lws!r} (--lws-label) "
         "and that Prometheus scraped them in that range"
     )
+
+
+def _keys(keys: Sequence[LwsKey]) -> str:
+    more = f" and {len(keys) - 5} more" if len(keys) > 5 else ""
+    return ", ".join(str(key) for key in keys[:5]) + more
 
 
 def _utc(seconds: float) -> str:

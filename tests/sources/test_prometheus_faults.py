@@ -22,7 +22,14 @@ from autoscaler.sources.prometheus import PrometheusSource
 from autoscaler.sources.prometheus_api import MAX_ANSWER_BYTES, PrometheusQueryClient
 from autoscaler.sources.recorder import record
 from tests.sources.factories import only, target
-from tests.sources.fake_prometheus import Decide, FakePrometheus, http, leader_items, vector
+from tests.sources.fake_prometheus import (
+    LWS_LABEL,
+    Decide,
+    FakePrometheus,
+    http,
+    leader_items,
+    vector,
+)
 
 NOW = 1_767_225_600.0
 EMPTY = vector([])
@@ -104,7 +111,8 @@ def test_recording_reads_answers_over_the_loop_cap(fake: FakePrometheus) -> None
     """``record`` runs on a workstation: its range answers (a bucket query over a week's
     chunk) may be far over the control loop's cap."""
     values = [[NOW + 15 * i, "1"] for i in range(100)]
-    item = {"metric": {"namespace": "inference", "pod": "llama-0"}, "values": values}
+    metric = {"namespace": "inference", LWS_LABEL: "llama", "pod": "llama-0"}
+    item = {"metric": metric, "values": values}
     matrix = json.dumps({"status": "success", "data": {"resultType": "matrix", "result": [item]}})
     fake.decide = lambda _q: http(200, matrix.encode())
     client = PrometheusQueryClient(fake.url, timeout=2, max_answer_bytes=1024)

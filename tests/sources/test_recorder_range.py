@@ -33,8 +33,30 @@ NOW = 1_767_225_600.0
         (NOW - 60, NOW, 0.5, "at least 1s"),
         (NOW - 60, 1e15, 15.0, "over the 5,000,000 a recording may hold"),
         (NOW - 60 * 86400, NOW, 1.0, "60 days at a 1s step is 5,184,001 steps, over the"),
+        (NOW - 90 * 86400, NOW, 1.5, "90 days at a 1.5s step is 5,184,001 steps, over the"),
+        (NOW - 60, NOW, 1.0005, "the step must be whole milliseconds"),
+        (
+            NOW + 0.6,
+            NOW + 0.9,
+            15.0,
+            "the start rounds to the whole second 1767225601, after the end 1767225600.9",
+        ),
+        (-62_135_597_000, -62_135_596_000, 15.0, "times must be from 0001-01-01 to 9999-12-31"),
+        (253_402_300_000, 253_402_300_900, 15.0, "times must be from 0001-01-01 to 9999-12-31"),
     ],
-    ids=["nan", "inf", "backwards", "step", "end-1e15", "60d-at-1s"],
+    ids=[
+        "nan",
+        "inf",
+        "backwards",
+        "step",
+        "end-1e15",
+        "60d-at-1s",
+        "90d-at-1.5s",
+        "step-under-1ms",
+        "start-rounds-past-end",
+        "year-0",
+        "year-10000",
+    ],
 )
 @pytest.mark.timeout(10)
 def test_an_unrecordable_range_is_refused_before_any_query(
