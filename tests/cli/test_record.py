@@ -50,16 +50,6 @@ def _exit(argv: list[str]) -> int:
         return int(exc.code or 0)
 
 
-@pytest.fixture
-def no_query(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Recording at all fails the test (fast, where a span of 1e15 s used to hang)."""
-
-    def refuse(*_args: Any, **_kwargs: Any) -> None:
-        pytest.fail("record() ran: the flags were not checked first")
-
-    monkeypatch.setattr(record_cli, "record", refuse)
-
-
 @pytest.mark.parametrize(
     ("output", "message"),
     [

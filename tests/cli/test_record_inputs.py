@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from autoscaler.cli import record as record_cli
 from autoscaler.cli.main import main
 from tests.sources.fake_prometheus import FakePrometheus, http
 
@@ -52,14 +51,6 @@ def _argv(url: str, output: Path, *extra: str) -> list[str]:
         "-o",
         str(output),
     ]
-
-
-@pytest.fixture
-def no_query(monkeypatch: pytest.MonkeyPatch) -> None:
-    def refuse(*_args: Any, **_kwargs: Any) -> None:
-        pytest.fail("record() ran: the flags were not checked first")
-
-    monkeypatch.setattr(record_cli, "record", refuse)
 
 
 @pytest.mark.parametrize(
