@@ -16,10 +16,32 @@ from tests.support.raw_server import RawServer
 DEEP = b"[" * 100_000 + b"]" * 100_000
 
 
+def _read_request(conn: socket.socket) -> None:
+    """The whole request, body included: closing with bytes unread resets the
+    connection, and the client may lose the answer to the reset."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value.strip())
+    while len(body) < length:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return
+        body += chunk
+
+
 def _answering(status: int, body: bytes) -> RawServer:
     def answer(conn: socket.socket) -> None:
         with conn:
-            conn.recv(65536)
+            _read_request(conn)
             head = (
                 f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n"
                 f"Content-Length: {len(body)}\r\nConnection: close"
