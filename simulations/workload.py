@@ -33,10 +33,18 @@ SHARED_TRACES = REPO.parent / "shared" / "traces"
 CONV_EXCERPT = DATA / "azure_conv_excerpt.csv"
 
 
+CONV_FILE = "AzureLLMInferenceTrace_conv.csv"
+
+
+def conversation_trace(folder: Path) -> Path:
+    """The Azure conversation trace in ``folder``, else the shipped excerpt."""
+    full = folder / CONV_FILE
+    return full if full.is_file() else CONV_EXCERPT
+
+
 def default_trace() -> Path:
     """The Azure conversation trace from ../shared/traces, else the shipped excerpt."""
-    full = SHARED_TRACES / "AzureLLMInferenceTrace_conv.csv"
-    return full if full.is_file() else CONV_EXCERPT
+    return conversation_trace(SHARED_TRACES)
 
 
 @dataclass(frozen=True)

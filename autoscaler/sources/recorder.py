@@ -214,8 +214,8 @@ def record(
     # Aligning the start keeps every chunk on one grid; the step as the nearest float to
     # its milliseconds (2001ms parses to 2.0010000000000003); the points up to ``end`` in
     # milliseconds, as range() sends it.
-    start, step = float(round(start)), round(step * 1000) / 1000
-    count = (milliseconds(end) - milliseconds(start)) // round(step * 1000) + 1
+    start, step = float(round(start)), milliseconds(step) / 1000
+    count = (milliseconds(end) - milliseconds(start)) // milliseconds(step) + 1
     names = labels or LabelNames()
     queries = (
         raw_queries(targets, names)

@@ -68,8 +68,7 @@ class Roles:
 
     @property
     def all(self) -> tuple[str, ...]:
-        names = [*self.gates, *([] if self.score is None else [self.score]), *self.shown]
-        return tuple(dict.fromkeys(names))
+        return tuple(dict.fromkeys([*self.ranked, *self.shown]))
 
     @property
     def ranked(self) -> tuple[str, ...]:
@@ -179,7 +178,7 @@ def choose(
         # points on three seeds) does not buy attainment with GPU-hours; a lead of
         # 1 point on every seed with errors of 1.15 ties too, and cost decides.
         margin = max(_TIE, math.hypot(best_error, _error(figures[name][score])))
-        return _score(figures[name][score]) > best - margin or name == leader
+        return _score(figures[name][score]) > best - margin  # the leader too: margin > 0
 
     return min([n for n in passing if ties(n)], key=cost), failed
 

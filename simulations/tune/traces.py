@@ -24,7 +24,7 @@ from pathlib import Path
 
 from simulations.trace_limits import RateFlag
 from simulations.tune.variants import TuningError
-from simulations.workload import CONV_EXCERPT, WorkloadOptions
+from simulations.workload import WorkloadOptions, conversation_trace
 
 DAY = 86_400.0
 SERVEGEN_FILE = "ServeGen-data-trace-csv.tar.gz"
@@ -32,7 +32,6 @@ SERVEGEN_CATEGORY = "language/m-mid"
 SERVEGEN_RATE = 0.0008
 SERVEGEN_COMPRESSION = 24.0
 SERVEGEN_DAYS = 14
-CONV_FILE = "AzureLLMInferenceTrace_conv.csv"
 # ASCII digits, at most 4 (14 days): "servegen-day" and 5,000 digits is an unknown day,
 # not an int() too long to convert.
 _SERVEGEN = re.compile(r"servegen-day([0-9]{1,4})(?:-([0-9]{1,4}))?")
@@ -50,12 +49,11 @@ def _servegen(name: str, first: int, last: int, folder: Path) -> NamedTrace:
         raise TuningError(
             f"trace {name!r}: days must be within 0-{SERVEGEN_DAYS - 1}, first <= last"
         )
-    conversation = folder / CONV_FILE
     options = WorkloadOptions(
         format="servegen",
         # Token lengths from the conversation trace of the same folder (the excerpt when
         # it lacks one), so a --traces-dir gives the same requests on every machine.
-        lengths=conversation if conversation.is_file() else CONV_EXCERPT,
+        lengths=conversation_trace(folder),
         category=SERVEGEN_CATEGORY,
         rate_scale=SERVEGEN_RATE,
         time_compression=SERVEGEN_COMPRESSION,
@@ -85,9 +83,8 @@ def resolve(
         first = int(match.group(1))
         trace = _servegen(name, first, int(match.group(2) or first), folder)
     elif name == "azure-conv":
-        full = folder / CONV_FILE
-        path = full if full.is_file() else CONV_EXCERPT
-        trace = NamedTrace(name, path, WorkloadOptions(format="azure", rate_scale=4.0))
+        options = WorkloadOptions(format="azure", rate_scale=4.0)
+        trace = NamedTrace(name, conversation_trace(folder), options)
     elif name == "azure-code":
         path = folder / "AzureLLMInferenceTrace_code.csv"
         trace = NamedTrace(name, path, WorkloadOptions(format="azure", rate_scale=4.0))
