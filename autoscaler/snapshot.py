@@ -70,8 +70,8 @@ class LwsSnapshot:
     - ``groups``: per-group detail when the source knows it (may be empty);
     - ``leaders``: per leader (keyed by group index as a string, or pod name), the
       samples of each per-group signal;
-    - ``aggregates``: LWS-wide samples that are not sums of leaders (TTFT quantile over
-      all leaders' histograms, the activation signal).
+    - ``aggregates``: LWS-wide samples that are not sums of leaders (the TTFT and
+      queue-wait quantiles over all leaders' histograms, the activation signal).
     """
 
     key: LwsKey

@@ -14,7 +14,7 @@ from autoscaler.policy.schema import policy_json_schema_text
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "schema",
-        help="print the JSON Schema of policy files",
+        help="print the JSON Schema of a policy document",
         description="Print the JSON Schema of a ScalingPolicy document, for editors "
         "(yaml-language-server) and CI validators.",
     )
