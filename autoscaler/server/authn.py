@@ -16,8 +16,9 @@ In order:
 The CAs, names and headers come from :mod:`autoscaler.server.trust` (flags, or ConfigMap
 kube-system/extension-apiserver-authentication), read afresh for every request so a
 rotated CA applies at once. As in Kubernetes' union authenticator, a method that does
-not identify the caller hands over to the next. Anything else is 401 ``Unauthorized``;
-the reason is logged, never returned.
+not identify the caller hands over to the next, and whoever is identified is also in
+group ``system:authenticated``. Anything else is 401 ``Unauthorized``; the reason is
+logged, never returned.
 """
 
 from __future__ import annotations
@@ -75,15 +76,17 @@ class Authenticator:
         self._success_ttl, self._failure_ttl = success_ttl, failure_ttl
 
     async def authenticate(self, scope: dict[str, Any]) -> UserInfo:
+        """The caller, in ``system:authenticated`` whichever method named it (as the
+        delegating authenticator wraps its union of methods)."""
         headers: list[tuple[bytes, bytes]] = scope.get("headers", [])
         pem = peer_certificate_pem(scope)
         if pem is not None:
             user = self._from_certificate(pem, headers)
             if user is not None:
-                return user
+                return user.authenticated()
         token = _bearer_token(headers)
         if token is not None:
-            return await self._from_token(token)
+            return (await self._from_token(token)).authenticated()
         log.info(
             "unauthenticated request to %s: no client certificate or bearer token",
             scope.get("path"),

@@ -11,15 +11,24 @@ kube-apiserver means the same here: ``GET /apis/<group>/<version>/namespaces/<ns
 <metric>`` has no name segment, and a GET without a name is ``list``; a path with fewer
 than three segments after ``/apis`` (``/apis``, ``/apis/<group>``, ``/apis/<group>/
 <version>``) or outside ``/api``/``/apis`` is a non-resource request, verb ``get``.
+
+Every authenticated user is also in ``system:authenticated``
+(:meth:`UserInfo.authenticated`), as k8s.io/apiserver's delegating authenticator adds
+it, so that RBAC bound to that group (``system:discovery``, ``system:basic-user``)
+means the same here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 EXTERNAL_METRICS_GROUP = "external.metrics.k8s.io"
 EXTERNAL_METRICS_VERSION = "v1beta1"
+
+ALL_AUTHENTICATED = "system:authenticated"
+ALL_UNAUTHENTICATED = "system:unauthenticated"
+ANONYMOUS = "system:anonymous"
 
 
 @dataclass(frozen=True)
@@ -39,6 +48,18 @@ class UserInfo:
     ) -> UserInfo:
         frozen_extra = tuple(sorted((k, tuple(v)) for k, v in (extra or {}).items()))
         return cls(username, uid, tuple(groups), frozen_extra)
+
+    def authenticated(self) -> UserInfo:
+        """This user as k8s.io/apiserver's ``AuthenticatedGroupAdder`` hands it on, with
+        ``system:authenticated`` appended: unless it is ``system:anonymous``, or already
+        in that group or in ``system:unauthenticated``. A client certificate's groups
+        are its O fields only; without this, RBAC granted to every authenticated user
+        (discovery, through ``system:discovery``) was refused to it here."""
+        if self.username == ANONYMOUS or {ALL_AUTHENTICATED, ALL_UNAUTHENTICATED} & set(
+            self.groups
+        ):
+            return self
+        return replace(self, groups=(*self.groups, ALL_AUTHENTICATED))
 
 
 @dataclass(frozen=True)

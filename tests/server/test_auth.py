@@ -122,7 +122,8 @@ def test_front_proxy_headers_are_trusted_with_the_proxy_certificate(
     assert response.json()["kind"] == "ExternalMetricValueList"
     (review,) = _reviews(api, ACCESS_REVIEWS)
     assert review["spec"]["user"] == HPA_USER
-    assert review["spec"]["groups"] == ["system:serviceaccounts"]
+    # Every authenticated caller is in system:authenticated (test_auth_groups.py).
+    assert review["spec"]["groups"] == ["system:serviceaccounts", "system:authenticated"]
     assert review["spec"]["extra"] == {"scopes/kind": ["hpa"]}
     assert review["spec"]["resourceAttributes"] == {
         "group": "external.metrics.k8s.io",
@@ -313,7 +314,10 @@ def test_kubectl_get_raw_with_client_certificate_and_token(
         [],
         ["/version"],
     )
-    assert (review["spec"]["user"], review["spec"]["groups"]) == ("alice", ["team"])
+    assert (review["spec"]["user"], review["spec"]["groups"]) == (
+        "alice",
+        ["team", "system:authenticated"],
+    )
 
     discovery = _kubectl(with_cert, "/apis/external.metrics.k8s.io/v1beta1")
     assert discovery.returncode != 0  # alice may not read discovery in this RBAC

@@ -138,7 +138,10 @@ def test_front_proxy_and_client_cas_come_from_the_configmap(
         (review,) = [
             r.json()["spec"] for r in api.requests if r.path.endswith("subjectaccessreviews")
         ]
-        assert (review["user"], review["groups"]) == (HPA_USER, ["system:serviceaccounts"])
+        assert (review["user"], review["groups"]) == (
+            HPA_USER,
+            ["system:serviceaccounts", "system:authenticated"],
+        )
         # The standard header is not the one this cluster configured: no user, 401.
         assert _get(running, proxy, headers={"X-Remote-User": HPA_USER}).status_code == 401
         # Allowed names from the ConfigMap apply.
