@@ -2,7 +2,8 @@
 
 The metric read answers only from the decision store:
 
-- unknown metric -> 404 ``NotFound``; malformed ``labelSelector`` -> 400 ``BadRequest``;
+- malformed ``labelSelector`` -> 400 ``BadRequest`` (checked first, as a list option);
+  unknown metric -> 404 ``NotFound``;
   list options as kube-apiserver checks them (``list_options``: ``watch`` -> 405, a
   non-integer ``limit`` or an unsupported ``fieldSelector`` -> 400);
 - no series of that metric in the namespace match the selector -> 404 ``NotFound``
@@ -53,16 +54,18 @@ def router(store: DecisionStore, clock: Callable[[], float]) -> APIRouter:
         # Decoded before the provider is asked, so before "no such metric" too.
         query = {k: request.query_params.getlist(k) for k in request.query_params}
         check_list_options(query)
-        if metric not in METRICS:
-            raise not_found(
-                f"the server could not find the metric {metric} for namespace {namespace}",
-                {"name": metric, "group": "external.metrics.k8s.io", "kind": metric},
-            )
+        # The selector is part of the list options, which kube-apiserver decodes before
+        # it asks the provider: a malformed one is 400 even for a metric that does not exist.
         text = first_value(query, "labelSelector")
         try:
             selector = parse_selector(text)
         except SelectorError as exc:
             raise bad_request(str(exc)) from None
+        if metric not in METRICS:
+            raise not_found(
+                f"the server could not find the metric {metric} for namespace {namespace}",
+                {"name": metric, "group": "external.metrics.k8s.io", "kind": metric},
+            )
         selected = [s for s in store.series(namespace, metric) if selector.matches(s.labels)]
         if not selected:
             where = f" matching {text!r}" if text else ""

@@ -148,6 +148,13 @@ def test_selector_returns_exactly_the_selected_series(
         (REC, {"labelSelector": "leaderworkerset in (a"}, 400, "BadRequest"),
         (REC, {"labelSelector": "=="}, 400, "BadRequest"),
         (REC, {"labelSelector": "x>y"}, 400, "BadRequest"),
+        # Decoded with the list options, before the metric is looked up (as kube does).
+        (
+            f"{BASE}/namespaces/inference/no_such_metric",
+            {"labelSelector": "a in (b"},
+            400,
+            "BadRequest",
+        ),
         ("/apis/custom.metrics.k8s.io/v1beta2", {}, 404, "NotFound"),
         (f"{BASE}/namespaces/inference", {}, 404, "NotFound"),
         (f"{BASE}/namespaces/%2e%2e/lws_recommended_replicas", {}, 404, "NotFound"),
