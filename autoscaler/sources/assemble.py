@@ -8,22 +8,27 @@ Rules, the same for every source:
 - Without it (Prometheus-only deployments, recordings without replica series), the
   number of reporting leaders stands for ``spec``, ``status`` and ``ready`` replicas, and
   groups are unknown. This undercounts starting groups (they do not report yet), which
-  only makes the engine more willing to scale up.
+  only makes the engine more willing to scale up. Leaders the source knows exist but
+  whose scrapes fail (``silent``, :mod:`autoscaler.sources.down_leaders`) count as
+  ready groups that do not report, as the cluster state would count them: the engine
+  then applies its partial-data rules instead of seeing a group fewer.
 - Without the cluster state (or replica series), a target with no series at all is an
   error, not an empty snapshot: an LWS at zero is believed only from the API server,
-  never from the absence of series (absence is not zero). With it, the snapshot has no
-  leaders and the engine sees the signals as missing.
+  never from the absence of series (absence is not zero). With it, or with ``silent``
+  leaders, the snapshot has no leaders and the engine sees the signals as missing (it
+  holds).
 - The one exception: a scale-to-zero policy whose activation signal is *above* its
   threshold while no leader reports. The snapshot then says zero groups, so the engine
   wakes the LWS to ``replicas.min``; without it an LWS parked at zero could never wake
   when the source has no cluster state. At or below the threshold it stays an error
   (the engine holds): "stay at zero" is never concluded from absent series, as a running
-  LWS whose leaders are not scraped would be scaled to zero.
+  LWS whose leaders are not scraped would be scaled to zero. Never with ``silent``
+  leaders: those groups exist, so the LWS is not at zero.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from autoscaler.signals import Signal
 from autoscaler.snapshot import LwsKey, LwsSnapshot, Sample
@@ -49,13 +54,15 @@ def assemble(
     state: LwsState | None,
     replicas: tuple[int, int, int] | None = None,
     wake_above: float | None = None,
+    silent: Collection[str] = (),
 ) -> LwsSnapshot | str:
     """The snapshot, or a message saying why there is none.
 
     ``replicas`` (spec, status, ready) is used when ``state`` is None but the source knows
     the counts anyway (a recording with replica series). ``wake_above``: the policy's
     activation threshold (:func:`wake_threshold`), for the exception in the module
-    docstring.
+    docstring. ``silent``: leader pods known to exist that did not report (used only
+    without ``state`` and ``replicas``); a pod that also reports counts once.
     """
     if state is not None:
         live = state.leader_names
@@ -72,9 +79,10 @@ def assemble(
         )
     kept = {pod: samples for pod, samples in leaders.items() if samples}
     if replicas is None:
-        if not kept:
+        # A leader scraped by two jobs, one of them failing, reports and is down at once.
+        count = len(kept) + len(set(silent).difference(kept))
+        if not count:
             return _no_leaders(key, observed_at, aggregates, wake_above)
-        count = len(kept)
         replicas = (count, count, count)
     spec, status, ready = replicas
     return LwsSnapshot(

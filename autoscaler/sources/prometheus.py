@@ -3,7 +3,10 @@
 Each cycle runs the queries of :func:`~autoscaler.sources.promql.signal_queries` (one per
 signal for all targets sharing engine, model, window and overrides), plus one batched
 query for the activation expressions of scale-to-zero policies, then merges the per-leader
-series with the cluster state (:mod:`autoscaler.sources.assemble`).
+series with the cluster state (:mod:`autoscaler.sources.assemble`). Without a cluster
+reader, one more query (right after the default ones) finds the leaders whose scrapes
+fail (:mod:`autoscaler.sources.down_leaders`): they count as ready groups that do not
+report; when it fails, the cycle goes on without it (a warning), as a refinement.
 
 Failure handling: Prometheus down or failing a shared default query raises a
 :class:`~autoscaler.errors.SourceError` (the loop holds every target); the default queries
@@ -27,7 +30,7 @@ labels this source selects on (see ``docs/sources.md``).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from autoscaler.errors import SourceError, SourceUnavailableError
@@ -37,6 +40,7 @@ from autoscaler.snapshot import LwsKey, Sample
 from autoscaler.sources.assemble import assemble, wake_threshold
 from autoscaler.sources.base import SourceResult, Target
 from autoscaler.sources.cluster import ClusterStateReader, LwsState
+from autoscaler.sources.down_leaders import read_down_leaders
 from autoscaler.sources.prometheus_api import PrometheusQueryClient
 from autoscaler.sources.prometheus_frames import Frame, Points, merge_frames, parse_points
 from autoscaler.sources.promql import (
@@ -134,21 +138,26 @@ class PrometheusSource:
 
     # -- querying ----------------------------------------------------------------------------
     def _run(
-        self, targets: Sequence[Target], run: Any
+        self, targets: Sequence[Target], run: Any, shared: Callable[[], None] | None = None
     ) -> tuple[dict[float, Frame], dict[LwsKey, str]]:
+        """The queries of one fetch (or one range chunk); ``shared`` runs after the
+        default queries and before any per-policy one (the down-leaders query)."""
         frames: dict[float, Frame] = {}
         errors: dict[LwsKey, str] = {}
+        queries = signal_queries(targets, self._labels)
         # The shared default queries first: they fail the whole cycle, so a Prometheus that
         # is down does so before any per-policy query has waited on it.
-        queries = sorted(
-            signal_queries(targets, self._labels), key=lambda q: q.key.override is not None
-        )
         for query in queries:
+            if query.key.override is None:
+                self._absorb(query, parse_points(run(query.promql)), frames)
+        if shared is not None:
+            shared()
+        for query in queries:
+            if query.key.override is None:
+                continue
             try:
                 found = parse_points(run(query.promql))
             except SourceError as exc:
-                if query.key.override is None:
-                    raise
                 for target in query.targets:
                     errors.setdefault(target.key, f"override for {query.key.signal}: {exc}")
                 continue
@@ -200,6 +209,7 @@ class PrometheusSource:
         at: float,
         states: Mapping[LwsKey, LwsState] | None,
         errors: Mapping[LwsKey, str],
+        down: Mapping[LwsKey, frozenset[str]] | None = None,
     ) -> SourceResult:
         snapshots = {}
         failed = dict(errors)
@@ -219,6 +229,7 @@ class PrometheusSource:
                 frame.aggregates[target.key],
                 state,
                 wake_above=wake_threshold(target),
+                silent=(down or {}).get(target.key, frozenset()),
             )
             if isinstance(built, str):
                 failed[target.key] = built
@@ -246,15 +257,21 @@ class PrometheusSource:
                 )
             return self._client.instant(promql, now)
 
-        frames, errors = self._run(live, run)
+        down: dict[LwsKey, frozenset[str]] = {}
+
+        def ask_down() -> None:  # only without the cluster state, which knows the groups
+            down.update(read_down_leaders(live, self._labels, run, self._client.url))
+
+        frames, errors = self._run(live, run, ask_down if states is None else None)
         frame = merge_frames(frames)
-        if frame.series == 0 and _expects_series(live, states):
+        # Leaders that are down answered too: the labels are right, the pods just fail.
+        if frame.series == 0 and not down and _expects_series(live, states):
             raise EmptyResultError(
                 f"Prometheus at {self._client.url} returned no series for any of "
                 f"{len(live)} target(s); check that leader pods are scraped and carry the "
                 f"labels {self._labels.by_leader!r} (see docs/sources.md)"
             )
-        return self._results(targets, frame, now, states, {**unread, **errors})
+        return self._results(targets, frame, now, states, {**unread, **errors}, down)
 
     def history(
         self, targets: Sequence[Target], start: float, end: float, step: float

@@ -164,7 +164,8 @@ def test_one_query_per_signal_whatever_the_number_of_targets(
         [target("inference", n) for n in ("llama", "old", "grow", "reset", "stale", "llamaxv2")]
         + [target("other", "chat")]
     )
-    assert one == many == 6  # 5 leader signals + the TTFT quantile
+    # 5 leader signals + the TTFT quantile + (no cluster reader) the down leaders.
+    assert one == many == 7
 
 
 def test_batched_selector_does_not_leak_between_namespaces_or_regex_names(
