@@ -46,7 +46,8 @@ class ServerContext:
     telemetry: Telemetry
     clock: Callable[[], float]
     security: Security | None
-    loop_alive: Callable[[], bool] = field(default=lambda: True)
+    loop_problem: Callable[[], str | None] = field(default=lambda: None)
+    """What keeps the control loop from deciding (dead, stuck), or None when it runs."""
 
 
 def _guard(context: ServerContext) -> Callable[[Request], Awaitable[None]]:
@@ -81,7 +82,7 @@ def create_app(context: ServerContext) -> FastAPI:
     )
     check = _guard(context)
     guard = Depends(check)
-    app.include_router(discovery.health_router(context.store, context.clock, context.loop_alive))
+    app.include_router(discovery.health_router(context.store, context.clock, context.loop_problem))
     # Authentication and authorisation first, then negotiation, as kube-apiserver orders
     # them: an anonymous caller learns nothing from a 406.
     json_only = [guard, Depends(require_json)]

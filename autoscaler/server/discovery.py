@@ -6,7 +6,8 @@ Discovery is the legacy (``application/json``) form the aggregator falls back to
 v1beta1``. These always answer 200, from constants: the availability check must never
 fail because the loop is slow.
 
-Health: ``/healthz`` and ``/livez`` say the process (and its loop thread) is alive;
+Health: ``/healthz`` and ``/livez`` say the process and its loop thread are alive and
+the loop is not stuck (the kubelet restarts a pod whose loop hangs);
 ``/readyz`` is 200 once a cycle got data from the source, and while the last cycle is
 fresher than the store's max age, so a replica whose loop is stuck leaves the Service.
 A replica whose source has never answered turns ready anyway one max age after its
@@ -107,13 +108,15 @@ def openapi_router() -> APIRouter:
 
 
 def health_router(
-    store: DecisionStore, clock: Callable[[], float], loop_alive: Callable[[], bool]
+    store: DecisionStore, clock: Callable[[], float], loop_problem: Callable[[], str | None]
 ) -> APIRouter:
+    """``loop_problem``: why the control loop does not run (dead, stuck), or None."""
     router = APIRouter()
 
     async def live() -> PlainTextResponse:
-        if not loop_alive():
-            return PlainTextResponse("control loop is not running", status_code=500)
+        problem = loop_problem()
+        if problem is not None:
+            return PlainTextResponse(problem, status_code=500)
         return PlainTextResponse("ok")
 
     # HEAD too: load balancers and uptime checkers probe with it, and kube-apiserver's
@@ -138,8 +141,9 @@ def health_router(
                 f"last cycle {now - published:.0f}s ago ({store.describe_max_age()})",
                 status_code=503,
             )
-        if not loop_alive():
-            return PlainTextResponse("control loop is not running", status_code=503)
+        problem = loop_problem()
+        if problem is not None:
+            return PlainTextResponse(problem, status_code=503)
         return PlainTextResponse("ok")
 
     return router

@@ -117,6 +117,10 @@ class ControlLoop:
         self.leader = leader
         self.states: dict[LwsKey, EngineState] = {}
         self.ever_fetched = False
+        # Wall-clock (monotonic) time of the last sign of progress: the loop's start and
+        # the end of each cycle. Read by the liveness probe (``ServerProcess``), never by
+        # a decision, which sees only the ticks.
+        self.progressed_at = time.monotonic()
 
     def align(self, t: float) -> float:
         """The tick at or before ``t``: 1000.7 with a 15 s cycle -> 990.0."""
@@ -252,10 +256,12 @@ class ControlLoop:
                 self.leader.release(self.clock.now())
 
     def _run(self, stop: threading.Event, wait: Callable[[float], bool]) -> None:
+        self.progressed_at = time.monotonic()
         tick = self.align(self.clock.now())
         self.restore(tick)
         while not stop.is_set():
             self.run_cycle(tick)
+            self.progressed_at = time.monotonic()
             next_tick = tick + self.cycle
             while True:
                 now = self.clock.now()

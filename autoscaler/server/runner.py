@@ -44,6 +44,19 @@ from autoscaler.sources.base import MetricSource
 log = logging.getLogger(__name__)
 
 
+def stuck_after(cycle_seconds: float, max_age: float) -> float:
+    """Seconds without progress after which the loop counts as stuck (``/livez`` fails).
+
+    A cycle is bounded: a fetch ends within about three query timeouts (30 s at the
+    default 10 s), the decisions take milliseconds, and the loop waits at most a cycle
+    between two. So no healthy loop is quiet for 10 cycles (150 s at 15 s) nor for 5 min;
+    the larger of those, and of 4 max ages, leaves room for the start-up replay and a
+    Kubernetes API call that runs into its own timeout, and restarts a loop that hangs
+    (a call without a timeout, a deadlock) a few minutes after its values went stale.
+    """
+    return max(10 * cycle_seconds, 4 * max_age, 300.0)
+
+
 class _Config(uvicorn.Config):
     """uvicorn's Config, serving with our listening SSLContext (see tls_reload.py)."""
 
@@ -111,7 +124,7 @@ class ServerProcess:
             telemetry=self.telemetry,
             clock=clock.now,
             security=security,
-            loop_alive=self._loop_alive,
+            loop_problem=self._loop_problem,
         )
 
     def _serving_tls(self) -> ServingTls | None:
@@ -156,8 +169,20 @@ class ServerProcess:
             except Exception:  # never let a refresh bug end the refreshes
                 log.exception("refreshing certificates and CAs failed; retrying")
 
-    def _loop_alive(self) -> bool:
-        return self._cycles_driven_by_caller or self._loop_thread.is_alive()
+    def _loop_problem(self) -> str | None:
+        """Why the loop does not run, or None: its thread died, or it made no progress
+        (no cycle finished, nor the start-up replay) for :func:`stuck_after` seconds."""
+        if self._cycles_driven_by_caller:
+            return None
+        if not self._loop_thread.is_alive():
+            return "control loop is not running"
+        quiet = time.monotonic() - self.loop.progressed_at
+        # In wall seconds: a recording replayed at 0.1x runs a 15 s cycle in 150 s.
+        wall = self.loop.clock.wall_seconds
+        limit = stuck_after(wall(self.settings.cycle_seconds), wall(self.store.max_age))
+        if quiet > limit:
+            return f"control loop stuck: no cycle finished for {quiet:.0f}s (limit {limit:.0f}s)"
+        return None
 
     def _run_loop(self) -> None:
         try:

@@ -5,10 +5,13 @@ shared/reference/external-metrics-api.md. Auth is off here (tested in test_auth.
 from __future__ import annotations
 
 import json
+import threading
+import time
 from typing import Any
 
 import pytest
 
+from autoscaler.server import runner
 from tests.server.conftest import DEV, LLAMA, Running, Start
 from tests.server.helpers import T0
 
@@ -389,6 +392,65 @@ def test_liveness_fails_when_the_loop_thread_dies(start_server: Start) -> None:
             assert http.get("/livez").status_code == 500
             assert http.get("/healthz").status_code == 500
             assert http.get("/readyz").status_code == 503
+
+
+def test_liveness_fails_while_the_loop_is_stuck_and_recovers_when_it_moves(
+    start_server: Start, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A loop thread that hangs (a call without a timeout, a deadlock) is alive but
+    decides nothing: /livez fails once no cycle finished for ``stuck_after`` seconds
+    (made 0.3 s here; the table below checks the real bound), so the kubelet restarts
+    the pod."""
+    monkeypatch.setattr(runner, "stuck_after", lambda cycle, max_age: 0.3)
+    release = threading.Event()
+    with start_server(disable_auth=True) as running:
+        process = running.process
+        process._cycles_driven_by_caller = False
+        cycles: list[float] = []
+
+        def hang_once(now: float) -> Any:
+            cycles.append(now)
+            if len(cycles) == 1:
+                release.wait(timeout=20)
+            return []
+
+        process.loop.run_cycle = hang_once
+        process.loop.restore = lambda now: 0
+        process.start_loop()
+        try:
+            with running.client() as http:
+                live = _poll_status(http, "/livez", 500)
+                assert live.text.startswith("control loop stuck: no cycle finished for")
+                assert http.get("/readyz").status_code == 503
+                release.set()
+                # The hung cycle returns; the manual clock does not move, so the loop
+                # waits for its next tick, and progress was made: live again.
+                assert _poll_status(http, "/livez", 200).text == "ok"
+        finally:
+            release.set()
+
+
+@pytest.mark.parametrize(
+    ("cycle", "max_age", "limit"),
+    [
+        (15.0, 45.0, 300.0),  # the defaults: 5 minutes
+        (60.0, 180.0, 720.0),  # 4 max ages (12 min) beyond 10 cycles (10 min)
+        (60.0, 120.0, 600.0),  # 10 cycles
+        (1.0, 3.0, 300.0),  # never under 5 minutes
+    ],
+)
+def test_the_loop_counts_as_stuck_after(cycle: float, max_age: float, limit: float) -> None:
+    assert runner.stuck_after(cycle, max_age) == limit
+
+
+def _poll_status(http: Any, path: str, status: int) -> Any:
+    deadline = time.monotonic() + 10
+    while True:
+        response = http.get(path)
+        if response.status_code == status or time.monotonic() > deadline:
+            assert response.status_code == status, response.text
+            return response
+        time.sleep(0.05)
 
 
 def test_debug_decision_and_metrics(api: Running) -> None:
