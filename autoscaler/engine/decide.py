@@ -131,7 +131,8 @@ def _scale(
     queue_totals = state.queue_totals
     if queue_now is not None:
         queue_totals = append_window(queue_totals, now, queue_now, ctx.queue_history_seconds)
-    proposals, calm = limit_isolated_burst(ctx, proposals, current, state.queue_calm)
+    # Against the live size: groups a drain is taking away exist, and serve again at once.
+    proposals, calm = limit_isolated_burst(ctx, proposals, live.spec_replicas, state.queue_calm)
     if calm != state.queue_calm:
         # Every return below carries the calm stretch (a hold ends it: no usable queue).
         # Without ``isolatedBurst`` it never changes, and the state is not copied.
@@ -227,7 +228,16 @@ def _scale(
         # the rate windows take their length to fill again, and a window remembering
         # only the silence would remove groups the returning load needs.
         target = current
-    if target > current:
+    if target > current and live.spec_replicas > current:
+        # Load back while a drain runs: the groups it takes away are still there, so the
+        # target keeps them at once and the rules that hold a scale-up back (window, step
+        # limit) count from the live size, as without a drain. From the destination, a
+        # 1-minute up window held 4 groups draining to 1 at 1 while 60 requests waited,
+        # and the drain removed 3 ready groups that new ones had to replace.
+        rec = min(target, live.spec_replicas)
+        if target > rec:
+            rec = scale_up(ctx, state.targets, state.sizes, rec, target)
+    elif target > current:
         rec = scale_up(ctx, state.targets, state.sizes, current, target)
     elif target < current and silent:
         ctx.note(

@@ -12,7 +12,9 @@ Only then does the lower recommendation go out.
 Worked example: 5 groups, the rules ask for 3; groups 3 and 4 are drained. At the
 next decision group 3 reports 0 running, group 4 still 2: hold 5. Fifteen seconds later
 both report 0: recommend 3. Had load come back before that (the rules ask for 5 again),
-the drain is called off and both groups serve again at once, without a cold start.
+the drain is called off and both groups serve again at once, without a cold start; the
+rules that hold a scale-up back count from the live size then (``decide``), so an up
+window cannot hold the target at 3 while the queue needs 5 and let the drain go on.
 
 While a drain runs, the rules look at the LWS as the size it is going to
 (:func:`destination`): the scale-down was already decided, so the 10% headroom a

@@ -275,3 +275,42 @@ def test_a_starting_group_below_the_leaving_ones_stays_starting_in_the_view() ->
     # Without per-group detail, the counts are all there is.
     counts_only = drain_view(state, snapshot(T0, current=5, ready=4, starting=1, queue=[0] * 4))
     assert (counts_only.ready_replicas, counts_only.starting_replicas) == (3, 0)
+
+
+HOLDING_BACK: dict[str, dict[str, Any]] = {
+    "scale-up-window": {"scaleUp": {"stabilizationWindow": "1m"}},
+    "scale-up-step": {"scaleUp": {"maxStep": {"groups": 1, "period": "1m"}}},
+    "isolated-burst": {
+        "signals": [
+            {
+                "type": "queueDepth",
+                "targetPerGroup": 10,
+                "isolatedBurst": {"calmFor": "15s", "maxGroups": 1},
+            }
+        ]
+    },
+}
+
+
+@pytest.mark.parametrize("holding", HOLDING_BACK)
+def test_load_returning_before_the_lower_size_applies_calls_the_drain_off(holding: str) -> None:
+    """4 idle groups drain to 1; drained, 1 goes out. Before the HPA applies it, 60
+    requests wait on group 0 (the drained leaders get none): 6 groups' worth with 4 ready.
+    As without a drain (4 or more: the rule holding a scale-up back never removes a group
+    that exists), the three drained groups must serve again, not be removed for a cold
+    start of new ones a minute later (before the fix: 1 or 2, the drain completed)."""
+    spec = {**HOLDING_BACK[holding], "replicas": {"max": 8}}
+    groups = ready_groups(4, T0 - 3600)
+    quiet = {"groups": groups, "queue": [0] * 4, "running": [0] * 4}
+    returning = {"groups": groups, "queue": [60, 0, 0, 0], "running": [4, 0, 0, 0]}
+    without = Driver(make_policy(**spec))
+    assert [without.at(0, **quiet).replicas, without.at(15, **quiet).replicas] == [1, 1]
+    kept = without.at(15, **returning).replicas
+    assert kept is not None
+    assert kept >= 4
+    d = Driver(make_policy(**spec, scaleDown={"drain": {"enabled": True, "timeout": "2m"}}))
+    assert [d.at(0, **quiet).replicas, d.at(15, **quiet).replicas] == [4, 1]
+    back = d.at(15, **returning)
+    assert back.replicas is not None
+    assert back.replicas >= 4
+    assert back.draining == ()
