@@ -124,8 +124,14 @@ def test_two_inline_policies_for_one_lws_fail_the_install() -> None:
     assert "policies.inline.a and policies.inline.b both target LWS inference/llama-70b" in str(
         caught.value
     )
+    # Another LWS for the second: both install, with an HPA each on its own target.
     other = {**second, "spec": {**first["spec"], "target": {"namespace": "x", "name": "y"}}}
-    assert render({"policies": {"inline": {"a": first, "b": other}}, "hpa": {"create": True}})
+    rendered = render({"policies": {"inline": {"a": first, "b": other}}, "hpa": {"create": True}})
+    hpas = rendered.all("HorizontalPodAutoscaler")
+    assert sorted(
+        (h["metadata"]["namespace"], h["metadata"]["name"], h["spec"]["scaleTargetRef"]["name"])
+        for h in hpas
+    ) == [("inference", "llama-70b", "llama-70b"), ("x", "y", "y")]
 
 
 def _kubelet_configmap_layout(directory: Path, files: dict[str, str]) -> None:
@@ -146,3 +152,8 @@ def test_validator_reads_a_real_configmap_mount(tmp_path: Path) -> None:
     _kubelet_configmap_layout(tmp_path, data)
     result = _validate(tmp_path)
     assert result.returncode == 0, result.stderr
+    # Read once, and named by the key's own path (the one an operator sees in the pod),
+    # not by the timestamped folder the link resolves to.
+    assert result.stdout == (
+        f"{tmp_path / 'llama-70b.yaml'}:1: ok: llama-70b -> LWS inference/llama-70b\n"
+    )

@@ -15,6 +15,9 @@ import jsonschema  # type: ignore[import-untyped]
 import pytest
 import yaml
 
+from autoscaler.cli.main import build_parser
+from autoscaler.cli.serve import settings_from
+from autoscaler.durations import parse_duration
 from tests.charts.chart_support import CHART_DIR, render
 
 SCHEMA = json.loads((CHART_DIR / "values.schema.json").read_text())
@@ -147,7 +150,16 @@ def test_durations_shorter_than_two_cycles_fail_at_install(
     ],
 )
 def test_durations_of_two_cycles_or_more_render(values: dict[str, Any]) -> None:
-    assert "Deployment" in render(values).kinds()
+    # Passed to the server as given, which accepts them (it applies the same rule).
+    args = render(values).args()
+    settings = settings_from(build_parser().parse_args(["serve", *args]))
+    assert settings.cycle_seconds == parse_duration(values.get("cycle", "15s"))
+    age = values.get("maxDecisionAge")
+    lease = values.get("leaderElection", {}).get("leaseDuration")
+    assert settings.max_decision_age == (None if age is None else parse_duration(age))
+    assert settings.leader_elect_lease_duration == (
+        None if lease is None else parse_duration(lease)
+    )
 
 
 def test_schema_is_valid_draft7_and_accepts_the_defaults() -> None:

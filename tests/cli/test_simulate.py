@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from autoscaler.cli.main import main
+from autoscaler.durations import parse_duration
 from autoscaler.snapshot import LwsKey
 from autoscaler.sources.promql import LabelNames
 from autoscaler.sources.recording_format import RecordedTarget, Recording, Series, save_recording
@@ -109,13 +110,16 @@ def test_simulate_writes_timeline_summary_and_png(
 def test_compare_and_check_exit_codes(
     recording: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # The shipped policy with a 1-minute down window and minimum group age. (Edited as
+    # text, the replacements of "stabilizationWindow: 10m" and "minGroupAge: 10m" matched
+    # nothing in the policy: the "eager" copy was the shipped policy under another name.)
+    document = yaml.safe_load(POLICY.read_text())
+    document["metadata"]["name"] = "llama-70b-eager"
+    scale_down = document["spec"]["scaleDown"]
+    assert parse_duration(scale_down["stabilizationWindow"]) > 60
+    scale_down.update(stabilizationWindow="1m", minGroupAge="1m")
     eager = tmp_path / "eager.yaml"
-    eager.write_text(
-        POLICY.read_text()
-        .replace("name: llama-70b\nspec", "name: llama-70b-eager\nspec")
-        .replace("stabilizationWindow: 10m", "stabilizationWindow: 1m")
-        .replace("minGroupAge: 10m", "minGroupAge: 1m")
-    )
+    eager.write_text(yaml.safe_dump(document))
     base_out = tmp_path / "base"
     args = ["simulate", "--recording", str(recording), "-q"]
     assert (
@@ -125,6 +129,10 @@ def test_compare_and_check_exit_codes(
     summary = json.loads((base_out / "summary.json").read_text())
     assert set(summary["policies"]) == {"llama-70b", "llama-70b-eager"}
     assert summary["compare"] == ["llama-70b-eager"]
+    # Each policy ran as written: the shorter down window gives the falling load's
+    # groups back sooner.
+    primary, compared = summary["policies"]["llama-70b"], summary["policies"]["llama-70b-eager"]
+    assert compared["replica_hours"] < primary["replica_hours"]
     assert (base_out / "timeline-llama-70b-eager.csv").exists()
     png_size(base_out / "inference_llama-70b.png")
     capsys.readouterr()

@@ -157,7 +157,10 @@ def test_rate_smoothing_widens_the_slope_uncertainty() -> None:
     # share most of their requests: the error doubles (sqrt(400 / 100)) and 0.0031 is
     # no longer two errors above zero.
     history = ((T0 - 300, 2.1), (T0 - 200, 2.15), (T0 - 100, 2.85), (T0, 2.9))
-    assert project_demand(history, T0, 300.0, FORECAST) is not None
+    # Residuals 0.065, -0.195, 0.195, -0.065: SSR 0.0845, se sqrt(0.0845 / 2 / 50,000);
+    # the fitted level at now is 2.5 + 0.0031 * 150 = 2.965.
+    slope_low = 0.0031 - 2 * math.sqrt(0.0845 / 2 / 50_000)
+    assert project_demand(history, T0, 300.0, FORECAST) == pytest.approx(2.965 + slope_low * 300)
     assert project_demand(history, T0, 300.0, FORECAST, smoothing_seconds=400.0) is None
 
 

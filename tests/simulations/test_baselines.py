@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from autoscaler.policy.loader import load_policy_file
 from autoscaler.signals import Signal
@@ -161,8 +162,11 @@ def test_the_oracle_of_a_scale_to_zero_policy_runs_no_group_while_nothing_is_due
 
 
 def test_example_policy_loads_for_ours() -> None:
-    policy = load_policy_file(REPO / "policies" / "llama-70b.yaml")[0].policy
-    assert policy.spec.replicas.max >= 1
+    """Ours follows the example policy through an HPA on its bounds."""
+    path = REPO / "policies" / "llama-70b.yaml"
+    bounds = yaml.safe_load(path.read_text())["spec"]["replicas"]
+    config = Ours(load_policy_file(path)[0].policy).hpa.config
+    assert (config.min_replicas, config.max_replicas) == (bounds.get("min", 1), bounds["max"])
 
 
 def test_the_gateway_request_rate_counts_arrivals_in_its_window() -> None:

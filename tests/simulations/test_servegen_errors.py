@@ -14,13 +14,14 @@ from simulations.servegen import read_servegen
 from simulations.traces import Trace, TraceError
 
 LENGTHS = Trace("lengths", np.zeros(1), np.ones(1, dtype=np.int64), np.ones(1, dtype=np.int64))
+# The requests per second of the archive's 2,016 windows of 600 s.
+RATES = np.random.default_rng(0).random(2016)
 
 
 def _archive(path: Path) -> bytes:
     """A tar.gz of one client's 2,016 windows (random rates, so gzip cannot shrink it
     to a few bytes and a cut lands inside the compressed member)."""
-    rates = np.random.default_rng(0).random(2016)
-    text = "".join(f"{600 * i},{r:.9f},1.0,,,\n" for i, r in enumerate(rates)).encode()
+    text = "".join(f"{600 * i},{r:.9f},1.0,,,\n" for i, r in enumerate(RATES)).encode()
     info = tarfile.TarInfo("data/reason/deepseek-r1/chunk-1-trace.csv")
     info.size = len(text)
     with tarfile.open(path, "w:gz") as archive:
@@ -35,7 +36,10 @@ def _read(path: Path) -> Trace:
 def test_a_whole_archive_reads(tmp_path: Path) -> None:
     path = tmp_path / "whole.tar.gz"
     _archive(path)
-    assert len(_read(path)) > 0
+    trace = _read(path)
+    # The first hour: six windows, each with floor or ceil of rate x 600 arrivals.
+    assert abs(len(trace) - 600 * RATES[:6].sum()) <= 6
+    assert 0.0 <= trace.arrival.min() <= trace.arrival.max() < 3600.0
 
 
 def test_a_cut_archive_is_one_clean_error(tmp_path: Path) -> None:

@@ -121,7 +121,8 @@ def test_a_trace_file_suffix_in_any_case_is_a_trace_file(tmp_path: Path) -> None
     path = tmp_path / "conv.CSV"
     path.write_bytes(CONV_EXCERPT.read_bytes())
     trace = resolve(str(path), Path("/nonexistent"))
-    assert len(load_workload(trace.path, trace.options)) > 0
+    assert trace.path == path
+    assert len(load_workload(trace.path, trace.options)) == len(read_azure(CONV_EXCERPT))
 
 
 def test_an_azure_trace_named_like_servegen_is_read_as_azure(tmp_path: Path) -> None:
