@@ -247,9 +247,10 @@ def _scale(
         )
         rec = current
     elif target < current:
-        rec = scale_down(
-            ctx, state.targets, state.sizes, observed_since, snapshot, proposals, target
-        )
+        # The step limit counts from the live size too: after a stalled loop no size of the
+        # period is left, and from the destination a drain of 3 -> 2 deepened to 1.
+        sizes = state.sizes if live is snapshot else (*state.sizes, (now, live.spec_replicas))
+        rec = scale_down(ctx, state.targets, sizes, observed_since, snapshot, proposals, target)
     else:
         rec = current
     rec = ctx.clamp(keep_existing_under_pressure(ctx, rec, snapshot, proposals), floor)

@@ -23,7 +23,7 @@ from autoscaler.engine.decision import Decision, ReasonCode, SignalProposal, Sig
 from autoscaler.engine.leader_totals import usable_value
 from autoscaler.engine.startup import SLOW_START_FACTOR
 from autoscaler.engine.state import EngineState, no_group_serves
-from autoscaler.snapshot import LwsSnapshot
+from autoscaler.snapshot import LwsSnapshot, group_index
 
 R = ReasonCode
 
@@ -55,7 +55,8 @@ def hold(
         )
     if now - since <= missing.hold_for:
         ctx.note(R.HOLD, f"{why}; {what}, holdFor {fmt(missing.hold_for)}")
-        return ctx.finish(state, current, held, proposals, "hold")
+        leaving = still_leaving(ctx, state, held)
+        return ctx.finish(state, current, held, proposals, "hold", draining=leaving)
     if missing.then == "fallback" and missing.fallback_replicas is not None:
         # A floor, never a cut: 6 busy groups blind past holdFor with fallbackReplicas 3
         # keep 6. Going to 3 in one decision would skip the step limit, the down window,
@@ -65,9 +66,29 @@ def hold(
         if fallback != missing.fallback_replicas:
             what += f" (fallbackReplicas {missing.fallback_replicas} only raises the size)"
         ctx.note(R.FALLBACK, f"{why}; past holdFor {fmt(missing.hold_for)}, {what}")
-        return ctx.finish(state, current, fallback, proposals, "fallback")
+        leaving = still_leaving(ctx, state, fallback)
+        return ctx.finish(state, current, fallback, proposals, "fallback", draining=leaving)
     ctx.note(R.NO_RECOMMENDATION, f"{why}; past holdFor {fmt(missing.hold_for)}")
     return ctx.finish(state, current, None, proposals, None)
+
+
+def still_leaving(ctx: DecisionContext, state: EngineState, held: int | None) -> tuple[str, ...]:
+    """Leaders of drained groups that the held recommendation still removes.
+
+    A drain that completed sent the lower size out: 2 idle groups drained to 1, then the
+    scrape fails before the HPA applies 1. The hold repeats 1, so group 1 is still going,
+    and its leader must stay out of routing (named in ``draining``); calling the drain off
+    put it back into the Service while the LWS deleted it. A drain still pending had
+    held the live size, which removes nothing: it is called off (its groups serve again).
+    """
+    if held is None or not state.draining:
+        return ()
+    name = ctx.key.name
+    return tuple(
+        pod
+        for pod, _ in state.draining
+        if (index := group_index(pod, name)) is not None and index >= held
+    )
 
 
 def _within_bounds(ctx: DecisionContext, good: int) -> int:
