@@ -137,6 +137,14 @@ def drain(
     now, name = ctx.now, snapshot.key.name
     began = dict(state.draining)
     going = _groups_from(snapshot, rec, current)
+    if not snapshot.groups:
+        # Counts only: a group already draining whose leader missed this scrape while
+        # another is unready may be the unready one or not. It was serving when its drain
+        # began, so it is waited for (until idle or the timeout), never removed unseen.
+        for pod in began:
+            index = group_index(pod, name)
+            if index is not None and rec <= index < current:
+                going.setdefault(index, (None, True))
     remembered: list[tuple[str, float]] = []
     pending: list[int] = []
     timed_out: list[int] = []

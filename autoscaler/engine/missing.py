@@ -55,7 +55,7 @@ def hold(
         )
     if now - since <= missing.hold_for:
         ctx.note(R.HOLD, f"{why}; {what}, holdFor {fmt(missing.hold_for)}")
-        leaving = still_leaving(ctx, state, held)
+        leaving = still_leaving(ctx, state, held, current)
         return ctx.finish(state, current, held, proposals, "hold", draining=leaving)
     if missing.then == "fallback" and missing.fallback_replicas is not None:
         # A floor, never a cut: 6 busy groups blind past holdFor with fallbackReplicas 3
@@ -66,14 +66,17 @@ def hold(
         if fallback != missing.fallback_replicas:
             what += f" (fallbackReplicas {missing.fallback_replicas} only raises the size)"
         ctx.note(R.FALLBACK, f"{why}; past holdFor {fmt(missing.hold_for)}, {what}")
-        leaving = still_leaving(ctx, state, fallback)
+        leaving = still_leaving(ctx, state, fallback, current)
         return ctx.finish(state, current, fallback, proposals, "fallback", draining=leaving)
     ctx.note(R.NO_RECOMMENDATION, f"{why}; past holdFor {fmt(missing.hold_for)}")
     return ctx.finish(state, current, None, proposals, None)
 
 
-def still_leaving(ctx: DecisionContext, state: EngineState, held: int | None) -> tuple[str, ...]:
-    """Leaders of drained groups that the held recommendation still removes.
+def still_leaving(
+    ctx: DecisionContext, state: EngineState, held: int | None, current: int | None
+) -> tuple[str, ...]:
+    """Leaders of drained groups that the held recommendation still removes (and that
+    still exist: below ``current``, when the snapshot says).
 
     A drain that completed sent the lower size out: 2 idle groups drained to 1, then the
     scrape fails before the HPA applies 1. The hold repeats 1, so group 1 is still going,
@@ -87,7 +90,9 @@ def still_leaving(ctx: DecisionContext, state: EngineState, held: int | None) ->
     return tuple(
         pod
         for pod, _ in state.draining
-        if (index := group_index(pod, name)) is not None and index >= held
+        if (index := group_index(pod, name)) is not None
+        and held <= index
+        and (current is None or index < current)
     )
 
 

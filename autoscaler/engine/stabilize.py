@@ -133,7 +133,9 @@ def observation_start(ctx: DecisionContext, state: EngineState) -> float:
     """
     last = state.targets[-1][0] if state.targets else None
     gap = max(ctx.spec.scale_down.stabilization_window, ctx.spec.metrics.stale_after)
-    if state.observed_since is None or last is None or ctx.now - last > gap:
+    # A target stamped after now (the clock stepped back) says nothing of the gap: the
+    # stretch restarts, the cautious reading of time that cannot be measured.
+    if state.observed_since is None or last is None or not 0 <= ctx.now - last <= gap:
         return ctx.now
     return state.observed_since
 
