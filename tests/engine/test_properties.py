@@ -26,6 +26,7 @@ samples, vanished leaders) or well-formed a phase at a time (idle, calm, busy), 
 from __future__ import annotations
 
 import math
+import random
 import sys
 from dataclasses import dataclass
 from typing import Any
@@ -361,8 +362,11 @@ def test_the_draws_reach_the_rules_the_invariants_check(code: ReasonCode) -> Non
     def reaches(drawn: tuple[ScalingPolicy, list[Step]]) -> bool:
         return any(code in {r.code for r in d.reasons} for d, _ in _run(*drawn))
 
-    quick = settings(max_examples=200, database=None, derandomize=True, phases=[Phase.generate])
-    assert find(st.tuples(policies(), sequences()).map(reaches), bool, settings=quick)
+    # A fixed Random: ``derandomize`` seeds from the search's description, which varied
+    # with the run (in the full suite it found no drain in 200 draws, alone it did).
+    quick = settings(max_examples=600, database=None, phases=[Phase.generate])
+    drawn = st.tuples(policies(), sequences()).map(reaches)
+    assert find(drawn, bool, settings=quick, random=random.Random(20261125))
 
 
 @settings(max_examples=60, deadline=None)
