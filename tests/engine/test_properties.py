@@ -356,8 +356,8 @@ def test_the_draws_reach_the_rules_the_invariants_check(code: ReasonCode) -> Non
     """The invariants of a drain, of going to zero and of the burst limit are checked only
     where those rules act. The garbage-laden draws alone never drained nor went to zero
     (a drain needs a scale-down, which one unusable sample blocks), so those checks had
-    passed without running; the well-formed phases reach each rule. Derandomised: the
-    same examples every run."""
+    passed without running; the well-formed phases reach each rule. Drawn from a fixed Random:
+    the same examples every run."""
 
     def reaches(drawn: tuple[ScalingPolicy, list[Step]]) -> bool:
         return any(code in {r.code for r in d.reasons} for d, _ in _run(*drawn))
