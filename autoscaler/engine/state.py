@@ -95,9 +95,13 @@ def rebased(state: EngineState, now: float) -> EngineState:
     Stepped back 1 h, a drain begun "in 1 h" could not time out, a hold counted
     ``now - since`` = -3,600 s and held for 65 minutes instead of 5, and the down window
     was "observed for -3,000 s". Each stretch restarts at ``now`` instead: a drain gets its
-    full timeout again, a hold its ``holdFor``, the down window its length, which is the
-    cautious reading of time that cannot be measured. The histories need nothing: every
-    reader ignores entries after ``now`` and ``append_window`` drops them.
+    full timeout again, a hold its ``holdFor``, which is the cautious reading of time that
+    cannot be measured. The observation stretch ends: the next decision on data starts a
+    new one, and the down window must be observed in full again. (Restarted at ``now``, a
+    step back of 600 s at a decision without data, then 700 s of silence, read as 700 s
+    observed once the clock passed the last observation again: the gap from it was
+    100 s.) The histories need nothing: every reader ignores entries after ``now`` and
+    ``append_window`` drops them.
     """
     # The usual case, one comparison: every stamp is set at or before the decision that
     # wrote ``decided_at``, so none is later than it.
@@ -137,7 +141,7 @@ def rebased(state: EngineState, now: float) -> EngineState:
         unserved = rates_from - (state.rates_from - state.unserved_since)
     return state.evolve(
         first_seen=earlier(state.first_seen),
-        observed_since=earlier(state.observed_since),
+        observed_since=None,
         idle_since=earlier(state.idle_since),
         rates_from=rates_from,
         unserved_since=unserved,

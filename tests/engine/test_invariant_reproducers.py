@@ -1,9 +1,11 @@
 """Plain reproducers of what the rule invariants (``test_rule_invariants.py``) found.
 
 Each is a minimised closed-loop draw written out as exact snapshots. A product defect
-found there was added here as a strict ``xfail`` until it was fixed; all of them are
-fixed now (the first two in 06d4d09, the other three in the commit after it) and stay as
-regression tests.
+found there is added here as a strict ``xfail`` until it is fixed (the strict mark then
+fails as XPASS: remove it, and any ``KNOWN_DEFECT`` exemption in
+``test_rule_invariants.py`` that points at it). Six are fixed (the first two in 06d4d09,
+three more in 0baee55, the gap after a clock step back the clock catches up on in the
+commit after it) and stay as regression tests.
 """
 
 from __future__ import annotations
@@ -125,6 +127,42 @@ def test_after_a_clock_step_back_a_gap_still_restarts_the_warm_up() -> None:
         assert d.step(_busy(d.now + advance), advance=advance).replicas == 2
     assert ReasonCode.HOLD in codes(d.step(None, advance=-600))
     after = d.step(_idle(d.now + 200, 2), advance=200)
+    assert after.replicas == 2
+    assert ReasonCode.WARMING_UP in codes(after)
+
+
+def _partial(now: float) -> LwsSnapshot:
+    """2 ready groups, group 1's leader silent: a target of 1, but ``PartialData``."""
+    groups = ready_groups(2, T0 - 3600)
+    return snapshot(now, current=2, ready=2, groups=groups, queue=[0.0], running=[0.0])
+
+
+def test_a_gap_after_a_clock_step_back_restarts_the_warm_up_once_the_clock_catches_up() -> None:
+    """As above (docs/engine.md §4, §6, §7), with the gap measured after the clock has
+    caught up with the last observation. ``scaleDown.stabilizationWindow: 2m``; 2 ready
+    groups observed every 15 s for 150 s with group 1's leader silent (target 1, no
+    scale-down: ``PartialData``); the clock steps back 600 s and the source returns
+    nothing (a hold at -450 s); 700 s later (the clock reads 250 s) both leaders report
+    idle. The clock reads 100 s since the last observation, but 700 s passed without
+    one: the warm-up restarts (``WindowsWarmingUp``), as on a steady clock (the hold at
+    165 s, the data at 865 s). It recommended 1 on that first complete observation
+    while the step back restarted the stretch at the hold."""
+    d = Driver(make_policy(scaleDown={"stabilizationWindow": "2m"}))
+    for advance in [0.0] + [15.0] * 10:
+        assert ReasonCode.PARTIAL_DATA in codes(d.step(_partial(d.now + advance), advance))
+    assert ReasonCode.HOLD in codes(d.step(None, advance=-600))
+    after = d.step(_idle(d.now + 700, 2), advance=700)
+    assert after.replicas == 2
+    assert ReasonCode.WARMING_UP in codes(after)
+
+
+def test_on_a_steady_clock_a_gap_after_partial_data_restarts_the_warm_up() -> None:
+    """The sequence above without the step back: the gap restarts the warm-up."""
+    d = Driver(make_policy(scaleDown={"stabilizationWindow": "2m"}))
+    for advance in [0.0] + [15.0] * 10:
+        assert ReasonCode.PARTIAL_DATA in codes(d.step(_partial(d.now + advance), advance))
+    assert ReasonCode.HOLD in codes(d.step(None, advance=15))
+    after = d.step(_idle(d.now + 700, 2), advance=700)
     assert after.replicas == 2
     assert ReasonCode.WARMING_UP in codes(after)
 

@@ -34,12 +34,24 @@ def test_stamps_in_the_future_restart_at_now() -> None:
     )
     after = rebased(state, T0)
     assert after.first_seen == T0 - 60  # already in the past: kept
-    assert (after.observed_since, after.idle_since, after.rates_from) == (T0, T0, T0)
+    assert (after.idle_since, after.rates_from) == (T0, T0)
+    # The observation stretch ends: the next decision on data starts one.
+    assert after.observed_since is None
     # The stretch without a serving group keeps its 10 s: the wake's hold is as long.
     assert after.unserved_since == T0 - 10
     assert after.last_good == (T0, 4)  # the value is kept, its time restarts
     assert after.queue_calm is None  # a calm stretch that cannot be measured is no calm
     assert after.draining == (("m-2", T0 - 10), ("m-3", T0))
+
+
+def test_any_step_back_ends_the_observation_stretch() -> None:
+    """A stretch begun long before survives no step back, however small: what passed
+    between the last observation and the next one cannot be measured any more."""
+    state = EngineState(first_seen=T0 - 900, observed_since=T0 - 900, decided_at=T0 + 1)
+    after = rebased(state, T0)
+    assert after.observed_since is None
+    assert after.first_seen == T0 - 900
+    assert after.decided_at == T0
 
 
 def test_a_drain_begun_before_the_clock_stepped_back_still_times_out() -> None:
