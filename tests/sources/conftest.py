@@ -85,7 +85,6 @@ def settle(server: PrometheusServer, exporter: MetricsExporter) -> None:
         lambda r: len(r) == moving,
         timeout=30,
     )
-    server.settled_at = time.time()
 
 
 @pytest.fixture(scope="package")

@@ -43,6 +43,34 @@ def source(prom: PrometheusServer) -> Iterator[PrometheusSource]:
     src.close()
 
 
+LLAMA = 'namespace="inference",pod=~"llama-0|llama-1"'
+CHAT = 'namespace="other",pod="chat-0"'
+
+
+def settled(prom: PrometheusServer, *selectors: str, rates: bool = False) -> float:
+    """The time a test that reads the leaders ``selectors`` pick once fetches at: a whole
+    second just past whose newest scrapes of them all succeeded; for ``rates``, also on
+    time and within 0.5 s (a counter 0.5 s ahead of its timestamp is 5 % of a rate over
+    9 s), and so did those at the start of the tests' 10 s rate window (rate() reaches a
+    window's start from a sample within 1.1 intervals of it; scrapes missed inside the
+    window change nothing, the exporter's counters being straight lines).
+
+    At the wall clock's now, a scrape that failed on a loaded machine (staleness
+    markers: a pod missing for a second) or one missed at a window's edge (rate() then
+    extrapolates less far: 14 % low) would fail a test that checks something else."""
+    steady = 0.5 if rates else None
+    deadline = time.monotonic() + 30
+    while True:
+        at = prom.settled_second(*selectors, span=2, steady=steady)
+        problem = None
+        if rates:
+            problem = prom.scrape_problem(at - 8.5, *selectors, span=2.5, steady=steady)
+        if problem is None:
+            return at
+        assert time.monotonic() < deadline, f"no settled second within 30 s: {problem}"
+        time.sleep(1.0)
+
+
 def poll(
     source: PrometheusSource,
     targets: list[Target],
@@ -68,9 +96,10 @@ def poll(
 
 
 def test_vllm_snapshot_sums_engines_and_averages_kv(
-    source: PrometheusSource, exporter: MetricsExporter
+    source: PrometheusSource, exporter: MetricsExporter, prom: PrometheusServer
 ) -> None:
-    result = source.fetch([target("inference", "llama")], time.time())
+    now = settled(prom, LLAMA, rates=True)
+    result = source.fetch([target("inference", "llama")], now)
     snap = only(result, "inference", "llama")
     got = values(snap)
     assert set(got) == {"llama-0", "llama-1"}
@@ -87,7 +116,6 @@ def test_vllm_snapshot_sums_engines_and_averages_kv(
     assert snap.aggregates[Signal.TTFT].value == pytest.approx(
         expected_quantile(0.9, leaders), rel=0.02
     )
-    now = time.time()
     for samples in snap.leaders.values():
         for sample in samples.values():
             assert now - 5 < sample.timestamp <= now  # the newest scrape, not the query time
@@ -103,7 +131,8 @@ def test_a_leader_scraped_by_two_jobs_counts_once(
         lambda r: len({s["metric"]["job"] for s in r}) == 2,
     )
     assert len(copies) == 4  # 2 engines x 2 jobs
-    snap = only(source.fetch([target("inference", "dup")], time.time()), "inference", "dup")
+    now = settled(prom, 'pod="dup-0"', rates=True)
+    snap = only(source.fetch([target("inference", "dup")], now), "inference", "dup")
     got = values(snap)["dup-0"]
     # Summed as they came, the queue read 14 and the token rates 400: twice the groups.
     assert got["queueDepth"] == pytest.approx(7)
@@ -112,9 +141,12 @@ def test_a_leader_scraped_by_two_jobs_counts_once(
     assert got["kvCacheUtilization"] == pytest.approx(0.5)
 
 
-def test_old_vllm_kv_name_and_sglang_names(source: PrometheusSource) -> None:
+def test_old_vllm_kv_name_and_sglang_names(
+    source: PrometheusSource, prom: PrometheusServer
+) -> None:
+    now = settled(prom, 'namespace="inference",pod=~"old-0|sg-0"', rates=True)
     result = source.fetch(
-        [target("inference", "old"), target("inference", "sg", engine="sglang")], time.time()
+        [target("inference", "old"), target("inference", "sg", engine="sglang")], now
     )
     assert values(only(result, "inference", "old"))["old-0"]["kvCacheUtilization"] == pytest.approx(
         0.5
@@ -128,14 +160,15 @@ def test_old_vllm_kv_name_and_sglang_names(source: PrometheusSource) -> None:
 
 
 def test_queue_wait_quantile_per_lws_on_vllm_and_sglang(
-    source: PrometheusSource, exporter: MetricsExporter
+    source: PrometheusSource, exporter: MetricsExporter, prom: PrometheusServer
 ) -> None:
+    now = settled(prom, 'namespace="inference",pod=~"llama-0|llama-1|sg-0"')
     result = source.fetch(
         [
             target("inference", "llama", quantile=None, queue_wait=0.9),
             target("inference", "sg", engine="sglang", quantile=None, queue_wait=0.5),
         ],
-        time.time(),
+        now,
     )
     llama = only(result, "inference", "llama")
     leaders = [exporter.leaders[("inference", p)] for p in ("llama-0", "llama-1")]
@@ -153,9 +186,12 @@ def test_queue_wait_quantile_per_lws_on_vllm_and_sglang(
 def test_one_query_per_signal_whatever_the_number_of_targets(
     source: PrometheusSource, prom: PrometheusServer
 ) -> None:
+    pods = "llama-0|llama-1|old-0|grow-0|reset-0|stale-0|llamaxv2-0"
+    now = settled(prom, f'namespace="inference",pod=~"{pods}"', CHAT)
+
     def cost(targets: list[Target]) -> int:
         before = prom.query_count()
-        result = source.fetch(targets, time.time())
+        result = source.fetch(targets, now)
         assert not result.errors
         return prom.query_count() - before
 
@@ -169,26 +205,30 @@ def test_one_query_per_signal_whatever_the_number_of_targets(
 
 
 def test_batched_selector_does_not_leak_between_namespaces_or_regex_names(
-    source: PrometheusSource,
+    source: PrometheusSource, prom: PrometheusServer
 ) -> None:
+    now = settled(prom, LLAMA, CHAT)
     # inference/llama + other/chat as one regex would also match other/llama (waiting 50)
     # and, unanchored, "llam" would match llama's leaders. (LWS names are DNS-1035
     # labels, so no regex metacharacter other than "-" can reach the selector.)
     result = source.fetch(
         [target("inference", "llama"), target("other", "chat"), target("inference", "llam")],
-        time.time(),
+        now,
     )
     assert set(values(only(result, "inference", "llama"))) == {"llama-0", "llama-1"}
     assert values(only(result, "other", "chat"))["chat-0"]["queueDepth"] == 1
     assert LwsKey("inference", "llam") in result.errors
 
 
-def test_label_values_are_escaped_not_injected(source: PrometheusSource) -> None:
+def test_label_values_are_escaped_not_injected(
+    source: PrometheusSource, prom: PrometheusServer
+) -> None:
+    now = settled(prom, 'namespace="inference",pod="weird-0"', CHAT, rates=True)
     # The model name is free text from a policy. Unescaped it would end the matcher and
     # make the query invalid (or match `up`); escaped it selects exactly that model.
     result = source.fetch(
         [target("inference", "weird", model_name=INJECTED), target("inference", "llama")],
-        time.time(),
+        now,
     )
     assert values(only(result, "inference", "weird")) == {
         "weird-0": pytest.approx(
@@ -203,7 +243,7 @@ def test_label_values_are_escaped_not_injected(source: PrometheusSource) -> None
         )
     }
     other = source.fetch(
-        [target("inference", "llama", model_name=INJECTED), target("other", "chat")], time.time()
+        [target("inference", "llama", model_name=INJECTED), target("other", "chat")], now
     )
     assert LwsKey("inference", "llama") in other.errors  # no series of that model there
     assert LwsKey("other", "chat") in other.snapshots
@@ -266,28 +306,36 @@ def test_counter_reset_is_not_a_negative_rate(
     prom.wait_for(
         f'up{{pod="reset-0"}} == 1 and timestamp(up{{pod="reset-0"}}) > {since}',
         bool,
-        timeout=10,
+        timeout=30,
     )
+    reset_at = time.monotonic()
     leader.reset()
-    seen = []
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
+    seen: list[float] = []
+    # Readings for 5 s, and on until there are 5 of them (a fetch is 7 queries, slower on
+    # a loaded machine), while the reset is still inside the 10 s window of the rate.
+    while (elapsed := time.monotonic() - reset_at) < 9 and (elapsed < 5 or len(seen) < 5):
         # One scrape may fail under load: a missing leader is no reading, not an error.
         snap = source.fetch(tgt, time.time()).snapshots.get(LwsKey("inference", "reset"))
         sample = snap.leaders.get("reset-0", {}).get(Signal.PROMPT_TOKENS) if snap else None
         if sample is not None:
             seen.append(sample.value)
         time.sleep(0.5)
-    assert len(seen) >= 5
+    assert len(seen) >= 5, seen
     # Across the reset the rate dips by at most the increase lost before it; it is never
     # negative (naive delta) nor the whole counter (reset misread as growth).
     assert all(0 < v <= 200 * 1.05 for v in seen), seen
     # The increase between the last scrape before the reset and the reset itself is lost
-    # (at most one 1 s scrape interval of a 10 s window: -10%).
-    assert seen[-1] == pytest.approx(200, rel=0.15)
+    # (at most one 1 s scrape interval of a 10 s window: -10%). Read where no scrape
+    # failed nor was missed, which on a loaded machine cost up to 14 % more.
+    end = settled(prom, 'pod="reset-0"', rates=True)
+    last = only(source.fetch(tgt, end), "inference", "reset").leaders["reset-0"]
+    assert last[Signal.PROMPT_TOKENS].value == pytest.approx(200, rel=0.15)
 
 
-def test_cluster_state_gives_replicas_and_drops_deleted_pods(source: PrometheusSource) -> None:
+def test_cluster_state_gives_replicas_and_drops_deleted_pods(
+    source: PrometheusSource, prom: PrometheusServer
+) -> None:
+    now = settled(prom, LLAMA)
     key = LwsKey("inference", "llama")
     state = LwsState(
         key,
@@ -297,14 +345,15 @@ def test_cluster_state_gives_replicas_and_drops_deleted_pods(source: PrometheusS
         leaders=(LeaderPod("llama-1", 1, "10.0.0.2", True),),
     )
     cluster_source = PrometheusSource(source._client, StaticClusterReader({key: state}))
-    snap = only(
-        cluster_source.fetch([target("inference", "llama")], time.time()), "inference", "llama"
-    )
+    snap = only(cluster_source.fetch([target("inference", "llama")], now), "inference", "llama")
     assert (snap.spec_replicas, snap.status_replicas, snap.ready_replicas) == (3, 2, 1)
     assert set(snap.leaders) == {"llama-1"}  # llama-0 is not a live group leader any more
 
 
-def test_activation_is_batched_and_a_bad_one_fails_alone(source: PrometheusSource) -> None:
+def test_activation_is_batched_and_a_bad_one_fails_alone(
+    source: PrometheusSource, prom: PrometheusServer
+) -> None:
+    now = settled(prom, LLAMA)
     good = target(
         "inference",
         "llama",
@@ -312,21 +361,24 @@ def test_activation_is_batched_and_a_bad_one_fails_alone(source: PrometheusSourc
         "leaderworkerset_sigs_k8s_io_name=$name})",
     )
     bad = target("inference", "old", activation="sum(rate(")
-    result = source.fetch([good, bad], time.time())
+    result = source.fetch([good, bad], now)
     assert only(result, "inference", "llama").aggregates[Signal.ACTIVATION].value == pytest.approx(
         8
     )
     assert "activation query" in result.errors[LwsKey("inference", "old")]
 
 
-def test_rejected_override_fails_only_its_policy(source: PrometheusSource) -> None:
+def test_rejected_override_fails_only_its_policy(
+    source: PrometheusSource, prom: PrometheusServer
+) -> None:
+    now = settled(prom, LLAMA, CHAT)
     broken = target("inference", "old", overrides={"queueDepth": "sum by ($by) (oops{$selector}"})
     custom = target(
         "inference",
         "llama",
         overrides={"queueDepth": "sum by ($by) (vllm:num_requests_running{$selector}) * 10"},
     )
-    result = source.fetch([broken, custom, target("other", "chat")], time.time())
+    result = source.fetch([broken, custom, target("other", "chat")], now)
     assert "override for queueDepth" in result.errors[LwsKey("inference", "old")]
     assert values(only(result, "inference", "llama"))["llama-1"]["queueDepth"] == pytest.approx(40)
     assert LwsKey("other", "chat") in result.snapshots
@@ -434,8 +486,13 @@ def slow_proxy(prom: PrometheusServer, request: pytest.FixtureRequest) -> Iterat
         proxy.http.close()
 
 
-def test_a_slow_override_fails_only_its_policy(slow_proxy: _SlowProxy) -> None:
-    source = PrometheusSource(PrometheusQueryClient(slow_proxy.url, timeout=1))
+def test_a_slow_override_fails_only_its_policy(
+    slow_proxy: _SlowProxy, prom: PrometheusServer
+) -> None:
+    now = settled(prom, LLAMA)
+    # A 4 s fetch deadline, not the default 2 s (twice the timeout): the queries after
+    # the 1 s timeout must still go out, and a loaded machine spent the second left.
+    source = PrometheusSource(PrometheusQueryClient(slow_proxy.url, timeout=1), deadline=4)
     heavy = target(
         "inference",
         "old",
@@ -445,7 +502,7 @@ def test_a_slow_override_fails_only_its_policy(slow_proxy: _SlowProxy) -> None:
         },
     )
     try:
-        result = source.fetch([target("inference", "llama"), heavy], time.time())
+        result = source.fetch([target("inference", "llama"), heavy], now)
     finally:
         source.close()
     message = result.errors[LwsKey("inference", "old")]
@@ -456,13 +513,18 @@ def test_a_slow_override_fails_only_its_policy(slow_proxy: _SlowProxy) -> None:
     assert slow_proxy.slow == 1  # not sent again
 
 
-def test_a_slow_activation_fails_only_its_policy(slow_proxy: _SlowProxy) -> None:
-    source = PrometheusSource(PrometheusQueryClient(slow_proxy.url, timeout=1))
+def test_a_slow_activation_fails_only_its_policy(
+    slow_proxy: _SlowProxy, prom: PrometheusServer
+) -> None:
+    now = settled(prom, LLAMA)
+    # A 4 s fetch deadline, not the default 2 s (twice the timeout): the queries after
+    # the 1 s timeout must still go out, and a loaded machine spent the second left.
+    source = PrometheusSource(PrometheusQueryClient(slow_proxy.url, timeout=1), deadline=4)
     good = target("inference", "llama", activation=LLAMA_QUEUE)
     slow = target("inference", "old", activation=f"count({MARKER}) or vector(0)")
     started = time.monotonic()
     try:
-        result = source.fetch([good, slow], time.time())
+        result = source.fetch([good, slow], now)
     finally:
         source.close()
     # The batch, then each alone: two timeouts (about 2.6 s). The bound only has to catch a
@@ -475,7 +537,7 @@ def test_a_slow_activation_fails_only_its_policy(slow_proxy: _SlowProxy) -> None
 
 
 def test_without_cluster_state_an_lws_at_zero_wakes_on_its_activation(
-    source: PrometheusSource,
+    source: PrometheusSource, prom: PrometheusServer
 ) -> None:
     """No leader of a parked LWS reports; its activation query (8 waiting at the gateway,
     here llama's queue) is the one series of the cycle. It must reach a snapshot at zero
@@ -487,7 +549,8 @@ def test_without_cluster_state_an_lws_at_zero_wakes_on_its_activation(
         activation='sum(vllm:num_requests_waiting{namespace="inference", '
         'leaderworkerset_sigs_k8s_io_name="llama"})',
     )
-    snap = only(source.fetch([waking], time.time()), "inference", "parked")
+    now = settled(prom, LLAMA)
+    snap = only(source.fetch([waking], now), "inference", "parked")
     assert (snap.spec_replicas, snap.status_replicas, snap.ready_replicas) == (0, 0, 0)
     assert snap.leaders == {}
     assert snap.aggregates[Signal.ACTIVATION].value == pytest.approx(8)
@@ -499,7 +562,10 @@ def test_without_cluster_state_an_lws_at_zero_wakes_on_its_activation(
     assert "not above its threshold" in result.errors[parked]
 
 
-def test_a_forbidden_namespace_fails_only_its_targets(source: PrometheusSource) -> None:
+def test_a_forbidden_namespace_fails_only_its_targets(
+    source: PrometheusSource, prom: PrometheusServer
+) -> None:
+    now = settled(prom, LLAMA, CHAT)
     with FakeApiServer() as api:
         api.put(lws_object("inference", "llama", replicas=2, status=2, ready=2, size=1))
         for group in (0, 1):
@@ -510,8 +576,6 @@ def test_a_forbidden_namespace_fails_only_its_targets(source: PrometheusSource) 
         )
         cluster = KubernetesClusterReader(api_client(api), timeout=2)
         with_cluster = PrometheusSource(source._client, cluster)
-        result = with_cluster.fetch(
-            [target("inference", "llama"), target("other", "chat")], time.time()
-        )
+        result = with_cluster.fetch([target("inference", "llama"), target("other", "chat")], now)
     assert set(values(only(result, "inference", "llama"))) == {"llama-0", "llama-1"}
     assert "403 leaderworkersets is forbidden" in result.errors[LwsKey("other", "chat")]

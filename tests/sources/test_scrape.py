@@ -270,7 +270,7 @@ class _BadPod(RawServer):
     ``slow-headers`` sends its status line a byte every 0.2 s until closed (no read ever
     times out: only the bound on the whole head cuts it),
     ``redirect`` answers 302 to ``location``, ``slow-page`` sends its page 10 bytes
-    every 0.9 s."""
+    every 1.4 s."""
 
     location = ""
 
@@ -300,7 +300,7 @@ class _BadPod(RawServer):
                     if not self.running:
                         return
                     conn.sendall(PAGE[i : i + 10])
-                    time.sleep(0.9)
+                    time.sleep(1.4)
                 return
             if self.mode == "drip":
                 head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(PAGE)
@@ -347,20 +347,22 @@ def test_a_pod_too_slow_to_cut_holds_one_thread_not_the_pool(
     exporter: MetricsExporter, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A scrape can outlive its fetch's deadline by up to one read: a page in pieces
-    0.9 s apart, each read allowed 1 s (the deadline's), is still being read at 1.8 s.
-    Submitted again by the next fetch, at 1 s, it took a second thread, and one more
-    each cycle, until none was left for the healthy pods and every LWS went blind."""
+    1.4 s apart, each read allowed 2 s (the deadline's), is still being read at 2.8 s.
+    Submitted again by the next fetch, at 2 s, it took a second thread, and one more
+    each cycle, until none was left for the healthy pods and every LWS went blind.
+    (With pieces 0.9 s apart and a 1 s deadline, a loaded machine let a wait for a
+    piece run past the 1 s read timeout: a read timeout, not a scrape outliving.)"""
     slow = _BadPod("slow-page")
     good = exporter.leaders[("inference", "llama-0")]
     endpoints = {KEY: {"llama-0": exporter.url(good), "llama-1": slow.url}}
-    source = DirectScrapeSource(endpoints=endpoints, timeout=3, deadline=1, concurrency=2)
+    source = DirectScrapeSource(endpoints=endpoints, timeout=3, deadline=2, concurrency=2)
     try:
         for cycle in range(2):
             snap = only(source.fetch([target("inference", "llama")], T0), "inference", "llama")
             assert set(snap.leaders) == {"llama-0"}, cycle
         warnings = [r.getMessage() for r in caplog.records if "leader scrapes failed" in r.message]
         assert len(warnings) == 2
-        assert "did not finish within the fetch's 1s" in warnings[0]
+        assert "did not finish within the fetch's 2s" in warnings[0]
         assert "previous scrape is still running" in warnings[1]
     finally:
         slow.close()

@@ -13,6 +13,7 @@ Use it from a fixture::
 
 from __future__ import annotations
 
+import itertools
 import math
 import shutil
 import socket
@@ -54,6 +55,14 @@ def scrape_config(
     }
 
 
+def _seconds(duration: str) -> float:
+    """A Prometheus duration of one unit ("1s", "500ms", "2m") in seconds."""
+    for unit, factor in (("ms", 0.001), ("s", 1.0), ("m", 60.0), ("h", 3600.0)):
+        if duration.endswith(unit) and duration[: -len(unit)].isdigit():
+            return int(duration[: -len(unit)]) * factor
+    raise ValueError(f"unsupported scrape interval {duration!r}")
+
+
 class PrometheusServer:
     """One real Prometheus process; see the module docstring."""
 
@@ -64,10 +73,10 @@ class PrometheusServer:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.config_path = workdir / "prometheus.yml"
         self.config_path.write_text(yaml.safe_dump(dict(config)))
+        self.interval = _seconds(str(config.get("global", {}).get("scrape_interval", "1m")))
         self.port = free_port()
         self._process: subprocess.Popen[bytes] | None = None
         self._log = workdir / "prometheus.log"
-        self.settled_at = 0.0  # set by fixtures once rates over their window are complete
 
     @property
     def url(self) -> str:
@@ -148,28 +157,88 @@ class PrometheusServer:
             timeout=timeout,
         )
 
-    def settled_second(self, selector: str, span: float = 6.0, timeout: float = 30.0) -> float:
-        """A whole second ``at`` in the past such that every scrape of the targets
-        ``selector`` picks (PromQL label matchers, e.g. ``namespace="replay"``) in the
-        ``span`` seconds up to ``at`` succeeded, and none still in flight can change them.
+    def settled_second(
+        self,
+        *selectors: str,
+        span: float = 6.0,
+        timeout: float = 30.0,
+        steady: float | None = None,
+    ) -> float:
+        """A whole second ``at`` in the past such that every scrape of the targets the
+        ``selectors`` pick (PromQL label matchers, e.g. ``namespace="replay"``) in the
+        ``span`` seconds up to ``at`` succeeded, and none still in flight can change
+        them; with ``steady`` (seconds), also that none was missed and none took longer
+        than ``steady`` (see :meth:`scrape_problem`).
 
         A scrape that times out on a loaded machine writes staleness markers: for about a
         second the target's series are absent, and a test that reads that instant sees a
-        pod or a signal missing. Waits a second and tries again until ``timeout``."""
+        pod or a signal missing. A missed or slow scrape bends a rate over a window that
+        holds it (one missing at a 10 s window's edge reads 14 % low), which a test that
+        compares rates asks ``steady`` for. Waits a second and tries again until
+        ``timeout``."""
         deadline = time.monotonic() + timeout
         while True:
             at = float(math.floor(time.time())) - 1
             self.wait_scraped_past(at, timeout=timeout)
-            query = f"min(min_over_time(up{{{selector}}}[{span:g}s]))"
-            response = httpx.post(
-                f"{self.url}/api/v1/query", data={"query": query, "time": at}, timeout=5
-            )
-            result = response.json()["data"]["result"]
-            if result and float(result[0]["value"][1]) == 1.0:
+            problem = self.scrape_problem(at, *selectors, span=span, steady=steady)
+            if problem is None:
                 return at
             if time.monotonic() > deadline:
-                raise AssertionError(f"no {span:g} s of successful scrapes of {{{selector}}}")
+                raise AssertionError(
+                    f"no {span:g} s of settled scrapes of {selectors} within {timeout:g} s; "
+                    f"last: {problem}"
+                )
             time.sleep(1.0)
+
+    def scrape_problem(
+        self, at: float, *selectors: str, span: float, steady: float | None = None
+    ) -> str | None:
+        """What went wrong in ``[at - span, at]`` with the scrapes of the targets the
+        ``selectors`` pick, or None: a scrape failed (``up`` 0); with ``steady``, also a
+        scrape missed (two, or a window edge and a scrape, more than 1.5 scrape intervals
+        apart) or one that took longer than ``steady`` seconds
+        (``scrape_duration_seconds``: Prometheus stamps a sample with the scrape's start,
+        an exporter computes its counters when it renders the page, so a slow scrape is
+        a counter ahead of its timestamp). Call it once :meth:`wait_scraped_past` ``at``:
+        scrapes still in flight can change the answer."""
+        gap = 1.5 * self.interval
+        window = f"[{round(span * 1000)}ms]"  # PromQL durations are whole numbers
+        for selector in selectors:
+            ups = self._samples(f"up{{{selector}}}{window}", at)
+            if not ups:
+                return f"no target matches {{{selector}}}"
+            for target, points in ups:
+                failed = [t for t, v in points if v != 1.0]
+                if failed:
+                    return f"{target} failed a scrape at {failed[0]:.3f}"
+                if steady is None:
+                    continue
+                stamps = [at - span, *(t for t, _ in points), at]
+                for before, after in itertools.pairwise(stamps):
+                    if after - before > gap:
+                        return f"{target} had no scrape from {before:.3f} to {after:.3f}"
+            if steady is None:
+                continue
+            durations = self._samples(f"scrape_duration_seconds{{{selector}}}{window}", at)
+            for target, points in durations:
+                slow = [(t, v) for t, v in points if v > steady]
+                if slow:
+                    return f"{target} took {slow[0][1]:.3f} s to scrape at {slow[0][0]:.3f}"
+        return None
+
+    def _samples(self, matrix: str, at: float) -> list[tuple[str, list[tuple[float, float]]]]:
+        """The raw samples of a range selector at ``at``: (target, [(time, value)])."""
+        response = httpx.post(
+            f"{self.url}/api/v1/query", data={"query": matrix, "time": at}, timeout=10
+        )
+        response.raise_for_status()
+        return [
+            (
+                ",".join(f"{k}={v}" for k, v in sorted(item["metric"].items()) if k != "__name__"),
+                [(float(t), float(v)) for t, v in item["values"]],
+            )
+            for item in response.json()["data"]["result"]
+        ]
 
     def wait_for(self, promql: str, predicate: Any, timeout: float = 15.0) -> list[Any]:
         """Poll an instant query until ``predicate(result)`` holds; returns the result."""
