@@ -180,8 +180,11 @@ def samples_by_name(text: str) -> dict[str, list[tuple[Labels, float]]]:
         for metric in text_string_to_metric_families(text):
             for sample in metric.samples:
                 grouped[sample.name].append((dict(sample.labels), float(sample.value)))
-    except ValueError as exc:
-        raise ExpositionError(f"invalid Prometheus exposition: {exc}") from exc
+    # Not only ValueError: the parser raises IndexError on some malformed label sets
+    # (``x{a="b", =1} 1``), and the text comes from a pod. Such an error used to escape
+    # the fetch, so one leader's page held every LWS on no data, not that scrape only.
+    except Exception as exc:
+        raise ExpositionError(f"invalid Prometheus exposition: {exc!r}") from exc
     return dict(grouped)
 
 

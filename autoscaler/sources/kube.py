@@ -15,14 +15,14 @@ Terminating pods are ignored: their group is going away. While groups are leavin
 a scale-down, the LWS status still counts them, so the counts are capped at the groups
 the pods show (see ``lws_state``).
 
-Failures: a namespace whose calls fail (RBAC refuses one namespace, a 5xx) fails only the
-LWS of that namespace, in ``ClusterStates.errors``; an API server that does not answer at
-all fails the rest of the read without waiting on it once per namespace. A SourceError is
-raised only when no namespace could be read. Each call is bounded by ``timeout``; how
-often a failed call is retried is the client's ``Configuration.retries``, which the
-server's client factory (``autoscaler.server.kube_reviews.api_client``) bounds to one
-retry of a connection error.
-"""
+Failures: a namespace whose calls fail (RBAC refuses one namespace, a 5xx, an answer
+that is no readable list) fails only the LWS of that namespace, in
+``ClusterStates.errors``; an API server that does not answer at all fails the rest of
+the read without waiting on it once per namespace. A SourceError is raised only when no
+namespace could be read. Each call is bounded by ``timeout``; how often a failed call is
+retried is the client's ``Configuration.retries``, which the server's client factory
+(``autoscaler.server.kube_reviews.api_client``) bounds to one retry of a connection
+error."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from autoscaler.errors import QueryRejectedError, SourceError, SourceUnavailableError
+from autoscaler.errors import QueryRejectedError, SourceError, SourceUnavailableError, one_line
 from autoscaler.snapshot import GroupStatus, LwsKey
 from autoscaler.sources.cluster import (
     GROUP_INDEX_LABEL,
@@ -180,7 +180,8 @@ class KubernetesClusterReader:
         self._custom = CustomObjectsApi(self._api)
         self._timeout = timeout
 
-    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Json:
+    def _list(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> list[Json]:
+        """The items of one list call; a SourceError when it fails or cannot be read."""
         from kubernetes.client.exceptions import ApiException
         from urllib3.exceptions import HTTPError, MaxRetryError, ReadTimeoutError
 
@@ -199,9 +200,22 @@ class KubernetesClusterReader:
                     f"Kubernetes API did not answer ({what}) within {self._timeout:g}s"
                 ) from exc
             raise _NoAnswerError(f"Kubernetes API unreachable ({what}): {exc}") from exc
+        except ValueError as exc:
+            # The typed client could not build its model (a pod list that is a string, a
+            # time that is none): pydantic's ValidationError is a ValueError.
+            raise _unreadable(what, exc) from exc
         # Typed models (pods) become the API's own JSON shape: camelCase, RFC 3339 times.
-        body: Json = self._api.sanitize_for_serialization(answer)
-        return body
+        body = self._api.sanitize_for_serialization(answer)
+        items = body.get("items") if isinstance(body, dict) else body
+        if items is None:
+            return []  # an empty list (the API leaves ``items`` out)
+        if not isinstance(items, list) or not all(
+            isinstance(item, dict) and isinstance(item.get("metadata"), dict) for item in items
+        ):
+            # A proxy's error page, or a list of something else: read on, it raised a
+            # plain AttributeError or KeyError out of ``read``, so every namespace failed.
+            raise _unreadable(what, f"not a list of objects: {body!r:.200}")
+        return items
 
     def read(self, keys: Sequence[LwsKey]) -> ClusterStates:
         by_namespace: dict[str, set[str]] = defaultdict(set)
@@ -231,7 +245,7 @@ class KubernetesClusterReader:
 
     def _read_namespace(self, namespace: str, names: set[str], into: ClusterStates) -> None:
         """Adds the namespace's LWS to ``into`` (an unreadable object: to its errors)."""
-        lws_list = self._call(
+        lws_items = self._list(
             f"list {LWS_PLURAL} in {namespace}",
             self._custom.list_namespaced_custom_object,
             LWS_GROUP,
@@ -240,20 +254,20 @@ class KubernetesClusterReader:
             LWS_PLURAL,
         )
         selector = f"{LWS_NAME_LABEL} in ({','.join(sorted(names))})"
-        pod_list = self._call(
+        pod_items = self._list(
             f"list pods in {namespace}",
             self._core.list_namespaced_pod,
             namespace,
             label_selector=selector,
         )
         pods: dict[str, list[Json]] = defaultdict(list)
-        for pod in pod_list.get("items") or []:
+        for pod in pod_items:
             owner = (pod["metadata"].get("labels") or {}).get(LWS_NAME_LABEL)
             if owner:
                 pods[owner].append(pod)
-        for lws in lws_list.get("items") or []:
-            name = lws["metadata"]["name"]
-            if name in names:
+        for lws in lws_items:
+            name = lws["metadata"].get("name")
+            if isinstance(name, str) and name in names:
                 try:
                     state = lws_state(lws, pods.get(name, []))
                 except (AttributeError, KeyError, TypeError, ValueError) as exc:
@@ -263,6 +277,13 @@ class KubernetesClusterReader:
                     )
                     continue
                 into[state.key] = state
+
+
+def _unreadable(what: str, why: object) -> SourceUnavailableError:
+    """An answer that is no readable list: that namespace's LWSes fail, as on a 5xx."""
+    return SourceUnavailableError(
+        f"Kubernetes API: {what}: unreadable answer: {one_line(str(why), 300)}"
+    )
 
 
 def _status_message(body: object) -> str | None:

@@ -24,8 +24,10 @@ def parse_points(items: Iterable[Json]) -> Points:
     try:
         for item in items:
             metric = item.get("metric") or {}
-            if not isinstance(metric, dict):  # read later with .get(), outside this guard
-                raise TypeError(f"a series' metric must be an object, got {metric!r:.80}")
+            # Read later with .get() and used in keys, outside this guard: a label value
+            # that is a list or an object raised an unhashable TypeError out of the fetch.
+            if not isinstance(metric, dict) or not all(isinstance(v, str) for v in metric.values()):
+                raise TypeError(f"a series' labels must be strings, got {metric!r:.80}")
             pairs = item["values"] if "values" in item else [item["value"]]
             for t, v in pairs:
                 out.append((metric, float(t), float(v)))

@@ -142,8 +142,21 @@ def _leaders(*pods: str, at: float = NOW) -> bytes:
     [
         http(200, vector(leader_items(NOW, "old-0")), length=10_000),  # closed short
         http(200, vector([{"metric": ["x"], "value": [NOW, "1"]}])),
+        # Label values are strings; a list or object here raised TypeError (unhashable)
+        # out of the fetch, and every policy held instead of this one.
+        http(
+            200,
+            vector(
+                [
+                    {
+                        "metric": {**leader_items(NOW, "old-0")[0]["metric"], "pod": ["old-0"]},
+                        "value": [NOW, "1"],
+                    }
+                ]
+            ),
+        ),
     ],
-    ids=["cut", "metric-not-an-object"],
+    ids=["cut", "metric-not-an-object", "label-not-a-string"],
 )
 def test_a_bad_override_answer_fails_only_its_policy(fake: FakePrometheus, bad: bytes) -> None:
     good, old = (
