@@ -119,7 +119,7 @@ def test_printed_explain_line_works_over_self_signed_https(tmp_path: Path) -> No
             time.sleep(0.5)
     finally:
         process.terminate()
-        process.wait(timeout=20)
+        process.wait(timeout=60)
         if process.stderr is not None:
             process.stderr.close()
 
@@ -155,7 +155,7 @@ def test_serve_elects_on_a_lease_and_releases_it_on_sigterm(tmp_path: Path) -> N
                 time.sleep(0.2)
         finally:
             process.terminate()
-            process.wait(timeout=20)
+            process.wait(timeout=60)
             if process.stderr is not None:
                 process.stderr.close()
         writes = [r for r in api.requests if r.method in ("POST", "PUT")]

@@ -37,11 +37,11 @@ class Running:
 
     def client(self, cert: CertFiles | None = None, **kwargs: Any) -> httpx.Client:
         if self.ca_file is None:
-            return httpx.Client(base_url=self.url, timeout=10, **kwargs)
+            return httpx.Client(base_url=self.url, timeout=30, **kwargs)
         context = ssl.create_default_context(cafile=str(self.ca_file))
         if cert is not None:
             context.load_cert_chain(cert.cert, cert.key)
-        return httpx.Client(base_url=self.url, verify=context, timeout=10, **kwargs)
+        return httpx.Client(base_url=self.url, verify=context, timeout=30, **kwargs)
 
 
 @pytest.fixture

@@ -169,7 +169,7 @@ def test_a_namespace_that_cannot_be_listed_leaves_the_others_read_back(
         lambda _b, _r: (403, status(403, "Forbidden", "pods is forbidden")),
     )
     _labelled_out_earlier(api, 3, owned=True)
-    cordon = Cordon(KubePodLabeler(api_client(api), timeout=2))
+    cordon = Cordon(KubePodLabeler(api_client(api), timeout=10))
     elsewhere = Decision(other, "llama-8b", T0, 2, 2, None, (), ())
     cordon.apply([_decision(4, ()), elsewhere])
     assert _label(api, "llama-70b-3") == "true"
@@ -196,7 +196,7 @@ def test_a_removed_policy_namespace_that_cannot_be_listed_is_forgotten(
     namespace's list is 403 from then on. With nothing of it labelled out by this
     process, it is listed no more (it was, every cycle, for the life of the process)."""
     other = LwsKey("team-a", "llama-8b")
-    cordon = Cordon(KubePodLabeler(api_client(api), timeout=2))
+    cordon = Cordon(KubePodLabeler(api_client(api), timeout=10))
     cordon.apply([_decision(4, ()), Decision(other, "llama-8b", T0, 2, 2, None, (), ())])
     forbidden = f"/api/v1/namespaces/{other.namespace}/pods"
     api.on_get(forbidden, lambda _b, _r: (403, status(403, "Forbidden", "pods is forbidden")))
@@ -228,7 +228,7 @@ def test_without_the_read_back_the_server_falls_back_to_its_memory(
 ) -> None:
     pods = f"/api/v1/namespaces/{KEY.namespace}/pods"
     api.on_get(pods, lambda _b, _r: (403, status(403, "Forbidden", "pods is forbidden")))
-    cordon = Cordon(KubePodLabeler(api_client(api), timeout=2))
+    cordon = Cordon(KubePodLabeler(api_client(api), timeout=10))
     cordon.apply([_decision(4, ("llama-70b-3",))])
     cordon.apply([_decision(4, ("llama-70b-3",))])
     cordon.apply([_decision(4, ())])
@@ -265,7 +265,7 @@ def test_api_errors_are_retried_next_cycle(api: FakeApiServer) -> None:
         return 200, {}
 
     api.on_patch(path, flaky)
-    cordon = Cordon(KubePodLabeler(api_client(api), timeout=2))
+    cordon = Cordon(KubePodLabeler(api_client(api), timeout=10))
     cordon.apply([_decision(4, ("llama-70b-3",))])
     assert cordon.cordoned == {}
     cordon.apply([_decision(4, ("llama-70b-3",))])

@@ -111,7 +111,7 @@ def _configmap_reads(api: FakeApiServer) -> int:
     return sum(1 for r in api.requests if r.path == CONFIGMAP_PATH)
 
 
-def _eventually(check: Callable[[], bool], seconds: float = 10.0) -> None:
+def _eventually(check: Callable[[], bool], seconds: float = 60.0) -> None:
     deadline = time.monotonic() + seconds
     while not check():
         assert time.monotonic() < deadline, "condition not reached in time"

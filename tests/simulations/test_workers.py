@@ -14,10 +14,10 @@ from simulations.workers import run_pool
 
 
 def _held_until(release: str) -> None:
-    """A run that lasts until the file ``release`` exists (10 s at most): how many runs
+    """A run that lasts until the file ``release`` exists (60 s at most): how many runs
     have started when the interrupt comes then depends on the pool, not on how fast a
     loaded machine gets through timed runs."""
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60
     while not os.path.exists(release) and time.monotonic() < deadline:
         time.sleep(0.01)
 
