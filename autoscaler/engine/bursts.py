@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from autoscaler.durations import format_duration as fmt
 from autoscaler.engine.context import DecisionContext
-from autoscaler.engine.decision import ReasonCode, SignalProposal, make_proposal
+from autoscaler.engine.decision import ReasonCode, SignalProposal, format_groups, make_proposal
 from autoscaler.policy.model import QueueDepthSignal
 
 R = ReasonCode
@@ -72,7 +72,7 @@ def limit_isolated_burst(
         ctx.note(
             R.ISOLATED_BURST,
             f"{proposal.name} above target for the first time in {fmt(calm_for)} "
-            f"(calmFor {fmt(burst.calm_for)}): proposal {proposal.replicas} "
+            f"(calmFor {fmt(burst.calm_for)}): proposal {format_groups(proposal.replicas)} "
             f"limited to {ceiling}",
         )
         out[i] = make_proposal(

@@ -28,6 +28,7 @@ from autoscaler.durations import format_duration as fmt
 from autoscaler.engine.bursts import limit_isolated_burst
 from autoscaler.engine.context import DecisionContext
 from autoscaler.engine.decision import Decision, ReasonCode, SignalProposal, SignalStatus
+from autoscaler.engine.decision import format_groups as groups
 from autoscaler.engine.drain import drain, drain_view
 from autoscaler.engine.missing import (
     hold,
@@ -216,7 +217,7 @@ def _scale(
         target, driver = math.ceil(projected - _EPSILON), "forecast"
         ctx.note(
             R.FORECAST,
-            f"demand rising: {projected:.2f} groups expected in {fmt(ctx.cold)} "
+            f"demand rising: {groups(projected)} groups expected in {fmt(ctx.cold)} "
             f"(cold start) -> {target}",
         )
 
@@ -259,7 +260,7 @@ def _scale(
     if rec <= current and snapshot.starting_replicas and demand > snapshot.ready_replicas:
         ctx.note(
             R.COVERED_BY_STARTING,
-            f"demand {demand:.2f} covered by {snapshot.ready_replicas} ready + "
+            f"demand {groups(demand)} covered by {snapshot.ready_replicas} ready + "
             f"{snapshot.starting_replicas} starting groups",
         )
     # From exactly one group that exists: while a drain takes 2 groups to 1, the rules see
@@ -294,15 +295,15 @@ def _note_driver(ctx: DecisionContext, best: SignalProposal, demand: float, curr
     ctx.note(
         R.SIGNAL,
         f"{best.name}: {best.value:.4g}{per} vs target {best.target:g} "
-        f"-> {demand:.2f} groups needed, proposal {best.replicas}",
+        f"-> {groups(demand)} groups needed, proposal {groups(best.replicas)}",
     )
     needed = best.needed or 0.0
     if best.replicas == current and math.ceil(needed - _EPSILON) != current:
         if needed > current or needed >= current * (1 - ctx.spec.tolerance):
-            ctx.note(R.TOLERANCE, f"{needed:.2f} groups is within tolerance of {current}")
+            ctx.note(R.TOLERANCE, f"{groups(needed)} groups is within tolerance of {current}")
         else:
             ctx.note(
                 R.TOLERANCE,
-                f"{needed:.2f} groups plus {ctx.spec.tolerance:g} tolerance as headroom "
+                f"{groups(needed)} groups plus {ctx.spec.tolerance:g} tolerance as headroom "
                 f"still needs {current}",
             )

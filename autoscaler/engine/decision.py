@@ -23,6 +23,18 @@ class SignalStatus(StrEnum):
     as missing data is."""
 
 
+def format_groups(groups: float | None) -> str:
+    """Groups for a reason: a count as it is, a demand with two decimals ("3.25"), none
+    as "-"; both with four significant digits from a million on (an absurd queue of
+    1e300 waiting requests printed 300 digits of demand, and a proposal before the
+    bounds of as many)."""
+    if groups is None:
+        return "-"
+    if abs(groups) >= 1e6:
+        return f"{groups:.4g}"
+    return str(groups) if isinstance(groups, int) else f"{groups:.2f}"
+
+
 _USABLE = frozenset({SignalStatus.OK, SignalStatus.PARTIAL, SignalStatus.NO_TRAFFIC})
 
 
@@ -124,8 +136,8 @@ class Decision:
             lines.append(f"  driven by: {self.driver}")
         for p in self.proposals:
             value = "-" if p.value is None else f"{p.value:.4g}"
-            needed = "-" if p.needed is None else f"{p.needed:.2f}"
-            proposal = "-" if p.replicas is None else str(p.replicas)
+            needed = format_groups(p.needed)
+            proposal = format_groups(p.replicas)
             lines.append(
                 f"  signal {p.name}: {p.status} value={value} target={p.target:g} "
                 f"needed={needed} proposal={proposal} reporting={p.reporting}"

@@ -24,7 +24,12 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-from autoscaler.engine.decision import SignalProposal, SignalStatus, make_proposal
+from autoscaler.engine.decision import (
+    SignalProposal,
+    SignalStatus,
+    format_groups,
+    make_proposal,
+)
 from autoscaler.engine.leader_totals import leader_total, usable_value
 from autoscaler.engine.state import EngineState, TimedFloats
 from autoscaler.engine.tolerance import apply_tolerance
@@ -254,7 +259,7 @@ def backlog_message(
     over = [p for p in proposals if p.name in held and (p.needed or 0.0) > exists]
     if not over:
         return None
-    needs = ", ".join(f"{p.name} needs {p.needed:.2f}" for p in over)
+    needs = ", ".join(f"{p.name} needs {format_groups(p.needed)}" for p in over)
     return (
         f"{needs}, held at the {exists} group(s) there: a backlog gathered while no group "
         "served, which they drain"

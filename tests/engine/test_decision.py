@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
-from autoscaler.engine.decision import Decision, SignalStatus, make_proposal
+import pytest
+
+from autoscaler.engine.decision import (
+    Decision,
+    ReasonCode,
+    SignalStatus,
+    format_groups,
+    make_proposal,
+)
 from autoscaler.snapshot import LwsKey
+from tests.engine.factories import Driver, make_policy
 
 
 def test_explain_shows_each_signal_and_a_dash_for_what_is_missing() -> None:
@@ -30,3 +39,30 @@ def test_explain_shows_each_signal_and_a_dash_for_what_is_missing() -> None:
     assert lines[3] == (
         "  signal queueWait: noTraffic value=- target=1 needed=- proposal=- reporting=0"
     )
+
+
+@pytest.mark.parametrize(
+    ("groups", "text"),
+    [
+        (4.75, "4.75"),
+        (3.0, "3.00"),
+        (3, "3"),
+        (999_999.994, "999999.99"),
+        (1e6, "1e+06"),
+        (1e298, "1e+298"),
+        (10**300, "1e+300"),
+        (None, "-"),
+    ],
+)
+def test_groups_print_short_whatever_the_demand(groups: float | None, text: str) -> None:
+    assert format_groups(groups) == text
+
+
+def test_an_absurd_queue_explains_in_a_line_of_readable_length() -> None:
+    """A backend reporting 1e300 waiting requests: the engine steps up as usual, and its
+    reasons say so in a line, not with 300 digits of demand (``{:.2f}`` printed them)."""
+    driver = Driver(make_policy())
+    decision = driver.at(0, queue=[1e300, 0.0])
+    signal = next(r.message for r in decision.reasons if r.code == ReasonCode.SIGNAL)
+    assert signal.endswith("-> 1e+299 groups needed, proposal 1e+299")
+    assert max(len(line) for line in decision.explain().splitlines()) < 200
