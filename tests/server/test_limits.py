@@ -164,6 +164,30 @@ def test_connections_without_complete_headers_are_closed(
             assert http.get("/healthz").status_code == 200
 
 
+def test_headers_dribbled_without_end_are_still_cut(start_server: Start) -> None:
+    """A client that sends a header byte every 0.5 s, for ever (slowloris): each byte is
+    well inside the 2 s deadline, so a deadline that restarted with each byte would never
+    cut it. The server closes it all the same, within ``CLOSE_WITHIN`` of the handshake."""
+    with (
+        start_server(disable_auth=True, request_header_timeout=HEADER_TIMEOUT) as running,
+        _tls_socket(running) as sock,
+    ):
+        sock.sendall(b"GET /apis HTTP/1.1\r\n")
+        started = time.monotonic()
+        sock.settimeout(0.5)
+        closed = False
+        while not closed and time.monotonic() - started < CLOSE_WITHIN:
+            try:
+                sock.sendall(b"X")
+                closed = sock.recv(4096) == b""
+            except TimeoutError:
+                continue  # no answer yet: the next byte
+            except (ConnectionResetError, BrokenPipeError, ssl.SSLError):
+                closed = True
+        assert closed, f"dribbling one byte every 0.5 s kept it open for {CLOSE_WITHIN:g}s"
+        assert time.monotonic() - started > HEADER_TIMEOUT / 2
+
+
 class SlowReviewer:
     """Answers every review after ``delay`` seconds (off the event loop, as the server
     calls reviews from a worker thread), allowing everyone."""
