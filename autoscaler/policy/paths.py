@@ -84,11 +84,31 @@ def field_path(error: Any) -> FieldPath:
     return tuple(parts)
 
 
+def _key_text(key: str) -> str:
+    r"""A key as written; double-quoted with YAML's escapes if it is empty (``spec.""``,
+    not ``spec.``) or holds a character that is not printable (a line break, a tab, a
+    control character): a problem is one line, and ``"a\nb": 1`` in a file would
+    otherwise split its problem in two (or, with ``\r``, make a terminal overwrite the
+    file name)."""
+    if key and key.isprintable():
+        return key
+    # repr's escapes of the characters that are not printable (\n, \x85, \u2028) are
+    # YAML's too.
+    escaped = "".join(
+        ("\\" + c if c in '"\\' else c) if c.isprintable() else repr(c)[1:-1] for c in key
+    )
+    return f'"{escaped}"'
+
+
 def render_path(path: FieldPath) -> str:
-    """``("spec", "signals", 1, "type")`` -> ``spec.signals[1].type``."""
+    """``("spec", "signals", 1, "type")`` -> ``spec.signals[1].type``; a key that is not
+    printable is quoted (``spec."a\\nb"``)."""
     text = ""
     for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{_key_text(part)}" if text else _key_text(part)
     return text
 
 

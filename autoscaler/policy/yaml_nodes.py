@@ -16,7 +16,9 @@ bytes of nested aliases ("billion laughs") thus stand for billions of values, wh
 walking the document or validating it would visit one by one; ``check_expansion``
 refuses such a document before anything walks it.
 
-Line breaks are YAML 1.2's: only LF and CR end a line (``yaml_breaks``).
+Line breaks are YAML 1.2's: only LF and CR end a line (``yaml_breaks``). Lists and
+mappings nest at most ``yaml_depth.MAX_DEPTH`` levels; a deeper value is a problem at its
+own line (``yaml_depth``).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from typing import Any
 
 import yaml
 
-from autoscaler.policy.yaml_breaks import Yaml12LineBreaks
+from autoscaler.policy.yaml_depth import BoundedDepth
 
 FieldPath = tuple[str | int, ...]
 """Keys and list indices from the document root, e.g. ``("spec", "signals", 0)``."""
@@ -49,7 +51,7 @@ _FLOAT = re.compile(
 )
 
 
-class StrictYamlLoader(Yaml12LineBreaks):
+class StrictYamlLoader(BoundedDepth):
     """SafeLoader with YAML 1.2 booleans, numbers and line breaks (see the module docstring).
 
     A scalar YAML resolves but Python cannot build (``2026-02-30`` as a date, an integer
@@ -99,6 +101,20 @@ class StrictYamlLoader(Yaml12LineBreaks):
         base = {"0o": 8, "0x": 16}.get(text[:2], 10)
         return int(text if base == 10 else text[2:], base)
 
+    # SafeLoader's constructors for these raise ``KeyError`` (``!!bool maybe``) and
+    # ``AttributeError`` (``!!timestamp garbage``), which would escape as tracebacks; and
+    # its ``!!bool yes`` is YAML 1.1 (true), where a plain ``yes`` here is a string.
+    def construct_yaml12_bool(self, node: yaml.ScalarNode) -> bool:
+        text = str(self.construct_scalar(node))
+        if text not in ("true", "True", "TRUE", "false", "False", "FALSE"):
+            raise ValueError("not a boolean (YAML 1.2: true or false)")
+        return text.lower() == "true"
+
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
+        if not self.timestamp_regexp.match(str(self.construct_scalar(node))):
+            raise ValueError("not a timestamp (YYYY-MM-DD, or a date and time)")
+        return super().construct_yaml_timestamp(node)
+
     def construct_yaml12_float(self, node: yaml.ScalarNode) -> float:
         text = str(self.construct_scalar(node))
         if not _FLOAT.fullmatch(text):
@@ -127,8 +143,12 @@ StrictYamlLoader.add_implicit_resolver(
 StrictYamlLoader.add_implicit_resolver(
     _FLOAT_TAG, re.compile(f"^(?:{_FLOAT.pattern})$"), list("-+0123456789.")
 )
+StrictYamlLoader.add_constructor(_BOOL_TAG, StrictYamlLoader.construct_yaml12_bool)
 StrictYamlLoader.add_constructor(_INT_TAG, StrictYamlLoader.construct_yaml12_int)
 StrictYamlLoader.add_constructor(_FLOAT_TAG, StrictYamlLoader.construct_yaml12_float)
+StrictYamlLoader.add_constructor(
+    "tag:yaml.org,2002:timestamp", StrictYamlLoader.construct_yaml_timestamp
+)
 
 
 def _children(node: yaml.Node) -> Iterator[yaml.Node]:
