@@ -112,6 +112,17 @@ PositiveDuration = Annotated[
 ]
 """A duration that must be longer than zero (periods, staleness, rate windows)."""
 
+MAX_WINDOW_SECONDS = 86_400.0
+"""Longest window over past decisions (stabilisation windows, step periods,
+``sustainedFor``, the forecast's ``lookback``): the engine keeps every decision inside
+it for each LWS and scans them at each decision. One day is 5,760 decisions at the
+usual 15 s; an unbounded ``1e30s`` would keep every decision for as long as the server
+runs. (The HPA itself bounds its windows to 1 h and its periods to 30 min.)"""
+WindowDuration = Annotated[Duration, Field(le=MAX_WINDOW_SECONDS)]
+"""A window over past decisions, 0 s to one day."""
+PositiveWindowDuration = Annotated[PositiveDuration, Field(le=MAX_WINDOW_SECONDS)]
+"""A period over past decisions, longer than 0 s, at most one day."""
+
 
 def cross_field_error(message: str, *path: str | int) -> PydanticCustomError:
     """An error raised by a model-level check that belongs to one field below it.

@@ -13,7 +13,13 @@ from typing import Annotated
 from pydantic import Field, model_validator
 
 from autoscaler.policy import rules
-from autoscaler.policy.fields import MAX_GROUPS, Duration, PositiveDuration
+from autoscaler.policy.fields import (
+    MAX_GROUPS,
+    Duration,
+    PositiveDuration,
+    PositiveWindowDuration,
+    WindowDuration,
+)
 from autoscaler.policy.strict import StrictModel
 
 
@@ -26,7 +32,7 @@ class StepLimit(StrictModel):
     percent: float | None = Field(default=None, gt=0, le=10_000)
     """At most this percentage of the size per period; with groups too, the larger
     change applies."""
-    period: PositiveDuration = 60.0
+    period: PositiveWindowDuration = 60.0
     """The period (a duration > 0): a step counts from the smallest size of the last
     period going up, the largest going down."""
 
@@ -42,7 +48,7 @@ class Forecast(StrictModel):
     enabled: bool = True
     """Size scale-ups for the demand a significant rising trend projects one cold start
     ahead."""
-    lookback: Duration = 300.0
+    lookback: WindowDuration = 300.0
     """History the trend (a least-squares line) is fitted on (a duration)."""
     max_growth: Annotated[float, Field(ge=1, le=100)] = 2.0
     """The projection is at most this multiple of the fitted demand now."""
@@ -51,7 +57,7 @@ class Forecast(StrictModel):
 class ScaleUp(StrictModel):
     """How fast groups are added: stabilisation, step limit and forecast."""
 
-    stabilization_window: Duration = 0.0
+    stabilization_window: WindowDuration = 0.0
     """The lowest target of this window wins (a duration; 0 acts at once)."""
     max_step: StepLimit | None = Field(
         default_factory=lambda: StepLimit(groups=4, percent=100.0, period=60.0)
@@ -81,7 +87,7 @@ class Drain(StrictModel):
 class ScaleDown(StrictModel):
     """How groups are removed: stabilisation, step limit, protection and draining."""
 
-    stabilization_window: Duration = 600.0
+    stabilization_window: WindowDuration = 600.0
     """The highest target of this window wins (a duration); no scale-down until this long
     was observed without a gap."""
     max_step: StepLimit | None = Field(default_factory=lambda: StepLimit(groups=1, period=120.0))

@@ -10,7 +10,13 @@ from typing import Annotated, ClassVar, Literal, get_args
 
 from pydantic import Field
 
-from autoscaler.policy.fields import MAX_GROUPS, Duration, Fraction, PositiveDuration, Target
+from autoscaler.policy.fields import (
+    MAX_GROUPS,
+    Fraction,
+    PositiveDuration,
+    Target,
+    WindowDuration,
+)
 from autoscaler.policy.strict import StrictModel
 from autoscaler.signals import Signal
 
@@ -34,7 +40,7 @@ class QueueDepthSignal(StrictModel):
     """Waiting requests per ready group (vllm:num_requests_waiting, sglang:num_queue_reqs)."""
     target_per_group: Target
     """Waiting requests per ready group the policy accepts."""
-    sustained_for: Duration = Field(
+    sustained_for: WindowDuration = Field(
         default=0.0,
         description=(
             "Size by the lowest total queue of the decisions in this window, so a burst "

@@ -299,6 +299,26 @@ CASES = [
         [(16, "spec.metrics.rateWindow", "less than or equal to 86400")],
         id="rate-window-over-a-day",
     ),
+    pytest.param(
+        BODY
+        + "  scaleUp:\n    stabilizationWindow: 2d\n    maxStep: {groups: 2, period: 25h}\n"
+        + "    forecast: {lookback: 1e30}\n  scaleDown:\n    stabilizationWindow: 86401\n",
+        [
+            (16, "spec.scaleUp.stabilizationWindow", "less than or equal to 86400"),
+            (17, "spec.scaleUp.maxStep.period", "less than or equal to 86400"),
+            (18, "spec.scaleUp.forecast.lookback", "less than or equal to 86400"),
+            (20, "spec.scaleDown.stabilizationWindow", "less than or equal to 86400"),
+        ],
+        # The engine keeps every decision inside these windows, for each LWS.
+        id="windows-over-a-day",
+    ),
+    pytest.param(
+        BODY.replace(
+            "      targetPerGroup: 8\n", "      targetPerGroup: 8\n      sustainedFor: 2d\n"
+        ),
+        [(15, "spec.signals[0].sustainedFor", "less than or equal to 86400")],
+        id="sustained-for-over-a-day",
+    ),
 ]
 
 
