@@ -51,17 +51,15 @@ from autoscaler.sources.promql import (
 from autoscaler.sources.range_answer import matrix_item
 from autoscaler.sources.recording_format import (
     ACTIVATION_SERIES,
-    MAX_GRID_STEPS,
     REPLICA_SERIES,
     RecordedTarget,
     Recording,
     Series,
 )
+from autoscaler.sources.recording_header import FIRST_SECOND, LAST_SECOND, MAX_GRID_STEPS
 
 Progress = Callable[[int, int], None]
 
-# 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z: the times messages can show as dates.
-FIRST_SECOND, LAST_SECOND = -62_135_596_800, 253_402_300_799
 RECORD_MAX_ANSWER_BYTES = 1024 * 1024 * 1024
 """The cap on one chunk's answer when recording (1 GiB), above the control loop's 64 MiB:
 a bucket query for 50 leaders x 18 buckets x 10,000 steps at ~22 bytes a point is ~200

@@ -29,6 +29,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from autoscaler.errors import RecordingError
+from autoscaler.policy.fields import MAX_GROUPS
 from autoscaler.signals import ServingEngine, Signal
 from autoscaler.snapshot import LwsKey, LwsSnapshot, Sample
 from autoscaler.sources.assemble import assemble, wake_threshold
@@ -190,9 +191,11 @@ class RecordingSource:
         replicas = None
         if columns.replicas is not None:
             counts = [float(r[index]) for r in columns.replicas]
-            # A non-finite count (NaN, or +Inf written into the file) is no count: the
-            # step goes on without replica numbers rather than int() failing every fetch.
-            if all(math.isfinite(c) and c >= 0 for c in counts):
+            # A count no LWS can have (NaN, +Inf or 1e300 written into the file, or one
+            # below 0 or over the int32 of an LWS's replicas) is no count: the step goes on
+            # without replica numbers rather than int() failing every fetch, or a snapshot
+            # of 10**300 replicas. NaN fails the comparisons.
+            if all(0 <= c <= MAX_GROUPS for c in counts):
                 spec, status, ready = (int(c) for c in counts)
                 replicas = (spec, status, ready)
         return assemble(

@@ -39,6 +39,10 @@ from autoscaler.signals import ServingEngine
 from autoscaler.snapshot import LwsKey
 from autoscaler.sources.promql import LabelNames
 from autoscaler.sources.recording_header import (
+    MAX_GRID_STEPS as MAX_GRID_STEPS,  # noqa: PLC0414  (re-exported: the format's limit)
+)
+from autoscaler.sources.recording_header import (
+    check_grid,
     header_labels,
     header_number,
     header_source,
@@ -194,7 +198,8 @@ def _series(items: Any, path: Path) -> list[Series]:
                 if isinstance(values, PointArrays)
                 else [(float(t), float(v)) for t, v in values]
             )
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+            # OverflowError: an integer of 400 digits (JSON has no limit) as a time or value.
             raise RecordingError(f"{path}: series #{n} is malformed: {exc!r}") from exc
         result.append(Series(metric, points))
     return result
@@ -232,8 +237,16 @@ def _from_query_range(body: Json, path: Path, labels: LabelNames) -> Recording:
     times = [t for s in series for t in _times(s.points)]
     if not times:
         raise RecordingError(f"{path}: the query_range response holds no samples")
-    recording = Recording(min(times), max(times), _inferred_step(series), labels, (), series)
-    return _checked(recording, path)
+    step = _inferred_step(series)
+    if not step > 0:  # NaN too
+        # The file has no step: "needs step > 0" would name a field it does not have.
+        raise RecordingError(
+            f"{path}: the timestamps of a query_range response must increase within each "
+            f"series (its most common gap between two is {step:g} s)"
+        )
+    recording = Recording(min(times), max(times), step, labels, (), series)
+    check_grid(recording.start, recording.end, recording.step, path)
+    return recording
 
 
 def load_recording(path: Path | str, labels: LabelNames | None = None) -> Recording:
@@ -265,28 +278,5 @@ def load_recording(path: Path | str, labels: LabelNames | None = None) -> Record
         source=header_source(body.get("source"), path),
         created_at=str(body.get("createdAt", "")),
     )
-    return _checked(recording, path)
-
-
-MAX_GRID_STEPS = 5_000_000
-"""Steps a recording's grid may have (58 days at 1 s, 2.4 years at 15 s): every series is
-laid out on it, and a header with end 1e13 would otherwise ask for terabytes."""
-
-
-def _checked(recording: Recording, path: Path) -> Recording:
-    """The header's grid is one that can be laid out, or a RecordingError says why.
-
-    Written so that NaN fails every check (``not step > 0``), where ``step <= 0`` and
-    ``end < start`` are both False for NaN and let it through.
-    """
-    start, end, step = recording.start, recording.end, recording.step
-    if not (math.isfinite(start) and math.isfinite(end) and math.isfinite(step)):
-        raise RecordingError(f"{path}: start, end and step must be finite numbers")
-    if not (step > 0 and end >= start):
-        raise RecordingError(f"{path}: needs step > 0 and end >= start")
-    if (end - start) / step + 1 > MAX_GRID_STEPS:
-        raise RecordingError(
-            f"{path}: {end - start:g} s at a {step:g} s step is over {MAX_GRID_STEPS:,} "
-            "steps; record a shorter span or a longer step"
-        )
+    check_grid(recording.start, recording.end, recording.step, path)
     return recording

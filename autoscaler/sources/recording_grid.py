@@ -54,12 +54,16 @@ def window_rates(times: Array, counter: Array, window: float) -> tuple[Array, Ar
     if valid.size < 2:
         return rate, stamp
     t_valid = times[valid]
-    adjusted = _reset_adjusted(counter[valid])
     last = np.searchsorted(t_valid, times, side="right") - 1
     first = np.searchsorted(t_valid, times - window - 1e-9, side="left")
     ok = (last >= 0) & (last > first)
     lo, hi = first[ok], last[ok]
-    rate[ok] = (adjusted[hi] - adjusted[lo]) / (t_valid[hi] - t_valid[lo])
+    # A counter recorded as +Inf or 1e308 makes inf - inf (NaN: unusable, as PromQL's
+    # rate() gives it) or an overflow: IEEE results, without numpy's RuntimeWarning,
+    # which simulate printed on stderr.
+    with np.errstate(invalid="ignore", over="ignore"):
+        adjusted = _reset_adjusted(counter[valid])
+        rate[ok] = (adjusted[hi] - adjusted[lo]) / (t_valid[hi] - t_valid[lo])
     stamp[ok] = t_valid[hi]
     return rate, stamp
 

@@ -1,10 +1,12 @@
 """The header of a recording file, checked field by field: each field of the wrong JSON
 type is a ``RecordingError`` naming it (``labels.pod: must be a string, got the number
 3``), where a blanket ``except`` used to report Python's own text, and ``"labels": "x"``
-escaped it as an ``AttributeError`` traceback."""
+escaped it as an ``AttributeError`` traceback. Also the grid the header describes
+(:func:`check_grid`), and its limits, which ``record`` checks before recording."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -111,3 +113,36 @@ def header_source(source: Any, path: Path) -> Json:
     if not isinstance(source, dict):
         raise malformed(path, "source", f"must be an object, got {json_kind(source)}")
     return dict(source)
+
+
+MAX_GRID_STEPS = 5_000_000
+"""Steps a recording's grid may have (58 days at 1 s, 2.4 years at 15 s): every series is
+laid out on it, and a header with end 1e13 would otherwise ask for terabytes."""
+# 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z: the times messages can show as dates.
+FIRST_SECOND, LAST_SECOND = -62_135_596_800, 253_402_300_799
+
+
+def check_grid(start: float, end: float, step: float, path: Path) -> None:
+    """The header's grid is one that can be laid out and replayed, or a RecordingError
+    says why.
+
+    Written so that NaN fails every check (``not step > 0``), where ``step <= 0`` and
+    ``end < start`` are both False for NaN and let it through. Times outside the years 1
+    to 9999 are refused as ``record`` refuses them: ``simulate`` failed on them with a
+    ValueError traceback from the dates it writes (start 1e12), or hung (start 1e18,
+    where floats are 128 s apart and a 15 s step does not move the clock).
+    """
+    if not (math.isfinite(start) and math.isfinite(end) and math.isfinite(step)):
+        raise RecordingError(f"{path}: start, end and step must be finite numbers")
+    if not (step > 0 and end >= start):
+        raise RecordingError(f"{path}: needs step > 0 and end >= start")
+    if (end - start) / step + 1 > MAX_GRID_STEPS:
+        raise RecordingError(
+            f"{path}: {end - start:g} s at a {step:g} s step is over {MAX_GRID_STEPS:,} "
+            "steps; record a shorter span or a longer step"
+        )
+    if not (start >= FIRST_SECOND and end <= LAST_SECOND):
+        raise RecordingError(
+            f"{path}: start {start:g} and end {end:g} must be times from 0001-01-01 to "
+            f"9999-12-31 ({FIRST_SECOND} to {LAST_SECOND} in Unix seconds)"
+        )
