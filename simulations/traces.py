@@ -36,6 +36,10 @@ from simulations.trace_limits import (
 TraceFormat = Literal["azure", "mooncake", "servegen"]
 FORMATS: tuple[TraceFormat, ...] = ("azure", "mooncake", "servegen")
 
+# The largest token count a trace may hold (Azure or Mooncake): whole in a float64, and
+# prompt plus output still fits an int64.
+MAX_TOKENS = 2**53 - 1
+
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
@@ -142,6 +146,10 @@ def read_azure(path: Path) -> Trace:
                     lines.append(reader.line_num)
     except UnicodeDecodeError as exc:
         raise TraceError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from exc
+    except csv.Error as exc:
+        # A field over csv's limit (131,072 characters: a file that is not a trace, or a
+        # quote left open) escaped as a traceback.
+        raise TraceError(f"{path}:{reader.line_num}: not a CSV row ({exc})") from None
     except OSError as exc:
         raise TraceError(f"{path}: {exc.strerror or exc}") from exc
     if not rows:
@@ -164,8 +172,21 @@ def read_azure(path: Path) -> Trace:
         if len(negative):
             first = int(negative[0])
             raise TraceError(f"{path}:{lines[first]}: {name} {counts[first]} is negative")
-    seconds = (stamps - stamps.min()).astype(np.int64).astype(np.float64) / 1e9
-    return build_trace(path.name, seconds, prompt, output)
+        # Mooncake's bound: 2**63 - 1 prompt tokens plus one output token wrapped to a
+        # negative int64 in the gateway's context-length check and was admitted.
+        huge = np.flatnonzero(counts > MAX_TOKENS)
+        if len(huge):
+            first = int(huge[0])
+            raise TraceError(
+                f"{path}:{lines[first]}: {name} {counts[first]} is out of range "
+                "(must be 0 to 2**53 - 1)"
+            )
+    # The offsets from the earliest stamp as unsigned: stamps 1678-2261 are up to 584
+    # years apart, over the 292 of a signed int64 in ns, where the difference wrapped
+    # (a later request came out before the first). Unsigned holds every difference.
+    ns = stamps.astype(np.int64)
+    offsets = ns.view(np.uint64) - ns.min().view(np.uint64)
+    return build_trace(path.name, offsets.astype(np.float64) / 1e9, prompt, output)
 
 
 def _first_bad_azure_row(path: Path, rows: list[list[str]], lines: list[int]) -> TraceError:

@@ -135,7 +135,12 @@ def _read(path: Path, options: WorkloadOptions) -> Trace:
             options.rate_scale,
             options.rate_flag,
         )
-        return rescale(trace, rng, 1.0, options.time_compression)
+        try:
+            return rescale(trace, rng, 1.0, options.time_compression)
+        except TraceError as exc:
+            # The sampled trace is named by its category: a window far off (a start of
+            # 1e17 s) was refused without naming the file that holds it.
+            raise TraceError(f"{path}: {exc}") from None
     else:
         unused = [
             flag
