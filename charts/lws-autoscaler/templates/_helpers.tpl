@@ -25,7 +25,7 @@ Names, labels and the few computed values several templates share.
 {{- end }}
 
 {{- define "lws-autoscaler.selectorLabels" -}}
-app.kubernetes.io/name: {{ include "lws-autoscaler.name" . }}
+app.kubernetes.io/name: {{ include "lws-autoscaler.name" . | quote }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
