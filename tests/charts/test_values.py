@@ -120,6 +120,23 @@ def test_cross_field_rules_fail_with_a_clear_message() -> None:
 
 
 @pytest.mark.parametrize(
+    ("field", "key"),
+    [
+        ("podLabels", "app.kubernetes.io/name"),
+        ("podLabels", "app.kubernetes.io/instance"),
+        ("commonLabels", "app.kubernetes.io/version"),
+    ],
+)
+def test_the_charts_own_labels_cannot_be_set_again(field: str, key: str) -> None:
+    """Rendered twice, a label is a duplicate YAML key; a pod with another name or
+    instance than the selector's is a Deployment the API server refuses."""
+    with pytest.raises(helm.HelmError, match=re.escape(f"{field}.{key}: the chart sets")):
+        render({field: {key: "other"}})
+    deployment = render({field: {"team": "inference"}}).one("Deployment")
+    assert deployment["spec"]["template"]["metadata"]["labels"]["team"] == "inference"
+
+
+@pytest.mark.parametrize(
     ("values", "expected"),
     [
         ({"maxDecisionAge": "20s"}, r"maxDecisionAge \(20s\) must be at least twice cycle \(15s\)"),

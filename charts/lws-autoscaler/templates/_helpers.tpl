@@ -157,6 +157,7 @@ one every scrape gets 401, and the target (and LwsAutoscalerDown) would be down 
 
 {{/* Cross-field checks that JSON Schema cannot express clearly; run from the Deployment. */}}
 {{- define "lws-autoscaler.validateValues" -}}
+{{- include "lws-autoscaler.checkLabels" . }}
 {{- if and .Values.server.insecure .Values.apiService.enabled }}
 {{- fail "server.insecure=true serves plain HTTP, which the Kubernetes aggregator cannot use: set apiService.enabled=false as well (local experiments only)" }}
 {{- end }}
@@ -208,4 +209,20 @@ rolling update (maxSurge 1) runs the old pod and the new one side by side. */}}
 {{- if .Values.leaderElection.enabled -}}
 true
 {{- end -}}
+{{- end }}
+
+{{- /*
+The chart's own labels may not be set again in commonLabels or podLabels: rendered twice,
+a key is a duplicate in the YAML, and a different app.kubernetes.io/name or instance on
+the pods no longer matches the Deployment's selector, which the API server refuses.
+*/}}
+{{- define "lws-autoscaler.checkLabels" -}}
+{{- $own := dict "helm.sh/chart" "" "app.kubernetes.io/name" "" "app.kubernetes.io/instance" "" "app.kubernetes.io/version" "" "app.kubernetes.io/managed-by" "" "app.kubernetes.io/part-of" "" }}
+{{- range $field := list "commonLabels" "podLabels" }}
+{{- range $key, $_ := (get $.Values $field | default dict) }}
+{{- if hasKey $own $key }}
+{{- fail (printf "%s.%s: the chart sets this label itself (app.kubernetes.io/name and instance are the Deployment's selector); remove it" $field $key) }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- end }}
