@@ -95,6 +95,12 @@ BAD_VALUES: list[tuple[str, dict[str, Any], str]] = [
     ("hpa-tolerance", {"hpa": {"tolerance": "ten percent"}}, "/hpa/tolerance"),
     ("anti-affinity", {"podAntiAffinity": "strict"}, "/podAntiAffinity"),
     ("service-port", {"service": {"port": 70000}}, "/service/port"),
+    # Kubernetes' label syntax: rendered as given, the API server refused the object.
+    # (Helm names a bad key, not where it is: "at '': invalid propertyName".)
+    ("label-key-space", {"commonLabels": {"team name": "ml"}}, "propertyName 'team name'"),
+    ("label-value-long", {"podLabels": {"team": "x" * 64}}, "/podLabels/team"),
+    ("label-value-end", {"serviceMonitor": {"labels": {"team": "ml-"}}}, "/serviceMonitor"),
+    ("node-selector-key", {"nodeSelector": {"gpu/": "h100"}}, "'gpu/' does not match pattern"),
 ]
 
 
