@@ -124,8 +124,9 @@ def observation_start(ctx: DecisionContext, state: EngineState) -> float:
     """Start a new observation stretch after a gap longer than the down window, or than
     ``metrics.staleAfter`` if that is longer.
 
-    The down window must be observed in full before any scale-down: after a restart, and
-    after an outage so long that the window holds no target from before it. The
+    The down window must be observed in full before any scale-down: after a restart,
+    after an outage so long that the window holds no target from before it, and after
+    the clock stepped back (``state.rebased`` clears ``observed_since``). The
     ``staleAfter`` floor is for windows shorter than the decision interval: a 10 s window
     with decisions every 15 s would otherwise restart the stretch at every decision and
     never allow a scale-down. A gap up to ``staleAfter`` (60 s by default) is one the

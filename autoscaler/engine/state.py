@@ -24,7 +24,8 @@ class EngineState:
     - ``first_seen``: time of the first decision (the missing-data hold counts from it
       while nothing has been recommended yet);
     - ``observed_since``: start of the current stretch of decisions on fresh data; a gap
-      longer than the down window starts a new one. Scale-down waits until the down
+      longer than the down window starts a new one, and a clock step back ends it (None
+      until the next decision on data, ``rebased``). Scale-down waits until the down
       window has been observed in full (a restarted server must not act on half a
       window, nor a server that was blind for longer than the window);
     - ``targets``: the groups the load called for, per decision (stabilisation windows);
