@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from autoscaler.cli.serve_args import add_serve_arguments
+from autoscaler.cli.serve_checks import preflight
 from autoscaler.server.clock import Clock, ReplayClock, SystemClock
 from autoscaler.server.settings import ServerSetupError, ServeSettings
 
@@ -135,6 +136,8 @@ def run(args: argparse.Namespace) -> int:
     from autoscaler.server.telemetry import Telemetry
 
     settings = settings_from(args)
+    # Before anything starts or is written (a certificate, the demo kubeconfig).
+    preflight(settings)
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

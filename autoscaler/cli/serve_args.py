@@ -9,15 +9,23 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from autoscaler.cli.arg_types import positive_float, positive_int
+from autoscaler.cli.arg_types import http_url, positive_float, positive_int
 from autoscaler.durations import parse_duration
+
+# Longer than any sensible period, timeout or TTL, and far below what a thread's wait
+# accepts: "99999999999999d" was taken and the control loop died at its first wait
+# (OverflowError, a traceback, /livez failing) while the server kept listening.
+MAX_DURATION = 7 * 86400.0
 
 
 def _duration(text: str) -> float:
     try:
-        return parse_duration(text)
+        seconds = parse_duration(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
+    if seconds > MAX_DURATION:
+        raise argparse.ArgumentTypeError(f"must be at most 7d, got {text!r}")
+    return seconds
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -34,7 +42,10 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
         help="policy file or folder (repeatable; a ConfigMap mount is watched)",
     )
     g.add_argument("--source", choices=("prometheus", "scrape", "recording"))
-    g.add_argument("--prometheus-url", default="http://prometheus-operated.monitoring.svc:9090")
+    # Checked now: "127.0.0.1:9090" or "ftp://..." was accepted and every cycle failed.
+    g.add_argument(
+        "--prometheus-url", type=http_url, default="http://prometheus-operated.monitoring.svc:9090"
+    )
     g.add_argument(
         "--prometheus-timeout",
         type=_duration,
@@ -73,7 +84,7 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
         type=_duration,
         default=15.0,
         metavar="DURATION",
-        help="control-loop period (default 15s)",
+        help="control-loop period (default 15s; at most 7d, as every duration here)",
     )
     g.add_argument(
         "--max-decision-age",

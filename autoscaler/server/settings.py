@@ -9,6 +9,7 @@ together, and an explicit ``--disable-auth`` to run without authentication.
 from __future__ import annotations
 
 import ipaddress
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -21,6 +22,10 @@ SourceKind = Literal["prometheus", "scrape", "recording"]
 
 class ServerSetupError(AutoscalerError):
     """The server cannot start with the given settings (bad flag combination, files)."""
+
+
+# RFC 1123 host name: dot-separated labels of letters, digits and inner hyphens.
+_HOST_NAME = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?")
 
 
 def is_loopback(address: str) -> bool:
@@ -63,6 +68,19 @@ class ServeSettings(BaseModel):
     """Seconds after which a decision is stale; default three cycles, at least two."""
 
     bind_address: str = "0.0.0.0"
+
+    @field_validator("bind_address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        # "not an address" was read as a non-loopback host (a misleading plain-HTTP
+        # error) or reached uvicorn, which logged "Name or service not known", exit 3.
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            if len(value) > 253 or not _HOST_NAME.fullmatch(value):
+                raise ValueError(f"{value!r} is not an IP address or host name") from None
+        return value
+
     secure_port: int = Field(default=6443, ge=0, le=65535)
     insecure: bool = False
     insecure_port: int = Field(default=8080, ge=0, le=65535)
@@ -117,6 +135,7 @@ class ServeSettings(BaseModel):
             )
         if self.leader_elect:
             self._check_lease()
+        self._check_auth_flags()
         exposed = not is_loopback(self.bind_address)
         if self.insecure and exposed and not self.force_insecure_non_loopback:
             raise ValueError(
@@ -124,6 +143,23 @@ class ServeSettings(BaseModel):
                 "bind to 127.0.0.1, or pass --force-insecure-non-loopback"
             )
         return self
+
+    def _check_auth_flags(self) -> None:
+        """CA files that would be silently ignored: the operator believes a check is on."""
+        if self.disable_auth:
+            given = [
+                flag
+                for flag, value in (
+                    ("--client-ca-file", self.client_ca_file),
+                    ("--requestheader-client-ca-file", self.requestheader_client_ca_file),
+                )
+                if value is not None
+            ]
+            if given:
+                raise ValueError(f"{' and '.join(given)} cannot be used with --disable-auth")
+        elif self.insecure and self.client_ca_file is not None:
+            # Client certificates are presented in the TLS handshake: plain HTTP has none.
+            raise ValueError("--client-ca-file needs HTTPS: it cannot be used with --insecure")
 
     def _check_lease(self) -> None:
         namespace, _, name = self.leader_elect_lease.partition("/")
