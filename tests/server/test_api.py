@@ -423,7 +423,7 @@ def test_liveness_fails_while_the_loop_is_stuck_and_recovers_when_it_moves(
             return []
 
         process.loop.run_cycle = hang_once
-        process.loop.restore = lambda now: 0
+        process.loop.restore = lambda now, stop=None: 0
         process.start_loop()
         try:
             with running.client() as http:

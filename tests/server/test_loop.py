@@ -338,6 +338,30 @@ def test_a_replay_over_past_gaps_counts_no_live_error(
     assert _metric(telemetry, "lws_autoscaler_source_errors_total", errors) == 1
 
 
+def test_a_stop_ends_the_history_replay_between_instants(llama_file: Path) -> None:
+    """A SIGTERM while the replay runs (36,000 instants at a 100 ms cycle) waited for the
+    whole replay: the stop is now seen before the next instant."""
+    source = FunctionSource({LLAMA: _falling_load})
+    loop, _, _ = _build([llama_file], source, ManualClock(T0 + 1200))
+    full = loop.restore(T0 + 1200)
+    assert full > 3
+    stop = threading.Event()
+    seen: list[float] = []
+    history = source.history
+
+    def history_stopped_at_the_third(*args: Any) -> Any:
+        for at, result in history(*args):
+            seen.append(at)
+            if len(seen) == 3:
+                stop.set()  # as the SIGTERM handler does, from another thread
+            yield at, result
+
+    source.history = history_stopped_at_the_third  # type: ignore[method-assign,assignment]
+    loop, _, _ = _build([llama_file], source, ManualClock(T0 + 1200))
+    assert loop.restore(T0 + 1200, stop) == 2
+    assert len(seen) == 3  # no instant is read after the stop
+
+
 def test_replay_failure_starts_cold(llama_file: Path, caplog: pytest.LogCaptureFixture) -> None:
     source = FunctionSource({LLAMA: _falling_load})
     loop, _, _ = _build([llama_file], source, ManualClock(T0 + 1200))
