@@ -39,9 +39,6 @@ from autoscaler.signals import ServingEngine
 from autoscaler.snapshot import LwsKey
 from autoscaler.sources.promql import LabelNames
 from autoscaler.sources.recording_header import (
-    MAX_GRID_STEPS as MAX_GRID_STEPS,  # noqa: PLC0414  (re-exported: the format's limit)
-)
-from autoscaler.sources.recording_header import (
     check_grid,
     header_labels,
     header_number,

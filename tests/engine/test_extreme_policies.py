@@ -45,7 +45,9 @@ from autoscaler.engine.drain import MAX_DRAINED_GROUPS
 from autoscaler.policy.fields import MAX_GROUPS, MAX_WINDOW_SECONDS, MIN_TARGET
 from autoscaler.policy.loader import policy_from_document
 from autoscaler.policy.model import QueueDepthSignal, ScalingPolicy
+from autoscaler.server.external_metrics import _describe
 from autoscaler.server.series import series_specs
+from autoscaler.server.store import DecisionStore, StoredDecision
 from autoscaler.signals import Signal
 from autoscaler.snapshot import GroupStatus, LwsSnapshot, Sample
 from tests.engine.factories import KEY, T0
@@ -257,33 +259,6 @@ def closed_loop_snapshot(now: float, size: int, load: Load, created: float) -> L
     )
 
 
-def describe(decision: Decision) -> dict[str, Any]:
-    """The body of ``/debug/decisions/{ns}/{name}`` (``external_metrics._describe``),
-    without the store's fields."""
-    return {
-        "replicas": decision.replicas,
-        "current": decision.current,
-        "driver": decision.driver,
-        "demand": decision.demand,
-        "forecast": decision.forecast,
-        "coldStartSeconds": decision.cold_start_seconds,
-        "reasons": [{"code": str(r.code), "message": r.message} for r in decision.reasons],
-        "proposals": [
-            {
-                "signal": p.name,
-                "status": str(p.status),
-                "target": p.target,
-                "value": p.value,
-                "needed": p.needed,
-                "replicas": p.replicas,
-                "reporting": p.reporting,
-            }
-            for p in decision.proposals
-        ],
-        "explanation": decision.explain(),
-    }
-
-
 def check_decision(policy: ScalingPolicy, decision: Decision) -> None:
     bounds = policy.spec.replicas
     rec = decision.replicas
@@ -294,9 +269,10 @@ def check_decision(policy: ScalingPolicy, decision: Decision) -> None:
     for reason in decision.reasons:
         assert isinstance(reason.message, str)
         assert len(reason.message) < REASON_LIMIT, reason
-    # The debug endpoint serialises with json.dumps: a NaN or an infinity would be
-    # written as the non-JSON tokens NaN / Infinity.
-    json.dumps(describe(decision), allow_nan=False)
+    # The debug endpoint's body, serialised with json.dumps: a NaN or an infinity would
+    # be written as the non-JSON tokens NaN / Infinity.
+    body = _describe(StoredDecision(policy, decision), DecisionStore(max_age=60), decision.at)
+    json.dumps(body, allow_nan=False)
     for series in series_specs(policy, decision):
         if series.metric.endswith("recommended_replicas"):
             series.render(decision)

@@ -17,7 +17,8 @@ from autoscaler.errors import SourceError, SourceUnavailableError
 from autoscaler.snapshot import LwsKey
 from autoscaler.sources.prometheus_api import PrometheusQueryClient
 from autoscaler.sources.recorder import leaderless, range_problem, record
-from autoscaler.sources.recording_format import MAX_GRID_STEPS, Recording
+from autoscaler.sources.recording_format import Recording
+from autoscaler.sources.recording_header import MAX_GRID_STEPS
 from tests.sources.factories import target
 from tests.sources.fake_prometheus import LWS_LABEL, Decide, FakePrometheus, http
 

@@ -12,7 +12,8 @@ import pytest
 from autoscaler.cli.main import main
 from autoscaler.errors import RecordingError
 from autoscaler.sources.recording import RecordingSource
-from autoscaler.sources.recording_format import MAX_GRID_STEPS, Recording, Series
+from autoscaler.sources.recording_format import Recording, Series
+from autoscaler.sources.recording_header import MAX_GRID_STEPS
 from tests.sources.factories import only, target, values
 
 START = 1000.0
