@@ -21,7 +21,9 @@ Names (all prefixed ``lws_autoscaler_``):
 - ``front_proxy_ca_loaded`` (1 when the aggregator can be authenticated),
   ``auth_lookup_errors_total{reason}`` (reading kube-system/extension-apiserver-
   authentication failed: NotFound, Forbidden, Unavailable, Invalid) and
-  ``tls_reloads_total{result}`` (serving certificate or client CAs re-loaded: ok, error).
+  ``tls_reloads_total{result}`` (serving certificate or client CAs re-loaded: ok, error);
+- ``serving_certificate_expiry_timestamp_seconds{file}``: the ``notAfter`` of the serving
+  certificate in force (only when serving TLS).
 """
 
 from __future__ import annotations
@@ -147,6 +149,13 @@ class Telemetry:
             f"{_PREFIX}_tls_reloads_total",
             "Rebuilds of the TLS context (new serving certificate or client CAs) by result.",
             ["result"],
+            registry=r,
+        )
+        self.serving_cert_expiry = Gauge(
+            f"{_PREFIX}_serving_certificate_expiry_timestamp_seconds",
+            "When the serving certificate in force expires (its notAfter, Unix seconds), "
+            "by certificate file; absent when the server does not serve TLS.",
+            ["file"],
             registry=r,
         )
         self._published_recommended: frozenset[tuple[str, ...]] = frozenset()

@@ -19,15 +19,21 @@ inode, size, mtime: a Secret volume swaps a ``..data`` symlink) and the CA bundl
 bytes. If building the new context fails (say the key was replaced before the
 certificate, and the refresh fell in between), the current one stays in force, the
 error is logged and counted, and the next change of the files is tried again.
+
+Each certificate in force is also judged for expiry (:mod:`~autoscaler.server.cert_expiry`)
+at start and at every refresh, files changed or not: its ``notAfter`` is exported, and a
+certificate about to expire, expired or not valid yet is logged when that becomes so.
 """
 
 from __future__ import annotations
 
 import logging
 import ssl
+import time
 from collections.abc import Callable
 from pathlib import Path
 
+from autoscaler.server.cert_expiry import ExpiryWatch, read_dates
 from autoscaler.server.file_version import FileSignature, signature_or_none
 from autoscaler.server.telemetry import Telemetry
 
@@ -44,8 +50,12 @@ class ServingTls:
         client_cas: Callable[[], bytes],
         request_client_certificates: bool,
         telemetry: Telemetry,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self.cert_file, self.key_file = cert_file, key_file
+        # Wall time, not the loop's clock: a replayed recording runs on the recording's
+        # time, certificates expire on the real one.
+        self._wall = wall
         self._client_cas = client_cas
         self._request = request_client_certificates
         self._telemetry = telemetry
@@ -55,6 +65,15 @@ class ServingTls:
         self.listening.sni_callback = self._select
         self.current = self.listening
         self._attempted = self._version
+        self.expiry = ExpiryWatch(cert_file)
+        self._in_force()
+
+    def _in_force(self) -> None:
+        """A certificate came into force: export its end and judge it."""
+        dates = read_dates(self.cert_file)
+        if dates is not None:
+            self._telemetry.serving_cert_expiry.labels(str(self.cert_file)).set(dates.not_after)
+        self.expiry.loaded(dates, self._wall())
 
     def _inputs(self) -> tuple[FileSignature | None, FileSignature | None, bytes]:
         return (
@@ -81,7 +100,13 @@ class ServingTls:
             connection.context = current
 
     def refresh(self) -> bool:
-        """Rebuild if the files or the CAs changed; True when a new context is in force."""
+        """Rebuild if the files or the CAs changed; True when a new context is in force.
+        Either way, judge the expiry of the certificate in force."""
+        changed = self._rebuild()
+        self.expiry.check(self._wall())
+        return changed
+
+    def _rebuild(self) -> bool:
         inputs = self._inputs()
         if inputs in (self._version, self._attempted):
             return False
@@ -107,4 +132,6 @@ class ServingTls:
         self.current, self._version = context, inputs
         self._telemetry.tls_reloads.labels("ok").inc()
         log.info("TLS reloaded (%s changed): new connections use it", ", ".join(what))
+        if "certificate" in what:
+            self._in_force()
         return True

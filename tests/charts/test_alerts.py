@@ -74,6 +74,22 @@ def test_the_authentication_alert_exists_only_with_authentication() -> None:
     assert set(on) - set(off) == {"LwsAutoscalerAggregatorUnauthenticated"}
 
 
+CERTIFICATE_ALERTS = {
+    "LwsAutoscalerServingCertificateExpiring",
+    "LwsAutoscalerServingCertificateExpired",
+}
+
+
+def test_the_certificate_alerts_exist_only_when_serving_tls() -> None:
+    tls = _alerts(RULES)
+    plain = _alerts({**RULES, "server": {"insecure": True}, "apiService": {"enabled": False}})
+    assert set(tls) >= CERTIFICATE_ALERTS
+    # Plain HTTP has no certificate, and no authentication either.
+    assert set(tls) - set(plain) == CERTIFICATE_ALERTS | {"LwsAutoscalerAggregatorUnauthenticated"}
+    # Authentication off still serves TLS: the certificate alerts stay.
+    assert set(_alerts({**RULES, "auth": {"disable": True}})) >= CERTIFICATE_ALERTS
+
+
 def test_alert_labels_reach_every_alert() -> None:
     alerts = _alerts({"prometheusRule": {"enabled": True, "alertLabels": {"team": "ml"}}})
     assert {a["labels"]["team"] for a in alerts.values()} == {"ml"}
@@ -89,7 +105,7 @@ def test_promtool_accepts_the_rules(tmp_path: Path) -> None:
     path = _rules_file(tmp_path, RULES)
     checked = _promtool("check", "rules", str(path), cwd=tmp_path)
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "SUCCESS: 6 rules found" in checked.stdout
+    assert "SUCCESS: 8 rules found" in checked.stdout
 
 
 def _expand(annotations: dict[str, str], labels: dict[str, str]) -> dict[str, str]:
@@ -115,6 +131,10 @@ SLOW = (
     ',exported_namespace="inference",leaderworkerset="llama-70b",policy="llama-70b",'
     'reason="SlowStart"'
 )
+
+CERT_EXPIRY = "lws_autoscaler_serving_certificate_expiry_timestamp_seconds"
+CERT_LABELS = ',pod="p-0",file="/var/run/serving-cert/tls.crt"'
+DAY = 86400
 
 POLICY_FILE = "/etc/lws-autoscaler/policies/llama.yaml"
 LLAMA_FILE = f',file="{POLICY_FILE}"'
@@ -224,6 +244,50 @@ ALERT_CASES = [
         "LwsAutoscalerAggregatorUnauthenticated",
         [_fired("critical", pod="p-0")],
         id="no-front-proxy-ca",
+    ),
+    # The serving certificate's notAfter (Unix seconds; promtool's clock starts at 0).
+    pytest.param(
+        [_series(CERT_EXPIRY, CERT_LABELS, f"{5 * DAY}x90")],
+        "61m",
+        "LwsAutoscalerServingCertificateExpiring",
+        [_fired("warning", pod="p-0")],
+        id="certificate-5-days-left-for-an-hour",
+    ),
+    pytest.param(
+        [_series(CERT_EXPIRY, CERT_LABELS, f"{5 * DAY}x90")],
+        "50m",
+        "LwsAutoscalerServingCertificateExpiring",
+        [],
+        id="certificate-5-days-left-not-an-hour-yet",
+    ),
+    # Renewed after 20 minutes (the server reloads the Secret): the alert never fires.
+    pytest.param(
+        [_series(CERT_EXPIRY, CERT_LABELS, f"{5 * DAY}x20 {90 * DAY}x70")],
+        "80m",
+        "LwsAutoscalerServingCertificateExpiring",
+        [],
+        id="certificate-renewed",
+    ),
+    pytest.param(
+        [_series(CERT_EXPIRY, CERT_LABELS, f"{30 * DAY}x90")],
+        "80m",
+        "LwsAutoscalerServingCertificateExpiring",
+        [],
+        id="certificate-30-days-left",
+    ),
+    pytest.param(
+        [_series(CERT_EXPIRY, CERT_LABELS, "600x30")],
+        "11m",
+        "LwsAutoscalerServingCertificateExpired",
+        [_fired("critical", pod="p-0")],
+        id="certificate-expired-at-once",
+    ),
+    pytest.param(
+        [_series(CERT_EXPIRY, CERT_LABELS, "600x30")],
+        "9m",
+        "LwsAutoscalerServingCertificateExpired",
+        [],
+        id="certificate-not-expired-yet",
     ),
     pytest.param(
         [_series("up", "", "0x30")],

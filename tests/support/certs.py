@@ -6,6 +6,7 @@ Client certificates carry the user in the CN and groups in O, as Kubernetes read
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,9 +44,18 @@ class TestPki:
         cert.write_bytes(b"".join(blob.bytes() for blob in leaf.cert_chain_pems))
         return CertFiles(cert=cert, key=key)
 
-    def server(self, *hosts: str) -> CertFiles:
-        """A serving certificate for ``hosts`` (default 127.0.0.1 and localhost)."""
-        return self._write(self.ca.issue_cert(*(hosts or ("127.0.0.1", "localhost"))), "server")
+    def server(
+        self,
+        *hosts: str,
+        not_before: datetime.datetime | None = None,
+        not_after: datetime.datetime | None = None,
+    ) -> CertFiles:
+        """A serving certificate for ``hosts`` (default 127.0.0.1 and localhost), valid
+        from ``not_before`` to ``not_after`` (trustme's defaults: now to 2031)."""
+        leaf = self.ca.issue_cert(
+            *(hosts or ("127.0.0.1", "localhost")), not_before=not_before, not_after=not_after
+        )
+        return self._write(leaf, "server")
 
     def client(self, common_name: str, organization: str | None = None) -> CertFiles:
         """A client certificate whose CN is ``common_name``."""

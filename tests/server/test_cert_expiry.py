@@ -1,0 +1,219 @@
+"""The serving certificate's expiry: exported on ``/metrics`` and logged when it becomes
+near, past or not yet begun, once per change (not every refresh).
+
+The server tests run real uvicorn over TLS on 127.0.0.1 with certificates from a real
+CA (trustme); ``/metrics`` is read with httpx over HTTPS. The clock-driven cases build
+:class:`ServingTls` on a test wall clock, as the server does with ``time.time``."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import ssl
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from autoscaler.server.cert_expiry import (
+    EXPIRY_WARNING_SECONDS,
+    CertificateDates,
+    Validity,
+    judge,
+)
+from autoscaler.server.telemetry import Telemetry
+from autoscaler.server.tls_reload import ServingTls
+from tests.server.conftest import Start
+from tests.support.certs import CertFiles, TestPki
+
+EXPIRY = "lws_autoscaler_serving_certificate_expiry_timestamp_seconds"
+DAY = 86400.0
+END = 1_000_000.0
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        (0.0, Validity.NOT_YET_VALID),  # before notBefore (10)
+        (10.0, Validity.VALID),
+        (END - EXPIRY_WARNING_SECONDS - 1, Validity.VALID),
+        (END - EXPIRY_WARNING_SECONDS, Validity.VALID),  # exactly 7 days left: not under
+        (END - EXPIRY_WARNING_SECONDS + 1, Validity.EXPIRING),
+        (END, Validity.EXPIRING),  # the notAfter second is still valid, as in OpenSSL
+        (END + 0.5, Validity.EXPIRED),
+        (END + 30 * DAY, Validity.EXPIRED),
+    ],
+)
+def test_judge(now: float, expected: Validity) -> None:
+    assert judge(CertificateDates(not_before=10.0, not_after=END), now) is expected
+
+
+def _utc(seconds: float) -> datetime.datetime:
+    return datetime.datetime.fromtimestamp(seconds, datetime.UTC).replace(microsecond=0)
+
+
+def _server_cert(pki: TestPki, not_before: float, not_after: float) -> CertFiles:
+    return pki.server(not_before=_utc(not_before), not_after=_utc(not_after))
+
+
+def _metric(url: str, ca: Path) -> str:
+    context = ssl.create_default_context(cafile=str(ca))
+    with httpx.Client(verify=context, timeout=30) as http:
+        answer = http.get(url + "/metrics")
+    assert answer.status_code == 200
+    return answer.text
+
+
+def test_an_expiring_certificate_is_served_exported_and_warned_once(
+    start_server: Start, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    pki = TestPki(tmp_path / "pki")
+    now = time.time()
+    not_after = float(int(now + 3 * DAY))
+    files = _server_cert(pki, now - DAY, not_after)
+    with (
+        caplog.at_level(logging.WARNING, logger="autoscaler.server.cert_expiry"),
+        start_server(
+            disable_auth=True, tls_cert_file=files.cert, tls_private_key_file=files.key
+        ) as running,
+    ):
+        running.process.refresh_trust()  # the periodic refresh: judged again, same news
+        running.process.refresh_trust()
+        exposition = _metric(running.url, pki.ca_file)
+    # Served over real TLS, and the gauge holds the leaf's notAfter (not the CA's).
+    samples = [
+        (sample.labels, sample.value)
+        for family in text_string_to_metric_families(exposition)
+        for sample in family.samples
+        if sample.name == EXPIRY
+    ]
+    assert samples == [({"file": str(files.cert)}, not_after)]
+    warnings = [r for r in caplog.records if "serving certificate" in r.getMessage()]
+    assert len(warnings) == 1, caplog.text
+    assert warnings[0].levelno == logging.WARNING
+    assert "in 3.0 days" in warnings[0].getMessage()
+    assert str(files.cert) in warnings[0].getMessage()
+
+
+def test_a_healthy_certificate_says_nothing(
+    start_server: Start, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    pki = TestPki(tmp_path / "pki")
+    files = _server_cert(pki, time.time() - DAY, time.time() + 90 * DAY)
+    with (
+        caplog.at_level(logging.WARNING, logger="autoscaler.server.cert_expiry"),
+        start_server(
+            disable_auth=True, tls_cert_file=files.cert, tls_private_key_file=files.key
+        ) as running,
+    ):
+        running.process.refresh_trust()
+        assert EXPIRY in _metric(running.url, pki.ca_file)
+    assert [r for r in caplog.records if r.name == "autoscaler.server.cert_expiry"] == []
+
+
+def test_plain_http_exports_no_expiry(start_server: Start) -> None:
+    with start_server(disable_auth=True, insecure=True) as running:
+        answer = httpx.get(running.url + "/metrics", timeout=30)
+    assert answer.status_code == 200
+    # No series at all (not a 0, which an alert on "expires soon" would read as 1970).
+    assert f"{EXPIRY}{{" not in answer.text
+
+
+class Wall:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _tls(files: CertFiles, wall: Wall, telemetry: Telemetry) -> ServingTls:
+    return ServingTls(
+        files.cert,
+        files.key,
+        lambda: b"",
+        request_client_certificates=False,
+        telemetry=telemetry,
+        wall=wall,
+    )
+
+
+def test_each_change_of_judgement_is_logged_once_and_a_renewal_resets_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    pki = TestPki(tmp_path / "pki")
+    start = float(int(time.time()))
+    first = _server_cert(pki, start, start + 30 * DAY)
+    # The files a Secret volume would swap: the same paths, new contents.
+    cert, key = tmp_path / "tls.crt", tmp_path / "tls.key"
+    cert.write_bytes(first.cert.read_bytes())
+    key.write_bytes(first.key.read_bytes())
+    wall, telemetry = Wall(start - 60), Telemetry()
+    expiry = telemetry.registry
+
+    def messages() -> list[tuple[int, str]]:
+        return [(r.levelno, r.getMessage()) for r in caplog.records]
+
+    with caplog.at_level(logging.WARNING, logger="autoscaler.server.cert_expiry"):
+        tls = _tls(CertFiles(cert=cert, key=key), wall, telemetry)
+        assert expiry.get_sample_value(EXPIRY, {"file": str(cert)}) == start + 30 * DAY
+        # A minute before notBefore (an issuer's clock ahead of ours).
+        ((level, text),) = messages()
+        assert level == logging.ERROR
+        assert "is not valid before" in text
+
+        caplog.clear()
+        for now in (start + DAY, start + 2 * DAY, start + 22 * DAY):
+            wall.now = now
+            assert tls.refresh() is False  # files unchanged: judged, not rebuilt
+        assert messages() == []  # valid again: nothing to say, and said nothing
+
+        for now in (start + 24 * DAY, start + 25 * DAY, start + 29 * DAY):
+            wall.now = now
+            tls.refresh()
+        ((level, text),) = messages()
+        assert level == logging.WARNING
+        assert "in 6.0 days" in text
+
+        caplog.clear()
+        for now in (start + 30 * DAY + 1, start + 31 * DAY):
+            wall.now = now
+            tls.refresh()
+        ((level, text),) = messages()
+        assert level == logging.ERROR
+        assert "expired at" in text
+        assert tls.expiry.check(wall.now) is Validity.EXPIRED
+
+        # cert-manager renews: the new certificate is in force, exported and judged.
+        caplog.clear()
+        renewed = _server_cert(pki, start + 30 * DAY, start + 120 * DAY)
+        cert.write_bytes(renewed.cert.read_bytes())
+        key.write_bytes(renewed.key.read_bytes())
+        assert tls.refresh() is True
+        assert messages() == []
+        assert tls.expiry.check(wall.now) is Validity.VALID
+        assert expiry.get_sample_value(EXPIRY, {"file": str(cert)}) == start + 120 * DAY
+
+
+def test_a_failed_reload_keeps_judging_the_certificate_in_force(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    pki = TestPki(tmp_path / "pki")
+    start = float(int(time.time()))
+    first = _server_cert(pki, start, start + 10 * DAY)
+    cert, key = tmp_path / "tls.crt", tmp_path / "tls.key"
+    cert.write_bytes(first.cert.read_bytes())
+    key.write_bytes(first.key.read_bytes())
+    wall, telemetry = Wall(start), Telemetry()
+    tls = _tls(CertFiles(cert=cert, key=key), wall, telemetry)
+    # A renewed certificate whose key has not arrived yet: refused, the old one serves.
+    cert.write_bytes(_server_cert(pki, start, start + 90 * DAY).cert.read_bytes())
+    with caplog.at_level(logging.WARNING):
+        assert tls.refresh() is False
+        wall.now = start + 5 * DAY
+        tls.refresh()
+    assert telemetry.registry.get_sample_value(EXPIRY, {"file": str(cert)}) == start + 10 * DAY
+    assert "cannot load the new TLS material" in caplog.text
+    assert "in 5.0 days" in caplog.text  # the old certificate's end, still in force
