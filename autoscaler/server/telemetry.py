@@ -6,7 +6,8 @@ Names (all prefixed ``lws_autoscaler_``):
   both exported from start-up at 0, so ``increase(...{result="ok"}[10m]) == 0`` holds
   for a server that never had a good cycle, not only for one that stopped having them);
 - ``last_cycle_timestamp_seconds``: loop-clock time of the last published cycle;
-- ``source_errors_total{scope}``: ``backend`` (the whole fetch failed) or ``target``;
+- ``source_errors_total{scope}``: ``backend`` (the whole fetch failed) or ``target``
+  (both exported from start-up at 0);
 - ``policy_reload_errors_total{file}`` (each rejected version, counted once),
   ``policy_file_rejected{file}`` (1 while the file's current version is rejected, 0 once
   a version loads; gone with the file) and ``policies_loaded``;
@@ -72,6 +73,10 @@ class Telemetry:
             ["scope"],
             registry=r,
         )
+        # At 0 from start-up, as cycles_total: the first failure is then an increase that
+        # rate() sees, and a dashboard shows 0 errors rather than no data.
+        for scope in ("backend", "target"):
+            self.source_errors.labels(scope)
         self.reload_errors = Counter(
             f"{_PREFIX}_policy_reload_errors_total",
             "Policy files rejected on reload (the last good version stays in force).",
