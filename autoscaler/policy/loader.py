@@ -5,8 +5,9 @@ locations (a path of keys and indices) are then mapped back to the line of the d
 node that exists. Loading never stops at the first problem: all errors of all files are
 collected, including the ones that span files (two policies for the same LWS).
 
-YAML itself (lines, YAML 1.2 booleans and numbers, duplicate keys, the bound on alias
-expansion) is ``yaml_nodes``' job; error paths and messages are ``paths``'; cross-field
+YAML itself (YAML 1.2 booleans and numbers, duplicate keys, the bound on alias
+expansion) is ``yaml_nodes``' job, lines (an alias's own, for a field reached through
+it) ``yaml_lines``'; error paths and messages are ``paths``'; cross-field
 rules that pydantic skips because another field of the same object failed are checked
 again by ``cross_checks``.
 """
@@ -27,9 +28,9 @@ from autoscaler.policy.cross_checks import cross_field_issues
 from autoscaler.policy.files import expand
 from autoscaler.policy.model import ScalingPolicy
 from autoscaler.policy.paths import field_path, message, render_path
+from autoscaler.policy.yaml_lines import AliasSites, LineIndex
 from autoscaler.policy.yaml_nodes import (
     FieldPath,
-    LineIndex,
     check_expansion,
     duplicate_keys,
     is_empty_document,
@@ -107,12 +108,14 @@ def _under(path: FieldPath, unbuilt: list[FieldPath]) -> bool:
     return any(path[: len(prefix)] == prefix for prefix in unbuilt)
 
 
-def _validate_document(file: str, node: yaml.Node) -> tuple[LoadedPolicy | None, list[PolicyIssue]]:
+def _validate_document(
+    file: str, node: yaml.Node, aliases: AliasSites
+) -> tuple[LoadedPolicy | None, list[PolicyIssue]]:
     try:
         # First, before anything walks the document or pydantic its expansion.
         check_expansion(node)
-        index = LineIndex(node)
-        duplicates = list(duplicate_keys(node))
+        index = LineIndex(node, aliases)
+        duplicates = list(duplicate_keys(node, aliases))
         data, unbuildable = build_document(node)
     except (yaml.YAMLError, RecursionError) as exc:
         return None, [_yaml_issue(file, exc, node.start_mark.line + 1)]
@@ -140,7 +143,10 @@ def _validate_document(file: str, node: yaml.Node) -> tuple[LoadedPolicy | None,
         found += [
             f for f in cross_field_issues(data) if f not in found and not _under(f[0], unbuilt)
         ]
-        issues += [PolicyIssue(file, index.line_of(p), render_path(p), m) for p, m in found]
+        # A field reached through an alias is at the alias's line, its message naming
+        # the anchor the value comes from (``yaml_lines``).
+        located = [(p, m, index.locate(p)) for p, m in found]
+        issues += [PolicyIssue(file, at.line, render_path(p), m + at.note) for p, m, at in located]
         return None, issues
     if issues:
         return None, issues
@@ -184,7 +190,7 @@ def _parse_file(path: Path) -> tuple[list[LoadedPolicy], list[PolicyIssue]]:
                 continue
             next_line = node.end_mark.line + 1
             documents += 1
-            loaded, doc_issues = _validate_document(file, node)
+            loaded, doc_issues = _validate_document(file, node, loader.alias_sites)
             issues.extend(doc_issues)
             if loaded is not None:
                 policies.append(loaded)

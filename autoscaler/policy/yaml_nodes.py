@@ -18,7 +18,9 @@ refuses such a document before anything walks it.
 
 Line breaks are YAML 1.2's: only LF and CR end a line (``yaml_breaks``). Lists and
 mappings nest at most ``yaml_depth.MAX_DEPTH`` levels; a deeper value is a problem at its
-own line (``yaml_depth``).
+own line (``yaml_depth``). Where each alias placed its anchor's node is recorded while
+composing, so that a field reached through an alias has the alias's line (``yaml_lines``,
+which also holds ``LineIndex``).
 """
 
 from __future__ import annotations
@@ -30,10 +32,19 @@ from typing import Any
 
 import yaml
 
-from autoscaler.policy.yaml_depth import BoundedDepth
+from autoscaler.policy.yaml_lines import AliasRecorder, AliasSites, FieldPath, LineIndex
 
-FieldPath = tuple[str | int, ...]
-"""Keys and list indices from the document root, e.g. ``("spec", "signals", 0)``."""
+# ``FieldPath`` and ``LineIndex`` moved to ``yaml_lines``; callers still import them here.
+__all__ = [
+    "MAX_VALUES",
+    "FieldPath",
+    "LineIndex",
+    "StrictYamlLoader",
+    "check_expansion",
+    "duplicate_keys",
+    "is_empty_document",
+    "open_loader",
+]
 
 MAX_VALUES = 100_000
 """Most values (nodes, every alias expanded) one document may stand for. A policy has a
@@ -51,7 +62,7 @@ _FLOAT = re.compile(
 )
 
 
-class StrictYamlLoader(BoundedDepth):
+class StrictYamlLoader(AliasRecorder):
     """SafeLoader with YAML 1.2 booleans, numbers and line breaks (see the module docstring).
 
     A scalar YAML resolves but Python cannot build (``2026-02-30`` as a date, an integer
@@ -199,45 +210,9 @@ def check_expansion(root: yaml.Node, limit: int = MAX_VALUES) -> None:
     )
 
 
-class LineIndex:
-    """Maps a path of keys/indices inside one YAML document to a 1-based line.
-
-    Paths are followed through the nodes on demand rather than indexed up front: a node
-    an alias shares is then never walked once per reference.
-    """
-
-    def __init__(self, root: yaml.Node) -> None:
-        self._root = root
-
-    def line_of(self, path: FieldPath) -> int:
-        """The line of the deepest node of ``path`` that exists: a key's own line for a
-        mapping entry (the better answer for "unknown key"), an item's for a list."""
-        node, line = self._root, self._root.start_mark.line + 1
-        for part in path:
-            if isinstance(node, yaml.MappingNode) and isinstance(part, str):
-                # The last of equal keys, as YAML keeps it.
-                entry = next(
-                    (
-                        (k, v)
-                        for k, v in reversed(node.value)
-                        if isinstance(k, yaml.ScalarNode) and k.value == part
-                    ),
-                    None,
-                )
-                if entry is None:
-                    break
-                line, node = entry[0].start_mark.line + 1, entry[1]
-            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-                if not 0 <= part < len(node.value):
-                    break
-                node = node.value[part]
-                line = node.start_mark.line + 1
-            else:
-                break
-        return line
-
-
-def duplicate_keys(node: yaml.Node) -> Iterator[tuple[FieldPath, int]]:
+def duplicate_keys(
+    node: yaml.Node, aliases: AliasSites | None = None
+) -> Iterator[tuple[FieldPath, int]]:
     """YAML silently keeps the last of two equal keys; a policy must not.
 
     A mapping an alias shares is checked once, under the path where it is first seen:
@@ -255,7 +230,10 @@ def duplicate_keys(node: yaml.Node) -> Iterator[tuple[FieldPath, int]]:
             for key_node, value_node in node.value:
                 key = str(key_node.value)
                 if (key_node.tag, key) in seen:
-                    yield (*path, key), key_node.start_mark.line + 1
+                    # A key written as an alias (``*k: 1``) is at the alias, not the anchor.
+                    site = (aliases or AliasSites()).keys.get((id(node), id(key_node)))
+                    line = key_node.start_mark.line + 1 if site is None else site.line
+                    yield (*path, key), line
                 seen.add((key_node.tag, key))
                 yield from walk(value_node, (*path, key))
         elif isinstance(node, yaml.SequenceNode):

@@ -133,12 +133,17 @@ CASES = [
         [(16, "spec.scaleUp.maxStep.groups", "duplicate key")],
         id="duplicate-in-a-shared-mapping-reported-once",
     ),
-    # Not a defect: an error inside a shared mapping is reported for each use, at its line.
+    # An error inside a shared mapping is reported for each use: at its line in the
+    # anchor, and at the alias's line, naming the anchor (see test_alias_lines.py).
     pytest.param(
         BODY + SHARED_STEP.replace("groups: 2", "groups: 0") + "  scaleDown:\n    maxStep: *step\n",
         [
-            (16, "spec.scaleDown.maxStep.groups", "greater than or equal to 1"),
             (16, "spec.scaleUp.maxStep.groups", "greater than or equal to 1"),
+            (
+                18,
+                "spec.scaleDown.maxStep.groups",
+                "(the value comes from the anchor &step at line 16)",
+            ),
         ],
         id="error-in-a-shared-mapping",
     ),
