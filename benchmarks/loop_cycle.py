@@ -102,8 +102,9 @@ def _policy(i: int) -> dict[str, object]:
     }
 
 
-def measure(targets: int, cycles: int) -> tuple[float, float, float]:
-    """(median CPU s per cycle, max CPU s per cycle, CPU s of the restart replay)."""
+def measure(targets: int, cycles: int) -> tuple[float, float, float, int]:
+    """(median CPU s per cycle, max CPU s per cycle, CPU s of the restart replay, the
+    instants it replayed: the policies' horizon, 12 min here, at 15 s)."""
     with tempfile.TemporaryDirectory() as folder:
         for i in range(targets):
             Path(folder, f"model-{i}.yaml").write_text(yaml.safe_dump(_policy(i)))
@@ -113,7 +114,7 @@ def measure(targets: int, cycles: int) -> tuple[float, float, float]:
         clock = _Clock()
         loop = ControlLoop(InMemorySource(), watcher, DecisionStore(45.0), telemetry, clock, CYCLE)
         started = time.process_time()
-        loop.restore(clock.now())
+        instants = loop.restore(clock.now())
         replay = time.process_time() - started
         samples = []
         for _ in range(cycles):
@@ -121,7 +122,7 @@ def measure(targets: int, cycles: int) -> tuple[float, float, float]:
             loop.run_cycle(clock.now())
             samples.append(time.process_time() - started)
             clock.t += CYCLE
-        return statistics.median(samples), max(samples), replay
+        return statistics.median(samples), max(samples), replay, instants
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -131,12 +132,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     print(
         f"{'targets':>8} {'cpu/cycle (median)':>19} {'cpu/cycle (max)':>16} {'restart replay':>15}"
+        "  (instants replayed)"
     )
     worst = 0.0
     for n in args.targets:
-        median, peak, replay = measure(n, args.cycles)
+        median, peak, replay, instants = measure(n, args.cycles)
         worst = max(worst, median) if n >= 1000 else worst
-        print(f"{n:>8} {median * 1000:>16.1f} ms {peak * 1000:>13.1f} ms {replay:>13.2f} s")
+        print(
+            f"{n:>8} {median * 1000:>16.1f} ms {peak * 1000:>13.1f} ms {replay:>13.2f} s"
+            f"  ({instants})"
+        )
     if 1000 in args.targets:
         verdict = "meets" if worst < 1.0 else "MISSES"
         print(f"goal: < 1 s CPU per cycle for 1,000 targets: {verdict}")
