@@ -98,6 +98,7 @@ def settings_from(args: argparse.Namespace) -> ServeSettings:
         "cert_reload_interval": args.cert_reload_interval,
         "log_level": args.log_level,
         "leader_elect": args.leader_elect,
+        "events": args.events,
         "leader_elect_lease": args.leader_elect_lease,
         "leader_elect_identity": args.leader_elect_identity,
         "leader_elect_lease_duration": args.leader_elect_lease_duration,
@@ -130,6 +131,7 @@ def run(args: argparse.Namespace) -> int:
     from autoscaler.server.runner import ServerProcess
     from autoscaler.server.sources_factory import (
         build_cordon,
+        build_events,
         build_leader_elector,
         build_source,
     )
@@ -164,6 +166,7 @@ def run(args: argparse.Namespace) -> int:
         watcher=watcher,
         cordon=build_cordon(settings),
         leader=build_leader_elector(settings),
+        events=build_events(settings, telemetry),
     )
     url = f"{settings.scheme}://{display_host(settings.bind_address)}:{settings.port}"
     kubeconfig = paste_kubeconfig(settings, url)

@@ -203,4 +203,12 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
         help="a holder that stops renewing loses the lease after this (default three "
         "cycles; at least two)",
     )
+    p.add_argument(
+        "--events",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="write Kubernetes Events on each LeaderWorkerSet when its recommendation "
+        "changes or a warning reason starts (SlowStart, FallbackReplicas, ...); needs "
+        "create on events.k8s.io events (default on; the leader only)",
+    )
     p.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")

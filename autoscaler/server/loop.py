@@ -16,9 +16,10 @@ the leaders of draining groups (``scaleDown.drain``, through :mod:`~autoscaler.s
   engine state as one that never stopped, and gives the same recommendation. If
   history is unavailable it starts cold, and the engine's warm-up rule (no scale-down
   until the down window was observed in full) keeps it safe.
-- **One actor.** Relabelling is the only write to the cluster. With ``--leader-elect``
-  it runs only in the replica that holds the Lease this cycle
-  (:mod:`~autoscaler.server.leader`); the others decide and serve all the same.
+- **One actor.** Relabelling and Events (:mod:`~autoscaler.server.events`) are the only
+  writes to the cluster. With ``--leader-elect`` they run only in the replica that holds
+  the Lease this cycle (:mod:`~autoscaler.server.leader`); the others decide and serve
+  all the same.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from autoscaler.errors import SourceError
 from autoscaler.policy.model import QueueDepthSignal, ScalingPolicy
 from autoscaler.server.clock import Clock
 from autoscaler.server.cordon import Cordon
+from autoscaler.server.events import EventRecorder
 from autoscaler.server.leader import LeaderElector
 from autoscaler.server.policy_watch import PolicyWatcher
 from autoscaler.server.store import DecisionStore
@@ -102,19 +104,19 @@ class ControlLoop:
         max_replay_seconds: float = DEFAULT_MAX_REPLAY_SECONDS,
         cordon: Cordon | None = None,
         leader: LeaderElector | None = None,
+        events: EventRecorder | None = None,
     ) -> None:
-        """``cordon``: relabels draining leaders (``scaleDown.drain``); None without a
-        cluster to act on (recordings, the demo), where drains show in decisions only.
-        ``leader``: with several replicas, only the lease holder relabels; None: this
-        process always does."""
+        """``cordon``: relabels draining leaders (``scaleDown.drain``); ``events``: writes
+        Events on the LWSes; None without a cluster to act on (recordings, the demo).
+        ``leader``: with several replicas, only the lease holder relabels and writes
+        events; None: this process always does."""
         if cycle_seconds <= 0:
             raise ValueError("the cycle must be longer than 0s")
         self.source, self.watcher, self.store = source, watcher, store
         self.telemetry, self.clock = telemetry, clock
         self.cycle = cycle_seconds
         self.max_replay = max_replay_seconds
-        self.cordon = cordon
-        self.leader = leader
+        self.cordon, self.leader, self.events = cordon, leader, events
         self.states: dict[LwsKey, EngineState] = {}
         self.ever_fetched = False
         # Wall-clock (monotonic) time of the last sign of progress: the loop's start and
@@ -228,13 +230,21 @@ class ControlLoop:
             )
         except Exception:  # publish guards each series; this is a last resort
             log.exception("publishing the cycle failed; the previous values go stale")
-        if self.cordon is not None and (self.leader is None or self.leader.leads(now)):
+        acts = self.cordon is not None or self.events is not None
+        leading = acts and (self.leader is None or self.leader.leads(now))
+        if self.cordon is not None and leading:
             try:
                 # The kept decisions too: an engine failure for one LWS is not its policy
                 # gone, and must not send traffic back to the leaders it drains.
                 self.cordon.apply(d for _, d in [*decisions, *kept])
             except Exception:  # relabelling is retried next cycle; deciding must go on
                 log.exception("relabelling draining leaders failed; retrying next cycle")
+        if self.events is not None:
+            try:  # followed in every replica, written by the leader only
+                fresh, failed = (d for _, d in decisions), (d.key for _, d in kept)
+                self.events.record(fresh, now, write=leading, kept=failed)
+            except Exception:  # events are best effort
+                log.exception("recording events failed")
         try:
             self.telemetry.record_decisions((d for _, d in decisions), (d for _, d in kept))
         except Exception:  # the gauges are for people; the decisions are already served

@@ -29,6 +29,7 @@ from autoscaler.server.auth_lookup import ClusterAuthReader
 from autoscaler.server.clock import Clock
 from autoscaler.server.connections import LISTEN_BACKLOG, bounded_protocol
 from autoscaler.server.cordon import Cordon
+from autoscaler.server.events import EventRecorder
 from autoscaler.server.kube_reviews import Reviewer
 from autoscaler.server.leader import LeaderElector
 from autoscaler.server.loop import ControlLoop
@@ -85,12 +86,14 @@ class ServerProcess:
         cluster_auth: ClusterAuthReader | None = None,
         cordon: Cordon | None = None,
         leader: LeaderElector | None = None,
+        events: EventRecorder | None = None,
     ) -> None:
         """``watcher``: already loaded (with ``telemetry``); else loaded here.
         ``cluster_auth``: reads the authentication ConfigMap (default: through the
         Kubernetes API, unless ``--authentication-skip-lookup``). ``cordon``: relabels
-        draining leaders (None: drains show in the decisions only); ``leader``: only the
-        Lease holder among the replicas relabels (None: this process always does)."""
+        draining leaders (None: drains show in the decisions only); ``events``: writes
+        Events on the LWSes; ``leader``: only the Lease holder among the replicas
+        relabels and writes events (None: this process always does)."""
         self.settings = settings
         self.telemetry = telemetry or Telemetry()
         if watcher is None:
@@ -107,6 +110,7 @@ class ServerProcess:
             settings.cycle_seconds,
             cordon=cordon,
             leader=leader,
+            events=events,
         )
         self._stop = threading.Event()
         self._loop_thread = threading.Thread(

@@ -111,6 +111,8 @@ class ServeSettings(BaseModel):
     """Seconds between re-reads of the serving certificate, CA files and the ConfigMap."""
 
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    events: bool = True
+    """Write Kubernetes Events on the LWSes (with a cluster to write to)."""
 
     leader_elect: bool = False
     leader_elect_lease: str = ""

@@ -9,7 +9,8 @@
   source maps it back onto the recording and restamps the samples), so pair it with a
   :class:`~autoscaler.server.clock.ReplayClock` started inside the recording.
 
-It also builds the drain actuator (:func:`build_cordon`) and, with ``--leader-elect``,
+It also builds the drain actuator (:func:`build_cordon`), the Events writer
+(:func:`build_events`) and, with ``--leader-elect``,
 the Lease elector (:func:`build_leader_elector`) on the same API access.
 """
 
@@ -22,10 +23,12 @@ import uuid
 
 from autoscaler.errors import AutoscalerError
 from autoscaler.server.cordon import Cordon, KubePodLabeler
+from autoscaler.server.events import EventRecorder, KubeEventSink
 from autoscaler.server.kube_reviews import KubeConfigError, api_client
 from autoscaler.server.leader import LeaderElector
 from autoscaler.server.lease_kube import KubeLeaseStore
 from autoscaler.server.settings import ServerSetupError, ServeSettings
+from autoscaler.server.telemetry import Telemetry
 from autoscaler.sources.base import MetricSource
 
 log = logging.getLogger(__name__)
@@ -87,6 +90,21 @@ def build_cordon(settings: ServeSettings) -> Cordon | None:
     except KubeConfigError as exc:
         log.warning("no Kubernetes API (%s): draining leaders will not be relabelled", exc)
         return None
+
+
+def build_events(settings: ServeSettings, telemetry: Telemetry) -> EventRecorder | None:
+    """Events on the LWSes (``--events``, on by default). None for a recording (no
+    cluster), with ``--no-events``, or without API access (a warning says so). The
+    reporting instance is the leader-election identity (the chart's pod name), else the
+    host name (a pod's name in Kubernetes)."""
+    if settings.source == "recording" or not settings.events:
+        return None
+    try:
+        sink = KubeEventSink(api_client(settings.kubeconfig))
+    except KubeConfigError as exc:
+        log.warning("no Kubernetes API (%s): no Events will be written", exc)
+        return None
+    return EventRecorder(sink, settings.leader_elect_identity or socket.gethostname(), telemetry)
 
 
 def build_leader_elector(settings: ServeSettings) -> LeaderElector | None:

@@ -23,6 +23,7 @@ Names (all prefixed ``lws_autoscaler_``):
   ``auth_lookup_errors_total{reason}`` (reading kube-system/extension-apiserver-
   authentication failed: NotFound, Forbidden, Unavailable, Invalid) and
   ``tls_reloads_total{result}`` (serving certificate or client CAs re-loaded: ok, error);
+- ``events_total{result}``: Kubernetes Events written on LWSes (created, failed);
 - ``serving_certificate_expiry_timestamp_seconds{file}``: the ``notAfter`` of the serving
   certificate in force (only when serving TLS).
 """
@@ -156,6 +157,14 @@ class Telemetry:
             ["result"],
             registry=r,
         )
+        self.events = Counter(
+            f"{_PREFIX}_events_total",
+            "Kubernetes Events on LeaderWorkerSets by result (created, failed).",
+            ["result"],
+            registry=r,
+        )
+        for result in ("created", "failed"):
+            self.events.labels(result)
         self.serving_cert_expiry = Gauge(
             f"{_PREFIX}_serving_certificate_expiry_timestamp_seconds",
             "When the serving certificate in force expires (its notAfter, Unix seconds), "

@@ -479,14 +479,21 @@ def test_rbac_grants_exactly_what_the_server_and_the_hpa_controller_need() -> No
     rules = {
         (tuple(r["apiGroups"]), tuple(r["resources"])): set(r["verbs"]) for r in reader["rules"]
     }
-    # Lists only (autoscaler/sources/kube.py), and patch: the serving label of draining
-    # leaders (autoscaler/server/cordon.py). No get or watch: nothing uses them.
+    # Lists only (autoscaler/sources/kube.py; events.py reads an LWS's uid with a list
+    # too), patch: the serving label of draining leaders (autoscaler/server/cordon.py),
+    # and create on events (autoscaler/server/events.py). No get or watch: nothing uses them.
     assert rules == {
         (("leaderworkerset.x-k8s.io",), ("leaderworkersets",)): {"list"},
         (("",), ("pods",)): {"list", "patch"},
+        (("events.k8s.io",), ("events",)): {"create"},
     }
     no_drain = render({"rbac": {"relabelPods": False}}).one("ClusterRole", FULLNAME)
     assert {tuple(r["resources"]): r["verbs"] for r in no_drain["rules"]}[("pods",)] == ["list"]
+    quiet = render({"events": {"enabled": False}})
+    assert "--no-events" in quiet.container()["args"]
+    assert "--no-events" not in rendered.container()["args"]
+    quiet_rules = quiet.one("ClusterRole", FULLNAME)["rules"]
+    assert ["events"] not in [r["resources"] for r in quiet_rules]
     binding = rendered.one("ClusterRoleBinding", FULLNAME)
     assert binding["roleRef"]["name"] == FULLNAME
     assert _subjects_are_the_server(binding)

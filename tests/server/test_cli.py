@@ -146,6 +146,33 @@ def test_leader_election_is_built_on_the_kubeconfig(tmp_path: Path) -> None:
     assert build_leader_elector(plain) is None
 
 
+def test_events_are_built_on_the_kubeconfig_unless_off_or_replaying(tmp_path: Path) -> None:
+    from autoscaler.engine import Decision
+    from autoscaler.server.sources_factory import build_events
+    from autoscaler.server.telemetry import Telemetry
+    from autoscaler.snapshot import LwsKey
+    from tests.support.fake_apiserver import FakeApiServer
+
+    with FakeApiServer() as api:
+        config = api.write_kubeconfig(tmp_path / "kubeconfig", token="sa")
+        cluster = ("--source", "prometheus", "--policies", str(tmp_path), "--kubeconfig")
+        on = settings_from(_args(*cluster, str(config), "--leader-elect-identity", "pod-0"))
+        assert on.events
+        recorder = build_events(on, Telemetry())
+        assert recorder is not None
+        key = LwsKey("inference", "llama")
+        for replicas in (2, 3):
+            decision = Decision(key, "llama", 0.0, replicas, 2, None, (), ())
+            recorder.record([decision], 1_000_000.0, write=True)
+        (post,) = [r for r in api.requests if r.method == "POST"]
+        off = settings_from(_args(*cluster, str(config), "--no-events"))
+        assert build_events(off, Telemetry()) is None
+    assert post.path == "/apis/events.k8s.io/v1/namespaces/inference/events"
+    assert post.headers["authorization"] == "Bearer sa"
+    assert post.json()["reportingInstance"] == "pod-0"  # the chart's pod name
+    assert build_events(settings_from(_args()), Telemetry()) is None  # the demo: no cluster
+
+
 def test_bad_flag_combinations_are_one_line_errors(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -174,3 +174,43 @@ def test_create_and_replace_with_optimistic_concurrency() -> None:
         assert http.post(leases, json=preset).status_code == 500
         elsewhere = {**lease, "metadata": {"name": "new", "namespace": "other"}}
         assert http.post(leases, json=elsewhere).status_code == 400
+
+
+_EVENT: dict[str, Any] = {
+    "apiVersion": "events.k8s.io/v1",
+    "kind": "Event",
+    "metadata": {"name": "llama.18a"},
+    "eventTime": "2026-01-01T00:00:00.000000Z",
+    "reportingController": "lws-autoscaler.io/lws-autoscaler",
+    "reportingInstance": "lws-autoscaler-0",
+    "action": "Recommend",
+    "reason": "ScaleUpRecommended",
+    "regarding": {"kind": "LeaderWorkerSet", "namespace": "inference", "name": "llama"},
+    "note": "recommended 5 groups",
+    "type": "Normal",
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "code", "says"),
+    [
+        pytest.param({}, 201, "", id="valid"),
+        pytest.param({"eventTime": "2026-01-01T00:00:00+00:00"}, 400, "cannot parse", id="time"),
+        pytest.param({"eventTime": None}, 422, "eventTime: Required value", id="no-time"),
+        pytest.param({"reportingInstance": ""}, 422, "reportingInstance: Required", id="instance"),
+        pytest.param({"reportingController": "a b"}, 422, "reportingController: Invalid", id="qn"),
+        pytest.param({"action": "x" * 129}, 422, "action: Invalid", id="long-action"),
+        pytest.param({"reason": None}, 422, "reason: Required value", id="no-reason"),
+        pytest.param({"note": "é" * 513}, 422, "at most 1024 characters", id="note-bytes"),
+        pytest.param({"type": "Info"}, 422, "type: Invalid value", id="type"),
+        pytest.param({"regarding": {"name": "llama"}}, 422, "involvedObject.namespace", id="ns"),
+    ],
+)
+def test_events_are_validated_at_create_as_kube_apiserver_does(
+    change: dict[str, Any], code: int, says: str
+) -> None:
+    event = {k: v for k, v in {**_EVENT, **change}.items() if v is not None}
+    with FakeApiServer() as api, httpx.Client(base_url=api.url) as http:
+        answer = http.post("/apis/events.k8s.io/v1/namespaces/inference/events", json=event)
+    assert answer.status_code == code, answer.text
+    assert says in answer.text

@@ -24,7 +24,8 @@ exactly like the real server's:
   another namespace a 400, as there. A Lease's ``acquireTime``/``renewTime`` must be
   MicroTimes (six fractional digits), or the answer is the real server's 400; a Lease
   replaced without ``resourceVersion``, or with a duration under 1 or negative
-  transitions, is its 422 ``Invalid``.
+  transitions, is its 422 ``Invalid``. An ``events.k8s.io/v1`` Event is validated at
+  create as there (``fake_event_rules``): 400 or 422 ``Invalid``.
 - ``on_post(path, handler)`` / ``on_get(path, handler)`` / ``on_patch`` answer other paths, e.g.
   TokenReview (``/apis/authentication.k8s.io/v1/tokenreviews``) and SubjectAccessReview
   (``/apis/authorization.k8s.io/v1/subjectaccessreviews``); see ``token_reviewer`` and
@@ -61,6 +62,7 @@ import yaml
 
 from tests.support.background import serve_in_background, shut_down
 from tests.support.certs import CertFiles
+from tests.support.fake_event_rules import invalid_event, undecodable_event
 
 Json = dict[str, Any]
 Handler = Callable[[Json, "RecordedRequest"], "Json | tuple[int, Json]"]
@@ -404,8 +406,17 @@ class FakeApiServer:
                 500, "InternalError", "resourceVersion should not be set on objects to be created"
             )
         problem = _invalid_micro_times(obj) if plural == "leases" else None
+        is_event = api_version == "events.k8s.io/v1" and plural == "events"
+        if is_event:
+            problem = undecodable_event(obj)
         if problem is not None:
             return 400, status(400, "BadRequest", problem)
+        event_problems = invalid_event(obj, namespace) if is_event and creating else []
+        if event_problems:
+            joined = ", ".join(event_problems)
+            return 422, status(
+                422, "Invalid", f'Event.events.k8s.io "{name}" is invalid: [{joined}]'
+            )
         resource = _resource(api_version, plural)
         key = (api_version, plural, namespace, name)
         with self._store.lock:

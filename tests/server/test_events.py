@@ -1,0 +1,260 @@
+"""Kubernetes Events on LeaderWorkerSets: which decisions make which events, and the
+events as the API server stores them.
+
+No kube-apiserver can be installed here, so the real ``kubernetes`` client writes to the
+wire-level fake in ``tests/support/fake_apiserver.py``, which validates an
+``events.k8s.io/v1`` Event at create as kube-apiserver does (``fake_event_rules``) and
+holds LWS objects shaped like the real ones (``tests/sources/kube_objects.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from autoscaler.engine import Decision, Reason, ReasonCode
+from autoscaler.server.events import (
+    MAX_NOTE_BYTES,
+    REPORTING_CONTROLLER,
+    EventRecorder,
+    KubeEventSink,
+    events_for,
+    micro_time,
+)
+from autoscaler.server.loop import ControlLoop
+from autoscaler.server.policy_watch import PolicyWatcher
+from autoscaler.server.store import DecisionStore
+from autoscaler.server.telemetry import Telemetry
+from autoscaler.snapshot import LwsKey
+from tests.server.helpers import T0, FunctionSource, ManualClock, write_policy
+from tests.sources.kube_objects import api_client, lws_object
+from tests.support.fake_apiserver import FakeApiServer, RecordedRequest, status
+
+KEY = LwsKey("inference", "llama-70b")
+EVENTS = "/apis/events.k8s.io/v1/namespaces/inference/events"
+
+
+def _decision(replicas: int | None, *codes: ReasonCode, current: int = 4) -> Decision:
+    reasons = tuple(Reason(code, f"{code.value} says why") for code in codes)
+    return Decision(KEY, "llama-70b", T0, replicas, current, None, reasons, ())
+
+
+# (previous, current, expected [(type, reason)])
+CASES = [
+    pytest.param(None, _decision(6, ReasonCode.SIGNAL), [], id="first-decision-tells-nothing"),
+    pytest.param(_decision(4), _decision(4, ReasonCode.SIGNAL), [], id="unchanged"),
+    pytest.param(_decision(4), _decision(6), [("Normal", "ScaleUpRecommended")], id="up"),
+    pytest.param(_decision(6), _decision(3), [("Normal", "ScaleDownRecommended")], id="down"),
+    pytest.param(
+        _decision(4),
+        _decision(None, ReasonCode.NO_RECOMMENDATION),
+        [("Warning", "NoRecommendation")],
+        id="no-recommendation-is-no-scale-event",
+    ),
+    pytest.param(
+        _decision(4),
+        _decision(5, ReasonCode.SLOW_START, ReasonCode.FALLBACK),
+        [
+            ("Normal", "ScaleUpRecommended"),
+            ("Warning", "SlowStart"),
+            ("Warning", "FallbackReplicas"),
+        ],
+        id="a-change-and-two-warnings",
+    ),
+    pytest.param(
+        _decision(4, ReasonCode.SLOW_START),
+        _decision(4, ReasonCode.SLOW_START),
+        [],
+        id="a-warning-that-lasts-is-told-once",
+    ),
+    pytest.param(
+        _decision(4, ReasonCode.HOLD),
+        _decision(4, ReasonCode.INVALID_SIGNAL),
+        [("Warning", "InvalidSignal")],
+        id="invalid-signal",
+    ),
+    pytest.param(
+        _decision(4), _decision(4, ReasonCode.PARTIAL_DATA), [], id="other-codes-are-quiet"
+    ),
+]
+
+
+@pytest.mark.parametrize(("previous", "current", "expected"), CASES)
+def test_events_for(
+    previous: Decision | None, current: Decision, expected: list[tuple[str, str]]
+) -> None:
+    assert [(e.type, e.reason) for e in events_for(previous, current)] == expected
+
+
+def test_the_scale_note_says_what_and_why() -> None:
+    (event,) = events_for(_decision(4), _decision(6, ReasonCode.SIGNAL, current=4))
+    assert event.note == "recommended 6 groups (was 4; current 4): Signal: Signal says why"
+
+
+def test_a_long_note_is_cut_to_the_api_limit_on_a_character() -> None:
+    long = Decision(KEY, "p", T0, 6, 4, None, (Reason(ReasonCode.SIGNAL, "é" * 2000),), ())
+    (event,) = events_for(_decision(4), long)
+    assert len(event.note.encode()) <= MAX_NOTE_BYTES
+    assert event.note.endswith("é...")
+
+
+def test_micro_time_has_six_fractional_digits_at_a_whole_second() -> None:
+    assert micro_time(1_767_225_600.0).isoformat() == "2026-01-01T00:00:00.000000Z"
+
+
+# --- through the real client, against the wire-level fake ---------------------------------
+
+
+@pytest.fixture
+def api() -> Iterator[FakeApiServer]:
+    with FakeApiServer() as server:
+        server.put(lws_object(KEY.namespace, "other-lws", 2, 2, ready=2))
+        server.put(lws_object(KEY.namespace, KEY.name, 4, 4, ready=4))
+        yield server
+
+
+def _get(api: FakeApiServer, path: str) -> Any:
+    answer = httpx.get(api.url + path, timeout=30)
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def _events(api: FakeApiServer) -> list[dict[str, Any]]:
+    return [r.json() for r in api.requests if r.method == "POST" and r.path == EVENTS]
+
+
+class _Leader:
+    def __init__(self) -> None:
+        self.leading = True
+
+    def leads(self, _now: float) -> bool:
+        return self.leading
+
+    def release(self, _now: float) -> None:
+        return None
+
+
+def _loop(
+    tmp_path: Path, api: FakeApiServer, level: list[float], leader: Any = None
+) -> tuple[ControlLoop, Telemetry]:
+    """A loop over inference/llama-70b (four ready groups, 8 waiting per group wanted,
+    no windows or steps): the total queue in ``level[0]`` sets the recommendation."""
+    path = write_policy(
+        tmp_path / "p.yaml",
+        scaleUp={"stabilizationWindow": "0s", "maxStep": None},
+        scaleDown={"stabilizationWindow": "0s", "minGroupAge": "0s", "maxStep": None},
+    )
+    telemetry = Telemetry()
+    watcher = PolicyWatcher([path], telemetry)
+    watcher.load_initial()
+    recorder = EventRecorder(KubeEventSink(api_client(api)), "lws-autoscaler-0", telemetry)
+    loop = ControlLoop(
+        FunctionSource({KEY: lambda _now: level[0]}),
+        watcher,
+        DecisionStore(max_age=45),
+        telemetry,
+        ManualClock(),
+        15.0,
+        leader=leader,
+        events=recorder,
+    )
+    return loop, telemetry
+
+
+def _cycle(loop: ControlLoop) -> Decision:
+    clock = loop.clock
+    assert isinstance(clock, ManualClock)
+    clock.advance(15)
+    (decision,) = loop.run_cycle(clock.now())
+    return decision
+
+
+def test_a_changed_recommendation_is_an_event_on_the_lws(
+    tmp_path: Path, api: FakeApiServer
+) -> None:
+    level = [32.0]
+    loop, telemetry = _loop(tmp_path, api, level)
+    first = _cycle(loop)
+    assert first.replicas == 4
+    assert _events(api) == []  # the first decision of this process tells nothing
+    level[0] = 64.0
+    assert _cycle(loop).replicas == 8
+    (sent,) = _events(api)
+    # As the API server stored it: created, not refused by its validation.
+    stored = _get(api, f"{EVENTS}/{sent['metadata']['name']}")
+    assert stored["reason"] == "ScaleUpRecommended"
+    assert stored["type"] == "Normal"
+    assert stored["note"].startswith("recommended 8 groups (was 4; current 4): ")
+    assert stored["reportingController"] == REPORTING_CONTROLLER
+    assert stored["reportingInstance"] == "lws-autoscaler-0"
+    assert stored["eventTime"] == micro_time(loop.clock.now()).isoformat()
+    lws = _get(
+        api, f"/apis/leaderworkerset.x-k8s.io/v1/namespaces/inference/leaderworkersets/{KEY.name}"
+    )
+    # kubectl describe finds an object's events by its uid: the right LWS's, not the other's.
+    assert stored["regarding"] == {
+        "apiVersion": "leaderworkerset.x-k8s.io/v1",
+        "kind": "LeaderWorkerSet",
+        "namespace": KEY.namespace,
+        "name": KEY.name,
+        "uid": lws["metadata"]["uid"],
+    }
+    assert (
+        telemetry.registry.get_sample_value("lws_autoscaler_events_total", {"result": "created"})
+        == 1
+    )
+    _cycle(loop)  # unchanged: nothing more
+    level[0] = 16.0
+    assert _cycle(loop).replicas == 3  # the KV-cache signal keeps 2.5 groups
+    assert [e["reason"] for e in _events(api)] == ["ScaleUpRecommended", "ScaleDownRecommended"]
+
+
+def test_only_the_leader_writes_but_every_replica_follows(
+    tmp_path: Path, api: FakeApiServer
+) -> None:
+    level, leader = [32.0], _Leader()
+    leader.leading = False
+    loop, _ = _loop(tmp_path, api, level, leader)
+    _cycle(loop)
+    level[0] = 64.0
+    _cycle(loop)  # a change, seen by a replica that does not lead: no event
+    assert _events(api) == []
+    leader.leading = True
+    _cycle(loop)  # now leading, nothing changed since: still nothing to tell
+    assert _events(api) == []
+    level[0] = 16.0
+    down = _cycle(loop).replicas
+    assert down is not None
+    assert down < 8
+    # The change since the last cycle, which the replica followed while not leading.
+    assert [e["note"].split(":")[0] for e in _events(api)] == [
+        f"recommended {down} groups (was 8; current 4)"
+    ]
+
+
+def test_a_refused_event_is_counted_and_logged_once_and_the_loop_goes_on(
+    tmp_path: Path, api: FakeApiServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    def forbid(_body: Any, _request: RecordedRequest) -> tuple[int, Any]:
+        return 403, status(403, "Forbidden", "events.events.k8s.io is forbidden")
+
+    api.on_post(EVENTS, forbid)
+    level = [32.0]
+    loop, telemetry = _loop(tmp_path, api, level)
+    _cycle(loop)
+    with caplog.at_level(logging.WARNING, logger="autoscaler.server.events"):
+        for value in (64.0, 16.0, 48.0):
+            level[0] = value
+            decision = _cycle(loop)
+    assert decision.replicas == 6  # decisions go on
+    failed = telemetry.registry.get_sample_value(
+        "lws_autoscaler_events_total", {"result": "failed"}
+    )
+    assert failed == 3
+    assert caplog.text.count("could not create an event") == 1
+    assert "Forbidden" in caplog.text or "403" in caplog.text
