@@ -94,8 +94,10 @@ class AliasRecorder(BoundedDepth):
             sources = [(site, value)]
         elif isinstance(value, yaml.SequenceNode):
             # In ``<<: [*a, *b]`` the earlier mapping wins, as in ``flatten_mapping``.
+            # The items' notes are taken out of ``values``: the constructor frees this
+            # list, and a later node could be given its id.
             sources = [
-                (self.alias_sites.values.get((id(value), i)), item)
+                (self.alias_sites.values.pop((id(value), i), None), item)
                 for i, item in enumerate(value.value)
                 if isinstance(item, yaml.MappingNode)
             ]

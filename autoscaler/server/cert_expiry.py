@@ -9,9 +9,9 @@ alerts read it) and judged against the wall clock at start and at every TLS refr
 (``--cert-reload-interval``), with a log line each time the judgement changes:
 
 - valid for more than :data:`EXPIRY_WARNING_SECONDS`: nothing to say;
-- valid for less: WARNING. cert-manager renews at two thirds of a certificate's life (a
-  90-day certificate 30 days before it expires), so a week left means renewals failed
-  for three weeks;
+- valid for less: WARNING. cert-manager renews well ahead (by default at two thirds of
+  a certificate's life; the chart's certificates 15 days before they expire), so a week
+  left means renewals have failed for days;
 - expired (or not valid yet): ERROR.
 
 The judgement is a pure function of ``(not_before, not_after, now)``; only
@@ -62,9 +62,9 @@ def read_dates(cert_file: Path) -> CertificateDates | None:
 
 
 def judge(dates: CertificateDates, now: float) -> Validity:
-    """Worked example: a certificate ending at t=1,000,000 is EXPIRING from
-    t=395,200 (1,000,000 - 604,800) and EXPIRED from t=1,000,000 on (as in OpenSSL, the
-    ``notAfter`` second itself is still valid; a moment past it is not)."""
+    """Worked example: a certificate ending at t=1,000,000 is EXPIRING after
+    t=395,200 (1,000,000 - 604,800), still at t=1,000,000 (as in OpenSSL, the
+    ``notAfter`` second itself is valid), and EXPIRED a moment past it."""
     if now < dates.not_before:
         return Validity.NOT_YET_VALID
     if now > dates.not_after:
@@ -96,8 +96,8 @@ def describe(cert_file: Path, dates: CertificateDates, validity: Validity, now: 
     days = (dates.not_after - now) / 86400
     return (
         f"the serving certificate {cert_file} expires at {_utc(dates.not_after)}, in "
-        f"{days:.1f} days; it was not renewed in time (cert-manager renews a 90-day "
-        "certificate 30 days ahead): check its Certificate and issuer"
+        f"{days:.1f} days; it was not renewed in time (cert-manager renews days to weeks "
+        "ahead): check its Certificate and issuer"
     )
 
 

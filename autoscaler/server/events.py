@@ -4,7 +4,8 @@
 ``SuccessfulRescale`` events, without ``explain`` or the server's log:
 
 - ``ScaleUpRecommended`` / ``ScaleDownRecommended`` (Normal) when the recommendation
-  changes from one cycle to the next: ``recommended 5 groups (was 3): <the reasons>``;
+  changes from one cycle to the next: ``recommended 5 groups (was 3; current 3): <the
+  reasons>``, and ``RecommendationResumed`` when there is one again after none;
 - ``SlowStart``, ``FallbackReplicas``, ``NoRecommendation``, ``InvalidSignal`` (Warning)
   when a decision first gives that reason code, not again every cycle while it lasts.
 
@@ -14,15 +15,18 @@ and writes through an :class:`EventSink`. It runs where relabelling runs: in the
 of the leader-election Lease only (two replicas would tell everything twice), but it
 follows the decisions in every replica, so a new holder goes on from the last cycle.
 
-Events are best effort, as client-go's recorder: a failed write is logged, counted in
-``events_total{result="failed"}`` and not retried. The LWS's ``uid`` goes into
-``regarding`` (``kubectl describe`` matches on it); it is read with a ``list`` of the
-LWS by name, the verb the server already has, and kept for ten minutes.
+Events are best effort, as client-go's recorder: written by a thread of their own from a
+bounded queue (a slow API server never holds up a cycle; a full queue drops), a failed
+write is logged, counted in ``events_total{result="failed"}`` and not retried. The LWS's
+``uid`` goes into ``regarding`` (``kubectl describe`` matches on it); it is read with a
+``list`` of the LWS by name, the verb the server already has, and kept for ten minutes.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC
@@ -40,6 +44,8 @@ ACTION = "Recommend"
 LWS_API_VERSION = "leaderworkerset.x-k8s.io/v1"
 MAX_NOTE_BYTES = 1024  # the API server refuses a longer note
 UID_TTL_SECONDS = 600.0
+UID_RETRY_SECONDS = 30.0
+QUEUE_SIZE = 1000
 
 WARNING_CODES = (
     ReasonCode.SLOW_START,
@@ -77,10 +83,15 @@ def events_for(previous: Decision | None, current: Decision) -> list[LwsEvent]:
         return []
     events: list[LwsEvent] = []
     old, new = previous.replicas, current.replicas
-    if old is not None and new is not None and old != new:
-        reason = "ScaleUpRecommended" if new > old else "ScaleDownRecommended"
+    if new is not None and old != new:
+        if old is None:
+            reason, was = "RecommendationResumed", "none"
+        else:
+            reason = "ScaleUpRecommended" if new > old else "ScaleDownRecommended"
+            was = str(old)
+        size = "unknown" if current.current is None else current.current
         why = "; ".join(str(r) for r in current.reasons)
-        text = f"recommended {new} groups (was {old}; current {current.current})"
+        text = f"recommended {new} groups (was {was}; current {size})"
         events.append(LwsEvent(current.key, "Normal", reason, _note(f"{text}: {why}")))
     before = {r.code for r in previous.reasons}
     for code in WARNING_CODES:
@@ -169,13 +180,23 @@ class KubeEventSink:
 
 
 class EventRecorder:
-    """Follows every cycle's decisions; writes their events when asked to (the leader)."""
+    """Follows every cycle's decisions; hands their events to a writer thread when asked
+    to (the leader), so that a slow or hung API server never holds up a cycle.
 
-    def __init__(self, sink: EventSink, instance: str, telemetry: Telemetry) -> None:
+    The queue is bounded (``queue_size``, :data:`QUEUE_SIZE`): when it is full, as with 1,000 LWSes
+    changing at once against an API server that answers slowly, further events are
+    dropped and counted (``events_total{result="dropped"}``), as client-go drops them."""
+
+    def __init__(
+        self, sink: EventSink, instance: str, telemetry: Telemetry, queue_size: int = QUEUE_SIZE
+    ) -> None:
         self._sink, self._instance, self._telemetry = sink, instance, telemetry
         self._previous: dict[LwsKey, Decision] = {}
-        self._uids: dict[LwsKey, tuple[str | None, float]] = {}
-        self._failing = False
+        self._uids: dict[LwsKey, tuple[str | None, float]] = {}  # writer thread only
+        self._failing = False  # writer thread only
+        self._dropping = False
+        self._queue: queue.Queue[tuple[LwsEvent, float, int] | None] = queue.Queue(queue_size)
+        self._writer: threading.Thread | None = None
 
     def record(
         self,
@@ -185,10 +206,10 @@ class EventRecorder:
         write: bool,
         kept: Iterable[LwsKey] = (),
     ) -> int:
-        """Compare each decision with the last one of its LWS; write the events when
-        ``write``. ``kept``: LWSes whose engine failed this cycle, whose last decision
-        stays the one to compare with; the others not decided (a policy removed) are
-        forgotten. Returns the events written."""
+        """Compare each decision with the last one of its LWS; queue the events for
+        writing when ``write``. ``kept``: LWSes whose engine failed this cycle, whose last
+        decision stays the one to compare with; the others not decided (a policy
+        removed) are forgotten. Returns the events queued."""
         events: list[LwsEvent] = []
         current = {k: self._previous[k] for k in kept if k in self._previous}
         for decision in decisions:
@@ -197,35 +218,85 @@ class EventRecorder:
         self._previous = current
         if not write:
             return 0
-        written = 0
+        queued = 0
         for seq, event in enumerate(events):
-            written += self._write(event, now, seq)
-        return written
+            queued += self._enqueue((event, now, seq))
+        return queued
 
-    def _write(self, event: LwsEvent, now: float, seq: int) -> int:
+    def flush(self, timeout: float) -> bool:
+        """Wait until every queued event was written or failed; False on timeout."""
+        done = self._queue.all_tasks_done
+        with done:
+            return done.wait_for(lambda: self._queue.unfinished_tasks == 0, timeout)
+
+    def close(self, timeout: float = 2.0) -> None:
+        """Write what is queued, for at most ``timeout`` seconds, and stop the writer."""
+        if self._writer is None:
+            return
+        self.flush(timeout)
+        try:
+            self._queue.put_nowait(None)
+        except queue.Full:
+            return  # the writer is stuck on the API; it is a daemon thread
+        self._writer.join(timeout)
+        self._writer = None
+
+    def _enqueue(self, item: tuple[LwsEvent, float, int]) -> int:
+        if self._writer is None:
+            self._writer = threading.Thread(target=self._drain, name="events", daemon=True)
+            self._writer.start()
+        try:
+            self._queue.put_nowait(item)
+        except queue.Full:
+            self._telemetry.events.labels("dropped").inc()
+            if not self._dropping:
+                log.warning("%d events wait to be written: dropping new ones", self._queue.maxsize)
+            self._dropping = True
+            return 0
+        self._dropping = False
+        return 1
+
+    def _drain(self) -> None:
+        while True:
+            item = self._queue.get()
+            try:
+                if item is None:
+                    return
+                self._write(*item)
+            except Exception:  # never let one event end the writer
+                log.exception("writing an event failed")
+            finally:
+                self._queue.task_done()
+
+    def _write(self, event: LwsEvent, now: float, seq: int) -> None:
         try:
             body = event_object(event, self._uid(event.key, now), self._instance, now, seq)
             self._sink.create(event.key.namespace, body)
-        except Exception as exc:  # best effort: a lost event must not stop the loop
+        except Exception as exc:  # best effort: a lost event must not stop the others
             self._telemetry.events.labels("failed").inc()
             if not self._failing:
                 log.warning("could not create an event on %s: %s", event.key, exc)
             self._failing = True
-            return 0
+            return
         if self._failing:
             log.info("creating events works again")
         self._failing = False
         self._telemetry.events.labels("created").inc()
-        return 1
 
     def _uid(self, key: LwsKey, now: float) -> str | None:
+        """The LWS's uid, kept :data:`UID_TTL_SECONDS` once known. No uid (the LWS does
+        not exist yet, or the read failed) is kept :data:`UID_RETRY_SECONDS` only, so an
+        LWS created after its policy gets its uid soon, and a failing read is not
+        repeated for every event."""
         cached = self._uids.get(key)
-        if cached is not None and now - cached[1] < UID_TTL_SECONDS:
-            return cached[0]
+        if cached is not None:
+            uid, at = cached
+            if now - at < (UID_TTL_SECONDS if uid else UID_RETRY_SECONDS):
+                return uid
         try:
             uid = self._sink.lws_uid(key)
         except Exception as exc:  # without the uid the event still shows in `get events`
             log.debug("could not read the uid of %s: %s", key, exc)
-            return None
+            uid = None
         self._uids[key] = (uid, now)
         return uid

@@ -268,6 +268,8 @@ class ControlLoop:
         try:
             self._run(stop, wait or stop.wait)
         finally:
+            if self.events is not None:
+                self.events.close()  # what is queued, for 2 s at most
             if self.leader is not None:
                 # The other replica takes over at its next cycle, not a lease later.
                 self.leader.release(self.clock.now())

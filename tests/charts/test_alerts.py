@@ -342,3 +342,41 @@ def test_alert_fires_when_and_only_when_it_should(
     (tmp_path / "case.yaml").write_text(yaml.safe_dump(case))
     tested = _promtool("test", "rules", "case.yaml", cwd=tmp_path)
     assert tested.returncode == 0, tested.stdout + tested.stderr
+
+
+@pytest.mark.parametrize(
+    ("days", "left", "fires"), [(20, 15, True), (20, 25, False), (7, 15, False)]
+)
+def test_the_certificate_warning_follows_its_days(
+    tmp_path: Path, days: int, left: int, fires: bool
+) -> None:
+    values = {**RULES, "prometheusRule": {"enabled": True, "certificateWarningDays": days}}
+    rules = _rules_file(tmp_path, values)
+    alert = "LwsAutoscalerServingCertificateExpiring"
+    annotations = _alerts(values)[alert]["annotations"]
+    assert f"within {days} days" in annotations["summary"]
+    labels = _fired("warning", pod="p-0")
+    case = {
+        "rule_files": [rules.name],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": [_series(CERT_EXPIRY, CERT_LABELS, f"{left * DAY}x90")],
+                "alert_rule_test": [
+                    {
+                        "eval_time": "61m",
+                        "alertname": alert,
+                        "exp_alerts": [
+                            {"exp_labels": labels, "exp_annotations": _expand(annotations, labels)}
+                        ]
+                        if fires
+                        else [],
+                    }
+                ],
+            }
+        ],
+    }
+    (tmp_path / "case.yaml").write_text(yaml.safe_dump(case))
+    tested = _promtool("test", "rules", "case.yaml", cwd=tmp_path)
+    assert tested.returncode == 0, tested.stdout + tested.stderr

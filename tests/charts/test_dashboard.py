@@ -115,7 +115,8 @@ def _filled(query: str) -> str:
 
 @pytest.fixture(scope="module")
 def scraped_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusServer]:
-    """A server with two policies, cycling, scraped every second for a few seconds."""
+    """A server with two policies, cycling, scraped every second for a few seconds as
+    two pods (``p-0``, ``p-1``)."""
     root = tmp_path_factory.mktemp("dashboard")
     policies = root / "policies"
     policies.mkdir()
@@ -140,12 +141,15 @@ def scraped_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometh
                     "job_name": "lws-autoscaler-pods",
                     "scheme": "https",
                     "tls_config": {"ca_file": str(settings.cert_dir / "apiserver.crt")},
+                    # The chart's two replicas, each deciding every LWS: here one server
+                    # scraped as two pods, so a panel that sums the pods shows double.
                     "static_configs": [
                         {
                             "targets": [f"127.0.0.1:{bound_port(server)}"],
                             # As the ServiceMonitor's relabelling sets them.
-                            "labels": {"job": FULLNAME, "namespace": NAMESPACE, "pod": "p-0"},
+                            "labels": {"job": FULLNAME, "namespace": NAMESPACE, "pod": pod},
                         }
+                        for pod in ("p-0", "p-1")
                     ],
                 }
             ],
@@ -217,3 +221,42 @@ def test_each_template_variable_lists_its_values(scraped_server: PrometheusServe
             series[parsed["label"]] for series in answer.json()["data"] if parsed["label"] in series
         }
     assert seen == expected
+
+
+def test_per_lws_panels_do_not_add_the_replicas_up(scraped_server: PrometheusServer) -> None:
+    """Every replica decides every LWS: the reason rates of two pods are one story."""
+    dashboard = json.loads(DASHBOARD_FILE.read_text())
+    (panel,) = [p for p in _panels(dashboard) if p["title"] == "Decision reasons, per minute"]
+    shown = _query(scraped_server, _filled(panel["targets"][0]["expr"]))
+    one_pod = _query(
+        scraped_server,
+        "max by (exported_namespace, leaderworkerset, reason) (rate(lws_autoscaler_decision_"
+        f'reasons_total{{job="{FULLNAME}",pod="p-0"}}[30s])) * 60',
+    )
+    per_pod = {tuple(sorted(r["metric"].items())): float(r["value"][1]) for r in one_pod}
+    assert per_pod
+    assert any(per_pod.values())
+    for series in shown:
+        value, alone = float(series["value"][1]), per_pod[tuple(sorted(series["metric"].items()))]
+        # Both pods scrape the same counters: the panel shows one pod's rate, not two.
+        assert value <= 1.5 * alone + 1e-9, (series, alone)
+
+
+def test_the_certificate_panel_is_red_when_expired_and_green_with_a_week_left() -> None:
+    dashboard = json.loads(DASHBOARD_FILE.read_text())
+    (panel,) = [p for p in _panels(dashboard) if p["title"].startswith("Serving certificate")]
+    defaults = panel["fieldConfig"]["defaults"]
+    assert defaults["color"] == {"mode": "thresholds"}
+    steps = defaults["thresholds"]["steps"]
+
+    def colour(days: float) -> str:
+        # Grafana takes the last step whose value is at most the number (null: the base).
+        return str([s["color"] for s in steps if s["value"] is None or s["value"] <= days][-1])
+
+    assert (colour(-1), colour(0), colour(6.9), colour(7), colour(3650)) == (
+        "red",
+        "orange",
+        "orange",
+        "green",
+        "green",
+    )

@@ -164,6 +164,8 @@ def test_events_are_built_on_the_kubeconfig_unless_off_or_replaying(tmp_path: Pa
         for replicas in (2, 3):
             decision = Decision(key, "llama", 0.0, replicas, 2, None, (), ())
             recorder.record([decision], 1_000_000.0, write=True)
+        assert recorder.flush(30)
+        recorder.close()
         (post,) = [r for r in api.requests if r.method == "POST"]
         off = settings_from(_args(*cluster, str(config), "--no-events"))
         assert build_events(off, Telemetry()) is None

@@ -10,6 +10,7 @@ holds LWS objects shaped like the real ones (``tests/sources/kube_objects.py``).
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,12 @@ CASES = [
         id="a-change-and-two-warnings",
     ),
     pytest.param(
+        _decision(None, ReasonCode.NO_RECOMMENDATION),
+        _decision(3),
+        [("Normal", "RecommendationResumed")],
+        id="resumed-after-none",
+    ),
+    pytest.param(
         _decision(4, ReasonCode.SLOW_START),
         _decision(4, ReasonCode.SLOW_START),
         [],
@@ -94,6 +101,9 @@ def test_events_for(
 def test_the_scale_note_says_what_and_why() -> None:
     (event,) = events_for(_decision(4), _decision(6, ReasonCode.SIGNAL, current=4))
     assert event.note == "recommended 6 groups (was 4; current 4): Signal: Signal says why"
+    unknown = Decision(KEY, "p", T0, 6, None, None, (), ())
+    (event,) = events_for(_decision(None), unknown)
+    assert event.note == "recommended 6 groups (was none; current unknown): "
 
 
 def test_a_long_note_is_cut_to_the_api_limit_on_a_character() -> None:
@@ -171,6 +181,8 @@ def _cycle(loop: ControlLoop) -> Decision:
     assert isinstance(clock, ManualClock)
     clock.advance(15)
     (decision,) = loop.run_cycle(clock.now())
+    assert loop.events is not None
+    assert loop.events.flush(30)  # written by the recorder's own thread
     return decision
 
 
@@ -258,3 +270,86 @@ def test_a_refused_event_is_counted_and_logged_once_and_the_loop_goes_on(
     assert failed == 3
     assert caplog.text.count("could not create an event") == 1
     assert "Forbidden" in caplog.text or "403" in caplog.text
+
+
+class _SlowSink:
+    """A sink whose API calls wait until released, as a hung API server's do."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.created: list[Any] = []
+        self.uid_reads = 0
+        self.uid: str | None = None
+        self.uid_fails = False
+
+    def create(self, namespace: str, body: Any) -> None:
+        assert self.release.wait(30)
+        self.created.append(body)
+
+    def lws_uid(self, key: LwsKey) -> str | None:
+        self.uid_reads += 1
+        if self.uid_fails:
+            raise OSError("connection refused")
+        return self.uid
+
+
+def _changes(n: int) -> list[tuple[Decision, Decision]]:
+    keys = [LwsKey("inference", f"lws-{i}") for i in range(n)]
+    return [
+        (
+            Decision(k, k.name, T0, 2, 2, None, (), ()),
+            Decision(k, k.name, T0, 3, 2, None, (), ()),
+        )
+        for k in keys
+    ]
+
+
+def test_a_hung_api_server_never_holds_up_a_cycle_and_a_full_queue_drops(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sink, telemetry = _SlowSink(), Telemetry()
+    recorder = EventRecorder(sink, "pod-0", telemetry, queue_size=5)
+    changes = _changes(20)
+    recorder.record([before for before, _ in changes], T0, write=True)
+    with caplog.at_level(logging.WARNING, logger="autoscaler.server.events"):
+        queued = recorder.record([after for _, after in changes], T0 + 15, write=True)
+    # Returned while the writer waits on the first create: five queued (one of them
+    # taken by the writer, four waiting, then one more fits), the rest dropped.
+    assert 5 <= queued <= 6
+    dropped = telemetry.registry.get_sample_value(
+        "lws_autoscaler_events_total", {"result": "dropped"}
+    )
+    assert dropped == 20 - queued
+    assert caplog.text.count("dropping new ones") == 1
+    sink.release.set()
+    assert recorder.flush(30)
+    assert len(sink.created) == queued
+    recorder.close()
+
+
+def test_the_uid_is_read_again_soon_when_missing_and_not_per_event_when_failing() -> None:
+    sink, telemetry = _SlowSink(), Telemetry()
+    sink.release.set()
+    recorder = EventRecorder(sink, "pod-0", telemetry)
+    key = LwsKey("inference", "lws-0")
+
+    def change(at: float, replicas: int) -> None:
+        decision = Decision(key, key.name, at, replicas, 2, None, (), ())
+        recorder.record([decision], at, write=True)
+        assert recorder.flush(30)
+
+    change(T0, 2)
+    change(T0 + 15, 3)  # the LWS does not exist yet: no uid
+    sink.uid = "uid-1"  # created since
+    change(T0 + 30, 4)  # within 30 s: not read again
+    change(T0 + 60, 5)  # read again: found, and kept
+    change(T0 + 75, 6)
+    assert [b["regarding"].get("uid") for b in sink.created] == [None, None, "uid-1", "uid-1"]
+    assert sink.uid_reads == 2
+
+    sink.uid_fails = True
+    change(T0 + 700, 7)  # the uid is 10 min old: read again, fails
+    change(T0 + 715, 8)  # the failure is kept too: no read for this event
+    assert sink.uid_reads == 3
+    assert [b["regarding"].get("uid") for b in sink.created[-2:]] == [None, None]
+    recorder.close()
