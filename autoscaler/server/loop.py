@@ -16,7 +16,7 @@ the leaders of draining groups (``scaleDown.drain``, through :mod:`~autoscaler.s
   engine state as one that never stopped, and gives the same recommendation. If
   history is unavailable it starts cold, and the engine's warm-up rule (no scale-down
   until the down window was observed in full) keeps it safe.
-- **One actor.** Relabelling and Events (:mod:`~autoscaler.server.events`) are the only
+- **One actor.** Relabelling and Events (:mod:`~autoscaler.server.event_writer`) are the only
   writes to the cluster. With ``--leader-elect`` they run only in the replica that holds
   the Lease this cycle (:mod:`~autoscaler.server.leader`); the others decide and serve
   all the same.
@@ -35,7 +35,7 @@ from autoscaler.errors import SourceError
 from autoscaler.policy.model import QueueDepthSignal, ScalingPolicy
 from autoscaler.server.clock import Clock
 from autoscaler.server.cordon import Cordon
-from autoscaler.server.events import EventRecorder
+from autoscaler.server.event_writer import EventRecorder
 from autoscaler.server.leader import LeaderElector
 from autoscaler.server.policy_watch import PolicyWatcher
 from autoscaler.server.store import DecisionStore

@@ -29,7 +29,7 @@ from autoscaler.server.auth_lookup import ClusterAuthReader
 from autoscaler.server.clock import Clock
 from autoscaler.server.connections import LISTEN_BACKLOG, bounded_protocol
 from autoscaler.server.cordon import Cordon
-from autoscaler.server.events import EventRecorder
+from autoscaler.server.event_writer import EventRecorder
 from autoscaler.server.kube_reviews import Reviewer
 from autoscaler.server.leader import LeaderElector
 from autoscaler.server.loop import ControlLoop

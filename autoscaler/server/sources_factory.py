@@ -23,7 +23,7 @@ import uuid
 
 from autoscaler.errors import AutoscalerError
 from autoscaler.server.cordon import Cordon, KubePodLabeler
-from autoscaler.server.events import EventRecorder, KubeEventSink
+from autoscaler.server.event_writer import EventRecorder, KubeEventSink
 from autoscaler.server.kube_reviews import KubeConfigError, api_client
 from autoscaler.server.leader import LeaderElector
 from autoscaler.server.lease_kube import KubeLeaseStore

@@ -23,7 +23,8 @@ Names (all prefixed ``lws_autoscaler_``):
   ``auth_lookup_errors_total{reason}`` (reading kube-system/extension-apiserver-
   authentication failed: NotFound, Forbidden, Unavailable, Invalid) and
   ``tls_reloads_total{result}`` (serving certificate or client CAs re-loaded: ok, error);
-- ``events_total{result}``: Kubernetes Events on LWSes (created, failed, dropped);
+- ``events_total{result}``: Kubernetes Events on LWSes (created, failed, dropped,
+  throttled);
 - ``serving_certificate_expiry_timestamp_seconds{file}``: the ``notAfter`` of the serving
   certificate in force (only when serving TLS).
 """
@@ -159,11 +160,12 @@ class Telemetry:
         )
         self.events = Counter(
             f"{_PREFIX}_events_total",
-            "Kubernetes Events on LeaderWorkerSets by result (created, failed, dropped).",
+            "Kubernetes Events on LeaderWorkerSets by result (created, failed, dropped, "
+            "throttled).",
             ["result"],
             registry=r,
         )
-        for result in ("created", "failed", "dropped"):
+        for result in ("created", "failed", "dropped", "throttled"):
             self.events.labels(result)
         self.serving_cert_expiry = Gauge(
             f"{_PREFIX}_serving_certificate_expiry_timestamp_seconds",

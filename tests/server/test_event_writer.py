@@ -1,0 +1,298 @@
+"""Writing Events on LeaderWorkerSets: only by the leader, off the loop's thread,
+throttled per LWS, with the LWS's uid, as the API server stores them.
+
+No kube-apiserver can be installed here, so the real ``kubernetes`` client writes to the
+wire-level fake in ``tests/support/fake_apiserver.py``, which validates an
+``events.k8s.io/v1`` Event at create as kube-apiserver does (``fake_event_rules``) and
+holds LWS objects shaped like the real ones (``tests/sources/kube_objects.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from autoscaler.engine import Decision
+from autoscaler.server.event_writer import BURST, REFILL_SECONDS, EventRecorder, KubeEventSink
+from autoscaler.server.events import REPORTING_CONTROLLER, micro_time
+from autoscaler.server.loop import ControlLoop
+from autoscaler.server.policy_watch import PolicyWatcher
+from autoscaler.server.store import DecisionStore
+from autoscaler.server.telemetry import Telemetry
+from autoscaler.snapshot import LwsKey
+from tests.server.helpers import T0, FunctionSource, ManualClock, write_policy
+from tests.sources.kube_objects import api_client, lws_object
+from tests.support.fake_apiserver import FakeApiServer, RecordedRequest, status
+
+KEY = LwsKey("inference", "llama-70b")
+EVENTS = "/apis/events.k8s.io/v1/namespaces/inference/events"
+
+
+@pytest.fixture
+def api() -> Iterator[FakeApiServer]:
+    with FakeApiServer() as server:
+        server.put(lws_object(KEY.namespace, "other-lws", 2, 2, ready=2))
+        server.put(lws_object(KEY.namespace, KEY.name, 4, 4, ready=4))
+        yield server
+
+
+def _get(api: FakeApiServer, path: str) -> Any:
+    answer = httpx.get(api.url + path, timeout=30)
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def _events(api: FakeApiServer) -> list[dict[str, Any]]:
+    return [r.json() for r in api.requests if r.method == "POST" and r.path == EVENTS]
+
+
+class _Leader:
+    def __init__(self) -> None:
+        self.leading = True
+
+    def leads(self, _now: float) -> bool:
+        return self.leading
+
+    def release(self, _now: float) -> None:
+        return None
+
+
+def _loop(
+    tmp_path: Path, api: FakeApiServer, level: list[float], leader: Any = None
+) -> tuple[ControlLoop, Telemetry]:
+    """A loop over inference/llama-70b (four ready groups, 8 waiting per group wanted,
+    no windows or steps): the total queue in ``level[0]`` sets the recommendation."""
+    path = write_policy(
+        tmp_path / "p.yaml",
+        scaleUp={"stabilizationWindow": "0s", "maxStep": None},
+        scaleDown={"stabilizationWindow": "0s", "minGroupAge": "0s", "maxStep": None},
+    )
+    telemetry = Telemetry()
+    watcher = PolicyWatcher([path], telemetry)
+    watcher.load_initial()
+    recorder = EventRecorder(KubeEventSink(api_client(api)), "lws-autoscaler-0", telemetry)
+    loop = ControlLoop(
+        FunctionSource({KEY: lambda _now: level[0]}),
+        watcher,
+        DecisionStore(max_age=45),
+        telemetry,
+        ManualClock(),
+        15.0,
+        leader=leader,
+        events=recorder,
+    )
+    return loop, telemetry
+
+
+def _cycle(loop: ControlLoop) -> Decision:
+    clock = loop.clock
+    assert isinstance(clock, ManualClock)
+    clock.advance(15)
+    (decision,) = loop.run_cycle(clock.now())
+    assert loop.events is not None
+    assert loop.events.flush(30)  # written by the recorder's own thread
+    return decision
+
+
+def test_a_changed_recommendation_is_an_event_on_the_lws(
+    tmp_path: Path, api: FakeApiServer
+) -> None:
+    level = [32.0]
+    loop, telemetry = _loop(tmp_path, api, level)
+    first = _cycle(loop)
+    assert first.replicas == 4
+    assert _events(api) == []  # the first decision of this process tells nothing
+    level[0] = 64.0
+    assert _cycle(loop).replicas == 8
+    (sent,) = _events(api)
+    # As the API server stored it: created, not refused by its validation.
+    stored = _get(api, f"{EVENTS}/{sent['metadata']['name']}")
+    assert stored["reason"] == "ScaleUpRecommended"
+    assert stored["type"] == "Normal"
+    assert stored["note"].startswith("recommended 8 groups (was 4; current 4): ")
+    assert stored["reportingController"] == REPORTING_CONTROLLER
+    assert stored["reportingInstance"] == "lws-autoscaler-0"
+    assert stored["eventTime"] == micro_time(loop.clock.now()).isoformat()
+    lws = _get(
+        api, f"/apis/leaderworkerset.x-k8s.io/v1/namespaces/inference/leaderworkersets/{KEY.name}"
+    )
+    # kubectl describe finds an object's events by its uid: the right LWS's, not the other's.
+    assert stored["regarding"] == {
+        "apiVersion": "leaderworkerset.x-k8s.io/v1",
+        "kind": "LeaderWorkerSet",
+        "namespace": KEY.namespace,
+        "name": KEY.name,
+        "uid": lws["metadata"]["uid"],
+    }
+    assert (
+        telemetry.registry.get_sample_value("lws_autoscaler_events_total", {"result": "created"})
+        == 1
+    )
+    _cycle(loop)  # unchanged: nothing more
+    level[0] = 16.0
+    assert _cycle(loop).replicas == 3  # the KV-cache signal keeps 2.5 groups
+    assert [e["reason"] for e in _events(api)] == ["ScaleUpRecommended", "ScaleDownRecommended"]
+
+
+def test_only_the_leader_writes_but_every_replica_follows(
+    tmp_path: Path, api: FakeApiServer
+) -> None:
+    level, leader = [32.0], _Leader()
+    leader.leading = False
+    loop, _ = _loop(tmp_path, api, level, leader)
+    _cycle(loop)
+    level[0] = 64.0
+    _cycle(loop)  # a change, seen by a replica that does not lead: no event
+    assert _events(api) == []
+    leader.leading = True
+    _cycle(loop)  # now leading, nothing changed since: still nothing to tell
+    assert _events(api) == []
+    level[0] = 16.0
+    down = _cycle(loop).replicas
+    assert down is not None
+    assert down < 8
+    # The change since the last cycle, which the replica followed while not leading.
+    assert [e["note"].split(":")[0] for e in _events(api)] == [
+        f"recommended {down} groups (was 8; current 4)"
+    ]
+
+
+def test_a_refused_event_is_counted_and_logged_once_and_the_loop_goes_on(
+    tmp_path: Path, api: FakeApiServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    def forbid(_body: Any, _request: RecordedRequest) -> tuple[int, Any]:
+        return 403, status(403, "Forbidden", "events.events.k8s.io is forbidden")
+
+    api.on_post(EVENTS, forbid)
+    level = [32.0]
+    loop, telemetry = _loop(tmp_path, api, level)
+    _cycle(loop)
+    with caplog.at_level(logging.WARNING, logger="autoscaler.server.events"):
+        for value in (64.0, 16.0, 48.0):
+            level[0] = value
+            decision = _cycle(loop)
+    assert decision.replicas == 6  # decisions go on
+    failed = telemetry.registry.get_sample_value(
+        "lws_autoscaler_events_total", {"result": "failed"}
+    )
+    assert failed == 3
+    assert caplog.text.count("could not create an event") == 1
+    assert "Forbidden" in caplog.text or "403" in caplog.text
+
+
+class _SlowSink:
+    """A sink whose API calls wait until released, as a hung API server's do."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.created: list[Any] = []
+        self.uid_reads = 0
+        self.uid: str | None = None
+        self.uid_fails = False
+
+    def create(self, namespace: str, body: Any) -> None:
+        assert self.release.wait(30)
+        self.created.append(body)
+
+    def lws_uid(self, key: LwsKey) -> str | None:
+        self.uid_reads += 1
+        if self.uid_fails:
+            raise OSError("connection refused")
+        return self.uid
+
+
+def _changes(n: int) -> list[tuple[Decision, Decision]]:
+    keys = [LwsKey("inference", f"lws-{i}") for i in range(n)]
+    return [
+        (
+            Decision(k, k.name, T0, 2, 2, None, (), ()),
+            Decision(k, k.name, T0, 3, 2, None, (), ()),
+        )
+        for k in keys
+    ]
+
+
+def test_a_hung_api_server_never_holds_up_a_cycle_and_a_full_queue_drops(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sink, telemetry = _SlowSink(), Telemetry()
+    recorder = EventRecorder(sink, "pod-0", telemetry, queue_size=5)
+    changes = _changes(20)
+    recorder.record([before for before, _ in changes], T0, write=True)
+    with caplog.at_level(logging.WARNING, logger="autoscaler.server.events"):
+        queued = recorder.record([after for _, after in changes], T0 + 15, write=True)
+    # Returned while the writer waits on the first create: five queued (one of them
+    # taken by the writer, four waiting, then one more fits), the rest dropped.
+    assert 5 <= queued <= 6
+    dropped = telemetry.registry.get_sample_value(
+        "lws_autoscaler_events_total", {"result": "dropped"}
+    )
+    assert dropped == 20 - queued
+    assert caplog.text.count("dropping new ones") == 1
+    sink.release.set()
+    assert recorder.flush(30)
+    assert len(sink.created) == queued
+    recorder.close()
+
+
+def test_the_uid_is_read_again_soon_when_missing_and_not_per_event_when_failing() -> None:
+    sink, telemetry = _SlowSink(), Telemetry()
+    sink.release.set()
+    recorder = EventRecorder(sink, "pod-0", telemetry)
+    key = LwsKey("inference", "lws-0")
+
+    def change(at: float, replicas: int) -> None:
+        decision = Decision(key, key.name, at, replicas, 2, None, (), ())
+        recorder.record([decision], at, write=True)
+        assert recorder.flush(30)
+
+    change(T0, 2)
+    change(T0 + 15, 3)  # the LWS does not exist yet: no uid
+    sink.uid = "uid-1"  # created since
+    change(T0 + 30, 4)  # within 30 s: not read again
+    change(T0 + 60, 5)  # read again: found, and kept
+    change(T0 + 75, 6)
+    assert [b["regarding"].get("uid") for b in sink.created] == [None, None, "uid-1", "uid-1"]
+    assert sink.uid_reads == 2
+
+    sink.uid_fails = True
+    change(T0 + 700, 7)  # the uid is 10 min old: read again, fails
+    change(T0 + 715, 8)  # the failure is kept too: no read for this event
+    assert sink.uid_reads == 3
+    assert [b["regarding"].get("uid") for b in sink.created[-2:]] == [None, None]
+    recorder.close()
+
+
+def test_a_flapping_lws_is_throttled_as_client_gos_spam_filter_does() -> None:
+    sink, telemetry = _SlowSink(), Telemetry()
+    sink.release.set()
+    recorder = EventRecorder(sink, "pod-0", telemetry)
+    key = LwsKey("inference", "flapping")
+    other = LwsKey("inference", "steady")
+
+    def cycle(at: float, replicas: int) -> None:
+        flap = Decision(key, key.name, at, replicas, 2, None, (), ())
+        calm = Decision(other, other.name, at, 2 + (at >= T0 + 1000 * 15), 2, None, (), ())
+        recorder.record([flap, calm], at, write=True)
+
+    for i in range(100):  # 15 s apart: a change every cycle for 25 minutes
+        cycle(T0 + 15 * i, 2 + i % 2)
+    assert recorder.flush(30)
+    flapping = [b for b in sink.created if b["regarding"]["name"] == "flapping"]
+    # A burst of 25, then one per 5 minutes: 99 changes in 1,485 s make 25 + 4 events.
+    assert len(flapping) == int(BURST) + int(99 * 15 / REFILL_SECONDS)
+    throttled = telemetry.registry.get_sample_value(
+        "lws_autoscaler_events_total", {"result": "throttled"}
+    )
+    assert throttled == 99 - len(flapping)
+    # Another LWS has a bucket of its own.
+    cycle(T0 + 15_000, 2)
+    assert recorder.flush(30)
+    assert [b["regarding"]["name"] for b in sink.created].count("steady") == 1
+    recorder.close()
