@@ -9,7 +9,9 @@ holds LWS objects shaped like the real ones (``tests/sources/kube_objects.py``).
 
 from __future__ import annotations
 
+import json
 import logging
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -134,6 +136,17 @@ def test_a_changed_recommendation_is_an_event_on_the_lws(
         telemetry.registry.get_sample_value("lws_autoscaler_events_total", {"result": "created"})
         == 1
     )
+    # What an operator reads with kubectl: the event, listed by the API.
+    kubeconfig = api.write_kubeconfig(tmp_path / "kc", token="t")
+    listed = subprocess.run(
+        ["kubectl", "--kubeconfig", str(kubeconfig), "get", "--raw", EVENTS],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    (item,) = json.loads(listed.stdout)["items"]
+    assert (item["reason"], item["regarding"]["name"]) == ("ScaleUpRecommended", KEY.name)
     _cycle(loop)  # unchanged: nothing more
     level[0] = 16.0
     assert _cycle(loop).replicas == 3  # the KV-cache signal keeps 2.5 groups
