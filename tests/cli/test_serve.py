@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 import yaml
 
@@ -167,6 +170,78 @@ def test_serve_elects_on_a_lease_and_releases_it_on_sigterm(tmp_path: Path) -> N
     assert all(w.path == f"{leases}/lws-autoscaler" for w in writes[1:])
     # The last write is the release at SIGTERM: the other replica need not wait 3 s.
     assert writes[-1].json()["spec"]["holderIdentity"] == ""
+
+
+@pytest.mark.slow
+def test_serve_writes_an_event_on_the_lws_when_its_recommendation_changes(
+    tmp_path: Path,
+) -> None:
+    """``serve`` end to end: the real process scrapes a leader on 127.0.0.1, lists the
+    LWS and its pods, and when the leader's queue grows, writes a ScaleUpRecommended
+    Event on the LWS through its kubeconfig. No kube-apiserver can run here: the
+    kubeconfig points at the wire-level fake (tests/support/fake_apiserver.py), which
+    validates Events at create as kube-apiserver does."""
+    from tests.server.helpers import write_policy
+    from tests.sources.kube_objects import lws_object, pod_object
+    from tests.support.exporter import FakeLeader, MetricsExporter
+    from tests.support.fake_apiserver import FakeApiServer
+
+    leader = FakeLeader("inference", "llama", "llama-0", waiting=5)
+    exporter = MetricsExporter([leader]).start()
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    write_policy(
+        policies / "llama.yaml",
+        name="llama",
+        lws="llama",
+        signals=[{"type": "queueDepth", "targetPerGroup": 10}],
+        metrics={"scrape": {"port": "http"}},
+        scaleUp={"stabilizationWindow": "0s", "maxStep": None},
+    )
+    events = "/apis/events.k8s.io/v1/namespaces/inference/events"
+    lists = "/apis/leaderworkerset.x-k8s.io/v1/namespaces/inference/leaderworkersets"
+    try:
+        with FakeApiServer() as api:
+            lws = api.put(lws_object("inference", "llama", replicas=1, status=1, ready=1, size=1))
+            ports = {"http": exporter.port}
+            api.put(pod_object("inference", "llama", 0, 0, ip="127.0.0.1", size=1, ports=ports))
+            config = api.write_kubeconfig(tmp_path / "kubeconfig", token="sa")
+            command = [
+                *(sys.executable, "-m", "autoscaler.cli.main", "serve", "--source", "scrape"),
+                *("--policies", str(policies), "--kubeconfig", str(config), "--disable-auth"),
+                *("--insecure", "--insecure-port", str(free_port()), "--cycle", "1s"),
+            ]
+            process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+            try:
+
+                def wait(condition: Any, what: str) -> None:
+                    deadline = time.monotonic() + 60
+                    while not condition():
+                        assert process.poll() is None, process.communicate()[1]
+                        assert time.monotonic() < deadline, what
+                        time.sleep(0.2)
+
+                # A few cycles decided on 5 waiting (one group), then the queue grows.
+                wait(lambda: sum(r.path == lists for r in api.requests) >= 3, "no cycles")
+                leader.waiting = 50
+                wait(lambda: any(r.path == events for r in api.requests), "no Event")
+            finally:
+                process.terminate()
+                process.wait(timeout=60)
+                if process.stderr is not None:
+                    process.stderr.close()
+            (post,) = [r for r in api.requests if r.method == "POST" and r.path == events]
+            # Stored: the fake's Event rules (kube-apiserver's) did not refuse it.
+            name = post.json()["metadata"]["name"]
+            assert httpx.get(f"{api.url}{events}/{name}", timeout=30).status_code == 200
+    finally:
+        exporter.stop()
+    event = post.json()
+    assert post.headers["authorization"] == "Bearer sa"
+    assert (event["type"], event["reason"]) == ("Normal", "ScaleUpRecommended")
+    assert event["note"].startswith("recommended 5 groups (was 1; current 1): ")
+    assert event["regarding"]["uid"] == lws["metadata"]["uid"]
+    assert event["reportingInstance"] == socket.gethostname()
 
 
 def test_the_lws_label_flag_reaches_the_prometheus_queries(tmp_path: Path) -> None:
