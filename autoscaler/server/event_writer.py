@@ -29,9 +29,10 @@ from collections.abc import Iterable
 from typing import Any, Protocol
 
 from autoscaler.engine import Decision
-from autoscaler.server.events import LWS_API_VERSION, LwsEvent, event_object, events_for
+from autoscaler.server.events import LwsEvent, event_object, events_for
 from autoscaler.server.telemetry import Telemetry
 from autoscaler.snapshot import LwsKey
+from autoscaler.sources.cluster import LWS_GROUP, LWS_PLURAL, LWS_VERSION
 
 log = logging.getLogger(__name__)
 
@@ -74,12 +75,11 @@ class KubeEventSink:
         self._events.create_namespaced_event(namespace, body, _request_timeout=self._timeout)
 
     def lws_uid(self, key: LwsKey) -> str | None:
-        group, version = LWS_API_VERSION.split("/")
         answer = self._custom.list_namespaced_custom_object(
-            group,
-            version,
+            LWS_GROUP,
+            LWS_VERSION,
             key.namespace,
-            "leaderworkersets",
+            LWS_PLURAL,
             field_selector=f"metadata.name={key.name}",
             _request_timeout=self._timeout,
         )

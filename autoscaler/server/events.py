@@ -17,7 +17,6 @@ per LWS) is :mod:`~autoscaler.server.event_writer`'s job.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
@@ -25,10 +24,10 @@ from typing import Any
 from autoscaler.engine import Decision, ReasonCode
 from autoscaler.server.lease_kube import MicroTime
 from autoscaler.snapshot import LwsKey
+from autoscaler.sources.cluster import LWS_GROUP, LWS_VERSION
 
 REPORTING_CONTROLLER = "lws-autoscaler.io/lws-autoscaler"
 ACTION = "Recommend"
-LWS_API_VERSION = "leaderworkerset.x-k8s.io/v1"
 MAX_NOTE_BYTES = 1024  # the API server refuses a longer note
 
 WARNING_CODES = (
@@ -55,11 +54,6 @@ def _note(text: str) -> str:
     return data[: MAX_NOTE_BYTES - 3].decode(errors="ignore") + "..."
 
 
-def _messages(decision: Decision, codes: Iterable[ReasonCode]) -> str:
-    wanted = set(codes)
-    return "; ".join(r.message for r in decision.reasons if r.code in wanted)
-
-
 def events_for(previous: Decision | None, current: Decision) -> list[LwsEvent]:
     """The events one cycle's decision of one LWS makes, after ``previous`` (None: the
     first decision this process made for it, which tells nothing new)."""
@@ -77,10 +71,10 @@ def events_for(previous: Decision | None, current: Decision) -> list[LwsEvent]:
         why = "; ".join(str(r) for r in current.reasons)
         text = f"recommended {new} groups (was {was}; current {size})"
         events.append(LwsEvent(current.key, "Normal", reason, _note(f"{text}: {why}")))
-    before = {r.code for r in previous.reasons}
+    before, now = {r.code for r in previous.reasons}, {r.code for r in current.reasons}
     for code in WARNING_CODES:
-        if any(r.code is code for r in current.reasons) and code not in before:
-            text = _messages(current, [code])
+        if code in now and code not in before:
+            text = "; ".join(r.message for r in current.reasons if r.code is code)
             events.append(LwsEvent(current.key, "Warning", code.value, _note(text)))
     return events
 
@@ -96,7 +90,7 @@ def event_object(event: LwsEvent, uid: str | None, instance: str, now: float, se
     """The ``events.k8s.io/v1`` Event. Named as client-go names them (the object's name,
     a dot, a hexadecimal timestamp), plus ``seq`` so that two events of one cycle differ."""
     regarding = {
-        "apiVersion": LWS_API_VERSION,
+        "apiVersion": f"{LWS_GROUP}/{LWS_VERSION}",
         "kind": "LeaderWorkerSet",
         "namespace": event.key.namespace,
         "name": event.key.name,

@@ -140,16 +140,22 @@ def _tls(files: CertFiles, wall: Wall, telemetry: Telemetry) -> ServingTls:
     )
 
 
+def _swap_in(files: CertFiles, into: CertFiles) -> None:
+    """Write ``files``' certificate and key over ``into``'s: the paths a Secret volume
+    keeps while their contents change."""
+    into.cert.write_bytes(files.cert.read_bytes())
+    into.key.write_bytes(files.key.read_bytes())
+
+
 def test_each_change_of_judgement_is_logged_once_and_a_renewal_resets_it(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     pki = TestPki(tmp_path / "pki")
     start = float(int(time.time()))
     first = _server_cert(pki, start, start + 30 * DAY)
-    # The files a Secret volume would swap: the same paths, new contents.
-    cert, key = tmp_path / "tls.crt", tmp_path / "tls.key"
-    cert.write_bytes(first.cert.read_bytes())
-    key.write_bytes(first.key.read_bytes())
+    served = CertFiles(cert=tmp_path / "tls.crt", key=tmp_path / "tls.key")
+    _swap_in(first, served)
+    cert = served.cert
     wall, telemetry = Wall(start - 60), Telemetry()
     expiry = telemetry.registry
 
@@ -157,7 +163,7 @@ def test_each_change_of_judgement_is_logged_once_and_a_renewal_resets_it(
         return [(r.levelno, r.getMessage()) for r in caplog.records]
 
     with caplog.at_level(logging.WARNING, logger="autoscaler.server.cert_expiry"):
-        tls = _tls(CertFiles(cert=cert, key=key), wall, telemetry)
+        tls = _tls(served, wall, telemetry)
         assert expiry.get_sample_value(EXPIRY, {"file": str(cert)}) == start + 30 * DAY
         # A minute before notBefore (an issuer's clock ahead of ours).
         ((level, text),) = messages()
@@ -188,9 +194,7 @@ def test_each_change_of_judgement_is_logged_once_and_a_renewal_resets_it(
 
         # cert-manager renews: the new certificate is in force, exported and judged.
         caplog.clear()
-        renewed = _server_cert(pki, start + 30 * DAY, start + 120 * DAY)
-        cert.write_bytes(renewed.cert.read_bytes())
-        key.write_bytes(renewed.key.read_bytes())
+        _swap_in(_server_cert(pki, start + 30 * DAY, start + 120 * DAY), served)
         assert tls.refresh() is True
         assert messages() == []
         assert tls.expiry.check(wall.now) is Validity.VALID
@@ -202,12 +206,11 @@ def test_a_failed_reload_keeps_judging_the_certificate_in_force(
 ) -> None:
     pki = TestPki(tmp_path / "pki")
     start = float(int(time.time()))
-    first = _server_cert(pki, start, start + 10 * DAY)
-    cert, key = tmp_path / "tls.crt", tmp_path / "tls.key"
-    cert.write_bytes(first.cert.read_bytes())
-    key.write_bytes(first.key.read_bytes())
+    served = CertFiles(cert=tmp_path / "tls.crt", key=tmp_path / "tls.key")
+    _swap_in(_server_cert(pki, start, start + 10 * DAY), served)
+    cert = served.cert
     wall, telemetry = Wall(start), Telemetry()
-    tls = _tls(CertFiles(cert=cert, key=key), wall, telemetry)
+    tls = _tls(served, wall, telemetry)
     # A renewed certificate whose key has not arrived yet: refused, the old one serves.
     cert.write_bytes(_server_cert(pki, start, start + 90 * DAY).cert.read_bytes())
     with caplog.at_level(logging.WARNING):

@@ -220,6 +220,13 @@ class _SlowSink:
         return self.uid
 
 
+def _ready_recorder() -> tuple[_SlowSink, Telemetry, EventRecorder]:
+    """A recorder over a sink that answers at once."""
+    sink, telemetry = _SlowSink(), Telemetry()
+    sink.release.set()
+    return sink, telemetry, EventRecorder(sink, "pod-0", telemetry)
+
+
 def _changes(n: int) -> list[tuple[Decision, Decision]]:
     keys = [LwsKey("inference", f"lws-{i}") for i in range(n)]
     return [
@@ -255,9 +262,7 @@ def test_a_hung_api_server_never_holds_up_a_cycle_and_a_full_queue_drops(
 
 
 def test_the_uid_is_read_again_soon_when_missing_and_not_per_event_when_failing() -> None:
-    sink, telemetry = _SlowSink(), Telemetry()
-    sink.release.set()
-    recorder = EventRecorder(sink, "pod-0", telemetry)
+    sink, _, recorder = _ready_recorder()
     key = LwsKey("inference", "lws-0")
 
     def change(at: float, replicas: int) -> None:
@@ -283,9 +288,7 @@ def test_the_uid_is_read_again_soon_when_missing_and_not_per_event_when_failing(
 
 
 def test_a_flapping_lws_is_throttled_as_client_gos_spam_filter_does() -> None:
-    sink, telemetry = _SlowSink(), Telemetry()
-    sink.release.set()
-    recorder = EventRecorder(sink, "pod-0", telemetry)
+    sink, telemetry, recorder = _ready_recorder()
     key = LwsKey("inference", "flapping")
     other = LwsKey("inference", "steady")
 

@@ -62,7 +62,7 @@ import yaml
 
 from tests.support.background import serve_in_background, shut_down
 from tests.support.certs import CertFiles
-from tests.support.fake_event_rules import invalid_event, undecodable_event
+from tests.support.fake_event_rules import invalid_event
 
 Json = dict[str, Any]
 Handler = Callable[[Json, "RecordedRequest"], "Json | tuple[int, Json]"]
@@ -405,10 +405,8 @@ class FakeApiServer:
             return 500, status(
                 500, "InternalError", "resourceVersion should not be set on objects to be created"
             )
-        problem = _invalid_micro_times(obj) if plural == "leases" else None
+        problem = _undecodable_times(obj, plural)
         is_event = api_version == "events.k8s.io/v1" and plural == "events"
-        if is_event:
-            problem = undecodable_event(obj)
         if problem is not None:
             return 400, status(400, "BadRequest", problem)
         event_problems = invalid_event(obj, namespace) if is_event and creating else []
@@ -547,15 +545,24 @@ def _invalid_lease(lease: Json, creating: bool) -> str | None:
     return None
 
 
-def _invalid_micro_times(lease: Json) -> str | None:
-    """The decoding error kube-apiserver gives a Lease whose times are not MicroTimes."""
-    spec = lease.get("spec") or {}
-    for field_name in ("acquireTime", "renewTime"):
-        value = spec.get(field_name)
+# The MicroTime fields of the kinds the fake decodes: kind, then each field's path.
+_MICRO_TIME_FIELDS = {
+    "leases": ("Lease", (("spec", "acquireTime"), ("spec", "renewTime"))),
+    "events": ("Event", (("eventTime",),)),
+}
+
+
+def _undecodable_times(obj: Json, plural: str) -> str | None:
+    """The decoding error kube-apiserver gives an object whose MicroTimes are not."""
+    kind, paths = _MICRO_TIME_FIELDS.get(plural, ("", ()))
+    for path in paths:
+        value: Any = obj
+        for part in path:
+            value = value.get(part) if isinstance(value, dict) else None
         if value is not None and not (isinstance(value, str) and _MICRO_TIME.match(value)):
             return (
-                f'Lease in version "v1" cannot be handled as a Lease: parsing time {value!r} '
-                f'as "2006-01-02T15:04:05.000000Z07:00": cannot parse'
+                f'{kind} in version "v1" cannot be handled as a {kind}: parsing time '
+                f'{value!r} as "2006-01-02T15:04:05.000000Z07:00": cannot parse'
             )
     return None
 
