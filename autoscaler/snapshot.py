@@ -55,6 +55,26 @@ class GroupStatus:
     ready_at: float | None = None
 
 
+# ``kubectl annotate leaderworkerset NAME lws-autoscaler.io/paused-replicas=4`` pauses
+# autoscaling at 4 groups; ``... lws-autoscaler.io/paused-replicas-`` resumes it (as
+# KEDA's ``autoscaling.keda.sh/paused-replicas`` on a ScaledObject).
+PAUSED_REPLICAS_ANNOTATION = "lws-autoscaler.io/paused-replicas"
+
+
+@dataclass(frozen=True)
+class Pause:
+    """An operator's pause of autoscaling, from the LWS annotation
+    ``lws-autoscaler.io/paused-replicas`` (:func:`autoscaler.sources.cluster.read_pause`).
+
+    ``value`` is the annotation's text (shortened for messages); ``replicas`` the group
+    count it asks for, or None when the text is not one (``"four"``, ``"-1"``): the
+    engine then keeps the current size, since the operator asked for a pause.
+    """
+
+    value: str
+    replicas: int | None
+
+
 def _frozen(
     mapping: Mapping[str, Mapping[Signal, Sample]],
 ) -> Mapping[str, Mapping[Signal, Sample]]:
@@ -71,7 +91,9 @@ class LwsSnapshot:
     - ``leaders``: per leader (keyed by group index as a string, or pod name), the
       samples of each per-group signal;
     - ``aggregates``: LWS-wide samples that are not sums of leaders (the TTFT and
-      queue-wait quantiles over all leaders' histograms, the activation signal).
+      queue-wait quantiles over all leaders' histograms, the activation signal);
+    - ``pause``: the operator's pause of autoscaling on the LWS, if any (known only from
+      the cluster state: None from a source without it).
     """
 
     key: LwsKey
@@ -82,6 +104,7 @@ class LwsSnapshot:
     groups: tuple[GroupStatus, ...] = ()
     leaders: Mapping[str, Mapping[Signal, Sample]] = field(default_factory=dict)
     aggregates: Mapping[Signal, Sample] = field(default_factory=dict)
+    pause: Pause | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "leaders", _frozen(self.leaders))

@@ -31,7 +31,7 @@ def test_post_init_is_not_skipped_by_accident() -> None:
         fast_constructor(LwsSnapshot)
     assert (
         fast_constructor(LwsSnapshot, skip_post_init=True)(
-            LwsKey("ns", "x"), 0.0, 1, 1, 1, (), {}, {}
+            LwsKey("ns", "x"), 0.0, 1, 1, 1, (), {}, {}, None
         ).spec_replicas
         == 1
     )

@@ -17,7 +17,9 @@ The order of the rules, each leaving a reason when it changes the outcome:
 7. never below the groups that exist while a signal is above its target;
 8. scale-to-zero from exactly one group after ``idleAfter`` of idleness (``zero``);
 9. with ``scaleDown.drain``, a lower recommendation waits until the groups it removes
-   have finished their requests (``drain``).
+   have finished their requests (``drain``);
+10. an operator's pause (LWS annotation) replaces the outcome; the rules' state goes
+    on (``pause``).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from autoscaler.engine.missing import (
     wait_for_leaders,
     why_unusable,
 )
+from autoscaler.engine.pause import apply_pause
 from autoscaler.engine.proposals import (
     backlog_holds,
     backlog_message,
@@ -102,12 +105,14 @@ def decide(
     if snapshot is None or snapshot.spec_replicas == 0:
         # No data, or no leader at zero: no evidence of a calm queue (``isolatedBurst``).
         state = state.evolve(queue_calm=None)
+    before = state
     if snapshot is None:
         decision, state = hold(ctx, state, None, (), "the source returned no data for this LWS")
     elif snapshot.spec_replicas == 0:
         decision, state = from_zero(ctx, state, snapshot)
     else:
         decision, state = _scale(ctx, state, snapshot)
+    decision, state = apply_pause(policy, snapshot, before, decision, state, now)
     last = state.decided_at
     interval = now - last if last is not None and now > last else state.interval
     served = now if snapshot is not None and snapshot.ready_replicas else state.served_at

@@ -67,6 +67,8 @@ class ReasonCode(StrEnum):
     SLOW_START = "SlowStart"
     DRAINING = "Draining"
     INVALID_SIGNAL = "InvalidSignal"
+    PAUSED = "Paused"
+    INVALID_PAUSE = "InvalidPause"
 
 
 @dataclass(frozen=True)

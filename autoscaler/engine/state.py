@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, fields
 from operator import itemgetter
 from typing import TypeVar
 
+from autoscaler.snapshot import Pause
+
 T = TypeVar("T")
 
 TimedInts = tuple[tuple[float, int], ...]
@@ -52,7 +54,10 @@ class EngineState:
     - ``start_durations``/``seen_starts``: observed cold starts and the groups already
       counted, as (index, creation time), at most one per index;
     - ``draining``: leaders of the groups a drained scale-down removes, each with the
-      time its drain began (``scaleDown.drain``).
+      time its drain began (``scaleDown.drain``);
+    - ``paused``: the operator's pause in force at the last decision that knew the
+      cluster state, with what it recommended (``pause``): kept while the source
+      returns no snapshot.
     """
 
     first_seen: float | None = None
@@ -73,6 +78,7 @@ class EngineState:
     start_durations: tuple[float, ...] = ()
     seen_starts: frozenset[tuple[int, float]] = field(default_factory=frozenset)
     draining: tuple[tuple[str, float], ...] = ()
+    paused: tuple[Pause, int | None] | None = None
 
     def evolve(self, **changes: object) -> EngineState:
         """A copy with ``changes``; like ``dataclasses.replace``, at a tenth of the cost

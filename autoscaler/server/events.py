@@ -6,8 +6,11 @@
 - ``ScaleUpRecommended`` / ``ScaleDownRecommended`` (Normal) when the recommendation
   changes from one cycle to the next: ``recommended 5 groups (was 3; current 3): <the
   reasons>``, and ``RecommendationResumed`` when there is one again after none;
-- ``SlowStart``, ``FallbackReplicas``, ``NoRecommendation``, ``InvalidSignal`` (Warning)
-  when a decision first gives that reason code, not again every cycle while it lasts.
+- ``SlowStart``, ``FallbackReplicas``, ``NoRecommendation``, ``InvalidSignal``,
+  ``InvalidPause`` (Warning) when a decision first gives that reason code, not again
+  every cycle while it lasts;
+- ``AutoscalingPaused`` / ``AutoscalingResumed`` (Normal) when an operator's pause (the
+  annotation ``lws-autoscaler.io/paused-replicas``) begins and ends.
 
 This module owns what to tell: :func:`events_for`, a pure function of the previous and
 the current decision of one LWS, and the ``events.k8s.io/v1`` object for it
@@ -35,6 +38,7 @@ WARNING_CODES = (
     ReasonCode.FALLBACK,
     ReasonCode.NO_RECOMMENDATION,
     ReasonCode.INVALID_SIGNAL,
+    ReasonCode.INVALID_PAUSE,
 )
 
 
@@ -72,6 +76,15 @@ def events_for(previous: Decision | None, current: Decision) -> list[LwsEvent]:
         text = f"recommended {new} groups (was {was}; current {size})"
         events.append(LwsEvent(current.key, "Normal", reason, _note(f"{text}: {why}")))
     before, now = {r.code for r in previous.reasons}, {r.code for r in current.reasons}
+    paused = ReasonCode.PAUSED
+    if paused in now and paused not in before:
+        text = "; ".join(r.message for r in current.reasons if r.code is paused)
+        events.append(LwsEvent(current.key, "Normal", "AutoscalingPaused", _note(text)))
+    elif paused in before and paused not in now:
+        text = f"the pause was lifted: the rules recommend {current.replicas} groups"
+        if current.replicas is None:
+            text = "the pause was lifted; the rules make no recommendation"
+        events.append(LwsEvent(current.key, "Normal", "AutoscalingResumed", _note(text)))
     for code in WARNING_CODES:
         if code in now and code not in before:
             text = "; ".join(r.message for r in current.reasons if r.code is code)

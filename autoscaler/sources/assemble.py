@@ -2,16 +2,17 @@
 
 Rules, the same for every source:
 
-- With the cluster state, replica counts and groups come from the API server, and only
-  the leaders of live groups count: a series of a deleted pod that Prometheus still holds
-  inside its lookback is dropped.
+- With the cluster state, replica counts, groups and an operator's pause come from the
+  API server, and only the leaders of live groups count: a series of a deleted pod that
+  Prometheus still holds inside its lookback is dropped.
 - Without it (Prometheus-only deployments, recordings without replica series), the
-  number of reporting leaders stands for ``spec``, ``status`` and ``ready`` replicas, and
-  groups are unknown. This undercounts starting groups (they do not report yet), which
-  only makes the engine more willing to scale up. Leaders the source knows exist but
-  whose scrapes fail (``silent``, :mod:`autoscaler.sources.down_leaders`) count as
-  ready groups that do not report, as the cluster state would count them: the engine
-  then applies its partial-data rules instead of seeing a group fewer.
+  number of reporting leaders stands for ``spec``, ``status`` and ``ready`` replicas,
+  groups are unknown, and so is a pause. This undercounts starting groups (they do not
+  report yet), which only makes the engine more willing to scale up. Leaders the source
+  knows exist but whose scrapes fail (``silent``,
+  :mod:`autoscaler.sources.down_leaders`) count as ready groups that do not report, as
+  the cluster state would count them: the engine then applies its partial-data rules
+  instead of seeing a group fewer.
 - Without the cluster state (or replica series), a target with no series at all is an
   error, not an empty snapshot: an LWS at zero is believed only from the API server,
   never from the absence of series (absence is not zero). With it, or with ``silent``
@@ -76,6 +77,7 @@ def assemble(
             groups=state.groups,
             leaders=kept,
             aggregates=aggregates,
+            pause=state.pause,
         )
     kept = {pod: samples for pod, samples in leaders.items() if samples}
     if replicas is None:

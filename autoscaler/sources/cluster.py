@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from autoscaler.snapshot import GroupStatus, LwsKey
+from autoscaler.snapshot import PAUSED_REPLICAS_ANNOTATION, GroupStatus, LwsKey, Pause
 
 # Labels the LWS controller puts on every pod (kubernetes-sigs/lws,
 # api/leaderworkerset/v1/leaderworkerset_types.go).
@@ -25,6 +25,25 @@ WORKER_INDEX_LABEL = "leaderworkerset.sigs.k8s.io/worker-index"
 LWS_GROUP = "leaderworkerset.x-k8s.io"
 LWS_VERSION = "v1"
 LWS_PLURAL = "leaderworkersets"
+# A group count has at most 9 digits (replicas.max is an int32); the text of a longer
+# value is cut in messages, where a pasted manifest would otherwise fill every reason.
+_PAUSE_DIGITS = 9
+_PAUSE_SHOWN = 40
+
+
+def read_pause(annotations: Mapping[str, object] | None) -> Pause | None:
+    """The pause an LWS's annotations ask for: ``"4"`` (spaces around it allowed) is
+    4 groups; any other text is a pause at the current size (``replicas`` None); no
+    annotation is no pause."""
+    if not annotations or PAUSED_REPLICAS_ANNOTATION not in annotations:
+        return None
+    text = str(annotations[PAUSED_REPLICAS_ANNOTATION])
+    shown = text if len(text) <= _PAUSE_SHOWN else text[: _PAUSE_SHOWN - 3] + "..."
+    digits = text.strip()
+    # isdigit() alone admits "²" and other digits int() reads or refuses; ASCII only.
+    if digits.isascii() and digits.isdigit() and len(digits) <= _PAUSE_DIGITS:
+        return Pause(shown, int(digits))
+    return Pause(shown, None)
 
 
 @dataclass(frozen=True)
@@ -65,6 +84,7 @@ class LwsState:
     ready_replicas: int
     groups: tuple[GroupStatus, ...] = ()
     leaders: tuple[LeaderPod, ...] = field(default_factory=tuple)
+    pause: Pause | None = None
 
     @property
     def leader_names(self) -> frozenset[str]:

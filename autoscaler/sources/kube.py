@@ -9,7 +9,8 @@ selected by ``leaderworkerset.sigs.k8s.io/name in (a,b,...)``. From them:
 - one group per ``group-index``: created when its leader pod was created, ready when all
   ``spec.leaderWorkerTemplate.size`` pods are Ready (at the latest of their Ready
   transitions), as the LWS controller counts a ready group;
-- the leader pods (``worker-index`` 0) with their IPs, for the direct-scrape source.
+- the leader pods (``worker-index`` 0) with their IPs, for the direct-scrape source;
+- an operator's pause (the annotation ``lws-autoscaler.io/paused-replicas``).
 
 Terminating pods are ignored: their group is going away. While groups are leaving after
 a scale-down, the LWS status still counts them, so the counts are capped at the groups
@@ -45,6 +46,7 @@ from autoscaler.sources.cluster import (
     ClusterStates,
     LeaderPod,
     LwsState,
+    read_pause,
     ready_among_created,
 )
 
@@ -162,6 +164,7 @@ def lws_state(lws: Json, pods: Sequence[Json]) -> LwsState:
         ready_replicas=ready_among_created(ready_groups, groups_created),
         groups=tuple(groups),
         leaders=tuple(leaders),
+        pause=read_pause(meta.get("annotations")),
     )
 
 

@@ -45,7 +45,7 @@ def snapshot(
 ) -> LwsSnapshot:
     """An ``LwsSnapshot`` over ``leaders`` (a ``MappingProxyType`` of ``LeaderView``) and
     ``aggregates`` (a ``MappingProxyType``), taken as they are: nobody may mutate what
-    they wrap."""
+    they wrap. No pause: a recording carries no cluster annotations."""
     return _snapshot(
-        key, now, spec_replicas, status_replicas, ready_replicas, groups, leaders, aggregates
+        key, now, spec_replicas, status_replicas, ready_replicas, groups, leaders, aggregates, None
     )

@@ -105,7 +105,7 @@ def test_promtool_accepts_the_rules(tmp_path: Path) -> None:
     path = _rules_file(tmp_path, RULES)
     checked = _promtool("check", "rules", str(path), cwd=tmp_path)
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "SUCCESS: 8 rules found" in checked.stdout
+    assert "SUCCESS: 9 rules found" in checked.stdout
 
 
 def _expand(annotations: dict[str, str], labels: dict[str, str]) -> dict[str, str]:
@@ -131,6 +131,8 @@ SLOW = (
     ',exported_namespace="inference",leaderworkerset="llama-70b",policy="llama-70b",'
     'reason="SlowStart"'
 )
+
+PAUSED = SLOW.replace("SlowStart", "Paused")
 
 CERT_EXPIRY = "lws_autoscaler_serving_certificate_expiry_timestamp_seconds"
 CERT_LABELS = ',pod="p-0",file="/var/run/serving-cert/tls.crt"'
@@ -238,6 +240,30 @@ ALERT_CASES = [
         [],
         id="other-reasons-do-not-fire",
     ),
+    # Paused from minute 1, counted each 15 s cycle: pending from minute 2, firing 12 h
+    # later (the default pausedWarningHours).
+    pytest.param(
+        [_series("lws_autoscaler_decision_reasons_total", PAUSED, "_x1 4+4x800")],
+        "723m",
+        "LwsAutoscalerPaused",
+        [_fired("warning", exported_namespace="inference", leaderworkerset="llama-70b")],
+        id="paused-for-12-hours",
+    ),
+    pytest.param(
+        [_series("lws_autoscaler_decision_reasons_total", PAUSED, "_x1 4+4x800")],
+        "715m",
+        "LwsAutoscalerPaused",
+        [],
+        id="paused-under-12-hours",
+    ),
+    # Resumed at minute 600, paused again at minute 605: the pause is 2 h old at 725 m.
+    pytest.param(
+        [_series("lws_autoscaler_decision_reasons_total", PAUSED, "_x1 4+4x598 2396x6 2400+4x200")],
+        "725m",
+        "LwsAutoscalerPaused",
+        [],
+        id="a-pause-lifted-starts-over",
+    ),
     pytest.param(
         [_series("lws_autoscaler_front_proxy_ca_loaded", ',pod="p-0"', "0x30")],
         "15m",
@@ -339,6 +365,37 @@ def test_alert_fires_when_and_only_when_it_should(
     }
     # promtool compares the whole label set and the whole annotation set (templates
     # expanded), so each expected set above is the alert's every label.
+    (tmp_path / "case.yaml").write_text(yaml.safe_dump(case))
+    tested = _promtool("test", "rules", "case.yaml", cwd=tmp_path)
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+
+
+def test_the_pause_alert_follows_its_hours(tmp_path: Path) -> None:
+    values = {**RULES, "prometheusRule": {"enabled": True, "pausedWarningHours": 2}}
+    rules = _rules_file(tmp_path, values)
+    annotations = _alerts(values)["LwsAutoscalerPaused"]["annotations"]
+    assert "paused for 2 hours" in annotations["summary"]
+    labels = _fired("warning", exported_namespace="inference", leaderworkerset="llama-70b")
+    series = [_series("lws_autoscaler_decision_reasons_total", PAUSED, "_x1 4+4x200")]
+    expected = [{"exp_labels": labels, "exp_annotations": _expand(annotations, labels)}]
+    case = {
+        "rule_files": [rules.name],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": series,
+                "alert_rule_test": [
+                    {"eval_time": "115m", "alertname": "LwsAutoscalerPaused", "exp_alerts": []},
+                    {
+                        "eval_time": "123m",
+                        "alertname": "LwsAutoscalerPaused",
+                        "exp_alerts": expected,
+                    },
+                ],
+            }
+        ],
+    }
     (tmp_path / "case.yaml").write_text(yaml.safe_dump(case))
     tested = _promtool("test", "rules", "case.yaml", cwd=tmp_path)
     assert tested.returncode == 0, tested.stdout + tested.stderr

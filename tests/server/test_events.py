@@ -62,6 +62,30 @@ CASES = [
     pytest.param(
         _decision(4), _decision(4, ReasonCode.PARTIAL_DATA), [], id="other-codes-are-quiet"
     ),
+    pytest.param(
+        _decision(6, ReasonCode.SIGNAL),
+        _decision(4, ReasonCode.PAUSED, ReasonCode.SIGNAL),
+        [("Normal", "ScaleDownRecommended"), ("Normal", "AutoscalingPaused")],
+        id="paused",
+    ),
+    pytest.param(
+        _decision(4, ReasonCode.PAUSED),
+        _decision(4, ReasonCode.PAUSED),
+        [],
+        id="a-pause-that-lasts-is-told-once",
+    ),
+    pytest.param(
+        _decision(4, ReasonCode.SIGNAL),
+        _decision(4, ReasonCode.INVALID_PAUSE, ReasonCode.PAUSED),
+        [("Normal", "AutoscalingPaused"), ("Warning", "InvalidPause")],
+        id="paused-by-a-value-that-is-no-count",
+    ),
+    pytest.param(
+        _decision(4, ReasonCode.PAUSED),
+        _decision(7, ReasonCode.SIGNAL),
+        [("Normal", "ScaleUpRecommended"), ("Normal", "AutoscalingResumed")],
+        id="resumed",
+    ),
 ]
 
 
@@ -78,6 +102,17 @@ def test_the_scale_note_says_what_and_why() -> None:
     unknown = Decision(KEY, "p", T0, 6, None, None, (), ())
     (event,) = events_for(_decision(None), unknown)
     assert event.note == "recommended 6 groups (was none; current unknown): "
+
+
+def test_the_pause_notes_say_what_was_paused_and_what_the_rules_say_after() -> None:
+    paused = _decision(2, ReasonCode.PAUSED, ReasonCode.SIGNAL)
+    (_, event) = events_for(_decision(4), paused)
+    assert event.note == "Paused says why"
+    (_, event) = events_for(paused, _decision(5, ReasonCode.SIGNAL))
+    assert event.note == "the pause was lifted: the rules recommend 5 groups"
+    lifted = events_for(paused, _decision(None, ReasonCode.NO_RECOMMENDATION))
+    (event,) = [e for e in lifted if e.reason == "AutoscalingResumed"]
+    assert event.note == "the pause was lifted; the rules make no recommendation"
 
 
 def test_a_long_note_is_cut_to_the_api_limit_on_a_character() -> None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from autoscaler.signals import Signal
-from autoscaler.snapshot import LwsKey, LwsSnapshot, Sample
+from autoscaler.snapshot import LwsKey, LwsSnapshot, Pause, Sample
 from autoscaler.sources.assemble import assemble
+from autoscaler.sources.cluster import LeaderPod, LwsState
 
 KEY = LwsKey("inference", "llama")
 
@@ -27,3 +28,16 @@ def test_recorded_counts_within_bounds_are_kept() -> None:
         1,
         2,
     )
+
+
+def test_a_pause_comes_with_the_cluster_state_only() -> None:
+    leaders = {"llama-0": {Signal.QUEUE_DEPTH: Sample(3.0, 100.0)}}
+    leader = LeaderPod("llama-0", 0, ready=True)
+    state = LwsState(KEY, 1, 1, 1, leaders=(leader,), pause=Pause("2", 2))
+    with_state = assemble(KEY, 100.0, leaders, {}, state)
+    assert isinstance(with_state, LwsSnapshot)
+    assert with_state.pause == Pause("2", 2)
+    # Counts from a recording: no annotations, so no pause.
+    recorded = assemble(KEY, 100.0, leaders, {}, None, replicas=(1, 1, 1))
+    assert isinstance(recorded, LwsSnapshot)
+    assert recorded.pause is None

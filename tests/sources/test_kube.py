@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from autoscaler.engine import EngineState, decide
@@ -16,8 +17,16 @@ from autoscaler.engine.decision import SignalStatus
 from autoscaler.errors import QueryRejectedError, SourceUnavailableError
 from autoscaler.policy import load_policy_file
 from autoscaler.signals import Signal
-from autoscaler.snapshot import GroupStatus, LwsKey, LwsSnapshot, Sample
+from autoscaler.snapshot import (
+    PAUSED_REPLICAS_ANNOTATION,
+    GroupStatus,
+    LwsKey,
+    LwsSnapshot,
+    Pause,
+    Sample,
+)
 from autoscaler.sources.assemble import assemble
+from autoscaler.sources.cluster import read_pause
 from autoscaler.sources.kube import READY_TIME_UNKNOWN, KubernetesClusterReader, parse_time
 from tests.sources.kube_objects import api_client, lws_object, pod_object
 from tests.support.fake_apiserver import FakeApiServer, status
@@ -284,3 +293,56 @@ def test_a_group_restarting_during_a_scale_down_is_still_created(api: FakeApiSer
         LwsKey("inference", "llama")
     ]
     assert (state.status_replicas, state.ready_replicas) == (2, 1)
+
+
+def test_an_operators_pause_is_read_from_the_lws_annotation(api: FakeApiServer) -> None:
+    """``kubectl annotate leaderworkerset llama lws-autoscaler.io/paused-replicas=2`` sends
+    a JSON merge patch of the annotations; the next read carries the pause, and the
+    patch removing it (``...paused-replicas-``: the key set to null) lifts it."""
+    api.put(lws_object("inference", "llama", replicas=4, status=4, ready=4))
+    key = LwsKey("inference", "llama")
+    reader = KubernetesClusterReader(api_client(api))
+    assert reader.read([key])[key].pause is None
+    path = "/apis/leaderworkerset.x-k8s.io/v1/namespaces/inference/leaderworkersets/llama"
+
+    def annotate(value: str | None) -> None:
+        patch = {"metadata": {"annotations": {PAUSED_REPLICAS_ANNOTATION: value}}}
+        answer = httpx.patch(
+            api.url + path,
+            json=patch,
+            headers={"content-type": "application/merge-patch+json"},
+            timeout=30,
+        )
+        assert answer.status_code == 200, answer.text
+
+    annotate("2")
+    assert reader.read([key])[key].pause == Pause("2", 2)
+    annotate("two")
+    assert reader.read([key])[key].pause == Pause("two", None)
+    annotate(None)
+    assert reader.read([key])[key].pause is None
+
+
+@pytest.mark.parametrize(
+    ("annotations", "expected"),
+    [
+        (None, None),
+        ({}, None),
+        ({"other.io/paused-replicas": "3"}, None),
+        ({PAUSED_REPLICAS_ANNOTATION: "3"}, Pause("3", 3)),
+        ({PAUSED_REPLICAS_ANNOTATION: " 03\n"}, Pause(" 03\n", 3)),
+        ({PAUSED_REPLICAS_ANNOTATION: "0"}, Pause("0", 0)),
+        ({PAUSED_REPLICAS_ANNOTATION: "999999999"}, Pause("999999999", 999_999_999)),
+        # Not a group count: a pause at the current size (replicas None).
+        ({PAUSED_REPLICAS_ANNOTATION: "1000000000"}, Pause("1000000000", None)),
+        ({PAUSED_REPLICAS_ANNOTATION: "-1"}, Pause("-1", None)),
+        ({PAUSED_REPLICAS_ANNOTATION: "2.5"}, Pause("2.5", None)),
+        ({PAUSED_REPLICAS_ANNOTATION: "true"}, Pause("true", None)),
+        ({PAUSED_REPLICAS_ANNOTATION: "\u00b2"}, Pause("\u00b2", None)),  # superscript two
+        ({PAUSED_REPLICAS_ANNOTATION: ""}, Pause("", None)),
+        # A pasted manifest is cut in messages (at 40 characters).
+        ({PAUSED_REPLICAS_ANNOTATION: "x" * 5000}, Pause("x" * 37 + "...", None)),
+    ],
+)
+def test_read_pause(annotations: dict[str, str] | None, expected: Pause | None) -> None:
+    assert read_pause(annotations) == expected

@@ -1,0 +1,164 @@
+"""An operator's pause (``lws-autoscaler.io/paused-replicas``): the paused count replaces
+the rules' outcome, within the bounds, draining first; the rules' state goes on, so the
+first decision after the pause is the one the rules would have made anyway."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from autoscaler.engine import ReasonCode
+from autoscaler.engine.pause import DRIVER
+from autoscaler.snapshot import LwsSnapshot, Pause
+from tests.engine.factories import T0, Driver, codes, make_policy, ready_groups, snapshot
+
+R = ReasonCode
+DRAIN = {"scaleDown": {"drain": {"enabled": True, "timeout": "2m"}}}
+ACTIVATION = {"query": "sum(rate(gateway_requests_total[1m]))", "threshold": 0.5}
+TO_ZERO = {"enabled": True, "activation": ACTIVATION}
+
+
+def paused(snap: LwsSnapshot, value: str | None) -> LwsSnapshot:
+    """``snap`` with the annotation's text ``value`` read as the cluster reader reads it."""
+    if value is None:
+        return snap
+    digits = value.strip()
+    count = int(digits) if digits.isascii() and digits.isdigit() else None
+    return dataclasses.replace(snap, pause=Pause(value, count))
+
+
+def busy(now: float, groups: int, queue: float, running: float = 3.0) -> LwsSnapshot:
+    """``groups`` ready groups (an hour old), each with ``queue`` waiting."""
+    return snapshot(
+        now,
+        groups=ready_groups(groups, ready_at=T0 - 3600),
+        queue=[queue] * groups,
+        running=[running] * groups,
+    )
+
+
+@pytest.mark.parametrize(
+    ("spec", "current", "value", "expected", "reason_codes"),
+    [
+        # The queue asks for 8 groups (4 x 20 / 10); the pause wins either way.
+        ({}, 4, "2", 2, [R.PAUSED]),
+        ({}, 4, "6", 6, [R.PAUSED]),
+        ({}, 4, " 5 ", 5, [R.PAUSED]),
+        # Within the bounds, which are the HPA's: it would clamp there anyway.
+        ({}, 4, "25", 10, [R.PAUSED]),
+        ({"replicas": {"min": 2}}, 4, "0", 2, [R.PAUSED]),
+        ({"scaleToZero": TO_ZERO}, 4, "0", 0, [R.PAUSED]),
+        # Not a group count: a pause at the current size, with a warning.
+        ({}, 4, "four", 4, [R.INVALID_PAUSE, R.PAUSED]),
+        ({}, 4, "-1", 4, [R.INVALID_PAUSE, R.PAUSED]),
+        ({}, 4, "", 4, [R.INVALID_PAUSE, R.PAUSED]),
+    ],
+)
+def test_the_paused_count_replaces_the_rules(
+    spec: dict[str, Any], current: int, value: str, expected: int, reason_codes: list[str]
+) -> None:
+    decision = Driver(make_policy(**spec)).step(paused(busy(T0, current, queue=20.0), value))
+    assert decision.replicas == expected
+    assert decision.driver == DRIVER
+    assert codes(decision)[: len(reason_codes)] == reason_codes
+    # The rules' own account follows: what they would have recommended, and why.
+    assert R.SIGNAL in codes(decision)
+    assert "the rules alone would recommend 8" in decision.reasons[len(reason_codes) - 1].message
+
+
+def test_without_a_pause_nothing_changes() -> None:
+    plain = Driver(make_policy()).step(busy(T0, 4, queue=20.0))
+    assert plain.replicas == 8
+    assert plain.driver == "queueDepth"
+    assert R.PAUSED not in codes(plain)
+
+
+def test_a_pause_below_the_current_size_drains_first() -> None:
+    d = Driver(make_policy(**DRAIN))
+    first = d.step(paused(busy(d.now, 4, queue=20.0), "2"))
+    # The rules want 8; the pause 2: groups 2 and 3 leave routing, 4 stay recommended.
+    assert first.replicas == 4
+    assert first.draining == ("model-2", "model-3")
+    assert [r.message for r in first.reasons if r.code is R.DRAINING] == [
+        "holding 4 until group(s) 2-3 finish their requests (at most 2m), then 2"
+    ]
+    # Groups 2 and 3 report nothing running and nothing waiting: the pause reaches 2.
+    d.now += 15
+    idle = snapshot(
+        d.now,
+        groups=ready_groups(4, ready_at=T0 - 3600),
+        queue=[20.0, 20.0, 0.0, 0.0],
+        running=[3.0, 3.0, 0.0, 0.0],
+    )
+    second = d.step(paused(idle, "2"))
+    assert second.replicas == 2
+    assert "group(s) 2-3 drained: 4 -> 2" in [r.message for r in second.reasons]
+
+
+def test_the_rules_state_goes_on_so_resuming_is_what_the_rules_would_decide() -> None:
+    """Two engines see the same LWS of 10 groups; one is paused at 10 for ten minutes.
+    The rules ran all along in both, so when the pause ends both decide the same: the
+    down window (5 minutes) remembers the targets of 9 recorded while paused, and the
+    queue falling to 3 a group takes the LWS to 9, not to 4 (nor holds it at 10 while a
+    fresh window warms up)."""
+    policy = make_policy(scaleDown={"stabilizationWindow": "5m"})
+    free, held = Driver(policy), Driver(policy)
+    for minute in range(10):
+        now = T0 + 60 * minute
+        free.now = held.now = now
+        free.step(busy(now, 10, queue=7.5))  # 7.5 groups, 9 with the 10% down headroom
+        assert held.step(paused(busy(now, 10, queue=7.5), "10")).replicas == 10
+    assert held.state.paused == (Pause("10", 10), 10)
+    now = T0 + 600
+    free.now = held.now = now
+    resumed, unpaused = held.step(busy(now, 10, queue=3.0)), free.step(busy(now, 10, queue=3.0))
+    assert resumed.replicas == unpaused.replicas == 9
+    assert resumed.reasons == unpaused.reasons
+    assert "highest target in the last 5m is 9" in [r.message for r in resumed.reasons]
+    assert held.state.paused is None
+
+
+def test_without_a_snapshot_the_last_pause_stays_in_force() -> None:
+    d = Driver(make_policy(missingMetrics={"holdFor": "1m", "then": "noRecommendation"}))
+    d.step(paused(busy(d.now, 4, queue=20.0), "3"))
+    # Past holdFor the rules give no recommendation; the pause still stands.
+    blind = d.step(None, advance=300)
+    assert blind.replicas == 3
+    assert codes(blind)[:2] == [R.PAUSED, R.NO_RECOMMENDATION]
+    assert "as last read; the source returned no data" in blind.reasons[0].message
+    # The cluster seen again, without the annotation: the rules decide.
+    back = d.step(busy(d.now + 15, 3, queue=20.0))
+    assert back.driver == "queueDepth"
+    assert R.PAUSED not in codes(back)
+
+
+def test_with_no_pause_ever_a_missing_snapshot_is_the_rules_hold() -> None:
+    d = Driver(make_policy())
+    d.step(busy(d.now, 4, queue=20.0))
+    held = d.step(None, advance=15)
+    assert held.driver == "hold"
+    assert held.replicas == 8
+
+
+@given(
+    count=st.integers(min_value=0, max_value=999_999_999),
+    low=st.integers(min_value=1, max_value=5),
+    high=st.integers(min_value=5, max_value=50),
+    current=st.integers(min_value=1, max_value=50),
+    queue=st.floats(min_value=0, max_value=1e6),
+    zero=st.booleans(),
+)
+def test_a_valid_pause_recommends_the_count_within_the_bounds_whatever_the_signals(
+    count: int, low: int, high: int, current: int, queue: float, zero: bool
+) -> None:
+    policy = make_policy(
+        replicas={"min": low, "max": high}, scaleToZero=TO_ZERO if zero else {"enabled": False}
+    )
+    decision = Driver(policy).step(paused(busy(T0, current, queue), str(count)))
+    floor = 0 if zero else low
+    assert decision.replicas == min(max(count, floor), high)
+    assert decision.draining == ()
