@@ -3,10 +3,12 @@
 Each rule module (``missing``, ``zero``, ``stabilize``) receives a :class:`DecisionContext`
 instead of a long argument list, notes why it changed the outcome, and ends through
 :meth:`DecisionContext.finish`, which records the recommendation for the step limits.
+:func:`note_driver` writes the driving signal's reason.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 from autoscaler.engine.decision import (
@@ -14,12 +16,16 @@ from autoscaler.engine.decision import (
     Reason,
     ReasonCode,
     SignalProposal,
+    format_groups,
     make_decision,
     make_reason,
 )
 from autoscaler.engine.state import EngineState, append_window
-from autoscaler.policy.model import PolicySpec, QueueDepthSignal, ScalingPolicy
+from autoscaler.policy.model import LATENCY_TYPES, PolicySpec, QueueDepthSignal, ScalingPolicy
 from autoscaler.snapshot import LwsKey
+
+# Integer groups from float demand: 4.0000000001 groups is 4, not 5 (as ``decide``).
+_EPSILON = 1e-9
 
 
 class DecisionContext:
@@ -109,3 +115,27 @@ def _step_history_seconds(spec: PolicySpec) -> float:
     if down is None or down.period <= up.period:
         return up.period
     return down.period
+
+
+def note_driver(ctx: DecisionContext, best: SignalProposal, demand: float, current: int) -> None:
+    """The driving signal's reason (value, target, groups needed, proposal) and, when its
+    proposal is the current size but its demand rounds to another, the tolerance's."""
+    per = "" if best.name in LATENCY_TYPES else " per group"
+    ctx.note(
+        ReasonCode.SIGNAL,
+        f"{best.name}: {best.value:.4g}{per} vs target {best.target:g} "
+        f"-> {format_groups(demand)} groups needed, proposal {format_groups(best.replicas)}",
+    )
+    needed = best.needed or 0.0
+    if best.replicas == current and math.ceil(needed - _EPSILON) != current:
+        if needed > current or needed >= current * (1 - ctx.spec.tolerance):
+            ctx.note(
+                ReasonCode.TOLERANCE,
+                f"{format_groups(needed)} groups is within tolerance of {current}",
+            )
+        else:
+            ctx.note(
+                ReasonCode.TOLERANCE,
+                f"{format_groups(needed)} groups plus {ctx.spec.tolerance:g} tolerance as headroom "
+                f"still needs {current}",
+            )

@@ -28,7 +28,7 @@ import math
 
 from autoscaler.durations import format_duration as fmt
 from autoscaler.engine.bursts import limit_isolated_burst
-from autoscaler.engine.context import DecisionContext
+from autoscaler.engine.context import DecisionContext, note_driver
 from autoscaler.engine.decision import Decision, ReasonCode, SignalProposal, SignalStatus
 from autoscaler.engine.decision import format_groups as groups
 from autoscaler.engine.drain import drain, drain_view
@@ -39,7 +39,7 @@ from autoscaler.engine.missing import (
     wait_for_leaders,
     why_unusable,
 )
-from autoscaler.engine.pause import apply_pause
+from autoscaler.engine.pause import apply_pause, state_for_rules
 from autoscaler.engine.proposals import (
     backlog_holds,
     backlog_message,
@@ -68,10 +68,7 @@ from autoscaler.engine.zero import (
     to_zero,
     track_idle,
 )
-from autoscaler.policy.model import (
-    LATENCY_TYPES,
-    ScalingPolicy,
-)
+from autoscaler.policy.model import ScalingPolicy
 from autoscaler.snapshot import LwsSnapshot
 
 R = ReasonCode
@@ -105,7 +102,7 @@ def decide(
     if snapshot is None or snapshot.spec_replicas == 0:
         # No data, or no leader at zero: no evidence of a calm queue (``isolatedBurst``).
         state = state.evolve(queue_calm=None)
-    before = state
+    before, state = state, state_for_rules(snapshot, state)
     if snapshot is None:
         decision, state = hold(ctx, state, None, (), "the source returned no data for this LWS")
     elif snapshot.spec_replicas == 0:
@@ -201,7 +198,7 @@ def _scale(
             ctx.note(R.SIGNAL, f"{names}: no request in the window -> 0 groups needed")
     else:
         target, driver = best.replicas or 0, best.name
-        _note_driver(ctx, best, demand, current)
+        note_driver(ctx, best, demand, current)
 
     observed_since = observation_start(ctx, state)
 
@@ -293,22 +290,3 @@ def _scale(
         },
         draining,
     )
-
-
-def _note_driver(ctx: DecisionContext, best: SignalProposal, demand: float, current: int) -> None:
-    per = "" if best.name in LATENCY_TYPES else " per group"
-    ctx.note(
-        R.SIGNAL,
-        f"{best.name}: {best.value:.4g}{per} vs target {best.target:g} "
-        f"-> {groups(demand)} groups needed, proposal {groups(best.replicas)}",
-    )
-    needed = best.needed or 0.0
-    if best.replicas == current and math.ceil(needed - _EPSILON) != current:
-        if needed > current or needed >= current * (1 - ctx.spec.tolerance):
-            ctx.note(R.TOLERANCE, f"{groups(needed)} groups is within tolerance of {current}")
-        else:
-            ctx.note(
-                R.TOLERANCE,
-                f"{groups(needed)} groups plus {ctx.spec.tolerance:g} tolerance as headroom "
-                f"still needs {current}",
-            )

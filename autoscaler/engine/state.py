@@ -57,7 +57,8 @@ class EngineState:
       time its drain began (``scaleDown.drain``);
     - ``paused``: the operator's pause in force at the last decision that knew the
       cluster state, with what it recommended (``pause``): kept while the source
-      returns no snapshot.
+      returns no snapshot; ``pause_draining``: the leaders of the groups the pause's
+      own drain removes, as ``draining`` (the rules' drain) holds theirs.
     """
 
     first_seen: float | None = None
@@ -78,7 +79,8 @@ class EngineState:
     start_durations: tuple[float, ...] = ()
     seen_starts: frozenset[tuple[int, float]] = field(default_factory=frozenset)
     draining: tuple[tuple[str, float], ...] = ()
-    paused: tuple[Pause, int | None] | None = None
+    paused: tuple[Pause, int] | None = None
+    pause_draining: tuple[tuple[str, float], ...] = ()
 
     def evolve(self, **changes: object) -> EngineState:
         """A copy with ``changes``; like ``dataclasses.replace``, at a tenth of the cost
@@ -127,7 +129,7 @@ def rebased(state: EngineState, now: float) -> EngineState:
         stamps.append(state.last_good[0])
     if state.queue_calm is not None:
         stamps.append(state.queue_calm[0])
-    stamps.extend(began for _, began in state.draining)
+    stamps.extend(began for _, began in (*state.draining, *state.pause_draining))
     if not any(stamp is not None and stamp > now for stamp in stamps):
         return state
 
@@ -157,6 +159,7 @@ def rebased(state: EngineState, now: float) -> EngineState:
         last_good=last_good,
         queue_calm=calm,
         draining=tuple((pod, min(began, now)) for pod, began in state.draining),
+        pause_draining=tuple((pod, min(began, now)) for pod, began in state.pause_draining),
     )
 
 

@@ -25,25 +25,27 @@ WORKER_INDEX_LABEL = "leaderworkerset.sigs.k8s.io/worker-index"
 LWS_GROUP = "leaderworkerset.x-k8s.io"
 LWS_VERSION = "v1"
 LWS_PLURAL = "leaderworkersets"
-# A group count has at most 9 digits (replicas.max is an int32); the text of a longer
-# value is cut in messages, where a pasted manifest would otherwise fill every reason.
-_PAUSE_DIGITS = 9
+# A count beyond any LWS's bounds is read as this one (the engine clamps it to
+# ``replicas.max``): int() of a pasted 5,000-digit number would cost time for nothing.
+_PAUSE_HUGE = 10**18
+# The text of a value is cut in messages, where a pasted manifest would fill every reason.
 _PAUSE_SHOWN = 40
 
 
 def read_pause(annotations: Mapping[str, object] | None) -> Pause | None:
-    """The pause an LWS's annotations ask for: ``"4"`` (spaces around it allowed) is
-    4 groups; any other text is a pause at the current size (``replicas`` None); no
-    annotation is no pause."""
+    """The pause an LWS's annotations ask for: ``"4"`` (spaces around it and leading
+    zeros allowed) is 4 groups; any other text is a pause at the current size
+    (``replicas`` None); no annotation is no pause."""
     if not annotations or PAUSED_REPLICAS_ANNOTATION not in annotations:
         return None
     text = str(annotations[PAUSED_REPLICAS_ANNOTATION])
     shown = text if len(text) <= _PAUSE_SHOWN else text[: _PAUSE_SHOWN - 3] + "..."
     digits = text.strip()
-    # isdigit() alone admits "²" and other digits int() reads or refuses; ASCII only.
-    if digits.isascii() and digits.isdigit() and len(digits) <= _PAUSE_DIGITS:
-        return Pause(shown, int(digits))
-    return Pause(shown, None)
+    # isdigit() alone admits a superscript two and other digits int() reads or refuses.
+    if not (digits.isascii() and digits.isdigit()):
+        return Pause(shown, None)
+    significant = digits.lstrip("0") or "0"
+    return Pause(shown, int(significant) if len(significant) <= 18 else _PAUSE_HUGE)
 
 
 @dataclass(frozen=True)

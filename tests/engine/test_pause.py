@@ -125,10 +125,15 @@ def test_the_rules_state_goes_on_so_resuming_is_what_the_rules_would_decide() ->
 def test_without_a_snapshot_the_last_pause_stays_in_force() -> None:
     d = Driver(make_policy(missingMetrics={"holdFor": "1m", "then": "noRecommendation"}))
     d.step(paused(busy(d.now, 4, queue=20.0), "3"))
-    # Past holdFor the rules give no recommendation; the pause still stands.
+    # Within holdFor, the hold's account of the missing data stays beside the pause.
+    within = d.step(None, advance=15)
+    assert within.replicas == 3
+    assert codes(within) == [R.PAUSED, R.HOLD]
+    # Past holdFor the rules give no recommendation; the pause still stands, and no
+    # NoRecommendation reason (nor its Warning Event) contradicts the count it gives.
     blind = d.step(None, advance=300)
     assert blind.replicas == 3
-    assert codes(blind)[:2] == [R.PAUSED, R.NO_RECOMMENDATION]
+    assert codes(blind) == [R.PAUSED]
     assert "as last read; the source returned no data" in blind.reasons[0].message
     # The cluster seen again, without the annotation: the rules decide.
     back = d.step(busy(d.now + 15, 3, queue=20.0))
@@ -162,3 +167,81 @@ def test_a_valid_pause_recommends_the_count_within_the_bounds_whatever_the_signa
     floor = 0 if zero else low
     assert decision.replicas == min(max(count, floor), high)
     assert decision.draining == ()
+
+
+def _six_groups(now: float, queue: list[float], running: list[float]) -> LwsSnapshot:
+    return snapshot(now, groups=ready_groups(6, ready_at=T0 - 3600), queue=queue, running=running)
+
+
+def test_a_pause_drain_lifted_leaves_the_rules_as_they_were() -> None:
+    """Six groups needed for ten minutes, then four groups' worth, paused at 4 while
+    groups 4 and 5 are busy: the pause drains them. Lifted before they are idle, the
+    drain is called off and the rules decide from the live size with their own down
+    window (6), as an engine never paused does; the pause's drain state once made them
+    see the LWS at 4 and finish a scale-down they never decided (review, 2026-11-26)."""
+    policy = make_policy(scaleDown={"stabilizationWindow": "5m", **DRAIN["scaleDown"]})
+    engines = {"paused": Driver(policy), "free": Driver(policy)}
+    for name, d in engines.items():
+        for minute in range(10):
+            d.now = T0 + 60 * minute
+            d.step(_six_groups(d.now, [10.0] * 6, [3.0] * 6))
+        for step in range(3):
+            d.now = T0 + 600 + 20 * step
+            snap = _six_groups(d.now, [6.0] * 6, [3.0] * 6)
+            decision = d.step(paused(snap, "4") if name == "paused" else snap)
+        if name == "paused":
+            assert decision.replicas == 6
+            assert decision.draining == ("model-4", "model-5")
+            assert d.state.pause_draining
+            assert d.state.draining == ()
+    # Lifted; then groups 4 and 5 fall idle.
+    for step, (queue, running) in enumerate(
+        [([6.0] * 6, [3.0] * 6), ([6.0] * 4 + [0.0] * 2, [3.0] * 4 + [0.0] * 2)]
+    ):
+        now = T0 + 660 + 20 * step
+        decisions = {}
+        for name, d in engines.items():
+            d.now = now
+            decisions[name] = d.step(_six_groups(now, queue, running))
+        assert decisions["paused"].replicas == decisions["free"].replicas == 6
+        assert decisions["paused"].reasons == decisions["free"].reasons
+        assert decisions["paused"].draining == ()
+    assert engines["paused"].state.pause_draining == ()
+
+
+def test_a_drain_of_the_rules_under_way_is_called_off_by_a_pause() -> None:
+    d = Driver(make_policy(**DRAIN))
+    first = d.step(busy(d.now, 4, queue=4.0))  # 1.6 groups: groups 2 and 3 drain
+    assert first.draining == ("model-2", "model-3")
+    held = d.step(paused(busy(d.now + 15, 4, queue=4.0), "4"), advance=15)
+    assert held.replicas == 4
+    assert held.draining == ()  # both leaders serve again
+    assert d.state.draining == ()
+    assert R.DRAINING not in codes(held)
+
+
+def test_without_a_snapshot_the_paused_count_keeps_to_the_policy_in_force() -> None:
+    d = Driver(make_policy())
+    d.step(paused(busy(d.now, 4, queue=20.0), "8"))
+    d.policy = make_policy(replicas={"max": 4})  # reloaded while the source is down
+    blind = d.step(None, advance=15)
+    assert blind.replicas == 4
+    assert blind.reasons[0].message.endswith("keeping 4")
+
+
+def test_a_completed_pause_drain_keeps_its_leaders_out_while_the_source_is_blind() -> None:
+    """Paused at 4 from 6: groups 4 and 5 drained, 4 went out. The source then returns
+    nothing past holdFor: the count stays 4 and the two leaders stay out of routing
+    while the LWS removes their groups (the hold had given them back)."""
+    d = Driver(make_policy(**DRAIN, missingMetrics={"holdFor": "1m", "then": "noRecommendation"}))
+    d.step(paused(_six_groups(d.now, [6.0] * 6, [3.0] * 6), "4"))
+    d.now += 15
+    idle = _six_groups(d.now, [6.0] * 4 + [0.0] * 2, [3.0] * 4 + [0.0] * 2)
+    done = d.step(paused(idle, "4"))
+    assert done.replicas == 4
+    assert done.draining == ("model-4", "model-5")
+    for advance in (30, 60):
+        blind = d.step(None, advance=advance)
+        assert blind.replicas == 4
+        assert blind.draining == ("model-4", "model-5")
+        assert R.NO_RECOMMENDATION not in codes(blind)

@@ -332,9 +332,11 @@ def test_an_operators_pause_is_read_from_the_lws_annotation(api: FakeApiServer) 
         ({PAUSED_REPLICAS_ANNOTATION: "3"}, Pause("3", 3)),
         ({PAUSED_REPLICAS_ANNOTATION: " 03\n"}, Pause(" 03\n", 3)),
         ({PAUSED_REPLICAS_ANNOTATION: "0"}, Pause("0", 0)),
-        ({PAUSED_REPLICAS_ANNOTATION: "999999999"}, Pause("999999999", 999_999_999)),
+        ({PAUSED_REPLICAS_ANNOTATION: "0000000004"}, Pause("0000000004", 4)),
+        ({PAUSED_REPLICAS_ANNOTATION: "1000000000"}, Pause("1000000000", 1_000_000_000)),
+        # Beyond any bounds (the engine clamps it to replicas.max), without int() of it.
+        ({PAUSED_REPLICAS_ANNOTATION: "9" * 30}, Pause("9" * 30, 10**18)),
         # Not a group count: a pause at the current size (replicas None).
-        ({PAUSED_REPLICAS_ANNOTATION: "1000000000"}, Pause("1000000000", None)),
         ({PAUSED_REPLICAS_ANNOTATION: "-1"}, Pause("-1", None)),
         ({PAUSED_REPLICAS_ANNOTATION: "2.5"}, Pause("2.5", None)),
         ({PAUSED_REPLICAS_ANNOTATION: "true"}, Pause("true", None)),
