@@ -12,16 +12,28 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import helm_python as helm
 import pytest
 import yaml
 
-from tests.charts.chart_support import FULLNAME, MONITORING_APIS, NAMESPACE, render
+from tests.charts.chart_support import (
+    CHART_DIR,
+    FULLNAME,
+    MONITORING_APIS,
+    NAMESPACE,
+    REPO_ROOT,
+    render,
+)
 
 PROMTOOL = shutil.which("promtool")
 TARGET = f'job="{FULLNAME}",namespace="{NAMESPACE}"'
 RULE_API = "monitoring.coreos.com/v1/PrometheusRule"
 # The rules with the ServiceMonitor whose targets they select.
 RULES = {"prometheusRule": {"enabled": True}, "serviceMonitor": {"enabled": True}}
+RUNBOOK = REPO_ROOT / "docs" / "runbook.md"
+DEFAULT_RUNBOOK_URL = yaml.safe_load((CHART_DIR / "values.yaml").read_text())["prometheusRule"][
+    "runbookBaseUrl"
+]
 
 
 def _alerts(values: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -99,6 +111,83 @@ def test_alert_labels_reach_every_alert() -> None:
     assert {n: a["labels"] for n, a in paged.items()} == {
         n: {"severity": a["labels"]["severity"]} for n, a in alerts.items()
     }
+
+
+def _github_slug(heading: str) -> str:
+    """The anchor GitHub gives a Markdown heading: lower case, punctuation dropped (word
+    characters, hyphens and spaces kept), spaces to hyphens: ``## LwsAutoscalerDown`` ->
+    ``lwsautoscalerdown``, ``## Symptoms without an alert`` -> ``symptoms-without-an-alert``."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def _runbook_sections() -> list[str]:
+    """The runbook's ``## `` headings, in order (fenced code blocks skipped)."""
+    headings, fenced = [], False
+    for line in RUNBOOK.read_text().splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        elif not fenced and line.startswith("## "):
+            headings.append(line[3:].strip())
+    return headings
+
+
+def test_the_slug_is_githubs() -> None:
+    assert _github_slug("LwsAutoscalerDown") == "lwsautoscalerdown"
+    assert _github_slug("Symptoms without an alert") == "symptoms-without-an-alert"
+    assert _github_slug("Stale recommendations: 503, on purpose") == (
+        "stale-recommendations-503-on-purpose"
+    )
+
+
+def test_every_alert_has_its_own_runbook_section() -> None:
+    sections = _runbook_sections()
+    assert len(sections) == len(set(sections)), "a heading twice gets a suffixed anchor"
+    alerts = set(_alerts(RULES))
+    assert len(alerts) == 9  # every alert: TLS, authentication and the ServiceMonitor on
+    assert {s for s in sections if s.startswith("LwsAutoscaler")} == alerts
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        pytest.param(RULES, id="all-alerts"),
+        pytest.param({"prometheusRule": {"enabled": True}}, id="without-service-monitor"),
+        pytest.param(
+            {**RULES, "server": {"insecure": True}, "apiService": {"enabled": False}},
+            id="plain-http",
+        ),
+    ],
+)
+def test_every_alert_links_to_its_runbook_section(values: dict[str, Any]) -> None:
+    anchors = {_github_slug(s) for s in _runbook_sections()}
+    for name, alert in _alerts(values).items():
+        url = alert["annotations"]["runbook_url"]
+        base, _, anchor = url.partition("#")
+        assert base == DEFAULT_RUNBOOK_URL, name
+        assert anchor == _github_slug(name), name
+        assert anchor in anchors, f"{name}: no section #{anchor} in docs/runbook.md"
+
+
+@pytest.mark.parametrize(
+    "base",
+    [
+        "https://wiki.example.com/ml/lws-autoscaler-runbook",
+        # Characters YAML would read otherwise unquoted: the annotation stays one string.
+        "http://wiki.example.com/display/ML/Runbook%3A+lws?a=1&b=2:3,{x}",
+    ],
+)
+def test_a_custom_runbook_base_url_reaches_every_alert(base: str) -> None:
+    values = {**RULES, "prometheusRule": {"enabled": True, "runbookBaseUrl": base}}
+    alerts = _alerts(values)
+    assert {n: a["annotations"]["runbook_url"] for n, a in alerts.items()} == {
+        n: f"{base}#{_github_slug(n)}" for n in alerts
+    }
+
+
+@pytest.mark.parametrize("base", ["wiki.example.com/runbook", "https://x.example/a#b", ""])
+def test_the_schema_refuses_a_runbook_base_url_that_is_no_url(base: str) -> None:
+    with pytest.raises(helm.HelmValuesError, match="runbookBaseUrl"):
+        render({**RULES, "prometheusRule": {"enabled": True, "runbookBaseUrl": base}})
 
 
 def test_promtool_accepts_the_rules(tmp_path: Path) -> None:
