@@ -18,7 +18,8 @@ The order of the rules, each leaving a reason when it changes the outcome:
 8. scale-to-zero from exactly one group after ``idleAfter`` of idleness (``zero``);
 9. with ``scaleDown.drain``, a lower recommendation waits until the groups it removes
    have finished their requests (``drain``);
-10. an operator's pause (LWS annotation) replaces the outcome; the rules' state goes
+10. a scheduled floor raises the outcome, on data before the drain (``schedule``);
+11. an operator's pause (LWS annotation) replaces the outcome; the rules' state goes
     on (``pause``).
 """
 
@@ -46,6 +47,7 @@ from autoscaler.engine.proposals import (
     held_while_starting,
     propose_with_history,
 )
+from autoscaler.engine.schedule import NO_FLOOR, Floor, floor_at, raise_to_floor
 from autoscaler.engine.stabilize import (
     keep_existing_under_pressure,
     observation_start,
@@ -89,6 +91,7 @@ def decide(
         state = observe_starts(spec.cold_start, snapshot, state)
     cold, learned = cold_start_seconds(spec.cold_start, state)
     ctx = DecisionContext(policy, now, cold, unobserved)
+    scheduled = floor_at(spec, now, cold) if spec.schedules else NO_FLOOR
     if learned:
         ctx.note(R.COLD_START_LEARNED, f"cold start {fmt(cold)} learned from observed starts")
     starts_late = slow_starts(snapshot, now, cold) if snapshot is not None else ()
@@ -108,7 +111,8 @@ def decide(
     elif snapshot.spec_replicas == 0:
         decision, state = from_zero(ctx, state, snapshot)
     else:
-        decision, state = _scale(ctx, state, snapshot)
+        decision, state = _scale(ctx, state, snapshot, scheduled)
+    decision, state = raise_to_floor(policy, scheduled, decision, state, now)
     decision, state = apply_pause(policy, snapshot, before, decision, state, now)
     last = state.decided_at
     interval = now - last if last is not None and now > last else state.interval
@@ -122,7 +126,7 @@ def decide(
 
 
 def _scale(
-    ctx: DecisionContext, state: EngineState, snapshot: LwsSnapshot
+    ctx: DecisionContext, state: EngineState, snapshot: LwsSnapshot, scheduled: Floor
 ) -> tuple[Decision, EngineState]:
     live = snapshot
     # A drain under way: the rules see the LWS at the size it is going to.
@@ -268,7 +272,12 @@ def _scale(
     # From exactly one group that exists: while a drain takes 2 groups to 1, the rules see
     # 1, but going to 0 then would drain group 0 as well, leaving no group in the
     # Service while group 1 still finishes its requests.
-    if to_zero(ctx, idleness, live):
+    if rec < scheduled.groups:
+        # After the stabilisation rules (a schedule is no spike to smooth), before the
+        # drain (a drain of the groups it keeps is called off).
+        ctx.note(R.SCHEDULED, f"{scheduled.message} (the rules: {rec})")
+        rec, driver = scheduled.groups, "schedule"
+    if not scheduled.groups and to_zero(ctx, idleness, live):
         rec, driver = 0, "scaleToZero"
     rec, draining, drain_state = drain(ctx, state, live, live.spec_replicas, rec)
     return ctx.finish(

@@ -67,6 +67,7 @@ class ReasonCode(StrEnum):
     SLOW_START = "SlowStart"
     DRAINING = "Draining"
     INVALID_SIGNAL = "InvalidSignal"
+    SCHEDULED = "Scheduled"
     PAUSED = "Paused"
     INVALID_PAUSE = "InvalidPause"
 

@@ -25,6 +25,7 @@ from autoscaler.policy.model import (
     ScaleDown,
     ScaleUp,
     ScalingPolicy,
+    Schedule,
     StepLimit,
 )
 from autoscaler.policy.paths import SIGNAL_MODELS
@@ -139,7 +140,33 @@ def _overrides(spec: Mapping[str, Any]) -> Iterator[tuple[FieldPath, rules.Viola
         yield (), violation
 
 
-_RULES = (_cold_start, _step_limits, _fallback, _signals, _overrides)
+def _schedules(spec: Mapping[str, Any]) -> Iterator[tuple[FieldPath, rules.Violation | None]]:
+    key, items = _entry(spec, PolicySpec, "schedules")
+    if not isinstance(items, list):
+        return
+    _, replicas = _entry(spec, PolicySpec, "replicas")
+    floors: list[tuple[int, int]] = []
+    names: list[tuple[int, str]] = []
+    for index, item in enumerate(items):
+        if not isinstance(item, Mapping):
+            continue
+        floor = _value(item, Schedule, "min_replicas")
+        if isinstance(floor, int):  # not when invalid, nor absent (it has no default)
+            floors.append((index, floor))
+        name = _value(item, Schedule, "name")
+        if isinstance(name, str):
+            names.append((index, name))
+    for violation in rules.unique_schedule_names(names):
+        yield (key,), violation
+    try:
+        bounds = ReplicaBounds.model_validate(replicas, by_alias=True, by_name=False)
+    except ValidationError:
+        return
+    for violation in rules.schedules_within_bounds(floors, bounds.min, bounds.max):
+        yield (key,), violation
+
+
+_RULES = (_cold_start, _step_limits, _fallback, _signals, _overrides, _schedules)
 
 
 def cross_field_issues(data: Mapping[str, Any]) -> list[tuple[FieldPath, str]]:

@@ -30,6 +30,7 @@ from autoscaler.policy.fields import (
 )
 from autoscaler.policy.metrics_spec import MetricsConfig, ScrapeEndpoint
 from autoscaler.policy.scaling_specs import Drain, Forecast, ScaleDown, ScaleUp, StepLimit
+from autoscaler.policy.schedule_specs import Schedule
 from autoscaler.policy.signal_specs import (
     LATENCY_SIGNALS,
     LATENCY_TYPES,
@@ -72,6 +73,7 @@ __all__ = [
     "ScaleToZero",
     "ScaleUp",
     "ScalingPolicy",
+    "Schedule",
     "ScrapeEndpoint",
     "SignalSpec",
     "StepLimit",
@@ -225,11 +227,25 @@ class PolicySpec(StrictModel):
     """Going to zero groups when idle; disabled by default."""
     missing_metrics: MissingMetrics = Field(default_factory=MissingMetrics)
     """What to recommend when data is missing or stale."""
+    schedules: Annotated[list[Schedule], Field(max_length=100)] = Field(default_factory=list)
+    """Floors on the groups by time of day and day of week; none by default."""
 
     @model_validator(mode="after")
     def _fallback_within_bounds(self) -> PolicySpec:
         fallback, bounds = self.missing_metrics.fallback_replicas, self.replicas
         rules.raise_violation(rules.fallback_within_bounds(fallback, bounds.min, bounds.max))
+        return self
+
+    @model_validator(mode="after")
+    def _schedules_fit(self) -> PolicySpec:
+        floors = [(index, s.min_replicas) for index, s in enumerate(self.schedules)]
+        names = [(index, s.name) for index, s in enumerate(self.schedules)]
+        bounds = self.replicas
+        for violation in [
+            *rules.schedules_within_bounds(floors, bounds.min, bounds.max),
+            *rules.unique_schedule_names(names),
+        ][:1]:
+            rules.raise_violation(violation._replace(path=("schedules", *violation.path)))
         return self
 
     @model_validator(mode="after")

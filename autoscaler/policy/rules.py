@@ -100,3 +100,29 @@ def unique_signals(identities: Iterable[tuple[int, str]]) -> list[Violation]:
             violations.append(Violation(f"signal {name!r} is listed twice", (index,)))
         seen.add(name)
     return violations
+
+
+def schedules_within_bounds(
+    floors: Iterable[tuple[int, int]], low: int, high: int
+) -> list[Violation]:
+    """schedules: each (index, minReplicas) must be a size the policy may run: above
+    replicas.max the HPA would clamp it, and below replicas.min it would change nothing."""
+    return [
+        Violation(
+            f"minReplicas ({floor}) must be within replicas.min ({low}) and replicas.max ({high})",
+            (index, "minReplicas"),
+        )
+        for index, floor in floors
+        if not low <= floor <= high
+    ]
+
+
+def unique_schedule_names(names: Iterable[tuple[int, str]]) -> list[Violation]:
+    """schedules: a name is used once, as it names the schedule in reasons."""
+    seen: set[str] = set()
+    violations: list[Violation] = []
+    for index, name in names:
+        if name in seen:
+            violations.append(Violation(f"schedule {name!r} is listed twice", (index, "name")))
+        seen.add(name)
+    return violations

@@ -387,3 +387,32 @@ def test_out_of_reason_numbers_are_usage_errors(
         main([*run, flag, value])
     assert exit_info.value.code == 2
     assert f"argument {flag}: {message}, got '{value}'" in capsys.readouterr().err
+
+
+def test_a_schedule_floors_the_dry_run_in_its_window(recording: Path, tmp_path: Path) -> None:
+    """The shipped policy with a schedule of 8 groups from 00:20 to 00:40 UTC (the
+    recording is 00:00-01:00 on 1 January 2026): the engine recommends at least 8 in
+    that window, for the reason Scheduled, and the HPA follows; outside it the load's
+    1.5-5.5 groups never ask for 8."""
+    document = yaml.safe_load(POLICY.read_text())
+    window = {"name": "launch", "start": "00:20", "end": "00:40", "minReplicas": 8}
+    document["spec"]["schedules"] = [{**window, "prewarm": False}]
+    policy = tmp_path / "llama-70b.yaml"
+    policy.write_text(yaml.safe_dump(document, sort_keys=False))
+    out = tmp_path / "out"
+    args = ["simulate", "--recording", str(recording), "--policies", str(policy)]
+    assert main([*args, "--out", str(out), "-q"]) == 0
+    with (out / "timeline-llama-70b.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    inside = [r for r in rows if START + 1200 <= float(r["time"]) < START + 2400]
+    before = [r for r in rows if float(r["time"]) < START + 1200]
+    after = [int(r["recommendation"]) for r in rows if float(r["time"]) >= START + 2400]
+    assert len(inside) == 80
+    assert all(int(r["recommendation"]) >= 8 for r in inside)
+    assert (inside[0]["driver"], inside[0]["recommendation"]) == ("schedule", "8")
+    assert "Scheduled" in inside[0]["reasons"]
+    assert max(int(r["hpa_desired"]) for r in inside) >= 8
+    assert all(int(r["recommendation"]) < 8 for r in before)
+    # After the window the rules take the LWS down at their own pace (step limit, drain).
+    assert after == sorted(after, reverse=True)
+    assert after[-1] < 8

@@ -114,6 +114,19 @@ def snapshot(
     )
 
 
+def busy(
+    now: float, groups: int, queue: float, running: float = 3.0, ready_at: float | None = None
+) -> LwsSnapshot:
+    """``groups`` ready groups (an hour old unless ``ready_at``), each leader reporting
+    ``queue`` waiting and ``running`` running."""
+    return snapshot(
+        now,
+        groups=ready_groups(groups, ready_at=now - 3600 if ready_at is None else ready_at),
+        queue=[queue] * groups,
+        running=[running] * groups,
+    )
+
+
 def ready_groups(count: int, ready_at: float, created_at: float | None = None) -> list[GroupStatus]:
     created = ready_at - 300.0 if created_at is None else created_at
     return [GroupStatus(i, created, ready_at) for i in range(count)]

@@ -15,6 +15,7 @@ from autoscaler.engine import ReasonCode
 from autoscaler.engine.pause import DRIVER
 from autoscaler.snapshot import LwsSnapshot, Pause
 from tests.engine.factories import T0, Driver, codes, make_policy, ready_groups, snapshot
+from tests.engine.factories import busy as busy_groups
 
 R = ReasonCode
 DRAIN = {"scaleDown": {"drain": {"enabled": True, "timeout": "2m"}}}
@@ -32,13 +33,8 @@ def paused(snap: LwsSnapshot, value: str | None) -> LwsSnapshot:
 
 
 def busy(now: float, groups: int, queue: float, running: float = 3.0) -> LwsSnapshot:
-    """``groups`` ready groups (an hour old), each with ``queue`` waiting."""
-    return snapshot(
-        now,
-        groups=ready_groups(groups, ready_at=T0 - 3600),
-        queue=[queue] * groups,
-        running=[running] * groups,
-    )
+    """``groups`` ready groups (ready an hour before T0), each with ``queue`` waiting."""
+    return busy_groups(now, groups, queue, running, ready_at=T0 - 3600)
 
 
 @pytest.mark.parametrize(
