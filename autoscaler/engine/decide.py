@@ -19,8 +19,7 @@ The order of the rules, each leaving a reason when it changes the outcome:
 9. with ``scaleDown.drain``, a lower recommendation waits until the groups it removes
    have finished their requests (``drain``);
 10. a scheduled floor raises the outcome, on data before the drain (``schedule``);
-11. an operator's pause (LWS annotation) replaces the outcome; the rules' state goes
-    on (``pause``).
+11. an operator's pause replaces it; the rules' state goes on (``pause``).
 """
 
 from __future__ import annotations
@@ -290,7 +289,10 @@ def _scale(
         projected,
         {
             "observed_since": observed_since,
-            "targets": append_window(state.targets, now, target, ctx.target_history_seconds),
+            # A floor is a target too: the down window holds it once its window closes.
+            "targets": append_window(
+                state.targets, now, max(target, scheduled.groups), ctx.target_history_seconds
+            ),
             "demand": demand_history,
             "queue_totals": queue_totals,
             "idle_since": idle_since,

@@ -8,13 +8,17 @@ summer) to 20:00, Monday to Friday; a window 22:00-06:00 that starts on Friday h
 until Saturday 06:00.
 
 The floor raises the recommendation; it never lowers it, and it never applies to no
-recommendation (``missingMetrics.then: noRecommendation`` past ``holdFor``: the HPA
-keeps its size). On data it comes after the stabilisation rules (a schedule is no spike
-to smooth: the groups are ordered at once) and before the drain, so a drain whose groups
-the floor keeps is called off; it also keeps an LWS from going to zero and wakes one at
-zero. The highest floor wins when windows overlap. Local times follow Python's
-``zoneinfo``: a time skipped by a daylight-saving change (02:30 on the day clocks go
-forward) counts with the offset before the change.
+recommendation (``missingMetrics.then: noRecommendation`` past ``holdFor``, or a hold
+with nothing to hold: the HPA keeps its size, which may be above the floor). On data it
+comes after the stabilisation rules (a schedule is no spike to smooth: the groups are
+ordered at once) and before the drain, so a drain whose groups the floor keeps is called
+off; it also keeps an LWS from going to zero and wakes one at zero. The highest floor
+wins when windows overlap. A local time that a daylight-saving change skips or repeats
+reads as the longest window (a start at its earliest reading, an end at its latest).
+
+After a window closes, the floor it held stays in the targets the down window
+remembers: the LWS goes down at the pace of the down window, the step limit and the
+drain, as after any load that has gone.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from datetime import date, datetime, time, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from zoneinfo import ZoneInfo
 
 from autoscaler.durations import format_duration as fmt
@@ -34,6 +38,7 @@ from autoscaler.policy.schedule_specs import DAYS, minutes, zone
 from autoscaler.snapshot import group_index
 
 _DAY = 86_400.0
+_OVERRULED = frozenset({ReasonCode.SCALE_TO_ZERO, ReasonCode.AT_ZERO})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,25 +57,41 @@ def _zone(name: str) -> ZoneInfo:
     return zone(name)
 
 
-def _at(day: date, minute: int, tz: ZoneInfo) -> float:
+def _at(day: date, minute: int, tz: ZoneInfo, latest: bool) -> float:
+    """A local time of ``day`` in Unix seconds. A time the clocks skip (02:30 when they
+    go forward at 02:00) or repeat (when they go back) has two readings: the earliest for
+    a start, the latest for an end (``latest``), so the window is the longest the words
+    allow and never inverted (02:30-03:15 on the spring day: 01:30 CET to 03:15 CEST)."""
     clock = time(minute // 60, minute % 60)
-    return datetime.combine(day, clock, tzinfo=tz).timestamp()
+    readings = (
+        datetime.combine(day, clock, tzinfo=tz).timestamp(),
+        datetime.combine(day, clock.replace(fold=1), tzinfo=tz).timestamp(),
+    )
+    return max(readings) if latest else min(readings)
+
+
+@lru_cache(maxsize=4096)
+def _window_of(start: str, end: str, time_zone: str, day: date) -> tuple[float, float]:
+    """(opens, closes) in Unix seconds of the window starting on ``day`` (cached: a
+    decision asks for the same few days again and again)."""
+    tz = _zone(time_zone)
+    first, last = minutes(start), minutes(end)
+    opens = _at(day, first, tz, latest=False)
+    closes = _at(day + timedelta(days=1) if last <= first else day, last, tz, latest=True)
+    return opens, closes
 
 
 def window_around(schedule: Schedule, now: float, lead: float) -> tuple[float, float] | None:
     """(start, end) in Unix seconds of the window of ``schedule`` that holds ``now`` once
     begun ``lead`` seconds early, or None."""
-    tz = _zone(schedule.time_zone)
-    start, end = minutes(schedule.start), minutes(schedule.end)
-    today = datetime.fromtimestamp(now, tz).date()
+    today = datetime.fromtimestamp(now, _zone(schedule.time_zone)).date()
     # Windows last at most a day, so one that holds ``now`` started yesterday at the
     # earliest; begun ``lead`` early, it may start as late as ``now + lead``.
     for offset in range(-1, 2 + math.ceil(lead / _DAY)):
         day = today + timedelta(days=offset)
         if DAYS[day.weekday()] not in schedule.days:
             continue
-        opens = _at(day, start, tz)
-        closes = _at(day + timedelta(days=1) if end <= start else day, end, tz)
+        opens, closes = _window_of(schedule.start, schedule.end, schedule.time_zone, day)
         if opens - lead <= now < closes:
             return opens, closes
     return None
@@ -113,11 +134,13 @@ def raise_to_floor(
         index = group_index(pod, name)
         return index is None or index >= floor.groups
 
+    # "Stay at zero" or "give the start up" is what the floor overrules: said by it.
+    kept = tuple(r for r in decision.reasons if r.code not in _OVERRULED)
     decision = dataclasses.replace(
         decision,
         replicas=floor.groups,
         driver="schedule",
-        reasons=(*decision.reasons, *ctx.reasons),
+        reasons=(*kept, *ctx.reasons),
         draining=tuple(pod for pod in decision.draining if leaves(pod)),
     )
     draining = tuple(entry for entry in state.draining if leaves(entry[0]))

@@ -162,7 +162,7 @@ def _schedules(spec: Mapping[str, Any]) -> Iterator[tuple[FieldPath, rules.Viola
         bounds = ReplicaBounds.model_validate(replicas, by_alias=True, by_name=False)
     except ValidationError:
         return
-    for violation in rules.schedules_within_bounds(floors, bounds.min, bounds.max):
+    for violation in rules.schedules_within_bounds(floors, bounds.max):
         yield (key,), violation
 
 

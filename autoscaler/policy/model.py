@@ -242,7 +242,7 @@ class PolicySpec(StrictModel):
         names = [(index, s.name) for index, s in enumerate(self.schedules)]
         bounds = self.replicas
         for violation in [
-            *rules.schedules_within_bounds(floors, bounds.min, bounds.max),
+            *rules.schedules_within_bounds(floors, bounds.max),
             *rules.unique_schedule_names(names),
         ][:1]:
             rules.raise_violation(violation._replace(path=("schedules", *violation.path)))

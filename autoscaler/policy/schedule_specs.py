@@ -11,8 +11,9 @@ The engine applies it in ``autoscaler/engine/schedule.py``.
 from __future__ import annotations
 
 import re
+from functools import cache
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema, field_validator
 
@@ -64,15 +65,25 @@ def minutes(time_of_day: str) -> int:
     return int(hours) * 60 + int(mins)
 
 
+@cache
+def _known_zones() -> frozenset[str]:
+    # Read once: it lists the zone database's files (tzdata's, and the system's, where
+    # ``localtime`` is the host's own zone under another name).
+    return frozenset(available_timezones()) - {"localtime"}
+
+
 def zone(name: str) -> ZoneInfo:
-    """The IANA time zone ``name``; ValueError when there is none of that name."""
+    """The IANA time zone ``name``; ValueError when there is none of that name.
+
+    Only the database's zone names: ``localtime`` (the host's own zone, another on each
+    node) or ``posixrules`` also open as files on some systems, and would validate in CI
+    to mean something else, or nothing, in the image."""
+    if name not in _known_zones():
+        raise ValueError(f"{name!r} is not an IANA time zone (such as 'UTC' or 'Europe/Paris')")
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        # ValueError: a key that is no zone name at all ("../etc/passwd", "").
-        raise ValueError(
-            f"{name!r} is not an IANA time zone (such as 'UTC' or 'Europe/Paris')"
-        ) from exc
+    except (ZoneInfoNotFoundError, ValueError) as exc:  # listed but unreadable
+        raise ValueError(f"{name!r}: the time zone database cannot read it ({exc})") from exc
 
 
 class Schedule(StrictModel):
@@ -80,9 +91,9 @@ class Schedule(StrictModel):
 
     name: DnsLabel
     """Names the schedule in reasons and Events; unique in the policy."""
-    days: Annotated[list[Day], Field(min_length=1, max_length=7)] = Field(
-        default_factory=lambda: list(DAYS)
-    )
+    days: Annotated[
+        list[Day], Field(min_length=1, max_length=7, json_schema_extra={"uniqueItems": True})
+    ] = Field(default_factory=lambda: list(DAYS))
     """The days the window starts on (Mon, Tue, Wed, Thu, Fri, Sat, Sun); every day by
     default. A window past midnight belongs to the day it starts on."""
     start: TimeOfDay
@@ -94,7 +105,8 @@ class Schedule(StrictModel):
     """IANA time zone of start and end (Europe/Paris, America/New_York); daylight saving
     is followed."""
     min_replicas: int = Field(ge=1, le=MAX_GROUPS)
-    """Fewest groups during the window; within replicas.min and replicas.max."""
+    """Fewest groups during the window; at most replicas.max (below replicas.min it
+    matters only with scale-to-zero, which it keeps from zero)."""
     prewarm: bool = True
     """Begin the floor one cold start (learned, or coldStart.expected) before start, so
     the groups are ready when the window opens."""

@@ -59,8 +59,11 @@ WINDOWS = [
     ({}, "2026-06-22 05:59", 0, False),
     # Days: Saturday is off; the lead reaches into Monday from Sunday night.
     ({}, "2026-11-28 12:00", 0, False),
-    ({"start": "00:30"}, "2026-11-22 23:20", 600, True),  # Sunday 00:20 Paris + 10 min
+    ({"start": "00:30"}, "2026-11-22 23:20", 600, True),  # Monday 00:20 Paris + 10 min
     ({"start": "00:30"}, "2026-11-22 23:10", 600, False),
+    # The lead reaches over midnight: Sunday 23:58 Paris, Monday's window opens 00:05.
+    ({"start": "00:05"}, "2026-11-22 22:58", 600, True),
+    ({"start": "00:05"}, "2026-11-22 22:58", 0, False),
     # Past midnight: Friday 22:00 to Saturday 06:00 belongs to Friday.
     ({"start": "22:00", "end": "06:00"}, "2026-11-28 04:59", 0, True),  # Sat 05:59 Paris
     ({"start": "22:00", "end": "06:00"}, "2026-11-28 05:00", 0, False),
@@ -70,10 +73,20 @@ WINDOWS = [
     ({"start": "09:00", "end": "09:00", "days": ["Mon"]}, "2026-11-24 08:00", 0, False),
     # UTC by default; "8:00" is 08:00.
     ({"timeZone": "UTC", "start": "8:00"}, "2026-11-23 08:00", 0, True),
-    # The spring change (29 March 2026, 02:00 -> 03:00 in Paris): 02:30 does not exist
-    # and counts with the offset before the change (UTC+1), i.e. 01:30 UTC.
-    ({"start": "02:30", "end": "04:00", "days": ["Sun"]}, "2026-03-29 01:30", 0, True),
-    ({"start": "02:30", "end": "04:00", "days": ["Sun"]}, "2026-03-29 01:29", 0, False),
+    # The spring change (29 March 2026, 02:00 CET -> 03:00 CEST in Paris, at 01:00 UTC):
+    # 02:30 does not exist; as a start it reads at its earliest, 02:30 CET = 01:30 UTC
+    # less an hour = 00:30 UTC, so 02:30-03:15 is 00:30-01:15 UTC, not an inverted or
+    # empty window (review, 2026-11-26).
+    ({"start": "02:30", "end": "03:15", "days": ["Sun"]}, "2026-03-29 00:30", 0, True),
+    ({"start": "02:30", "end": "03:15", "days": ["Sun"]}, "2026-03-29 01:14", 0, True),
+    ({"start": "02:30", "end": "03:15", "days": ["Sun"]}, "2026-03-29 00:29", 0, False),
+    ({"start": "02:30", "end": "03:15", "days": ["Sun"]}, "2026-03-29 01:15", 0, False),
+    # The autumn change (25 October 2026, 03:00 CEST -> 02:00 CET at 01:00 UTC): 02:30
+    # happens twice; a start at its first (00:30 UTC), an end at its second (01:30 UTC).
+    ({"start": "02:30", "end": "05:00", "days": ["Sun"]}, "2026-10-25 00:30", 0, True),
+    ({"start": "02:30", "end": "05:00", "days": ["Sun"]}, "2026-10-25 00:29", 0, False),
+    ({"start": "01:00", "end": "02:30", "days": ["Sun"]}, "2026-10-25 01:29", 0, True),
+    ({"start": "01:00", "end": "02:30", "days": ["Sun"]}, "2026-10-25 01:30", 0, False),
 ]
 
 
@@ -85,6 +98,7 @@ def test_window_around(changes: dict[str, Any], at: str, lead: float, active: bo
 def test_the_highest_active_floor_wins_and_says_why() -> None:
     spec = make_policy(
         schedules=[
+            office(name="early", days=["Mon"], start="06:00", end="08:45", minReplicas=5),
             office(),
             office(name="batch", days=["Mon"], start="07:00", end="09:00", minReplicas=6),
             office(name="weekend", days=["Sat", "Sun"], minReplicas=9),
@@ -93,6 +107,9 @@ def test_the_highest_active_floor_wins_and_says_why() -> None:
     floor = floor_at(spec, utc("2026-11-23 07:30"), cold=300)  # Monday 08:30 Paris
     assert floor.groups == 6
     assert floor.message == ("schedule batch (Mon 07:00-09:00 Europe/Paris): at least 6")
+    # Listed first, the higher floor still wins over a later, lower one.
+    listed = make_policy(schedules=[office(minReplicas=6), office(name="b", minReplicas=2)])
+    assert floor_at(listed.spec, utc("2026-11-23 11:00"), cold=300).groups == 6
     early = floor_at(spec, utc("2026-11-24 06:56"), cold=300)  # Tuesday 07:56 Paris
     assert early.groups == 4
     assert early.message.endswith(
@@ -209,3 +226,45 @@ def test_in_a_window_the_recommendation_is_never_below_the_floor(
         assert decision.replicas >= floor
     else:
         assert R.SCHEDULED not in codes(decision)
+
+
+def test_after_the_window_the_down_window_holds_the_floor() -> None:
+    """Office hours of 4 groups on a load of 1 group, a 5-minute down window, the HPA
+    following: the floor is a target, so the LWS stays at 4 for 5 minutes after 20:00
+    and then goes down (it dropped to 1 at 20:00 sharp: review, 2026-11-26)."""
+    policy = make_policy(
+        schedules=[office()], scaleDown={"stabilizationWindow": "5m", "minGroupAge": 0}
+    )
+    closing = utc("2026-11-23 19:00")  # 20:00 Paris
+    d = Driver(policy, now=closing - 3600)
+    size, sizes = 4, {}
+    while d.now < closing + 1800:
+        # One group's worth of queue (0.5 a group on 2 groups' target of 10... 1 group).
+        decision = d.step(busy(d.now, size, queue=5.0 / size))
+        size = decision.replicas or size
+        sizes[d.now - closing] = size
+        d.now += 15
+    assert sizes[-15.0] == 4  # 19:59:45 Paris, in the window
+    assert sizes[0.0] == 4  # 20:00: closed, and the down window holds 4
+    assert sizes[285.0] == 4
+    assert sizes[300.0] == 1  # five minutes later
+
+
+def test_a_blind_hold_raised_by_a_floor_gives_back_the_groups_it_keeps() -> None:
+    """A completed drain from 4 to 1, then the source goes blind while a floor of 3
+    begins: the hold is raised to 3, only group 3 stays out of routing (groups 1 and 2
+    serve again), and the hold remembers 3."""
+    drain = {"scaleDown": {"drain": {"enabled": True, "timeout": "2m"}}}
+    d = Driver(make_policy(**drain), now=MONDAY_NOON)
+    d.step(busy(d.now, 4, queue=0.0, running=0.0))
+    d.now += 15
+    done = d.step(busy(d.now, 4, queue=0.0, running=0.0))  # idle: 4 -> 1 drained
+    assert done.replicas == 1
+    assert done.draining == ("model-1", "model-2", "model-3")
+    d.policy = make_policy(**drain, schedules=[office(minReplicas=3)])
+    blind = d.step(None, advance=15)
+    assert blind.replicas == 3
+    assert blind.draining == ("model-3",)
+    assert [pod for pod, _ in d.state.draining] == ["model-3"]
+    assert d.state.last_good is not None
+    assert d.state.last_good[1] == 1  # the hold's own: the floor applies afresh each time

@@ -90,7 +90,7 @@ def test_every_problem_of_every_schedule_at_its_line(tmp_path: Path) -> None:
         (
             21,
             "spec.schedules[0].minReplicas",
-            "minReplicas (12) must be within replicas.min (1) and replicas.max (4)",
+            "minReplicas (12) must be at most replicas.max (4)",
         ),
         (22, "spec.schedules[1].name", "schedule 'office' is listed twice"),
         (
@@ -112,11 +112,7 @@ def test_every_problem_of_every_schedule_at_its_line(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("replicas", "floor", "message"),
     [
-        (
-            "{min: 2, max: 4}",
-            1,
-            "minReplicas (1) must be within replicas.min (2) and replicas.max (4)",
-        ),
+        ("{min: 1, max: 4}", 5, "minReplicas (5) must be at most replicas.max (4)"),
         ("{min: 1, max: 4}", 0, "Input should be greater than or equal to 1"),
     ],
 )
@@ -129,6 +125,21 @@ def test_a_floor_outside_the_bounds(
     text = HEAD + body + VALID.replace("minReplicas: 3", f"minReplicas: {floor}")
     (issue,) = _issues(tmp_path, text)
     assert issue[1:] == ("spec.schedules[0].minReplicas", message)
+
+
+def test_a_floor_below_min_is_allowed_it_keeps_a_scale_to_zero_lws_from_zero(
+    tmp_path: Path,
+) -> None:
+    body = BODY.replace("    min: 1\n", "    min: 2\n")
+    assert _issues(tmp_path, HEAD + body + VALID.replace("minReplicas: 3", "minReplicas: 1")) == []
+
+
+@pytest.mark.parametrize("name", ["localtime", "posixrules", "utc", "right/UTC", "", "../UTC"])
+def test_only_the_databases_zone_names(tmp_path: Path, name: str) -> None:
+    text = HEAD + BODY + VALID + f'      timeZone: "{name}"\n'
+    (issue,) = _issues(tmp_path, text)
+    assert issue[1] == "spec.schedules[0].timeZone"
+    assert "is not an IANA time zone" in issue[2]
 
 
 def test_unquoted_times_are_text_in_yaml_1_2(tmp_path: Path) -> None:
