@@ -151,3 +151,28 @@ def test_unquoted_times_are_text_in_yaml_1_2(tmp_path: Path) -> None:
     (loaded,) = load_policy_file(path)
     (night,) = loaded.policy.spec.schedules
     assert (night.start, night.end) == ("22:00", "06:00")
+
+
+def test_the_policy_references_examples_load(tmp_path: Path) -> None:
+    """The YAML examples of docs/policy-reference.md: whole documents as they are, a
+    fragment under ``spec`` (indented) inside the minimal policy of test_loader."""
+    import re
+
+    reference = Path(__file__).resolve().parents[2] / "docs" / "policy-reference.md"
+    blocks = re.findall(r"^```yaml\n(.*?)^```", reference.read_text(), re.MULTILINE | re.DOTALL)
+    loaded = 0
+    for index, block in enumerate(blocks):
+        if "kind: ScalingPolicy" in block:
+            text = block
+        elif block.startswith("  ") and not block.lstrip().startswith("#"):
+            text = HEAD + BODY + block
+        else:
+            continue
+        path = tmp_path / f"example-{index}.yaml"
+        path.write_text(text, encoding="utf-8")
+        (policy,) = load_policy_file(path)
+        loaded += 1
+        if "schedules" in block:
+            (office,) = policy.policy.spec.schedules
+            assert (office.time_zone, office.min_replicas) == ("Europe/Paris", 4)
+    assert loaded == 2
