@@ -18,7 +18,13 @@ import yaml
 from autoscaler.cli.main import build_parser
 from autoscaler.cli.serve import settings_from
 from autoscaler.durations import parse_duration
-from tests.charts.chart_support import CHART_DIR, render
+from tests.charts.chart_support import CHART_DIR, render, validation_errors
+from tools.chart_k8s_schemas import (
+    KUBERNETES_VERSION,
+    VALUES_SCHEMA,
+    generate,
+    kubernetes_definitions,
+)
 
 SCHEMA = json.loads((CHART_DIR / "values.schema.json").read_text())
 VALUES_TEXT = (CHART_DIR / "values.yaml").read_text()
@@ -101,6 +107,58 @@ BAD_VALUES: list[tuple[str, dict[str, Any], str]] = [
     ("label-value-long", {"podLabels": {"team": "x" * 64}}, "/podLabels/team"),
     ("label-value-end", {"serviceMonitor": {"labels": {"team": "ml-"}}}, "/serviceMonitor"),
     ("node-selector-key", {"nodeSelector": {"gpu/": "h100"}}, "'gpu/' does not match pattern"),
+    # Passed through to the Deployment, checked against Kubernetes' own (strict) schemas:
+    # the API server drops an unknown field with at most a warning, so a typo silently
+    # lost the hardening.
+    (
+        "security-context-typo",
+        {"securityContext": {"runAsNonroot": True}},
+        "'runAsNonroot' not allowed",
+    ),
+    (
+        "security-context-nested-typo",
+        {"securityContext": {"capabilities": {"dorp": ["ALL"]}}},
+        "'dorp' not allowed",
+    ),
+    (
+        "security-context-type",
+        {"securityContext": {"readOnlyRootFilesystem": "true"}},
+        "/securityContext/readOnlyRootFilesystem",
+    ),
+    (
+        "pod-security-context-type",
+        {"podSecurityContext": {"runAsUser": "1000"}},
+        "/podSecurityContext/runAsUser",
+    ),
+    (
+        "pod-security-context-typo",
+        {"podSecurityContext": {"seccompProfile": {"typ": "RuntimeDefault"}}},
+        "'typ' not allowed",
+    ),
+    ("affinity-typo", {"affinity": {"nodeAfinity": {}}}, "'nodeAfinity' not allowed"),
+    (
+        "affinity-missing-field",
+        {
+            "affinity": {
+                "nodeAffinity": {
+                    "requiredDuringSchedulingIgnoredDuringExecution": {
+                        "nodeSelectorTerms": [{"matchExpressions": [{"key": "gpu", "values": []}]}]
+                    }
+                }
+            }
+        },
+        "missing property 'operator'",
+    ),
+    ("affinity-type", {"affinity": {"podAntiAffinity": []}}, "/affinity/podAntiAffinity"),
+    # The OpenAPI schema says "string"; the API server takes only these two (the chart's
+    # schema adds the enum).
+    ("update-strategy-type", {"updateStrategy": {"type": "Rolling"}}, "/updateStrategy/type"),
+    ("update-strategy-typo", {"updateStrategy": {"rollingUpdates": {}}}, "'rollingUpdates'"),
+    (
+        "update-strategy-surge-float",
+        {"updateStrategy": {"rollingUpdate": {"maxSurge": 1.5}}},
+        "/updateStrategy/rollingUpdate/maxSurge",
+    ),
 ]
 
 
@@ -191,6 +249,136 @@ def test_schema_is_valid_draft7_and_accepts_the_defaults() -> None:
     with helm.Chart.load(CHART_DIR) as chart:
         chart.validate_schema({})
         assert chart.values == DEFAULTS
+
+
+def test_values_schema_is_what_the_generator_writes() -> None:
+    """The Kubernetes definitions in values.schema.json are generated: edit the rest of
+    the file by hand, then run the script, never the other way round."""
+    current = VALUES_SCHEMA.read_text(encoding="utf-8")
+    assert VALUES_SCHEMA == CHART_DIR / "values.schema.json"
+    assert current == generate(current), (
+        "values.schema.json is not what tools/chart_k8s_schemas.py generates: run "
+        "`.venv/bin/python tools/chart_k8s_schemas.py` and commit the result"
+    )
+    version, definitions = kubernetes_definitions()
+    assert SCHEMA["definitions"] == definitions
+    assert version == KUBERNETES_VERSION
+    # Draft-07: the references point at "definitions", and every one resolves.
+    text = json.dumps(SCHEMA)
+    refs = set(re.findall(r'"\$ref": "#/definitions/([^"]+)"', text))
+    assert refs == definitions.keys()
+    assert "$defs" not in text
+    assert "x-kubernetes-" not in text
+    # The chart README names the version checked against.
+    readme = (CHART_DIR / "README.md").read_text(encoding="utf-8")
+    assert f"({version.removesuffix('-local-strict')}, from `kubernetes-validate`)" in readme
+
+
+# Realistic settings of the four pass-through values, each a valid Kubernetes object.
+RESTRICTED_SECURITY_CONTEXT = {
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+    "runAsNonRoot": True,
+    "runAsUser": 10001,
+    "seccompProfile": {"type": "RuntimeDefault"},
+    "capabilities": {"drop": ["ALL"]},
+}
+RESTRICTED_POD_SECURITY_CONTEXT = {
+    "runAsNonRoot": True,
+    "runAsUser": 10001,
+    "runAsGroup": 10001,
+    "fsGroup": 10001,
+    "fsGroupChangePolicy": "OnRootMismatch",
+    "supplementalGroups": [10002],
+    "seccompProfile": {"type": "RuntimeDefault"},
+    "sysctls": [{"name": "net.ipv4.ip_unprivileged_port_start", "value": "0"}],
+}
+AFFINITY = {
+    "nodeAffinity": {
+        "requiredDuringSchedulingIgnoredDuringExecution": {
+            "nodeSelectorTerms": [
+                {
+                    "matchExpressions": [
+                        {"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64"]},
+                        {"key": "node-role.kubernetes.io/gpu", "operator": "DoesNotExist"},
+                    ]
+                }
+            ]
+        }
+    },
+    "podAntiAffinity": {
+        "preferredDuringSchedulingIgnoredDuringExecution": [
+            {
+                "weight": 50,
+                "podAffinityTerm": {
+                    "topologyKey": "topology.kubernetes.io/zone",
+                    "labelSelector": {"matchLabels": {"app.kubernetes.io/name": "lws-autoscaler"}},
+                },
+            }
+        ]
+    },
+}
+ROLLING_UPDATE = {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}
+
+
+@pytest.mark.parametrize(
+    ("values", "where"),
+    [
+        pytest.param(
+            {"securityContext": RESTRICTED_SECURITY_CONTEXT},
+            ("spec", "template", "spec", "containers", 0, "securityContext"),
+            id="restricted-security-context",
+        ),
+        pytest.param(
+            {"podSecurityContext": RESTRICTED_POD_SECURITY_CONTEXT},
+            ("spec", "template", "spec", "securityContext"),
+            id="restricted-pod-security-context",
+        ),
+        pytest.param(
+            {"affinity": AFFINITY}, ("spec", "template", "spec", "affinity"), id="affinity"
+        ),
+        pytest.param({"updateStrategy": ROLLING_UPDATE}, ("spec", "strategy"), id="rolling-update"),
+        pytest.param(
+            {"updateStrategy": {"rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "10%"}}},
+            ("spec", "strategy"),
+            id="int-or-string-percentages",
+        ),
+    ],
+)
+def test_valid_kubernetes_values_render_as_given(
+    values: dict[str, Any], where: tuple[str | int, ...]
+) -> None:
+    with helm.Chart.load(CHART_DIR) as chart:
+        chart.validate_schema(values)
+    rendered = render(values)
+    assert list(validation_errors(rendered)) == []
+    node: Any = rendered.one("Deployment")
+    for step in where:
+        node = node[step]
+    given = next(iter(values.values()))
+    # Helm merges a map with the default (the strategy's rollingUpdate): the given
+    # fields are all there, as given.
+    assert _merged_into(given, node), f"{given} not in {node}"
+
+
+@pytest.mark.parametrize(
+    "strategy",
+    [{"type": "Recreate"}, {"type": "Recreate", "rollingUpdate": None}],
+)
+def test_recreate_strategy_drops_the_default_rolling_update(strategy: dict[str, Any]) -> None:
+    # The default's rollingUpdate is merged into the values; the API server refuses a
+    # Recreate strategy with rollingUpdate, so the template leaves it out.
+    rendered = render({"updateStrategy": strategy})
+    assert list(validation_errors(rendered)) == []
+    assert rendered.one("Deployment")["spec"]["strategy"] == {"type": "Recreate"}
+
+
+def _merged_into(given: Any, rendered: Any) -> bool:
+    if isinstance(given, dict):
+        return isinstance(rendered, dict) and all(
+            k in rendered and _merged_into(v, rendered[k]) for k, v in given.items()
+        )
+    return bool(given == rendered)
 
 
 def _value_paths(node: Any, prefix: str = "") -> Iterator[str]:

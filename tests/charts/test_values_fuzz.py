@@ -58,9 +58,10 @@ def _paths(node: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     return out
 
 
-# Free-form Kubernetes objects the chart passes through with toYaml and the schema leaves
-# to the API server (see "left alone" in the chart README): a wrong field in them renders
-# an invalid object, which the fuzzer does not chase.
+# Kubernetes objects the chart passes through with toYaml. The schema checks their
+# fields and types with the API's own schemas (tools/chart_k8s_schemas.py), but their
+# rules across fields are the API server's (maxSurge and maxUnavailable both 0), so a
+# mutation can render an object the API refuses; the fuzzer does not chase those.
 FREE_FORM = {"podSecurityContext", "securityContext", "updateStrategy", "affinity"}
 PATHS = [p for p in _paths(DEFAULTS) if p[0] not in FREE_FORM]
 
