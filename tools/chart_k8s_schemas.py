@@ -42,9 +42,11 @@ VALUES: dict[str, tuple[str, str]] = {
 
 # Closed sets the API server enforces but the OpenAPI schema only states in prose
 # ("Can be \"Recreate\" or \"RollingUpdate\""): checked on top of the definition.
-ENUMS: dict[str, dict[str, list[str]]] = {
-    "updateStrategy": {"type": ["Recreate", "RollingUpdate"]},
+ENUMS: dict[str, dict[str, list[str | None]]] = {
+    # null: a values file may unset the field, as it may every field of the bundle.
+    "updateStrategy": {"type": ["Recreate", "RollingUpdate", None]},
 }
+INT_OR_STRING = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
 
 SOURCE_REF = "#/$defs/"
 TARGET_REF = "#/definitions/"
@@ -109,7 +111,13 @@ def closure(all_defs: dict[str, Any], roots: list[str]) -> dict[str, Any]:
             raise KeyError(f"definition {name} not in the bundled schemas")
         picked[name] = all_defs[name]
         pending.extend(sorted(_refs(all_defs[name]) - picked.keys()))
-    return {name: _strip(picked[name]) for name in sorted(picked)}
+    stripped = {name: _strip(picked[name]) for name in sorted(picked)}
+    if INT_OR_STRING in stripped:
+        # The bundle's oneOf of [string, null] and [integer, null] refuses null (it
+        # matches both), which Helm hides by dropping nulls but an editor validating a
+        # values file reports: one type list says the same without that flaw.
+        stripped[INT_OR_STRING] = {"type": ["string", "integer", "null"]}
+    return stripped
 
 
 def kubernetes_definitions(version: str | None = None) -> tuple[str, dict[str, Any]]:

@@ -24,6 +24,7 @@ from tools.chart_k8s_schemas import (
     VALUES_SCHEMA,
     generate,
     kubernetes_definitions,
+    schema_root,
 )
 
 SCHEMA = json.loads((CHART_DIR / "values.schema.json").read_text())
@@ -262,6 +263,8 @@ def test_values_schema_is_what_the_generator_writes() -> None:
     )
     version, definitions = kubernetes_definitions()
     assert SCHEMA["definitions"] == definitions
+    # The pinned version is one the installed kubernetes-validate ships.
+    assert (schema_root() / KUBERNETES_VERSION / "_definitions.json").is_file()
     assert version == KUBERNETES_VERSION
     # Draft-07: the references point at "definitions", and every one resolves.
     text = json.dumps(SCHEMA)
@@ -471,3 +474,17 @@ def test_every_value_is_documented() -> None:
     }
     assert undocumented == set()
     assert leaves >= {"replicaCount", "tls.mode", "hpa.create", "vllmPodMonitor.lwsLabel"}
+
+
+def test_the_schema_itself_takes_nulls_in_the_kubernetes_objects() -> None:
+    """Helm drops null keys before it validates, but an editor or a CI step validating a
+    values file against values.schema.json does not: a null int-or-string (the bundle's
+    oneOf matched it twice) and a null strategy type must pass there too."""
+    validator = jsonschema.Draft7Validator(SCHEMA)
+    unset = {"updateStrategy": {"type": None, "rollingUpdate": {"maxSurge": None}}}
+    assert list(validator.iter_errors(unset)) == []
+    assert (
+        list(validator.iter_errors({"updateStrategy": {"rollingUpdate": {"maxSurge": "25%"}}}))
+        == []
+    )
+    assert list(validator.iter_errors({"updateStrategy": {"rollingUpdate": {"maxSurge": 1.5}}}))
