@@ -127,18 +127,26 @@ def raise_to_floor(
     if rec is None or rec >= floor.groups:
         return decision, state
     ctx = DecisionContext(policy, now, decision.cold_start_seconds)
-    ctx.note(ReasonCode.SCHEDULED, f"{floor.message} (was {rec})")
+    groups = floor.groups
+    if rec == 0 and groups < policy.spec.replicas.min:
+        # Kept from zero, or woken from it, the LWS serves: with replicas.min at least,
+        # as a wake by the activation signal does (a floor under min only keeps it from
+        # zero while idle, where the engine's own floor is 1).
+        groups = policy.spec.replicas.min
+        ctx.note(ReasonCode.SCHEDULED, f"{floor.message} (was 0): replicas.min {groups}")
+    else:
+        ctx.note(ReasonCode.SCHEDULED, f"{floor.message} (was {rec})")
     name = ctx.key.name
 
     def leaves(pod: str) -> bool:
         index = group_index(pod, name)
-        return index is None or index >= floor.groups
+        return index is None or index >= groups
 
     # "Stay at zero" or "give the start up" is what the floor overrules: said by it.
     kept = tuple(r for r in decision.reasons if r.code not in _OVERRULED)
     decision = dataclasses.replace(
         decision,
-        replicas=floor.groups,
+        replicas=groups,
         driver="schedule",
         reasons=(*kept, *ctx.reasons),
         draining=tuple(pod for pod in decision.draining if leaves(pod)),
@@ -146,5 +154,5 @@ def raise_to_floor(
     draining = tuple(entry for entry in state.draining if leaves(entry[0]))
     last_good = state.last_good
     if last_good is not None and last_good[0] == ctx.now:
-        last_good = (ctx.now, floor.groups)
+        last_good = (ctx.now, groups)
     return decision, state.evolve(draining=draining, last_good=last_good)

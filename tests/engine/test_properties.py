@@ -36,6 +36,7 @@ from hypothesis import Phase, find, given, note, settings
 from hypothesis import strategies as st
 
 from autoscaler.engine import Decision, EngineState, ReasonCode, decide
+from autoscaler.engine.schedule import floor_at
 from autoscaler.policy.model import ScalingPolicy
 from autoscaler.signals import Signal
 from autoscaler.snapshot import GroupStatus, LwsSnapshot, Sample, group_index
@@ -65,6 +66,16 @@ def policies(draw: st.DrawFn) -> ScalingPolicy:
     missing: dict[str, Any] = {"holdFor": draw(st.sampled_from([0, 60, 300])), "then": then}
     if then == "fallback":
         missing["fallbackReplicas"] = draw(st.integers(low, high))
+    # T0 is 13:46:40 UTC: windows that open, close or hold during the sequences.
+    schedules = [
+        {"name": "s", "start": start, "end": end, "minReplicas": draw(st.integers(1, high))}
+        | {"prewarm": draw(st.booleans())}
+        for start, end in draw(
+            st.sampled_from(
+                [[], [], [("13:48", "13:55")], [("13:40", "14:00")], [("14:00", "13:50")]]
+            )
+        )
+    ]
     step_up = draw(st.sampled_from([None, {"groups": 2, "period": 60}]))
     step_down = draw(st.sampled_from([None, {"groups": 1, "percent": 50, "period": 120}]))
     return make_policy(
@@ -93,6 +104,7 @@ def policies(draw: st.DrawFn) -> ScalingPolicy:
             "activation": {"query": "gateway", "threshold": 0.5},
         },
         missingMetrics=missing,
+        schedules=schedules,
     )
 
 
@@ -288,6 +300,14 @@ def test_invariants_hold_over_random_sequences(policy: ScalingPolicy, steps: lis
             idle_since = None
         idle_long = idle_since is not None and step.now - idle_since >= stz.idle_after
         codes = {r.code for r in decision.reasons}
+        # A schedule's floor raises whatever the rules below give (docs/engine.md §8).
+        scheduled = floor_at(policy.spec, step.now, decision.cold_start_seconds).groups
+
+        def raised(value: int) -> int:
+            return max(value, scheduled)  # noqa: B023 (used within this iteration)
+
+        if rec is not None and scheduled:
+            assert rec >= scheduled
         if decision.draining:
             assert policy.spec.scale_down.drain.enabled
             assert snap is not None
@@ -298,9 +318,9 @@ def test_invariants_hold_over_random_sequences(policy: ScalingPolicy, steps: lis
         if ReasonCode.HOLD in codes:
             # Holding repeats the last good value; before any, the current size.
             if last_good is not None:
-                assert rec == last_good
+                assert rec == raised(last_good)
             elif snap is not None:
-                assert rec == min(max(snap.spec_replicas, bounds.min), bounds.max)
+                assert rec == raised(min(max(snap.spec_replicas, bounds.min), bounds.max))
             else:
                 assert rec is None
             continue
@@ -311,7 +331,7 @@ def test_invariants_hold_over_random_sequences(policy: ScalingPolicy, steps: lis
                 held = min(max(snap.spec_replicas, bounds.min), bounds.max)
             floor = missing.fallback_replicas
             assert floor is not None
-            assert rec == (floor if held is None else max(floor, held))
+            assert rec == raised(floor if held is None else max(floor, held))
             continue
         if rec is None:
             assert ReasonCode.NO_RECOMMENDATION in codes
@@ -343,6 +363,7 @@ def test_invariants_hold_over_random_sequences(policy: ScalingPolicy, steps: lis
         asks_more = any((p.replicas or 0) > current for p in decision.proposals) or (
             decision.forecast is not None and decision.forecast > current
         )
+        asks_more = asks_more or scheduled > current
         held_back_only = ReasonCode.PRESSURE not in codes and not asks_more
         if bounds.min <= current <= bounds.max and held_back_only:
             # Step limits and windows only hold a change back, never reverse it.

@@ -50,6 +50,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import NoSuchExample
 
 from autoscaler.engine import Decision, EngineState, ReasonCode, decide
+from autoscaler.engine.schedule import floor_at
 from autoscaler.policy.model import LatencySignal, QueueDepthSignal, ScalingPolicy, StepLimit
 from autoscaler.signals import Signal
 from autoscaler.snapshot import GroupStatus, LwsSnapshot, Sample, group_index, leader_pod_name
@@ -84,6 +85,7 @@ MOVERS = frozenset(
         R.IDLE_HOLD,
         R.SCALE_TO_ZERO,
         R.DRAINING,
+        R.SCHEDULED,
     }
 )
 NOT_ON_DATA = frozenset(
@@ -203,19 +205,27 @@ class Referee:
         previous, self.previous = self.previous, decision
         draining_before = bool(previous is not None and previous.draining)
         assert decision.current == (None if snap is None else snap.spec_replicas)
+        # A schedule's floor raises what every rule below recommends (docs/engine.md §8).
+        scheduled = floor_at(spec, now, decision.cold_start_seconds).groups
+
+        def raised(value: int) -> int:
+            return max(value, scheduled)
+
         self._check_startup(now, snap, decision, codes)
         self._check_isolated_burst(now, snap, decision, codes)
         if snap is not None and rec is not None and snap.spec_replicas > bounds.max:
             assert rec <= bounds.max
             assert not decision.draining
         if R.ACTIVATION in codes:  # at zero, woken: to min at once (§5)
-            assert rec == bounds.min
+            assert rec == raised(bounds.min)
         if R.AT_ZERO in codes:
             assert rec == 0
+        if R.SCHEDULED in codes:  # the floor, or min for an LWS it keeps from zero
+            assert rec in (scheduled, max(scheduled, bounds.min))
         if R.WAITING_FOR_LEADERS in codes:
             assert snap is not None
             self.checked.add("waitingForLeaders")
-            assert rec == min(max(snap.spec_replicas, bounds.min), bounds.max)
+            assert rec == raised(min(max(snap.spec_replicas, bounds.min), bounds.max))
         if R.FORECAST in codes and not (previous is not None and previous.draining):
             # The projection replaces the target only above the target and the size (§2);
             # while a drain runs, the size it goes to (§4).
@@ -245,14 +255,16 @@ class Referee:
             if R.HOLD in codes:
                 self.checked.add("hold")
                 assert now - since <= spec.missing_metrics.hold_for
-                assert rec == value, f"hold {rec}, last good {value}"
+                assert rec == (value if value is None else raised(value)), (
+                    f"hold {rec}, last good {value}"
+                )
             else:
                 self.checked.add("fallback")
                 assert now - since > spec.missing_metrics.hold_for
                 fallback = spec.missing_metrics.fallback_replicas
                 if R.FALLBACK in codes:  # a floor, never a cut (§6)
                     assert fallback is not None
-                    assert rec == max(fallback, value or 0)
+                    assert rec == raised(max(fallback, value or 0))
                 else:
                     assert rec is None
             # Only the leaving groups of a drain that completed stay named (§4).
@@ -340,6 +352,8 @@ class Referee:
         if R.IDLE_HOLD in codes:
             upper = max(upper, current)
         upper = min(max(upper, *floors), bounds.max)
+        # A schedule's floor is remembered as a target too (docs/engine.md §8).
+        lower, upper = max(lower, scheduled), max(upper, scheduled)
         self.targets.append((now, lower, upper))
 
         # --- holdWhileStarting: a held signal proposes at most what exists (§2) -----
@@ -361,6 +375,11 @@ class Referee:
         asks = largest is not None and largest > current
         if decision.forecast is not None and math.ceil(decision.forecast - 1e-9) > current:
             asks = True
+        if scheduled > current:
+            # A floor orders its groups at once, past the up window and step limit (§8).
+            asks = True
+            self.checked.add("scheduled")
+            assert rec >= scheduled, f"{current} -> {rec} under a floor of {scheduled}"
         if rec > current >= bounds.min and not asks and R.PRESSURE not in codes:
             raise AssertionError(f"{current} -> {rec}: no proposal asks for more")
         # --- reasons: every move away from the proposal has a rule's code -----------
@@ -389,12 +408,16 @@ class Referee:
             self.checked.add("upWindow")
             horizon = now - up.stabilization_window
             lowest = min(high for t, _, high in self.targets if t >= horizon)
-            assert rec <= max(lowest, current, existing), f"{current} -> {rec}, window {lowest}"
+            assert rec <= max(lowest, current, existing, scheduled), (
+                f"{current} -> {rec}, window {lowest}"
+            )
         if rec > current >= bounds.min and up.max_step is not None:
             # --- the scale-up step limit (§3), unless the pressure floor keeps groups --
             self.checked.add("upStep")
             allowed = up_allowed(up.max_step, self._sizes(now, up.max_step.period), current)
-            assert rec <= max(allowed, existing), f"{current} -> {rec}, the limit allows {allowed}"
+            assert rec <= max(allowed, existing, scheduled), (
+                f"{current} -> {rec}, the limit allows {allowed}"
+            )
 
     def _check_startup(
         self, now: float, snap: LwsSnapshot | None, decision: Decision, codes: set[ReasonCode]

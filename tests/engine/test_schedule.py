@@ -268,3 +268,17 @@ def test_a_blind_hold_raised_by_a_floor_gives_back_the_groups_it_keeps() -> None
     assert [pod for pod, _ in d.state.draining] == ["model-3"]
     assert d.state.last_good is not None
     assert d.state.last_good[1] == 1  # the hold's own: the floor applies afresh each time
+
+
+def test_a_floor_under_min_keeps_an_lws_from_zero_and_wakes_it_to_min() -> None:
+    """minReplicas 1 under replicas.min 2 with scale-to-zero: at zero in the window the
+    LWS is woken to 2 (it serves, with min at least, as a wake by activation does)."""
+    from autoscaler.signals import Signal
+
+    stz = {**SCALE_TO_ZERO, "replicas": {"min": 2, "max": 10}}
+    d = Driver(make_policy(schedules=[office(minReplicas=1)], **stz), now=MONDAY_NOON)
+    at_zero = snapshot(d.now, current=0, ready=0, aggregates={Signal.ACTIVATION: 0.0})
+    woken = d.step(at_zero)
+    assert woken.replicas == 2
+    assert woken.reasons[-1].message.endswith("at least 1 (was 0): replicas.min 2")
+    assert R.AT_ZERO not in codes(woken)  # overruled, and said so by the floor
