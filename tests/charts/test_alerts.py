@@ -215,6 +215,48 @@ def _series(name: str, labels: str, values: str) -> dict[str, str]:
     return {"series": f"{name}{{{TARGET}{labels}}}", "values": values}
 
 
+Check = tuple[str, str, list[dict[str, str]]]
+"""(when to evaluate, the alert, the label sets expected to fire then: none for none)."""
+
+
+def _promtool_test(
+    tmp_path: Path, values: dict[str, Any], series: list[dict[str, str]], checks: list[Check]
+) -> None:
+    """``promtool test rules`` of the chart's rules rendered with ``values``, on
+    ``series`` (one sample a minute). promtool compares the whole label set and the whole
+    annotation set (templates expanded), so each expected set is the alert's every label."""
+    rules = _rules_file(tmp_path, values)
+    alerts = _alerts(values)
+
+    def expected(alert: str, labels: dict[str, str]) -> dict[str, Any]:
+        return {
+            "exp_labels": labels,
+            "exp_annotations": _expand(alerts[alert]["annotations"], labels),
+        }
+
+    case = {
+        "rule_files": [rules.name],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": series,
+                "alert_rule_test": [
+                    {
+                        "eval_time": at,
+                        "alertname": alert,
+                        "exp_alerts": [expected(alert, labels) for labels in fired],
+                    }
+                    for at, alert, fired in checks
+                ],
+            }
+        ],
+    }
+    (tmp_path / "case.yaml").write_text(yaml.safe_dump(case))
+    tested = _promtool("test", "rules", "case.yaml", cwd=tmp_path)
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+
+
 # The engine's reason counter as scraped: its own namespace label is exported_namespace.
 SLOW = (
     ',exported_namespace="inference",leaderworkerset="llama-70b",policy="llama-70b",'
@@ -430,64 +472,17 @@ def test_alert_fires_when_and_only_when_it_should(
     alert: str,
     expected: list[dict[str, str]],
 ) -> None:
-    rules = _rules_file(tmp_path, RULES)
-    annotations = _alerts(RULES)[alert]["annotations"]
-    case = {
-        "rule_files": [rules.name],
-        "evaluation_interval": "1m",
-        "tests": [
-            {
-                "interval": "1m",
-                "input_series": series,
-                "alert_rule_test": [
-                    {
-                        "eval_time": at,
-                        "alertname": alert,
-                        "exp_alerts": [
-                            {"exp_labels": labels, "exp_annotations": _expand(annotations, labels)}
-                            for labels in expected
-                        ],
-                    }
-                ],
-            }
-        ],
-    }
-    # promtool compares the whole label set and the whole annotation set (templates
-    # expanded), so each expected set above is the alert's every label.
-    (tmp_path / "case.yaml").write_text(yaml.safe_dump(case))
-    tested = _promtool("test", "rules", "case.yaml", cwd=tmp_path)
-    assert tested.returncode == 0, tested.stdout + tested.stderr
+    _promtool_test(tmp_path, RULES, series, [(at, alert, expected)])
 
 
 def test_the_pause_alert_follows_its_hours(tmp_path: Path) -> None:
     values = {**RULES, "prometheusRule": {"enabled": True, "pausedWarningHours": 2}}
-    rules = _rules_file(tmp_path, values)
-    annotations = _alerts(values)["LwsAutoscalerPaused"]["annotations"]
-    assert "paused for 2 hours" in annotations["summary"]
+    summary = _alerts(values)["LwsAutoscalerPaused"]["annotations"]["summary"]
+    assert "paused for 2 hours" in summary
     labels = _fired("warning", exported_namespace="inference", leaderworkerset="llama-70b")
     series = [_series("lws_autoscaler_decision_reasons_total", PAUSED, "_x1 4+4x200")]
-    expected = [{"exp_labels": labels, "exp_annotations": _expand(annotations, labels)}]
-    case = {
-        "rule_files": [rules.name],
-        "evaluation_interval": "1m",
-        "tests": [
-            {
-                "interval": "1m",
-                "input_series": series,
-                "alert_rule_test": [
-                    {"eval_time": "115m", "alertname": "LwsAutoscalerPaused", "exp_alerts": []},
-                    {
-                        "eval_time": "123m",
-                        "alertname": "LwsAutoscalerPaused",
-                        "exp_alerts": expected,
-                    },
-                ],
-            }
-        ],
-    }
-    (tmp_path / "case.yaml").write_text(yaml.safe_dump(case))
-    tested = _promtool("test", "rules", "case.yaml", cwd=tmp_path)
-    assert tested.returncode == 0, tested.stdout + tested.stderr
+    alert = "LwsAutoscalerPaused"
+    _promtool_test(tmp_path, values, series, [("115m", alert, []), ("123m", alert, [labels])])
 
 
 @pytest.mark.parametrize(
@@ -497,32 +492,8 @@ def test_the_certificate_warning_follows_its_days(
     tmp_path: Path, days: int, left: int, fires: bool
 ) -> None:
     values = {**RULES, "prometheusRule": {"enabled": True, "certificateWarningDays": days}}
-    rules = _rules_file(tmp_path, values)
     alert = "LwsAutoscalerServingCertificateExpiring"
-    annotations = _alerts(values)[alert]["annotations"]
-    assert f"within {days} days" in annotations["summary"]
-    labels = _fired("warning", pod="p-0")
-    case = {
-        "rule_files": [rules.name],
-        "evaluation_interval": "1m",
-        "tests": [
-            {
-                "interval": "1m",
-                "input_series": [_series(CERT_EXPIRY, CERT_LABELS, f"{left * DAY}x90")],
-                "alert_rule_test": [
-                    {
-                        "eval_time": "61m",
-                        "alertname": alert,
-                        "exp_alerts": [
-                            {"exp_labels": labels, "exp_annotations": _expand(annotations, labels)}
-                        ]
-                        if fires
-                        else [],
-                    }
-                ],
-            }
-        ],
-    }
-    (tmp_path / "case.yaml").write_text(yaml.safe_dump(case))
-    tested = _promtool("test", "rules", "case.yaml", cwd=tmp_path)
-    assert tested.returncode == 0, tested.stdout + tested.stderr
+    assert f"within {days} days" in _alerts(values)[alert]["annotations"]["summary"]
+    series = [_series(CERT_EXPIRY, CERT_LABELS, f"{left * DAY}x90")]
+    fired = [_fired("warning", pod="p-0")] if fires else []
+    _promtool_test(tmp_path, values, series, [("61m", alert, fired)])

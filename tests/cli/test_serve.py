@@ -13,7 +13,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -181,61 +180,22 @@ def test_serve_writes_an_event_on_the_lws_when_its_recommendation_changes(
     Event on the LWS through its kubeconfig. No kube-apiserver can run here: the
     kubeconfig points at the wire-level fake (tests/support/fake_apiserver.py), which
     validates Events at create as kube-apiserver does."""
-    from tests.server.helpers import write_policy
-    from tests.sources.kube_objects import lws_object, pod_object
-    from tests.support.exporter import FakeLeader, MetricsExporter
-    from tests.support.fake_apiserver import FakeApiServer
+    from tests.cli.served_lws import EVENTS, LISTS, served_lws
+    from tests.support.exporter import FakeLeader
 
     leader = FakeLeader("inference", "llama", "llama-0", waiting=5)
-    exporter = MetricsExporter([leader]).start()
-    policies = tmp_path / "policies"
-    policies.mkdir()
-    write_policy(
-        policies / "llama.yaml",
-        name="llama",
-        lws="llama",
-        signals=[{"type": "queueDepth", "targetPerGroup": 10}],
-        metrics={"scrape": {"port": "http"}},
-        scaleUp={"stabilizationWindow": "0s", "maxStep": None},
-    )
-    events = "/apis/events.k8s.io/v1/namespaces/inference/events"
-    lists = "/apis/leaderworkerset.x-k8s.io/v1/namespaces/inference/leaderworkersets"
-    try:
-        with FakeApiServer() as api:
-            lws = api.put(lws_object("inference", "llama", replicas=1, status=1, ready=1, size=1))
-            ports = {"http": exporter.port}
-            api.put(pod_object("inference", "llama", 0, 0, ip="127.0.0.1", size=1, ports=ports))
-            config = api.write_kubeconfig(tmp_path / "kubeconfig", token="sa")
-            command = [
-                *(sys.executable, "-m", "autoscaler.cli.main", "serve", "--source", "scrape"),
-                *("--policies", str(policies), "--kubeconfig", str(config), "--disable-auth"),
-                *("--insecure", "--insecure-port", str(free_port()), "--cycle", "1s"),
-            ]
-            process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
-            try:
-
-                def wait(condition: Any, what: str) -> None:
-                    deadline = time.monotonic() + 60
-                    while not condition():
-                        assert process.poll() is None, process.communicate()[1]
-                        assert time.monotonic() < deadline, what
-                        time.sleep(0.2)
-
-                # A few cycles decided on 5 waiting (one group), then the queue grows.
-                wait(lambda: sum(r.path == lists for r in api.requests) >= 3, "no cycles")
-                leader.waiting = 50
-                wait(lambda: any(r.path == events for r in api.requests), "no Event")
-            finally:
-                process.terminate()
-                process.wait(timeout=60)
-                if process.stderr is not None:
-                    process.stderr.close()
-            (post,) = [r for r in api.requests if r.method == "POST" and r.path == events]
-            # Stored: the fake's Event rules (kube-apiserver's) did not refuse it.
-            name = post.json()["metadata"]["name"]
-            assert httpx.get(f"{api.url}{events}/{name}", timeout=30).status_code == 200
-    finally:
-        exporter.stop()
+    with served_lws(tmp_path, leader, free_port()) as served:
+        api = served.api
+        # A few cycles decided on 5 waiting (one group), then the queue grows.
+        served.wait(lambda: sum(r.path == LISTS for r in api.requests) >= 3, "no cycles")
+        leader.waiting = 50
+        served.wait(lambda: any(r.path == EVENTS for r in api.requests), "no Event")
+        served.stop()
+        (post,) = [r for r in api.requests if r.method == "POST" and r.path == EVENTS]
+        # Stored: the fake's Event rules (kube-apiserver's) did not refuse it.
+        name = post.json()["metadata"]["name"]
+        assert httpx.get(f"{api.url}{EVENTS}/{name}", timeout=30).status_code == 200
+    lws = served.lws
     event = post.json()
     assert post.headers["authorization"] == "Bearer sa"
     assert (event["type"], event["reason"]) == ("Normal", "ScaleUpRecommended")

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from autoscaler.engine import ReasonCode
 from autoscaler.engine.pause import DRIVER
-from autoscaler.snapshot import LwsSnapshot, Pause
+from autoscaler.snapshot import PAUSED_REPLICAS_ANNOTATION, LwsSnapshot, Pause
+from autoscaler.sources.cluster import read_pause
 from tests.engine.factories import T0, Driver, codes, make_policy, ready_groups, snapshot
 from tests.engine.factories import busy as busy_groups
 
@@ -27,9 +28,7 @@ def paused(snap: LwsSnapshot, value: str | None) -> LwsSnapshot:
     """``snap`` with the annotation's text ``value`` read as the cluster reader reads it."""
     if value is None:
         return snap
-    digits = value.strip()
-    count = int(digits) if digits.isascii() and digits.isdigit() else None
-    return dataclasses.replace(snap, pause=Pause(value, count))
+    return dataclasses.replace(snap, pause=read_pause({PAUSED_REPLICAS_ANNOTATION: value}))
 
 
 def busy(now: float, groups: int, queue: float, running: float = 3.0) -> LwsSnapshot:

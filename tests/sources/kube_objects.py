@@ -7,6 +7,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+import httpx
+
 from tests.support.fake_apiserver import FakeApiServer
 
 Json = dict[str, Any]
@@ -174,3 +176,19 @@ def api_client(api: FakeApiServer) -> Any:
     config = Configuration(host=api.url)
     config.retries = bounded_retries()
     return ApiClient(config)
+
+
+def annotate_lws(
+    api: FakeApiServer, namespace: str, name: str, key: str, value: str | None
+) -> None:
+    """What ``kubectl annotate leaderworkerset NAME KEY=VALUE`` sends for a custom
+    resource: a JSON merge patch of the annotations (``KEY-`` removes it: the key as
+    null)."""
+    path = f"/apis/leaderworkerset.x-k8s.io/v1/namespaces/{namespace}/leaderworkersets/{name}"
+    answer = httpx.patch(
+        api.url + path,
+        json={"metadata": {"annotations": {key: value}}},
+        headers={"content-type": "application/merge-patch+json"},
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text

@@ -9,7 +9,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from autoscaler.engine import EngineState, decide
@@ -28,7 +27,7 @@ from autoscaler.snapshot import (
 from autoscaler.sources.assemble import assemble
 from autoscaler.sources.cluster import read_pause
 from autoscaler.sources.kube import READY_TIME_UNKNOWN, KubernetesClusterReader, parse_time
-from tests.sources.kube_objects import api_client, lws_object, pod_object
+from tests.sources.kube_objects import annotate_lws, api_client, lws_object, pod_object
 from tests.support.fake_apiserver import FakeApiServer, status
 from tests.support.raw_server import RawServer
 
@@ -303,17 +302,9 @@ def test_an_operators_pause_is_read_from_the_lws_annotation(api: FakeApiServer) 
     key = LwsKey("inference", "llama")
     reader = KubernetesClusterReader(api_client(api))
     assert reader.read([key])[key].pause is None
-    path = "/apis/leaderworkerset.x-k8s.io/v1/namespaces/inference/leaderworkersets/llama"
 
     def annotate(value: str | None) -> None:
-        patch = {"metadata": {"annotations": {PAUSED_REPLICAS_ANNOTATION: value}}}
-        answer = httpx.patch(
-            api.url + path,
-            json=patch,
-            headers={"content-type": "application/merge-patch+json"},
-            timeout=30,
-        )
-        assert answer.status_code == 200, answer.text
+        annotate_lws(api, "inference", "llama", PAUSED_REPLICAS_ANNOTATION, value)
 
     annotate("2")
     assert reader.read([key])[key].pause == Pause("2", 2)
