@@ -8,7 +8,8 @@ it follows the decisions in every replica, so a new holder goes on from the last
 Events are best effort, as client-go's recorder:
 
 - written by a thread of their own from a bounded queue, so a slow or hung API server
-  never holds up a cycle; a full queue drops new events;
+  never holds up a cycle; a full queue drops new events, with one warning until the
+  backlog has cleared;
 - throttled per LWS as client-go's spam filter is: a burst of :data:`BURST` events,
   then one per :data:`REFILL_SECONDS` (a policy flapping every 15 s would otherwise
   write 240 events an hour);
@@ -179,7 +180,11 @@ class EventRecorder:
                 log.warning("%d events wait to be written: dropping new ones", self._queue.maxsize)
             self._dropping = True
             return 0
-        self._dropping = False
+        # The streak of drops ends when the backlog has cleared (this event went into an
+        # empty queue), not when one slot freed up: a slow API server frees one slot per
+        # write, and the warning would come back every cycle while it stays slow.
+        if self._queue.qsize() <= 1:
+            self._dropping = False
         return 1
 
     def _drain(self) -> None:

@@ -261,6 +261,53 @@ def test_a_hung_api_server_never_holds_up_a_cycle_and_a_full_queue_drops(
     recorder.close()
 
 
+class _OneAtATimeSink(_SlowSink):
+    """A sink that writes one event per permit, as an API server that answers slowly."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.permits = threading.Semaphore(0)
+        self.written = threading.Semaphore(0)
+
+    def create(self, namespace: str, body: Any) -> None:
+        assert self.permits.acquire(timeout=30)
+        self.created.append(body)
+        self.written.release()
+
+
+def test_the_drop_warning_comes_once_per_backlog_not_once_per_freed_slot(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sink, telemetry = _OneAtATimeSink(), Telemetry()
+    recorder = EventRecorder(sink, "pod-0", telemetry, queue_size=3)
+    keys = [LwsKey("inference", f"lws-{i}") for i in range(20)]
+    replicas = dict.fromkeys(keys, 2)
+
+    def scale(batch: int, at: float) -> int:
+        """LWSes 5*batch to 5*batch+4 scale to 3 in a cycle that decides every LWS."""
+        for key in keys[batch * 5 : batch * 5 + 5]:
+            replicas[key] = 3
+        decisions = [Decision(k, k.name, at, replicas[k], 2, None, (), ()) for k in keys]
+        return recorder.record(decisions, at, write=True)
+
+    assert scale(-1, T0) == 0  # each LWS's first decision: nothing to tell
+    with caplog.at_level(logging.WARNING, logger="autoscaler.server.events"):
+        assert scale(0, T0 + 15) in (3, 4)  # the writer holds at most one, three wait
+        sink.permits.release()  # the API answers one create: one slot frees
+        assert sink.written.acquire(timeout=30)
+        assert 1 <= scale(1, T0 + 30) <= 2  # full again: the same backlog
+        assert caplog.text.count("dropping new ones") == 1
+        for _ in range(20):
+            sink.permits.release()
+        assert recorder.flush(30)  # the backlog has cleared
+        scale(2, T0 + 45)  # a new one: warned again
+        assert caplog.text.count("dropping new ones") == 2
+    for _ in range(20):
+        sink.permits.release()
+    assert recorder.flush(30)
+    recorder.close()
+
+
 def test_the_uid_is_read_again_soon_when_missing_and_not_per_event_when_failing() -> None:
     sink, _, recorder = _ready_recorder()
     key = LwsKey("inference", "lws-0")
