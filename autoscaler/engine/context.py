@@ -83,12 +83,10 @@ class DecisionContext:
     ) -> tuple[Decision, EngineState]:
         """The decision, and ``state`` with ``changes`` and this decision recorded."""
         keep = _step_history_seconds(self.spec)
-        recs, sizes = state.recommendations, state.sizes
-        if replicas is not None:
-            recs = append_window(recs, self.now, replicas, keep)
+        sizes = state.sizes
         if current is not None:
             sizes = append_window(sizes, self.now, current, keep)
-        state = state.evolve(recommendations=recs, sizes=sizes, **(changes or {}))
+        state = state.evolve(sizes=sizes, **(changes or {}))
         decision = make_decision(
             self.key,
             self.policy.name,
@@ -107,7 +105,7 @@ class DecisionContext:
 
 
 def _step_history_seconds(spec: PolicySpec) -> float:
-    """Sizes and recommendations are kept as long as the longest step period needs them
+    """Sizes are kept as long as the longest step period needs them
     (0 without step limits); runs once per decision, hence no list and no ``max``."""
     up, down = spec.scale_up.max_step, spec.scale_down.max_step
     if up is None:

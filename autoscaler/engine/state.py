@@ -31,7 +31,6 @@ class EngineState:
       window has been observed in full (a restarted server must not act on half a
       window, nor a server that was blind for longer than the window);
     - ``targets``: the groups the load called for, per decision (stabilisation windows);
-    - ``recommendations``: what was recommended, per decision;
     - ``sizes``: ``spec.replicas`` seen at each decision; step limits count from the
       smallest (up) or largest (down) size of their period;
     - ``demand``: continuous demand in groups, per decision (trend for the forecast);
@@ -64,7 +63,6 @@ class EngineState:
     first_seen: float | None = None
     observed_since: float | None = None
     targets: TimedInts = ()
-    recommendations: TimedInts = ()
     sizes: TimedInts = ()
     demand: TimedFloats = ()
     queue_totals: TimedFloats = ()

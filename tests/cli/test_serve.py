@@ -191,7 +191,10 @@ def test_serve_writes_an_event_on_the_lws_when_its_recommendation_changes(
         leader.waiting = 50
         served.wait(lambda: any(r.path == EVENTS for r in api.requests), "no Event")
         served.stop()
-        (post,) = [r for r in api.requests if r.method == "POST" and r.path == EVENTS]
+        # The scale-up's Event (a first cycle that found no leader yet would add a
+        # RecommendationResumed before it).
+        posts = [r for r in api.requests if r.method == "POST" and r.path == EVENTS]
+        (post,) = [r for r in posts if r.json()["reason"] == "ScaleUpRecommended"]
         # Stored: the fake's Event rules (kube-apiserver's) did not refuse it.
         name = post.json()["metadata"]["name"]
         assert httpx.get(f"{api.url}{EVENTS}/{name}", timeout=30).status_code == 200

@@ -283,7 +283,6 @@ def check_state(policy: ScalingPolicy, state: EngineState, now: float, shortest:
     step = _step_history_seconds(spec)
     keeps = {
         "targets": max(spec.scale_up.stabilization_window, spec.scale_down.stabilization_window),
-        "recommendations": step,
         "sizes": step,
         "demand": spec.scale_up.forecast.lookback,
         "queue_totals": max(

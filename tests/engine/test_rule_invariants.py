@@ -483,7 +483,9 @@ class Referee:
         )
         if not calm:
             self.calm = None
-        elif self.calm is None or self.calm[1] > now:
+        elif self.calm is None or self.calm[0] > now:
+            # A step back of the clock to before the stretch began ends it (§7); to within
+            # it, the stretch keeps its start and measures less calm than was observed.
             self.calm = (now, now)
         else:
             self.calm = (self.calm[0], now)
@@ -845,15 +847,18 @@ REACHED = (
 @pytest.mark.filterwarnings("ignore:Generating overly large repr")
 def test_the_closed_loop_reaches_the_rules_the_referee_checks() -> None:
     """Each rule the referee checks acts in some closed-loop draw: a check whose rule
-    never acts passes without testing anything. One derandomised pass (the same
-    examples every run) until every code was seen."""
+    never acts passes without testing anything. One pass until every code was seen."""
     seen: set[ReasonCode] = set()
 
     def all_seen(drawn: tuple[ScalingPolicy, list[tuple[Step, Decision]]]) -> bool:
         seen.update(r.code for _, d in drawn[1] for r in d.reasons)
         return seen.issuperset(REACHED)
 
-    quick = settings(max_examples=400, database=None, derandomize=True, phases=[Phase.generate])
+    # Derandomised is not the same examples every run: Hypothesis also draws constants
+    # found in the modules imported so far, which differ with the tests run before. Over
+    # eight seeds every code was seen after 121 to 344 draws, too close to the 400 this
+    # allowed; the search stops once all are seen, so a wide limit costs nothing usually.
+    quick = settings(max_examples=3000, database=None, derandomize=True, phases=[Phase.generate])
     with contextlib.suppress(NoSuchExample):
         find(loop_runs(), all_seen, settings=quick)
     assert not set(REACHED) - seen, f"never reached: {sorted(set(REACHED) - seen)}"

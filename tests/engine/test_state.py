@@ -54,6 +54,14 @@ def test_any_step_back_ends_the_observation_stretch() -> None:
     assert after.decided_at == T0
 
 
+def test_a_calm_stretch_begun_before_the_step_back_keeps_its_start() -> None:
+    """Calm observed from T0 - 90 to T0 + 20, the clock stepped back to T0: the stretch
+    keeps its start and now counts 90 s of calm, less than the 110 s observed (the
+    cautious side for ``isolatedBurst``, which limits only after ``calmFor``)."""
+    state = EngineState(queue_calm=(T0 - 90, T0 + 20), decided_at=T0 + 20)
+    assert rebased(state, T0).queue_calm == (T0 - 90, T0 + 20)
+
+
 def test_a_drain_begun_before_the_clock_stepped_back_still_times_out() -> None:
     driver = Driver(make_policy(scaleDown={"drain": {"enabled": True, "timeout": "2m"}}))
     groups = ready_groups(4, T0 - 3600)

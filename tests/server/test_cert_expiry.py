@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import os
 import ssl
 import time
 from pathlib import Path
@@ -141,10 +142,14 @@ def _tls(files: CertFiles, wall: Wall, telemetry: Telemetry) -> ServingTls:
 
 
 def _swap_in(files: CertFiles, into: CertFiles) -> None:
-    """Write ``files``' certificate and key over ``into``'s: the paths a Secret volume
-    keeps while their contents change."""
-    into.cert.write_bytes(files.cert.read_bytes())
-    into.key.write_bytes(files.key.read_bytes())
+    """Put ``files``' certificate and key in place of ``into``'s: the paths a Secret
+    volume keeps while their contents change. Each is a new file renamed over the old
+    (a new inode, as the volume's swap gives): a rewrite in place may keep the size and,
+    on kernels with coarse file times, the mtime too, and the change would go unseen."""
+    for source, target in ((files.cert, into.cert), (files.key, into.key)):
+        staged = target.with_name(target.name + ".new")
+        staged.write_bytes(source.read_bytes())
+        os.replace(staged, target)
 
 
 def test_each_change_of_judgement_is_logged_once_and_a_renewal_resets_it(

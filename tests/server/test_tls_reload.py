@@ -90,13 +90,17 @@ def test_a_renewed_certificate_is_served_without_a_restart(
         deadline = time.monotonic() + 60
         while not _handshake_ok(running.url, new_ca.ca_file):
             assert time.monotonic() < deadline, "the new certificate was never served"
+            # Kept busy: an idle connection is closed after uvicorn's 5 s keep-alive.
+            assert kept_open.get("/healthz").status_code == 200
             time.sleep(0.05)
         assert not _handshake_ok(running.url, old_ca.ca_file)
         # A connection opened before the renewal keeps working until it closes.
         assert kept_open.get("/healthz").status_code == 200
         kept_open.close()
         registry = running.process.telemetry.registry
-        assert registry.get_sample_value(TLS_RELOADS, {"result": "ok"}) == 1
+        # Once, or twice when a refresh read the files mid-swap (the new certificate
+        # with the old key's stamp): the next one loads the pair again.
+        assert registry.get_sample_value(TLS_RELOADS, {"result": "ok"}) in (1.0, 2.0)
 
 
 def test_a_broken_pair_keeps_the_working_certificate(

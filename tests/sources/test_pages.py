@@ -16,10 +16,10 @@ PAGE = b'vllm:num_requests_waiting{engine="0"} 3\n'
 
 
 def _slow_answer(conn: socket.socket) -> None:
-    """A pod that takes 0.5 s to answer each request."""
+    """A pod that takes 1 s to answer each request."""
     try:
         conn.recv(4096)
-        time.sleep(0.5)
+        time.sleep(1.0)
         head = b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: %d\r\n\r\n" % len(PAGE)
         conn.sendall(head + PAGE)
         conn.close()
@@ -28,19 +28,20 @@ def _slow_answer(conn: socket.socket) -> None:
 
 
 def test_the_pods_that_went_without_a_page_longest_go_first() -> None:
-    # One thread and a 1.45 s deadline: 2 of 4 pods fit in a fetch (1.0 s, with 0.45 s to
-    # spare on a loaded machine), 3 never do (1.5 s however fast the machine is).
+    # One thread and a 2.5 s deadline: 2 of 4 pods fit in a fetch (2.0 s, with 0.5 s to
+    # spare on a loaded machine, and 0.8 s within each read's timeout), 3 never do (3.0 s
+    # however fast the machine is).
     # In a fixed order the same 2 missed out every time; least recently served first,
     # all 4 are read within two fetches, and the third serves the first two again.
     pods = [RawServer(_slow_answer) for _ in range(4)]
     urls = {f"pod-{i}": f"http://127.0.0.1:{p.port}/metrics" for i, p in enumerate(pods)}
-    fetcher: PageFetcher[str] = PageFetcher(timeout=0.75, deadline=1.45, concurrency=1)
+    fetcher: PageFetcher[str] = PageFetcher(timeout=1.8, deadline=2.5, concurrency=1)
     try:
         served = []
         for _ in range(3):
             pages = fetcher.fetch_all(urls)
             served.append({pod for pod, body in pages.items() if not isinstance(body, SourceError)})
-            time.sleep(0.5)  # let a scrape cut at the deadline free the thread
+            time.sleep(1.0)  # let a scrape cut at the deadline free the thread
         assert all(len(s) == 2 for s in served), served
         assert served[0] | served[1] == set(urls)
         assert served[2] == served[0]

@@ -320,7 +320,7 @@ def test_counter_reset_is_not_a_negative_rate(
         if sample is not None:
             seen.append(sample.value)
         time.sleep(0.5)
-    assert len(seen) >= 5, seen
+    assert len(seen) >= 3, seen  # 5 as a rule; fewer on a machine loaded enough
     # Across the reset the rate dips by at most the increase lost before it; it is never
     # negative (naive delta) nor the whole counter (reset misread as growth).
     assert all(0 < v <= 200 * 1.05 for v in seen), seen
@@ -451,7 +451,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         if MARKER.encode() in body:
             self.server.slow += 1
             if self.server.mode == "hang":
-                time.sleep(1.5)
+                time.sleep(2.5)
             self._send(503, json.dumps(TIMEOUT_503).encode())
             return
         answer = self.server.http.post(
@@ -490,9 +490,10 @@ def test_a_slow_override_fails_only_its_policy(
     slow_proxy: _SlowProxy, prom: PrometheusServer
 ) -> None:
     now = settled(prom, LLAMA)
-    # A 4 s fetch deadline, not the default 2 s (twice the timeout): the queries after
-    # the 1 s timeout must still go out, and a loaded machine spent the second left.
-    source = PrometheusSource(PrometheusQueryClient(slow_proxy.url, timeout=1), deadline=4)
+    # A 2 s timeout (every query through the proxy has it: a loaded machine must not
+    # fail the good ones) and an 8 s fetch deadline, not the default 4 s (twice the
+    # timeout): the queries after the slow one's timeout must still go out.
+    source = PrometheusSource(PrometheusQueryClient(slow_proxy.url, timeout=2), deadline=8)
     heavy = target(
         "inference",
         "old",
@@ -507,7 +508,7 @@ def test_a_slow_override_fails_only_its_policy(
         source.close()
     message = result.errors[LwsKey("inference", "old")]
     assert "override for queueDepth" in message
-    expected = "did not answer a query within 1s" if slow_proxy.mode == "hang" else "503"
+    expected = "did not answer a query within 2s" if slow_proxy.mode == "hang" else "503"
     assert expected in message
     assert values(only(result, "inference", "llama"))["llama-0"]["queueDepth"] == pytest.approx(6)
     assert slow_proxy.slow == 1  # not sent again
@@ -517,9 +518,8 @@ def test_a_slow_activation_fails_only_its_policy(
     slow_proxy: _SlowProxy, prom: PrometheusServer
 ) -> None:
     now = settled(prom, LLAMA)
-    # A 4 s fetch deadline, not the default 2 s (twice the timeout): the queries after
-    # the 1 s timeout must still go out, and a loaded machine spent the second left.
-    source = PrometheusSource(PrometheusQueryClient(slow_proxy.url, timeout=1), deadline=4)
+    # As above: a 2 s timeout and an 8 s fetch deadline.
+    source = PrometheusSource(PrometheusQueryClient(slow_proxy.url, timeout=2), deadline=8)
     good = target("inference", "llama", activation=LLAMA_QUEUE)
     slow = target("inference", "old", activation=f"count({MARKER}) or vector(0)")
     started = time.monotonic()
@@ -527,9 +527,9 @@ def test_a_slow_activation_fails_only_its_policy(
         result = source.fetch([good, slow], now)
     finally:
         source.close()
-    # The batch, then each alone: two timeouts (about 2.6 s). The bound only has to catch a
+    # The batch, then each alone: two timeouts (about 4.5 s). The bound only has to catch a
     # hang; ``slow == 2`` below is the exact check.
-    assert time.monotonic() - started < 6.0
+    assert time.monotonic() - started < 12.0
     assert "activation query" in result.errors[LwsKey("inference", "old")]
     llama = only(result, "inference", "llama")
     assert llama.aggregates[Signal.ACTIVATION].value == pytest.approx(8)
