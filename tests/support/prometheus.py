@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import random
 import shutil
 import socket
 import subprocess
@@ -35,10 +36,30 @@ def needs_prometheus() -> pytest.MarkDecorator:
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A port free on 127.0.0.1 now, for a server started later (a subprocess).
+
+    Taken below the kernel's ephemeral range where it can: a port from that range (what
+    binding port 0 gives) may be handed to an outgoing connection of the suite between
+    this check and the server's bind, which then fails with "address in use"."""
+    low = _ephemeral_low()
+    picks = random.Random()  # seeded from the OS: not the tests' fixed seeds
+    for _ in range(50):
+        port = picks.randrange(10000, low) if low > 10000 else 0
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            chosen: int = sock.getsockname()[1]
+            return chosen
+    raise OSError("no free port on 127.0.0.1")
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def scrape_config(
