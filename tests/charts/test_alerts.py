@@ -24,6 +24,7 @@ from tests.charts.chart_support import (
     REPO_ROOT,
     render,
 )
+from tests.support.markdown import github_slug, headings
 
 PROMTOOL = shutil.which("promtool")
 TARGET = f'job="{FULLNAME}",namespace="{NAMESPACE}"'
@@ -113,28 +114,15 @@ def test_alert_labels_reach_every_alert() -> None:
     }
 
 
-def _github_slug(heading: str) -> str:
-    """The anchor GitHub gives a Markdown heading: lower case, punctuation dropped (word
-    characters, hyphens and spaces kept), spaces to hyphens: ``## LwsAutoscalerDown`` ->
-    ``lwsautoscalerdown``, ``## Symptoms without an alert`` -> ``symptoms-without-an-alert``."""
-    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
-
-
 def _runbook_sections() -> list[str]:
     """The runbook's ``## `` headings, in order (fenced code blocks skipped)."""
-    headings, fenced = [], False
-    for line in RUNBOOK.read_text().splitlines():
-        if line.startswith("```"):
-            fenced = not fenced
-        elif not fenced and line.startswith("## "):
-            headings.append(line[3:].strip())
-    return headings
+    return headings(RUNBOOK.read_text(), level=2)
 
 
 def test_the_slug_is_githubs() -> None:
-    assert _github_slug("LwsAutoscalerDown") == "lwsautoscalerdown"
-    assert _github_slug("Symptoms without an alert") == "symptoms-without-an-alert"
-    assert _github_slug("Stale recommendations: 503, on purpose") == (
+    assert github_slug("LwsAutoscalerDown") == "lwsautoscalerdown"
+    assert github_slug("Symptoms without an alert") == "symptoms-without-an-alert"
+    assert github_slug("Stale recommendations: 503, on purpose") == (
         "stale-recommendations-503-on-purpose"
     )
 
@@ -159,12 +147,12 @@ def test_every_alert_has_its_own_runbook_section() -> None:
     ],
 )
 def test_every_alert_links_to_its_runbook_section(values: dict[str, Any]) -> None:
-    anchors = {_github_slug(s) for s in _runbook_sections()}
+    anchors = {github_slug(s) for s in _runbook_sections()}
     for name, alert in _alerts(values).items():
         url = alert["annotations"]["runbook_url"]
         base, _, anchor = url.partition("#")
         assert base == DEFAULT_RUNBOOK_URL, name
-        assert anchor == _github_slug(name), name
+        assert anchor == github_slug(name), name
         assert anchor in anchors, f"{name}: no section #{anchor} in docs/runbook.md"
 
 
@@ -180,7 +168,7 @@ def test_a_custom_runbook_base_url_reaches_every_alert(base: str) -> None:
     values = {**RULES, "prometheusRule": {"enabled": True, "runbookBaseUrl": base}}
     alerts = _alerts(values)
     assert {n: a["annotations"]["runbook_url"] for n, a in alerts.items()} == {
-        n: f"{base}#{_github_slug(n)}" for n in alerts
+        n: f"{base}#{github_slug(n)}" for n in alerts
     }
 
 
