@@ -11,15 +11,28 @@ import pytest
 from tests.support.markdown import anchors, relative_links
 
 ROOT = Path(__file__).resolve().parent.parent
+# The project's pages: hidden folders (.venv, .pytest_cache, ...) and installed
+# packages' pages are not the project's.
 PAGES = sorted(
-    [ROOT / "README.md", *ROOT.glob("docs/*.md"), *ROOT.glob("*/README.md")],
-    key=str,
+    p
+    for p in ROOT.rglob("*.md")
+    if not any(
+        part.startswith(".") or part.endswith(".egg-info") for part in p.relative_to(ROOT).parts
+    )
+    and "site-packages" not in p.parts
 )
 
 
 def test_the_pages_are_found() -> None:
     names = {p.relative_to(ROOT).as_posix() for p in PAGES}
-    assert {"README.md", "docs/deploy.md", "docs/runbook.md", "docs/engine.md"} <= names
+    assert {
+        "README.md",
+        "CHANGELOG.md",
+        "docs/deploy.md",
+        "docs/runbook.md",
+        "docs/engine.md",
+        "charts/lws-autoscaler/README.md",
+    } <= names
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.relative_to(ROOT).as_posix())

@@ -24,6 +24,7 @@ from autoscaler.server.demo import usage_lines
 from autoscaler.server.settings import ServerSetupError
 from autoscaler.sources.recording import default_recording_path
 from tests.server.helpers import make_policy
+from tests.support.fake_apiserver import RecordedRequest
 from tests.support.prometheus import free_port
 
 
@@ -189,12 +190,16 @@ def test_serve_writes_an_event_on_the_lws_when_its_recommendation_changes(
         # A few cycles decided on 5 waiting (one group), then the queue grows.
         served.wait(lambda: sum(r.path == LISTS for r in api.requests) >= 3, "no cycles")
         leader.waiting = 50
-        served.wait(lambda: any(r.path == EVENTS for r in api.requests), "no Event")
+        # The scale-up's Event, by its reason: a first cycle that found no leader yet
+        # would write a RecommendationResumed before it.
+
+        def scale_ups() -> list[RecordedRequest]:
+            posts = [r for r in api.requests if r.method == "POST" and r.path == EVENTS]
+            return [r for r in posts if r.json()["reason"] == "ScaleUpRecommended"]
+
+        served.wait(lambda: bool(scale_ups()), "no ScaleUpRecommended Event")
         served.stop()
-        # The scale-up's Event (a first cycle that found no leader yet would add a
-        # RecommendationResumed before it).
-        posts = [r for r in api.requests if r.method == "POST" and r.path == EVENTS]
-        (post,) = [r for r in posts if r.json()["reason"] == "ScaleUpRecommended"]
+        (post,) = scale_ups()
         # Stored: the fake's Event rules (kube-apiserver's) did not refuse it.
         name = post.json()["metadata"]["name"]
         assert httpx.get(f"{api.url}{EVENTS}/{name}", timeout=30).status_code == 200

@@ -186,7 +186,7 @@ def test_a_refused_event_is_counted_and_logged_once_and_the_loop_goes_on(
     level = [32.0]
     loop, telemetry = _loop(tmp_path, api, level)
     _cycle(loop)
-    with caplog.at_level(logging.WARNING, logger="autoscaler.server.events"):
+    with caplog.at_level(logging.WARNING, logger="autoscaler.server.event_writer"):
         for value in (64.0, 16.0, 48.0):
             level[0] = value
             decision = _cycle(loop)
@@ -245,7 +245,7 @@ def test_a_hung_api_server_never_holds_up_a_cycle_and_a_full_queue_drops(
     recorder = EventRecorder(sink, "pod-0", telemetry, queue_size=5)
     changes = _changes(20)
     recorder.record([before for before, _ in changes], T0, write=True)
-    with caplog.at_level(logging.WARNING, logger="autoscaler.server.events"):
+    with caplog.at_level(logging.WARNING, logger="autoscaler.server.event_writer"):
         queued = recorder.record([after for _, after in changes], T0 + 15, write=True)
     # Returned while the writer waits on the first create: five queued (one of them
     # taken by the writer, four waiting, then one more fits), the rest dropped.
@@ -293,7 +293,7 @@ def test_the_drop_warning_comes_once_per_backlog_not_once_per_freed_slot(
         return recorder.record(decisions, at, write=True)
 
     assert scale(-1, T0) == 0  # each LWS's first decision: nothing to tell
-    with caplog.at_level(logging.WARNING, logger="autoscaler.server.events"):
+    with caplog.at_level(logging.WARNING, logger="autoscaler.server.event_writer"):
         # The writer holds at most one (taken before the queue filled, or not), three wait.
         first = scale(0, T0 + 15)
         assert first in (3, 4)

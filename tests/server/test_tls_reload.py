@@ -98,8 +98,8 @@ def test_a_renewed_certificate_is_served_without_a_restart(
         assert kept_open.get("/healthz").status_code == 200
         kept_open.close()
         registry = running.process.telemetry.registry
-        # Once, or twice when a refresh read the files mid-swap (the new certificate
-        # with the old key's stamp): the next one loads the pair again.
+        # Once, or twice when a refresh stat'ed the files mid-swap (the old
+        # certificate's stamp with the new key's): the next one loads the pair again.
         assert registry.get_sample_value(TLS_RELOADS, {"result": "ok"}) in (1.0, 2.0)
 
 

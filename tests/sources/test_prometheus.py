@@ -424,7 +424,7 @@ TIMEOUT_503 = {
 
 class _SlowProxy(ThreadingHTTPServer):
     """Forwards every query to the real Prometheus, except those naming MARKER: ``hang``
-    answers them only after the client's 1 s timeout, ``503`` answers what Prometheus
+    answers them only after the client's 2 s timeout (at 2.5 s), ``503`` answers what Prometheus
     answers a query that ran past its ``timeout``. (A really slow PromQL query would
     keep the shared Prometheus busy long after its timeout: its subquery steps do not
     check for cancellation.)"""

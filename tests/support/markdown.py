@@ -7,8 +7,13 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-_LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)\)")
-_INLINE_CODE = re.compile(r"`[^`]*`")
+# An inline link or image, its text possibly over several lines: [text](target "title"),
+# [text](<target>). A reference definition: [label]: target "title".
+_INLINE = re.compile(r"!?\[[^\]]*\]\(\s*(?:<([^>]+)>|([^)\s]+))(?:\s+[\"'(][^)]*)?\)")
+_DEFINITION = re.compile(r"^ {0,3}\[[^\]]+\]:\s*<?([^>\s]+)>?", re.MULTILINE)
+# A code span may wrap lines, never a paragraph: an unpaired backtick must not hide the
+# rest of the page.
+_INLINE_CODE = re.compile(r"(`+)(?:(?!\1)(?!\n[ \t]*\n)[\s\S])+?\1")
 
 
 def github_slug(heading: str) -> str:
@@ -55,18 +60,26 @@ def anchors(text: str) -> set[str]:
 
 
 def relative_links(path: Path) -> list[tuple[int, str]]:
-    """(line number, target) of each link to a file of the repository or an anchor of the
-    page: not in code, not to a URL."""
-    links = []
+    """(line number, target) of each link or image to a file of the repository or an
+    anchor of the page, inline or by reference: not in code, not to a URL."""
+    text = path.read_text()
+    # Code is blanked, its newlines kept, so that line numbers stay true.
+    prose = "\n".join(_blank_fences(text.splitlines()))
+    prose = _INLINE_CODE.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), prose)
+    found = [(m.start(), m.group(1) or m.group(2)) for m in _INLINE.finditer(prose)]
+    found += [(m.start(), m.group(1)) for m in _DEFINITION.finditer(prose)]
+    return sorted(
+        (prose.count("\n", 0, at) + 1, target)
+        for at, target in found
+        if not re.match(r"^[a-z][a-z0-9+.-]*:", target)  # http:, https:, mailto:
+    )
+
+
+def _blank_fences(lines: list[str]) -> Iterator[str]:
     fenced = False
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
+    for line in lines:
         if line.lstrip().startswith("```"):
             fenced = not fenced
-            continue
-        if fenced:
-            continue
-        for match in _LINK.finditer(_INLINE_CODE.sub("", line)):
-            target = match.group(1)
-            if not re.match(r"^[a-z][a-z0-9+.-]*:", target):  # http:, https:, mailto:
-                links.append((number, target))
-    return links
+            yield ""
+        else:
+            yield "" if fenced else line
