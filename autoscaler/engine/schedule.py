@@ -26,7 +26,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from datetime import date, datetime, time, timedelta
-from functools import cache, lru_cache
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from autoscaler.durations import format_duration as fmt
@@ -52,11 +52,6 @@ class Floor:
 NO_FLOOR = Floor()
 
 
-@cache
-def _zone(name: str) -> ZoneInfo:
-    return zone(name)
-
-
 def _at(day: date, minute: int, tz: ZoneInfo, latest: bool) -> float:
     """A local time of ``day`` in Unix seconds. A time the clocks skip (02:30 when they
     go forward at 02:00) or repeat (when they go back) has two readings: the earliest for
@@ -74,7 +69,7 @@ def _at(day: date, minute: int, tz: ZoneInfo, latest: bool) -> float:
 def _window_of(start: str, end: str, time_zone: str, day: date) -> tuple[float, float]:
     """(opens, closes) in Unix seconds of the window starting on ``day`` (cached: a
     decision asks for the same few days again and again)."""
-    tz = _zone(time_zone)
+    tz = zone(time_zone)
     first, last = minutes(start), minutes(end)
     opens = _at(day, first, tz, latest=False)
     closes = _at(day + timedelta(days=1) if last <= first else day, last, tz, latest=True)
@@ -84,7 +79,7 @@ def _window_of(start: str, end: str, time_zone: str, day: date) -> tuple[float, 
 def window_around(schedule: Schedule, now: float, lead: float) -> tuple[float, float] | None:
     """(start, end) in Unix seconds of the window of ``schedule`` that holds ``now`` once
     begun ``lead`` seconds early, or None."""
-    today = datetime.fromtimestamp(now, _zone(schedule.time_zone)).date()
+    today = datetime.fromtimestamp(now, zone(schedule.time_zone)).date()
     # Windows last at most a day, so one that holds ``now`` started yesterday at the
     # earliest; begun ``lead`` early, it may start as late as ``now + lead``.
     for offset in range(-1, 2 + math.ceil(lead / _DAY)):

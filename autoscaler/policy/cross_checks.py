@@ -120,7 +120,7 @@ def _signals(spec: Mapping[str, Any]) -> Iterator[tuple[FieldPath, rules.Violati
         tokens = _value(item, model, "tokens") if "tokens" in model.model_fields else None
         if tokens is not _INVALID:
             identities.append((index, rules.signal_identity(tag, tokens)))
-    for violation in rules.unique_signals(identities):
+    for violation in rules.listed_twice(identities, "signal"):
         yield (key,), violation
 
 
@@ -156,7 +156,7 @@ def _schedules(spec: Mapping[str, Any]) -> Iterator[tuple[FieldPath, rules.Viola
         name = _value(item, Schedule, "name")
         if isinstance(name, str):
             names.append((index, name))
-    for violation in rules.unique_schedule_names(names):
+    for violation in rules.listed_twice(names, "schedule", ("name",)):
         yield (key,), violation
     try:
         bounds = ReplicaBounds.model_validate(replicas, by_alias=True, by_name=False)

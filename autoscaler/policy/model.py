@@ -243,7 +243,7 @@ class PolicySpec(StrictModel):
         bounds = self.replicas
         for violation in [
             *rules.schedules_within_bounds(floors, bounds.max),
-            *rules.unique_schedule_names(names),
+            *rules.listed_twice(names, "schedule", ("name",)),
         ][:1]:
             rules.raise_violation(violation._replace(path=("schedules", *violation.path)))
         return self
@@ -261,7 +261,7 @@ class PolicySpec(StrictModel):
         identities = [
             (index, rules.signal_identity(s.type, _tokens(s))) for index, s in enumerate(signals)
         ]
-        for violation in rules.unique_signals(identities)[:1]:
+        for violation in rules.listed_twice(identities, "signal")[:1]:
             rules.raise_violation(violation)
         return signals
 

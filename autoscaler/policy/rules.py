@@ -91,14 +91,17 @@ def signal_identity(signal_type: str, tokens: str | None) -> str:
     return signal_type if tokens is None else f"{signal_type}/{tokens}"
 
 
-def unique_signals(identities: Iterable[tuple[int, str]]) -> list[Violation]:
-    """signals: each (index, identity) after the first of its identity is listed twice."""
+def listed_twice(
+    entries: Iterable[tuple[int, str]], what: str, field: tuple[str, ...] = ()
+) -> list[Violation]:
+    """Each (index, key) of a list after the first entry of its key: ``what`` is listed
+    twice, at ``(index, *field)``. Signals by identity, schedules by name."""
     seen: set[str] = set()
     violations: list[Violation] = []
-    for index, name in identities:
-        if name in seen:
-            violations.append(Violation(f"signal {name!r} is listed twice", (index,)))
-        seen.add(name)
+    for index, key in entries:
+        if key in seen:
+            violations.append(Violation(f"{what} {key!r} is listed twice", (index, *field)))
+        seen.add(key)
     return violations
 
 
@@ -114,14 +117,3 @@ def schedules_within_bounds(floors: Iterable[tuple[int, int]], high: int) -> lis
         for index, floor in floors
         if floor > high
     ]
-
-
-def unique_schedule_names(names: Iterable[tuple[int, str]]) -> list[Violation]:
-    """schedules: a name is used once, as it names the schedule in reasons."""
-    seen: set[str] = set()
-    violations: list[Violation] = []
-    for index, name in names:
-        if name in seen:
-            violations.append(Violation(f"schedule {name!r} is listed twice", (index, "name")))
-        seen.add(name)
-    return violations

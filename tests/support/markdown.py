@@ -23,20 +23,10 @@ def github_slug(heading: str) -> str:
     return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
 
 
-def _prose_lines(text: str) -> Iterator[str]:
-    """The lines outside fenced code blocks."""
-    fenced = False
-    for line in text.splitlines():
-        if line.lstrip().startswith("```"):
-            fenced = not fenced
-        elif not fenced:
-            yield line
-
-
 def headings(text: str, level: int | None = None) -> list[str]:
     """The headings of a page, in order (all levels, or only ``level``)."""
     found = []
-    for line in _prose_lines(text):
+    for line in _blank_fences(text.splitlines()):
         marks = len(line) - len(line.lstrip("#"))
         is_heading = 1 <= marks <= 6 and line[marks : marks + 1] == " "
         if is_heading and (level is None or marks == level):
@@ -76,6 +66,7 @@ def relative_links(path: Path) -> list[tuple[int, str]]:
 
 
 def _blank_fences(lines: list[str]) -> Iterator[str]:
+    """The lines, those of fenced code blocks (fences included) blank."""
     fenced = False
     for line in lines:
         if line.lstrip().startswith("```"):
