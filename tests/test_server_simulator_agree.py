@@ -32,6 +32,7 @@ import pytest
 
 import autoscaler.engine
 from autoscaler.engine import Decision
+from autoscaler.engine.horizon import policy_horizon
 from autoscaler.policy.loader import load_policies
 from autoscaler.server import loop as server_loop
 from autoscaler.server.demo import builtin_policies_dir
@@ -142,7 +143,7 @@ def test_server_and_simulator_share_the_engine_and_agree(
     )
     recording = RecordingSource(default_recording_path())  # as `simulate` opens it
     examples = [loaded.policy for loaded in load_policies(settings.policies)]
-    horizon = max(server_loop.policy_horizon(p) for p in examples)
+    horizon = max(policy_horizon(p) for p in examples)
     window = min(server_loop.DEFAULT_MAX_REPLAY_SECONDS, horizon + CYCLE)
     first_tick = recording.start + window
     process, observed, published = _run_server(settings, first_tick, recording.end)

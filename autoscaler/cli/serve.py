@@ -99,6 +99,7 @@ def settings_from(args: argparse.Namespace) -> ServeSettings:
         "log_level": args.log_level,
         "leader_elect": args.leader_elect,
         "events": args.events,
+        "hpa_audit_interval": args.hpa_audit_interval,
         "leader_elect_lease": args.leader_elect_lease,
         "leader_elect_identity": args.leader_elect_identity,
         "leader_elect_lease_duration": args.leader_elect_lease_duration,
@@ -125,13 +126,14 @@ def _problem(loc: tuple[int | str, ...], message: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from autoscaler.engine.horizon import policy_horizon
     from autoscaler.server import demo as demo_module
-    from autoscaler.server.loop import policy_horizon
     from autoscaler.server.policy_watch import PolicyWatcher
     from autoscaler.server.runner import ServerProcess
     from autoscaler.server.sources_factory import (
         build_cordon,
         build_events,
+        build_hpa_audit,
         build_leader_elector,
         build_source,
     )
@@ -167,6 +169,7 @@ def run(args: argparse.Namespace) -> int:
         cordon=build_cordon(settings),
         leader=build_leader_elector(settings),
         events=build_events(settings, telemetry),
+        hpa_audit=build_hpa_audit(settings, telemetry),
     )
     url = f"{settings.scheme}://{display_host(settings.bind_address)}:{settings.port}"
     kubeconfig = paste_kubeconfig(settings, url)

@@ -211,4 +211,13 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
         "changes or a warning reason starts (SlowStart, FallbackReplicas, ...); needs "
         "create on events.k8s.io events (default on; the leader only)",
     )
+    p.add_argument(
+        "--hpa-audit-interval",
+        type=_duration,
+        default=60.0,
+        metavar="DURATION",
+        help="how often to list the HorizontalPodAutoscalers of the targets' namespaces and "
+        "warn when two target one LeaderWorkerSet or one cannot scale it; needs list on "
+        "autoscaling horizontalpodautoscalers (default 60s; 0 turns it off)",
+    )
     p.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")

@@ -109,6 +109,7 @@ class EventRecorder:
         self._uids: dict[LwsKey, tuple[str | None, float]] = {}  # writer thread only
         self._failing = False  # writer thread only
         self._dropping = False
+        self._seq_at, self._seq = float("nan"), 0  # the instant events are numbered in
         self._queue: queue.Queue[tuple[LwsEvent, float, int] | None] = queue.Queue(queue_size)
         self._writer: threading.Thread | None = None
 
@@ -131,10 +132,21 @@ class EventRecorder:
             events += events_for(self._previous.get(decision.key), decision)
         self._previous = current
         self._buckets = {k: b for k, b in self._buckets.items() if k in current}
+        return self.send(events, now, write=write)
+
+    def send(self, events: Iterable[LwsEvent], now: float, *, write: bool) -> int:
+        """Queue ``events`` made at ``now`` elsewhere (the HPA audit's) for writing when
+        ``write``, throttled with the decisions' events of their LWS. Returns the events
+        queued."""
         if not write:
             return 0
+        if now != self._seq_at:
+            self._seq_at, self._seq = now, 0
         queued = 0
-        for seq, event in enumerate(events):
+        for event in events:
+            # Each event of one instant gets its own number: the Event's name is made of
+            # the instant and it, and a second one with the name of the first is refused.
+            seq, self._seq = self._seq, self._seq + 1
             if not self._allow(event.key, now):
                 self._telemetry.events.labels("throttled").inc()
                 continue

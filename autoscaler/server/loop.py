@@ -16,10 +16,10 @@ the leaders of draining groups (``scaleDown.drain``, through :mod:`~autoscaler.s
   engine state as one that never stopped, and gives the same recommendation. If
   history is unavailable it starts cold, and the engine's warm-up rule (no scale-down
   until the down window was observed in full) keeps it safe.
-- **One actor.** Relabelling and Events (:mod:`~autoscaler.server.event_writer`) are the only
-  writes to the cluster. With ``--leader-elect`` they run only in the replica that holds
-  the Lease this cycle (:mod:`~autoscaler.server.leader`); the others decide and serve
-  all the same.
+- **One actor.** Relabelling and Events (:mod:`~autoscaler.server.event_writer`, with the
+  HPA audit's, :mod:`~autoscaler.server.hpa_audit`) are the only writes to the cluster.
+  With ``--leader-elect`` they run only in the replica that holds the Lease this cycle
+  (:mod:`~autoscaler.server.leader`); the others decide, audit and serve all the same.
 """
 
 from __future__ import annotations
@@ -31,11 +31,13 @@ import time
 from collections.abc import Callable, Sequence
 
 from autoscaler.engine import Decision, EngineState, decide
+from autoscaler.engine.horizon import policy_horizon
 from autoscaler.errors import SourceError
-from autoscaler.policy.model import QueueDepthSignal, ScalingPolicy
+from autoscaler.policy.model import ScalingPolicy
 from autoscaler.server.clock import Clock
 from autoscaler.server.cordon import Cordon
 from autoscaler.server.event_writer import EventRecorder
+from autoscaler.server.hpa_audit import HpaAudit
 from autoscaler.server.leader import LeaderElector
 from autoscaler.server.policy_watch import PolicyWatcher
 from autoscaler.server.store import DecisionStore
@@ -47,43 +49,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_CYCLE_SECONDS = 15.0
 DEFAULT_MAX_REPLAY_SECONDS = 3600.0
-
-
-def policy_horizon(policy: ScalingPolicy) -> float:
-    """Seconds of history that can influence a decision of ``policy``.
-
-    Scale-down needs its stabilisation window observed in full (the engine's warm-up)
-    and, after that, one step period of warm recommendations for the step limit: with
-    a 5 min down window and a 2 min step period, 7 min. The other memories count on
-    their own: forecast lookback, missing-metrics hold, scale-to-zero idle time, a queue
-    signal's ``sustainedFor`` and ``isolatedBurst.calmFor`` (a replica that saw no
-    burst in the last 15 minutes limits one to +1 group; one that replayed only 5
-    minutes would order it in full), and ``holdWhileIdle``'s expected cold start.
-
-    Not covered: a learned cold start only knows the group starts inside the replayed
-    window, so until it sees ``minObservations`` starts again a restarted replica uses
-    ``coldStart.expected``.
-    """
-    spec = policy.spec
-    steps = max(
-        (s.period for s in (spec.scale_up.max_step, spec.scale_down.max_step) if s), default=0.0
-    )
-    windows = [
-        spec.scale_down.stabilization_window + steps,
-        spec.scale_up.stabilization_window + steps,
-        spec.scale_up.forecast.lookback,
-        spec.missing_metrics.hold_for,
-    ]
-    if spec.scale_to_zero.enabled:
-        windows.append(spec.scale_to_zero.idle_after)
-    if spec.scale_down.hold_while_idle:
-        windows.append(spec.cold_start.expected)
-    for signal in spec.signals:
-        if isinstance(signal, QueueDepthSignal):
-            windows.append(signal.sustained_for)
-            if signal.isolated_burst is not None:
-                windows.append(signal.isolated_burst.calm_for)
-    return max(windows)
 
 
 def _key(policy: ScalingPolicy) -> LwsKey:
@@ -105,11 +70,13 @@ class ControlLoop:
         cordon: Cordon | None = None,
         leader: LeaderElector | None = None,
         events: EventRecorder | None = None,
+        hpa_audit: HpaAudit | None = None,
     ) -> None:
         """``cordon``: relabels draining leaders (``scaleDown.drain``); ``events``: writes
-        Events on the LWSes; None without a cluster to act on (recordings, the demo).
-        ``leader``: with several replicas, only the lease holder relabels and writes
-        events; None: this process always does."""
+        Events on the LWSes; ``hpa_audit``: checks the HPAs that target them; None
+        without a cluster to act on (recordings, the demo). ``leader``: with several
+        replicas, only the lease holder relabels and writes events; None: this process
+        always does."""
         if cycle_seconds <= 0:
             raise ValueError("the cycle must be longer than 0s")
         self.source, self.watcher, self.store = source, watcher, store
@@ -117,6 +84,7 @@ class ControlLoop:
         self.cycle = cycle_seconds
         self.max_replay = max_replay_seconds
         self.cordon, self.leader, self.events = cordon, leader, events
+        self.hpa_audit = hpa_audit
         self.states: dict[LwsKey, EngineState] = {}
         self.ever_fetched = False
         # Wall-clock (monotonic) time of the last sign of progress: the loop's start and
@@ -245,6 +213,13 @@ class ControlLoop:
                 self.events.record(fresh, now, write=leading, kept=failed)
             except Exception:  # events are best effort
                 log.exception("recording events failed")
+        if self.hpa_audit is not None:
+            try:  # every replica audits, for its gauges; the leader writes the Events
+                found = self.hpa_audit.run([_key(p) for p in policies], now)
+                if self.events is not None:
+                    self.events.send(found, now, write=leading)
+            except Exception:  # a health check of the HPAs, never a reason to stop
+                log.exception("auditing the HPAs failed")
         try:
             self.telemetry.record_decisions((d for _, d in decisions), (d for _, d in kept))
         except Exception:  # the gauges are for people; the decisions are already served

@@ -30,6 +30,7 @@ from autoscaler.server.clock import Clock
 from autoscaler.server.connections import LISTEN_BACKLOG, bounded_protocol
 from autoscaler.server.cordon import Cordon
 from autoscaler.server.event_writer import EventRecorder
+from autoscaler.server.hpa_audit import HpaAudit
 from autoscaler.server.kube_reviews import Reviewer
 from autoscaler.server.leader import LeaderElector
 from autoscaler.server.loop import ControlLoop
@@ -87,12 +88,14 @@ class ServerProcess:
         cordon: Cordon | None = None,
         leader: LeaderElector | None = None,
         events: EventRecorder | None = None,
+        hpa_audit: HpaAudit | None = None,
     ) -> None:
         """``watcher``: already loaded (with ``telemetry``); else loaded here.
         ``cluster_auth``: reads the authentication ConfigMap (default: through the
         Kubernetes API, unless ``--authentication-skip-lookup``). ``cordon``: relabels
         draining leaders (None: drains show in the decisions only); ``events``: writes
-        Events on the LWSes; ``leader``: only the Lease holder among the replicas
+        Events on the LWSes; ``hpa_audit``: checks the HPAs that target them (built
+        on ``telemetry``); ``leader``: only the Lease holder among the replicas
         relabels and writes events (None: this process always does)."""
         self.settings = settings
         self.telemetry = telemetry or Telemetry()
@@ -111,6 +114,7 @@ class ServerProcess:
             cordon=cordon,
             leader=leader,
             events=events,
+            hpa_audit=hpa_audit,
         )
         self._stop = threading.Event()
         self._loop_thread = threading.Thread(

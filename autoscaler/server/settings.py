@@ -113,6 +113,8 @@ class ServeSettings(BaseModel):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     events: bool = True
     """Write Kubernetes Events on the LWSes (with a cluster to write to)."""
+    hpa_audit_interval: float = Field(default=60.0, ge=0)
+    """Seconds between audits of the HPAs that target the LWSes; 0: none."""
 
     leader_elect: bool = False
     leader_elect_lease: str = ""

@@ -10,8 +10,9 @@
   :class:`~autoscaler.server.clock.ReplayClock` started inside the recording.
 
 It also builds the drain actuator (:func:`build_cordon`), the Events writer
-(:func:`build_events`) and, with ``--leader-elect``,
-the Lease elector (:func:`build_leader_elector`) on the same API access.
+(:func:`build_events`), the HPA audit (:func:`build_hpa_audit`) and, with
+``--leader-elect``, the Lease elector (:func:`build_leader_elector`) on the same API
+access.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import uuid
 from autoscaler.errors import AutoscalerError
 from autoscaler.server.cordon import Cordon, KubePodLabeler
 from autoscaler.server.event_writer import EventRecorder, KubeEventSink
+from autoscaler.server.hpa_audit import HpaAudit, KubeHpaLister
 from autoscaler.server.kube_reviews import KubeConfigError, api_client
 from autoscaler.server.leader import LeaderElector
 from autoscaler.server.lease_kube import KubeLeaseStore
@@ -105,6 +107,20 @@ def build_events(settings: ServeSettings, telemetry: Telemetry) -> EventRecorder
         log.warning("no Kubernetes API (%s): no Events will be written", exc)
         return None
     return EventRecorder(sink, settings.leader_elect_identity or socket.gethostname(), telemetry)
+
+
+def build_hpa_audit(settings: ServeSettings, telemetry: Telemetry) -> HpaAudit | None:
+    """The audit of the HPAs that target the LWSes (``--hpa-audit-interval``, 60 s by
+    default). None for a recording (no cluster), with an interval of 0, or without API
+    access (a warning says so)."""
+    if settings.source == "recording" or settings.hpa_audit_interval == 0:
+        return None
+    try:
+        lister = KubeHpaLister(api_client(settings.kubeconfig))
+    except KubeConfigError as exc:
+        log.warning("no Kubernetes API (%s): the HPAs on the LWSes will not be audited", exc)
+        return None
+    return HpaAudit(lister, telemetry, settings.hpa_audit_interval)
 
 
 def build_leader_elector(settings: ServeSettings) -> LeaderElector | None:

@@ -26,17 +26,22 @@ Names (all prefixed ``lws_autoscaler_``):
 - ``events_total{result}``: Kubernetes Events on LWSes (created, failed, dropped,
   throttled);
 - ``serving_certificate_expiry_timestamp_seconds{file}``: the ``notAfter`` of the serving
-  certificate in force (only when serving TLS).
+  certificate in force (only when serving TLS);
+- ``hpas{namespace,leaderworkerset}`` (HPAs targeting the LWS), ``hpa_scaling{...,hpa}``
+  (0 while that HPA cannot scale) and ``hpa_audits_total{result}`` (ok, error): the
+  HPA audit's (:mod:`~autoscaler.server.hpa_audit`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from autoscaler.engine.decision import Decision
+from autoscaler.server.hpa_findings import HpaStanding
+from autoscaler.snapshot import LwsKey
 
 _PREFIX = "lws_autoscaler"
 _LWS_LABELS = ("namespace", "leaderworkerset", "policy")
@@ -174,6 +179,31 @@ class Telemetry:
             ["file"],
             registry=r,
         )
+        self.hpas = Gauge(
+            f"{_PREFIX}_hpas",
+            "HorizontalPodAutoscalers whose scaleTargetRef is the LeaderWorkerSet, at the "
+            "last audit that could list its namespace (more than 1: none of them scales it).",
+            ["namespace", "leaderworkerset"],
+            registry=r,
+        )
+        self.hpa_scaling = Gauge(
+            f"{_PREFIX}_hpa_scaling",
+            "1 while the HPA's AbleToScale and ScalingActive conditions are not False, 0 "
+            "while one is (the reason is in the HPANotScaling Event and kubectl describe).",
+            ["namespace", "leaderworkerset", "hpa"],
+            registry=r,
+        )
+        self.hpa_audits = Counter(
+            f"{_PREFIX}_hpa_audits_total",
+            "Audits of the HPAs that target the LeaderWorkerSets, by result (ok; error: a "
+            "namespace could not be listed).",
+            ["result"],
+            registry=r,
+        )
+        for result in ("ok", "error"):
+            self.hpa_audits.labels(result)
+        self._published_hpas: frozenset[tuple[str, ...]] = frozenset()
+        self._published_hpa_scaling: frozenset[tuple[str, ...]] = frozenset()
         self._published_recommended: frozenset[tuple[str, ...]] = frozenset()
         self._published_proposals: frozenset[tuple[str, ...]] = frozenset()
         self._published_demand: frozenset[tuple[str, ...]] = frozenset()
@@ -227,6 +257,20 @@ class Telemetry:
             self.reasons.remove(*gone)
         self._counted_reasons = frozenset(
             k for k in self._counted_reasons | reasons if k[:3] in decided
+        )
+
+    def record_hpas(self, found: Mapping[LwsKey, Sequence[HpaStanding]]) -> None:
+        """Set the HPA gauges to an audit's findings; an LWS not in ``found`` (its policy
+        removed, its namespace never listed) has none."""
+        counts: dict[tuple[str, ...], float] = {}
+        scaling: dict[tuple[str, ...], float] = {}
+        for key, hpas in found.items():
+            counts[(key.namespace, key.name)] = len(hpas)
+            for hpa in hpas:
+                scaling[(key.namespace, key.name, hpa.name)] = float(hpa.stopped is None)
+        self._published_hpas = _replace(self.hpas, self._published_hpas, counts)
+        self._published_hpa_scaling = _replace(
+            self.hpa_scaling, self._published_hpa_scaling, scaling
         )
 
     def exposition(self) -> bytes:

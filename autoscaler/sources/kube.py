@@ -27,14 +27,13 @@ error."""
 
 from __future__ import annotations
 
-import json
 import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from autoscaler.errors import QueryRejectedError, SourceError, SourceUnavailableError, one_line
+from autoscaler.errors import SourceError
 from autoscaler.snapshot import GroupStatus, LwsKey
 from autoscaler.sources.cluster import (
     GROUP_INDEX_LABEL,
@@ -49,12 +48,7 @@ from autoscaler.sources.cluster import (
     read_pause,
     ready_among_created,
 )
-
-Json = dict[str, Any]
-
-
-class _NoAnswerError(SourceUnavailableError):
-    """The API server could not be reached or did not answer (not: answered an error)."""
+from autoscaler.sources.kube_lists import Json, NoAnswerError, list_items
 
 
 def parse_time(text: str | None) -> float | None:
@@ -184,41 +178,7 @@ class KubernetesClusterReader:
         self._timeout = timeout
 
     def _list(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> list[Json]:
-        """The items of one list call; a SourceError when it fails or cannot be read."""
-        from kubernetes.client.exceptions import ApiException
-        from urllib3.exceptions import HTTPError, MaxRetryError, ReadTimeoutError
-
-        try:
-            answer = fn(*args, _request_timeout=self._timeout, **kwargs)
-        except ApiException as exc:
-            message = _status_message(exc.body) or exc.reason
-            text = f"Kubernetes API: {what}: {exc.status} {message}"
-            if exc.status and exc.status >= 500:
-                raise SourceUnavailableError(text) from exc
-            raise QueryRejectedError(text) from exc
-        except (HTTPError, OSError) as exc:
-            reason = exc.reason if isinstance(exc, MaxRetryError) else exc
-            if isinstance(reason, ReadTimeoutError):
-                raise _NoAnswerError(
-                    f"Kubernetes API did not answer ({what}) within {self._timeout:g}s"
-                ) from exc
-            raise _NoAnswerError(f"Kubernetes API unreachable ({what}): {exc}") from exc
-        except ValueError as exc:
-            # The typed client could not build its model (a pod list that is a string, a
-            # time that is none): pydantic's ValidationError is a ValueError.
-            raise _unreadable(what, exc) from exc
-        # Typed models (pods) become the API's own JSON shape: camelCase, RFC 3339 times.
-        body = self._api.sanitize_for_serialization(answer)
-        items = body.get("items") if isinstance(body, dict) else body
-        if items is None:
-            return []  # an empty list (the API leaves ``items`` out)
-        if not isinstance(items, list) or not all(
-            isinstance(item, dict) and isinstance(item.get("metadata"), dict) for item in items
-        ):
-            # A proxy's error page, or a list of something else: read on, it raised a
-            # plain AttributeError or KeyError out of ``read``, so every namespace failed.
-            raise _unreadable(what, f"not a list of objects: {body!r:.200}")
-        return items
+        return list_items(self._api, self._timeout, what, fn, *args, **kwargs)
 
     def read(self, keys: Sequence[LwsKey]) -> ClusterStates:
         by_namespace: dict[str, set[str]] = defaultdict(set)
@@ -226,7 +186,7 @@ class KubernetesClusterReader:
             by_namespace[key.namespace].add(key.name)
         states = ClusterStates()
         failures: list[SourceError] = []
-        gone: _NoAnswerError | None = None
+        gone: NoAnswerError | None = None
         for namespace, names in sorted(by_namespace.items()):
             if gone is not None:
                 # No answer a moment ago: do not wait on it once more per namespace.
@@ -238,7 +198,7 @@ class KubernetesClusterReader:
                 self._read_namespace(namespace, names, states)
             except SourceError as exc:
                 failures.append(exc)
-                if isinstance(exc, _NoAnswerError):
+                if isinstance(exc, NoAnswerError):
                     gone = exc
                 for name in names:
                     states.errors[LwsKey(namespace, name)] = str(exc)
@@ -280,18 +240,3 @@ class KubernetesClusterReader:
                     )
                     continue
                 into[state.key] = state
-
-
-def _unreadable(what: str, why: object) -> SourceUnavailableError:
-    """An answer that is no readable list: that namespace's LWSes fail, as on a 5xx."""
-    return SourceUnavailableError(
-        f"Kubernetes API: {what}: unreadable answer: {one_line(str(why), 300)}"
-    )
-
-
-def _status_message(body: object) -> str | None:
-    try:
-        decoded = json.loads(body) if isinstance(body, str | bytes) else None
-    except ValueError:
-        return None
-    return str(decoded.get("message")) if isinstance(decoded, dict) else None

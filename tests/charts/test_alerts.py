@@ -103,6 +103,21 @@ def test_the_certificate_alerts_exist_only_when_serving_tls() -> None:
     assert set(_alerts({**RULES, "auth": {"disable": True}})) >= CERTIFICATE_ALERTS
 
 
+HPA_AUDIT_ALERTS = {"LwsAutoscalerCompetingHPAs", "LwsAutoscalerHPANotScaling"}
+
+
+def test_the_hpa_audit_alerts_exist_only_with_the_audit() -> None:
+    # Off, the server exports neither gauge: the alerts could never fire, and would only
+    # suggest a watch that is not there.
+    audited = _alerts(RULES)
+    unaudited = _alerts({**RULES, "hpaAudit": {"enabled": False}})
+    assert set(audited) - set(unaudited) == HPA_AUDIT_ALERTS
+    assert set(unaudited) <= set(audited)
+    # Their series come from the ServiceMonitor's targets, as every other alert's.
+    for name in HPA_AUDIT_ALERTS:
+        assert f"{{{TARGET}}}" in audited[name]["expr"]
+
+
 def test_alert_labels_reach_every_alert() -> None:
     alerts = _alerts({"prometheusRule": {"enabled": True, "alertLabels": {"team": "ml"}}})
     assert {a["labels"]["team"] for a in alerts.values()} == {"ml"}
@@ -131,7 +146,8 @@ def test_every_alert_has_its_own_runbook_section() -> None:
     sections = _runbook_sections()
     assert len(sections) == len(set(sections)), "a heading twice gets a suffixed anchor"
     alerts = set(_alerts(RULES))
-    assert len(alerts) == 9  # every alert: TLS, authentication and the ServiceMonitor on
+    # every alert: TLS, authentication, the HPA audit and the ServiceMonitor on
+    assert len(alerts) == 11
     assert {s for s in sections if s.startswith("LwsAutoscaler")} == alerts
 
 
@@ -182,7 +198,9 @@ def test_promtool_accepts_the_rules(tmp_path: Path) -> None:
     path = _rules_file(tmp_path, RULES)
     checked = _promtool("check", "rules", str(path), cwd=tmp_path)
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "SUCCESS: 9 rules found" in checked.stdout
+    alerts = _alerts(RULES)
+    assert set(alerts) >= HPA_AUDIT_ALERTS
+    assert f"SUCCESS: {len(alerts)} rules found" in checked.stdout
 
 
 def _expand(annotations: dict[str, str], labels: dict[str, str]) -> dict[str, str]:
@@ -256,6 +274,23 @@ PAUSED = SLOW.replace("SlowStart", "Paused")
 CERT_EXPIRY = "lws_autoscaler_serving_certificate_expiry_timestamp_seconds"
 CERT_LABELS = ',pod="p-0",file="/var/run/serving-cert/tls.crt"'
 DAY = 86400
+
+# The HPA audit's gauges as scraped from the two replicas (pod p-0 and p-1).
+LWS = ',exported_namespace="inference",leaderworkerset="llama-70b"'
+KEDA_HPA = "keda-hpa-llama-70b"
+HPA = f'{LWS},hpa="{KEDA_HPA}"'
+
+
+def _replicas(name: str, labels: str, p0: str, p1: str) -> list[dict[str, str]]:
+    return [
+        _series(name, f'{labels},pod="p-0"', p0),
+        _series(name, f'{labels},pod="p-1"', p1),
+    ]
+
+
+def _lws_fired(**labels: str) -> dict[str, str]:
+    return _fired("warning", exported_namespace="inference", leaderworkerset="llama-70b", **labels)
+
 
 POLICY_FILE = "/etc/lws-autoscaler/policies/llama.yaml"
 LLAMA_FILE = f',file="{POLICY_FILE}"'
@@ -382,6 +417,99 @@ ALERT_CASES = [
         "LwsAutoscalerPaused",
         [],
         id="a-pause-lifted-starts-over",
+    ),
+    # Two HPAs from minute 5 (a KEDA ScaledObject next to the chart's HPA): pending from
+    # then, firing 5 minutes later, one alert per LWS whatever the replicas.
+    pytest.param(
+        _replicas("lws_autoscaler_hpas", LWS, "1x4 2x20", "1x4 2x20"),
+        "11m",
+        "LwsAutoscalerCompetingHPAs",
+        [_lws_fired()],
+        id="two-hpas-for-5m",
+    ),
+    pytest.param(
+        _replicas("lws_autoscaler_hpas", LWS, "1x4 2x20", "1x4 2x20"),
+        "9m",
+        "LwsAutoscalerCompetingHPAs",
+        [],
+        id="two-hpas-under-5m",
+    ),
+    # The old HPA of a migration deleted after 3 minutes: it never fires.
+    pytest.param(
+        _replicas("lws_autoscaler_hpas", LWS, "1x4 2x3 1x20", "1x4 2x3 1x20"),
+        "15m",
+        "LwsAutoscalerCompetingHPAs",
+        [],
+        id="two-hpas-briefly",
+    ),
+    pytest.param(
+        _replicas("lws_autoscaler_hpas", LWS, "1x30", "1x30"),
+        "20m",
+        "LwsAutoscalerCompetingHPAs",
+        [],
+        id="exactly-one-hpa",
+    ),
+    # No HPA at all is no competition (the HPA may not be created yet).
+    pytest.param(
+        _replicas("lws_autoscaler_hpas", LWS, "0x30", "0x30"),
+        "20m",
+        "LwsAutoscalerCompetingHPAs",
+        [],
+        id="no-hpa",
+    ),
+    # One replica's audit sees the second HPA, the other's still lags: max over replicas.
+    pytest.param(
+        _replicas("lws_autoscaler_hpas", LWS, "2x20", "1x20"),
+        "10m",
+        "LwsAutoscalerCompetingHPAs",
+        [_lws_fired()],
+        id="two-hpas-seen-by-one-replica",
+    ),
+    pytest.param(
+        _replicas("lws_autoscaler_hpa_scaling", HPA, "0x30", "0x30"),
+        "11m",
+        "LwsAutoscalerHPANotScaling",
+        [_lws_fired(hpa=KEDA_HPA)],
+        id="hpa-not-scaling-for-10m",
+    ),
+    pytest.param(
+        _replicas("lws_autoscaler_hpa_scaling", HPA, "0x30", "0x30"),
+        "9m",
+        "LwsAutoscalerHPANotScaling",
+        [],
+        id="hpa-not-scaling-under-10m",
+    ),
+    pytest.param(
+        _replicas("lws_autoscaler_hpa_scaling", HPA, "1x30", "1x30"),
+        "20m",
+        "LwsAutoscalerHPANotScaling",
+        [],
+        id="hpa-scaling",
+    ),
+    # The APIService back after 5 minutes: ScalingActive True again.
+    pytest.param(
+        _replicas("lws_autoscaler_hpa_scaling", HPA, "0x5 1x20", "0x5 1x20"),
+        "15m",
+        "LwsAutoscalerHPANotScaling",
+        [],
+        id="hpa-scaling-again",
+    ),
+    # min over replicas: a replica that saw the condition False is enough.
+    pytest.param(
+        _replicas("lws_autoscaler_hpa_scaling", HPA, "0x30", "1x30"),
+        "11m",
+        "LwsAutoscalerHPANotScaling",
+        [_lws_fired(hpa=KEDA_HPA)],
+        id="hpa-not-scaling-on-one-replica",
+    ),
+    # The HPA deleted at minute 8 while not scaling: the series go stale (the server
+    # drops them) and the 0 must not live on for the 5 minutes of lookback into a firing.
+    pytest.param(
+        _replicas("lws_autoscaler_hpa_scaling", HPA, "0x7 stale", "1x7 stale"),
+        "12m",
+        "LwsAutoscalerHPANotScaling",
+        [],
+        id="hpa-not-scaling-then-gone",
     ),
     pytest.param(
         [_series("lws_autoscaler_front_proxy_ca_loaded", ',pod="p-0"', "0x30")],

@@ -17,6 +17,7 @@ import yaml
 
 from autoscaler.cli.main import build_parser
 from autoscaler.cli.serve import settings_from
+from autoscaler.cli.serve_args import MAX_DURATION
 from autoscaler.durations import parse_duration
 from tests.charts.chart_support import CHART_DIR, render, validation_errors
 from tools.chart_k8s_schemas import (
@@ -58,6 +59,11 @@ BAD_VALUES: list[tuple[str, dict[str, Any], str]] = [
     ("monitor-fraction", {"serviceMonitor": {"interval": "1.5m"}}, "/serviceMonitor/interval"),
     ("pod-monitor-fraction", {"vllmPodMonitor": {"scrapeTimeout": "0.5m"}}, "/vllmPodMonitor"),
     ("tls-mode", {"tls": {"mode": "letsencrypt"}}, "/tls/mode"),
+    # Seconds as an integer; 0 (the server's "off") is spelt hpaAudit.enabled: false.
+    ("hpa-audit-zero", {"hpaAudit": {"intervalSeconds": 0}}, "/hpaAudit/intervalSeconds"),
+    ("hpa-audit-duration", {"hpaAudit": {"intervalSeconds": "60s"}}, "/hpaAudit/intervalSeconds"),
+    ("hpa-audit-fraction", {"hpaAudit": {"intervalSeconds": 1.5}}, "/hpaAudit/intervalSeconds"),
+    ("hpa-audit-enabled", {"hpaAudit": {"enabled": "yes"}}, "/hpaAudit/enabled"),
     ("secret-mode-needs-secret", {"tls": {"mode": "secret"}}, "/tls/existingSecret"),
     (
         "ca-not-pem",
@@ -242,6 +248,19 @@ def test_durations_of_two_cycles_or_more_render(values: dict[str, Any]) -> None:
     assert settings.leader_elect_lease_duration == (
         None if lease is None else parse_duration(lease)
     )
+
+
+def test_the_hpa_audit_interval_schema_stops_where_the_server_does() -> None:
+    """The longest interval the server takes renders and parses; a second more, which
+    ``serve`` would refuse (a crash loop), fails at install naming the key."""
+    longest = int(MAX_DURATION)
+    args = render({"hpaAudit": {"intervalSeconds": longest}}).args()
+    settings = settings_from(build_parser().parse_args(["serve", *args]))
+    assert settings.hpa_audit_interval == longest
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["serve", f"--hpa-audit-interval={longest + 1}s"])
+    with pytest.raises(helm.HelmValuesError, match="/hpaAudit/intervalSeconds"):
+        render({"hpaAudit": {"intervalSeconds": longest + 1}})
 
 
 def test_schema_is_valid_draft7_and_accepts_the_defaults() -> None:

@@ -209,6 +209,8 @@ FEATURES: list[dict[str, Any]] = [
     {"rbac": {"create": False}},
     {"rbac": {"relabelPods": False, "metricsReader": True}},
     {"rbac": {"namespaces": ["inference"]}},
+    {"hpaAudit": {"enabled": False}},
+    {"hpaAudit": {"intervalSeconds": 600}, "rbac": {"namespaces": ["inference"]}},
     {"podAntiAffinity": "hard"},
     {"podAntiAffinity": "none"},
     {"affinity": {"nodeAffinity": {}}},

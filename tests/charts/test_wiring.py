@@ -184,6 +184,7 @@ FLAG_CASES: list[tuple[str, dict[str, Any], list[str], list[str]]] = [
             "--cycle=15s",
             "--bind-address=0.0.0.0",
             "--secure-port=6443",
+            "--hpa-audit-interval=60s",
             "--log-level=info",
         ],
         [
@@ -249,6 +250,20 @@ FLAG_CASES: list[tuple[str, dict[str, Any], list[str], list[str]]] = [
         ["--tls-cert-file", "--tls-private-key-file"],
     ),
     ("max-decision-age", {"maxDecisionAge": "2m"}, ["--max-decision-age=2m"], []),
+    (
+        "hpa-audit-interval",
+        {"hpaAudit": {"intervalSeconds": 300}},
+        ["--hpa-audit-interval=300s"],
+        [],
+    ),
+    # Off is an explicit 0, whatever the interval: without the flag the server would
+    # still audit every 60 s, and with no RBAC for it every list would be refused.
+    (
+        "hpa-audit-off",
+        {"hpaAudit": {"enabled": False, "intervalSeconds": 300}},
+        ["--hpa-audit-interval=0"],
+        [],
+    ),
     (
         "plain-http",
         {"server": {"insecure": True, "insecurePort": 8081}, "apiService": {"enabled": False}},
@@ -346,6 +361,9 @@ def test_the_real_serve_command_accepts_the_rendered_flags(values: dict[str, Any
     )
     assert settings.scrape_timeout == parse_duration(source.get("scrape", {}).get("timeout", "2s"))
     assert settings.scrape_concurrency == source.get("scrape", {}).get("concurrency", 16)
+    audit = values.get("hpaAudit", {})
+    audit_interval = audit.get("intervalSeconds", 60) if audit.get("enabled", True) else 0
+    assert settings.hpa_audit_interval == audit_interval
 
 
 def test_requestheader_ca_is_mounted_where_the_flag_points() -> None:
@@ -471,6 +489,18 @@ def _subjects_are_the_server(binding: dict[str, Any]) -> bool:
     return bool(binding["subjects"] == [server])
 
 
+# What the HPA audit lists (autoscaling/v2 HPAs in the targets' namespaces).
+HPA_RULE = {
+    "apiGroups": ["autoscaling"],
+    "resources": ["horizontalpodautoscalers"],
+    "verbs": ["list"],
+}
+
+
+def _hpa_rules(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in rules if "horizontalpodautoscalers" in r["resources"]]
+
+
 def test_rbac_grants_exactly_what_the_server_and_the_hpa_controller_need() -> None:
     rendered = render()
     rendered.one("ServiceAccount", FULLNAME)
@@ -481,11 +511,13 @@ def test_rbac_grants_exactly_what_the_server_and_the_hpa_controller_need() -> No
     }
     # Lists only (autoscaler/sources/kube.py; events.py reads an LWS's uid with a list
     # too), patch: the serving label of draining leaders (autoscaler/server/cordon.py),
-    # and create on events (autoscaler/server/events.py). No get or watch: nothing uses them.
+    # create on events (autoscaler/server/events.py), and list on HPAs (the HPA audit).
+    # No get or watch: nothing uses them.
     assert rules == {
         (("leaderworkerset.x-k8s.io",), ("leaderworkersets",)): {"list"},
         (("",), ("pods",)): {"list", "patch"},
         (("events.k8s.io",), ("events",)): {"create"},
+        (("autoscaling",), ("horizontalpodautoscalers",)): {"list"},
     }
     no_drain = render({"rbac": {"relabelPods": False}}).one("ClusterRole", FULLNAME)
     assert {tuple(r["resources"]): r["verbs"] for r in no_drain["rules"]}[("pods",)] == ["list"]
@@ -494,6 +526,10 @@ def test_rbac_grants_exactly_what_the_server_and_the_hpa_controller_need() -> No
     assert "--no-events" not in rendered.container()["args"]
     quiet_rules = quiet.one("ClusterRole", FULLNAME)["rules"]
     assert ["events"] not in [r["resources"] for r in quiet_rules]
+    # Without the audit its list right goes, and only it.
+    unaudited = render({"hpaAudit": {"enabled": False}}).one("ClusterRole", FULLNAME)["rules"]
+    assert _hpa_rules(reader["rules"]) == [HPA_RULE]
+    assert unaudited == [r for r in reader["rules"] if r != HPA_RULE]
     binding = rendered.one("ClusterRoleBinding", FULLNAME)
     assert binding["roleRef"]["name"] == FULLNAME
     assert _subjects_are_the_server(binding)
@@ -551,6 +587,7 @@ def test_rbac_namespaces_grant_the_same_rules_only_where_the_policies_point() ->
     rendered = render(values)
     names = {r["metadata"]["name"] for r in rendered.all("ClusterRole")}
     assert FULLNAME not in names
+    assert _hpa_rules(cluster_rules) == [HPA_RULE]
     assert FULLNAME not in {b["metadata"]["name"] for b in rendered.all("ClusterRoleBinding")}
     roles = [r for r in rendered.all("Role") if r["metadata"]["name"] == FULLNAME]
     assert sorted(r["metadata"]["namespace"] for r in roles) == ["batch", "inference"]
@@ -565,6 +602,12 @@ def test_rbac_namespaces_grant_the_same_rules_only_where_the_policies_point() ->
         }
         assert _subjects_are_the_server(binding)
     assert not list(validation_errors(rendered))
+    # Without the audit no Role lists HPAs; the other rules stay.
+    unaudited = render({**values, "hpaAudit": {"enabled": False}})
+    unaudited_roles = [r for r in unaudited.all("Role") if r["metadata"]["name"] == FULLNAME]
+    assert len(unaudited_roles) == len(roles)
+    for role in unaudited_roles:
+        assert role["rules"] == [r for r in cluster_rules if r != HPA_RULE]
     # A policy whose namespace is left out could never be read: refused at install.
     left_out = {**values, "rbac": {"namespaces": ["batch"]}}
     with pytest.raises(

@@ -14,8 +14,9 @@ import pytest
 import yaml
 
 from autoscaler.engine import Decision
+from autoscaler.engine.horizon import policy_horizon
 from autoscaler.server import loop as loop_module
-from autoscaler.server.loop import ControlLoop, policy_horizon
+from autoscaler.server.loop import ControlLoop
 from autoscaler.server.policy_watch import PolicyWatcher
 from autoscaler.server.store import DecisionStore
 from autoscaler.server.telemetry import Telemetry

@@ -77,7 +77,12 @@ _IRREGULAR_PLURALS = {
 
 
 # The kind of an empty list's items, which cannot be read off an item.
-_KINDS = {"leaderworkersets": "LeaderWorkerSet", "pods": "Pod", "configmaps": "ConfigMap"}
+_KINDS = {
+    "leaderworkersets": "LeaderWorkerSet",
+    "pods": "Pod",
+    "configmaps": "ConfigMap",
+    "horizontalpodautoscalers": "HorizontalPodAutoscaler",
+}
 
 
 @dataclass(frozen=True)

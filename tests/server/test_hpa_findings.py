@@ -1,0 +1,210 @@
+"""Which HPAs target which LeaderWorkerSet, and the Warnings a change of that makes: the
+pure part of the HPA audit, on objects shaped as the API server returns them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from autoscaler.server.events import MAX_NOTE_BYTES
+from autoscaler.server.hpa_findings import (
+    HpaStanding,
+    Stopped,
+    hpa_events,
+    hpas_by_lws,
+    lws_of,
+    standing_of,
+)
+from autoscaler.snapshot import LwsKey
+from tests.server.hpa_objects import NO_METRIC, SCALING, ambiguous, condition, hpa_object
+
+NS = "inference"
+KEY = LwsKey(NS, "llama-70b")
+
+
+@pytest.mark.parametrize(
+    ("hpa", "expected"),
+    [
+        pytest.param(hpa_object(NS, "h", "llama-70b"), KEY, id="the-chart's-reference"),
+        pytest.param(
+            hpa_object(NS, "h", "llama-70b", api_version="leaderworkerset.x-k8s.io/v2"),
+            KEY,
+            id="another-version-of-the-group-is-the-same-lws",
+        ),
+        pytest.param(
+            hpa_object(NS, "h", "llama-70b", kind="Deployment", api_version="apps/v1"),
+            None,
+            id="a-deployment-of-the-same-name",
+        ),
+        pytest.param(
+            hpa_object(NS, "h", "llama-70b", api_version="example.com/v1"),
+            None,
+            id="a-leaderworkerset-kind-of-another-group",
+        ),
+        pytest.param(
+            hpa_object(NS, "h", "llama-70b", api_version=""),
+            None,
+            id="no-group-is-the-core-group",
+        ),
+        pytest.param({"metadata": {"name": "h", "namespace": NS}}, None, id="no-spec"),
+        pytest.param("not an object", None, id="not-an-object"),
+    ],
+)
+def test_lws_of(hpa: Any, expected: LwsKey | None) -> None:
+    assert lws_of(hpa) == expected
+
+
+def test_lws_of_reads_the_namespace_of_the_hpa() -> None:
+    assert lws_of(hpa_object("other", "h", "llama-70b")) == LwsKey("other", "llama-70b")
+
+
+@pytest.mark.parametrize(
+    ("conditions", "expected"),
+    [
+        pytest.param(SCALING, None, id="scaling"),
+        pytest.param(None, None, id="no-status-yet"),
+        pytest.param(
+            NO_METRIC,
+            ("ScalingActive", "FailedGetExternalMetric"),
+            id="cannot-read-the-metric",
+        ),
+        pytest.param(
+            ambiguous(NS, ["a", "b"]), ("ScalingActive", "AmbiguousSelector"), id="ambiguous"
+        ),
+        pytest.param(
+            [
+                condition("ScalingActive", "False", "ScalingDisabled", "scaling is disabled"),
+                condition("AbleToScale", "False", "FailedGetScale", "no scale subresource"),
+            ],
+            ("AbleToScale", "FailedGetScale"),
+            id="able-to-scale-is-told-first-whatever-the-order",
+        ),
+        pytest.param(
+            [condition("ScalingLimited", "True", "TooManyReplicas", "at the maximum")],
+            None,
+            id="held-at-a-bound-still-scales",
+        ),
+        pytest.param(
+            [condition("ScalingActive", "Unknown", "", "")], None, id="unknown-is-not-false"
+        ),
+    ],
+)
+def test_standing_of(conditions: Any, expected: tuple[str, str] | None) -> None:
+    standing = standing_of(hpa_object(NS, "h", "llama-70b", conditions))
+    assert standing.name == "h"
+    stopped = standing.stopped
+    assert (None if stopped is None else (stopped.condition, stopped.reason)) == expected
+
+
+def test_the_condition_message_is_kept_on_one_line_and_bounded() -> None:
+    long = condition("ScalingActive", "False", "FailedGetExternalMetric", "line\n" * 500)
+    stopped = standing_of(hpa_object(NS, "h", "llama-70b", [long])).stopped
+    assert stopped is not None
+    assert "\n" not in stopped.message
+    assert 100 < len(stopped.message) <= 300
+
+
+def test_hpas_by_lws_matches_names_and_tells_unknown_from_none() -> None:
+    keys = [KEY, LwsKey(NS, "mixtral"), LwsKey("other", "llama-70b")]
+    listed = {
+        NS: [
+            hpa_object(NS, "llama-70b", "llama-70b", SCALING),
+            hpa_object(NS, "keda-hpa-llama", "llama-70b", NO_METRIC),
+            hpa_object(NS, "web", "llama-70b", SCALING, kind="Deployment", api_version="apps/v1"),
+            hpa_object(NS, "unwatched", "qwen", SCALING),
+        ]
+    }
+    found = hpas_by_lws(listed, keys)
+    assert [h.name for h in found[KEY]] == ["keda-hpa-llama", "llama-70b"]  # sorted
+    assert found[LwsKey(NS, "mixtral")] == ()  # listed, and no HPA targets it
+    assert LwsKey("other", "llama-70b") not in found  # its namespace was not listed
+
+
+STOPPED = Stopped("ScalingActive", "FailedGetExternalMetric", "unable to fetch")
+AMBIGUOUS = Stopped("ScalingActive", "AmbiguousSelector", "controlled by multiple HPAs")
+
+
+def _found(*hpas: HpaStanding) -> dict[LwsKey, tuple[HpaStanding, ...]]:
+    return {KEY: hpas}
+
+
+# (previous audit, this audit, expected [(reason, words in the note)])
+EVENT_CASES = [
+    pytest.param({}, _found(HpaStanding("a")), [], id="one-healthy-hpa"),
+    pytest.param({}, _found(), [], id="no-hpa-is-no-warning"),
+    pytest.param(
+        {},
+        _found(HpaStanding("a"), HpaStanding("keda-hpa-b")),
+        [
+            (
+                "CompetingAutoscalers",
+                "2 HorizontalPodAutoscalers target this LeaderWorkerSet (a, keda-hpa-b)",
+            )
+        ],
+        id="two-at-start-up-are-told",
+    ),
+    pytest.param(
+        _found(HpaStanding("a"), HpaStanding("b")),
+        _found(HpaStanding("a"), HpaStanding("b")),
+        [],
+        id="the-same-two-are-told-once",
+    ),
+    pytest.param(
+        _found(HpaStanding("a"), HpaStanding("b")),
+        _found(HpaStanding("a"), HpaStanding("c")),
+        [("CompetingAutoscalers", "(a, c)")],
+        id="another-pair-is-told-again",
+    ),
+    pytest.param(
+        _found(HpaStanding("a")),
+        _found(HpaStanding("a", STOPPED)),
+        [
+            (
+                "HPANotScaling",
+                "a does not scale this LeaderWorkerSet: ScalingActive is False "
+                "(FailedGetExternalMetric): unable to fetch",
+            )
+        ],
+        id="an-hpa-stops",
+    ),
+    pytest.param(
+        _found(HpaStanding("a", STOPPED)),
+        _found(HpaStanding("a", Stopped("ScalingActive", "FailedGetExternalMetric", "new text"))),
+        [],
+        id="the-same-reason-with-another-message-is-told-once",
+    ),
+    pytest.param(
+        _found(HpaStanding("a", STOPPED)),
+        _found(HpaStanding("a", AMBIGUOUS), HpaStanding("b", AMBIGUOUS)),
+        [
+            ("CompetingAutoscalers", "(a, b)"),
+            ("HPANotScaling", "a does not scale"),
+            ("HPANotScaling", "b does not scale"),
+        ],
+        id="a-second-hpa-arrives",
+    ),
+    pytest.param(
+        _found(HpaStanding("a", STOPPED)), _found(HpaStanding("a")), [], id="recovery-is-quiet"
+    ),
+]
+
+
+@pytest.mark.parametrize(("previous", "current", "expected"), EVENT_CASES)
+def test_hpa_events(
+    previous: dict[LwsKey, tuple[HpaStanding, ...]],
+    current: dict[LwsKey, tuple[HpaStanding, ...]],
+    expected: list[tuple[str, str]],
+) -> None:
+    events = hpa_events(previous, current)
+    assert [e.reason for e in events] == [reason for reason, _ in expected]
+    for event, (_, words) in zip(events, expected, strict=True):
+        assert (event.key, event.type) == (KEY, "Warning")
+        assert words in event.note
+
+
+def test_a_warning_naming_many_hpas_fits_the_api_limit() -> None:
+    many = tuple(HpaStanding(f"hpa-{i:03d}-{'x' * 40}") for i in range(60))
+    (event,) = hpa_events({}, {KEY: many})
+    assert len(event.note.encode()) <= MAX_NOTE_BYTES
+    assert event.note.startswith("60 HorizontalPodAutoscalers target this LeaderWorkerSet")
