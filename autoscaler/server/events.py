@@ -50,7 +50,7 @@ class LwsEvent:
     note: str
 
 
-def note(text: str) -> str:
+def cut_note(text: str) -> str:
     """At most 1,024 bytes of UTF-8, cut on a character."""
     data = text.encode()
     if len(data) <= MAX_NOTE_BYTES:
@@ -74,21 +74,21 @@ def events_for(previous: Decision | None, current: Decision) -> list[LwsEvent]:
         size = "unknown" if current.current is None else current.current
         why = "; ".join(str(r) for r in current.reasons)
         text = f"recommended {new} groups (was {was}; current {size})"
-        events.append(LwsEvent(current.key, "Normal", reason, note(f"{text}: {why}")))
+        events.append(LwsEvent(current.key, "Normal", reason, cut_note(f"{text}: {why}")))
     before, now = {r.code for r in previous.reasons}, {r.code for r in current.reasons}
     paused = ReasonCode.PAUSED
     if paused in now and paused not in before:
         text = "; ".join(r.message for r in current.reasons if r.code is paused)
-        events.append(LwsEvent(current.key, "Normal", "AutoscalingPaused", note(text)))
+        events.append(LwsEvent(current.key, "Normal", "AutoscalingPaused", cut_note(text)))
     elif paused in before and paused not in now:
         text = f"the pause was lifted: the rules recommend {current.replicas} groups"
         if current.replicas is None:
             text = "the pause was lifted; the rules make no recommendation"
-        events.append(LwsEvent(current.key, "Normal", "AutoscalingResumed", note(text)))
+        events.append(LwsEvent(current.key, "Normal", "AutoscalingResumed", cut_note(text)))
     for code in WARNING_CODES:
         if code in now and code not in before:
             text = "; ".join(r.message for r in current.reasons if r.code is code)
-            events.append(LwsEvent(current.key, "Warning", code.value, note(text)))
+            events.append(LwsEvent(current.key, "Warning", code.value, cut_note(text)))
     return events
 
 

@@ -1,33 +1,39 @@
 """The HPA audit: every ``--hpa-audit-interval``, list the HorizontalPodAutoscalers of
 the targets' namespaces and report which ones scale each LeaderWorkerSet.
 
-One ``list`` call per namespace per audit (``autoscaling/v2``), on the loop's thread at
-the loop's tick, bounded by the client's timeout; at the default 60 s interval and 15 s
-cycle, one cycle in four makes it. What an audit finds (:mod:`~autoscaler.server.hpa_findings`)
-goes to three places:
+One ``list`` call per namespace per audit (``autoscaling/v2``, read as JSON), on the
+loop's thread at the loop's tick; at the default 60 s interval and 15 s cycle, one cycle
+in four makes it. An audit lists for at most ``budget`` seconds (a quarter of a cycle
+from ``serve``) plus the call in flight, which the client's timeout bounds; the
+namespaces it did not reach go first at the next audit. What an audit finds
+(:mod:`~autoscaler.server.hpa_findings`) goes to three places:
 
 - the gauges ``lws_autoscaler_hpas{namespace,leaderworkerset}`` (how many HPAs target the
   LWS) and ``lws_autoscaler_hpa_scaling{...,hpa}`` (0 while one cannot scale), for the
-  alerts;
-- Warning Events on the LWS (``CompetingAutoscalers``, ``HPANotScaling``), handed to the
-  loop, which has the Lease holder write them;
+  alerts, which wait minutes on top;
+- Warning Events on the LWS (``CompetingAutoscalers``, ``HPANotScaling``) once two audits
+  in a row agree, handed to the loop, which has the Lease holder write them;
 - ``lws_autoscaler_hpa_audits_total{result}``: ``error`` when a namespace could not be
-  listed (RBAC without ``list`` on ``horizontalpodautoscalers``, an API server down).
+  listed (RBAC without ``list`` on ``horizontalpodautoscalers``, an API server down),
+  ``partial`` when the budget ran out before every namespace was asked.
 
-A namespace that could not be listed keeps what its last good audit found, in the gauges
-and as the reference for the next Events: an API blip neither resolves an alert nor
-makes the same Warning twice. Every replica audits, as every replica decides.
+A namespace that was not listed keeps what its last listing found for
+:data:`KEEP_INTERVALS` intervals, in the gauges and as the reference for the Events: an
+API blip neither resolves an alert nor makes the same Warning twice. After that its
+LWSes have no findings (unknown, not "no HPA"): a replica that lost its RBAC does not
+hold an alert up on its own. Every replica audits, as every replica decides.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from autoscaler.errors import SourceError
 from autoscaler.server.events import LwsEvent
-from autoscaler.server.hpa_findings import HpaStanding, hpa_events, hpas_by_lws
+from autoscaler.server.hpa_findings import HpaStanding, confirmed, hpa_events, hpas_by_lws
 from autoscaler.server.telemetry import Telemetry
 from autoscaler.snapshot import LwsKey
 from autoscaler.sources.kube_lists import Json, NoAnswerError, list_items
@@ -35,6 +41,10 @@ from autoscaler.sources.kube_lists import Json, NoAnswerError, list_items
 log = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL_SECONDS = 60.0
+DEFAULT_BUDGET_SECONDS = 5.0
+# Intervals a namespace that cannot be listed keeps its last findings: through an API
+# blip, but not for ever (a replica that lost its RBAC would hold an alert up alone).
+KEEP_INTERVALS = 5
 
 
 class HpaLister(Protocol):
@@ -59,6 +69,10 @@ class KubeHpaLister:
             f"list horizontalpodautoscalers in {namespace}",
             self._autoscaling.list_namespaced_horizontal_pod_autoscaler,
             namespace,
+            # As JSON: the typed models refuse a whole list for one odd object (an HPA
+            # of a Deployment with a field they require missing), and the audit reads
+            # each object on its own (``hpa_findings.lws_of``).
+            _preload_content=False,
         )
 
 
@@ -70,13 +84,23 @@ class HpaAudit:
         lister: HpaLister,
         telemetry: Telemetry,
         interval: float = DEFAULT_INTERVAL_SECONDS,
+        budget: float = DEFAULT_BUDGET_SECONDS,
+        timer: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``budget``: wall seconds one audit may spend listing, on the loop's thread;
+        the call in flight is bounded by the client's timeout. ``timer`` measures it
+        (wall time for an I/O budget, never a decision's time, which is ``now``)."""
         if interval <= 0:
             raise ValueError("the audit interval must be longer than 0s")
         self._lister, self._telemetry, self.interval = lister, telemetry, interval
+        self.budget, self._timer = budget, timer
         self._last: float | None = None  # the tick of the last audit
         self.found: dict[LwsKey, tuple[HpaStanding, ...]] = {}
+        self._told: dict[LwsKey, tuple[HpaStanding, ...]] = {}  # the last confirmed
+        self._listed_at: dict[str, float] = {}  # namespace -> tick of its last listing
         self._failing: set[str] = set()  # namespaces whose last list failed
+        self._short = False  # the last audit ran out of its budget
+        self._start = 0  # where the next audit starts in the sorted namespaces
 
     def due(self, now: float) -> bool:
         """The first tick, then one ``interval`` after the last audit; at once after the
@@ -89,30 +113,65 @@ class HpaAudit:
         if not self.due(now):
             return []
         self._last = now
+        namespaces = sorted({k.namespace for k in keys})
+        listed, result = self._list_all(namespaces)
+        self._telemetry.hpa_audits.labels(result).inc()
+        for namespace in listed:
+            self._listed_at[namespace] = now
+        self._listed_at = {n: t for n, t in self._listed_at.items() if n in namespaces}
+        current = hpas_by_lws(listed, keys)
+        keep = KEEP_INTERVALS * self.interval
+        for key in keys:
+            # Not listed this time: what the last listing found, for a while.
+            since = self._listed_at.get(key.namespace, -float("inf"))
+            if key not in current and key in self.found and now - since <= keep:
+                current[key] = self.found[key]
+        agreed = confirmed(self.found, current)
+        events = hpa_events(self._told, agreed)
+        self.found, self._told = current, agreed
+        self._telemetry.record_hpas(
+            {k: [(h.name, h.stopped is None) for h in hpas] for k, hpas in current.items()}
+        )
+        return events
+
+    def _list_all(self, namespaces: Sequence[str]) -> tuple[dict[str, list[Json]], str]:
+        """(the HPAs of each namespace listed, the audit's result: ``ok``, ``error`` when
+        one failed or was not asked after a failure, ``partial`` when the budget ran out
+        first). Starts where the last audit's budget ran out, so a slow API server
+        starves no namespace; stops asking an API server that did not answer."""
+        count = len(namespaces)
+        start = self._start % count if count else 0
+        order = [*namespaces[start:], *namespaces[:start]]
+        deadline = self._timer() + self.budget
         listed: dict[str, list[Json]] = {}
         failing: set[str] = set()
-        gone: NoAnswerError | None = None
-        for namespace in sorted({k.namespace for k in keys}):
-            if gone is not None:
-                failing.add(namespace)  # no answer a moment ago: do not wait on it again
-                continue
+        tried, short = 0, False
+        for namespace in order:
+            if tried and self._timer() >= deadline:
+                short = True  # the first one is always asked, whatever the budget
+                break
+            tried += 1
             try:
                 listed[namespace] = self._lister.list_hpas(namespace)
             except SourceError as exc:
                 failing.add(namespace)
-                if isinstance(exc, NoAnswerError):
-                    gone = exc
                 if namespace not in self._failing:
                     log.warning("cannot audit the HPAs of namespace %s: %s", namespace, exc)
-        for namespace in sorted(self._failing - failing):
+                if isinstance(exc, NoAnswerError):
+                    break  # no answer a moment ago: do not wait on it again
+        if short and not self._short:
+            log.warning(
+                "the HPA audit used its %gs after %d of %d namespaces; the others keep "
+                "their last findings and go first next time",
+                self.budget,
+                tried,
+                count,
+            )
+        for namespace in sorted(self._failing & listed.keys()):
             log.info("auditing the HPAs of namespace %s works again", namespace)
-        self._failing = failing
-        self._telemetry.hpa_audits.labels("error" if failing else "ok").inc()
-        current = hpas_by_lws(listed, keys)
-        for key in keys:
-            if key not in current and key in self.found:
-                current[key] = self.found[key]
-        events = hpa_events(self.found, current)
-        self.found = current
-        self._telemetry.record_hpas(current)
-        return events
+        # A namespace not asked this time is still failing, as far as anyone knows.
+        self._failing = (self._failing - set(order[:tried])) | failing
+        self._short, self._start = short, start + tried
+        if len(listed) == count:
+            return listed, "ok"
+        return listed, "partial" if short and not failing else "error"

@@ -2,7 +2,8 @@
 
 An LWS scales only if exactly one HPA targets it and that HPA can act. Two HPAs on one
 LWS (the chart's next to a KEDA ScaledObject's ``keda-hpa-...``, or an old recipe left
-over from a migration) and the HPA controller scales it with neither: it sets
+over from a migration) and the HPA controller scales it with neither: its
+ambiguous-selector check (Kubernetes 1.26 and later; the chart needs 1.27) sets
 ``ScalingActive=False`` with reason ``AmbiguousSelector`` on both, every sync, while our
 recommendation keeps being served as if it mattered. An HPA that cannot read the
 external metric (``FailedGetExternalMetric``: the APIService is down) or the LWS's scale
@@ -10,8 +11,9 @@ external metric (``FailedGetExternalMetric``: the APIService is down) or the LWS
 
 This module owns the pure part: reading ``autoscaling/v2`` HPA objects
 (:func:`lws_of`, :func:`standing_of`), matching them to the LWSes
-(:func:`hpas_by_lws`), and the Warning Events a change of that picture makes
-(:func:`hpa_events`). Listing them and reporting is :mod:`~autoscaler.server.hpa_audit`'s.
+(:func:`hpas_by_lws`), what two audits in a row agree on (:func:`confirmed`), and the
+Warning Events a change of that makes (:func:`hpa_events`). Listing them and reporting
+is :mod:`~autoscaler.server.hpa_audit`'s.
 """
 
 from __future__ import annotations
@@ -21,13 +23,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from autoscaler.errors import one_line
-from autoscaler.server.events import LwsEvent, note
+from autoscaler.server.events import LwsEvent, cut_note
 from autoscaler.snapshot import LwsKey
 from autoscaler.sources.cluster import LWS_GROUP
 
 # The conditions that say whether an HPA acts at all. ``ScalingLimited`` only says it
 # is held at a bound (``TooManyReplicas``): it still scales.
 BLOCKING_CONDITIONS = ("AbleToScale", "ScalingActive")
+# The reason the HPA controller gives each of several HPAs whose targets' pods overlap
+# (its ambiguous-selector check, Kubernetes 1.26 and later).
+AMBIGUOUS = "AmbiguousSelector"
 # A condition's message can be long (a metric error quoting a whole Status); the Event's
 # note is cut at 1,024 bytes anyway, and several HPAs may share one.
 _MESSAGE_SHOWN = 300
@@ -62,10 +67,13 @@ def lws_of(hpa: Any) -> LwsKey | None:
         return None
     namespace, name = meta.get("namespace"), ref.get("name")
     api_version = ref.get("apiVersion")
-    # Without an apiVersion the reference is to the core group, where no
-    # LeaderWorkerSet is: the HPA controller fails to find its scale, it scales nothing.
-    group = api_version.partition("/")[0] if isinstance(api_version, str) else ""
-    if ref.get("kind") != "LeaderWorkerSet" or group != LWS_GROUP:
+    # "group/version"; a bare word is a version of the core group (Kubernetes'
+    # ParseGroupVersion), and no apiVersion is the core group too. There is no
+    # LeaderWorkerSet: the HPA controller finds no scale (FailedGetScale) and selects
+    # no pods, so it competes with nothing.
+    text = api_version if isinstance(api_version, str) else ""
+    group, slash, version = text.partition("/")
+    if ref.get("kind") != "LeaderWorkerSet" or group != LWS_GROUP or not (slash and version):
         return None
     if not isinstance(namespace, str) or not isinstance(name, str):
         return None
@@ -109,17 +117,51 @@ def hpas_by_lws(
     return {k: tuple(sorted(v, key=lambda s: s.name)) for k, v in found.items()}
 
 
+def confirmed(
+    previous: Mapping[LwsKey, tuple[HpaStanding, ...]],
+    current: Mapping[LwsKey, tuple[HpaStanding, ...]],
+) -> dict[LwsKey, tuple[HpaStanding, ...]]:
+    """What two audits in a row agree on, for the Events: per LWS of both, the HPAs both
+    saw, each stopped only if both saw it stopped for the same condition and reason.
+
+    One reading is not enough for a Warning: an HPA misses its metric for a sync while
+    this server restarts, and a chart upgrade that renames an HPA has both for a moment.
+    With a 60 s audit, a problem is told after one to two minutes (the alerts wait 5 and
+    10), and a blip shorter than an interval not at all. An LWS first seen this audit
+    has no entry: nothing to tell yet."""
+    agreed: dict[LwsKey, tuple[HpaStanding, ...]] = {}
+    for key, hpas in current.items():
+        before = previous.get(key)
+        if before is None:
+            continue
+        was = {h.name: h.stopped for h in before}
+        agreed[key] = tuple(
+            HpaStanding(h.name, h.stopped if _same(was[h.name], h.stopped) else None)
+            for h in hpas
+            if h.name in was
+        )
+    return agreed
+
+
+def _same(a: Stopped | None, b: Stopped | None) -> bool:
+    """The same stop: condition and reason (its message may carry a changing value)."""
+    return a is not None and b is not None and (a.condition, a.reason) == (b.condition, b.reason)
+
+
 def hpa_events(
     previous: Mapping[LwsKey, tuple[HpaStanding, ...]],
     current: Mapping[LwsKey, tuple[HpaStanding, ...]],
 ) -> list[LwsEvent]:
-    """The Warnings one audit makes after ``previous`` (empty at start-up: a problem that
-    is there when the server starts is told once, as a new one):
+    """The Warnings of going from the ``previous`` to the ``current`` :func:`confirmed`
+    findings (empty at start-up: a problem that is there when the server starts is told
+    once, as a new one):
 
     - ``CompetingAutoscalers`` when two or more HPAs target an LWS and they are not the
       ones that already did;
     - ``HPANotScaling`` when an HPA's blocking condition turns False, or its reason
-      changes (``FailedGetExternalMetric`` then ``AmbiguousSelector``)."""
+      changes (``FailedGetExternalMetric`` then ``FailedGetScale``). Not for
+      ``AmbiguousSelector`` while the LWS has several HPAs: that is the
+      ``CompetingAutoscalers`` Warning's story, told once rather than once more per HPA."""
     events: list[LwsEvent] = []
     for key, hpas in current.items():
         before = previous.get(key)
@@ -130,14 +172,13 @@ def hpa_events(
                 f"({', '.join(names)}): the HPA controller scales it with none of them "
                 "(AmbiguousSelector) until all but one are removed"
             )
-            events.append(LwsEvent(key, "Warning", "CompetingAutoscalers", note(text)))
+            events.append(LwsEvent(key, "Warning", "CompetingAutoscalers", cut_note(text)))
         was = {h.name: h.stopped for h in before or ()}
         for hpa in hpas:
-            stopped, old = hpa.stopped, was.get(hpa.name)
-            if stopped is None or (
-                old is not None
-                and (old.condition, old.reason) == (stopped.condition, stopped.reason)
-            ):
+            stopped = hpa.stopped
+            if stopped is None or _same(was.get(hpa.name), stopped):
+                continue
+            if stopped.reason == AMBIGUOUS and len(names) > 1:
                 continue
             text = (
                 f"HorizontalPodAutoscaler {hpa.name} does not scale this LeaderWorkerSet: "
@@ -145,5 +186,5 @@ def hpa_events(
             )
             if stopped.message:
                 text += f": {stopped.message}"
-            events.append(LwsEvent(key, "Warning", "HPANotScaling", note(text)))
+            events.append(LwsEvent(key, "Warning", "HPANotScaling", cut_note(text)))
     return events

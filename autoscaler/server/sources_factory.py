@@ -120,7 +120,10 @@ def build_hpa_audit(settings: ServeSettings, telemetry: Telemetry) -> HpaAudit |
     except KubeConfigError as exc:
         log.warning("no Kubernetes API (%s): the HPAs on the LWSes will not be audited", exc)
         return None
-    return HpaAudit(lister, telemetry, settings.hpa_audit_interval)
+    # A quarter of a cycle of listing at most (plus the call in flight) on the loop's
+    # thread: with a 15 s cycle, 3.75 s; the namespaces not reached go first next time.
+    budget = settings.cycle_seconds / 4
+    return HpaAudit(lister, telemetry, settings.hpa_audit_interval, budget=budget)
 
 
 def build_leader_elector(settings: ServeSettings) -> LeaderElector | None:

@@ -28,7 +28,7 @@ Names (all prefixed ``lws_autoscaler_``):
 - ``serving_certificate_expiry_timestamp_seconds{file}``: the ``notAfter`` of the serving
   certificate in force (only when serving TLS);
 - ``hpas{namespace,leaderworkerset}`` (HPAs targeting the LWS), ``hpa_scaling{...,hpa}``
-  (0 while that HPA cannot scale) and ``hpa_audits_total{result}`` (ok, error): the
+  (0 while that HPA cannot scale) and ``hpa_audits_total{result}`` (ok, partial, error): the
   HPA audit's (:mod:`~autoscaler.server.hpa_audit`).
 """
 
@@ -40,7 +40,6 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from autoscaler.engine.decision import Decision
-from autoscaler.server.hpa_findings import HpaStanding
 from autoscaler.snapshot import LwsKey
 
 _PREFIX = "lws_autoscaler"
@@ -196,11 +195,11 @@ class Telemetry:
         self.hpa_audits = Counter(
             f"{_PREFIX}_hpa_audits_total",
             "Audits of the HPAs that target the LeaderWorkerSets, by result (ok; error: a "
-            "namespace could not be listed).",
+            "namespace could not be listed; partial: the audit's time ran out first).",
             ["result"],
             registry=r,
         )
-        for result in ("ok", "error"):
+        for result in ("ok", "partial", "error"):
             self.hpa_audits.labels(result)
         self._published_hpas: frozenset[tuple[str, ...]] = frozenset()
         self._published_hpa_scaling: frozenset[tuple[str, ...]] = frozenset()
@@ -259,15 +258,16 @@ class Telemetry:
             k for k in self._counted_reasons | reasons if k[:3] in decided
         )
 
-    def record_hpas(self, found: Mapping[LwsKey, Sequence[HpaStanding]]) -> None:
-        """Set the HPA gauges to an audit's findings; an LWS not in ``found`` (its policy
-        removed, its namespace never listed) has none."""
+    def record_hpas(self, found: Mapping[LwsKey, Sequence[tuple[str, bool]]]) -> None:
+        """Set the HPA gauges to an audit's findings: per LWS, (HPA name, can scale) of
+        each HPA that targets it; an LWS not in ``found`` (its policy removed, its
+        namespace not listed for a while) has none."""
         counts: dict[tuple[str, ...], float] = {}
         scaling: dict[tuple[str, ...], float] = {}
         for key, hpas in found.items():
             counts[(key.namespace, key.name)] = len(hpas)
-            for hpa in hpas:
-                scaling[(key.namespace, key.name, hpa.name)] = float(hpa.stopped is None)
+            for name, scales in hpas:
+                scaling[(key.namespace, key.name, name)] = float(scales)
         self._published_hpas = _replace(self.hpas, self._published_hpas, counts)
         self._published_hpa_scaling = _replace(
             self.hpa_scaling, self._published_hpa_scaling, scaling

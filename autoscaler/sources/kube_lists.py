@@ -31,7 +31,9 @@ def list_items(
     api_client: Any, timeout: float, what: str, fn: Any, *args: Any, **kwargs: Any
 ) -> list[Json]:
     """The items of one list call ``fn(*args, **kwargs)`` of a typed client built on
-    ``api_client``; ``what`` names the call in errors (``list pods in ns-a``)."""
+    ``api_client``; ``what`` names the call in errors (``list pods in ns-a``). With
+    ``_preload_content=False`` the answer is read as JSON, not through the typed
+    models: one object the models refuse then fails only itself, not the whole list."""
     from kubernetes.client.exceptions import ApiException
     from urllib3.exceptions import HTTPError, MaxRetryError, ReadTimeoutError
 
@@ -54,8 +56,14 @@ def list_items(
         # The typed client could not build its model (a pod list that is a string, a
         # time that is none): pydantic's ValidationError is a ValueError.
         raise unreadable(what, exc) from exc
-    # Typed models (pods) become the API's own JSON shape: camelCase, RFC 3339 times.
-    body = api_client.sanitize_for_serialization(answer)
+    if kwargs.get("_preload_content") is False:
+        try:
+            body = json.loads(answer.data)
+        except ValueError as exc:  # also a body that is not UTF-8
+            raise unreadable(what, exc) from exc
+    else:
+        # Typed models (pods) become the API's own JSON shape: camelCase, RFC 3339 times.
+        body = api_client.sanitize_for_serialization(answer)
     items = body.get("items") if isinstance(body, dict) else body
     if items is None:
         return []  # an empty list (the API leaves ``items`` out)

@@ -103,19 +103,25 @@ def test_the_certificate_alerts_exist_only_when_serving_tls() -> None:
     assert set(_alerts({**RULES, "auth": {"disable": True}})) >= CERTIFICATE_ALERTS
 
 
-HPA_AUDIT_ALERTS = {"LwsAutoscalerCompetingHPAs", "LwsAutoscalerHPANotScaling"}
+HPA_AUDIT_ALERTS = {
+    "LwsAutoscalerCompetingHPAs",
+    "LwsAutoscalerHPANotScaling",
+    "LwsAutoscalerHPAAuditFailing",
+}
 
 
 def test_the_hpa_audit_alerts_exist_only_with_the_audit() -> None:
-    # Off, the server exports neither gauge: the alerts could never fire, and would only
-    # suggest a watch that is not there.
+    # Off, the server exports neither gauge nor counts audits: the alerts could never
+    # fire, and would only suggest a watch that is not there.
     audited = _alerts(RULES)
     unaudited = _alerts({**RULES, "hpaAudit": {"enabled": False}})
     assert set(audited) - set(unaudited) == HPA_AUDIT_ALERTS
     assert set(unaudited) <= set(audited)
     # Their series come from the ServiceMonitor's targets, as every other alert's.
     for name in HPA_AUDIT_ALERTS:
-        assert f"{{{TARGET}}}" in audited[name]["expr"]
+        selectors = re.findall(r"\{([^}]*)\}", audited[name]["expr"])
+        assert selectors, name
+        assert all(s.startswith(TARGET) for s in selectors), name
 
 
 def test_alert_labels_reach_every_alert() -> None:
@@ -147,7 +153,7 @@ def test_every_alert_has_its_own_runbook_section() -> None:
     assert len(sections) == len(set(sections)), "a heading twice gets a suffixed anchor"
     alerts = set(_alerts(RULES))
     # every alert: TLS, authentication, the HPA audit and the ServiceMonitor on
-    assert len(alerts) == 11
+    assert len(alerts) == 12
     assert {s for s in sections if s.startswith("LwsAutoscaler")} == alerts
 
 
@@ -290,6 +296,20 @@ def _replicas(name: str, labels: str, p0: str, p1: str) -> list[dict[str, str]]:
 
 def _lws_fired(**labels: str) -> dict[str, str]:
     return _fired("warning", exported_namespace="inference", leaderworkerset="llama-70b", **labels)
+
+
+def _audits(p0_errors: str, p1_errors: str, p0_ok: str, p1_ok: str) -> list[dict[str, str]]:
+    """The audit counter of both replicas: ``error`` and ``ok`` each (one audit a minute
+    adds 1 to one of them)."""
+    audits = "lws_autoscaler_hpa_audits_total"
+    return [
+        *_replicas(audits, ',result="error"', p0_errors, p1_errors),
+        *_replicas(audits, ',result="ok"', p0_ok, p1_ok),
+    ]
+
+
+def _pod_fired(pod: str) -> dict[str, str]:
+    return _fired("warning", pod=pod)
 
 
 POLICY_FILE = "/etc/lws-autoscaler/policies/llama.yaml"
@@ -511,6 +531,51 @@ ALERT_CASES = [
         [],
         id="hpa-not-scaling-then-gone",
     ),
+    # Every audit of both replicas fails from the start (a Role without list on
+    # horizontalpodautoscalers): pending from minute 1, firing 30 minutes later, per pod.
+    pytest.param(
+        _audits("0+1x45", "0+1x45", "0x45", "0x45"),
+        "45m",
+        "LwsAutoscalerHPAAuditFailing",
+        [_pod_fired("p-0"), _pod_fired("p-1")],
+        id="hpa-audit-failing-for-45m",
+    ),
+    pytest.param(
+        _audits("0+1x45", "0+1x45", "0x45", "0x45"),
+        "29m",
+        "LwsAutoscalerHPAAuditFailing",
+        [],
+        id="hpa-audit-failing-under-30m",
+    ),
+    pytest.param(
+        _audits("0x60", "0x60", "0+1x60", "0+1x60"),
+        "45m",
+        "LwsAutoscalerHPAAuditFailing",
+        [],
+        id="hpa-audit-ok",
+    ),
+    # Only p-1's audits fail (its own view of the API): only p-1 fires.
+    pytest.param(
+        _audits("0x45", "0+1x45", "0+1x45", "0x45"),
+        "45m",
+        "LwsAutoscalerHPAAuditFailing",
+        [_pod_fired("p-1")],
+        id="hpa-audit-failing-on-one-replica",
+    ),
+    # A flaky API: one audit in three fails, the others list every namespace. The
+    # server's findings stay fresh; it is not an audit that keeps failing.
+    pytest.param(
+        _audits(
+            " ".join(str(m // 3) for m in range(61)),
+            " ".join(str(m // 3) for m in range(61)),
+            " ".join(str(m - m // 3) for m in range(61)),
+            " ".join(str(m - m // 3) for m in range(61)),
+        ),
+        "50m",
+        "LwsAutoscalerHPAAuditFailing",
+        [],
+        id="hpa-audit-failing-now-and-then",
+    ),
     pytest.param(
         [_series("lws_autoscaler_front_proxy_ca_loaded", ',pod="p-0"', "0x30")],
         "15m",
@@ -589,6 +654,125 @@ def test_alert_fires_when_and_only_when_it_should(
     expected: list[dict[str, str]],
 ) -> None:
     _promtool_test(tmp_path, RULES, series, [(at, alert, expected)])
+
+
+# LWS mistral-7b, with the one HPA of its own.
+MISTRAL = ',exported_namespace="inference",leaderworkerset="mistral-7b"'
+MISTRAL_HPA = f'{MISTRAL},hpa="mistral-7b"'
+CHART_HPA = f'{LWS},hpa="llama-70b"'
+COMPETING, NOT_SCALING = "LwsAutoscalerCompetingHPAs", "LwsAutoscalerHPANotScaling"
+AUDIT_FAILING = "LwsAutoscalerHPAAuditFailing"
+
+# Each case: input series, then (when, alert, the label sets firing then) at several
+# instants of the same history.
+HISTORY_CASES = [
+    # The chart's HPA next to a KEDA ScaledObject's from the start: the controller
+    # scales with neither (both ScalingActive False, AmbiguousSelector). One problem,
+    # one alert: LwsAutoscalerCompetingHPAs, not one LwsAutoscalerHPANotScaling per HPA.
+    pytest.param(
+        [
+            *_replicas("lws_autoscaler_hpas", LWS, "2x30", "2x30"),
+            *_replicas("lws_autoscaler_hpa_scaling", HPA, "0x30", "0x30"),
+            *_replicas("lws_autoscaler_hpa_scaling", CHART_HPA, "0x30", "0x30"),
+        ],
+        [
+            ("16m", COMPETING, [_lws_fired()]),
+            ("16m", NOT_SCALING, []),
+            ("25m", NOT_SCALING, []),
+        ],
+        id="two-hpas-not-scaling-are-one-alert",
+    ),
+    # Two HPAs on llama-70b, one on mistral-7b that cannot read the metric: the
+    # competition silences llama-70b's HPAs only.
+    pytest.param(
+        [
+            *_replicas("lws_autoscaler_hpas", LWS, "2x30", "2x30"),
+            *_replicas("lws_autoscaler_hpa_scaling", HPA, "0x30", "0x30"),
+            *_replicas("lws_autoscaler_hpa_scaling", CHART_HPA, "0x30", "0x30"),
+            *_replicas("lws_autoscaler_hpas", MISTRAL, "1x30", "1x30"),
+            *_replicas("lws_autoscaler_hpa_scaling", MISTRAL_HPA, "0x30", "0x30"),
+        ],
+        [
+            ("16m", COMPETING, [_lws_fired()]),
+            (
+                "16m",
+                NOT_SCALING,
+                [
+                    _fired(
+                        "warning",
+                        exported_namespace="inference",
+                        leaderworkerset="mistral-7b",
+                        hpa="mistral-7b",
+                    )
+                ],
+            ),
+        ],
+        id="competition-silences-only-its-lws",
+    ),
+    # The KEDA HPA deleted at minute 10, and the chart's still cannot scale (it cannot
+    # read the metric): now that is one HPA's problem, told 10 minutes later.
+    pytest.param(
+        [
+            *_replicas("lws_autoscaler_hpas", LWS, "2x9 1x40", "2x9 1x40"),
+            *_replicas("lws_autoscaler_hpa_scaling", HPA, "0x9 stale", "0x9 stale"),
+            *_replicas("lws_autoscaler_hpa_scaling", CHART_HPA, "0x50", "0x50"),
+        ],
+        [
+            ("8m", COMPETING, [_lws_fired()]),
+            ("15m", COMPETING, []),
+            ("15m", NOT_SCALING, []),
+            ("21m", NOT_SCALING, [_lws_fired(hpa="llama-70b")]),
+        ],
+        id="one-hpa-left-not-scaling",
+    ),
+    # 20 minutes of failing audits (a Role fixed then): the first ok audit ends it, so
+    # it never fires, even where 15 minutes of errors are still in the window.
+    pytest.param(
+        _audits("0+1x20 20x40", "0+1x20 20x40", "0x20 1+1x40", "0x20 1+1x40"),
+        [
+            ("19m", AUDIT_FAILING, []),
+            ("25m", AUDIT_FAILING, []),
+            ("32m", AUDIT_FAILING, []),
+            ("40m", AUDIT_FAILING, []),
+            ("60m", AUDIT_FAILING, []),
+        ],
+        id="hpa-audit-failing-for-20m-then-ok",
+    ),
+    # Failing for an hour, then fixed: resolved at the first ok audit.
+    pytest.param(
+        _audits("0+1x60 60x20", "0+1x60 60x20", "0x60 1+1x20", "0x60 1+1x20"),
+        [
+            ("59m", AUDIT_FAILING, [_pod_fired("p-0"), _pod_fired("p-1")]),
+            ("62m", AUDIT_FAILING, []),
+        ],
+        id="hpa-audit-failing-then-fixed",
+    ),
+]
+
+
+@pytest.mark.parametrize(("series", "checks"), HISTORY_CASES)
+def test_alerts_over_one_history(
+    tmp_path: Path, series: list[dict[str, str]], checks: list[Check]
+) -> None:
+    _promtool_test(tmp_path, RULES, series, checks)
+
+
+@pytest.mark.parametrize(("interval", "window"), [(60, 15), (450, 15), (451, 16), (1800, 60)])
+def test_the_audit_failing_window_spans_two_audits(interval: int, window: int) -> None:
+    values = {**RULES, "hpaAudit": {"intervalSeconds": interval}}
+    expr = _alerts(values)[AUDIT_FAILING]["expr"]
+    assert re.findall(r"\[(\w+)\]", expr) == [f"{window}m", f"{window}m"]
+
+
+def test_the_audit_failing_alert_follows_a_long_interval(tmp_path: Path) -> None:
+    # An audit every 30 minutes, each failing: a 15-minute window would see an increase
+    # only half the time, and the alert would never fire.
+    errors = "0 1x29 2x30 3x30 4x30"
+    series = _audits(errors, errors, "0x120", "0x120")
+    fired = [_pod_fired("p-0"), _pod_fired("p-1")]
+    _promtool_test(tmp_path, RULES, series, [("45m", AUDIT_FAILING, [])])
+    values = {**RULES, "hpaAudit": {"intervalSeconds": 1800}}
+    _promtool_test(tmp_path, values, series, [("45m", AUDIT_FAILING, fired)])
 
 
 def test_the_pause_alert_follows_its_hours(tmp_path: Path) -> None:

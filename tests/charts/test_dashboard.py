@@ -22,11 +22,14 @@ from typing import Any
 import httpx
 import pytest
 
+from autoscaler.server.hpa_audit import HpaAudit
 from autoscaler.server.runner import ServerProcess, bound_port
 from autoscaler.server.settings import ServeSettings
+from autoscaler.server.telemetry import Telemetry
 from tests.charts.chart_support import CHART_DIR, FULLNAME, NAMESPACE, render, validation_errors
 from tests.server.conftest import DEV, LLAMA
 from tests.server.helpers import FunctionSource, ManualClock, constant, write_policy
+from tests.server.hpa_objects import NO_METRIC, SCALING, hpa_object
 from tests.support.prometheus import PrometheusServer
 
 ENABLED = {"grafanaDashboard": {"enabled": True}}
@@ -113,6 +116,20 @@ def _filled(query: str) -> str:
     return query
 
 
+class _Hpas:
+    """The HPA audit's answers (its Kubernetes side is tested in
+    tests/server/test_hpa_audit.py): two HPAs on llama, one of them unable to read the
+    metric, and one on dev."""
+
+    def list_hpas(self, namespace: str) -> list[dict[str, Any]]:
+        assert namespace == LLAMA.namespace == DEV.namespace
+        return [
+            hpa_object(namespace, LLAMA.name, LLAMA.name, SCALING),
+            hpa_object(namespace, f"keda-hpa-{LLAMA.name}", LLAMA.name, NO_METRIC),
+            hpa_object(namespace, DEV.name, DEV.name, SCALING),
+        ]
+
+
 @pytest.fixture(scope="module")
 def scraped_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusServer]:
     """A server with two policies, cycling, scraped every second for a few seconds as
@@ -132,7 +149,9 @@ def scraped_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometh
     )
     clock = ManualClock()
     source = FunctionSource({LLAMA: constant(64.0), DEV: constant(5.0)})
-    process = ServerProcess(settings, source, clock)
+    telemetry = Telemetry()
+    audit = HpaAudit(_Hpas(), telemetry, interval=15)
+    process = ServerProcess(settings, source, clock, telemetry=telemetry, hpa_audit=audit)
     with process.background(start_loop=False) as server:
         config = {
             "global": {"scrape_interval": "1s", "scrape_timeout": "1s"},
@@ -255,6 +274,25 @@ def test_per_lws_panels_do_not_add_the_replicas_up(scraped_server: PrometheusSer
         assert value == pytest.approx(max(alone)), (series, alone)
         if min(alone) > 0:
             assert value < sum(alone), (series, alone)
+
+
+def test_the_hpa_panel_counts_hpas_not_replicas(scraped_server: PrometheusServer) -> None:
+    """Both pods audit the same HPAs: the panel counts each HPA once, and tells the ones
+    that can scale from the ones that target the LWS."""
+    dashboard = json.loads(DASHBOARD_FILE.read_text())
+    (panel,) = [p for p in _panels(dashboard) if p["title"] == "HPAs on each LWS"]
+    at = time.time()
+    shown = {
+        (target["refId"], series["metric"]["leaderworkerset"]): float(series["value"][1])
+        for target in panel["targets"]
+        for series in _query(scraped_server, _filled(target["expr"]), at)
+    }
+    assert shown == {
+        ("A", LLAMA.name): 2,  # targeting
+        ("B", LLAMA.name): 1,  # able to scale: the KEDA one cannot read its metric
+        ("A", DEV.name): 1,
+        ("B", DEV.name): 1,
+    }
 
 
 def test_the_certificate_panel_is_red_when_expired_and_green_with_a_week_left() -> None:

@@ -53,7 +53,10 @@ GOT_SCALE = condition(
 
 def ambiguous(namespace: str, names: list[str]) -> list[Json]:
     """The conditions of each of several HPAs whose targets' pods overlap."""
-    selector = "leaderworkerset.sigs.k8s.io/name=llama-70b"
+    # The LWS's status.hpaPodSelector: its leader pods.
+    selector = (
+        "leaderworkerset.sigs.k8s.io/name=llama-70b,leaderworkerset.sigs.k8s.io/worker-index=0"
+    )
     owners = " ".join(f"{namespace}/{n}" for n in sorted(names))
     return [
         GOT_SCALE,
@@ -91,8 +94,8 @@ def hpa_object(
     metric: str = "lws_recommended_replicas",
 ) -> Json:
     """An HPA of ``target`` following one External metric. ``conditions=None``: just
-    created, the controller has not written a status yet (``desiredReplicas`` is
-    required in a status, so there is none at all)."""
+    created, before the controller's first sync: the API serves a status of the one
+    field without ``omitempty``, ``desiredReplicas: 0``."""
     obj: Json = {
         "apiVersion": "autoscaling/v2",
         "kind": "HorizontalPodAutoscaler",
@@ -112,7 +115,9 @@ def hpa_object(
             ],
         },
     }
-    if conditions is not None:
+    if conditions is None:
+        obj["status"] = {"desiredReplicas": 0}
+    else:
         obj["status"] = {
             "currentReplicas": 4,
             "desiredReplicas": 4,

@@ -23,7 +23,7 @@ from autoscaler.cli.main import build_parser
 from autoscaler.cli.serve import settings_from
 from autoscaler.errors import QueryRejectedError
 from autoscaler.server.event_writer import EventRecorder, KubeEventSink
-from autoscaler.server.hpa_audit import HpaAudit, KubeHpaLister
+from autoscaler.server.hpa_audit import KEEP_INTERVALS, HpaAudit, KubeHpaLister
 from autoscaler.server.loop import ControlLoop
 from autoscaler.server.policy_watch import PolicyWatcher
 from autoscaler.server.runner import ServerProcess, bound_port
@@ -71,14 +71,7 @@ def test_two_hpas_on_one_lws_are_found_counted_and_told(api: FakeApiServer) -> N
     api.put(hpa_object(OTHER, "mixtral", SECOND.name, SCALING))
     telemetry = Telemetry()
     audit = HpaAudit(KubeHpaLister(api_client(api)), telemetry, interval=60)
-    events = audit.run([KEY, SECOND], T0)
-    assert [(e.key, e.reason) for e in events] == [
-        (KEY, "CompetingAutoscalers"),
-        (KEY, "HPANotScaling"),
-        (KEY, "HPANotScaling"),
-    ]
-    assert "(keda-hpa-llama-70b, llama-70b)" in events[0].note
-    assert "AmbiguousSelector" in events[1].note
+    assert audit.run([KEY, SECOND], T0) == []  # one reading is not enough for a Warning
     assert _value(telemetry, "hpas", namespace=NS, leaderworkerset=KEY.name) == 2
     assert _value(telemetry, "hpas", namespace=OTHER, leaderworkerset=SECOND.name) == 1
     for name in names:
@@ -86,21 +79,57 @@ def test_two_hpas_on_one_lws_are_found_counted_and_told(api: FakeApiServer) -> N
         assert _value(telemetry, "hpa_scaling", **labels) == 0
     labels = {"namespace": OTHER, "leaderworkerset": SECOND.name, "hpa": "mixtral"}
     assert _value(telemetry, "hpa_scaling", **labels) == 1
-    assert _value(telemetry, "hpa", namespace=NS, leaderworkerset=KEY.name, hpa="web") is None
+    web = {"namespace": NS, "leaderworkerset": KEY.name, "hpa": "web"}
+    assert _value(telemetry, "hpa_scaling", **web) is None
     assert _value(telemetry, "hpa_audits_total", result="ok") == 1
     # One list call per namespace.
     assert (_lists(api, NS), _lists(api, OTHER)) == (1, 1)
 
+    # A minute later both are still there: one Warning names them (the two HPAs'
+    # AmbiguousSelector conditions are that same story, not two more Warnings).
+    (event,) = audit.run([KEY, SECOND], T0 + 60)
+    assert (event.key, event.type, event.reason) == (KEY, "Warning", "CompetingAutoscalers")
+    assert "2 HorizontalPodAutoscalers target this LeaderWorkerSet" in event.note
+    assert "(keda-hpa-llama-70b, llama-70b)" in event.note
+    assert audit.run([KEY, SECOND], T0 + 120) == []  # told once
+
     # The migration finished: the KEDA object is gone, the chart's HPA scales again.
     api.delete("autoscaling/v2", "HorizontalPodAutoscaler", NS, "keda-hpa-llama-70b")
     api.put(hpa_object(NS, "llama-70b", KEY.name, SCALING))
-    assert audit.run([KEY, SECOND], T0 + 60) == []  # recovery is quiet
+    assert audit.run([KEY, SECOND], T0 + 180) == []  # recovery is quiet
     assert _value(telemetry, "hpas", namespace=NS, leaderworkerset=KEY.name) == 1
     gone = {"namespace": NS, "leaderworkerset": KEY.name, "hpa": "keda-hpa-llama-70b"}
     assert _value(telemetry, "hpa_scaling", **gone) is None
     # The policy of the second LWS removed: its series go with it.
-    audit.run([KEY], T0 + 120)
+    audit.run([KEY], T0 + 240)
     assert _value(telemetry, "hpas", namespace=OTHER, leaderworkerset=SECOND.name) is None
+
+
+def test_an_hpa_that_cannot_read_the_metric_is_told_after_two_audits(
+    api: FakeApiServer,
+) -> None:
+    api.put(hpa_object(NS, "llama-70b", KEY.name, NO_METRIC))
+    audit = HpaAudit(KubeHpaLister(api_client(api)), Telemetry(), interval=60)
+    assert audit.run([KEY], T0) == []
+    (event,) = audit.run([KEY], T0 + 60)
+    assert event.reason == "HPANotScaling"
+    assert event.note.startswith(
+        "HorizontalPodAutoscaler llama-70b does not scale this LeaderWorkerSet: "
+        "ScalingActive is False (FailedGetExternalMetric): the HPA was unable to compute"
+    )
+
+
+def test_one_object_the_typed_models_refuse_blinds_nothing(api: FakeApiServer) -> None:
+    """A status without ``desiredReplicas`` (required by the client's models): read as
+    JSON, that object is read as well as it can be, and the others as usual."""
+    odd = hpa_object(NS, "web", "frontend", SCALING, kind="Deployment", api_version="apps/v1")
+    del odd["status"]["desiredReplicas"]
+    api.put(odd)
+    api.put(hpa_object(NS, "llama-70b", KEY.name, NO_METRIC))
+    telemetry = Telemetry()
+    HpaAudit(KubeHpaLister(api_client(api)), telemetry, interval=60).run([KEY], T0)
+    assert _value(telemetry, "hpas", namespace=NS, leaderworkerset=KEY.name) == 1
+    assert _value(telemetry, "hpa_audits_total", result="ok") == 1
 
 
 def test_an_audit_runs_once_per_interval_and_at_once_after_the_clock_goes_back(
@@ -119,8 +148,8 @@ def test_a_namespace_that_refuses_keeps_its_findings_and_is_warned_of_once(
     api.put(hpa_object(OTHER, "mixtral", SECOND.name, SCALING))
     telemetry = Telemetry()
     audit = HpaAudit(KubeHpaLister(api_client(api)), telemetry, interval=60)
-    first = audit.run([KEY, SECOND], T0)
-    assert [e.reason for e in first] == ["HPANotScaling"]
+    assert audit.run([KEY, SECOND], T0) == []
+    assert [e.reason for e in audit.run([KEY, SECOND], T0 + 60)] == ["HPANotScaling"]
 
     def forbidden(_body: Json, request: RecordedRequest) -> tuple[int, Json]:
         message = (
@@ -132,23 +161,24 @@ def test_a_namespace_that_refuses_keeps_its_findings_and_is_warned_of_once(
 
     api.on_get(_hpas_path(NS), forbidden)
     with caplog.at_level(logging.INFO, logger="autoscaler.server.hpa_audit"):
-        assert audit.run([KEY, SECOND], T0 + 60) == []
         assert audit.run([KEY, SECOND], T0 + 120) == []
+        assert audit.run([KEY, SECOND], T0 + 180) == []
         api.remove_route("GET", _hpas_path(NS))
         # Back, with the same finding: the HPANotScaling Warning is not told twice.
-        assert audit.run([KEY, SECOND], T0 + 180) == []
-    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert audit.run([KEY, SECOND], T0 + 240) == []
+    mine = [r for r in caplog.records if r.name == "autoscaler.server.hpa_audit"]
+    warnings = [r.getMessage() for r in mine if r.levelno == logging.WARNING]
     assert len(warnings) == 1
     assert "cannot audit the HPAs of namespace inference" in warnings[0]
     assert "403" in warnings[0]
     assert "forbidden" in warnings[0]
-    assert any("works again" in r.getMessage() for r in caplog.records)
+    assert any("works again" in r.getMessage() for r in mine)
     # Through the failures the last findings held: the alert's series did not vanish.
     assert _value(telemetry, "hpas", namespace=NS, leaderworkerset=KEY.name) == 1
     labels = {"namespace": NS, "leaderworkerset": KEY.name, "hpa": "llama-70b"}
     assert _value(telemetry, "hpa_scaling", **labels) == 0
     assert _value(telemetry, "hpa_audits_total", result="error") == 2
-    assert _value(telemetry, "hpa_audits_total", result="ok") == 2
+    assert _value(telemetry, "hpa_audits_total", result="ok") == 3
 
 
 class _Lister:
@@ -179,6 +209,76 @@ def test_an_api_server_that_does_not_answer_is_not_waited_on_once_per_namespace(
     assert lister.asked == [OTHER, NS]
 
 
+def test_findings_are_kept_five_intervals_then_forgotten() -> None:
+    """A replica that lost its RBAC must not hold the alert up on its own for ever."""
+    lister = _Lister({NS: [hpa_object(NS, "llama-70b", KEY.name, NO_METRIC)]})
+    telemetry = Telemetry()
+    audit = HpaAudit(lister, telemetry, interval=60)
+    audit.run([KEY], T0)
+    audit.run([KEY], T0 + 60)
+    lister.answers[NS] = QueryRejectedError("403 forbidden")
+    labels = {"namespace": NS, "leaderworkerset": KEY.name, "hpa": "llama-70b"}
+    for at in range(120, 60 * (KEEP_INTERVALS + 1) + 1, 60):
+        audit.run([KEY], T0 + at)
+        assert _value(telemetry, "hpa_scaling", **labels) == 0, at  # 5 intervals since
+    audit.run([KEY], T0 + 60 * (KEEP_INTERVALS + 2))
+    assert _value(telemetry, "hpa_scaling", **labels) is None  # unknown now
+    assert _value(telemetry, "hpas", namespace=NS, leaderworkerset=KEY.name) is None
+    # Readable again: a problem still there is told again, as new, after two audits.
+    lister.answers[NS] = [hpa_object(NS, "llama-70b", KEY.name, NO_METRIC)]
+    assert audit.run([KEY], T0 + 60 * (KEEP_INTERVALS + 3)) == []
+    events = audit.run([KEY], T0 + 60 * (KEEP_INTERVALS + 4))
+    assert [e.reason for e in events] == ["HPANotScaling"]
+
+
+class _SlowLister(_Lister):
+    """Each answer takes ``seconds`` on the audit's timer."""
+
+    def __init__(self, namespaces: list[str], seconds: float) -> None:
+        super().__init__({n: [] for n in namespaces})
+        self.clock, self.seconds = 0.0, seconds
+
+    def list_hpas(self, namespace: str) -> list[Json]:
+        self.clock += self.seconds
+        return super().list_hpas(namespace)
+
+
+def test_a_slow_api_server_costs_one_budget_and_starves_no_namespace(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    namespaces = [f"ns-{i}" for i in range(5)]
+    keys = [LwsKey(n, "lws") for n in namespaces]
+    lister = _SlowLister(namespaces, seconds=2.0)
+    telemetry = Telemetry()
+    audit = HpaAudit(lister, telemetry, interval=60, budget=3.0, timer=lambda: lister.clock)
+    with caplog.at_level(logging.WARNING, logger="autoscaler.server.hpa_audit"):
+        for i in range(4):
+            audit.run(keys, T0 + 60 * i)
+    # 2 s a call, 3 s of budget: two calls an audit (the second starts at 2 s, before
+    # the budget is out), the next audit going on where this one stopped.
+    assert lister.asked == [*namespaces, *namespaces[:3]]
+    # Not an error: every namespace is listed every few audits (the failing-audit
+    # alert reads errors only).
+    assert _value(telemetry, "hpa_audits_total", result="partial") == 4
+    assert _value(telemetry, "hpa_audits_total", result="error") == 0
+    mine = [r.getMessage() for r in caplog.records if r.name == "autoscaler.server.hpa_audit"]
+    assert mine == [
+        "the HPA audit used its 3s after 2 of 5 namespaces; the others keep their last "
+        "findings and go first next time"
+    ]
+    # Each namespace was listed once: each LWS has findings.
+    for key in keys:
+        assert _value(telemetry, "hpas", namespace=key.namespace, leaderworkerset="lws") == 0
+
+
+def test_the_first_namespace_is_asked_whatever_the_budget() -> None:
+    lister = _SlowLister([NS, OTHER], seconds=2.0)
+    audit = HpaAudit(lister, Telemetry(), interval=60, budget=0.0, timer=lambda: lister.clock)
+    audit.run([KEY, SECOND], T0)
+    audit.run([KEY, SECOND], T0 + 60)
+    assert lister.asked == [OTHER, NS]
+
+
 def test_no_audit_interval_of_zero() -> None:
     with pytest.raises(ValueError, match="longer than 0s"):
         HpaAudit(_Lister({}), Telemetry(), interval=0)
@@ -188,10 +288,28 @@ def _events(api: FakeApiServer) -> list[dict[str, Any]]:
     return [r.json() for r in api.requests if r.method == "POST" and r.path == EVENTS]
 
 
-def test_the_loop_writes_the_audits_warnings_beside_the_decisions_events(
-    tmp_path: Path, api: FakeApiServer
-) -> None:
-    api.put(hpa_object(NS, "llama-70b", KEY.name, SCALING))
+class _Leader:
+    def __init__(self, leading: bool) -> None:
+        self.leading = leading
+
+    def leads(self, _now: float) -> bool:
+        return self.leading
+
+    def release(self, _now: float) -> None:
+        return None
+
+
+def _loop(
+    tmp_path: Path,
+    api: FakeApiServer,
+    level: list[float],
+    *,
+    events: bool = True,
+    leader: Any = None,
+    lister: Any = None,
+) -> tuple[ControlLoop, Telemetry]:
+    """A loop over inference/llama-70b auditing every cycle (15 s); the total queue in
+    ``level[0]`` sets the recommendation (four groups at 32, eight at 64)."""
     path = write_policy(
         tmp_path / "p.yaml",
         scaleUp={"stabilizationWindow": "0s", "maxStep": None},
@@ -200,8 +318,8 @@ def test_the_loop_writes_the_audits_warnings_beside_the_decisions_events(
     telemetry = Telemetry()
     watcher = PolicyWatcher([path], telemetry)
     watcher.load_initial()
-    level = [32.0]
     client = api_client(api)
+    recorder = EventRecorder(KubeEventSink(client), "lws-autoscaler-0", telemetry)
     loop = ControlLoop(
         FunctionSource({KEY: lambda _now: level[0]}),
         watcher,
@@ -209,26 +327,38 @@ def test_the_loop_writes_the_audits_warnings_beside_the_decisions_events(
         telemetry,
         ManualClock(),
         15.0,
-        events=EventRecorder(KubeEventSink(client), "lws-autoscaler-0", telemetry),
-        hpa_audit=HpaAudit(KubeHpaLister(client), telemetry, interval=15),
+        leader=leader,
+        events=recorder if events else None,
+        hpa_audit=HpaAudit(lister or KubeHpaLister(client), telemetry, interval=15),
     )
+    return loop, telemetry
 
-    def cycle() -> None:
-        assert isinstance(loop.clock, ManualClock)
-        assert loop.events is not None
-        loop.clock.advance(15)
-        loop.run_cycle(loop.clock.now())
+
+def _cycle(loop: ControlLoop) -> list[Any]:
+    assert isinstance(loop.clock, ManualClock)
+    loop.clock.advance(15)
+    decisions = loop.run_cycle(loop.clock.now())
+    if loop.events is not None:
         assert loop.events.flush(30)
+    return decisions
 
-    cycle()
+
+def test_the_loop_writes_the_audits_warnings_beside_the_decisions_events(
+    tmp_path: Path, api: FakeApiServer
+) -> None:
+    api.put(hpa_object(NS, "llama-70b", KEY.name, SCALING))
+    level = [32.0]
+    loop, telemetry = _loop(tmp_path, api, level)
+    _cycle(loop)
     assert _events(api) == []  # one HPA that scales: nothing to tell
-    # A KEDA ScaledObject on the same LWS, and the load doubles in the same cycle: the
-    # scale-up's Event and the audit's Warning are made at one instant, and both are
-    # created (an Event's name is the instant and a number: the same number twice
-    # would be refused as AlreadyExists).
     api.put(hpa_object(NS, "keda-hpa-llama-70b", KEY.name, SCALING))
+    _cycle(loop)
+    assert _events(api) == []  # a second HPA, seen once
+    # Seen again, and the load doubles in the same cycle: the scale-up's Event and the
+    # audit's Warning are made at one instant, and both are created (an Event's name is
+    # the instant and a number: the same number twice is refused as AlreadyExists).
     level[0] = 64.0
-    cycle()
+    _cycle(loop)
     written = _events(api)
     assert [e["reason"] for e in written] == ["ScaleUpRecommended", "CompetingAutoscalers"]
     assert len({e["metadata"]["name"] for e in written}) == 2
@@ -236,8 +366,41 @@ def test_the_loop_writes_the_audits_warnings_beside_the_decisions_events(
     assert _value(telemetry, "events_total", result="failed") == 0
     assert written[1]["type"] == "Warning"
     assert written[1]["regarding"]["name"] == KEY.name
-    cycle()  # still two: told once
+    _cycle(loop)  # still two: told once
     assert len(_events(api)) == 2
+
+
+def test_a_replica_that_does_not_lead_audits_but_writes_nothing(
+    tmp_path: Path, api: FakeApiServer
+) -> None:
+    for name in ("keda-hpa-llama-70b", "llama-70b"):
+        api.put(hpa_object(NS, name, KEY.name, SCALING))
+    loop, telemetry = _loop(tmp_path, api, [32.0], leader=_Leader(False))
+    for _ in range(3):
+        _cycle(loop)
+    assert _events(api) == []
+    assert _value(telemetry, "hpas", namespace=NS, leaderworkerset=KEY.name) == 2
+    # Without an Event writer at all (--no-events), the gauges all the same.
+    loop, telemetry = _loop(tmp_path, api, [32.0], events=False)
+    _cycle(loop)
+    assert _value(telemetry, "hpas", namespace=NS, leaderworkerset=KEY.name) == 2
+
+
+class _BrokenLister:
+    def list_hpas(self, namespace: str) -> list[Json]:
+        raise RuntimeError("a bug in the audit")
+
+
+def test_an_audit_that_breaks_never_stops_the_cycle(
+    tmp_path: Path, api: FakeApiServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    loop, telemetry = _loop(tmp_path, api, [32.0], lister=_BrokenLister())
+    with caplog.at_level(logging.ERROR, logger="autoscaler.server.loop"):
+        (decision,) = _cycle(loop)
+    assert decision.replicas == 4
+    assert loop.store.decision(KEY) is not None  # published
+    assert _value(telemetry, "cycles_total", result="ok") == 1
+    assert any("auditing the HPAs failed" in r.getMessage() for r in caplog.records)
 
 
 def test_serve_builds_the_audit_from_its_flags_and_exports_it(

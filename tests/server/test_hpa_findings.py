@@ -11,6 +11,7 @@ from autoscaler.server.events import MAX_NOTE_BYTES
 from autoscaler.server.hpa_findings import (
     HpaStanding,
     Stopped,
+    confirmed,
     hpa_events,
     hpas_by_lws,
     lws_of,
@@ -46,6 +47,16 @@ KEY = LwsKey(NS, "llama-70b")
             hpa_object(NS, "h", "llama-70b", api_version=""),
             None,
             id="no-group-is-the-core-group",
+        ),
+        pytest.param(
+            hpa_object(NS, "h", "llama-70b", api_version="leaderworkerset.x-k8s.io"),
+            None,
+            id="a-bare-word-is-a-core-version",
+        ),
+        pytest.param(
+            hpa_object(NS, "h", "llama-70b", api_version="leaderworkerset.x-k8s.io/"),
+            None,
+            id="no-version",
         ),
         pytest.param({"metadata": {"name": "h", "namespace": NS}}, None, id="no-spec"),
         pytest.param("not an object", None, id="not-an-object"),
@@ -177,12 +188,14 @@ EVENT_CASES = [
     pytest.param(
         _found(HpaStanding("a", STOPPED)),
         _found(HpaStanding("a", AMBIGUOUS), HpaStanding("b", AMBIGUOUS)),
-        [
-            ("CompetingAutoscalers", "(a, b)"),
-            ("HPANotScaling", "a does not scale"),
-            ("HPANotScaling", "b does not scale"),
-        ],
-        id="a-second-hpa-arrives",
+        [("CompetingAutoscalers", "(a, b)")],
+        id="a-second-hpa-is-one-warning-not-three",
+    ),
+    pytest.param(
+        _found(HpaStanding("a")),
+        _found(HpaStanding("a", AMBIGUOUS)),
+        [("HPANotScaling", "(AmbiguousSelector)")],
+        id="ambiguous-with-an-hpa-of-another-object-is-told",
     ),
     pytest.param(
         _found(HpaStanding("a", STOPPED)), _found(HpaStanding("a")), [], id="recovery-is-quiet"
@@ -208,3 +221,62 @@ def test_a_warning_naming_many_hpas_fits_the_api_limit() -> None:
     (event,) = hpa_events({}, {KEY: many})
     assert len(event.note.encode()) <= MAX_NOTE_BYTES
     assert event.note.startswith("60 HorizontalPodAutoscalers target this LeaderWorkerSet")
+
+
+# (previous audit, this audit, what both agree on)
+CONFIRM_CASES = [
+    pytest.param({}, _found(HpaStanding("a", STOPPED)), {}, id="first-sight-is-not-enough"),
+    pytest.param(
+        _found(HpaStanding("a", STOPPED)),
+        _found(HpaStanding("a", STOPPED)),
+        _found(HpaStanding("a", STOPPED)),
+        id="twice-the-same-stop",
+    ),
+    pytest.param(
+        _found(HpaStanding("a")),
+        _found(HpaStanding("a", STOPPED)),
+        _found(HpaStanding("a")),
+        id="a-stop-seen-once",
+    ),
+    pytest.param(
+        _found(HpaStanding("a", AMBIGUOUS)),
+        _found(HpaStanding("a", STOPPED)),
+        _found(HpaStanding("a")),
+        id="two-different-stops-agree-on-none",
+    ),
+    pytest.param(
+        _found(HpaStanding("a", STOPPED)),
+        _found(HpaStanding("a", Stopped(STOPPED.condition, STOPPED.reason, "other text"))),
+        _found(HpaStanding("a", Stopped(STOPPED.condition, STOPPED.reason, "other text"))),
+        id="the-message-may-change",
+    ),
+    pytest.param(
+        _found(HpaStanding("a")),
+        _found(HpaStanding("a"), HpaStanding("b")),
+        _found(HpaStanding("a")),
+        id="an-hpa-seen-once-is-not-counted",
+    ),
+]
+
+
+@pytest.mark.parametrize(("previous", "current", "expected"), CONFIRM_CASES)
+def test_confirmed(
+    previous: dict[LwsKey, tuple[HpaStanding, ...]],
+    current: dict[LwsKey, tuple[HpaStanding, ...]],
+    expected: dict[LwsKey, tuple[HpaStanding, ...]],
+) -> None:
+    assert confirmed(previous, current) == expected
+
+
+def test_a_swap_shorter_than_an_audit_is_never_told() -> None:
+    """A chart upgrade renaming the HPA: the new one is created before the old one is
+    deleted, and one audit sees both."""
+    audits = [_found(HpaStanding("old")), _found(HpaStanding("old"), HpaStanding("new"))]
+    audits.append(_found(HpaStanding("new")))
+    told: dict[LwsKey, tuple[HpaStanding, ...]] = {}
+    events = []
+    for before, now in zip([{}, *audits], audits, strict=False):
+        agreed = confirmed(before, now)
+        events += hpa_events(told, agreed)
+        told = agreed
+    assert events == []
