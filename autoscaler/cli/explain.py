@@ -1,4 +1,5 @@
-"""``lws-autoscaler explain NAMESPACE/LWS``: the last decision for one LWS, with its reasons.
+"""``lws-autoscaler explain NAMESPACE/LWS``: the last decision for one LWS, with its reasons,
+and which HPA acts on it (from the server's HPA audit: a warning when none can).
 
 Reads ``/debug/decisions/{namespace}/{name}`` from a running server (the same
 authentication as the metrics API: a bearer token, or none on a local demo server).
@@ -201,4 +202,30 @@ def run(args: argparse.Namespace) -> int:
     print(body["explanation"])
     stale = " (STALE: the control loop is behind)" if body.get("stale") else ""
     print(f"  decided at {body['decidedAt']}, {body['ageSeconds']:.0f}s ago{stale}")
+    for line in hpa_lines(body.get("hpas")):
+        print(f"  {line}")
     return 0
+
+
+def hpa_lines(hpas: object) -> list[str]:
+    """Who acts on the recommendation, from the server's HPA audit (``hpas`` of the
+    decision; null or absent: not audited, nothing to say). The recommendation scales
+    the LWS only through exactly one HPA that can scale it."""
+    if not isinstance(hpas, list):
+        return []
+    found = [h for h in hpas if isinstance(h, dict) and isinstance(h.get("name"), str)]
+    names = ", ".join(h["name"] for h in found)
+    if not found:
+        return ["no HorizontalPodAutoscaler targets this LWS: nothing acts on this recommendation"]
+    if len(found) > 1:
+        return [
+            f"WARNING: {len(found)} HorizontalPodAutoscalers target this LWS ({names}): the "
+            "HPA controller scales it with none of them (AmbiguousSelector)"
+        ]
+    (hpa,) = found
+    if hpa.get("scaling") is not False:
+        return [f"followed by HorizontalPodAutoscaler {hpa['name']}"]
+    why = f"{hpa.get('condition')} is False ({hpa.get('reason')})"
+    message = hpa.get("message")
+    text = f"WARNING: HorizontalPodAutoscaler {hpa['name']} does not scale this LWS: {why}"
+    return [f"{text}: {one_line(message, 300)}" if isinstance(message, str) and message else text]

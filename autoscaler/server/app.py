@@ -21,12 +21,14 @@ from autoscaler import __version__
 from autoscaler.server import discovery, external_metrics
 from autoscaler.server.authn import Authenticator
 from autoscaler.server.authz import Authorizer
+from autoscaler.server.hpa_findings import HpaStanding
 from autoscaler.server.identity import Attributes
 from autoscaler.server.middleware import DEFAULT_MAX_PATH_BYTES, ObserveAndContain
 from autoscaler.server.negotiation import require_json
 from autoscaler.server.status import REASONS, ApiError, internal_error
 from autoscaler.server.store import DecisionStore
 from autoscaler.server.telemetry import CONTENT_TYPE, Telemetry
+from autoscaler.snapshot import LwsKey
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,8 @@ class ServerContext:
     security: Security | None
     loop_problem: Callable[[], str | None] = field(default=lambda: None)
     """What keeps the control loop from deciding (dead, stuck), or None when it runs."""
+    hpas: Callable[[LwsKey], tuple[HpaStanding, ...] | None] = field(default=lambda _key: None)
+    """The HPAs the last HPA audit found targeting an LWS; None when not audited."""
 
 
 def _guard(context: ServerContext) -> Callable[[Request], Awaitable[None]]:
@@ -88,7 +92,7 @@ def create_app(context: ServerContext) -> FastAPI:
     json_only = [guard, Depends(require_json)]
     app.include_router(discovery.discovery_router(), dependencies=json_only)
     app.include_router(discovery.openapi_router(), dependencies=[guard])
-    metrics_api = external_metrics.router(context.store, context.clock)
+    metrics_api = external_metrics.router(context.store, context.clock, context.hpas)
     app.include_router(metrics_api, dependencies=json_only)
 
     @app.api_route(

@@ -29,6 +29,7 @@ from fastapi.responses import Response
 
 from autoscaler.durations import format_duration
 from autoscaler.server.discovery import GROUP_VERSION
+from autoscaler.server.hpa_findings import HpaStanding
 from autoscaler.server.list_options import check_list_options, first_value
 from autoscaler.server.selectors import SelectorError, parse_selector
 from autoscaler.server.series import METRICS, rfc3339
@@ -46,7 +47,12 @@ def _json(body: Any) -> Response:
     return Response(json.dumps(body, separators=(",", ":")), media_type="application/json")
 
 
-def router(store: DecisionStore, clock: Callable[[], float]) -> APIRouter:
+def router(
+    store: DecisionStore,
+    clock: Callable[[], float],
+    hpas: Callable[[LwsKey], tuple[HpaStanding, ...] | None] = lambda _key: None,
+) -> APIRouter:
+    """``hpas``: what the HPA audit found for an LWS, shown with its decision."""
     api = APIRouter()
 
     @api.get(METRIC_PATH)
@@ -93,19 +99,25 @@ def router(store: DecisionStore, clock: Callable[[], float]) -> APIRouter:
     @api.get("/debug/decisions")
     async def list_decisions() -> Response:
         now = clock()
-        return _json({"items": [_describe(s, store, now) for s in store.decisions()]})
+        items = [_describe(s, store, now, hpas(s.decision.key)) for s in store.decisions()]
+        return _json({"items": items})
 
     @api.get("/debug/decisions/{namespace}/{name}")
     async def one_decision(namespace: str, name: str) -> Response:
         stored = store.decision(LwsKey(namespace, name))
         if stored is None:
             raise not_found(f"no decision for {namespace}/{name}: no policy targets this LWS")
-        return _json(_describe(stored, store, clock()))
+        return _json(_describe(stored, store, clock(), hpas(stored.decision.key)))
 
     return api
 
 
-def _describe(stored: StoredDecision, store: DecisionStore, now: float) -> dict[str, Any]:
+def _describe(
+    stored: StoredDecision,
+    store: DecisionStore,
+    now: float,
+    hpas: tuple[HpaStanding, ...] | None,
+) -> dict[str, Any]:
     d = stored.decision
     return {
         "namespace": d.key.namespace,
@@ -134,4 +146,19 @@ def _describe(stored: StoredDecision, store: DecisionStore, now: float) -> dict[
             for p in d.proposals
         ],
         "explanation": d.explain(),
+        # null: not audited (no cluster, the audit off, its namespace not listed yet).
+        "hpas": None if hpas is None else [_hpa(h) for h in hpas],
+    }
+
+
+def _hpa(hpa: HpaStanding) -> dict[str, Any]:
+    stopped = hpa.stopped
+    if stopped is None:
+        return {"name": hpa.name, "scaling": True}
+    return {
+        "name": hpa.name,
+        "scaling": False,
+        "condition": stopped.condition,
+        "reason": stopped.reason,
+        "message": stopped.message,
     }

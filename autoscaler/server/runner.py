@@ -31,6 +31,7 @@ from autoscaler.server.connections import LISTEN_BACKLOG, bounded_protocol
 from autoscaler.server.cordon import Cordon
 from autoscaler.server.event_writer import EventRecorder
 from autoscaler.server.hpa_audit import HpaAudit
+from autoscaler.server.hpa_findings import HpaStanding
 from autoscaler.server.kube_reviews import Reviewer
 from autoscaler.server.leader import LeaderElector
 from autoscaler.server.loop import ControlLoop
@@ -41,6 +42,7 @@ from autoscaler.server.store import DecisionStore
 from autoscaler.server.telemetry import Telemetry
 from autoscaler.server.tls import default_http_protocol, ensure_self_signed
 from autoscaler.server.tls_reload import ServingTls
+from autoscaler.snapshot import LwsKey
 from autoscaler.sources.base import MetricSource
 
 log = logging.getLogger(__name__)
@@ -133,7 +135,14 @@ class ServerProcess:
             clock=clock.now,
             security=security,
             loop_problem=self._loop_problem,
+            hpas=self._hpas_of,
         )
+
+    def _hpas_of(self, key: LwsKey) -> tuple[HpaStanding, ...] | None:
+        """What the loop's last HPA audit found for ``key`` (its findings are replaced
+        whole by each audit, never changed in place: safe to read from here)."""
+        audit = self.loop.hpa_audit
+        return None if audit is None else audit.found.get(key)
 
     def _serving_tls(self) -> ServingTls | None:
         s = self.settings

@@ -9,7 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,10 +54,13 @@ class Served:
 
 
 @contextmanager
-def served_lws(tmp_path: Path, leader: FakeLeader, port: int) -> Iterator[Served]:
+def served_lws(
+    tmp_path: Path, leader: FakeLeader, port: int, extra: Sequence[str] = ()
+) -> Iterator[Served]:
     """``serve --source scrape`` on plain HTTP at 127.0.0.1:``port`` (no authentication),
     a 1 s cycle, a queueDepth policy (10 a group, no up window or step limit), its
-    kubeconfig's token ``sa``; stopped (SIGTERM) and the exporter too on leaving."""
+    kubeconfig's token ``sa``, and the flags in ``extra``; stopped (SIGTERM) and the
+    exporter too on leaving."""
     exporter = MetricsExporter([leader]).start()
     policies = tmp_path / "policies"
     policies.mkdir()
@@ -79,6 +82,7 @@ def served_lws(tmp_path: Path, leader: FakeLeader, port: int) -> Iterator[Served
                 *(sys.executable, "-m", "autoscaler.cli.main", "serve", "--source", "scrape"),
                 *("--policies", str(policies), "--kubeconfig", str(config), "--disable-auth"),
                 *("--insecure", "--insecure-port", str(port), "--cycle", "1s"),
+                *extra,
             ]
             process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
             served = Served(api, lws, process)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from autoscaler.cli.explain import hpa_lines
 from autoscaler.cli.main import main
 from tests.support.raw_server import RawServer
 
@@ -131,6 +132,72 @@ def test_a_well_formed_decision_is_printed(capsys: pytest.CaptureFixture[str]) -
         server.close()
     out = capsys.readouterr().out
     assert out == "inference/llama-70b: hold 4\n  decided at 2026-01-01T00:00:00Z, 12s ago\n"
+
+
+def test_the_hpa_audits_finding_is_printed_under_the_decision(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    hpas = [
+        {"name": "keda-hpa-llama-70b", "scaling": False},
+        {"name": "llama-70b", "scaling": False},
+    ]
+    body = {**DECISION, "ageSeconds": 3, "hpas": hpas}
+    server = _answering(200, json.dumps(body).encode())
+    try:
+        url = f"http://127.0.0.1:{server.port}"
+        assert main(["explain", "inference/llama-70b", "--server", url]) == 0
+    finally:
+        server.close()
+    assert capsys.readouterr().out.splitlines()[2] == (
+        "  WARNING: 2 HorizontalPodAutoscalers target this LWS (keda-hpa-llama-70b, "
+        "llama-70b): the HPA controller scales it with none of them (AmbiguousSelector)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("hpas", "lines"),
+    [
+        pytest.param(None, [], id="not-audited"),
+        pytest.param("junk", [], id="not-a-list"),
+        pytest.param(
+            [],
+            ["no HorizontalPodAutoscaler targets this LWS: nothing acts on this recommendation"],
+            id="none",
+        ),
+        pytest.param(
+            [{"name": "llama-70b", "scaling": True}],
+            ["followed by HorizontalPodAutoscaler llama-70b"],
+            id="one-that-scales",
+        ),
+        pytest.param(
+            [
+                {
+                    "name": "llama-70b",
+                    "scaling": False,
+                    "condition": "ScalingActive",
+                    "reason": "FailedGetExternalMetric",
+                    "message": "unable to get external metric\nlws_recommended_replicas",
+                }
+            ],
+            [
+                "WARNING: HorizontalPodAutoscaler llama-70b does not scale this LWS: "
+                "ScalingActive is False (FailedGetExternalMetric): unable to get external "
+                "metric lws_recommended_replicas"
+            ],
+            id="one-that-cannot",
+        ),
+        pytest.param(
+            [{"name": "a", "scaling": True}, {"name": "b", "scaling": True}],
+            [
+                "WARNING: 2 HorizontalPodAutoscalers target this LWS (a, b): the HPA "
+                "controller scales it with none of them (AmbiguousSelector)"
+            ],
+            id="two",
+        ),
+    ],
+)
+def test_hpa_lines(hpas: object, lines: list[str]) -> None:
+    assert hpa_lines(hpas) == lines
 
 
 @pytest.mark.parametrize("server", ["127.0.0.1:1", "ftp://127.0.0.1/", "file:///etc/hostname"])

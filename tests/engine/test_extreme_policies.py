@@ -271,7 +271,8 @@ def check_decision(policy: ScalingPolicy, decision: Decision) -> None:
         assert len(reason.message) < REASON_LIMIT, reason
     # The debug endpoint's body, serialised with json.dumps: a NaN or an infinity would
     # be written as the non-JSON tokens NaN / Infinity.
-    body = _describe(StoredDecision(policy, decision), DecisionStore(max_age=60), decision.at)
+    stored, store = StoredDecision(policy, decision), DecisionStore(max_age=60)
+    body = _describe(stored, store, decision.at, None)
     json.dumps(body, allow_nan=False)
     for series in series_specs(policy, decision):
         if series.metric.endswith("recommended_replicas"):

@@ -472,6 +472,7 @@ def test_debug_decision_and_metrics(api: Running) -> None:
         metrics = http.get("/metrics").text
     assert one["replicas"] == 8
     assert one["driver"] == "queueDepth"
+    assert one["hpas"] is None  # no HPA audit here (no cluster): unknown, not "none"
     assert one["explanation"].startswith("inference/llama-70b (policy llama-70b): recommend 8")
     assert [r["code"] for r in one["reasons"]][-1] == "Signal"
     assert {(d["namespace"], d["name"]) for d in every["items"]} == {
