@@ -209,23 +209,34 @@ def run(args: argparse.Namespace) -> int:
 
 def hpa_lines(hpas: object) -> list[str]:
     """Who acts on the recommendation, from the server's HPA audit (``hpas`` of the
-    decision; null or absent: not audited, nothing to say). The recommendation scales
-    the LWS only through exactly one HPA that can scale it."""
+    decision; null, absent or unreadable: not audited, nothing to say). The
+    recommendation scales the LWS only through exactly one HPA that can scale it."""
     if not isinstance(hpas, list):
         return []
     found = [h for h in hpas if isinstance(h, dict) and isinstance(h.get("name"), str)]
-    names = ", ".join(h["name"] for h in found)
+    if len(found) != len(hpas):
+        return []  # not the shape this command knows: say nothing rather than wrong
     if not found:
-        return ["no HorizontalPodAutoscaler targets this LWS: nothing acts on this recommendation"]
+        return ["no HorizontalPodAutoscaler targets this LWS: no HPA scales it from this"]
+    names = ", ".join(h["name"] for h in found)
     if len(found) > 1:
         return [
             f"WARNING: {len(found)} HorizontalPodAutoscalers target this LWS ({names}): the "
             "HPA controller scales it with none of them (AmbiguousSelector)"
         ]
     (hpa,) = found
+    if hpa.get("follows") is False:
+        return [
+            f"WARNING: HorizontalPodAutoscaler {hpa['name']} targets this LWS but reads "
+            "none of this server's metrics: this recommendation does not reach it"
+        ]
     if hpa.get("scaling") is not False:
         return [f"followed by HorizontalPodAutoscaler {hpa['name']}"]
-    why = f"{hpa.get('condition')} is False ({hpa.get('reason')})"
+    condition, reason = hpa.get("condition"), hpa.get("reason")
+    why = f"{condition} is False" if isinstance(condition, str) else "a condition is False"
+    if isinstance(reason, str):
+        why += f" ({reason})"
     message = hpa.get("message")
-    text = f"WARNING: HorizontalPodAutoscaler {hpa['name']} does not scale this LWS: {why}"
-    return [f"{text}: {one_line(message, 300)}" if isinstance(message, str) and message else text]
+    if isinstance(message, str) and message:
+        why += f": {one_line(message, 300)}"
+    return [f"WARNING: HorizontalPodAutoscaler {hpa['name']} does not scale this LWS: {why}"]

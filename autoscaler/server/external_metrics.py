@@ -154,10 +154,11 @@ def _describe(
 def _hpa(hpa: HpaStanding) -> dict[str, Any]:
     stopped = hpa.stopped
     if stopped is None:
-        return {"name": hpa.name, "scaling": True}
+        return {"name": hpa.name, "scaling": True, "follows": hpa.follows}
     return {
         "name": hpa.name,
         "scaling": False,
+        "follows": hpa.follows,
         "condition": stopped.condition,
         "reason": stopped.reason,
         "message": stopped.message,

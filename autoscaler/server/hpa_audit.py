@@ -17,11 +17,12 @@ namespaces it did not reach go first at the next audit. What an audit finds
   listed (RBAC without ``list`` on ``horizontalpodautoscalers``, an API server down),
   ``partial`` when the budget ran out before every namespace was asked.
 
-A namespace that was not listed keeps what its last listing found for
-:data:`KEEP_INTERVALS` intervals, in the gauges and as the reference for the Events: an
-API blip neither resolves an alert nor makes the same Warning twice. After that its
-LWSes have no findings (unknown, not "no HPA"): a replica that lost its RBAC does not
-hold an alert up on its own. Every replica audits, as every replica decides.
+A namespace that was not listed keeps what its last listing found, in the gauges and as
+what was told of it: an API blip neither resolves an alert nor makes the same Warning
+twice. One the budget did not reach keeps it until its turn comes; one whose listing
+fails, for :data:`KEEP_INTERVALS` intervals, then its LWSes have no findings (unknown,
+not "no HPA"): a replica that lost its RBAC does not hold an alert up on its own. Every
+replica audits, as every replica decides.
 """
 
 from __future__ import annotations
@@ -116,17 +117,27 @@ class HpaAudit:
         namespaces = sorted({k.namespace for k in keys})
         listed, result = self._list_all(namespaces)
         self._telemetry.hpa_audits.labels(result).inc()
-        for namespace in listed:
-            self._listed_at[namespace] = now
-        self._listed_at = {n: t for n, t in self._listed_at.items() if n in namespaces}
+        # min(): after the clock went back, a listing "in the future" would keep a
+        # failing namespace's findings for the step on top of the keep.
+        self._listed_at = {
+            n: min(t, now) for n, t in self._listed_at.items() if n in namespaces
+        } | dict.fromkeys(listed, now)
         current = hpas_by_lws(listed, keys)
+        # Compared with what the last audit found: only what was read again this time
+        # can be confirmed (a finding kept through a failure was read once).
+        agreed = confirmed(self.found, current)
         keep = KEEP_INTERVALS * self.interval
         for key in keys:
-            # Not listed this time: what the last listing found, for a while.
+            if key in current or key not in self.found:
+                continue
+            # Not listed this time: what the last listing found, and what was told of it.
+            # Not reached for the budget: for as long as it takes to come round (a slow
+            # API server must not make the series come and go); failing: for a while.
             since = self._listed_at.get(key.namespace, -float("inf"))
-            if key not in current and key in self.found and now - since <= keep:
+            if key.namespace not in self._failing or now - since <= keep:
                 current[key] = self.found[key]
-        agreed = confirmed(self.found, current)
+                if key in self._told:
+                    agreed[key] = self._told[key]
         events = hpa_events(self._told, agreed)
         self.found, self._told = current, agreed
         self._telemetry.record_hpas(
@@ -135,10 +146,11 @@ class HpaAudit:
         return events
 
     def _list_all(self, namespaces: Sequence[str]) -> tuple[dict[str, list[Json]], str]:
-        """(the HPAs of each namespace listed, the audit's result: ``ok``, ``error`` when
-        one failed or was not asked after a failure, ``partial`` when the budget ran out
-        first). Starts where the last audit's budget ran out, so a slow API server
-        starves no namespace; stops asking an API server that did not answer."""
+        """(the HPAs of each namespace listed, the audit's result: ``ok``, ``error`` while
+        a namespace fails (asked this time or not), ``partial`` when the budget ran out
+        before every namespace was asked and none is known to fail). Starts where the
+        last audit's budget ran out, so a slow API server starves no namespace; stops
+        asking an API server that did not answer."""
         count = len(namespaces)
         start = self._start % count if count else 0
         order = [*namespaces[start:], *namespaces[:start]]
@@ -169,9 +181,12 @@ class HpaAudit:
             )
         for namespace in sorted(self._failing & listed.keys()):
             log.info("auditing the HPAs of namespace %s works again", namespace)
-        # A namespace not asked this time is still failing, as far as anyone knows.
-        self._failing = (self._failing - set(order[:tried])) | failing
+        # A namespace not asked this time is still failing, as far as anyone knows (one
+        # whose policy went is forgotten: its next failure is a new streak).
+        self._failing = ((self._failing - set(order[:tried])) | failing) & set(namespaces)
         self._short, self._start = short, start + tried
         if len(listed) == count:
             return listed, "ok"
-        return listed, "partial" if short and not failing else "error"
+        # A namespace known to fail is an error even in an audit that did not reach it:
+        # under a lasting budget shortfall the failing-audit alert still sees one.
+        return listed, "error" if self._failing else "partial"

@@ -24,6 +24,7 @@ from typing import Any
 
 from autoscaler.errors import one_line
 from autoscaler.server.events import LwsEvent, cut_note
+from autoscaler.server.series import METRICS
 from autoscaler.snapshot import LwsKey
 from autoscaler.sources.cluster import LWS_GROUP
 
@@ -33,6 +34,9 @@ BLOCKING_CONDITIONS = ("AbleToScale", "ScalingActive")
 # The reason the HPA controller gives each of several HPAs whose targets' pods overlap
 # (its ambiguous-selector check, Kubernetes 1.26 and later).
 AMBIGUOUS = "AmbiguousSelector"
+# ``scaleTargetRef.kind`` values that resolve to the LWS: discovery's RESTMapper maps the
+# kind and its lowercase form (client-go restmapper, NewDiscoveryRESTMapper).
+KINDS = ("LeaderWorkerSet", "leaderworkerset")
 # A condition's message can be long (a metric error quoting a whole Status); the Event's
 # note is cut at 1,024 bytes anyway, and several HPAs may share one.
 _MESSAGE_SHOWN = 300
@@ -49,10 +53,13 @@ class Stopped:
 
 @dataclass(frozen=True)
 class HpaStanding:
-    """One HPA that targets an LWS: its name and, when it cannot scale, why."""
+    """One HPA that targets an LWS: its name, when it cannot scale, why, and whether it
+    reads one of this server's metrics (else it scales on its own: a CPU recipe, another
+    adapter's metric, and this server's recommendation reaches nothing)."""
 
     name: str
     stopped: Stopped | None = None
+    follows: bool = True
 
 
 def lws_of(hpa: Any) -> LwsKey | None:
@@ -67,13 +74,13 @@ def lws_of(hpa: Any) -> LwsKey | None:
         return None
     namespace, name = meta.get("namespace"), ref.get("name")
     api_version = ref.get("apiVersion")
-    # "group/version"; a bare word is a version of the core group (Kubernetes'
-    # ParseGroupVersion), and no apiVersion is the core group too. There is no
-    # LeaderWorkerSet: the HPA controller finds no scale (FailedGetScale) and selects
-    # no pods, so it competes with nothing.
+    # As the HPA controller reads it: ParseGroupVersion ("group/version"; a bare word is
+    # a version of the core group, where no LeaderWorkerSet is; two slashes are no
+    # apiVersion at all), then the REST mappings of (group, kind), whatever the version.
+    # Discovery maps a kind's lowercase form too.
     text = api_version if isinstance(api_version, str) else ""
-    group, slash, version = text.partition("/")
-    if ref.get("kind") != "LeaderWorkerSet" or group != LWS_GROUP or not (slash and version):
+    group = text.partition("/")[0] if text.count("/") == 1 else ""
+    if ref.get("kind") not in KINDS or group != LWS_GROUP:
         return None
     if not isinstance(namespace, str) or not isinstance(name, str):
         return None
@@ -99,7 +106,19 @@ def standing_of(hpa: Mapping[str, Any]) -> HpaStanding:
                 one_line(str(condition.get("message") or ""), _MESSAGE_SHOWN),
             )
     first = next((found[kind] for kind in BLOCKING_CONDITIONS if kind in found), None)
-    return HpaStanding(name, first)
+    return HpaStanding(name, first, _reads_ours(hpa.get("spec")))
+
+
+def _reads_ours(spec: object) -> bool:
+    """Whether ``spec.metrics`` has an External metric this server serves."""
+    metrics = spec.get("metrics") if isinstance(spec, dict) else None
+    for metric in metrics if isinstance(metrics, list) else ():
+        external = metric.get("external") if isinstance(metric, dict) else None
+        identifier = external.get("metric") if isinstance(external, dict) else None
+        name = identifier.get("name") if isinstance(identifier, dict) else None
+        if metric.get("type") == "External" and name in METRICS:
+            return True
+    return False
 
 
 def hpas_by_lws(
@@ -136,7 +155,7 @@ def confirmed(
             continue
         was = {h.name: h.stopped for h in before}
         agreed[key] = tuple(
-            HpaStanding(h.name, h.stopped if _same(was[h.name], h.stopped) else None)
+            HpaStanding(h.name, h.stopped if _same(was[h.name], h.stopped) else None, h.follows)
             for h in hpas
             if h.name in was
         )

@@ -37,8 +37,12 @@ def list_items(
     from kubernetes.client.exceptions import ApiException
     from urllib3.exceptions import HTTPError, MaxRetryError, ReadTimeoutError
 
+    raw = kwargs.get("_preload_content") is False
     try:
         answer = fn(*args, _request_timeout=timeout, **kwargs)
+        # Unloaded, the call returns with the headers: a body that stalls or breaks off
+        # is no answer either, and its read is bounded by the same timeout per read.
+        data: bytes = answer.data if raw else b""
     except ApiException as exc:
         message = _status_message(exc.body) or exc.reason
         text = f"Kubernetes API: {what}: {exc.status} {message}"
@@ -56,9 +60,10 @@ def list_items(
         # The typed client could not build its model (a pod list that is a string, a
         # time that is none): pydantic's ValidationError is a ValueError.
         raise unreadable(what, exc) from exc
-    if kwargs.get("_preload_content") is False:
+    if raw:
+        answer.release_conn()  # read whole: the connection goes back to the pool
         try:
-            body = json.loads(answer.data)
+            body = json.loads(data)
         except ValueError as exc:  # also a body that is not UTF-8
             raise unreadable(what, exc) from exc
     else:

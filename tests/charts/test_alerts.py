@@ -576,6 +576,40 @@ ALERT_CASES = [
         [],
         id="hpa-audit-failing-now-and-then",
     ),
+    # A slow API server with a namespace that refuses: the audits that reach it fail,
+    # the others run out of time (partial); none is ok. That keeps failing.
+    pytest.param(
+        [
+            *_audits(
+                " ".join(str(m // 2) for m in range(46)),
+                " ".join(str(m // 2) for m in range(46)),
+                "0x45",
+                "0x45",
+            ),
+            *_replicas(
+                "lws_autoscaler_hpa_audits_total",
+                ',result="partial"',
+                " ".join(str(m - m // 2) for m in range(46)),
+                " ".join(str(m - m // 2) for m in range(46)),
+            ),
+        ],
+        "45m",
+        "LwsAutoscalerHPAAuditFailing",
+        [_pod_fired("p-0"), _pod_fired("p-1")],
+        id="hpa-audit-failing-between-partial-audits",
+    ),
+    # A slow API server alone: every audit partial, no error. The findings come round
+    # namespace by namespace; nothing fails.
+    pytest.param(
+        [
+            *_audits("0x45", "0x45", "0x45", "0x45"),
+            *_replicas("lws_autoscaler_hpa_audits_total", ',result="partial"', "0+1x45", "0+1x45"),
+        ],
+        "45m",
+        "LwsAutoscalerHPAAuditFailing",
+        [],
+        id="hpa-audit-partial-only",
+    ),
     pytest.param(
         [_series("lws_autoscaler_front_proxy_ca_loaded", ',pod="p-0"', "0x30")],
         "15m",

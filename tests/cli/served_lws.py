@@ -55,12 +55,16 @@ class Served:
 
 @contextmanager
 def served_lws(
-    tmp_path: Path, leader: FakeLeader, port: int, extra: Sequence[str] = ()
+    tmp_path: Path,
+    leader: FakeLeader,
+    port: int,
+    extra: Sequence[str] = (),
+    objects: Sequence[dict[str, Any]] = (),
 ) -> Iterator[Served]:
     """``serve --source scrape`` on plain HTTP at 127.0.0.1:``port`` (no authentication),
     a 1 s cycle, a queueDepth policy (10 a group, no up window or step limit), its
-    kubeconfig's token ``sa``, and the flags in ``extra``; stopped (SIGTERM) and the
-    exporter too on leaving."""
+    kubeconfig's token ``sa``, and the flags in ``extra``; the API server holds
+    ``objects`` too before it starts. Stopped (SIGTERM) and the exporter too on leaving."""
     exporter = MetricsExporter([leader]).start()
     policies = tmp_path / "policies"
     policies.mkdir()
@@ -77,6 +81,8 @@ def served_lws(
             lws = api.put(lws_object("inference", "llama", replicas=1, status=1, ready=1, size=1))
             ports = {"http": exporter.port}
             api.put(pod_object("inference", "llama", 0, 0, ip="127.0.0.1", size=1, ports=ports))
+            for obj in objects:
+                api.put(obj)
             config = api.write_kubeconfig(tmp_path / "kubeconfig", token="sa")
             command = [
                 *(sys.executable, "-m", "autoscaler.cli.main", "serve", "--source", "scrape"),

@@ -159,15 +159,29 @@ def test_the_hpa_audits_finding_is_printed_under_the_decision(
     [
         pytest.param(None, [], id="not-audited"),
         pytest.param("junk", [], id="not-a-list"),
+        pytest.param([{"name": 3}], [], id="an-unknown-shape-says-nothing"),
         pytest.param(
             [],
-            ["no HorizontalPodAutoscaler targets this LWS: nothing acts on this recommendation"],
+            ["no HorizontalPodAutoscaler targets this LWS: no HPA scales it from this"],
             id="none",
         ),
         pytest.param(
-            [{"name": "llama-70b", "scaling": True}],
+            [{"name": "h", "scaling": False}],
+            ["WARNING: HorizontalPodAutoscaler h does not scale this LWS: a condition is False"],
+            id="not-scaling-without-the-why",
+        ),
+        pytest.param(
+            [{"name": "llama-70b", "scaling": True, "follows": True}],
             ["followed by HorizontalPodAutoscaler llama-70b"],
             id="one-that-scales",
+        ),
+        pytest.param(
+            [{"name": "cpu-recipe", "scaling": True, "follows": False}],
+            [
+                "WARNING: HorizontalPodAutoscaler cpu-recipe targets this LWS but reads none "
+                "of this server's metrics: this recommendation does not reach it"
+            ],
+            id="one-on-other-metrics",
         ),
         pytest.param(
             [

@@ -29,10 +29,10 @@ def test_two_hpas_on_the_lws_are_told_in_events_metrics_and_explain(
     leader = FakeLeader("inference", "llama", "llama-0", waiting=5)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    with served_lws(tmp_path, leader, port, ("--hpa-audit-interval", "1s")) as served:
-        names = ["keda-hpa-llama", "llama"]
-        for name in names:
-            served.api.put(hpa_object("inference", name, "llama", ambiguous("inference", names)))
+    names = ["keda-hpa-llama", "llama"]
+    # Both there from the start: an audit between two puts would see one alone, stopped.
+    hpas = [hpa_object("inference", n, "llama", ambiguous("inference", names)) for n in names]
+    with served_lws(tmp_path, leader, port, ("--hpa-audit-interval", "1s"), hpas) as served:
 
         def warned() -> bool:
             return any(e["reason"] == "CompetingAutoscalers" for e in served.posted_events())
@@ -62,7 +62,7 @@ def test_two_hpas_on_the_lws_are_told_in_events_metrics_and_explain(
 
         def one_left() -> bool:
             main(["explain", "inference/llama", "--server", url])
-            last = capsys.readouterr().out.splitlines()[-1]
-            return last == "  followed by HorizontalPodAutoscaler llama"
+            lines = capsys.readouterr().out.splitlines()
+            return lines[-1:] == ["  followed by HorizontalPodAutoscaler llama"]
 
         served.wait(one_left, "explain never showed the one HPA left")

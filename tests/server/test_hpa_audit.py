@@ -11,13 +11,16 @@ validates the Events written as kube-apiserver does.
 from __future__ import annotations
 
 import logging
+import socket
 import ssl
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from kubernetes.client import ApiClient, Configuration
 
 from autoscaler.cli.main import build_parser
 from autoscaler.cli.serve import settings_from
@@ -36,6 +39,7 @@ from tests.server.helpers import T0, FunctionSource, ManualClock, write_policy
 from tests.server.hpa_objects import NO_METRIC, SCALING, ambiguous, hpa_object
 from tests.sources.kube_objects import api_client, lws_object
 from tests.support.fake_apiserver import FakeApiServer, RecordedRequest, status
+from tests.support.raw_server import RawServer
 
 NS, OTHER = "inference", "batch"
 KEY, SECOND = LwsKey(NS, "llama-70b"), LwsKey(OTHER, "mixtral")
@@ -277,6 +281,97 @@ def test_the_first_namespace_is_asked_whatever_the_budget() -> None:
     audit.run([KEY, SECOND], T0)
     audit.run([KEY, SECOND], T0 + 60)
     assert lister.asked == [OTHER, NS]
+
+
+def test_a_body_that_stalls_is_no_answer_counted_as_an_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The headers come, then the body stops: with the answer read as JSON, the body is
+    read after the call returns, and its timeout must fail the namespace like any other
+    (it raised out of the audit: nothing counted, the other namespaces' listing lost)."""
+    release = threading.Event()
+
+    def headers_only(conn: socket.socket) -> None:
+        with conn:
+            conn.recv(65536)
+            head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 500"
+            conn.sendall(f"{head}\r\n\r\n".encode() + b'{"kind": "HorizontalPod')
+            release.wait(30)
+
+    server = RawServer(headers_only)
+    try:
+        client = ApiClient(Configuration(host=f"http://127.0.0.1:{server.port}"))
+        telemetry = Telemetry()
+        audit = HpaAudit(KubeHpaLister(client, timeout=1.0), telemetry, interval=60)
+        with caplog.at_level(logging.WARNING, logger="autoscaler.server.hpa_audit"):
+            assert audit.run([KEY], T0) == []
+    finally:
+        release.set()
+        server.close()
+    assert _value(telemetry, "hpa_audits_total", result="error") == 1
+    (warning,) = [r.getMessage() for r in caplog.records if r.name == "autoscaler.server.hpa_audit"]
+    assert "did not answer (list horizontalpodautoscalers in inference) within 1s" in warning
+
+
+def test_a_finding_read_once_is_not_confirmed_by_a_failed_audit() -> None:
+    lister = _Lister({NS: [hpa_object(NS, "llama-70b", KEY.name, SCALING)]})
+    audit = HpaAudit(lister, Telemetry(), interval=60)
+    audit.run([KEY], T0)
+    lister.answers[NS] = [
+        hpa_object(NS, "llama-70b", KEY.name, NO_METRIC),
+        hpa_object(NS, "keda-hpa-llama-70b", KEY.name, NO_METRIC),
+    ]
+    assert audit.run([KEY], T0 + 60) == []  # seen once
+    lister.answers[NS] = QueryRejectedError("403 forbidden")
+    assert audit.run([KEY], T0 + 120) == []  # kept, not read again: still seen once
+    lister.answers[NS] = [
+        hpa_object(NS, "llama-70b", KEY.name, NO_METRIC),
+        hpa_object(NS, "keda-hpa-llama-70b", KEY.name, NO_METRIC),
+    ]
+    reasons = [e.reason for e in audit.run([KEY], T0 + 180)]  # read a second time
+    assert reasons == ["CompetingAutoscalers", "HPANotScaling", "HPANotScaling"]
+    # Told, then a failure, then the same again: not told twice.
+    lister.answers[NS] = QueryRejectedError("403 forbidden")
+    assert audit.run([KEY], T0 + 240) == []
+    lister.answers[NS] = [
+        hpa_object(NS, "llama-70b", KEY.name, NO_METRIC),
+        hpa_object(NS, "keda-hpa-llama-70b", KEY.name, NO_METRIC),
+    ]
+    assert audit.run([KEY], T0 + 300) == []
+
+
+def test_a_rotation_longer_than_the_keep_neither_drops_nor_repeats(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Eight namespaces, one listed an audit (a slow API server): every LWS keeps its
+    series between its turns, and its Warning is told once."""
+    namespaces = [f"ns-{i}" for i in range(8)]
+    keys = [LwsKey(n, "lws") for n in namespaces]
+    lister = _SlowLister(namespaces, seconds=2.0)
+    for n in namespaces:
+        lister.answers[n] = [hpa_object(n, "a", "lws", SCALING), hpa_object(n, "b", "lws", SCALING)]
+    telemetry = Telemetry()
+    audit = HpaAudit(lister, telemetry, interval=60, budget=1.0, timer=lambda: lister.clock)
+    told: list[str] = []
+    for i in range(4 * len(namespaces)):
+        told += [e.key.namespace for e in audit.run(keys, T0 + 60 * i)]
+        if i >= len(namespaces):
+            for n in namespaces:
+                assert _value(telemetry, "hpas", namespace=n, leaderworkerset="lws") == 2, (i, n)
+    assert sorted(told) == namespaces  # each told once, at its second listing
+    assert _value(telemetry, "hpa_audits_total", result="error") == 0
+
+
+def test_a_failing_namespace_is_an_error_even_in_audits_that_do_not_reach_it() -> None:
+    lister = _SlowLister([NS, OTHER], seconds=2.0)
+    lister.answers[NS] = QueryRejectedError("403 forbidden")
+    telemetry = Telemetry()
+    audit = HpaAudit(lister, telemetry, interval=60, budget=1.0, timer=lambda: lister.clock)
+    for i in range(4):
+        audit.run([KEY, SECOND], T0 + 60 * i)
+    assert lister.asked == [OTHER, NS, OTHER, NS]  # batch, inference, in turns
+    assert _value(telemetry, "hpa_audits_total", result="error") == 3
+    assert _value(telemetry, "hpa_audits_total", result="partial") == 1  # before it failed
 
 
 def test_no_audit_interval_of_zero() -> None:

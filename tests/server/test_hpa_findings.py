@@ -55,8 +55,23 @@ KEY = LwsKey(NS, "llama-70b")
         ),
         pytest.param(
             hpa_object(NS, "h", "llama-70b", api_version="leaderworkerset.x-k8s.io/"),
+            KEY,
+            id="no-version-is-still-the-group",
+        ),
+        pytest.param(
+            hpa_object(NS, "h", "llama-70b", api_version="leaderworkerset.x-k8s.io/v1/x"),
             None,
-            id="no-version",
+            id="two-slashes-is-no-api-version",
+        ),
+        pytest.param(
+            hpa_object(NS, "h", "llama-70b", kind="leaderworkerset"),
+            KEY,
+            id="the-lowercase-kind",
+        ),
+        pytest.param(
+            hpa_object(NS, "h", "llama-70b", kind="LeaderWorkerSets"),
+            None,
+            id="the-plural-is-no-kind",
         ),
         pytest.param({"metadata": {"name": "h", "namespace": NS}}, None, id="no-spec"),
         pytest.param("not an object", None, id="not-an-object"),
@@ -106,6 +121,29 @@ def test_standing_of(conditions: Any, expected: tuple[str, str] | None) -> None:
     assert standing.name == "h"
     stopped = standing.stopped
     assert (None if stopped is None else (stopped.condition, stopped.reason)) == expected
+
+
+@pytest.mark.parametrize(
+    ("metrics", "follows"),
+    [
+        pytest.param(None, True, id="the-chart's-lws_recommended_replicas"),
+        pytest.param("lws_queue_depth_per_group", True, id="another-of-ours"),
+        pytest.param("vllm_num_requests_waiting", False, id="another-adapter's"),
+        pytest.param([{"type": "Resource", "resource": {"name": "cpu"}}], False, id="cpu"),
+        pytest.param([], False, id="no-metric"),
+    ],
+)
+def test_standing_of_tells_whether_the_hpa_reads_this_servers_metrics(
+    metrics: str | list[Any] | None, follows: bool
+) -> None:
+    hpa = (
+        hpa_object(NS, "h", "llama-70b", SCALING)
+        if metrics is None or isinstance(metrics, list)
+        else hpa_object(NS, "h", "llama-70b", SCALING, metric=metrics)
+    )
+    if isinstance(metrics, list):
+        hpa["spec"]["metrics"] = metrics
+    assert standing_of(hpa).follows is follows
 
 
 def test_the_condition_message_is_kept_on_one_line_and_bounded() -> None:
