@@ -839,6 +839,15 @@ def test_notes_say_how_to_check_the_install() -> None:
     assert "only one server per cluster" in rendered.notes
     assert "WARNING" not in rendered.notes
 
+    # With the chart's HPAs, the audit that checks there is only one.
+    with_hpas = render({**policy_values("llama-70b"), "hpa": {"create": True}})
+    assert "Each LeaderWorkerSet must have exactly one HPA" in with_hpas.notes
+    assert "every 60s and warns" in with_hpas.notes
+    unaudited = render(
+        {**policy_values("llama-70b"), "hpa": {"create": True}, "hpaAudit": {"enabled": False}}
+    )
+    assert "exactly one HPA" not in unaudited.notes
+
     warned = render({"auth": {"disable": True}})
     assert "authentication and authorisation are OFF" in warned.notes
     assert "no policies are configured" in warned.notes
