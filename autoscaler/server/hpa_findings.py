@@ -65,7 +65,8 @@ class HpaStanding:
 def lws_of(hpa: Any) -> LwsKey | None:
     """The LWS an HPA object scales (``spec.scaleTargetRef`` of kind ``LeaderWorkerSet``
     in group ``leaderworkerset.x-k8s.io``, any version, in the HPA's namespace); None
-    when it scales something else or cannot be read."""
+    when it scales something else or cannot be read (an object of any shape: it comes
+    from the API as JSON)."""
     if not isinstance(hpa, dict):
         return None
     meta, spec = hpa.get("metadata"), hpa.get("spec")
@@ -113,10 +114,12 @@ def _reads_ours(spec: object) -> bool:
     """Whether ``spec.metrics`` has an External metric this server serves."""
     metrics = spec.get("metrics") if isinstance(spec, dict) else None
     for metric in metrics if isinstance(metrics, list) else ():
-        external = metric.get("external") if isinstance(metric, dict) else None
+        if not isinstance(metric, dict) or metric.get("type") != "External":
+            continue
+        external = metric.get("external")
         identifier = external.get("metric") if isinstance(external, dict) else None
         name = identifier.get("name") if isinstance(identifier, dict) else None
-        if metric.get("type") == "External" and name in METRICS:
+        if isinstance(name, str) and name in METRICS:
             return True
     return False
 

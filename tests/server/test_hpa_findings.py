@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from autoscaler.server.events import MAX_NOTE_BYTES
 from autoscaler.server.hpa_findings import (
@@ -131,6 +133,11 @@ def test_standing_of(conditions: Any, expected: tuple[str, str] | None) -> None:
         pytest.param("vllm_num_requests_waiting", False, id="another-adapter's"),
         pytest.param([{"type": "Resource", "resource": {"name": "cpu"}}], False, id="cpu"),
         pytest.param([], False, id="no-metric"),
+        pytest.param(
+            ["junk", {"type": "External", "external": {"metric": {"name": ["x"]}}}, None],
+            False,
+            id="entries-of-any-shape",
+        ),
     ],
 )
 def test_standing_of_tells_whether_the_hpa_reads_this_servers_metrics(
@@ -318,3 +325,74 @@ def test_a_swap_shorter_than_an_audit_is_never_told() -> None:
         events += hpa_events(told, agreed)
         told = agreed
     assert events == []
+
+
+# Anything JSON can hold, where the API server's objects have their fields: the audit
+# reads HPAs as JSON (not through the client's models), so any shape must be read or
+# skipped, never raise.
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+
+
+def _maybe(value: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return value | JSON
+
+
+HPA_LIKE = st.fixed_dictionaries(
+    {
+        "metadata": _maybe(
+            st.fixed_dictionaries({"name": _maybe(st.just("h")), "namespace": _maybe(st.just(NS))})
+        ),
+        "spec": _maybe(
+            st.fixed_dictionaries(
+                {
+                    "scaleTargetRef": _maybe(
+                        st.fixed_dictionaries(
+                            {
+                                "apiVersion": _maybe(st.just("leaderworkerset.x-k8s.io/v1")),
+                                "kind": _maybe(st.just("LeaderWorkerSet")),
+                                "name": _maybe(st.just(KEY.name)),
+                            }
+                        )
+                    ),
+                    "metrics": _maybe(st.lists(JSON, max_size=3)),
+                }
+            )
+        ),
+        "status": _maybe(st.fixed_dictionaries({"conditions": _maybe(st.lists(JSON, max_size=3))})),
+    }
+)
+
+
+# An HPA of the LWS whose metrics and status are anything: it reaches standing_of.
+OF_THE_LWS = st.fixed_dictionaries(
+    {
+        "metadata": st.just({"name": "h", "namespace": NS}),
+        "spec": st.fixed_dictionaries(
+            {
+                "scaleTargetRef": st.just(
+                    {
+                        "apiVersion": "leaderworkerset.x-k8s.io/v1",
+                        "kind": "LeaderWorkerSet",
+                        "name": KEY.name,
+                    }
+                ),
+                "metrics": _maybe(st.lists(JSON, max_size=3)),
+            }
+        ),
+        "status": _maybe(st.fixed_dictionaries({"conditions": _maybe(st.lists(JSON, max_size=3))})),
+    }
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(OF_THE_LWS | HPA_LIKE | JSON, max_size=4))
+def test_any_object_is_read_or_skipped_never_raises(items: list[Any]) -> None:
+    found = hpas_by_lws({NS: items}, [KEY])
+    assert set(found) == {KEY}
+    assert all(isinstance(h, HpaStanding) for h in found[KEY])
