@@ -231,6 +231,12 @@ def hpa_lines(hpas: object) -> list[str]:
             "none of this server's metrics: this recommendation does not reach it"
         ]
     if hpa.get("scaling") is not False:
+        cut = hpa.get("narrower")
+        if isinstance(cut, str) and cut:
+            return [
+                f"WARNING: HorizontalPodAutoscaler {hpa['name']} follows this recommendation "
+                f"within narrower bounds than the policy's: {one_line(cut, 300)}"
+            ]
         return [f"followed by HorizontalPodAutoscaler {hpa['name']}"]
     condition, reason = hpa.get("condition"), hpa.get("reason")
     why = f"{condition} is False" if isinstance(condition, str) else "a condition is False"

@@ -153,13 +153,13 @@ def _describe(
 
 def _hpa(hpa: HpaStanding) -> dict[str, Any]:
     stopped = hpa.stopped
-    if stopped is None:
-        return {"name": hpa.name, "scaling": True, "follows": hpa.follows}
-    return {
-        "name": hpa.name,
-        "scaling": False,
-        "follows": hpa.follows,
-        "condition": stopped.condition,
-        "reason": stopped.reason,
-        "message": stopped.message,
-    }
+    shown = {"name": hpa.name, "scaling": stopped is None, "follows": hpa.follows}
+    if hpa.narrower is not None:
+        shown["narrower"] = hpa.narrower
+    if stopped is not None:
+        shown |= {
+            "condition": stopped.condition,
+            "reason": stopped.reason,
+            "message": stopped.message,
+        }
+    return shown

@@ -11,8 +11,9 @@ namespaces it did not reach go first at the next audit. What an audit finds
 - the gauges ``lws_autoscaler_hpas{namespace,leaderworkerset}`` (how many HPAs target the
   LWS) and ``lws_autoscaler_hpa_scaling{...,hpa}`` (0 while one cannot scale), for the
   alerts, which wait minutes on top;
-- Warning Events on the LWS (``CompetingAutoscalers``, ``HPANotScaling``) once two audits
-  in a row agree, handed to the loop, which has the Lease holder write them;
+- Warning Events on the LWS (``CompetingAutoscalers``, ``HPANotScaling``,
+  ``HPABoundsNarrower``) once two audits in a row agree, handed to the loop, which has
+  the Lease holder write them;
 - ``lws_autoscaler_hpa_audits_total{result}``: ``error`` when a namespace could not be
   listed (RBAC without ``list`` on ``horizontalpodautoscalers``, an API server down),
   ``partial`` when the budget ran out before every namespace was asked.
@@ -29,12 +30,18 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from autoscaler.errors import SourceError
 from autoscaler.server.events import LwsEvent
-from autoscaler.server.hpa_findings import HpaStanding, confirmed, hpa_events, hpas_by_lws
+from autoscaler.server.hpa_findings import (
+    HpaStanding,
+    PolicyBounds,
+    confirmed,
+    hpa_events,
+    hpas_by_lws,
+)
 from autoscaler.server.telemetry import Telemetry
 from autoscaler.snapshot import LwsKey
 from autoscaler.sources.kube_lists import Json, NoAnswerError, list_items
@@ -109,8 +116,14 @@ class HpaAudit:
         last = self._last
         return last is None or now - last >= self.interval or now < last
 
-    def run(self, keys: Sequence[LwsKey], now: float) -> list[LwsEvent]:
-        """Audit the HPAs of ``keys`` if one is due at ``now``; the Events it makes."""
+    def run(
+        self,
+        keys: Sequence[LwsKey],
+        now: float,
+        bounds: Mapping[LwsKey, PolicyBounds] | None = None,
+    ) -> list[LwsEvent]:
+        """Audit the HPAs of ``keys`` if one is due at ``now``, against their policies'
+        ``bounds`` when given; the Events it makes."""
         if not self.due(now):
             return []
         self._last = now
@@ -122,7 +135,7 @@ class HpaAudit:
         self._listed_at = {
             n: min(t, now) for n, t in self._listed_at.items() if n in namespaces
         } | dict.fromkeys(listed, now)
-        current = hpas_by_lws(listed, keys)
+        current = hpas_by_lws(listed, keys, bounds)
         # Compared with what the last audit found: only what was read again this time
         # can be confirmed (a finding kept through a failure was read once).
         agreed = confirmed(self.found, current)

@@ -7,7 +7,8 @@ ambiguous-selector check (Kubernetes 1.26 and later; the chart needs 1.27) sets
 ``ScalingActive=False`` with reason ``AmbiguousSelector`` on both, every sync, while our
 recommendation keeps being served as if it mattered. An HPA that cannot read the
 external metric (``FailedGetExternalMetric``: the APIService is down) or the LWS's scale
-(``FailedGetScale``) stops as quietly.
+(``FailedGetScale``) stops as quietly, and one whose ``maxReplicas`` is below the
+policy's clamps the recommendation to it.
 
 This module owns the pure part: reading ``autoscaling/v2`` HPA objects
 (:func:`lws_of`, :func:`standing_of`), matching them to the LWSes
@@ -20,9 +21,10 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from autoscaler.errors import one_line
+from autoscaler.policy.model import ScalingPolicy
 from autoscaler.server.events import LwsEvent, cut_note
 from autoscaler.server.series import METRICS
 from autoscaler.snapshot import LwsKey
@@ -60,6 +62,23 @@ class HpaStanding:
     name: str
     stopped: Stopped | None = None
     follows: bool = True
+    narrower: str | None = None
+    """How its minReplicas/maxReplicas cut the policy's range (see :func:`narrower`)."""
+
+
+@dataclass(frozen=True)
+class PolicyBounds:
+    """The range a policy's recommendation moves in: ``replicas.min`` (0 with
+    scale-to-zero) to ``replicas.max``."""
+
+    low: int
+    high: int
+
+    @classmethod
+    def of(cls, policy: ScalingPolicy) -> PolicyBounds:
+        spec = policy.spec
+        low = 0 if spec.scale_to_zero.enabled else spec.replicas.min
+        return cls(low, spec.replicas.max)
 
 
 def lws_of(hpa: Any) -> LwsKey | None:
@@ -88,10 +107,11 @@ def lws_of(hpa: Any) -> LwsKey | None:
     return LwsKey(namespace, name)
 
 
-def standing_of(hpa: Mapping[str, Any]) -> HpaStanding:
-    """The HPA's name and its first False blocking condition, in
-    :data:`BLOCKING_CONDITIONS`' order. An HPA without a status yet (just created)
-    is not stopped: the controller has not looked at it."""
+def standing_of(hpa: Mapping[str, Any], bounds: PolicyBounds | None = None) -> HpaStanding:
+    """The HPA's name, its first False blocking condition, in
+    :data:`BLOCKING_CONDITIONS`' order, whether it reads this server's metrics and, given
+    the policy's ``bounds``, how its own cut them. An HPA without a status yet (just
+    created) is not stopped: the controller has not looked at it."""
     name = str(hpa["metadata"].get("name", ""))
     status = hpa.get("status")
     conditions = status.get("conditions") if isinstance(status, dict) else None
@@ -107,7 +127,44 @@ def standing_of(hpa: Mapping[str, Any]) -> HpaStanding:
                 one_line(str(condition.get("message") or ""), _MESSAGE_SHOWN),
             )
     first = next((found[kind] for kind in BLOCKING_CONDITIONS if kind in found), None)
-    return HpaStanding(name, first, _reads_ours(hpa.get("spec")))
+    spec = hpa.get("spec")
+    follows = _reads_ours(spec)
+    cut = narrower(spec, bounds) if follows and bounds is not None else None
+    return HpaStanding(name, first, follows, cut)
+
+
+def narrower(spec: object, bounds: PolicyBounds) -> str | None:
+    """How an HPA's ``minReplicas``/``maxReplicas`` cut the policy's range, or None.
+    The HPA clamps what it reads to its own bounds: with ``maxReplicas: 4`` under a
+    policy whose ``replicas.max`` is 8, a recommendation of 6 scales to 4; with
+    ``minReplicas: 1`` a scale-to-zero policy's 0 never happens. The chart's HPA copies
+    the policy's bounds, so only a hand-made one differs."""
+    if not isinstance(spec, dict):
+        return None
+    # minReplicas defaults to 1 when left out (the API's default).
+    low, high = spec.get("minReplicas", 1), spec.get("maxReplicas")
+    cuts: list[str] = []
+    if _count(high) and high < bounds.high:
+        cuts.append(
+            f"its maxReplicas {high} is below the policy's replicas.max {bounds.high}: "
+            f"a recommendation above {high} scales to {high}"
+        )
+    if _count(low) and low > bounds.low:
+        if bounds.low == 0:
+            cuts.append(
+                f"its minReplicas {low} keeps {low} group(s): the policy's scale-to-zero "
+                "never reaches 0 (that needs minReplicas 0)"
+            )
+        else:
+            cuts.append(
+                f"its minReplicas {low} is above the policy's replicas.min {bounds.low}: "
+                f"a recommendation below {low} scales to {low}"
+            )
+    return "; ".join(cuts) or None
+
+
+def _count(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _reads_ours(spec: object) -> bool:
@@ -125,17 +182,19 @@ def _reads_ours(spec: object) -> bool:
 
 
 def hpas_by_lws(
-    listed: Mapping[str, Iterable[Any]], keys: Collection[LwsKey]
+    listed: Mapping[str, Iterable[Any]],
+    keys: Collection[LwsKey],
+    bounds: Mapping[LwsKey, PolicyBounds] | None = None,
 ) -> dict[LwsKey, tuple[HpaStanding, ...]]:
     """For each LWS of ``keys`` whose namespace was listed (``listed``: namespace -> its
-    HPA objects), the HPAs that target it, by name; an LWS of a namespace not listed
-    has no entry: unknown, not "no HPA"."""
+    HPA objects), the HPAs that target it, by name, each measured against its policy's
+    ``bounds``; an LWS of a namespace not listed has no entry: unknown, not "no HPA"."""
     found: dict[LwsKey, list[HpaStanding]] = {k: [] for k in keys if k.namespace in listed}
     for hpas in listed.values():
         for hpa in hpas:
             key = lws_of(hpa)
             if key is not None and key in found:
-                found[key].append(standing_of(hpa))
+                found[key].append(standing_of(hpa, (bounds or {}).get(key)))
     return {k: tuple(sorted(v, key=lambda s: s.name)) for k, v in found.items()}
 
 
@@ -144,7 +203,8 @@ def confirmed(
     current: Mapping[LwsKey, tuple[HpaStanding, ...]],
 ) -> dict[LwsKey, tuple[HpaStanding, ...]]:
     """What two audits in a row agree on, for the Events: per LWS of both, the HPAs both
-    saw, each stopped only if both saw it stopped for the same condition and reason.
+    saw, each stopped only if both saw it stopped for the same condition and reason,
+    and narrower only if both read the same bounds.
 
     One reading is not enough for a Warning: an HPA misses its metric for a sync while
     this server restarts, and a chart upgrade that renames an HPA has both for a moment.
@@ -156,9 +216,14 @@ def confirmed(
         before = previous.get(key)
         if before is None:
             continue
-        was = {h.name: h.stopped for h in before}
+        was = {h.name: h for h in before}
         agreed[key] = tuple(
-            HpaStanding(h.name, h.stopped if _same(was[h.name], h.stopped) else None, h.follows)
+            HpaStanding(
+                h.name,
+                h.stopped if _same(was[h.name].stopped, h.stopped) else None,
+                h.follows,
+                h.narrower if was[h.name].narrower == h.narrower else None,
+            )
             for h in hpas
             if h.name in was
         )
@@ -183,7 +248,9 @@ def hpa_events(
     - ``HPANotScaling`` when an HPA's blocking condition turns False, or its reason
       changes (``FailedGetExternalMetric`` then ``FailedGetScale``). Not for
       ``AmbiguousSelector`` while the LWS has several HPAs: that is the
-      ``CompetingAutoscalers`` Warning's story, told once rather than once more per HPA."""
+      ``CompetingAutoscalers`` Warning's story, told once rather than once more per HPA;
+    - ``HPABoundsNarrower`` when an HPA that follows this server cuts the policy's range
+      with its own ``minReplicas``/``maxReplicas`` (:func:`narrower`)."""
     events: list[LwsEvent] = []
     for key, hpas in current.items():
         before = previous.get(key)
@@ -195,10 +262,17 @@ def hpa_events(
                 "(AmbiguousSelector) until all but one are removed"
             )
             events.append(LwsEvent(key, "Warning", "CompetingAutoscalers", cut_note(text)))
-        was = {h.name: h.stopped for h in before or ()}
+        was = {h.name: h for h in before or ()}
         for hpa in hpas:
+            old = was.get(hpa.name)
+            if hpa.narrower is not None and (old is None or old.narrower != hpa.narrower):
+                text = (
+                    f"HorizontalPodAutoscaler {hpa.name} follows this recommendation within "
+                    f"narrower bounds than the policy's: {hpa.narrower}"
+                )
+                events.append(LwsEvent(key, "Warning", "HPABoundsNarrower", cut_note(text)))
             stopped = hpa.stopped
-            if stopped is None or _same(was.get(hpa.name), stopped):
+            if stopped is None or _same(old.stopped if old else None, stopped):
                 continue
             if stopped.reason == AMBIGUOUS and len(names) > 1:
                 continue

@@ -38,6 +38,7 @@ from autoscaler.server.clock import Clock
 from autoscaler.server.cordon import Cordon
 from autoscaler.server.event_writer import EventRecorder
 from autoscaler.server.hpa_audit import HpaAudit
+from autoscaler.server.hpa_findings import PolicyBounds
 from autoscaler.server.leader import LeaderElector
 from autoscaler.server.policy_watch import PolicyWatcher
 from autoscaler.server.store import DecisionStore
@@ -215,7 +216,8 @@ class ControlLoop:
                 log.exception("recording events failed")
         if self.hpa_audit is not None:
             try:  # every replica audits, for its gauges; the leader writes the Events
-                found = self.hpa_audit.run([_key(p) for p in policies], now)
+                bounds = {_key(p): PolicyBounds.of(p) for p in policies}
+                found = self.hpa_audit.run(list(bounds), now, bounds)
                 if self.events is not None:
                     self.events.send(found, now, write=leading)
             except Exception:  # a health check of the HPAs, never a reason to stop

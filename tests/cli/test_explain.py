@@ -176,6 +176,14 @@ def test_the_hpa_audits_finding_is_printed_under_the_decision(
             id="one-that-scales",
         ),
         pytest.param(
+            [{"name": "h", "scaling": True, "follows": True, "narrower": "its maxReplicas 4"}],
+            [
+                "WARNING: HorizontalPodAutoscaler h follows this recommendation within "
+                "narrower bounds than the policy's: its maxReplicas 4"
+            ],
+            id="one-with-narrower-bounds",
+        ),
+        pytest.param(
             [{"name": "cpu-recipe", "scaling": True, "follows": False}],
             [
                 "WARNING: HorizontalPodAutoscaler cpu-recipe targets this LWS but reads none "

@@ -58,7 +58,8 @@ def test_two_hpas_on_the_lws_are_told_in_events_metrics_and_explain(
 
         # The KEDA object removed: explain says who follows the recommendation now.
         served.api.delete("autoscaling/v2", "HorizontalPodAutoscaler", "inference", names[0])
-        served.api.put(hpa_object("inference", "llama", "llama", []))
+        # The policy's range, 1 to 12 groups, as the chart's HPA copies it.
+        served.api.put(hpa_object("inference", "llama", "llama", [], max_replicas=12))
 
         def one_left() -> bool:
             main(["explain", "inference/llama", "--server", url])

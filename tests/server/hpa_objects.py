@@ -92,6 +92,7 @@ def hpa_object(
     kind: str = "LeaderWorkerSet",
     api_version: str = "leaderworkerset.x-k8s.io/v1",
     metric: str = "lws_recommended_replicas",
+    max_replicas: int = 8,
 ) -> Json:
     """An HPA of ``target`` following one External metric. ``conditions=None``: just
     created, before the controller's first sync: the API serves a status of the one
@@ -103,7 +104,7 @@ def hpa_object(
         "spec": {
             "scaleTargetRef": {"apiVersion": api_version, "kind": kind, "name": target},
             "minReplicas": 1,
-            "maxReplicas": 8,
+            "maxReplicas": max_replicas,
             "metrics": [
                 {
                     "type": "External",

@@ -441,12 +441,12 @@ def _cycle(loop: ControlLoop) -> list[Any]:
 def test_the_loop_writes_the_audits_warnings_beside_the_decisions_events(
     tmp_path: Path, api: FakeApiServer
 ) -> None:
-    api.put(hpa_object(NS, "llama-70b", KEY.name, SCALING))
+    api.put(hpa_object(NS, "llama-70b", KEY.name, SCALING, max_replicas=12))
     level = [32.0]
     loop, telemetry = _loop(tmp_path, api, level)
     _cycle(loop)
     assert _events(api) == []  # one HPA that scales: nothing to tell
-    api.put(hpa_object(NS, "keda-hpa-llama-70b", KEY.name, SCALING))
+    api.put(hpa_object(NS, "keda-hpa-llama-70b", KEY.name, SCALING, max_replicas=12))
     _cycle(loop)
     assert _events(api) == []  # a second HPA, seen once
     # Seen again, and the load doubles in the same cycle: the scale-up's Event and the
@@ -463,6 +463,26 @@ def test_the_loop_writes_the_audits_warnings_beside_the_decisions_events(
     assert written[1]["regarding"]["name"] == KEY.name
     _cycle(loop)  # still two: told once
     assert len(_events(api)) == 2
+
+
+def test_the_loop_measures_each_hpa_against_its_policys_bounds(
+    tmp_path: Path, api: FakeApiServer
+) -> None:
+    """The policy allows 1 to 12 groups; a hand-made HPA stops at 8 (hpa_objects)."""
+    api.put(hpa_object(NS, "llama-70b", KEY.name, SCALING))
+    loop, _ = _loop(tmp_path, api, [32.0])
+    _cycle(loop)
+    assert _events(api) == []  # read once
+    _cycle(loop)
+    (event,) = _events(api)
+    assert (event["reason"], event["type"]) == ("HPABoundsNarrower", "Warning")
+    assert event["note"] == (
+        "HorizontalPodAutoscaler llama-70b follows this recommendation within narrower "
+        "bounds than the policy's: its maxReplicas 8 is below the policy's replicas.max 12: "
+        "a recommendation above 8 scales to 8"
+    )
+    _cycle(loop)
+    assert len(_events(api)) == 1  # told once
 
 
 def test_a_replica_that_does_not_lead_audits_but_writes_nothing(

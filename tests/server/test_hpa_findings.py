@@ -12,11 +12,13 @@ from hypothesis import strategies as st
 from autoscaler.server.events import MAX_NOTE_BYTES
 from autoscaler.server.hpa_findings import (
     HpaStanding,
+    PolicyBounds,
     Stopped,
     confirmed,
     hpa_events,
     hpas_by_lws,
     lws_of,
+    narrower,
     standing_of,
 )
 from autoscaler.snapshot import LwsKey
@@ -153,6 +155,57 @@ def test_standing_of_tells_whether_the_hpa_reads_this_servers_metrics(
     assert standing_of(hpa).follows is follows
 
 
+# (the HPA's spec bounds, the policy's range, what is said; None: nothing)
+NARROWER_CASES = [
+    pytest.param({"minReplicas": 1, "maxReplicas": 8}, (1, 8), None, id="the-chart's-copy"),
+    pytest.param({"minReplicas": 1, "maxReplicas": 12}, (1, 8), None, id="wider-is-harmless"),
+    pytest.param(
+        {"minReplicas": 1, "maxReplicas": 4},
+        (1, 8),
+        "its maxReplicas 4 is below the policy's replicas.max 8: a recommendation above 4 "
+        "scales to 4",
+        id="a-lower-max",
+    ),
+    pytest.param(
+        {"minReplicas": 3, "maxReplicas": 8},
+        (2, 8),
+        "its minReplicas 3 is above the policy's replicas.min 2: a recommendation below 3 "
+        "scales to 3",
+        id="a-higher-min",
+    ),
+    pytest.param(
+        {"maxReplicas": 8},
+        (0, 8),
+        "its minReplicas 1 keeps 1 group(s): the policy's scale-to-zero never reaches 0 "
+        "(that needs minReplicas 0)",
+        id="scale-to-zero-with-the-default-min",
+    ),
+    pytest.param({"minReplicas": 0, "maxReplicas": 8}, (0, 8), None, id="scale-to-zero-ready"),
+    pytest.param(
+        {"minReplicas": 2, "maxReplicas": 3},
+        (1, 8),
+        "its maxReplicas 3 is below the policy's replicas.max 8: a recommendation above 3 "
+        "scales to 3; its minReplicas 2 is above the policy's replicas.min 1: a "
+        "recommendation below 2 scales to 2",
+        id="both",
+    ),
+    pytest.param({"minReplicas": True, "maxReplicas": "4"}, (1, 8), None, id="not-counts"),
+]
+
+
+@pytest.mark.parametrize(("spec", "policy", "said"), NARROWER_CASES)
+def test_narrower(spec: dict[str, Any], policy: tuple[int, int], said: str | None) -> None:
+    assert narrower(spec, PolicyBounds(*policy)) == said
+
+
+def test_the_bounds_of_an_hpa_that_does_not_follow_are_not_ours_to_judge() -> None:
+    hpa = hpa_object(NS, "h", "llama-70b", SCALING, metric="vllm_num_requests_waiting")
+    standing = standing_of(hpa, PolicyBounds(1, 100))
+    assert (standing.follows, standing.narrower) == (False, None)
+    ours = standing_of(hpa_object(NS, "h", "llama-70b", SCALING), PolicyBounds(1, 100))
+    assert ours.narrower is not None  # maxReplicas 8 under 100
+
+
 def test_the_condition_message_is_kept_on_one_line_and_bounded() -> None:
     long = condition("ScalingActive", "False", "FailedGetExternalMetric", "line\n" * 500)
     stopped = standing_of(hpa_object(NS, "h", "llama-70b", [long])).stopped
@@ -248,6 +301,34 @@ EVENT_CASES = [
 ]
 
 
+CUT = "its maxReplicas 4 is below the policy's replicas.max 8"
+EVENT_CASES += [
+    pytest.param(
+        _found(HpaStanding("a")),
+        _found(HpaStanding("a", narrower=CUT)),
+        [
+            (
+                "HPABoundsNarrower",
+                f"a follows this recommendation within narrower bounds than the policy's: {CUT}",
+            )
+        ],
+        id="narrower-bounds",
+    ),
+    pytest.param(
+        _found(HpaStanding("a", narrower=CUT)),
+        _found(HpaStanding("a", narrower=CUT)),
+        [],
+        id="narrower-bounds-told-once",
+    ),
+    pytest.param(
+        _found(HpaStanding("a", narrower=CUT)),
+        _found(HpaStanding("a", narrower="its maxReplicas 6 is below ...")),
+        [("HPABoundsNarrower", "maxReplicas 6")],
+        id="other-narrower-bounds-told-again",
+    ),
+]
+
+
 @pytest.mark.parametrize(("previous", "current", "expected"), EVENT_CASES)
 def test_hpa_events(
     previous: dict[LwsKey, tuple[HpaStanding, ...]],
@@ -300,6 +381,12 @@ CONFIRM_CASES = [
         _found(HpaStanding("a"), HpaStanding("b")),
         _found(HpaStanding("a")),
         id="an-hpa-seen-once-is-not-counted",
+    ),
+    pytest.param(
+        _found(HpaStanding("a", narrower="max 4")),
+        _found(HpaStanding("a", narrower="max 5")),
+        _found(HpaStanding("a")),
+        id="bounds-read-differently-agree-on-none",
     ),
 ]
 
