@@ -31,6 +31,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, Protocol
 
 from autoscaler.errors import SourceError
@@ -53,6 +54,10 @@ DEFAULT_BUDGET_SECONDS = 5.0
 # Intervals a namespace that cannot be listed keeps its last findings: through an API
 # blip, but not for ever (a replica that lost its RBAC would hold an alert up alone).
 KEEP_INTERVALS = 5
+# How long an HPA's bounds must have cut the policy's before it is told: a helm upgrade
+# that tightens both updates the HPA at once and the policy file a minute or two later
+# (the kubelet's sync of the ConfigMap), and the cut is gone by then.
+NARROWER_HOLD_SECONDS = 300.0
 
 
 class HpaLister(Protocol):
@@ -107,6 +112,8 @@ class HpaAudit:
         self._told: dict[LwsKey, tuple[HpaStanding, ...]] = {}  # the last confirmed
         self._listed_at: dict[str, float] = {}  # namespace -> tick of its last listing
         self._failing: set[str] = set()  # namespaces whose last list failed
+        # (LWS, HPA, the cut) -> the tick it was first read at
+        self._narrow_since: dict[tuple[LwsKey, str, str], float] = {}
         self._short = False  # the last audit ran out of its budget
         self._start = 0  # where the next audit starts in the sorted namespaces
 
@@ -151,12 +158,43 @@ class HpaAudit:
                 current[key] = self.found[key]
                 if key in self._told:
                     agreed[key] = self._told[key]
+        agreed = self._hold_cuts(current, agreed, now)
         events = hpa_events(self._told, agreed)
         self.found, self._told = current, agreed
         self._telemetry.record_hpas(
             {k: [(h.name, h.stopped is None) for h in hpas] for k, hpas in current.items()}
         )
         return events
+
+    def _hold_cuts(
+        self,
+        current: Mapping[LwsKey, tuple[HpaStanding, ...]],
+        agreed: Mapping[LwsKey, tuple[HpaStanding, ...]],
+        now: float,
+    ) -> dict[LwsKey, tuple[HpaStanding, ...]]:
+        """``agreed`` without the bounds cuts read for less than
+        :data:`NARROWER_HOLD_SECONDS` (a cut that held while it was told stays told)."""
+        since = {
+            (key, h.name, h.narrower): min(
+                self._narrow_since.get((key, h.name, h.narrower), now), now
+            )
+            for key, hpas in current.items()
+            for h in hpas
+            if h.narrower is not None
+        }
+        self._narrow_since = since
+        held: dict[LwsKey, tuple[HpaStanding, ...]] = {}
+        for key, hpas in agreed.items():
+            told = {h.name: h.narrower for h in self._told.get(key, ())}
+            held[key] = tuple(
+                h
+                if h.narrower is None
+                or told.get(h.name) == h.narrower
+                or now - since.get((key, h.name, h.narrower), now) >= NARROWER_HOLD_SECONDS
+                else replace(h, narrower=None)
+                for h in hpas
+            )
+        return held
 
     def _list_all(self, namespaces: Sequence[str]) -> tuple[dict[str, list[Json]], str]:
         """(the HPAs of each namespace listed, the audit's result: ``ok``, ``error`` while

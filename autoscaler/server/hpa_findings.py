@@ -8,7 +8,7 @@ ambiguous-selector check (Kubernetes 1.26 and later; the chart needs 1.27) sets
 recommendation keeps being served as if it mattered. An HPA that cannot read the
 external metric (``FailedGetExternalMetric``: the APIService is down) or the LWS's scale
 (``FailedGetScale``) stops as quietly, and one whose ``maxReplicas`` is below the
-policy's clamps the recommendation to it.
+policy's (or ``minReplicas`` above) clamps the recommendation to its own bounds.
 
 This module owns the pure part: reading ``autoscaling/v2`` HPA objects
 (:func:`lws_of`, :func:`standing_of`), matching them to the LWSes
@@ -68,17 +68,17 @@ class HpaStanding:
 
 @dataclass(frozen=True)
 class PolicyBounds:
-    """The range a policy's recommendation moves in: ``replicas.min`` (0 with
-    scale-to-zero) to ``replicas.max``."""
+    """The range a policy's recommendation moves in: ``replicas.min`` to
+    ``replicas.max``, and 0 too with scale-to-zero."""
 
     low: int
     high: int
+    to_zero: bool = False
 
     @classmethod
     def of(cls, policy: ScalingPolicy) -> PolicyBounds:
         spec = policy.spec
-        low = 0 if spec.scale_to_zero.enabled else spec.replicas.min
-        return cls(low, spec.replicas.max)
+        return cls(spec.replicas.min, spec.replicas.max, spec.scale_to_zero.enabled)
 
 
 def lws_of(hpa: Any) -> LwsKey | None:
@@ -138,7 +138,8 @@ def narrower(spec: object, bounds: PolicyBounds) -> str | None:
     The HPA clamps what it reads to its own bounds: with ``maxReplicas: 4`` under a
     policy whose ``replicas.max`` is 8, a recommendation of 6 scales to 4; with
     ``minReplicas: 1`` a scale-to-zero policy's 0 never happens. The chart's HPA copies
-    the policy's bounds, so only a hand-made one differs."""
+    the policy's bounds, so only a hand-made one differs (or the chart's for the minutes
+    a ``helm upgrade`` that tightens them takes to reach the policy file)."""
     if not isinstance(spec, dict):
         return None
     # minReplicas defaults to 1 when left out (the API's default).
@@ -149,17 +150,16 @@ def narrower(spec: object, bounds: PolicyBounds) -> str | None:
             f"its maxReplicas {high} is below the policy's replicas.max {bounds.high}: "
             f"a recommendation above {high} scales to {high}"
         )
+    if _count(low) and bounds.to_zero and low > 0:
+        cuts.append(
+            f"its minReplicas {low} keeps at least {low}: the policy's scale-to-zero never "
+            "reaches 0 (that needs minReplicas 0, with the HPAScaleToZero feature)"
+        )
     if _count(low) and low > bounds.low:
-        if bounds.low == 0:
-            cuts.append(
-                f"its minReplicas {low} keeps {low} group(s): the policy's scale-to-zero "
-                "never reaches 0 (that needs minReplicas 0)"
-            )
-        else:
-            cuts.append(
-                f"its minReplicas {low} is above the policy's replicas.min {bounds.low}: "
-                f"a recommendation below {low} scales to {low}"
-            )
+        cuts.append(
+            f"its minReplicas {low} is above the policy's replicas.min {bounds.low}: "
+            f"a recommendation below {low} scales to {low}"
+        )
     return "; ".join(cuts) or None
 
 
@@ -204,7 +204,7 @@ def confirmed(
 ) -> dict[LwsKey, tuple[HpaStanding, ...]]:
     """What two audits in a row agree on, for the Events: per LWS of both, the HPAs both
     saw, each stopped only if both saw it stopped for the same condition and reason,
-    and narrower only if both read the same bounds.
+    and narrower only if both read the same bounds of the one HPA, which scales.
 
     One reading is not enough for a Warning: an HPA misses its metric for a sync while
     this server restarts, and a chart upgrade that renames an HPA has both for a moment.
@@ -217,17 +217,19 @@ def confirmed(
         if before is None:
             continue
         was = {h.name: h for h in before}
-        agreed[key] = tuple(
-            HpaStanding(
-                h.name,
-                h.stopped if _same(was[h.name].stopped, h.stopped) else None,
-                h.follows,
-                h.narrower if was[h.name].narrower == h.narrower else None,
-            )
-            for h in hpas
-            if h.name in was
-        )
+        both = [h for h in hpas if h.name in was]
+        agreed[key] = tuple(_agree(was[h.name], h, alone=len(both) == 1) for h in both)
     return agreed
+
+
+def _agree(before: HpaStanding, now: HpaStanding, *, alone: bool) -> HpaStanding:
+    """What two readings of one HPA agree on. Its bounds matter only as the one HPA of
+    the LWS, scaling: with two, or a stopped one, that is the problem to tell (and the
+    cut too, once it is the only one left)."""
+    stopped = now.stopped if _same(before.stopped, now.stopped) else None
+    cut = now.narrower if before.narrower == now.narrower else None
+    judged = alone and now.stopped is None
+    return HpaStanding(now.name, stopped, now.follows, cut if judged else None)
 
 
 def _same(a: Stopped | None, b: Stopped | None) -> bool:
@@ -267,8 +269,8 @@ def hpa_events(
             old = was.get(hpa.name)
             if hpa.narrower is not None and (old is None or old.narrower != hpa.narrower):
                 text = (
-                    f"HorizontalPodAutoscaler {hpa.name} follows this recommendation within "
-                    f"narrower bounds than the policy's: {hpa.narrower}"
+                    f"HorizontalPodAutoscaler {hpa.name} reads this recommendation but "
+                    f"clamps it to narrower bounds than the policy's: {hpa.narrower}"
                 )
                 events.append(LwsEvent(key, "Warning", "HPABoundsNarrower", cut_note(text)))
             stopped = hpa.stopped

@@ -21,6 +21,8 @@ from cryptography.hazmat.primitives import serialization
 from autoscaler.cli.main import build_parser
 from autoscaler.cli.serve import is_demo, settings_from
 from autoscaler.durations import parse_duration
+from autoscaler.policy.loader import policy_from_document
+from autoscaler.server.hpa_findings import PolicyBounds, standing_of
 from autoscaler.sources.promql import DEFAULT_LWS_LABEL
 from tests.charts.chart_support import (
     FULLNAME,
@@ -737,6 +739,39 @@ def test_one_hpa_per_policy_follows_lws_recommended_replicas(kube_version: str) 
         assert ("tolerance" in behavior["scaleDown"]) is has_tolerance
 
 
+@pytest.mark.parametrize(
+    ("name", "change"),
+    [
+        ("llama-70b", {}),
+        ("llama-405b", {}),
+        ("dev-8b", {}),
+        ("dev-8b", {"replicas": {"min": 2, "max": 5}}),  # scale-to-zero above a min of 2
+        ("dev-8b", {"scaleToZero": {"enabled": False}}),
+        ("llama-70b", {"replicas": {"max": 6}}),  # the min left to its default
+    ],
+)
+def test_the_servers_hpa_audit_finds_the_charts_hpa_within_the_policys_bounds(
+    name: str, change: dict[str, Any]
+) -> None:
+    """The audit warns of an HPA whose bounds cut the policy's (HPABoundsNarrower); the
+    chart's HPA copies them, so it must never be the one warned of."""
+    document = yaml.safe_load((POLICIES_DIR / f"{name}.yaml").read_text())
+    for field, value in change.items():
+        if isinstance(value, dict) and field == "replicas":
+            document["spec"][field] = value
+        else:
+            document["spec"][field] = {**document["spec"].get(field, {}), **value}
+    policy = policy_from_document(document)
+    rendered = render({"policies": {"inline": {name: document}}, "hpa": {"create": True}})
+    (hpa,) = rendered.all("HorizontalPodAutoscaler")
+    standing = standing_of(hpa, PolicyBounds.of(policy))
+    assert standing.follows
+    assert standing.narrower is None, standing.narrower
+    # And a hand-made HPA one group short of the policy's max is warned of.
+    short = {**hpa, "spec": {**hpa["spec"], "maxReplicas": policy.spec.replicas.max - 1}}
+    assert standing_of(short, PolicyBounds.of(policy)).narrower is not None
+
+
 def test_hpa_names_that_read_as_numbers_or_booleans_stay_strings() -> None:
     # Valid Kubernetes names, and valid policies; unquoted in the template they rendered
     # as 123, 2024 and true, which the API server refuses in names and labels.
@@ -842,7 +877,12 @@ def test_notes_say_how_to_check_the_install() -> None:
     # With the chart's HPAs, the audit that checks there is only one.
     with_hpas = render({**policy_values("llama-70b"), "hpa": {"create": True}})
     assert "Each LeaderWorkerSet must have exactly one HPA" in with_hpas.notes
-    assert "every 60s and warns" in with_hpas.notes
+    assert "every 60s and warns in lws-autoscaler explain" in with_hpas.notes
+    assert "CompetingAutoscalers Event" in with_hpas.notes
+    quiet = render(
+        {**policy_values("llama-70b"), "hpa": {"create": True}, "events": {"enabled": False}}
+    )
+    assert "CompetingAutoscalers Event" not in quiet.notes  # no Events are written
     unaudited = render(
         {**policy_values("llama-70b"), "hpa": {"create": True}, "hpaAudit": {"enabled": False}}
     )

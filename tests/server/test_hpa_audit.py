@@ -26,7 +26,13 @@ from autoscaler.cli.main import build_parser
 from autoscaler.cli.serve import settings_from
 from autoscaler.errors import QueryRejectedError
 from autoscaler.server.event_writer import EventRecorder, KubeEventSink
-from autoscaler.server.hpa_audit import KEEP_INTERVALS, HpaAudit, KubeHpaLister
+from autoscaler.server.hpa_audit import (
+    KEEP_INTERVALS,
+    NARROWER_HOLD_SECONDS,
+    HpaAudit,
+    KubeHpaLister,
+)
+from autoscaler.server.hpa_findings import PolicyBounds
 from autoscaler.server.loop import ControlLoop
 from autoscaler.server.policy_watch import PolicyWatcher
 from autoscaler.server.runner import ServerProcess, bound_port
@@ -468,21 +474,40 @@ def test_the_loop_writes_the_audits_warnings_beside_the_decisions_events(
 def test_the_loop_measures_each_hpa_against_its_policys_bounds(
     tmp_path: Path, api: FakeApiServer
 ) -> None:
-    """The policy allows 1 to 12 groups; a hand-made HPA stops at 8 (hpa_objects)."""
+    """The policy allows 1 to 12 groups; a hand-made HPA stops at 8 (hpa_objects). Told
+    once the cut has held for five minutes, then not again."""
     api.put(hpa_object(NS, "llama-70b", KEY.name, SCALING))
     loop, _ = _loop(tmp_path, api, [32.0])
-    _cycle(loop)
-    assert _events(api) == []  # read once
-    _cycle(loop)
+    first = loop.clock.now() + 15
+    while not _events(api):
+        _cycle(loop)
+        assert loop.clock.now() - first <= NARROWER_HOLD_SECONDS, "never told"
+    assert loop.clock.now() - first == NARROWER_HOLD_SECONDS
     (event,) = _events(api)
     assert (event["reason"], event["type"]) == ("HPABoundsNarrower", "Warning")
     assert event["note"] == (
-        "HorizontalPodAutoscaler llama-70b follows this recommendation within narrower "
-        "bounds than the policy's: its maxReplicas 8 is below the policy's replicas.max 12: "
-        "a recommendation above 8 scales to 8"
+        "HorizontalPodAutoscaler llama-70b reads this recommendation but clamps it to "
+        "narrower bounds than the policy's: its maxReplicas 8 is below the policy's "
+        "replicas.max 12: a recommendation above 8 scales to 8"
     )
-    _cycle(loop)
+    for _ in range(3):
+        _cycle(loop)
     assert len(_events(api)) == 1  # told once
+
+
+def test_bounds_cut_for_less_than_the_hold_are_not_told() -> None:
+    """A helm upgrade that tightens the policy and the chart's HPA: the HPA changes at
+    once, the policy file a minute or two later."""
+    lister = _Lister({NS: [hpa_object(NS, "llama-70b", KEY.name, SCALING, max_replicas=12)]})
+    audit = HpaAudit(lister, Telemetry(), interval=60)
+    policy = {KEY: PolicyBounds(1, 12)}
+    assert audit.run([KEY], T0, policy) == []
+    lister.answers[NS] = [hpa_object(NS, "llama-70b", KEY.name, SCALING, max_replicas=8)]
+    for at in (60, 120, 180):  # the HPA at 8, the policy still at 12
+        assert audit.run([KEY], T0 + at, policy) == []
+    policy = {KEY: PolicyBounds(1, 8)}  # the new policy file arrived
+    for at in range(240, 900, 60):
+        assert audit.run([KEY], T0 + at, policy) == []
 
 
 def test_a_replica_that_does_not_lead_audits_but_writes_nothing(

@@ -175,12 +175,23 @@ NARROWER_CASES = [
     ),
     pytest.param(
         {"maxReplicas": 8},
-        (0, 8),
-        "its minReplicas 1 keeps 1 group(s): the policy's scale-to-zero never reaches 0 "
-        "(that needs minReplicas 0)",
+        (1, 8, True),
+        "its minReplicas 1 keeps at least 1: the policy's scale-to-zero never reaches 0 "
+        "(that needs minReplicas 0, with the HPAScaleToZero feature)",
         id="scale-to-zero-with-the-default-min",
     ),
-    pytest.param({"minReplicas": 0, "maxReplicas": 8}, (0, 8), None, id="scale-to-zero-ready"),
+    pytest.param(
+        {"minReplicas": 3, "maxReplicas": 8},
+        (2, 8, True),
+        "its minReplicas 3 keeps at least 3: the policy's scale-to-zero never reaches 0 "
+        "(that needs minReplicas 0, with the HPAScaleToZero feature); its minReplicas 3 is "
+        "above the policy's replicas.min 2: a recommendation below 3 scales to 3",
+        id="scale-to-zero-and-a-higher-min",
+    ),
+    pytest.param(
+        {"minReplicas": 0, "maxReplicas": 8}, (1, 8, True), None, id="scale-to-zero-ready"
+    ),
+    pytest.param({"minReplicas": 0, "maxReplicas": 8}, (1, 8), None, id="a-lower-min-is-harmless"),
     pytest.param(
         {"minReplicas": 2, "maxReplicas": 3},
         (1, 8),
@@ -194,7 +205,7 @@ NARROWER_CASES = [
 
 
 @pytest.mark.parametrize(("spec", "policy", "said"), NARROWER_CASES)
-def test_narrower(spec: dict[str, Any], policy: tuple[int, int], said: str | None) -> None:
+def test_narrower(spec: dict[str, Any], policy: tuple[Any, ...], said: str | None) -> None:
     assert narrower(spec, PolicyBounds(*policy)) == said
 
 
@@ -309,7 +320,8 @@ EVENT_CASES += [
         [
             (
                 "HPABoundsNarrower",
-                f"a follows this recommendation within narrower bounds than the policy's: {CUT}",
+                f"a reads this recommendation but clamps it to narrower bounds than the "
+                f"policy's: {CUT}",
             )
         ],
         id="narrower-bounds",
@@ -388,6 +400,24 @@ CONFIRM_CASES = [
         _found(HpaStanding("a")),
         id="bounds-read-differently-agree-on-none",
     ),
+    pytest.param(
+        _found(HpaStanding("a", narrower="max 4")),
+        _found(HpaStanding("a", narrower="max 4")),
+        _found(HpaStanding("a", narrower="max 4")),
+        id="bounds-read-twice-are-kept",
+    ),
+    pytest.param(
+        _found(HpaStanding("a", narrower="max 4"), HpaStanding("b", narrower="max 4")),
+        _found(HpaStanding("a", narrower="max 4"), HpaStanding("b", narrower="max 4")),
+        _found(HpaStanding("a"), HpaStanding("b")),
+        id="with-two-hpas-bounds-are-not-the-story",
+    ),
+    pytest.param(
+        _found(HpaStanding("a", STOPPED, narrower="max 4")),
+        _found(HpaStanding("a", STOPPED, narrower="max 4")),
+        _found(HpaStanding("a", STOPPED)),
+        id="a-stopped-hpa's-bounds-are-not-the-story",
+    ),
 ]
 
 
@@ -457,6 +487,7 @@ HPA_LIKE = st.fixed_dictionaries(
 
 
 # An HPA of the LWS whose metrics and status are anything: it reaches standing_of.
+READS_OURS = {"type": "External", "external": {"metric": {"name": "lws_recommended_replicas"}}}
 OF_THE_LWS = st.fixed_dictionaries(
     {
         "metadata": st.just({"name": "h", "namespace": NS}),
@@ -469,7 +500,9 @@ OF_THE_LWS = st.fixed_dictionaries(
                         "name": KEY.name,
                     }
                 ),
-                "metrics": _maybe(st.lists(JSON, max_size=3)),
+                "metrics": _maybe(st.lists(JSON | st.just(READS_OURS), max_size=3)),
+                "minReplicas": _maybe(st.integers(0, 20)),
+                "maxReplicas": _maybe(st.integers(0, 20)),
             }
         ),
         "status": _maybe(st.fixed_dictionaries({"conditions": _maybe(st.lists(JSON, max_size=3))})),
@@ -480,6 +513,6 @@ OF_THE_LWS = st.fixed_dictionaries(
 @settings(max_examples=300, deadline=None)
 @given(st.lists(OF_THE_LWS | HPA_LIKE | JSON, max_size=4))
 def test_any_object_is_read_or_skipped_never_raises(items: list[Any]) -> None:
-    found = hpas_by_lws({NS: items}, [KEY])
+    found = hpas_by_lws({NS: items}, [KEY], {KEY: PolicyBounds(2, 8, to_zero=True)})
     assert set(found) == {KEY}
     assert all(isinstance(h, HpaStanding) for h in found[KEY])
