@@ -214,7 +214,7 @@ class ControlLoop:
                 self.events.record(fresh, now, write=leading, kept=failed)
             except Exception:  # events are best effort
                 log.exception("recording events failed")
-        if self.hpa_audit is not None:
+        if self.hpa_audit is not None and self.hpa_audit.due(now):
             try:  # every replica audits, for its gauges; the leader writes the Events
                 bounds = {_key(p): PolicyBounds.of(p) for p in policies}
                 found = self.hpa_audit.run(list(bounds), now, bounds)

@@ -192,3 +192,16 @@ def draining_loop(tmp_path: Path, labeler: LabelRecorder, leader: Any = None) ->
         cordon=Cordon(labeler),
         leader=leader,
     )
+
+
+class FixedLeader:
+    """A leader elector whose answer the test sets: ``leading`` or not, every cycle."""
+
+    def __init__(self, leading: bool = True) -> None:
+        self.leading = leading
+
+    def leads(self, _now: float) -> bool:
+        return self.leading
+
+    def release(self, _now: float) -> None:
+        return None

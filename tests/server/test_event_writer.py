@@ -28,7 +28,7 @@ from autoscaler.server.policy_watch import PolicyWatcher
 from autoscaler.server.store import DecisionStore
 from autoscaler.server.telemetry import Telemetry
 from autoscaler.snapshot import LwsKey
-from tests.server.helpers import T0, FunctionSource, ManualClock, write_policy
+from tests.server.helpers import T0, FixedLeader, FunctionSource, ManualClock, write_policy
 from tests.sources.kube_objects import api_client, lws_object
 from tests.support.fake_apiserver import FakeApiServer, RecordedRequest, status
 
@@ -52,17 +52,6 @@ def _get(api: FakeApiServer, path: str) -> Any:
 
 def _events(api: FakeApiServer) -> list[dict[str, Any]]:
     return [r.json() for r in api.requests if r.method == "POST" and r.path == EVENTS]
-
-
-class _Leader:
-    def __init__(self) -> None:
-        self.leading = True
-
-    def leads(self, _now: float) -> bool:
-        return self.leading
-
-    def release(self, _now: float) -> None:
-        return None
 
 
 def _loop(
@@ -156,7 +145,7 @@ def test_a_changed_recommendation_is_an_event_on_the_lws(
 def test_only_the_leader_writes_but_every_replica_follows(
     tmp_path: Path, api: FakeApiServer
 ) -> None:
-    level, leader = [32.0], _Leader()
+    level, leader = [32.0], FixedLeader()
     leader.leading = False
     loop, _ = _loop(tmp_path, api, level, leader)
     _cycle(loop)

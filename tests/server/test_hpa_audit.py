@@ -41,7 +41,7 @@ from autoscaler.server.store import DecisionStore
 from autoscaler.server.telemetry import Telemetry
 from autoscaler.snapshot import LwsKey
 from autoscaler.sources.kube_lists import Json, NoAnswerError
-from tests.server.helpers import T0, FunctionSource, ManualClock, write_policy
+from tests.server.helpers import T0, FixedLeader, FunctionSource, ManualClock, write_policy
 from tests.server.hpa_objects import NO_METRIC, SCALING, ambiguous, hpa_object
 from tests.sources.kube_objects import api_client, lws_object
 from tests.support.fake_apiserver import FakeApiServer, RecordedRequest, status
@@ -389,17 +389,6 @@ def _events(api: FakeApiServer) -> list[dict[str, Any]]:
     return [r.json() for r in api.requests if r.method == "POST" and r.path == EVENTS]
 
 
-class _Leader:
-    def __init__(self, leading: bool) -> None:
-        self.leading = leading
-
-    def leads(self, _now: float) -> bool:
-        return self.leading
-
-    def release(self, _now: float) -> None:
-        return None
-
-
 def _loop(
     tmp_path: Path,
     api: FakeApiServer,
@@ -515,7 +504,7 @@ def test_a_replica_that_does_not_lead_audits_but_writes_nothing(
 ) -> None:
     for name in ("keda-hpa-llama-70b", "llama-70b"):
         api.put(hpa_object(NS, name, KEY.name, SCALING))
-    loop, telemetry = _loop(tmp_path, api, [32.0], leader=_Leader(False))
+    loop, telemetry = _loop(tmp_path, api, [32.0], leader=FixedLeader(False))
     for _ in range(3):
         _cycle(loop)
     assert _events(api) == []
