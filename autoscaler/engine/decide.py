@@ -11,7 +11,9 @@ The order of the rules, each leaving a reason when it changes the outcome:
    signal a latency quantile over no request (``noTraffic``) while leaders report ->
    zero demand, and the rules below apply;
 4. target = the largest proposal (its signal is the driver), raised to the demand
-   projected one cold start ahead when that is higher (``startup.project_demand``);
+   projected one cold start ahead when that is above both the target and the current
+   size (``startup.project_demand``): the forecast sizes scale-ups, it never holds a
+   scale-down back;
 5. bounds: ``[min, max]``, or ``[1, max]`` once idle for ``idleAfter``;
 6. stabilisation (``stabilize``): up window and step limit, or the down rules;
 7. never below the groups that exist while a signal is above its target;

@@ -129,8 +129,14 @@ def drain_view(state: EngineState, snapshot: LwsSnapshot) -> LwsSnapshot:
         created = going_to
         ready = sum(1 for g in staying if g.ready_at is not None)
     else:
+        # Counts only: which groups are unready is unknown, so the view keeps every one
+        # of them (the protection of starting groups keeps any scale-down from removing
+        # them). 4 created, 3 ready, draining to 3: 3 created, 2 ready and 1 starting.
+        # Read as 3 ready, a group that crashed (group 0, unready, staying) was no
+        # longer seen, and the rules drained the 2 ready groups that stay as well,
+        # leaving 1 group, not serving.
         created = min(snapshot.status_replicas, going_to)
-        ready = min(snapshot.ready_replicas, going_to)
+        ready = max(0, created - snapshot.starting_replicas)
     return dataclasses.replace(
         snapshot, spec_replicas=going_to, status_replicas=created, ready_replicas=ready
     )

@@ -232,9 +232,11 @@ def backlog_holds(
     in the closed loop: 5 groups ordered, 4 of them for nothing). A latency quantile
     keeps the backlog's waits for ``metrics.rateWindow`` after the last of them is
     served (vLLM observes a queue time when the request finishes), hence its longer
-    hold. A stretch of one decision (every leader unready for one scrape) holds
-    nothing: the backlog of one interval is small, and a real overload must not wait a
-    cold start. Load the woken groups cannot carry keeps the queue past the hold, and
+    hold. A stretch of one decision (every leader unready for one scrape) holds no
+    queue: the backlog of one interval is small, and a real overload must not wait a
+    cold start; the latency guards are still held for the rate window, whose quantile
+    the flap's waits are in (15 s in 2 minutes: an eighth of the requests). Load the
+    woken groups cannot carry keeps the queue past the hold, and
     the rules order then; the token throughput signal is never held."""
     if snapshot.starting_replicas:
         return STARTING
@@ -242,7 +244,7 @@ def backlog_holds(
         return Holds()
     # From the first decision without a serving group to the first with one again:
     # n such decisions 15 s apart are n x 15 s, so one of them (a readiness flap over
-    # one scrape) holds nothing, since the first serving decision comes 15 s after it.
+    # one scrape) holds no queue, since the first serving decision comes 15 s after it.
     interval = state.interval or 0.0
     stretch = min(cold, state.rates_from - state.unserved_since + interval)
     if stretch <= 0:

@@ -47,6 +47,8 @@ def _drive(driver: Driver, scrapes: list[Scrape]) -> list[int | None]:
         # 75 s of calm (t = 0..60 calm, burst at 75: calm since t=0, 75 s >= 60 s).
         pytest.param([CALM] * 5 + [BURST], 4, True, id="isolated-after-calm"),
         pytest.param([CALM] * 3 + [BURST], 6, False, id="calm-shorter-than-calmFor"),
+        # Calm since t=0, burst at t=60: exactly calmFor of calm is enough.
+        pytest.param([CALM] * 4 + [BURST], 4, True, id="calm-exactly-calmFor"),
         pytest.param([BURST], 6, False, id="first-decision-no-evidence"),
         pytest.param([CALM] * 5 + [BURST, BURST], 6, False, id="still-there-next-scrape"),
         pytest.param([CALM] * 5 + [BURST, CALM, CALM, BURST], 6, False, id="recurs-within-calmFor"),
@@ -103,6 +105,16 @@ def test_a_gap_between_decisions_longer_than_stale_after_ends_the_calm() -> None
     _drive(driver, [CALM] * 5)
     driver.at(120, current=3, ready=3, queue=CALM)
     assert driver.at(15, current=3, ready=3, queue=BURST).replicas == 6
+
+
+def test_a_gap_of_exactly_stale_after_keeps_the_calm() -> None:
+    """Calm at t = 0..60, the next decision 30 s later (staleAfter, not longer): the
+    stretch goes on from t = 0, so a burst at t = 105 is isolated."""
+    driver = Driver(_policy())
+    _drive(driver, [CALM] * 5)
+    driver.at(30, current=3, ready=3, queue=CALM)
+    assert driver.at(15, current=3, ready=3, queue=BURST).replicas == 4
+    assert ReasonCode.ISOLATED_BURST in codes(driver.decisions[-1])
 
 
 def test_no_snapshot_ends_the_calm() -> None:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from autoscaler.engine import EngineState, ReasonCode, decide
+from autoscaler.policy.model import ScalingPolicy
 from autoscaler.signals import Signal
 from autoscaler.snapshot import GroupStatus
 from tests.engine.factories import T0, Driver, codes, make_policy, snapshot
@@ -21,28 +22,34 @@ TOKENS = {"type": "tokenThroughput", "tokens": "generation", "capacityPerGroup":
 
 
 @pytest.mark.parametrize(
-    ("values", "aggregates", "replicas", "driver"),
+    ("values", "aggregates", "replicas", "demand", "driver"),
     [
-        ({"queue": [10, 10], "kv": [0.9, 0.9]}, None, 4, "kvCacheUtilization"),  # 2 vs 3.6
-        ({"queue": [50, 10], "kv": [0.5, 0.5]}, None, 6, "queueDepth"),  # 6 vs 2
+        ({"queue": [10, 10], "kv": [0.9, 0.9]}, None, 4, 3.6, "kvCacheUtilization"),  # 2 vs 3.6
+        ({"queue": [50, 10], "kv": [0.5, 0.5]}, None, 6, 6.0, "queueDepth"),  # 6 vs 2
         (
             {"queue": [0, 0], "kv": [0.1, 0.1], "generation": [2000, 2000]},
             None,
             5,  # 4000 / 800 = 5 groups
+            5.0,
             "tokenThroughput/generation",
         ),
-        ({"queue": [0, 0], "kv": [0.1, 0.1]}, {"ttftSeconds": 9.0}, 6, "ttft"),  # 2 * 9 / 3
+        ({"queue": [0, 0], "kv": [0.1, 0.1]}, {"ttftSeconds": 9.0}, 6, 6.0, "ttft"),  # 2 * 9 / 3
         # 2 ready * 3.5 s / 1 s = 7; the TTFT of 4 s (2 * 4 / 3 = 2.7) is the lower one.
         (
             {"queue": [0, 0], "kv": [0.1, 0.1]},
             {"ttftSeconds": 4.0, "queueWaitSeconds": 3.5},
             7,
+            7.0,
             "queueWait",
         ),
+        # A tie (20 / 10 = 2.0 groups, 2 x 0.5 / 0.5 = 2.0 groups): the first in policy order.
+        ({"queue": [10, 10], "kv": [0.5, 0.5]}, None, 2, 2.0, "queueDepth"),
+        # No load on any signal: 0 groups needed (a demand of 0, not 1), min 1.
+        ({"queue": [0, 0], "kv": [0.0, 0.0], "generation": [0, 0]}, None, 1, 0.0, "queueDepth"),
     ],
 )
 def test_largest_proposal_wins_and_names_the_driver(
-    values: dict[str, list[float]], aggregates: Any, replicas: int, driver: str
+    values: dict[str, list[float]], aggregates: Any, replicas: int, demand: float, driver: str
 ) -> None:
     policy = make_policy(
         signals=[
@@ -55,6 +62,8 @@ def test_largest_proposal_wins_and_names_the_driver(
     )
     decision = Driver(policy).at(0, aggregates=aggregates, **values)
     assert decision.replicas == replicas
+    # The demand is the largest need of any signal, whichever signal drives.
+    assert decision.demand == pytest.approx(demand)
     assert decision.driver == driver
     assert codes(decision)[0] == ReasonCode.SIGNAL
     assert decision.reasons[0].message.startswith(driver)
@@ -71,14 +80,18 @@ def test_starting_groups_count_as_capacity() -> None:
     assert decision.replicas == 6
 
 
-def test_forecast_sizes_scale_up_for_the_load_one_cold_start_ahead() -> None:
-    policy = make_policy(
+def _forecasting() -> ScalingPolicy:
+    """A queue policy with the forecast on: 5-minute lookback and cold start."""
+    return make_policy(
         signals=[QUEUE],
         tolerance=0.2,
         coldStart={"expected": "5m", "learn": False},
         scaleUp={"forecast": {"enabled": True, "lookback": "5m", "maxGrowth": 2.0}},
     )
-    driver = Driver(policy)
+
+
+def test_forecast_sizes_scale_up_for_the_load_one_cold_start_ahead() -> None:
+    driver = Driver(_forecasting())
     # 3 groups; waiting requests grow from 20 to 30 over 300 s (demand 2.0 -> 3.0 groups).
     for step in range(11):
         decision = driver.at(0 if step == 0 else 30, current=3, queue=[(20 + step) / 3] * 3)
@@ -88,6 +101,18 @@ def test_forecast_sizes_scale_up_for_the_load_one_cold_start_ahead() -> None:
     assert decision.replicas == 4
     assert decision.driver == "forecast"
     assert ReasonCode.FORECAST in codes(decision)
+
+
+def test_a_forecast_that_needs_no_more_groups_does_not_drive() -> None:
+    driver = Driver(_forecasting())
+    # 3 groups; demand rises from 2.0 to 2.5 groups over 300 s: 2.5 + 0.5 = 3.0 groups in
+    # one cold start, which the 3 running already cover: the signal drives, not the forecast.
+    for step in range(11):
+        decision = driver.at(0 if step == 0 else 30, current=3, queue=[(20 + step / 2) / 3] * 3)
+    assert decision.forecast == pytest.approx(3.0)
+    assert decision.replicas == 3
+    assert decision.driver == "queueDepth"
+    assert ReasonCode.FORECAST not in codes(decision)
 
 
 def test_forecast_ignores_the_rate_window_warm_up() -> None:
@@ -405,6 +430,7 @@ def test_a_latency_only_policy_reads_idle_leaders_as_zero_demand() -> None:
     policy = make_policy(signals=[{"type": "ttft", "targetSeconds": 1}])
     decision = Driver(policy).at(0, queue=[0] * 4, running=[0] * 4)
     assert decision.replicas == 1
+    assert decision.demand == 0.0  # zero demand, raised to min 1 by the bounds alone
     assert "ttft: no request in the window -> 0 groups needed" in decision.explain()
 
 

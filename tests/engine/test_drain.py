@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from autoscaler.engine import EngineState, ReasonCode, decide
-from autoscaler.engine.drain import drain_view
+from autoscaler.engine.drain import MAX_DRAINED_GROUPS, destination, drain_view
 from autoscaler.signals import Signal
 from autoscaler.snapshot import GroupStatus, LwsSnapshot, group_index, leader_pod_name
 from tests.engine.factories import (
@@ -272,9 +272,10 @@ def test_a_starting_group_below_the_leaving_ones_stays_starting_in_the_view() ->
     state = EngineState(draining=(("model-3", T0 - 15), ("model-4", T0 - 15)))
     view = drain_view(state, snap)
     assert (view.spec_replicas, view.ready_replicas, view.starting_replicas) == (3, 2, 1)
-    # Without per-group detail, the counts are all there is.
+    # Without per-group detail the counts cannot say which group is unready: the view
+    # keeps it among those staying, so that no scale-down removes it unseen.
     counts_only = drain_view(state, snapshot(T0, current=5, ready=4, starting=1, queue=[0] * 4))
-    assert (counts_only.ready_replicas, counts_only.starting_replicas) == (3, 0)
+    assert (counts_only.ready_replicas, counts_only.starting_replicas) == (2, 1)
 
 
 HOLDING_BACK: dict[str, dict[str, Any]] = {
@@ -314,3 +315,103 @@ def test_load_returning_before_the_lower_size_applies_calls_the_drain_off(holdin
     assert back.replicas is not None
     assert back.replicas >= 4
     assert back.draining == ()
+
+
+@pytest.mark.parametrize(
+    ("size", "listed"),
+    [
+        # Groups 1-17 drain; the even ones 2-16 still run a request: 8 runs, all listed.
+        (18, "2, 4, 6, 8, 10, 12, 14, 16"),
+        # Groups 1-19 drain; the even ones 2-18 are 9 runs: the first 8, then the count.
+        (20, "2, 4, 6, 8, 10, 12, 14, 16 and 1 more (9 groups)"),
+    ],
+)
+def test_a_reason_lists_the_first_eight_runs_of_busy_groups(size: int, listed: str) -> None:
+    d = Driver(make_policy(replicas={"max": 30}, **DRAIN))
+    groups = ready_groups(size, T0 - 3600)
+    first = d.at(0, groups=groups, queue=[0] * size, running=[1] * size)
+    assert first.draining == tuple(leader_pod_name("model", i) for i in range(1, size))
+    assert f"holding {size} until group(s) 1-{size - 1} finish" in first.explain()
+    # The odd groups have finished, the even ones (group 0 aside) still run a request.
+    running = [1 if i % 2 == 0 else 0 for i in range(size)]
+    second = d.at(15, groups=groups, queue=[0] * size, running=running)
+    assert second.replicas == size
+    assert f"holding {size} until group(s) {listed} finish their requests" in second.explain()
+
+
+@pytest.mark.parametrize(
+    ("pods", "current", "expected"),
+    [
+        (("model-2", "model-3"), 4, 2),
+        (("model-3", "model-2"), 4, 2),  # the lowest index, in any order
+        (("model-2", "model-3"), 3, 2),
+        # The LWS is at (or below) the lowest drained index: no drain leads anywhere.
+        (("model-2", "model-3"), 2, None),
+        (("model-2", "model-3"), 1, None),
+        (("other-2", "model-3-1"), 4, None),  # not this LWS's leaders
+        ((), 4, None),
+    ],
+)
+def test_a_drain_leads_to_its_lowest_index_until_the_lws_is_there(
+    pods: tuple[str, ...], current: int, expected: int | None
+) -> None:
+    state = EngineState(draining=tuple((pod, T0 - 15) for pod in pods))
+    snap = snapshot(T0, current=current, ready=4, groups=ready_groups(4, T0 - 3600))
+    assert destination(state, snap) == expected
+
+
+@pytest.mark.parametrize("detail", [True, False], ids=["groups", "counts-only"])
+def test_a_group_at_or_above_the_current_size_is_never_drained(detail: bool) -> None:
+    # The LWS is at 4, but group 4 (left from an earlier scale-down) is still there and
+    # ready: the LWS controller is deleting it already. A drain from 4 to 2 takes groups
+    # 2 and 3 only.
+    groups = ready_groups(5, T0 - 3600) if detail else []
+    snap = snapshot(T0, current=4, ready=5, groups=groups, queue=[4, 4, 4, 4, 0], running=[3] * 5)
+    decision, state = decide(make_policy(**DRAIN), snap, EngineState(), T0)
+    assert decision.replicas == 4
+    assert decision.draining == ("model-2", "model-3")
+    assert [pod for pod, _ in state.draining] == ["model-2", "model-3"]
+
+
+@pytest.mark.parametrize(("current", "ready"), [(2000, 1500), (1500, 2000)])
+def test_without_group_detail_a_drain_takes_at_most_its_cap_of_ready_groups(
+    current: int, ready: int
+) -> None:
+    # Counts only: the lowest 1500 indices are the ready groups below the current size
+    # (500 more still start, or 500 above it are already being deleted). The rules ask
+    # for 1; one drain takes 1000 ready groups, 500-1499, and leads to 500 first.
+    snap = snapshot(T0, current=current, ready=ready, queue=[0] * ready, running=[1] * ready)
+    decision, _ = decide(make_policy(replicas={"max": 3000}, **DRAIN), snap, EngineState(), T0)
+    assert decision.replicas == current
+    assert decision.draining == tuple(
+        leader_pod_name("model", i) for i in range(500, 500 + MAX_DRAINED_GROUPS)
+    )
+    assert (
+        f"1 asked for: at most {MAX_DRAINED_GROUPS} ready groups drain at a time, -> 500 first"
+        in decision.explain()
+    )
+
+
+def test_without_group_detail_a_smaller_drain_gives_back_the_groups_it_keeps() -> None:
+    # Counts only, 4 ready groups: 4 -> 1 drains groups 1-3. The load comes back to 1.6
+    # groups, 2 with the headroom: still a scale-down, now to 2. Group 1 stays: it
+    # leaves the drain (and serves again); groups 2 and 3 keep their drain's start.
+    d = Driver(make_policy(**DRAIN))
+    first = d.at(0, queue=[0] * 4, running=[1] * 4)
+    assert first.draining == ("model-1", "model-2", "model-3")
+    began = d.now
+    second = d.at(15, queue=[4] * 4, running=[1] * 4)
+    assert second.replicas == 4
+    assert second.draining == ("model-2", "model-3")
+    assert d.state.draining == (("model-2", began), ("model-3", began))
+
+
+def test_without_group_detail_a_group_removed_by_the_last_drain_is_not_drained_again() -> None:
+    # Group 3's drain completed: the LWS is at 3, its leader still remembered. Idle, the
+    # rules ask for 1: the new drain takes groups 1 and 2, not group 3, which is gone.
+    state = EngineState(draining=(("model-3", T0 - 30),))
+    snap = snapshot(T0, current=3, queue=[0] * 3, running=[1] * 3)
+    decision, after = decide(make_policy(**DRAIN), snap, state, T0)
+    assert decision.replicas == 3
+    assert decision.draining == ("model-1", "model-2")
+    assert after.draining == (("model-1", T0), ("model-2", T0))

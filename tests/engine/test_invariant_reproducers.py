@@ -189,3 +189,21 @@ def test_without_group_detail_a_drained_group_is_not_removed_unseen() -> None:
     after = d.at(15, current=4, ready=3, starting=1, queue=[7, 6, 6], running=[1, 1, 1])
     assert after.replicas == 4
     assert after.draining == ("model-3",)
+
+
+def test_without_group_detail_a_drain_never_leaves_only_a_crashed_group() -> None:
+    """docs/engine.md §4: a scale-down never removes a starting group, and without group
+    detail the counts cannot say which group is the unready one, so no scale-down goes
+    deeper while one is unready. Found by ``test_rules_hold_in_a_closed_loop``: counts
+    only, 4 ready groups, queues 7, 6, 6, 6 (3 groups with the headroom): t=0 group 3
+    drains. t=15 group 0 crashes (ready 3 of 4, its leader silent) and the queues are
+    empty. The drain's view of the LWS read 3 ready of 3 (the crashed group was taken
+    for the leaving one), so the rules went on to 1 and drained groups 1 and 2 as well:
+    the one group left would have been group 0, not serving. Now the drain stays at
+    group 3 (the view keeps the unready group: 3 created, 2 ready, 1 starting)."""
+    d = Driver(make_policy(scaleDown=DRAIN))
+    first = d.at(0, queue=[7, 6, 6, 6], running=[1, 1, 1, 1])
+    assert (first.replicas, first.draining) == (4, ("model-3",))
+    after = d.at(15, current=4, ready=3, starting=1, queue=[None, 0, 0, 0], running=[None, 1, 1, 1])
+    assert after.draining == ("model-3",)
+    assert after.replicas == 4

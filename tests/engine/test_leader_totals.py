@@ -86,12 +86,22 @@ def test_kv_bad_samples_are_missing_never_zero(bad: Sample) -> None:
     assert proposal.needed is None
 
 
-def test_small_clock_skew_is_tolerated() -> None:
+@pytest.mark.parametrize("skew", [10.0, 30.0])
+def test_small_clock_skew_is_tolerated(skew: float) -> None:
     policy = make_policy(signals=[QUEUE])
-    snap = _with_first_leader(snapshot(T0, queue=[0]), Signal.QUEUE_DEPTH, Sample(30, T0 + 10))
+    sample = Sample(30, T0 + skew)
+    snap = _with_first_leader(snapshot(T0, queue=[0]), Signal.QUEUE_DEPTH, sample)
     (proposal,) = propose(policy.spec, snap, T0)
     assert proposal.status is SignalStatus.OK
     assert proposal.needed == pytest.approx(3.0)
+
+
+def test_a_kv_utilisation_of_exactly_one_is_load_not_a_unit_mistake() -> None:
+    # Full (1.0) is the largest plausible fraction: it counts, 1.0 / 0.8 = 1.25 groups.
+    policy = make_policy(signals=[{"type": "kvCacheUtilization", "target": 0.8}])
+    (proposal,) = propose(policy.spec, snapshot(T0, kv=[1.0]), T0)
+    assert proposal.status is SignalStatus.OK
+    assert proposal.needed == pytest.approx(1.25)
 
 
 def test_samples_older_than_stale_after_are_stale() -> None:
@@ -165,6 +175,7 @@ def test_a_silent_newcomer_adds_no_token_rate(
         # 30 s since it became ready read 2000 tokens/s (its backlog): counted as
         # 2000 x 30/120 = 500, so 4100 tokens/s, 4.1 groups, not 5.6.
         (30.0, 4.1),
+        (0.0, 3.6),  # ready this very second: none of its rate is spread over the window
         (90.0, 3.6 + 1.5),  # 2000 x 90/120 = 1500
         (120.0, 5.6),  # a full window: counted as it reads
         (600.0, 5.6),

@@ -9,8 +9,8 @@ import pytest
 
 from autoscaler.engine import ReasonCode, SignalStatus
 from autoscaler.signals import Signal
-from autoscaler.snapshot import LwsSnapshot, Sample
-from tests.engine.factories import KEY, Driver, codes, make_policy
+from autoscaler.snapshot import GroupStatus, LwsSnapshot, Sample
+from tests.engine.factories import KEY, T0, Driver, codes, make_policy
 
 QUEUE = {"type": "queueDepth", "targetPerGroup": 10}
 
@@ -130,27 +130,42 @@ def test_a_huge_value_is_capped_by_max_and_the_step_limit() -> None:
 
 
 STZ = {"enabled": True, "idleAfter": 0, "activation": {"query": "x"}}
+# One idle group and a gateway that answers 0: with idleAfter 0, 1 -> 0 at once.
+IDLE_AT_ONE = {"queue": [0], "running": [0], "aggregates": {Signal.ACTIVATION: 0.0}}
 
 
 @pytest.mark.parametrize(
-    ("before", "data", "after", "held"),
+    ("before", "data", "recommended", "after", "held"),
     [
         # Recommended 10 under max 10; reloaded with max 4, the hold says 4, not 10.
-        ({"replicas": {"max": 10}}, {"queue": [80] * 8}, {"replicas": {"max": 4}}, 4),
+        ({"replicas": {"max": 10}}, {"queue": [80] * 8}, 10, {"replicas": {"max": 4}}, 4),
         # Recommended 1 under min 1; reloaded with min 3: 3.
-        ({}, {"queue": [0]}, {"replicas": {"min": 3}}, 3),
+        ({}, {"queue": [0]}, 1, {"replicas": {"min": 3}}, 3),
         # Scaled to zero; reloaded with scale-to-zero off, 0 is no size to hold: min.
-        ({"scaleToZero": STZ}, {"queue": [0], "running": [0]}, {}, 1),
-        ({"scaleToZero": STZ}, {"queue": [0], "running": [0]}, {"replicas": {"min": 2}}, 2),
+        ({"scaleToZero": STZ}, IDLE_AT_ONE, 0, {}, 1),
+        ({"scaleToZero": STZ}, IDLE_AT_ONE, 0, {"replicas": {"min": 2}}, 2),
+        # Scale-to-zero still on: 0 is a size the policy allows, held as it is, not
+        # raised to min 2.
+        ({"scaleToZero": STZ}, IDLE_AT_ONE, 0, {"scaleToZero": STZ, "replicas": {"min": 2}}, 0),
     ],
-    ids=["max-lowered", "min-raised", "zero-then-stz-off", "zero-then-stz-off-min-2"],
+    ids=[
+        "max-lowered",
+        "min-raised",
+        "zero-then-stz-off",
+        "zero-then-stz-off-min-2",
+        "zero-stz-still-on",
+    ],
 )
 def test_the_hold_stays_within_the_bounds_of_a_reloaded_policy(
-    before: dict[str, Any], data: dict[str, Any], after: dict[str, Any], held: int
+    before: dict[str, Any],
+    data: dict[str, Any],
+    recommended: int,
+    after: dict[str, Any],
+    held: int,
 ) -> None:
     # The engine state outlives a policy reload; the last good value may not fit.
     driver = Driver(make_policy(**before))
-    driver.at(0, **data)
+    assert driver.at(0, **data).replicas == recommended
     driver.policy = make_policy(**after)
     decision = driver.step(None, advance=15)
     assert (decision.replicas, codes(decision)) == (held, [ReasonCode.HOLD])
@@ -244,3 +259,37 @@ def test_a_latency_only_policy_scales_to_zero_when_idle() -> None:
     assert driver.at(30, queue=[0], running=[0], **quiet).replicas == 1
     zero = driver.at(30, queue=[0], running=[0], **quiet)
     assert (zero.replicas, zero.driver) == (0, "scaleToZero")
+
+
+def test_a_failed_scrape_after_a_start_is_given_up_holds_zero() -> None:
+    """A start given up (``wait_for_leaders``) is a recommendation of 0 like any other:
+    a scrape that fails before the HPA applies it holds 0, not the 1 still starting."""
+    stz = {"enabled": True, "idleAfter": "1m", "activation": {"query": "x", "threshold": 0.5}}
+    driver = Driver(make_policy(signals=[QUEUE], scaleToZero=stz))
+    assert driver.at(0, current=0, ready=0, aggregates={Signal.ACTIVATION: 3.0}).replicas == 1
+    unready: dict[str, Any] = {
+        "current": 1,
+        "ready": 0,
+        "starting": 1,
+        "groups": [GroupStatus(0, driver.now, None)],
+        "aggregates": {Signal.ACTIVATION: 0.0},
+    }
+    # Quiet from t = 15 s; patience max(idleAfter 1m, 2 x the 5m cold start) = 600 s:
+    # given up at t = 615 s, the 41st decision.
+    sizes = [driver.at(15, **unready).replicas for _ in range(41)]
+    assert sizes == [1] * 40 + [0]
+    held = driver.step(None, advance=15)
+    assert (held.replicas, codes(held)) == (0, [ReasonCode.HOLD])
+
+
+def test_a_leader_with_only_stale_samples_is_a_silent_one() -> None:
+    """``silent_groups`` counts usable samples, not samples: a leader whose every gauge
+    is two minutes old (``staleAfter`` 1m) reported nothing, and its group may be serving
+    what no TTFT quantile saw. No scale-down, as with a leader that sent nothing."""
+    fresh = {Signal.QUEUE_DEPTH: Sample(0.0, T0), Signal.RUNNING: Sample(0.0, T0)}
+    stale = {Signal.QUEUE_DEPTH: Sample(0.0, T0 - 120), Signal.RUNNING: Sample(0.0, T0 - 120)}
+    snap = LwsSnapshot(KEY, T0, 3, 3, 3, leaders={"0": fresh, "1": fresh, "2": stale})
+    decision = Driver(make_policy(signals=[TTFT], metrics={"staleAfter": "1m"})).step(snap)
+    assert decision.replicas == 3
+    assert ReasonCode.PARTIAL_DATA in codes(decision)
+    assert "1 of 3 ready groups' leaders did not report" in decision.explain()

@@ -240,3 +240,39 @@ def test_a_completed_pause_drain_keeps_its_leaders_out_while_the_source_is_blind
         assert blind.replicas == 4
         assert blind.draining == ("model-4", "model-5")
         assert R.NO_RECOMMENDATION not in codes(blind)
+
+
+@pytest.mark.parametrize(
+    ("spec", "value", "says"),
+    [
+        ({}, "6", ": 6; the rules"),
+        ({}, "10", ": 10; the rules"),  # replicas.max itself is within the bounds
+        ({}, "25", ": 10 (25 is outside [1, 10]: replicas.max); the rules"),
+        ({"replicas": {"min": 2}}, "2", ": 2; the rules"),
+        ({"replicas": {"min": 2}}, "0", ": 2 (0 is outside [2, 10]: the policy's lowest size)"),
+        ({"scaleToZero": TO_ZERO}, "0", ": 0; the rules"),
+    ],
+)
+def test_a_pause_outside_the_bounds_says_which_bound_it_met(
+    spec: dict[str, Any], value: str, says: str
+) -> None:
+    decision = Driver(make_policy(**spec)).step(paused(busy(T0, 4, queue=20.0), value))
+    (message,) = [r.message for r in decision.reasons if r.code is R.PAUSED]
+    assert message.startswith(f'autoscaling paused by {PAUSED_REPLICAS_ANNOTATION}="{value}"')
+    assert says in message
+
+
+@pytest.mark.parametrize(
+    ("value", "quoted"),
+    [
+        ("4", '"4"'),
+        (" 5 ", '" 5 "'),
+        ("vier", '"vier"'),
+        ("²", '"²"'),  # a superscript two is no group count: shown as the operator wrote it
+        ('"3"', '"\\"3\\""'),
+    ],
+)
+def test_the_reason_names_the_annotation_as_written(value: str, quoted: str) -> None:
+    decision = Driver(make_policy()).step(paused(busy(T0, 4, queue=20.0), value))
+    (message,) = [r.message for r in decision.reasons if r.code is R.PAUSED]
+    assert message.startswith(f"autoscaling paused by {PAUSED_REPLICAS_ANNOTATION}={quoted}: ")

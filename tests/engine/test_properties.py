@@ -41,6 +41,7 @@ from autoscaler.policy.model import ScalingPolicy
 from autoscaler.signals import Signal
 from autoscaler.snapshot import GroupStatus, LwsSnapshot, Sample, group_index
 from tests.engine.factories import KEY, T0, make_policy
+from tests.support.examples import examples
 
 QUEUE_TARGET = 10.0
 STALE_AFTER = 60.0
@@ -278,7 +279,7 @@ def _queue_above_target(
     return total / groups > QUEUE_TARGET
 
 
-@settings(max_examples=250, deadline=None)
+@settings(max_examples=examples(250), deadline=None)
 @given(policy=policies(), steps=sequences())
 def test_invariants_hold_over_random_sequences(policy: ScalingPolicy, steps: list[Step]) -> None:
     bounds, stz = policy.spec.replicas, policy.spec.scale_to_zero
@@ -303,8 +304,12 @@ def test_invariants_hold_over_random_sequences(policy: ScalingPolicy, steps: lis
         # A schedule's floor raises whatever the rules below give (docs/engine.md §8).
         scheduled = floor_at(policy.spec, step.now, decision.cold_start_seconds).groups
 
-        def raised(value: int) -> int:
-            return max(value, scheduled)  # noqa: B023 (used within this iteration)
+        def raised(value: int, floor: int = scheduled) -> int:
+            if value == 0 and floor:
+                # Kept from zero, or woken from it, the LWS serves with replicas.min at
+                # least (docs/engine.md §8, ``schedule.raise_to_floor``).
+                return max(floor, bounds.min)
+            return max(value, floor)
 
         if rec is not None and scheduled:
             assert rec >= scheduled
@@ -392,7 +397,7 @@ def test_the_draws_reach_the_rules_the_invariants_check(code: ReasonCode) -> Non
     assert find(drawn, bool, settings=quick, random=random.Random(20261125))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(policy=policies(), steps=sequences())
 def test_same_inputs_same_outputs_including_a_replayed_sequence(
     policy: ScalingPolicy, steps: list[Step]
@@ -406,7 +411,7 @@ def test_same_inputs_same_outputs_including_a_replayed_sequence(
         state = next_state
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(policy=policies(), steps=sequences())
 def test_isolated_burst_is_limited_only_after_observed_calm(
     policy: ScalingPolicy, steps: list[Step]
@@ -503,7 +508,7 @@ def extreme_snapshots(draw: st.DrawFn, now: float) -> LwsSnapshot:
     return LwsSnapshot(KEY, now, current, ready, ready, groups, leaders, aggregates)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(policy=extreme_policies(), data=st.data())
 def test_absurd_values_never_raise_and_stay_within_bounds(
     policy: ScalingPolicy, data: st.DataObject

@@ -12,8 +12,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autoscaler.engine.decision import SignalProposal, SignalStatus
-from autoscaler.engine.proposals import lowest_since, propose, propose_with_history
+from autoscaler.engine.decision import SignalProposal, SignalStatus, make_proposal
+from autoscaler.engine.proposals import (
+    STARTING,
+    Holds,
+    backlog_holds,
+    backlog_message,
+    held_while_starting,
+    lowest_since,
+    propose,
+    propose_with_history,
+)
+from autoscaler.engine.state import EngineState
 from autoscaler.signals import Signal
 from autoscaler.snapshot import GroupStatus, LwsSnapshot, Sample
 from tests.engine.factories import T0, make_policy, snapshot
@@ -158,6 +168,7 @@ def test_latency_without_requests_is_no_traffic_not_zero(kind: str) -> None:
         ((), 30.0, 120.0, 120.0),  # no earlier decision: the current total alone
         (((T0 - 15, 0.0),), 0.0, 120.0, 120.0),  # 0 s: the current total alone
         (((T0 + 15, 0.0),), 30.0, 120.0, 120.0),  # a future entry (clock went back)
+        (((T0, 0.0),), 30.0, 120.0, 0.0),  # the window is closed at now: an entry at now counts
     ],
 )
 def test_lowest_since_takes_the_lowest_total_of_the_window(
@@ -372,3 +383,57 @@ def test_a_latency_quantile_without_a_ready_group_is_missing() -> None:
     (latency,) = propose(policy.spec, snap, T0)
     assert latency.status is SignalStatus.MISSING
     assert latency.replicas is None
+
+
+@pytest.mark.parametrize("interval", [None, 0.0])
+def test_a_stretch_of_one_decision_of_unknown_interval_holds_nothing(
+    interval: float | None,
+) -> None:
+    # The first decisions of a server: one saw no group serving (every group unready),
+    # and no interval between decisions is known yet, so the stretch measures 0 s: no
+    # backlog, so neither the queue nor the latency guards are held (the guards' rate
+    # window comes on top of a stretch that holds, not of one that holds nothing).
+    serving = snapshot(T0, queue=[100] * 4)
+    state = EngineState(unserved_since=T0 - 15, rates_from=T0 - 15, interval=interval)
+    assert backlog_holds(serving, state, T0, 300.0, 120.0) == Holds()
+
+
+@pytest.mark.parametrize(
+    ("holds", "held"),
+    [
+        (Holds(), set()),
+        (Holds(queue=True), {"queueDepth"}),
+        # After a wake's stretch the queue's hold ends a rate window before the latency
+        # guards': the guards alone are held then.
+        (Holds(latency=True), {"queueWait"}),
+        (STARTING, {"queueDepth", "queueWait"}),
+    ],
+    ids=["nothing", "queue-only", "latency-only", "starting"],
+)
+def test_only_signals_with_hold_while_starting_are_held_and_only_by_their_own_hold(
+    holds: Holds, held: set[str]
+) -> None:
+    policy = make_policy(
+        signals=[
+            {**QUEUE, "holdWhileStarting": True},
+            {"type": "queueWait", "targetSeconds": 1, "holdWhileStarting": True},
+            {"type": "ttft", "targetSeconds": 2},  # never held: the option is off
+        ]
+    )
+    assert held_while_starting(policy.spec, holds) == held
+
+
+def test_the_backlog_message_names_only_the_held_signals_above_the_groups_that_exist() -> None:
+    ok = SignalStatus.OK
+    # 4 groups exist. The queue is not held (its option is off): its 30 groups' worth
+    # orders through the rules, and is no wake backlog.
+    queue = make_proposal("queueDepth", ok, 10.0, 75.0, 30.0, 30, 4)
+    # Needing exactly the 4 that exist is no backlog either.
+    calm_wait = make_proposal("queueWait", ok, 1.0, 1.0, 4.0, 4, 4)
+    long_wait = make_proposal("queueWait", ok, 1.0, 5.0, 20.0, 20, 4)
+    held = frozenset({"queueWait"})
+    assert backlog_message((queue, calm_wait), held, 4) is None
+    message = backlog_message((queue, long_wait), held, 4)
+    assert message is not None
+    assert message.startswith("queueWait needs 20.00, held at the 4 group(s) there")
+    assert "queueDepth" not in message

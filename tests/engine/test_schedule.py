@@ -282,3 +282,69 @@ def test_a_floor_under_min_keeps_an_lws_from_zero_and_wakes_it_to_min() -> None:
     assert woken.replicas == 2
     assert woken.reasons[-1].message.endswith("at least 1 (was 0): replicas.min 2")
     assert R.AT_ZERO not in codes(woken)  # overruled, and said so by the floor
+
+
+@pytest.mark.parametrize(
+    ("prewarm", "at", "groups", "says"),
+    [
+        # Without prewarm the floor begins at the start itself (08:00 Paris, 07:00 UTC).
+        (False, "2026-11-23 06:59:59", 0, ""),
+        (False, "2026-11-23 07:00:00", 4, "20:00 Europe/Paris): at least 4"),
+        # Prewarmed one cold start (5 minutes) early; at the start it is no longer ahead.
+        (True, "2026-11-23 06:54:59", 0, ""),
+        (True, "2026-11-23 06:55:00", 4, "prewarmed 5m ahead of its start): at least 4"),
+        (True, "2026-11-23 07:00:00", 4, "20:00 Europe/Paris): at least 4"),
+    ],
+)
+def test_the_floor_begins_at_the_start_or_one_cold_start_before_with_prewarm(
+    prewarm: bool, at: str, groups: int, says: str
+) -> None:
+    spec = make_policy(schedules=[office(prewarm=prewarm)]).spec
+    floor = floor_at(spec, utc(at), cold=300)
+    assert floor.groups == groups
+    assert floor.message.endswith(says)
+
+
+def test_a_hold_already_at_the_floor_stays_the_holds() -> None:
+    hold = {"holdFor": "1m", "then": "noRecommendation"}
+    d = Driver(make_policy(missingMetrics=hold), now=MONDAY_NOON)
+    assert d.step(busy(d.now, 3, queue=10.0)).replicas == 3  # 3 groups' worth
+    d.policy = make_policy(missingMetrics=hold, schedules=[office(minReplicas=3)])
+    held = d.step(None, advance=15)
+    assert held.replicas == 3
+    assert held.driver == "hold"
+    assert codes(held) == [R.HOLD]
+
+
+@pytest.mark.parametrize(
+    ("low", "floor", "says"),
+    [
+        (2, 1, "at least 1 (was 0): replicas.min 2"),  # under min: woken to min
+        (2, 2, "at least 2 (was 0)"),  # the floor is min itself: nothing to add
+        (1, 3, "at least 3 (was 0)"),
+    ],
+)
+def test_a_wake_from_zero_by_a_floor_says_when_replicas_min_raised_it(
+    low: int, floor: int, says: str
+) -> None:
+    from autoscaler.signals import Signal
+
+    stz = {**SCALE_TO_ZERO, "replicas": {"min": low, "max": 10}}
+    d = Driver(make_policy(schedules=[office(minReplicas=floor)], **stz), now=MONDAY_NOON)
+    woken = d.step(snapshot(d.now, current=0, ready=0, aggregates={Signal.ACTIVATION: 0.0}))
+    assert woken.replicas == max(low, floor)
+    assert woken.reasons[-1].message.endswith(says)
+
+
+def test_a_wake_by_a_floor_is_the_recommendation_a_blind_hold_keeps() -> None:
+    """Woken from zero by a floor of 2: 2 is the last recommendation made on data, so
+    when the source then goes blind the hold keeps 2, also once the schedule is gone."""
+    from autoscaler.signals import Signal
+
+    d = Driver(make_policy(schedules=[office(minReplicas=2)], **SCALE_TO_ZERO), now=MONDAY_NOON)
+    woken = d.step(snapshot(d.now, current=0, ready=0, aggregates={Signal.ACTIVATION: 0.0}))
+    assert woken.replicas == 2
+    assert d.state.last_good == (d.now, 2)
+    d.policy = make_policy(**SCALE_TO_ZERO)  # the schedule removed
+    held = d.step(None, advance=15)
+    assert (held.replicas, held.driver) == (2, "hold")

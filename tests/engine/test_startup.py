@@ -64,6 +64,7 @@ def test_learning_off_keeps_expected_and_state() -> None:
         (T0, T0),  # zero: a status glitch, not a start
         (T0, T0 - 5),  # ready before created: clock skew between sources
         (T0, T0 + 5 * 3600),  # five hours: an outage (image pull loop), not a cold start
+        (T0, T0 + 4 * 3600 + 1),  # the limit is 4 hours: one second over is an outage too
     ],
 )
 def test_implausible_start_durations_are_ignored(created: float, ready: float) -> None:
@@ -283,6 +284,11 @@ def test_a_slow_start_is_not_protected_from_a_scale_down_the_load_allows() -> No
         ((300.0, 310.0, 10_800.0), 307.5),
         # A warm node cache, then a cold one: ordinary spread, all kept (p75 210 s).
         ((60.0, 120.0, 300.0), 210.0),
+        # The limit is 4x the median (310 s): 1,300 s is over 1,240 s and left out ...
+        ((300.0, 310.0, 1300.0), 307.5),
+        # ... but one of exactly 4x is kept, beside the 5,000 s outlier: p75 of (300, 310,
+        # 1,240) = 310 + 0.5 x 930.
+        ((300.0, 310.0, 1240.0, 5000.0), 775.0),
         # A real change of pace, once it makes the majority: all kept.
         ((300.0, 1500.0, 1500.0), 1500.0),
         # The lower median of an even count: one outlier of two cannot pull it up.

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from autoscaler.engine import EngineState, ReasonCode
-from autoscaler.engine.state import append_window, rebased
+from autoscaler.engine.state import (
+    append_window,
+    no_group_served_last,
+    rebased,
+    unobserved_gap,
+    within,
+)
 from tests.engine.factories import T0, Driver, codes, make_policy, ready_groups
 
 STEP_BACK = 3600.0
@@ -14,6 +20,55 @@ STEP_BACK = 3600.0
 def test_append_window_drops_entries_after_now_and_older_than_the_window() -> None:
     history = ((T0 - 120, 1), (T0 - 30, 2), (T0 + 60, 9))
     assert append_window(history, T0, 3, 60.0) == ((T0 - 30, 2), (T0, 3))
+
+
+@pytest.mark.parametrize(
+    ("stamps", "kept"),
+    [
+        ((), ()),
+        # An entry exactly ``keep_seconds`` old is not older than the window: it stays.
+        ((T0 - 60, T0 - 30), (T0 - 60, T0 - 30)),
+        ((T0 - 61, T0 - 30), (T0 - 30,)),
+        ((T0 - 61,), ()),
+        ((T0 - 90, T0 - 60, T0 - 30), (T0 - 60, T0 - 30)),
+        ((T0 - 90, T0 - 75, T0 - 30), (T0 - 30,)),
+        ((T0 - 90, T0 - 75, T0 - 61, T0), (T0,)),
+    ],
+)
+def test_append_window_keeps_the_entries_at_most_keep_seconds_old(
+    stamps: tuple[float, ...], kept: tuple[float, ...]
+) -> None:
+    history = tuple((stamp, i) for i, stamp in enumerate(stamps))
+    after = append_window(history, T0, -1, 60.0)
+    assert after == (*((stamp, i) for i, stamp in enumerate(stamps) if stamp in kept), (T0, -1))
+
+
+def test_within_counts_the_window_inclusively_and_never_the_future() -> None:
+    history = ((T0 - 61, 1), (T0 - 60, 2), (T0 - 30, 3), (T0, 4), (T0 + 10, 5))
+    assert within(history, T0, 60.0) == [2, 3, 4]
+    assert within(history[:4], T0, 60.0) == [2, 3, 4]
+
+
+@pytest.mark.parametrize(
+    ("decided_at", "interval", "now", "gap"),
+    [
+        (None, None, T0, True),  # no decision yet
+        # ``staleAfter`` 60 s, no interval known yet: over 60 s is a gap.
+        (T0, None, T0 + 60, False),
+        (T0, None, T0 + 61, True),
+        # A loop on a 75 s cycle: one cycle that overran to 2 x 75 s is no gap.
+        (T0, 75.0, T0 + 150, False),
+        (T0, 75.0, T0 + 151, True),
+        # A short usual interval: ``staleAfter`` still applies.
+        (T0, 15.0, T0 + 60, False),
+        (T0, 15.0, T0 + 61, True),
+    ],
+)
+def test_unobserved_gap_is_longer_than_stale_after_and_twice_the_interval(
+    decided_at: float | None, interval: float | None, now: float, gap: bool
+) -> None:
+    state = EngineState(decided_at=decided_at, interval=interval)
+    assert unobserved_gap(state, now, 60.0) is gap
 
 
 def test_a_state_in_the_past_is_returned_as_it_is() -> None:
@@ -54,12 +109,16 @@ def test_any_step_back_ends_the_observation_stretch() -> None:
     assert after.decided_at == T0
 
 
-def test_a_calm_stretch_begun_before_the_step_back_keeps_its_start() -> None:
+@pytest.mark.parametrize(("start", "kept"), [(T0 - 90, True), (T0, True), (T0 + 1, False)])
+def test_a_calm_stretch_begun_before_the_step_back_keeps_its_start(
+    start: float, kept: bool
+) -> None:
     """Calm observed from T0 - 90 to T0 + 20, the clock stepped back to T0: the stretch
     keeps its start and now counts 90 s of calm, less than the 110 s observed (the
-    cautious side for ``isolatedBurst``, which limits only after ``calmFor``)."""
-    state = EngineState(queue_calm=(T0 - 90, T0 + 20), decided_at=T0 + 20)
-    assert rebased(state, T0).queue_calm == (T0 - 90, T0 + 20)
+    cautious side for ``isolatedBurst``, which limits only after ``calmFor``). One begun
+    at T0 began no later than now and is kept too; one begun after now is no calm."""
+    state = EngineState(queue_calm=(start, T0 + 20), decided_at=T0 + 20)
+    assert rebased(state, T0).queue_calm == ((start, T0 + 20) if kept else None)
 
 
 def test_a_drain_begun_before_the_clock_stepped_back_still_times_out() -> None:
@@ -96,3 +155,30 @@ def test_the_down_window_is_observed_anew_after_the_clock_stepped_back(window: f
     first_down = next(i for i, d in enumerate(decisions) if d.replicas == 1)
     # One window after the step (not an hour later, when the clock catches up).
     assert (first_down + 1) * 15 == pytest.approx(window + 15, abs=15)
+
+
+def test_equal_states_compare_and_hash_equal() -> None:
+    def state() -> EngineState:
+        return EngineState(
+            first_seen=T0, targets=((T0, 3),), seen_starts=frozenset({(0, T0)}), draining=()
+        )
+
+    assert state() == state()
+    assert len({state(), state(), EngineState()}) == 2
+
+
+@pytest.mark.parametrize(
+    ("rates_from", "decided_at", "expected"),
+    [
+        (None, None, False),  # no decision yet
+        (None, T0, False),  # a group has served at every decision
+        (T0, T0, True),  # the last decision had no group serving
+        # No group served at T0 - 15; the decision at T0 saw one serving.
+        (T0 - 15, T0, False),
+    ],
+)
+def test_no_group_served_last_only_when_the_last_decision_stamped_rates_from(
+    rates_from: float | None, decided_at: float | None, expected: bool
+) -> None:
+    state = EngineState(rates_from=rates_from, decided_at=decided_at)
+    assert no_group_served_last(state) is expected

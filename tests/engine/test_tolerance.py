@@ -1,5 +1,6 @@
 """The tolerance band (``autoscaler/engine/tolerance.py``), through the proposals that
-use it: a dead band around the current size, headroom and spare groups on the way down."""
+use it: a dead band around the current size, headroom and spare groups on the way down;
+and ``apply_tolerance`` itself at the fleet's smallest sizes."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from autoscaler.engine.proposals import propose
+from autoscaler.engine.tolerance import apply_tolerance
 from tests.engine.factories import T0, make_policy, snapshot
 
 QUEUE = {"type": "queueDepth", "targetPerGroup": 10}
@@ -91,3 +93,30 @@ def test_zero_tolerance_follows_demand_exactly() -> None:
     policy = make_policy(signals=[QUEUE], tolerance=0.0)
     (proposal,) = propose(policy.spec, snapshot(T0, queue=[10.25] * 4), T0)
     assert proposal.replicas == 5  # 4.1 groups
+
+
+@pytest.mark.parametrize(
+    ("needed", "current", "expected"),
+    [
+        # At zero groups there is no size to keep: any demand proposes ceil(needed).
+        (2.5, 0, 3),
+        (0.0, 0, 0),
+        # One group: the band is 1 +/- 10%, as at any other size.
+        (1.05, 1, 1),
+        (0.95, 1, 1),
+        (1.15, 1, 2),  # ratio 1.15, above the band: ceil(1.15)
+        # No demand on one group proposes 0 (the bounds and scale-to-zero decide later).
+        (0.0, 1, 0),
+        # Down from one group with headroom: ceil(0.5 * 1.1) = 1, the size itself.
+        (0.5, 1, 1),
+    ],
+)
+def test_the_band_at_zero_and_one_group(needed: float, current: int, expected: int) -> None:
+    assert apply_tolerance(needed, current, 0.1) == expected
+
+
+def test_without_spare_groups_only_the_relative_headroom_applies() -> None:
+    # The docstring's example: on 3 groups, 1.6 needs ceil(1.76) = 2; spare 0.6 makes
+    # it ceil(2.2) = 3.
+    assert apply_tolerance(1.6, 3, 0.1) == 2
+    assert apply_tolerance(1.6, 3, 0.1, 0.6) == 3

@@ -245,6 +245,7 @@ def test_activity_restarts_the_hold() -> None:
     assert ReasonCode.IDLE_HOLD not in codes(busy)
     quiet = driver.at(30, queue=[0], running=[0], generation=[0])
     assert quiet.replicas == 1  # nothing to hold below min
+    assert ReasonCode.IDLE_HOLD not in codes(quiet)
 
 
 def test_a_silence_after_activity_is_held_from_its_own_start() -> None:
