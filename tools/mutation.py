@@ -107,8 +107,9 @@ def _change(tree: ast.AST, node: ast.AST, operand: int) -> str | None:
         node.value = not node.value
         return f"{not node.value} -> {node.value}"
     if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
-        node.value += 1
-        return f"{node.value - 1!r} -> {node.value!r}"
+        old_value = node.value
+        node.value = old_value + 1
+        return f"{old_value!r} -> {node.value!r}"
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _MIN_MAX:
         old_name, node.func.id = node.func.id, _MIN_MAX[node.func.id]
         return f"{old_name} -> {node.func.id}"

@@ -135,3 +135,15 @@ def test_other_signals_still_order_in_full() -> None:
     assert decision.replicas == 6
     assert decision.driver == "kvCacheUtilization"
     assert ReasonCode.ISOLATED_BURST in codes(decision)
+
+
+def test_one_group_keeps_its_calm_stretch() -> None:
+    """The calm stretch ends only at zero or without data (``decide``), not at one
+    group: 4 waiting for 75 s (0.4 groups' worth), then 30 (3 groups' worth) is an
+    isolated burst, limited to 1 + ``maxGroups`` 1 = 2 groups."""
+    driver = Driver(_policy())
+    for step in range(6):
+        driver.at(0 if step == 0 else 15, current=1, ready=1, queue=[4.0])
+    burst = driver.at(15, current=1, ready=1, queue=[30.0])
+    assert burst.replicas == 2
+    assert ReasonCode.ISOLATED_BURST in codes(burst)

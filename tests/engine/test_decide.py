@@ -466,6 +466,13 @@ def test_existing_groups_kept_while_above_target_even_if_spec_is_lower() -> None
 def test_bounds_are_applied_last() -> None:
     policy = make_policy(signals=[QUEUE], replicas={"min": 2, "max": 5})
     assert Driver(policy).at(0, queue=[100, 100]).replicas == 5
+    # From either bound and inside [2, 5] both ways: no bound moved anything.
+    within = Driver(policy).at(0, queue=[20, 20])  # 4 groups needed on 2
+    assert within.replicas == 4
+    assert ReasonCode.BOUNDS not in codes(within)
+    down = Driver(policy).at(0, queue=[6] * 5)  # 3 needed on 5: ceil(3 x 1.1) = 4 kept
+    assert down.replicas == 4
+    assert ReasonCode.BOUNDS not in codes(down)
     low = Driver(policy).at(0, current=1, queue=[0])
     assert low.replicas == 2
     assert ReasonCode.BOUNDS in codes(low)

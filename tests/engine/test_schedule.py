@@ -131,6 +131,9 @@ def test_the_floor_raises_a_lower_recommendation_and_leaves_a_higher_one() -> No
     high = d.step(busy(d.now + 15, 4, queue=20.0), advance=15)  # 8 groups needed
     assert high.replicas == 8
     assert R.SCHEDULED not in codes(high)
+    equal = d.step(busy(d.now + 15, 4, queue=10.0), advance=15)  # 4 needed: the floor itself
+    assert (equal.replicas, equal.driver) == (4, "queueDepth")
+    assert R.SCHEDULED not in codes(equal)
 
 
 def test_outside_the_window_the_rules_decide_alone() -> None:

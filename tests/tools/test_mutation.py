@@ -28,6 +28,11 @@ def _mutated(source: str) -> list[tuple[str, str]]:
             id="comparison and constant",
         ),
         pytest.param(
+            "def f(x):\n    return x * 0.1\n",
+            [("Mult -> Div", "return x / 0.1"), ("0.1 -> 1.1", "return x * 1.1")],
+            id="a float constant, named as written",
+        ),
+        pytest.param(
             "def f(a, b):\n    return a + b * 2\n",
             [
                 ("Add -> Sub", "return a - b * 2"),
