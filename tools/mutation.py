@@ -33,7 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,8 +76,9 @@ def _left_alone(tree: ast.AST) -> set[int]:
     return {id(sub) for node in nodes for sub in ast.walk(node)}
 
 
-def _drop_not(tree: ast.AST, negation: ast.UnaryOp) -> None:
+def _drop_not(tree: ast.AST, negation: ast.AST) -> None:
     """Put the operand of ``negation`` in its place, wherever ``tree`` holds it."""
+    assert isinstance(negation, ast.UnaryOp)
     for parent in ast.walk(tree):
         for field, value in ast.iter_fields(parent):
             if value is negation:
@@ -86,37 +87,39 @@ def _drop_not(tree: ast.AST, negation: ast.UnaryOp) -> None:
                 value[:] = [negation.operand if item is negation else item for item in value]
 
 
-def _change(tree: ast.AST, node: ast.AST, operand: int) -> str | None:
-    """Change ``node`` of ``tree`` in place (``operand``: which comparison of a chain);
-    what changed, or None when this kind of node has no mutation."""
+Apply = Callable[[ast.AST, ast.AST], None]
+"""Makes a change to (the copied tree, its copy of the node)."""
+
+
+def _mutation(node: ast.AST, operand: int) -> tuple[str, Apply] | None:
+    """What changing ``node`` means (``operand``: which comparison of a chain) and how
+    to make that change in a copy, or None when this kind of node has no mutation. The
+    original is left alone, so only the nodes that mutate cost a copy of the tree."""
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
-        _drop_not(tree, node)
-        return "not dropped"
+        return "not dropped", _drop_not
     if isinstance(node, ast.Compare) and type(node.ops[operand]) in _SWAPPED_COMPARISONS:
-        old = type(node.ops[operand])
-        node.ops[operand] = _SWAPPED_COMPARISONS[old]()
-        return f"{old.__name__} -> {type(node.ops[operand]).__name__}"
+        old, new = type(node.ops[operand]), _SWAPPED_COMPARISONS[type(node.ops[operand])]
+        return f"{old.__name__} -> {new.__name__}", lambda _, copied: _set_op(copied, operand, new)
     if isinstance(node, ast.BinOp) and type(node.op) in _SWAPPED_OPERATORS:
-        old_op = type(node.op)
-        node.op = _SWAPPED_OPERATORS[old_op]()
-        return f"{old_op.__name__} -> {type(node.op).__name__}"
+        old_op, new_op = type(node.op), _SWAPPED_OPERATORS[type(node.op)]
+        return f"{old_op.__name__} -> {new_op.__name__}", lambda _, c: setattr(c, "op", new_op())
     if isinstance(node, ast.BoolOp):
-        node.op = ast.Or() if isinstance(node.op, ast.And) else ast.And()
-        return "and <-> or"
-    if isinstance(node, ast.Constant) and isinstance(node.value, bool):
-        node.value = not node.value
-        return f"{not node.value} -> {node.value}"
-    if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
-        old_value = node.value
-        node.value = old_value + 1
-        return f"{old_value!r} -> {node.value!r}"
+        flipped = ast.Or if isinstance(node.op, ast.And) else ast.And
+        return "and <-> or", lambda _, copied: setattr(copied, "op", flipped())
+    if isinstance(node, ast.Constant) and isinstance(node.value, bool | int | float):
+        value = not node.value if isinstance(node.value, bool) else node.value + 1
+        return f"{node.value!r} -> {value!r}", lambda _, c: setattr(c, "value", value)
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _MIN_MAX:
-        old_name, node.func.id = node.func.id, _MIN_MAX[node.func.id]
-        return f"{old_name} -> {node.func.id}"
+        name = _MIN_MAX[node.func.id]
+        return f"{node.func.id} -> {name}", lambda _, c: setattr(c, "func", ast.Name(name))
     if isinstance(node, ast.If):
-        node.test = ast.UnaryOp(op=ast.Not(), operand=node.test)
-        return "if negated"
+        return "if negated", lambda _, c: setattr(c, "test", ast.UnaryOp(ast.Not(), c.test))
     return None
+
+
+def _set_op(compare: ast.AST, operand: int, op: type[ast.cmpop]) -> None:
+    assert isinstance(compare, ast.Compare)
+    compare.ops[operand] = op()
 
 
 def mutants(source: str) -> Iterator[Mutant]:
@@ -127,10 +130,13 @@ def mutants(source: str) -> Iterator[Mutant]:
         if id(node) in skipped:
             continue
         for operand in range(len(node.ops) if isinstance(node, ast.Compare) else 1):
+            mutation = _mutation(node, operand)
+            if mutation is None:
+                continue
+            description, apply = mutation
             changed = copy.deepcopy(tree)  # the same walk order: node ``index`` is this one
-            description = _change(changed, list(ast.walk(changed))[index], operand)
-            if description is not None:
-                yield Mutant(getattr(node, "lineno", 0), description, ast.unparse(changed))
+            apply(changed, list(ast.walk(changed))[index])
+            yield Mutant(getattr(node, "lineno", 0), description, ast.unparse(changed))
 
 
 def _copy_repository(root: Path, into: Path) -> Path:
