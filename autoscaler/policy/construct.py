@@ -56,8 +56,8 @@ def _key_label(node: yaml.Node) -> str:
 class _PolicyLoader(StrictYamlLoader):
     def __init__(self) -> None:
         super().__init__("")
-        # (node, message, whether the node's value is now the placeholder)
-        self.problems: list[tuple[yaml.Node, str, bool]] = []
+        # (node, line, message, whether the node's value is now the placeholder)
+        self.problems: list[tuple[yaml.Node, int, str, bool]] = []
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         old_deep = self.deep_construct
@@ -68,7 +68,7 @@ class _PolicyLoader(StrictYamlLoader):
             self.recursive_objects.pop(node, None)
             self.deep_construct = old_deep
             self.constructed_objects[node] = UNBUILT
-            self.problems.append((node, _reworded(exc), True))
+            self.problems.append((node, _line(node, exc), _reworded(exc), True))
             return UNBUILT
 
     def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict[Any, Any]:
@@ -84,10 +84,18 @@ class _PolicyLoader(StrictYamlLoader):
                 mapping[key] = self.construct_object(value_node, deep=deep)
             elif key is not UNBUILT:
                 kind = _KINDS.get(type(key), type(key).__name__)
-                self.problems.append(
-                    (key_node, f"a key must be a string, not {kind}; quote it to mean text", False)
-                )
+                message = f"a key must be a string, not {kind}; quote it to mean text"
+                self.problems.append((key_node, key_node.start_mark.line + 1, message, False))
         return mapping
+
+
+def _line(node: yaml.Node, exc: yaml.constructor.ConstructorError) -> int:
+    """The line of the problem within ``node``: ``<<: 5`` in a mapping is at the merge's
+    line, not the mapping's first. A mark outside the node (the anchor of an alias, whose
+    errors are reported where the alias is used) falls back to the node's start."""
+    mark = exc.problem_mark
+    inside = mark is not None and node.start_mark.index <= mark.index <= node.end_mark.index
+    return (mark if inside and mark is not None else node.start_mark).line + 1
 
 
 def _reworded(exc: yaml.constructor.ConstructorError) -> str:
@@ -137,9 +145,9 @@ def build_document(root: yaml.Node) -> tuple[Any, list[BuildProblem]]:
         loader.dispose()
     if not loader.problems:
         return data, []
-    paths = _paths(root, {id(node) for node, _, _ in loader.problems})
+    paths = _paths(root, {id(node) for node, _, _, _ in loader.problems})
     problems = [
-        BuildProblem(paths.get(id(node), ()), node.start_mark.line + 1, message, hides)
-        for node, message, hides in loader.problems
+        BuildProblem(paths.get(id(node), ()), line, message, hides)
+        for node, line, message, hides in loader.problems
     ]
     return data, problems

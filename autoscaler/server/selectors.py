@@ -97,10 +97,6 @@ class Selector:
     def matches(self, labels: Mapping[str, str]) -> bool:
         return all(r.matches(labels) for r in self.requirements)
 
-    @property
-    def empty(self) -> bool:
-        return not self.requirements
-
 
 def _tokens(text: str) -> list[tuple[str, str]]:
     """(kind, literal) pairs; kind is the symbol itself, "id", "in", "notin" or "end"."""

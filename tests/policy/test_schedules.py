@@ -9,7 +9,7 @@ import pytest
 
 from autoscaler.policy import load_policy_file
 from autoscaler.policy.loader import collect_policies
-from autoscaler.policy.schedule_specs import DAYS
+from autoscaler.policy.schedule_specs import DAYS, minutes
 from tests.policy.test_loader import BODY, HEAD
 
 # Lines 15 on.
@@ -176,3 +176,11 @@ def test_the_policy_references_examples_load(tmp_path: Path) -> None:
             (office,) = policy.policy.spec.schedules
             assert (office.time_zone, office.min_replicas) == ("Europe/Paris", 4)
     assert loaded == 2
+
+
+@pytest.mark.parametrize(
+    ("time_of_day", "after_midnight"),
+    [("00:00", 0), ("08:30", 510), ("8:05", 485), ("23:59", 1439)],
+)
+def test_minutes_after_midnight(time_of_day: str, after_midnight: int) -> None:
+    assert minutes(time_of_day) == after_midnight

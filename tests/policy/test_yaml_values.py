@@ -59,6 +59,29 @@ ALSO_ISSUE = (15, "spec.tolerence", "unknown field")
                 (5, "metadata.labels.<key true>", "not a boolean"),
             ],
         ),
+        (
+            HEAD + BODY.replace("max: 4", "<<: 5\n    max: 4") + ALSO,
+            [
+                (
+                    11,
+                    "spec.replicas",
+                    "while constructing a mapping: expected a mapping or list of mappings for "
+                    "merging, but found scalar",
+                ),
+                (16, *ALSO_ISSUE[1:]),
+            ],
+        ),
+        (
+            # Through an alias the scalar is the anchor's (line 5): the problem stays in
+            # the mapping that merges it, at its first line.
+            HEAD.replace("  name: test", "  name: test\n  annotations: {x: &five '5'}")
+            + BODY.replace("max: 4", "<<: *five\n    max: 4")
+            + ALSO,
+            [
+                (11, "spec.replicas", "expected a mapping or list of mappings for merging"),
+                (17, *ALSO_ISSUE[1:]),
+            ],
+        ),
     ],
     ids=[
         "unknown-tag",
@@ -68,6 +91,8 @@ ALSO_ISSUE = (15, "spec.tolerence", "unknown field")
         "merge-key-as-value",
         "keys-that-are-not-strings",
         "keys-never-merge",
+        "merge-of-a-scalar-says-what-it-was-constructing",
+        "merge-of-an-aliased-scalar-stays-in-the-mapping",
     ],
 )
 def test_an_unreadable_value_or_key_is_located_and_hides_nothing(

@@ -77,6 +77,18 @@ def test_non_finite_values_are_refused(bad: float) -> None:
         format_quantity(bad)
 
 
+@pytest.mark.parametrize("places", [-1, 10])
+def test_places_beyond_nano_are_refused(places: int) -> None:
+    # apimachinery keeps nothing finer than nano (10^-9): places 0..9.
+    with pytest.raises(ValueError, match=r"0\.\.9"):
+        format_quantity(1.5, places)
+
+
+def test_nano_is_the_finest_place_and_units_the_coarsest() -> None:
+    assert format_quantity(Decimal("1.000000001"), 9) == "1000000001n"
+    assert format_quantity(2.5, 0) == "3"  # whole units, half away from zero
+
+
 _SUFFIX_EXPONENT = {
     "n": -9,
     "u": -6,

@@ -14,6 +14,7 @@ LABELS = {"leaderworkerset": "llama-70b", "policy": "llama-70b", "tier": "gold",
 
 MATCH_CASES = [
     ("", True),
+    ("  \t ", True),  # only whitespace: labels.Parse reads the end at once, Everything()
     ("leaderworkerset=llama-70b", True),
     ("leaderworkerset==llama-70b", True),
     ("leaderworkerset=dev-8b", False),
@@ -32,6 +33,8 @@ MATCH_CASES = [
     ("!tier", False),
     ("gen>2", True),
     ("gen<3", False),
+    ("gen>3", False),  # strictly greater
+    ("gen<4", True),
     ("missing>1", False),
     ("tier>1", False),  # not an integer label value
     ("  leaderworkerset = llama-70b ,  tier in ( gold )  ", True),
@@ -92,9 +95,45 @@ def test_malformed_selectors_raise(text: str) -> None:
         parse_selector(text)
 
 
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [("x in (a b)", "'b'"), ("x in (a", "'the end'"), ("x=a b", "'b'"), ("x, =", "'='")],
+)
+def test_errors_name_what_was_found(text: str, found: str) -> None:
+    with pytest.raises(SelectorError, match=f"found {found}"):
+        parse_selector(text)
+
+
 @pytest.mark.parametrize("text", ["leaderworkerset=", "x=="])
 def test_empty_exact_value_is_valid(text: str) -> None:
     parse_selector(text)
+
+
+_PREFIX_253 = ".".join(["a" * 63] * 3 + ["b" * 61])  # 3 x 63 + 61 + 3 dots = 253
+
+
+@pytest.mark.parametrize(
+    ("text", "valid"),
+    [
+        # A key's prefix is a DNS subdomain of at most 253 characters, its name 63.
+        (f"{_PREFIX_253}/k=1", True),
+        (f"{_PREFIX_253}b/k=1", False),
+        (f"{'k' * 63}=1", True),
+        (f"k={'v' * 63}", True),
+        # > and < take an int64 (strconv.ParseInt(v, 10, 64)) that is also a label value,
+        # so no sign: apimachinery's NewRequirement checks both.
+        ("gen>9223372036854775807", True),
+        ("gen>9223372036854775808", False),
+        ("gen<-1", False),
+        ("gen<+1", False),
+    ],
+)
+def test_length_and_integer_limits(text: str, valid: bool) -> None:
+    if valid:
+        parse_selector(text)
+    else:
+        with pytest.raises(SelectorError):
+            parse_selector(text)
 
 
 label_names = st.from_regex(r"\A[a-z][a-z0-9-]{0,10}[a-z0-9]\Z")

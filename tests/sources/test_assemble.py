@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from autoscaler.signals import Signal
 from autoscaler.snapshot import LwsKey, LwsSnapshot, Pause, Sample
-from autoscaler.sources.assemble import assemble
+from autoscaler.sources.assemble import assemble, wake_threshold
+from autoscaler.sources.base import Target
 from autoscaler.sources.cluster import LeaderPod, LwsState
+from tests.sources import factories
 
 KEY = LwsKey("inference", "llama")
 
@@ -41,3 +45,52 @@ def test_a_pause_comes_with_the_cluster_state_only() -> None:
     recorded = assemble(KEY, 100.0, leaders, {}, None, replicas=(1, 1, 1))
     assert isinstance(recorded, LwsSnapshot)
     assert recorded.pause is None
+
+
+def test_wake_threshold_needs_scale_to_zero_with_an_activation_query() -> None:
+    woken = factories.target("inference", "llama", activation="sum(rate(gateway_requests[1m]))")
+    assert wake_threshold(woken) == 0.0  # the schema's default threshold
+    assert wake_threshold(factories.target("inference", "llama")) is None
+    # An activation query kept in a policy with scale-to-zero switched off: no wake.
+    spec = woken.policy.spec
+    off = spec.scale_to_zero.model_copy(update={"enabled": False})
+    disabled = woken.policy.model_copy(
+        update={"spec": spec.model_copy(update={"scale_to_zero": off})}
+    )
+    assert wake_threshold(Target(disabled)) is None
+
+
+@pytest.mark.parametrize(
+    ("activation", "wake_above", "woken"),
+    [
+        (3.0, 0.0, True),  # traffic is waiting: the LWS is at zero, so wake it
+        (0.0, 0.0, False),  # at the threshold: never "at zero" from absent series
+        (0.5, 1.0, False),
+        (None, 0.0, False),  # no activation reading
+        (3.0, None, False),  # no scale-to-zero policy
+    ],
+)
+def test_no_leader_and_no_cluster_wakes_only_above_the_activation_threshold(
+    activation: float | None, wake_above: float | None, woken: bool
+) -> None:
+    aggregates = {} if activation is None else {Signal.ACTIVATION: Sample(activation, 100.0)}
+    snapshot = assemble(KEY, 100.0, {}, aggregates, None, wake_above=wake_above)
+    if woken:
+        assert isinstance(snapshot, LwsSnapshot)
+        counts = (snapshot.spec_replicas, snapshot.status_replicas, snapshot.ready_replicas)
+        assert counts == (0, 0, 0)
+        assert snapshot.aggregates == aggregates
+    else:
+        assert isinstance(snapshot, str)
+        assert "no leader of LWS inference/llama reported any series" in snapshot
+
+
+def test_the_cluster_state_keeps_only_live_leaders_that_report() -> None:
+    sample = {Signal.QUEUE_DEPTH: Sample(3.0, 100.0)}
+    leaders = {"llama-0": sample, "llama-1": {}, "llama-old": sample}
+    live = (LeaderPod("llama-0", 0, ready=True), LeaderPod("llama-1", 1, ready=True))
+    state = LwsState(KEY, 2, 2, 2, leaders=live)
+    snapshot = assemble(KEY, 100.0, leaders, {}, state)
+    assert isinstance(snapshot, LwsSnapshot)
+    # llama-old is a deleted pod's series; llama-1 is live but has no samples.
+    assert set(snapshot.leaders) == {"llama-0"}

@@ -47,6 +47,36 @@ def test_bucket_rates_and_summed_quantile() -> None:
     assert summed_quantile(0.5, []) is None
 
 
+def test_bucket_rates_divide_by_the_span_between_readings() -> None:
+    # Readings at 100 s and 120 s: 40 more requests below 1 s in 20 s is 2/s (a span
+    # measured from 0, or summed, would give 40/220 or 40/120).
+    times = [100.0, 120.0]
+    buckets = [{1.0: 10.0, math.inf: 10.0}, {1.0: 50.0, math.inf: 70.0}]
+    assert window_bucket_rates(times, buckets, 120.0, 30.0) == {1.0: 2.0, math.inf: 3.0}
+
+
+def test_bucket_rates_keep_only_bounds_every_reading_has() -> None:
+    # The 0.5 s bucket is missing from the middle reading (an exporter restarted with
+    # other buckets): its increase over the window cannot be known, so it is left out.
+    times = [0.0, 10.0, 20.0]
+    buckets = [
+        {0.5: 0.0, 1.0: 0.0, math.inf: 0.0},
+        {1.0: 10.0, math.inf: 10.0},
+        {0.5: 4.0, 1.0: 20.0, math.inf: 20.0},
+    ]
+    assert window_bucket_rates(times, buckets, 20.0, 30.0) == {1.0: 1.0, math.inf: 1.0}
+
+
+def test_readings_at_one_instant_give_no_rate() -> None:
+    """Two readings with the same timestamp (a page read twice in one tick) span no time:
+    no rate, rather than a division by zero."""
+    assert window_rate([10.0, 10.0], [0.0, 5.0], 10.0, 30.0) is None
+    assert window_rate([5.0, 10.0], [0.0, 5.0], 10.0, 30.0, read_times=[7.0, 7.0]) is None
+    assert window_bucket_rates([10.0, 10.0], [{1.0: 0.0}, {1.0: 4.0}], 10.0, 30.0) == {}
+    # Half a second apart is a span: 5 in 0.5 s is 10/s.
+    assert window_rate([10.0, 10.5], [0.0, 5.0], 10.5, 30.0) == 10.0
+
+
 @settings(max_examples=100, deadline=None)
 @given(
     steps=st.lists(st.one_of(st.none(), st.floats(0, 100)), min_size=2, max_size=40),

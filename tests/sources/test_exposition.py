@@ -161,3 +161,18 @@ def test_nan_series_reduce_as_promql_reduces_them(
 ) -> None:
     value = parse_exposition(page, engine).values[Signal.QUEUE_DEPTH]
     assert value == expected or (math.isnan(expected) and math.isnan(value))
+
+
+def test_model_name_filter_applies_to_histogram_buckets() -> None:
+    """Two models on one leader (a LoRA adapter beside its base, say): the filter keeps
+    only the named model's buckets, so its quantile is not diluted by the other's."""
+    lines = []
+    for model, fast, total in (("base", 9, 10), ("adapter", 1, 10)):
+        for le, count in (("0.5", fast), ("1.0", total), ("+Inf", total)):
+            labels = f'model_name="{model}",le="{le}"'
+            lines.append(f"vllm:time_to_first_token_seconds_bucket{{{labels}}} {count}")
+    text = "\n".join(lines) + "\n"
+    base = parse_exposition(text, ServingEngine.VLLM, model_name="base")
+    assert base.histograms[Signal.TTFT] == {0.5: 9, 1.0: 10, math.inf: 10}
+    both = parse_exposition(text, ServingEngine.VLLM)
+    assert both.histograms[Signal.TTFT] == {0.5: 10, 1.0: 20, math.inf: 20}

@@ -31,6 +31,16 @@ INF = math.inf
         (0.5, {1.0: 3, 2.0: 4}, None),
         (0.5, {INF: 4}, None),
         (0.5, {}, None),
+        # Quantile 0 with an empty first bucket: the rank (0) is in a bucket holding
+        # nothing, so its bound, not 0 / 0.
+        (0.0, {0.1: 0, 1.0: 5, INF: 5}, 0.1),
+        # A first bound at or below zero is returned as it is (nothing to interpolate from).
+        (0.5, {0.0: 5, 1.0: 5, INF: 5}, 0.0),
+        (0.5, {-1.0: 5, 1.0: 8, INF: 8}, -1.0),
+        # Quantile 1 is the top rank (here in (0.5, 1]); outside 0..1 there is no answer.
+        (1.0, {0.5: 2, 1.0: 4, INF: 4}, 1.0),
+        (1.5, {0.5: 2, 1.0: 4, INF: 4}, None),
+        (-0.1, {0.5: 2, 1.0: 4, INF: 4}, None),
     ],
 )
 def test_bucket_quantile_table(
@@ -62,3 +72,30 @@ def test_vectorised_matches_scalar(columns: list[list[float]], quantile: float) 
             assert math.isnan(vector[column])
         else:
             assert vector[column] == pytest.approx(scalar)
+
+
+EDGES = [
+    (0.0, [0.1, 1.0, INF], [0.0, 5.0, 5.0]),
+    (1.0, [0.1, 1.0, INF], [2.0, 5.0, 5.0]),
+    (0.5, [0.0, 1.0, INF], [5.0, 5.0, 5.0]),
+    (0.5, [-1.0, 1.0, INF], [5.0, 8.0, 8.0]),
+    (0.5, [0.1, 1.0], [3.0, 4.0]),  # no +Inf
+    (0.5, [INF], [4.0]),  # a single bucket
+    (0.5, [0.1, 1.0, INF], [0.0, 0.0, 0.0]),  # no observations
+]
+
+
+@pytest.mark.parametrize(("quantile", "bounds", "column"), EDGES)
+def test_vectorised_matches_scalar_on_edges(
+    quantile: float, bounds: list[float], column: list[float]
+) -> None:
+    """The cases the random draws above do not reach: quantiles 0 and 1, bounds at or
+    below zero, histograms without +Inf or with one bucket, no observations."""
+    matrix = np.array([column, column], dtype=float).T  # the same instant twice
+    scalar = bucket_quantile(quantile, dict(zip(bounds, column, strict=True)))
+    vector = bucket_quantiles(quantile, bounds, matrix)
+    assert vector.shape == (2,)
+    if scalar is None:
+        assert np.isnan(vector).all()
+    else:
+        assert vector.tolist() == pytest.approx([scalar, scalar])

@@ -127,7 +127,10 @@ def test_activation_substitutes_escaped_names() -> None:
     assert activation_query([target("ns", "other")]) is None
 
 
-@pytest.mark.parametrize(("seconds", "text"), [(60.0, "60s"), (90.0, "90s"), (0.5, "500ms")])
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(60.0, "60s"), (90.0, "90s"), (0.5, "500ms"), (1.5, "1500ms"), (2.25, "2250ms")],
+)
 def test_format_window(seconds: float, text: str) -> None:
     assert format_window(seconds) == text
 
