@@ -535,8 +535,8 @@ def test_an_audit_that_breaks_never_stops_the_cycle(
 def test_serve_builds_the_audit_from_its_flags_and_exports_it(
     tmp_path: Path, api: FakeApiServer
 ) -> None:
-    for name in ("keda-hpa-llama-70b", "llama-70b"):
-        api.put(hpa_object(NS, name, KEY.name, SCALING))
+    api.put(hpa_object(NS, "keda-hpa-llama-70b", KEY.name, SCALING))
+    api.put(hpa_object(NS, "llama-70b", KEY.name, NO_METRIC))
     folder = tmp_path / "policies"
     folder.mkdir()
     write_policy(folder / "p.yaml", metrics={"scrape": {"port": "http"}})
@@ -570,8 +570,24 @@ def test_serve_builds_the_audit_from_its_flags_and_exports_it(
         url = f"https://127.0.0.1:{bound_port(server)}/metrics"
         verify = ssl.create_default_context(cafile=str(tmp_path / "certs" / "apiserver.crt"))
         page = httpx.get(url, verify=verify, timeout=10).text
+        debug = url.replace("/metrics", f"/debug/decisions/{NS}/{KEY.name}")
+        shown = httpx.get(debug, verify=verify, timeout=10).json()["hpas"]
     line = f'lws_autoscaler_hpas{{leaderworkerset="{KEY.name}",namespace="{NS}"}} 2.0'
     assert line in page.splitlines()
+    # The decision's debug view shows what the audit found of each HPA (what `explain`
+    # prints): both clamp the policy's range; one cannot read the metric.
+    cut = "its maxReplicas 8 is below the policy's replicas.max 12: a recommendation above 8"
+    assert [(h["name"], h["scaling"], h["follows"]) for h in shown] == [
+        ("keda-hpa-llama-70b", True, True),
+        ("llama-70b", False, True),
+    ]
+    assert all(h["narrower"].startswith(cut) for h in shown)
+    assert "condition" not in shown[0]
+    assert (shown[1]["condition"], shown[1]["reason"]) == (
+        "ScalingActive",
+        "FailedGetExternalMetric",
+    )
+    assert shown[1]["message"].startswith("the HPA was unable to compute the replica count")
     off = settings_from(build_parser().parse_args([*flags, "--hpa-audit-interval=0"]))
     assert build_hpa_audit(off, Telemetry()) is None
     default = settings_from(build_parser().parse_args(flags))
