@@ -72,6 +72,74 @@ CASES = [
         _lines(
             *SIGNAL.rstrip("\n").split("\n"),  # 12-14
             "  scaleUp:",  # 15
+            "    maxStep: &step",  # 16
+            "      groups: 2",  # 17
+            "      period: soon",  # 18
+            "  scaleDown:",  # 19
+            "    maxStep:",  # 20
+            "      <<: *step",  # 21
+            "      period: later",  # 22
+        ),
+        # The mapping's own entry overrides the merged one: its own line, no note.
+        [
+            (18, "spec.scaleUp.maxStep.period", DURATION, ""),
+            (22, "spec.scaleDown.maxStep.period", "'later' is not a duration", ""),
+        ],
+        id="merge-key-overridden",
+    ),
+    pytest.param(
+        _lines(
+            *SIGNAL.rstrip("\n").split("\n"),  # 12-14
+            "  scaleUp:",  # 15
+            "    stabilizationWindow: &when soon",  # 16
+            "    maxStep: &step",  # 17
+            "      groups: 2",  # 18
+            "      period: *when",  # 19
+            "  scaleDown:",  # 20
+            "    maxStep:",  # 21
+            "      <<: *step",  # 22
+            "      groups: 1",  # 23
+        ),
+        # A merged mapping whose value is itself an alias: both anchors are named.
+        [
+            (16, "spec.scaleUp.stabilizationWindow", DURATION, ""),
+            (19, "spec.scaleUp.maxStep.period", DURATION, _from("when", 16)),
+            (
+                22,
+                "spec.scaleDown.maxStep.period",
+                DURATION,
+                " (the value comes from the anchor &step at line 17 and, inside it, from the "
+                "anchor &when at line 16)",
+            ),
+        ],
+        id="merge-of-a-mapping-with-an-alias-inside",
+    ),
+    pytest.param(
+        _lines(
+            *SIGNAL.rstrip("\n").split("\n"),  # 12-14
+            "  scaleUp:",  # 15
+            "    maxStep: &a",  # 16
+            "      period: soon",  # 17
+            "    stabilizationWindow: &b {groups: 1}",  # 18
+            "  scaleDown:",  # 19
+            "    maxStep:",  # 20
+            "      <<: *a",  # 21
+            "      <<: *b",  # 22
+        ),
+        # Two merge keys: a duplicate, reported; each merge still places its own fields.
+        [
+            (16, "spec.scaleUp.maxStep", "set groups, percent, or both", ""),
+            (17, "spec.scaleUp.maxStep.period", DURATION, ""),
+            (18, "spec.scaleUp.stabilizationWindow", "got dict", ""),
+            (21, "spec.scaleDown.maxStep.period", DURATION, _from("a", 16, 17)),
+            (22, "spec.scaleDown.maxStep.<<", "duplicate key", ""),
+        ],
+        id="two-merge-keys",
+    ),
+    pytest.param(
+        _lines(
+            *SIGNAL.rstrip("\n").split("\n"),  # 12-14
+            "  scaleUp:",  # 15
             "    maxStep: &step {groups: 2, period: soon}",  # 16
             "  scaleDown:",  # 17
             "    maxStep:",  # 18

@@ -31,6 +31,9 @@ def test_no_ttl_stores_nothing() -> None:
     cache.put("bob", False, ttl=-1.0)
     assert len(cache) == 0
     assert cache.get("alice") is None
+    # Any positive TTL stores, a sub-second one too (a review's TTL is not whole seconds).
+    cache.put("carol", True, ttl=0.5)
+    assert cache.get("carol") is True
 
 
 def test_the_oldest_insertion_goes_first_at_the_bound() -> None:

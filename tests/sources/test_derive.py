@@ -75,6 +75,7 @@ def test_readings_at_one_instant_give_no_rate() -> None:
     assert window_bucket_rates([10.0, 10.0], [{1.0: 0.0}, {1.0: 4.0}], 10.0, 30.0) == {}
     # Half a second apart is a span: 5 in 0.5 s is 10/s.
     assert window_rate([10.0, 10.5], [0.0, 5.0], 10.5, 30.0) == 10.0
+    assert window_bucket_rates([10.0, 10.5], [{1.0: 0.0}, {1.0: 4.0}], 10.5, 30.0) == {1.0: 8.0}
 
 
 @settings(max_examples=100, deadline=None)

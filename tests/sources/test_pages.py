@@ -8,7 +8,9 @@ from __future__ import annotations
 import socket
 import time
 
-from autoscaler.errors import SourceError
+import pytest
+
+from autoscaler.errors import SourceError, SourceUnavailableError
 from autoscaler.sources.pages import PageFetcher
 from tests.support.raw_server import RawServer
 
@@ -49,3 +51,20 @@ def test_the_pods_that_went_without_a_page_longest_go_first() -> None:
         fetcher.close()
         for pod in pods:
             pod.close()
+
+
+def test_a_scrape_whose_turn_comes_after_the_deadline_never_connects() -> None:
+    """A queued scrape that a worker thread picks up after the fetch's deadline (the
+    race with its cancellation) fails at once, without opening a connection: the pod
+    would answer, but too late for this fetch."""
+    pod = RawServer(_slow_answer)
+    url = f"http://127.0.0.1:{pod.port}/metrics"
+    fetcher: PageFetcher[str] = PageFetcher(timeout=1.8, deadline=2.8, concurrency=1)
+    try:
+        with pytest.raises(SourceUnavailableError, match=r"did not start within the fetch's 2\.8s"):
+            fetcher._page(url, time.monotonic() - 0.1)
+        time.sleep(0.3)  # a connection, had one been opened, would be accepted by now
+        assert pod.conns == []
+    finally:
+        fetcher.close()
+        pod.close()

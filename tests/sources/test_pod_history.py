@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from autoscaler.signals import Signal
-from autoscaler.sources.exposition import RawReading
+from autoscaler.sources.exposition import PartKey, RawReading
 from autoscaler.sources.pod_history import PodHistory, leader_samples
 from tests.sources import factories
 
@@ -56,7 +56,7 @@ def test_a_token_rate_is_taken_per_engine_across_one_engines_restart() -> None:
     for i, b in enumerate(b_counts):
         at = 15.0 * i
         a = 100.0 * at
-        parts = {(("engine", "a"),): a, (("engine", "b"),): b}
+        parts: dict[PartKey, float] = {(("engine", "a"),): a, (("engine", "b"),): b}
         reading = RawReading(
             {Signal.GENERATION_TOKENS: a + b}, counter_parts={Signal.GENERATION_TOKENS: parts}
         )
