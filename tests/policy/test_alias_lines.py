@@ -22,6 +22,18 @@ from tests.policy.test_loader import HEAD
 REPLICAS = "  replicas:\n    min: 1\n    max: 4\n"
 SIGNAL = "  signals:\n    - type: queueDepth\n      targetPerGroup: 8\n"  # lines 12-14
 
+# Lines 12-21: a step limit anchored under scaleUp and merged into scaleDown's.
+MERGED_STEP = (
+    *SIGNAL.rstrip("\n").split("\n"),  # 12-14
+    "  scaleUp:",  # 15
+    "    maxStep: &step",  # 16
+    "      groups: 2",  # 17
+    "      period: soon",  # 18
+    "  scaleDown:",  # 19
+    "    maxStep:",  # 20
+    "      <<: *step",  # 21
+)
+
 DURATION = "'soon' is not a duration"
 NEGATIVE = "greater than or equal to 0.000001"
 
@@ -70,14 +82,7 @@ CASES = [
     ),
     pytest.param(
         _lines(
-            *SIGNAL.rstrip("\n").split("\n"),  # 12-14
-            "  scaleUp:",  # 15
-            "    maxStep: &step",  # 16
-            "      groups: 2",  # 17
-            "      period: soon",  # 18
-            "  scaleDown:",  # 19
-            "    maxStep:",  # 20
-            "      <<: *step",  # 21
+            *MERGED_STEP,  # 12-21
             "      period: later",  # 22
         ),
         # The mapping's own entry overrides the merged one: its own line, no note.
@@ -198,14 +203,7 @@ CASES = [
     ),
     pytest.param(
         _lines(
-            *SIGNAL.rstrip("\n").split("\n"),  # 12-14
-            "  scaleUp:",  # 15
-            "    maxStep: &step",  # 16
-            "      groups: 2",  # 17
-            "      period: soon",  # 18
-            "  scaleDown:",  # 19
-            "    maxStep:",  # 20
-            "      <<: *step",  # 21
+            *MERGED_STEP,  # 12-21
             "      groups: 1",  # 22
         ),
         # A merged field is at the merge's alias; a field of the mapping's own, as before.
