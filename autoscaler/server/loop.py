@@ -87,7 +87,6 @@ class ControlLoop:
         self.cordon, self.leader, self.events = cordon, leader, events
         self.hpa_audit = hpa_audit
         self.states: dict[LwsKey, EngineState] = {}
-        self.ever_fetched = False
         # Wall-clock (monotonic) time of the last sign of progress: the loop's start and
         # the end of each cycle. Read by the liveness probe (``ServerProcess``), never by
         # a decision, which sees only the ticks.
@@ -187,8 +186,6 @@ class ControlLoop:
             log.exception("metric source %s failed unexpectedly, holding", self.source.name)
         if result is None:
             self.telemetry.source_errors.labels("backend").inc()
-        else:
-            self.ever_fetched = True
         decisions, kept = self._decide_all(policies, result, now)
         try:
             self.store.publish(

@@ -115,6 +115,8 @@ def test_source_failure_holds_and_counts(llama_file: Path, tmp_path: Path) -> No
     loop, telemetry, store = _build([llama_file, dev_file], source, clock)
     first = _by_key(loop.run_cycle(clock.now()))
     assert first[LLAMA].replicas == 8
+    backend = {"scope": "backend"}
+    assert _metric(telemetry, "lws_autoscaler_source_errors_total", backend) == 0
 
     source.loads[LLAMA] = constant(0)  # would scale down if it were believed
     source.failing = True
@@ -124,7 +126,7 @@ def test_source_failure_holds_and_counts(llama_file: Path, tmp_path: Path) -> No
     assert held[LLAMA].driver == "hold"
     assert store.published_at == T0 + 15
     assert store.source_ok_at == T0
-    assert _metric(telemetry, "lws_autoscaler_source_errors_total", {"scope": "backend"}) == 1
+    assert _metric(telemetry, "lws_autoscaler_source_errors_total", backend) == 1
     assert _metric(telemetry, "lws_autoscaler_cycles_total", {"result": "source_error"}) == 1
 
     source.failing = False
@@ -134,6 +136,8 @@ def test_source_failure_holds_and_counts(llama_file: Path, tmp_path: Path) -> No
     assert mixed[LLAMA].driver == "hold"
     assert mixed[DEV].driver != "hold"
     assert _metric(telemetry, "lws_autoscaler_source_errors_total", {"scope": "target"}) == 1
+    # The fetch itself answered: no backend error more.
+    assert _metric(telemetry, "lws_autoscaler_source_errors_total", backend) == 1
 
 
 def test_unexpected_source_exception_also_holds(llama_file: Path) -> None:
@@ -503,3 +507,15 @@ def test_a_clock_stepped_back_less_than_a_cycle_waits_for_the_next_tick(
     assert sum(waits[:3]) == 35.0  # 15 s, then 20 s more to reach T0 + 15
     assert [tick for _, tick in at_cycle] == [T0, T0 + 15]
     assert all(tick <= now for now, tick in at_cycle)
+
+
+@pytest.mark.parametrize("cycle", [0.0, -15.0])
+def test_a_cycle_must_be_longer_than_zero(llama_file: Path, cycle: float) -> None:
+    telemetry = Telemetry()
+    watcher = PolicyWatcher([llama_file], telemetry)
+    store = DecisionStore(max_age=45)
+    source = FunctionSource({LLAMA: constant(64)})
+    with pytest.raises(ValueError, match="longer than 0s"):
+        ControlLoop(source, watcher, store, telemetry, ManualClock(), cycle)
+    # Half a second is a cycle.
+    assert ControlLoop(source, watcher, store, telemetry, ManualClock(), 0.5).cycle == 0.5
