@@ -203,6 +203,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="mutation-") as scratch:
         copied = _copy_repository(root, Path(scratch))
         env = _environment(copied, args.module)
+        # Tests that fail without any mutant would mark every mutant killed: a 100% that
+        # measures nothing.
+        if _caught(copied, env, args.tests, args.timeout) != "SURVIVED":
+            raise SystemExit(f"the tests fail (or time out) on the unchanged {args.module}")
         target = copied / args.module
         for mutant in chosen:
             target.write_text(mutant.source)

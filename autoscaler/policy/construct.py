@@ -94,8 +94,9 @@ def _line(node: yaml.Node, exc: yaml.constructor.ConstructorError) -> int:
     line, not the mapping's first. A mark outside the node (the anchor of an alias, whose
     errors are reported where the alias is used) falls back to the node's start."""
     mark = exc.problem_mark
-    inside = mark is not None and node.start_mark.index <= mark.index <= node.end_mark.index
-    return (mark if inside and mark is not None else node.start_mark).line + 1
+    if mark is not None and node.start_mark.index <= mark.index <= node.end_mark.index:
+        return mark.line + 1
+    return node.start_mark.line + 1
 
 
 def _reworded(exc: yaml.constructor.ConstructorError) -> str:

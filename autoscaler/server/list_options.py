@@ -22,13 +22,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from autoscaler.server.go_ints import parse_int64
 from autoscaler.server.status import ApiError, bad_request
 
-_INTEGER = re.compile(r"[+-]?[0-9]+")
 _FIELD_TERM = re.compile(r"([^=!,\s]+)\s*(==|!=|=)\s*([^,]*)")
 _FIELD_LABELS = frozenset({"metadata.name", "metadata.namespace"})
-# strconv.ParseInt(s, 10, 64): -2^63 (MinInt64) parses, +2^63 is out of range.
-_INT64_MIN, _INT64_END = -(2**63), 2**63
 
 
 def first_value(query: Mapping[str, list[str]], name: str) -> str | None:
@@ -49,9 +47,7 @@ def check_list_options(query: Mapping[str, list[str]]) -> None:
         )
     for name in ("limit", "timeoutSeconds"):
         value = first_value(query, name)
-        if value is not None and not (
-            _INTEGER.fullmatch(value) and _INT64_MIN <= int(value) < _INT64_END
-        ):
+        if value is not None and parse_int64(value) is None:
             raise bad_request(f"{name}: {value!r} is not an integer")
     fields = first_value(query, "fieldSelector")
     if fields:

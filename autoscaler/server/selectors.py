@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from autoscaler.errors import AutoscalerError
+from autoscaler.server.go_ints import parse_int64
 
 _SPECIAL = frozenset("=!(),<>")
 _WHITESPACE = frozenset(" \t\r\n")
@@ -32,7 +33,6 @@ _NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _MAX_NAME = 63
 _MAX_PREFIX = 253
-_INT64 = 2**63
 
 
 class SelectorError(AutoscalerError, ValueError):
@@ -78,12 +78,9 @@ class Requirement:
             return value is not None and value in self.values
         if op in (Operator.NOT_EQUALS, Operator.NOT_IN):
             return value is None or value not in self.values
-        if value is None:
-            return False
-        try:
-            have = int(value)
-        except ValueError:
-            return False
+        have = None if value is None else parse_int64(value)
+        if have is None:
+            return False  # absent, or not an int64 as Go reads one ("1_0" is not 10)
         (want,) = (int(v) for v in self.values)
         return have > want if op is Operator.GREATER_THAN else have < want
 
@@ -203,7 +200,7 @@ class _Parser:
             _check_value(key, value)
         if operator in (Operator.GREATER_THAN, Operator.LESS_THAN):
             (value,) = values
-            if not re.fullmatch(r"[+-]?\d+", value) or not -_INT64 <= int(value) < _INT64:
+            if parse_int64(value) is None:
                 raise SelectorError(f"{key}{operator.value}{value}: the value must be an integer")
         return Requirement(key, operator, values)
 

@@ -10,7 +10,14 @@ from hypothesis import strategies as st
 
 from autoscaler.server.selectors import SelectorError, parse_selector
 
-LABELS = {"leaderworkerset": "llama-70b", "policy": "llama-70b", "tier": "gold", "gen": "3"}
+LABELS = {
+    "leaderworkerset": "llama-70b",
+    "policy": "llama-70b",
+    "tier": "gold",
+    "gen": "3",
+    "shard": "1_0",  # a valid label value Python's int() reads as 10, Go's ParseInt refuses
+    "big": "9223372036854775808",  # beyond int64
+}
 
 MATCH_CASES = [
     ("", True),
@@ -37,6 +44,8 @@ MATCH_CASES = [
     ("gen<4", True),
     ("missing>1", False),
     ("tier>1", False),  # not an integer label value
+    ("shard>5", False),  # compared only as strconv.ParseInt reads the label
+    ("big>5", False),
     ("  leaderworkerset = llama-70b ,  tier in ( gold )  ", True),
     ("leaderworkerset=llama-70b,tier=silver", False),
     ("tier=gold,tier!=silver", True),

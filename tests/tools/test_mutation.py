@@ -183,3 +183,15 @@ def test_no_run_sees_what_an_earlier_mutant_left_in_the_hypothesis_database(
     # Both mutants survive the test, which checks nothing of them: each run was fresh.
     summary = capsys.readouterr().out.splitlines()[-1]
     assert summary == "pkg/calc.py: 0 of 2 caught (0%), 2 survived"
+
+
+def test_tests_that_fail_without_a_mutant_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every mutant would be "killed" by a suite that fails anyway.
+    repo = _repository(tmp_path)
+    (repo / "tests" / "test_calc.py").write_text("def test_broken() -> None:\n    assert False\n")
+    monkeypatch.chdir(repo)
+
+    with pytest.raises(SystemExit, match=r"the tests fail .* on the unchanged pkg/calc\.py"):
+        main(["pkg/calc.py", "--tests", "tests/test_calc.py"])
