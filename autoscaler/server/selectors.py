@@ -7,7 +7,8 @@ The grammar and semantics follow apimachinery's ``labels.Parse``:
 - ``k in (a,b)``: exists and is one of the values; ``k notin (a,b)``: absent or none of
   them; ``()`` and empty items stand for the empty value (``k in (a,)`` = ``{a, ""}``);
 - ``k``: exists; ``!k``: does not exist;
-- ``k>3`` / ``k<3``: exists and compares as an integer;
+- ``k>3`` / ``k<3``: exists, and its value read as Go's ``ParseInt`` reads an int64 compares
+  so (a value it refuses, such as ``1_0``, matches neither);
 - whitespace separates tokens; ``in``/``notin`` are keywords only in operator position.
 
 Keys must be qualified names (``[prefix/]name``), values valid label values; anything
