@@ -176,17 +176,17 @@ def _plain_ratio(metrics: Mapping[str, int], target: int) -> tuple[float, int]:
 
 def _utilization_ratio(
     metrics: Mapping[str, int], requests: Mapping[str, int], target: int
-) -> tuple[float, int, int]:
-    total = requested = entries = 0
+) -> tuple[float, int]:
+    """``GetResourceUtilizationRatio`` without its raw average, which only the status shows."""
+    total = requested = 0
     for name, value in metrics.items():
         if name in requests:
             total += value
             requested += requests[name]
-            entries += 1
     if requested == 0:
         raise MetricComputeError("no metrics returned matched known pods")
     utilization = total * 100 // requested  # an integer percentage, as upstream
-    return utilization / target, utilization, total // entries
+    return utilization / target, utilization
 
 
 def pod_metric_replicas(
@@ -218,8 +218,7 @@ def pod_metric_replicas(
 
     def ratio_of(values: Mapping[str, int]) -> tuple[float, int]:
         if utilization:
-            ratio, util, _ = _utilization_ratio(values, requests, target)
-            return ratio, util
+            return _utilization_ratio(values, requests, target)
         return _plain_ratio(values, target)
 
     ratio, usage = ratio_of(metrics)

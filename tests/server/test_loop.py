@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -367,6 +368,48 @@ def test_a_stop_ends_the_history_replay_between_instants(llama_file: Path) -> No
     assert len(seen) == 3  # no instant is read after the stop
 
 
+@pytest.mark.parametrize(
+    ("max_replay", "now", "instants"),
+    [
+        (15.0, T0, [T0 - 15]),  # a window of one cycle replays the tick before ``now``
+        (45.0, T0, [T0 - 45, T0 - 30, T0 - 15]),
+        (40.0, T0 + 10, [T0 - 30, T0 - 15]),  # from the tick at or before now - 40
+        (5.0, T0 + 10, []),  # the window ends before the last whole tick: nothing
+    ],
+)
+def test_the_replay_covers_the_ticks_of_its_window(
+    llama_file: Path,
+    max_replay: float,
+    now: float,
+    instants: list[float],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The replay runs from the tick at or before ``now - window`` to the tick before
+    ``now``'s; ``max_replay_seconds`` caps the window below the policy's horizon."""
+    source = FunctionSource({LLAMA: _falling_load})
+    telemetry = Telemetry()
+    watcher = PolicyWatcher([llama_file], telemetry)
+    watcher.load_initial()
+    store = DecisionStore(max_age=45)
+    loop = ControlLoop(source, watcher, store, telemetry, ManualClock(now), 15.0, max_replay)
+    seen: list[float] = []
+    history = source.history
+
+    def recorded(*args: Any) -> Any:
+        for at, result in history(*args):
+            seen.append(at)
+            yield at, result
+
+    source.history = recorded  # type: ignore[method-assign,assignment]
+    with caplog.at_level(logging.INFO, logger=loop_module.__name__):
+        assert loop.restore(now) == len(instants)
+    assert seen == instants
+    assert (LLAMA in loop.states) == bool(instants)
+    if instants:  # the log states the span replayed: 30 s for three instants
+        span = instants[-1] - instants[0]
+        assert f"replayed {len(instants)} instants ({span:.0f}s) of history" in caplog.text
+
+
 def test_replay_failure_starts_cold(llama_file: Path, caplog: pytest.LogCaptureFixture) -> None:
     source = FunctionSource({LLAMA: _falling_load})
     loop, _, _ = _build([llama_file], source, ManualClock(T0 + 1200))
@@ -393,7 +436,25 @@ def test_overrun_skips_to_the_current_tick(
     with caplog.at_level(logging.WARNING):
         loop.run(threading.Event(), slow_wait)
     assert [t for t in source.fetches if t >= T0] == [T0, T0 + 45]
-    assert "cycle overran" in caplog.text
+    assert caplog.text.count("cycle overran") == 1
+
+
+def test_a_cycle_on_time_is_no_overrun(llama_file: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Waking exactly on the next tick is the normal case: no warning."""
+    clock = ManualClock()
+    source = FunctionSource({LLAMA: constant(64)})
+    loop, _, _ = _build([llama_file], source, clock)
+    waits: list[float] = []
+
+    def exact_wait(seconds: float) -> bool:
+        waits.append(seconds)
+        clock.advance(seconds)
+        return len(waits) >= 3
+
+    with caplog.at_level(logging.WARNING):
+        loop.run(threading.Event(), exact_wait)
+    assert [t for t in source.fetches if t >= T0] == [T0, T0 + 15, T0 + 30]
+    assert "cycle overran" not in caplog.text
 
 
 @pytest.mark.parametrize("fetch_seconds", [10.0, 23.0, 40.0, 44.0])
@@ -509,6 +570,31 @@ def test_a_clock_stepped_back_less_than_a_cycle_waits_for_the_next_tick(
     assert all(tick <= now for now, tick in at_cycle)
 
 
+def test_a_clock_stepped_back_exactly_one_cycle_still_waits(llama_file: Path) -> None:
+    """Back to exactly one cycle before the tick just run (T0 - 15 after T0): that tick
+    is not run again; the loop waits two cycles for T0 + 15, its longest wait."""
+    clock = ManualClock()
+    loop, _, store = _build([llama_file], FunctionSource({LLAMA: constant(64)}), clock)
+    ticks: list[float] = []
+    publish = store.publish
+
+    def recording_publish(*args: Any, **kwargs: Any) -> None:
+        publish(*args, **kwargs)
+        ticks.append(store.published_at or 0.0)
+
+    store.publish = recording_publish  # type: ignore[method-assign]
+    waits: list[float] = []
+
+    def wait(seconds: float) -> bool:
+        waits.append(seconds)
+        clock.advance(seconds - (30 if len(waits) == 1 else 0))  # ends at T0 - 15
+        return len(waits) >= 4
+
+    loop.run(threading.Event(), wait)
+    assert ticks == [T0, T0 + 15]
+    assert waits[:3] == [15.0, 15.0, 15.0]
+
+
 @pytest.mark.parametrize("cycle", [0.0, -15.0])
 def test_a_cycle_must_be_longer_than_zero(llama_file: Path, cycle: float) -> None:
     telemetry = Telemetry()
@@ -519,3 +605,39 @@ def test_a_cycle_must_be_longer_than_zero(llama_file: Path, cycle: float) -> Non
         ControlLoop(source, watcher, store, telemetry, ManualClock(), cycle)
     # Half a second is a cycle.
     assert ControlLoop(source, watcher, store, telemetry, ManualClock(), 0.5).cycle == 0.5
+
+
+def test_the_cycle_duration_is_the_wall_time_the_cycle_took(llama_file: Path) -> None:
+    """The histogram gets the cycle's own duration, measured around it, never a clock
+    reading (the loop's ticks are Unix times, 1.7e9 s)."""
+    loop, telemetry, _ = _build([llama_file], FunctionSource({LLAMA: constant(64)}), ManualClock())
+    before = time.perf_counter()
+    loop.run_cycle(T0)
+    took = time.perf_counter() - before
+    assert _metric(telemetry, "lws_autoscaler_cycle_duration_seconds_count") == 1
+    assert 0 < _metric(telemetry, "lws_autoscaler_cycle_duration_seconds_sum") <= took
+
+
+def test_by_default_the_replay_is_capped_at_an_hour_and_ticks_are_15_s(tmp_path: Path) -> None:
+    """A policy that remembers two hours (a 2 h down window) replays one hour by default:
+    the ticks T0 - 3600 to T0 - 15, 240 instants."""
+    path = write_policy(
+        tmp_path / "long.yaml", scaleDown={"stabilizationWindow": "2h", "minGroupAge": "0s"}
+    )
+    telemetry = Telemetry()
+    watcher = PolicyWatcher([path], telemetry)
+    watcher.load_initial()
+    assert policy_horizon(watcher.policies[0]) > 3600
+    source = FunctionSource({LLAMA: constant(64)})
+    loop = ControlLoop(source, watcher, DecisionStore(max_age=45), telemetry, ManualClock())
+    assert loop.restore(T0) == 240
+    assert loop.align(T0 + 29) == T0 + 15
+
+
+def test_without_policies_nothing_is_replayed(tmp_path: Path) -> None:
+    telemetry = Telemetry()
+    watcher = PolicyWatcher([tmp_path / "none"], telemetry)
+    source = FunctionSource({LLAMA: constant(64)})
+    loop = ControlLoop(source, watcher, DecisionStore(max_age=45), telemetry, ManualClock())
+    assert loop.restore(T0) == 0
+    assert source.fetches == []

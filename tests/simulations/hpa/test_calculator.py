@@ -1,0 +1,101 @@
+"""The replica calculator's Pods and Resource paths with pods that are not all counted.
+
+The seed recipe's HPA sizes on a Pods metric (``vllm:num_requests_waiting`` per leader),
+and a starting group's leader has no metric yet: it is a *missing* pod. Upstream
+(``calcPlainMetricReplicas`` and ``GetResourceReplicas``) then counts missing pods as the
+target on a scale-down and as 0 on a scale-up, counts unready pods as 0 on a scale-up,
+and keeps the current size when that flips the direction. The upstream cases in
+``test_conformance.py`` have every pod ready and reporting, so these rows are worked
+by hand from that code; values are in milli-units, as the controller's.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from simulations.hpa.calculator import Pod, ScaleView, Tolerances, pod_metric_replicas
+
+
+def _view(current: int, *pods: Pod) -> ScaleView:
+    return ScaleView(current, len(pods), pods=pods)
+
+
+RUNNING = [Pod("p0"), Pod("p1"), Pod("p2")]
+PENDING_TWO = [Pod("p0"), Pod("p1", phase="Pending"), Pod("p2", phase="Pending")]
+
+
+@pytest.mark.parametrize(
+    ("per_pod", "pods", "current", "expected"),
+    [
+        # All pods report: ceil(ratio * ready). 60 waiting over 3 at 10 each -> 6.
+        ({"p0": 20_000, "p1": 20_000, "p2": 20_000}, RUNNING, 3, 6),
+        # One busy leader and two starting ones without a metric: the ratio is 2.0 on
+        # the one reporting, but the missing two count as 0 on a scale-up: the average
+        # (20000 + 0 + 0) // 3 = 6666 is below the target, the direction would flip,
+        # so the size stays at 3 (the ready pod alone would have said 2).
+        ({"p0": 20_000}, RUNNING, 3, 3),
+        # A scale-down with a missing pod: it counts as the target, 10000, so the average
+        # is (1000 + 1000 + 10000) // 3 = 4000: ratio 0.4 -> ceil(0.4 * 3) = 2, not the
+        # ceil(0.1 * 2) = 1 the reporting pods alone give.
+        ({"p0": 1_000, "p1": 1_000}, RUNNING, 3, 2),
+        # A scale-up with a missing pod that does not flip it: (40000 + 40000 + 0) // 3 =
+        # 26666 -> ratio 2.67 -> ceil(2.67 * 3) = 8.
+        ({"p0": 40_000, "p1": 40_000}, RUNNING, 3, 8),
+        # Pending pods are unready; on a scale-up they count as 0, which flips the
+        # direction here: (20000 + 0 + 0) // 3 = 6666 -> stays at 3.
+        ({"p0": 20_000}, PENDING_TWO, 3, 3),
+        # The same with the busy pod busier: (70000 + 0 + 0) // 3 = 23333 -> ceil(7.0) = 7.
+        ({"p0": 70_000}, PENDING_TWO, 3, 7),
+        # On a scale-down unready pods are left out: 1000 on one pod -> ceil(0.1 * 1) = 1.
+        ({"p0": 1_000}, PENDING_TWO, 3, 1),
+        # Unready pods count only on a scale-up: 9500 on the one reporting is within the
+        # tolerance (0.95), so no change; counted as 0 they would halve it to 1.
+        ({"p0": 9_500}, [Pod("p0"), Pod("p1", phase="Pending")], 2, 2),
+        # A Running leader that is not Ready but reports counts like any other: the
+        # Ready condition matters for CPU only. 20000 on each of 2 -> ceil(2.0 * 2) = 4.
+        ({"p0": 20_000, "p1": 20_000}, [Pod("p0"), Pod("p1", ready=False)], 2, 4),
+        # Within the tolerance after the missing pod counts: (10500 + 10500 + 10000) // 3
+        # = 10333 -> 1.03: no change.
+        ({"p0": 10_500, "p1": 10_500}, RUNNING, 3, 3),
+    ],
+)
+def test_a_pods_metric_counts_missing_and_unready_pods_conservatively(
+    per_pod: dict[str, int], pods: list[Pod], current: int, expected: int
+) -> None:
+    replicas, _ = pod_metric_replicas(per_pod, 10_000, current, Tolerances(), _view(current, *pods))
+    assert replicas == expected
+
+
+UNREADY_THIRD = (Pod("p0"), Pod("p1"), Pod("p2", ready=False))
+
+
+@pytest.mark.parametrize(
+    ("per_pod", "pods", "target", "expected"),
+    [
+        # CPU at 80% of request (1000m) on two ready pods, target 50%: ratio 1.6. The
+        # third pod is Running but not Ready: counted as 0% on a scale-up, 1600 / 3000 ->
+        # 53%, ratio 1.06, within the tolerance: no change (not ceil(1.6 * 2) = 4). The
+        # utilization reported is the ready pods' own, 80%.
+        ({"p0": 800, "p1": 800, "p2": 100}, UNREADY_THIRD, 50, (3, 80)),
+        # At 95% the same gives 1900 / 3000 -> 63%, ratio 1.26 -> ceil(3.8) = 4.
+        ({"p0": 950, "p1": 950, "p2": 100}, UNREADY_THIRD, 50, (4, 95)),
+        # A scale-down with a missing pod and a target above 100%: it counts as 150% of
+        # its request. 30% observed -> ratio 0.2; with the missing pod 2100 / 3000 -> 70%,
+        # ratio 0.47 -> ceil(1.4) = 2.
+        ({"p0": 300, "p1": 300}, tuple(RUNNING), 150, (2, 30)),
+        # The percentage is an integer, floored: 1000m of 2001m requested is 49%.
+        (
+            {"p0": 500, "p1": 500},
+            (Pod("p0"), Pod("p1", cpu_request_milli=1001)),
+            50,
+            (3, 49),
+        ),
+    ],
+)
+def test_a_cpu_utilization_counts_unready_and_missing_pods_conservatively(
+    per_pod: dict[str, int], pods: tuple[Pod, ...], target: int, expected: tuple[int, int]
+) -> None:
+    outcome = pod_metric_replicas(
+        per_pod, target, 3, Tolerances(), _view(3, *pods), utilization=True, cpu=True
+    )
+    assert outcome == expected
