@@ -132,7 +132,9 @@ def average_value_replicas(
         ratio = math.inf if usage > 0 else math.nan
     if not tol.is_within(ratio):
         replicas = _ceil_int32(usage / target_milli)
-    if usage >= MAX_INT64 or status_replicas == 0:
+    # Compared as float64, as upstream: any usage within 512 of MaxInt64 rounds to 2**63
+    # and reports MaxInt64 (its ceil would be 2**63, beyond int64).
+    if float(usage) >= float(MAX_INT64) or status_replicas == 0:
         per_replica = MAX_INT64
     else:
         per_replica = math.ceil(usage / status_replicas)

@@ -13,7 +13,14 @@ from __future__ import annotations
 
 import pytest
 
-from simulations.hpa.calculator import Pod, ScaleView, Tolerances, pod_metric_replicas
+from simulations.hpa.calculator import (
+    Pod,
+    ScaleView,
+    Tolerances,
+    average_value_replicas,
+    pod_metric_replicas,
+)
+from simulations.hpa.spec import MAX_INT32, MAX_INT64
 
 
 def _view(current: int, *pods: Pod) -> ScaleView:
@@ -99,3 +106,27 @@ def test_a_cpu_utilization_counts_unready_and_missing_pods_conservatively(
         per_pod, target, 3, Tolerances(), _view(3, *pods), utilization=True, cpu=True
     )
     assert outcome == expected
+
+
+@pytest.mark.parametrize(
+    ("values", "status_replicas", "expected"),
+    [
+        # 8600m over 3 replicas against 1000m each: ratio 2.87 -> ceil(8.6) = 9; the
+        # usage reported per replica is ceil(8600 / 3) = 2867m.
+        ((8_600,), 3, (9, 2_867)),
+        # One replica at 1050m against 1000m: ratio 1.05, within the tolerance: stays 1.
+        ((1_050,), 1, (1, 1_050)),
+        # No replica: the ratio is +Inf, never within: ceil(1050 / 1000) = 2.
+        ((1_050,), 0, (2, MAX_INT64)),
+        # Usage at or near MaxInt64 reports MaxInt64 (float64 comparison, as upstream).
+        # The count is capped at MaxInt32.
+        ((MAX_INT64,), 1, (MAX_INT32, MAX_INT64)),
+        ((MAX_INT64 - 100,), 1, (MAX_INT32, MAX_INT64)),
+        # Further off it is the float64 quotient's ceiling: 2**63 - 1024.
+        ((MAX_INT64 - 1_000,), 1, (MAX_INT32, MAX_INT64 - 1_023)),
+    ],
+)
+def test_an_average_value_target_sizes_from_the_total(
+    values: tuple[int, ...], status_replicas: int, expected: tuple[int, int]
+) -> None:
+    assert average_value_replicas(values, 1_000, status_replicas, Tolerances()) == expected
