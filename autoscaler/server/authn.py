@@ -67,8 +67,9 @@ class Authenticator:
         reviewer: Reviewer | None,
         monotonic: Callable[[], float],
         trust: Callable[[], Trust] = Trust,
-        success_ttl: float = 10.0,
-        failure_ttl: float = 10.0,
+        *,
+        success_ttl: float,
+        failure_ttl: float,
     ) -> None:
         self._reviewer = reviewer
         self._trust = trust
@@ -121,7 +122,7 @@ class Authenticator:
                 raise unauthorized() from None
             cached = user if user is not None else False
             self._tokens.put(key, cached, self._success_ttl if user else self._failure_ttl)
-        if cached is False or not isinstance(cached, UserInfo):
+        if not isinstance(cached, UserInfo):  # False: the review said no
             log.info("bearer token rejected by TokenReview")
             raise unauthorized()
         return cached

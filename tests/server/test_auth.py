@@ -139,6 +139,8 @@ def test_front_proxy_headers_are_trusted_with_the_proxy_certificate(
         "X-Remote-User": HPA_USER,
         "X-Remote-Group": "system:serviceaccounts",
         "X-Remote-Extra-Scopes%2fKind": "hpa",
+        "X-Remote-Extra-": "a prefix without a key names no extra",
+        "X-A-Header-Longer-Than-The-Prefix": "not an extra",
     }
     with secured.client(cert) as http:
         response = http.get(REC, headers=headers)
@@ -172,6 +174,23 @@ def test_front_proxy_refusals(secured: Running, proxy_ca: TestPki, tmp_path: Pat
     foreign = TestPki(tmp_path / "foreign", name="foreign-ca").client("front-proxy-client")
     with secured.client(foreign) as http, pytest.raises(httpx.TransportError):
         http.get(REC, headers=headers)  # refused in the TLS handshake
+
+
+def test_proxy_headers_count_only_with_the_proxy_ca(
+    secured: Running, kube: tuple[FakeApiServer, Path], user_ca: TestPki
+) -> None:
+    """A user certificate named like the proxy, from the client CA, cannot impersonate
+    through X-Remote-User: it is its own CN, and its request is reviewed as such."""
+    api, _ = kube
+    lookalike = user_ca.client("front-proxy-client", organization="lookalikes")
+    headers = {"X-Remote-User": "alice", "X-Remote-Group": "system:masters"}
+    with secured.client(lookalike) as http:
+        _assert_status(http.get(REC, headers=headers), 403, "Forbidden")
+    (review,) = _reviews(api, ACCESS_REVIEWS)
+    assert (review["spec"]["user"], review["spec"]["groups"]) == (
+        "front-proxy-client",
+        ["lookalikes", "system:authenticated"],
+    )
 
 
 def test_system_masters_skip_the_access_review(
@@ -224,7 +243,10 @@ def test_bearer_tokens_and_caching(
         assert len(_reviews(api, ACCESS_REVIEWS)) == 2
 
         _assert_status(http.get(REC, headers={"Authorization": "Bearer nope"}), 401, "Unauthorized")
-        _assert_status(http.get(REC, headers={"Authorization": "Basic abc"}), 401, "Unauthorized")
+        reviewed = len(_reviews(api, TOKEN_REVIEWS))
+        for other in ("Basic abc", "Bearer"):  # no bearer token: nothing to review
+            _assert_status(http.get(REC, headers={"Authorization": other}), 401, "Unauthorized")
+        assert len(_reviews(api, TOKEN_REVIEWS)) == reviewed
         denied = _assert_status(
             http.get(REC, headers={"Authorization": "Bearer bob-token"}), 403, "Forbidden"
         )

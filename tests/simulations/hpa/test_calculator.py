@@ -48,6 +48,10 @@ PENDING_TWO = [Pod("p0"), Pod("p1", phase="Pending"), Pod("p2", phase="Pending")
         # A scale-up with a missing pod that does not flip it: (40000 + 40000 + 0) // 3 =
         # 26666 -> ratio 2.67 -> ceil(2.67 * 3) = 8.
         ({"p0": 40_000, "p1": 40_000}, RUNNING, 3, 8),
+        # The average is an integer first: (40001 + 40000 + 0) // 3 = 26667 -> ratio
+        # 2.6667 -> 8.0001 -> 9. Left out, the missing pod would give 80001 // 2 = 40000
+        # -> 4.0 * 2 = 8.
+        ({"p0": 40_001, "p1": 40_000}, RUNNING, 3, 9),
         # Pending pods are unready; on a scale-up they count as 0, which flips the
         # direction here: (20000 + 0 + 0) // 3 = 6666 -> stays at 3.
         ({"p0": 20_000}, PENDING_TWO, 3, 3),
