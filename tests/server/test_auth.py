@@ -56,7 +56,8 @@ def kube(tmp_path: Path, pki: TestPki) -> Iterator[tuple[FakeApiServer, Path]]:
                     "alice-token": ("alice", ["team"]),
                     "bob-token": ("bob", []),
                     "carol-token": ("carol", []),
-                }
+                },
+                extras={"alice-token": {"authentication.kubernetes.io/pod-name": ["web-0"]}},
             ),
         )
         api.on_post(ACCESS_REVIEWS, access_reviewer(_allow))
@@ -233,6 +234,14 @@ def test_bearer_tokens_and_caching(
         assert http.get(REC, headers=alice).status_code == 200
         assert len(_reviews(api, TOKEN_REVIEWS)) == 1  # cached
         assert len(_reviews(api, ACCESS_REVIEWS)) == 1
+        # The access review asks for the user the TokenReview named, whole.
+        (asked,) = [r["spec"] for r in _reviews(api, ACCESS_REVIEWS)]
+        assert (asked["user"], asked["uid"], asked["groups"], asked["extra"]) == (
+            "alice",
+            "uid-alice",
+            ["team", "system:authenticated"],
+            {"authentication.kubernetes.io/pod-name": ["web-0"]},
+        )
         auth_clock.advance(2.9)  # auth_cache_ttl is 3 s
         assert http.get(REC, headers=alice).status_code == 200
         assert len(_reviews(api, TOKEN_REVIEWS)) == 1  # still cached
@@ -251,6 +260,7 @@ def test_bearer_tokens_and_caching(
             http.get(REC, headers={"Authorization": "Bearer bob-token"}), 403, "Forbidden"
         )
         assert 'User "bob" cannot list resource "lws_recommended_replicas"' in denied["message"]
+        assert denied["message"].endswith(": denied by the test policy")  # the review's reason
         assert denied["details"] == {
             "group": "external.metrics.k8s.io",
             "kind": "lws_recommended_replicas",
@@ -304,6 +314,18 @@ def test_non_resource_paths_are_authorised_and_health_is_open(secured: Running) 
         alice = {"Authorization": "Bearer alice-token"}
         assert "lws_autoscaler_cycles_total" in http.get("/metrics", headers=alice).text
         _assert_status(http.get("/debug/decisions", headers=alice), 403, "Forbidden")
+
+
+def test_an_access_review_answered_without_a_status_denies(
+    secured: Running, kube: tuple[FakeApiServer, Path]
+) -> None:
+    api, _ = kube
+    api.on_post(ACCESS_REVIEWS, lambda body, req: {"kind": "SubjectAccessReview", "spec": {}})
+    with secured.client() as http:
+        denied = _assert_status(
+            http.get(REC, headers={"Authorization": "Bearer alice-token"}), 403, "Forbidden"
+        )
+    assert denied["message"].endswith(": empty SubjectAccessReview status")
 
 
 def test_review_failures(secured: Running, kube: tuple[FakeApiServer, Path]) -> None:

@@ -159,18 +159,23 @@ def selector_matches(selector: str, labels: Mapping[str, str]) -> bool:
     return True
 
 
-def token_reviewer(tokens: Mapping[str, tuple[str, list[str]]]) -> Handler:
-    """A TokenReview handler: ``tokens`` maps a bearer token to (username, groups)."""
+def token_reviewer(
+    tokens: Mapping[str, tuple[str, list[str]]],
+    extras: Mapping[str, Mapping[str, list[str]]] | None = None,
+) -> Handler:
+    """A TokenReview handler: ``tokens`` maps a bearer token to (username, groups);
+    ``extras`` gives some of them the user's ``extra`` (as a service account token's
+    ``authentication.kubernetes.io/pod-name``)."""
 
     def handle(body: Json, _request: RecordedRequest) -> Json:
         token = body.get("spec", {}).get("token", "")
         known = tokens.get(token)
         result: Json = {"authenticated": False, "error": "invalid bearer token"}
         if known is not None:
-            result = {
-                "authenticated": True,
-                "user": {"username": known[0], "uid": f"uid-{known[0]}", "groups": known[1]},
-            }
+            user: Json = {"username": known[0], "uid": f"uid-{known[0]}", "groups": known[1]}
+            if extras and token in extras:
+                user["extra"] = {key: list(values) for key, values in extras[token].items()}
+            result = {"authenticated": True, "user": user}
         return {
             "kind": "TokenReview",
             "apiVersion": "authentication.k8s.io/v1",

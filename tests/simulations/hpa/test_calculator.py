@@ -134,3 +134,14 @@ def test_an_average_value_target_sizes_from_the_total(
     values: tuple[int, ...], status_replicas: int, expected: tuple[int, int]
 ) -> None:
     assert average_value_replicas(values, 1_000, status_replicas, Tolerances()) == expected
+
+
+@pytest.mark.parametrize(("ready_pods", "ready"), [(None, [True] * 3), (1, [True, False, False])])
+def test_a_scale_view_without_pods_stands_for_its_running_ones(
+    ready_pods: int | None, ready: list[bool]
+) -> None:
+    """``status.replicas`` Running pods, the first ``ready_pods`` of them Ready (all when
+    not said): what the External paths need, and the CPU path's readiness reads."""
+    view = ScaleView(3, 3, ready_pods=ready_pods)
+    assert [pod.ready for pod in view.pod_list()] == ready
+    assert view.ready_pod_count() == sum(ready)
