@@ -368,3 +368,87 @@ def test_without_any_ca_the_warning_says_401(caplog: pytest.LogCaptureFixture) -
     assert not source.may_have_cas
     assert "every HPA read, get 401" in caplog.text
     assert "TLS handshake" not in caplog.text
+
+
+class ScriptedReader:
+    """A ``ClusterAuthReader`` that answers each read with the next scripted outcome
+    (the last one repeats): the ConfigMap's parsed settings, or a lookup failure."""
+
+    def __init__(self, *outcomes: ClusterAuthentication | AuthLookupError) -> None:
+        self.outcomes = list(outcomes)
+
+    def read(self) -> ClusterAuthentication:
+        outcome = self.outcomes.pop(0) if len(self.outcomes) > 1 else self.outcomes[0]
+        if isinstance(outcome, AuthLookupError):
+            raise outcome
+        return outcome
+
+
+def _not_found() -> AuthLookupError:
+    return AuthLookupError(LookupFailure.NOT_FOUND, "no ConfigMap")
+
+
+@pytest.mark.parametrize(
+    ("with_cluster", "answer", "why"),
+    [
+        (False, None, "no --requestheader-client-ca-file, and the cluster lookup is off"),
+        (True, "missing", "kube-system/extension-apiserver-authentication unavailable: NotFound"),
+        (True, "answered", "kube-system/extension-apiserver-authentication holds no requestheader"),
+    ],
+)
+def test_the_warning_says_why_front_proxy_authentication_is_off(
+    with_cluster: bool,
+    answer: str | None,
+    why: str,
+    user_ca: TestPki,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from autoscaler.server.telemetry import Telemetry
+    from autoscaler.server.trust import TrustSource
+
+    found = ClusterAuthentication(client_ca=user_ca.ca_file.read_bytes())
+    reader = ScriptedReader(_not_found() if answer == "missing" else found)
+    with caplog.at_level(logging.WARNING):
+        source = TrustSource(
+            Telemetry(), client_ca_file=user_ca.ca_file, cluster=reader if with_cluster else None
+        )
+    assert source.current.request_header is None
+    assert f"front-proxy authentication is OFF: no requestheader CA ({why}" in caplog.text
+
+
+def test_a_client_ca_flag_still_takes_the_front_proxy_ca_from_the_cluster(
+    proxy_ca: TestPki, user_ca: TestPki
+) -> None:
+    """Only the parts the flags leave open are looked up: here the requestheader CA."""
+    from autoscaler.server.telemetry import Telemetry
+    from autoscaler.server.trust import TrustSource
+
+    reader = ScriptedReader(ClusterAuthentication(requestheader_ca=proxy_ca.ca_file.read_bytes()))
+    source = TrustSource(Telemetry(), client_ca_file=user_ca.ca_file, cluster=reader)
+    front = source.current.request_header
+    assert front is not None
+    assert front.origin == "ConfigMap kube-system/extension-apiserver-authentication"
+    assert len(source.current.client_authorities) == 1  # the flag's
+
+
+def test_changes_of_trust_and_a_recovered_lookup_are_logged_once(
+    proxy_ca: TestPki, user_ca: TestPki, caplog: pytest.LogCaptureFixture
+) -> None:
+    from autoscaler.server.telemetry import Telemetry
+    from autoscaler.server.trust import TrustSource
+
+    first = ClusterAuthentication(requestheader_ca=proxy_ca.ca_file.read_bytes())
+    second = ClusterAuthentication(requestheader_ca=user_ca.ca_file.read_bytes())
+    reader = ScriptedReader(first, _not_found(), first, first, second)
+    with caplog.at_level(logging.INFO, logger="autoscaler.server.trust"):
+        source = TrustSource(Telemetry(), cluster=reader)  # the first load: not a change
+        assert "client trust changed" not in caplog.text
+        assert "again" not in caplog.text  # nor a recovery
+        assert source.refresh() is False  # a failure keeps the CA read before
+        assert source.refresh() is False  # read again, the same CA
+        assert caplog.text.count("read kube-system/extension-apiserver-authentication again") == 1
+        assert source.refresh() is False
+        assert "client trust changed" not in caplog.text
+        assert source.refresh() is True  # a rotated CA
+    assert caplog.text.count("client trust changed (front proxy from ConfigMap") == 1
+    assert caplog.text.count("again") == 1
