@@ -134,13 +134,16 @@ def test_front_proxy_and_client_cas_come_from_the_configmap(
         running.cycle()
         assert _configmap_reads(api) == 1
         proxy = proxy_ca.client(PROXY_CN)
-        assert _get(running, proxy, headers=_proxy_headers()).status_code == 200
+        extras = {"X-Proxy-Extra-Scopes": "hpa", "X-Remote-Extra-Scopes": "standard"}
+        headers = {**_proxy_headers(), **extras}
+        assert _get(running, proxy, headers=headers).status_code == 200
         (review,) = [
             r.json()["spec"] for r in api.requests if r.path.endswith("subjectaccessreviews")
         ]
-        assert (review["user"], review["groups"]) == (
+        assert (review["user"], review["groups"], review["extra"]) == (
             HPA_USER,
             ["system:serviceaccounts", "system:authenticated"],
+            {"scopes": ["hpa"]},  # the ConfigMap's extra prefix, not the standard one
         )
         # The standard header is not the one this cluster configured: no user, 401.
         assert _get(running, proxy, headers={"X-Remote-User": HPA_USER}).status_code == 401
