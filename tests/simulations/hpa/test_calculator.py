@@ -14,11 +14,13 @@ from __future__ import annotations
 import pytest
 
 from simulations.hpa.calculator import (
+    MetricComputeError,
     Pod,
     ScaleView,
     Tolerances,
     average_value_replicas,
     pod_metric_replicas,
+    value_replicas,
 )
 from simulations.hpa.spec import MAX_INT32, MAX_INT64
 
@@ -145,3 +147,28 @@ def test_a_scale_view_without_pods_stands_for_its_running_ones(
     view = ScaleView(3, 3, ready_pods=ready_pods)
     assert [pod.ready for pod in view.pod_list()] == ready
     assert view.ready_pod_count() == sum(ready)
+    assert ScaleView(1, 1).ready_pod_count() == 1
+
+
+def test_a_scale_view_without_pods_or_replicas_selects_nothing() -> None:
+    with pytest.raises(MetricComputeError, match="no pods returned by selector"):
+        ScaleView(2, 0).ready_pod_count()
+
+
+@pytest.mark.parametrize(
+    ("values", "usage"),
+    [
+        ((MAX_INT64 - 5, 1), MAX_INT64 - 4),
+        ((MAX_INT64 - 5, 5), MAX_INT64),
+        # Beyond MaxInt64 the sum is capped there, as upstream's overflow check.
+        ((MAX_INT64 - 5, 10), MAX_INT64),
+        ((MAX_INT64, 1), MAX_INT64),
+        ((MAX_INT64, -1), MAX_INT64 - 1),
+    ],
+)
+def test_a_value_target_sums_the_series_capped_at_max_int64(
+    values: tuple[int, ...], usage: int
+) -> None:
+    replicas, total = value_replicas(values, 1_000, 3, Tolerances(), ScaleView(3, 3))
+    assert total == usage
+    assert replicas == MAX_INT32
