@@ -312,3 +312,25 @@ def test_what_validate_refuses_in_a_folder_the_server_rejects_too(
     watcher.refresh()
     assert sorted(p.name for p in watcher.policies) == ["a", "b"]
     assert telemetry.registry.get_sample_value(REJECTED, {"file": upper}) is None
+
+
+def test_a_file_added_changed_and_removed_each_change_what_is_in_force(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    telemetry = Telemetry()
+    watcher = PolicyWatcher([tmp_path], telemetry)
+    watcher.load_initial()
+    loaded = "lws_autoscaler_policies_loaded"
+    path = tmp_path / "a.yaml"
+    with caplog.at_level(logging.INFO, logger="autoscaler.server.policy_watch"):
+        write_policy(path, name="a", lws="one")
+        assert watcher.refresh() is True
+        assert f"policy file {path} loaded: a" in caplog.text
+        write_policy(path, name="a", lws="one", target_per_group=16.0)  # a new size
+        assert watcher.refresh() is True
+        assert f"policy file {path} reloaded: a" in caplog.text
+        assert telemetry.registry.get_sample_value(loaded) == 1
+        path.unlink()
+        assert watcher.refresh() is True  # the last policy gone is a change too
+    assert watcher.policies == []
+    assert telemetry.registry.get_sample_value(loaded) == 0
