@@ -50,6 +50,9 @@ PENDING_TWO = [Pod("p0"), Pod("p1", phase="Pending"), Pod("p2", phase="Pending")
         # A scale-up with a missing pod that does not flip it: (40000 + 40000 + 0) // 3 =
         # 26666 -> ratio 2.67 -> ceil(2.67 * 3) = 8.
         ({"p0": 40_000, "p1": 40_000}, RUNNING, 3, 8),
+        # Counted as 0, the missing pod brings a ratio of 1.6 down to 32000 // 3 = 10666:
+        # within the tolerance, no change (without it, ceil(1.6 * 2) = 4).
+        ({"p0": 16_000, "p1": 16_000}, RUNNING, 3, 3),
         # The average is an integer first: (40001 + 40000 + 0) // 3 = 26667 -> ratio
         # 2.6667 -> 8.0001 -> 9. Left out, the missing pod would give 80001 // 2 = 40000
         # -> 4.0 * 2 = 8.
