@@ -179,6 +179,9 @@ def test_an_unexpected_loader_failure_rejects_that_file_only(
     assert [p.name for p in loaded] == ["a"]
     assert f"{odd}:1: cannot load: RuntimeError('loader bug')" in caplog.text
     assert str(good) not in caplog.text
+    write_policy(odd, name="b", lws="b", target_per_group=16.0)  # a new version, same bug
+    assert watcher.refresh() is False
+    assert [p.name for p in watcher.policies] == ["a"]
 
 
 def _targets(watcher: PolicyWatcher) -> dict[str, str]:
@@ -239,7 +242,7 @@ def test_an_unreadable_file_is_reported_once_not_every_cycle(
     with caplog.at_level(logging.ERROR):
         watcher.load_initial()
         for _ in range(5):
-            watcher.refresh()
+            assert watcher.refresh() is False  # a.yaml stays in force, unchanged
     rejected = [r for r in caplog.records if "b.yaml rejected" in r.getMessage()]
     assert len(rejected) == 1
     errors = {"file": str(tmp_path / "b.yaml")}
@@ -329,6 +332,9 @@ def test_a_file_added_changed_and_removed_each_change_what_is_in_force(
         assert watcher.refresh() is True
         assert f"policy file {path} reloaded: a" in caplog.text
         assert telemetry.registry.get_sample_value(loaded) == 1
+        path.write_text(_bad_policy_text())  # rejected: the last good version stays
+        assert watcher.refresh() is False
+        assert [p.spec.target.name for p in watcher.policies] == ["one"]
         path.unlink()
         assert watcher.refresh() is True  # the last policy gone is a change too
     assert watcher.policies == []
@@ -339,3 +345,24 @@ def test_start_up_without_any_policies_path_says_so(caplog: pytest.LogCaptureFix
     with caplog.at_level(logging.WARNING):
         assert PolicyWatcher([], Telemetry()).load_initial() == []
     assert "no policy files (*.yaml, *.yml) in (no --policies given)" in caplog.text
+
+
+def test_a_file_gone_between_the_listing_and_its_read_keeps_its_policies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race of a ConfigMap swap: listed, then unreadable when its signature is taken."""
+    from autoscaler.server import policy_watch
+
+    path = write_policy(tmp_path / "a.yaml", name="a", lws="one")
+    telemetry = Telemetry()
+    watcher = PolicyWatcher([tmp_path], telemetry)
+    watcher.load_initial()
+
+    def vanished(_path: object) -> object:
+        raise FileNotFoundError("gone")
+
+    monkeypatch.setattr(policy_watch, "file_signature", vanished)
+    assert watcher.refresh() is False
+    assert [p.name for p in watcher.policies] == ["a"]
+    errors = {"file": str(path)}
+    assert telemetry.registry.get_sample_value(RELOAD_ERRORS, errors) == 1
