@@ -273,3 +273,52 @@ def test_a_holder_whose_last_renewal_failed_still_releases(api: FakeApiServer) -
     api.remove_route("GET", LEASE)  # the API is back, in time for the shutdown
     a.release(T0 + 20)
     assert b.leads(T0 + 30)  # at once: released, not lapsed
+
+
+def test_each_change_of_leadership_is_logged_once(
+    api: FakeApiServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    a, b = _elector(api, "server-a"), _elector(api, "server-b")
+    with caplog.at_level(logging.INFO, logger="autoscaler.server.leader"):
+        for tick in (T0, T0 + 15, T0 + 30):  # renewals are not news
+            assert a.leads(tick)
+            assert not b.leads(tick)  # nor is not leading from the start
+        assert b.leads(T0 + 75)
+        assert not a.leads(T0 + 90)
+        a.release(T0 + 91)  # not the holder: nothing to release, nothing said
+        b.release(T0 + 92)
+        assert b.leads(T0 + 105)  # released, then taken again (a fresh start)
+    said = [r.getMessage() for r in caplog.records]
+    assert said == [
+        "leader election: server-a now holds the lease",
+        "leader election: server-b now holds the lease",
+        "leader election: server-a no longer holds the lease",
+        "leader election: server-b released the lease",
+        "leader election: server-b now holds the lease",
+    ]
+
+
+def test_a_release_that_loses_the_race_is_not_logged_as_done(
+    api: FakeApiServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    plain = KubeLeaseStore(api_client(api), "lws-autoscaler", "lws-autoscaler")
+
+    class Racing(KubeLeaseStore):
+        """After server-a's read, another write bumps the Lease's resourceVersion."""
+
+        def get(self) -> LeaseRecord | None:
+            record = plain.get()
+            assert record is not None
+            assert plain.update(record)
+            return record
+
+    assert _elector(api, "server-a").leads(T0)
+    a = _Replica(Racing(api_client(api), "lws-autoscaler", "lws-autoscaler"), "server-a", 45)
+    with caplog.at_level(logging.INFO, logger="autoscaler.server.leader"):
+        a.release(T0 + 5)  # its replace at the version it read: 409
+    assert "released the lease" not in caplog.text
+    assert _lease(api).spec.holder_identity == "server-a"
+
+
+def test_a_lease_of_one_second_is_the_shortest(api: FakeApiServer) -> None:
+    assert _elector(api, "a", 1).elector.duration == 1

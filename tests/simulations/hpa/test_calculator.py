@@ -50,6 +50,22 @@ PENDING_TWO = [Pod("p0"), Pod("p1", phase="Pending"), Pod("p2", phase="Pending")
         # A scale-up with a missing pod that does not flip it: (40000 + 40000 + 0) // 3 =
         # 26666 -> ratio 2.67 -> ceil(2.67 * 3) = 8.
         ({"p0": 40_000, "p1": 40_000}, RUNNING, 3, 8),
+        # (20000 + 20000 + 0) // 3 = 13333 -> ratio 1.33 -> ceil(4.0) = 4.
+        ({"p0": 20_000, "p1": 20_000}, RUNNING, 3, 4),
+        # The same with the size at 5 (two pods already gone): 4 would be a scale-down
+        # on a scale-up signal, so the size stays.
+        ({"p0": 20_000, "p1": 20_000}, RUNNING, 5, 5),
+        # A ratio of exactly 1.0 is neither direction: the missing and unready pods are
+        # not counted, and it is within the tolerance.
+        ({"p0": 10_000}, RUNNING[:2], 2, 2),
+        ({"p0": 10_000}, PENDING_TWO[:2], 2, 2),
+        # Deleted and Failed pods are ignored, metric or not: 20000 on the one left -> 2.
+        (
+            {"p0": 20_000, "p1": 0, "p2": 0},
+            [Pod("p0"), Pod("p1", deleted=True), Pod("p2", phase="Failed")],
+            3,
+            2,
+        ),
         # Counted as 0, the missing pod brings a ratio of 1.6 down to 32000 // 3 = 10666:
         # within the tolerance, no change (without it, ceil(1.6 * 2) = 4).
         ({"p0": 16_000, "p1": 16_000}, RUNNING, 3, 3),
@@ -175,3 +191,11 @@ def test_a_value_target_sums_the_series_capped_at_max_int64(
     replicas, total = value_replicas(values, 1_000, 3, Tolerances(), ScaleView(3, 3))
     assert total == usage
     assert replicas == MAX_INT32
+
+
+def test_cpu_metrics_of_no_known_pod_are_an_error() -> None:
+    """Metrics only for pods the selector does not list: no request to divide by."""
+    with pytest.raises(MetricComputeError, match="no metrics returned matched known pods"):
+        pod_metric_replicas(
+            {"stranger": 500}, 50, 3, Tolerances(), _view(3, *RUNNING), utilization=True, cpu=True
+        )
