@@ -115,6 +115,15 @@ UNREADY_THIRD = (Pod("p0"), Pod("p1"), Pod("p2", ready=False))
         # its request. 30% observed -> ratio 0.2; with the missing pod 2100 / 3000 -> 70%,
         # ratio 0.47 -> ceil(1.4) = 2.
         ({"p0": 300, "p1": 300}, tuple(RUNNING), 150, (2, 30)),
+        # A target of 200%: the missing pod counts as 200% of its 1000m request.
+        # (200 + 2000) / 2000 -> 110% -> ratio 0.55 -> ceil(1.1) = 2 (as 100% it would
+        # be 60% -> 0.3 -> 1).
+        ({"p0": 200}, tuple(RUNNING[:2]), 200, (2, 20)),
+        # At a 100% target the missing pod counts as its request, 1000m, and the result
+        # is an integer percentage: (10 + 1000) * 100 // 2000 = 50 -> ceil(0.5 * 2) = 1;
+        # (20 + 1000) * 100 // 2000 = 51 -> ceil(1.02) = 2.
+        ({"p0": 10}, tuple(RUNNING[:2]), 100, (1, 1)),
+        ({"p0": 20}, tuple(RUNNING[:2]), 100, (2, 2)),
         # The percentage is an integer, floored: 1000m of 2001m requested is 49%.
         (
             {"p0": 500, "p1": 500},
