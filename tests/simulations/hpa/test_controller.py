@@ -19,6 +19,7 @@ from simulations.hpa import (
     MetricError,
     MetricSource,
     MetricValues,
+    PodMetricValues,
     ScaleView,
 )
 from tests.simulations.hpa.factories import recommendation_hpa
@@ -301,3 +302,51 @@ def test_an_empty_policy_list_is_refused_and_match_expressions_are_accepted() ->
         "matchExpressions": [{"key": "policy", "operator": "In", "values": ["llama-70b"]}]
     }
     assert len(HpaConfig.from_spec(spec(metrics=[selected])).metrics) == 1
+
+
+def test_syncs_keep_their_cadence_from_the_first() -> None:
+    """As the controller's requeue: a sync a little late keeps the schedule (the next is
+    due 15 s after the one it stood for, not after it ran); one off schedule, early or
+    a period late, starts a new one."""
+    hpa = emulator(spec(FOLLOW))
+    assert hpa.next_sync() is None
+    assert hpa.due(T0)
+    hpa.step(T0, ScaleView(2, 2), [2.0])
+    assert hpa.next_sync() == T0 + 15
+    assert not hpa.due(T0 + 14.9)
+    assert hpa.due(T0 + 15)
+    hpa.step(T0 + 16, ScaleView(2, 2), [2.0])  # 1 s late: still the T0 + 15 sync
+    assert hpa.next_sync() == T0 + 30
+    hpa.step(T0 + 60, ScaleView(2, 2), [2.0])  # two syncs missed: a new schedule
+    assert hpa.next_sync() == T0 + 75
+    hpa.reconcile(T0 + 70, ScaleView(2, 2), [MetricValues.of(2.0)])  # called early
+    assert hpa.next_sync() == T0 + 85
+
+
+@pytest.mark.parametrize(
+    ("source", "reading", "named"),
+    [
+        (
+            MetricSource("External", "queue", "AverageValue", 1_000),
+            MetricValues.of(8.0),
+            ("external metric queue"),
+        ),
+        (
+            MetricSource("Pods", "vllm:num_requests_waiting", "AverageValue", 10_000),
+            PodMetricValues({"pod-0": 40_000, "pod-1": 40_000}),
+            "pods metric vllm:num_requests_waiting",
+        ),
+        (
+            MetricSource("Resource", "cpu", "Utilization", 50),
+            PodMetricValues({"pod-0": 900, "pod-1": 900}),
+            "cpu resource utilization (percentage of request)",
+        ),
+    ],
+)
+def test_a_scale_up_names_the_metric_that_drove_it(
+    source: MetricSource, reading: MetricValues | PodMetricValues, named: str
+) -> None:
+    hpa = HpaEmulator(HpaConfig(max_replicas=20, metrics=(source,)))
+    result = hpa.reconcile(T0, ScaleView(2, 2), [reading])
+    assert result.replicas == 4  # the legacy cap: max(2 * 2, 4)
+    assert result.reason == f"{named} above target"
