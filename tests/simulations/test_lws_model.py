@@ -99,3 +99,14 @@ def test_counts_stay_consistent(moves: list[tuple[int, float]]) -> None:
         ready = lws.ready_replicas(now)
         assert ready == sum(g.ready_at is not None for g in groups)
         assert all(g.ready_at is None or g.ready_at <= now for g in groups)
+
+
+def test_by_default_a_cold_start_is_the_median_at_least_one_second() -> None:
+    rng = np.random.default_rng(0)
+    assert ColdStartModel(300.0).sample(rng, 3).tolist() == [300.0, 300.0, 300.0]
+    assert ColdStartModel(0.5).sample(rng, 2).tolist() == [1.0, 1.0]  # the 1 s floor
+
+
+def test_by_default_an_lws_starts_with_no_group() -> None:
+    lws = LwsModel(ColdStartModel(300.0), np.random.default_rng(0))
+    assert (lws.spec_replicas, lws.status_replicas, lws.ready_replicas(0.0)) == (0, 0, 0)

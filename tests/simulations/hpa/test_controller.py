@@ -324,29 +324,37 @@ def test_syncs_keep_their_cadence_from_the_first() -> None:
 
 
 @pytest.mark.parametrize(
-    ("source", "reading", "named"),
+    ("source", "reading", "named", "limited"),
     [
         (
             MetricSource("External", "queue", "AverageValue", 1_000),
             MetricValues.of(8.0),
-            ("external metric queue"),
+            "external metric queue",
+            ("True", "ScaleUpLimit"),  # 8 proposed, 4 allowed
         ),
         (
             MetricSource("Pods", "vllm:num_requests_waiting", "AverageValue", 10_000),
             PodMetricValues({"pod-0": 40_000, "pod-1": 40_000}),
             "pods metric vllm:num_requests_waiting",
+            ("True", "ScaleUpLimit"),
         ),
         (
             MetricSource("Resource", "cpu", "Utilization", 50),
             PodMetricValues({"pod-0": 900, "pod-1": 900}),
             "cpu resource utilization (percentage of request)",
+            ("False", "DesiredWithinRange"),  # 90% of 50%: ceil(1.8 * 2) = 4, the cap
         ),
     ],
 )
 def test_a_scale_up_names_the_metric_that_drove_it(
-    source: MetricSource, reading: MetricValues | PodMetricValues, named: str
+    source: MetricSource,
+    reading: MetricValues | PodMetricValues,
+    named: str,
+    limited: tuple[str, str],
 ) -> None:
     hpa = HpaEmulator(HpaConfig(max_replicas=20, metrics=(source,)))
     result = hpa.reconcile(T0, ScaleView(2, 2), [reading])
     assert result.replicas == 4  # the legacy cap: max(2 * 2, 4)
     assert result.reason == f"{named} above target"
+    assert ("ScalingActive", "True", "ValidMetricFound") in result.conditions
+    assert ("ScalingLimited", *limited) in result.conditions
