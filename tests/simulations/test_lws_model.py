@@ -110,3 +110,9 @@ def test_by_default_a_cold_start_is_the_median_at_least_one_second() -> None:
 def test_by_default_an_lws_starts_with_no_group() -> None:
     lws = LwsModel(ColdStartModel(300.0), np.random.default_rng(0))
     assert (lws.spec_replicas, lws.status_replicas, lws.ready_replicas(0.0)) == (0, 0, 0)
+
+
+def test_initial_groups_are_a_day_old_at_the_start() -> None:
+    """Ready long before the run (t = 0 unless said), so none is young for minGroupAge."""
+    (group,) = LwsModel(ColdStartModel(300.0), np.random.default_rng(0), 1).groups(0.0)
+    assert (group.created_at, group.ready_at) == (-86_400.0, -86_400.0)

@@ -356,5 +356,6 @@ def test_a_scale_up_names_the_metric_that_drove_it(
     result = hpa.reconcile(T0, ScaleView(2, 2), [reading])
     assert result.replicas == 4  # the legacy cap: max(2 * 2, 4)
     assert result.reason == f"{named} above target"
+    assert ("AbleToScale", "True", "SucceededRescale") in result.conditions
     assert ("ScalingActive", "True", "ValidMetricFound") in result.conditions
     assert ("ScalingLimited", *limited) in result.conditions
