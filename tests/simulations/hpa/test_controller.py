@@ -19,6 +19,7 @@ from simulations.hpa import (
     MetricError,
     MetricSource,
     MetricValues,
+    Pod,
     PodMetricValues,
     ScaleView,
 )
@@ -125,16 +126,23 @@ def two_metrics() -> HpaConfig:
 
 
 @pytest.mark.parametrize(
-    ("valid_value", "expected", "rescaled"),
-    [(8, 8, True), (3, 5, False), (5, 5, False)],
+    ("valid_value", "expected", "rescaled", "active"),
+    [
+        (8, 8, True, ("True", "ValidMetricFound")),
+        # Fewer than spec.replicas on partial data: the sync stops there (no scale-down).
+        (3, 5, False, ("False", "FailedGetExternalMetric")),
+        # As many as spec.replicas: not fewer, so the sync goes on with the valid one.
+        (5, 5, False, ("True", "ValidMetricFound")),
+    ],
 )
 def test_partial_failure_scales_up_but_never_down(
-    valid_value: int, expected: int, rescaled: bool
+    valid_value: int, expected: int, rescaled: bool, active: tuple[str, str]
 ) -> None:
     hpa = HpaEmulator(two_metrics())
     result = hpa.reconcile(T0, ScaleView(5, 5), [MetricError("gone"), MetricValues.of(valid_value)])
     assert (result.replicas, result.rescaled) == (expected, rescaled)
     assert result.error is not None
+    assert ("ScalingActive", *active) in result.conditions
 
 
 def test_several_metrics_take_the_largest_proposal() -> None:
@@ -142,6 +150,55 @@ def test_several_metrics_take_the_largest_proposal() -> None:
     result = hpa.reconcile(T0, ScaleView(5, 5), [MetricValues.of(7), MetricValues.of(9)])
     assert result.replicas == 9
     assert result.reason == "external metric b above target"
+    # A tie names the first metric, as upstream keeps the first of equal proposals.
+    tie = HpaEmulator(two_metrics()).reconcile(
+        T0, ScaleView(5, 5), [MetricValues.of(9), MetricValues.of(9)]
+    )
+    assert tie.reason == "external metric a above target"
+
+
+@pytest.mark.parametrize(
+    ("value", "replicas", "reason"),
+    [(9, 9, "external metric a above target"), (5, 5, ""), (2, 2, "All metrics below target")],
+)
+def test_the_reason_says_which_way_and_nothing_without_a_change(
+    value: int, replicas: int, reason: str
+) -> None:
+    config = HpaConfig(
+        max_replicas=20,
+        metrics=(MetricSource("External", "a", "AverageValue", 1000),),
+        behavior=HpaConfig.from_spec(spec(FOLLOW)).behavior,
+    )
+    result = HpaEmulator(config).reconcile(T0, ScaleView(5, 5), [MetricValues.of(value)])
+    assert (result.replicas, result.reason) == (replicas, reason)
+
+
+def test_an_object_metric_reads_its_one_value_and_an_external_one_sums_them() -> None:
+    """An Object metric describes one object: only its first value counts."""
+
+    def proposal(kind: str) -> int:
+        config = HpaConfig(max_replicas=20, metrics=(MetricSource(kind, "m", "Value", 1000),))
+        result = HpaEmulator(config).reconcile(T0, ScaleView(2, 2), [MetricValues.of(2, 2)])
+        assert result.proposal is not None
+        return result.proposal
+
+    assert proposal("Object") == 4  # 2 / 1 per ready pod, 2 ready -> 4
+    assert proposal("External") == 8  # (2 + 2) / 1 -> 4 per ready pod -> 8
+
+
+@pytest.mark.parametrize(("resource", "proposal"), [("cpu", 2), ("memory", 5)])
+def test_only_cpu_reads_the_ready_condition(resource: str, proposal: int) -> None:
+    """Three pods at 80% of request against 50%, one of them Running but not Ready. For
+    CPU it is unready and counts as 0% on a scale-up: 1600 / 3000 -> 53%, ratio 1.06,
+    within the tolerance, so 2 (the current size). For memory it counts: ceil(1.6 * 3)
+    = 5. The proposal is compared, before the legacy cap (4) applies."""
+    config = HpaConfig(
+        max_replicas=20, metrics=(MetricSource("Resource", resource, "Utilization", 50),)
+    )
+    pods = (Pod("p0"), Pod("p1"), Pod("p2", ready=False))
+    reading = PodMetricValues({"p0": 800, "p1": 800, "p2": 800})
+    result = HpaEmulator(config).reconcile(T0, ScaleView(2, 3, pods=pods), [reading])
+    assert result.proposal == proposal
 
 
 def test_value_target_counts_only_ready_pods() -> None:
@@ -359,3 +416,27 @@ def test_a_scale_up_names_the_metric_that_drove_it(
     assert ("AbleToScale", "True", "SucceededRescale") in result.conditions
     assert ("ScalingActive", "True", "ValidMetricFound") in result.conditions
     assert ("ScalingLimited", *limited) in result.conditions
+
+
+@pytest.mark.parametrize(
+    "behavior", [None, {**FOLLOW, "scaleDown": {"stabilizationWindowSeconds": 300}}]
+)
+def test_able_to_scale_says_when_a_window_holds_the_size(behavior: dict[str, Any] | None) -> None:
+    """Without a change the condition says why: a lower recommendation held by the
+    down window (ScaleDownStabilized), or nothing to hold (ReadyForNewScale). Both the
+    legacy path and a ``behavior`` with a 5-minute down window."""
+    hpa = emulator(spec(behavior))
+    hpa.reconcile(T0, ScaleView(6, 6), [MetricValues.of(6)])
+    held = hpa.reconcile(T0 + 15, ScaleView(6, 6), [MetricValues.of(2)])
+    assert (held.replicas, held.rescaled) == (6, False)
+    assert ("AbleToScale", "True", "ScaleDownStabilized") in held.conditions
+    steady = hpa.reconcile(T0 + 30, ScaleView(6, 6), [MetricValues.of(6)])
+    assert ("AbleToScale", "True", "ReadyForNewScale") in steady.conditions
+
+
+def test_at_zero_with_min_zero_a_failed_metric_stops_the_sync() -> None:
+    """With every metric failing there is no proposal at all, even at 0 replicas."""
+    hpa = emulator(spec(FOLLOW, min_replicas=0))
+    result = hpa.reconcile(T0, ScaleView(0, 0), [MetricError("no series")])
+    assert (result.replicas, result.rescaled) == (0, False)
+    assert ("ScalingActive", "False", "FailedGetExternalMetric") in result.conditions
