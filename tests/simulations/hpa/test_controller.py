@@ -378,6 +378,10 @@ def test_syncs_keep_their_cadence_from_the_first() -> None:
     assert hpa.next_sync() == T0 + 75
     hpa.reconcile(T0 + 70, ScaleView(2, 2), [MetricValues.of(2.0)])  # called early
     assert hpa.next_sync() == T0 + 85
+    hpa.reconcile(T0 + 99.5, ScaleView(2, 2), [MetricValues.of(2.0)])  # 14.5 s late: kept
+    assert hpa.next_sync() == T0 + 100
+    hpa.reconcile(T0 + 99.5, ScaleView(2, 2), [MetricValues.of(2.0)])  # 0.5 s early: anew
+    assert hpa.next_sync() == T0 + 114.5
 
 
 @pytest.mark.parametrize(
