@@ -22,7 +22,9 @@ from simulations.hpa.calculator import (
     pod_metric_replicas,
     value_replicas,
 )
-from simulations.hpa.spec import MAX_INT32, MAX_INT64
+
+MAX_INT32 = 2_147_483_647  # Go's math.MaxInt32, written out: the port's own constant is tested
+MAX_INT64 = 9_223_372_036_854_775_807  # math.MaxInt64
 
 
 def _view(current: int, *pods: Pod) -> ScaleView:

@@ -444,3 +444,52 @@ def test_at_zero_with_min_zero_a_failed_metric_stops_the_sync() -> None:
     result = hpa.reconcile(T0, ScaleView(0, 0), [MetricError("no series")])
     assert (result.replicas, result.rescaled) == (0, False)
     assert ("ScalingActive", "False", "FailedGetExternalMetric") in result.conditions
+
+
+def _policy(period: int) -> dict[str, Any]:
+    return {"scaleDown": {"policies": [{"type": "Pods", "value": 1, "periodSeconds": period}]}}
+
+
+def _hpa_doc(behavior: dict[str, Any] | None = None, metric_name: str = "m") -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "maxReplicas": 3,
+        "metrics": [
+            {
+                "type": "External",
+                "external": {
+                    "metric": {"name": metric_name},
+                    "target": {"type": "AverageValue", "averageValue": "1"},
+                },
+            }
+        ],
+    }
+    if behavior is not None:
+        doc["behavior"] = behavior
+    return doc
+
+
+@pytest.mark.parametrize(
+    ("doc", "accepted"),
+    [
+        (_hpa_doc(_policy(1)), True),
+        (_hpa_doc(_policy(1800)), True),  # validation.go: at most 30 minutes
+        (_hpa_doc(_policy(0)), False),
+        (_hpa_doc(_policy(1801)), False),
+        (_hpa_doc({"scaleUp": {"stabilizationWindowSeconds": 3600}}), True),  # at most 1 h
+        (_hpa_doc({"scaleUp": {"stabilizationWindowSeconds": 3601}}), False),
+        (_hpa_doc({"scaleUp": {"stabilizationWindowSeconds": -1}}), False),
+        (_hpa_doc(metric_name=""), False),  # a metric needs a name
+        (_hpa_doc(metric_name="x"), True),
+        # Go structs take camelCase JSON names only.
+        ({**_hpa_doc(), "min_replicas": 1}, False),
+        ({**_hpa_doc(), "minReplicas": 1}, True),
+    ],
+)
+def test_the_hpa_spec_is_bounded_as_the_api_server_validates_it(
+    doc: dict[str, Any], accepted: bool
+) -> None:
+    if accepted:
+        HpaSpec.model_validate(doc)
+    else:
+        with pytest.raises(ValidationError):
+            HpaSpec.model_validate(doc)
