@@ -21,8 +21,8 @@ import httpx
 import pytest
 
 from autoscaler.engine import Decision
-from autoscaler.server.event_writer import BURST, REFILL_SECONDS, EventRecorder, KubeEventSink
-from autoscaler.server.events import REPORTING_CONTROLLER, micro_time
+from autoscaler.server.event_writer import EventRecorder, KubeEventSink
+from autoscaler.server.events import REPORTING_CONTROLLER, LwsEvent, micro_time
 from autoscaler.server.loop import ControlLoop
 from autoscaler.server.policy_watch import PolicyWatcher
 from autoscaler.server.store import DecisionStore
@@ -186,6 +186,14 @@ def test_a_refused_event_is_counted_and_logged_once_and_the_loop_goes_on(
     assert failed == 3
     assert caplog.text.count("could not create an event") == 1
     assert "Forbidden" in caplog.text or "403" in caplog.text
+    api.remove_route("POST", EVENTS)  # allowed again
+    with caplog.at_level(logging.INFO, logger="autoscaler.server.event_writer"):
+        level[0] = 64.0
+        _cycle(loop)
+        assert caplog.text.count("creating events works again") == 1
+        level[0] = 16.0
+        _cycle(loop)
+    assert caplog.text.count("creating events works again") == 1  # said once
 
 
 class _SlowSink:
@@ -345,7 +353,7 @@ def test_a_flapping_lws_is_throttled_as_client_gos_spam_filter_does() -> None:
     assert recorder.flush(30)
     flapping = [b for b in sink.created if b["regarding"]["name"] == "flapping"]
     # A burst of 25, then one per 5 minutes: 99 changes in 1,485 s make 25 + 4 events.
-    assert len(flapping) == int(BURST) + int(99 * 15 / REFILL_SECONDS)
+    assert len(flapping) == 25 + 4
     throttled = telemetry.registry.get_sample_value(
         "lws_autoscaler_events_total", {"result": "throttled"}
     )
@@ -354,4 +362,60 @@ def test_a_flapping_lws_is_throttled_as_client_gos_spam_filter_does() -> None:
     cycle(T0 + 15_000, 2)
     assert recorder.flush(30)
     assert [b["regarding"]["name"] for b in sink.created].count("steady") == 1
+    recorder.close()
+
+
+def test_events_of_one_instant_are_numbered_across_batches_and_anew_at_the_next() -> None:
+    """The decisions' events and the HPA audit's come in two batches of one cycle: their
+    names (the instant in ns, plus the number) must differ, or the second is refused."""
+    sink, _, recorder = _ready_recorder()
+
+    def batch(at: float, reasons: list[str]) -> None:
+        events = [LwsEvent(KEY, "Normal", reason, "note") for reason in reasons]
+        assert recorder.send(events, at, write=True) == len(events)
+
+    batch(T0, ["A", "B"])
+    batch(T0, ["C"])  # the same instant, a second batch
+    batch(T0 + 15, ["D"])  # the next instant starts at 0 again
+    assert recorder.flush(30)
+    at, later = int(T0 * 1e9), int((T0 + 15) * 1e9)
+    expected = [f"{KEY.name}.{n:x}" for n in (at, at + 1, at + 2, later)]
+    assert [body["metadata"]["name"] for body in sink.created] == expected
+    recorder.close()
+
+
+def test_a_burst_of_25_events_passes_at_once_and_the_26th_waits() -> None:
+    _, _, recorder = _ready_recorder()
+    events = [LwsEvent(KEY, "Normal", "Change", f"event {i}") for i in range(26)]
+    assert recorder.send(events, T0, write=True) == 25
+    assert recorder.send(events[:1], T0 + 299, write=True) == 0  # 1 token per 300 s
+    assert recorder.send(events[:1], T0 + 300, write=True) == 1
+    assert recorder.flush(30)
+    recorder.close()
+
+
+def test_the_lws_uid_is_read_again_at_its_ttl_and_retry_times() -> None:
+    """A found uid is kept 600 s; a missing one 30 s (``UID_TTL_SECONDS``,
+    ``UID_RETRY_SECONDS``), both counted from the read."""
+    sink, _, recorder = _ready_recorder()
+
+    def event_at(at: float) -> None:
+        assert recorder.send([LwsEvent(KEY, "Normal", "Change", "x")], at, write=True) == 1
+        assert recorder.flush(30)
+
+    event_at(T0)  # no uid yet: read
+    event_at(T0 + 29.9)
+    assert sink.uid_reads == 1
+    sink.uid = "uid-1"
+    event_at(T0 + 30)  # retried at 30 s: found
+    event_at(T0 + 629.9)
+    assert sink.uid_reads == 2
+    event_at(T0 + 630)  # 600 s after it was found: read again
+    assert sink.uid_reads == 3
+    recorder.close()
+
+
+def test_closing_a_recorder_that_never_wrote_is_quiet() -> None:
+    _, _, recorder = _ready_recorder()
+    recorder.close()
     recorder.close()
