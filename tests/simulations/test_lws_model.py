@@ -116,3 +116,18 @@ def test_initial_groups_are_a_day_old_at_the_start() -> None:
     """Ready long before the run (t = 0 unless said), so none is young for minGroupAge."""
     (group,) = LwsModel(ColdStartModel(300.0), np.random.default_rng(0), 1).groups(0.0)
     assert (group.created_at, group.ready_at) == (-86_400.0, -86_400.0)
+
+
+def test_scaling_to_the_current_size_is_no_scale_event() -> None:
+    lws = LwsModel(ColdStartModel(300.0), np.random.default_rng(0), 2)
+    lws.scale(2, 10.0)
+    assert (lws.scale_ups, lws.scale_downs) == (0, 0)
+    lws.scale(3, 20.0)
+    lws.scale(1, 30.0)
+    assert (lws.scale_ups, lws.scale_downs, lws.spec_replicas) == (1, 1, 1)
+
+
+def test_any_spread_draws_cold_starts_around_the_median() -> None:
+    starts = ColdStartModel(300.0, spread=1.0).sample(np.random.default_rng(0), 50)
+    assert len(set(starts.tolist())) == 50  # drawn, not the fixed median
+    assert 100 < float(np.median(starts)) < 900
