@@ -27,6 +27,10 @@ from simulations.hpa.quantity import parse_quantity, quantity_float, quantity_mi
         ("1.", 1000),
         (".5", 500),
         ("2.5", 2500),
+        # The largest a target can be: MaxInt64 milli-units, 2**63 - 1.
+        ("9223372036854775.807", 9_223_372_036_854_775_807),
+        ("-9223372036854775.807", -9_223_372_036_854_775_807),
+        ("1e000003", 1_000_000),  # six exponent digits are read
     ],
 )
 def test_quantities_round_up_to_milli_units(text: object, milli: int) -> None:
@@ -39,7 +43,18 @@ def test_binary_suffixes_are_powers_of_two() -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["1e999999", "1e16", "10000P", "9Ei", "1e9999999999", 10**20, 1e300]
+    "text",
+    [
+        "1e999999",
+        "1e16",
+        "10000P",
+        "9Ei",
+        "1e9999999999",
+        10**20,
+        1e300,
+        "9223372036854775.808",  # one milli-unit past MaxInt64
+        "1e0000003",  # seven exponent digits, whatever their value
+    ],
 )
 def test_quantities_out_of_range_are_value_errors(text: object) -> None:
     # A ValueError is what pydantic turns into a located validation error; the
