@@ -91,3 +91,21 @@ def test_text_outside_the_quantity_grammar_is_refused(text: str) -> None:
 def test_values_of_other_types_or_not_finite_are_refused(value: object) -> None:
     with pytest.raises(ValueError, match=r"boolean|expected a quantity|finite"):
         parse_quantity(value)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("1n", "1e-9"),
+        ("1u", "1e-6"),
+        ("1m", "1e-3"),
+        ("1k", "1e3"),
+        ("1M", "1e6"),
+        ("1G", "1e9"),
+        ("1T", "1e12"),
+        ("1P", "1e15"),
+        ("0.001E", "1e15"),  # 1E itself is past the int64 milli-units
+    ],
+)
+def test_decimal_suffixes_are_powers_of_ten(text: str, value: str) -> None:
+    assert parse_quantity(text) == Decimal(value)
