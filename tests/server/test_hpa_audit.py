@@ -27,7 +27,6 @@ from autoscaler.cli.serve import settings_from
 from autoscaler.errors import QueryRejectedError
 from autoscaler.server.event_writer import EventRecorder, KubeEventSink
 from autoscaler.server.hpa_audit import (
-    KEEP_INTERVALS,
     NARROWER_HOLD_SECONDS,
     HpaAudit,
     KubeHpaLister,
@@ -228,16 +227,17 @@ def test_findings_are_kept_five_intervals_then_forgotten() -> None:
     audit.run([KEY], T0 + 60)
     lister.answers[NS] = QueryRejectedError("403 forbidden")
     labels = {"namespace": NS, "leaderworkerset": KEY.name, "hpa": "llama-70b"}
-    for at in range(120, 60 * (KEEP_INTERVALS + 1) + 1, 60):
+    keep = 5  # intervals (written out: the test is of the module's constant)
+    for at in range(120, 60 * (keep + 1) + 1, 60):
         audit.run([KEY], T0 + at)
         assert _value(telemetry, "hpa_scaling", **labels) == 0, at  # 5 intervals since
-    audit.run([KEY], T0 + 60 * (KEEP_INTERVALS + 2))
+    audit.run([KEY], T0 + 60 * (keep + 2))
     assert _value(telemetry, "hpa_scaling", **labels) is None  # unknown now
     assert _value(telemetry, "hpas", namespace=NS, leaderworkerset=KEY.name) is None
     # Readable again: a problem still there is told again, as new, after two audits.
     lister.answers[NS] = [hpa_object(NS, "llama-70b", KEY.name, NO_METRIC)]
-    assert audit.run([KEY], T0 + 60 * (KEEP_INTERVALS + 3)) == []
-    events = audit.run([KEY], T0 + 60 * (KEEP_INTERVALS + 4))
+    assert audit.run([KEY], T0 + 60 * (keep + 3)) == []
+    events = audit.run([KEY], T0 + 60 * (keep + 4))
     assert [e.reason for e in events] == ["HPANotScaling"]
 
 
