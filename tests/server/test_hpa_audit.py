@@ -282,6 +282,15 @@ def test_a_slow_api_server_costs_one_budget_and_starves_no_namespace(
         assert _value(telemetry, "hpas", namespace=key.namespace, leaderworkerset="lws") == 0
 
 
+def test_a_budget_spent_exactly_is_spent() -> None:
+    """2 s a call and 4 s of budget: the third call would start at the deadline."""
+    namespaces = [f"ns-{i}" for i in range(3)]
+    lister = _SlowLister(namespaces, seconds=2.0)
+    audit = HpaAudit(lister, Telemetry(), interval=60, budget=4.0, timer=lambda: lister.clock)
+    audit.run([LwsKey(n, "lws") for n in namespaces], T0)
+    assert lister.asked == namespaces[:2]
+
+
 def test_the_first_namespace_is_asked_whatever_the_budget() -> None:
     lister = _SlowLister([NS, OTHER], seconds=2.0)
     audit = HpaAudit(lister, Telemetry(), interval=60, budget=0.0, timer=lambda: lister.clock)
