@@ -419,3 +419,40 @@ def test_closing_a_recorder_that_never_wrote_is_quiet() -> None:
     _, _, recorder = _ready_recorder()
     recorder.close()
     recorder.close()
+
+
+def test_an_lws_whose_engine_failed_keeps_its_last_decision_to_compare_with() -> None:
+    """``kept``: the engine failed for it this cycle, its policy is not gone. Its next
+    decision is compared with the last one; an LWS not decided nor kept is forgotten."""
+    sink, _, recorder = _ready_recorder()
+
+    def decide(at: float, replicas: int | None, kept: tuple[LwsKey, ...] = ()) -> int:
+        decisions = (
+            [] if replicas is None else [Decision(KEY, KEY.name, at, replicas, 2, None, (), ())]
+        )
+        return recorder.record(decisions, at, write=True, kept=kept)
+
+    assert decide(T0, 2) == 0  # the first decision tells nothing new
+    assert decide(T0 + 15, 3) == 1
+    assert decide(T0 + 30, None, kept=(KEY,)) == 0
+    assert decide(T0 + 45, 5) == 1  # 3 -> 5
+    assert decide(T0 + 60, None) == 0  # its policy gone: forgotten
+    assert decide(T0 + 75, 6) == 0  # a first decision again
+    assert recorder.flush(30)
+    notes = [body["note"] for body in sink.created]
+    assert [n.split(":")[0] for n in notes] == [
+        "recommended 3 groups (was 2; current 2)",
+        "recommended 5 groups (was 3; current 2)",
+    ]
+    recorder.close()
+
+
+def test_a_follower_records_but_queues_nothing() -> None:
+    sink, _, recorder = _ready_recorder()
+    first = Decision(KEY, KEY.name, T0, 2, 2, None, (), ())
+    second = Decision(KEY, KEY.name, T0 + 15, 3, 2, None, (), ())
+    assert recorder.record([first], T0, write=False) == 0
+    assert recorder.record([second], T0 + 15, write=False) == 0
+    assert recorder.send([LwsEvent(KEY, "Normal", "X", "y")], T0 + 15, write=False) == 0
+    assert sink.created == []
+    recorder.close()
