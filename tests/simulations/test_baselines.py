@@ -115,11 +115,21 @@ def test_keda_recipe_is_an_average_value_target_on_the_sum() -> None:
 
 def test_seed_recipe_waits_out_its_scale_up_window() -> None:
     seed = seed_recipe(max_replicas=10)
-    # Average 20 waiting per leader against 10: ratio 2 -> 4 groups wanted, but the
-    # lowest recommendation of the last 300 s is still the starting size (2).
-    assert seed.decide(_view(0.0, 2, [30.0, 10.0])) == 2
-    assert seed.decide(_view(150.0, 2, [30.0, 10.0])) == 2
-    assert seed.decide(_view(301.0, 2, [30.0, 10.0])) == 4
+    # Average 16 waiting per leader against 10: ratio 1.6 -> ceil(3.2) = 4 groups
+    # wanted, but the lowest recommendation of the last 300 s is still the starting
+    # size (2). At 300 s the first one leaves the window (strictly inside, time.After).
+    assert seed.decide(_view(0.0, 2, [22.0, 10.0])) == 2
+    assert seed.decide(_view(150.0, 2, [22.0, 10.0])) == 2
+    assert seed.decide(_view(299.0, 2, [22.0, 10.0])) == 2
+    assert seed.decide(_view(300.0, 2, [22.0, 10.0])) == 4
+
+
+def test_seed_recipe_waits_out_its_scale_down_window() -> None:
+    seed = seed_recipe(max_replicas=10)
+    # 1 waiting per leader: ceil(0.1 * 4) = 1 wanted, held at 4 for 600 s.
+    assert seed.decide(_view(0.0, 4, [1.0] * 4)) == 4
+    assert seed.decide(_view(599.0, 4, [1.0] * 4)) == 4
+    assert seed.decide(_view(600.0, 4, [1.0] * 4)) == 1
 
 
 def test_ours_follows_the_chart_hpa_behaviour() -> None:
