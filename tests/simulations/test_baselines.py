@@ -177,6 +177,10 @@ def test_example_policy_loads_for_ours() -> None:
     bounds = yaml.safe_load(path.read_text())["spec"]["replicas"]
     config = Ours(load_policy_file(path)[0].policy).hpa.config
     assert (config.min_replicas, config.max_replicas) == (bounds.get("min", 1), bounds["max"])
+    # The chart's per-HPA tolerance of 0, both ways: a recommendation one above the
+    # size is followed (the cluster's 10% would ignore 11 against 10).
+    assert config.behavior is not None
+    assert (config.behavior.scale_up.tolerance, config.behavior.scale_down.tolerance) == (0, 0)
 
 
 def test_the_gateway_request_rate_counts_arrivals_in_its_window() -> None:
