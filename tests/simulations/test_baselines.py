@@ -177,6 +177,14 @@ def test_example_policy_loads_for_ours() -> None:
     bounds = yaml.safe_load(path.read_text())["spec"]["replicas"]
     config = Ours(load_policy_file(path)[0].policy).hpa.config
     assert (config.min_replicas, config.max_replicas) == (bounds.get("min", 1), bounds["max"])
+    # The chart's metric: lws_recommended_replicas at an average of 1 (1000 milli).
+    (metric,) = config.metrics
+    assert (metric.kind, metric.name, metric.target_type, metric.target) == (
+        "External",
+        "lws_recommended_replicas",
+        "AverageValue",
+        1000,
+    )
     # The chart's per-HPA tolerance of 0, both ways: a recommendation one above the
     # size is followed (the cluster's 10% would ignore 11 against 10).
     assert config.behavior is not None
@@ -252,3 +260,19 @@ def test_an_engine_lag_off_the_loop_steps_or_past_a_sync_is_refused(lag: float) 
     policy = load_policy_file(REPO / "policies" / "llama-70b.yaml")[0].policy
     with pytest.raises(ValueError, match=r"engine lag must be a multiple of 0\.5 s"):
         Ours(policy, lag=lag)
+
+
+@pytest.mark.parametrize("lag", [0.5, 1.0, 14.5])
+def test_an_engine_lag_on_the_loop_steps_before_the_sync_is_taken(lag: float) -> None:
+    policy = load_policy_file(REPO / "policies" / "llama-70b.yaml")[0].policy
+    assert Ours(policy, lag=lag).lag == lag
+
+
+def test_with_an_engine_lag_each_acts_once_per_sync_period() -> None:
+    """Called at every 0.5 s step (lag 0.5): the HPA syncs at 0 and 15 s, the server
+    decides at 14.5 s, and no step between acts."""
+    policy = load_policy_file(REPO / "policies" / "llama-70b.yaml")[0].policy
+    ours = Ours(policy, lag=0.5)
+    acted = [t / 2 for t in range(0, 32) if ours.decide(_view(t / 2, 2, [0.0, 0.0])) is not None]
+    assert acted == [0.0, 15.0]
+    assert [row.at for row in ours.decisions] == [14.5]
