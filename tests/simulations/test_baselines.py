@@ -111,6 +111,9 @@ def test_keda_recipe_is_an_average_value_target_on_the_sum() -> None:
     assert keda.decide(_view(0.0, 3, [13.0, 5.0, 5.0])) == 5
     # From 2 groups the HPA's default rate limit (max(2 * 2, 4) = 4) caps the same demand.
     assert keda_recipe(max_replicas=10).decide(_view(0.0, 2, [13.0, 10.0])) == 4
+    # A removed group's last reading (pod 2 of 2 groups) is no leader's: 10 over 2
+    # groups is ratio 1.0, no change; counted, its 50 would make 60 -> 4.
+    assert keda_recipe(max_replicas=10).decide(_view(0.0, 2, [6.0, 4.0, 50.0])) == 2
 
 
 def test_seed_recipe_waits_out_its_scale_up_window() -> None:
