@@ -61,9 +61,10 @@ PENDING_TWO = [Pod("p0"), Pod("p1", phase="Pending"), Pod("p2", phase="Pending")
         # not counted, and it is within the tolerance.
         ({"p0": 10_000}, RUNNING[:2], 2, 2),
         ({"p0": 10_000}, PENDING_TWO[:2], 2, 2),
-        # Deleted and Failed pods are ignored, metric or not: 20000 on the one left -> 2.
+        # Deleted and Failed pods are ignored, their last metrics too: 20000 on the one
+        # left -> ceil(2.0 * 1) = 2 (counted, the three would make 6).
         (
-            {"p0": 20_000, "p1": 0, "p2": 0},
+            {"p0": 20_000, "p1": 20_000, "p2": 20_000},
             [Pod("p0"), Pod("p1", deleted=True), Pod("p2", phase="Failed")],
             3,
             2,
