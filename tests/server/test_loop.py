@@ -37,13 +37,17 @@ DEV = LwsKey("inference", "dev-8b")
 
 
 def _build(
-    paths: list[Path], source: FunctionSource, clock: ManualClock
+    paths: list[Path],
+    source: FunctionSource,
+    clock: ManualClock,
+    max_replay_seconds: float = loop_module.DEFAULT_MAX_REPLAY_SECONDS,
 ) -> tuple[ControlLoop, Telemetry, DecisionStore]:
     telemetry = Telemetry()
     watcher = PolicyWatcher(paths, telemetry)
     watcher.load_initial()
     store = DecisionStore(max_age=45)
-    return ControlLoop(source, watcher, store, telemetry, clock, 15.0), telemetry, store
+    loop = ControlLoop(source, watcher, store, telemetry, clock, 15.0, max_replay_seconds)
+    return loop, telemetry, store
 
 
 def _by_key(decisions: list[Decision]) -> dict[LwsKey, Decision]:
@@ -387,23 +391,10 @@ def test_the_replay_covers_the_ticks_of_its_window(
     """The replay runs from the tick at or before ``now - window`` to the tick before
     ``now``'s; ``max_replay_seconds`` caps the window below the policy's horizon."""
     source = FunctionSource({LLAMA: _falling_load})
-    telemetry = Telemetry()
-    watcher = PolicyWatcher([llama_file], telemetry)
-    watcher.load_initial()
-    store = DecisionStore(max_age=45)
-    loop = ControlLoop(source, watcher, store, telemetry, ManualClock(now), 15.0, max_replay)
-    seen: list[float] = []
-    history = source.history
-
-    def recorded(*args: Any) -> Any:
-        for at, result in history(*args):
-            seen.append(at)
-            yield at, result
-
-    source.history = recorded  # type: ignore[method-assign,assignment]
+    loop, _, _ = _build([llama_file], source, ManualClock(now), max_replay)
     with caplog.at_level(logging.INFO, logger=loop_module.__name__):
         assert loop.restore(now) == len(instants)
-    assert seen == instants
+    assert source.fetches == instants  # the history reads each instant through fetch
     assert (LLAMA in loop.states) == bool(instants)
     if instants:  # the log states the span replayed: 30 s for three instants
         span = instants[-1] - instants[0]

@@ -7,15 +7,15 @@ from typing import Any
 from simulations.hpa import HpaSpec
 
 
-def recommendation_hpa(
+def recommendation_doc(
     behavior: dict[str, Any] | None = None,
-    min_replicas: int = 1,
+    min_replicas: int | None = 1,
     max_replicas: int = 20,
     **extra: Any,
-) -> HpaSpec:
-    """External metric ``lws_recommended_replicas``, AverageValue 1, ``min..max``."""
+) -> dict[str, Any]:
+    """The HPA spec as JSON: External metric ``lws_recommended_replicas``, AverageValue 1,
+    ``min..max`` (``min_replicas`` None leaves ``minReplicas`` out)."""
     doc: dict[str, Any] = {
-        "minReplicas": min_replicas,
         "maxReplicas": max_replicas,
         "metrics": [
             {
@@ -28,6 +28,18 @@ def recommendation_hpa(
         ],
         **extra,
     }
+    if min_replicas is not None:
+        doc["minReplicas"] = min_replicas
     if behavior is not None:
         doc["behavior"] = behavior
-    return HpaSpec.model_validate(doc)
+    return doc
+
+
+def recommendation_hpa(
+    behavior: dict[str, Any] | None = None,
+    min_replicas: int = 1,
+    max_replicas: int = 20,
+    **extra: Any,
+) -> HpaSpec:
+    """:func:`recommendation_doc`, validated."""
+    return HpaSpec.model_validate(recommendation_doc(behavior, min_replicas, max_replicas, **extra))

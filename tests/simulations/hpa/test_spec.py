@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from simulations.hpa import ControllerConfig, HpaConfig, HpaSpec
 from simulations.hpa.spec import ScalingPolicy, ScalingRules
+from tests.simulations.hpa.factories import recommendation_doc
 
 
 def _policy(period: int) -> dict[str, Any]:
@@ -19,20 +20,8 @@ def _policy(period: int) -> dict[str, Any]:
 
 
 def _hpa_doc(behavior: dict[str, Any] | None = None, metric_name: str = "m") -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "maxReplicas": 3,
-        "metrics": [
-            {
-                "type": "External",
-                "external": {
-                    "metric": {"name": metric_name},
-                    "target": {"type": "AverageValue", "averageValue": "1"},
-                },
-            }
-        ],
-    }
-    if behavior is not None:
-        doc["behavior"] = behavior
+    doc = recommendation_doc(behavior, min_replicas=None, max_replicas=3)
+    doc["metrics"][0]["external"]["metric"]["name"] = metric_name
     return doc
 
 
