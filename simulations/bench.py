@@ -31,6 +31,7 @@ from simulations.bench_runs import (
     KNATIVE_SWEEP,
     ORACLE_SWEEP,
     OURS,
+    PUBLISHED,
     SEED_SWEEP,
     Job,
     RunSetup,
@@ -145,17 +146,18 @@ def run_benchmark(
         "knative-tuned": ("knative", KNATIVE_SWEEP),
         "oracle": ("oracle", ORACLE_SWEEP),
     }
-    published = [OURS, *(Job(kind, kind) for kind in ("seed", "keda", "knative"))]
+    published = [OURS, *(Job(kind, kind, setting) for kind, setting in PUBLISHED.items())]
     swept = {
         name: [(v, Job(f"{name} {v:g}", kind, v)) for v in values]
         for name, (kind, values) in sweeps.items()
     }
     jobs = published + [job for points in swept.values() for _, job in points]
-    total = len(jobs) + 1  # + static and the goal bounds
+    runs_played = len({job.plays for job in jobs})
+    total = runs_played + 1  # + static and the goal bounds
 
     def report(label: str, fraction: float) -> None:
         if progress is not None:
-            progress(label, fraction * len(jobs) / total)
+            progress(label, fraction * runs_played / total)
 
     played = dict(zip(jobs, play_all(jobs, setup, workers, report), strict=True))
     runs = {job.kind: played[job][0] for job in published}
@@ -176,7 +178,7 @@ def run_benchmark(
     peak = needed_groups(trace, profile, _setting_of(figures["oracle"])).max()
     peak = int(min(policy.spec.replicas.max, peak))
     if progress is not None:
-        progress("static and goal bounds", len(jobs) / total)
+        progress("static and goal bounds", runs_played / total)
     # Static starts from the same warm start as every policy and resizes at once (one
     # scale event): the oracle, the lower bound, starts there too. Its run and the goal
     # bounds' schedules need the sweeps' results, and go to the worker processes too:

@@ -93,10 +93,11 @@ def best_switch(
             return None
         return min(horizon, STEP * math.floor(latest / STEP))
     # after > start: T >= (after*h - budget)/(after - start); earlier is more capacity.
+    # On the grid that can pass the horizon (995 s of 1,000 becomes 1,005): a switch
+    # after the last arrival is no event at all, the schedule that stays.
     earliest = (after * horizon - budget_group_seconds) / (after - start)
-    if earliest > horizon:
-        return None
-    return max(0.0, STEP * math.ceil(earliest / STEP))
+    switch = max(0.0, STEP * math.ceil(earliest / STEP))
+    return None if switch > horizon else switch
 
 
 @dataclass(frozen=True)

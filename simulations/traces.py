@@ -72,11 +72,6 @@ class Trace:
         """Seconds from the first to the last arrival."""
         return float(self.arrival[-1] - self.arrival[0]) if len(self) else 0.0
 
-    @property
-    def mean_rate(self) -> float:
-        """Requests per second over the trace's span (0 for fewer than two requests)."""
-        return (len(self) - 1) / self.duration if self.duration > 0 else 0.0
-
     def window(self, start: float, end: float) -> Trace:
         """Requests arriving in ``[start, end)``, times kept (not re-based)."""
         lo, hi = np.searchsorted(self.arrival, [start, end], side="left")

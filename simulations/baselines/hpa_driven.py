@@ -59,6 +59,10 @@ CHART_VALUES = REPO / "charts" / "lws-autoscaler" / "values.yaml"
 
 
 LOOP_STEP = LoopConfig().step  # the moments the loop can call a controller at
+# The recipes as published: the seed recipe's AverageValue of waiting requests per pod,
+# and the threshold of production-stack's KEDA ScaledObject.
+SEED_AVERAGE_WAITING = 10.0
+KEDA_THRESHOLD = 5.0
 
 
 def engine_lag_problem(
@@ -109,7 +113,10 @@ def _waiting(view: LoopView) -> dict[str, float]:
 
 
 def seed_recipe(
-    max_replicas: int, average_waiting: float = 10.0, up_window: int = 300, down_window: int = 600
+    max_replicas: int,
+    average_waiting: float = SEED_AVERAGE_WAITING,
+    up_window: int = 300,
+    down_window: int = 600,
 ) -> HpaDriven:
     rules_up = ScalingRules(
         float(up_window), DEFAULT_SCALE_UP.select_policy, DEFAULT_SCALE_UP.policies
@@ -136,7 +143,7 @@ def seed_recipe(
     return HpaDriven("seed", config, read)
 
 
-def keda_recipe(max_replicas: int, threshold: float = 5.0) -> HpaDriven:
+def keda_recipe(max_replicas: int, threshold: float = KEDA_THRESHOLD) -> HpaDriven:
     config = HpaConfig(
         max_replicas=max_replicas,
         metrics=(

@@ -23,6 +23,9 @@ from collections import deque
 
 from simulations.closedloop import LoopView
 
+# Knative's container-concurrency-target-default: the published target.
+KPA_TARGET = 100.0
+
 
 class KnativeKpa:
     name = "knative"
@@ -36,7 +39,7 @@ class KnativeKpa:
         self,
         max_replicas: int,
         min_replicas: int = 1,
-        target: float = 100.0,
+        target: float = KPA_TARGET,
         utilization: float = 0.7,
         stable_window: float = 60.0,
         panic_window: float = 6.0,

@@ -55,7 +55,7 @@ class Oracle:
         trace: Trace,
         profile: ServingProfile,
         max_replicas: int,
-        utilization: float = 0.8,
+        utilization: float,
         floor: int = 1,
     ) -> None:
         self.period = 15.0
@@ -64,10 +64,10 @@ class Oracle:
         self.lead = profile.cold_start.median_seconds
 
     def decide(self, view: LoopView) -> int | None:
-        first = int(view.now // BUCKET)
+        # Past the trace's last minute, the last minute's need.
+        first = min(int(view.now // BUCKET), len(self.need) - 1)
         last = int((view.now + self.lead) // BUCKET)
-        ahead = self.need[min(first, len(self.need) - 1) : last + 1]
-        return int(ahead.max()) if len(ahead) else int(self.need[-1])
+        return int(self.need[first : last + 1].max())
 
 
 class Static:

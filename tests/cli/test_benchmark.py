@@ -365,8 +365,9 @@ def test_no_more_processes_than_runs(monkeypatch: pytest.MonkeyPatch) -> None:
         raise StopError
 
     monkeypatch.setattr(bench_runs, "run_pool", pool)
+    jobs = [bench_runs.Job("a", "seed", 1.0), bench_runs.Job("b", "seed", 2.0)]
     with pytest.raises(StopError):
-        bench_runs.play_all([object(), object()], Any, workers=100)  # type: ignore[list-item, arg-type]
+        bench_runs.play_all(jobs, Any, workers=100)  # type: ignore[arg-type]
     assert sizes == [2]
 
 

@@ -160,6 +160,56 @@ def test_oracle_needs_and_its_one_cold_start_lead() -> None:
     assert oracle.decide(_view(120.0, 1, [])) == 1
 
 
+@pytest.mark.parametrize(("requests", "groups"), [(136, 2), (135, 1)])
+def test_oracle_needs_for_decode_amortised_over_a_batch_of_64(requests: int, groups: int) -> None:
+    """Requests of 2,000 output tokens and no prompt in minute 0, mean context 1,000:
+    one decode step of a batch of 64 at 64,000 KV tokens takes 11.5 + 64 x 0.025 +
+    64,000 x 1.6e-5 = 14.124 ms, so a request costs 2,000 x 14.124 / 64 ms = 0.441 s of
+    a group. 136 of them are 60.03 busy seconds, 2 groups at 100%; 135 are 59.6, 1."""
+    profile = load_profile("llama-70b-h100")
+    arrival = np.linspace(0.0, 59.0, requests)
+    trace = Trace("t", arrival, np.zeros(requests, np.int64), np.full(requests, 2000))
+    assert needed_groups(trace, profile, 1.0).tolist() == [groups]
+
+
+@pytest.mark.parametrize(
+    ("need", "now", "asked"),
+    [
+        # Minute 6 (from 360 s) needs 3: ordered at 60 s, one 300 s cold start ahead of
+        # its minute, not at 59.9 s.
+        ([1, 1, 1, 1, 1, 1, 3], 59.9, 1),
+        ([1, 1, 1, 1, 1, 1, 3], 60.0, 3),
+        # At 60 s the plan reaches minute 6, not 7.
+        ([1, 1, 1, 1, 1, 1, 1, 5], 60.0, 1),
+        ([1, 1, 1, 1, 1, 1, 1, 5], 120.0, 5),
+        # In the last minute, and past the trace, what the last minute needs.
+        ([1, 5, 2], 150.0, 2),
+        ([1, 5, 2], 1000.0, 2),
+    ],
+)
+def test_the_oracle_asks_for_the_most_any_minute_within_one_cold_start_needs(
+    need: list[int], now: float, asked: int
+) -> None:
+    profile = load_profile("llama-70b-h100")
+    trace = Trace("t", np.array([0.0]), np.array([100]), np.array([10]))
+    oracle = Oracle(trace, profile, max_replicas=12, utilization=0.8)
+    assert (oracle.lead, oracle.period) == (300.0, 15.0)  # the HPA's sync period
+    assert oracle.termination_grace_seconds == 300.0  # drains like ours
+    oracle.need = np.asarray(need)  # the plan per minute, set as the trace would
+    assert oracle.decide(_view(now, 1, [])) == asked
+
+
+@pytest.mark.parametrize(("last_arrival", "minutes"), [(60.0, 2), (59.5, 1), (0.0, 1)])
+def test_the_needs_cover_every_minute_up_to_the_last_arrivals(
+    last_arrival: float, minutes: int
+) -> None:
+    """An arrival at exactly 60 s opens minute 1; one at 59.5 s is still in minute 0."""
+    profile = load_profile("llama-70b-h100")
+    trace = Trace("t", np.array([0.0, last_arrival]), np.array([100, 100]), np.array([10, 10]))
+    need = needed_groups(trace, profile, 0.8, floor=0)
+    assert need.tolist() == [1] * minutes
+
+
 def test_the_oracle_of_a_scale_to_zero_policy_runs_no_group_while_nothing_is_due() -> None:
     # Arrivals in minutes 0 and 20 only, a 300 s lead: at t=360 s nothing is due before
     # 660 s, so the floor decides (1, or 0 when ours may scale to zero); at t=900 s the

@@ -7,8 +7,16 @@ from typing import Any
 
 import pytest
 
+from simulations import bench_runs
 from simulations.bench import best_tuned_recipe, goal_check
-from simulations.bench_runs import KEDA_SWEEP, KNATIVE_SWEEP, ORACLE_SWEEP, SEED_SWEEP
+from simulations.bench_runs import (
+    KEDA_SWEEP,
+    KNATIVE_SWEEP,
+    ORACLE_SWEEP,
+    PUBLISHED,
+    SEED_SWEEP,
+    Job,
+)
 
 
 def test_sweeps_are_geometric_grids_with_the_published_values() -> None:
@@ -125,3 +133,53 @@ def test_best_tuned_recipe_is_the_cheapest_that_reached_the_target() -> None:
     figures = _figures(**BASE)
     assert best_tuned_recipe(figures) is figures["keda-tuned"]
     assert goal_check(figures, 0.99)["best_tuned_recipe"] == "keda-tuned"
+
+
+def test_a_run_two_jobs_play_is_played_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each published recipe is also its sweep's point at the published setting: 3 of
+    the 142 runs on the default trace were played twice."""
+    played: list[Job] = []
+
+    def fake_play(job: Job, setup: Any, tick: Any = None) -> Any:
+        played.append(job)
+        tick(1.0)
+        return f"run of {job.plays}", {"gpu_hours": job.setting}
+
+    monkeypatch.setattr(bench_runs, "play", fake_play)
+    jobs = [
+        Job("seed", "seed", PUBLISHED["seed"]),
+        Job("keda", "keda", PUBLISHED["keda"]),
+        Job("seed-tuned 10", "seed", 10.0),
+        Job("seed-tuned 11.6", "seed", 11.6),
+    ]
+    fractions: list[float] = []
+    setup: Any = None  # the fake play does not read it
+    results: list[Any] = bench_runs.play_all(jobs, setup, progress=lambda _, f: fractions.append(f))
+    assert [job.label for job in played] == ["seed", "keda", "seed-tuned 11.6"]
+    assert [run for run, _ in results] == [
+        "run of ('seed', 10.0)",
+        "run of ('keda', 5.0)",
+        "run of ('seed', 10.0)",
+        "run of ('seed', 11.6)",
+    ]
+    # Each job gets its own figures: the benchmark adds a tuned recipe's setting to them.
+    assert results[0][1] == results[2][1] == {"gpu_hours": 10.0}
+    assert results[0][1] is not results[2][1]
+    assert fractions == [1 / 3, 2 / 3, 1.0]  # the runs played, not the jobs
+
+
+def test_the_published_settings_are_the_recipes_defaults_and_in_their_sweeps() -> None:
+    import inspect
+
+    from simulations.baselines.hpa_driven import keda_recipe, seed_recipe
+    from simulations.baselines.kpa import KnativeKpa
+
+    def default(function: Any, name: str) -> Any:
+        return inspect.signature(function).parameters[name].default
+
+    assert PUBLISHED == {"seed": 10.0, "keda": 5.0, "knative": 100.0}
+    assert default(seed_recipe, "average_waiting") == PUBLISHED["seed"]
+    assert default(keda_recipe, "threshold") == PUBLISHED["keda"]
+    assert default(KnativeKpa, "target") == PUBLISHED["knative"]
+    for sweep, kind in ((SEED_SWEEP, "seed"), (KEDA_SWEEP, "keda"), (KNATIVE_SWEEP, "knative")):
+        assert PUBLISHED[kind] in sweep

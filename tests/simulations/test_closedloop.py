@@ -3,6 +3,7 @@ engine decides, the chart's HPA follows, the LWS model starts groups."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -13,9 +14,9 @@ from autoscaler.signals import ServingEngine, Signal
 from autoscaler.snapshot import LwsKey
 from autoscaler.sources.exposition import parse_exposition, reading_from_samples
 from simulations.baselines.hpa_driven import Ours
-from simulations.bench_runs import fleet_factory, summarise
+from simulations.bench_runs import exact_fleet_factory, fleet_factory, summarise
 from simulations.closedloop import LoopConfig, LoopView, run
-from simulations.ledger import RequestLog
+from simulations.ledger import Outcome, RequestLog
 from simulations.metrics import exposition_text, leader_samples
 from simulations.profile import load_profile
 from simulations.serving import GroupEngine
@@ -274,3 +275,133 @@ def test_a_wake_from_zero_serves_the_gateway_backlog_without_more_groups() -> No
     assert max(after) >= 5  # the step limit's 4 at once (10 in all), for a backlog one group drains
     assert unheld["gpu_hours"] > zero["gpu_hours"] + 2.0
     assert unheld["slo_attainment"] <= zero["slo_attainment"] + 0.001
+
+
+class _Hold:
+    """Keeps ``spec.replicas`` where it is."""
+
+    name, period = "hold", 15.0
+
+    def __init__(self, replicas: int) -> None:
+        self.replicas = replicas
+
+    def decide(self, view: LoopView) -> int | None:
+        return self.replicas
+
+
+def test_the_run_ends_once_everything_after_the_last_arrival_is_resolved() -> None:
+    """One short request at 1.0 s on a ready group is served within the step after it:
+    the run ends there, not at the last arrival plus the 900 s tail. A request held at
+    the gateway (no group) is not resolved: the run goes on to exactly 901.0 s, where it
+    fails."""
+    trace = Trace("t", np.array([1.0]), np.array([100]), np.array([5]))
+    served = run(trace, PROFILE, _Hold(1), fleet_factory, initial_replicas=1)
+    assert 1.0 < served.end <= 2.0
+    assert served.log.outcome[0] == Outcome.SERVED
+    held = run(trace, PROFILE, _Hold(0), fleet_factory, initial_replicas=0)
+    assert held.end == 901.0
+    # Sampled for the plots every 15 s from 0, the last at 900 s: the request held.
+    assert held.timeline.time == [15.0 * k for k in range(61)]
+    assert (held.timeline.waiting[0], held.timeline.waiting[-1]) == (0, 1)
+    assert (held.held_requests, held.log.outcome[0]) == (1, Outcome.FAILED)
+
+
+def test_the_loop_defaults_are_the_benchmarks() -> None:
+    """The settings every figure of docs/benchmark.md was measured with: 0.5 s steps,
+    Prometheus's 15 s scrape, a 15-minute tail, the activation rate over 1 minute, the
+    server deciding at the HPA's sync (no lag)."""
+    config = LoopConfig()
+    assert (config.step, config.scrape_interval, config.tail) == (0.5, 15.0, 900.0)
+    assert (config.timeline_interval, config.gateway_rate_window, config.engine_lag) == (
+        15.0,
+        60.0,
+        0.0,
+    )
+    assert config.key == LwsKey("inference", "llm")
+
+
+class _Recording(_Hold):
+    """Holds ``replicas`` until ``at``, then ``then``; records what each decision saw."""
+
+    def __init__(self, replicas: int, at: float = float("inf"), then: int = 0) -> None:
+        super().__init__(replicas)
+        self.at, self.then = at, then
+        self.concurrency: list[float] = []
+
+    def decide(self, view: LoopView) -> int | None:
+        self.concurrency.append(view.concurrency)
+        return self.then if view.now >= self.at else self.replicas
+
+
+def test_a_burst_on_one_group_is_in_flight_for_the_controller_and_queued_in_the_timeline() -> None:
+    """300 prompts of 2,000 tokens in the first second are 600,000 tokens of prefill, half
+    a minute at 20,000 tokens/s: at the decision and the sample of 15 s they are in
+    flight (what a KPA sizes on), most of them still waiting to be scheduled."""
+    n = 300
+    trace = Trace("t", np.linspace(0.0, 1.0, n), np.full(n, 2000), np.full(n, 10))
+    hold = _Recording(1)
+    result = run(trace, PROFILE, hold, fleet_factory, initial_replicas=1)
+    assert hold.concurrency[0] == 0.0  # decided at 0, before the first arrival is routed
+    assert 100 < hold.concurrency[1] <= n  # at 15 s
+    assert result.timeline.time[1] == 15.0
+    assert 100 < result.timeline.waiting[1] < hold.concurrency[1]
+
+
+def _steady(seconds: float) -> Trace:
+    n = int(seconds)
+    # A request a second, each decoding 1,000 tokens for about 12 s.
+    return Trace("t", np.arange(0.0, seconds, 1.0), np.full(n, 200), np.full(n, 1000))
+
+
+def test_a_group_removed_without_drain_fails_what_it_holds_at_once() -> None:
+    """From 2 groups to 1 at the decision of 105 s (the first at or after 100 s): the
+    group is gone from the next step, 105.5 s, and its requests fail there."""
+    result = run(_steady(300.0), PROFILE, _Recording(2, 100.0, 1), fleet_factory, 2)
+    failed = result.log.outcome == Outcome.FAILED
+    assert failed.any()
+    assert set(result.log.finished[failed].tolist()) == {105.5}
+
+
+def test_a_draining_group_is_gone_once_its_requests_are_done() -> None:
+    """With a 300 s drain, the released group finishes its requests within about 12 s
+    and stops counting then, not 300 s later: about 2 x 105 + 1 x 194 group-seconds to
+    the last arrival at 299 s, and the drain's few seconds more."""
+    drained = PROFILE.model_copy(update={"drain_seconds": 300.0})
+    result = run(_steady(300.0), drained, _Recording(2, 100.0, 1), fleet_factory, 2)
+    assert not (result.log.outcome == Outcome.FAILED).any()
+    group_seconds = result.replica_hours * 3600.0
+    assert 2 * 105 + 194 < group_seconds < 2 * 105 + 194 + 20
+
+
+class _Watching(_Hold):
+    """Holds ``replicas``; records each decision's view of the LWS."""
+
+    def __init__(self, replicas: int) -> None:
+        super().__init__(replicas)
+        self.seen: dict[float, tuple[int, tuple[bool, ...], tuple[float | None, ...]]] = {}
+
+    def decide(self, view: LoopView) -> int | None:
+        self.seen[view.now] = (
+            view.state.ready_replicas,
+            tuple(leader.ready for leader in view.state.leaders),
+            tuple(group.ready_at for group in view.state.groups),
+        )
+        return self.replicas
+
+
+def test_a_group_ready_at_a_step_serves_and_shows_ready_from_that_instant() -> None:
+    """From no group to one at 0 with exact 120 s cold starts: the group is ready at
+    exactly 120.0, a decision instant. The controller sees it ready, its leader ready,
+    from there (not at 105), with its ready time, and the request held since 10 s is
+    routed at 120.0."""
+    trace = Trace("t", np.array([10.0, 200.0]), np.array([100, 100]), np.array([5, 5]))
+    watching = _Watching(1)
+    progress: list[float] = []
+    result = run(trace, PROFILE, watching, exact_fleet_factory, 0, progress=progress.append)
+    assert watching.seen[105.0] == (0, (False,), (None,))
+    assert watching.seen[120.0] == (1, (True,), (120.0,))
+    assert result.log.routed[0] == 120.0
+    # Progress: from 0, rising, within [0, 1].
+    assert progress[0] == 0.0
+    assert all(a < b for a, b in itertools.pairwise(progress))
+    assert progress[-1] <= 1.0

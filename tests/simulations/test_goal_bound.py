@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from autoscaler.snapshot import LwsKey
+from simulations.baselines.provisioned import Oracle
 from simulations.bench_runs import fleet_factory
 from simulations.closedloop import LoopConfig, RunResult, run
 from simulations.goal_bound import (
@@ -44,6 +45,14 @@ PROFILE = load_profile("llama-70b-h100").with_cold_start(60.0)
         # (3 * 1,000 - 2,500) / 1 = 500 s at the earliest (on the grid: 510 s).
         (2, 3, 2_500.0, 1_000.0, 510.0),
         (2, 3, 1_000.0, 1_000.0, None),
+        # Two groups more: (4 x 1,000 - 3,000) / 2 = 500 s, 510 s on the grid.
+        (2, 4, 3_000.0, 1_000.0, 510.0),
+        # The budget covers 3 groups throughout: from the start (not before it).
+        (2, 3, 5_000.0, 1_000.0, 0.0),
+        # 995 s at the earliest is 1,005 s on the grid, after the last arrival: none.
+        (2, 3, 2_005.0, 1_000.0, None),
+        # Scaling down: 3 groups throughout cost exactly the 3,000 budget: a switch at 0.
+        (5, 3, 3_000.0, 1_000.0, 0.0),
     ],
 )
 def test_best_switch(
@@ -61,6 +70,13 @@ def test_a_schedule_makes_one_event_and_costs_what_the_formula_says() -> None:
     # 4 groups for 300 s, then 2 groups until the last arrival (removal is immediate).
     expected_hours = (4 * 300.0 + 2 * (horizon - 300.0)) / 3600.0
     assert result.replica_hours == pytest.approx(expected_hours, abs=0.5 * 4 / 3600.0)
+
+
+def test_a_schedule_is_played_as_the_oracle_is() -> None:
+    """Both plan from the future: groups start in exactly the median cold start, and a
+    released group drains what it holds (300 s at most) rather than failing it."""
+    assert Schedule.knows_cold_starts is Oracle.knows_cold_starts is True
+    assert Schedule.termination_grace_seconds == Oracle.termination_grace_seconds == 300.0
 
 
 def _fake_play(attainment_of: dict[int, float], drain_seconds: float = 0.0) -> Any:
@@ -103,6 +119,30 @@ def test_the_bound_says_reachable_only_when_a_schedule_meets_both() -> None:
     )
 
 
+def test_a_schedule_exactly_at_the_target_and_the_budget_meets_both() -> None:
+    """20% below 8.75 GPU-hours is 7.0, 3,150 group-seconds over 1,000 s: 4 -> 3 fits
+    from 150 s on, 7.0 GPU-hours exactly, and serves exactly the 99% target."""
+    best = {"gpu_hours": 8.75, "scale_events": 2}
+    play, summary, _ = _fake_play({1: 0.5, 2: 0.5, 3: 0.99, 5: 1.0})
+    bound = one_event_bound(best, 7.0, BoundSetup(4, 5, 8, 1000.0, 0.99, play, summary))
+    to_three = next(s for s in bound["schedules"] if s["to"] == 3)
+    assert (to_three["switch_at_s"], to_three["gpu_hours"]) == (150.0, 7.0)
+    assert bound["goal_reachable"] is True
+    # Every size from 1 to the maximum, then staying.
+    assert [s["to"] for s in bound["schedules"]] == [1, 2, 3, 5, 4]
+
+
+def test_one_event_of_the_best_recipe_leaves_only_staying() -> None:
+    best = {"gpu_hours": 10.0, "scale_events": 1}
+    play, summary, played = _fake_play({4: 1.0})
+    bound = one_event_bound(best, 8.0, BoundSetup(4, 5, 8, 1000.0, 0.99, play, summary))
+    assert (bound["events_allowed"], bound["computed"]) == (0, True)
+    # 4 groups for 1,000 s cost 8.89 GPU-hours, over the 8.0 budget: not even played.
+    assert bound["schedules"] == [{"from": 4, "to": 4, "switch_at_s": None}]
+    assert not played
+    assert bound["goal_reachable"] is False
+
+
 @pytest.mark.parametrize(
     ("best", "reason"),
     [
@@ -117,6 +157,8 @@ def test_the_bound_explains_when_it_does_not_enumerate(
     play, summary, played = _fake_play({})
     bound = one_event_bound(best, 10.0, BoundSetup(4, 5, 8, 1000.0, 0.99, play, summary))
     assert reason in bound["reason"]
+    # With no event to be fewer than, the bound is computed: nothing can meet it.
+    assert bound["computed"] is (reason == "none can be fewer")
     assert not played
     assert not bound.get("goal_reachable", False)
 
@@ -134,7 +176,7 @@ def test_goal_bounds_play_each_budget() -> None:
         "fewer_events_within_1_15x_oracle_bound",
     }
     saving, oracle = (bounds[k] for k in sorted(bounds))
-    assert saving["gpu_hour_budget"] == pytest.approx(5.333, abs=1e-3)
+    assert saving["gpu_hour_budget"] == 5.333  # at the 3 decimals GPU-hours are given in
     assert oracle["gpu_hour_budget"] == pytest.approx(5.75)
 
     def switch_to(bound: dict[str, Any], after: int) -> float | None:
@@ -167,6 +209,24 @@ def test_a_schedule_over_budget_by_its_drain_is_played_again_earlier() -> None:
     assert to_two["gpu_hours"] <= bound["gpu_hour_budget"]
     assert [s.switch_at for s in played if s.after == 2] == [195.0, 180.0]
     assert bound["goal_reachable"] is True
+
+
+def test_a_schedule_over_budget_is_played_again_at_most_twenty_times() -> None:
+    """Released groups that drain forever: no switch fits. 4 -> 1 within 2,400
+    group-seconds starts at (2,400 - 1,000) / 3 = 466 s, 465 s on the grid, and retreats
+    15 s at a time 20 times, to 165 s, and stops there: a row over its budget, which
+    the verdict does not count."""
+    best = {"gpu_hours": 8 * 3000 / 3600.0, "scale_events": 2}
+    budget = 8 * 2400 / 3600.0
+    play, summary, played = _fake_play({1: 0.995, 2: 0.995, 3: 0.999}, drain_seconds=1e6)
+    bound = one_event_bound(best, budget, BoundSetup(4, 3, 8, 1000.0, 0.99, play, summary))
+    assert [s.switch_at for s in played if s.after == 1] == [465.0 - 15 * i for i in range(21)]
+    # 4 -> 2 starts at 195 s and stops retreating at 0 (13 retreats, then no earlier).
+    assert [s.switch_at for s in played if s.after == 2] == [195.0 - 15 * i for i in range(14)]
+    to_one = next(s for s in bound["schedules"] if s["to"] == 1)
+    assert to_one["switch_at_s"] == 165.0
+    assert to_one["gpu_hours"] > bound["gpu_hour_budget"]
+    assert bound["goal_reachable"] is False
 
 
 def _play_on_a_worker(schedule: Schedule) -> Any:

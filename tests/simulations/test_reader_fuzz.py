@@ -453,7 +453,10 @@ def test_stamps_over_292_years_apart_keep_their_order_and_span(tmp_path: Path) -
     assert list(trace.prompt_tokens) == [1, 3, 5]
 
 
-@pytest.mark.parametrize("count", ["9007199254740992", "9223372036854775807"])
+# 2**53, 2**63 - 1 (an int64, over MAX_TOKENS) and 2**63 (not an int64 at all).
+@pytest.mark.parametrize(
+    "count", ["9007199254740992", "9223372036854775807", "9223372036854775808"]
+)
 def test_a_token_count_over_2_53_is_refused_as_in_mooncake(tmp_path: Path, count: str) -> None:
     # 2**63 - 1 prompt tokens plus 1 output token wrapped to a negative int64 in the
     # gateway's "prompt + output > max_context_tokens" check: the request was admitted.
@@ -461,6 +464,16 @@ def test_a_token_count_over_2_53_is_refused_as_in_mooncake(tmp_path: Path, count
     path.write_text(HEADER + "2023-11-16 18:17:03.97,1,1\n" + f"2023-11-16 18:17:05.97,{count},1\n")
     with pytest.raises(AutoscalerError, match=r"trace\.csv:3: ContextTokens .* out of range"):
         load_workload(path, WorkloadOptions(format="azure"))
+
+
+def test_token_counts_from_0_to_2_53_minus_1_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "trace.csv"
+    path.write_text(
+        HEADER + "2023-11-16 18:17:03.97,0,0\n" + "2023-11-16 18:17:05.97,9007199254740991,1\n"
+    )
+    trace = load_workload(path, WorkloadOptions(format="azure"))
+    assert list(trace.prompt_tokens) == [0, 2**53 - 1]
+    assert list(trace.output_tokens) == [0, 1]
 
 
 def test_a_servegen_window_past_a_year_of_replay_names_the_file(tmp_path: Path) -> None:

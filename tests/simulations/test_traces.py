@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from simulations.azure_stamps import stamp_problem, stamps_fit
-from simulations.mooncake import read_mooncake
+from simulations.mooncake import _quantum_ms, read_mooncake
 from simulations.servegen import (
     WINDOW_SECONDS,
     _Window,
@@ -23,9 +23,11 @@ from simulations.servegen import (
 )
 from simulations.trace_limits import MAX_REQUESTS
 from simulations.traces import (
-    COPY_SPREAD_SECONDS,
     Trace,
     TraceError,
+    _reflect,
+    _shown_header,
+    build_trace,
     read_azure,
     rescale,
 )
@@ -90,6 +92,29 @@ def test_mooncake_reader_spreads_stamps_within_their_millisecond() -> None:
     assert not np.all(trace.arrival * 1000 == np.round(trace.arrival * 1000))
 
 
+def test_mooncake_time_0_is_the_start_of_the_first_slot(tmp_path: Path) -> None:
+    """Stamps from 7 s on a 1,000 ms grid: each request lands within its second, counted
+    from the first one's (7 s is 0)."""
+    path = tmp_path / "late.jsonl"
+    lines = [{"timestamp": t, "input_length": 10, "output_length": 2} for t in (7000, 9000, 12000)]
+    path.write_text("\n".join(json.dumps(x) for x in lines))
+    trace = read_mooncake(path, np.random.default_rng(3))
+    assert np.floor(trace.arrival).tolist() == [0.0, 2.0, 5.0]
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"), [("x" * 38, '"' + "x" * 38 + '"'), ("x" * 39, '"' + "x" * 36 + "...")]
+)
+def test_a_mooncake_value_not_a_number_is_shown_up_to_40_characters(
+    tmp_path: Path, value: str, shown: str
+) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text(json.dumps({"timestamp": 0, "input_length": value, "output_length": 2}))
+    with pytest.raises(TraceError) as caught:
+        read_mooncake(path, np.random.default_rng(0))
+    assert f"input_length {shown} is not a number" in str(caught.value)
+
+
 def test_mooncake_quantised_on_whole_seconds_spreads_over_the_second(tmp_path: Path) -> None:
     path = tmp_path / "q.jsonl"
     lines = [{"timestamp": t, "input_length": 10, "output_length": 2} for t in (0, 0, 2000, 5000)]
@@ -148,20 +173,56 @@ def test_a_rate_scaled_poisson_trace_is_poisson_at_the_scaled_rate() -> None:
 
 
 def test_rate_scale_leaves_long_idle_stretches_idle() -> None:
-    """Two busy minutes around a silent hour: copies stay within COPY_SPREAD_SECONDS / 2
-    of a request, so the middle of the silence gets none (the gap-filling copies of
-    before 2026-11-24 put x - 1 requests into it for the last request before it)."""
+    """Two busy minutes around a silent hour: copies stay within 15 s of a request, so
+    the middle of the silence gets none (the gap-filling copies of before 2026-11-24 put
+    x - 1 requests into it for the last request before it)."""
     busy = _poisson(5.0, 60.0, 2)
     later = busy.arrival + 3660.0
     tokens = np.concatenate([busy.prompt_tokens, busy.prompt_tokens])
     trace = Trace("gap", np.concatenate([busy.arrival, later]), tokens, tokens)
     scaled = rescale(trace, np.random.default_rng(3), rate_scale=4.0)
-    silence = (scaled.arrival > 60.0 + COPY_SPREAD_SECONDS / 2) & (
-        scaled.arrival < 3660.0 - COPY_SPREAD_SECONDS / 2
-    )
+    silence = (scaled.arrival > 60.0 + 15.0) & (scaled.arrival < 3660.0 - 15.0)
     assert not silence.any()
     assert scaled.arrival.min() >= 0.0
     assert scaled.arrival.max() <= trace.arrival[-1]
+
+
+def test_a_copy_lands_anywhere_within_15_s_of_its_request() -> None:
+    """200 requests at 500 s (and one at each end of the trace), doubled: each copy is
+    shifted by its own draw in [-15, 15), and 200 draws reach within a second of both
+    ends of that range."""
+    arrival = np.concatenate([[0.0], np.full(200, 500.0), [1000.0]])
+    tokens = np.full(202, 10)
+    scaled = rescale(Trace("t", arrival, tokens, tokens), np.random.default_rng(0), 2.0)
+    shifts = scaled.arrival[(scaled.arrival > 400.0) & (scaled.arrival < 600.0)] - 500.0
+    assert len(shifts) == 400
+    assert np.count_nonzero(shifts == 0.0) == 200  # the first copy stays
+    assert np.count_nonzero(scaled.arrival == 0.0) >= 1  # the very first one too
+    assert -15.0 <= shifts.min() < -14.0
+    assert 14.0 < shifts.max() < 15.0
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0, float("inf"), float("nan")])
+def test_a_time_compression_not_above_0_or_not_finite_is_an_error(bad: float) -> None:
+    trace = Trace("t", np.array([0.0, 10.0]), np.array([1, 1]), np.array([1, 1]))
+    with pytest.raises(TraceError, match="time compression must be > 0"):
+        rescale(trace, np.random.default_rng(0), time_compression=bad)
+
+
+@pytest.mark.parametrize(("prompt", "output"), [([1], [1, 1]), ([1, 1], [1])])
+def test_token_arrays_of_another_length_than_the_arrivals_are_an_error(
+    prompt: list[int], output: list[int]
+) -> None:
+    with pytest.raises(TraceError, match="differ in length"):
+        Trace("t", np.array([0.0, 1.0]), np.array(prompt), np.array(output))
+
+
+@pytest.mark.parametrize(("prompt", "output"), [([-1, 1], [1, 1]), ([1, 1], [1, -1])])
+def test_a_negative_prompt_or_output_count_is_an_error(
+    prompt: list[int], output: list[int]
+) -> None:
+    with pytest.raises(TraceError, match="negative token counts"):
+        build_trace("t", np.array([0.0, 1.0]), np.array(prompt), np.array(output))
 
 
 def test_time_compression_shortens_the_trace() -> None:
@@ -617,3 +678,79 @@ def test_mooncake_whole_floats_are_read(tmp_path: Path) -> None:
     assert trace.prompt_tokens.tolist() == [5, 5, 12]
     assert trace.output_tokens.tolist() == [1, 1, 3]
     assert 7.0 <= trace.arrival[2] < 8.0  # 7000 ms on a 1000 ms grid
+
+
+@pytest.mark.parametrize(
+    ("origin", "expected"), [(None, [0.0, 3.0, 5.0]), (90.0, [10.0, 13.0, 15.0])]
+)
+def test_a_trace_is_sorted_and_starts_at_its_origin(
+    origin: float | None, expected: list[float]
+) -> None:
+    """Arrivals at 105, 100 and 103 s, read in that order: sorted, and shifted so the
+    first (or the given origin) is 0."""
+    trace = build_trace(
+        "t", np.array([105.0, 100.0, 103.0]), np.array([1, 2, 3]), np.array([4, 5, 6]), origin
+    )
+    assert list(trace.arrival) == expected
+    assert (list(trace.prompt_tokens), list(trace.output_tokens)) == ([2, 3, 1], [5, 6, 4])
+
+
+def test_copies_outside_the_trace_fold_back_in_as_in_a_mirror() -> None:
+    """4 s before the first request lands 4 s after it, 4 s after the last lands 4 s
+    before it; a span shorter than the shift folds outside again and is clipped."""
+    folded = _reflect(np.array([-4.0, 104.0, 50.0, 0.0, 100.0]), 0.0, 100.0)
+    assert folded.tolist() == [4.0, 96.0, 50.0, 0.0, 100.0]
+    assert _reflect(np.array([-30.0, 12.0]), 0.0, 10.0).tolist() == [0.0, 8.0]
+    assert _reflect(np.array([95.0]), 100.0, 200.0).tolist() == [105.0]
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0, float("inf"), float("nan")])
+def test_a_rate_scale_not_above_0_or_not_finite_is_an_error(bad: float) -> None:
+    trace = Trace("t", np.array([0.0, 10.0]), np.array([1, 1]), np.array([1, 1]))
+    with pytest.raises(TraceError, match="rate scale must be > 0"):
+        rescale(trace, np.random.default_rng(0), rate_scale=bad)
+
+
+def test_a_rate_scale_beyond_what_fits_in_memory_is_refused_before_sampling() -> None:
+    """1,000 requests x 100,000 = 1e8, over the 5e7 that fit: refused, with the count."""
+    trace = Trace("t", np.linspace(0.0, 100.0, 1000), np.ones(1000, int), np.ones(1000, int))
+    with pytest.raises(TraceError, match=r"about 1e\+08 requests at rate scale 100000"):
+        rescale(trace, np.random.default_rng(0), rate_scale=1e5)
+
+
+def test_zero_tokens_are_a_count_and_an_empty_trace_spans_nothing() -> None:
+    trace = build_trace("t", np.array([0.0, 1.0]), np.array([0, 5]), np.array([5, 0]))
+    assert (list(trace.prompt_tokens), list(trace.output_tokens)) == ([0, 5], [5, 0])
+    empty = np.empty(0)
+    assert Trace("t", empty, empty.astype(int), empty.astype(int)).duration == 0.0
+    three = Trace("t", np.array([10.0, 12.0, 15.0]), np.ones(3, int), np.ones(3, int))
+    assert three.duration == 5.0
+
+
+@pytest.mark.parametrize(("length", "shown"), [(80, "x" * 80), (81, "x" * 77 + "...")])
+def test_a_first_line_is_shown_up_to_80_characters(length: int, shown: str) -> None:
+    assert _shown_header(["x" * length]) == repr(shown)
+
+
+def test_a_rate_scale_that_leaves_no_request_is_an_error_one_that_leaves_one_is_not() -> None:
+    trace = Trace("t", np.array([5.0]), np.array([10]), np.array([10]))
+    with pytest.raises(TraceError, match="left no requests"):
+        rescale(trace, np.random.default_rng(0), rate_scale=1e-9)
+    # Kept with probability 1 - 1e-9: one request.
+    assert len(rescale(trace, np.random.default_rng(0), rate_scale=1 - 1e-9)) == 1
+
+
+def test_an_unreadable_trace_says_why_in_words(tmp_path: Path) -> None:
+    with pytest.raises(TraceError) as caught:
+        read_azure(tmp_path / "none.csv")
+    assert str(caught.value) == f"{tmp_path / 'none.csv'}: No such file or directory"
+
+
+@pytest.mark.parametrize(
+    ("stamps", "quantum"), [([0, 1000, 3000], 1000), ([0, 40, 277], 1), ([0, 0], 1), ([3000], 3000)]
+)
+def test_mooncake_stamps_sit_on_the_grid_of_their_common_divisor(
+    stamps: list[int], quantum: int
+) -> None:
+    """Whole seconds are spread within their second; stamps all at 0 have no grid."""
+    assert _quantum_ms(np.array(stamps, dtype=np.int64)) == quantum

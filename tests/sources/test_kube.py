@@ -96,7 +96,10 @@ def test_zero_counts_are_left_out_and_a_new_lws_has_no_status(api: FakeApiServer
 
 def test_a_leaders_named_container_ports_are_read(api: FakeApiServer) -> None:
     api.put(lws_object("inference", "llama", replicas=1, status=1, ready=1))
-    api.put(pod_object("inference", "llama", 0, 0, ports={"http": 8000, "metrics": 9090}))
+    pod = pod_object("inference", "llama", 0, 0, ports={"http": 8000, "metrics": 9090})
+    # A port without a name is not one a policy can refer to: left out.
+    pod["spec"]["containers"][0]["ports"].append({"containerPort": 8001, "protocol": "TCP"})
+    api.put(pod)
     (leader,) = (
         KubernetesClusterReader(api_client(api))
         .read([LwsKey("inference", "llama")])[LwsKey("inference", "llama")]
@@ -293,6 +296,50 @@ def test_a_group_restarting_during_a_scale_down_is_still_created(api: FakeApiSer
         LwsKey("inference", "llama")
     ]
     assert (state.status_replicas, state.ready_replicas) == (2, 1)
+
+
+def test_an_lws_without_size_or_replicas_has_one_group_of_one_pod(api: FakeApiServer) -> None:
+    """The CRD defaults ``leaderWorkerTemplate.size`` and ``replicas`` to 1; an object
+    without them (made by hand, or from before the defaults) has one group of one pod:
+    its leader ready, it is."""
+    lws = lws_object("inference", "llama", replicas=1, status=1, ready=1, size=1)
+    del lws["spec"]["leaderWorkerTemplate"]["size"], lws["spec"]["replicas"]
+    api.put(lws)
+    api.put(pod_object("inference", "llama", 0, 0, size=1))
+    state = KubernetesClusterReader(api_client(api)).read([LwsKey("inference", "llama")])[
+        LwsKey("inference", "llama")
+    ]
+    assert [g.ready_at for g in state.groups] == [parse_time(T.format(5))]
+    assert state.spec_replicas == 1
+
+
+def test_only_the_lws_asked_for_are_read(api: FakeApiServer) -> None:
+    """One list call returns every LWS of the namespace; those no policy targets are
+    not read (nor do they fail the read when their objects are odd)."""
+    api.put(lws_object("inference", "llama", replicas=1, status=1, ready=1))
+    odd = lws_object("inference", "mistral", replicas=1, status=1, ready=1)
+    odd["spec"]["leaderWorkerTemplate"]["size"] = "two"
+    api.put(odd)
+    states = KubernetesClusterReader(api_client(api)).read([LwsKey("inference", "llama")])
+    assert (list(states), states.errors) == ([LwsKey("inference", "llama")], {})
+
+
+def test_a_groups_age_is_its_leaders_or_without_one_its_oldest_pods(api: FakeApiServer) -> None:
+    """The age minGroupAge and the scale-down's choice read. Group 0's leader was
+    re-created at 00:07, after its workers (00:00 and 00:05): the group is as old as its
+    leader. Group 1's leader is gone (being re-created): as old as its oldest worker
+    (00:02, the other 00:03), with no leader to scrape."""
+    api.put(lws_object("inference", "llama", replicas=2, status=2, ready=1, size=3))
+    for group, worker, created in ((0, 0, 7), (0, 1, 0), (0, 2, 5), (1, 1, 3), (1, 2, 2)):
+        api.put(pod_object("inference", "llama", group, worker, size=3, created=T.format(created)))
+    state = KubernetesClusterReader(api_client(api)).read([LwsKey("inference", "llama")])[
+        LwsKey("inference", "llama")
+    ]
+    assert [(g.index, g.created_at) for g in state.groups] == [
+        (0, parse_time(T.format(7))),
+        (1, parse_time(T.format(2))),
+    ]
+    assert [p.name for p in state.leaders] == ["llama-0"]
 
 
 def test_an_operators_pause_is_read_from_the_lws_annotation(api: FakeApiServer) -> None:
