@@ -405,3 +405,13 @@ def test_a_group_ready_at_a_step_serves_and_shows_ready_from_that_instant() -> N
     assert progress[0] == 0.0
     assert all(a < b for a, b in itertools.pairwise(progress))
     assert progress[-1] <= 1.0
+
+
+def test_a_drain_that_outlasts_its_grace_fails_what_is_left_at_its_end() -> None:
+    """A 5 s drain for requests of about 12 s: the group released at 105.5 s fails what
+    it still holds at exactly 110.5 s."""
+    drained = PROFILE.model_copy(update={"drain_seconds": 5.0})
+    result = run(_steady(300.0), drained, _Recording(2, 100.0, 1), fleet_factory, 2)
+    failed = result.log.outcome == Outcome.FAILED
+    assert failed.any()
+    assert set(result.log.finished[failed].tolist()) == {110.5}

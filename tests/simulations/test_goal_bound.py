@@ -132,6 +132,18 @@ def test_a_schedule_exactly_at_the_target_and_the_budget_meets_both() -> None:
     assert [s["to"] for s in bound["schedules"]] == [1, 2, 3, 5, 4]
 
 
+def test_a_gpu_hour_budget_is_group_seconds_at_8_gpus_and_3600_s_an_hour() -> None:
+    """A budget of 2,389.98 group-seconds: 4 -> 2 over 1,000 s may switch by
+    (2,389.98 - 2,000) / 2 = 194.99 s, 180 s on the grid (an hour of 3,601 s would have
+    planned 195 s, over the budget once played, and retreated)."""
+    best = {"gpu_hours": 10.0, "scale_events": 2}
+    play, summary, played = _fake_play({1: 0.5, 2: 0.5, 3: 0.5, 5: 0.5})
+    budget = 2389.98 * 8 / 3600.0
+    bound = one_event_bound(best, budget, BoundSetup(4, 5, 8, 1000.0, 0.99, play, summary))
+    assert next(s["switch_at_s"] for s in bound["schedules"] if s["to"] == 2) == 180.0
+    assert [s.switch_at for s in played if s.after == 2] == [180.0]  # planned so, once
+
+
 def test_one_event_of_the_best_recipe_leaves_only_staying() -> None:
     best = {"gpu_hours": 10.0, "scale_events": 1}
     play, summary, played = _fake_play({4: 1.0})

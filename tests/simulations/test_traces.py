@@ -100,6 +100,10 @@ def test_mooncake_time_0_is_the_start_of_the_first_slot(tmp_path: Path) -> None:
     path.write_text("\n".join(json.dumps(x) for x in lines))
     trace = read_mooncake(path, np.random.default_rng(3))
     assert np.floor(trace.arrival).tolist() == [0.0, 2.0, 5.0]
+    # Each at its stamp plus its own uniform draw within the slot, less 7 s.
+    jitter = np.random.default_rng(3).uniform(0.0, 1000.0, 3)
+    expected = (np.array([7000.0, 9000.0, 12000.0]) + jitter) / 1000.0 - 7.0
+    assert trace.arrival == pytest.approx(expected, abs=1e-12)
 
 
 @pytest.mark.parametrize(
@@ -741,9 +745,10 @@ def test_a_rate_scale_that_leaves_no_request_is_an_error_one_that_leaves_one_is_
 
 
 def test_an_unreadable_trace_says_why_in_words(tmp_path: Path) -> None:
-    with pytest.raises(TraceError) as caught:
-        read_azure(tmp_path / "none.csv")
-    assert str(caught.value) == f"{tmp_path / 'none.csv'}: No such file or directory"
+    for read in (read_azure, lambda path: read_mooncake(path, np.random.default_rng(0))):
+        with pytest.raises(TraceError) as caught:
+            read(tmp_path / "none.csv")
+        assert str(caught.value) == f"{tmp_path / 'none.csv'}: No such file or directory"
 
 
 @pytest.mark.parametrize(
