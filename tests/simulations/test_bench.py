@@ -137,7 +137,7 @@ def test_best_tuned_recipe_is_the_cheapest_that_reached_the_target() -> None:
 
 def test_a_run_two_jobs_play_is_played_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each published recipe is also its sweep's point at the published setting: 3 of
-    the 142 runs on the default trace were played twice."""
+    the 138 runs on the default trace repeated another."""
     played: list[Job] = []
 
     def fake_play(job: Job, setup: Any, tick: Any = None) -> Any:
