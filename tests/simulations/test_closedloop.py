@@ -277,16 +277,18 @@ def test_a_wake_from_zero_serves_the_gateway_backlog_without_more_groups() -> No
     assert unheld["slo_attainment"] <= zero["slo_attainment"] + 0.001
 
 
-class _Hold:
-    """Keeps ``spec.replicas`` where it is."""
+class _Scripted:
+    """Asks for ``replicas`` until ``at``, then ``then``; keeps every view it decided on."""
 
-    name, period = "hold", 15.0
+    name, period = "scripted", 15.0
 
-    def __init__(self, replicas: int) -> None:
-        self.replicas = replicas
+    def __init__(self, replicas: int, at: float = float("inf"), then: int = 0) -> None:
+        self.replicas, self.at, self.then = replicas, at, then
+        self.views: list[LoopView] = []
 
     def decide(self, view: LoopView) -> int | None:
-        return self.replicas
+        self.views.append(view)
+        return self.then if view.now >= self.at else self.replicas
 
 
 def test_the_run_ends_once_everything_after_the_last_arrival_is_resolved() -> None:
@@ -295,10 +297,10 @@ def test_the_run_ends_once_everything_after_the_last_arrival_is_resolved() -> No
     the gateway (no group) is not resolved: the run goes on to exactly 901.0 s, where it
     fails."""
     trace = Trace("t", np.array([1.0]), np.array([100]), np.array([5]))
-    served = run(trace, PROFILE, _Hold(1), fleet_factory, initial_replicas=1)
+    served = run(trace, PROFILE, _Scripted(1), fleet_factory, initial_replicas=1)
     assert 1.0 < served.end <= 2.0
     assert served.log.outcome[0] == Outcome.SERVED
-    held = run(trace, PROFILE, _Hold(0), fleet_factory, initial_replicas=0)
+    held = run(trace, PROFILE, _Scripted(0), fleet_factory, initial_replicas=0)
     assert held.end == 901.0
     # Sampled for the plots every 15 s from 0, the last at 900 s: the request held.
     assert held.timeline.time == [15.0 * k for k in range(61)]
@@ -320,31 +322,19 @@ def test_the_loop_defaults_are_the_benchmarks() -> None:
     assert config.key == LwsKey("inference", "llm")
 
 
-class _Recording(_Hold):
-    """Holds ``replicas`` until ``at``, then ``then``; records what each decision saw."""
-
-    def __init__(self, replicas: int, at: float = float("inf"), then: int = 0) -> None:
-        super().__init__(replicas)
-        self.at, self.then = at, then
-        self.concurrency: list[float] = []
-
-    def decide(self, view: LoopView) -> int | None:
-        self.concurrency.append(view.concurrency)
-        return self.then if view.now >= self.at else self.replicas
-
-
 def test_a_burst_on_one_group_is_in_flight_for_the_controller_and_queued_in_the_timeline() -> None:
     """300 prompts of 2,000 tokens in the first second are 600,000 tokens of prefill, half
     a minute at 20,000 tokens/s: at the decision and the sample of 15 s they are in
     flight (what a KPA sizes on), most of them still waiting to be scheduled."""
     n = 300
     trace = Trace("t", np.linspace(0.0, 1.0, n), np.full(n, 2000), np.full(n, 10))
-    hold = _Recording(1)
+    hold = _Scripted(1)
     result = run(trace, PROFILE, hold, fleet_factory, initial_replicas=1)
-    assert hold.concurrency[0] == 0.0  # decided at 0, before the first arrival is routed
-    assert 100 < hold.concurrency[1] <= n  # at 15 s
+    concurrency = [view.concurrency for view in hold.views]
+    assert concurrency[0] == 0.0  # decided at 0, before the first arrival is routed
+    assert 100 < concurrency[1] <= n  # at 15 s
     assert result.timeline.time[1] == 15.0
-    assert 100 < result.timeline.waiting[1] < hold.concurrency[1]
+    assert 100 < result.timeline.waiting[1] < concurrency[1]
 
 
 def _steady(seconds: float) -> Trace:
@@ -356,7 +346,7 @@ def _steady(seconds: float) -> Trace:
 def test_a_group_removed_without_drain_fails_what_it_holds_at_once() -> None:
     """From 2 groups to 1 at the decision of 105 s (the first at or after 100 s): the
     group is gone from the next step, 105.5 s, and its requests fail there."""
-    result = run(_steady(300.0), PROFILE, _Recording(2, 100.0, 1), fleet_factory, 2)
+    result = run(_steady(300.0), PROFILE, _Scripted(2, 100.0, 1), fleet_factory, 2)
     failed = result.log.outcome == Outcome.FAILED
     assert failed.any()
     assert set(result.log.finished[failed].tolist()) == {105.5}
@@ -367,26 +357,10 @@ def test_a_draining_group_is_gone_once_its_requests_are_done() -> None:
     and stops counting then, not 300 s later: about 2 x 105 + 1 x 194 group-seconds to
     the last arrival at 299 s, and the drain's few seconds more."""
     drained = PROFILE.model_copy(update={"drain_seconds": 300.0})
-    result = run(_steady(300.0), drained, _Recording(2, 100.0, 1), fleet_factory, 2)
+    result = run(_steady(300.0), drained, _Scripted(2, 100.0, 1), fleet_factory, 2)
     assert not (result.log.outcome == Outcome.FAILED).any()
     group_seconds = result.replica_hours * 3600.0
     assert 2 * 105 + 194 < group_seconds < 2 * 105 + 194 + 20
-
-
-class _Watching(_Hold):
-    """Holds ``replicas``; records each decision's view of the LWS."""
-
-    def __init__(self, replicas: int) -> None:
-        super().__init__(replicas)
-        self.seen: dict[float, tuple[int, tuple[bool, ...], tuple[float | None, ...]]] = {}
-
-    def decide(self, view: LoopView) -> int | None:
-        self.seen[view.now] = (
-            view.state.ready_replicas,
-            tuple(leader.ready for leader in view.state.leaders),
-            tuple(group.ready_at for group in view.state.groups),
-        )
-        return self.replicas
 
 
 def test_a_group_ready_at_a_step_serves_and_shows_ready_from_that_instant() -> None:
@@ -395,11 +369,19 @@ def test_a_group_ready_at_a_step_serves_and_shows_ready_from_that_instant() -> N
     from there (not at 105), with its ready time, and the request held since 10 s is
     routed at 120.0."""
     trace = Trace("t", np.array([10.0, 200.0]), np.array([100, 100]), np.array([5, 5]))
-    watching = _Watching(1)
+    watching = _Scripted(1)
     progress: list[float] = []
     result = run(trace, PROFILE, watching, exact_fleet_factory, 0, progress=progress.append)
-    assert watching.seen[105.0] == (0, (False,), (None,))
-    assert watching.seen[120.0] == (1, (True,), (120.0,))
+    seen = {
+        view.now: (
+            view.state.ready_replicas,
+            tuple(leader.ready for leader in view.state.leaders),
+            tuple(group.ready_at for group in view.state.groups),
+        )
+        for view in watching.views
+    }
+    assert seen[105.0] == (0, (False,), (None,))
+    assert seen[120.0] == (1, (True,), (120.0,))
     assert result.log.routed[0] == 120.0
     # Progress: from 0, rising, within [0, 1].
     assert progress[0] == 0.0
@@ -411,7 +393,7 @@ def test_a_drain_that_outlasts_its_grace_fails_what_is_left_at_its_end() -> None
     """A 5 s drain for requests of about 12 s: the group released at 105.5 s fails what
     it still holds at exactly 110.5 s."""
     drained = PROFILE.model_copy(update={"drain_seconds": 5.0})
-    result = run(_steady(300.0), drained, _Recording(2, 100.0, 1), fleet_factory, 2)
+    result = run(_steady(300.0), drained, _Scripted(2, 100.0, 1), fleet_factory, 2)
     failed = result.log.outcome == Outcome.FAILED
     assert failed.any()
     assert set(result.log.finished[failed].tolist()) == {110.5}
