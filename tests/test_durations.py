@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from autoscaler.durations import format_duration, parse_duration
+from autoscaler.durations import format_duration, format_duration_ms, parse_duration
 
 
 @pytest.mark.parametrize(
@@ -54,7 +54,32 @@ def test_parse_rejects(value: object, message: str) -> None:
 
 @pytest.mark.parametrize(
     ("seconds", "text"),
-    [(0.25, "250ms"), (0, "0ms"), (45, "45s"), (60, "1m"), (330, "5m30s"), (5400, "1h30m")],
+    [
+        (0.25, "250ms"),
+        (0, "0ms"),
+        (1, "1s"),  # one second is shown in seconds, not as 1000ms
+        (45, "45s"),
+        (60, "1m"),
+        (330, "5m30s"),
+        (5400, "1h30m"),
+    ],
 )
 def test_format(seconds: float, text: str) -> None:
     assert format_duration(seconds) == text
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (900, "15m"),  # whole seconds read as format_duration's
+        (1.5, "1.5s"),
+        (0.5, "0.5s"),
+        (60.25, "1m0.25s"),
+        (5398.5, "1h29m58.5s"),
+        (2.0004, "2s"),  # under half a millisecond is no step of its own
+        (2.0006, "2.001s"),
+    ],
+)
+def test_format_keeping_milliseconds(seconds: float, text: str) -> None:
+    """A recording's span and step: a step of 1.5 s must not read as 2s."""
+    assert format_duration_ms(seconds) == text

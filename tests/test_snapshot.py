@@ -38,3 +38,22 @@ def test_group_leader_reads_either_key(
 )
 def test_group_index_inverts_the_leader_keys(leader: str, index: int | None) -> None:
     assert group_index(leader, KEY.name) == index
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["inference", "inference/", "/llama-70b", "inference/llama/70b", "", "/"],
+    ids=["no-slash", "no-name", "no-namespace", "two-slashes", "empty", "slash-only"],
+)
+def test_lws_key_parse_refuses_anything_but_namespace_slash_name(text: str) -> None:
+    with pytest.raises(ValueError, match="expected NAMESPACE/NAME"):
+        LwsKey.parse(text)
+
+
+def test_lws_key_parse_round_trips_and_keys_sort_by_namespace_then_name() -> None:
+    """``explain --lws`` parses the key; ``/debug/decisions`` lists decisions in key order."""
+    assert LwsKey.parse("inference/llama-70b") == KEY
+    assert LwsKey.parse(str(KEY)) == KEY
+    keys = [LwsKey("b", "a"), LwsKey("a", "z"), LwsKey("a", "b")]
+    assert sorted(keys) == [LwsKey("a", "b"), LwsKey("a", "z"), LwsKey("b", "a")]
+    assert {KEY: 1}[LwsKey("inference", "llama-70b")] == 1  # a mapping key, by value

@@ -241,18 +241,19 @@ class PolicySpec(StrictModel):
         floors = [(index, s.min_replicas) for index, s in enumerate(self.schedules)]
         names = [(index, s.name) for index, s in enumerate(self.schedules)]
         bounds = self.replicas
-        for violation in [
-            *rules.schedules_within_bounds(floors, bounds.max),
-            *rules.listed_twice(names, "schedule", ("name",)),
-        ][:1]:
-            rules.raise_violation(violation._replace(path=("schedules", *violation.path)))
+        rules.raise_first(
+            violation._replace(path=("schedules", *violation.path))
+            for violation in [
+                *rules.schedules_within_bounds(floors, bounds.max),
+                *rules.listed_twice(names, "schedule", ("name",)),
+            ]
+        )
         return self
 
     @model_validator(mode="after")
     def _overrides_run(self) -> PolicySpec:
         latency = [s.signal for s in self.signals if isinstance(s, LatencySignal)]
-        for violation in rules.overrides_run(self.metrics.overrides, latency)[:1]:
-            rules.raise_violation(violation)
+        rules.raise_first(rules.overrides_run(self.metrics.overrides, latency))
         return self
 
     @field_validator("signals")
@@ -261,8 +262,7 @@ class PolicySpec(StrictModel):
         identities = [
             (index, rules.signal_identity(s.type, _tokens(s))) for index, s in enumerate(signals)
         ]
-        for violation in rules.listed_twice(identities, "signal")[:1]:
-            rules.raise_violation(violation)
+        rules.raise_first(rules.listed_twice(identities, "signal"))
         return signals
 
 

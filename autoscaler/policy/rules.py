@@ -30,6 +30,12 @@ def raise_violation(violation: Violation | None) -> None:
         raise cross_field_error(violation.message, *violation.path)
 
 
+def raise_first(violations: Iterable[Violation]) -> None:
+    """For a model validator: raise the first of ``violations``, if any. A validator
+    raises one error; a loaded file has every violation reported by ``cross_checks``."""
+    raise_violation(next(iter(violations), None))
+
+
 def observation_window(min_observations: int, max_observations: int) -> Violation | None:
     """coldStart: the window of observations must hold the minimum needed to learn."""
     if max_observations < min_observations:

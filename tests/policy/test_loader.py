@@ -68,6 +68,10 @@ def test_the_scrape_endpoint_defaults_to_vllms_port_and_reads_each_field(
     assert (default.port, default.path) == (8000, "/metrics")
     chosen = sglang.policy.spec.metrics.scrape
     assert (chosen.port, chosen.path) == (30000, "/metrics")
+    for edge in (1, 65535):  # the range's own ends are ports
+        text = f"{HEAD}{BODY}  metrics:\n    scrape:\n      port: {edge}\n"
+        (at_edge,) = load_policy_file(_write(tmp_path, text, f"port-{edge}.yaml"))
+        assert at_edge.policy.spec.metrics.scrape.port == edge
 
 
 def test_queue_depth_sustained_for_reads_a_duration_and_defaults_to_0(tmp_path: Path) -> None:
@@ -242,6 +246,11 @@ CASES = [
             (19, "spec.metrics.scrape.scheme", "unknown field"),
         ],
         id="scrape-endpoint-fields",
+    ),
+    pytest.param(
+        BODY + "  metrics:\n    scrape:\n      port: 65536\n",
+        [(17, "spec.metrics.scrape.port", "port 65536 is not in 1-65535")],
+        id="scrape-port-above-the-range",
     ),
     pytest.param(
         BODY + "  metrics:\n    scrape:\n      port: HTTP\n",

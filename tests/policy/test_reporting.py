@@ -90,6 +90,12 @@ CASES = [
         ],
         id="no-window-check-on-a-bad-minimum",
     ),
+    # The rules read each input as strictly as the schema: "10" is no number to them.
+    pytest.param(
+        '  coldStart: {minObservations: "10", maxObservations: 2}\n',
+        [(15, "spec.coldStart.minObservations", "valid integer")],
+        id="no-window-check-on-a-quoted-minimum",
+    ),
     pytest.param(
         "  missingMetrics: {then: fallback, fallbackReplicas: 99, holdFor: soon}\n",
         [

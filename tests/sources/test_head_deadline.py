@@ -175,3 +175,24 @@ def test_without_a_timeout_the_head_waits_as_long_as_it_takes() -> None:
     finally:
         session.close()
         peer.close()
+
+
+def test_a_forward_proxy_dribbling_its_headers_is_cut_at_the_timeout() -> None:
+    """Through a forward HTTP proxy (the session's ``proxies``, as ``HTTP_PROXY`` would
+    set), the pools are the proxy manager's, not the session's own: they must bound the
+    head too. 20 lines 0.4 s apart at timeout 1 took 8 s with urllib3's plain pools.
+    The proxy is the peer on 127.0.0.1 and the URL asked for names 127.0.0.1 as well."""
+    proxy = RawServer(_dribble_head(20, 0.4))
+    session = requests.Session()
+    session.trust_env = False  # NO_PROXY in the environment would bypass the proxy
+    session.proxies = {"http": f"http://127.0.0.1:{proxy.port}"}
+    client = PrometheusQueryClient("http://127.0.0.1:9", timeout=1.0, session=session)
+    try:
+        started = time.monotonic()
+        with pytest.raises(SourceUnavailableError, match=r"did not answer a query within 1s"):
+            client.instant("up", 1_767_225_600.0)
+        assert time.monotonic() - started < 4.0
+        assert len(proxy.conns) == 1  # the query went to the proxy, once
+    finally:
+        client.close()
+        proxy.close()
