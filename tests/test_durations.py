@@ -53,10 +53,28 @@ def test_parse_rejects(value: object, message: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (-(10**38), str(-(10**38))),  # 40 characters: shown whole
+        (-(10**39), str(-(10**39))[:37] + "..."),  # 41: cut to 37 and an ellipsis
+    ],
+    ids=["40-characters", "41-characters"],
+)
+def test_a_rejected_value_is_shown_up_to_40_characters(value: int, shown: str) -> None:
+    """A long number in a policy must not flood the error line it is reported on."""
+    with pytest.raises(ValueError, match="non-negative number of seconds") as caught:
+        parse_duration(value)
+    assert str(caught.value) == (
+        f"a duration must be a finite, non-negative number of seconds, got {shown}"
+    )
+
+
+@pytest.mark.parametrize(
     ("seconds", "text"),
     [
         (0.25, "250ms"),
         (0, "0ms"),
+        (0.999, "999ms"),
         (1, "1s"),  # one second is shown in seconds, not as 1000ms
         (45, "45s"),
         (60, "1m"),

@@ -65,6 +65,10 @@ class PolicyFiles:
             self._seen_files.add(real)
             self.files.append(path)
 
+    def walked(self, folder: Path) -> bool:
+        """Whether ``folder`` (by its real path) was listed already."""
+        return os.path.realpath(folder) in self._seen_folders
+
     def walk(self, folder: Path) -> int:
         """Add the policy files under ``folder``; return how many it holds (seen or not)."""
         real = os.path.realpath(folder)
@@ -115,6 +119,8 @@ def list_policy_files(paths: Iterable[Path | str]) -> PolicyFiles:
             continue
         path = Path(raw)
         if path.is_dir():
+            if listing.walked(path):
+                continue  # named twice, or inside a folder named before: listed once
             if not listing.walk(path):
                 listing.empty_folders.append(path)
         elif path.is_file():

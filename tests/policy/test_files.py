@@ -114,3 +114,19 @@ def test_bad_arguments_are_located_errors(tmp_path: Path) -> None:
     assert [(i.file, i.message) for i in issues] == [
         (str(tmp_path / "empty"), "no policy files (*.yaml, *.yml) found")
     ]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["empty", "empty"], ["empty", "./empty/../empty"], ["empty", "empty/sub"]],
+    ids=["twice", "other-spelling", "and-its-subfolder"],
+)
+def test_an_empty_folder_named_twice_is_reported_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str]
+) -> None:
+    (tmp_path / "empty" / "sub").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    _, issues = collect_policies(args)
+    assert [(i.file, i.message) for i in issues] == [
+        ("empty", "no policy files (*.yaml, *.yml) found")
+    ]

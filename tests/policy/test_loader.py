@@ -392,6 +392,27 @@ def test_document_level_errors(
     assert message in issues[0][3]
 
 
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        # The problem on the context's own line: no line to add.
+        ("a: {b: 1 c: 2}\n", 1, "while parsing a flow mapping: expected ',' or '}', but got ':'"),
+        # Found only at the end: reported where the sequence opened, the end named.
+        (
+            "a: [1, 2\n",
+            1,
+            "while parsing a flow sequence: expected ',' or ']', but got '<stream end>' (line 2)",
+        ),
+    ],
+    ids=["same-line", "found-later"],
+)
+def test_a_syntax_error_is_told_at_its_context_with_the_problems_line(
+    tmp_path: Path, text: str, line: int, message: str
+) -> None:
+    (issue,) = collect_policies([_write(tmp_path, text)])[1]
+    assert (issue.line, issue.message) == (line, f"invalid YAML: {message}")
+
+
 def test_every_error_in_a_file_is_reported_at_once(tmp_path: Path) -> None:
     body = (
         BODY.replace("    min: 1", '    min: "3"').replace("targetPerGroup: 8", "targetPerGroup: 8")
@@ -467,6 +488,28 @@ def test_missing_paths_and_empty_folders_are_errors(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     _, issues = collect_policies([tmp_path / "empty"])
     assert [i.message for i in issues] == ["no policy files (*.yaml, *.yml) found"]
+
+
+def test_a_file_that_cannot_be_read_is_one_issue_and_the_others_still_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file listed but unreadable when read (permissions, which the root user of CI
+    bypasses, so the read itself is made to fail) is reported at line 1."""
+    good = _write(tmp_path, HEAD + BODY)
+    locked = _write(tmp_path, HEAD + BODY.replace("test", "other"), "locked.yaml")
+    read_bytes = Path.read_bytes
+
+    def refuse(self: Path) -> bytes:
+        if self.name == "locked.yaml":
+            raise PermissionError(13, "Permission denied", str(self))
+        return read_bytes(self)
+
+    monkeypatch.setattr(Path, "read_bytes", refuse)
+    loaded, issues = collect_policies([good, locked])
+    assert [p.file for p in loaded] == [str(good)]
+    assert [(i.file, i.line, i.field, i.message) for i in issues] == [
+        (str(locked), 1, "", "cannot read file: Permission denied")
+    ]
 
 
 def test_the_example_policies_validate() -> None:

@@ -131,6 +131,13 @@ CASES = [
         [(17, "spec.metrics.overrides.queueDepth", "at least 1 character")],
         id="empty-override",
     ),
+    # A value YAML cannot build is the one problem at its field: no rule about the
+    # same field next to it (here the override's key, which would be wrong as well).
+    pytest.param(
+        "  metrics:\n    overrides:\n      activation: !custom x\n",
+        [(17, "spec.metrics.overrides.activation", "unknown YAML tag '!custom'")],
+        id="no-rule-at-a-value-yaml-cannot-build",
+    ),
 ]
 
 

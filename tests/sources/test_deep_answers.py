@@ -80,3 +80,32 @@ def test_json_nested_too_deep_is_one_source_error(
 def test_a_time_of_hundreds_of_digits_is_a_malformed_series() -> None:
     with pytest.raises(SourceUnavailableError, match="malformed series: OverflowError"):
         parse_points([{"metric": {}, "value": [int("9" * 400), "1"]}])
+
+
+@pytest.mark.parametrize(
+    "metric",
+    [{"pod": ["dev-0"]}, {"pod": {"name": "dev-0"}}, {"pod": None}, ["pod", "dev-0"]],
+    ids=["list-value", "object-value", "null-value", "labels-a-list"],
+)
+def test_labels_that_are_not_strings_are_a_malformed_series(metric: object) -> None:
+    """Labels are read later as keys, outside the guard: a list there raised an
+    unhashable TypeError out of the fetch."""
+    with pytest.raises(SourceUnavailableError, match="labels must be strings"):
+        parse_points([{"metric": metric, "value": [1_767_225_600, "1"]}])
+
+
+def test_instant_and_range_items_flatten_to_labels_time_value() -> None:
+    labels = {"pod": "dev-0"}
+    points = parse_points(
+        [
+            {"metric": labels, "value": [100, "1.5"]},
+            {"metric": labels, "values": [[100, "2"], [115, "3"]]},
+            {"value": [130, "4"]},  # an aggregate without labels
+        ]
+    )
+    assert points == [
+        (labels, 100.0, 1.5),
+        (labels, 100.0, 2.0),
+        (labels, 115.0, 3.0),
+        ({}, 130.0, 4.0),
+    ]

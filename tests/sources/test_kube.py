@@ -151,6 +151,29 @@ def test_api_errors_are_source_errors(api: FakeApiServer) -> None:
         down.read([LwsKey("inference", "llama")])
 
 
+@pytest.mark.parametrize(
+    ("code", "reason", "error"),
+    [
+        (500, "InternalError", SourceUnavailableError),  # the server's trouble: 5xx from 500
+        (503, "ServiceUnavailable", SourceUnavailableError),
+        (429, "TooManyRequests", QueryRejectedError),  # the request's: 4xx
+    ],
+)
+def test_an_api_status_is_unavailable_from_500_and_rejected_below(
+    api: FakeApiServer, code: int, reason: str, error: type[Exception]
+) -> None:
+    """An unavailable source is held on its last data and retried; a rejected query is a
+    setup problem (RBAC, a missing CRD) that the operator must see."""
+    api.on_get(
+        "/apis/leaderworkerset.x-k8s.io/v1/namespaces/inference/leaderworkersets",
+        lambda _body, _req: (code, status(code, reason, "told by the test")),
+    )
+    reader = KubernetesClusterReader(api_client(api), timeout=2)
+    with pytest.raises(error, match=f"{code} told by the test") as caught:
+        reader.read([LwsKey("inference", "llama")])
+    assert isinstance(caught.value, SourceUnavailableError) == (code >= 500)
+
+
 def _forbid(api: FakeApiServer, namespace: str) -> None:
     api.on_get(
         f"/apis/leaderworkerset.x-k8s.io/v1/namespaces/{namespace}/leaderworkersets",
@@ -375,6 +398,9 @@ def test_an_operators_pause_is_read_from_the_lws_annotation(api: FakeApiServer) 
         ({PAUSED_REPLICAS_ANNOTATION: "1000000000"}, Pause("1000000000", 1_000_000_000)),
         # Beyond any bounds (the engine clamps it to replicas.max), without int() of it.
         ({PAUSED_REPLICAS_ANNOTATION: "9" * 30}, Pause("9" * 30, 10**18)),
+        # 18 digits are read as they are; from 19 on the count is that ceiling.
+        ({PAUSED_REPLICAS_ANNOTATION: "9" * 18}, Pause("9" * 18, 10**18 - 1)),
+        ({PAUSED_REPLICAS_ANNOTATION: "2" + "0" * 18}, Pause("2" + "0" * 18, 10**18)),
         # Not a group count: a pause at the current size (replicas None).
         ({PAUSED_REPLICAS_ANNOTATION: "-1"}, Pause("-1", None)),
         ({PAUSED_REPLICAS_ANNOTATION: "2.5"}, Pause("2.5", None)),
@@ -383,6 +409,8 @@ def test_an_operators_pause_is_read_from_the_lws_annotation(api: FakeApiServer) 
         ({PAUSED_REPLICAS_ANNOTATION: ""}, Pause("", None)),
         # A pasted manifest is cut in messages (at 40 characters).
         ({PAUSED_REPLICAS_ANNOTATION: "x" * 5000}, Pause("x" * 37 + "...", None)),
+        ({PAUSED_REPLICAS_ANNOTATION: "x" * 40}, Pause("x" * 40, None)),
+        ({PAUSED_REPLICAS_ANNOTATION: "x" * 41}, Pause("x" * 37 + "...", None)),
     ],
 )
 def test_read_pause(annotations: dict[str, str] | None, expected: Pause | None) -> None:

@@ -410,6 +410,30 @@ def test_a_redirect_is_a_failed_scrape_not_followed(exporter: MetricsExporter) -
         source.close()
 
 
+def test_the_warning_names_three_failed_pods_and_counts_the_rest(
+    exporter: MetricsExporter, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One warning a fetch, its length bounded: with 4 of 5 scrapes failing, three pods
+    are named and the fourth is counted (a fleet of failing leaders stays one line)."""
+    bad = [_BadPod("redirect") for _ in range(4)]
+    good = exporter.leaders[("inference", "llama-0")]
+    pods = {"llama-0": exporter.url(good)} | {f"llama-{i + 1}": p.url for i, p in enumerate(bad)}
+    for pod in bad:
+        pod.location = exporter.url(good)
+    source = DirectScrapeSource(endpoints={KEY: pods}, timeout=2)
+    try:
+        snap = only(source.fetch([target("inference", "llama")], T0), "inference", "llama")
+        assert set(snap.leaders) == {"llama-0"}
+        (warning,) = [r.getMessage() for r in caplog.records if "scrapes failed" in r.message]
+        assert warning.startswith("4 of 5 leader scrapes failed: ")
+        assert warning.endswith("; and 1 more")
+        assert sum(pod.url in warning for pod in bad) == 3  # each failure names its URL
+    finally:
+        for pod in bad:
+            pod.close()
+        source.close()
+
+
 def test_a_page_over_the_size_cap_is_a_failed_scrape(exporter: MetricsExporter) -> None:
     huge = _BadPod("huge")
     good = exporter.leaders[("inference", "llama-0")]

@@ -12,10 +12,12 @@ from typing import Any
 
 import pytest
 
+from autoscaler.policy.model import ScalingPolicy
 from autoscaler.signals import Signal
 from autoscaler.snapshot import LwsKey
-from autoscaler.sources.scrape import DirectScrapeSource
-from tests.sources.factories import only, target, values
+from autoscaler.sources.base import Target
+from autoscaler.sources.scrape import ACTIVATION_UNSUPPORTED, DirectScrapeSource, needs_prometheus
+from tests.sources.factories import only, policy, target, values
 from tests.support.background import serve_in_background, shut_down
 
 T0 = 1_800_000_000.0
@@ -104,3 +106,16 @@ def test_one_engine_restarting_alone_is_its_own_reset(leader: _Leader) -> None:
     # Queue wait: 10/s at or under 0.3 s, 10/s in (1, 2.5]; p90 is rank 18 of 20, in the
     # (1, 2.5] bucket: 1 + 1.5 x (18 - 10) / (20 - 10) = 2.2 s. Summed first: 2.35 s.
     assert snap.aggregates[Signal.QUEUE_WAIT].value == pytest.approx(2.2)
+
+
+@pytest.mark.parametrize(("enabled", "refused"), [(True, True), (False, False)])
+def test_an_activation_needs_prometheus_only_while_scale_to_zero_is_on(
+    enabled: bool, refused: bool
+) -> None:
+    """Turned off with its activation kept (to turn it on again later), a policy never
+    runs the query: the scrape source serves it."""
+    written = policy("inference", "parked", activation="sum(rate(gateway_requests_total[1m]))")
+    document = written.model_dump(by_alias=True, mode="json", exclude_none=True)
+    document["spec"]["scaleToZero"]["enabled"] = enabled
+    why = needs_prometheus(Target(ScalingPolicy.model_validate(document)))
+    assert why == (ACTIVATION_UNSUPPORTED if refused else None)
