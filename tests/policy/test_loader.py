@@ -363,6 +363,7 @@ def test_each_error_names_file_line_and_field(
         (HEAD + BODY.replace("    max: 4", "\tmax: 4"), 11, "", "invalid YAML"),
         (HEAD + "  replicas: [1,\n", 10, "", "invalid YAML"),
         ("- a\n- b\n", 1, "", "a policy must be a mapping"),
+        ("# a word is no empty document\n---\nhello\n", 3, "", "a policy must be a mapping"),
         # Values YAML cannot build are located at their field: see test_yaml_values.py.
         # Python's recursion limit, reached by composing or by walking the nodes.
         ("a: " + "[" * 5000 + "]" * 5000 + "\n", 1, "", "nested too deeply"),
@@ -379,6 +380,7 @@ def test_each_error_names_file_line_and_field(
         "tab-indent",
         "unclosed-flow",
         "list-document",
+        "scalar-document",
         "deep-nesting",
         "recursive-alias",
         "control-character",

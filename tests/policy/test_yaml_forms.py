@@ -8,12 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from pydantic import ValidationError
 
 from autoscaler.errors import PolicyError
 from autoscaler.policy import load_policy_file
 from autoscaler.policy.loader import collect_policies
 from autoscaler.policy.model import ScaleDown, StepLimit
+from autoscaler.policy import yaml_nodes
+from autoscaler.policy.yaml_nodes import check_expansion
 from tests.policy.test_loader import BODY, HEAD, assert_reported
 
 # HEAD + BODY are lines 1-14 (replicas.min on 10, replicas.max on 11, targetPerGroup on
@@ -271,3 +274,45 @@ def test_valid_documents_before_a_broken_one_still_load_for_collect(tmp_path: Pa
     assert [(i.line, i.message.split(":")[0]) for i in issues] == [(25, "invalid YAML")]
     with pytest.raises(PolicyError):
         load_policy_file(path)
+
+
+def test_the_expansion_limit_counts_every_value_aliases_expanded_and_is_inclusive() -> None:
+    """``a: &x [1, 2]`` and ``b: [*x, *x]``: the mapping (1), key ``a`` (1), the list x
+    (1 + 2 = 3), key ``b`` (1) and its list (1 + 3 + 3 = 7) are 13 values: a limit of
+    13 holds them, 12 does not, and the error points at the innermost value too large
+    alone (the root here, line 1: no single value holds 13)."""
+    root = yaml.compose("a: &x [1, 2]\nb: [*x, *x]\n", Loader=yaml.SafeLoader)
+    assert root is not None
+    check_expansion(root, limit=13)
+    with pytest.raises(yaml.MarkedYAMLError, match="more than 12 values") as caught:
+        check_expansion(root, limit=12)
+    assert caught.value.problem_mark is not None
+    assert caught.value.problem_mark.line == 0
+    # At 6 the list b (7 values) is the innermost too large: line 2.
+    with pytest.raises(yaml.MarkedYAMLError) as inner:
+        check_expansion(root, limit=6)
+    assert inner.value.problem_mark is not None
+    assert inner.value.problem_mark.line == 1
+
+
+@pytest.mark.parametrize(("items", "refused"), [(47, False), (48, True)], ids=["at", "over"])
+def test_composing_stops_past_the_limit_counting_each_document_afresh(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, items: int, refused: bool
+) -> None:
+    """Composing counts values as it goes (a document of 400,000 plain values would take
+    seconds to compose before ``check_expansion`` refused it). With the limit at 50
+    (patched here; ``check_expansion`` keeps its own 100,000): ``x: [1, ...]`` is the
+    mapping, the key and the list (3) and its items, so 47 items are 50 values, 48 are
+    51. The second document starts from zero again."""
+    monkeypatch.setattr(yaml_nodes, "MAX_VALUES", 50)
+    document = "x: [" + ", ".join(["1"] * items) + "]\n"
+    path = tmp_path / "many.yaml"
+    path.write_text(document + "---\n" + document, encoding="utf-8")
+    messages = [i.message for i in collect_policies([path])[1]]
+    too_many = "invalid YAML: the document has more than 50 values (counting aliases expanded)"
+    if refused:
+        # The first document's refusal ends the stream, as any YAML error does.
+        assert [m.startswith(too_many) for m in messages] == [True]
+    else:
+        assert not any("more than" in m for m in messages)
+        assert len(messages) > 2  # both documents read: each is no policy (unknown field x)

@@ -128,6 +128,19 @@ def test_rates_and_quantile_from_successive_scrapes(exporter: MetricsExporter) -
     source.close()
 
 
+def test_readings_are_kept_twice_the_longest_rate_window(exporter: MetricsExporter) -> None:
+    """A 300 s rate window with scrapes 200 s apart: the first reading must still be
+    held at the second (kept 2 x 300 = 600 s) for a rate to exist. Kept 2 x 60 s, or
+    half the window, it was gone, and the signal with it."""
+    source = source_for(exporter, "llama-0")
+    tgt = [target("inference", "llama", window=300.0)]
+    for at in (T0 + 100, T0 + 300):
+        frozen_at(exporter, at)
+        snap = only(source.fetch(tgt, at), "inference", "llama")
+    assert values(snap)["llama-0"]["promptTokensPerSecond"] == pytest.approx(300)
+    source.close()
+
+
 def test_counter_reset_and_window(exporter: MetricsExporter) -> None:
     source = source_for(exporter, "llama-1")
     tgt = [target("inference", "llama", window=30.0)]

@@ -119,3 +119,26 @@ def test_an_activation_needs_prometheus_only_while_scale_to_zero_is_on(
     document["spec"]["scaleToZero"]["enabled"] = enabled
     why = needs_prometheus(Target(ScalingPolicy.model_validate(document)))
     assert why == (ACTIVATION_UNSUPPORTED if refused else None)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({}, "needs a cluster reader or fixed endpoints"),
+        ({"endpoints": {}, "timeout": 0}, "must be positive"),
+        ({"endpoints": {}, "deadline": 0}, "must be positive"),
+        ({"endpoints": {}, "max_body_bytes": 0}, "must be positive"),
+    ],
+    ids=["nothing-to-scrape", "timeout", "deadline", "body-cap"],
+)
+def test_the_source_refuses_settings_that_could_never_scrape(
+    arguments: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        DirectScrapeSource(**arguments)
+
+
+def test_the_smallest_positive_settings_are_accepted() -> None:
+    """A deadline is optional (twice the timeout); any positive figure is a setting."""
+    for deadline in (None, 0.001):
+        DirectScrapeSource(endpoints={}, timeout=0.001, deadline=deadline, max_body_bytes=1).close()
