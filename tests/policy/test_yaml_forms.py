@@ -12,10 +12,9 @@ import yaml
 from pydantic import ValidationError
 
 from autoscaler.errors import PolicyError
-from autoscaler.policy import load_policy_file
+from autoscaler.policy import load_policy_file, yaml_nodes
 from autoscaler.policy.loader import collect_policies
 from autoscaler.policy.model import ScaleDown, StepLimit
-from autoscaler.policy import yaml_nodes
 from autoscaler.policy.yaml_nodes import check_expansion
 from tests.policy.test_loader import BODY, HEAD, assert_reported
 
