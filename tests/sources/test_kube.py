@@ -208,6 +208,18 @@ class _Silent(RawServer):
         return f"http://127.0.0.1:{self.port}"
 
 
+def _kubeconfig(tmp_path: Path, server: str) -> Path:
+    """A kubeconfig for ``server``, for the server's own client factory."""
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: x\n"
+        f"clusters: [{{name: c, cluster: {{server: '{server}'}}}}]\n"
+        "users: [{name: u, user: {token: t}}]\n"
+        "contexts: [{name: x, context: {cluster: c, user: u}}]\n"
+    )
+    return kubeconfig
+
+
 def test_a_silent_api_server_costs_one_timeout_not_one_per_retry_or_namespace(
     tmp_path: Path,
 ) -> None:
@@ -215,13 +227,7 @@ def test_a_silent_api_server_costs_one_timeout_not_one_per_retry_or_namespace(
     from autoscaler.server.kube_reviews import api_client as server_api_client
 
     silent = _Silent()
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        "apiVersion: v1\nkind: Config\ncurrent-context: x\n"
-        f"clusters: [{{name: c, cluster: {{server: '{silent.url}'}}}}]\n"
-        "users: [{name: u, user: {token: t}}]\n"
-        "contexts: [{name: x, context: {cluster: c, user: u}}]\n"
-    )
+    kubeconfig = _kubeconfig(tmp_path, silent.url)
     try:
         reader = KubernetesClusterReader(server_api_client(kubeconfig), timeout=1)
         started = time.monotonic()
@@ -229,6 +235,23 @@ def test_a_silent_api_server_costs_one_timeout_not_one_per_retry_or_namespace(
             reader.read([LwsKey("a", "x"), LwsKey("b", "y"), LwsKey("c", "z")])
         assert time.monotonic() - started < 4.0  # a hang would not end; slack for load
         assert len(silent.conns) == 1  # the request that got no answer was not sent again
+    finally:
+        silent.close()
+
+
+def test_the_server_waits_5s_for_the_api_by_default(tmp_path: Path) -> None:
+    """The server builds its reader without a timeout (``sources_factory``), on its own
+    client (retries bounded): 5 s is what a cycle waits on a silent API server, once."""
+    from autoscaler.server.kube_reviews import api_client as server_api_client
+
+    silent = _Silent()
+    kubeconfig = _kubeconfig(tmp_path, silent.url)
+    try:
+        reader = KubernetesClusterReader(server_api_client(kubeconfig))
+        started = time.monotonic()
+        with pytest.raises(SourceUnavailableError, match=r"did not answer .* within 5s"):
+            reader.read([LwsKey("a", "x")])
+        assert 4.5 < time.monotonic() - started < 9.0
     finally:
         silent.close()
 
