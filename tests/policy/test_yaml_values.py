@@ -103,6 +103,22 @@ def test_an_unreadable_value_or_key_is_located_and_hides_nothing(
     assert_reported(path, expected)
 
 
+@pytest.mark.parametrize(
+    ("written", "shown"), [("x" * 40, "x" * 40), ("x" * 41, "x" * 37 + "...")], ids=["40", "41"]
+)
+def test_an_unreadable_value_is_quoted_up_to_40_characters(
+    tmp_path: Path, written: str, shown: str
+) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text(HEAD + BODY.replace("max: 4", f"max: !!int {written}"), encoding="utf-8")
+    (issue,) = collect_policies([path])[1]
+    assert (issue.line, issue.field, issue.message) == (
+        11,
+        "spec.replicas.max",
+        f"cannot read '{shown}': not an integer (YAML 1.2: digits, 0o octal or 0x hex)",
+    )
+
+
 @pytest.mark.parametrize("value", ["2024-06-01", "2026-02-30", "2024-06-01T10:00:00Z", "="])
 def test_dates_and_equals_signs_are_strings_as_in_yaml_1_2(tmp_path: Path, value: str) -> None:
     path = tmp_path / "policy.yaml"

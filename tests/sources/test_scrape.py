@@ -14,6 +14,7 @@ import pytest
 from autoscaler.errors import SourceUnavailableError
 from autoscaler.signals import Signal
 from autoscaler.snapshot import LwsKey
+from autoscaler.sources.base import SourceResult
 from autoscaler.sources.cluster import LwsState, StaticClusterReader
 from autoscaler.sources.kube import KubernetesClusterReader
 from autoscaler.sources.scrape import DirectScrapeSource
@@ -333,7 +334,9 @@ class _BadPod(RawServer):
 
 
 @pytest.mark.parametrize("mode", ["drip", "hang"])
-def test_one_deadline_per_fetch_whatever_the_pods_do(exporter: MetricsExporter, mode: str) -> None:
+def test_one_deadline_per_fetch_whatever_the_pods_do(
+    exporter: MetricsExporter, mode: str, caplog: pytest.LogCaptureFixture
+) -> None:
     """A pod that trickles its page (never idle for a read timeout) or never answers
     costs the fetch its deadline at most, and fails that pod only."""
     bad = [_BadPod(mode) for _ in range(7)]
@@ -351,6 +354,9 @@ def test_one_deadline_per_fetch_whatever_the_pods_do(exporter: MetricsExporter, 
         assert time.monotonic() - started < 4.6
         assert set(snap.leaders) == {"llama-0"}  # the others failed their scrapes
         assert values(snap)["llama-0"]["queueDepth"] == 6
+        if mode == "drip":  # cut by the deadline it had, not by a read timeout
+            (warning,) = [r.getMessage() for r in caplog.records if "scrapes failed" in r.message]
+            assert "did not finish within the fetch's 3s" in warning
         source.close()
     finally:
         for pod in bad:
@@ -423,12 +429,14 @@ def test_a_redirect_is_a_failed_scrape_not_followed(exporter: MetricsExporter) -
         source.close()
 
 
+@pytest.mark.parametrize(("failing", "tail"), [(4, "; and 1 more"), (3, "")], ids=["4", "3"])
 def test_the_warning_names_three_failed_pods_and_counts_the_rest(
-    exporter: MetricsExporter, caplog: pytest.LogCaptureFixture
+    exporter: MetricsExporter, caplog: pytest.LogCaptureFixture, failing: int, tail: str
 ) -> None:
     """One warning a fetch, its length bounded: with 4 of 5 scrapes failing, three pods
-    are named and the fourth is counted (a fleet of failing leaders stays one line)."""
-    bad = [_BadPod("redirect") for _ in range(4)]
+    are named and the fourth is counted (a fleet of failing leaders stays one line);
+    with 3 of 4, all three are named and nothing is counted."""
+    bad = [_BadPod("redirect") for _ in range(failing)]
     good = exporter.leaders[("inference", "llama-0")]
     pods = {"llama-0": exporter.url(good)} | {f"llama-{i + 1}": p.url for i, p in enumerate(bad)}
     for pod in bad:
@@ -438,8 +446,9 @@ def test_the_warning_names_three_failed_pods_and_counts_the_rest(
         snap = only(source.fetch([target("inference", "llama")], T0), "inference", "llama")
         assert set(snap.leaders) == {"llama-0"}
         (warning,) = [r.getMessage() for r in caplog.records if "scrapes failed" in r.message]
-        assert warning.startswith("4 of 5 leader scrapes failed: ")
-        assert warning.endswith("; and 1 more")
+        assert warning.startswith(f"{failing} of {failing + 1} leader scrapes failed: ")
+        assert warning.endswith(tail)
+        assert warning.count("more") == (1 if tail else 0)
         assert sum(pod.url in warning for pod in bad) == 3  # each failure names its URL
     finally:
         for pod in bad:
@@ -541,6 +550,47 @@ def test_a_forbidden_namespace_fails_only_its_targets() -> None:
             "llama-0": {"queueDepth": 4, "runningRequests": 0, "kvCacheUtilization": 0}
         }
         assert "403 leaderworkersets is forbidden" in result.errors[LwsKey("team-b", "chat")]
+        source.close()
+
+
+def test_a_namespace_unread_for_a_cycle_keeps_its_pods_readings() -> None:
+    """The API refuses the namespace at T0 + 115 (another namespace still read, or the
+    whole read fails): its pods are not known to be gone, so their readings stay, and at
+    T0 + 130 the rate is there at once (over T0 + 100 to T0 + 130), not one scrape later
+    as after a pod's restart."""
+    leader = FakeLeader("inference", "llama", "llama-0", prompt_rate=300, since=T0)
+    other = FakeLeader("team-b", "chat", "chat-0", since=T0)
+    lws_list = "/apis/leaderworkerset.x-k8s.io/v1/namespaces/inference/leaderworkersets"
+    with (
+        MetricsExporter([leader]) as pod,
+        MetricsExporter([other]) as other_pod,
+        FakeApiServer() as api,
+    ):
+        api.put(lws_object("inference", "llama", replicas=1, status=1, ready=1, size=1))
+        api.put(_leader_on(pod, "llama", 0))
+        api.put(lws_object("team-b", "chat", replicas=1, status=1, ready=1, size=1))
+        api.put(pod_object("team-b", "chat", 0, 0, ip="127.0.0.1", size=1))
+        source = DirectScrapeSource(
+            KubernetesClusterReader(api_client(api), timeout=2),
+            timeout=2,
+            clock=lambda: leader.frozen_at or 0.0,
+        )
+        tgt = [
+            target("inference", "llama", window=60.0, scrape={"port": pod.port}),
+            target("team-b", "chat", scrape={"port": other_pod.port}),
+        ]
+
+        def fetch(at: float) -> SourceResult:
+            leader.frozen_at = other.frozen_at = at
+            return source.fetch(tgt, at)
+
+        first = values(only(fetch(T0 + 100), "inference", "llama"))["llama-0"]
+        assert "promptTokensPerSecond" not in first  # one reading: no rate yet
+        api.on_get(lws_list, lambda _b, _r: (403, status(403, "Forbidden", "not now")))
+        assert "403 not now" in fetch(T0 + 115).errors[KEY]
+        api.remove_route("GET", lws_list)
+        third = values(only(fetch(T0 + 130), "inference", "llama"))["llama-0"]
+        assert third["promptTokensPerSecond"] == pytest.approx(300)
         source.close()
 
 
