@@ -315,3 +315,23 @@ def test_composing_stops_past_the_limit_counting_each_document_afresh(
     else:
         assert not any("more than" in m for m in messages)
         assert len(messages) > 2  # both documents read: each is no policy (unknown field x)
+
+
+@pytest.mark.parametrize(("lists", "stops"), [(199, False), (200, True)], ids=["200", "201"])
+def test_nesting_up_to_200_levels_is_skipped_and_past_it_reading_stops(
+    tmp_path: Path, lists: int, stops: bool
+) -> None:
+    """The mapping and 199 lists are 200 levels (``STOP_DEPTH``, 4 x 50): the value past
+    level 50 is skipped to its end, reported at its field, and the file read on (``b``
+    on line 2 is reported too). One list more and reading stops at the file's first
+    line, as after a syntax error: the parser slows down faster than the depth grows."""
+    path = tmp_path / "deep.yaml"
+    path.write_text("a: " + "[" * lists + "]" * lists + "\nb: 1\n", encoding="utf-8")
+    issues = collect_policies([path])[1]
+    if stops:
+        assert [(i.line, i.field) for i in issues] == [(1, "")]
+        assert issues[0].message.endswith("(a whole policy has five); reading stops here")
+    else:
+        deep = [i for i in issues if i.message.startswith("nested too deeply")]
+        assert [(i.line, i.field) for i in deep] == [(1, "a" + "[0]" * 49)]
+        assert (2, "b") in [(i.line, i.field) for i in issues]
