@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import socket
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -254,3 +255,46 @@ def test_a_proxy_error_page_is_cut_to_one_short_line(fake: FakePrometheus) -> No
     assert "<html> <head><title>502 Bad Gateway</title></head>" in message
     assert message.endswith("...")
     assert len(message) < 320
+
+
+@pytest.fixture
+def no_connection() -> Iterator[int]:
+    """A port on 127.0.0.1 where a connection is never established: a listener with a
+    backlog of one, filled by a first connection and never accepted, so the next SYNs
+    are dropped, as by a firewall in front of Prometheus."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = int(listener.getsockname()[1])
+    filler = socket.create_connection(("127.0.0.1", port))
+    try:
+        yield port
+    finally:
+        filler.close()
+        listener.close()
+
+
+@pytest.mark.parametrize(
+    ("timeout", "retries", "connect", "tries"),
+    [(1.0, 1, 1.0, 2), (8.0, 0, 5.0, 1)],
+    ids=["within-the-timeout-retried-once", "at-most-5s"],
+)
+def test_no_connection_costs_the_connect_timeout_per_try(
+    no_connection: int, timeout: float, retries: int, connect: float, tries: int
+) -> None:
+    """Connecting waits ``min(timeout, 5 s)`` (docs/sources.md) a try; a retry (the
+    default one) tries once more. At timeout 8 without retries, 5 s: not the 8 s of a
+    query that was sent."""
+    client = PrometheusQueryClient(
+        f"http://127.0.0.1:{no_connection}", timeout=timeout, retries=retries
+    )
+    try:
+        started = time.monotonic()
+        with pytest.raises(
+            SourceUnavailableError, match=f"unreachable: no connection within {connect:g}s$"
+        ):
+            client.instant("up", 1_767_225_600.0)
+        elapsed = time.monotonic() - started
+        assert connect * tries - 0.1 < elapsed < connect * tries + 2.0
+    finally:
+        client.close()
