@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from autoscaler.errors import SourceUnavailableError
+from autoscaler.errors import QueryRejectedError, SourceUnavailableError
 from autoscaler.signals import Signal
 from autoscaler.snapshot import LwsKey
 from autoscaler.sources.families import LEADER_SIGNALS
@@ -298,3 +298,40 @@ def test_no_connection_costs_the_connect_timeout_per_try(
         assert connect * tries - 0.1 < elapsed < connect * tries + 2.0
     finally:
         client.close()
+
+
+@pytest.mark.parametrize(
+    ("code", "body", "error", "message"),
+    [
+        (
+            400,
+            b'{"status":"error","errorType":"bad_data","error":"parse error at char 5"}',
+            QueryRejectedError,
+            "rejected the query (400): bad_data: parse error at char 5",
+        ),
+        (422, b'{"status":"error"}', QueryRejectedError, "rejected the query (422): error:"),
+        (
+            503,
+            b'{"status":"error","errorType":"timeout","error":"query timed out"}',
+            SourceUnavailableError,
+            "answered 503: timeout: query timed out",
+        ),
+        (503, b'["not", "an"]', SourceUnavailableError, 'answered 503: ["not", "an"]'),
+        (
+            502,
+            b"<html>Bad Gateway</html>",
+            SourceUnavailableError,
+            "answered 502: <html>Bad Gateway</html>",
+        ),
+    ],
+    ids=["bad-data", "no-type", "timeout", "json-list", "html"],
+)
+def test_an_error_answer_is_told_by_its_type_and_message(
+    fake: FakePrometheus, code: int, body: bytes, error: type[Exception], message: str
+) -> None:
+    """Prometheus's own errors are JSON (``errorType``, ``error``): told as such, a 400
+    or 422 as the query's fault. Anything else (a proxy's page, JSON of another shape)
+    is quoted as it came."""
+    with pytest.raises(error) as caught:
+        query(fake, lambda _q: http(code, body))
+    assert str(caught.value) == f"Prometheus at {fake.url} {message}"
