@@ -17,7 +17,7 @@ import pytest
 
 from autoscaler.errors import QueryRejectedError, SourceUnavailableError
 from autoscaler.sources.prometheus import chunks
-from autoscaler.sources.prometheus_api import PrometheusQueryClient
+from autoscaler.sources.prometheus_api import PrometheusQueryClient, prometheus_duration
 from tests.support.background import serve_in_background, shut_down
 from tests.support.prometheus import PrometheusServer, needs_prometheus
 
@@ -152,3 +152,19 @@ def test_real_prometheus_evaluates_every_point_of_fractional_chunks(
     finally:
         client.close()
     assert times == [start + 1.5 * i for i in range(12_002)]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(15.0, "15s"), (60, "60s"), (2.5, "2500ms"), (0.001, "1ms"), (0.0004, "1ms")],
+)
+def test_durations_are_written_in_whole_units(seconds: float, text: str) -> None:
+    """Prometheus refuses ``2.5s`` (400, not a valid duration); under a millisecond is
+    one, not ``0ms``, which it refuses as well."""
+    assert prometheus_duration(seconds) == text
+
+
+@pytest.mark.parametrize("seconds", [0.0, -1.0])
+def test_a_duration_that_is_not_positive_is_refused(seconds: float) -> None:
+    with pytest.raises(ValueError, match="a duration must be positive"):
+        prometheus_duration(seconds)
