@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from autoscaler.errors import PolicyError
 from autoscaler.policy import load_policies, load_policy_file
@@ -53,6 +54,15 @@ def test_a_valid_policy_loads_with_defaults(tmp_path: Path) -> None:
     assert spec.cold_start.expected == 300.0
     assert spec.scale_down.stabilization_window == 600.0
     assert spec.missing_metrics.then == "noRecommendation"
+
+
+def test_a_loaded_policy_cannot_be_changed_in_place(tmp_path: Path) -> None:
+    """The policy watch hands one policy object to the control loop and the API server's
+    threads: none may change it under the others (a new file is a new object)."""
+    (loaded,) = load_policy_file(_write(tmp_path, HEAD + BODY))
+    with pytest.raises(ValidationError, match="frozen"):
+        loaded.policy.spec.replicas.max = 40  # type: ignore[misc]
+    assert loaded.policy.spec.replicas.max == 4
 
 
 def test_the_scrape_endpoint_defaults_to_vllms_port_and_reads_each_field(

@@ -206,6 +206,13 @@ def test_more_than_one_retry_is_refused() -> None:
         PrometheusQueryClient("http://127.0.0.1:9", retries=2)
 
 
+@pytest.mark.parametrize("timeout", [0.0, -1.0])
+def test_a_timeout_that_is_not_positive_is_refused(timeout: float) -> None:
+    """0 would be no time at all for any query, not "no timeout"."""
+    with pytest.raises(ValueError, match="timeout must be positive"):
+        PrometheusQueryClient("http://127.0.0.1:9", timeout=timeout)
+
+
 def test_a_silent_prometheus_costs_one_timeout_on_one_connection() -> None:
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
