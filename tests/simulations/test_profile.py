@@ -118,3 +118,48 @@ def test_a_context_longer_than_the_cache_is_refused(tmp_path: Path) -> None:
         f"{path}:{line}: kv_cache_tokens: "
         "max_context_tokens (131072) exceeds kv_cache_tokens (1000)"
     )
+
+
+MINIMAL = """\
+name: minimal
+model: a model
+hardware: one node
+gpus_per_group: 8
+kv_cache_tokens: 1000000
+prefill_tokens_per_second: 10000
+decode: {base_seconds: 0.01, per_sequence_seconds: 0.00002, per_kv_token_seconds: 1.0e-8}
+policy: policies/llama-70b.yaml
+"""
+
+
+def test_a_profile_leaving_figures_out_gets_the_issues_defaults(tmp_path: Path) -> None:
+    """A five-minute median cold start (spread 0.2), contexts up to 128k tokens, vLLM's
+    256 sequences and 8,192 batched tokens a step, no drain."""
+    path = tmp_path / "minimal.yaml"
+    path.write_text(MINIMAL)
+    profile = load_profile(str(path))
+    assert (profile.cold_start.median_seconds, profile.cold_start.spread) == (300.0, 0.2)
+    assert profile.max_context_tokens == 128 * 1024
+    assert (profile.max_num_seqs, profile.max_num_batched_tokens) == (256, 8192)
+    assert profile.drain_seconds == 0.0
+    assert profile.sources == []
+
+
+def test_a_cold_start_median_given_on_the_command_line_replaces_the_profiles() -> None:
+    profile = load_profile("llama-70b-h100")
+    assert profile.with_cold_start(None) is profile
+    faster = profile.with_cold_start(120.0)
+    assert (faster.cold_start.median_seconds, faster.cold_start.spread) == (120.0, 0.2)
+    assert faster.model_copy(update={"cold_start": profile.cold_start}) == profile
+
+
+@pytest.mark.parametrize(("spread", "fits"), [(2.0, True), (2.01, False)])
+def test_the_cold_start_spread_is_at_most_2(tmp_path: Path, spread: float, fits: bool) -> None:
+    """At sigma 2 the slowest 1% of starts take 105 times the median already."""
+    path = tmp_path / "spread.yaml"
+    path.write_text(MINIMAL + f"cold_start: {{median_seconds: 300, spread: {spread}}}\n")
+    if fits:
+        assert load_profile(str(path)).cold_start.spread == spread
+    else:
+        with pytest.raises(ProfileError, match="cold_start.spread"):
+            load_profile(str(path))
