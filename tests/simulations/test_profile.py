@@ -161,5 +161,5 @@ def test_the_cold_start_spread_is_at_most_2(tmp_path: Path, spread: float, fits:
     if fits:
         assert load_profile(str(path)).cold_start.spread == spread
     else:
-        with pytest.raises(ProfileError, match="cold_start.spread"):
+        with pytest.raises(ProfileError, match=r"cold_start\.spread"):
             load_profile(str(path))
