@@ -576,6 +576,11 @@ def test_a_time_split_over_two_lines_is_refused(tmp_path: Path) -> None:
         "2023-11-16 18:17:04\n",
         "\uff12023-11-16 18:17:04",
         "2023-11-16 18:17:04.x",
+        # As wide as GOOD_STAMP: rows of one width take the vectorised path.
+        "2023-11-16T18:17:03.9799600",
+        "2023-11-16 18:17:03.979960x",
+        "2300-11-16 18:17:03.9799600",
+        "1677-11-16 18:17:03.9799600",
     ],
 )
 def test_the_vectorised_time_check_agrees_with_the_row_by_row_one(stamp: str) -> None:
@@ -583,6 +588,8 @@ def test_the_vectorised_time_check_agrees_with_the_row_by_row_one(stamp: str) ->
     assert stamps_fit([stamp]) is ok
     assert stamps_fit([GOOD_STAMP, stamp, GOOD_STAMP]) is ok
     assert stamps_fit(["2023-11-16 18:17:04", stamp, GOOD_STAMP]) is ok
+    assert stamps_fit([GOOD_STAMP, GOOD_STAMP, stamp]) is ok
+    assert stamps_fit([stamp, GOOD_STAMP, GOOD_STAMP, GOOD_STAMP]) is ok
 
 
 def test_readers_take_a_byte_order_mark_and_refuse_other_encodings(tmp_path: Path) -> None:
