@@ -37,6 +37,7 @@ class _Recorder(ThreadingHTTPServer):
         self.fail_first = 0  # answer this many requests with fail_code first
         self.fail_code = 502
         self.answer: dict[str, Any] | None = None  # instead of an empty success
+        self.retry_after: str | None = None  # a Retry-After header on the failures
 
     @property
     def url(self) -> str:
@@ -66,6 +67,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _answer(self, code: int, body: dict[str, Any]) -> None:
         payload = json.dumps(body).encode()
         self.send_response(code)
+        if code != 200 and self.server.retry_after is not None:
+            self.send_header("Retry-After", self.server.retry_after)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
@@ -155,6 +158,20 @@ def test_only_proxy_errors_are_retried_and_only_once(
     finally:
         client.close()
     assert len(recorder.requests) == sent
+
+
+def test_a_proxys_retry_after_does_not_hold_the_cycle(recorder: _Recorder) -> None:
+    """A 502 asking to come back in 30 s: the one retry comes after the client's own
+    0.2 s backoff, inside the query's timeout, not after the 30 s."""
+    client = PrometheusQueryClient(recorder.url, timeout=3)
+    recorder.fail_first, recorder.retry_after = 1, "30"
+    try:
+        started = time.monotonic()
+        assert client.instant("up", 1_767_225_600.0) == []
+        assert time.monotonic() - started < 3.0
+    finally:
+        client.close()
+    assert len(recorder.requests) == 2
 
 
 def test_a_200_that_is_not_a_success_says_what_prometheus_said(recorder: _Recorder) -> None:
