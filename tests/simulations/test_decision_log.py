@@ -116,3 +116,14 @@ def test_decision_times_keep_every_digit(tmp_path: Path) -> None:
     with write_csv(rows, tmp_path / "d.csv").open(newline="", encoding="utf-8") as f:
         table = list(csv.DictReader(f))
     assert [t["elapsed_s"] for t in table] == ["1012.5", "1027.5", "86387.5"]
+
+
+def test_a_change_row_reads_minute_sizes_and_demand() -> None:
+    """At 930 s (minute 15.50) the recommendation goes from the warm start's 2 groups
+    (the first row's ``spec``, not the 3 of the next) to 4, for a demand of 3.14159
+    groups shown with 4 significant digits."""
+    rows = [
+        DecisionRow(915.0, 2, 2, 2, 2, "queueDepth", ("Signal",), 2.0, ()),
+        DecisionRow(930.0, 3, 3, 2, 4, "queueDepth", ("Signal",), 3.14159, ()),
+    ]
+    assert change_lines(rows)[-1] == "| 15.50 | 2 of 3 | 2 -> 4 | queueDepth | Signal | 3.142 |"
