@@ -104,7 +104,11 @@ def test_an_answer_over_the_cap_is_refused(fake: FakePrometheus) -> None:
             query(fake, functools.partial(_fixed, answer), max_answer_bytes=4096)
     # The default cap refuses a declared 64 MiB + 1 before reading it.
     assert MAX_ANSWER_BYTES == 64 * 2**20
-    with pytest.raises(SourceUnavailableError, match=f"over the {MAX_ANSWER_BYTES}-byte cap"):
+    with pytest.raises(
+        SourceUnavailableError,
+        match=f"over the 64 MiB cap \\(a {MAX_ANSWER_BYTES + 1}-byte answer is over the "
+        f"{MAX_ANSWER_BYTES}-byte cap\\); narrow the query",
+    ):
         query(fake, lambda _q: http(200, big, length=MAX_ANSWER_BYTES + 1))
 
 
