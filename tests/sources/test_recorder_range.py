@@ -77,6 +77,11 @@ def test_the_largest_replayable_span_is_accepted() -> None:
     assert range_problem(NOW, NOW + MAX_GRID_STEPS * 15.0, 15.0) is not None
 
 
+def test_a_start_rounding_up_to_the_end_is_one_step() -> None:
+    """NOW + 0.6 rounds to NOW + 1, the end itself: one sample at the end, recordable."""
+    assert range_problem(NOW + 0.6, NOW + 1, 15.0) is None
+
+
 def _answer(result_type: str, result: Any) -> bytes:
     body = {"status": "success", "data": {"resultType": result_type, "result": result}}
     return http(200, json.dumps(body).encode())
