@@ -14,11 +14,14 @@ from urllib.parse import parse_qs
 import pytest
 
 from autoscaler.errors import SourceError
+from autoscaler.policy.model import ScalingPolicy
 from autoscaler.snapshot import LwsKey
+from autoscaler.sources.base import Target
 from autoscaler.sources.prometheus_api import PrometheusQueryClient
-from autoscaler.sources.recorder import leaderless, record
+from autoscaler.sources.promql import LabelNames
+from autoscaler.sources.recorder import _figure, activation_queries, leaderless, record
 from autoscaler.sources.recording_format import Recording
-from tests.sources.factories import target
+from tests.sources.factories import policy, target
 from tests.sources.fake_prometheus import LWS_LABEL, FakePrometheus, http
 from tests.support.background import serve_in_background, shut_down
 
@@ -193,3 +196,28 @@ def test_a_whole_second_step_is_requested_as_before(evaluating: _Evaluating) -> 
         ("1767225600", "1767229200", "15s")
     }
     assert (recording.end, recording.step) == (NOW + 3600, 15.0)
+
+
+@pytest.mark.parametrize(("enabled", "recorded"), [(True, 1), (False, 0)])
+def test_an_activation_is_recorded_only_while_scale_to_zero_is_on(
+    enabled: bool, recorded: int
+) -> None:
+    """Turned off with its query kept, a policy never runs it: nothing to record."""
+    written = policy("inference", "parked", activation="sum(rate(gateway_requests_total[1m]))")
+    document = written.model_dump(by_alias=True, mode="json", exclude_none=True)
+    document["spec"]["scaleToZero"]["enabled"] = enabled
+    targets = [Target(ScalingPolicy.model_validate(document))]
+    assert len(activation_queries(targets, LabelNames())) == recorded
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (5_184_000.0, "5,184,000"),
+        (60.5, "60.5"),
+        (1e12, "1e+12"),
+        (999_999_999_999.0, "999,999,999,999"),
+    ],
+)
+def test_figures_in_messages_are_grouped_until_a_million_million(value: float, shown: str) -> None:
+    assert _figure(value) == shown
