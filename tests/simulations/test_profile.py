@@ -108,6 +108,11 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     assert fields == ["gpus_per_group", "kv_cache_tokens", "drain_seconds"]
 
 
+def test_a_cache_holding_exactly_one_longest_context_is_enough(tmp_path: Path) -> None:
+    path = _edited(tmp_path, ("kv_cache_tokens: 1220000", "kv_cache_tokens: 131072"))
+    assert load_profile(str(path)).kv_cache_tokens == 131072
+
+
 def test_a_context_longer_than_the_cache_is_refused(tmp_path: Path) -> None:
     # vLLM refuses to start when one max-length sequence cannot fit in the KV cache.
     path = _edited(tmp_path, ("kv_cache_tokens: 1220000", "kv_cache_tokens: 1000"))
