@@ -16,7 +16,7 @@ import pytest
 from autoscaler.errors import SourceError, SourceUnavailableError
 from autoscaler.snapshot import LwsKey
 from autoscaler.sources.prometheus_api import PrometheusQueryClient
-from autoscaler.sources.recorder import leaderless, range_problem, record
+from autoscaler.sources.recorder import _keys, leaderless, range_problem, record
 from autoscaler.sources.recording_format import Recording
 from autoscaler.sources.recording_header import MAX_GRID_STEPS
 from tests.sources.factories import target
@@ -207,3 +207,34 @@ def test_a_target_without_leader_series_is_recorded_and_named(fake: FakePromethe
     recording = _record(fake, lambda _q: _answer("matrix", [_leader("llama")]), "llama", "chat")
     assert recording.series
     assert leaderless(recording) == [LwsKey("inference", "chat")]
+
+
+def test_progress_counts_every_query_of_every_chunk_once(fake: FakePrometheus) -> None:
+    """A minute at 15 s is one chunk: one call per query, ``done`` from 1 to ``total``
+    with ``total`` the same each time, so a bar ends exactly full."""
+    fake.decide = lambda _q: _answer("matrix", [_leader()])
+    calls: list[tuple[int, int]] = []
+    client = PrometheusQueryClient(fake.url, timeout=2, retries=0)
+    try:
+        record(
+            client,
+            [target("inference", "llama")],
+            NOW,
+            NOW + 60,
+            15.0,
+            progress=lambda done, total: calls.append((done, total)),
+        )
+    finally:
+        client.close()
+    total = len(fake.queries)
+    assert total > 1
+    assert calls == [(done, total) for done in range(1, total + 1)]
+
+
+@pytest.mark.parametrize(
+    ("count", "tail"), [(5, "inference/lws-4"), (7, "inference/lws-4 and 2 more")]
+)
+def test_a_message_names_five_lws_and_counts_the_rest(count: int, tail: str) -> None:
+    keys = [LwsKey("inference", f"lws-{i}") for i in range(count)]
+    head = "inference/lws-0, inference/lws-1, inference/lws-2, inference/lws-3, "
+    assert _keys(keys) == head + tail
