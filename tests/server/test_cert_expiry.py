@@ -19,9 +19,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from autoscaler.server.cert_expiry import (
-    EXPIRY_WARNING_SECONDS,
     CertificateDates,
     Validity,
+    describe,
     judge,
 )
 from autoscaler.server.telemetry import Telemetry
@@ -39,9 +39,10 @@ END = 1_000_000.0
     [
         (0.0, Validity.NOT_YET_VALID),  # before notBefore (10)
         (10.0, Validity.VALID),
-        (END - EXPIRY_WARNING_SECONDS - 1, Validity.VALID),
-        (END - EXPIRY_WARNING_SECONDS, Validity.VALID),  # exactly 7 days left: not under
-        (END - EXPIRY_WARNING_SECONDS + 1, Validity.EXPIRING),
+        # The warning starts under 7 days left (docs/security.md): 604,800 s.
+        (END - 7 * DAY - 1, Validity.VALID),
+        (END - 7 * DAY, Validity.VALID),  # exactly 7 days left: not under
+        (END - 7 * DAY + 1, Validity.EXPIRING),
         (END, Validity.EXPIRING),  # the notAfter second is still valid, as in OpenSSL
         (END + 0.5, Validity.EXPIRED),
         (END + 30 * DAY, Validity.EXPIRED),
@@ -49,6 +50,15 @@ END = 1_000_000.0
 )
 def test_judge(now: float, expected: Validity) -> None:
     assert judge(CertificateDates(not_before=10.0, not_after=END), now) is expected
+
+
+def test_an_expiring_certificate_is_told_in_days_left() -> None:
+    """2.5 days (216,000 s) before its end, the line says so with one decimal."""
+    dates = CertificateDates(not_before=10.0, not_after=END)
+    line = describe(Path("tls.crt"), dates, Validity.EXPIRING, END - 2.5 * DAY)
+    assert line.startswith(
+        "the serving certificate tls.crt expires at 1970-01-12 13:46:40Z, in 2.5 days;"
+    )
 
 
 def _utc(seconds: float) -> datetime.datetime:
