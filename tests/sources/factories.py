@@ -21,6 +21,7 @@ def policy(
     model_name: str | None = None,
     overrides: dict[str, str] | None = None,
     activation: str | None = None,
+    zero_enabled: bool = True,
     stale_after: float = 60.0,
     scrape: dict[str, Any] | None = None,
 ) -> ScalingPolicy:
@@ -43,7 +44,8 @@ def policy(
         "signals": signals,
     }
     if activation is not None:
-        spec["scaleToZero"] = {"enabled": True, "activation": {"query": activation}}
+        # ``zero_enabled`` False: scale-to-zero turned off with its activation kept.
+        spec["scaleToZero"] = {"enabled": zero_enabled, "activation": {"query": activation}}
     return ScalingPolicy.model_validate(
         {
             "apiVersion": "lws-autoscaler.io/v1alpha1",

@@ -28,7 +28,7 @@ from autoscaler.sources.assemble import assemble
 from autoscaler.sources.cluster import read_pause
 from autoscaler.sources.kube import READY_TIME_UNKNOWN, KubernetesClusterReader, parse_time
 from tests.sources.kube_objects import annotate_lws, api_client, lws_object, pod_object
-from tests.support.fake_apiserver import FakeApiServer, status
+from tests.support.fake_apiserver import FakeApiServer, status, write_kubeconfig
 from tests.support.raw_server import RawServer
 
 T = "2026-01-01T00:0{}:00Z"
@@ -208,18 +208,6 @@ class _Silent(RawServer):
         return f"http://127.0.0.1:{self.port}"
 
 
-def _kubeconfig(tmp_path: Path, server: str) -> Path:
-    """A kubeconfig for ``server``, for the server's own client factory."""
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        "apiVersion: v1\nkind: Config\ncurrent-context: x\n"
-        f"clusters: [{{name: c, cluster: {{server: '{server}'}}}}]\n"
-        "users: [{name: u, user: {token: t}}]\n"
-        "contexts: [{name: x, context: {cluster: c, user: u}}]\n"
-    )
-    return kubeconfig
-
-
 def test_a_silent_api_server_costs_one_timeout_not_one_per_retry_or_namespace(
     tmp_path: Path,
 ) -> None:
@@ -227,7 +215,7 @@ def test_a_silent_api_server_costs_one_timeout_not_one_per_retry_or_namespace(
     from autoscaler.server.kube_reviews import api_client as server_api_client
 
     silent = _Silent()
-    kubeconfig = _kubeconfig(tmp_path, silent.url)
+    kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", silent.url, token="t")
     try:
         reader = KubernetesClusterReader(server_api_client(kubeconfig), timeout=1)
         started = time.monotonic()
@@ -245,7 +233,7 @@ def test_the_server_waits_5s_for_the_api_by_default(tmp_path: Path) -> None:
     from autoscaler.server.kube_reviews import api_client as server_api_client
 
     silent = _Silent()
-    kubeconfig = _kubeconfig(tmp_path, silent.url)
+    kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", silent.url, token="t")
     try:
         reader = KubernetesClusterReader(server_api_client(kubeconfig))
         started = time.monotonic()

@@ -14,14 +14,12 @@ from urllib.parse import parse_qs
 import pytest
 
 from autoscaler.errors import SourceError
-from autoscaler.policy.model import ScalingPolicy
 from autoscaler.snapshot import LwsKey
-from autoscaler.sources.base import Target
 from autoscaler.sources.prometheus_api import PrometheusQueryClient
 from autoscaler.sources.promql import LabelNames
 from autoscaler.sources.recorder import _figure, activation_queries, leaderless, record
 from autoscaler.sources.recording_format import Recording
-from tests.sources.factories import policy, target
+from tests.sources.factories import target
 from tests.sources.fake_prometheus import LWS_LABEL, FakePrometheus, http
 from tests.support.background import serve_in_background, shut_down
 
@@ -203,10 +201,8 @@ def test_an_activation_is_recorded_only_while_scale_to_zero_is_on(
     enabled: bool, recorded: int
 ) -> None:
     """Turned off with its query kept, a policy never runs it: nothing to record."""
-    written = policy("inference", "parked", activation="sum(rate(gateway_requests_total[1m]))")
-    document = written.model_dump(by_alias=True, mode="json", exclude_none=True)
-    document["spec"]["scaleToZero"]["enabled"] = enabled
-    targets = [Target(ScalingPolicy.model_validate(document))]
+    activation = "sum(rate(gateway_requests_total[1m]))"
+    targets = [target("inference", "parked", activation=activation, zero_enabled=enabled)]
     assert len(activation_queries(targets, LabelNames())) == recorded
 
 

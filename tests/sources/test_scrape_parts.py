@@ -12,12 +12,10 @@ from typing import Any
 
 import pytest
 
-from autoscaler.policy.model import ScalingPolicy
 from autoscaler.signals import Signal
 from autoscaler.snapshot import LwsKey
-from autoscaler.sources.base import Target
 from autoscaler.sources.scrape import ACTIVATION_UNSUPPORTED, DirectScrapeSource, needs_prometheus
-from tests.sources.factories import only, policy, target, values
+from tests.sources.factories import only, target, values
 from tests.support.background import serve_in_background, shut_down
 
 T0 = 1_800_000_000.0
@@ -114,10 +112,10 @@ def test_an_activation_needs_prometheus_only_while_scale_to_zero_is_on(
 ) -> None:
     """Turned off with its activation kept (to turn it on again later), a policy never
     runs the query: the scrape source serves it."""
-    written = policy("inference", "parked", activation="sum(rate(gateway_requests_total[1m]))")
-    document = written.model_dump(by_alias=True, mode="json", exclude_none=True)
-    document["spec"]["scaleToZero"]["enabled"] = enabled
-    why = needs_prometheus(Target(ScalingPolicy.model_validate(document)))
+    activation = "sum(rate(gateway_requests_total[1m]))"
+    why = needs_prometheus(
+        target("inference", "parked", activation=activation, zero_enabled=enabled)
+    )
     assert why == (ACTIVATION_UNSUPPORTED if refused else None)
 
 

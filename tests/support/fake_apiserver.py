@@ -302,25 +302,7 @@ class FakeApiServer:
         server: str | None = None,
     ) -> Path:
         """A kubeconfig pointing at this fake (or at ``server``), for kubectl or the client."""
-        cluster: Json = {"server": server or self.url}
-        if ca_file is not None:
-            cluster["certificate-authority"] = str(ca_file)
-        user: Json = {}
-        if token is not None:
-            user["token"] = token
-        if client_cert is not None:
-            user["client-certificate"] = str(client_cert.cert)
-            user["client-key"] = str(client_cert.key)
-        config = {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "current-context": "fake",
-            "clusters": [{"name": "fake", "cluster": cluster}],
-            "users": [{"name": "fake", "user": user}],
-            "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake"}}],
-        }
-        path.write_text(yaml.safe_dump(config))
-        return path
+        return write_kubeconfig(path, server or self.url, token, client_cert, ca_file)
 
     # -- request handling -----------------------------------------------------------------
     def _latest_version(self) -> str:
@@ -625,3 +607,33 @@ def _make_handler(fake: FakeApiServer) -> type[BaseHTTPRequestHandler]:
             return
 
     return _Handler
+
+
+def write_kubeconfig(
+    path: Path,
+    server: str,
+    token: str | None = None,
+    client_cert: CertFiles | None = None,
+    ca_file: Path | None = None,
+) -> Path:
+    """A kubeconfig for the API server at ``server`` (the fake, or a peer that plays a
+    broken one), for kubectl or the client."""
+    cluster: Json = {"server": server}
+    if ca_file is not None:
+        cluster["certificate-authority"] = str(ca_file)
+    user: Json = {}
+    if token is not None:
+        user["token"] = token
+    if client_cert is not None:
+        user["client-certificate"] = str(client_cert.cert)
+        user["client-key"] = str(client_cert.key)
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": "fake",
+        "clusters": [{"name": "fake", "cluster": cluster}],
+        "users": [{"name": "fake", "user": user}],
+        "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake"}}],
+    }
+    path.write_text(yaml.safe_dump(config))
+    return path
