@@ -405,6 +405,7 @@ def test_liveness_fails_while_the_loop_is_stuck_and_recovers_when_it_moves(
     monkeypatch.setattr(runner, "stuck_after", lambda cycle, max_age: 0.3)
     release = threading.Event()
     with start_server(disable_auth=True) as running:
+        running.cycle()
         process = running.process
         process._cycles_driven_by_caller = False
         cycles: list[float] = []
@@ -429,7 +430,10 @@ def test_liveness_fails_while_the_loop_is_stuck_and_recovers_when_it_moves(
             with running.client() as http:
                 live = _poll_status(http, "/livez", 500)
                 assert live.text.startswith("control loop stuck: no cycle finished for")
-                assert http.get("/readyz").status_code == 503
+                # The cycle before the hang is fresh, yet a stuck loop is not ready.
+                ready = http.get("/readyz")
+                assert ready.status_code == 503
+                assert ready.text.startswith("control loop stuck: no cycle finished for")
                 assert len(cycles) == 1
                 release.set()
                 # The hung cycle returns and the loop moves on: live again.

@@ -104,6 +104,21 @@ def test_both_ca_files_leave_nothing_for_the_configmap(proxy: TestPki, tmp_path:
     assert len(trust.current.client_authorities) == 1
 
 
+def test_one_ca_file_still_takes_the_front_proxy_ca_from_the_configmap(
+    proxy: TestPki, tmp_path: Path
+) -> None:
+    users = TestPki(tmp_path / "users", name="client-ca")
+    cluster = _ConfigMap(ClusterAuthentication(requestheader_ca=proxy.ca_file.read_bytes()))
+    _, trust = build_security(
+        ServeSettings(client_ca_file=users.ca_file), _Reviewer(), cluster, Telemetry()
+    )
+    assert trust is not None
+    assert cluster.reads == 1
+    request_header = trust.current.request_header
+    assert request_header is not None
+    assert "extension-apiserver-authentication" in request_header.origin
+
+
 def test_header_names_without_the_requestheader_ca_file_are_warned_about(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -113,6 +128,23 @@ def test_header_names_without_the_requestheader_ca_file_are_warned_about(
     with caplog.at_level(logging.WARNING):
         build_security(settings, _Reviewer(), _ConfigMap(ClusterAuthentication()), Telemetry())
     assert "apply only with --requestheader-client-ca-file" in caplog.text
+
+
+@pytest.mark.parametrize("with_names", [True, False])
+def test_header_names_with_the_requestheader_ca_file_or_none_at_all_are_not_warned_about(
+    proxy: TestPki, caplog: pytest.LogCaptureFixture, with_names: bool
+) -> None:
+    if with_names:
+        settings = ServeSettings(
+            requestheader_client_ca_file=proxy.ca_file,
+            requestheader_allowed_names=("aggregator",),
+            authentication_skip_lookup=True,
+        )
+    else:
+        settings = ServeSettings(authentication_skip_lookup=True)
+    with caplog.at_level(logging.WARNING):
+        build_security(settings, _Reviewer(), _ConfigMap(ClusterAuthentication()), Telemetry())
+    assert "apply only with" not in caplog.text
 
 
 def test_an_unreadable_ca_file_is_a_setup_error_naming_it(tmp_path: Path) -> None:

@@ -4,16 +4,20 @@ and is reused while valid; plain HTTP stays on loopback."""
 from __future__ import annotations
 
 import datetime
+import ipaddress
 import json
 import subprocess
 from pathlib import Path
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pydantic import ValidationError
 
 from autoscaler.server.settings import ServeSettings
-from autoscaler.server.tls import ensure_self_signed
+from autoscaler.server.tls import CERT_NAME, KEY_NAME, ensure_self_signed
 from tests.server.conftest import Start
 from tests.support.fake_apiserver import FakeApiServer
 
@@ -38,6 +42,107 @@ def test_self_signed_certificate_is_generated_and_reused(tmp_path: Path) -> None
     assert cert.read_bytes() == before  # reused
     ensure_self_signed(tmp_path, ["another.name"])
     assert cert.read_bytes() != before  # a new name needs a new certificate
+
+
+def test_the_generated_certificate_is_its_own_ca_for_serving_only(tmp_path: Path) -> None:
+    # The APIService's caBundle (and kubectl's certificate-authority) is this very
+    # certificate: a CA that signs only itself, usable only to serve TLS.
+    cert, _ = ensure_self_signed(tmp_path / "not" / "made" / "yet")
+    parsed = x509.load_pem_x509_certificate(cert.read_bytes())
+    now = datetime.datetime.now(datetime.UTC)
+    # Backdated 5 minutes, so a client whose clock is a little behind accepts it.
+    backdated = now - parsed.not_valid_before_utc
+    assert datetime.timedelta(minutes=5) <= backdated < datetime.timedelta(minutes=5, seconds=30)
+    subject = parsed.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+    assert subject == "lws-autoscaler@localhost"
+    assert parsed.issuer == parsed.subject
+    extensions = {ext.oid: ext for ext in parsed.extensions}
+    basic = extensions[x509.BasicConstraints.oid]
+    assert basic.critical
+    assert basic.value == x509.BasicConstraints(ca=True, path_length=0)
+    usage = extensions[x509.KeyUsage.oid]
+    assert usage.critical
+    assert usage.value == x509.KeyUsage(
+        digital_signature=True,
+        key_cert_sign=True,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        crl_sign=False,
+        encipher_only=False,
+        decipher_only=False,
+    )
+    purposes = extensions[x509.ExtendedKeyUsage.oid]
+    assert not purposes.critical
+    assert list(purposes.value) == [ExtendedKeyUsageOID.SERVER_AUTH]
+    assert not extensions[x509.SubjectAlternativeName.oid].critical
+
+
+def write_pair(cert_dir: Path, days_left: float, with_names: bool) -> None:
+    """A certificate (and key) already in ``cert_dir``, valid ``days_left`` more days."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "earlier")])
+    now = datetime.datetime.now(datetime.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=days_left))
+    )
+    if with_names:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+    cert = builder.sign(key, hashes.SHA256())
+    (cert_dir / CERT_NAME).write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (cert_dir / KEY_NAME).write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("days_left", "with_names", "damage", "reused"),
+    [
+        pytest.param(31, True, None, True, id="31-days-left-is-kept"),
+        # Renewed 30 days before it ends, so a pod that runs a month never serves an
+        # expired certificate.
+        pytest.param(29, True, None, False, id="29-days-left-is-renewed"),
+        pytest.param(-1, True, None, False, id="expired-is-renewed"),
+        pytest.param(200, False, None, False, id="no-names-is-renewed"),
+        pytest.param(200, True, "no-key", False, id="a-missing-key-means-a-new-pair"),
+        pytest.param(200, True, "not-pem", False, id="an-unreadable-certificate-is-replaced"),
+    ],
+)
+def test_an_existing_certificate_is_reused_only_while_valid_for_a_month_more(
+    tmp_path: Path, days_left: float, with_names: bool, damage: str | None, reused: bool
+) -> None:
+    write_pair(tmp_path, days_left, with_names)
+    if damage == "no-key":
+        (tmp_path / KEY_NAME).unlink()
+    elif damage == "not-pem":
+        (tmp_path / CERT_NAME).write_text("not a certificate\n")
+    before = (tmp_path / CERT_NAME).read_bytes()
+    cert, key = ensure_self_signed(tmp_path)
+    assert (cert.read_bytes() == before) is reused
+    parsed = x509.load_pem_x509_certificate(cert.read_bytes())
+    left = parsed.not_valid_after_utc - datetime.datetime.now(datetime.UTC)
+    if reused:
+        assert left < datetime.timedelta(days=days_left)
+    else:  # a new one, valid a year, and its key is the one written beside it
+        assert datetime.timedelta(days=364.99) < left <= datetime.timedelta(days=365)
+        private = serialization.load_pem_private_key(key.read_bytes(), password=None)
+        assert private.public_key() == parsed.public_key()
 
 
 def test_kubectl_trusts_the_generated_certificate(start_server: Start, tmp_path: Path) -> None:
