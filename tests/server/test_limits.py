@@ -226,6 +226,9 @@ def test_the_header_deadline_covers_the_headers_only(start_server: Start) -> Non
 
 def test_requests_above_the_connection_limit_get_a_status_503(start_server: Start) -> None:
     with start_server(disable_auth=True, max_connections=2) as running:
+        # One connection held open and the client's: two, at the limit, served.
+        with _tls_socket(running), running.client() as http:
+            assert http.get("/healthz").status_code == 200
         # Two connections held open; the client's is the third.
         with _tls_socket(running), _tls_socket(running), running.client() as http:
             refused = http.get("/healthz")
@@ -240,6 +243,13 @@ def test_requests_above_the_connection_limit_get_a_status_503(start_server: Star
         assert "more than 2 connections" in body["message"]
         with running.client() as http:  # the held connections are gone
             assert http.get("/healthz").status_code == 200
+
+
+def test_a_limit_of_one_serves_one_request_at_a_time(start_server: Start) -> None:
+    # One connection open and one request in flight (this one): both at the limit.
+    with start_server(disable_auth=True, max_connections=1) as running, running.client() as http:
+        assert http.get("/healthz").status_code == 200
+        assert http.get("/healthz").status_code == 200  # and again on the same connection
 
 
 def test_a_max_decision_age_under_two_cycles_is_refused(
