@@ -21,6 +21,7 @@ def _args(*argv: str) -> argparse.Namespace:
     [
         ((), None, 0),
         (("--seed", "7"), None, 7),
+        (("--seed", "0"), None, 0),
         (("--seeds", "0-2"), (0, 1, 2), 0),
         (("--seeds", "4,1,4"), (4, 1), 0),
     ],

@@ -106,6 +106,9 @@ def test_leader_election_flags(tmp_path: Path, capsys: pytest.CaptureFixture[str
     for extra, message in (
         (("--leader-elect",), "--leader-elect-lease '': expected NAMESPACE/NAME"),
         (("--leader-elect", "--leader-elect-lease", "a/b/c"), "expected NAMESPACE/NAME"),
+        (("--leader-elect", "--leader-elect-lease", "lws-autoscaler"), "expected NAMESPACE/NAME"),
+        (("--leader-elect", "--leader-elect-lease", "/lws-autoscaler"), "expected NAMESPACE/NAME"),
+        (("--leader-elect", "--leader-elect-lease", "lws/"), "expected NAMESPACE/NAME"),
         (
             (
                 "--leader-elect",
