@@ -187,7 +187,7 @@ def test_plain_http_refuses_other_addresses() -> None:
     ServeSettings(insecure=True, bind_address="0.0.0.0", force_insecure_non_loopback=True)
     for loopback in ("localhost", "127.0.0.2", "::1"):
         assert ServeSettings(insecure=True, bind_address=loopback).bind_address == loopback
-    with pytest.raises(ValidationError, match="plain HTTP on node-1.example"):
+    with pytest.raises(ValidationError, match=r"plain HTTP on node-1\.example"):
         ServeSettings(insecure=True, bind_address="node-1.example")
     with pytest.raises(ValidationError, match="go together"):
         ServeSettings(tls_cert_file=Path("a.crt"))
