@@ -281,3 +281,109 @@ def test_a_token_no_header_can_carry_is_a_usage_error_that_does_not_echo_it(
     assert "--token holds a control character" in err
     assert "eyJsecret" not in err
     assert "cannot reach" not in err
+
+
+def _recording(status: int, body: bytes, seen: list[bytes]) -> RawServer:
+    """As ``_answering``, keeping each request's head in ``seen``."""
+
+    def answer(conn: socket.socket) -> None:
+        with conn:
+            seen.append(conn.recv(65536))
+            head = f"HTTP/1.1 {status} X\r\nContent-Length: {len(body)}\r\nConnection: close"
+            conn.sendall(f"{head}\r\n\r\n".encode() + body)
+
+    return RawServer(answer)
+
+
+@pytest.mark.parametrize("token", ["abc.def", None])
+def test_the_token_goes_as_a_bearer_header_only_when_given(
+    token: str | None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seen: list[bytes] = []
+    server = _recording(200, json.dumps({**DECISION, "ageSeconds": 1}).encode(), seen)
+    args = ["explain", "inference/llama-70b", "--server", f"http://127.0.0.1:{server.port}"]
+    try:
+        assert main(args + (["--token", token] if token else [])) == 0
+    finally:
+        server.close()
+    (request,) = seen
+    assert request.startswith(b"GET /debug/decisions/inference/llama-70b HTTP/1.1\r\n")
+    headers = request.decode("latin-1").lower()
+    if token:
+        assert f"\r\nauthorization: bearer {token}\r\n" in headers
+    else:
+        assert "authorization" not in headers
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "said"),
+    [
+        # 300 is a redirect (Multiple Choices) and is not followed either.
+        (300, b"", "answered 300, redirecting to ''"),
+        # 400 is the first error: the server's own message, one line, cut at 300.
+        (400, json.dumps({"message": "bad\nrequest"}).encode(), "explain: 400: bad request"),
+        (403, json.dumps({"message": "m" * 400}).encode(), "explain: 403: " + "m" * 297 + "..."),
+        # Not JSON: 80 characters of it are quoted, enough to tell a proxy's page.
+        (502, b"y" * 1000, "with a body that is not JSON ('" + "y" * 77 + "...')"),
+    ],
+    ids=["300", "400", "long-message", "not-json"],
+)
+def test_each_error_answer_is_one_line_with_its_words(
+    status: int, body: bytes, said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = _answering(status, body)
+    try:
+        assert main(["explain", "a/b", "--server", f"http://127.0.0.1:{server.port}"]) == 1
+    finally:
+        server.close()
+    err = capsys.readouterr().err
+    assert said in err
+    assert len(err.splitlines()) == 1
+
+
+def test_json_output_is_the_decision_indented(capsys: pytest.CaptureFixture[str]) -> None:
+    body = {**DECISION, "ageSeconds": 2}
+    server = _answering(200, json.dumps(body).encode())
+    url = f"http://127.0.0.1:{server.port}"
+    try:
+        assert main(["explain", "inference/llama-70b", "--server", url, "-o", "json"]) == 0
+    finally:
+        server.close()
+    out = capsys.readouterr().out
+    assert json.loads(out) == body
+    assert out.splitlines()[1].startswith('  "explanation"')  # two spaces an indent
+
+
+@pytest.mark.parametrize(
+    ("token", "sendable"),
+    [
+        ("a b", True),  # a space is a header value's character
+        ("caf\xe9\xff", True),  # Latin-1, to its last character
+        ("a\x7f", False),  # DEL
+        ("a\x1f", False),
+        ("a\u0100", False),  # past Latin-1
+    ],
+)
+def test_a_token_is_sendable_in_latin_1_without_control_characters(
+    token: str, sendable: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Against a port nothing listens on: a sendable token gets as far as connecting.
+    code = main(["explain", "a/b", "--server", "http://127.0.0.1:9", "--token", token])
+    err = capsys.readouterr().err
+    assert (code, "--token holds" not in err) == ((1, True) if sendable else (2, False))
+
+
+@pytest.mark.parametrize(
+    ("hpa", "line"),
+    [
+        (
+            {"name": "h", "scaling": False, "condition": "AbleToScale", "message": ""},
+            "WARNING: HorizontalPodAutoscaler h does not scale this LWS: AbleToScale is False",
+        ),
+        ({"name": "h", "scaling": True, "narrower": ""}, "followed by HorizontalPodAutoscaler h"),
+    ],
+    ids=["empty-message", "empty-narrower"],
+)
+def test_empty_words_from_the_audit_add_nothing(hpa: dict[str, object], line: str) -> None:
+    assert hpa_lines([hpa]) == [line]
