@@ -293,6 +293,13 @@ def test_an_unwritable_cert_dir_is_a_one_line_error(
     assert "Traceback" not in err
 
 
+def test_no_command_prints_the_commands_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    out = capsys.readouterr().out
+    assert out.startswith("usage: lws-autoscaler")
+    assert all(name in out for name in ("serve", "validate", "simulate", "benchmark"))
+
+
 def test_a_closed_pipe_ends_the_command_quietly() -> None:
     """``lws-autoscaler ... | head``: the reader leaves, the command exits 141 (as a shell
     reports SIGPIPE) without a BrokenPipeError traceback."""
