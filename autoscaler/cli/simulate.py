@@ -15,7 +15,7 @@ import sys
 from dataclasses import replace
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autoscaler.cli.arg_types import (
     non_negative_float,
@@ -28,6 +28,9 @@ from autoscaler.cli.arg_types import (
 from autoscaler.errors import AutoscalerError
 from autoscaler.policy.loader import load_policies
 from autoscaler.policy.model import ScalingPolicy
+
+if TYPE_CHECKING:
+    from simulations.dryrun import Margins
 
 EXIT_WORSE = 1
 
@@ -106,6 +109,18 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
+def margins_of(args: argparse.Namespace) -> Margins:
+    """The ``--check`` margins the flags give."""
+    from simulations.dryrun import Margins
+
+    return Margins(
+        args.max_replica_hours_increase,
+        args.max_underprovisioned_increase,
+        args.max_wrong_size_increase,
+        args.max_scale_events_increase,
+    )
+
+
 def _load(path: str, what: str) -> list[ScalingPolicy]:
     policies = [loaded.policy for loaded in load_policies([path])]
     if not policies:
@@ -173,15 +188,7 @@ def run(args: argparse.Namespace) -> int:
     if args.check:
         from simulations.dryrun.checks import check_against
 
-        problems = check_against(
-            args.check,
-            result.primary,
-            document=baseline,
-            replica_hours_percent=args.max_replica_hours_increase,
-            underprovisioned_seconds=args.max_underprovisioned_increase,
-            longest_wrong_size_seconds=args.max_wrong_size_increase,
-            scale_events_percent=args.max_scale_events_increase,
-        )
+        problems = check_against(args.check, result.primary, margins_of(args), baseline)
         for line in problems:
             print(f"check: {line}", file=sys.stderr)
         if problems:

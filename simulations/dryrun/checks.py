@@ -96,13 +96,14 @@ def require_entries(
             raise BaselineError(f"{baseline}: no entry for policy {policy} (has {held})")
 
 
+DEFAULT_MARGINS = Margins()
+"""The margins of ``simulate --check`` without its margin flags."""
+
+
 def check_against(
     baseline: Path | str,
     summaries: Sequence[Summary],
-    replica_hours_percent: float = 10.0,
-    underprovisioned_seconds: float = 300.0,
-    longest_wrong_size_seconds: float = 600.0,
-    scale_events_percent: float = 50.0,
+    margins: Margins = DEFAULT_MARGINS,
     document: Mapping[str, Any] | None = None,
 ) -> list[str]:
     """One line per regression, prefixed with the policy name; empty when none.
@@ -112,12 +113,6 @@ def check_against(
     so reading it afterwards compared the run with itself: it always passed.
     """
     entries = (load_baseline(baseline) if document is None else document)["policies"]
-    margins = Margins(
-        replica_hours_percent,
-        underprovisioned_seconds,
-        longest_wrong_size_seconds,
-        scale_events_percent,
-    )
     problems = []
     runs = [(s.policy, s.target) for s in summaries]
     require_entries(baseline, {"policies": entries}, runs)

@@ -198,3 +198,54 @@ def test_check_against_uses_the_baseline_read_before_the_run(tmp_path: Path) -> 
     assert found == ["dev-8b: replica-hours 20.00 > baseline 10.00 +10%"]
     with pytest.raises(BaselineError, match="no entry for policy llama-405b"):
         check_against(path, [_summary(), _summary("llama-405b")], document=kept)
+
+
+def test_the_check_flags_default_to_the_margins_defaults() -> None:
+    from autoscaler.cli.main import build_parser
+    from autoscaler.cli.simulate import margins_of
+    from simulations.dryrun.checks import DEFAULT_MARGINS
+
+    args = build_parser().parse_args(["simulate"])
+    assert margins_of(args) == DEFAULT_MARGINS == Margins()
+    args = build_parser().parse_args(["simulate", "--max-wrong-size-increase", "5"])
+    assert margins_of(args) == Margins(longest_wrong_size_seconds=5.0)
+
+
+def test_of_two_baseline_entries_neither_stands_in_for_a_third_policy(tmp_path: Path) -> None:
+    document = summary_document(
+        [_summary(), _summary("llama-405b")],
+        {"inference/dev-8b": "dev-8b", "inference/llama-405b": "llama-405b"},
+        {},
+    )
+    assert baseline_entry(document["policies"], "mixtral", "inference/mixtral", True) is None
+    path = write_summary(tmp_path / "summary.json", document)
+    with pytest.raises(BaselineError, match="no entry for policy mixtral"):
+        check_against(path, [_summary("mixtral")])
+
+
+def test_a_policy_checked_alone_is_judged_against_the_only_entry_even_renamed(
+    tmp_path: Path,
+) -> None:
+    path = write_summary(tmp_path / "summary.json", _document())
+    assert check_against(path, [_summary("renamed", replica_hours=20.0)]) == [
+        "renamed: replica-hours 20.00 > baseline 10.00 +10%"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("base", "new", "worse"),
+    [
+        # 4 events allow max(4 x 1.5, 4 + 2) = 6.
+        ((2, 2), (3, 3), False),
+        ((2, 2), (4, 3), True),
+        # 2 events allow max(3, 4) = 4: a few events more are never a regression.
+        ((1, 1), (2, 2), False),
+        ((1, 1), (3, 2), True),
+    ],
+)
+def test_scale_events_may_grow_by_half_or_by_two(
+    base: tuple[int, int], new: tuple[int, int], worse: bool
+) -> None:
+    baseline = {**FIGURES, "scale_ups": base[0], "scale_downs": base[1]}
+    run = {**FIGURES, "scale_ups": new[0], "scale_downs": new[1]}
+    assert bool(regressions(run, baseline, Margins())) is worse

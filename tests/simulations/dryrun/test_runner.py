@@ -9,6 +9,7 @@ Golden files live in ``tests/simulations/dryrun/golden``; regenerate them with
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import math
 import os
@@ -35,6 +36,7 @@ from simulations.dryrun import (
     summarize,
 )
 from simulations.dryrun.load import AGGREGATE_SIGNALS, Redistributor
+from simulations.dryrun.loop import Timeline
 from simulations.dryrun.report import (
     summary_document,
     timeline_columns,
@@ -394,3 +396,43 @@ def test_every_hpa_write_is_a_scale_event_whatever_the_recording_step(
     config = DryRunConfig(HpaConfig.from_spec(spec), ColdStartModel(120.0, 0.0), initial_replicas=1)
     summary = summarize(simulate(wide, load, config), demand_groups(load, wide))
     assert (summary.scale_ups, summary.scale_downs) == (3, 0)
+
+
+def _hand_made(policy: ScalingPolicy, hpa: list[int], ready: list[int]) -> Timeline:
+    """The step recording's timeline cut to ``len(hpa)`` steps 15 s apart, with these
+    HPA sizes and ready groups (created = ready) and a recommendation at each step."""
+    timeline: Timeline = run_step(policy)[1]
+    n = len(hpa)
+    return dataclasses.replace(
+        timeline,
+        times=timeline.times[:n],
+        hpa_replicas=np.array(hpa),
+        created=np.array(ready),
+        ready=np.array(ready, dtype=float),
+        recommendation=np.zeros(n),
+    )
+
+
+def test_scale_to_zero_makes_zero_groups_the_right_size_for_no_demand(
+    policy: ScalingPolicy,
+) -> None:
+    stz = policy.spec.scale_to_zero.model_copy(update={"enabled": True})
+    zero_policy = policy.model_copy(
+        update={"spec": policy.spec.model_copy(update={"scale_to_zero": stz})}
+    )
+    no_demand = np.zeros(3)
+    at_zero = summarize(_hand_made(zero_policy, [1, 0, 0], [0, 0, 0]), no_demand)
+    assert (at_zero.wrong_size_seconds, at_zero.zero_seconds, at_zero.times_to_zero) == (
+        0.0,
+        30.0,
+        1,
+    )
+    # Without scale-to-zero the floor is the policy's minimum (1): no group is wrong.
+    assert policy.spec.replicas.min == 1
+    held = summarize(_hand_made(policy, [1, 0, 0], [0, 0, 0]), no_demand)
+    assert held.wrong_size_seconds == 45.0
+
+
+def test_a_one_step_timeline_enters_zero_no_times(policy: ScalingPolicy) -> None:
+    summary = summarize(_hand_made(policy, [0], [0]), np.zeros(1))
+    assert (summary.steps, summary.times_to_zero, summary.zero_seconds) == (1, 0, 15.0)
