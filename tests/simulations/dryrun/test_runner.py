@@ -436,3 +436,11 @@ def test_scale_to_zero_makes_zero_groups_the_right_size_for_no_demand(
 def test_a_one_step_timeline_enters_zero_no_times(policy: ScalingPolicy) -> None:
     summary = summarize(_hand_made(policy, [0], [0]), np.zeros(1))
     assert (summary.steps, summary.times_to_zero, summary.zero_seconds) == (1, 0, 15.0)
+
+
+def test_the_last_step_lasts_as_long_as_the_steps_before_it(policy: ScalingPolicy) -> None:
+    # Two steps 30 s apart in a recording whose step is 15 s: the last lasts 30 s too.
+    timeline = _hand_made(policy, [0, 0], [0, 0])
+    two = dataclasses.replace(timeline, times=np.array([START, START + 30.0]))
+    assert two.step_seconds == 15.0
+    assert summarize(two, np.zeros(2)).zero_seconds == 60.0
