@@ -1,6 +1,7 @@
 """``lws-autoscaler serve`` with no source and no policies: the built-in demo, run as a
 real subprocess (only the port and the replay speed differ from the bare command). The
-printed kubectl line works as pasted, and the recommendations move."""
+printed kubectl line works as pasted, and the recommendations move. Where in the
+recording the demo clock starts is checked as a function."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from autoscaler.server.demo import demo_start
 from autoscaler.sources.recording import default_recording_path
 from tests.support.prometheus import free_port
 
@@ -105,3 +107,18 @@ def test_sigterm_stops_the_loop_and_closes_the_source_before_exiting(tmp_path: P
             process.wait(timeout=10)
     assert "control loop stopped, metric source closed" in err
     assert process.returncode == 143
+
+
+@pytest.mark.parametrize(
+    ("end", "warm", "start"),
+    [
+        (3600.0, 600.0, 600.0),  # one policy horizon into an hour's recording
+        # A recording shorter than twice the horizon starts half-way, so that the
+        # demo still has recorded load ahead of it.
+        (900.0, 600.0, 450.0),
+    ],
+)
+def test_the_demo_starts_warm_but_well_before_the_recordings_end(
+    end: float, warm: float, start: float
+) -> None:
+    assert demo_start(0.0, end, warm) == start
