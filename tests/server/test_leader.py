@@ -326,3 +326,43 @@ def test_a_release_that_loses_the_race_is_not_logged_as_done(
 
 def test_a_lease_of_one_second_is_the_shortest(api: FakeApiServer) -> None:
     assert _elector(api, "a", 1).elector.duration == 1
+
+
+def test_the_store_reads_each_field_of_the_lease_and_none_for_an_empty_spec(
+    api: FakeApiServer,
+) -> None:
+    store = KubeLeaseStore(api_client(api), "lws-autoscaler", "lws-autoscaler")
+    assert store.get() is None  # no Lease yet
+    api.put(
+        {
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": {"name": "lws-autoscaler", "namespace": "lws-autoscaler"},
+            "spec": {
+                "holderIdentity": "server-a",
+                "leaseDurationSeconds": 45,
+                "acquireTime": "2026-01-01T00:00:00.000000Z",
+                "renewTime": "2026-01-01T00:00:30.500000Z",
+                "leaseTransitions": 3,
+            },
+        }
+    )
+    record = store.get()
+    assert record is not None
+    assert (record.holder, record.duration_seconds, record.transitions) == ("server-a", 45, 3)
+    assert record.acquire_time is not None
+    assert record.renew_time is not None
+    assert (record.renew_time - record.acquire_time).total_seconds() == 30.5
+    assert record.resource_version == _lease(api).metadata.resource_version
+    api.put(
+        {
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": {"name": "lws-autoscaler", "namespace": "lws-autoscaler"},
+            "spec": {},
+        }
+    )
+    empty = store.get()
+    assert empty is not None
+    assert (empty.holder, empty.duration_seconds, empty.transitions) == ("", 0, 0)
+    assert (empty.acquire_time, empty.renew_time) == (None, None)

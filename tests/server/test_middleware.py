@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import Any
 
 import anyio
@@ -210,3 +211,17 @@ def test_an_over_long_uri_over_http_gets_a_status_400(start_server: Start) -> No
         body = answer.json()
         assert (body["kind"], body["reason"]) == ("Status", "BadRequest")
         assert http.get("/apis").status_code == 200  # the connection is still good
+
+
+def test_the_latency_observed_is_the_time_the_request_took(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # perf_counter read twice: when the request arrives and when it is counted.
+    readings = iter([1000.0, 1000.25])
+    monkeypatch.setattr(time, "perf_counter", lambda: next(readings))
+    telemetry = Telemetry()
+    drive(ObserveAndContain(ok_app, telemetry), http_scope("/apis"))
+    labels = {"route": Route.path, "method": "GET"}
+    latency = "lws_autoscaler_http_request_duration_seconds"
+    assert telemetry.registry.get_sample_value(f"{latency}_count", labels) == 1.0
+    assert telemetry.registry.get_sample_value(f"{latency}_sum", labels) == 0.25
