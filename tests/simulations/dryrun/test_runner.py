@@ -444,3 +444,46 @@ def test_the_last_step_lasts_as_long_as_the_steps_before_it(policy: ScalingPolic
     two = dataclasses.replace(timeline, times=np.array([START, START + 30.0]))
     assert two.step_seconds == 15.0
     assert summarize(two, np.zeros(2)).zero_seconds == 60.0
+
+
+def test_each_ready_leader_reports_its_share_with_kv_capped_at_a_whole_cache() -> None:
+    from autoscaler.sources.families import LEADER_SIGNALS
+    from simulations.dryrun.load import RecordedLoad
+    from simulations.dryrun.loop import _per_group
+
+    queue, kv = LEADER_SIGNALS.index(Signal.QUEUE_DEPTH), LEADER_SIGNALS.index(Signal.KV_CACHE)
+    totals = np.full((3, len(LEADER_SIGNALS)), math.nan)
+    totals[:, queue] = 8.0
+    totals[:, kv] = 3.0  # three caches' worth over two simulated groups: 1.5 each
+    load = RecordedLoad(
+        KEY,
+        times=START + np.array([0.0, 15.0, 30.0]),
+        present=np.array([True, True, False]),
+        load=totals,
+        load_ts=totals * 0,
+        aggregate=np.zeros((3, 0)),
+        aggregate_ts=np.zeros((3, 0)),
+        spec=np.full(3, 2.0),
+        ready=np.full(3, 2.0),
+    )
+    per_group = _per_group(load, np.array([2.0, 0.0, 2.0]))
+    assert per_group[0, queue] == 4.0
+    assert per_group[0, kv] == 1.0  # no leader reports more than its whole cache
+    assert np.isnan(per_group[1:]).all()  # no ready group; no snapshot
+
+
+def test_the_run_starts_at_the_first_recorded_size_zero_included(policy: ScalingPolicy) -> None:
+    from simulations.dryrun.loop import _initial
+
+    load = collect(KEY, history_from_curve(KEY, START, 15.0, step_load()[:3], ready=2))
+    config = DryRunConfig(
+        HpaConfig.from_spec(chart_hpa_spec(policy)), ColdStartModel(120.0, 0.0), 0
+    )
+    lowest = config.hpa.min_replicas
+    recorded = [
+        (np.array([0.0, 3.0, 3.0]), lowest),  # scaled to zero: the HPA's floor, not 3
+        (np.array([np.nan, math.inf, 3.0]), 3),  # unusable counts are skipped
+        (np.array([99.0, 3.0, 3.0]), config.hpa.max_replicas),
+    ]
+    for spec, start in recorded:
+        assert _initial(dataclasses.replace(load, spec=spec), config) == start
