@@ -487,3 +487,17 @@ def test_the_run_starts_at_the_first_recorded_size_zero_included(policy: Scaling
     ]
     for spec, start in recorded:
         assert _initial(dataclasses.replace(load, spec=spec), config) == start
+
+
+@pytest.mark.parametrize(("step", "synced_every"), [(5.0, 3), (60.0, 1)])
+def test_steps_mark_the_hpa_syncs_they_hold_or_step_over(
+    policy: ScalingPolicy, step: float, synced_every: int
+) -> None:
+    # 5 s steps: the 15 s HPA syncs at one step in three. 60 s steps: each step holds
+    # a sync or steps over the ones between (three syncs a step).
+    load = collect(KEY, history_from_curve(KEY, START, step, step_load()[:24], ready=2))
+    config = DryRunConfig(
+        HpaConfig.from_spec(chart_hpa_spec(policy)), ColdStartModel(120.0, 0.0), 0
+    )
+    synced = simulate(policy, load, config).hpa_synced
+    assert synced.tolist() == [i % synced_every == 0 for i in range(24)]
