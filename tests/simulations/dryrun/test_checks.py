@@ -241,6 +241,9 @@ def test_a_policy_checked_alone_is_judged_against_the_only_entry_even_renamed(
         # 2 events allow max(3, 4) = 4: a few events more are never a regression.
         ((1, 1), (2, 2), False),
         ((1, 1), (3, 2), True),
+        # 10 events allow max(15, 12) = 15: by half.
+        ((5, 5), (8, 7), False),
+        ((5, 5), (8, 8), True),
     ],
 )
 def test_scale_events_may_grow_by_half_or_by_two(
@@ -249,3 +252,9 @@ def test_scale_events_may_grow_by_half_or_by_two(
     baseline = {**FIGURES, "scale_ups": base[0], "scale_downs": base[1]}
     run = {**FIGURES, "scale_ups": new[0], "scale_downs": new[1]}
     assert bool(regressions(run, baseline, Margins())) is worse
+
+
+@pytest.mark.parametrize(("hours", "worse"), [(11.0, False), (11.01, True)])
+def test_replica_hours_may_grow_by_ten_percent(hours: float, worse: bool) -> None:
+    run = {**FIGURES, "replica_hours": hours}
+    assert bool(regressions(run, FIGURES, Margins())) is worse

@@ -501,3 +501,34 @@ def test_steps_mark_the_hpa_syncs_they_hold_or_step_over(
     )
     synced = simulate(policy, load, config).hpa_synced
     assert synced.tolist() == [i % synced_every == 0 for i in range(24)]
+
+
+def test_each_load_signal_is_read_in_groups(tmp_path: Path) -> None:
+    from autoscaler.sources.families import LEADER_SIGNALS
+    from simulations.dryrun.summary import signal_demands
+
+    text = (GOLDEN / "step-policy.yaml").read_text()
+    text = text.replace(
+        "      targetPerGroup: 10\n",
+        "      targetPerGroup: 10\n"
+        "    - type: kvCacheUtilization\n      target: 0.8\n"
+        "    - type: tokenThroughput\n      tokens: total\n"
+        "      capacityPerGroup: 1000\n      targetUtilization: 0.5\n",
+    )
+    (tmp_path / "step.yaml").write_text(text)
+    yardstick = load_policies([tmp_path / "step.yaml"])[0].policy
+    load = collect(KEY, history_from_curve(KEY, START, 15.0, step_load()[:2], ready=2))
+    totals = np.zeros((2, len(LEADER_SIGNALS)))
+    for signal, total in (
+        (Signal.QUEUE_DEPTH, 30.0),  # 3 groups' worth at 10 each
+        (Signal.KV_CACHE, 2.0),  # two caches' worth in use at 0.8: 2.5 groups
+        (Signal.PROMPT_TOKENS, 1200.0),  # 1,200 + 800 tokens/s at 500 a group: 4 groups
+        (Signal.GENERATION_TOKENS, 800.0),
+    ):
+        totals[:, LEADER_SIGNALS.index(signal)] = total
+    demands = dict(signal_demands(dataclasses.replace(load, load=totals), yardstick))
+    assert {name: curve.tolist() for name, curve in demands.items()} == {
+        "queueDepth": [3.0, 3.0],
+        "kvCacheUtilization": [2.5, 2.5],
+        "tokens/total": [4.0, 4.0],
+    }
