@@ -218,6 +218,12 @@ def test_usage_lines_are_ready_to_paste(tmp_path: Path) -> None:
     assert lines[0].startswith(f"  kubectl --kubeconfig {tmp_path / 'kc'} get --raw '/apis/")
     assert lines[1].startswith("  curl -s 'http://127.0.0.1:8080/apis/")
     assert lines[2] == "  lws-autoscaler explain inference/llama-70b --server http://127.0.0.1:8080"
+    # Of several policies, the one with the widest range is shown: the built-in
+    # examples' llama-70b (1-12 groups), not dev-8b (1-2) nor llama-405b (1-6).
+    builtin = [loaded.policy for loaded in load_policies([builtin_policies_dir()])]
+    assert sorted(p.spec.replicas.max for p in builtin) == [2, 6, 12]
+    shown = usage_lines("http://127.0.0.1:8080", None, builtin, insecure_tls=False)
+    assert shown[-1].startswith("  lws-autoscaler explain inference/llama-70b ")
 
 
 @pytest.mark.parametrize(
