@@ -532,3 +532,14 @@ def test_each_load_signal_is_read_in_groups(tmp_path: Path) -> None:
         "kvCacheUtilization": [2.5, 2.5],
         "tokens/total": [4.0, 4.0],
     }
+
+
+def test_the_run_reports_progress_twenty_times_and_at_its_end(policy: ScalingPolicy) -> None:
+    load = collect(KEY, history_from_curve(KEY, START, 15.0, step_load()[:60], ready=2))
+    config = DryRunConfig(
+        HpaConfig.from_spec(chart_hpa_spec(policy)), ColdStartModel(120.0, 0.0), 0
+    )
+    calls: list[tuple[int, int]] = []
+    simulate(policy, load, config, progress=lambda done, total: calls.append((done, total)))
+    # 60 steps: every 60 // 20 = 3 steps from the first, and the last one.
+    assert calls == [(done, 60) for done in range(1, 60, 3)] + [(60, 60)]
