@@ -543,3 +543,18 @@ def test_the_run_reports_progress_twenty_times_and_at_its_end(policy: ScalingPol
     simulate(policy, load, config, progress=lambda done, total: calls.append((done, total)))
     # 60 steps: every 60 // 20 = 3 steps from the first, and the last one.
     assert calls == [(done, 60) for done in range(1, 60, 3)] + [(60, 60)]
+
+
+@pytest.mark.parametrize(
+    ("times", "step", "seconds"),
+    [
+        ([0.0, 30.0, 60.0, 75.0], None, 30.0),  # the median step
+        ([0.0, 60.0], 15.0, 60.0),  # two steps: their gap, whatever the recording says
+        ([0.0], 60.0, 60.0),  # one step: the recording's
+        ([0.0], None, 15.0),  # one step of a recording that does not say: 15 s
+    ],
+)
+def test_a_recordings_step(times: list[float], step: float | None, seconds: float) -> None:
+    load = collect(KEY, history_from_curve(KEY, START, 15.0, step_load()[:1], ready=2))
+    shaped = dataclasses.replace(load, times=START + np.array(times), step=step)
+    assert shaped.step_seconds == seconds
