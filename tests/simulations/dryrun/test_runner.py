@@ -558,3 +558,14 @@ def test_a_recordings_step(times: list[float], step: float | None, seconds: floa
     load = collect(KEY, history_from_curve(KEY, START, 15.0, step_load()[:1], ready=2))
     shaped = dataclasses.replace(load, times=START + np.array(times), step=step)
     assert shaped.step_seconds == seconds
+
+
+def test_recorded_aggregates_that_are_no_figure_are_gaps() -> None:
+    good, bad = AGGREGATE_SIGNALS[0], AGGREGATE_SIGNALS[1]
+    aggregates = {good: Sample(0.4, START - 2), bad: Sample(math.inf, START - 2)}
+    snap = LwsSnapshot(KEY, START, 2, 2, 2, (), leaders(1.0), aggregates)
+    load = collect(KEY, [(START, SourceResult(snapshots={KEY: snap}))])
+    assert load.aggregate[0, 0] == 0.4
+    assert load.aggregate_ts[0, 0] == START - 2
+    assert np.isnan(load.aggregate[0, 1:]).all()  # infinite, or not recorded
+    assert np.isnan(load.aggregate_ts[0, 1:]).all()
