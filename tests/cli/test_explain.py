@@ -70,12 +70,15 @@ def test_the_scrape_source_says_it_needs_the_api_not_disable_auth(
     assert "--disable-auth" not in error
 
 
-def _answering(status: int, body: bytes) -> RawServer:
-    """A plain HTTP server on 127.0.0.1 that answers every request with ``body``."""
+def _answering(status: int, body: bytes, seen: list[bytes] | None = None) -> RawServer:
+    """A plain HTTP server on 127.0.0.1 that answers every request with ``body``, keeping
+    each request's head in ``seen`` when given."""
 
     def answer(conn: socket.socket) -> None:
         with conn:
-            conn.recv(65536)
+            request = conn.recv(65536)
+            if seen is not None:
+                seen.append(request)
             head = f"HTTP/1.1 {status} X\r\nContent-Length: {len(body)}\r\nConnection: close"
             conn.sendall(f"{head}\r\n\r\n".encode() + body)
 
@@ -283,24 +286,12 @@ def test_a_token_no_header_can_carry_is_a_usage_error_that_does_not_echo_it(
     assert "cannot reach" not in err
 
 
-def _recording(status: int, body: bytes, seen: list[bytes]) -> RawServer:
-    """As ``_answering``, keeping each request's head in ``seen``."""
-
-    def answer(conn: socket.socket) -> None:
-        with conn:
-            seen.append(conn.recv(65536))
-            head = f"HTTP/1.1 {status} X\r\nContent-Length: {len(body)}\r\nConnection: close"
-            conn.sendall(f"{head}\r\n\r\n".encode() + body)
-
-    return RawServer(answer)
-
-
 @pytest.mark.parametrize("token", ["abc.def", None])
 def test_the_token_goes_as_a_bearer_header_only_when_given(
     token: str | None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     seen: list[bytes] = []
-    server = _recording(200, json.dumps({**DECISION, "ageSeconds": 1}).encode(), seen)
+    server = _answering(200, json.dumps({**DECISION, "ageSeconds": 1}).encode(), seen)
     args = ["explain", "inference/llama-70b", "--server", f"http://127.0.0.1:{server.port}"]
     try:
         assert main(args + (["--token", token] if token else [])) == 0

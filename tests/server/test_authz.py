@@ -12,17 +12,10 @@ from autoscaler.server.authz import Authorizer
 from autoscaler.server.identity import Attributes, UserInfo
 from autoscaler.server.kube_reviews import ReviewError
 from autoscaler.server.status import GENERIC_INTERNAL_MESSAGE, ApiError
+from tests.server.helpers import ManualClock
 
 READ = Attributes.metric("inference", "lws_recommended_replicas")
 HPA = UserInfo.build("system:serviceaccount:kube-system:horizontal-pod-autoscaler")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Reviewer:
@@ -57,45 +50,45 @@ def authorize(authorizer: Authorizer, user: UserInfo, attributes: Attributes) ->
 
 
 def test_allowed_and_denied_answers_are_cached_each_for_its_own_time() -> None:
-    reviewer, clock = Reviewer({HPA.username}), Clock()
-    authorizer = Authorizer(reviewer, clock, allowed_ttl=30.0, denied_ttl=5.0)
+    reviewer, clock = Reviewer({HPA.username}), ManualClock()
+    authorizer = Authorizer(reviewer, clock.now, allowed_ttl=30.0, denied_ttl=5.0)
     stranger = UserInfo.build("stranger")
     assert authorize(authorizer, HPA, READ) is None
     assert authorize(authorizer, stranger, READ) is not None
     assert len(reviewer.reviews) == 2
-    clock.now += 4.9  # both still cached
+    clock.advance(4.9)  # both still cached
     assert authorize(authorizer, HPA, READ) is None
     assert authorize(authorizer, stranger, READ) is not None
     assert len(reviewer.reviews) == 2
-    clock.now += 0.2  # 5.1 s: the refusal is asked again, the permission is not
+    clock.advance(0.2)  # 5.1 s: the refusal is asked again, the permission is not
     reviewer.allowed.add("stranger")  # an RBAC binding made meanwhile
     assert authorize(authorizer, stranger, READ) is None
     assert authorize(authorizer, HPA, READ) is None
     assert [name for name, _ in reviewer.reviews] == [HPA.username, "stranger", "stranger"]
-    clock.now += 25.0  # 30.1 s after the first answer
+    clock.advance(25.0)  # 30.1 s after the first answer
     assert authorize(authorizer, HPA, READ) is None
     assert [name for name, _ in reviewer.reviews][-1] == HPA.username
 
 
 def test_the_default_times_are_ten_seconds_each() -> None:
-    reviewer, clock = Reviewer({HPA.username}), Clock()
-    authorizer = Authorizer(reviewer, clock)
+    reviewer, clock = Reviewer({HPA.username}), ManualClock()
+    authorizer = Authorizer(reviewer, clock.now)
     stranger = UserInfo.build("stranger")
     authorize(authorizer, HPA, READ)
     authorize(authorizer, stranger, READ)
-    clock.now += 9.9
+    clock.advance(9.9)
     authorize(authorizer, HPA, READ)
     authorize(authorizer, stranger, READ)
     assert len(reviewer.reviews) == 2
-    clock.now += 0.2
+    clock.advance(0.2)
     authorize(authorizer, HPA, READ)
     authorize(authorizer, stranger, READ)
     assert len(reviewer.reviews) == 4
 
 
 def test_a_failed_review_is_a_generic_500_and_is_not_cached() -> None:
-    reviewer, clock = Reviewer({HPA.username}), Clock()
-    authorizer = Authorizer(reviewer, clock)
+    reviewer, clock = Reviewer({HPA.username}), ManualClock()
+    authorizer = Authorizer(reviewer, clock.now)
     reviewer.failing = True
     refused = authorize(authorizer, HPA, READ)
     assert refused is not None
@@ -107,7 +100,7 @@ def test_a_failed_review_is_a_generic_500_and_is_not_cached() -> None:
 
 def test_system_masters_are_never_reviewed() -> None:
     reviewer = Reviewer(set())
-    authorizer = Authorizer(reviewer, Clock())
+    authorizer = Authorizer(reviewer, ManualClock().now)
     admin = UserInfo.build("system:kube-aggregator", groups=["system:masters"])
     assert authorize(authorizer, admin, Attributes.non_resource("/apis")) is None
     assert reviewer.reviews == []
@@ -136,7 +129,7 @@ def test_a_refusal_is_worded_as_kube_apiserver_words_it(
     attributes: Attributes, message: str, details: dict[str, str] | None
 ) -> None:
     refused = authorize(
-        Authorizer(Reviewer(set()), Clock()), UserInfo.build("stranger"), attributes
+        Authorizer(Reviewer(set()), ManualClock().now), UserInfo.build("stranger"), attributes
     )
     assert refused is not None
     assert (refused.code, refused.reason, refused.message) == (403, "Forbidden", message)

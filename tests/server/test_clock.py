@@ -6,16 +6,9 @@ from __future__ import annotations
 import pytest
 
 from autoscaler.server.clock import ReplayClock, SystemClock
+from tests.server.helpers import ManualClock
 
 START = 1_700_000_000.0  # the recording's first sample
-
-
-class Wall:
-    def __init__(self) -> None:
-        self.now = 50.0  # monotonic seconds: any origin
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.mark.parametrize(
@@ -30,18 +23,18 @@ class Wall:
 def test_replay_time_runs_speed_times_the_wall_clock(
     speed: float, wall_elapsed: float, recording_elapsed: float, cycle_wall: float
 ) -> None:
-    wall = Wall()
-    clock = ReplayClock(START, speed, wall=wall)
+    wall = ManualClock(50.0)  # monotonic seconds: any origin
+    clock = ReplayClock(START, speed, wall=wall.now)
     assert clock.now() == START  # the replay starts at the recording's start
-    wall.now += wall_elapsed
+    wall.advance(wall_elapsed)
     assert clock.now() == pytest.approx(START + recording_elapsed)
     assert clock.wall_seconds(15.0) == pytest.approx(cycle_wall)
 
 
 def test_replay_speed_is_one_unless_given() -> None:
-    wall = Wall()
-    clock = ReplayClock(START, wall=wall)
-    wall.now += 7.0
+    wall = ManualClock(50.0)  # monotonic seconds: any origin
+    clock = ReplayClock(START, wall=wall.now)
+    wall.advance(7.0)
     assert clock.now() == START + 7.0
 
 

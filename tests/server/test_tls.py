@@ -4,21 +4,20 @@ and is reused while valid; plain HTTP stays on loopback."""
 from __future__ import annotations
 
 import datetime
-import ipaddress
 import json
 import subprocess
 from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pydantic import ValidationError
 
 from autoscaler.server.settings import ServeSettings
 from autoscaler.server.tls import CERT_NAME, KEY_NAME, ensure_self_signed
 from tests.server.conftest import Start
+from tests.support.certs import TestPki
 from tests.support.fake_apiserver import FakeApiServer
 
 REC = "/apis/external.metrics.k8s.io/v1beta1/namespaces/inference/lws_recommended_replicas"
@@ -80,35 +79,16 @@ def test_the_generated_certificate_is_its_own_ca_for_serving_only(tmp_path: Path
 
 
 def write_pair(cert_dir: Path, days_left: float, with_names: bool) -> None:
-    """A certificate (and key) already in ``cert_dir``, valid ``days_left`` more days."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "earlier")])
+    """A certificate (and key) already in ``cert_dir``, valid ``days_left`` more days; for
+    localhost and 127.0.0.1, or ``with_names`` False: a CA's, which names no host."""
+    pki = TestPki(cert_dir / "pki")
     now = datetime.datetime.now(datetime.UTC)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=days_left))
+    issued = pki.server(
+        not_before=now - datetime.timedelta(days=400),
+        not_after=now + datetime.timedelta(days=days_left),
     )
-    if with_names:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-    cert = builder.sign(key, hashes.SHA256())
-    (cert_dir / CERT_NAME).write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (cert_dir / KEY_NAME).write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    (cert_dir / CERT_NAME).write_bytes((issued.cert if with_names else pki.ca_file).read_bytes())
+    (cert_dir / KEY_NAME).write_bytes(issued.key.read_bytes())
 
 
 @pytest.mark.parametrize(

@@ -24,6 +24,7 @@ from autoscaler.policy.model import ScalingPolicy
 from autoscaler.signals import Signal
 from autoscaler.snapshot import LwsKey, LwsSnapshot, Sample
 from autoscaler.sources.base import SourceResult
+from autoscaler.sources.families import LEADER_SIGNALS
 from simulations.dryrun import (
     DryRunConfig,
     Margins,
@@ -35,15 +36,15 @@ from simulations.dryrun import (
     snapshots_for,
     summarize,
 )
-from simulations.dryrun.load import AGGREGATE_SIGNALS, Redistributor
-from simulations.dryrun.loop import Timeline
+from simulations.dryrun.load import AGGREGATE_SIGNALS, RecordedLoad, Redistributor
+from simulations.dryrun.loop import Timeline, _initial, _per_group
 from simulations.dryrun.report import (
     summary_document,
     timeline_columns,
     write_summary,
     write_timeline,
 )
-from simulations.dryrun.summary import _longest_run_seconds
+from simulations.dryrun.summary import _longest_run_seconds, signal_demands
 from simulations.dryrun.synthetic import history_from_curve
 from simulations.hpa import HpaConfig
 from simulations.hpa.chart import chart_hpa_spec
@@ -112,11 +113,16 @@ def test_replay_engine_is_decide_step_by_step(policy: ScalingPolicy) -> None:
     assert {d.replicas for d in decisions} == {2, 5}
 
 
-def run_step(policy: ScalingPolicy, seed: int = 0, spread: float = 0.0):  # type: ignore[no-untyped-def]
-    load = collect(KEY, history_from_curve(KEY, START, 15.0, step_load(), ready=2))
-    config = DryRunConfig(
+def chart_config(policy: ScalingPolicy, seed: int = 0, spread: float = 0.0) -> DryRunConfig:
+    """The chart's HPA for ``policy`` and a 2-minute cold start (``spread``: log-normal)."""
+    return DryRunConfig(
         HpaConfig.from_spec(chart_hpa_spec(policy)), ColdStartModel(120.0, spread), seed
     )
+
+
+def run_step(policy: ScalingPolicy, seed: int = 0, spread: float = 0.0):  # type: ignore[no-untyped-def]
+    load = collect(KEY, history_from_curve(KEY, START, 15.0, step_load(), ready=2))
+    config = chart_config(policy, seed, spread)
     timeline = simulate(policy, load, config)
     demand = demand_groups(load, policy)
     return load, timeline, demand, summarize(timeline, demand)
@@ -194,7 +200,7 @@ def test_a_source_gap_makes_the_engine_hold(policy: ScalingPolicy) -> None:
     queue = step_load()[:80].copy()
     queue[45:60] = np.nan  # 15 steps without data after the scale-up
     load = collect(KEY, history_from_curve(KEY, START, 15.0, queue, ready=2))
-    config = DryRunConfig(HpaConfig.from_spec(chart_hpa_spec(policy)), ColdStartModel(120.0))
+    config = chart_config(policy)
     timeline = simulate(policy, load, config)
     assert set(timeline.hpa_replicas[45:60].tolist()) == {5}
     assert all(
@@ -337,7 +343,7 @@ def test_the_hpa_syncs_every_15_s_whatever_the_recording_step(
     grid, once a minute on a 60 s grid (181 and 61 syncs an hour, not 241)."""
     n = int(3600 / step) + 1
     load = collect(KEY, history_from_curve(KEY, START, step, np.full(n, 20.0), ready=2))
-    cfg = DryRunConfig(HpaConfig.from_spec(chart_hpa_spec(policy)), ColdStartModel(120.0))
+    cfg = chart_config(policy)
     hpa_syncs: list[float] = []
     original = HpaEmulator.reconcile
 
@@ -447,10 +453,6 @@ def test_the_last_step_lasts_as_long_as_the_steps_before_it(policy: ScalingPolic
 
 
 def test_each_ready_leader_reports_its_share_with_kv_capped_at_a_whole_cache() -> None:
-    from autoscaler.sources.families import LEADER_SIGNALS
-    from simulations.dryrun.load import RecordedLoad
-    from simulations.dryrun.loop import _per_group
-
     queue, kv = LEADER_SIGNALS.index(Signal.QUEUE_DEPTH), LEADER_SIGNALS.index(Signal.KV_CACHE)
     totals = np.full((3, len(LEADER_SIGNALS)), math.nan)
     totals[:, queue] = 8.0
@@ -473,12 +475,8 @@ def test_each_ready_leader_reports_its_share_with_kv_capped_at_a_whole_cache() -
 
 
 def test_the_run_starts_at_the_first_recorded_size_zero_included(policy: ScalingPolicy) -> None:
-    from simulations.dryrun.loop import _initial
-
     load = collect(KEY, history_from_curve(KEY, START, 15.0, step_load()[:3], ready=2))
-    config = DryRunConfig(
-        HpaConfig.from_spec(chart_hpa_spec(policy)), ColdStartModel(120.0, 0.0), 0
-    )
+    config = chart_config(policy)
     lowest = config.hpa.min_replicas
     recorded = [
         (np.array([0.0, 3.0, 3.0]), lowest),  # scaled to zero: the HPA's floor, not 3
@@ -496,17 +494,12 @@ def test_steps_mark_the_hpa_syncs_they_hold_or_step_over(
     # 5 s steps: the 15 s HPA syncs at one step in three. 60 s steps: each step holds
     # a sync or steps over the ones between (three syncs a step).
     load = collect(KEY, history_from_curve(KEY, START, step, step_load()[:24], ready=2))
-    config = DryRunConfig(
-        HpaConfig.from_spec(chart_hpa_spec(policy)), ColdStartModel(120.0, 0.0), 0
-    )
+    config = chart_config(policy)
     synced = simulate(policy, load, config).hpa_synced
     assert synced.tolist() == [i % synced_every == 0 for i in range(24)]
 
 
 def test_each_load_signal_is_read_in_groups(tmp_path: Path) -> None:
-    from autoscaler.sources.families import LEADER_SIGNALS
-    from simulations.dryrun.summary import signal_demands
-
     text = (GOLDEN / "step-policy.yaml").read_text()
     text = text.replace(
         "      targetPerGroup: 10\n",
@@ -536,9 +529,7 @@ def test_each_load_signal_is_read_in_groups(tmp_path: Path) -> None:
 
 def test_the_run_reports_progress_twenty_times_and_at_its_end(policy: ScalingPolicy) -> None:
     load = collect(KEY, history_from_curve(KEY, START, 15.0, step_load()[:60], ready=2))
-    config = DryRunConfig(
-        HpaConfig.from_spec(chart_hpa_spec(policy)), ColdStartModel(120.0, 0.0), 0
-    )
+    config = chart_config(policy)
     calls: list[tuple[int, int]] = []
     simulate(policy, load, config, progress=lambda done, total: calls.append((done, total)))
     # 60 steps: every 60 // 20 = 3 steps from the first, and the last one.
