@@ -162,6 +162,8 @@ def test_selector_returns_exactly_the_selected_series(
         (f"{BASE}/namespaces/inference", {}, 404, "NotFound"),
         (f"{BASE}/namespaces/%2e%2e/lws_recommended_replicas", {}, 404, "NotFound"),
         (f"{BASE}/namespaces/inference/lws_recommended_replicas/extra", {}, 404, "NotFound"),
+        # No redirect to the path without the slash: an HPA's client does not follow one.
+        (f"{BASE}/namespaces/inference/lws_recommended_replicas/", {}, 404, "NotFound"),
         ("/" + "a" * 5000, {}, 400, "BadRequest"),
         (f"{BASE}/namespaces/{'n' * 3000}/lws_recommended_replicas", {}, 404, "NotFound"),
         (f"{BASE}/namespaces/in%00ference/lws_recommended_replicas", {}, 404, "NotFound"),

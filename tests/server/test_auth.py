@@ -203,8 +203,10 @@ def test_system_masters_skip_the_access_review(
         assert http.get("/apis/external.metrics.k8s.io/v1beta1", headers=headers).status_code == 200
         assert http.get(REC, headers=headers).status_code == 200
         # A caller allowed everything learns that a path does not exist, or takes no POST.
-        _assert_status(http.get("/no-such-path", headers=headers), 404, "NotFound")
-        _assert_status(http.post(REC, headers=headers), 405, "MethodNotAllowed")
+        missing = _assert_status(http.get("/no-such-path", headers=headers), 404, "NotFound")
+        assert missing["message"] == "the server could not find the requested resource"
+        refused = _assert_status(http.post(REC, headers=headers), 405, "MethodNotAllowed")
+        assert refused["message"] == "the server does not allow method POST on this resource"
     assert _reviews(api, ACCESS_REVIEWS) == []
 
 
@@ -303,7 +305,10 @@ def test_a_metric_read_is_a_list_and_discovery_a_non_resource_get(
     assert "resourceAttributes" not in asked[2]
 
 
-def test_non_resource_paths_are_authorised_and_health_is_open(secured: Running) -> None:
+def test_non_resource_paths_are_authorised_and_health_is_open(
+    secured: Running, kube: tuple[FakeApiServer, Path]
+) -> None:
+    api, _ = kube
     with secured.client() as http:
         for path in ("/healthz", "/livez", "/readyz"):
             assert http.get(path).status_code == 200
@@ -314,6 +319,13 @@ def test_non_resource_paths_are_authorised_and_health_is_open(secured: Running) 
         alice = {"Authorization": "Bearer alice-token"}
         assert "lws_autoscaler_cycles_total" in http.get("/metrics", headers=alice).text
         _assert_status(http.get("/debug/decisions", headers=alice), 403, "Forbidden")
+        # A path with a namespace but no metric is a non-resource path, not a metric read.
+        one = "/debug/decisions/inference/llama-70b"
+        _assert_status(http.get(one, headers=alice), 403, "Forbidden")
+    assert _reviews(api, ACCESS_REVIEWS)[-1]["spec"]["nonResourceAttributes"] == {
+        "path": one,
+        "verb": "get",
+    }
 
 
 def test_an_access_review_answered_without_a_status_denies(

@@ -6,7 +6,14 @@ from __future__ import annotations
 import pytest
 
 from autoscaler.engine import Decision, Reason, ReasonCode
-from autoscaler.server.events import MAX_NOTE_BYTES, events_for, micro_time
+from autoscaler.server.events import (
+    MAX_NOTE_BYTES,
+    LwsEvent,
+    cut_note,
+    event_object,
+    events_for,
+    micro_time,
+)
 from autoscaler.snapshot import LwsKey
 from tests.server.helpers import T0
 
@@ -120,6 +127,27 @@ def test_a_long_note_is_cut_to_the_api_limit_on_a_character() -> None:
     (event,) = events_for(_decision(4), long)
     assert len(event.note.encode()) <= MAX_NOTE_BYTES
     assert event.note.endswith("é...")
+
+
+def test_the_note_limit_is_the_api_servers_1024_bytes() -> None:
+    # Written out rather than read from the module: kube-apiserver's limit is 1,024 bytes.
+    assert cut_note("x" * 1024) == "x" * 1024
+    assert cut_note("x" * 1025) == "x" * 1021 + "..."
+
+
+def test_a_warning_note_carries_only_its_own_reasons() -> None:
+    both = _decision(5, ReasonCode.SIGNAL, ReasonCode.SLOW_START, ReasonCode.FALLBACK)
+    warnings = {e.reason: e.note for e in events_for(_decision(5), both) if e.type == "Warning"}
+    assert warnings == {
+        "SlowStart": "SlowStart says why",
+        "FallbackReplicas": "FallbackReplicas says why",
+    }
+
+
+def test_the_reporting_instance_is_cut_to_the_api_servers_128_characters() -> None:
+    event = LwsEvent(KEY, "Normal", "ScaleUpRecommended", "up")
+    body = event_object(event, None, "p" * 200, T0, 0)
+    assert body["reportingInstance"] == "p" * 128
 
 
 def test_micro_time_has_six_fractional_digits_at_a_whole_second() -> None:
