@@ -322,3 +322,50 @@ def test_a_closed_pipe_ends_the_command_quietly() -> None:
     )
     assert done.returncode == 141
     assert "Traceback" not in done.stderr
+
+
+def test_a_replay_builds_no_cluster_writer_even_with_a_kubeconfig(tmp_path: Path) -> None:
+    """A recording is no cluster: with ``--kubeconfig`` given too, nothing is built that
+    would relabel leaders, write Events or list HPAs; with a cluster source, all three are,
+    and the audit lists for a quarter of a cycle (3.75 s of a 15 s cycle)."""
+    from autoscaler.server.sources_factory import build_cordon, build_events, build_hpa_audit
+    from autoscaler.server.telemetry import Telemetry
+    from tests.support.fake_apiserver import FakeApiServer
+
+    with FakeApiServer() as api:
+        config = str(api.write_kubeconfig(tmp_path / "kubeconfig", token="sa"))
+        replay = settings_from(_args("--kubeconfig", config))
+        assert replay.source == "recording"
+        assert build_cordon(replay) is None
+        assert build_events(replay, Telemetry()) is None
+        assert build_hpa_audit(replay, Telemetry()) is None
+        cluster = settings_from(
+            _args("--source", "prometheus", "--policies", str(tmp_path), "--kubeconfig", config)
+        )
+        assert build_cordon(cluster) is not None
+        recorder = build_events(cluster, Telemetry())
+        assert recorder is not None
+        recorder.close()
+        audit = build_hpa_audit(cluster, Telemetry())
+        assert audit is not None
+        assert audit.budget == 3.75
+        assert api.requests == []  # building asks the API server nothing
+
+
+def test_the_served_replay_loops_over_the_recording() -> None:
+    """``serve`` replays its recording over and over (the demo runs for as long as it is
+    left running): one recording's length later, the same values come back."""
+    from autoscaler.server.sources_factory import build_source
+    from autoscaler.sources.recording import RecordingSource
+    from tests.sources.factories import only, target, values
+
+    source = build_source(settings_from(_args()))
+    assert isinstance(source, RecordingSource)
+    key = source.keys[0]
+    targets = [target(key.namespace, key.name)]
+    period = source.end - source.start + source.step
+    at = source.start + 3 * source.step
+    first = only(source.fetch(targets, at), key.namespace, key.name)
+    again = only(source.fetch(targets, at + 2 * period), key.namespace, key.name)
+    assert values(first)
+    assert values(again) == values(first)

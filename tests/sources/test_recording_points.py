@@ -7,6 +7,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from autoscaler.errors import RecordingError
@@ -84,3 +85,38 @@ def test_fast_and_plain_parse_agree(
 def test_fast_path_declines_what_it_does_not_understand() -> None:
     assert parse_with_arrays(b'{"no": "series"}') is None
     assert parse_with_arrays(b"not json") is None
+    # The structure's characters in the right order but not where JSON puts them (a
+    # value outside its quotes, a time inside them): the ordinary parse says what is wrong.
+    for values in ('[[0,1""]]', '[["0",""]]', '[[0,"1"]x[15,"2"]]', '[[0,"1"],,[15,"2"]]'):
+        assert parse_with_arrays(_document(values)) is None, values
+    # A document that already holds the placeholder text is parsed the ordinary way: the
+    # fast path could not tell its own placeholders from the file's.
+    holding = _document('[[0,"1"],[15,"2"]]').replace(
+        b'"pod":"p"', b'"pod":"lws-recording-values#0"'
+    )
+    assert parse_with_arrays(holding) is None
+    assert parse_with_arrays(_document('[[0,"1"],[15,"2"]]')) is not None
+
+
+def test_point_arrays_read_as_a_list_of_pairs() -> None:
+    points = PointArrays(np.array([0.0, 15.0, 30.0]), np.array([1.0, 2.5, 4.0]))
+    assert points[1] == (15.0, 2.5)
+    assert points[1:] == [(15.0, 2.5), (30.0, 4.0)]
+    assert points == [(0.0, 1.0), (15.0, 2.5), (30.0, 4.0)]
+    assert points != [(0.0, 1.0)]
+    assert repr(points) == "PointArrays(3 points)"
+
+
+def test_a_saved_query_range_answer_takes_the_fast_path_too() -> None:
+    answer = (
+        b'{"status":"success","data":{"resultType":"matrix","result":[{"metric":'
+        b'{"__name__":"vllm:num_requests_waiting"},"values":[[0,"1"],[15,"2"]]}]}}'
+    )
+    body = parse_with_arrays(answer)
+    assert body is not None
+    (item,) = body["data"]["result"]
+    assert isinstance(item["values"], PointArrays)
+    assert item["values"] == [(0.0, 1.0), (15.0, 2.0)]
+    # Our own format names its series "series", even with a "data" key beside it.
+    ours = _document('[[0,"1"],[15,"2"]]').replace(b'"version":1,', b'"version":1,"data":{},')
+    assert isinstance(parse_with_arrays(ours)["series"][0]["values"], PointArrays)
