@@ -120,3 +120,16 @@ def test_a_saved_query_range_answer_takes_the_fast_path_too() -> None:
     # Our own format names its series "series", even with a "data" key beside it.
     ours = _document('[[0,"1"],[15,"2"]]').replace(b'"version":1,', b'"version":1,"data":{},')
     assert isinstance(parse_with_arrays(ours)["series"][0]["values"], PointArrays)
+
+
+def test_a_series_without_points_beside_one_with_them_is_no_crash(tmp_path: Path) -> None:
+    raw = _document('[[0,"1"],[15,"2"]]').replace(
+        b'"series":[', b'"series":[{"metric":{"__name__":"x"},"values":null},'
+    )
+    body = parse_with_arrays(raw)
+    assert body is not None
+    assert body["series"][0]["values"] is None  # left for the ordinary checks to refuse
+    path = tmp_path / "r.json"
+    path.write_bytes(raw)
+    with pytest.raises(RecordingError, match="values"):
+        load_recording(path)

@@ -64,12 +64,23 @@ def _bad_counts(value: float) -> Callable[[Path], Path]:
     return write
 
 
+def _spec_apart(path: Path) -> Path:
+    """4 groups asked for, 3 created, 2 ready, 1 leader reporting; from step 20 the LWS is
+    scaled to 0 and counts say so while the leader still reports (terminating)."""
+    i = np.arange(40)
+    spec, created, ready = (np.where(i < 20, n, 0.0) for n in (4.0, 3.0, 2.0))
+    pods = waiting_pods(1, np.full(40, 10.0))
+    return write_recording(path, LLAMA_70B, 40, pods, replicas=(spec, created, ready))
+
+
 CASES = {
     "wakes-on-activation-without-leaders": (_wake, "dev-8b.yaml"),
     "ready-capped-at-created": (_shrinking, "llama-70b.yaml"),
     "infinite-count": (_bad_counts(math.inf), "llama-70b.yaml"),
     "negative-count": (_bad_counts(-1.0), "llama-70b.yaml"),
     "fractional-count": (_bad_counts(2.5), "llama-70b.yaml"),
+    "zero-count": (_bad_counts(0.0), "llama-70b.yaml"),
+    "spec-created-ready-apart": (_spec_apart, "llama-70b.yaml"),
 }
 
 
