@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 from autoscaler.sources.derive import increase, summed_quantile, window_bucket_rates, window_rate
 from autoscaler.sources.recording import window_rates
 
+NAN = math.nan
+
 
 @pytest.mark.parametrize(
     ("values", "expected"),
@@ -105,3 +107,22 @@ def test_grid_rates_match_reading_rates(steps: list[float | None], window: float
         else:
             assert rates[i] == pytest.approx(expected)
             assert stamps[i] == max(times[j] for j in present if times[j] <= now)
+
+
+@pytest.mark.parametrize(
+    ("counter", "expected"),
+    [
+        # A counter that stands still is no reset: 0/s, not its whole value again.
+        ([500.0, 500.0, 500.0], [NAN, 0.0, 0.0]),
+        # Two samples are enough for a rate: 30 in 15 s.
+        ([NAN, 100.0, 130.0], [NAN, NAN, 2.0]),
+        # A drop is a restart: 1000, 1300, then 40 counts 40 more (1340), then 60 more.
+        ([1000.0, 1300.0, 40.0, 100.0], [NAN, 20.0, (1340 - 1000) / 30, (1400 - 1000) / 45]),
+    ],
+)
+def test_grid_rates_of_flat_counters_pairs_and_restarts(
+    counter: list[float], expected: list[float]
+) -> None:
+    times = np.arange(len(counter), dtype=np.float64) * 15.0
+    rates, _ = window_rates(times, np.array(counter), 60.0)
+    np.testing.assert_allclose(rates, expected)

@@ -54,7 +54,8 @@ def test_a_grid_too_large_for_memory_is_refused() -> None:
     ]
     huge = Recording(0.0, float(MAX_GRID_STEPS - 1), 1.0, series=series)
     with pytest.raises(
-        RecordingError, match=r"20 series x 5,000,000 steps is over .* shorter span"
+        RecordingError,
+        match=r"20 series x 5,000,000 steps is over 67,108,864 grid cells \(512 MiB\).* shorter",
     ):
         RecordingSource(recording=huge)
 

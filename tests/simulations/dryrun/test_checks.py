@@ -11,42 +11,16 @@ from typing import Any
 import pytest
 
 from autoscaler.cli.main import main
-from simulations.dryrun import Margins, Summary, regressions
+from simulations.dryrun import Margins, regressions
 from simulations.dryrun.checks import BaselineError, baseline_entry, check_against, load_baseline
 from simulations.dryrun.report import summary_document, write_summary
+from tests.simulations.dryrun.summaries import FIGURES, summary
 
 ROOT = Path(__file__).resolve().parents[3]
-FIGURES: dict[str, Any] = {
-    "replica_hours": 10.0,
-    "underprovisioned_seconds": 60.0,
-    "longest_wrong_size_seconds": 120.0,
-    "scale_ups": 3,
-    "scale_downs": 2,
-}
-
-
-def _summary(policy: str = "dev-8b", **figures: Any) -> Summary:
-    return Summary(
-        policy=policy,
-        target=f"inference/{policy}",
-        start=0.0,
-        end=3600.0,
-        steps=241,
-        step_seconds=15.0,
-        gpu_hours=None,
-        underprovisioned_fraction=0.0,
-        wrong_size_seconds=0.0,
-        zero_seconds=0.0,
-        times_to_zero=0,
-        no_recommendation_seconds=0.0,
-        mean_ready=1.0,
-        max_created=2,
-        **{**FIGURES, **figures},
-    )
 
 
 def _document() -> dict[str, Any]:
-    return summary_document([_summary()], {"inference/dev-8b": "dev-8b"}, {})
+    return summary_document([summary()], {"inference/dev-8b": "dev-8b"}, {})
 
 
 def _baseline(tmp_path: Path, document: dict[str, Any] | str) -> Path:
@@ -58,8 +32,8 @@ def _baseline(tmp_path: Path, document: dict[str, Any] | str) -> Path:
 def test_a_written_summary_is_a_baseline(tmp_path: Path) -> None:
     path = write_summary(tmp_path / "summary.json", _document())
     assert load_baseline(path)["policies"]["dev-8b"]["replica_hours"] == 10.0
-    assert check_against(path, [_summary()]) == []
-    assert check_against(path, [_summary(replica_hours=20.0)]) == [
+    assert check_against(path, [summary()]) == []
+    assert check_against(path, [summary(replica_hours=20.0)]) == [
         "dev-8b: replica-hours 20.00 > baseline 10.00 +10%"
     ]
 
@@ -125,14 +99,14 @@ def test_a_baseline_of_the_wrong_shape_is_refused_when_loaded(
     assert str(raised.value).startswith(f"{path}: ")
     assert message in str(raised.value)
     with pytest.raises(BaselineError):  # the check loads it the same way
-        check_against(path, [_summary(replica_hours=1e6)])
+        check_against(path, [summary(replica_hours=1e6)])
 
 
 def test_a_nan_figure_is_no_longer_a_pass(tmp_path: Path) -> None:
     """A run 100,000x the baseline's replica-hours used to read as no regression."""
     path = _baseline(tmp_path, _edit(replica_hours=float("nan")))
     with pytest.raises(BaselineError, match="replica_hours: must be a finite number, got nan"):
-        check_against(path, [_summary(replica_hours=1e6)])
+        check_against(path, [summary(replica_hours=1e6)])
 
 
 @pytest.mark.parametrize(
@@ -193,11 +167,11 @@ def test_check_against_uses_the_baseline_read_before_the_run(tmp_path: Path) -> 
     compared the run with itself."""
     path = write_summary(tmp_path / "summary.json", _document())
     kept = load_baseline(path)
-    write_summary(path, summary_document([_summary(replica_hours=20.0)], {}, {}))
-    found = check_against(path, [_summary(replica_hours=20.0)], document=kept)
+    write_summary(path, summary_document([summary(replica_hours=20.0)], {}, {}))
+    found = check_against(path, [summary(replica_hours=20.0)], document=kept)
     assert found == ["dev-8b: replica-hours 20.00 > baseline 10.00 +10%"]
     with pytest.raises(BaselineError, match="no entry for policy llama-405b"):
-        check_against(path, [_summary(), _summary("llama-405b")], document=kept)
+        check_against(path, [summary(), summary("llama-405b")], document=kept)
 
 
 def test_the_check_flags_default_to_the_margins_defaults() -> None:
@@ -213,21 +187,21 @@ def test_the_check_flags_default_to_the_margins_defaults() -> None:
 
 def test_of_two_baseline_entries_neither_stands_in_for_a_third_policy(tmp_path: Path) -> None:
     document = summary_document(
-        [_summary(), _summary("llama-405b")],
+        [summary(), summary("llama-405b")],
         {"inference/dev-8b": "dev-8b", "inference/llama-405b": "llama-405b"},
         {},
     )
     assert baseline_entry(document["policies"], "mixtral", "inference/mixtral", True) is None
     path = write_summary(tmp_path / "summary.json", document)
     with pytest.raises(BaselineError, match="no entry for policy mixtral"):
-        check_against(path, [_summary("mixtral")])
+        check_against(path, [summary("mixtral")])
 
 
 def test_a_policy_checked_alone_is_judged_against_the_only_entry_even_renamed(
     tmp_path: Path,
 ) -> None:
     path = write_summary(tmp_path / "summary.json", _document())
-    assert check_against(path, [_summary("renamed", replica_hours=20.0)]) == [
+    assert check_against(path, [summary("renamed", replica_hours=20.0)]) == [
         "renamed: replica-hours 20.00 > baseline 10.00 +10%"
     ]
 
