@@ -31,6 +31,7 @@ from autoscaler.policy.model import ScalingPolicy
 
 if TYPE_CHECKING:
     from simulations.dryrun import Margins
+    from simulations.dryrun.runner import RunOptions
 
 EXIT_WORSE = 1
 
@@ -133,16 +134,11 @@ def _target(policy: ScalingPolicy) -> str:
     return f"{policy.spec.target.namespace}/{policy.spec.target.name}"
 
 
-def run(args: argparse.Namespace) -> int:
-    from autoscaler.sources.recording import RecordingSource, default_recording_path
-    from simulations.dryrun.runner import RunOptions, output_patterns, run_simulation
-    from simulations.previous_outputs import remove_previous
+def run_options(args: argparse.Namespace) -> RunOptions:
+    """The dry run's options from the flags (``before_writing`` is set by :func:`run`)."""
+    from simulations.dryrun.runner import RunOptions
 
-    recording = Path(args.recording) if args.recording else default_recording_path()
-    policies_path = args.policies or str(_examples())
-    if args.policies is None and not _examples().is_dir():
-        raise AutoscalerError("no example policies installed here: pass --policies PATH")
-    options = RunOptions(
+    return RunOptions(
         out=Path(args.out),
         hpa_file=Path(args.hpa) if args.hpa else None,
         tolerance_gate=args.hpa_tolerance_gate == "on",
@@ -153,6 +149,18 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         progress=None if args.quiet else sys.stderr,
     )
+
+
+def run(args: argparse.Namespace) -> int:
+    from autoscaler.sources.recording import RecordingSource, default_recording_path
+    from simulations.dryrun.runner import output_patterns, run_simulation
+    from simulations.previous_outputs import remove_previous
+
+    recording = Path(args.recording) if args.recording else default_recording_path()
+    policies_path = args.policies or str(_examples())
+    if args.policies is None and not _examples().is_dir():
+        raise AutoscalerError("no example policies installed here: pass --policies PATH")
+    options = run_options(args)
     primary = _load(policies_path, "--policies")
     compare = _load(args.compare, "--compare") if args.compare else []
     baseline = None

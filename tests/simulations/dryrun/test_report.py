@@ -54,9 +54,7 @@ def test_a_written_summary_has_null_for_figures_json_cannot_hold(tmp_path: Path)
         (None, "the summary holds no policies"),
     ],
 )
-def test_a_summary_without_policies_is_refused(
-    tmp_path: Path, policies: Any, message: str
-) -> None:
+def test_a_summary_without_policies_is_refused(tmp_path: Path, policies: Any, message: str) -> None:
     path = tmp_path / "summary.json"
     path.write_text(json.dumps({"format": "lws-autoscaler-dryrun-summary", "policies": policies}))
     with pytest.raises(ValueError, match=message):
@@ -86,3 +84,8 @@ def test_the_table_aligns_labels_left_and_figures_right() -> None:
     scale_ups = next(line for line in table if line.startswith("scale-ups"))
     assert scale_ups == "scale-ups".ljust(23) + "  " + "3".rjust(28) + "  " + "12".rjust(11)
     assert {len(line) for line in table} == {23 + 2 + 28 + 2 + 11}
+
+
+def test_a_summary_that_cannot_be_read_says_why(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"cannot read .*none.json: No such file or directory$"):
+        read_summary(tmp_path / "none.json")

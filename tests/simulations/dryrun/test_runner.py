@@ -13,6 +13,7 @@ import dataclasses
 import json
 import math
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -126,6 +127,18 @@ def run_step(policy: ScalingPolicy, seed: int = 0, spread: float = 0.0):  # type
     timeline = simulate(policy, load, config)
     demand = demand_groups(load, policy)
     return load, timeline, demand, summarize(timeline, demand)
+
+
+def test_the_timeline_writes_its_times_whole(policy: ScalingPolicy, tmp_path: Path) -> None:
+    """A recording that starts on a half second: its times keep every digit in the CSV
+    (six significant digits would write 1.76723e+09 for each of them)."""
+    start = 1_767_225_600.5
+    load = collect(KEY, history_from_curve(KEY, start, 15.0, step_load()[:3], ready=2))
+    timeline = simulate(policy, load, chart_config(policy, 0, 0.0))
+    path = write_timeline(tmp_path / "t.csv", timeline, load, demand_groups(load, policy))
+    with path.open() as rows:
+        cells = [(row["time"], row["elapsed_s"]) for row in csv.DictReader(rows)]
+    assert cells == [("1767225600.5", "0"), ("1767225615.5", "15"), ("1767225630.5", "30")]
 
 
 def test_step_recording_matches_the_hand_computed_outcome(policy: ScalingPolicy) -> None:
@@ -560,3 +573,54 @@ def test_recorded_aggregates_that_are_no_figure_are_gaps() -> None:
     assert load.aggregate_ts[0, 0] == START - 2
     assert np.isnan(load.aggregate[0, 1:]).all()  # infinite, or not recorded
     assert np.isnan(load.aggregate_ts[0, 1:]).all()
+
+
+@pytest.mark.parametrize("steps", [1999, 2000])
+def test_a_run_reports_progress_on_long_recordings_and_clears_before_writing(
+    tmp_path: Path, steps: int
+) -> None:
+    """The progress lines go to the stream given (from 2,000 steps: shorter runs end
+    before anyone would look), and ``before_writing`` runs once, everything read and
+    nothing yet written."""
+    import io
+
+    from autoscaler.sources.recording import RecordingSource
+    from simulations.dryrun.runner import RunOptions, run_simulation
+    from tests.simulations.dryrun import recordings
+
+    waiting = recordings.waiting_pods(2, np.full(steps, 12.0))
+    path = recordings.write_recording(tmp_path / "r.json", recordings.LLAMA_70B, steps, waiting)
+    llama = load_policies([recordings.POLICIES / "llama-70b.yaml"])[0].policy
+    out = tmp_path / "out"
+    written_before: list[bool] = []
+    stream = io.StringIO()
+
+    def before_writing() -> None:
+        written_before.append(out.exists())
+
+    options = RunOptions(out=out, progress=stream, plot=False, before_writing=before_writing)
+    run_simulation(RecordingSource(path), [llama], options=options)
+    assert written_before == [False]
+    reported = stream.getvalue()
+    assert reported.startswith("reading the recording for llama-70b (inference/llama-70b)\n")
+    assert (f"{steps}/{steps} steps (100%)\n" in reported) is (steps >= 2000)
+    quiet = RunOptions(out=tmp_path / "quiet", plot=False)  # no stream: no progress at all
+    run_simulation(RecordingSource(path), [llama], options=quiet)
+    assert (tmp_path / "quiet" / "summary.json").exists()
+
+
+def test_the_simulate_flags_default_to_the_run_options_defaults() -> None:
+    """``RunOptions``' defaults are the command's, and both are kube-controller-manager's
+    (a 0.1 tolerance, 15 s syncs) with the configurable-tolerance gate of Kubernetes 1.35."""
+    from autoscaler.cli.main import build_parser
+    from autoscaler.cli.simulate import run_options
+    from simulations.dryrun.runner import RunOptions
+
+    quiet = run_options(build_parser().parse_args(["simulate", "-q"]))
+    assert quiet == RunOptions(out=Path("simulation"))
+    assert (quiet.tolerance_gate, quiet.cluster_tolerance, quiet.sync_period) == (True, 0.1, 15.0)
+    assert (quiet.cold_start, quiet.cold_start_spread, quiet.seed) == (None, 0.2, 0)
+    flags = ["simulate", "--hpa-tolerance-gate", "off", "--cluster-tolerance", "0.05"]
+    gated = run_options(build_parser().parse_args(flags))
+    assert (gated.tolerance_gate, gated.cluster_tolerance) == (False, 0.05)
+    assert gated.progress is sys.stderr
