@@ -124,5 +124,8 @@ def test_grid_rates_of_flat_counters_pairs_and_restarts(
     counter: list[float], expected: list[float]
 ) -> None:
     times = np.arange(len(counter), dtype=np.float64) * 15.0
-    rates, _ = window_rates(times, np.array(counter), 60.0)
+    rates, stamps = window_rates(times, np.array(counter), 60.0)
     np.testing.assert_allclose(rates, expected)
+    # A rate is stamped with its newest sample's time; no rate, no stamp (one sample in
+    # the window is no rate, even where a 0/0 would read as NaN anyway).
+    np.testing.assert_array_equal(stamps, np.where(np.isnan(expected), np.nan, times))

@@ -35,8 +35,13 @@ def test_a_bucket_bound_that_is_not_a_number_is_a_recording_error(
     }
     path = tmp_path / "bad-le.json"
     path.write_text(json.dumps(body))
-    with pytest.raises(RecordingError, match=r"bad-le.json: series vllm:time_to_first.*le='abc'"):
+    with pytest.raises(RecordingError) as refused:
         RecordingSource(path)
+    assert str(refused.value) == (
+        f"{path}: series vllm:time_to_first_token_seconds_bucket{{namespace='inference', "
+        "leaderworkerset_sigs_k8s_io_name='llama', pod='llama-0', le='abc'} has a bucket "
+        "bound that is not a number: le='abc'"
+    )
     # The simulator ends as for any bad recording: one line, exit code 2.
     assert main(["simulate", "--recording", str(path), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
@@ -114,3 +119,27 @@ def test_copies_of_a_series_from_two_scrape_jobs_count_once() -> None:
     got = values(only(source.fetch([tgt], times[-1]), "inference", "llama"))["llama-0"]
     assert got["queueDepth"] == 7
     assert got["promptTokensPerSecond"] == pytest.approx(200)
+
+
+def test_a_policy_with_a_model_name_reads_that_models_series_and_unnamed_ones() -> None:
+    """A leader serving two models (LoRA adapters named apart): the policy of one reads
+    its series only; a series without ``model_name`` (SGLang's, or a relabelled one) is
+    everyone's. Without a model name in the policy, the leader's queue is both models' (13)."""
+    times = [START + 15 * i for i in range(3)]
+    waiting = {**LEADER, "__name__": "vllm:num_requests_waiting"}
+    series = [
+        Series({**waiting, "model_name": "llama"}, [(t, 4) for t in times]),
+        Series({**waiting, "model_name": "adapter"}, [(t, 9) for t in times]),
+    ]
+    source = RecordingSource(recording=Recording(START, times[-1], 15.0, series=series))
+
+    def queue(model: str | None) -> float:
+        tgt = target("inference", "llama", quantile=None, model_name=model)
+        return values(only(source.fetch([tgt], times[-1]), "inference", "llama"))["llama-0"][
+            "queueDepth"
+        ]
+
+    assert (queue("llama"), queue("adapter"), queue(None)) == (4, 9, 13)
+    unnamed = [Series(waiting, [(t, 6) for t in times])]
+    source = RecordingSource(recording=Recording(START, times[-1], 15.0, series=unnamed))
+    assert queue("llama") == 6
