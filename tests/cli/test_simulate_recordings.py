@@ -78,6 +78,25 @@ def test_a_policy_that_reads_nothing_is_an_error_that_keeps_the_last_run(
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
+def test_a_recording_without_targets_names_no_engine_it_was_recorded_for(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A saved query_range answer lists no targets: the error says what is missing and
+    claims no engine the recording was made for."""
+    recording = json.loads(_steady(tmp_path / "r.json").read_text())
+    recording["targets"] = []
+    path = tmp_path / "untargeted.json"
+    path.write_text(json.dumps(recording))
+    policy = tmp_path / "p.yaml"
+    policy.write_text(L70.read_text().replace(ENGINE, "    engine: sglang "))
+    assert _simulate(tmp_path / "out", "--recording", str(path), "--policies", str(policy)) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "lws-autoscaler simulate: llama-70b: nothing to replay: no sglang series of "
+        "inference/llama-70b in the recording\n"
+    )
+
+
 @pytest.mark.parametrize("count", [math.inf, -1.0])
 def test_a_replica_count_that_is_no_count_falls_back_to_the_leaders(
     tmp_path: Path, count: float

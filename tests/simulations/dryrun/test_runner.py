@@ -129,16 +129,20 @@ def run_step(policy: ScalingPolicy, seed: int = 0, spread: float = 0.0):  # type
     return load, timeline, demand, summarize(timeline, demand)
 
 
-def test_the_timeline_writes_its_times_whole(policy: ScalingPolicy, tmp_path: Path) -> None:
-    """A recording that starts on a half second: its times keep every digit in the CSV
-    (six significant digits would write 1.76723e+09 for each of them)."""
-    start = 1_767_225_600.5
-    load = collect(KEY, history_from_curve(KEY, start, 15.0, step_load()[:3], ready=2))
+def test_the_timeline_writes_its_elapsed_times_whole(policy: ScalingPolicy, tmp_path: Path) -> None:
+    """Elapsed seconds keep every digit too, as the times do: at a 100,000.25 s step, six
+    significant digits would write 100000 and 200000."""
+    start, step = 1_767_225_600.0, 100_000.25
+    load = collect(KEY, history_from_curve(KEY, start, step, step_load()[:3], ready=2))
     timeline = simulate(policy, load, chart_config(policy, 0, 0.0))
     path = write_timeline(tmp_path / "t.csv", timeline, load, demand_groups(load, policy))
     with path.open() as rows:
         cells = [(row["time"], row["elapsed_s"]) for row in csv.DictReader(rows)]
-    assert cells == [("1767225600.5", "0"), ("1767225615.5", "15"), ("1767225630.5", "30")]
+    assert cells == [
+        ("1767225600", "0"),
+        ("1767325600.25", "100000.25"),
+        ("1767425600.5", "200000.5"),
+    ]
 
 
 def test_step_recording_matches_the_hand_computed_outcome(policy: ScalingPolicy) -> None:
