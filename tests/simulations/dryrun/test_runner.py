@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from autoscaler.engine import EngineState, decide
+from autoscaler.errors import AutoscalerError
 from autoscaler.policy.loader import load_policies
 from autoscaler.policy.model import ScalingPolicy
 from autoscaler.signals import Signal
@@ -595,7 +596,8 @@ def test_a_run_reports_progress_on_long_recordings_and_clears_before_writing(
     waiting = recordings.waiting_pods(2, np.full(steps, 12.0))
     path = recordings.write_recording(tmp_path / "r.json", recordings.LLAMA_70B, steps, waiting)
     llama = load_policies([recordings.POLICIES / "llama-70b.yaml"])[0].policy
-    out = tmp_path / "out"
+    elsewhere = load_policies([recordings.POLICIES / "dev-8b.yaml"])[0].policy
+    out = tmp_path / "runs" / "out"  # its parent made too
     written_before: list[bool] = []
     stream = io.StringIO()
 
@@ -603,14 +605,23 @@ def test_a_run_reports_progress_on_long_recordings_and_clears_before_writing(
         written_before.append(out.exists())
 
     options = RunOptions(out=out, progress=stream, plot=False, before_writing=before_writing)
-    run_simulation(RecordingSource(path), [llama], options=options)
+    run_simulation(RecordingSource(path), [elsewhere, llama], options=options)
     assert written_before == [False]
+    assert (out / "summary.json").exists()
     reported = stream.getvalue()
-    assert reported.startswith("reading the recording for llama-70b (inference/llama-70b)\n")
+    assert reported.startswith(
+        "skipping dev-8b: dev/llama-8b-dev is not in the recording\n"
+        "reading the recording for llama-70b (inference/llama-70b)\n"
+    )
     assert (f"{steps}/{steps} steps (100%)\n" in reported) is (steps >= 2000)
     quiet = RunOptions(out=tmp_path / "quiet", plot=False)  # no stream: no progress at all
     run_simulation(RecordingSource(path), [llama], options=quiet)
     assert (tmp_path / "quiet" / "summary.json").exists()
+    with pytest.raises(AutoscalerError) as refused:
+        run_simulation(RecordingSource(path), [elsewhere], options=quiet)
+    assert str(refused.value) == (
+        "no policy targets an LWS of the recording (it holds inference/llama-70b)"
+    )
 
 
 def test_the_simulate_flags_default_to_the_run_options_defaults() -> None:
