@@ -605,18 +605,24 @@ def test_a_run_reports_progress_on_long_recordings_and_clears_before_writing(
         written_before.append(out.exists())
 
     options = RunOptions(out=out, progress=stream, plot=False, before_writing=before_writing)
-    run_simulation(RecordingSource(path), [elsewhere, llama], options=options)
+    both = [elsewhere, llama]
+    run_simulation(RecordingSource(path), both, compare=both, options=options)
     assert written_before == [False]
-    assert (out / "summary.json").exists()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["assumptions"]["coldStartMedianSeconds"] == "policy coldStart.expected"
     reported = stream.getvalue()
     assert reported.startswith(
         "skipping dev-8b: dev/llama-8b-dev is not in the recording\n"
+        "skipping --compare dev-8b: dev/llama-8b-dev is not in the recording\n"
         "reading the recording for llama-70b (inference/llama-70b)\n"
     )
+    assert "skipping --compare llama-70b" not in reported  # paired with its primary
     assert (f"{steps}/{steps} steps (100%)\n" in reported) is (steps >= 2000)
-    quiet = RunOptions(out=tmp_path / "quiet", plot=False)  # no stream: no progress at all
-    run_simulation(RecordingSource(path), [llama], options=quiet)
-    assert (tmp_path / "quiet" / "summary.json").exists()
+    # No stream: no progress and no notes at all.
+    quiet = RunOptions(out=tmp_path / "quiet", plot=False, cold_start=240.0)
+    run_simulation(RecordingSource(path), [llama], compare=[elsewhere], options=quiet)
+    summary = json.loads((tmp_path / "quiet" / "summary.json").read_text())
+    assert summary["assumptions"]["coldStartMedianSeconds"] == 240.0
     with pytest.raises(AutoscalerError) as refused:
         run_simulation(RecordingSource(path), [elsewhere], options=quiet)
     assert str(refused.value) == (
