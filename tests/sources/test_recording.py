@@ -244,6 +244,14 @@ def _header(start: str = "1800000000", end: str = "1800000060", step: str = "15"
         (b'{"format": "lws-autoscaler-recording", "version": 99}', "version 99 is not supported"),
         (b'{"format": "something-else"}', "not an lws-autoscaler recording"),
         (b'{"status": "error", "data": {}}', "resultType 'matrix'"),
+        (
+            b'{"status": "success", "data": {"resultType": "vector", "result": []}}',
+            r"resultType 'matrix' \(an /api/v1/query_range answer\), got 'success' / 'vector'",
+        ),
+        (
+            b'{"status": "error", "data": {"resultType": "matrix", "result": []}}',
+            r"got 'error' / 'matrix'",
+        ),
         (b'{"format": "lws-autoscaler-recording", "version": 1, "start": 1}', "malformed"),
         # NaN passed "step <= 0" and "end < start" (both False); Infinity raised an
         # OverflowError, and an end of 1e13 a MemoryError ("4.85 TiB"), not this error.
@@ -257,6 +265,8 @@ def _header(start: str = "1800000000", end: str = "1800000060", step: str = "15"
         "version",
         "format",
         "query-range-error",
+        "instant-query-answer",
+        "failed-range-query",
         "no-end",
         "nan-start",
         "infinite-end",
