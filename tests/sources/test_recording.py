@@ -243,6 +243,7 @@ def _header(start: str = "1800000000", end: str = "1800000060", step: str = "15"
         (b"not json", "is not a JSON"),
         (b'{"format": "lws-autoscaler-recording", "version": 99}', "version 99 is not supported"),
         (b'{"format": "something-else"}', "not an lws-autoscaler recording"),
+        (b'{"series": []}', "not an lws-autoscaler recording"),
         (b'{"status": "error", "data": {}}', "resultType 'matrix'"),
         (
             b'{"status": "success", "data": {"resultType": "vector", "result": []}}',
@@ -264,6 +265,7 @@ def _header(start: str = "1800000000", end: str = "1800000060", step: str = "15"
         "not-json",
         "version",
         "format",
+        "no-format",
         "query-range-error",
         "instant-query-answer",
         "failed-range-query",
