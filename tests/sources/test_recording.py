@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -235,6 +236,33 @@ def _header(start: str = "1800000000", end: str = "1800000060", step: str = "15"
         '{"format": "lws-autoscaler-recording", "version": 1, '
         f'"start": {start}, "end": {end}, "step": {step}, "series": []}}'
     ).encode()
+
+
+@pytest.mark.parametrize(
+    ("gaps", "step"),
+    [
+        ([0.5, 0.5], 0.5),  # a sub-second step is a step
+        ([], 15.0),  # one sample per series: no gap to infer it from, Prometheus's 15 s
+        ([30.0, 15.0, 15.0], 15.0),  # the most common gap, over a missed sample
+    ],
+)
+def test_a_query_range_answer_has_its_most_common_gap_as_step(
+    tmp_path: Path, gaps: list[float], step: float
+) -> None:
+    times = [START + sum(gaps[:i]) for i in range(len(gaps) + 1)]
+    metric = _pod("llama-0", "vllm:num_requests_waiting")
+    result = [{"metric": metric, "values": [[t, "1"] for t in times]}]
+    body = {"status": "success", "data": {"resultType": "matrix", "result": result}}
+    path = tmp_path / "answer.json"
+    path.write_text(json.dumps(body))
+    assert load_recording(path).step == step
+
+
+def test_a_saved_recording_keeps_its_creation_time_or_stamps_now() -> None:
+    kept = Recording(START, START, 15.0, created_at="2026-01-01T00:00:00Z").to_json()
+    assert kept["createdAt"] == "2026-01-01T00:00:00Z"
+    stamped = Recording(START, START, 15.0).to_json()["createdAt"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", stamped)
 
 
 @pytest.mark.parametrize(
