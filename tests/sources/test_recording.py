@@ -78,6 +78,11 @@ def test_file_round_trip(tmp_path: Path, name: str) -> None:
         assert gzip.decompress(path.read_bytes()).startswith(
             b'{"format":"lws-autoscaler-recording"'
         )
+        # No time in the gzip header (RFC 1952's MTIME, bytes 4-7), and the final name,
+        # not the temporary one: one recording, one file (the demo's is committed).
+        header = path.read_bytes()[:24]
+        assert header[4:8] == b"\0\0\0\0"
+        assert header[10:].startswith(b"rec.json\0")
     loaded = load_recording(path)
     original = small_recording()
     assert (loaded.start, loaded.end, loaded.step, loaded.targets) == (
@@ -244,6 +249,8 @@ def _header(start: str = "1800000000", end: str = "1800000060", step: str = "15"
         ([0.5, 0.5], 0.5),  # a sub-second step is a step
         ([], 15.0),  # one sample per series: no gap to infer it from, Prometheus's 15 s
         ([30.0, 15.0, 15.0], 15.0),  # the most common gap, over a missed sample
+        # Timestamps jittered by a fraction of a millisecond still read as a 15 s step.
+        ([15.0004, 14.9996, 15.0004, 14.9996, 20.0], 15.0),
     ],
 )
 def test_a_query_range_answer_has_its_most_common_gap_as_step(

@@ -37,3 +37,18 @@ def test_four_leaders_split_the_totals_and_a_nan_is_a_gap() -> None:
     assert {s[Signal.RUNNING].value for s in snapshot.leaders.values()} == {4.0}
     assert gap.snapshots == {}
     assert gap.errors == {KEY: "no data in the recording"}
+
+
+def test_the_kv_cache_and_tokens_are_split_too_and_a_leaders_cache_is_full_at_most() -> None:
+    queue, kv, tokens = np.array([8.0, 8.0]), np.array([1.0, 6.0]), np.array([400.0, 400.0])
+    history = history_from_curve(KEY, 1000.0, 15.0, queue, kv, tokens, ready=2)
+    (_, half), (now, full) = history
+    leader = half.snapshots[KEY].leaders["0"]
+    assert leader[Signal.KV_CACHE].value == 0.5  # one cache's worth over 2 leaders
+    assert full.snapshots[KEY].leaders["1"][Signal.KV_CACHE].value == 1.0  # 3 each: capped
+    assert leader[Signal.GENERATION_TOKENS].value == 200.0
+    assert leader[Signal.PROMPT_TOKENS].value == 0.0
+    # Samples a scrape old (5 s) and groups up for a day: fresh data of settled groups.
+    leaders = full.snapshots[KEY].leaders.values()
+    assert {sample.timestamp for samples in leaders for sample in samples.values()} == {now - 5}
+    assert {g.created_at for g in full.snapshots[KEY].groups} == {1000.0 - 86_400}
