@@ -416,3 +416,27 @@ def test_a_schedule_floors_the_dry_run_in_its_window(recording: Path, tmp_path: 
     # After the window the rules take the LWS down at their own pace (step limit, drain).
     assert after == sorted(after, reverse=True)
     assert after[-1] < 8
+
+
+def test_the_example_policies_come_from_the_package_or_the_checkout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Installed, the examples are the package's copies; in a checkout without them, the
+    repository's ``policies/``; with neither, a run without ``--policies`` says so."""
+    from autoscaler.cli import simulate
+
+    packaged = simulate._examples()
+    assert packaged.parent.name == "data"
+    assert sorted(p.name for p in packaged.glob("*.yaml")) == sorted(
+        p.name for p in (ROOT / "policies").glob("*.yaml")
+    )
+    monkeypatch.setattr(simulate, "files", lambda _: tmp_path)  # a package without them
+    assert simulate._examples() == ROOT / "policies"
+    monkeypatch.setattr(simulate, "_examples", lambda: tmp_path / "none")
+    assert main(["simulate", "-q", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err == "lws-autoscaler simulate: no example policies installed here: pass --policies PATH\n"
+    )
+    policies = ["--policies", str(ROOT / "policies")]
+    assert main(["simulate", "-q", *policies, "--out", str(tmp_path / "out")]) == 0
