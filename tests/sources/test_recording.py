@@ -199,6 +199,32 @@ def test_wall_clock_replay_with_speed_and_loop() -> None:
     assert again.leaders["llama-1"][Signal.QUEUE_DEPTH].timestamp == pytest.approx(wall + 19.5)
 
 
+def test_wall_clock_replay_in_real_time_without_loop() -> None:
+    """From ``wall_start`` the recording plays at 1x unless told: 30 s later is its third
+    step, stamped in wall time; past its end (9 steps, 135 s) nothing is made up, and the
+    error says which recording time was asked for."""
+    wall = 5_000.0
+    source = RecordingSource(recording=small_recording(), wall_start=wall)
+    tgt = [target("inference", "llama")]
+    snap = only(source.fetch(tgt, wall + 30.0), "inference", "llama")
+    assert snap.leaders["llama-0"][Signal.QUEUE_DEPTH].timestamp == pytest.approx(wall + 30.0)
+    assert "llama-1" not in snap.leaders  # it reports from the fourth step
+    fast = RecordingSource(recording=small_recording(), wall_start=wall, speed=10.0)
+    snap = only(fast.fetch(tgt, wall + 6.0), "inference", "llama")
+    assert snap.leaders["llama-1"][Signal.QUEUE_DEPTH].timestamp == pytest.approx(wall + 6.0)
+    past = source.fetch(tgt, wall + 150.0)
+    assert past.errors[KEY] == (
+        f"the recording covers {START:.0f}..{START + 120:.0f} (recording time); "
+        f"nothing at {START + 150:.0f}"
+    )
+
+
+@pytest.mark.parametrize("speed", [0.0, -1.0])
+def test_a_replay_speed_must_be_positive(speed: float) -> None:
+    with pytest.raises(ValueError, match="speed must be positive"):
+        RecordingSource(recording=small_recording(), speed=speed)
+
+
 def test_history_equals_fetch_at_each_step() -> None:
     source = RecordingSource(recording=small_recording())
     tgt = [target("inference", "llama")]
