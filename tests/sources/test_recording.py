@@ -220,9 +220,12 @@ def test_wall_clock_replay_in_real_time_without_loop() -> None:
 
 
 @pytest.mark.parametrize("speed", [0.0, -1.0])
-def test_a_replay_speed_must_be_positive(speed: float) -> None:
+def test_a_replay_speed_and_a_history_step_must_be_positive(speed: float) -> None:
     with pytest.raises(ValueError, match="speed must be positive"):
         RecordingSource(recording=small_recording(), speed=speed)
+    source = RecordingSource(recording=small_recording())
+    with pytest.raises(RecordingError, match="history step must be positive"):
+        next(source.history([target("inference", "llama")], START, START + 30, speed))
 
 
 def test_history_equals_fetch_at_each_step() -> None:
