@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from autoscaler.cli import record as record_cli
 from autoscaler.cli.main import main
 from tests.sources.fake_prometheus import FakePrometheus, http
 
@@ -75,6 +74,8 @@ def test_an_unusable_output_is_refused_before_any_query(
     ("args", "message"),
     [
         (["--timeout", "0s"], "argument --timeout: must be above 0s"),
+        (["--timeout", "3601s"], "argument --timeout: must be above 0s and at most 1h"),
+        (["--start", "2026-01-01T00:00:00"], "has no time zone (add Z or +00:00)"),
         (["--start", "nan"], "--start: 'nan' is not a time: it must be finite"),
         (["--end", "inf"], "--end: 'inf' is not a time: it must be finite"),
         (["--end", "1e15"], "e+10 days after now (allowed: 5m of clock skew)"),
@@ -86,7 +87,18 @@ def test_an_unusable_output_is_refused_before_any_query(
         (["--prometheus-url", "127.0.0.1:1"], "argument --prometheus-url: '127.0.0.1:1' is not"),
         (["--prometheus-url", "ftp://x/"], "argument --prometheus-url: 'ftp://x/' is not"),
     ],
-    ids=["timeout-0", "start-nan", "end-inf", "end-1e15", "start-far", "span", "url", "ftp"],
+    ids=[
+        "timeout-0",
+        "timeout-over-1h",
+        "start-no-zone",
+        "start-nan",
+        "end-inf",
+        "end-1e15",
+        "start-far",
+        "span",
+        "url",
+        "ftp",
+    ],
 )
 @pytest.mark.usefixtures("no_query")
 def test_bad_flags_are_usage_errors_before_any_query(
@@ -113,7 +125,13 @@ def test_an_html_error_page_is_cut_to_one_line(
     assert len(err.splitlines()) == 1
     assert err.startswith(f"lws-autoscaler record: Prometheus at {prometheus.url} answered 404: ")
     assert "<html> <head><title>404 Not Found</title></head> <body> x x" in err
-    assert len(err) <= len("lws-autoscaler record: ") + record_cli.MAX_MESSAGE_CHARS + 1
+    assert len(err) <= len("lws-autoscaler record: ") + 400 + 1
+    # Behind a long path prefix the message is longer still: cut to 400 characters.
+    prefixed = f"{prometheus.url}/{'p' * 400}"
+    assert main(_record(prefixed, "--quiet", output=tmp_path / "r.json")) == 2
+    err = capsys.readouterr().err
+    assert len(err) == len("lws-autoscaler record: ") + 400 + 1
+    assert err.endswith("...\n")
     assert not (tmp_path / "r.json").exists()
 
 
