@@ -245,3 +245,19 @@ def test_an_lws_without_leader_series_is_a_warning(
     )
     assert f"wrote {out}: 2 LWS" in captured.out
     assert out.exists()
+
+
+def test_the_query_progress_bar_draws_one_line_per_tenth_in_logs() -> None:
+    import io
+
+    from autoscaler.cli.record import ProgressBar
+
+    log = io.StringIO()
+    bar = ProgressBar(log)
+    for done in range(21):
+        bar(done, 20)
+    lines = log.getvalue().splitlines()
+    assert lines[0] == "[" + "." * 30 + "]   0%  0/20 queries"
+    assert lines[5] == "[" + "#" * 15 + "." * 15 + "]  50%  10/20 queries"
+    assert lines[-1] == "[" + "#" * 30 + "] 100%  20/20 queries"
+    assert len(lines) == 11  # 0%, 10%, ..., 100%
