@@ -4,6 +4,7 @@ shipped demo recording."""
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 import math
@@ -226,6 +227,31 @@ def test_a_replay_speed_and_a_history_step_must_be_positive(speed: float) -> Non
     source = RecordingSource(recording=small_recording())
     with pytest.raises(RecordingError, match="history step must be positive"):
         next(source.history([target("inference", "llama")], START, START + 30, speed))
+
+
+@pytest.mark.parametrize(("count", "read"), [(2**31 - 1, (2**31 - 1, 2, 2)), (2**31, (1, 1, 1))])
+def test_a_recorded_count_up_to_an_lws_int32_is_a_count(
+    count: float, read: tuple[int, int, int]
+) -> None:
+    """An LWS's replicas are an int32: 2**31 - 1 is a count, one more is none (the step
+    then has no replica numbers and counts its one reporting leader, as for a count that
+    is no number)."""
+    recording = small_recording()
+    series = [
+        Series(s.metric, [(t, count) for t, _ in s.points])
+        if s.metric["__name__"] == "lws:spec_replicas"
+        else s
+        for s in recording.series
+    ]
+    source = RecordingSource(recording=dataclasses.replace(recording, series=series))
+    snap = only(source.fetch([target("inference", "llama")], START), "inference", "llama")
+    assert (snap.spec_replicas, snap.status_replicas, snap.ready_replicas) == read
+
+
+def test_a_history_that_ends_before_it_starts_has_no_step() -> None:
+    source = RecordingSource(recording=small_recording())
+    assert list(source.history([target("inference", "llama")], START + 30, START, STEP)) == []
+    assert len(list(source.history([target("inference", "llama")], START, START, STEP))) == 1
 
 
 def test_history_equals_fetch_at_each_step() -> None:
