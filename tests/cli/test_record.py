@@ -261,3 +261,23 @@ def test_the_query_progress_bar_draws_one_line_per_tenth_in_logs() -> None:
     assert lines[5] == "[" + "#" * 15 + "." * 15 + "]  50%  10/20 queries"
     assert lines[-1] == "[" + "#" * 30 + "] 100%  20/20 queries"
     assert len(lines) == 11  # 0%, 10%, ..., 100%
+
+
+@pytest.mark.parametrize(
+    ("left_out", "flag"),
+    [
+        ("--prometheus-url", "--prometheus-url"),
+        ("--policies", "--policies"),
+        ("--start", "--start"),
+        ("-o", "-o/--output"),
+    ],
+)
+@pytest.mark.usefixtures("no_query")
+def test_each_required_flag_left_out_is_a_usage_error(
+    tmp_path: Path, left_out: str, flag: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = _record("http://127.0.0.1:9", output=tmp_path / "r.json")
+    at = argv.index(left_out)
+    assert _exit(argv[:at] + argv[at + 2 :]) == 2
+    assert f"the following arguments are required: {flag}" in capsys.readouterr().err
+    assert not (tmp_path / "r.json").exists()
