@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from autoscaler.cli import benchmark
-from autoscaler.cli.main import main
+from autoscaler.cli.main import build_parser, main
 
 REPO = Path(__file__).resolve().parents[2]
 EXCERPT = REPO / "simulations" / "data" / "azure_conv_excerpt.csv"
@@ -449,3 +449,23 @@ def test_a_bad_lengths_file_is_named_by_its_flag(
     args = ["benchmark", "--quiet", "--trace", str(servegen), "--format", "servegen"]
     assert main([*args, "--lengths", str(lengths), "--out", str(tmp_path / "out")]) == 2
     assert "--lengths (the ServeGen requests' token lengths): " in capsys.readouterr().err
+
+
+def test_the_benchmark_defaults_are_the_issues_and_the_slo_target_may_be_1(
+    tmp_path: Path,
+) -> None:
+    """A 4x request rate, a 1 s queue-wait SLO at 99%, no time compression; a target of
+    1 (every request) is a target, one above it is not."""
+    args = build_parser().parse_args(["benchmark", "--trace", str(tmp_path / "t.csv")])
+    defaults = (args.rate_scale, args.slo_queue_wait, args.slo_target, args.time_compression)
+    assert defaults == (4.0, 1.0, 0.99, 1.0)
+    assert benchmark._check(args) is None
+    for target, accepted in (("1", True), ("1.0001", False), ("0.0001", True)):
+        flags = ["benchmark", "--trace", "t.csv", "--slo-target", target]
+        if accepted:
+            assert benchmark._check(build_parser().parse_args(flags)) is None
+        else:
+            with pytest.raises(
+                benchmark.BenchmarkOptionsError, match=r"--slo-target must be in \(0, 1\]"
+            ):
+                benchmark._check(build_parser().parse_args(flags))

@@ -281,3 +281,24 @@ def test_each_required_flag_left_out_is_a_usage_error(
     assert _exit(argv[:at] + argv[at + 2 :]) == 2
     assert f"the following arguments are required: {flag}" in capsys.readouterr().err
     assert not (tmp_path / "r.json").exists()
+
+
+def test_the_query_progress_bar_redraws_in_place_on_a_terminal() -> None:
+    import io
+
+    from autoscaler.cli.record import ProgressBar
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen = Terminal()
+    bar = ProgressBar(screen, width=4)
+    for done in range(3):
+        bar(done, 2)
+    assert screen.getvalue() == (
+        "[....]   0%  0/2 queries\r[##..]  50%  1/2 queries\r[####] 100%  2/2 queries\n"
+    )
+    one = io.StringIO()
+    ProgressBar(one, width=4)(1, 1)  # one query: done at once
+    assert one.getvalue() == "[####] 100%  1/1 queries\n"
