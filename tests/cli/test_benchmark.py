@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -459,6 +460,7 @@ def test_the_benchmark_defaults_are_the_issues_and_the_slo_target_may_be_1(
     args = build_parser().parse_args(["benchmark", "--trace", str(tmp_path / "t.csv")])
     defaults = (args.rate_scale, args.slo_queue_wait, args.slo_target, args.time_compression)
     assert defaults == (4.0, 1.0, 0.99, 1.0)
+    assert args.jobs == min(4, os.cpu_count() or 1)  # up to 4 worker processes
     assert benchmark._check(args) is None
     for target, accepted in (("1", True), ("1.0001", False), ("0.0001", True)):
         flags = ["benchmark", "--trace", "t.csv", "--slo-target", target]

@@ -302,3 +302,15 @@ def test_the_query_progress_bar_redraws_in_place_on_a_terminal() -> None:
     one = io.StringIO()
     ProgressBar(one, width=4)(1, 1)  # one query: done at once
     assert one.getvalue() == "[####] 100%  1/1 queries\n"
+
+
+def test_a_sub_second_query_timeout_is_a_timeout() -> None:
+    from autoscaler.cli.main import build_parser
+
+    argv = ["record", "--prometheus-url", "http://127.0.0.1:9", "--policies", str(POLICY)]
+    args = build_parser().parse_args([*argv, "--start", "now-1h", "-o", "r.json"])
+    assert args.timeout == 30.0
+    args = build_parser().parse_args(
+        [*argv, "--start", "now-1h", "-o", "r.json", "--timeout", "500ms"]
+    )
+    assert args.timeout == 0.5
