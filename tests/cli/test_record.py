@@ -314,3 +314,22 @@ def test_a_sub_second_query_timeout_is_a_timeout() -> None:
         [*argv, "--start", "now-1h", "-o", "r.json", "--timeout", "500ms"]
     )
     assert args.timeout == 0.5
+
+
+def test_a_folder_that_refuses_files_is_named_with_the_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As root, permission bits stop nothing; a read-only mount does (simulated here: the
+    probe file's creation fails as the kernel would fail it)."""
+    import tempfile
+
+    from autoscaler.cli.record import output_problem
+
+    def refuse(**_: object) -> tuple[int, str]:
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    out = tmp_path / "r.json"
+    assert (
+        output_problem(str(out)) == f"-o {out}: cannot write in {tmp_path}: Read-only file system"
+    )
