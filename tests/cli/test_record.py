@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -140,7 +141,11 @@ def test_a_recording_is_written_whole(
 ) -> None:
     out = tmp_path / "r.json.gz"
     assert main(_record(prometheus.url, "--quiet", output=out)) == 0
-    assert f"wrote {out}: 1 LWS" in capsys.readouterr().out
+    wrote = capsys.readouterr().out
+    assert wrote.startswith(f"wrote {out}: 1 LWS, ")
+    # --start now-1h at the default step: the steps inside the hour span 59m45s (1h only
+    # when both ends fall on a step).
+    assert re.search(r" points, (59m45s|1h) at 15s\n$", wrote), wrote
     assert json.loads(gzip.decompress(out.read_bytes()))["format"] == "lws-autoscaler-recording"
     assert [p.name for p in tmp_path.iterdir()] == ["r.json.gz"]
 
