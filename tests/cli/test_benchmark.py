@@ -380,6 +380,10 @@ def test_meta_json_holds_the_trace_options_as_given(tmp_path: Path) -> None:
     meta = json.loads((tmp_path / "meta.json").read_text())
     assert meta["policy_changes"] == []
     assert meta["engine_lag_s"] == 0.0
+    assert meta["trace"] == str(EXCERPT)  # the trace given, not the default one
+    assert meta["policy"].endswith(".yaml")  # the profile's policy when none is given
+    for seconds in ("duration_s", "wall_seconds"):
+        assert meta[seconds] == round(meta[seconds], 1)  # to a tenth of a second
     given = {k: meta[k] for k in list(meta)[-8:-2]}
     assert given == {
         "start": 30.0,
