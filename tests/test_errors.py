@@ -15,7 +15,7 @@ import pytest
 
 import autoscaler
 import simulations
-from autoscaler.errors import AutoscalerError, SourceUnavailableError
+from autoscaler.errors import AutoscalerError, SourceUnavailableError, one_line
 
 # Control flow inside one module, each caught where it is raised (see the docstring).
 INTERNAL = {
@@ -58,3 +58,19 @@ def test_a_body_read_that_escapes_still_reads_as_an_unavailable_source() -> None
 
     assert issubclass(ReadDeadlineError, SourceUnavailableError)
     assert issubclass(ReadCapError, SourceUnavailableError)
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "expected"),
+    [
+        ("a  b\n\tc ", None, "a b c"),  # whitespace collapsed, never cut without a limit
+        ("x" * 500, None, "x" * 500),
+        ("abcdefghij", 10, "abcdefghij"),  # exactly the limit: whole
+        ("abcdefghijk", 10, "abcdefg..."),  # one more: cut to the limit, "..." included
+        ("<html>\n<p>x</p>", 10, "<html> ..."),  # the docstring's example
+    ],
+)
+def test_one_line_collapses_and_cuts_to_the_limit(
+    text: str, limit: int | None, expected: str
+) -> None:
+    assert one_line(text, limit) == expected

@@ -176,3 +176,17 @@ def test_model_name_filter_applies_to_histogram_buckets() -> None:
     assert base.histograms[Signal.TTFT] == {0.5: 9, 1.0: 10, math.inf: 10}
     both = parse_exposition(text, ServingEngine.VLLM)
     assert both.histograms[Signal.TTFT] == {0.5: 10, 1.0: 20, math.inf: 20}
+
+
+def test_the_simulated_ttft_buckets_are_vllms_own() -> None:
+    """The simulators and test exporters emit ``VLLM_TTFT_BUCKETS``: the real capture's
+    bounds (the design document lists the first eight) are its first ones, in order."""
+    import re
+
+    from autoscaler.signals import VLLM_TTFT_BUCKETS
+
+    page = (FIXTURES / "vllm-design-doc-metrics-example.prom").read_text()
+    bounds = re.findall(r'vllm:time_to_first_token_seconds_bucket\{[^}]*le="([^"+]+)"', page)
+    captured = [float(b) for b in dict.fromkeys(bounds)]
+    assert len(captured) >= 8
+    assert list(VLLM_TTFT_BUCKETS[: len(captured)]) == captured
