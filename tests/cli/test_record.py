@@ -5,15 +5,18 @@ failure is one line, and the file is written whole or not at all."""
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import re
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from autoscaler.cli.main import main
+from autoscaler.cli.main import build_parser, main
+from autoscaler.cli.record import ProgressBar, output_problem
 from tests.sources.fake_prometheus import FakePrometheus, http
 
 POLICY = Path(__file__).resolve().parents[2] / "policies" / "llama-70b.yaml"
@@ -253,10 +256,6 @@ def test_an_lws_without_leader_series_is_a_warning(
 
 
 def test_the_query_progress_bar_draws_one_line_per_tenth_in_logs() -> None:
-    import io
-
-    from autoscaler.cli.record import ProgressBar
-
     log = io.StringIO()
     bar = ProgressBar(log)
     for done in range(21):
@@ -289,10 +288,6 @@ def test_each_required_flag_left_out_is_a_usage_error(
 
 
 def test_the_query_progress_bar_redraws_in_place_on_a_terminal() -> None:
-    import io
-
-    from autoscaler.cli.record import ProgressBar
-
     class Terminal(io.StringIO):
         def isatty(self) -> bool:
             return True
@@ -310,15 +305,10 @@ def test_the_query_progress_bar_redraws_in_place_on_a_terminal() -> None:
 
 
 def test_a_sub_second_query_timeout_is_a_timeout() -> None:
-    from autoscaler.cli.main import build_parser
-
-    argv = ["record", "--prometheus-url", "http://127.0.0.1:9", "--policies", str(POLICY)]
-    args = build_parser().parse_args([*argv, "--start", "now-1h", "-o", "r.json"])
+    args = build_parser().parse_args(_record("http://127.0.0.1:9", output="r.json"))
     assert args.timeout == 30.0
-    args = build_parser().parse_args(
-        [*argv, "--start", "now-1h", "-o", "r.json", "--timeout", "500ms"]
-    )
-    assert args.timeout == 0.5
+    argv = _record("http://127.0.0.1:9", "--timeout", "500ms", output="r.json")
+    assert build_parser().parse_args(argv).timeout == 0.5
 
 
 def test_a_folder_that_refuses_files_is_named_with_the_reason(
@@ -326,9 +316,6 @@ def test_a_folder_that_refuses_files_is_named_with_the_reason(
 ) -> None:
     """As root, permission bits stop nothing; a read-only mount does (simulated here: the
     probe file's creation fails as the kernel would fail it)."""
-    import tempfile
-
-    from autoscaler.cli.record import output_problem
 
     def refuse(**_: object) -> tuple[int, str]:
         raise OSError(30, "Read-only file system")
